@@ -1,0 +1,192 @@
+# vhsm - virtual HSM for AMD SEV-SNP confidential VMs
+#
+#   make [V=1] [SANITIZE=1] [BUILDDIR=dir]   build everything
+#   make check                               unit + fuzz-corpus replay + integration tests
+#   make check SANITIZE=1                    the same under ASan+UBSan
+#   make fuzz                                libFuzzer targets (clang 14)
+#   make bench                               benchmarks
+#   make install [DESTDIR=] [PREFIX=/usr] [WITH_SIM=1]
+#
+# Dependencies: scripts/install-deps.sh (Debian 12 packages).
+
+PREFIX ?= /usr
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib/$(shell $(CC) -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
+PKGLIBDIR ?= $(LIBDIR)/vhsm
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/vhsm
+SYSCONFDIR ?= /etc
+PKG_CONFIG ?= pkg-config
+SYSTEMDUNITDIR ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+UDEVDIR ?= $(shell $(PKG_CONFIG) --variable=udevdir udev 2>/dev/null || echo /lib/udev)
+TOKENDIR ?= $(shell $(PKG_CONFIG) --variable=libdir libcryptsetup 2>/dev/null || echo $(LIBDIR))/cryptsetup
+DESTDIR ?=
+WITH_SIM ?= 0
+
+ifeq ($(SANITIZE),1)
+BUILDDIR ?= build-asan
+else
+BUILDDIR ?= build
+endif
+B := $(BUILDDIR)
+
+PKGS := libcrypto json-c libsystemd libkeyutils libcryptsetup
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
+
+WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wvla -Wimplicit-fallthrough -Wcast-qual -Wwrite-strings -Wundef
+HARDEN := -fstack-protector-strong -fstack-clash-protection -fcf-protection=full \
+	-ftrivial-auto-var-init=zero -fzero-call-used-regs=used-gpr
+ifeq ($(SANITIZE),1)
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+SANLD := -fsanitize=address,undefined
+else
+OPT := -O2 -g -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3
+SANLD :=
+endif
+
+VHSM_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) -fvisibility=hidden -fPIC \
+	-MMD -MP -Ilib -Iinclude $(PKG_CFLAGS) \
+	-DVHSM_SIM_MODULE_DEFAULT=\"$(PKGLIBDIR)/vhsm-snp-sim.so\" \
+	-DVHSM_VERSION=\"$(VERSION)\"
+VHSM_LDFLAGS := -Wl,-z,relro,-z,now,-z,noexecstack,--as-needed $(SANLD)
+ALL_CFLAGS = $(VHSM_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(VHSM_LDFLAGS) $(LDFLAGS)
+VERSION := 0.1.0
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
+CLI_SRCS := $(wildcard cli/*.c)
+CLI_OBJS := $(CLI_SRCS:%.c=$(B)/%.o)
+DAEMON_SRCS := $(wildcard daemon/*.c)
+DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(B)/%.o)
+# sim/: sim-*.c is the simulator core (module + tool); vhsm-snp-sim.c is the tool's main.
+SIM_CORE_SRCS := $(wildcard sim/sim-*.c)
+SIM_CORE_OBJS := $(SIM_CORE_SRCS:%.c=$(B)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz-%.c,%,$(filter-out tests/fuzz/fuzz-main.c,$(wildcard tests/fuzz/fuzz-*.c)))
+
+PROGRAMS := $(B)/vhsmctl $(B)/vhsm-snp-sim $(B)/vhsm-snp-sim.so
+ifneq ($(DAEMON_SRCS),)
+PROGRAMS += $(B)/vhsmd
+endif
+TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%)
+
+.PHONY: all check check-unit check-fuzz-corpus check-integration check-vm fuzz bench install \
+	install-sim clean lint man-lint
+all: $(PROGRAMS) $(TESTS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libvhsm.a: $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/vhsmctl: $(CLI_OBJS) $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
+
+$(B)/vhsmd: $(DAEMON_OBJS) $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
+
+$(B)/vhsm-snp-sim: $(B)/sim/vhsm-snp-sim.o $(SIM_CORE_OBJS) $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
+
+$(B)/vhsm-snp-sim.so: $(SIM_CORE_OBJS) $(B)/libvhsm.a sim/sim.sym
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared $(ALL_LDFLAGS) -Wl,-z,defs -Wl,--version-script=sim/sim.sym -o $@ \
+		$(SIM_CORE_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
+
+$(B)/test-unit: $(UNIT_OBJS) $(SIM_CORE_OBJS) $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(SIM_CORE_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
+
+$(B)/fuzz-replay-%: $(B)/tests/fuzz/fuzz-%.o $(B)/tests/fuzz/fuzz-main.o $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
+
+# ---- tests ----
+export VHSM_BUILDDIR := $(abspath $(B))
+export VHSM_SNP_SIM_MODULE := $(abspath $(B))/vhsm-snp-sim.so
+VECTORS ?= $(abspath ../shared/vectors)
+export VHSM_VECTORS := $(VECTORS)
+
+check: all
+	$(Q)tests/check.sh
+
+check-unit: $(B)/test-unit
+	$(Q)$(B)/test-unit
+
+check-fuzz-corpus: $(TESTS)
+	$(Q)tests/check.sh fuzz
+
+check-integration: all
+	$(Q)tests/check.sh integration
+
+check-vm: all
+	$(Q)tests/vm/run.sh
+
+# ---- fuzzing (clang + libFuzzer) ----
+FUZZ_CC ?= clang-14
+FUZZ_B := $(B)/fuzz
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+	-Ilib -Iinclude $(PKG_CFLAGS)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_B)/%.o)
+FUZZ_RUNS ?= 20000
+
+$(FUZZ_B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_B)/fuzz-%: $(FUZZ_B)/tests/fuzz/fuzz-%.o $(FUZZ_LIB_OBJS)
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -ldl
+
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz-%)
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_B)/corpus-$$t && \
+		echo "fuzz $$t: $(FUZZ_RUNS) runs" && \
+		$(FUZZ_B)/fuzz-$$t -runs=$(FUZZ_RUNS) -max_len=65536 \
+			$(FUZZ_B)/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+bench: all
+	$(Q)bench/run.sh
+
+# ---- install ----
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR)
+	install -m 0755 $(B)/vhsmctl $(DESTDIR)$(BINDIR)/vhsmctl
+	install -m 0644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+ifeq ($(WITH_SIM),1)
+	$(MAKE) install-sim
+endif
+
+install-sim: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGLIBDIR)
+	install -m 0755 $(B)/vhsm-snp-sim $(DESTDIR)$(BINDIR)/vhsm-snp-sim
+	install -m 0644 $(B)/vhsm-snp-sim.so $(DESTDIR)$(PKGLIBDIR)/vhsm-snp-sim.so
+
+lint: man-lint
+man-lint:
+	$(Q)for m in docs/man/*.[0-9]; do mandoc -T lint -W warning $$m || exit 1; done
+
+clean:
+	rm -rf build build-asan $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Attestation policy: what a verified report must also satisfy before vhsm releases a key.
+ * Parsed from JSON (json-c), strictly: unknown members, wrong types, bad hex lengths and
+ * over-long lists are errors naming the member. Evaluation returns every violated rule by
+ * its stable name. Library code; never logs. Format: docs/policy.md.
+ *
+ *   {
+ *     "version": 1,
+ *     "allow_debug": false,                    default false
+ *     "allow_migration_agent": false,          default false (POLICY.MIGRATE_MA, REPORT_ID_MA)
+ *     "allow_smt": true,                       default true (PLATFORM_INFO.SMT_EN)
+ *     "require_single_socket": false,
+ *     "allow_vlek": true,                      default true
+ *     "products": ["milan","genoa","turin"],   default any
+ *     "min_report_version": 2,
+ *     "min_tcb": {"bootloader":3,"tee":0,"snp":8,"microcode":115,"fmc":0},  (REPORTED_TCB)
+ *     "min_committed_tcb": {...},              same keys, applied to COMMITTED_TCB
+ *     "min_guest_svn": 0,
+ *     "min_abi": {"major":1,"minor":51},       firmware CURRENT_MAJOR/MINOR
+ *     "vmpl": 0,                               exact VMPL required
+ *     "measurements": ["<96 hex>", ...],       allowed MEASUREMENT values (any if absent)
+ *     "host_data": ["<64 hex>", ...],
+ *     "id_key_digests": ["<96 hex>", ...],
+ *     "author_key_digests": ["<96 hex>", ...],
+ *     "family_ids": ["<32 hex>", ...],
+ *     "image_ids": ["<32 hex>", ...],
+ *     "chip_ids": ["<128 hex>", ...],
+ *     "report_data": "<128 hex>"               exact REPORT_DATA (rarely useful; for tests)
+ *   }
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+#include "snp-report.h"
+
+#define POLICY_MAX_SIZE (64u * 1024u)
+#define POLICY_MAX_LIST 256u
+#define POLICY_ERR_MAX 256
+
+struct snp_policy;
+
+/*
+ * Parses a policy from json[0..len). On error returns -EBADMSG (or -EMSGSIZE past
+ * POLICY_MAX_SIZE, -ENOMEM) and writes a one-line reason naming the member into err.
+ * On success *ret is a new policy the caller frees with snp_policy_free().
+ */
+int snp_policy_parse(const char *json, size_t len, struct snp_policy **ret, char *err,
+		     size_t errlen) _wur_;
+
+/* The default policy (debug and migration agent refused, everything else allowed). */
+int snp_policy_new_default(struct snp_policy **ret) _wur_;
+
+struct snp_policy *snp_policy_free(struct snp_policy *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct snp_policy *, snp_policy_free);
+
+/*
+ * SHA-256 over a canonical serialisation of the parsed policy (independent of member order
+ * and whitespace in the file). Used to pin a policy in sealed blobs and LUKS tokens.
+ */
+void snp_policy_digest(const struct snp_policy *p, uint8_t out[static 32]);
+
+#define POLICY_MAX_VIOLATIONS 32
+
+struct snp_policy_violation {
+	const char *rule; /* stable name: "debug", "min_tcb.snp", "measurement", ... */
+	char detail[160];
+};
+
+struct snp_policy_result {
+	size_t n;
+	struct snp_policy_violation v[POLICY_MAX_VIOLATIONS];
+};
+
+/*
+ * Evaluates every rule against a parsed report of product prod. Fills *ret with every
+ * violated rule. Returns 0 when none was violated, -EKEYREJECTED otherwise.
+ */
+int snp_policy_eval(const struct snp_policy *p, const struct snp_report *r, enum snp_product prod,
+		    struct snp_policy_result *ret);

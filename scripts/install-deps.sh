@@ -1,0 +1,33 @@
+#!/bin/sh
+# Installs every Debian package vhsm needs to build, test and benchmark.
+# Usage: scripts/install-deps.sh [--vm]   (--vm adds what `make check-vm` needs)
+# Idempotent: packages already present are skipped by apt.
+set -eu
+
+BUILD="build-essential pkg-config libssl-dev libkeyutils-dev libsystemd-dev \
+libcryptsetup-dev libjson-c-dev"
+TEST="keyutils cryptsetup-bin util-linux systemd openssl xxd mandoc \
+clang-14 libclang-rt-14-dev valgrind"
+VM="qemu-system-x86 qemu-utils debootstrap e2fsprogs busybox-static kmod cpio"
+
+pkgs="$BUILD $TEST"
+[ "${1:-}" = "--vm" ] && pkgs="$pkgs $VM"
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+	echo "install-deps: all packages present"
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing:$missing (run as root to install)" >&2
+	exit 1
+fi
+echo "install-deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get -o DPkg::Lock::Timeout=300 update -qq
+# shellcheck disable=SC2086
+apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends $missing
