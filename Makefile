@@ -81,6 +81,7 @@ PROGRAMS += $(B)/vhsmd
 endif
 TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%)
 
+.PHONY: demo
 .PHONY: all check check-unit check-fuzz-corpus check-integration check-vm fuzz bench install \
 	install-sim clean lint man-lint
 all: $(PROGRAMS) $(TESTS)
@@ -162,6 +163,9 @@ fuzz: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz-%)
 		$(FUZZ_B)/fuzz-$$t -runs=$(FUZZ_RUNS) -max_len=65536 \
 			$(FUZZ_B)/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
+
+demo: all
+	$(Q)scripts/demo.sh
 
 bench: all
 	$(Q)bench/run.sh

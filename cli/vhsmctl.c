@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vhsmctl: the administrator's and customer's command line. Global options, verb dispatch
+ * and small shared helpers; each verb family lives in verb-*.c.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ct.h"
+#include "log.h"
+#include "vhsmctl.h"
+
+#ifndef VHSM_VERSION
+#define VHSM_VERSION "0"
+#endif
+
+const char *arg_socket = "/run/vhsm/vhsmd.sock";
+bool arg_json;
+bool arg_debug;
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("vhsmctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_fail(int r, const char *what)
+{
+	cli_error("%s: %s", what, strerror(-r));
+	return EXIT_ERROR;
+}
+
+int cli_parse_time(const char *s, time_t *ret)
+{
+	struct tm tm = {};
+	const char *end;
+	char *e;
+
+	if (s[0] == '@') {
+		errno = 0;
+		long long v = strtoll(s + 1, &e, 10);
+		if (errno || e == s + 1 || *e || v < 0)
+			return -EINVAL;
+		*ret = (time_t)v;
+		return 0;
+	}
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!end || *end) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, "%Y-%m-%d", &tm);
+		if (!end || *end)
+			return -EINVAL;
+	}
+	*ret = timegm(&tm);
+	return 0;
+}
+
+char *cli_hex(const uint8_t *p, size_t n)
+{
+	char *s = malloc(2 * n + 1);
+
+	if (s)
+		ct_hex_encode(s, p, n);
+	return s;
+}
+
+static void debug_sink(void *userdata, const char *msg)
+{
+	(void)userdata;
+	fprintf(stderr, "debug: %s\n", msg);
+}
+
+static void help(void)
+{
+	printf("Usage: vhsmctl [--socket PATH] [--json] [--debug] VERB ...\n\n"
+	       "Manage and verify the vhsm virtual HSM of an SEV-SNP confidential VM.\n\n"
+	       "Verbs:\n");
+	for (size_t i = 0; i < verbs_attestation_n; i++)
+		printf("  %-11s %-8s %s\n", verbs_attestation[i].group, verbs_attestation[i].name,
+		       verbs_attestation[i].summary);
+	printf("\nGlobal options:\n"
+	       "  --socket PATH  vhsmd socket (default /run/vhsm/vhsmd.sock)\n"
+	       "  --json         machine-readable output\n"
+	       "  --debug        debug messages on stderr\n"
+	       "  -h, --help     this help; VERB --help for a verb's options\n"
+	       "  --version      print the version\n\n"
+	       "Exit status: 0 success, 1 refused (verification/policy/permission),\n"
+	       "2 usage error, 3 other error. See vhsmctl(1).\n");
+}
+
+static const struct verb *find_verb(const char *group, const char *name)
+{
+	for (size_t i = 0; i < verbs_attestation_n; i++)
+		if (strcmp(verbs_attestation[i].group, group) == 0 && name &&
+		    strcmp(verbs_attestation[i].name, name) == 0)
+			return &verbs_attestation[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{}
+	};
+	const struct verb *v;
+	char label[64];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 's':
+			arg_socket = optarg;
+			break;
+		case 'j':
+			arg_json = true;
+			break;
+		case 'd':
+			arg_debug = true;
+			break;
+		case 'h':
+			help();
+			return EXIT_OK;
+		case 'V':
+			printf("vhsmctl %s\n", VHSM_VERSION);
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		help();
+		return EXIT_USAGE;
+	}
+	if (arg_debug)
+		vhsm_log_set_sink(debug_sink, NULL);
+	v = find_verb(argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL);
+	if (!v) {
+		cli_error("unknown verb '%s%s%s' (see vhsmctl --help)", argv[optind],
+			  optind + 1 < argc ? " " : "", optind + 1 < argc ? argv[optind + 1] : "");
+		return EXIT_USAGE;
+	}
+	snprintf(label, sizeof(label), "%s %s", v->group, v->name);
+	/* The verb sees its own arguments; argv[0] names it for messages. */
+	optind++;
+	argv[optind] = label;
+	return v->run(argc - optind, argv + optind);
+}
