@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vhsm wire protocol: the contract between vhsmd and its clients (vhsmctl, the LUKS2 token
+ * plugin, the request-key helper). AF_UNIX SOCK_SEQPACKET, one request datagram -> one reply
+ * datagram. Versioned binary TLV with hard limits. Documented in docs/PROTOCOL.md; the codec
+ * is lib/wire.c. All integers little-endian.
+ *
+ *   header (16 bytes): magic "VHSM" | u16 version (1) | u16 op | u32 request id | u32 length
+ *                      (length = total message size including the header)
+ *   fields:            u16 tag | u16 reserved (0) | u32 length | value, padded to 4 bytes
+ */
+#pragma once
+
+#include <stdint.h>
+
+#define VHSM_WIRE_MAGIC 0x4d534856u /* "VHSM" read as u32 LE */
+#define VHSM_WIRE_VERSION 1u
+#define VHSM_WIRE_HEADER_SIZE 16u
+#define VHSM_WIRE_FIELD_HEADER_SIZE 8u
+#define VHSM_WIRE_MAX_MESSAGE (64u * 1024u) /* hard cap on any datagram */
+#define VHSM_WIRE_MAX_FIELDS 64u
+#define VHSM_WIRE_MAX_STRING 255u           /* names, descriptions (no NUL inside) */
+#define VHSM_WIRE_MAX_TEXT (48u * 1024u)    /* JSON listings, messages */
+#define VHSM_WIRE_MAX_DATA (32u * 1024u)    /* payloads: keys, wrapped blobs, reports */
+
+/* Operations (requests). Replies carry the same op with VHSM_OP_REPLY_FLAG set. */
+enum vhsm_op {
+	VHSM_OP_STATUS = 1,
+	VHSM_OP_ATTEST_REPORT = 2, /* fresh report for a nonce, with certificates */
+	VHSM_OP_KEK_CREATE = 16,
+	VHSM_OP_KEK_IMPORT = 17,
+	VHSM_OP_KEK_LIST = 18,
+	VHSM_OP_KEK_SHOW = 19,
+	VHSM_OP_KEK_ROTATE = 20,
+	VHSM_OP_KEK_RESEAL = 21,
+	VHSM_OP_KEK_DISABLE = 22,
+	VHSM_OP_KEK_ENABLE = 23,
+	VHSM_OP_KEK_DELETE = 24,
+	VHSM_OP_KEK_RECOVER = 25,
+	VHSM_OP_KEK_PURGE = 26,
+	VHSM_OP_KEK_EXPORT_EXCHANGE_KEY = 27,
+	VHSM_OP_KEK_BACKUP = 28,
+	VHSM_OP_KEK_SET_ACL = 29,
+	VHSM_OP_WRAP = 32,
+	VHSM_OP_UNWRAP = 33,
+	VHSM_OP_REWRAP = 34,
+	VHSM_OP_DEK_CREATE = 48,
+	VHSM_OP_DEK_LOAD = 49,
+	VHSM_OP_DEK_LIST = 50,
+	VHSM_OP_DEK_DROP = 51,
+	VHSM_OP_KEYRING_REQUEST = 52, /* request-key upcall on behalf of uid/gid */
+	VHSM_OP_LUKS_UNLOCK = 64,     /* token: unseal a keyslot secret */
+	VHSM_OP_AUDIT_VERIFY = 80,
+	_VHSM_OP_MAX = 0x7fff,
+};
+#define VHSM_OP_REPLY_FLAG 0x8000u
+
+/* Field tags. Type of each tag is fixed (see vhsm_wire_tag_type in lib/wire.h). */
+enum vhsm_tag {
+	VHSM_TAG_ERRNO = 1,      /* i32: 0 or a positive errno (replies) */
+	VHSM_TAG_MESSAGE = 2,    /* text: human-readable error or status */
+	VHSM_TAG_NAME = 3,       /* string: KEK / DEK name */
+	VHSM_TAG_VERSION = 4,    /* u32: key version */
+	VHSM_TAG_DATA = 5,       /* data: payload (plaintext or wrapped) */
+	VHSM_TAG_CONTEXT = 6,    /* data: caller context bound as AAD */
+	VHSM_TAG_JSON = 7,       /* text: listing / show output */
+	VHSM_TAG_NONCE = 8,      /* data (<= 64): attestation nonce */
+	VHSM_TAG_REPORT = 9,     /* data: raw attestation report */
+	VHSM_TAG_CERTS = 10,     /* data: GHCB certificate table */
+	VHSM_TAG_FLAGS = 11,     /* u64: op-specific flags */
+	VHSM_TAG_DAYS = 12,      /* u32: retention days */
+	VHSM_TAG_PROFILE = 13,   /* string: sealing profile "strict" | "author" */
+	VHSM_TAG_UID = 14,       /* u32 */
+	VHSM_TAG_GID = 15,       /* u32 */
+	VHSM_TAG_KEYRING = 16,   /* i32: keyring serial or KEY_SPEC_* */
+	VHSM_TAG_TIMEOUT = 17,   /* u32: seconds */
+	VHSM_TAG_SIZE = 18,      /* u32: key size in bytes */
+	VHSM_TAG_ACL = 19,       /* text: ACL entries, see docs/PROTOCOL.md */
+	VHSM_TAG_KEK = 20,       /* string: KEK name where NAME is the DEK */
+	VHSM_TAG_SERIAL = 21,    /* i32: kernel key serial */
+	VHSM_TAG_PUBKEY = 22,    /* data: public key (DER/PEM) */
+	VHSM_TAG_TOKEN = 23,     /* data: LUKS2 token payload (sealed KEK copy + wrapped secret) */
+	VHSM_TAG_VOLUME = 24,    /* string: volume name or LUKS UUID */
+	_VHSM_TAG_MAX,
+};
