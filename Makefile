@@ -9,6 +9,7 @@
 #
 # Dependencies: scripts/install-deps.sh (Debian 12 packages).
 
+VERSION := 0.1.0
 PREFIX ?= /usr
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
@@ -54,7 +55,6 @@ VHSM_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) -fvisibility=hi
 VHSM_LDFLAGS := -Wl,-z,relro,-z,now,-z,noexecstack,--as-needed $(SANLD)
 ALL_CFLAGS = $(VHSM_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(VHSM_LDFLAGS) $(LDFLAGS)
-VERSION := 0.1.0
 
 ifeq ($(V),1)
 Q :=
@@ -112,9 +112,12 @@ $(B)/vhsm-snp-sim.so: $(SIM_CORE_OBJS) $(B)/libvhsm.a sim/sim.sym
 	$(Q)$(CC) -shared $(ALL_LDFLAGS) -Wl,-z,defs -Wl,--version-script=sim/sim.sym -o $@ \
 		$(SIM_CORE_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
 
-$(B)/test-unit: $(UNIT_OBJS) $(SIM_CORE_OBJS) $(B)/libvhsm.a
+# Unit tests link the simulator core and the daemon's modules (not its main) to test them.
+DAEMON_LIB_OBJS := $(filter-out $(B)/daemon/main.o,$(DAEMON_OBJS))
+$(B)/test-unit: $(UNIT_OBJS) $(SIM_CORE_OBJS) $(DAEMON_LIB_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(SIM_CORE_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(SIM_CORE_OBJS) $(DAEMON_LIB_OBJS) \
+		$(B)/libvhsm.a $(PKG_LIBS) -ldl
 
 $(B)/fuzz-replay-%: $(B)/tests/fuzz/fuzz-%.o $(B)/tests/fuzz/fuzz-main.o $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
@@ -171,19 +174,32 @@ bench: all
 	$(Q)bench/run.sh
 
 # ---- install ----
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(DOCDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(UDEVDIR)/rules.d \
+		$(DESTDIR)$(SYSCONFDIR)/vhsm
 	install -m 0755 $(B)/vhsmctl $(DESTDIR)$(BINDIR)/vhsmctl
-	install -m 0644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
-	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 0755 $(B)/vhsmd $(DESTDIR)$(SBINDIR)/vhsmd
+	install -m 0644 systemd/vhsmd.socket systemd/vhsmd.service $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -m 0644 systemd/vhsm.sysusers $(DESTDIR)$(SYSUSERSDIR)/vhsm.conf
+	install -m 0644 systemd/vhsm.tmpfiles $(DESTDIR)$(TMPFILESDIR)/vhsm.conf
+	install -m 0644 udev/60-vhsm-sev-guest.rules $(DESTDIR)$(UDEVDIR)/rules.d/
+	install -m 0644 docs/man/vhsmctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 docs/man/vhsmd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 ifeq ($(WITH_SIM),1)
 	$(MAKE) install-sim
 endif
 
 install-sim: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGLIBDIR)
+	install -d $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(B)/vhsm-snp-sim $(DESTDIR)$(BINDIR)/vhsm-snp-sim
+	install -m 0644 docs/man/vhsm-snp-sim.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(B)/vhsm-snp-sim.so $(DESTDIR)$(PKGLIBDIR)/vhsm-snp-sim.so
 
 lint: man-lint

@@ -78,14 +78,24 @@ static void debug_sink(void *userdata, const char *msg)
 	fprintf(stderr, "debug: %s\n", msg);
 }
 
+static const struct {
+	const struct verb *v;
+	const size_t *n;
+} verb_tables[] = {
+	{ verbs_attestation, &verbs_attestation_n },
+	{ verbs_daemon, &verbs_daemon_n },
+};
+
 static void help(void)
 {
 	printf("Usage: vhsmctl [--socket PATH] [--json] [--debug] VERB ...\n\n"
 	       "Manage and verify the vhsm virtual HSM of an SEV-SNP confidential VM.\n\n"
 	       "Verbs:\n");
-	for (size_t i = 0; i < verbs_attestation_n; i++)
-		printf("  %-11s %-8s %s\n", verbs_attestation[i].group, verbs_attestation[i].name,
-		       verbs_attestation[i].summary);
+	for (size_t t = 0; t < ELEMENTSOF(verb_tables); t++)
+		for (size_t i = 0; i < *verb_tables[t].n; i++) {
+			const struct verb *v = &verb_tables[t].v[i];
+			printf("  %-11s %-8s %s\n", v->group, v->name ? v->name : "", v->summary);
+		}
 	printf("\nGlobal options:\n"
 	       "  --socket PATH  vhsmd socket (default /run/vhsm/vhsmd.sock)\n"
 	       "  --json         machine-readable output\n"
@@ -98,10 +108,14 @@ static void help(void)
 
 static const struct verb *find_verb(const char *group, const char *name)
 {
-	for (size_t i = 0; i < verbs_attestation_n; i++)
-		if (strcmp(verbs_attestation[i].group, group) == 0 && name &&
-		    strcmp(verbs_attestation[i].name, name) == 0)
-			return &verbs_attestation[i];
+	for (size_t t = 0; t < ELEMENTSOF(verb_tables); t++)
+		for (size_t i = 0; i < *verb_tables[t].n; i++) {
+			const struct verb *v = &verb_tables[t].v[i];
+			if (strcmp(v->group, group) != 0)
+				continue;
+			if (!v->name || (name && strcmp(v->name, name) == 0))
+				return v;
+		}
 	return NULL;
 }
 
@@ -152,9 +166,14 @@ int main(int argc, char **argv)
 			  optind + 1 < argc ? " " : "", optind + 1 < argc ? argv[optind + 1] : "");
 		return EXIT_USAGE;
 	}
-	snprintf(label, sizeof(label), "%s %s", v->group, v->name);
+	snprintf(label, sizeof(label), "%s%s%s", v->group, v->name ? " " : "",
+		 v->name ? v->name : "");
 	/* The verb sees its own arguments; argv[0] names it for messages. */
-	optind++;
+	if (v->name)
+		optind++;
 	argv[optind] = label;
-	return v->run(argc - optind, argv + optind);
+	argc -= optind;
+	argv += optind;
+	optind = 0; /* a fresh getopt scan for the verb's own options */
+	return v->run(argc, argv);
 }

@@ -24,12 +24,14 @@ extern bool arg_debug;
 
 struct verb {
 	const char *group; /* "attestation" */
-	const char *name;  /* "verify" */
+	const char *name;  /* "verify"; NULL for one-word verbs ("status") */
 	int (*run)(int argc, char **argv); /* argv[0] is "GROUP NAME"; returns an EXIT_* */
 	const char *summary;
 };
 
 extern const struct verb verbs_attestation[];
+extern const struct verb verbs_daemon[];
+extern const size_t verbs_daemon_n;
 int verb_attestation_show(int argc, char **argv);
 extern const size_t verbs_attestation_n;
 

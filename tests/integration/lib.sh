@@ -42,3 +42,49 @@ expect_out() {
 not_out() {
 	if grep -qE -- "$1" "$WORK/out"; then cat "$WORK/out" >&2; fail "output has /$1/"; fi
 }
+
+# ---- daemon helpers ----
+DAEMON=$B/vhsmd
+SOCK=$WORK/vhsmd.sock
+STATE=$WORK/state
+DAEMON_PID=
+export VHSMD_LOG_STDERR=1
+
+# make_cvm NAME [vhsm-snp-sim init options]: a simulated CVM state in $WORK/NAME.json and its
+# certificates in $WORK/NAME-certs (for --trust-root). Reuses the product's CA when present.
+make_cvm() {
+	local name=$1; shift
+	local product=genoa ca=() a
+	for a in "$@"; do case $a in milan|genoa|turin) product=$a ;; esac; done
+	[ -f "$WORK/ca-$product.json" ] && ca=(--ca "$WORK/ca-$product.json")
+	"$SIM" init "$WORK/$name.json" "${ca[@]}" "$@" >/dev/null
+	[ -f "$WORK/ca-$product.json" ] || cp "$WORK/$name.json" "$WORK/ca-$product.json"
+	"$SIM" certs "$WORK/$name.json" "$WORK/$name-certs" >/dev/null
+}
+
+# start_daemon CVM [vhsmd options]: vhsmd under systemd-socket-activate on $SOCK.
+start_daemon() {
+	local cvm=$1; shift
+	mkdir -p "$STATE"
+	rm -f "$SOCK"
+	systemd-socket-activate --seqpacket -l "$SOCK" -- "$DAEMON" --state-dir "$STATE" \
+		--snp-device "sim:$WORK/$cvm.json" --trust-root "$WORK/$cvm-certs/ark.pem" \
+		--idle-timeout 0 "$@" >>"$WORK/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	local i
+	for i in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+	[ -S "$SOCK" ] || { cat "$WORK/daemon.log" >&2; fail "daemon socket did not appear"; }
+	chmod 0666 "$SOCK" # as the unit's SocketMode=0666: authorization is per request
+}
+
+stop_daemon() {
+	[ -n "$DAEMON_PID" ] || return 0
+	kill -TERM "$DAEMON_PID" 2>/dev/null || true
+	wait "$DAEMON_PID" 2>/dev/null || true
+	DAEMON_PID=
+}
+on_exit stop_daemon
+
+ctl() { "$CTL" --socket "$SOCK" "$@"; }
+# as_user USER CMD...: runs CMD with USER's uid/gid and no supplementary groups.
+as_user() { local u=$1; shift; setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups "$@"; }

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vhsmctl <-> vhsmd: SOCK_SEQPACKET request/reply with the wire codec. */
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "secmem.h"
+#include "vhsmctl.h"
+
+#define CLIENT_TIMEOUT_MS 30000
+
+int client_begin(struct client_req *r, uint16_t op)
+{
+	uint32_t id;
+
+	r->buf = secmem_alloc(VHSM_WIRE_MAX_MESSAGE);
+	if (!r->buf)
+		return -ENOMEM;
+	id = (uint32_t)getpid() ^ (uint32_t)time(NULL);
+	vhsm_wire_begin(&r->b, r->buf, VHSM_WIRE_MAX_MESSAGE, op, id);
+	return 0;
+}
+
+void client_req_done(struct client_req *r)
+{
+	r->buf = secmem_free(r->buf);
+}
+
+void client_reply_done(struct client_reply *r)
+{
+	r->buf = secmem_free(r->buf);
+}
+
+static int connect_daemon(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(arg_socket) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, arg_socket);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return negative_errno();
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = negative_errno();
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int client_call(struct client_req *r, struct client_reply *ret)
+{
+	struct pollfd pfd;
+	int fd, len, rc;
+	ssize_t n;
+
+	memset(ret, 0, sizeof(*ret));
+	len = vhsm_wire_finish(&r->b);
+	if (len < 0) {
+		cli_error("request too large");
+		return len;
+	}
+	fd = connect_daemon();
+	if (fd < 0) {
+		cli_error("cannot connect to vhsmd at %s: %s", arg_socket, strerror(-fd));
+		return fd;
+	}
+	if (send(fd, r->buf, (size_t)len, MSG_NOSIGNAL) != len) {
+		rc = negative_errno();
+		cli_error("sending to vhsmd failed: %s", strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	ret->buf = secmem_alloc(VHSM_WIRE_MAX_MESSAGE + 1);
+	if (!ret->buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	rc = poll(&pfd, 1, CLIENT_TIMEOUT_MS);
+	if (rc <= 0) {
+		cli_error("no reply from vhsmd within %d s", CLIENT_TIMEOUT_MS / 1000);
+		close(fd);
+		return -ETIMEDOUT;
+	}
+	n = recv(fd, ret->buf, VHSM_WIRE_MAX_MESSAGE + 1, MSG_TRUNC);
+	close(fd);
+	if (n <= 0 || (size_t)n > VHSM_WIRE_MAX_MESSAGE) {
+		cli_error("vhsmd closed the connection without a valid reply");
+		return -EPROTO;
+	}
+	ret->len = (size_t)n;
+	if (vhsm_wire_decode(ret->buf, ret->len, &ret->msg) < 0 ||
+	    !(ret->msg.op & VHSM_OP_REPLY_FLAG)) {
+		cli_error("malformed reply from vhsmd");
+		return -EPROTO;
+	}
+	int32_t e = 0;
+	if (vhsm_wire_get_i32(&ret->msg, VHSM_TAG_ERRNO, &e) < 0 || e < 0) {
+		cli_error("reply from vhsmd lacks a status");
+		return -EPROTO;
+	}
+	ret->err = -e;
+	(void)vhsm_wire_get_str(&ret->msg, VHSM_TAG_MESSAGE, ret->message, sizeof(ret->message));
+	return 0;
+}
+
+int client_refused(const struct client_reply *r, const char *what)
+{
+	cli_error("%s: %s", what, r->message[0] ? r->message : strerror(-r->err));
+	switch (-r->err) {
+	case EPERM:
+	case EACCES:
+	case EKEYREJECTED:
+	case EKEYREVOKED:
+	case EKEYEXPIRED:
+	case ENOKEY:
+	case EBADMSG:
+		return EXIT_REJECTED;
+	case EINVAL:
+	case ENOENT:
+	case EEXIST:
+	case EALREADY:
+		return EXIT_REJECTED;
+	default:
+		return EXIT_ERROR;
+	}
+}
+
+json_object *client_parse_json(const struct client_reply *r)
+{
+	const struct vhsm_wire_field *f = vhsm_wire_get(&r->msg, VHSM_TAG_JSON);
+	json_tokener *tok;
+	json_object *o;
+
+	if (!f)
+		return NULL;
+	tok = json_tokener_new();
+	if (!tok)
+		return NULL;
+	/* The field is a view into the reply buffer, not NUL-terminated: pass its length. */
+	o = json_tokener_parse_ex(tok, (const char *)f->value, (int)f->len);
+	if (json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+void client_print_json(const struct client_reply *r)
+{
+	const struct vhsm_wire_field *f = vhsm_wire_get(&r->msg, VHSM_TAG_JSON);
+	json_object *o;
+
+	if (!f)
+		return;
+	o = client_parse_json(r);
+	if (!o) {
+		fwrite(f->value, 1, f->len, stdout);
+		fputc('\n', stdout);
+		return;
+	}
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vhsmctl's connection to vhsmd: one request, one reply, buffers in secure memory. */
+#pragma once
+
+#include <json-c/json.h>
+
+#include "wire.h"
+
+struct client_req {
+	uint8_t *buf; /* secmem */
+	struct vhsm_wire_builder b;
+};
+
+struct client_reply {
+	uint8_t *buf; /* secmem */
+	size_t len;
+	struct vhsm_wire_msg msg;
+	int err;          /* the daemon's answer: 0 or -errno */
+	char message[1024];
+};
+
+/* Starts a request for op. Returns 0 or -ENOMEM. */
+int client_begin(struct client_req *r, uint16_t op);
+/*
+ * Sends the request to vhsmd at arg_socket and decodes the reply. Returns 0 when a reply was
+ * received (check ret->err), or -errno when the daemon could not be reached (printed).
+ */
+int client_call(struct client_req *r, struct client_reply *ret);
+void client_req_done(struct client_req *r);
+void client_reply_done(struct client_reply *r);
+
+/* Prints the daemon's refusal and maps it to an exit status. */
+int client_refused(const struct client_reply *r, const char *what);
+
+/* Parses the reply's JSON field (NULL when absent or invalid); caller puts it. */
+json_object *client_parse_json(const struct client_reply *r);
+
+/* Prints a JSON text field pretty (or raw with --json). */
+void client_print_json(const struct client_reply *r);

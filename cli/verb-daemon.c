@@ -1,0 +1,645 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vhsmctl verbs served by vhsmd: status, kek *, wrap/unwrap/rewrap, audit, attestation report.
+ * Key material moves only through stdin/stdout and secure memory, never argv.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "ct.h"
+#include "fileio.h"
+#include "secmem.h"
+#include "vhsmctl.h"
+#include "wrap.h"
+
+#define KEK_FLAG_EXPORTABLE (1ull << 0)
+#define KEK_FLAG_PURGE_PROTECTION (1ull << 1)
+
+/* Runs a request that returns JSON, printing it (pretty with --json, else via fmt). */
+static int call_and_print(struct client_req *req, const char *what,
+			  void (*fmt)(json_object *o))
+{
+	struct client_reply rep;
+	int r, ret;
+
+	r = client_call(req, &rep);
+	client_req_done(req);
+	if (r < 0) {
+		client_reply_done(&rep);
+		return EXIT_ERROR;
+	}
+	if (rep.err) {
+		ret = client_refused(&rep, what);
+		client_reply_done(&rep);
+		return ret;
+	}
+	json_object *o = client_parse_json(&rep);
+	if (arg_json || !fmt || !o)
+		client_print_json(&rep);
+	else
+		fmt(o);
+	json_object_put(o);
+	client_reply_done(&rep);
+	return EXIT_OK;
+}
+
+static const char *jstr(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+static int64_t jint(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+static const char *fmt_time(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+static bool no_extra_args(int argc, char **argv, int min, int max)
+{
+	int n = argc - optind;
+
+	if (n < min || n > max) {
+		cli_error("%s: expected %d%s argument%s, got %d (see --help)", argv[0], min,
+			  max > min ? " or more" : "", max == 1 ? "" : "s", n);
+		return false;
+	}
+	return true;
+}
+
+/* Parses only --help / --json for verbs without options; returns -1 after printing help. */
+static int simple_opts(int argc, char **argv, const char *usage)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		if (c == 'j') {
+			arg_json = true;
+		} else if (c == 'h') {
+			printf("Usage: vhsmctl %s\n", usage);
+			return -1;
+		} else {
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+/* ---- status ---- */
+
+static void fmt_status(json_object *o)
+{
+	json_object *a;
+	char t[32];
+
+	printf("vhsmd %s, device %s%s%s\n", jstr(o, "version"), jstr(o, "device"),
+	       jint(o, "simulated") ? " (SIMULATED: not AMD hardware)" : "",
+	       jint(o, "locked_out") ? " (LOCKED OUT: VMPCK disabled, reboot the VM)" : "");
+	printf("state dir %s, %" PRId64 " KEKs, %" PRId64 " requests served\n",
+	       jstr(o, "state_dir"), jint(o, "keks"), jint(o, "requests"));
+	printf("policy %s (sha256 %.16s...)\n", jstr(o, "policy"), jstr(o, "policy_digest"));
+	if (!json_object_object_get_ex(o, "attestation", &a))
+		return;
+	if (!jint(a, "done")) {
+		printf("attestation: not yet run\n");
+		return;
+	}
+	printf("attestation: %s at %s\n", jint(a, "passed") ? "PASSED" : "FAILED",
+	       fmt_time(jint(a, "time"), t, sizeof(t)));
+	if (!jint(a, "passed"))
+		printf("  failing: %s %s\n", jstr(a, "failures"), jstr(a, "error"));
+	if (jstr(a, "product")[0])
+		printf("  %s, measurement %.24s..., reported TCB %s\n", jstr(a, "product"),
+		       jstr(a, "measurement"), jstr(a, "reported_tcb"));
+}
+
+static int verb_status(int argc, char **argv)
+{
+	struct client_req req;
+	int r = simple_opts(argc, argv, "status [--json]");
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (!no_extra_args(argc, argv, 0, 0))
+		return EXIT_USAGE;
+	if (client_begin(&req, VHSM_OP_STATUS) < 0)
+		return EXIT_ERROR;
+	return call_and_print(&req, "status", fmt_status);
+}
+
+/* ---- kek ---- */
+
+static void fmt_kek_line(json_object *e)
+{
+	json_object *k, *vs;
+	char t[32];
+
+	if (!json_object_object_get_ex(e, "kek", &k))
+		return;
+	size_t nv = json_object_object_get_ex(k, "versions", &vs) ? json_object_array_length(vs) : 0;
+	printf("%-24s %-9s %4zu  %-7s %-20s %s\n", jstr(k, "name"), jstr(k, "state"), nv,
+	       jstr(e, "profile"), fmt_time(jint(k, "created"), t, sizeof(t)),
+	       jint(k, "purge_protection") ? "yes" : "no");
+}
+
+static void fmt_kek_list(json_object *o)
+{
+	printf("%-24s %-9s %4s  %-7s %-20s %s\n", "NAME", "STATE", "VERS", "PROFILE", "CREATED",
+	       "PURGE-PROTECTION");
+	for (size_t i = 0; i < json_object_array_length(o); i++)
+		fmt_kek_line(json_object_array_get_idx(o, i));
+}
+
+static void fmt_kek_show(json_object *o)
+{
+	json_object *k, *vs;
+	char t[32];
+
+	if (!json_object_object_get_ex(o, "kek", &k))
+		return;
+	printf("name:             %s\n", jstr(k, "name"));
+	printf("state:            %s\n", jstr(k, "state"));
+	printf("profile:          %s (sealed at TCB 0x%016" PRIx64 ", guest SVN %" PRId64 ")\n",
+	       jstr(o, "profile"), (uint64_t)jint(o, "sealed_tcb"), jint(o, "guest_svn"));
+	printf("created:          %s\n", fmt_time(jint(k, "created"), t, sizeof(t)));
+	printf("updated:          %s\n", fmt_time(jint(k, "updated"), t, sizeof(t)));
+	if (jint(k, "deleted_at"))
+		printf("deleted:          %s\n", fmt_time(jint(k, "deleted_at"), t, sizeof(t)));
+	printf("retention:        %" PRId64 " days\n", jint(k, "retention_days"));
+	printf("purge protection: %s\n", jint(k, "purge_protection") ? "on" : "off");
+	printf("exportable:       %s\n", jint(k, "exportable") ? "yes" : "no");
+	printf("acl:              %s\n", jstr(k, "acl")[0] ? jstr(k, "acl") : "(admins only)");
+	if (json_object_object_get_ex(k, "versions", &vs))
+		for (size_t i = 0; i < json_object_array_length(vs); i++) {
+			json_object *v = json_object_array_get_idx(vs, i);
+			printf("version %-8" PRId64 " created %s\n", jint(v, "version"),
+			       fmt_time(jint(v, "created"), t, sizeof(t)));
+		}
+}
+
+static int kek_create(int argc, char **argv)
+{
+	enum { O_PROFILE = 256, O_EXPORT, O_PURGE, O_DAYS, O_ACL, O_JSON };
+	static const struct option opts[] = {
+		{ "profile", required_argument, NULL, O_PROFILE },
+		{ "exportable", no_argument, NULL, O_EXPORT },
+		{ "purge-protection", no_argument, NULL, O_PURGE },
+		{ "retention-days", required_argument, NULL, O_DAYS },
+		{ "acl", required_argument, NULL, O_ACL },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *profile = NULL, *acl = NULL;
+	uint64_t flags = 0;
+	long days = -1;
+	struct client_req req;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case O_PROFILE: profile = optarg; break;
+		case O_EXPORT: flags |= KEK_FLAG_EXPORTABLE; break;
+		case O_PURGE: flags |= KEK_FLAG_PURGE_PROTECTION; break;
+		case O_DAYS: {
+			char *e;
+			days = strtol(optarg, &e, 10);
+			if (*e || e == optarg || days < 0 || days > 100000) {
+				cli_error("invalid --retention-days '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case O_ACL: acl = optarg; break;
+		case O_JSON: arg_json = true; break;
+		case 'h':
+			printf("Usage: vhsmctl kek create NAME [--profile strict|author] [--exportable]\n"
+			       "         [--purge-protection] [--retention-days N] [--acl ACL]\n\n"
+			       "Generates a new AES-256 KEK inside vhsmd and seals it to this CVM.\n"
+			       "ACL: KIND:WHO:OPS[;...], KIND uid|gid|user|group|unit,\n"
+			       "OPS wrap,unwrap,rewrap,read,admin,all (see vhsmctl(1)).\n");
+			return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (!no_extra_args(argc, argv, 1, 1))
+		return EXIT_USAGE;
+	if (client_begin(&req, VHSM_OP_KEK_CREATE) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
+	if (profile)
+		vhsm_wire_add_str(&req.b, VHSM_TAG_PROFILE, profile);
+	vhsm_wire_add_u64(&req.b, VHSM_TAG_FLAGS, flags);
+	if (days >= 0)
+		vhsm_wire_add_u32(&req.b, VHSM_TAG_DAYS, (uint32_t)days);
+	if (acl)
+		vhsm_wire_add_str(&req.b, VHSM_TAG_ACL, acl);
+	int r = call_and_print(&req, "kek create", NULL);
+	if (r == EXIT_OK && !arg_json)
+		printf("created KEK %s (version 1)\n", argv[optind]);
+	return r;
+}
+
+static int kek_simple(int argc, char **argv, uint16_t op, const char *usage,
+		      void (*fmt)(json_object *o))
+{
+	struct client_req req;
+	int r = simple_opts(argc, argv, usage);
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (!no_extra_args(argc, argv, 1, 1))
+		return EXIT_USAGE;
+	if (client_begin(&req, op) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
+	return call_and_print(&req, argv[0], fmt);
+}
+
+static int kek_list(int argc, char **argv)
+{
+	struct client_req req;
+	int r = simple_opts(argc, argv, "kek list [--json]");
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (!no_extra_args(argc, argv, 0, 0))
+		return EXIT_USAGE;
+	if (client_begin(&req, VHSM_OP_KEK_LIST) < 0)
+		return EXIT_ERROR;
+	return call_and_print(&req, "kek list", fmt_kek_list);
+}
+
+static int kek_show(int argc, char **argv)
+{
+	return kek_simple(argc, argv, VHSM_OP_KEK_SHOW, "kek show NAME [--json]", fmt_kek_show);
+}
+static int kek_rotate(int argc, char **argv)
+{
+	return kek_simple(argc, argv, VHSM_OP_KEK_ROTATE, "kek rotate NAME", fmt_kek_show);
+}
+static int kek_reseal(int argc, char **argv)
+{
+	return kek_simple(argc, argv, VHSM_OP_KEK_RESEAL, "kek reseal NAME", fmt_kek_show);
+}
+static int kek_disable(int argc, char **argv)
+{
+	return kek_simple(argc, argv, VHSM_OP_KEK_DISABLE, "kek disable NAME", fmt_kek_show);
+}
+static int kek_enable(int argc, char **argv)
+{
+	return kek_simple(argc, argv, VHSM_OP_KEK_ENABLE, "kek enable NAME", fmt_kek_show);
+}
+static int kek_recover(int argc, char **argv)
+{
+	return kek_simple(argc, argv, VHSM_OP_KEK_RECOVER, "kek recover NAME", fmt_kek_show);
+}
+
+static int kek_purge(int argc, char **argv)
+{
+	int r = kek_simple(argc, argv, VHSM_OP_KEK_PURGE, "kek purge NAME", NULL);
+
+	if (r == EXIT_OK && optind < argc && !arg_json)
+		printf("purged KEK %s\n", argv[optind]);
+	return r;
+}
+
+static int kek_delete(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "retention-days", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct client_req req;
+	long days = -1;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		if (c == 'd') {
+			char *e;
+			days = strtol(optarg, &e, 10);
+			if (*e || e == optarg || days < 0 || days > 100000) {
+				cli_error("invalid --retention-days '%s'", optarg);
+				return EXIT_USAGE;
+			}
+		} else if (c == 'j') {
+			arg_json = true;
+		} else if (c == 'h') {
+			printf("Usage: vhsmctl kek delete NAME [--retention-days N]\n\n"
+			       "Soft-deletes a KEK: it stops working and can be recovered until the\n"
+			       "retention period (default 90 days, minimum 7) has passed.\n");
+			return EXIT_OK;
+		} else {
+			return EXIT_USAGE;
+		}
+	}
+	if (!no_extra_args(argc, argv, 1, 1))
+		return EXIT_USAGE;
+	if (client_begin(&req, VHSM_OP_KEK_DELETE) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
+	if (days >= 0)
+		vhsm_wire_add_u32(&req.b, VHSM_TAG_DAYS, (uint32_t)days);
+	return call_and_print(&req, "kek delete", fmt_kek_show);
+}
+
+static int kek_acl(int argc, char **argv)
+{
+	struct client_req req;
+	int r = simple_opts(argc, argv, "kek acl NAME [ACL]\n\n"
+			    "Replaces the KEK's ACL (no ACL: admins only). ACL: KIND:WHO:OPS[;...]");
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (!no_extra_args(argc, argv, 1, 2))
+		return EXIT_USAGE;
+	if (client_begin(&req, VHSM_OP_KEK_SET_ACL) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
+	if (optind + 1 < argc && argv[optind + 1][0])
+		vhsm_wire_add_str(&req.b, VHSM_TAG_ACL, argv[optind + 1]);
+	return call_and_print(&req, "kek acl", fmt_kek_show);
+}
+
+/* ---- wrap / unwrap / rewrap: stdin -> stdout ---- */
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int crypt_verb(int argc, char **argv, uint16_t op)
+{
+	enum { O_KEK = 256, O_CTX };
+	static const struct option opts[] = {
+		{ "kek", required_argument, NULL, O_KEK },
+		{ "context", required_argument, NULL, O_CTX },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	_cleanup_secmem_ uint8_t *in = NULL;
+	const char *kek = NULL, *ctx = NULL;
+	struct client_req req;
+	struct client_reply rep;
+	size_t in_len;
+	int c, r, ret;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case O_KEK: kek = optarg; break;
+		case O_CTX: ctx = optarg; break;
+		case 'h':
+			printf("Usage: vhsmctl wrap --kek NAME [--context S] < key > wrapped\n"
+			       "       vhsmctl unwrap [--context S] < wrapped > key\n"
+			       "       vhsmctl rewrap [--context S] < wrapped > wrapped-newest\n\n"
+			       "Binary-safe on stdin/stdout. The context (not secret) is bound to the\n"
+			       "wrapped key and must be given again to unwrap it.\n");
+			return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (!no_extra_args(argc, argv, 0, 0))
+		return EXIT_USAGE;
+	if (op == VHSM_OP_WRAP && !kek) {
+		cli_error("wrap: --kek NAME is required");
+		return EXIT_USAGE;
+	}
+	if (op != VHSM_OP_WRAP && kek) {
+		cli_error("%s: the wrapped key names its KEK; --kek is not used", argv[0]);
+		return EXIT_USAGE;
+	}
+	if (isatty(STDIN_FILENO)) {
+		cli_error("%s: reads the key from standard input; refusing a terminal", argv[0]);
+		return EXIT_USAGE;
+	}
+	r = fileio_read_fd_secret(STDIN_FILENO, op == VHSM_OP_WRAP ? WRAP_PLAINTEXT_MAX : WRAP_BLOB_MAX,
+				  &in, &in_len);
+	if (r < 0) {
+		cli_error("%s: reading standard input: %s", argv[0],
+			  r == -EMSGSIZE ? "input too large" : strerror(-r));
+		return EXIT_ERROR;
+	}
+	if (in_len == 0) {
+		cli_error("%s: standard input is empty", argv[0]);
+		return EXIT_USAGE;
+	}
+	if (client_begin(&req, op) < 0)
+		return EXIT_ERROR;
+	if (kek)
+		vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, kek);
+	if (ctx)
+		vhsm_wire_add_data(&req.b, VHSM_TAG_CONTEXT, ctx, strlen(ctx));
+	vhsm_wire_add_data(&req.b, VHSM_TAG_DATA, in, in_len);
+	r = client_call(&req, &rep);
+	client_req_done(&req);
+	if (r < 0) {
+		client_reply_done(&rep);
+		return EXIT_ERROR;
+	}
+	if (rep.err) {
+		ret = client_refused(&rep, argv[0]);
+		client_reply_done(&rep);
+		return ret;
+	}
+	const struct vhsm_wire_field *out = vhsm_wire_get(&rep.msg, VHSM_TAG_DATA);
+	ret = EXIT_OK;
+	if (!out) {
+		cli_error("%s: reply has no data", argv[0]);
+		ret = EXIT_ERROR;
+	} else if (write_all(STDOUT_FILENO, out->value, out->len) < 0) {
+		cli_error("%s: writing standard output failed", argv[0]);
+		ret = EXIT_ERROR;
+	}
+	client_reply_done(&rep);
+	return ret;
+}
+
+static int verb_wrap(int argc, char **argv)
+{
+	return crypt_verb(argc, argv, VHSM_OP_WRAP);
+}
+static int verb_unwrap(int argc, char **argv)
+{
+	(void)secmem_harden_process(); /* the plaintext key passes through this process */
+	return crypt_verb(argc, argv, VHSM_OP_UNWRAP);
+}
+static int verb_rewrap(int argc, char **argv)
+{
+	return crypt_verb(argc, argv, VHSM_OP_REWRAP);
+}
+
+/* ---- audit ---- */
+
+static int verb_audit(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "verify", no_argument, NULL, 'v' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	bool verify = false;
+	struct client_req req;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		if (c == 'v')
+			verify = true;
+		else if (c == 'j')
+			arg_json = true;
+		else if (c == 'h') {
+			printf("Usage: vhsmctl audit --verify [--json]\n\n"
+			       "Verifies the hash chain of vhsmd's audit log: an edited, deleted or\n"
+			       "reordered record is reported with its position.\n");
+			return EXIT_OK;
+		} else
+			return EXIT_USAGE;
+	}
+	if (!verify) {
+		cli_error("audit: use --verify (read records with journalctl "
+			  "VHSM_EVENT= or from the log in the state directory)");
+		return EXIT_USAGE;
+	}
+	if (!no_extra_args(argc, argv, 0, 0))
+		return EXIT_USAGE;
+	if (client_begin(&req, VHSM_OP_AUDIT_VERIFY) < 0)
+		return EXIT_ERROR;
+	int r = call_and_print(&req, "audit verification", NULL);
+	return r;
+}
+
+/* ---- attestation report (from the daemon) ---- */
+
+static int verb_attestation_report(int argc, char **argv)
+{
+	enum { O_NONCE = 256, O_OUT, O_CERTS };
+	static const struct option opts[] = {
+		{ "nonce", required_argument, NULL, O_NONCE },
+		{ "out", required_argument, NULL, O_OUT },
+		{ "certs-out", required_argument, NULL, O_CERTS },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *nonce_hex = NULL, *out = NULL, *certs_out = NULL;
+	uint8_t nonce[64];
+	size_t nonce_len = 32;
+	struct client_req req;
+	struct client_reply rep;
+	int c, r, ret;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case O_NONCE: nonce_hex = optarg; break;
+		case O_OUT: out = optarg; break;
+		case O_CERTS: certs_out = optarg; break;
+		case 'h':
+			printf("Usage: vhsmctl attestation report [--nonce HEX] --out FILE "
+			       "[--certs-out FILE]\n\n"
+			       "Asks vhsmd for a fresh report with REPORT_DATA = SHA-512(nonce)\n"
+			       "(random nonce if none is given) and the host's certificate table.\n");
+			return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (!no_extra_args(argc, argv, 0, 0))
+		return EXIT_USAGE;
+	if (!out) {
+		cli_error("attestation report: --out FILE is required");
+		return EXIT_USAGE;
+	}
+	if (nonce_hex) {
+		size_t l = strlen(nonce_hex);
+		if (l == 0 || l % 2 || l > 128 || ct_hex_decode(nonce, l / 2, nonce_hex, l) < 0) {
+			cli_error("--nonce: 1 to 64 bytes in hex expected");
+			return EXIT_USAGE;
+		}
+		nonce_len = l / 2;
+	} else {
+		FILE *f = fopen("/dev/urandom", "re");
+		if (!f || fread(nonce, 1, nonce_len, f) != nonce_len) {
+			if (f)
+				fclose(f);
+			return EXIT_ERROR;
+		}
+		fclose(f);
+	}
+	if (client_begin(&req, VHSM_OP_ATTEST_REPORT) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_data(&req.b, VHSM_TAG_NONCE, nonce, nonce_len);
+	r = client_call(&req, &rep);
+	client_req_done(&req);
+	if (r < 0) {
+		client_reply_done(&rep);
+		return EXIT_ERROR;
+	}
+	if (rep.err) {
+		ret = client_refused(&rep, "attestation report");
+		client_reply_done(&rep);
+		return ret;
+	}
+	const struct vhsm_wire_field *rf = vhsm_wire_get(&rep.msg, VHSM_TAG_REPORT);
+	const struct vhsm_wire_field *cf = vhsm_wire_get(&rep.msg, VHSM_TAG_CERTS);
+	ret = EXIT_OK;
+	if (!rf || fileio_write_atomic(out, rf->value, rf->len, 0644) < 0 ||
+	    (certs_out && cf && fileio_write_atomic(certs_out, cf->value, cf->len, 0644) < 0)) {
+		cli_error("attestation report: cannot write the output");
+		ret = EXIT_ERROR;
+	}
+	client_reply_done(&rep);
+	return ret;
+}
+
+const struct verb verbs_daemon[] = {
+	{ "status", NULL, verb_status, "daemon, device and attestation status" },
+	{ "attestation", "report", verb_attestation_report, "fresh report from vhsmd for a nonce" },
+	{ "kek", "create", kek_create, "generate and seal a new KEK" },
+	{ "kek", "list", kek_list, "list KEKs" },
+	{ "kek", "show", kek_show, "show one KEK" },
+	{ "kek", "rotate", kek_rotate, "add a new version (old versions still unwrap)" },
+	{ "kek", "reseal", kek_reseal, "re-seal to the current TCB (after a firmware update)" },
+	{ "kek", "disable", kek_disable, "stop using a KEK" },
+	{ "kek", "enable", kek_enable, "re-enable a disabled KEK" },
+	{ "kek", "delete", kek_delete, "soft-delete (recoverable for the retention period)" },
+	{ "kek", "recover", kek_recover, "undo a soft delete" },
+	{ "kek", "purge", kek_purge, "destroy a deleted KEK for good" },
+	{ "kek", "acl", kek_acl, "set who may use a KEK" },
+	{ "wrap", NULL, verb_wrap, "wrap a key from stdin under a KEK" },
+	{ "unwrap", NULL, verb_unwrap, "unwrap a wrapped key from stdin" },
+	{ "rewrap", NULL, verb_rewrap, "move a wrapped key to the newest KEK version" },
+	{ "audit", NULL, verb_audit, "verify the audit log" },
+};
+const size_t verbs_daemon_n = ELEMENTSOF(verbs_daemon);

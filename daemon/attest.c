@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The attestation gate. A report is requested through the device layer (extended report, so
+ * the host's certificates come with it; the VCEK may also come from --certs-dir), verified
+ * with the same verifier vhsmctl offers to customers, and evaluated against the policy.
+ */
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "attest.h"
+#include "audit.h"
+#include "certtable.h"
+#include "log.h"
+
+#define ATTEST_RETRY_USEC (2ULL * 1000000ULL)
+
+static uint64_t now_usec(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
+}
+
+static void append_reason(char *buf, size_t len, const char *what)
+{
+	size_t used = strlen(buf);
+
+	if (used + 2 < len)
+		snprintf(buf + used, len - used, "%s%s", used ? "," : "", what);
+}
+
+int attest_report_for(struct manager *m, const uint8_t *nonce, size_t nonce_len,
+		      uint8_t report[static SNP_REPORT_SIZE], uint8_t **ret_certs,
+		      size_t *ret_certs_len)
+{
+	uint8_t data[64];
+	struct snp_status st = {};
+	unsigned int dlen = 0;
+	int r;
+
+	/* REPORT_DATA binds the caller's nonce: SHA-512 fills the 64 bytes exactly. */
+	if (!EVP_Digest(nonce, nonce_len, data, &dlen, EVP_sha512(), NULL) || dlen != 64)
+		return vhsm_log_openssl(-EIO, "SHA-512");
+	r = snp_dev_get_ext_report(m->dev, data, 0, report, ret_certs, ret_certs_len, &st);
+	if (r < 0)
+		vhsm_log_debug("report request failed: %s (status 0x%x fw 0x%x vmm 0x%x)",
+			       strerror(-r), st.msg_status, st.fw_error, st.vmm_error);
+	return r;
+}
+
+/* Verifies report + certificate table (+ configured extra roots) and evaluates the policy. */
+static void attest_evaluate(struct manager *m, const uint8_t *report, const uint8_t *certs,
+			    size_t certs_len, struct attest_state *a)
+{
+	struct certtable t = {};
+	struct snp_verify_result vr;
+	struct snp_policy_result pr = {};
+	const struct certtable_entry *vek, *ask, *ark;
+
+	if (certtable_parse(certs, certs_len, &t) < 0) {
+		snprintf(a->failures, sizeof(a->failures), "certificate_table");
+		return;
+	}
+	vek = certtable_find(&t, SNP_CERT_VCEK);
+	if (!vek)
+		vek = certtable_find(&t, SNP_CERT_VLEK);
+	ask = certtable_find(&t, SNP_CERT_ASK);
+	ark = certtable_find(&t, SNP_CERT_ARK);
+	if (!vek) {
+		snprintf(a->failures, sizeof(a->failures), "no_vcek");
+		return;
+	}
+	const struct snp_evidence ev = {
+		.report = report, .report_len = SNP_REPORT_SIZE,
+		.vek = vek->data, .vek_len = vek->len,
+		.ask = ask ? ask->data : NULL, .ask_len = ask ? ask->len : 0,
+		.ark = ark ? ark->data : NULL, .ark_len = ark ? ark->len : 0,
+	};
+	const struct snp_verify_opts vo = {
+		.trust_roots = (const uint8_t *const *)m->trust_roots,
+		.trust_root_lens = m->trust_root_lens,
+		.n_trust_roots = m->n_trust_roots,
+	};
+	int r = snp_verify(&ev, &vo, &vr);
+	for (int c = 0; c < _SNP_CHECK_MAX; c++)
+		if (vr.state[c] == SNP_CHECK_FAIL)
+			append_reason(a->failures, sizeof(a->failures), snp_check_name(c));
+	if (vr.report_parsed) {
+		a->report = vr.report;
+		a->report_valid = true;
+		a->product = vr.product;
+		if (snp_policy_eval(m->policy, &vr.report,
+				    vr.product >= 0 ? vr.product : SNP_PRODUCT_MILAN, &pr) < 0)
+			for (size_t i = 0; i < pr.n; i++)
+				append_reason(a->failures, sizeof(a->failures), pr.v[i].rule);
+	}
+	a->ok = r == 0 && pr.n == 0 && vr.report_parsed;
+}
+
+int attest_now(struct manager *m)
+{
+	struct attest_state a = { .done = true, .product = _SNP_PRODUCT_INVALID };
+	uint8_t nonce[32], report[SNP_REPORT_SIZE];
+	_cleanup_free_ uint8_t *certs = NULL;
+	size_t certs_len = 0;
+	int r;
+
+	a.at_usec = now_usec(CLOCK_REALTIME);
+	a.mono_usec = now_usec(CLOCK_MONOTONIC);
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
+		return vhsm_log_openssl(-EIO, "RAND_bytes");
+	r = attest_report_for(m, nonce, sizeof(nonce), report, &certs, &certs_len);
+	if (r < 0) {
+		snprintf(a.error, sizeof(a.error), "report request failed: %s", strerror(-r));
+		snprintf(a.failures, sizeof(a.failures), "device");
+	} else {
+		attest_evaluate(m, report, certs, certs_len, &a);
+	}
+	m->attest = a;
+	struct audit_record rec = {
+		.event = "attestation",
+		.result = a.ok ? 0 : -EKEYREJECTED,
+		.reason = a.ok ? NULL : a.error[0] ? a.error : a.failures,
+	};
+	(void)audit_log(m, &rec);
+	manager_status(m, "%s; attestation %s%s%s", snp_dev_is_simulated(m->dev) ?
+			  "SIMULATED SNP device" : "Ready", a.ok ? "passed" : "FAILED: ",
+		       a.ok ? "" : a.failures, "");
+	if (r < 0)
+		return r;
+	return a.ok ? 0 : -EKEYREJECTED;
+}
+
+int attest_require(struct manager *m, bool fresh, char *why, size_t whylen)
+{
+	uint64_t age = now_usec(CLOCK_MONOTONIC) - m->attest.mono_usec;
+	int r;
+
+	/* A failed attestation is retried at most every ATTEST_RETRY_USEC: every attempt is a
+	 * guest request, and flooding the host can end in throttling timeouts that disable the
+	 * VMPCK for good (SNP-ABI "Driver behaviour"). Callers asking for a fresh one are
+	 * admins or keys whose policy demands it. */
+	bool retry = !m->attest.ok && age >= ATTEST_RETRY_USEC;
+	if (fresh || !m->attest.done || retry || age >= m->attest_interval_usec) {
+		r = attest_now(m);
+		if (r < 0 && r != -EKEYREJECTED) {
+			snprintf(why, whylen, "attestation failed: %s", m->attest.error);
+			return r;
+		}
+	}
+	if (!m->attest.ok) {
+		snprintf(why, whylen, "attestation failed: %s", m->attest.failures);
+		return -EKEYREJECTED;
+	}
+	return 0;
+}

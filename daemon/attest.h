@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Attestation gate: vhsmd releases nothing until a fresh report of this CVM, its certificate
+ * chain and the configured policy all verify. It re-attests before the first unseal, when the
+ * interval has passed, and when a caller asks for a fresh attestation.
+ */
+#pragma once
+
+#include "vhsmd.h"
+
+/* Runs an attestation now and records the result in m->attest (and the audit log). */
+int attest_now(struct manager *m);
+
+/*
+ * Ensures a passing attestation no older than the interval (fresh=true: run a new one).
+ * Returns 0, or -EKEYREJECTED with the failed checks/rules in why, or -errno from the device.
+ */
+int attest_require(struct manager *m, bool fresh, char *why, size_t whylen);
+
+/* A report for a caller's nonce (REPORT_DATA = SHA-512(nonce)) with the host's certificates. */
+int attest_report_for(struct manager *m, const uint8_t *nonce, size_t nonce_len,
+		      uint8_t report[static SNP_REPORT_SIZE], uint8_t **ret_certs,
+		      size_t *ret_certs_len);

@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Audit trail: journald entries with a stable MESSAGE_ID per event type, and a hash-chained
+ * append-only log in the state directory (format in audit.h and docs/audit.md).
+ * Lifecycle operations and refusals are fdatasync'ed before the reply; successful data-plane
+ * operations (wrap, unwrap, rewrap) are written without a sync so that they stay cheap: they
+ * also reach the journal, and a power loss can lose at most the last such records.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-journal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "ct.h"
+#include "fileio.h"
+#include "log.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free);
+
+#define AUDIT_LINE_MAX 4096u
+#define AUDIT_FILE_MAX (256u * 1024u * 1024u)
+#define HASH_HEX 64u
+
+struct audit {
+	int fd;
+	uint64_t seq;
+	char prev[HASH_HEX + 1];
+};
+
+static const struct {
+	const char *event;
+	const char *message_id;
+} message_ids[] = {
+	{ "daemon.start", "29901693bd3e48a5a087103600986c7c" },
+	{ "daemon.stop", "63de266be46a4f0fb2c8eefb39059ae3" },
+	{ "attestation", "9f4c445ba6e74452bca7d3eaace4cb61" },
+	{ "request.malformed", "4144235c2f034920ad09af4c6fc48852" },
+	{ "status", "d692922e77b94f4883bd71bc234cd80f" },
+	{ "attest.report", "c6fc5b615ff74b9e9286782cc19b104c" },
+	{ "kek.create", "fe3696796c864b11b3b1556d43f12026" },
+	{ "kek.import", "ce1b5f29be6b4d58addf30614895c61b" },
+	{ "kek.list", "f295f630aea7493d9d8800fe52765294" },
+	{ "kek.show", "cf326835c58743c58d8c7fbd3deb6fe9" },
+	{ "kek.rotate", "a36e3d10ea854d9b81ed3f8f9fc73564" },
+	{ "kek.reseal", "9bb3dbbadc584249987d1d20ab922f86" },
+	{ "kek.disable", "33f6d329c75a4982b0d408bbea5ba3b0" },
+	{ "kek.enable", "bd7e1ae7bd034388865d4bb851973a18" },
+	{ "kek.delete", "0cb6081b81fc44ceb931bb03ca4b2674" },
+	{ "kek.recover", "2a207e8a61c74c90983d0fee66e868a3" },
+	{ "kek.purge", "7c1602c2e78b4dc1b8b810a0ea5e0721" },
+	{ "kek.acl", "e1f207000120445c82f28d4429135898" },
+	{ "kek.export-exchange-key", "87c56b1fac5241598baeee3e6910bdb7" },
+	{ "kek.backup", "64b760a99f834c879b1c408a98c457d0" },
+	{ "wrap", "2c9fd9a36688477f91f79f1e64cda28b" },
+	{ "unwrap", "d42aae82bc4c4d29b8d6ac479d7bc0cb" },
+	{ "rewrap", "22c51bd9ea0c4d9181b72dd58455e286" },
+	{ "dek.create", "f915288634814439b7e02cafce8c1f79" },
+	{ "dek.load", "1c662c883c934d3b911b2cbccbbe60be" },
+	{ "dek.list", "0953143a9ec44c58b6eda8ec8c26b9a1" },
+	{ "dek.drop", "b0de990dc7ea48e6bf7ca018514b7d9e" },
+	{ "keyring.request", "1cdc72fb81234fa6810d63c2593c279b" },
+	{ "luks.unlock", "951323431d8840dd89c16ee0e9b0caf8" },
+	{ "audit.verify", "dc3f5956f1ed497b81545c5101002c0c" },};
+
+static const char *message_id_of(const char *event)
+{
+	for (size_t i = 0; i < ELEMENTSOF(message_ids); i++)
+		if (strcmp(message_ids[i].event, event) == 0)
+			return message_ids[i].message_id;
+	return "00000000000000000000000000000000";
+}
+
+static bool event_needs_sync(const char *event, int result)
+{
+	return result != 0 || (strcmp(event, "wrap") != 0 && strcmp(event, "unwrap") != 0 &&
+			       strcmp(event, "rewrap") != 0);
+}
+
+/* hash = SHA-256(prev || "\n" || record) as lowercase hex. */
+static int chain_hash(const char *prev, const char *record, size_t len, char out[HASH_HEX + 1])
+{
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t md[32];
+	unsigned mdlen = 0;
+
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(ctx, prev, strlen(prev)) || !EVP_DigestUpdate(ctx, "\n", 1) ||
+	    !EVP_DigestUpdate(ctx, record, len) || !EVP_DigestFinal_ex(ctx, md, &mdlen))
+		return vhsm_log_openssl(-EIO, "SHA-256");
+	ct_hex_encode(out, md, sizeof(md));
+	return 0;
+}
+
+/*
+ * Splits a log line into the hashed record and its hash: a line is the record's JSON with
+ * ,"hash":"<64 hex>"} replacing its closing brace.
+ */
+static int split_line(const char *line, size_t len, char *record, size_t rec_cap,
+		      char hash[HASH_HEX + 1])
+{
+	static const char suffix_head[] = ",\"hash\":\"";
+	size_t tail = sizeof(suffix_head) - 1 + HASH_HEX + 2; /* + "\"}" */
+
+	if (len < tail + 2 || len - tail + 1 >= rec_cap)
+		return -EBADMSG;
+	const char *s = line + len - tail;
+	if (memcmp(s, suffix_head, sizeof(suffix_head) - 1) != 0 || memcmp(line + len - 2, "\"}", 2))
+		return -EBADMSG;
+	memcpy(hash, s + sizeof(suffix_head) - 1, HASH_HEX);
+	hash[HASH_HEX] = 0;
+	memcpy(record, line, len - tail);
+	record[len - tail] = '}';
+	record[len - tail + 1] = 0;
+	return 0;
+}
+
+static int audit_verify_chain(const char *path, uint64_t *ret_records,
+			      char ret_last[HASH_HEX + 1], char *why, size_t whylen)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	char prev[HASH_HEX + 1], hash[HASH_HEX + 1], calc[HASH_HEX + 1];
+	char record[AUDIT_LINE_MAX + 2];
+	uint64_t n = 0;
+	size_t len;
+	int r;
+
+	memset(prev, '0', HASH_HEX);
+	prev[HASH_HEX] = 0;
+	r = fileio_read_all(path, AUDIT_FILE_MAX, &buf, &len);
+	if (r < 0) {
+		snprintf(why, whylen, "cannot read %s: %s", path, strerror(-r));
+		return r;
+	}
+	for (char *line = (char *)buf, *nl; line < (char *)buf + len; line = nl + 1) {
+		nl = memchr(line, '\n', (size_t)((char *)buf + len - line));
+		if (!nl) {
+			snprintf(why, whylen, "record %" PRIu64 ": truncated line", n + 1);
+			return -EBADMSG;
+		}
+		if (split_line(line, (size_t)(nl - line), record, sizeof(record), hash) < 0) {
+			snprintf(why, whylen, "record %" PRIu64 ": malformed line", n + 1);
+			return -EBADMSG;
+		}
+		json_object *o = json_tokener_parse(record);
+		json_object *seq = NULL, *p = NULL;
+		bool ok = o && json_object_object_get_ex(o, "seq", &seq) &&
+			  json_object_object_get_ex(o, "prev", &p) &&
+			  json_object_is_type(seq, json_type_int) &&
+			  json_object_is_type(p, json_type_string);
+		uint64_t s = ok ? (uint64_t)json_object_get_int64(seq) : 0;
+		bool prev_ok = ok && strcmp(json_object_get_string(p), prev) == 0;
+		json_object_put(o);
+		if (!ok) {
+			snprintf(why, whylen, "record %" PRIu64 ": not a valid record", n + 1);
+			return -EBADMSG;
+		}
+		if (s != n + 1) {
+			snprintf(why, whylen, "record %" PRIu64 ": sequence %" PRIu64
+				 " (a record was deleted or reordered)", n + 1, s);
+			return -EBADMSG;
+		}
+		if (!prev_ok) {
+			snprintf(why, whylen, "record %" PRIu64 ": does not chain to the previous "
+				 "record (deleted, reordered or edited)", n + 1);
+			return -EBADMSG;
+		}
+		r = chain_hash(prev, record, strlen(record), calc);
+		if (r < 0)
+			return r;
+		if (strcmp(calc, hash) != 0) {
+			snprintf(why, whylen, "record %" PRIu64 ": hash mismatch (record edited)",
+				 n + 1);
+			return -EBADMSG;
+		}
+		memcpy(prev, hash, sizeof(prev));
+		n++;
+	}
+	*ret_records = n;
+	if (ret_last)
+		memcpy(ret_last, prev, sizeof(prev));
+	return 0;
+}
+
+int audit_verify_file(const char *path, uint64_t *ret_records, char *why, size_t whylen)
+{
+	return audit_verify_chain(path, ret_records, NULL, why, whylen);
+}
+
+/* Reads the last record's sequence number and hash so that appending continues the chain. */
+static int audit_load_tail(struct audit *a, const char *path)
+{
+	char why[256], last[HASH_HEX + 1];
+	uint64_t n = 0;
+	int r;
+
+	r = audit_verify_chain(path, &n, last, why, sizeof(why));
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		vhsm_log_debug("audit log %s does not verify: %s", path, why);
+		return r;
+	}
+	a->seq = n;
+	memcpy(a->prev, last, sizeof(last));
+	return 0;
+}
+
+int audit_open(struct manager *m, struct audit **ret)
+{
+	_cleanup_free_ struct audit *a = calloc(1, sizeof(*a));
+	char path[4096];
+	int r;
+
+	if (!a)
+		return -ENOMEM;
+	memset(a->prev, '0', HASH_HEX);
+	snprintf(path, sizeof(path), "%s/audit.log", m->state_dir);
+	r = audit_load_tail(a, path);
+	if (r == -EBADMSG) {
+		/* Keep the evidence, start a new chain, and say so in the new chain. */
+		char moved[4200];
+		snprintf(moved, sizeof(moved), "%s.broken.%ld", path, (long)time(NULL));
+		if (rename(path, moved) < 0)
+			return negative_errno();
+		memset(a->prev, '0', HASH_HEX);
+		a->seq = 0;
+	} else if (r < 0) {
+		return r;
+	}
+	a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (a->fd < 0)
+		return negative_errno();
+	*ret = TAKE_PTR(a);
+	return 0;
+}
+
+struct audit *audit_free(struct audit *a)
+{
+	if (a) {
+		if (a->fd >= 0)
+			close(a->fd);
+		free(a);
+	}
+	return NULL;
+}
+
+static void add_str(json_object *o, const char *k, const char *v)
+{
+	if (v)
+		json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static int audit_append(struct audit *a, const struct audit_record *rec, bool sync,
+			char ret_hash[HASH_HEX + 1])
+{
+	json_object *o = json_object_new_object();
+	char hash[HASH_HEX + 1], line[AUDIT_LINE_MAX + 128];
+	const char *js;
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	json_object_object_add(o, "seq", json_object_new_int64((int64_t)(a->seq + 1)));
+	json_object_object_add(o, "time", json_object_new_int64((int64_t)time(NULL)));
+	add_str(o, "event", rec->event);
+	add_str(o, "key", rec->key);
+	if (rec->version)
+		json_object_object_add(o, "version", json_object_new_int64(rec->version));
+	if (rec->peer) {
+		json_object_object_add(o, "uid", json_object_new_int64(rec->peer->uid));
+		json_object_object_add(o, "gid", json_object_new_int64(rec->peer->gid));
+		json_object_object_add(o, "pid", json_object_new_int64(rec->peer->pid));
+		if (rec->peer->unit[0])
+			add_str(o, "unit", rec->peer->unit);
+	}
+	add_str(o, "result", rec->result == 0 ? "ok" : "refused");
+	if (rec->result)
+		add_str(o, "errno", strerror(-rec->result));
+	add_str(o, "reason", rec->reason);
+	add_str(o, "prev", a->prev);
+	js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE);
+	size_t len = strlen(js);
+	if (len > AUDIT_LINE_MAX || len < 2) {
+		json_object_put(o);
+		return -EMSGSIZE;
+	}
+	r = chain_hash(a->prev, js, len, hash);
+	if (r < 0) {
+		json_object_put(o);
+		return r;
+	}
+	int n = snprintf(line, sizeof(line), "%.*s,\"hash\":\"%s\"}\n", (int)(len - 1), js, hash);
+	json_object_put(o);
+	if (write(a->fd, line, (size_t)n) != n)
+		return negative_errno();
+	if (sync && fdatasync(a->fd) < 0)
+		return negative_errno();
+	a->seq++;
+	memcpy(a->prev, hash, sizeof(hash));
+	memcpy(ret_hash, hash, sizeof(hash));
+	return 0;
+}
+
+int audit_log(struct manager *m, const struct audit_record *rec)
+{
+	char hash[HASH_HEX + 1] = "";
+	const struct peer *p = rec->peer;
+	int r = -EBADF;
+
+	if (m->audit)
+		r = audit_append(m->audit, rec, event_needs_sync(rec->event, rec->result), hash);
+	sd_journal_send("MESSAGE=vhsm %s%s%s: %s%s%s", rec->event, rec->key ? " " : "",
+			rec->key ? rec->key : "", rec->result == 0 ? "ok" : "refused",
+			rec->reason ? ": " : "", rec->reason ? rec->reason : "",
+			"MESSAGE_ID=%s", message_id_of(rec->event),
+			"PRIORITY=%d", rec->result == 0 ? 6 : 4,
+			"VHSM_EVENT=%s", rec->event,
+			"VHSM_KEY=%s", rec->key ? rec->key : "",
+			"VHSM_KEY_VERSION=%u", rec->version,
+			"VHSM_CALLER_UID=%d", p ? (int)p->uid : -1,
+			"VHSM_CALLER_PID=%d", p ? (int)p->pid : -1,
+			"VHSM_CALLER_UNIT=%s", p && p->unit[0] ? p->unit : "",
+			"VHSM_RESULT=%s", rec->result == 0 ? "ok" : "refused",
+			"VHSM_REASON=%s", rec->reason ? rec->reason : "",
+			"VHSM_AUDIT_SEQ=%" PRIu64, m->audit ? m->audit->seq : 0,
+			"VHSM_AUDIT_HASH=%s", hash, NULL);
+	return r;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Audit: every operation and every refusal goes to the journal (stable MESSAGE_ID per event
+ * type, structured fields) and to a hash-chained, append-only log <state>/audit.log, one JSON
+ * record per line: {"seq":N,"time":T,"event":E,...,"prev":H(N-1),"hash":H(N)} with
+ * H(N) = SHA-256(H(N-1) || record without "hash"). lib-independent verification lives in
+ * audit_verify_file() so vhsmctl can check a copy offline.
+ */
+#pragma once
+
+#include "vhsmd.h"
+
+struct audit;
+
+struct audit_record {
+	const char *event;   /* "kek.create", "unwrap", "attestation", ... */
+	const char *key;     /* KEK or DEK name, may be NULL */
+	uint32_t version;    /* 0 when not applicable */
+	const struct peer *peer;
+	int result;          /* 0 ok, negative errno refused/failed */
+	const char *reason;  /* why it was refused, may be NULL */
+};
+
+int audit_open(struct manager *m, struct audit **ret);
+struct audit *audit_free(struct audit *a);
+/* Records one event in the journal and the chained log. Never fails the caller's operation
+ * silently: returns -errno when the log could not be written (the caller refuses the op). */
+int audit_log(struct manager *m, const struct audit_record *rec);
+
+/*
+ * Verifies a chained log: returns 0 and the number of records, or -EBADMSG with the line
+ * number and what is wrong (edited, deleted or reordered record, broken JSON) in why.
+ */
+int audit_verify_file(const char *path, uint64_t *ret_records, char *why, size_t whylen);

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vhsmd: the vhsm daemon. Socket-activated (or --socket for development), Type=notify,
+ * watchdog, exit on idle. Keeps KEKs sealed to this confidential VM and releases their use
+ * only after attestation. See vhsmd(8).
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+#include <unistd.h>
+
+#include "amd-cert.h"
+#include "attest.h"
+#include "audit.h"
+#include "fileio.h"
+#include "log.h"
+#include "secmem.h"
+#include "store.h"
+#include "vhsmd.h"
+
+static const char *arg_socket;
+static const char *arg_state_dir = VHSMD_DEFAULT_STATE_DIR;
+static const char *arg_device = VHSMD_DEFAULT_DEVICE;
+static const char *arg_policy;
+static const char *arg_trust_roots[VHSMD_MAX_TRUST_ROOTS];
+static size_t arg_n_trust_roots;
+static long arg_idle = 60;
+static long arg_interval = 3600;
+static bool arg_debug;
+
+/* Messages for the operator: journal (stderr is the journal under systemd). */
+static void log_msg(int prio, const char *fmt, ...) _printf_(2, 3);
+static void log_msg(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (isatty(STDERR_FILENO) || getenv("VHSMD_LOG_STDERR")) {
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	} else {
+		sd_journal_printv(prio, fmt, ap);
+	}
+	va_end(ap);
+}
+
+static void debug_sink(void *userdata, const char *msg)
+{
+	(void)userdata;
+	log_msg(7, "debug: %s", msg);
+}
+
+static void help(void)
+{
+	printf("Usage: vhsmd [OPTIONS]\n\n"
+	       "The vhsm daemon: keeps KEKs sealed to this SEV-SNP confidential VM and uses\n"
+	       "them only after attestation. Normally started by vhsmd.socket.\n\n"
+	       "  --socket PATH          listen on PATH when not socket-activated\n"
+	       "                         (default " VHSMD_DEFAULT_SOCKET ")\n"
+	       "  --state-dir DIR        sealed KEKs and audit log (default " VHSMD_DEFAULT_STATE_DIR ")\n"
+	       "  --snp-device SPEC      /dev/sev-guest (default) or sim:FILE (simulator)\n"
+	       "  --policy FILE          attestation policy (default " VHSMD_DEFAULT_POLICY
+	       " if present,\n"
+	       "                         else the built-in default)\n"
+	       "  --trust-root PEM       also trust this ARK (simulator); repeatable\n"
+	       "  --idle-timeout SEC     exit after SEC idle seconds (0 = never; default 60)\n"
+	       "  --attest-interval SEC  re-attest after SEC seconds (default 3600)\n"
+	       "  --debug                debug messages\n"
+	       "  -h, --help, --version\n");
+}
+
+static int parse_long(const char *s, long min, long max, long *ret)
+{
+	char *e;
+
+	errno = 0;
+	long v = strtol(s, &e, 10);
+	if (errno || e == s || *e || v < min || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int parse_argv(int argc, char **argv)
+{
+	enum { O_SOCKET = 256, O_STATE, O_DEV, O_POLICY, O_TRUST, O_IDLE, O_INTERVAL, O_DEBUG,
+	       O_VERSION };
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, O_SOCKET },
+		{ "state-dir", required_argument, NULL, O_STATE },
+		{ "snp-device", required_argument, NULL, O_DEV },
+		{ "policy", required_argument, NULL, O_POLICY },
+		{ "trust-root", required_argument, NULL, O_TRUST },
+		{ "idle-timeout", required_argument, NULL, O_IDLE },
+		{ "attest-interval", required_argument, NULL, O_INTERVAL },
+		{ "debug", no_argument, NULL, O_DEBUG },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{}
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case O_SOCKET: arg_socket = optarg; break;
+		case O_STATE: arg_state_dir = optarg; break;
+		case O_DEV: arg_device = optarg; break;
+		case O_POLICY: arg_policy = optarg; break;
+		case O_TRUST:
+			if (arg_n_trust_roots >= VHSMD_MAX_TRUST_ROOTS) {
+				log_msg(3, "at most %u --trust-root", VHSMD_MAX_TRUST_ROOTS);
+				return -EINVAL;
+			}
+			arg_trust_roots[arg_n_trust_roots++] = optarg;
+			break;
+		case O_IDLE:
+			if (parse_long(optarg, 0, 86400 * 365, &arg_idle) < 0) {
+				log_msg(3, "invalid --idle-timeout '%s'", optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_INTERVAL:
+			if (parse_long(optarg, 1, 86400 * 365, &arg_interval) < 0) {
+				log_msg(3, "invalid --attest-interval '%s'", optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_DEBUG: arg_debug = true; break;
+		case 'h': help(); return 0;
+		case O_VERSION: printf("vhsmd %s\n", VHSM_VERSION); return 0;
+		default: return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		log_msg(3, "unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	return 1;
+}
+
+static int load_policy(struct manager *m)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	const char *path = arg_policy ? arg_policy : VHSMD_DEFAULT_POLICY;
+	char err[POLICY_ERR_MAX] = "";
+	size_t len;
+	int r;
+
+	r = fileio_read_all(path, POLICY_MAX_SIZE, &buf, &len);
+	if (r == -ENOENT && !arg_policy) {
+		log_msg(4, "no %s: using the built-in default policy (debug and migration agents "
+			"refused, anything else allowed)", path);
+		r = snp_policy_new_default(&m->policy);
+	} else if (r < 0) {
+		log_msg(3, "cannot read policy %s: %s", path, strerror(-r));
+		return r;
+	} else {
+		r = snp_policy_parse((const char *)buf, len, &m->policy, err, sizeof(err));
+		if (r < 0) {
+			log_msg(3, "policy %s: %s", path, err);
+			return r;
+		}
+		m->policy_path = strdup(path);
+	}
+	if (r < 0)
+		return r;
+	snp_policy_digest(m->policy, m->policy_digest);
+	return 0;
+}
+
+static int setup(struct manager *m)
+{
+	int r;
+
+	m->idle_usec = (uint64_t)arg_idle * 1000000ULL;
+	m->attest_interval_usec = (uint64_t)arg_interval * 1000000ULL;
+	m->state_dir = strdup(arg_state_dir);
+	m->device_spec = strdup(arg_device);
+	if (!m->state_dir || !m->device_spec)
+		return -ENOMEM;
+	r = load_policy(m);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < arg_n_trust_roots; i++) {
+		r = amd_cert_load_file(arg_trust_roots[i], &m->trust_roots[i], &m->trust_root_lens[i]);
+		if (r < 0) {
+			log_msg(3, "--trust-root %s: %s", arg_trust_roots[i], strerror(-r));
+			return r;
+		}
+		m->n_trust_roots++;
+	}
+	r = snp_dev_open(arg_device, &m->dev);
+	if (r < 0) {
+		log_msg(3, "cannot open SNP device %s: %s%s", arg_device, strerror(-r),
+			r == -ENOPKG ? " (the simulator module is not installed)" : "");
+		return r;
+	}
+	if (snp_dev_is_simulated(m->dev))
+		log_msg(4, "SIMULATED SNP device %s: evidence is not AMD-signed; for tests and "
+			"development only", arg_device);
+	r = store_open(m);
+	if (r < 0) {
+		log_msg(3, "cannot open state directory %s: %s", arg_state_dir, strerror(-r));
+		return r;
+	}
+	r = audit_open(m, &m->audit);
+	if (r < 0) {
+		log_msg(3, "cannot open the audit log in %s: %s", arg_state_dir, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static int run(int argc, char **argv)
+{
+	_cleanup_(manager_freep) struct manager *m = NULL;
+	int r;
+
+	r = parse_argv(argc, argv);
+	if (r <= 0)
+		return r;
+	if (arg_debug)
+		vhsm_log_set_sink(debug_sink, NULL);
+	r = secmem_harden_process();
+	if (r < 0)
+		log_msg(4, "cannot disable core dumps: %s", strerror(-r));
+	r = manager_new(&m);
+	if (r < 0)
+		return r;
+	r = setup(m);
+	if (r < 0)
+		return r;
+	r = manager_start(m, arg_socket);
+	if (r < 0) {
+		log_msg(3, "cannot listen: %s", strerror(-r));
+		return r;
+	}
+	struct audit_record rec = { .event = "daemon.start", .result = 0 };
+	(void)audit_log(m, &rec);
+	r = attest_now(m);
+	if (r < 0)
+		log_msg(4, "initial attestation failed (%s): nothing will be released until it "
+			"passes", m->attest.error[0] ? m->attest.error : m->attest.failures);
+	sd_notify(false, "READY=1");
+	r = sd_event_loop(m->event);
+	sd_notify(false, "STOPPING=1");
+	rec.event = "daemon.stop";
+	(void)audit_log(m, &rec);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	int r = run(argc, argv);
+
+	return r < 0 ? 1 : 0;
+}

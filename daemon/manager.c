@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vhsmd manager: the sd-event loop, the listening socket (socket-activated or bound with
+ * --socket), connections, peer identity, the idle timer and sd_notify.
+ * One request datagram -> one reply datagram; requests are served one at a time (every
+ * operation is short), connections stay open for several requests.
+ */
+#include <grp.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-login.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "log.h"
+#include "secmem.h"
+#include "store.h"
+#include "vhsmd.h"
+
+struct conn {
+	struct manager *m;
+	int fd;
+	sd_event_source *source;
+	struct peer peer;
+};
+
+void manager_status(struct manager *m, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	(void)m;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	sd_notifyf(false, "STATUS=%s", buf);
+}
+
+int manager_new(struct manager **ret)
+{
+	struct manager *m = calloc(1, sizeof(*m));
+	struct group *g;
+
+	if (!m)
+		return -ENOMEM;
+	m->listen_fd = -EBADF;
+	m->state_fd = -EBADF;
+	m->idle_usec = 60ULL * 1000000ULL;
+	m->attest_interval_usec = 3600ULL * 1000000ULL;
+	g = getgrnam("vhsm");
+	m->admin_gid = g ? g->gr_gid : (gid_t)-1;
+	*ret = m;
+	return 0;
+}
+
+struct manager *manager_free(struct manager *m)
+{
+	if (!m)
+		return NULL;
+	sd_event_source_unref(m->idle_source);
+	if (m->listen_fd >= 0)
+		close(m->listen_fd);
+	if (m->socket_path)
+		(void)unlink(m->socket_path);
+	if (m->state_fd >= 0)
+		close(m->state_fd);
+	snp_dev_close(m->dev);
+	snp_policy_free(m->policy);
+	for (size_t i = 0; i < m->n_trust_roots; i++)
+		free(m->trust_roots[i]);
+	shield_free(m->shield);
+	audit_free(m->audit);
+	sd_event_unref(m->event);
+	free(m->socket_path);
+	free(m->state_dir);
+	free(m->device_spec);
+	free(m->policy_path);
+	free(m);
+	return NULL;
+}
+
+static int idle_handler(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct manager *m = userdata;
+
+	(void)s;
+	(void)usec;
+	if (m->n_connections > 0)
+		return 0;
+	vhsm_log_debug("idle for %" PRIu64 " s, exiting", m->idle_usec / 1000000);
+	sd_notify(false, "STOPPING=1\nSTATUS=Idle, exiting.");
+	return sd_event_exit(m->event, 0);
+}
+
+/* (Re)arms the idle timer whenever the last connection goes away or a request completes. */
+static int manager_arm_idle(struct manager *m)
+{
+	uint64_t now;
+
+	if (m->idle_usec == 0)
+		return 0;
+	if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0)
+		now = 0;
+	if (m->idle_source) {
+		(void)sd_event_source_set_time(m->idle_source, now + m->idle_usec);
+		return sd_event_source_set_enabled(m->idle_source, SD_EVENT_ONESHOT);
+	}
+	return sd_event_add_time(m->event, &m->idle_source, CLOCK_MONOTONIC, now + m->idle_usec,
+				 0, idle_handler, m);
+}
+
+static void conn_free(struct conn *c)
+{
+	if (!c)
+		return;
+	sd_event_source_unref(c->source);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->m->n_connections--;
+	if (c->m->n_connections == 0)
+		(void)manager_arm_idle(c->m);
+	free(c);
+}
+
+static int peer_identify(struct manager *m, int fd, struct peer *ret)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+	_cleanup_free_ char *unit = NULL;
+	struct peer p = {};
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0 || len != sizeof(uc))
+		return negative_errno();
+	p.pid = uc.pid;
+	p.uid = uc.uid;
+	p.gid = uc.gid;
+	/* The unit name is advisory for ACLs naming units: taken from the peer's cgroup. */
+	if (sd_peer_get_unit(fd, &unit) >= 0 && strlen(unit) < sizeof(p.unit))
+		strcpy(p.unit, unit);
+	/* Supplementary groups as the kernel recorded them at connect time (no /proc race). */
+	socklen_t glen = 0;
+	_cleanup_free_ gid_t *groups = NULL;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, NULL, &glen) < 0 && errno == ERANGE &&
+	    glen > 0 && glen <= 65536 * sizeof(gid_t)) {
+		groups = malloc(glen);
+		if (groups && getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) < 0)
+			glen = 0;
+	} else {
+		glen = 0;
+	}
+	p.admin = p.uid == 0 || (m->admin_gid != (gid_t)-1 && p.gid == m->admin_gid);
+	for (size_t i = 0; groups && i < glen / sizeof(gid_t); i++) {
+		if (m->admin_gid != (gid_t)-1 && groups[i] == m->admin_gid)
+			p.admin = true;
+		/* ACLs see the first groups only; a peer in more groups is matched on those. */
+		if (p.n_groups < ELEMENTSOF(p.groups))
+			p.groups[p.n_groups++] = groups[i];
+	}
+	*ret = p;
+	return 0;
+}
+
+static int conn_handler(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct conn *c = userdata;
+	struct manager *m = c->m;
+	_cleanup_secmem_ uint8_t *in = NULL, *out = NULL;
+	ssize_t n;
+	int r;
+
+	(void)s;
+	if (revents & (EPOLLHUP | EPOLLERR) && !(revents & EPOLLIN)) {
+		conn_free(c);
+		return 0;
+	}
+	/* Requests may carry secrets (keys to wrap): receive into secret memory. One byte more
+	 * than the limit tells an oversized datagram apart (MSG_TRUNC reports the real size). */
+	in = secmem_alloc(VHSM_WIRE_MAX_MESSAGE + 1);
+	out = secmem_alloc(VHSM_WIRE_MAX_MESSAGE);
+	if (!in || !out)
+		return 0; /* try again on the next wakeup */
+	n = recv(fd, in, VHSM_WIRE_MAX_MESSAGE + 1, MSG_DONTWAIT | MSG_TRUNC);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		conn_free(c);
+		return 0;
+	}
+	if (n == 0) {
+		conn_free(c);
+		return 0;
+	}
+	m->n_requests++;
+	r = ops_dispatch(m, &c->peer, in, (size_t)n, out, VHSM_WIRE_MAX_MESSAGE);
+	if (r > 0 && send(fd, out, (size_t)r, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		vhsm_log_debug("reply to pid %d failed: %m", (int)c->peer.pid);
+	if (r < 0) {
+		/* Could not even build an error reply: drop the connection. */
+		conn_free(c);
+		return 0;
+	}
+	(void)manager_arm_idle(m);
+	return 0;
+}
+
+static int accept_handler(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct manager *m = userdata;
+	_cleanup_close_ int cfd = -EBADF;
+	struct conn *c;
+	int r;
+
+	(void)s;
+	(void)revents;
+	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (cfd < 0)
+		return 0;
+	if (m->n_connections >= VHSMD_MAX_CONNECTIONS) {
+		vhsm_log_debug("connection limit reached, refusing a client");
+		return 0;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return 0;
+	c->m = m;
+	c->fd = -EBADF;
+	r = peer_identify(m, cfd, &c->peer);
+	if (r < 0) {
+		free(c);
+		return 0;
+	}
+	r = sd_event_add_io(m->event, &c->source, cfd, EPOLLIN, conn_handler, c);
+	if (r < 0) {
+		free(c);
+		return 0;
+	}
+	c->fd = TAKE_FD(cfd);
+	m->n_connections++;
+	if (m->idle_source)
+		(void)sd_event_source_set_enabled(m->idle_source, SD_EVENT_OFF);
+	return 0;
+}
+
+/* Binds the socket ourselves (development mode: --socket without socket activation). */
+static int manager_bind(struct manager *m, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -EBADF;
+	mode_t old;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return negative_errno();
+	(void)unlink(path);
+	/* World-connectable like the unit's SocketMode=0666: authorization is per request. */
+	old = umask(0111);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = negative_errno();
+		umask(old);
+		return r;
+	}
+	umask(old);
+	if (listen(fd, SOMAXCONN) < 0)
+		return negative_errno();
+	m->socket_path = strdup(path);
+	if (!m->socket_path)
+		return -ENOMEM;
+	m->listen_fd = TAKE_FD(fd);
+	return 0;
+}
+
+static int manager_listen(struct manager *m, const char *socket_arg)
+{
+	int n = sd_listen_fds(true);
+
+	if (n < 0)
+		return n;
+	if (n > 1)
+		return -E2BIG;
+	if (n == 1) {
+		int fd = SD_LISTEN_FDS_START;
+		if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0)
+			return -ENOTSOCK;
+		m->listen_fd = fd;
+		return 0;
+	}
+	return manager_bind(m, socket_arg ? socket_arg : VHSMD_DEFAULT_SOCKET);
+}
+
+int manager_start(struct manager *m, const char *socket_arg)
+{
+	int r;
+
+	r = sd_event_default(&m->event);
+	if (r < 0)
+		return r;
+	r = sd_event_set_signal_exit(m->event, true);
+	if (r < 0)
+		return r;
+	r = sd_event_set_watchdog(m->event, true);
+	if (r < 0)
+		return r;
+	r = manager_listen(m, socket_arg);
+	if (r < 0)
+		return r;
+	r = sd_event_add_io(m->event, NULL, m->listen_fd, EPOLLIN, accept_handler, m);
+	if (r < 0)
+		return r;
+	return manager_arm_idle(m);
+}

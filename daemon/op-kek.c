@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * KEK lifecycle: create, list, show, rotate, reseal, disable/enable, delete (soft), recover,
+ * purge, ACL. Key Vault semantics: rotation adds a version and older versions keep
+ * unwrapping; delete is soft for the retention period; purge protection, once on, stays on
+ * and forbids purging before the retention has passed.
+ */
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "acl.h"
+#include "attest.h"
+#include "ops.h"
+#include "secmem.h"
+#include "store.h"
+
+#define KEK_FLAG_EXPORTABLE (1ull << 0)
+#define KEK_FLAG_PURGE_PROTECTION (1ull << 1)
+#define KEK_FLAG_FORCE_FRESH (1ull << 2)
+
+static uint64_t now_sec(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+/* Loads and unseals a KEK named in the request, checking the caller's right to op. */
+static int kek_open(struct op_ctx *c, uint32_t op, struct kek_meta *ret_meta,
+		    struct seal_params *ret_params, uint8_t **ret_keys)
+{
+	int r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
+
+	if (r < 0)
+		return r;
+	if (!store_name_valid(c->key))
+		return op_fail(c, -EINVAL, "invalid KEK name '%s'", c->key);
+	r = store_unseal(c->m, c->key, ret_meta, ret_params, ret_keys, c->why, sizeof(c->why));
+	if (r == -ENOENT)
+		return op_fail(c, -ENOENT, "no KEK named %s", c->key);
+	if (r < 0)
+		return r;
+	if (!acl_allows(ret_meta, c->peer, op)) {
+		*ret_keys = secmem_free(*ret_keys);
+		return op_fail(c, -EPERM, "uid %u may not %s KEK %s", (unsigned)c->peer->uid,
+			       acl_op_name(op), c->key);
+	}
+	c->version = ret_meta->versions[ret_meta->n_versions - 1].version;
+	return 0;
+}
+
+static int reply_meta(struct op_ctx *c, const struct kek_meta *meta, const struct seal_params *p,
+		      bool verified)
+{
+	_cleanup_free_ char *json = NULL, *out = NULL;
+	int r = kek_meta_to_json(meta, &json);
+
+	if (r < 0)
+		return r;
+	/* Add what is not part of the stored metadata: sealing profile, pinned TCB, trust. */
+	if (asprintf(&out, "{\"kek\":%s,\"profile\":\"%s\",\"sealed_tcb\":%llu,\"guest_svn\":%u,"
+		     "\"verified\":%s}", json, seal_profile_to_string(p->profile),
+		     (unsigned long long)p->tcb_version, p->guest_svn,
+		     verified ? "true" : "false") < 0)
+		return -ENOMEM;
+	vhsm_wire_add_str(c->reply, VHSM_TAG_JSON, out);
+	return 0;
+}
+
+int op_kek_create(struct op_ctx *c)
+{
+	_cleanup_secmem_ uint8_t *key = NULL;
+	struct kek_meta meta = {};
+	char profile[16] = "strict", acl[4096] = "";
+	uint64_t flags = 0;
+	uint32_t days = KEK_DEFAULT_RETENTION_DAYS;
+	enum seal_profile prof;
+	int r;
+
+	r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
+	if (r < 0)
+		return r;
+	if (!store_name_valid(c->key))
+		return op_fail(c, -EINVAL, "invalid KEK name '%s' (1-64 of A-Z a-z 0-9 _ . -)",
+			       c->key);
+	(void)vhsm_wire_get_str(c->req, VHSM_TAG_PROFILE, profile, sizeof(profile));
+	(void)vhsm_wire_get_u64(c->req, VHSM_TAG_FLAGS, &flags);
+	(void)vhsm_wire_get_u32(c->req, VHSM_TAG_DAYS, &days);
+	(void)vhsm_wire_get_str(c->req, VHSM_TAG_ACL, acl, sizeof(acl));
+	prof = seal_profile_from_string(profile);
+	if (prof < 0)
+		return op_fail(c, -EINVAL, "unknown sealing profile '%s' (strict, author)", profile);
+	if (days < KEK_MIN_RETENTION_DAYS || days > KEK_MAX_RETENTION_DAYS)
+		return op_fail(c, -EINVAL, "retention must be %u..%u days", KEK_MIN_RETENTION_DAYS,
+			       KEK_MAX_RETENTION_DAYS);
+	r = acl_parse(acl, meta.acl, &meta.n_acl);
+	if (r < 0)
+		return op_fail(c, -EINVAL, "invalid ACL '%s'", acl);
+	strcpy(meta.name, c->key);
+	meta.state = meta.state_before_delete = KEK_ENABLED;
+	meta.created = meta.updated = now_sec();
+	meta.retention_days = days;
+	meta.purge_protection = flags & KEK_FLAG_PURGE_PROTECTION;
+	meta.exportable = flags & KEK_FLAG_EXPORTABLE;
+	meta.n_versions = 1;
+	meta.versions[0].version = 1;
+	meta.versions[0].created = meta.created;
+	key = secmem_alloc(KEK_KEY_SIZE);
+	if (!key)
+		return -ENOMEM;
+	if (RAND_priv_bytes(key, KEK_KEY_SIZE) != 1)
+		return op_fail(c, -EIO, "random number generator failed");
+	r = store_write(c->m, &meta, prof, key, true, c->why, sizeof(c->why));
+	if (r < 0)
+		return r;
+	c->version = 1;
+	vhsm_wire_add_u32(c->reply, VHSM_TAG_VERSION, 1);
+	return 0;
+}
+
+int op_kek_list(struct op_ctx *c)
+{
+	char **names = NULL;
+	size_t cap = 4096, len = 0;
+	_cleanup_free_ char *buf = malloc(cap);
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	r = store_list(c->m, &names);
+	if (r < 0)
+		return op_fail(c, r, "cannot list the KEK store: %s", strerror(-r));
+	len = (size_t)snprintf(buf, cap, "[");
+	for (char **n = names; *n; n++) {
+		struct kek_meta meta;
+		struct seal_params p;
+		_cleanup_free_ char *json = NULL, *entry = NULL;
+		r = store_read_meta(c->m, *n, &meta, &p);
+		if (r < 0) {
+			if (asprintf(&entry, "%s{\"kek\":{\"name\":\"%s\",\"state\":\"damaged\"}}",
+				     len > 1 ? "," : "", *n) < 0)
+				goto oom;
+		} else if (c->peer->admin || acl_allows(&meta, c->peer, ACL_OP_READ)) {
+			if (kek_meta_to_json(&meta, &json) < 0 ||
+			    asprintf(&entry, "%s{\"kek\":%s,\"profile\":\"%s\"}", len > 1 ? "," : "",
+				     json, seal_profile_to_string(p.profile)) < 0)
+				goto oom;
+		} else {
+			continue; /* not visible to this caller */
+		}
+		size_t el = strlen(entry);
+		if (len + el + 2 > VHSM_WIRE_MAX_TEXT) {
+			strv_free(names);
+			return op_fail(c, -E2BIG, "listing too large");
+		}
+		if (len + el + 2 > cap) {
+			char *nb = realloc(buf, cap = len + el + 4096);
+			if (!nb)
+				goto oom;
+			buf = nb;
+		}
+		memcpy(buf + len, entry, el + 1);
+		len += el;
+	}
+	strv_free(names);
+	memcpy(buf + len, "]", 2);
+	vhsm_wire_add_str(c->reply, VHSM_TAG_JSON, buf);
+	return 0;
+oom:
+	strv_free(names);
+	return -ENOMEM;
+}
+
+int op_kek_show(struct op_ctx *c)
+{
+	_cleanup_secmem_ uint8_t *keys = NULL;
+	struct kek_meta meta;
+	struct seal_params p;
+	int r = kek_open(c, ACL_OP_READ, &meta, &p, &keys);
+
+	if (r < 0)
+		return r;
+	return reply_meta(c, &meta, &p, true);
+}
+
+/* Common tail of every lifecycle change: reseal the (changed) metadata and keys. */
+static int kek_commit(struct op_ctx *c, struct kek_meta *meta, const struct seal_params *p,
+		      const uint8_t *keys)
+{
+	meta->updated = now_sec();
+	int r = store_write(c->m, meta, p->profile, keys, false, c->why, sizeof(c->why));
+	if (r < 0)
+		return r;
+	vhsm_wire_add_u32(c->reply, VHSM_TAG_VERSION, meta->versions[meta->n_versions - 1].version);
+	return reply_meta(c, meta, p, true);
+}
+
+int op_kek_rotate(struct op_ctx *c)
+{
+	_cleanup_secmem_ uint8_t *keys = NULL, *nk = NULL;
+	struct kek_meta meta;
+	struct seal_params p;
+	int r = kek_open(c, ACL_OP_ADMIN, &meta, &p, &keys);
+
+	if (r < 0)
+		return r;
+	if (meta.state != KEK_ENABLED)
+		return op_fail(c, -EKEYREVOKED, "KEK %s is %s", c->key,
+			       kek_state_to_string(meta.state));
+	if (meta.n_versions >= KEK_MAX_VERSIONS)
+		return op_fail(c, -EMSGSIZE, "KEK %s has the maximum of %u versions", c->key,
+			       KEK_MAX_VERSIONS);
+	nk = secmem_alloc((size_t)(meta.n_versions + 1) * KEK_KEY_SIZE);
+	if (!nk)
+		return -ENOMEM;
+	memcpy(nk, keys, (size_t)meta.n_versions * KEK_KEY_SIZE);
+	if (RAND_priv_bytes(nk + (size_t)meta.n_versions * KEK_KEY_SIZE, KEK_KEY_SIZE) != 1)
+		return op_fail(c, -EIO, "random number generator failed");
+	meta.versions[meta.n_versions].version = meta.versions[meta.n_versions - 1].version + 1;
+	meta.versions[meta.n_versions].created = now_sec();
+	meta.n_versions++;
+	c->version = meta.versions[meta.n_versions - 1].version;
+	return kek_commit(c, &meta, &p, nk);
+}
+
+int op_kek_reseal(struct op_ctx *c)
+{
+	_cleanup_secmem_ uint8_t *keys = NULL;
+	struct kek_meta meta;
+	struct seal_params p;
+	char why[sizeof(c->why)];
+	int r;
+
+	/* Re-attest first: resealing pins the TCB this CVM runs at now. */
+	r = attest_require(c->m, true, why, sizeof(why));
+	if (r < 0)
+		return op_fail(c, r, "%s", why);
+	r = kek_open(c, ACL_OP_ADMIN, &meta, &p, &keys);
+	if (r < 0)
+		return r;
+	return kek_commit(c, &meta, &p, keys);
+}
+
+static int kek_set_state(struct op_ctx *c, enum kek_state from, enum kek_state to)
+{
+	_cleanup_secmem_ uint8_t *keys = NULL;
+	struct kek_meta meta;
+	struct seal_params p;
+	int r = kek_open(c, ACL_OP_ADMIN, &meta, &p, &keys);
+
+	if (r < 0)
+		return r;
+	if (meta.state != from)
+		return op_fail(c, -EALREADY, "KEK %s is %s", c->key,
+			       kek_state_to_string(meta.state));
+	meta.state = to;
+	return kek_commit(c, &meta, &p, keys);
+}
+
+int op_kek_disable(struct op_ctx *c)
+{
+	return kek_set_state(c, KEK_ENABLED, KEK_DISABLED);
+}
+
+int op_kek_enable(struct op_ctx *c)
+{
+	return kek_set_state(c, KEK_DISABLED, KEK_ENABLED);
+}
+
+int op_kek_delete(struct op_ctx *c)
+{
+	_cleanup_secmem_ uint8_t *keys = NULL;
+	struct kek_meta meta;
+	struct seal_params p;
+	uint32_t days = 0;
+	int r = kek_open(c, ACL_OP_ADMIN, &meta, &p, &keys);
+
+	if (r < 0)
+		return r;
+	if (meta.state == KEK_DELETED)
+		return op_fail(c, -EALREADY, "KEK %s is already deleted", c->key);
+	if (vhsm_wire_get_u32(c->req, VHSM_TAG_DAYS, &days) == 0) {
+		if (days < KEK_MIN_RETENTION_DAYS || days > KEK_MAX_RETENTION_DAYS)
+			return op_fail(c, -EINVAL, "retention must be %u..%u days",
+				       KEK_MIN_RETENTION_DAYS, KEK_MAX_RETENTION_DAYS);
+		if (meta.purge_protection && days < meta.retention_days)
+			return op_fail(c, -EPERM, "purge protection: retention cannot be shortened");
+		meta.retention_days = days;
+	}
+	meta.state_before_delete = meta.state;
+	meta.state = KEK_DELETED;
+	meta.deleted_at = now_sec();
+	return kek_commit(c, &meta, &p, keys);
+}
+
+int op_kek_recover(struct op_ctx *c)
+{
+	_cleanup_secmem_ uint8_t *keys = NULL;
+	struct kek_meta meta;
+	struct seal_params p;
+	int r = kek_open(c, ACL_OP_ADMIN, &meta, &p, &keys);
+
+	if (r < 0)
+		return r;
+	if (meta.state != KEK_DELETED)
+		return op_fail(c, -EALREADY, "KEK %s is not deleted", c->key);
+	meta.state = meta.state_before_delete;
+	meta.deleted_at = 0;
+	return kek_commit(c, &meta, &p, keys);
+}
+
+int op_kek_purge(struct op_ctx *c)
+{
+	_cleanup_secmem_ uint8_t *keys = NULL;
+	struct kek_meta meta;
+	struct seal_params p;
+	int r = kek_open(c, ACL_OP_ADMIN, &meta, &p, &keys);
+
+	if (r < 0)
+		return r;
+	if (meta.state != KEK_DELETED)
+		return op_fail(c, -EPERM, "KEK %s must be deleted before it can be purged", c->key);
+	uint64_t until = meta.deleted_at + (uint64_t)meta.retention_days * 86400u;
+	if (meta.purge_protection && now_sec() < until)
+		return op_fail(c, -EPERM, "purge protection: KEK %s can be purged after %llu "
+			       "(retention %u days)", c->key, (unsigned long long)until,
+			       meta.retention_days);
+	r = store_remove(c->m, c->key);
+	if (r < 0)
+		return op_fail(c, r, "cannot remove KEK %s: %s", c->key, strerror(-r));
+	return 0;
+}
+
+int op_kek_set_acl(struct op_ctx *c)
+{
+	_cleanup_secmem_ uint8_t *keys = NULL;
+	struct kek_meta meta;
+	struct seal_params p;
+	char acl[4096];
+	int r = kek_open(c, ACL_OP_ADMIN, &meta, &p, &keys);
+
+	if (r < 0)
+		return r;
+	r = vhsm_wire_get_str(c->req, VHSM_TAG_ACL, acl, sizeof(acl));
+	if (r == -ENOENT)
+		acl[0] = 0; /* clears the ACL */
+	else if (r < 0)
+		return op_fail(c, -EINVAL, "invalid ACL");
+	r = acl_parse(acl, meta.acl, &meta.n_acl);
+	if (r < 0)
+		return op_fail(c, -EINVAL, "invalid ACL '%s': %s", acl, strerror(-r));
+	return kek_commit(c, &meta, &p, keys);
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* status, attestation report for a caller's nonce, audit log verification. */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attest.h"
+#include "audit.h"
+#include "ct.h"
+#include "ops.h"
+#include "store.h"
+
+static void add_hex(json_object *o, const char *k, const uint8_t *p, size_t n)
+{
+	char buf[2 * 64 + 1];
+
+	if (n > 64)
+		return;
+	ct_hex_encode(buf, p, n);
+	json_object_object_add(o, k, json_object_new_string(buf));
+}
+
+static json_object *attest_json(const struct attest_state *a)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "done", json_object_new_boolean(a->done));
+	json_object_object_add(o, "passed", json_object_new_boolean(a->ok));
+	json_object_object_add(o, "time", json_object_new_int64((int64_t)(a->at_usec / 1000000)));
+	json_object_object_add(o, "failures", json_object_new_string(a->failures));
+	json_object_object_add(o, "error", json_object_new_string(a->error));
+	if (a->report_valid) {
+		struct snp_tcb t = {};
+		char tcb[96];
+		enum snp_product p = a->product >= 0 ? a->product : SNP_PRODUCT_MILAN;
+		json_object_object_add(o, "product", json_object_new_string(
+							     a->product >= 0 ? snp_product_to_string(p)
+									     : "unknown"));
+		add_hex(o, "measurement", a->report.measurement, sizeof(a->report.measurement));
+		(void)snp_tcb_decode(a->report.reported_tcb, p, &t);
+		snprintf(tcb, sizeof(tcb), "fmc=%u bl=%u tee=%u snp=%u ucode=%u", t.fmc,
+			 t.bootloader, t.tee, t.snp, t.microcode);
+		json_object_object_add(o, "reported_tcb", json_object_new_string(tcb));
+		json_object_object_add(o, "debug", json_object_new_boolean(
+							   a->report.policy & SNP_POLICY_DEBUG));
+	}
+	return o;
+}
+
+int op_status(struct op_ctx *c)
+{
+	struct manager *m = c->m;
+	json_object *o = json_object_new_object();
+	char **names = NULL;
+	size_t n = 0;
+
+	if (!o)
+		return -ENOMEM;
+	if (store_list(m, &names) >= 0)
+		for (char **p = names; *p; p++)
+			n++;
+	strv_free(names);
+	json_object_object_add(o, "version", json_object_new_string(VHSM_VERSION));
+	json_object_object_add(o, "device", json_object_new_string(m->device_spec));
+	json_object_object_add(o, "simulated", json_object_new_boolean(snp_dev_is_simulated(m->dev)));
+	json_object_object_add(o, "locked_out", json_object_new_boolean(snp_dev_locked_out(m->dev)));
+	json_object_object_add(o, "state_dir", json_object_new_string(m->state_dir));
+	add_hex(o, "policy_digest", m->policy_digest, sizeof(m->policy_digest));
+	json_object_object_add(o, "policy", json_object_new_string(m->policy_path ? m->policy_path
+										   : "(built-in default)"));
+	json_object_object_add(o, "trust_roots", json_object_new_int64((int64_t)m->n_trust_roots));
+	json_object_object_add(o, "keks", json_object_new_int64((int64_t)n));
+	json_object_object_add(o, "requests", json_object_new_int64((int64_t)m->n_requests));
+	json_object_object_add(o, "attestation", attest_json(&m->attest));
+	vhsm_wire_add_str(c->reply, VHSM_TAG_JSON,
+			  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return 0;
+}
+
+int op_attest_report(struct op_ctx *c)
+{
+	const struct vhsm_wire_field *nonce = vhsm_wire_get(c->req, VHSM_TAG_NONCE);
+	uint8_t report[SNP_REPORT_SIZE];
+	_cleanup_free_ uint8_t *certs = NULL;
+	size_t certs_len = 0;
+	int r;
+
+	if (!nonce || nonce->len == 0 || nonce->len > 64)
+		return op_fail(c, -EINVAL, "a nonce of 1..64 bytes is required");
+	r = attest_report_for(c->m, nonce->value, nonce->len, report, &certs, &certs_len);
+	if (r < 0)
+		return op_fail(c, r, "report request failed: %s", strerror(-r));
+	vhsm_wire_add_data(c->reply, VHSM_TAG_REPORT, report, sizeof(report));
+	vhsm_wire_add_data(c->reply, VHSM_TAG_CERTS, certs, certs_len);
+	return 0;
+}
+
+int op_audit_verify(struct op_ctx *c)
+{
+	char path[4096], why[256] = "", json[512];
+	uint64_t n = 0;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/audit.log", c->m->state_dir);
+	r = audit_verify_file(path, &n, why, sizeof(why));
+	snprintf(json, sizeof(json), "{\"ok\":%s,\"records\":%llu,\"error\":\"%s\"}",
+		 r == 0 ? "true" : "false", (unsigned long long)n, r == 0 ? "" : why);
+	vhsm_wire_add_str(c->reply, VHSM_TAG_JSON, json);
+	if (r < 0)
+		return op_fail(c, r == -EBADMSG ? -EBADMSG : r, "%s", why);
+	return 0;
+}

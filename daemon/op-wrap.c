@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * wrap / unwrap / rewrap of DEKs under a KEK. The wrapped form names the KEK and its version
+ * (lib/wrap.h); rewrap moves a wrapped DEK to the newest version without the plaintext ever
+ * leaving the daemon.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "acl.h"
+#include "ops.h"
+#include "secmem.h"
+#include "store.h"
+#include "wrap.h"
+
+static const uint8_t *kek_version_key(const struct kek_meta *meta, const uint8_t *keys,
+				      uint32_t version)
+{
+	for (uint32_t i = 0; i < meta->n_versions; i++)
+		if (meta->versions[i].version == version)
+			return keys + (size_t)i * KEK_KEY_SIZE;
+	return NULL;
+}
+
+static int get_context(struct op_ctx *c, const uint8_t **ret, size_t *ret_len)
+{
+	const struct vhsm_wire_field *f = vhsm_wire_get(c->req, VHSM_TAG_CONTEXT);
+
+	*ret = NULL;
+	*ret_len = 0;
+	if (!f)
+		return 0;
+	if (f->len > WRAP_CONTEXT_MAX)
+		return op_fail(c, -EMSGSIZE, "context longer than %u bytes", WRAP_CONTEXT_MAX);
+	*ret = f->value;
+	*ret_len = f->len;
+	return 0;
+}
+
+/* Unseals the KEK named by name for op, refusing one that is not enabled. */
+static int open_enabled(struct op_ctx *c, const char *name, uint32_t op, struct kek_meta *meta,
+			uint8_t **keys)
+{
+	struct seal_params p;
+	int r;
+
+	snprintf(c->key, sizeof(c->key), "%s", name);
+	if (!store_name_valid(name))
+		return op_fail(c, -EINVAL, "invalid KEK name");
+	r = store_unseal(c->m, name, meta, &p, keys, c->why, sizeof(c->why));
+	if (r == -ENOENT)
+		return op_fail(c, -ENOKEY, "no KEK named %s", name);
+	if (r < 0)
+		return r;
+	if (!acl_allows(meta, c->peer, op))
+		return op_fail(c, -EPERM, "uid %u may not %s with KEK %s", (unsigned)c->peer->uid,
+			       acl_op_name(op), name);
+	if (meta->state != KEK_ENABLED)
+		return op_fail(c, -EKEYREVOKED, "KEK %s is %s", name,
+			       kek_state_to_string(meta->state));
+	return 0;
+}
+
+static int do_wrap(struct op_ctx *c, const struct kek_meta *meta, const uint8_t *keys,
+		   const uint8_t *ctx, size_t ctx_len, const uint8_t *pt, size_t pt_len)
+{
+	_cleanup_free_ uint8_t *blob = NULL;
+	uint32_t v = meta->versions[meta->n_versions - 1].version;
+	size_t len;
+	int r;
+
+	r = wrap_key(kek_version_key(meta, keys, v), meta->name, v, ctx, ctx_len, pt, pt_len,
+		     &blob, &len);
+	if (r < 0)
+		return op_fail(c, r, "wrapping failed: %s", strerror(-r));
+	c->version = v;
+	vhsm_wire_add_data(c->reply, VHSM_TAG_DATA, blob, len);
+	vhsm_wire_add_str(c->reply, VHSM_TAG_NAME, meta->name);
+	vhsm_wire_add_u32(c->reply, VHSM_TAG_VERSION, v);
+	return 0;
+}
+
+int op_wrap(struct op_ctx *c)
+{
+	_cleanup_secmem_ uint8_t *keys = NULL;
+	const struct vhsm_wire_field *data;
+	struct kek_meta meta;
+	char name[KEK_NAME_MAX + 1];
+	const uint8_t *ctx;
+	size_t ctx_len;
+	int r;
+
+	r = op_get_name(c, VHSM_TAG_NAME, name, sizeof(name));
+	if (r < 0)
+		return r;
+	data = vhsm_wire_get(c->req, VHSM_TAG_DATA);
+	if (!data || data->len == 0 || data->len > WRAP_PLAINTEXT_MAX)
+		return op_fail(c, -EINVAL, "the key to wrap must be 1..%u bytes", WRAP_PLAINTEXT_MAX);
+	r = get_context(c, &ctx, &ctx_len);
+	if (r < 0)
+		return r;
+	r = open_enabled(c, name, ACL_OP_WRAP, &meta, &keys);
+	if (r < 0)
+		return r;
+	return do_wrap(c, &meta, keys, ctx, ctx_len, data->value, data->len);
+}
+
+/* Parses a wrapped blob from the request and unwraps it (for unwrap and rewrap). */
+static int unwrap_request(struct op_ctx *c, uint32_t op, struct kek_meta *meta, uint8_t **keys,
+			  uint8_t **ret_pt, size_t *ret_len)
+{
+	const struct vhsm_wire_field *data = vhsm_wire_get(c->req, VHSM_TAG_DATA);
+	struct wrap_info info;
+	const uint8_t *ctx, *key;
+	size_t ctx_len;
+	int r;
+
+	if (!data || wrap_parse(data->value, data->len, &info) < 0)
+		return op_fail(c, -EBADMSG, "input is not a vhsm wrapped key");
+	r = get_context(c, &ctx, &ctx_len);
+	if (r < 0)
+		return r;
+	r = open_enabled(c, info.kek_name, op, meta, keys);
+	if (r < 0)
+		return r;
+	c->version = info.kek_version;
+	key = kek_version_key(meta, *keys, info.kek_version);
+	if (!key)
+		return op_fail(c, -ENOKEY, "KEK %s has no version %u", info.kek_name,
+			       info.kek_version);
+	r = unwrap_key(key, data->value, data->len, ctx, ctx_len, ret_pt, ret_len);
+	if (r < 0)
+		return op_fail(c, -EKEYREJECTED, "unwrap failed: wrong context or modified input");
+	return 0;
+}
+
+int op_unwrap(struct op_ctx *c)
+{
+	_cleanup_secmem_ uint8_t *keys = NULL, *pt = NULL;
+	struct kek_meta meta;
+	size_t len;
+	int r = unwrap_request(c, ACL_OP_UNWRAP, &meta, &keys, &pt, &len);
+
+	if (r < 0)
+		return r;
+	vhsm_wire_add_data(c->reply, VHSM_TAG_DATA, pt, len);
+	vhsm_wire_add_str(c->reply, VHSM_TAG_NAME, meta.name);
+	vhsm_wire_add_u32(c->reply, VHSM_TAG_VERSION, c->version);
+	return 0;
+}
+
+int op_rewrap(struct op_ctx *c)
+{
+	_cleanup_secmem_ uint8_t *keys = NULL, *pt = NULL;
+	struct kek_meta meta;
+	const uint8_t *ctx;
+	size_t len, ctx_len;
+	int r = unwrap_request(c, ACL_OP_REWRAP, &meta, &keys, &pt, &len);
+
+	if (r < 0)
+		return r;
+	r = get_context(c, &ctx, &ctx_len);
+	if (r < 0)
+		return r;
+	return do_wrap(c, &meta, keys, ctx, ctx_len, pt, len);
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Request handling: the op table (ops.c) and the handlers (op-*.c). */
+#pragma once
+
+#include "wire.h"
+#include "vhsmd.h"
+
+struct op_ctx {
+	struct manager *m;
+	const struct peer *peer;
+	const struct vhsm_wire_msg *req;
+	struct vhsm_wire_builder *reply;
+	/* Filled by handlers for the audit record. */
+	char key[KEK_NAME_MAX + 1];
+	uint32_t version;
+	char why[512];
+};
+
+typedef int (*op_handler)(struct op_ctx *c);
+
+/* Handlers return 0, or a negative errno with c->why saying why (shown to the caller). */
+int op_status(struct op_ctx *c);
+int op_attest_report(struct op_ctx *c);
+int op_audit_verify(struct op_ctx *c);
+int op_kek_create(struct op_ctx *c);
+int op_kek_list(struct op_ctx *c);
+int op_kek_show(struct op_ctx *c);
+int op_kek_rotate(struct op_ctx *c);
+int op_kek_reseal(struct op_ctx *c);
+int op_kek_disable(struct op_ctx *c);
+int op_kek_enable(struct op_ctx *c);
+int op_kek_delete(struct op_ctx *c);
+int op_kek_recover(struct op_ctx *c);
+int op_kek_purge(struct op_ctx *c);
+int op_kek_set_acl(struct op_ctx *c);
+int op_wrap(struct op_ctx *c);
+int op_unwrap(struct op_ctx *c);
+int op_rewrap(struct op_ctx *c);
+
+/* Helpers for handlers. */
+int op_get_name(struct op_ctx *c, uint16_t tag, char *out, size_t len);
+int op_fail(struct op_ctx *c, int r, const char *fmt, ...) _printf_(3, 4);

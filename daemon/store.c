@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * KEK store (format in store.h and docs/sealing.md) and the in-memory shield.
+ *
+ * Unsealing needs a guest request to the firmware (MSG_KEY_REQ), which on real hardware costs
+ * milliseconds and is rate-limited by the host. So after the first unseal a KEK is kept
+ * shielded: encrypted with AES-256-GCM under a key derived from a large random prekey in
+ * locked memory (as OpenSSH shields private keys), and unshielded into secure memory only for
+ * the duration of one operation.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attest.h"
+#include "fileio.h"
+#include "log.h"
+#include "secmem.h"
+#include "store.h"
+
+#define SHIELD_PREKEY_SIZE 4096u
+#define SHIELD_MAX 1024u
+
+struct shield_entry {
+	char name[KEK_NAME_MAX + 1];
+	struct kek_meta meta;
+	struct seal_params params;
+	uint8_t nonce[12];
+	uint8_t tag[16];
+	size_t len;
+	uint8_t *ct; /* malloc'ed: ciphertext is not secret */
+};
+
+struct shield {
+	uint8_t *prekey; /* secmem */
+	size_t n;
+	struct shield_entry e[SHIELD_MAX];
+	uint64_t counter;
+};
+
+int shield_new(struct shield **ret)
+{
+	struct shield *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->prekey = secmem_alloc(SHIELD_PREKEY_SIZE);
+	if (!s->prekey || RAND_priv_bytes(s->prekey, SHIELD_PREKEY_SIZE) != 1) {
+		secmem_free(s->prekey);
+		free(s);
+		return -ENOMEM;
+	}
+	*ret = s;
+	return 0;
+}
+
+void shield_clear(struct shield *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		free(s->e[i].ct);
+	memset(s->e, 0, sizeof(s->e));
+	s->n = 0;
+}
+
+struct shield *shield_free(struct shield *s)
+{
+	if (s) {
+		shield_clear(s);
+		secmem_free(s->prekey);
+		free(s);
+	}
+	return NULL;
+}
+
+static int shield_key(struct shield *s, uint8_t key[static 32])
+{
+	unsigned len = 0;
+
+	if (!EVP_Digest(s->prekey, SHIELD_PREKEY_SIZE, key, &len, EVP_sha256(), NULL))
+		return vhsm_log_openssl(-EIO, "shield key");
+	return 0;
+}
+
+static int shield_crypt(struct shield *s, bool enc, struct shield_entry *e, const uint8_t *in,
+			uint8_t *out)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	uint8_t key[32];
+	int n = 0, fin = 0, r = -EIO;
+
+	if (!ctx)
+		return -ENOMEM;
+	if (shield_key(s, key) < 0)
+		goto out;
+	/* The KEK name is bound as AAD: an entry cannot be served under another name. */
+	if (!EVP_CipherInit_ex2(ctx, EVP_aes_256_gcm(), key, e->nonce, enc ? 1 : 0, NULL) ||
+	    !EVP_CipherUpdate(ctx, NULL, &n, (const uint8_t *)e->name, (int)strlen(e->name)))
+		goto out;
+	if (!EVP_CipherUpdate(ctx, out, &n, in, (int)e->len))
+		goto out;
+	if (!enc && !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, e->tag))
+		goto out;
+	if (!EVP_CipherFinal_ex(ctx, out + n, &fin))
+		goto out;
+	if (enc && !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, e->tag))
+		goto out;
+	r = 0;
+out:
+	if (r < 0)
+		(void)vhsm_log_openssl(r, "shield");
+	explicit_bzero(key, sizeof(key));
+	EVP_CIPHER_CTX_free(ctx);
+	return r;
+}
+
+static struct shield_entry *shield_find(struct shield *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->e[i].name, name) == 0)
+			return &s->e[i];
+	return NULL;
+}
+
+static void shield_forget(struct shield *s, const char *name)
+{
+	struct shield_entry *e = shield_find(s, name);
+
+	if (!e)
+		return;
+	free(e->ct);
+	*e = s->e[--s->n];
+	memset(&s->e[s->n], 0, sizeof(s->e[0]));
+}
+
+static int shield_put(struct shield *s, const struct kek_meta *meta,
+		      const struct seal_params *params, const uint8_t *keys, size_t len)
+{
+	struct shield_entry *e;
+
+	shield_forget(s, meta->name);
+	if (s->n >= SHIELD_MAX)
+		return 0; /* not cached: the next use unseals again */
+	e = &s->e[s->n];
+	memset(e, 0, sizeof(*e));
+	strcpy(e->name, meta->name);
+	e->meta = *meta;
+	e->params = *params;
+	e->len = len;
+	/* Unique nonce per entry under the one shield key: a counter, never reused. */
+	s->counter++;
+	memcpy(e->nonce, &s->counter, sizeof(s->counter));
+	e->ct = malloc(len);
+	if (!e->ct)
+		return -ENOMEM;
+	if (shield_crypt(s, true, e, keys, e->ct) < 0) {
+		free(e->ct);
+		e->ct = NULL;
+		return -EIO;
+	}
+	s->n++;
+	return 0;
+}
+
+static int shield_get(struct shield *s, const char *name, struct kek_meta *ret_meta,
+		      struct seal_params *ret_params, uint8_t **ret_keys)
+{
+	struct shield_entry *e = shield_find(s, name);
+	uint8_t *keys;
+
+	if (!e)
+		return -ENOENT;
+	keys = secmem_alloc(e->len);
+	if (!keys)
+		return -ENOMEM;
+	if (shield_crypt(s, false, e, e->ct, keys) < 0) {
+		secmem_free(keys);
+		shield_forget(s, name);
+		return -EIO;
+	}
+	*ret_meta = e->meta;
+	*ret_params = e->params;
+	*ret_keys = keys;
+	return 0;
+}
+
+/* ---- files ---- */
+
+static void kek_path(struct manager *m, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/kek/%s.sealed", m->state_dir, name);
+}
+
+/* Temporaries of writes a crash interrupted (".NAME.tmp.*"): the target is intact (the
+ * rename never happened), so they are only litter. */
+static void store_remove_stale_temporaries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp."))
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	if (d)
+		closedir(d);
+}
+
+int store_open(struct manager *m)
+{
+	char path[4096];
+
+	if (mkdir(m->state_dir, 0700) < 0 && errno != EEXIST)
+		return negative_errno();
+	snprintf(path, sizeof(path), "%s/kek", m->state_dir);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return negative_errno();
+	store_remove_stale_temporaries(path);
+	m->state_fd = open(m->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (m->state_fd < 0)
+		return negative_errno();
+	return shield_new(&m->shield);
+}
+
+void strv_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int store_list(struct manager *m, char ***ret_names)
+{
+	char path[4096];
+	DIR *d;
+	struct dirent *de;
+	char **v = NULL;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "%s/kek", m->state_dir);
+	d = opendir(path);
+	if (!d)
+		return negative_errno();
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (l <= 7 || strcmp(de->d_name + l - 7, ".sealed") != 0)
+			continue;
+		char *name = strndup(de->d_name, l - 7);
+		char **nv = realloc(v, (n + 2) * sizeof(char *));
+		if (!name || !nv) {
+			free(name);
+			free(nv ? nv : v);
+			closedir(d);
+			if (nv)
+				v = nv;
+			return -ENOMEM;
+		}
+		v = nv;
+		if (!store_name_valid(name)) {
+			free(name);
+			continue;
+		}
+		v[n++] = name;
+		v[n] = NULL;
+	}
+	closedir(d);
+	if (!v) {
+		v = calloc(1, sizeof(char *));
+		if (!v)
+			return -ENOMEM;
+	}
+	qsort(v, n, sizeof(char *), cmp_str);
+	*ret_names = v;
+	return 0;
+}
+
+static int read_blob(struct manager *m, const char *name, uint8_t **ret, size_t *ret_len)
+{
+	char path[4096];
+
+	if (!store_name_valid(name))
+		return -EINVAL;
+	kek_path(m, name, path, sizeof(path));
+	return fileio_read_all(path, SEAL_BLOB_MAX, ret, ret_len);
+}
+
+static int meta_from_header(const struct seal_header *h, const char *name, struct kek_meta *ret)
+{
+	struct kek_meta meta;
+
+	if (kek_meta_from_json((const char *)h->meta, h->meta_len, &meta) < 0)
+		return -EBADMSG;
+	if (strcmp(meta.name, name) != 0 || strcmp(h->label, name) != 0)
+		return -EBADMSG; /* a file renamed to pose as another KEK */
+	*ret = meta;
+	return 0;
+}
+
+int store_read_meta(struct manager *m, const char *name, struct kek_meta *ret,
+		    struct seal_params *ret_params)
+{
+	_cleanup_free_ uint8_t *blob = NULL;
+	struct seal_header h;
+	size_t len;
+	int r;
+
+	r = read_blob(m, name, &blob, &len);
+	if (r < 0)
+		return r;
+	r = seal_parse_header(blob, len, &h);
+	if (r < 0)
+		return -EBADMSG;
+	r = meta_from_header(&h, name, ret);
+	if (r < 0)
+		return r;
+	if (ret_params)
+		*ret_params = h.params;
+	return 0;
+}
+
+static int derive_key(struct manager *m, const struct seal_params *p, uint8_t *key, char *why,
+		      size_t whylen)
+{
+	struct snp_key_request kr;
+	struct snp_status st = {};
+	int r;
+
+	seal_key_request(p, &kr);
+	r = snp_dev_get_derived_key(m->dev, &kr, key, &st);
+	if (r == -EREMOTEIO)
+		snprintf(why, whylen, "firmware refused the sealing key (status %s): the TCB or "
+			 "guest SVN the key was sealed at is above this CVM's (rollback?)",
+			 snp_fw_status_name(st.msg_status));
+	else if (r < 0)
+		snprintf(why, whylen, "derived key request failed: %s", strerror(-r));
+	return r == -EREMOTEIO ? -EKEYREJECTED : r;
+}
+
+int store_unseal(struct manager *m, const char *name, struct kek_meta *ret_meta,
+		 struct seal_params *ret_params, uint8_t **ret_keys, char *why, size_t whylen)
+{
+	_cleanup_free_ uint8_t *blob = NULL;
+	_cleanup_secmem_ uint8_t *dkey = NULL, *pt = NULL;
+	struct seal_header h;
+	struct kek_meta meta;
+	size_t len, pt_len;
+	int r;
+
+	r = attest_require(m, false, why, whylen);
+	if (r < 0) {
+		shield_clear(m->shield);
+		return r;
+	}
+	if (shield_get(m->shield, name, ret_meta, ret_params, ret_keys) == 0)
+		return 0;
+	r = read_blob(m, name, &blob, &len);
+	if (r < 0)
+		return r;
+	if (seal_parse_header(blob, len, &h) < 0 || meta_from_header(&h, name, &meta) < 0) {
+		snprintf(why, whylen, "sealed file of KEK %s is damaged", name);
+		return -EBADMSG;
+	}
+	dkey = secmem_alloc(32);
+	if (!dkey)
+		return -ENOMEM;
+	r = derive_key(m, &h.params, dkey, why, whylen);
+	if (r < 0)
+		return r;
+	r = unseal_blob(dkey, blob, len, &pt, &pt_len);
+	if (r < 0) {
+		if (m->attest.report_valid)
+			seal_explain_failure(&h, &m->attest.report, m->attest.product, why, whylen);
+		else
+			snprintf(why, whylen, "sealed KEK %s does not unseal", name);
+		return -EKEYREJECTED;
+	}
+	if (pt_len != (size_t)meta.n_versions * KEK_KEY_SIZE) {
+		snprintf(why, whylen, "sealed KEK %s has an inconsistent key count", name);
+		return -EBADMSG;
+	}
+	(void)shield_put(m->shield, &meta, &h.params, pt, pt_len);
+	*ret_meta = meta;
+	*ret_params = h.params;
+	*ret_keys = TAKE_PTR(pt);
+	return 0;
+}
+
+int store_write(struct manager *m, const struct kek_meta *meta, enum seal_profile profile,
+		const uint8_t *keys, bool create, char *why, size_t whylen)
+{
+	_cleanup_free_ uint8_t *blob = NULL;
+	_cleanup_free_ char *json = NULL;
+	_cleanup_secmem_ uint8_t *dkey = NULL;
+	struct seal_params params;
+	struct seal_binding binding;
+	char path[4096];
+	size_t len, keys_len = (size_t)meta->n_versions * KEK_KEY_SIZE;
+	int r;
+
+	r = attest_require(m, false, why, whylen);
+	if (r < 0)
+		return r;
+	seal_params_from_report(profile, &m->attest.report, &params);
+	seal_binding_from_report(&m->attest.report, m->policy_digest, &binding);
+	r = kek_meta_to_json(meta, &json);
+	if (r < 0)
+		return r;
+	dkey = secmem_alloc(32);
+	if (!dkey)
+		return -ENOMEM;
+	r = derive_key(m, &params, dkey, why, whylen);
+	if (r < 0)
+		return r;
+	r = seal_blob(dkey, &params, &binding, meta->name, (const uint8_t *)json, strlen(json),
+		      keys, keys_len, &blob, &len);
+	if (r < 0) {
+		snprintf(why, whylen, "sealing failed: %s", strerror(-r));
+		return r;
+	}
+	kek_path(m, meta->name, path, sizeof(path));
+	r = create ? fileio_create_atomic(path, blob, len, 0600)
+		   : fileio_write_atomic(path, blob, len, 0600);
+	if (r < 0) {
+		snprintf(why, whylen, r == -EEXIST ? "KEK %s already exists" : "cannot write %s: %s",
+			 meta->name, strerror(-r));
+		return r;
+	}
+	(void)shield_put(m->shield, meta, &params, keys, keys_len);
+	return 0;
+}
+
+int store_remove(struct manager *m, const char *name)
+{
+	char path[4096];
+
+	if (!store_name_valid(name))
+		return -EINVAL;
+	kek_path(m, name, path, sizeof(path));
+	shield_forget(m->shield, name);
+	if (unlink(path) < 0)
+		return negative_errno();
+	return fileio_fsync_parent(path);
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The KEK store: one sealed file per KEK in <state>/kek/<name>.sealed. The seal header's
+ * metadata is the KEK's public description (JSON, authenticated); the sealed plaintext is the
+ * key versions (32 bytes each). Every write is atomic and durable (fileio), so a crash leaves
+ * either the old or the new file. Unsealed keys are kept only shielded in memory (shield).
+ */
+#pragma once
+
+#include "vhsmd.h"
+
+#define KEK_KEY_SIZE 32u
+
+/* ---- in-memory shield: unsealed KEKs encrypted under a random in-RAM key ---- */
+struct shield;
+int shield_new(struct shield **ret);
+struct shield *shield_free(struct shield *s);
+/* Drops every cached key (attestation failed, shutdown). */
+void shield_clear(struct shield *s);
+
+/* ---- names ---- */
+/* 1..KEK_NAME_MAX of [A-Za-z0-9_.-], not starting with '.' or '-'. */
+bool store_name_valid(const char *name);
+
+/* ---- metadata JSON (public) ---- */
+const char *kek_state_to_string(enum kek_state s);
+int kek_meta_to_json(const struct kek_meta *meta, char **ret);
+int kek_meta_from_json(const char *json, size_t len, struct kek_meta *ret);
+
+/* ---- store ---- */
+int store_open(struct manager *m);
+/* Sorted list of KEK names (malloc'ed array of malloc'ed strings, NULL-terminated). */
+int store_list(struct manager *m, char ***ret_names);
+void strv_free(char **v);
+/*
+ * Reads the public, authenticated-but-not-yet-verified metadata (for listings). Returns 0,
+ * -ENOENT, or -EBADMSG for a damaged file.
+ */
+int store_read_meta(struct manager *m, const char *name, struct kek_meta *ret,
+		    struct seal_params *ret_params);
+/*
+ * Unseals a KEK: requires the attestation gate, asks the device for the derived key of the
+ * blob's parameters, verifies the blob and that its metadata names this KEK. Returns 0 with
+ * the keys (n_versions * 32 bytes) in fresh secmem, or -ENOENT, -EKEYREJECTED (with why),
+ * -EBADMSG, -errno. Served from the shield cache when possible.
+ */
+int store_unseal(struct manager *m, const char *name, struct kek_meta *ret_meta,
+		 struct seal_params *ret_params, uint8_t **ret_keys, char *why, size_t whylen);
+/*
+ * Seals meta + keys for the current attested state (params from the gate's last report,
+ * with profile) and writes the file atomically; create=true refuses an existing KEK
+ * (-EEXIST). Updates the shield cache. Returns 0 or -errno (why filled on refusal).
+ */
+int store_write(struct manager *m, const struct kek_meta *meta, enum seal_profile profile,
+		const uint8_t *keys, bool create, char *why, size_t whylen);
+/* Removes the KEK's file durably (purge). */
+int store_remove(struct manager *m, const char *name);

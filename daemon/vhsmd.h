@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vhsmd internal declarations: the manager, connections, the KEK store, attestation, audit. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+#include "policy.h"
+#include "seal.h"
+#include "snp-dev.h"
+#include "snp-report.h"
+#include "snp-verify.h"
+#include "vhsm/wire.h"
+
+#define VHSMD_MAX_CONNECTIONS 256u
+#define VHSMD_MAX_TRUST_ROOTS 8u
+#define VHSMD_DEFAULT_SOCKET "/run/vhsm/vhsmd.sock"
+#define VHSMD_DEFAULT_STATE_DIR "/var/lib/vhsm"
+#define VHSMD_DEFAULT_DEVICE "/dev/sev-guest"
+#define VHSMD_DEFAULT_POLICY "/etc/vhsm/policy.json"
+
+/* ---- attestation gate (attest.c) ---- */
+struct attest_state {
+	bool done;                /* at least one attestation ran */
+	bool ok;                  /* the last one passed */
+	uint64_t at_usec;         /* CLOCK_REALTIME of the last attestation */
+	uint64_t mono_usec;       /* CLOCK_MONOTONIC of the last attestation */
+	struct snp_report report; /* last verified (or failed) report, parsed */
+	bool report_valid;
+	enum snp_product product;
+	char failures[512];       /* comma-separated failed checks and policy rules */
+	char error[256];          /* device error, when no report could be obtained */
+};
+
+/* ---- per-KEK metadata (public, authenticated in the sealed blob) ---- */
+enum kek_state { KEK_ENABLED, KEK_DISABLED, KEK_DELETED, _KEK_STATE_MAX, _KEK_STATE_INVALID = -EINVAL };
+
+#define KEK_MAX_VERSIONS 64u
+#define KEK_MAX_ACL 32u
+#define KEK_NAME_MAX 64u
+#define KEK_DEFAULT_RETENTION_DAYS 90u
+#define KEK_MIN_RETENTION_DAYS 7u
+#define KEK_MAX_RETENTION_DAYS 3650u
+
+enum acl_op {
+	ACL_OP_WRAP = 1u << 0,
+	ACL_OP_UNWRAP = 1u << 1,
+	ACL_OP_REWRAP = 1u << 2,
+	ACL_OP_READ = 1u << 3, /* metadata */
+	ACL_OP_ADMIN = 1u << 4,
+	ACL_OP_ALL = 0x1fu,
+};
+
+enum acl_kind { ACL_UID, ACL_GID, ACL_UNIT };
+
+struct acl_entry {
+	enum acl_kind kind;
+	uint32_t id;          /* uid or gid */
+	char unit[128];       /* systemd unit name */
+	uint32_t ops;         /* enum acl_op mask */
+};
+
+struct kek_meta {
+	char name[KEK_NAME_MAX + 1];
+	enum kek_state state;
+	enum kek_state state_before_delete;
+	uint64_t created;     /* seconds since the epoch */
+	uint64_t updated;
+	uint64_t deleted_at;  /* 0 unless deleted */
+	uint32_t retention_days;
+	bool purge_protection;
+	bool exportable;
+	bool imported;
+	uint32_t n_versions;
+	struct {
+		uint32_t version;
+		uint64_t created;
+	} versions[KEK_MAX_VERSIONS];
+	size_t n_acl;
+	struct acl_entry acl[KEK_MAX_ACL];
+};
+
+/* ---- identity of a peer (SO_PEERCRED + unit) ---- */
+struct peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	char unit[128]; /* "" when unknown */
+	bool admin;     /* root or member of the vhsm admin group */
+	size_t n_groups; /* supplementary groups (from /proc; may be empty) */
+	gid_t groups[32];
+};
+
+struct manager {
+	sd_event *event;
+	int listen_fd;
+	char *socket_path;   /* set when we bound the socket ourselves */
+	char *state_dir;
+	int state_fd;        /* O_PATH|O_DIRECTORY of state_dir */
+	char *device_spec;
+	struct snp_dev *dev;
+	char *policy_path;
+	struct snp_policy *policy;
+	uint8_t policy_digest[32];
+	uint8_t *trust_roots[VHSMD_MAX_TRUST_ROOTS];
+	size_t trust_root_lens[VHSMD_MAX_TRUST_ROOTS];
+	size_t n_trust_roots;
+	gid_t admin_gid;     /* gid of group "vhsm", or (gid_t)-1 */
+	uint64_t idle_usec;  /* 0 = never exit on idle */
+	uint64_t attest_interval_usec;
+	sd_event_source *idle_source;
+	unsigned n_connections;
+	uint64_t n_requests;
+	struct attest_state attest;
+	struct shield *shield; /* in-memory shielding of unsealed KEKs (store.c) */
+	struct audit *audit;
+	uint32_t wipe_after_use; /* reserved */
+};
+
+/* manager.c */
+int manager_new(struct manager **ret);
+struct manager *manager_free(struct manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
+/* Listens (socket activation, else binds socket_arg or the default path) and arms timers. */
+int manager_start(struct manager *m, const char *socket_arg);
+void manager_status(struct manager *m, const char *fmt, ...) _printf_(2, 3);
+
+/* ops.c: decode one request, authorize, act, audit; writes the reply into out. */
+int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, size_t req_len,
+		 uint8_t *out, size_t out_cap);

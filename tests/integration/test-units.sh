@@ -1,0 +1,41 @@
+#!/bin/bash
+# The systemd units: valid, early-boot ordering, and hardened (exposure <= 2.5).
+source "$(dirname "$0")/lib.sh"
+command -v systemd-analyze >/dev/null || skip "systemd-analyze not installed"
+
+out=$(systemd-analyze security --offline=true "$top/systemd/vhsmd.service" 2>&1) ||
+	fail "systemd-analyze security failed: $out"
+level=$(printf '%s\n' "$out" | sed -n 's/.*Overall exposure level for vhsmd.service: \([0-9.]*\).*/\1/p')
+[ -n "$level" ] || fail "no exposure level in: $out"
+awk -v l="$level" 'BEGIN { exit !(l <= 2.5) }' || fail "exposure $level > 2.5"
+ok "vhsmd.service exposure $level <= 2.5"
+
+for u in vhsmd.socket vhsmd.service; do
+	grep -q '^DefaultDependencies=no' "$top/systemd/$u" || fail "$u: DefaultDependencies=no missing"
+	grep -q '^Before=.*cryptsetup-pre.target' "$top/systemd/$u" || fail "$u: not before cryptsetup-pre.target"
+	grep -q '^Documentation=man:' "$top/systemd/$u" || fail "$u: no Documentation="
+done
+grep -q '^ListenSequentialPacket=/run/vhsm/vhsmd.sock' "$top/systemd/vhsmd.socket" || fail "socket path"
+grep -q '^Type=notify' "$top/systemd/vhsmd.service" || fail "Type=notify"
+grep -q '^WatchdogSec=' "$top/systemd/vhsmd.service" || fail "watchdog"
+grep -q '^DeviceAllow=/dev/sev-guest' "$top/systemd/vhsmd.service" || fail "DeviceAllow"
+! grep -q '^PrivateDevices=yes' "$top/systemd/vhsmd.service" || fail "PrivateDevices hides /dev/sev-guest"
+ok "early-boot ordering, notify, watchdog, device policy"
+
+# Units, sysusers, tmpfiles and udev rule parse (offline checks where the tools allow it).
+d=$WORK/root
+make -s -C "$top" install DESTDIR="$d" BUILDDIR="$B" >/dev/null || fail "make install"
+[ -x "$d/usr/sbin/vhsmd" ] && [ -x "$d/usr/bin/vhsmctl" ] || fail "binaries not installed"
+[ ! -e "$d/usr/bin/vhsm-snp-sim" ] || fail "the simulator is installed without WITH_SIM=1"
+systemd-sysusers --root="$d" --dry-run "$d/usr/lib/sysusers.d/vhsm.conf" >/dev/null 2>&1 ||
+	systemd-sysusers --root="$d" "$d/usr/lib/sysusers.d/vhsm.conf" >/dev/null 2>&1 ||
+	fail "sysusers.d file does not parse"
+systemd-tmpfiles --root="$d" --dry-run --create "$d/usr/lib/tmpfiles.d/vhsm.conf" >/dev/null 2>&1 ||
+	systemd-tmpfiles --root="$d" --create "$d/usr/lib/tmpfiles.d/vhsm.conf" >/dev/null 2>&1 ||
+	fail "tmpfiles.d file does not parse"
+[ -n "$(find "$d" -name 60-vhsm-sev-guest.rules)" ] || fail "udev rule not installed"
+for m in "$top"/docs/man/*.[0-9]; do
+	mandoc -T lint -W warning "$m" || fail "man page $m"
+done
+ok "install layout, sysusers, tmpfiles, man pages"
+echo "$_checks checks passed"

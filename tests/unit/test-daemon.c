@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests of vhsmd's pure parts: ACLs, KEK metadata JSON, the audit hash chain. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../daemon/acl.h"
+#include "../../daemon/audit.h"
+#include "../../daemon/store.h"
+#include "test.h"
+
+TEST(daemon_acl_parse_valid)
+{
+	struct acl_entry e[KEK_MAX_ACL];
+	size_t n = 99;
+	char *s = NULL;
+
+	ASSERT_OK(acl_parse("uid:1000:wrap,unwrap;gid:5:read;unit:foo.service:all", e, &n));
+	ASSERT_EQ(n, 3);
+	ASSERT_EQ(e[0].kind, ACL_UID);
+	ASSERT_EQ(e[0].id, 1000);
+	ASSERT_EQ(e[0].ops, ACL_OP_WRAP | ACL_OP_UNWRAP);
+	ASSERT_EQ(e[1].kind, ACL_GID);
+	ASSERT_EQ(e[1].ops, ACL_OP_READ);
+	ASSERT_EQ(e[2].kind, ACL_UNIT);
+	ASSERT_STREQ(e[2].unit, "foo.service");
+	ASSERT_EQ(e[2].ops, ACL_OP_ALL);
+	ASSERT_OK(acl_format(e, n, &s));
+	ASSERT_STREQ(s, "uid:1000:wrap,unwrap;gid:5:read;unit:foo.service:wrap,unwrap,rewrap,read,admin");
+	free(s);
+	ASSERT_OK(acl_parse("", e, &n));
+	ASSERT_EQ(n, 0);
+	ASSERT_OK(acl_parse("user:root:unwrap", e, &n));
+	ASSERT_EQ(e[0].kind, ACL_UID);
+	ASSERT_EQ(e[0].id, 0);
+}
+
+TEST(daemon_acl_parse_invalid)
+{
+	static const char *const bad[] = {
+		"uid:1000", "uid::wrap", "uid:x:wrap", "uid:-1:wrap", "uid:1000:fly",
+		"pid:1:wrap", "uid:1000:", ":1000:wrap", "unit:a/b:wrap", "unit::wrap",
+		"uid:99999999999:wrap", "user:no-such-user-vhsm:wrap",
+	};
+	struct acl_entry e[KEK_MAX_ACL];
+	size_t n;
+	char big[8192];
+
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		int r = acl_parse(bad[i], e, &n);
+		if (r >= 0)
+			test_fail(__FILE__, __LINE__, "accepted bad ACL '%s'", bad[i]);
+	}
+	/* more than KEK_MAX_ACL entries */
+	big[0] = 0;
+	for (unsigned i = 0; i <= KEK_MAX_ACL; i++)
+		snprintf(big + strlen(big), sizeof(big) - strlen(big), "uid:%u:wrap;", i);
+	ASSERT_EQ(acl_parse(big, e, &n), -EMSGSIZE);
+}
+
+TEST(daemon_acl_allows)
+{
+	struct kek_meta m = {};
+	struct peer root = { .uid = 0, .admin = true }, user = { .uid = 1000, .gid = 1000 };
+	struct peer grouped = { .uid = 2000, .gid = 2000, .n_groups = 2, .groups = { 7, 42 } };
+	struct peer unit = { .uid = 3000, .gid = 3000 };
+
+	strcpy(unit.unit, "systemd-cryptsetup@data.service");
+	ASSERT_TRUE(acl_allows(&m, &root, ACL_OP_UNWRAP));
+	ASSERT_FALSE(acl_allows(&m, &user, ACL_OP_UNWRAP));
+	ASSERT_OK(acl_parse("uid:1000:wrap;gid:42:unwrap;unit:systemd-cryptsetup@data.service:unwrap",
+			    m.acl, &m.n_acl));
+	ASSERT_TRUE(acl_allows(&m, &user, ACL_OP_WRAP));
+	ASSERT_FALSE(acl_allows(&m, &user, ACL_OP_UNWRAP));
+	ASSERT_TRUE(acl_allows(&m, &grouped, ACL_OP_UNWRAP));
+	ASSERT_FALSE(acl_allows(&m, &grouped, ACL_OP_WRAP));
+	ASSERT_TRUE(acl_allows(&m, &unit, ACL_OP_UNWRAP));
+	ASSERT_FALSE(acl_allows(&m, &unit, ACL_OP_ADMIN));
+	strcpy(unit.unit, "other.service");
+	ASSERT_FALSE(acl_allows(&m, &unit, ACL_OP_UNWRAP));
+}
+
+static void sample_meta(struct kek_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	strcpy(m->name, "db-kek");
+	m->state = KEK_DISABLED;
+	m->state_before_delete = KEK_ENABLED;
+	m->created = 1700000000;
+	m->updated = 1700000100;
+	m->retention_days = 30;
+	m->purge_protection = true;
+	m->n_versions = 2;
+	m->versions[0].version = 1;
+	m->versions[0].created = 1700000000;
+	m->versions[1].version = 2;
+	m->versions[1].created = 1700000050;
+	(void)acl_parse("uid:1000:unwrap", m->acl, &m->n_acl);
+}
+
+TEST(daemon_kek_meta_roundtrip)
+{
+	struct kek_meta m, back;
+	char *json = NULL;
+
+	sample_meta(&m);
+	ASSERT_OK(kek_meta_to_json(&m, &json));
+	ASSERT_OK(kek_meta_from_json(json, strlen(json), &back));
+	free(json);
+	ASSERT_STREQ(back.name, "db-kek");
+	ASSERT_EQ(back.state, KEK_DISABLED);
+	ASSERT_EQ(back.retention_days, 30);
+	ASSERT_TRUE(back.purge_protection);
+	ASSERT_EQ(back.n_versions, 2);
+	ASSERT_EQ(back.versions[1].created, 1700000050);
+	ASSERT_EQ(back.n_acl, 1);
+	ASSERT_EQ(back.acl[0].id, 1000);
+}
+
+TEST(daemon_kek_meta_rejects)
+{
+	struct kek_meta m, back;
+	char *json = NULL, buf[4096];
+
+	sample_meta(&m);
+	ASSERT_OK(kek_meta_to_json(&m, &json));
+	static const struct { const char *from, *to; } edits[] = {
+		{ "\"db-kek\"", "\"../etc\"" },
+		{ "\"disabled\"", "\"gone\"" },
+		{ "\"retention_days\":30", "\"retention_days\":3" },
+		{ "\"retention_days\":30", "\"retention_days\":\"30\"" },
+		{ "\"version\":2", "\"version\":3" },
+		{ "\"purge_protection\":true", "\"purge_protection\":1" },
+		{ "\"acl\":\"uid:1000:unwrap\"", "\"acl\":\"uid:1000:steal\"" },
+		{ "\"created\":1700000000,", "" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(edits); i++) {
+		const char *p = strstr(json, edits[i].from);
+		ASSERT_TRUE(p != NULL);
+		snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(p - json), json, edits[i].to,
+			 p + strlen(edits[i].from));
+		if (kek_meta_from_json(buf, strlen(buf), &back) >= 0)
+			test_fail(__FILE__, __LINE__, "accepted edit %zu: %s", i, buf);
+	}
+	snprintf(buf, sizeof(buf), "%s ", json);
+	ASSERT_OK(kek_meta_from_json(buf, strlen(buf), &back)); /* trailing whitespace is fine */
+	snprintf(buf, sizeof(buf), "%sx", json);
+	ASSERT_LT(kek_meta_from_json(buf, strlen(buf), &back), 0);
+	ASSERT_LT(kek_meta_from_json(json, strlen(json) - 1, &back), 0);
+	ASSERT_LT(kek_meta_from_json("", 0, &back), 0);
+	ASSERT_LT(kek_meta_from_json("[]", 2, &back), 0);
+	free(json);
+}
+
+TEST(daemon_store_name_valid)
+{
+	ASSERT_TRUE(store_name_valid("a"));
+	ASSERT_TRUE(store_name_valid("db-kek_1.v2"));
+	ASSERT_FALSE(store_name_valid(""));
+	ASSERT_FALSE(store_name_valid(".hidden"));
+	ASSERT_FALSE(store_name_valid("-opt"));
+	ASSERT_FALSE(store_name_valid("a/b"));
+	ASSERT_FALSE(store_name_valid("a b"));
+	ASSERT_FALSE(store_name_valid("0123456789012345678901234567890123456789012345678901234567890123456789"));
+}
+
+/* Writes n audit records into dir/audit.log through the daemon's own code. */
+static int write_audit(const char *dir, int n)
+{
+	struct manager m = { .state_dir = (char *)dir };
+	struct peer p = { .uid = 1000, .gid = 1000, .pid = 42 };
+	int r = audit_open(&m, &m.audit);
+
+	if (r < 0)
+		return r;
+	for (int i = 0; i < n && r >= 0; i++) {
+		struct audit_record rec = { .event = i % 2 ? "unwrap" : "wrap", .key = "k",
+					    .version = 1, .peer = &p, .result = i % 3 ? 0 : -EPERM,
+					    .reason = i % 3 ? NULL : "uid 1000 may not unwrap" };
+		r = audit_log(&m, &rec);
+	}
+	audit_free(m.audit);
+	return r;
+}
+
+static int run_sh(const char *fmt, const char *dir)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), fmt, dir, dir, dir);
+	return system(cmd);
+}
+
+TEST(daemon_audit_chain)
+{
+	const char *dir = test_tmpdir();
+	char path[512], why[256];
+	uint64_t n = 0;
+
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	ASSERT_OK(write_audit(dir, 10));
+	ASSERT_OK(audit_verify_file(path, &n, why, sizeof(why)));
+	ASSERT_EQ(n, 10);
+	/* reopening continues the chain */
+	ASSERT_OK(write_audit(dir, 5));
+	ASSERT_OK(audit_verify_file(path, &n, why, sizeof(why)));
+	ASSERT_EQ(n, 15);
+	ASSERT_EQ(run_sh("cp %s/audit.log %s/orig", dir), 0);
+
+	ASSERT_EQ(run_sh("sed -i '3s/\"pid\":42/\"pid\":43/' %s/audit.log", dir), 0);
+	ASSERT_EQ(audit_verify_file(path, &n, why, sizeof(why)), -EBADMSG);
+	ASSERT_TRUE(strstr(why, "record 3") != NULL);
+
+	ASSERT_EQ(run_sh("cp %s/orig %s/audit.log; sed -i '7d' %s/audit.log", dir), 0);
+	ASSERT_EQ(audit_verify_file(path, &n, why, sizeof(why)), -EBADMSG);
+	ASSERT_TRUE(strstr(why, "record 7") != NULL);
+
+	ASSERT_EQ(run_sh("cp %s/orig %s/audit.log; sed -i '4{h;d};5G' %s/audit.log", dir), 0);
+	ASSERT_EQ(audit_verify_file(path, &n, why, sizeof(why)), -EBADMSG);
+	ASSERT_TRUE(strstr(why, "record 4") != NULL);
+
+	ASSERT_EQ(run_sh("cp %s/orig %s/audit.log; truncate -s -5 %s/audit.log", dir), 0);
+	ASSERT_EQ(audit_verify_file(path, &n, why, sizeof(why)), -EBADMSG);
+	ASSERT_TRUE(strstr(why, "record 15") != NULL);
+
+	/* a broken log is kept aside at open and a new chain starts */
+	ASSERT_OK(write_audit(dir, 2));
+	ASSERT_OK(audit_verify_file(path, &n, why, sizeof(why)));
+	ASSERT_EQ(n, 2);
+	ASSERT_EQ(run_sh("ls %s/audit.log.broken.* >/dev/null", dir), 0);
+}
