@@ -167,10 +167,13 @@ TEST(daemon_store_name_valid)
 /* Writes n audit records into dir/audit.log through the daemon's own code. */
 static int write_audit(const char *dir, int n)
 {
-	struct manager m = { .state_dir = (char *)dir };
+	char state[512];
+	struct manager m = { .state_dir = state };
 	struct peer p = { .uid = 1000, .gid = 1000, .pid = 42 };
-	int r = audit_open(&m, &m.audit);
+	int r;
 
+	snprintf(state, sizeof(state), "%s", dir);
+	r = audit_open(&m, &m.audit);
 	if (r < 0)
 		return r;
 	for (int i = 0; i < n && r >= 0; i++) {
@@ -183,11 +186,21 @@ static int write_audit(const char *dir, int n)
 	return r;
 }
 
-static int run_sh(const char *fmt, const char *dir)
+/* Runs a shell command in which every "@" stands for the test directory. */
+static int run_sh(const char *tmpl, const char *dir)
 {
-	char cmd[1024];
+	char cmd[2048] = "";
+	size_t off = 0;
 
-	snprintf(cmd, sizeof(cmd), fmt, dir, dir, dir);
+	for (const char *p = tmpl; *p && off + strlen(dir) + 2 < sizeof(cmd); p++) {
+		if (*p == '@') {
+			memcpy(cmd + off, dir, strlen(dir));
+			off += strlen(dir);
+		} else {
+			cmd[off++] = *p;
+		}
+	}
+	cmd[off] = 0;
 	return system(cmd);
 }
 
@@ -205,21 +218,21 @@ TEST(daemon_audit_chain)
 	ASSERT_OK(write_audit(dir, 5));
 	ASSERT_OK(audit_verify_file(path, &n, why, sizeof(why)));
 	ASSERT_EQ(n, 15);
-	ASSERT_EQ(run_sh("cp %s/audit.log %s/orig", dir), 0);
+	ASSERT_EQ(run_sh("cp @/audit.log @/orig", dir), 0);
 
-	ASSERT_EQ(run_sh("sed -i '3s/\"pid\":42/\"pid\":43/' %s/audit.log", dir), 0);
+	ASSERT_EQ(run_sh("sed -i '3s/\"pid\":42/\"pid\":43/' @/audit.log", dir), 0);
 	ASSERT_EQ(audit_verify_file(path, &n, why, sizeof(why)), -EBADMSG);
 	ASSERT_TRUE(strstr(why, "record 3") != NULL);
 
-	ASSERT_EQ(run_sh("cp %s/orig %s/audit.log; sed -i '7d' %s/audit.log", dir), 0);
+	ASSERT_EQ(run_sh("cp @/orig @/audit.log; sed -i '7d' @/audit.log", dir), 0);
 	ASSERT_EQ(audit_verify_file(path, &n, why, sizeof(why)), -EBADMSG);
 	ASSERT_TRUE(strstr(why, "record 7") != NULL);
 
-	ASSERT_EQ(run_sh("cp %s/orig %s/audit.log; sed -i '4{h;d};5G' %s/audit.log", dir), 0);
+	ASSERT_EQ(run_sh("cp @/orig @/audit.log; sed -i '4{h;d};5G' @/audit.log", dir), 0);
 	ASSERT_EQ(audit_verify_file(path, &n, why, sizeof(why)), -EBADMSG);
 	ASSERT_TRUE(strstr(why, "record 4") != NULL);
 
-	ASSERT_EQ(run_sh("cp %s/orig %s/audit.log; truncate -s -5 %s/audit.log", dir), 0);
+	ASSERT_EQ(run_sh("cp @/orig @/audit.log; truncate -s -5 @/audit.log", dir), 0);
 	ASSERT_EQ(audit_verify_file(path, &n, why, sizeof(why)), -EBADMSG);
 	ASSERT_TRUE(strstr(why, "record 15") != NULL);
 
@@ -227,5 +240,5 @@ TEST(daemon_audit_chain)
 	ASSERT_OK(write_audit(dir, 2));
 	ASSERT_OK(audit_verify_file(path, &n, why, sizeof(why)));
 	ASSERT_EQ(n, 2);
-	ASSERT_EQ(run_sh("ls %s/audit.log.broken.* >/dev/null", dir), 0);
+	ASSERT_EQ(run_sh("ls @/audit.log.broken.* >/dev/null", dir), 0);
 }

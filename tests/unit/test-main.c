@@ -51,7 +51,7 @@ const char *test_vector(const char *rel)
 
 const char *test_tmpdir(void)
 {
-	static char buf[PATH_MAX];
+	static char buf[PATH_MAX + 32];
 
 	if (!tmp_root[0]) {
 		snprintf(tmp_root, sizeof(tmp_root), "/tmp/vhsm-unit-XXXXXX");
