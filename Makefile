@@ -148,7 +148,8 @@ check-vm: all
 FUZZ_CC ?= clang-14
 FUZZ_B := $(B)/fuzz
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
-	-Ilib -Iinclude $(PKG_CFLAGS)
+	-Ilib -Iinclude $(PKG_CFLAGS) -DVHSM_SIM_MODULE_DEFAULT=\"$(PKGLIBDIR)/vhsm-snp-sim.so\" \
+	-DVHSM_VERSION=\"$(VERSION)\"
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_B)/%.o)
 FUZZ_RUNS ?= 20000
 

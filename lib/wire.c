@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Wire codec (include/vhsm/wire.h, docs/PROTOCOL.md). The decoder trusts nothing: every
+ * length is checked against what is left before it is used, so no offset arithmetic can
+ * overflow, and it never reads past len. The builder applies the decoder's rules to what it
+ * writes, so a message that finishes without error always decodes. Neither keeps a copy of a
+ * value: decoded fields are views into the caller's buffer and the builder writes only into
+ * the caller's buffer (secret memory when the message carries keys).
+ */
+#include <string.h>
+
+#include "wire.h"
+
+_Static_assert(_VHSM_TAG_MAX <= 64, "the duplicate-tag bitmap holds 64 tags");
+_Static_assert(VHSM_WIRE_MAX_MESSAGE <= INT32_MAX, "finish returns the length as an int");
+
+#define WIRE_NONCE_MAX 64u
+
+static const struct tag_info {
+	bool known;
+	enum vhsm_wire_type type;
+	uint32_t max; /* a tighter bound than the type's, or 0 */
+} tag_table[_VHSM_TAG_MAX] = {
+	[VHSM_TAG_ERRNO] = { true, VHSM_WIRE_I32, 0 },
+	[VHSM_TAG_MESSAGE] = { true, VHSM_WIRE_TEXT, 0 },
+	[VHSM_TAG_NAME] = { true, VHSM_WIRE_STRING, 0 },
+	[VHSM_TAG_VERSION] = { true, VHSM_WIRE_U32, 0 },
+	[VHSM_TAG_DATA] = { true, VHSM_WIRE_DATA, 0 },
+	[VHSM_TAG_CONTEXT] = { true, VHSM_WIRE_DATA, 0 },
+	[VHSM_TAG_JSON] = { true, VHSM_WIRE_TEXT, 0 },
+	[VHSM_TAG_NONCE] = { true, VHSM_WIRE_DATA, WIRE_NONCE_MAX },
+	[VHSM_TAG_REPORT] = { true, VHSM_WIRE_DATA, 0 },
+	[VHSM_TAG_CERTS] = { true, VHSM_WIRE_DATA, 0 },
+	[VHSM_TAG_FLAGS] = { true, VHSM_WIRE_U64, 0 },
+	[VHSM_TAG_DAYS] = { true, VHSM_WIRE_U32, 0 },
+	[VHSM_TAG_PROFILE] = { true, VHSM_WIRE_STRING, 0 },
+	[VHSM_TAG_UID] = { true, VHSM_WIRE_U32, 0 },
+	[VHSM_TAG_GID] = { true, VHSM_WIRE_U32, 0 },
+	[VHSM_TAG_KEYRING] = { true, VHSM_WIRE_I32, 0 },
+	[VHSM_TAG_TIMEOUT] = { true, VHSM_WIRE_U32, 0 },
+	[VHSM_TAG_SIZE] = { true, VHSM_WIRE_U32, 0 },
+	[VHSM_TAG_ACL] = { true, VHSM_WIRE_TEXT, 0 },
+	[VHSM_TAG_KEK] = { true, VHSM_WIRE_STRING, 0 },
+	[VHSM_TAG_SERIAL] = { true, VHSM_WIRE_I32, 0 },
+	[VHSM_TAG_PUBKEY] = { true, VHSM_WIRE_DATA, 0 },
+	[VHSM_TAG_TOKEN] = { true, VHSM_WIRE_DATA, 0 },
+	[VHSM_TAG_VOLUME] = { true, VHSM_WIRE_STRING, 0 },
+};
+
+enum vhsm_wire_type vhsm_wire_tag_type(uint16_t tag)
+{
+	if (tag >= _VHSM_TAG_MAX || !tag_table[tag].known)
+		return _VHSM_WIRE_TYPE_INVALID;
+	return tag_table[tag].type;
+}
+
+static uint16_t le16_get(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static void le16_put(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+/* Bytes of zero padding after a value of n bytes. */
+static size_t wire_padding(size_t n)
+{
+	return (4 - (n & 3)) & 3;
+}
+
+/*
+ * Decodes one UTF-8 sequence from s[0..n), n >= 1. Returns its length, or 0 for an invalid
+ * lead byte, a missing or wrong continuation byte, an overlong form, a surrogate or a code
+ * point above U+10FFFF (RFC 3629).
+ */
+static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *ret)
+{
+	uint32_t c, min;
+	size_t len;
+
+	if (s[0] < 0x80) {
+		*ret = s[0];
+		return 1;
+	}
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2, c = s[0] & 0x1fu, min = 0x80;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3, c = s[0] & 0x0fu, min = 0x800;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4, c = s[0] & 0x07u, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3fu);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*ret = c;
+	return len;
+}
+
+/*
+ * STRING content: valid UTF-8 without control characters (C0, DEL, C1) and without '/',
+ * because names end up in file names, log lines and terminals.
+ */
+static bool wire_string_valid(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint32_t c;
+		size_t k = utf8_decode(s + i, n - i, &c);
+
+		if (k == 0)
+			return false;
+		if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == '/')
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+/*
+ * Checks a value of n bytes for tag against its type: -EBADMSG for a wrong fixed size, an
+ * empty or invalid STRING or a NUL in TEXT, -EMSGSIZE over the length limit.
+ */
+static int wire_value_check(uint16_t tag, const uint8_t *v, size_t n)
+{
+	switch (vhsm_wire_tag_type(tag)) {
+	case VHSM_WIRE_U32:
+	case VHSM_WIRE_I32:
+		return n == 4 ? 0 : -EBADMSG;
+	case VHSM_WIRE_U64:
+		return n == 8 ? 0 : -EBADMSG;
+	case VHSM_WIRE_STRING:
+		if (n == 0)
+			return -EBADMSG;
+		if (n > VHSM_WIRE_MAX_STRING)
+			return -EMSGSIZE;
+		return wire_string_valid(v, n) ? 0 : -EBADMSG;
+	case VHSM_WIRE_TEXT:
+		if (n > VHSM_WIRE_MAX_TEXT)
+			return -EMSGSIZE;
+		return n == 0 || !memchr(v, 0, n) ? 0 : -EBADMSG;
+	case VHSM_WIRE_DATA:
+		if (n > (tag_table[tag].max ? tag_table[tag].max : VHSM_WIRE_MAX_DATA))
+			return -EMSGSIZE;
+		return 0;
+	default:
+		return -EBADMSG;
+	}
+}
+
+/* Decodes the field at *off (< len) and advances *off past its padding. */
+static int wire_decode_field(const uint8_t *buf, size_t len, size_t *off,
+			     struct vhsm_wire_field *ret)
+{
+	const uint8_t *p = buf + *off;
+	size_t left = len - *off, pad;
+	uint16_t tag;
+	uint32_t n;
+	int r;
+
+	if (left < VHSM_WIRE_FIELD_HEADER_SIZE)
+		return -EBADMSG;
+	tag = le16_get(p);
+	n = le32_get(p + 4);
+	if (le16_get(p + 2) != 0)
+		return -EBADMSG;
+	if (vhsm_wire_tag_type(tag) < 0)
+		return -EBADMSG;
+	left -= VHSM_WIRE_FIELD_HEADER_SIZE;
+	p += VHSM_WIRE_FIELD_HEADER_SIZE;
+	/* Compare against what is left instead of adding to the offset: no overflow. */
+	if (n > left)
+		return -EBADMSG;
+	pad = wire_padding(n);
+	if (pad > left - n || !mem_is_zero(p + n, pad))
+		return -EBADMSG;
+	r = wire_value_check(tag, p, n);
+	if (r < 0)
+		return r;
+	*ret = (struct vhsm_wire_field){ .tag = tag, .len = n, .value = p };
+	*off += VHSM_WIRE_FIELD_HEADER_SIZE + n + pad;
+	return 0;
+}
+
+static int wire_decode_header(const uint8_t *buf, size_t len, struct vhsm_wire_msg *m)
+{
+	if (len < VHSM_WIRE_HEADER_SIZE)
+		return -EBADMSG;
+	if (len > VHSM_WIRE_MAX_MESSAGE)
+		return -EMSGSIZE;
+	if (le32_get(buf) != VHSM_WIRE_MAGIC)
+		return -EBADMSG;
+	if (le16_get(buf + 4) != VHSM_WIRE_VERSION)
+		return -EPROTONOSUPPORT;
+	if (le32_get(buf + 12) != len)
+		return -EBADMSG;
+	m->op = le16_get(buf + 6);
+	m->id = le32_get(buf + 8);
+	/* 0x8000 (a reply to a request whose op could not be read) is fine; 0 is not. */
+	if (m->op == 0)
+		return -EBADMSG;
+	return 0;
+}
+
+int vhsm_wire_decode(const uint8_t *buf, size_t len, struct vhsm_wire_msg *ret)
+{
+	struct vhsm_wire_msg m = {};
+	uint64_t seen = 0;
+	size_t off = VHSM_WIRE_HEADER_SIZE;
+	int r;
+
+	r = wire_decode_header(buf, len, &m);
+	if (r < 0)
+		return r;
+	while (off < len) {
+		/* The field count limit comes first so that it is reachable at all: 64 fields
+		 * without a duplicate cannot exist with today's tags. */
+		if (m.n_fields >= VHSM_WIRE_MAX_FIELDS)
+			return -EMSGSIZE;
+		r = wire_decode_field(buf, len, &off, &m.fields[m.n_fields]);
+		if (r < 0)
+			return r;
+		m.n_fields++;
+	}
+	for (size_t i = 0; i < m.n_fields; i++) {
+		uint64_t bit = UINT64_C(1) << m.fields[i].tag;
+
+		if (seen & bit)
+			return -EBADMSG;
+		seen |= bit;
+	}
+	*ret = m;
+	return 0;
+}
+
+const struct vhsm_wire_field *vhsm_wire_get(const struct vhsm_wire_msg *m, uint16_t tag)
+{
+	size_t n = m->n_fields < VHSM_WIRE_MAX_FIELDS ? m->n_fields : VHSM_WIRE_MAX_FIELDS;
+
+	for (size_t i = 0; i < n; i++)
+		if (m->fields[i].tag == tag)
+			return &m->fields[i];
+	return NULL;
+}
+
+/* The value of a fixed-size field; the tag's type is checked even when the field is absent. */
+static int wire_get_fixed(const struct vhsm_wire_msg *m, uint16_t tag, enum vhsm_wire_type type,
+			  uint32_t size, const uint8_t **ret)
+{
+	const struct vhsm_wire_field *f;
+
+	if (vhsm_wire_tag_type(tag) != type)
+		return -EBADMSG;
+	f = vhsm_wire_get(m, tag);
+	if (!f)
+		return -ENOENT;
+	if (f->len != size || !f->value)
+		return -EBADMSG;
+	*ret = f->value;
+	return 0;
+}
+
+int vhsm_wire_get_u32(const struct vhsm_wire_msg *m, uint16_t tag, uint32_t *ret)
+{
+	const uint8_t *v;
+	int r = wire_get_fixed(m, tag, VHSM_WIRE_U32, 4, &v);
+
+	if (r < 0)
+		return r;
+	*ret = le32_get(v);
+	return 0;
+}
+
+int vhsm_wire_get_u64(const struct vhsm_wire_msg *m, uint16_t tag, uint64_t *ret)
+{
+	const uint8_t *v;
+	int r = wire_get_fixed(m, tag, VHSM_WIRE_U64, 8, &v);
+
+	if (r < 0)
+		return r;
+	*ret = le64_get(v);
+	return 0;
+}
+
+int vhsm_wire_get_i32(const struct vhsm_wire_msg *m, uint16_t tag, int32_t *ret)
+{
+	const uint8_t *v;
+	int r = wire_get_fixed(m, tag, VHSM_WIRE_I32, 4, &v);
+
+	if (r < 0)
+		return r;
+	*ret = (int32_t)le32_get(v); /* two's complement, as gcc and clang define it */
+	return 0;
+}
+
+int vhsm_wire_get_str(const struct vhsm_wire_msg *m, uint16_t tag, char *out, size_t outlen)
+{
+	enum vhsm_wire_type t = vhsm_wire_tag_type(tag);
+	const struct vhsm_wire_field *f;
+
+	if (t != VHSM_WIRE_STRING && t != VHSM_WIRE_TEXT)
+		return -EBADMSG;
+	f = vhsm_wire_get(m, tag);
+	if (!f)
+		return -ENOENT;
+	if (f->len > 0 && (!f->value || memchr(f->value, 0, f->len)))
+		return -EBADMSG;
+	if (f->len >= outlen)
+		return -EMSGSIZE;
+	if (f->len > 0)
+		memcpy(out, f->value, f->len);
+	out[f->len] = 0;
+	return 0;
+}
+
+/* Records the first error and wipes what was written: it may hold key material, and a
+ * zeroed buffer can never pass for a message. */
+static void wire_builder_fail(struct vhsm_wire_builder *b, int r)
+{
+	if (b->buf && b->len > 0)
+		explicit_bzero(b->buf, b->len);
+	b->len = 0;
+	b->error = r;
+}
+
+void vhsm_wire_begin(struct vhsm_wire_builder *b, uint8_t *buf, size_t cap, uint16_t op,
+		     uint32_t id)
+{
+	*b = (struct vhsm_wire_builder){ .buf = buf, .cap = cap };
+	if (!buf || op == 0) {
+		b->error = -EINVAL;
+		return;
+	}
+	if (cap < VHSM_WIRE_HEADER_SIZE) {
+		b->error = -ENOBUFS;
+		return;
+	}
+	le32_put(buf, VHSM_WIRE_MAGIC);
+	le16_put(buf + 4, VHSM_WIRE_VERSION);
+	le16_put(buf + 6, op);
+	le32_put(buf + 8, id);
+	le32_put(buf + 12, 0); /* patched by finish; 0 never decodes */
+	b->len = VHSM_WIRE_HEADER_SIZE;
+}
+
+/* Whether tag was already written (the fields in buf are our own, hence well-formed). */
+static bool wire_builder_has(const struct vhsm_wire_builder *b, uint16_t tag)
+{
+	size_t off = VHSM_WIRE_HEADER_SIZE;
+
+	while (off + VHSM_WIRE_FIELD_HEADER_SIZE <= b->len) {
+		uint32_t n = le32_get(b->buf + off + 4);
+
+		if (le16_get(b->buf + off) == tag)
+			return true;
+		off += VHSM_WIRE_FIELD_HEADER_SIZE + n + wire_padding(n);
+	}
+	return false;
+}
+
+static int wire_builder_put(struct vhsm_wire_builder *b, uint16_t tag, const void *p, size_t n)
+{
+	size_t need;
+	uint8_t *w;
+	int r;
+
+	if (n > 0 && !p)
+		return -EINVAL;
+	if (b->n_fields >= VHSM_WIRE_MAX_FIELDS)
+		return -EMSGSIZE;
+	if (wire_builder_has(b, tag))
+		return -EINVAL;
+	r = wire_value_check(tag, p, n);
+	if (r < 0) /* the caller passed a bad value (EINVAL) or one over a limit (EMSGSIZE) */
+		return r == -EBADMSG ? -EINVAL : r;
+	/* n <= VHSM_WIRE_MAX_TEXT now, and b->len <= min(cap, MAX_MESSAGE): no overflow. */
+	need = VHSM_WIRE_FIELD_HEADER_SIZE + n + wire_padding(n);
+	if (need > VHSM_WIRE_MAX_MESSAGE - b->len)
+		return -EMSGSIZE;
+	if (need > b->cap - b->len)
+		return -ENOBUFS;
+	w = b->buf + b->len;
+	le16_put(w, tag);
+	le16_put(w + 2, 0);
+	le32_put(w + 4, (uint32_t)n);
+	if (n > 0)
+		memcpy(w + VHSM_WIRE_FIELD_HEADER_SIZE, p, n);
+	memset(w + VHSM_WIRE_FIELD_HEADER_SIZE + n, 0, wire_padding(n));
+	b->len += need;
+	b->n_fields++;
+	return 0;
+}
+
+/* Adds a field after checking that tag has one of the types the caller's function writes. */
+static void wire_builder_add(struct vhsm_wire_builder *b, uint16_t tag, unsigned type_mask,
+			     const void *p, size_t n)
+{
+	enum vhsm_wire_type t = vhsm_wire_tag_type(tag);
+	int r;
+
+	if (b->error)
+		return;
+	if (!b->buf || b->len < VHSM_WIRE_HEADER_SIZE || b->len > b->cap)
+		r = -EINVAL; /* not begun */
+	else if (t < 0 || !(type_mask & 1u << t))
+		r = -EINVAL;
+	else
+		r = wire_builder_put(b, tag, p, n);
+	if (r < 0)
+		wire_builder_fail(b, r);
+}
+
+void vhsm_wire_add_u32(struct vhsm_wire_builder *b, uint16_t tag, uint32_t v)
+{
+	uint8_t w[4];
+
+	le32_put(w, v);
+	wire_builder_add(b, tag, 1u << VHSM_WIRE_U32, w, sizeof(w));
+}
+
+void vhsm_wire_add_u64(struct vhsm_wire_builder *b, uint16_t tag, uint64_t v)
+{
+	uint8_t w[8];
+
+	le64_put(w, v);
+	wire_builder_add(b, tag, 1u << VHSM_WIRE_U64, w, sizeof(w));
+}
+
+void vhsm_wire_add_i32(struct vhsm_wire_builder *b, uint16_t tag, int32_t v)
+{
+	uint8_t w[4];
+
+	le32_put(w, (uint32_t)v);
+	wire_builder_add(b, tag, 1u << VHSM_WIRE_I32, w, sizeof(w));
+}
+
+void vhsm_wire_add_str(struct vhsm_wire_builder *b, uint16_t tag, const char *s)
+{
+	if (!s) {
+		if (!b->error)
+			wire_builder_fail(b, -EINVAL);
+		return;
+	}
+	/* Bounded: one byte over the largest limit is enough to report EMSGSIZE. */
+	wire_builder_add(b, tag, 1u << VHSM_WIRE_STRING | 1u << VHSM_WIRE_TEXT, s,
+			 strnlen(s, VHSM_WIRE_MAX_TEXT + 1));
+}
+
+void vhsm_wire_add_data(struct vhsm_wire_builder *b, uint16_t tag, const void *p, size_t n)
+{
+	/* STRING and TEXT too, for values that are not NUL-terminated (views of a decoded
+	 * message); their content rules apply all the same. */
+	const unsigned types = 1u << VHSM_WIRE_STRING | 1u << VHSM_WIRE_TEXT | 1u << VHSM_WIRE_DATA;
+
+	wire_builder_add(b, tag, types, p, n);
+}
+
+int vhsm_wire_finish(struct vhsm_wire_builder *b)
+{
+	if (b->error)
+		return b->error;
+	if (!b->buf || b->len < VHSM_WIRE_HEADER_SIZE || b->len > b->cap)
+		return -EINVAL;
+	le32_put(b->buf + 12, (uint32_t)b->len);
+	return (int)b->len;
+}
