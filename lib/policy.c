@@ -1,0 +1,1000 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Attestation policy (schema in policy.h, reference in docs/policy.md).
+ *
+ * Parsing is two passes over the same bytes. json-c builds the tree (strict mode, UTF-8
+ * validated) and the schema walk checks every member against a table. json-c's strict mode
+ * still lets a few things through that a security policy must not silently accept: duplicate
+ * member names (the last one wins), member names cut short at an escaped NUL
+ * ("allow_debug\u0000x" arrives as "allow_debug"), single-quoted member names and raw control
+ * characters inside strings. A small lexical pass over the accepted text rejects those. It
+ * runs after the schema walk, so it only ever sees objects with known member names, which
+ * bounds the work it does per object.
+ *
+ * The digest hashes a canonical binary form of the parsed policy, never the text.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+
+enum policy_list_kind {
+	POLICY_LIST_MEASUREMENT,
+	POLICY_LIST_HOST_DATA,
+	POLICY_LIST_ID_KEY_DIGEST,
+	POLICY_LIST_AUTHOR_KEY_DIGEST,
+	POLICY_LIST_FAMILY_ID,
+	POLICY_LIST_IMAGE_ID,
+	POLICY_LIST_CHIP_ID,
+	_POLICY_LIST_MAX,
+};
+
+/* An allow-list of fixed-size values, sorted (memcmp order) and free of duplicates. */
+struct policy_list {
+	uint8_t *items;
+	size_t n;
+};
+
+struct snp_policy {
+	bool allow_debug;
+	bool allow_migration_agent;
+	bool allow_smt;
+	bool require_single_socket;
+	bool allow_vlek;
+	unsigned products; /* bit (1 << enum snp_product) per allowed product; 0 = any */
+	uint32_t min_report_version;
+	struct snp_tcb min_tcb;
+	struct snp_tcb min_committed_tcb;
+	uint32_t min_guest_svn;
+	uint8_t min_abi_major;
+	uint8_t min_abi_minor;
+	bool has_vmpl;
+	uint32_t vmpl;
+	bool has_report_data;
+	uint8_t report_data[64];
+	struct policy_list lists[_POLICY_LIST_MAX];
+};
+
+#define REPORT_VERSION_MIN 2u
+#define REPORT_VERSION_MAX 5u
+#define VMPL_MAX 3u
+#define HEX_MAX_BYTES 64u
+
+static const struct list_info {
+	const char *member; /* JSON member */
+	const char *rule;   /* violation name */
+	const char *field;  /* report field, for details */
+	size_t size;
+	size_t report_off;
+} list_info[_POLICY_LIST_MAX] = {
+	[POLICY_LIST_MEASUREMENT] = { "measurements", "measurement", "MEASUREMENT", 48,
+				      offsetof(struct snp_report, measurement) },
+	[POLICY_LIST_HOST_DATA] = { "host_data", "host_data", "HOST_DATA", 32,
+				    offsetof(struct snp_report, host_data) },
+	[POLICY_LIST_ID_KEY_DIGEST] = { "id_key_digests", "id_key_digest", "ID_KEY_DIGEST", 48,
+					offsetof(struct snp_report, id_key_digest) },
+	[POLICY_LIST_AUTHOR_KEY_DIGEST] = { "author_key_digests", "author_key_digest",
+					    "AUTHOR_KEY_DIGEST", 48,
+					    offsetof(struct snp_report, author_key_digest) },
+	[POLICY_LIST_FAMILY_ID] = { "family_ids", "family_id", "FAMILY_ID", 16,
+				    offsetof(struct snp_report, family_id) },
+	[POLICY_LIST_IMAGE_ID] = { "image_ids", "image_id", "IMAGE_ID", 16,
+				   offsetof(struct snp_report, image_id) },
+	[POLICY_LIST_CHIP_ID] = { "chip_ids", "chip_id", "CHIP_ID", 64,
+				  offsetof(struct snp_report, chip_id) },
+};
+
+/* TCB components in canonical (digest) order: Turin's byte order, microcode last. */
+enum tcb_component {
+	TCB_FMC,
+	TCB_BOOTLOADER,
+	TCB_TEE,
+	TCB_SNP,
+	TCB_MICROCODE,
+	_TCB_MAX,
+};
+
+static const struct tcb_info {
+	const char *name;
+	size_t off;
+	const char *rule_reported;
+	const char *rule_committed;
+} tcb_info[_TCB_MAX] = {
+	[TCB_FMC] = { "fmc", offsetof(struct snp_tcb, fmc), "min_tcb.fmc",
+		      "min_committed_tcb.fmc" },
+	[TCB_BOOTLOADER] = { "bootloader", offsetof(struct snp_tcb, bootloader),
+			     "min_tcb.bootloader", "min_committed_tcb.bootloader" },
+	[TCB_TEE] = { "tee", offsetof(struct snp_tcb, tee), "min_tcb.tee",
+		      "min_committed_tcb.tee" },
+	[TCB_SNP] = { "snp", offsetof(struct snp_tcb, snp), "min_tcb.snp",
+		      "min_committed_tcb.snp" },
+	[TCB_MICROCODE] = { "microcode", offsetof(struct snp_tcb, microcode), "min_tcb.microcode",
+			    "min_committed_tcb.microcode" },
+};
+
+static uint8_t *tcb_field(struct snp_tcb *t, enum tcb_component c)
+{
+	return (uint8_t *)t + tcb_info[c].off;
+}
+
+static uint8_t tcb_get(const struct snp_tcb *t, enum tcb_component c)
+{
+	return *((const uint8_t *)t + tcb_info[c].off);
+}
+
+static inline void json_object_putp(struct json_object **o)
+{
+	if (*o)
+		json_object_put(*o);
+}
+
+static inline void json_tokener_freep(struct json_tokener **t)
+{
+	if (*t)
+		json_tokener_free(*t);
+}
+
+/* ---- errors ---- */
+
+static _printf_(4, 5) int fail(char *err, size_t errlen, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+/* Copies an untrusted name into out for an error message: printable ASCII only, shortened. */
+static const char *sanitize(char out[static 48], const char *s)
+{
+	size_t i, n = strlen(s);
+
+	for (i = 0; i < n && i < 40; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\' ? s[i] : '?';
+	if (n > 40) {
+		memcpy(out + i, "...", 3);
+		i += 3;
+	}
+	out[i] = 0;
+	return out;
+}
+
+/* ---- typed member parsers; path names the member in error messages ---- */
+
+static int parse_bool(struct json_object *v, const char *path, bool *ret, char *err,
+		      size_t errlen)
+{
+	if (!json_object_is_type(v, json_type_boolean))
+		return fail(err, errlen, -EBADMSG, "%s: expected true or false", path);
+	*ret = json_object_get_boolean(v);
+	return 0;
+}
+
+static int parse_uint(struct json_object *v, const char *path, uint32_t min, uint32_t max,
+		      uint32_t *ret, char *err, size_t errlen)
+{
+	int64_t x;
+
+	/* json-c clamps out-of-range numbers to INT64_MIN/INT64_MAX/UINT64_MAX, all of which
+	 * are outside every range used here; non-integers (1.0, 1e2, NaN) have another type. */
+	if (!json_object_is_type(v, json_type_int))
+		return fail(err, errlen, -EBADMSG, "%s: expected an integer %" PRIu32 "..%" PRIu32,
+			    path, min, max);
+	x = json_object_get_int64(v);
+	if (x < (int64_t)min || x > (int64_t)max)
+		return fail(err, errlen, -EBADMSG, "%s: %" PRId64 " is out of range %" PRIu32
+			    "..%" PRIu32, path, x, min, max);
+	*ret = (uint32_t)x;
+	return 0;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int parse_hex(struct json_object *v, const char *path, uint8_t *out, size_t size,
+		     char *err, size_t errlen)
+{
+	const char *s;
+	size_t len;
+
+	if (!json_object_is_type(v, json_type_string))
+		return fail(err, errlen, -EBADMSG, "%s: expected a string of %zu hex digits", path,
+			    2 * size);
+	s = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	if (len != 2 * size)
+		return fail(err, errlen, -EBADMSG, "%s: expected %zu hex digits, got %zu", path,
+			    2 * size, len);
+	for (size_t i = 0; i < size; i++) {
+		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return fail(err, errlen, -EBADMSG, "%s: non-hex character at position %zu",
+				    path, hi < 0 ? 2 * i : 2 * i + 1);
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static int parse_version(struct json_object *v, char *err, size_t errlen)
+{
+	if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) != 1)
+		return fail(err, errlen, -EBADMSG, "version: expected 1 (the only format version)");
+	return 0;
+}
+
+static int parse_products(struct json_object *v, unsigned *ret, char *err, size_t errlen)
+{
+	unsigned mask = 0;
+	size_t n;
+
+	if (!json_object_is_type(v, json_type_array))
+		return fail(err, errlen, -EBADMSG, "products: expected a list of product names");
+	n = json_object_array_length(v);
+	if (n == 0)
+		return fail(err, errlen, -EBADMSG,
+			    "products: empty list (omit the member to allow any product)");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(v, i);
+		enum snp_product p = _SNP_PRODUCT_INVALID;
+		char name[48];
+
+		if (!json_object_is_type(e, json_type_string))
+			return fail(err, errlen, -EBADMSG, "products[%zu]: expected a string", i);
+		/* An embedded NUL would make strcasecmp see a shorter name. */
+		if (strlen(json_object_get_string(e)) == (size_t)json_object_get_string_len(e))
+			p = snp_product_from_string(json_object_get_string(e));
+		if (p < 0 || p >= _SNP_PRODUCT_MAX)
+			return fail(err, errlen, -EBADMSG,
+				    "products[%zu]: unknown product \"%s\" (milan, genoa or turin)",
+				    i, sanitize(name, json_object_get_string(e)));
+		if (mask & (1u << p))
+			return fail(err, errlen, -EBADMSG, "products[%zu]: duplicate \"%s\"", i,
+				    snp_product_to_string(p));
+		mask |= 1u << p;
+	}
+	*ret = mask;
+	return 0;
+}
+
+static int parse_tcb(struct json_object *v, const char *member, struct snp_tcb *ret, char *err,
+		     size_t errlen)
+{
+	struct snp_tcb t = {};
+	struct json_object_iterator it, end;
+	char path[64], name[48];
+
+	if (!json_object_is_type(v, json_type_object))
+		return fail(err, errlen, -EBADMSG, "%s: expected an object", member);
+	it = json_object_iter_begin(v);
+	end = json_object_iter_end(v);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		const char *key = json_object_iter_peek_name(&it);
+		enum tcb_component c;
+		uint32_t x;
+		int r;
+
+		for (c = 0; c < _TCB_MAX; c++)
+			if (strcmp(key, tcb_info[c].name) == 0)
+				break;
+		if (c == _TCB_MAX)
+			return fail(err, errlen, -EBADMSG, "%s.%s: unknown member (fmc, "
+				    "bootloader, tee, snp or microcode)", member,
+				    sanitize(name, key));
+		snprintf(path, sizeof(path), "%s.%s", member, key);
+		r = parse_uint(json_object_iter_peek_value(&it), path, 0, 255, &x, err, errlen);
+		if (r < 0)
+			return r;
+		*tcb_field(&t, c) = (uint8_t)x;
+	}
+	*ret = t;
+	return 0;
+}
+
+static int parse_abi(struct json_object *v, struct snp_policy *p, char *err, size_t errlen)
+{
+	struct json_object_iterator it, end;
+	uint32_t major = 0, minor = 0;
+	char name[48];
+
+	if (!json_object_is_type(v, json_type_object))
+		return fail(err, errlen, -EBADMSG, "min_abi: expected an object");
+	it = json_object_iter_begin(v);
+	end = json_object_iter_end(v);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		const char *key = json_object_iter_peek_name(&it);
+		struct json_object *x = json_object_iter_peek_value(&it);
+		int r;
+
+		if (strcmp(key, "major") == 0)
+			r = parse_uint(x, "min_abi.major", 0, 255, &major, err, errlen);
+		else if (strcmp(key, "minor") == 0)
+			r = parse_uint(x, "min_abi.minor", 0, 255, &minor, err, errlen);
+		else
+			r = fail(err, errlen, -EBADMSG, "min_abi.%s: unknown member (major or "
+				 "minor)", sanitize(name, key));
+		if (r < 0)
+			return r;
+	}
+	p->min_abi_major = (uint8_t)major;
+	p->min_abi_minor = (uint8_t)minor;
+	return 0;
+}
+
+/* Sorts n items of size bytes (insertion sort: lists hold at most POLICY_MAX_LIST items). */
+static void list_sort(uint8_t *items, size_t n, size_t size)
+{
+	uint8_t tmp[HEX_MAX_BYTES];
+
+	for (size_t i = 1; i < n; i++) {
+		size_t j = i;
+
+		memcpy(tmp, items + i * size, size);
+		while (j > 0 && memcmp(items + (j - 1) * size, tmp, size) > 0) {
+			memcpy(items + j * size, items + (j - 1) * size, size);
+			j--;
+		}
+		memcpy(items + j * size, tmp, size);
+	}
+}
+
+static int parse_list(struct json_object *v, enum policy_list_kind k, struct policy_list *ret,
+		      char *err, size_t errlen)
+{
+	const struct list_info *li = &list_info[k];
+	_cleanup_free_ uint8_t *items = NULL;
+	char path[64];
+	size_t n;
+
+	if (!json_object_is_type(v, json_type_array))
+		return fail(err, errlen, -EBADMSG, "%s: expected a list of %zu-digit hex strings",
+			    li->member, 2 * li->size);
+	n = json_object_array_length(v);
+	if (n == 0)
+		return fail(err, errlen, -EBADMSG,
+			    "%s: empty list (omit the member to allow any value)", li->member);
+	if (n > POLICY_MAX_LIST)
+		return fail(err, errlen, -EBADMSG, "%s: %zu entries, more than the limit of %u",
+			    li->member, n, POLICY_MAX_LIST);
+	items = calloc(n, li->size);
+	if (!items)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *item = items + i * li->size;
+		int r;
+
+		snprintf(path, sizeof(path), "%s[%zu]", li->member, i);
+		r = parse_hex(json_object_array_get_idx(v, i), path, item, li->size, err, errlen);
+		if (r < 0)
+			return r;
+		for (size_t j = 0; j < i; j++)
+			if (memcmp(items + j * li->size, item, li->size) == 0)
+				return fail(err, errlen, -EBADMSG, "%s: duplicate of %s[%zu]", path,
+					    li->member, j);
+	}
+	list_sort(items, n, li->size);
+	free(ret->items);
+	ret->items = TAKE_PTR(items);
+	ret->n = n;
+	return 0;
+}
+
+/* ---- top-level members ---- */
+
+enum member_kind {
+	MEMBER_VERSION,
+	MEMBER_BOOL,
+	MEMBER_PRODUCTS,
+	MEMBER_REPORT_VERSION,
+	MEMBER_TCB,
+	MEMBER_GUEST_SVN,
+	MEMBER_ABI,
+	MEMBER_VMPL,
+	MEMBER_LIST,
+	MEMBER_REPORT_DATA,
+};
+
+static const struct member {
+	const char *name;
+	enum member_kind kind;
+	size_t off; /* MEMBER_BOOL: the bool; MEMBER_TCB: the struct snp_tcb */
+	enum policy_list_kind list;
+} members[] = {
+	{ "version", MEMBER_VERSION, 0, 0 },
+	{ "allow_debug", MEMBER_BOOL, offsetof(struct snp_policy, allow_debug), 0 },
+	{ "allow_migration_agent", MEMBER_BOOL, offsetof(struct snp_policy, allow_migration_agent),
+	  0 },
+	{ "allow_smt", MEMBER_BOOL, offsetof(struct snp_policy, allow_smt), 0 },
+	{ "require_single_socket", MEMBER_BOOL, offsetof(struct snp_policy, require_single_socket),
+	  0 },
+	{ "allow_vlek", MEMBER_BOOL, offsetof(struct snp_policy, allow_vlek), 0 },
+	{ "products", MEMBER_PRODUCTS, 0, 0 },
+	{ "min_report_version", MEMBER_REPORT_VERSION, 0, 0 },
+	{ "min_tcb", MEMBER_TCB, offsetof(struct snp_policy, min_tcb), 0 },
+	{ "min_committed_tcb", MEMBER_TCB, offsetof(struct snp_policy, min_committed_tcb), 0 },
+	{ "min_guest_svn", MEMBER_GUEST_SVN, 0, 0 },
+	{ "min_abi", MEMBER_ABI, 0, 0 },
+	{ "vmpl", MEMBER_VMPL, 0, 0 },
+	{ "measurements", MEMBER_LIST, 0, POLICY_LIST_MEASUREMENT },
+	{ "host_data", MEMBER_LIST, 0, POLICY_LIST_HOST_DATA },
+	{ "id_key_digests", MEMBER_LIST, 0, POLICY_LIST_ID_KEY_DIGEST },
+	{ "author_key_digests", MEMBER_LIST, 0, POLICY_LIST_AUTHOR_KEY_DIGEST },
+	{ "family_ids", MEMBER_LIST, 0, POLICY_LIST_FAMILY_ID },
+	{ "image_ids", MEMBER_LIST, 0, POLICY_LIST_IMAGE_ID },
+	{ "chip_ids", MEMBER_LIST, 0, POLICY_LIST_CHIP_ID },
+	{ "report_data", MEMBER_REPORT_DATA, 0, 0 },
+};
+
+static int parse_member(struct snp_policy *p, const struct member *m, struct json_object *v,
+			char *err, size_t errlen)
+{
+	int r;
+
+	switch (m->kind) {
+	case MEMBER_VERSION:
+		return parse_version(v, err, errlen);
+	case MEMBER_BOOL:
+		return parse_bool(v, m->name, (bool *)((uint8_t *)p + m->off), err, errlen);
+	case MEMBER_PRODUCTS:
+		return parse_products(v, &p->products, err, errlen);
+	case MEMBER_REPORT_VERSION:
+		return parse_uint(v, m->name, REPORT_VERSION_MIN, REPORT_VERSION_MAX,
+				  &p->min_report_version, err, errlen);
+	case MEMBER_TCB:
+		return parse_tcb(v, m->name, (struct snp_tcb *)((uint8_t *)p + m->off), err,
+				 errlen);
+	case MEMBER_GUEST_SVN:
+		return parse_uint(v, m->name, 0, UINT32_MAX, &p->min_guest_svn, err, errlen);
+	case MEMBER_ABI:
+		return parse_abi(v, p, err, errlen);
+	case MEMBER_VMPL:
+		r = parse_uint(v, m->name, 0, VMPL_MAX, &p->vmpl, err, errlen);
+		if (r >= 0)
+			p->has_vmpl = true;
+		return r;
+	case MEMBER_LIST:
+		return parse_list(v, m->list, &p->lists[m->list], err, errlen);
+	case MEMBER_REPORT_DATA:
+		r = parse_hex(v, m->name, p->report_data, sizeof(p->report_data), err, errlen);
+		if (r >= 0)
+			p->has_report_data = true;
+		return r;
+	}
+	return -EINVAL;
+}
+
+static int parse_members(struct json_object *root, struct snp_policy *p, char *err,
+			 size_t errlen)
+{
+	struct json_object_iterator it = json_object_iter_begin(root);
+	struct json_object_iterator end = json_object_iter_end(root);
+
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		const char *key = json_object_iter_peek_name(&it);
+		const struct member *m = NULL;
+		char name[48];
+		int r;
+
+		for (size_t i = 0; i < ELEMENTSOF(members); i++)
+			if (strcmp(key, members[i].name) == 0) {
+				m = &members[i];
+				break;
+			}
+		if (!m)
+			return fail(err, errlen, -EBADMSG, "%s: unknown member",
+				    sanitize(name, key));
+		r = parse_member(p, m, json_object_iter_peek_value(&it), err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- lexical pass ---- */
+
+#define SCAN_MAX_DEPTH 8
+/* More than the number of distinct members any schema object has (21 at the top level). */
+#define SCAN_MAX_KEYS 32
+
+struct scan_frame {
+	bool object;
+	const char *name; /* raw name of the member holding this object (NULL at the top) */
+	size_t name_len;
+	unsigned n_keys;
+	const char *keys[SCAN_MAX_KEYS]; /* raw member names (between the quotes) */
+	size_t key_lens[SCAN_MAX_KEYS];
+};
+
+/*
+ * Decodes the next code unit of a raw (already validated) JSON string: an escape gives the
+ * unit it stands for (\uXXXX: the 16-bit value), any other byte itself. Two member names are
+ * the same if their units are; member names that pass the schema walk are ASCII, where this
+ * is exact.
+ */
+static unsigned scan_unit(const char *s, size_t len, size_t *i)
+{
+	unsigned u = 0;
+	char c = s[*i];
+
+	if (c != '\\' || *i + 1 >= len) {
+		(*i)++;
+		return (unsigned char)c;
+	}
+	c = s[*i + 1];
+	*i += 2;
+	switch (c) {
+	case 'b': return '\b';
+	case 'f': return '\f';
+	case 'n': return '\n';
+	case 'r': return '\r';
+	case 't': return '\t';
+	case 'u':
+		for (unsigned k = 0; k < 4 && *i < len; k++, (*i)++) {
+			int d = hex_digit(s[*i]);
+			u = u << 4 | (unsigned)(d < 0 ? 0 : d);
+		}
+		return u;
+	default: return (unsigned char)c; /* \" \\ \/ */
+	}
+}
+
+static bool scan_key_has_nul(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len;)
+		if (scan_unit(s, len, &i) == 0)
+			return true;
+	return false;
+}
+
+static bool scan_key_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t i = 0, j = 0;
+
+	while (i < alen && j < blen)
+		if (scan_unit(a, alen, &i) != scan_unit(b, blen, &j))
+			return false;
+	return i == alen && j == blen;
+}
+
+/* Records member name s[0..len) in the innermost object; rejects a NUL or a repeat. */
+static int scan_key(struct scan_frame *f, const char *s, size_t len, size_t off, char *err,
+		    size_t errlen)
+{
+	if (scan_key_has_nul(s, len))
+		return fail(err, errlen, -EBADMSG, "member name with \\u0000 at offset %zu", off);
+	for (unsigned i = 0; i < f->n_keys; i++) {
+		if (!scan_key_eq(f->keys[i], f->key_lens[i], s, len))
+			continue;
+		if (f->name)
+			return fail(err, errlen, -EBADMSG,
+				    "%.*s.%.*s: duplicate member (offset %zu)",
+				    f->name_len > 40 ? 40 : (int)f->name_len, f->name,
+				    len > 40 ? 40 : (int)len, s, off);
+		return fail(err, errlen, -EBADMSG, "%.*s: duplicate member (offset %zu)",
+			    len > 40 ? 40 : (int)len, s, off);
+	}
+	if (f->n_keys >= SCAN_MAX_KEYS)
+		return fail(err, errlen, -EBADMSG, "too many members in one object");
+	f->keys[f->n_keys] = s;
+	f->key_lens[f->n_keys++] = len;
+	return 0;
+}
+
+/* Finds the closing quote of the string opening at s[i]; rejects raw control characters. */
+static int scan_string(const char *s, size_t len, size_t i, size_t *ret_end, char *err,
+		       size_t errlen)
+{
+	for (size_t j = i + 1; j < len; j++) {
+		if ((unsigned char)s[j] < 0x20)
+			return fail(err, errlen, -EBADMSG,
+				    "raw control character in a string at offset %zu", j);
+		if (s[j] == '\\')
+			j++;
+		else if (s[j] == '"') {
+			*ret_end = j;
+			return 0;
+		}
+	}
+	return fail(err, errlen, -EBADMSG, "unterminated string at offset %zu", i);
+}
+
+static bool is_json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int scan_lexical(const char *s, size_t len, char *err, size_t errlen)
+{
+	_cleanup_free_ struct scan_frame *frames = NULL;
+	int depth = -1;
+
+	frames = calloc(SCAN_MAX_DEPTH, sizeof(*frames));
+	if (!frames)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < len; i++) {
+		size_t end = 0, k;
+		int r;
+
+		switch (s[i]) {
+		case '{':
+		case '[':
+			if (++depth >= SCAN_MAX_DEPTH)
+				return fail(err, errlen, -EBADMSG, "nested too deeply");
+			frames[depth] = (struct scan_frame){ .object = s[i] == '{' };
+			if (depth > 0 && frames[depth - 1].object && frames[depth - 1].n_keys > 0) {
+				const struct scan_frame *up = &frames[depth - 1];
+
+				frames[depth].name = up->keys[up->n_keys - 1];
+				frames[depth].name_len = up->key_lens[up->n_keys - 1];
+			}
+			break;
+		case '}':
+		case ']':
+			if (depth >= 0)
+				depth--;
+			break;
+		case '\'':
+			return fail(err, errlen, -EBADMSG, "single-quoted string at offset %zu", i);
+		case '"':
+			r = scan_string(s, len, i, &end, err, errlen);
+			if (r < 0)
+				return r;
+			for (k = end + 1; k < len && is_json_space(s[k]); k++)
+				;
+			if (depth >= 0 && frames[depth].object && k < len && s[k] == ':') {
+				r = scan_key(&frames[depth], s + i + 1, end - i - 1, i, err,
+					     errlen);
+				if (r < 0)
+					return r;
+			}
+			i = end;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+/* ---- parse ---- */
+
+static int json_parse_strict(const char *json, size_t len, struct json_object **ret, char *err,
+			     size_t errlen)
+{
+	_cleanup_(json_tokener_freep) struct json_tokener *tok = NULL;
+	struct json_object *o;
+	enum json_tokener_error e;
+	size_t end;
+
+	tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+	if (!tok)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, json, (int)len);
+	e = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	if (!o) {
+		if (e == json_tokener_success) /* the document is a JSON null */
+			return fail(err, errlen, -EBADMSG, "policy must be a JSON object");
+		if (e == json_tokener_continue)
+			return fail(err, errlen, -EBADMSG, "JSON: unexpected end of input");
+		return fail(err, errlen, -EBADMSG, "JSON syntax error at offset %zu: %s", end,
+			    json_tokener_error_desc(e));
+	}
+	for (; end < len; end++)
+		if (!is_json_space(json[end])) {
+			json_object_put(o);
+			return fail(err, errlen, -EBADMSG, "trailing data at offset %zu", end);
+		}
+	*ret = o;
+	return 0;
+}
+
+static struct snp_policy *policy_alloc(void)
+{
+	struct snp_policy *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->allow_smt = true;
+	p->allow_vlek = true;
+	p->min_report_version = REPORT_VERSION_MIN;
+	return p;
+}
+
+int snp_policy_parse(const char *json, size_t len, struct snp_policy **ret, char *err,
+		     size_t errlen)
+{
+	_cleanup_(json_object_putp) struct json_object *root = NULL;
+	_cleanup_(snp_policy_freep) struct snp_policy *p = NULL;
+	const char *nul;
+	size_t i;
+	int r;
+
+	if (err && errlen > 0)
+		err[0] = 0;
+	if (!ret || (!json && len > 0))
+		return fail(err, errlen, -EINVAL, "invalid arguments");
+	if (len > POLICY_MAX_SIZE)
+		return fail(err, errlen, -EMSGSIZE,
+			    "policy is %zu bytes, more than the limit of %u", len, POLICY_MAX_SIZE);
+	if (!json)
+		json = "";
+	nul = memchr(json, 0, len);
+	if (nul)
+		return fail(err, errlen, -EBADMSG, "NUL byte at offset %zu", (size_t)(nul - json));
+	/* json-c cannot tell a complete top-level literal ("null", "1") from a cut-off one at
+	 * the end of the buffer; anything but an object is wrong anyway, so say that. */
+	for (i = 0; i < len && is_json_space(json[i]); i++)
+		;
+	if (i < len && json[i] != '{')
+		return fail(err, errlen, -EBADMSG, "policy must be a JSON object");
+	r = json_parse_strict(json, len, &root, err, errlen);
+	if (r < 0)
+		return r;
+	if (!json_object_is_type(root, json_type_object))
+		return fail(err, errlen, -EBADMSG, "policy must be a JSON object");
+	p = policy_alloc();
+	if (!p)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	r = parse_members(root, p, err, errlen);
+	if (r < 0)
+		return r;
+	r = scan_lexical(json, len, err, errlen);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(p);
+	return 0;
+}
+
+int snp_policy_new_default(struct snp_policy **ret)
+{
+	struct snp_policy *p;
+
+	if (!ret)
+		return -EINVAL;
+	p = policy_alloc();
+	if (!p)
+		return -ENOMEM;
+	*ret = p;
+	return 0;
+}
+
+struct snp_policy *snp_policy_free(struct snp_policy *p)
+{
+	if (!p)
+		return NULL;
+	for (size_t k = 0; k < _POLICY_LIST_MAX; k++)
+		free(p->lists[k].items);
+	free(p);
+	return NULL;
+}
+
+/* ---- digest ---- */
+
+/*
+ * Canonical form, version 1 (all integers little-endian):
+ *   "vhsm-policy" NUL, u8 1,
+ *   u8 flags (bit 0 allow_debug, 1 allow_migration_agent, 2 allow_smt,
+ *             3 require_single_socket, 4 allow_vlek),
+ *   u8 products bitmask (bit 0 milan, 1 genoa, 2 turin; 0 = any),
+ *   u32 min_report_version,
+ *   5 x u8 min_tcb, 5 x u8 min_committed_tcb (fmc, bootloader, tee, snp, microcode),
+ *   u32 min_guest_svn, u8 min_abi major, u8 min_abi minor,
+ *   u8 has_vmpl, u8 vmpl,
+ *   per list (measurements, host_data, id_key_digests, author_key_digests, family_ids,
+ *   image_ids, chip_ids): u32 count, then the entries in ascending byte order,
+ *   u8 has_report_data, 64 bytes report_data (zero when absent).
+ * An absent member and the member at its default are the same policy and serialise alike.
+ */
+#define POLICY_DIGEST_TAG "vhsm-policy"
+#define POLICY_DIGEST_VERSION 1
+
+static void put_u32(uint8_t **q, uint32_t v)
+{
+	le32_put(*q, v);
+	*q += 4;
+}
+
+static size_t policy_fixed_serialise(const struct snp_policy *p, uint8_t *buf)
+{
+	uint8_t *q = buf;
+
+	memcpy(q, POLICY_DIGEST_TAG, sizeof(POLICY_DIGEST_TAG));
+	q += sizeof(POLICY_DIGEST_TAG);
+	*q++ = POLICY_DIGEST_VERSION;
+	*q++ = (uint8_t)(p->allow_debug << 0 | p->allow_migration_agent << 1 | p->allow_smt << 2 |
+			 p->require_single_socket << 3 | p->allow_vlek << 4);
+	*q++ = (uint8_t)p->products;
+	put_u32(&q, p->min_report_version);
+	for (enum tcb_component c = 0; c < _TCB_MAX; c++)
+		*q++ = tcb_get(&p->min_tcb, c);
+	for (enum tcb_component c = 0; c < _TCB_MAX; c++)
+		*q++ = tcb_get(&p->min_committed_tcb, c);
+	put_u32(&q, p->min_guest_svn);
+	*q++ = p->min_abi_major;
+	*q++ = p->min_abi_minor;
+	*q++ = p->has_vmpl;
+	*q++ = (uint8_t)p->vmpl;
+	return (size_t)(q - buf);
+}
+
+void snp_policy_digest(const struct snp_policy *p, uint8_t out[static 32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t buf[64], rd[1 + sizeof(p->report_data)] = {};
+	unsigned int n = 0;
+	int ok;
+
+	ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	     EVP_DigestUpdate(ctx, buf, policy_fixed_serialise(p, buf));
+	for (size_t k = 0; ok && k < _POLICY_LIST_MAX; k++) {
+		uint8_t cnt[4];
+
+		le32_put(cnt, (uint32_t)p->lists[k].n);
+		ok = EVP_DigestUpdate(ctx, cnt, sizeof(cnt)) &&
+		     (p->lists[k].n == 0 ||
+		      EVP_DigestUpdate(ctx, p->lists[k].items, p->lists[k].n * list_info[k].size));
+	}
+	rd[0] = p->has_report_data;
+	if (p->has_report_data)
+		memcpy(rd + 1, p->report_data, sizeof(p->report_data));
+	ok = ok && EVP_DigestUpdate(ctx, rd, sizeof(rd)) && EVP_DigestFinal_ex(ctx, out, &n) &&
+	     n == 32;
+	EVP_MD_CTX_free(ctx);
+	/* The digest pins the policy in sealed blobs and the API has no error return: any
+	 * made-up value could equal another policy's. SHA-256 only fails without memory. */
+	if (!ok)
+		abort();
+	ERR_clear_error();
+}
+
+/* ---- evaluation ---- */
+
+static _printf_(3, 4) void add(struct snp_policy_result *res, const char *rule,
+			       const char *fmt, ...)
+{
+	struct snp_policy_violation *v;
+	va_list ap;
+
+	if (res->n >= POLICY_MAX_VIOLATIONS)
+		return;
+	v = &res->v[res->n++];
+	v->rule = rule;
+	va_start(ap, fmt);
+	vsnprintf(v->detail, sizeof(v->detail), fmt, ap);
+	va_end(ap);
+}
+
+static void hex_string(char *out, const uint8_t *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+static void eval_flags(const struct snp_policy *p, const struct snp_report *r,
+		       struct snp_policy_result *res)
+{
+	if ((r->policy & SNP_POLICY_DEBUG) && !p->allow_debug)
+		add(res, "debug", "POLICY.DEBUG=1 (guest memory readable by the host)");
+	if ((r->policy & SNP_POLICY_MIGRATE_MA) && !p->allow_migration_agent)
+		add(res, "migration_agent", "POLICY.MIGRATE_MA=1");
+	if ((r->platform_info & SNP_PLATFORM_SMT_EN) && !p->allow_smt)
+		add(res, "smt", "PLATFORM_INFO.SMT_EN=1");
+	if (p->require_single_socket && !(r->policy & SNP_POLICY_SINGLE_SOCKET))
+		add(res, "single_socket", "POLICY.SINGLE_SOCKET=0");
+	if (snp_report_signing_key(r) == SNP_SIGNING_KEY_VLEK && !p->allow_vlek)
+		add(res, "vlek", "signed with a VLEK");
+}
+
+static void eval_tcb(const struct snp_tcb *min, uint64_t raw, enum snp_product prod,
+		     bool committed, struct snp_policy_result *res)
+{
+	struct snp_tcb t;
+
+	if (snp_tcb_decode(raw, prod, &t) < 0)
+		return; /* prod was checked by the caller */
+	for (enum tcb_component c = 0; c < _TCB_MAX; c++) {
+		/* FMC exists only in Turin's layout; elsewhere the byte means something else. */
+		if (c == TCB_FMC && prod != SNP_PRODUCT_TURIN)
+			continue;
+		if (tcb_get(&t, c) < tcb_get(min, c))
+			add(res, committed ? tcb_info[c].rule_committed : tcb_info[c].rule_reported,
+			    "%s %s=%u < %u", committed ? "COMMITTED_TCB" : "REPORTED_TCB",
+			    tcb_info[c].name, tcb_get(&t, c), tcb_get(min, c));
+	}
+}
+
+static void eval_platform(const struct snp_policy *p, const struct snp_report *r,
+			  enum snp_product prod, struct snp_policy_result *res)
+{
+	bool known = prod >= 0 && prod < _SNP_PRODUCT_MAX;
+
+	/* Without a product the TCB cannot be decoded: refuse rather than guess a layout. */
+	if (!known)
+		add(res, "product", "unknown product (%d)", (int)prod);
+	else if (p->products && !(p->products & (1u << prod)))
+		add(res, "product", "product %s not allowed", snp_product_to_string(prod));
+	if (r->version < p->min_report_version)
+		add(res, "report_version", "report version %" PRIu32 " < %" PRIu32, r->version,
+		    p->min_report_version);
+	if (known) {
+		eval_tcb(&p->min_tcb, r->reported_tcb, prod, false, res);
+		eval_tcb(&p->min_committed_tcb, r->committed_tcb, prod, true, res);
+	}
+	if (r->guest_svn < p->min_guest_svn)
+		add(res, "guest_svn", "GUEST_SVN %" PRIu32 " < %" PRIu32, r->guest_svn,
+		    p->min_guest_svn);
+	if (r->current_major < p->min_abi_major ||
+	    (r->current_major == p->min_abi_major && r->current_minor < p->min_abi_minor))
+		add(res, "abi_version", "firmware %u.%u (build %u) < %u.%u", r->current_major,
+		    r->current_minor, r->current_build, p->min_abi_major, p->min_abi_minor);
+	if (p->has_vmpl && r->vmpl != p->vmpl)
+		add(res, "vmpl", "VMPL %" PRIu32 " != %" PRIu32, r->vmpl, p->vmpl);
+}
+
+static bool list_contains(const struct policy_list *l, const uint8_t *v, size_t size)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (memcmp(l->items + i * size, v, size) == 0)
+			return true;
+	return false;
+}
+
+static void eval_values(const struct snp_policy *p, const struct snp_report *r,
+			struct snp_policy_result *res)
+{
+	char hex[2 * HEX_MAX_BYTES + 1];
+
+	for (size_t k = 0; k < _POLICY_LIST_MAX; k++) {
+		const struct list_info *li = &list_info[k];
+		const uint8_t *v = (const uint8_t *)r + li->report_off;
+
+		if (p->lists[k].n == 0 || list_contains(&p->lists[k], v, li->size))
+			continue;
+		hex_string(hex, v, li->size);
+		add(res, li->rule, "%s %s not allowed", li->field, hex);
+	}
+	if (p->has_report_data && memcmp(r->report_data, p->report_data, 64) != 0) {
+		hex_string(hex, r->report_data, sizeof(r->report_data));
+		add(res, "report_data", "REPORT_DATA %s differs", hex);
+	}
+}
+
+int snp_policy_eval(const struct snp_policy *p, const struct snp_report *r, enum snp_product prod,
+		    struct snp_policy_result *ret)
+{
+	if (!ret)
+		return -EINVAL;
+	ret->n = 0;
+	if (!p || !r)
+		return -EINVAL;
+	eval_flags(p, r, ret);
+	eval_platform(p, r, prod, ret);
+	eval_values(p, r, ret);
+	return ret->n > 0 ? -EKEYREJECTED : 0;
+}
