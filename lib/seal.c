@@ -1,0 +1,618 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Sealing to this confidential VM with the SNP derived key (see seal.h and docs/sealing.md).
+ *
+ * Blob format 1 (integers little-endian; L = label length, M = meta length):
+ *
+ *   0x000   8  magic "VHSMSEAL"
+ *   0x008   2  format (1)
+ *   0x00A   1  profile (0 strict, 1 author)
+ *   0x00B   4  vmpl            \
+ *   0x00F   4  guest_svn        > MSG_KEY_REQ parameters
+ *   0x013   8  tcb_version     /  (the pinned TCB)
+ *   0x01B  48  measurement     \
+ *   0x04B  16  family_id        |
+ *   0x05B  16  image_id         > binding summary (explanations only)
+ *   0x06B  32  SHA-256(CHIP_ID) |
+ *   0x08B   8  guest_policy     |
+ *   0x093  32  policy_digest   /
+ *   0x0B3   1  L (1..255)
+ *   0x0B4   L  label
+ *   +L      4  M (0..SEAL_META_MAX)
+ *   +4      M  meta
+ *   +M     32  salt
+ *   +32    12  nonce
+ *   +12     4  ciphertext length C (1..SEAL_PLAINTEXT_MAX)
+ *   = header_len = 0xE8 + L + M: everything above is the GCM AAD and part of the HKDF info
+ *   then C bytes of ciphertext and a 16-byte tag; the blob is exactly header_len + C + 16.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "log.h"
+#include "seal.h"
+#include "secmem.h"
+#include "wrap.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free);
+
+#define SEAL_MAGIC "VHSMSEAL"
+#define SEAL_MAGIC_LEN 8u
+#define SEAL_FORMAT 1u
+#define SEAL_SALT_LEN 32u
+#define SEAL_NONCE_LEN 12u
+#define SEAL_TAG_LEN 16u
+#define SEAL_KEY_LEN 32u
+#define SEAL_INFO "vhsm-seal-v1"
+#define SEAL_INFO_LEN (sizeof(SEAL_INFO) - 1)
+#define SEAL_VMPL_MAX 3u
+
+/* Offsets of the fixed part. */
+enum {
+	SEAL_OFF_FORMAT = 0x08,
+	SEAL_OFF_PROFILE = 0x0a,
+	SEAL_OFF_VMPL = 0x0b,
+	SEAL_OFF_GUEST_SVN = 0x0f,
+	SEAL_OFF_TCB = 0x13,
+	SEAL_OFF_MEASUREMENT = 0x1b,
+	SEAL_OFF_FAMILY_ID = 0x4b,
+	SEAL_OFF_IMAGE_ID = 0x5b,
+	SEAL_OFF_CHIP_HASH = 0x6b,
+	SEAL_OFF_GUEST_POLICY = 0x8b,
+	SEAL_OFF_POLICY_DIGEST = 0x93,
+	SEAL_OFF_LABEL_LEN = 0xb3,
+	SEAL_OFF_LABEL = 0xb4,
+};
+/* After the label: meta length, then after meta: salt, nonce, ciphertext length. */
+#define SEAL_TAIL_LEN (SEAL_SALT_LEN + SEAL_NONCE_LEN + 4u)
+#define SEAL_HEADER_FIXED (SEAL_OFF_LABEL + 4u + SEAL_TAIL_LEN) /* 0xE8 */
+
+_Static_assert(SEAL_HEADER_FIXED == 0xe8, "fixed header size");
+_Static_assert(SEAL_HEADER_FIXED + SEAL_LABEL_MAX + SEAL_META_MAX + SEAL_PLAINTEXT_MAX +
+			       SEAL_TAG_LEN <= SEAL_BLOB_MAX,
+	       "largest blob fits SEAL_BLOB_MAX");
+
+static const char *const seal_profile_names[_SEAL_PROFILE_MAX] = {
+	[SEAL_PROFILE_STRICT] = "strict",
+	[SEAL_PROFILE_AUTHOR] = "author",
+};
+
+const char *seal_profile_to_string(enum seal_profile p)
+{
+	if (p < 0 || p >= _SEAL_PROFILE_MAX)
+		return NULL;
+	return seal_profile_names[p];
+}
+
+enum seal_profile seal_profile_from_string(const char *s)
+{
+	if (!s)
+		return _SEAL_PROFILE_INVALID;
+	for (int p = 0; p < _SEAL_PROFILE_MAX; p++)
+		if (strcmp(s, seal_profile_names[p]) == 0)
+			return (enum seal_profile)p;
+	return _SEAL_PROFILE_INVALID;
+}
+
+uint64_t seal_profile_field_select(enum seal_profile p)
+{
+	/* Both pin guest SVN and TCB so that a rollback of either derives another key. */
+	const uint64_t common = SNP_FIELD_POLICY | SNP_FIELD_GUEST_SVN | SNP_FIELD_TCB_VERSION;
+
+	switch (p) {
+	case SEAL_PROFILE_STRICT:
+		return common | SNP_FIELD_MEASUREMENT;
+	case SEAL_PROFILE_AUTHOR:
+		return common | SNP_FIELD_FAMILY_ID | SNP_FIELD_IMAGE_ID;
+	default:
+		return 0;
+	}
+}
+
+void seal_params_from_report(enum seal_profile p, const struct snp_report *r,
+			     struct seal_params *ret)
+{
+	*ret = (struct seal_params){
+		.profile = p,
+		.vmpl = r->vmpl,
+		.guest_svn = r->guest_svn,
+		.tcb_version = r->committed_tcb,
+	};
+}
+
+void seal_key_request(const struct seal_params *p, struct snp_key_request *ret)
+{
+	*ret = (struct snp_key_request){
+		.root_key_select = 0,
+		.key_sel = 0,
+		.field_select = seal_profile_field_select(p->profile),
+		.vmpl = p->vmpl,
+		.guest_svn = p->guest_svn,
+		.tcb_version = p->tcb_version,
+	};
+}
+
+static int sha256(const uint8_t *in, size_t len, uint8_t ret[static 32])
+{
+	if (EVP_Digest(in, len, ret, NULL, EVP_sha256(), NULL) != 1)
+		return vhsm_log_openssl(-EIO, "SHA-256");
+	ERR_clear_error();
+	return 0;
+}
+
+void seal_binding_from_report(const struct snp_report *r, const uint8_t policy_digest[static 32],
+			      struct seal_binding *ret)
+{
+	struct seal_binding b = { .guest_policy = r->policy };
+
+	memcpy(b.measurement, r->measurement, sizeof(b.measurement));
+	memcpy(b.family_id, r->family_id, sizeof(b.family_id));
+	memcpy(b.image_id, r->image_id, sizeof(b.image_id));
+	memcpy(b.policy_digest, policy_digest, sizeof(b.policy_digest));
+	/* Cannot fail short of a broken libcrypto; the hash only feeds explanations. */
+	if (sha256(r->chip_id, sizeof(r->chip_id), b.chip_id_sha256) < 0)
+		memset(b.chip_id_sha256, 0, sizeof(b.chip_id_sha256));
+	*ret = b;
+}
+
+/* ---- labels ---- */
+
+/* Length of the UTF-8 sequence at s[0..n) if it is well formed (RFC 3629), else 0. */
+static size_t utf8_seq_len(const uint8_t *s, size_t n)
+{
+	uint32_t cp;
+	size_t len;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1fu;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0fu;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07u;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	/* overlong forms, UTF-16 surrogates, beyond U+10FFFF, C1 controls */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+		return 0;
+	return len;
+}
+
+/* The label is a KEK name: printable UTF-8, no controls, no '/' (it names files), no NUL. */
+static bool seal_label_valid(const uint8_t *s, size_t n)
+{
+	if (n == 0 || n > SEAL_LABEL_MAX)
+		return false;
+	for (size_t i = 0; i < n;) {
+		size_t l;
+
+		if (s[i] < 0x20 || s[i] == 0x7f || s[i] == '/')
+			return false;
+		l = utf8_seq_len(s + i, n - i);
+		if (l == 0)
+			return false;
+		i += l;
+	}
+	return true;
+}
+
+/* ---- header ---- */
+
+/* The fixed-size part: key request parameters and binding. blob holds SEAL_HEADER_FIXED. */
+static int seal_parse_fixed(const uint8_t *blob, struct seal_header *h)
+{
+	uint8_t profile = blob[SEAL_OFF_PROFILE];
+
+	if (profile >= _SEAL_PROFILE_MAX)
+		return -EBADMSG;
+	h->params.profile = (enum seal_profile)profile;
+	h->params.vmpl = le32_get(blob + SEAL_OFF_VMPL);
+	h->params.guest_svn = le32_get(blob + SEAL_OFF_GUEST_SVN);
+	h->params.tcb_version = le64_get(blob + SEAL_OFF_TCB);
+	if (h->params.vmpl > SEAL_VMPL_MAX)
+		return -EBADMSG;
+	memcpy(h->binding.measurement, blob + SEAL_OFF_MEASUREMENT, 48);
+	memcpy(h->binding.family_id, blob + SEAL_OFF_FAMILY_ID, 16);
+	memcpy(h->binding.image_id, blob + SEAL_OFF_IMAGE_ID, 16);
+	memcpy(h->binding.chip_id_sha256, blob + SEAL_OFF_CHIP_HASH, 32);
+	h->binding.guest_policy = le64_get(blob + SEAL_OFF_GUEST_POLICY);
+	memcpy(h->binding.policy_digest, blob + SEAL_OFF_POLICY_DIGEST, 32);
+	return 0;
+}
+
+/* Parses the header; also hands out where salt and nonce are. Pure. */
+static int seal_header_parse(const uint8_t *blob, size_t len, struct seal_header *ret,
+			     const uint8_t **ret_salt, const uint8_t **ret_nonce)
+{
+	struct seal_header h = { .format = SEAL_FORMAT };
+	size_t label_len, off;
+	int r;
+
+	if (!blob || len < SEAL_OFF_PROFILE || len > SEAL_BLOB_MAX ||
+	    memcmp(blob, SEAL_MAGIC, SEAL_MAGIC_LEN) != 0)
+		return -EBADMSG;
+	if (blob[SEAL_OFF_FORMAT] != SEAL_FORMAT || blob[SEAL_OFF_FORMAT + 1] != 0)
+		return -EPROTONOSUPPORT;
+	/* The smallest blob: empty meta, one-byte label and plaintext. */
+	if (len < SEAL_HEADER_FIXED + 1u + 1u + SEAL_TAG_LEN)
+		return -EBADMSG;
+
+	r = seal_parse_fixed(blob, &h);
+	if (r < 0)
+		return r;
+
+	/*
+	 * Every length below is bounded (255, SEAL_META_MAX, SEAL_PLAINTEXT_MAX) far below
+	 * SIZE_MAX, so the sums cannot overflow; each is checked against len before it is read.
+	 */
+	label_len = blob[SEAL_OFF_LABEL_LEN];
+	off = SEAL_OFF_LABEL + label_len;
+	if (len < off + 4u || !seal_label_valid(blob + SEAL_OFF_LABEL, label_len))
+		return -EBADMSG;
+	memcpy(h.label, blob + SEAL_OFF_LABEL, label_len);
+	h.label[label_len] = '\0';
+
+	h.meta_len = le32_get(blob + off);
+	off += 4;
+	if (h.meta_len > SEAL_META_MAX || len < off + h.meta_len + SEAL_TAIL_LEN)
+		return -EBADMSG;
+	h.meta = h.meta_len ? blob + off : NULL;
+	off += h.meta_len;
+
+	h.header_len = off + SEAL_TAIL_LEN;
+	h.ciphertext_len = le32_get(blob + h.header_len - 4);
+	if (h.ciphertext_len == 0 || h.ciphertext_len > SEAL_PLAINTEXT_MAX ||
+	    len != h.header_len + h.ciphertext_len + SEAL_TAG_LEN)
+		return -EBADMSG;
+
+	if (ret_salt)
+		*ret_salt = blob + off;
+	if (ret_nonce)
+		*ret_nonce = blob + off + SEAL_SALT_LEN;
+	*ret = h;
+	return 0;
+}
+
+int seal_parse_header(const uint8_t *blob, size_t len, struct seal_header *ret)
+{
+	return seal_header_parse(blob, len, ret, NULL, NULL);
+}
+
+/* Writes the header (with a fresh salt and nonce) into h, which has room for header_len. */
+static int seal_header_build(uint8_t *h, const struct seal_params *p, const struct seal_binding *b,
+			     const char *label, size_t label_len, const uint8_t *meta,
+			     size_t meta_len, size_t pt_len)
+{
+	size_t off;
+
+	memcpy(h, SEAL_MAGIC, SEAL_MAGIC_LEN);
+	h[SEAL_OFF_FORMAT] = SEAL_FORMAT;
+	h[SEAL_OFF_FORMAT + 1] = 0;
+	h[SEAL_OFF_PROFILE] = (uint8_t)p->profile;
+	le32_put(h + SEAL_OFF_VMPL, p->vmpl);
+	le32_put(h + SEAL_OFF_GUEST_SVN, p->guest_svn);
+	le64_put(h + SEAL_OFF_TCB, p->tcb_version);
+	memcpy(h + SEAL_OFF_MEASUREMENT, b->measurement, 48);
+	memcpy(h + SEAL_OFF_FAMILY_ID, b->family_id, 16);
+	memcpy(h + SEAL_OFF_IMAGE_ID, b->image_id, 16);
+	memcpy(h + SEAL_OFF_CHIP_HASH, b->chip_id_sha256, 32);
+	le64_put(h + SEAL_OFF_GUEST_POLICY, b->guest_policy);
+	memcpy(h + SEAL_OFF_POLICY_DIGEST, b->policy_digest, 32);
+	h[SEAL_OFF_LABEL_LEN] = (uint8_t)label_len;
+	memcpy(h + SEAL_OFF_LABEL, label, label_len);
+	off = SEAL_OFF_LABEL + label_len;
+	le32_put(h + off, (uint32_t)meta_len);
+	off += 4;
+	if (meta_len)
+		memcpy(h + off, meta, meta_len);
+	off += meta_len;
+	if (RAND_bytes(h + off, SEAL_SALT_LEN + SEAL_NONCE_LEN) != 1)
+		return vhsm_log_openssl(-EIO, "RAND_bytes");
+	off += SEAL_SALT_LEN + SEAL_NONCE_LEN;
+	le32_put(h + off, (uint32_t)pt_len);
+	return 0;
+}
+
+/* ---- crypto ---- */
+
+/* seal key = HKDF-SHA256(derived key, salt, "vhsm-seal-v1" || header). */
+static int seal_derive_key(const uint8_t derived_key[static 32], const uint8_t *header,
+			   size_t header_len, const uint8_t *salt, uint8_t ret[static SEAL_KEY_LEN])
+{
+	_cleanup_free_ uint8_t *info = NULL;
+
+	/* The header is public: the info buffer needs no wiping. */
+	info = malloc(SEAL_INFO_LEN + header_len);
+	if (!info)
+		return -ENOMEM;
+	memcpy(info, SEAL_INFO, SEAL_INFO_LEN);
+	memcpy(info + SEAL_INFO_LEN, header, header_len);
+	return kdf_hkdf_sha256(derived_key, 32, salt, SEAL_SALT_LEN, info,
+			       SEAL_INFO_LEN + header_len, ret, SEAL_KEY_LEN);
+}
+
+/* AES-256-GCM over in[0..len) with AAD = the header; encrypts or decrypts. */
+struct seal_gcm {
+	const uint8_t *key, *nonce, *aad;
+	size_t aad_len;
+};
+
+static int seal_gcm_encrypt(const struct seal_gcm *g, const uint8_t *in, size_t len,
+			    uint8_t *out, uint8_t tag[static SEAL_TAG_LEN])
+{
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = NULL;
+	int n;
+
+	c = EVP_CIPHER_CTX_new();
+	if (!c || EVP_EncryptInit_ex2(c, EVP_aes_256_gcm(), g->key, g->nonce, NULL) != 1 ||
+	    EVP_EncryptUpdate(c, NULL, &n, g->aad, (int)g->aad_len) != 1 ||
+	    EVP_EncryptUpdate(c, out, &n, in, (int)len) != 1 || (size_t)n != len ||
+	    EVP_EncryptFinal_ex(c, out + n, &n) != 1 || n != 0 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, SEAL_TAG_LEN, tag) != 1)
+		return vhsm_log_openssl(-EIO, "AES-256-GCM encrypt");
+	ERR_clear_error();
+	return 0;
+}
+
+/* Returns 0, -EKEYREJECTED when the tag does not verify (out is wiped), or -EIO. */
+static int seal_gcm_decrypt(const struct seal_gcm *g, const uint8_t *in, size_t len,
+			    uint8_t *out, const uint8_t tag[static SEAL_TAG_LEN])
+{
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = NULL;
+	uint8_t t[SEAL_TAG_LEN];
+	int n;
+
+	/* SET_TAG wants a writable buffer. OpenSSL's GCM compares tags in constant time. */
+	memcpy(t, tag, sizeof(t));
+	c = EVP_CIPHER_CTX_new();
+	if (!c || EVP_DecryptInit_ex2(c, EVP_aes_256_gcm(), g->key, g->nonce, NULL) != 1 ||
+	    EVP_DecryptUpdate(c, NULL, &n, g->aad, (int)g->aad_len) != 1 ||
+	    EVP_DecryptUpdate(c, out, &n, in, (int)len) != 1 || (size_t)n != len ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, SEAL_TAG_LEN, t) != 1) {
+		explicit_bzero(out, len);
+		return vhsm_log_openssl(-EIO, "AES-256-GCM decrypt");
+	}
+	if (EVP_DecryptFinal_ex(c, out + n, &n) != 1) {
+		explicit_bzero(out, len);
+		ERR_clear_error();
+		return -EKEYREJECTED;
+	}
+	ERR_clear_error();
+	return 0;
+}
+
+/* Checks seal_blob()'s inputs. Returns 0, -EINVAL or -EMSGSIZE; *ret_label_len on success. */
+static int seal_check_args(const struct seal_params *p, const struct seal_binding *b,
+			   const char *label, const uint8_t *meta, size_t meta_len,
+			   const uint8_t *pt, size_t pt_len, size_t *ret_label_len)
+{
+	size_t label_len;
+
+	if (!p || !b || !label || (!meta && meta_len > 0) || !pt || pt_len == 0)
+		return -EINVAL;
+	if (p->profile < 0 || p->profile >= _SEAL_PROFILE_MAX || p->vmpl > SEAL_VMPL_MAX)
+		return -EINVAL;
+	if (meta_len > SEAL_META_MAX || pt_len > SEAL_PLAINTEXT_MAX)
+		return -EMSGSIZE;
+	label_len = strnlen(label, SEAL_LABEL_MAX + 1);
+	if (label_len > SEAL_LABEL_MAX)
+		return -EMSGSIZE;
+	if (!seal_label_valid((const uint8_t *)label, label_len))
+		return -EINVAL;
+	*ret_label_len = label_len;
+	return 0;
+}
+
+int seal_blob(const uint8_t derived_key[static 32], const struct seal_params *p,
+	      const struct seal_binding *b, const char *label, const uint8_t *meta,
+	      size_t meta_len, const uint8_t *pt, size_t pt_len, uint8_t **ret_blob,
+	      size_t *ret_len)
+{
+	_cleanup_free_ uint8_t *blob = NULL;
+	const uint8_t *salt = NULL, *nonce = NULL;
+	uint8_t key[SEAL_KEY_LEN];
+	struct seal_header h;
+	size_t label_len, total;
+	int r;
+
+	r = seal_check_args(p, b, label, meta, meta_len, pt, pt_len, &label_len);
+	if (r < 0)
+		return r;
+	total = SEAL_HEADER_FIXED + label_len + meta_len + pt_len + SEAL_TAG_LEN;
+	blob = malloc(total);
+	if (!blob)
+		return -ENOMEM;
+	r = seal_header_build(blob, p, b, label, label_len, meta, meta_len, pt_len);
+	/* Reading our own header back yields exactly the offsets unseal_blob() will use. */
+	if (r >= 0)
+		r = seal_header_parse(blob, total, &h, &salt, &nonce);
+	if (r >= 0)
+		r = seal_derive_key(derived_key, blob, h.header_len, salt, key);
+	if (r < 0)
+		return r;
+	r = seal_gcm_encrypt(
+		&(struct seal_gcm){ .key = key, .nonce = nonce, .aad = blob, .aad_len = h.header_len },
+		pt, pt_len, blob + h.header_len, blob + h.header_len + pt_len);
+	explicit_bzero(key, sizeof(key));
+	if (r < 0)
+		return r;
+	*ret_blob = TAKE_PTR(blob);
+	*ret_len = total;
+	return 0;
+}
+
+int unseal_blob(const uint8_t derived_key[static 32], const uint8_t *blob, size_t len,
+		uint8_t **ret_pt, size_t *ret_len)
+{
+	_cleanup_secmem_ uint8_t *pt = NULL;
+	const uint8_t *salt, *nonce;
+	uint8_t key[SEAL_KEY_LEN];
+	struct seal_header h;
+	int r;
+
+	/* Whatever is wrong with the header (including an unknown format) is "malformed" here. */
+	if (seal_header_parse(blob, len, &h, &salt, &nonce) < 0)
+		return -EBADMSG;
+	pt = secmem_alloc(h.ciphertext_len);
+	if (!pt)
+		return negative_errno();
+	r = seal_derive_key(derived_key, blob, h.header_len, salt, key);
+	if (r < 0)
+		return r;
+	r = seal_gcm_decrypt(
+		&(struct seal_gcm){ .key = key, .nonce = nonce, .aad = blob, .aad_len = h.header_len },
+		blob + h.header_len, h.ciphertext_len, pt, blob + h.header_len + h.ciphertext_len);
+	explicit_bzero(key, sizeof(key));
+	if (r < 0)
+		return r;
+	*ret_pt = TAKE_PTR(pt);
+	*ret_len = h.ciphertext_len;
+	return 0;
+}
+
+/* ---- explanations ---- */
+
+/* A bounded string being appended to; reasons are separated by "; ". */
+struct seal_why {
+	char *buf;
+	size_t len, pos;
+	unsigned n;
+};
+
+/* Moves past k bytes snprintf() reported, stopping at the end of a truncated buffer. */
+static void seal_why_advance(struct seal_why *w, int k)
+{
+	if (k < 0)
+		return;
+	w->pos = (size_t)k >= w->len - w->pos ? w->len - 1 : w->pos + (size_t)k;
+}
+
+_printf_(2, 3) static void seal_why_add(struct seal_why *w, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (w->pos + 1 >= w->len)
+		return;
+	if (w->n++ > 0) {
+		k = snprintf(w->buf + w->pos, w->len - w->pos, "; ");
+		seal_why_advance(w, k);
+	}
+	va_start(ap, fmt);
+	k = vsnprintf(w->buf + w->pos, w->len - w->pos, fmt, ap);
+	va_end(ap);
+	seal_why_advance(w, k);
+}
+
+/* Lowercase hex of public data (identifiers, hash prefixes). */
+static char *hex(char *out, const uint8_t *in, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+	return out;
+}
+
+static void tcb_format(char *out, size_t len, const struct snp_tcb *t, enum snp_product prod)
+{
+	if (prod == SNP_PRODUCT_TURIN)
+		snprintf(out, len, "fmc=%u bl=%u tee=%u snp=%u ucode=%u", t->fmc, t->bootloader,
+			 t->tee, t->snp, t->microcode);
+	else
+		snprintf(out, len, "bl=%u tee=%u snp=%u ucode=%u", t->bootloader, t->tee, t->snp,
+			 t->microcode);
+}
+
+#define SEAL_HEX_PREFIX 8u /* bytes of a measurement shown */
+
+/* The fields the profile binds the key to: measurement, or family and image ID. */
+static void seal_explain_identity(struct seal_why *w, const struct seal_header *h,
+				  const struct snp_report *cur)
+{
+	char a[2 * 16 + 1], b[2 * 16 + 1];
+
+	if (h->params.profile == SEAL_PROFILE_STRICT &&
+	    memcmp(h->binding.measurement, cur->measurement, 48) != 0)
+		seal_why_add(w, "sealed to measurement %s..., this CVM runs %s...",
+			     hex(a, h->binding.measurement, SEAL_HEX_PREFIX),
+			     hex(b, cur->measurement, SEAL_HEX_PREFIX));
+	if (h->params.profile != SEAL_PROFILE_AUTHOR)
+		return;
+	if (memcmp(h->binding.family_id, cur->family_id, 16) != 0)
+		seal_why_add(w, "sealed to family ID %s, this CVM has %s",
+			     hex(a, h->binding.family_id, 16), hex(b, cur->family_id, 16));
+	if (memcmp(h->binding.image_id, cur->image_id, 16) != 0)
+		seal_why_add(w, "sealed to image ID %s, this CVM has %s",
+			     hex(a, h->binding.image_id, 16), hex(b, cur->image_id, 16));
+}
+
+/* A committed TCB below the pinned one in any component cannot derive the key. */
+static void seal_explain_tcb(struct seal_why *w, const struct seal_header *h,
+			     const struct snp_report *cur, enum snp_product prod)
+{
+	struct snp_tcb pinned, now;
+	char a[64], b[64];
+
+	if (snp_tcb_decode(h->params.tcb_version, prod, &pinned) < 0 ||
+	    snp_tcb_decode(cur->committed_tcb, prod, &now) < 0) {
+		if (h->params.tcb_version != cur->committed_tcb)
+			seal_why_add(w, "sealed at TCB 0x%016" PRIx64 ", committed TCB is 0x%016"
+				     PRIx64 " (unknown product)",
+				     h->params.tcb_version, cur->committed_tcb);
+		return;
+	}
+	if (snp_tcb_ge(&now, &pinned, prod))
+		return;
+	tcb_format(a, sizeof(a), &pinned, prod);
+	tcb_format(b, sizeof(b), &now, prod);
+	seal_why_add(w, "TCB rollback: sealed at TCB %s, committed TCB is %s", a, b);
+}
+
+int seal_explain_failure(const struct seal_header *h, const struct snp_report *current,
+			 enum snp_product prod, char *buf, size_t len)
+{
+	struct seal_why w = { .buf = buf, .len = len };
+	uint8_t chip_hash[32];
+
+	if (!buf || len == 0)
+		return 0;
+	buf[0] = '\0';
+	if (sha256(current->chip_id, sizeof(current->chip_id), chip_hash) >= 0 &&
+	    memcmp(chip_hash, h->binding.chip_id_sha256, sizeof(chip_hash)) != 0)
+		seal_why_add(&w, "sealed on another chip (host change): restore from escrow");
+	seal_explain_identity(&w, h, current);
+	seal_explain_tcb(&w, h, current, prod);
+	if (current->guest_svn < h->params.guest_svn)
+		seal_why_add(&w, "sealed at guest SVN %" PRIu32 ", this CVM launched with %" PRIu32,
+			     h->params.guest_svn, current->guest_svn);
+	if (current->policy != h->binding.guest_policy)
+		seal_why_add(&w, "sealed under guest policy 0x%" PRIx64 ", this CVM runs 0x%" PRIx64,
+			     h->binding.guest_policy, current->policy);
+	if (w.n == 0)
+		seal_why_add(&w, "the sealed blob was modified or the derived key differs");
+	return 0;
+}

@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Wrapping of DEKs and keyslot secrets under a KEK version (see wrap.h), and the HKDF helper
+ * that sealing uses too.
+ *
+ * Every wrap draws a fresh 32-byte salt, so every wrap has its own AES-256-GCM key and the
+ * 96-bit random nonce is used exactly once under that key: the GCM nonce-reuse bound never
+ * applies however many DEKs one KEK wraps. The context is hashed into the AAD, so a blob
+ * moved to another device, volume or purpose does not unwrap.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "log.h"
+#include "secmem.h"
+#include "wrap.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_KDF *, EVP_KDF_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_KDF_CTX *, EVP_KDF_CTX_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free);
+
+#define WRAP_MAGIC "VHW1"
+#define WRAP_MAGIC_LEN 4u
+#define WRAP_ALG_HKDF_AES256GCM 1u
+#define WRAP_SALT_LEN 32u
+#define WRAP_NONCE_LEN 12u
+#define WRAP_TAG_LEN 16u
+#define WRAP_KEY_LEN 32u
+#define WRAP_INFO "vhsm-wrap-v1"
+/* Bytes of the header besides the name: magic, alg, name_len, version, salt, nonce, ct_len. */
+#define WRAP_HEADER_FIXED (WRAP_MAGIC_LEN + 1u + 1u + 4u + WRAP_SALT_LEN + WRAP_NONCE_LEN + 4u)
+
+_Static_assert(WRAP_HEADER_FIXED + WRAP_NAME_MAX + WRAP_PLAINTEXT_MAX + WRAP_TAG_LEN <=
+		       WRAP_BLOB_MAX,
+	       "largest blob fits WRAP_BLOB_MAX");
+
+/* OSSL_PARAM wants non-const pointers even for inputs it only reads. */
+static void *unconst(const void *p)
+{
+	return (void *)(uintptr_t)p;
+}
+
+int kdf_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
+		    const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len)
+{
+	_cleanup_(EVP_KDF_freep) EVP_KDF *kdf = NULL;
+	_cleanup_(EVP_KDF_CTX_freep) EVP_KDF_CTX *kctx = NULL;
+	OSSL_PARAM params[5], *p = params;
+
+	if (!ikm || ikm_len == 0 || (!salt && salt_len > 0) || (!info && info_len > 0) || !out ||
+	    out_len == 0 || out_len > 255u * 32u)
+		return -EINVAL;
+
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, unconst("SHA256"), 0);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, unconst(ikm), ikm_len);
+	/* An absent salt is HashLen zero bytes (RFC 5869 2.2); OpenSSL does that itself. */
+	if (salt_len > 0)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, unconst(salt),
+							 salt_len);
+	if (info_len > 0)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, unconst(info),
+							 info_len);
+	*p = OSSL_PARAM_construct_end();
+
+	kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
+	if (!kdf)
+		return vhsm_log_openssl(-EIO, "EVP_KDF_fetch(HKDF)");
+	kctx = EVP_KDF_CTX_new(kdf);
+	if (!kctx)
+		return vhsm_log_openssl(-EIO, "EVP_KDF_CTX_new");
+	/* OpenSSL copies the key into the context and clears it on free. */
+	if (EVP_KDF_derive(kctx, out, out_len, params) != 1) {
+		explicit_bzero(out, out_len);
+		return vhsm_log_openssl(-EIO, "HKDF-SHA256");
+	}
+	ERR_clear_error();
+	return 0;
+}
+
+/* ---- names ---- */
+
+/* Length of the UTF-8 sequence at s[0..n) if it is well formed (RFC 3629), else 0. */
+static size_t utf8_seq_len(const uint8_t *s, size_t n)
+{
+	uint32_t cp;
+	size_t len;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1fu;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0fu;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07u;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	/* overlong forms, UTF-16 surrogates, beyond U+10FFFF, C1 controls */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+		return 0;
+	return len;
+}
+
+/*
+ * A KEK name as the daemon stores it: printable UTF-8 without control characters, and no
+ * '/' because the name becomes a file name. NUL cannot occur in a counted name either.
+ */
+static bool wrap_name_valid(const uint8_t *s, size_t n)
+{
+	if (n == 0 || n > WRAP_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n;) {
+		size_t l;
+
+		if (s[i] < 0x20 || s[i] == 0x7f || s[i] == '/')
+			return false;
+		l = utf8_seq_len(s + i, n - i);
+		if (l == 0)
+			return false;
+		i += l;
+	}
+	return true;
+}
+
+/* ---- AES-256-GCM ---- */
+
+/* One AEAD operation: AAD is aad1 || aad2 (either may be empty). */
+struct wrap_gcm {
+	const uint8_t *key, *nonce;
+	const uint8_t *aad1, *aad2;
+	size_t aad1_len, aad2_len;
+};
+
+/* Encrypts in[0..len) to out and writes the tag. Returns 0 or -EIO. */
+static int wrap_gcm_seal(const struct wrap_gcm *g, const uint8_t *in, size_t len, uint8_t *out,
+			 uint8_t tag[static WRAP_TAG_LEN])
+{
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = NULL;
+	int n;
+
+	c = EVP_CIPHER_CTX_new();
+	if (!c || EVP_EncryptInit_ex2(c, EVP_aes_256_gcm(), g->key, g->nonce, NULL) != 1 ||
+	    (g->aad1_len && EVP_EncryptUpdate(c, NULL, &n, g->aad1, (int)g->aad1_len) != 1) ||
+	    (g->aad2_len && EVP_EncryptUpdate(c, NULL, &n, g->aad2, (int)g->aad2_len) != 1) ||
+	    EVP_EncryptUpdate(c, out, &n, in, (int)len) != 1 || (size_t)n != len ||
+	    EVP_EncryptFinal_ex(c, out + n, &n) != 1 || n != 0 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, WRAP_TAG_LEN, tag) != 1)
+		return vhsm_log_openssl(-EIO, "AES-256-GCM encrypt");
+	ERR_clear_error();
+	return 0;
+}
+
+/*
+ * Decrypts in[0..len) to out and checks the tag (OpenSSL compares it in constant time).
+ * Returns 0, -EKEYREJECTED (tag mismatch; out is wiped) or -EIO.
+ */
+static int wrap_gcm_open(const struct wrap_gcm *g, const uint8_t *in, size_t len, uint8_t *out,
+			 const uint8_t tag[static WRAP_TAG_LEN])
+{
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = NULL;
+	int n;
+
+	c = EVP_CIPHER_CTX_new();
+	if (!c || EVP_DecryptInit_ex2(c, EVP_aes_256_gcm(), g->key, g->nonce, NULL) != 1 ||
+	    (g->aad1_len && EVP_DecryptUpdate(c, NULL, &n, g->aad1, (int)g->aad1_len) != 1) ||
+	    (g->aad2_len && EVP_DecryptUpdate(c, NULL, &n, g->aad2, (int)g->aad2_len) != 1) ||
+	    EVP_DecryptUpdate(c, out, &n, in, (int)len) != 1 || (size_t)n != len ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, WRAP_TAG_LEN, unconst(tag)) != 1) {
+		explicit_bzero(out, len);
+		return vhsm_log_openssl(-EIO, "AES-256-GCM decrypt");
+	}
+	if (EVP_DecryptFinal_ex(c, out + n, &n) != 1) {
+		explicit_bzero(out, len);
+		ERR_clear_error();
+		return -EKEYREJECTED;
+	}
+	ERR_clear_error();
+	return 0;
+}
+
+/* ---- format ---- */
+
+/* Where the parts of a well-formed blob are. */
+struct wrap_layout {
+	const uint8_t *name;
+	size_t name_len;
+	uint32_t kek_version;
+	const uint8_t *salt, *nonce;
+	size_t header_len; /* magic .. ct_len */
+	size_t ct_len;
+};
+
+static int wrap_layout_parse(const uint8_t *blob, size_t len, struct wrap_layout *ret)
+{
+	struct wrap_layout l = {};
+	size_t off;
+
+	if (!blob || len < WRAP_HEADER_FIXED + 1u + WRAP_TAG_LEN || len > WRAP_BLOB_MAX)
+		return -EBADMSG;
+	if (memcmp(blob, WRAP_MAGIC, WRAP_MAGIC_LEN) != 0 ||
+	    blob[WRAP_MAGIC_LEN] != WRAP_ALG_HKDF_AES256GCM)
+		return -EBADMSG;
+	l.name_len = blob[WRAP_MAGIC_LEN + 1];
+	l.name = blob + WRAP_MAGIC_LEN + 2;
+	l.header_len = WRAP_HEADER_FIXED + l.name_len;
+	/* len >= WRAP_HEADER_FIXED + 17 was checked, so the name bytes exist only if this holds. */
+	if (len < l.header_len + 1u + WRAP_TAG_LEN || !wrap_name_valid(l.name, l.name_len))
+		return -EBADMSG;
+	off = WRAP_MAGIC_LEN + 2u + l.name_len;
+	l.kek_version = le32_get(blob + off);
+	off += 4;
+	l.salt = blob + off;
+	off += WRAP_SALT_LEN;
+	l.nonce = blob + off;
+	off += WRAP_NONCE_LEN;
+	l.ct_len = le32_get(blob + off);
+	if (l.ct_len == 0 || l.ct_len > WRAP_PLAINTEXT_MAX ||
+	    len != l.header_len + l.ct_len + WRAP_TAG_LEN)
+		return -EBADMSG;
+	*ret = l;
+	return 0;
+}
+
+int wrap_parse(const uint8_t *blob, size_t len, struct wrap_info *ret)
+{
+	struct wrap_layout l;
+	int r;
+
+	r = wrap_layout_parse(blob, len, &l);
+	if (r < 0)
+		return r;
+	memcpy(ret->kek_name, l.name, l.name_len);
+	ret->kek_name[l.name_len] = '\0';
+	ret->kek_version = l.kek_version;
+	ret->plaintext_len = l.ct_len;
+	return 0;
+}
+
+/* AAD tail: SHA-256 of the context, so that any context length costs 32 bytes of AAD. */
+static int wrap_context_hash(const uint8_t *ctx, size_t ctx_len, uint8_t ret[static 32])
+{
+	static const uint8_t empty[1];
+
+	if (EVP_Digest(ctx_len ? ctx : empty, ctx_len, ret, NULL, EVP_sha256(), NULL) != 1)
+		return vhsm_log_openssl(-EIO, "SHA-256(context)");
+	ERR_clear_error();
+	return 0;
+}
+
+static int wrap_derive_key(const uint8_t kek[static 32], const uint8_t *salt,
+			   uint8_t ret[static WRAP_KEY_LEN])
+{
+	return kdf_hkdf_sha256(kek, 32, salt, WRAP_SALT_LEN, (const uint8_t *)WRAP_INFO,
+			       strlen(WRAP_INFO), ret, WRAP_KEY_LEN);
+}
+
+/* Writes the header for name/version/ct_len with a fresh salt and nonce. Returns 0 or -EIO. */
+static int wrap_header_build(uint8_t *h, const char *name, size_t name_len, uint32_t version,
+			     size_t ct_len)
+{
+	size_t off = 0;
+
+	memcpy(h, WRAP_MAGIC, WRAP_MAGIC_LEN);
+	off += WRAP_MAGIC_LEN;
+	h[off++] = WRAP_ALG_HKDF_AES256GCM;
+	h[off++] = (uint8_t)name_len;
+	memcpy(h + off, name, name_len);
+	off += name_len;
+	le32_put(h + off, version);
+	off += 4;
+	if (RAND_bytes(h + off, WRAP_SALT_LEN + WRAP_NONCE_LEN) != 1)
+		return vhsm_log_openssl(-EIO, "RAND_bytes");
+	off += WRAP_SALT_LEN + WRAP_NONCE_LEN;
+	le32_put(h + off, (uint32_t)ct_len);
+	return 0;
+}
+
+int wrap_key(const uint8_t kek[static 32], const char *kek_name, uint32_t kek_version,
+	     const uint8_t *ctx, size_t ctx_len, const uint8_t *pt, size_t pt_len,
+	     uint8_t **ret_blob, size_t *ret_len)
+{
+	_cleanup_free_ uint8_t *blob = NULL;
+	uint8_t key[WRAP_KEY_LEN], ctx_hash[32];
+	struct wrap_layout l = {};
+	size_t name_len, total;
+	struct wrap_gcm g;
+	int r;
+
+	if (!kek_name || !pt || pt_len == 0 || (!ctx && ctx_len > 0))
+		return -EINVAL;
+	if (pt_len > WRAP_PLAINTEXT_MAX || ctx_len > WRAP_CONTEXT_MAX)
+		return -EMSGSIZE;
+	name_len = strnlen(kek_name, WRAP_NAME_MAX + 1);
+	if (name_len > WRAP_NAME_MAX)
+		return -EMSGSIZE;
+	if (!wrap_name_valid((const uint8_t *)kek_name, name_len))
+		return -EINVAL;
+
+	total = WRAP_HEADER_FIXED + name_len + pt_len + WRAP_TAG_LEN;
+	blob = malloc(total);
+	if (!blob)
+		return -ENOMEM;
+	r = wrap_header_build(blob, kek_name, name_len, kek_version, pt_len);
+	/* Reading our own header back gives the same offsets unwrap_key() will use. */
+	if (r >= 0)
+		r = wrap_layout_parse(blob, total, &l);
+	if (r >= 0)
+		r = wrap_context_hash(ctx, ctx_len, ctx_hash);
+	if (r >= 0)
+		r = wrap_derive_key(kek, l.salt, key);
+	if (r < 0)
+		return r;
+	g = (struct wrap_gcm){
+		.key = key,
+		.nonce = l.nonce,
+		.aad1 = blob,
+		.aad1_len = l.header_len,
+		.aad2 = ctx_hash,
+		.aad2_len = sizeof(ctx_hash),
+	};
+	r = wrap_gcm_seal(&g, pt, pt_len, blob + l.header_len, blob + l.header_len + pt_len);
+	explicit_bzero(key, sizeof(key));
+	if (r < 0)
+		return r;
+	*ret_blob = TAKE_PTR(blob);
+	*ret_len = total;
+	return 0;
+}
+
+int unwrap_key(const uint8_t kek[static 32], const uint8_t *blob, size_t len, const uint8_t *ctx,
+	       size_t ctx_len, uint8_t **ret_pt, size_t *ret_len)
+{
+	_cleanup_secmem_ uint8_t *pt = NULL;
+	uint8_t key[WRAP_KEY_LEN], ctx_hash[32];
+	struct wrap_layout l;
+	struct wrap_gcm g;
+	int r;
+
+	if (!ctx && ctx_len > 0)
+		return -EINVAL;
+	if (ctx_len > WRAP_CONTEXT_MAX)
+		return -EMSGSIZE;
+	r = wrap_layout_parse(blob, len, &l);
+	if (r < 0)
+		return r;
+	pt = secmem_alloc(l.ct_len);
+	if (!pt)
+		return negative_errno();
+	r = wrap_context_hash(ctx, ctx_len, ctx_hash);
+	if (r >= 0)
+		r = wrap_derive_key(kek, l.salt, key);
+	if (r < 0)
+		return r;
+	g = (struct wrap_gcm){
+		.key = key,
+		.nonce = l.nonce,
+		.aad1 = blob,
+		.aad1_len = l.header_len,
+		.aad2 = ctx_hash,
+		.aad2_len = sizeof(ctx_hash),
+	};
+	r = wrap_gcm_open(&g, blob + l.header_len, l.ct_len, pt, blob + l.header_len + l.ct_len);
+	explicit_bzero(key, sizeof(key));
+	if (r < 0)
+		return r;
+	*ret_pt = TAKE_PTR(pt);
+	*ret_len = l.ct_len;
+	return 0;
+}
