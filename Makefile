@@ -82,6 +82,8 @@ endif
 TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%)
 
 .PHONY: demo
+# Keep intermediate objects (fuzz harness objects are built through a pattern chain).
+.SECONDARY:
 .PHONY: all check check-unit check-fuzz-corpus check-integration check-vm fuzz bench install \
 	install-sim clean lint man-lint
 all: $(PROGRAMS) $(TESTS)

@@ -64,6 +64,10 @@ int client_call(struct client_req *r, struct client_reply *ret)
 
 	memset(ret, 0, sizeof(*ret));
 	len = vhsm_wire_finish(&r->b);
+	if (len == -EINVAL) {
+		cli_error("invalid argument: names are 1-255 printable characters without '/'");
+		return len;
+	}
 	if (len < 0) {
 		cli_error("request too large");
 		return len;

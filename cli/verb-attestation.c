@@ -414,10 +414,8 @@ static int verb_verify(int argc, char **argv)
 	}
 	bool ok = r == 0;
 	if (pol && vr.report_parsed) {
-		/* An unknown product already failed verification; Milan and Genoa share the
-		 * legacy TCB layout, which is also the only one a v2 report can use. */
-		enum snp_product prod = vr.product >= 0 ? vr.product : SNP_PRODUCT_MILAN;
-		if (snp_policy_eval(pol, &vr.report, prod, &pr) < 0)
+		/* An unknown product fails the policy's "product" rule too. */
+		if (snp_policy_eval(pol, &vr.report, vr.product, &pr) < 0)
 			ok = false;
 	} else if (pol) {
 		ok = false;

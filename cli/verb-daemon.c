@@ -4,6 +4,7 @@
  * Key material moves only through stdin/stdout and secure memory, never argv.
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ static int call_and_print(struct client_req *req, const char *what,
 	client_req_done(req);
 	if (r < 0) {
 		client_reply_done(&rep);
-		return EXIT_ERROR;
+		return r == -EINVAL ? EXIT_USAGE : EXIT_ERROR;
 	}
 	if (rep.err) {
 		ret = client_refused(&rep, what);
@@ -181,8 +182,8 @@ static void fmt_kek_show(json_object *o)
 		return;
 	printf("name:             %s\n", jstr(k, "name"));
 	printf("state:            %s\n", jstr(k, "state"));
-	printf("profile:          %s (sealed at TCB 0x%016" PRIx64 ", guest SVN %" PRId64 ")\n",
-	       jstr(o, "profile"), (uint64_t)jint(o, "sealed_tcb"), jint(o, "guest_svn"));
+	printf("profile:          %s (sealed at TCB %s, guest SVN %" PRId64 ")\n",
+	       jstr(o, "profile"), jstr(o, "sealed_tcb"), jint(o, "guest_svn"));
 	printf("created:          %s\n", fmt_time(jint(k, "created"), t, sizeof(t)));
 	printf("updated:          %s\n", fmt_time(jint(k, "updated"), t, sizeof(t)));
 	if (jint(k, "deleted_at"))
@@ -238,6 +239,9 @@ static int kek_create(int argc, char **argv)
 			printf("Usage: vhsmctl kek create NAME [--profile strict|author] [--exportable]\n"
 			       "         [--purge-protection] [--retention-days N] [--acl ACL]\n\n"
 			       "Generates a new AES-256 KEK inside vhsmd and seals it to this CVM.\n"
+			       "Profiles: strict (measurement; default) or author (family/image ID:\n"
+			       "survives re-measured updates, but anyone able to launch a guest with\n"
+			       "those IDs on this host can derive the key; see docs/sealing.md).\n"
 			       "ACL: KIND:WHO:OPS[;...], KIND uid|gid|user|group|unit,\n"
 			       "OPS wrap,unwrap,rewrap,read,admin,all (see vhsmctl(1)).\n");
 			return EXIT_OK;

@@ -94,8 +94,8 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 		a->report = vr.report;
 		a->report_valid = true;
 		a->product = vr.product;
-		if (snp_policy_eval(m->policy, &vr.report,
-				    vr.product >= 0 ? vr.product : SNP_PRODUCT_MILAN, &pr) < 0)
+		/* An unknown product fails the policy's "product" rule (and the verifier). */
+		if (snp_policy_eval(m->policy, &vr.report, vr.product, &pr) < 0)
 			for (size_t i = 0; i < pr.n; i++)
 				append_reason(a->failures, sizeof(a->failures), pr.v[i].rule);
 	}

@@ -36,15 +36,21 @@ static bool arg_debug;
 static void log_msg(int prio, const char *fmt, ...) _printf_(2, 3);
 static void log_msg(int prio, const char *fmt, ...)
 {
-	va_list ap;
+	va_list ap, aq;
+	int r = -1;
 
 	va_start(ap, fmt);
-	if (isatty(STDERR_FILENO) || getenv("VHSMD_LOG_STDERR")) {
-		vfprintf(stderr, fmt, ap);
+	va_copy(aq, ap);
+	/* The journal when there is one (stderr is the journal under systemd anyway), else
+	 * stderr: a daemon started by hand or in a test must not fail silently. */
+	if (!isatty(STDERR_FILENO) && !getenv("VHSMD_LOG_STDERR"))
+		r = sd_journal_printv(prio, fmt, ap);
+	if (r < 0) {
+		fprintf(stderr, "vhsmd: ");
+		vfprintf(stderr, fmt, aq);
 		fputc('\n', stderr);
-	} else {
-		sd_journal_printv(prio, fmt, ap);
 	}
+	va_end(aq);
 	va_end(ap);
 }
 

@@ -59,8 +59,9 @@ static int reply_meta(struct op_ctx *c, const struct kek_meta *meta, const struc
 	if (r < 0)
 		return r;
 	/* Add what is not part of the stored metadata: sealing profile, pinned TCB, trust. */
-	if (asprintf(&out, "{\"kek\":%s,\"profile\":\"%s\",\"sealed_tcb\":%llu,\"guest_svn\":%u,"
-		     "\"verified\":%s}", json, seal_profile_to_string(p->profile),
+	/* The TCB as a hex string: a u64 does not survive JSON consumers that use doubles. */
+	if (asprintf(&out, "{\"kek\":%s,\"profile\":\"%s\",\"sealed_tcb\":\"0x%016llx\","
+		     "\"guest_svn\":%u,\"verified\":%s}", json, seal_profile_to_string(p->profile),
 		     (unsigned long long)p->tcb_version, p->guest_svn,
 		     verified ? "true" : "false") < 0)
 		return -ENOMEM;
@@ -111,7 +112,7 @@ int op_kek_create(struct op_ctx *c)
 		return -ENOMEM;
 	if (RAND_priv_bytes(key, KEK_KEY_SIZE) != 1)
 		return op_fail(c, -EIO, "random number generator failed");
-	r = store_write(c->m, &meta, prof, key, true, c->why, sizeof(c->why));
+	r = store_write(c->m, &meta, prof, key, true, NULL, c->why, sizeof(c->why));
 	if (r < 0)
 		return r;
 	c->version = 1;
@@ -188,12 +189,14 @@ int op_kek_show(struct op_ctx *c)
 static int kek_commit(struct op_ctx *c, struct kek_meta *meta, const struct seal_params *p,
 		      const uint8_t *keys)
 {
+	struct seal_params now;
+
 	meta->updated = now_sec();
-	int r = store_write(c->m, meta, p->profile, keys, false, c->why, sizeof(c->why));
+	int r = store_write(c->m, meta, p->profile, keys, false, &now, c->why, sizeof(c->why));
 	if (r < 0)
 		return r;
 	vhsm_wire_add_u32(c->reply, VHSM_TAG_VERSION, meta->versions[meta->n_versions - 1].version);
-	return reply_meta(c, meta, p, true);
+	return reply_meta(c, meta, &now, true);
 }
 
 int op_kek_rotate(struct op_ctx *c)

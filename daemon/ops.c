@@ -98,9 +98,13 @@ int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, si
 	for (size_t i = 0; i < ELEMENTSOF(op_table); i++)
 		if (op_table[i].op == msg.op)
 			d = &op_table[i];
-	if (!d)
+	if (!d) {
+		struct audit_record rec = { .event = "request.malformed", .peer = p,
+					    .result = -EOPNOTSUPP, .reason = "unsupported operation" };
+		(void)audit_log(m, &rec);
 		return reply_error(out, out_cap, msg.op, msg.id, -EOPNOTSUPP,
 				   "operation not supported");
+	}
 
 	vhsm_wire_begin(&b, out, out_cap, (uint16_t)(msg.op | VHSM_OP_REPLY_FLAG), msg.id);
 	vhsm_wire_add_i32(&b, VHSM_TAG_ERRNO, 0);

@@ -398,7 +398,8 @@ int store_unseal(struct manager *m, const char *name, struct kek_meta *ret_meta,
 }
 
 int store_write(struct manager *m, const struct kek_meta *meta, enum seal_profile profile,
-		const uint8_t *keys, bool create, char *why, size_t whylen)
+		const uint8_t *keys, bool create, struct seal_params *ret_params, char *why,
+		size_t whylen)
 {
 	_cleanup_free_ uint8_t *blob = NULL;
 	_cleanup_free_ char *json = NULL;
@@ -438,6 +439,8 @@ int store_write(struct manager *m, const struct kek_meta *meta, enum seal_profil
 		return r;
 	}
 	(void)shield_put(m->shield, meta, &params, keys, keys_len);
+	if (ret_params)
+		*ret_params = params;
 	return 0;
 }
 

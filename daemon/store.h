@@ -49,9 +49,11 @@ int store_unseal(struct manager *m, const char *name, struct kek_meta *ret_meta,
 /*
  * Seals meta + keys for the current attested state (params from the gate's last report,
  * with profile) and writes the file atomically; create=true refuses an existing KEK
- * (-EEXIST). Updates the shield cache. Returns 0 or -errno (why filled on refusal).
+ * (-EEXIST). Updates the shield cache. Returns 0 and the sealing parameters used (if
+ * ret_params), or -errno (why filled on refusal).
  */
 int store_write(struct manager *m, const struct kek_meta *meta, enum seal_profile profile,
-		const uint8_t *keys, bool create, char *why, size_t whylen);
+		const uint8_t *keys, bool create, struct seal_params *ret_params, char *why,
+		size_t whylen);
 /* Removes the KEK's file durably (purge). */
 int store_remove(struct manager *m, const char *name);

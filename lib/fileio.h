@@ -14,7 +14,8 @@
 
 /*
  * Atomically replaces path with len bytes of data, file mode mode.
- * Returns 0 or -errno; on failure the previous file is untouched and no temporary is left.
+ * Returns 0 or -errno; on failure the previous file is untouched and no temporary is left,
+ * except when the final directory fsync fails: the rename has happened by then.
  */
 int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode) _wur_;
 
@@ -28,7 +29,7 @@ int fileio_create_atomic(const char *path, const void *data, size_t len, mode_t 
  * Reads a whole file of at most max bytes into a malloc'ed buffer (NUL-terminated for
  * convenience; the NUL is not counted in *ret_len). Returns 0, -EMSGSIZE when the file is
  * larger than max, or -errno. Outputs are set only on success; the caller frees *ret_data.
- * Not for secrets (use fileio_read_secret).
+ * Not for secrets (use fileio_read_fd_secret).
  */
 int fileio_read_all(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len) _wur_;
 

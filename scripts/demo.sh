@@ -44,4 +44,35 @@ if [ -d "$vec/genoa-v5-oak" ]; then
 else
 	echo "(vectors not found; skipped)"
 fi
+step "6. vhsmd on the simulated CVM: attestation gate, a sealed KEK, wrap and unwrap a DEK"
+"$B/vhsmd" --socket "$work/vhsmd.sock" --state-dir "$work/state" \
+	--snp-device "sim:$work/cvm.json" --trust-root "$work/certs/ark.pem" --idle-timeout 0 \
+	2>"$work/vhsmd.log" &
+daemon=$!
+trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do [ -S "$work/vhsmd.sock" ] && break; sleep 0.05; done
+c() { "$ctl" --socket "$work/vhsmd.sock" "$@"; }
+c status
+c kek create payroll --purge-protection
+head -c 64 /dev/urandom >"$work/dek"
+c wrap --kek payroll --context volume-1 <"$work/dek" >"$work/dek.wrapped"
+echo "wrapped a 64-byte DEK: $(stat -c %s "$work/dek.wrapped") bytes, names its KEK and version"
+c unwrap --context volume-1 <"$work/dek.wrapped" | cmp - "$work/dek" && echo "unwrapped: identical"
+c kek rotate payroll >/dev/null && echo "rotated payroll to version 2; the old wrapped DEK still unwraps:"
+c unwrap --context volume-1 <"$work/dek.wrapped" | cmp - "$work/dek" && echo "  identical"
+c kek list
+c audit --verify
+
+step "7. The same sealed KEK on a CVM with another measurement: refused, with the reason"
+kill "$daemon"; wait "$daemon" 2>/dev/null || true
+cp "$work/cvm.json" "$work/cvm2.json"
+"$sim" set "$work/cvm2.json" --measurement "$(printf 'b6%.0s' $(seq 48))" >/dev/null
+"$B/vhsmd" --socket "$work/vhsmd.sock" --state-dir "$work/state" \
+	--snp-device "sim:$work/cvm2.json" --trust-root "$work/certs/ark.pem" --idle-timeout 0 \
+	2>>"$work/vhsmd.log" &
+daemon=$!
+for _ in $(seq 100); do [ -S "$work/vhsmd.sock" ] && [ -n "$(c status 2>/dev/null)" ] && break; sleep 0.05; done
+if c unwrap --context volume-1 <"$work/dek.wrapped" >/dev/null; then
+	echo "demo: a KEK unsealed under another measurement" >&2; exit 1
+fi
 printf '\ndemo: OK\n'

@@ -9,6 +9,7 @@ export VHSM_SNP_SIM_MODULE=${VHSM_SNP_SIM_MODULE:-$B/vhsm-snp-sim.so}
 CTL=$B/vhsmctl
 SIM=$B/vhsm-snp-sim
 WORK=$(mktemp -d /tmp/vhsm-it.XXXXXX)
+chmod 0711 "$WORK" # other test users must reach the daemon socket in it
 _cleanups=()
 _run_cleanups() {
 	local i
@@ -54,10 +55,12 @@ export VHSMD_LOG_STDERR=1
 # certificates in $WORK/NAME-certs (for --trust-root). Reuses the product's CA when present.
 make_cvm() {
 	local name=$1; shift
-	local product=genoa ca=() a
-	for a in "$@"; do case $a in milan|genoa|turin) product=$a ;; esac; done
+	local product=genoa ca=() rest=() a
+	for a in "$@"; do
+		case $a in milan|genoa|turin) product=$a ;; *) rest+=("$a") ;; esac
+	done
 	[ -f "$WORK/ca-$product.json" ] && ca=(--ca "$WORK/ca-$product.json")
-	"$SIM" init "$WORK/$name.json" "${ca[@]}" "$@" >/dev/null
+	"$SIM" init "$WORK/$name.json" "${ca[@]}" --product "$product" "${rest[@]}" >/dev/null
 	[ -f "$WORK/ca-$product.json" ] || cp "$WORK/$name.json" "$WORK/ca-$product.json"
 	"$SIM" certs "$WORK/$name.json" "$WORK/$name-certs" >/dev/null
 }
@@ -67,7 +70,9 @@ start_daemon() {
 	local cvm=$1; shift
 	mkdir -p "$STATE"
 	rm -f "$SOCK"
-	systemd-socket-activate --seqpacket -l "$SOCK" -- "$DAEMON" --state-dir "$STATE" \
+	systemd-socket-activate --seqpacket -l "$SOCK" -E VHSMD_LOG_STDERR=1 \
+		-E VHSM_SNP_SIM_MODULE="$VHSM_SNP_SIM_MODULE" -E ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
+		-- "$DAEMON" --state-dir "$STATE" \
 		--snp-device "sim:$WORK/$cvm.json" --trust-root "$WORK/$cvm-certs/ark.pem" \
 		--idle-timeout 0 "$@" >>"$WORK/daemon.log" 2>&1 &
 	DAEMON_PID=$!

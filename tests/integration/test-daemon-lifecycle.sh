@@ -19,7 +19,9 @@ expect_exit 0 ctl kek create db-kek
 expect_exit 1 ctl kek create db-kek
 expect_out 'already exists'
 expect_exit 0 ctl kek create prot-kek --purge-protection --retention-days 7
-expect_exit 1 ctl kek create bad/name
+expect_exit 2 ctl kek create bad/name
+expect_exit 1 ctl kek create .hidden
+expect_out "invalid KEK name"
 expect_exit 1 ctl kek create x --profile nonsense
 expect_exit 1 ctl kek create x --retention-days 3
 expect_out 'retention'

@@ -26,8 +26,12 @@ client() { # N: wrap/unwrap its own random DEKs until the deadline; prints its o
 	done
 	echo "OK $ops"
 }
-for n in $(seq "$CLIENTS"); do client "$n" >"$WORK/client-$n.out" 2>&1 & done
-wait
+pids=()
+for n in $(seq "$CLIENTS"); do
+	client "$n" >"$WORK/client-$n.out" 2>&1 &
+	pids+=($!)
+done
+wait "${pids[@]}" # not a plain wait: the daemon is a child of this shell too
 total=0
 for n in $(seq "$CLIENTS"); do
 	read -r st cnt <"$WORK/client-$n.out" || fail "client $n printed nothing"

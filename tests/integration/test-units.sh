@@ -27,12 +27,13 @@ d=$WORK/root
 make -s -C "$top" install DESTDIR="$d" BUILDDIR="$B" >/dev/null || fail "make install"
 [ -x "$d/usr/sbin/vhsmd" ] && [ -x "$d/usr/bin/vhsmctl" ] || fail "binaries not installed"
 [ ! -e "$d/usr/bin/vhsm-snp-sim" ] || fail "the simulator is installed without WITH_SIM=1"
-systemd-sysusers --root="$d" --dry-run "$d/usr/lib/sysusers.d/vhsm.conf" >/dev/null 2>&1 ||
-	systemd-sysusers --root="$d" "$d/usr/lib/sysusers.d/vhsm.conf" >/dev/null 2>&1 ||
-	fail "sysusers.d file does not parse"
-systemd-tmpfiles --root="$d" --dry-run --create "$d/usr/lib/tmpfiles.d/vhsm.conf" >/dev/null 2>&1 ||
-	systemd-tmpfiles --root="$d" --create "$d/usr/lib/tmpfiles.d/vhsm.conf" >/dev/null 2>&1 ||
-	fail "tmpfiles.d file does not parse"
+# In the scratch root: sysusers creates the user, then tmpfiles can own the state dir by it.
+systemd-sysusers --root="$d" "$d/usr/lib/sysusers.d/vhsm.conf" >/dev/null 2>&1 ||
+	fail "sysusers.d file does not apply"
+grep -q '^vhsm:' "$d/etc/passwd" && grep -q '^vhsm:' "$d/etc/group" || fail "no vhsm user/group"
+systemd-tmpfiles --root="$d" --create "$d/usr/lib/tmpfiles.d/vhsm.conf" >/dev/null 2>&1 ||
+	fail "tmpfiles.d file does not apply"
+[ "$(stat -c %a "$d/var/lib/vhsm")" = 700 ] || fail "state dir mode"
 [ -n "$(find "$d" -name 60-vhsm-sev-guest.rules)" ] || fail "udev rule not installed"
 for m in "$top"/docs/man/*.[0-9]; do
 	mandoc -T lint -W warning "$m" || fail "man page $m"
