@@ -20,6 +20,7 @@
 
 #define KEK_FLAG_EXPORTABLE (1ull << 0)
 #define KEK_FLAG_PURGE_PROTECTION (1ull << 1)
+#define KEK_FLAG_ATTEST_EACH_USE (1ull << 2)
 
 /* Runs a request that returns JSON, printing it (pretty with --json, else via fmt). */
 static int call_and_print(struct client_req *req, const char *what,
@@ -191,6 +192,11 @@ static void fmt_kek_show(json_object *o)
 	printf("retention:        %" PRId64 " days\n", jint(k, "retention_days"));
 	printf("purge protection: %s\n", jint(k, "purge_protection") ? "on" : "off");
 	printf("exportable:       %s\n", jint(k, "exportable") ? "yes" : "no");
+	printf("attestation:      %s\n", jint(k, "attest_each_use") ? "fresh for every use"
+									: "gate (interval)");
+	printf("sealed under policy sha256 %.16s...%s\n", jstr(o, "policy_digest"),
+	       strcmp(jstr(o, "policy_digest"), jstr(o, "current_policy_digest")) == 0
+		       ? "" : " (differs from the policy in force; reseal to update)");
 	printf("acl:              %s\n", jstr(k, "acl")[0] ? jstr(k, "acl") : "(admins only)");
 	if (json_object_object_get_ex(k, "versions", &vs))
 		for (size_t i = 0; i < json_object_array_length(vs); i++) {
@@ -202,13 +208,14 @@ static void fmt_kek_show(json_object *o)
 
 static int kek_create(int argc, char **argv)
 {
-	enum { O_PROFILE = 256, O_EXPORT, O_PURGE, O_DAYS, O_ACL, O_JSON };
+	enum { O_PROFILE = 256, O_EXPORT, O_PURGE, O_DAYS, O_ACL, O_JSON, O_ATTEST };
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "exportable", no_argument, NULL, O_EXPORT },
 		{ "purge-protection", no_argument, NULL, O_PURGE },
 		{ "retention-days", required_argument, NULL, O_DAYS },
 		{ "acl", required_argument, NULL, O_ACL },
+		{ "attest-each-use", no_argument, NULL, O_ATTEST },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -224,6 +231,7 @@ static int kek_create(int argc, char **argv)
 		case O_PROFILE: profile = optarg; break;
 		case O_EXPORT: flags |= KEK_FLAG_EXPORTABLE; break;
 		case O_PURGE: flags |= KEK_FLAG_PURGE_PROTECTION; break;
+		case O_ATTEST: flags |= KEK_FLAG_ATTEST_EACH_USE; break;
 		case O_DAYS: {
 			char *e;
 			days = strtol(optarg, &e, 10);
@@ -237,8 +245,10 @@ static int kek_create(int argc, char **argv)
 		case O_JSON: arg_json = true; break;
 		case 'h':
 			printf("Usage: vhsmctl kek create NAME [--profile strict|author] [--exportable]\n"
-			       "         [--purge-protection] [--retention-days N] [--acl ACL]\n\n"
+			       "         [--purge-protection] [--retention-days N] [--acl ACL]\n"
+			       "         [--attest-each-use]\n\n"
 			       "Generates a new AES-256 KEK inside vhsmd and seals it to this CVM.\n"
+			       "--attest-each-use: a fresh attestation before every use of the KEK.\n"
 			       "Profiles: strict (measurement; default) or author (family/image ID:\n"
 			       "survives re-measured updates, but anyone able to launch a guest with\n"
 			       "those IDs on this host can derive the key; see docs/sealing.md).\n"

@@ -67,6 +67,7 @@ int kek_meta_to_json(const struct kek_meta *meta, char **ret)
 	json_object_object_add(o, "purge_protection", json_object_new_boolean(meta->purge_protection));
 	json_object_object_add(o, "exportable", json_object_new_boolean(meta->exportable));
 	json_object_object_add(o, "imported", json_object_new_boolean(meta->imported));
+	json_object_object_add(o, "attest_each_use", json_object_new_boolean(meta->attest_each_use));
 	for (uint32_t i = 0; i < meta->n_versions; i++) {
 		json_object *v = json_object_new_object();
 		json_object_object_add(v, "version", json_object_new_int64(meta->versions[i].version));
@@ -170,7 +171,8 @@ int kek_meta_from_json(const char *json, size_t len, struct kek_meta *ret)
 	    get_u64(o, "retention_days", KEK_MAX_RETENTION_DAYS, &days) < 0 ||
 	    get_bool(o, "purge_protection", &m.purge_protection) < 0 ||
 	    get_bool(o, "exportable", &m.exportable) < 0 ||
-	    get_bool(o, "imported", &m.imported) < 0 || get_str(o, "acl", &acl) < 0 ||
+	    get_bool(o, "imported", &m.imported) < 0 ||
+	    get_bool(o, "attest_each_use", &m.attest_each_use) < 0 || get_str(o, "acl", &acl) < 0 ||
 	    parse_versions(o, &m) < 0)
 		goto out;
 	m.state = kek_state_from_string(state);

@@ -13,13 +13,14 @@
 
 #include "acl.h"
 #include "attest.h"
+#include "ct.h"
 #include "ops.h"
 #include "secmem.h"
 #include "store.h"
 
 #define KEK_FLAG_EXPORTABLE (1ull << 0)
 #define KEK_FLAG_PURGE_PROTECTION (1ull << 1)
-#define KEK_FLAG_FORCE_FRESH (1ull << 2)
+#define KEK_FLAG_ATTEST_EACH_USE (1ull << 2)
 
 static uint64_t now_sec(void)
 {
@@ -30,13 +31,15 @@ static uint64_t now_sec(void)
 static int kek_open(struct op_ctx *c, uint32_t op, struct kek_meta *ret_meta,
 		    struct seal_params *ret_params, uint8_t **ret_keys)
 {
+	struct seal_binding b;
+
 	int r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
 
 	if (r < 0)
 		return r;
 	if (!store_name_valid(c->key))
 		return op_fail(c, -EINVAL, "invalid KEK name '%s'", c->key);
-	r = store_unseal(c->m, c->key, ret_meta, ret_params, ret_keys, c->why, sizeof(c->why));
+	r = store_unseal(c->m, c->key, ret_meta, ret_params, &b, ret_keys, c->why, sizeof(c->why));
 	if (r == -ENOENT)
 		return op_fail(c, -ENOENT, "no KEK named %s", c->key);
 	if (r < 0)
@@ -47,6 +50,7 @@ static int kek_open(struct op_ctx *c, uint32_t op, struct kek_meta *ret_meta,
 			       acl_op_name(op), c->key);
 	}
 	c->version = ret_meta->versions[ret_meta->n_versions - 1].version;
+	memcpy(c->policy_digest, b.policy_digest, sizeof(c->policy_digest));
 	return 0;
 }
 
@@ -59,10 +63,15 @@ static int reply_meta(struct op_ctx *c, const struct kek_meta *meta, const struc
 	if (r < 0)
 		return r;
 	/* Add what is not part of the stored metadata: sealing profile, pinned TCB, trust. */
+	char sealed_pd[65], current_pd[65];
+
+	ct_hex_encode(sealed_pd, c->policy_digest, sizeof(c->policy_digest));
+	ct_hex_encode(current_pd, c->m->policy_digest, sizeof(c->m->policy_digest));
 	/* The TCB as a hex string: a u64 does not survive JSON consumers that use doubles. */
 	if (asprintf(&out, "{\"kek\":%s,\"profile\":\"%s\",\"sealed_tcb\":\"0x%016llx\","
-		     "\"guest_svn\":%u,\"verified\":%s}", json, seal_profile_to_string(p->profile),
-		     (unsigned long long)p->tcb_version, p->guest_svn,
+		     "\"guest_svn\":%u,\"policy_digest\":\"%s\",\"current_policy_digest\":\"%s\","
+		     "\"verified\":%s}", json, seal_profile_to_string(p->profile),
+		     (unsigned long long)p->tcb_version, p->guest_svn, sealed_pd, current_pd,
 		     verified ? "true" : "false") < 0)
 		return -ENOMEM;
 	vhsm_wire_add_str(c->reply, VHSM_TAG_JSON, out);
@@ -104,6 +113,7 @@ int op_kek_create(struct op_ctx *c)
 	meta.retention_days = days;
 	meta.purge_protection = flags & KEK_FLAG_PURGE_PROTECTION;
 	meta.exportable = flags & KEK_FLAG_EXPORTABLE;
+	meta.attest_each_use = flags & KEK_FLAG_ATTEST_EACH_USE;
 	meta.n_versions = 1;
 	meta.versions[0].version = 1;
 	meta.versions[0].created = meta.created;
@@ -196,6 +206,8 @@ static int kek_commit(struct op_ctx *c, struct kek_meta *meta, const struct seal
 	if (r < 0)
 		return r;
 	vhsm_wire_add_u32(c->reply, VHSM_TAG_VERSION, meta->versions[meta->n_versions - 1].version);
+	/* Re-sealed just now, under the policy in force now. */
+	memcpy(c->policy_digest, c->m->policy_digest, sizeof(c->policy_digest));
 	return reply_meta(c, meta, &now, true);
 }
 

@@ -47,7 +47,7 @@ static int open_enabled(struct op_ctx *c, const char *name, uint32_t op, struct 
 	snprintf(c->key, sizeof(c->key), "%s", name);
 	if (!store_name_valid(name))
 		return op_fail(c, -EINVAL, "invalid KEK name");
-	r = store_unseal(c->m, name, meta, &p, keys, c->why, sizeof(c->why));
+	r = store_unseal(c->m, name, meta, &p, NULL, keys, c->why, sizeof(c->why));
 	if (r == -ENOENT)
 		return op_fail(c, -ENOKEY, "no KEK named %s", name);
 	if (r < 0)

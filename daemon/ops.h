@@ -13,6 +13,7 @@ struct op_ctx {
 	/* Filled by handlers for the audit record. */
 	char key[KEK_NAME_MAX + 1];
 	uint32_t version;
+	uint8_t policy_digest[32]; /* policy the KEK was sealed under (kek show) */
 	char why[512];
 };
 

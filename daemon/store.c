@@ -32,6 +32,7 @@ struct shield_entry {
 	char name[KEK_NAME_MAX + 1];
 	struct kek_meta meta;
 	struct seal_params params;
+	struct seal_binding binding;
 	uint8_t nonce[12];
 	uint8_t tag[16];
 	size_t len;
@@ -142,7 +143,8 @@ static void shield_forget(struct shield *s, const char *name)
 }
 
 static int shield_put(struct shield *s, const struct kek_meta *meta,
-		      const struct seal_params *params, const uint8_t *keys, size_t len)
+		      const struct seal_params *params, const struct seal_binding *binding,
+		      const uint8_t *keys, size_t len)
 {
 	struct shield_entry *e;
 
@@ -154,6 +156,7 @@ static int shield_put(struct shield *s, const struct kek_meta *meta,
 	strcpy(e->name, meta->name);
 	e->meta = *meta;
 	e->params = *params;
+	e->binding = *binding;
 	e->len = len;
 	/* Unique nonce per entry under the one shield key: a counter, never reused. */
 	s->counter++;
@@ -171,7 +174,8 @@ static int shield_put(struct shield *s, const struct kek_meta *meta,
 }
 
 static int shield_get(struct shield *s, const char *name, struct kek_meta *ret_meta,
-		      struct seal_params *ret_params, uint8_t **ret_keys)
+		      struct seal_params *ret_params, struct seal_binding *ret_binding,
+		      uint8_t **ret_keys)
 {
 	struct shield_entry *e = shield_find(s, name);
 	uint8_t *keys;
@@ -188,6 +192,7 @@ static int shield_get(struct shield *s, const char *name, struct kek_meta *ret_m
 	}
 	*ret_meta = e->meta;
 	*ret_params = e->params;
+	*ret_binding = e->binding;
 	*ret_keys = keys;
 	return 0;
 }
@@ -348,8 +353,9 @@ static int derive_key(struct manager *m, const struct seal_params *p, uint8_t *k
 	return r == -EREMOTEIO ? -EKEYREJECTED : r;
 }
 
-int store_unseal(struct manager *m, const char *name, struct kek_meta *ret_meta,
-		 struct seal_params *ret_params, uint8_t **ret_keys, char *why, size_t whylen)
+static int store_unseal_blob(struct manager *m, const char *name, struct kek_meta *ret_meta,
+			     struct seal_params *ret_params, struct seal_binding *ret_binding,
+			     uint8_t **ret_keys, char *why, size_t whylen)
 {
 	_cleanup_free_ uint8_t *blob = NULL;
 	_cleanup_secmem_ uint8_t *dkey = NULL, *pt = NULL;
@@ -358,12 +364,7 @@ int store_unseal(struct manager *m, const char *name, struct kek_meta *ret_meta,
 	size_t len, pt_len;
 	int r;
 
-	r = attest_require(m, false, why, whylen);
-	if (r < 0) {
-		shield_clear(m->shield);
-		return r;
-	}
-	if (shield_get(m->shield, name, ret_meta, ret_params, ret_keys) == 0)
+	if (shield_get(m->shield, name, ret_meta, ret_params, ret_binding, ret_keys) == 0)
 		return 0;
 	r = read_blob(m, name, &blob, &len);
 	if (r < 0)
@@ -390,10 +391,40 @@ int store_unseal(struct manager *m, const char *name, struct kek_meta *ret_meta,
 		snprintf(why, whylen, "sealed KEK %s has an inconsistent key count", name);
 		return -EBADMSG;
 	}
-	(void)shield_put(m->shield, &meta, &h.params, pt, pt_len);
+	(void)shield_put(m->shield, &meta, &h.params, &h.binding, pt, pt_len);
 	*ret_meta = meta;
 	*ret_params = h.params;
+	*ret_binding = h.binding;
 	*ret_keys = TAKE_PTR(pt);
+	return 0;
+}
+
+int store_unseal(struct manager *m, const char *name, struct kek_meta *ret_meta,
+		 struct seal_params *ret_params, struct seal_binding *ret_binding,
+		 uint8_t **ret_keys, char *why, size_t whylen)
+{
+	struct seal_binding b;
+	int r;
+
+	r = attest_require(m, false, why, whylen);
+	if (r < 0) {
+		shield_clear(m->shield);
+		return r;
+	}
+	r = store_unseal_blob(m, name, ret_meta, ret_params, &b, ret_keys, why, whylen);
+	if (r < 0)
+		return r;
+	/* The KEK's own policy may demand a fresh attestation for every release. */
+	if (ret_meta->attest_each_use) {
+		r = attest_require(m, true, why, whylen);
+		if (r < 0) {
+			*ret_keys = secmem_free(*ret_keys);
+			shield_clear(m->shield);
+			return r;
+		}
+	}
+	if (ret_binding)
+		*ret_binding = b;
 	return 0;
 }
 
@@ -438,7 +469,7 @@ int store_write(struct manager *m, const struct kek_meta *meta, enum seal_profil
 			 meta->name, strerror(-r));
 		return r;
 	}
-	(void)shield_put(m->shield, meta, &params, keys, keys_len);
+	(void)shield_put(m->shield, meta, &params, &binding, keys, keys_len);
 	if (ret_params)
 		*ret_params = params;
 	return 0;

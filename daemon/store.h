@@ -42,10 +42,13 @@ int store_read_meta(struct manager *m, const char *name, struct kek_meta *ret,
  * Unseals a KEK: requires the attestation gate, asks the device for the derived key of the
  * blob's parameters, verifies the blob and that its metadata names this KEK. Returns 0 with
  * the keys (n_versions * 32 bytes) in fresh secmem, or -ENOENT, -EKEYREJECTED (with why),
- * -EBADMSG, -errno. Served from the shield cache when possible.
+ * -EBADMSG, -errno. Served from the shield cache when possible. ret_binding (may be NULL)
+ * gets what the blob was sealed to, including the attestation policy digest in force then.
+ * A KEK whose metadata asks for attestation on every use gets a fresh attestation here.
  */
 int store_unseal(struct manager *m, const char *name, struct kek_meta *ret_meta,
-		 struct seal_params *ret_params, uint8_t **ret_keys, char *why, size_t whylen);
+		 struct seal_params *ret_params, struct seal_binding *ret_binding,
+		 uint8_t **ret_keys, char *why, size_t whylen);
 /*
  * Seals meta + keys for the current attested state (params from the gate's last report,
  * with profile) and writes the file atomically; create=true refuses an existing KEK

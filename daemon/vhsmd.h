@@ -76,6 +76,7 @@ struct kek_meta {
 	bool purge_protection;
 	bool exportable;
 	bool imported;
+	bool attest_each_use; /* a fresh attestation before every use of this KEK */
 	uint32_t n_versions;
 	struct {
 		uint32_t version;

@@ -103,6 +103,23 @@ expect_exit 0 ctl --json kek show prot-kek
 [ "$(jq -r .kek.purge_protection "$WORK/out")" = true ] || fail "purge protection lost"
 ok "purge protection"
 
+# per-KEK policy: a fresh attestation before every use; others use the gate's interval
+expect_exit 0 ctl kek create fresh-kek --attest-each-use
+ctl wrap --kek fresh-kek <"$WORK/dek" >"$WORK/w-fresh" || fail "wrap fresh"
+n0=$(grep -c '"event":"attestation"' "$STATE/audit.log")
+for _ in 1 2 3; do ctl unwrap <"$WORK/w-fresh" | cmp -s - "$WORK/dek" || fail "unwrap fresh"; done
+n1=$(grep -c '"event":"attestation"' "$STATE/audit.log")
+[ $((n1 - n0)) -eq 3 ] || fail "attest-each-use: $((n1 - n0)) attestations for 3 uses"
+ctl wrap --kek prot-kek <"$WORK/dek" >/dev/null || fail "wrap prot"
+n2=$(grep -c '"event":"attestation"' "$STATE/audit.log")
+[ "$n2" -eq "$n1" ] || fail "a KEK without attest-each-use attested again"
+expect_exit 0 ctl --json kek show fresh-kek
+[ "$(jq -r .kek.attest_each_use "$WORK/out")" = true ] || fail "attest_each_use not shown"
+pd=$(jq -r .policy_digest "$WORK/out")
+expect_exit 0 ctl --json status
+[ "$pd" = "$(jq -r .policy_digest "$WORK/out")" ] || fail "kek show policy digest != policy in force"
+ok "attest-each-use KEK re-attests on every use; show names the sealing policy digest"
+
 # malformed and oversized requests get an error reply; the daemon keeps serving
 python3 - "$SOCK" <<'PY' || fail "malformed request handling"
 import socket, struct, sys
