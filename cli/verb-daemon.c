@@ -518,6 +518,11 @@ static int verb_rewrap(int argc, char **argv)
 
 /* ---- audit ---- */
 
+static void fmt_audit(json_object *o)
+{
+	printf("audit log: %" PRId64 " records, hash chain intact\n", jint(o, "records"));
+}
+
 static int verb_audit(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -552,8 +557,7 @@ static int verb_audit(int argc, char **argv)
 		return EXIT_USAGE;
 	if (client_begin(&req, VHSM_OP_AUDIT_VERIFY) < 0)
 		return EXIT_ERROR;
-	int r = call_and_print(&req, "audit verification", NULL);
-	return r;
+	return call_and_print(&req, "audit verification", fmt_audit);
 }
 
 /* ---- attestation report (from the daemon) ---- */

@@ -39,8 +39,12 @@ static json_object *attest_json(const struct attest_state *a)
 									     : "unknown"));
 		add_hex(o, "measurement", a->report.measurement, sizeof(a->report.measurement));
 		(void)snp_tcb_decode(a->report.reported_tcb, p, &t);
-		snprintf(tcb, sizeof(tcb), "fmc=%u bl=%u tee=%u snp=%u ucode=%u", t.fmc,
-			 t.bootloader, t.tee, t.snp, t.microcode);
+		if (p == SNP_PRODUCT_TURIN)
+			snprintf(tcb, sizeof(tcb), "fmc=%u bl=%u tee=%u snp=%u ucode=%u", t.fmc,
+				 t.bootloader, t.tee, t.snp, t.microcode);
+		else
+			snprintf(tcb, sizeof(tcb), "bl=%u tee=%u snp=%u ucode=%u", t.bootloader,
+				 t.tee, t.snp, t.microcode);
 		json_object_object_add(o, "reported_tcb", json_object_new_string(tcb));
 		json_object_object_add(o, "debug", json_object_new_boolean(
 							   a->report.policy & SNP_POLICY_DEBUG));
