@@ -22,24 +22,36 @@
 #define KEK_FLAG_PURGE_PROTECTION (1ull << 1)
 #define KEK_FLAG_ATTEST_EACH_USE (1ull << 2)
 
+/*
+ * Sends req (always released) and returns EXIT_OK with the daemon's successful reply in *rep,
+ * or the exit status to return after printing why (the reply is released then).
+ */
+static int call_checked(struct client_req *req, const char *what, struct client_reply *rep)
+{
+	int r = client_call(req, rep), ret;
+
+	client_req_done(req);
+	if (r < 0) {
+		client_reply_done(rep);
+		return r == -EINVAL ? EXIT_USAGE : EXIT_ERROR;
+	}
+	if (rep->err) {
+		ret = client_refused(rep, what);
+		client_reply_done(rep);
+		return ret;
+	}
+	return EXIT_OK;
+}
+
 /* Runs a request that returns JSON, printing it (pretty with --json, else via fmt). */
 static int call_and_print(struct client_req *req, const char *what,
 			  void (*fmt)(json_object *o))
 {
 	struct client_reply rep;
-	int r, ret;
+	int r = call_checked(req, what, &rep);
 
-	r = client_call(req, &rep);
-	client_req_done(req);
-	if (r < 0) {
-		client_reply_done(&rep);
-		return r == -EINVAL ? EXIT_USAGE : EXIT_ERROR;
-	}
-	if (rep.err) {
-		ret = client_refused(&rep, what);
-		client_reply_done(&rep);
-		return ret;
-	}
+	if (r != EXIT_OK)
+		return r;
 	json_object *o = client_parse_json(&rep);
 	if (arg_json || !fmt || !o)
 		client_print_json(&rep);
@@ -478,17 +490,9 @@ static int crypt_verb(int argc, char **argv, uint16_t op)
 	if (ctx)
 		vhsm_wire_add_data(&req.b, VHSM_TAG_CONTEXT, ctx, strlen(ctx));
 	vhsm_wire_add_data(&req.b, VHSM_TAG_DATA, in, in_len);
-	r = client_call(&req, &rep);
-	client_req_done(&req);
-	if (r < 0) {
-		client_reply_done(&rep);
-		return EXIT_ERROR;
-	}
-	if (rep.err) {
-		ret = client_refused(&rep, argv[0]);
-		client_reply_done(&rep);
+	ret = call_checked(&req, argv[0], &rep);
+	if (ret != EXIT_OK)
 		return ret;
-	}
 	const struct vhsm_wire_field *out = vhsm_wire_get(&rep.msg, VHSM_TAG_DATA);
 	ret = EXIT_OK;
 	if (!out) {
@@ -577,7 +581,7 @@ static int verb_attestation_report(int argc, char **argv)
 	size_t nonce_len = 32;
 	struct client_req req;
 	struct client_reply rep;
-	int c, r, ret;
+	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		switch (c) {
@@ -618,17 +622,9 @@ static int verb_attestation_report(int argc, char **argv)
 	if (client_begin(&req, VHSM_OP_ATTEST_REPORT) < 0)
 		return EXIT_ERROR;
 	vhsm_wire_add_data(&req.b, VHSM_TAG_NONCE, nonce, nonce_len);
-	r = client_call(&req, &rep);
-	client_req_done(&req);
-	if (r < 0) {
-		client_reply_done(&rep);
-		return EXIT_ERROR;
-	}
-	if (rep.err) {
-		ret = client_refused(&rep, "attestation report");
-		client_reply_done(&rep);
+	ret = call_checked(&req, "attestation report", &rep);
+	if (ret != EXIT_OK)
 		return ret;
-	}
 	const struct vhsm_wire_field *rf = vhsm_wire_get(&rep.msg, VHSM_TAG_REPORT);
 	const struct vhsm_wire_field *cf = vhsm_wire_get(&rep.msg, VHSM_TAG_CERTS);
 	ret = EXIT_OK;
