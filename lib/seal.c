@@ -36,12 +36,12 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "aead.h"
 #include "log.h"
 #include "seal.h"
 #include "secmem.h"
+#include "text.h"
 #include "wrap.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free);
 
 #define SEAL_MAGIC "VHSMSEAL"
 #define SEAL_MAGIC_LEN 8u
@@ -75,6 +75,9 @@ enum {
 #define SEAL_HEADER_FIXED (SEAL_OFF_LABEL + 4u + SEAL_TAIL_LEN) /* 0xE8 */
 
 _Static_assert(SEAL_HEADER_FIXED == 0xe8, "fixed header size");
+_Static_assert(SEAL_KEY_LEN == AEAD_GCM_KEY_SIZE && SEAL_NONCE_LEN == AEAD_GCM_NONCE_SIZE &&
+		       SEAL_TAG_LEN == AEAD_GCM_TAG_SIZE,
+	       "the format's sizes are AES-256-GCM's");
 _Static_assert(SEAL_HEADER_FIXED + SEAL_LABEL_MAX + SEAL_META_MAX + SEAL_PLAINTEXT_MAX +
 			       SEAL_TAG_LEN <= SEAL_BLOB_MAX,
 	       "largest blob fits SEAL_BLOB_MAX");
@@ -162,60 +165,6 @@ void seal_binding_from_report(const struct snp_report *r, const uint8_t policy_d
 	*ret = b;
 }
 
-/* ---- labels ---- */
-
-/* Length of the UTF-8 sequence at s[0..n) if it is well formed (RFC 3629), else 0. */
-static size_t utf8_seq_len(const uint8_t *s, size_t n)
-{
-	uint32_t cp;
-	size_t len;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1fu;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0fu;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07u;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3fu);
-	}
-	/* overlong forms, UTF-16 surrogates, beyond U+10FFFF, C1 controls */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-		return 0;
-	return len;
-}
-
-/* The label is a KEK name: printable UTF-8, no controls, no '/' (it names files), no NUL. */
-static bool seal_label_valid(const uint8_t *s, size_t n)
-{
-	if (n == 0 || n > SEAL_LABEL_MAX)
-		return false;
-	for (size_t i = 0; i < n;) {
-		size_t l;
-
-		if (s[i] < 0x20 || s[i] == 0x7f || s[i] == '/')
-			return false;
-		l = utf8_seq_len(s + i, n - i);
-		if (l == 0)
-			return false;
-		i += l;
-	}
-	return true;
-}
-
 /* ---- header ---- */
 
 /* The fixed-size part: key request parameters and binding. blob holds SEAL_HEADER_FIXED. */
@@ -267,7 +216,7 @@ static int seal_header_parse(const uint8_t *blob, size_t len, struct seal_header
 	 */
 	label_len = blob[SEAL_OFF_LABEL_LEN];
 	off = SEAL_OFF_LABEL + label_len;
-	if (len < off + 4u || !seal_label_valid(blob + SEAL_OFF_LABEL, label_len))
+	if (len < off + 4u || !text_name_valid(blob + SEAL_OFF_LABEL, label_len, SEAL_LABEL_MAX))
 		return -EBADMSG;
 	memcpy(h.label, blob + SEAL_OFF_LABEL, label_len);
 	h.label[label_len] = '\0';
@@ -351,56 +300,6 @@ static int seal_derive_key(const uint8_t derived_key[static 32], const uint8_t *
 			       SEAL_INFO_LEN + header_len, ret, SEAL_KEY_LEN);
 }
 
-/* AES-256-GCM over in[0..len) with AAD = the header; encrypts or decrypts. */
-struct seal_gcm {
-	const uint8_t *key, *nonce, *aad;
-	size_t aad_len;
-};
-
-static int seal_gcm_encrypt(const struct seal_gcm *g, const uint8_t *in, size_t len,
-			    uint8_t *out, uint8_t tag[static SEAL_TAG_LEN])
-{
-	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = NULL;
-	int n;
-
-	c = EVP_CIPHER_CTX_new();
-	if (!c || EVP_EncryptInit_ex2(c, EVP_aes_256_gcm(), g->key, g->nonce, NULL) != 1 ||
-	    EVP_EncryptUpdate(c, NULL, &n, g->aad, (int)g->aad_len) != 1 ||
-	    EVP_EncryptUpdate(c, out, &n, in, (int)len) != 1 || (size_t)n != len ||
-	    EVP_EncryptFinal_ex(c, out + n, &n) != 1 || n != 0 ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, SEAL_TAG_LEN, tag) != 1)
-		return vhsm_log_openssl(-EIO, "AES-256-GCM encrypt");
-	ERR_clear_error();
-	return 0;
-}
-
-/* Returns 0, -EKEYREJECTED when the tag does not verify (out is wiped), or -EIO. */
-static int seal_gcm_decrypt(const struct seal_gcm *g, const uint8_t *in, size_t len,
-			    uint8_t *out, const uint8_t tag[static SEAL_TAG_LEN])
-{
-	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = NULL;
-	uint8_t t[SEAL_TAG_LEN];
-	int n;
-
-	/* SET_TAG wants a writable buffer. OpenSSL's GCM compares tags in constant time. */
-	memcpy(t, tag, sizeof(t));
-	c = EVP_CIPHER_CTX_new();
-	if (!c || EVP_DecryptInit_ex2(c, EVP_aes_256_gcm(), g->key, g->nonce, NULL) != 1 ||
-	    EVP_DecryptUpdate(c, NULL, &n, g->aad, (int)g->aad_len) != 1 ||
-	    EVP_DecryptUpdate(c, out, &n, in, (int)len) != 1 || (size_t)n != len ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, SEAL_TAG_LEN, t) != 1) {
-		explicit_bzero(out, len);
-		return vhsm_log_openssl(-EIO, "AES-256-GCM decrypt");
-	}
-	if (EVP_DecryptFinal_ex(c, out + n, &n) != 1) {
-		explicit_bzero(out, len);
-		ERR_clear_error();
-		return -EKEYREJECTED;
-	}
-	ERR_clear_error();
-	return 0;
-}
-
 /* Checks seal_blob()'s inputs. Returns 0, -EINVAL or -EMSGSIZE; *ret_label_len on success. */
 static int seal_check_args(const struct seal_params *p, const struct seal_binding *b,
 			   const char *label, const uint8_t *meta, size_t meta_len,
@@ -417,7 +316,7 @@ static int seal_check_args(const struct seal_params *p, const struct seal_bindin
 	label_len = strnlen(label, SEAL_LABEL_MAX + 1);
 	if (label_len > SEAL_LABEL_MAX)
 		return -EMSGSIZE;
-	if (!seal_label_valid((const uint8_t *)label, label_len))
+	if (!text_name_valid((const uint8_t *)label, label_len, SEAL_LABEL_MAX))
 		return -EINVAL;
 	*ret_label_len = label_len;
 	return 0;
@@ -450,9 +349,8 @@ int seal_blob(const uint8_t derived_key[static 32], const struct seal_params *p,
 		r = seal_derive_key(derived_key, blob, h.header_len, salt, key);
 	if (r < 0)
 		return r;
-	r = seal_gcm_encrypt(
-		&(struct seal_gcm){ .key = key, .nonce = nonce, .aad = blob, .aad_len = h.header_len },
-		pt, pt_len, blob + h.header_len, blob + h.header_len + pt_len);
+	r = aead_gcm_encrypt(key, nonce, blob, h.header_len, NULL, 0, pt, pt_len,
+			     blob + h.header_len, blob + h.header_len + pt_len);
 	explicit_bzero(key, sizeof(key));
 	if (r < 0)
 		return r;
@@ -479,9 +377,8 @@ int unseal_blob(const uint8_t derived_key[static 32], const uint8_t *blob, size_
 	r = seal_derive_key(derived_key, blob, h.header_len, salt, key);
 	if (r < 0)
 		return r;
-	r = seal_gcm_decrypt(
-		&(struct seal_gcm){ .key = key, .nonce = nonce, .aad = blob, .aad_len = h.header_len },
-		blob + h.header_len, h.ciphertext_len, pt, blob + h.header_len + h.ciphertext_len);
+	r = aead_gcm_decrypt(key, nonce, blob, h.header_len, NULL, 0, blob + h.header_len,
+			     h.ciphertext_len, pt, blob + h.header_len + h.ciphertext_len);
 	explicit_bzero(key, sizeof(key));
 	if (r < 0)
 		return r;

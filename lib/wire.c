@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "text.h"
 #include "wire.h"
 
 _Static_assert(_VHSM_TAG_MAX <= 64, "the duplicate-tag bitmap holds 64 tags");
@@ -72,63 +73,6 @@ static size_t wire_padding(size_t n)
 }
 
 /*
- * Decodes one UTF-8 sequence from s[0..n), n >= 1. Returns its length, or 0 for an invalid
- * lead byte, a missing or wrong continuation byte, an overlong form, a surrogate or a code
- * point above U+10FFFF (RFC 3629).
- */
-static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *ret)
-{
-	uint32_t c, min;
-	size_t len;
-
-	if (s[0] < 0x80) {
-		*ret = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0) {
-		len = 2, c = s[0] & 0x1fu, min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3, c = s[0] & 0x0fu, min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4, c = s[0] & 0x07u, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3fu);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*ret = c;
-	return len;
-}
-
-/*
- * STRING content: valid UTF-8 without control characters (C0, DEL, C1) and without '/',
- * because names end up in file names, log lines and terminals.
- */
-static bool wire_string_valid(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		uint32_t c;
-		size_t k = utf8_decode(s + i, n - i, &c);
-
-		if (k == 0)
-			return false;
-		if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == '/')
-			return false;
-		i += k;
-	}
-	return true;
-}
-
-/*
  * Checks a value of n bytes for tag against its type: -EBADMSG for a wrong fixed size, an
  * empty or invalid STRING or a NUL in TEXT, -EMSGSIZE over the length limit.
  */
@@ -145,7 +89,8 @@ static int wire_value_check(uint16_t tag, const uint8_t *v, size_t n)
 			return -EBADMSG;
 		if (n > VHSM_WIRE_MAX_STRING)
 			return -EMSGSIZE;
-		return wire_string_valid(v, n) ? 0 : -EBADMSG;
+		/* Names end up in file names, log lines and terminals: see text.h. */
+		return text_name_valid(v, n, VHSM_WIRE_MAX_STRING) ? 0 : -EBADMSG;
 	case VHSM_WIRE_TEXT:
 		if (n > VHSM_WIRE_MAX_TEXT)
 			return -EMSGSIZE;

@@ -18,13 +18,14 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include "aead.h"
 #include "log.h"
 #include "secmem.h"
+#include "text.h"
 #include "wrap.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_KDF *, EVP_KDF_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_KDF_CTX *, EVP_KDF_CTX_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free);
 
 #define WRAP_MAGIC "VHW1"
 #define WRAP_MAGIC_LEN 4u
@@ -40,6 +41,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free);
 _Static_assert(WRAP_HEADER_FIXED + WRAP_NAME_MAX + WRAP_PLAINTEXT_MAX + WRAP_TAG_LEN <=
 		       WRAP_BLOB_MAX,
 	       "largest blob fits WRAP_BLOB_MAX");
+_Static_assert(WRAP_KEY_LEN == AEAD_GCM_KEY_SIZE && WRAP_NONCE_LEN == AEAD_GCM_NONCE_SIZE &&
+		       WRAP_TAG_LEN == AEAD_GCM_TAG_SIZE,
+	       "the format's sizes are AES-256-GCM's");
 
 /* OSSL_PARAM wants non-const pointers even for inputs it only reads. */
 static void *unconst(const void *p)
@@ -84,119 +88,6 @@ int kdf_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, siz
 	return 0;
 }
 
-/* ---- names ---- */
-
-/* Length of the UTF-8 sequence at s[0..n) if it is well formed (RFC 3629), else 0. */
-static size_t utf8_seq_len(const uint8_t *s, size_t n)
-{
-	uint32_t cp;
-	size_t len;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1fu;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0fu;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07u;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3fu);
-	}
-	/* overlong forms, UTF-16 surrogates, beyond U+10FFFF, C1 controls */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-		return 0;
-	return len;
-}
-
-/*
- * A KEK name as the daemon stores it: printable UTF-8 without control characters, and no
- * '/' because the name becomes a file name. NUL cannot occur in a counted name either.
- */
-static bool wrap_name_valid(const uint8_t *s, size_t n)
-{
-	if (n == 0 || n > WRAP_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n;) {
-		size_t l;
-
-		if (s[i] < 0x20 || s[i] == 0x7f || s[i] == '/')
-			return false;
-		l = utf8_seq_len(s + i, n - i);
-		if (l == 0)
-			return false;
-		i += l;
-	}
-	return true;
-}
-
-/* ---- AES-256-GCM ---- */
-
-/* One AEAD operation: AAD is aad1 || aad2 (either may be empty). */
-struct wrap_gcm {
-	const uint8_t *key, *nonce;
-	const uint8_t *aad1, *aad2;
-	size_t aad1_len, aad2_len;
-};
-
-/* Encrypts in[0..len) to out and writes the tag. Returns 0 or -EIO. */
-static int wrap_gcm_seal(const struct wrap_gcm *g, const uint8_t *in, size_t len, uint8_t *out,
-			 uint8_t tag[static WRAP_TAG_LEN])
-{
-	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = NULL;
-	int n;
-
-	c = EVP_CIPHER_CTX_new();
-	if (!c || EVP_EncryptInit_ex2(c, EVP_aes_256_gcm(), g->key, g->nonce, NULL) != 1 ||
-	    (g->aad1_len && EVP_EncryptUpdate(c, NULL, &n, g->aad1, (int)g->aad1_len) != 1) ||
-	    (g->aad2_len && EVP_EncryptUpdate(c, NULL, &n, g->aad2, (int)g->aad2_len) != 1) ||
-	    EVP_EncryptUpdate(c, out, &n, in, (int)len) != 1 || (size_t)n != len ||
-	    EVP_EncryptFinal_ex(c, out + n, &n) != 1 || n != 0 ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, WRAP_TAG_LEN, tag) != 1)
-		return vhsm_log_openssl(-EIO, "AES-256-GCM encrypt");
-	ERR_clear_error();
-	return 0;
-}
-
-/*
- * Decrypts in[0..len) to out and checks the tag (OpenSSL compares it in constant time).
- * Returns 0, -EKEYREJECTED (tag mismatch; out is wiped) or -EIO.
- */
-static int wrap_gcm_open(const struct wrap_gcm *g, const uint8_t *in, size_t len, uint8_t *out,
-			 const uint8_t tag[static WRAP_TAG_LEN])
-{
-	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = NULL;
-	int n;
-
-	c = EVP_CIPHER_CTX_new();
-	if (!c || EVP_DecryptInit_ex2(c, EVP_aes_256_gcm(), g->key, g->nonce, NULL) != 1 ||
-	    (g->aad1_len && EVP_DecryptUpdate(c, NULL, &n, g->aad1, (int)g->aad1_len) != 1) ||
-	    (g->aad2_len && EVP_DecryptUpdate(c, NULL, &n, g->aad2, (int)g->aad2_len) != 1) ||
-	    EVP_DecryptUpdate(c, out, &n, in, (int)len) != 1 || (size_t)n != len ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, WRAP_TAG_LEN, unconst(tag)) != 1) {
-		explicit_bzero(out, len);
-		return vhsm_log_openssl(-EIO, "AES-256-GCM decrypt");
-	}
-	if (EVP_DecryptFinal_ex(c, out + n, &n) != 1) {
-		explicit_bzero(out, len);
-		ERR_clear_error();
-		return -EKEYREJECTED;
-	}
-	ERR_clear_error();
-	return 0;
-}
-
 /* ---- format ---- */
 
 /* Where the parts of a well-formed blob are. */
@@ -223,7 +114,8 @@ static int wrap_layout_parse(const uint8_t *blob, size_t len, struct wrap_layout
 	l.name = blob + WRAP_MAGIC_LEN + 2;
 	l.header_len = WRAP_HEADER_FIXED + l.name_len;
 	/* len >= WRAP_HEADER_FIXED + 17 was checked, so the name bytes exist only if this holds. */
-	if (len < l.header_len + 1u + WRAP_TAG_LEN || !wrap_name_valid(l.name, l.name_len))
+	if (len < l.header_len + 1u + WRAP_TAG_LEN ||
+	    !text_name_valid(l.name, l.name_len, WRAP_NAME_MAX))
 		return -EBADMSG;
 	off = WRAP_MAGIC_LEN + 2u + l.name_len;
 	l.kek_version = le32_get(blob + off);
@@ -302,7 +194,6 @@ int wrap_key(const uint8_t kek[static 32], const char *kek_name, uint32_t kek_ve
 	uint8_t key[WRAP_KEY_LEN], ctx_hash[32];
 	struct wrap_layout l = {};
 	size_t name_len, total;
-	struct wrap_gcm g;
 	int r;
 
 	if (!kek_name || !pt || pt_len == 0 || (!ctx && ctx_len > 0))
@@ -312,7 +203,7 @@ int wrap_key(const uint8_t kek[static 32], const char *kek_name, uint32_t kek_ve
 	name_len = strnlen(kek_name, WRAP_NAME_MAX + 1);
 	if (name_len > WRAP_NAME_MAX)
 		return -EMSGSIZE;
-	if (!wrap_name_valid((const uint8_t *)kek_name, name_len))
+	if (!text_name_valid((const uint8_t *)kek_name, name_len, WRAP_NAME_MAX))
 		return -EINVAL;
 
 	total = WRAP_HEADER_FIXED + name_len + pt_len + WRAP_TAG_LEN;
@@ -329,15 +220,8 @@ int wrap_key(const uint8_t kek[static 32], const char *kek_name, uint32_t kek_ve
 		r = wrap_derive_key(kek, l.salt, key);
 	if (r < 0)
 		return r;
-	g = (struct wrap_gcm){
-		.key = key,
-		.nonce = l.nonce,
-		.aad1 = blob,
-		.aad1_len = l.header_len,
-		.aad2 = ctx_hash,
-		.aad2_len = sizeof(ctx_hash),
-	};
-	r = wrap_gcm_seal(&g, pt, pt_len, blob + l.header_len, blob + l.header_len + pt_len);
+	r = aead_gcm_encrypt(key, l.nonce, blob, l.header_len, ctx_hash, sizeof(ctx_hash), pt,
+			     pt_len, blob + l.header_len, blob + l.header_len + pt_len);
 	explicit_bzero(key, sizeof(key));
 	if (r < 0)
 		return r;
@@ -352,7 +236,6 @@ int unwrap_key(const uint8_t kek[static 32], const uint8_t *blob, size_t len, co
 	_cleanup_secmem_ uint8_t *pt = NULL;
 	uint8_t key[WRAP_KEY_LEN], ctx_hash[32];
 	struct wrap_layout l;
-	struct wrap_gcm g;
 	int r;
 
 	if (!ctx && ctx_len > 0)
@@ -370,15 +253,8 @@ int unwrap_key(const uint8_t kek[static 32], const uint8_t *blob, size_t len, co
 		r = wrap_derive_key(kek, l.salt, key);
 	if (r < 0)
 		return r;
-	g = (struct wrap_gcm){
-		.key = key,
-		.nonce = l.nonce,
-		.aad1 = blob,
-		.aad1_len = l.header_len,
-		.aad2 = ctx_hash,
-		.aad2_len = sizeof(ctx_hash),
-	};
-	r = wrap_gcm_open(&g, blob + l.header_len, l.ct_len, pt, blob + l.header_len + l.ct_len);
+	r = aead_gcm_decrypt(key, l.nonce, blob, l.header_len, ctx_hash, sizeof(ctx_hash),
+			     blob + l.header_len, l.ct_len, pt, blob + l.header_len + l.ct_len);
 	explicit_bzero(key, sizeof(key));
 	if (r < 0)
 		return r;

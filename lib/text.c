@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Name validation (see text.h). One implementation for the wire codec, sealing and wrapping,
+ * so that a name one of them accepts is never refused by another.
+ */
+#include "text.h"
+
+size_t text_utf8_decode(const uint8_t *s, size_t n, uint32_t *ret_cp)
+{
+	uint32_t cp, min;
+	size_t len;
+
+	if (n == 0)
+		return 0;
+	if (s[0] < 0x80) {
+		len = 1, cp = s[0], min = 0;
+	} else if ((s[0] & 0xe0) == 0xc0) {
+		len = 2, cp = s[0] & 0x1fu, min = 0x80;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3, cp = s[0] & 0x0fu, min = 0x800;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4, cp = s[0] & 0x07u, min = 0x10000;
+	} else {
+		return 0; /* a continuation byte, or a 5- or 6-byte form RFC 3629 removed */
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	/* Overlong forms (lead bytes C0, C1 among them), surrogates, beyond U+10FFFF (F5..F7). */
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	if (ret_cp)
+		*ret_cp = cp;
+	return len;
+}
+
+bool text_name_valid(const uint8_t *s, size_t n, size_t max)
+{
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		size_t k = text_utf8_decode(s + i, n - i, &cp);
+
+		if (k == 0)
+			return false;
+		if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == '/')
+			return false;
+		i += k;
+	}
+	return true;
+}
