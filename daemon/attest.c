@@ -5,6 +5,7 @@
  * with the same verifier vhsmctl offers to customers, and evaluated against the policy.
  */
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,14 @@ int attest_now(struct manager *m)
 		snprintf(a.failures, sizeof(a.failures), "device");
 	} else {
 		attest_evaluate(m, report, certs, certs_len, &a);
+		/* The report must answer our nonce, or it may be a replayed or swapped one. */
+		uint8_t want[64];
+		unsigned int wl = 0;
+		if (!EVP_Digest(nonce, sizeof(nonce), want, &wl, EVP_sha512(), NULL) || wl != 64 ||
+		    CRYPTO_memcmp(want, report + SNP_R_REPORT_DATA, 64) != 0) {
+			a.ok = false;
+			append_reason(a.failures, sizeof(a.failures), "report_data");
+		}
 	}
 	m->attest = a;
 	struct audit_record rec = {

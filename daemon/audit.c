@@ -26,14 +26,22 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free);
 
 #define AUDIT_LINE_MAX 4096u
-#define AUDIT_FILE_MAX (256u * 1024u * 1024u)
+#define AUDIT_FILE_MAX (AUDIT_SEGMENT_MAX + 1024u * 1024u)
 #define HASH_HEX 64u
 
 struct audit {
 	int fd;
+	char *path;
 	uint64_t seq;
+	uint64_t size;
+	uint64_t segment_max;
 	char prev[HASH_HEX + 1];
 };
+
+void audit_set_segment_max(struct audit *a, uint64_t bytes)
+{
+	a->segment_max = bytes;
+}
 
 static const struct {
 	const char *event;
@@ -68,6 +76,9 @@ static const struct {
 	{ "dek.drop", "b0de990dc7ea48e6bf7ca018514b7d9e" },
 	{ "keyring.request", "1cdc72fb81234fa6810d63c2593c279b" },
 	{ "luks.unlock", "951323431d8840dd89c16ee0e9b0caf8" },
+	{ "audit.reset", "e40916a19ed64314a72ee73192addd64" },
+	{ "audit.rotated", "14abd1345625422b8c07b001d401008d" },
+	{ "audit.suppressed", "a5a6e9583427487fa4ffdfe4b8e0e9c8" },
 	{ "audit.verify", "dc3f5956f1ed497b81545c5101002c0c" },};
 
 static const char *message_id_of(const char *event)
@@ -128,7 +139,7 @@ static int audit_verify_chain(const char *path, uint64_t *ret_records,
 	_cleanup_free_ uint8_t *buf = NULL;
 	char prev[HASH_HEX + 1], hash[HASH_HEX + 1], calc[HASH_HEX + 1];
 	char record[AUDIT_LINE_MAX + 2];
-	uint64_t n = 0;
+	uint64_t n = 0, first = 0;
 	size_t len;
 	int r;
 
@@ -150,19 +161,27 @@ static int audit_verify_chain(const char *path, uint64_t *ret_records,
 			return -EBADMSG;
 		}
 		json_object *o = json_tokener_parse(record);
-		json_object *seq = NULL, *p = NULL;
+		json_object *seq = NULL, *p = NULL, *ev = NULL;
 		bool ok = o && json_object_object_get_ex(o, "seq", &seq) &&
 			  json_object_object_get_ex(o, "prev", &p) &&
 			  json_object_is_type(seq, json_type_int) &&
-			  json_object_is_type(p, json_type_string);
+			  json_object_is_type(p, json_type_string) &&
+			  strlen(json_object_get_string(p)) == HASH_HEX;
 		uint64_t s = ok ? (uint64_t)json_object_get_int64(seq) : 0;
+		/* A rotated segment continues the sequence and the chain of the previous one. */
+		if (ok && n == 0 && json_object_object_get_ex(o, "event", &ev) &&
+		    json_object_is_type(ev, json_type_string) &&
+		    strcmp(json_object_get_string(ev), "audit.rotated") == 0 && s > 1) {
+			first = s - 1;
+			memcpy(prev, json_object_get_string(p), HASH_HEX);
+		}
 		bool prev_ok = ok && strcmp(json_object_get_string(p), prev) == 0;
 		json_object_put(o);
 		if (!ok) {
 			snprintf(why, whylen, "record %" PRIu64 ": not a valid record", n + 1);
 			return -EBADMSG;
 		}
-		if (s != n + 1) {
+		if (s != first + n + 1) {
 			snprintf(why, whylen, "record %" PRIu64 ": sequence %" PRIu64
 				 " (a record was deleted or reordered)", n + 1, s);
 			return -EBADMSG;
@@ -183,7 +202,7 @@ static int audit_verify_chain(const char *path, uint64_t *ret_records,
 		memcpy(prev, hash, sizeof(prev));
 		n++;
 	}
-	*ret_records = n;
+	*ret_records = first + n;
 	if (ret_last)
 		memcpy(ret_last, prev, sizeof(prev));
 	return 0;
@@ -194,50 +213,65 @@ int audit_verify_file(const char *path, uint64_t *ret_records, char *why, size_t
 	return audit_verify_chain(path, ret_records, NULL, why, whylen);
 }
 
-/* Reads the last record's sequence number and hash so that appending continues the chain. */
-static int audit_load_tail(struct audit *a, const char *path)
+static int audit_open_fd(struct audit *a)
 {
-	char why[256], last[HASH_HEX + 1];
-	uint64_t n = 0;
-	int r;
+	struct stat st;
 
-	r = audit_verify_chain(path, &n, last, why, sizeof(why));
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0) {
-		vhsm_log_debug("audit log %s does not verify: %s", path, why);
-		return r;
-	}
-	a->seq = n;
-	memcpy(a->prev, last, sizeof(last));
+	a->fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (a->fd < 0)
+		return negative_errno();
+	a->size = fstat(a->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
 	return 0;
 }
+
+static int audit_append(struct audit *a, const struct audit_record *rec, bool sync,
+			char ret_hash[HASH_HEX + 1]);
 
 int audit_open(struct manager *m, struct audit **ret)
 {
 	_cleanup_free_ struct audit *a = calloc(1, sizeof(*a));
-	char path[4096];
+	char moved[4200] = "", why[256] = "";
+	uint64_t n = 0;
 	int r;
 
 	if (!a)
 		return -ENOMEM;
+	a->fd = -EBADF;
+	a->segment_max = AUDIT_SEGMENT_MAX;
+	if (asprintf(&a->path, "%s/audit.log", m->state_dir) < 0) {
+		a->path = NULL;
+		return -ENOMEM;
+	}
 	memset(a->prev, '0', HASH_HEX);
-	snprintf(path, sizeof(path), "%s/audit.log", m->state_dir);
-	r = audit_load_tail(a, path);
-	if (r == -EBADMSG) {
-		/* Keep the evidence, start a new chain, and say so in the new chain. */
-		char moved[4200];
-		snprintf(moved, sizeof(moved), "%s.broken.%ld", path, (long)time(NULL));
-		if (rename(path, moved) < 0)
+	r = audit_verify_chain(a->path, &n, a->prev, why, sizeof(why));
+	if (r == 0) {
+		a->seq = n;
+	} else if (r == -EBADMSG || r == -EMSGSIZE) {
+		/* A torn, edited or oversized log must not keep vhsmd from starting: keep it as
+		 * evidence and begin a new chain whose first record says so. */
+		snprintf(moved, sizeof(moved), "%s.broken.%ld", a->path, (long)time(NULL));
+		if (rename(a->path, moved) < 0) {
+			free(a->path);
 			return negative_errno();
+		}
 		memset(a->prev, '0', HASH_HEX);
 		a->seq = 0;
-	} else if (r < 0) {
+	} else if (r != -ENOENT) {
+		free(a->path);
 		return r;
 	}
-	a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (a->fd < 0)
-		return negative_errno();
+	r = audit_open_fd(a);
+	if (r < 0) {
+		free(a->path);
+		return r;
+	}
+	if (moved[0]) {
+		char reason[4600], hash[HASH_HEX + 1];
+		snprintf(reason, sizeof(reason), "previous log kept as %s: %s", moved, why);
+		struct audit_record rec = { .event = "audit.reset", .result = -EBADMSG,
+					    .reason = reason };
+		(void)audit_append(a, &rec, true, hash);
+	}
 	*ret = TAKE_PTR(a);
 	return 0;
 }
@@ -247,6 +281,7 @@ struct audit *audit_free(struct audit *a)
 	if (a) {
 		if (a->fd >= 0)
 			close(a->fd);
+		free(a->path);
 		free(a);
 	}
 	return NULL;
@@ -300,14 +335,38 @@ static int audit_append(struct audit *a, const struct audit_record *rec, bool sy
 	}
 	int n = snprintf(line, sizeof(line), "%.*s,\"hash\":\"%s\"}\n", (int)(len - 1), js, hash);
 	json_object_put(o);
-	if (write(a->fd, line, (size_t)n) != n)
-		return negative_errno();
+	ssize_t w = write(a->fd, line, (size_t)n);
+	if (w != n) {
+		/* Never leave a fragment: the next record would follow it and break the chain. */
+		r = w < 0 ? negative_errno() : -ENOSPC;
+		if (ftruncate(a->fd, (off_t)a->size) < 0)
+			vhsm_log_debug("audit: cannot cut a partial record: %m");
+		return r;
+	}
 	if (sync && fdatasync(a->fd) < 0)
 		return negative_errno();
+	a->size += (uint64_t)n;
 	a->seq++;
 	memcpy(a->prev, hash, sizeof(hash));
 	memcpy(ret_hash, hash, sizeof(hash));
 	return 0;
+}
+
+/* Starts a new segment once the current one is full (see audit.h). */
+static int audit_rotate(struct audit *a)
+{
+	char old[4200], hash[HASH_HEX + 1];
+	int r;
+
+	snprintf(old, sizeof(old), "%s.%llu", a->path, (unsigned long long)a->seq);
+	if (fdatasync(a->fd) < 0 || rename(a->path, old) < 0)
+		return negative_errno();
+	close(a->fd);
+	r = audit_open_fd(a);
+	if (r < 0)
+		return r;
+	struct audit_record rec = { .event = "audit.rotated", .reason = old };
+	return audit_append(a, &rec, true, hash);
 }
 
 int audit_log(struct manager *m, const struct audit_record *rec)
@@ -316,8 +375,16 @@ int audit_log(struct manager *m, const struct audit_record *rec)
 	const struct peer *p = rec->peer;
 	int r = -EBADF;
 
-	if (m->audit)
-		r = audit_append(m->audit, rec, event_needs_sync(rec->event, rec->result), hash);
+	if (m->audit && !rec->journal_only) {
+		r = 0;
+		if (m->audit->size >= m->audit->segment_max)
+			r = audit_rotate(m->audit);
+		if (r >= 0)
+			r = audit_append(m->audit, rec, event_needs_sync(rec->event, rec->result),
+					 hash);
+	} else if (rec->journal_only) {
+		r = 0;
+	}
 	sd_journal_send("MESSAGE=vhsm %s%s%s: %s%s%s", rec->event, rec->key ? " " : "",
 			rec->key ? rec->key : "", rec->result == 0 ? "ok" : "refused",
 			rec->reason ? ": " : "", rec->reason ? rec->reason : "",

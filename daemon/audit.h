@@ -3,8 +3,10 @@
  * Audit: every operation and every refusal goes to the journal (stable MESSAGE_ID per event
  * type, structured fields) and to a hash-chained, append-only log <state>/audit.log, one JSON
  * record per line: {"seq":N,"time":T,"event":E,...,"prev":H(N-1),"hash":H(N)} with
- * H(N) = SHA-256(H(N-1) || record without "hash"). lib-independent verification lives in
- * audit_verify_file() so vhsmctl can check a copy offline.
+ * H(N) = SHA-256(H(N-1) || record without "hash"). A segment past AUDIT_SEGMENT_MAX is renamed
+ * audit.log.<last seq> and the new file starts with an "audit.rotated" record that carries the
+ * old segment's last hash as "prev" and continues the sequence; a log that does not verify at
+ * start is kept aside and the new chain starts with an "audit.reset" record naming it.
  */
 #pragma once
 
@@ -19,6 +21,7 @@ struct audit_record {
 	const struct peer *peer;
 	int result;          /* 0 ok, negative errno refused/failed */
 	const char *reason;  /* why it was refused, may be NULL */
+	bool journal_only;   /* read-only or unauthenticated noise: journal, not the chain */
 };
 
 int audit_open(struct manager *m, struct audit **ret);
@@ -32,3 +35,8 @@ int audit_log(struct manager *m, const struct audit_record *rec);
  * number and what is wrong (edited, deleted or reordered record, broken JSON) in why.
  */
 int audit_verify_file(const char *path, uint64_t *ret_records, char *why, size_t whylen);
+
+#define AUDIT_SEGMENT_MAX (64u * 1024u * 1024u)
+
+/* Changes the segment size (tests). */
+void audit_set_segment_max(struct audit *a, uint64_t bytes);

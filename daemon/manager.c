@@ -29,7 +29,9 @@ struct conn {
 	struct manager *m;
 	int fd;
 	sd_event_source *source;
+	sd_event_source *timeout; /* closes a connection that sends nothing */
 	struct peer peer;
+	struct conn *prev, *next;
 };
 
 void manager_status(struct manager *m, const char *fmt, ...)
@@ -61,10 +63,15 @@ int manager_new(struct manager **ret)
 	return 0;
 }
 
+static void conn_free(struct conn *c);
+
 struct manager *manager_free(struct manager *m)
 {
 	if (!m)
 		return NULL;
+	m->idle_usec = 0; /* closing connections must not re-arm the idle timer */
+	while (m->conns)
+		conn_free(m->conns);
 	sd_event_source_unref(m->idle_source);
 	if (m->listen_fd >= 0)
 		close(m->listen_fd);
@@ -119,15 +126,68 @@ static int manager_arm_idle(struct manager *m)
 
 static void conn_free(struct conn *c)
 {
+	struct manager *m;
+
 	if (!c)
 		return;
+	m = c->m;
 	sd_event_source_unref(c->source);
+	sd_event_source_unref(c->timeout);
 	if (c->fd >= 0)
 		close(c->fd);
-	c->m->n_connections--;
-	if (c->m->n_connections == 0)
-		(void)manager_arm_idle(c->m);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		m->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	m->n_connections--;
+	if (!c->peer.admin)
+		m->n_unprivileged--;
+	if (m->n_connections == 0)
+		(void)manager_arm_idle(m);
 	free(c);
+}
+
+static int conn_timeout_handler(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	(void)s;
+	(void)usec;
+	conn_free(userdata);
+	return 0;
+}
+
+/* (Re)starts the connection's inactivity timer. */
+static void conn_touch(struct conn *c)
+{
+	uint64_t now;
+
+	if (sd_event_now(c->m->event, CLOCK_MONOTONIC, &now) < 0)
+		return;
+	if (c->timeout) {
+		(void)sd_event_source_set_time(c->timeout, now + VHSMD_CONNECTION_IDLE_USEC);
+		(void)sd_event_source_set_enabled(c->timeout, SD_EVENT_ONESHOT);
+	} else {
+		(void)sd_event_add_time(c->m->event, &c->timeout, CLOCK_MONOTONIC,
+					now + VHSMD_CONNECTION_IDLE_USEC, 0, conn_timeout_handler, c);
+	}
+}
+
+/* Whether a new connection of peer p fits the per-uid and reserved-slot limits. */
+static bool conn_admissible(struct manager *m, const struct peer *p)
+{
+	unsigned same = 0;
+
+	if (m->n_connections >= VHSMD_MAX_CONNECTIONS)
+		return false;
+	if (p->admin)
+		return true;
+	if (m->n_unprivileged >= VHSMD_MAX_CONNECTIONS - VHSMD_ADMIN_RESERVED)
+		return false;
+	for (struct conn *c = m->conns; c; c = c->next)
+		if (c->peer.uid == p->uid)
+			same++;
+	return same < VHSMD_MAX_CONNECTIONS_PER_UID;
 }
 
 static int peer_identify(struct manager *m, int fd, struct peer *ret)
@@ -207,6 +267,7 @@ static int conn_handler(sd_event_source *s, int fd, uint32_t revents, void *user
 		conn_free(c);
 		return 0;
 	}
+	conn_touch(c);
 	(void)manager_arm_idle(m);
 	return 0;
 }
@@ -216,6 +277,7 @@ static int accept_handler(sd_event_source *s, int fd, uint32_t revents, void *us
 	struct manager *m = userdata;
 	_cleanup_close_ int cfd = -EBADF;
 	struct conn *c;
+	struct peer p;
 	int r;
 
 	(void)s;
@@ -223,8 +285,10 @@ static int accept_handler(sd_event_source *s, int fd, uint32_t revents, void *us
 	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (cfd < 0)
 		return 0;
-	if (m->n_connections >= VHSMD_MAX_CONNECTIONS) {
-		vhsm_log_debug("connection limit reached, refusing a client");
+	if (peer_identify(m, cfd, &p) < 0)
+		return 0;
+	if (!conn_admissible(m, &p)) {
+		vhsm_log_debug("connection limit reached for uid %u, refusing", (unsigned)p.uid);
 		return 0;
 	}
 	c = calloc(1, sizeof(*c));
@@ -232,18 +296,21 @@ static int accept_handler(sd_event_source *s, int fd, uint32_t revents, void *us
 		return 0;
 	c->m = m;
 	c->fd = -EBADF;
-	r = peer_identify(m, cfd, &c->peer);
-	if (r < 0) {
-		free(c);
-		return 0;
-	}
+	c->peer = p;
 	r = sd_event_add_io(m->event, &c->source, cfd, EPOLLIN, conn_handler, c);
 	if (r < 0) {
 		free(c);
 		return 0;
 	}
 	c->fd = TAKE_FD(cfd);
+	c->next = m->conns;
+	if (m->conns)
+		m->conns->prev = c;
+	m->conns = c;
 	m->n_connections++;
+	if (!p.admin)
+		m->n_unprivileged++;
+	conn_touch(c);
 	if (m->idle_source)
 		(void)sd_event_source_set_enabled(m->idle_source, SD_EVENT_OFF);
 	return 0;

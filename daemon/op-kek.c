@@ -22,9 +22,37 @@
 #define KEK_FLAG_PURGE_PROTECTION (1ull << 1)
 #define KEK_FLAG_ATTEST_EACH_USE (1ull << 2)
 
+/* An optional request field: -ENOENT (absent) is success. */
+static int optional(int r)
+{
+	return r == -ENOENT ? 0 : r;
+}
+
 static uint64_t now_sec(void)
 {
 	return (uint64_t)time(NULL);
+}
+
+/*
+ * Refuses callers the KEK's ACL does not admit before anything asks the firmware: unsealing
+ * costs a guest request, and unauthorized callers must not be able to make vhsmd send them
+ * (throttling can end in a VMPCK lockout). The metadata read here is not yet authenticated;
+ * the ACL is checked again on the unsealed, authenticated copy.
+ */
+int kek_precheck(struct op_ctx *c, const char *name, uint32_t op)
+{
+	struct kek_meta meta;
+	int r;
+
+	if (c->peer->admin)
+		return 0;
+	r = store_read_meta(c->m, name, &meta, NULL);
+	if (r == -ENOENT)
+		return op_fail(c, -ENOENT, "no KEK named %s", name);
+	if (r < 0 || !acl_allows(&meta, c->peer, op))
+		return op_fail(c, -EPERM, "uid %u may not %s KEK %s", (unsigned)c->peer->uid,
+			       acl_op_name(op), name);
+	return 0;
 }
 
 /* Loads and unseals a KEK named in the request, checking the caller's right to op. */
@@ -39,6 +67,9 @@ static int kek_open(struct op_ctx *c, uint32_t op, struct kek_meta *ret_meta,
 		return r;
 	if (!store_name_valid(c->key))
 		return op_fail(c, -EINVAL, "invalid KEK name '%s'", c->key);
+	r = kek_precheck(c, c->key, op);
+	if (r < 0)
+		return r;
 	r = store_unseal(c->m, c->key, ret_meta, ret_params, &b, ret_keys, c->why, sizeof(c->why));
 	if (r == -ENOENT)
 		return op_fail(c, -ENOENT, "no KEK named %s", c->key);
@@ -94,10 +125,15 @@ int op_kek_create(struct op_ctx *c)
 	if (!store_name_valid(c->key))
 		return op_fail(c, -EINVAL, "invalid KEK name '%s' (1-64 of A-Z a-z 0-9 _ . -)",
 			       c->key);
-	(void)vhsm_wire_get_str(c->req, VHSM_TAG_PROFILE, profile, sizeof(profile));
-	(void)vhsm_wire_get_u64(c->req, VHSM_TAG_FLAGS, &flags);
-	(void)vhsm_wire_get_u32(c->req, VHSM_TAG_DAYS, &days);
-	(void)vhsm_wire_get_str(c->req, VHSM_TAG_ACL, acl, sizeof(acl));
+	/* Optional fields: absent is fine, present and invalid is an error (never a silent
+	 * default: an ACL or profile dropped on the floor would weaken the key). */
+	if (optional(vhsm_wire_get_str(c->req, VHSM_TAG_PROFILE, profile, sizeof(profile))) < 0 ||
+	    optional(vhsm_wire_get_u64(c->req, VHSM_TAG_FLAGS, &flags)) < 0 ||
+	    optional(vhsm_wire_get_u32(c->req, VHSM_TAG_DAYS, &days)) < 0 ||
+	    optional(vhsm_wire_get_str(c->req, VHSM_TAG_ACL, acl, sizeof(acl))) < 0)
+		return op_fail(c, -EINVAL, "invalid profile, flags, retention or ACL field");
+	if (flags & ~(KEK_FLAG_EXPORTABLE | KEK_FLAG_PURGE_PROTECTION | KEK_FLAG_ATTEST_EACH_USE))
+		return op_fail(c, -EINVAL, "unknown flags 0x%llx", (unsigned long long)flags);
 	prof = seal_profile_from_string(profile);
 	if (prof < 0)
 		return op_fail(c, -EINVAL, "unknown sealing profile '%s' (strict, author)", profile);
@@ -247,13 +283,14 @@ int op_kek_reseal(struct op_ctx *c)
 	char why[sizeof(c->why)];
 	int r;
 
-	/* Re-attest first: resealing pins the TCB this CVM runs at now. */
-	r = attest_require(c->m, true, why, sizeof(why));
-	if (r < 0)
-		return op_fail(c, r, "%s", why);
 	r = kek_open(c, ACL_OP_ADMIN, &meta, &p, &keys);
 	if (r < 0)
 		return r;
+	/* A fresh attestation (only for callers allowed to reseal): resealing pins the TCB this
+	 * CVM runs at now. */
+	r = attest_require(c->m, true, why, sizeof(why));
+	if (r < 0)
+		return op_fail(c, r, "%s", why);
 	return kek_commit(c, &meta, &p, keys);
 }
 
@@ -266,6 +303,8 @@ static int kek_set_state(struct op_ctx *c, enum kek_state from, enum kek_state t
 
 	if (r < 0)
 		return r;
+	if (meta.state == KEK_DELETED)
+		return op_fail(c, -EKEYREVOKED, "KEK %s is deleted (recover it first)", c->key);
 	if (meta.state != from)
 		return op_fail(c, -EALREADY, "KEK %s is %s", c->key,
 			       kek_state_to_string(meta.state));
@@ -320,6 +359,9 @@ int op_kek_recover(struct op_ctx *c)
 		return r;
 	if (meta.state != KEK_DELETED)
 		return op_fail(c, -EALREADY, "KEK %s is not deleted", c->key);
+	if (now_sec() >= meta.deleted_at + (uint64_t)meta.retention_days * 86400u)
+		return op_fail(c, -EKEYEXPIRED, "KEK %s: the %u-day retention has passed; it can "
+			       "only be purged", c->key, meta.retention_days);
 	meta.state = meta.state_before_delete;
 	meta.deleted_at = 0;
 	return kek_commit(c, &meta, &p, keys);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "attest.h"
 #include "audit.h"
@@ -84,6 +85,36 @@ int op_status(struct op_ctx *c)
 	return 0;
 }
 
+/*
+ * Reports for unprivileged callers come from a token bucket (REPORT_BURST, then one per
+ * REPORT_REFILL_SEC): each is a guest request, and the host throttles those.
+ */
+#define REPORT_BURST 5.0
+#define REPORT_REFILL_SEC 1.0
+
+static bool report_token(const struct peer *p)
+{
+	static double tokens = REPORT_BURST;
+	static struct timespec last;
+	struct timespec now;
+
+	if (p->admin)
+		return true;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (last.tv_sec || last.tv_nsec) {
+		double dt = (double)(now.tv_sec - last.tv_sec) +
+			    (double)(now.tv_nsec - last.tv_nsec) / 1e9;
+		tokens += dt / REPORT_REFILL_SEC;
+		if (tokens > REPORT_BURST)
+			tokens = REPORT_BURST;
+	}
+	last = now;
+	if (tokens < 1.0)
+		return false;
+	tokens -= 1.0;
+	return true;
+}
+
 int op_attest_report(struct op_ctx *c)
 {
 	const struct vhsm_wire_field *nonce = vhsm_wire_get(c->req, VHSM_TAG_NONCE);
@@ -94,6 +125,8 @@ int op_attest_report(struct op_ctx *c)
 
 	if (!nonce || nonce->len == 0 || nonce->len > 64)
 		return op_fail(c, -EINVAL, "a nonce of 1..64 bytes is required");
+	if (!report_token(c->peer))
+		return op_fail(c, -EBUSY, "too many report requests; try again in a second");
 	r = attest_report_for(c->m, nonce->value, nonce->len, report, &certs, &certs_len);
 	if (r < 0)
 		return op_fail(c, r, "report request failed: %s", strerror(-r));
@@ -104,16 +137,24 @@ int op_attest_report(struct op_ctx *c)
 
 int op_audit_verify(struct op_ctx *c)
 {
-	char path[4096], why[256] = "", json[512];
+	char path[4096], why[256] = "";
+	json_object *o;
 	uint64_t n = 0;
 	int r;
 
 	snprintf(path, sizeof(path), "%s/audit.log", c->m->state_dir);
 	r = audit_verify_file(path, &n, why, sizeof(why));
-	snprintf(json, sizeof(json), "{\"ok\":%s,\"records\":%llu,\"error\":\"%s\"}",
-		 r == 0 ? "true" : "false", (unsigned long long)n, r == 0 ? "" : why);
-	vhsm_wire_add_str(c->reply, VHSM_TAG_JSON, json);
+	o = json_object_new_object();
+	if (!o)
+		return -ENOMEM;
+	json_object_object_add(o, "ok", json_object_new_boolean(r == 0));
+	json_object_object_add(o, "records", json_object_new_int64((int64_t)n));
+	json_object_object_add(o, "error", json_object_new_string(r == 0 ? "" : why));
+	vhsm_wire_add_str(c->reply, VHSM_TAG_JSON,
+			  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
 	if (r < 0)
-		return op_fail(c, r == -EBADMSG ? -EBADMSG : r, "%s", why);
+		return op_fail(c, r, "%s", why);
 	return 0;
 }

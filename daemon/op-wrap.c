@@ -47,6 +47,11 @@ static int open_enabled(struct op_ctx *c, const char *name, uint32_t op, struct 
 	snprintf(c->key, sizeof(c->key), "%s", name);
 	if (!store_name_valid(name))
 		return op_fail(c, -EINVAL, "invalid KEK name");
+	r = kek_precheck(c, name, op);
+	if (r == -ENOENT)
+		return op_fail(c, -ENOKEY, "no KEK named %s", name);
+	if (r < 0)
+		return r;
 	r = store_unseal(c->m, name, meta, &p, NULL, keys, c->why, sizeof(c->why));
 	if (r == -ENOENT)
 		return op_fail(c, -ENOKEY, "no KEK named %s", name);
@@ -129,8 +134,10 @@ static int unwrap_request(struct op_ctx *c, uint32_t op, struct kek_meta *meta, 
 		return op_fail(c, -ENOKEY, "KEK %s has no version %u", info.kek_name,
 			       info.kek_version);
 	r = unwrap_key(key, data->value, data->len, ctx, ctx_len, ret_pt, ret_len);
-	if (r < 0)
+	if (r == -EKEYREJECTED || r == -EBADMSG)
 		return op_fail(c, -EKEYREJECTED, "unwrap failed: wrong context or modified input");
+	if (r < 0)
+		return op_fail(c, r, "unwrap failed: %s", strerror(-r));
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit.h"
 #include "log.h"
@@ -17,30 +18,71 @@ enum op_access {
 	OP_ADMIN,   /* root or the vhsm group */
 };
 
+/* Read-only operations are audited in the journal only: anyone may call them, and in the
+ * chained log they would only let an unprivileged caller grow it. */
+enum op_audit { AUDIT_CHAIN, AUDIT_JOURNAL };
+
 static const struct op_desc {
 	uint16_t op;
 	const char *event;
 	enum op_access access;
 	op_handler fn;
+	enum op_audit audit;
 } op_table[] = {
-	{ VHSM_OP_STATUS, "status", OP_ANYONE, op_status },
-	{ VHSM_OP_ATTEST_REPORT, "attest.report", OP_ANYONE, op_attest_report },
-	{ VHSM_OP_AUDIT_VERIFY, "audit.verify", OP_ADMIN, op_audit_verify },
-	{ VHSM_OP_KEK_CREATE, "kek.create", OP_ADMIN, op_kek_create },
-	{ VHSM_OP_KEK_LIST, "kek.list", OP_ANYONE, op_kek_list },
-	{ VHSM_OP_KEK_SHOW, "kek.show", OP_ANYONE, op_kek_show },
-	{ VHSM_OP_KEK_ROTATE, "kek.rotate", OP_ANYONE, op_kek_rotate },
-	{ VHSM_OP_KEK_RESEAL, "kek.reseal", OP_ANYONE, op_kek_reseal },
-	{ VHSM_OP_KEK_DISABLE, "kek.disable", OP_ANYONE, op_kek_disable },
-	{ VHSM_OP_KEK_ENABLE, "kek.enable", OP_ANYONE, op_kek_enable },
-	{ VHSM_OP_KEK_DELETE, "kek.delete", OP_ANYONE, op_kek_delete },
-	{ VHSM_OP_KEK_RECOVER, "kek.recover", OP_ANYONE, op_kek_recover },
-	{ VHSM_OP_KEK_PURGE, "kek.purge", OP_ANYONE, op_kek_purge },
-	{ VHSM_OP_KEK_SET_ACL, "kek.acl", OP_ANYONE, op_kek_set_acl },
-	{ VHSM_OP_WRAP, "wrap", OP_ANYONE, op_wrap },
-	{ VHSM_OP_UNWRAP, "unwrap", OP_ANYONE, op_unwrap },
-	{ VHSM_OP_REWRAP, "rewrap", OP_ANYONE, op_rewrap },
+	{ VHSM_OP_STATUS, "status", OP_ANYONE, op_status, AUDIT_JOURNAL },
+	{ VHSM_OP_ATTEST_REPORT, "attest.report", OP_ANYONE, op_attest_report, AUDIT_JOURNAL },
+	{ VHSM_OP_AUDIT_VERIFY, "audit.verify", OP_ADMIN, op_audit_verify, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_CREATE, "kek.create", OP_ADMIN, op_kek_create, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_LIST, "kek.list", OP_ANYONE, op_kek_list, AUDIT_JOURNAL },
+	{ VHSM_OP_KEK_SHOW, "kek.show", OP_ANYONE, op_kek_show, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_ROTATE, "kek.rotate", OP_ANYONE, op_kek_rotate, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_RESEAL, "kek.reseal", OP_ANYONE, op_kek_reseal, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_DISABLE, "kek.disable", OP_ANYONE, op_kek_disable, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_ENABLE, "kek.enable", OP_ANYONE, op_kek_enable, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_DELETE, "kek.delete", OP_ANYONE, op_kek_delete, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_RECOVER, "kek.recover", OP_ANYONE, op_kek_recover, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_PURGE, "kek.purge", OP_ANYONE, op_kek_purge, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_SET_ACL, "kek.acl", OP_ANYONE, op_kek_set_acl, AUDIT_CHAIN },
+	{ VHSM_OP_WRAP, "wrap", OP_ANYONE, op_wrap, AUDIT_CHAIN },
+	{ VHSM_OP_UNWRAP, "unwrap", OP_ANYONE, op_unwrap, AUDIT_CHAIN },
+	{ VHSM_OP_REWRAP, "rewrap", OP_ANYONE, op_rewrap, AUDIT_CHAIN },
 };
+
+/*
+ * Refusals of unprivileged callers go to the chained log, but at most REFUSALS_PER_MINUTE per
+ * uid and minute; beyond that they go to the journal only, and the next chained record of that
+ * uid says how many were left out. Keeps one local user from flooding the state directory.
+ */
+#define REFUSALS_PER_MINUTE 60u
+#define REFUSAL_SLOTS 64u
+
+static struct refusal_window {
+	uid_t uid;
+	time_t minute;
+	unsigned chained;
+	unsigned suppressed;
+} refusals[REFUSAL_SLOTS];
+
+/* Returns true when this refusal goes to the chain; *ret_suppressed gets the count to report. */
+static bool refusal_chain(const struct peer *p, unsigned *ret_suppressed)
+{
+	time_t minute = time(NULL) / 60;
+	struct refusal_window *w = &refusals[p->uid % REFUSAL_SLOTS];
+
+	*ret_suppressed = 0;
+	if (p->admin)
+		return true;
+	if (w->uid != p->uid || w->minute != minute) {
+		*ret_suppressed = w->uid == p->uid ? w->suppressed : 0;
+		*w = (struct refusal_window){ .uid = p->uid, .minute = minute };
+	}
+	if (w->chained >= REFUSALS_PER_MINUTE) {
+		w->suppressed++;
+		return false;
+	}
+	w->chained++;
+	return true;
+}
 
 int op_fail(struct op_ctx *c, int r, const char *fmt, ...)
 {
@@ -90,7 +132,8 @@ int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, si
 				  : r == -EPROTONOSUPPORT ? "unsupported protocol version"
 							  : "malformed request";
 		struct audit_record rec = { .event = "request.malformed", .peer = p,
-					    .result = r < 0 ? r : -EBADMSG, .reason = why };
+					    .result = r < 0 ? r : -EBADMSG, .reason = why,
+					    .journal_only = true };
 		(void)audit_log(m, &rec);
 		uint32_t id = req_len >= VHSM_WIRE_HEADER_SIZE ? le32_get(req + 8) : 0;
 		return reply_error(out, out_cap, 0, id, r < 0 ? r : -EBADMSG, why);
@@ -100,7 +143,8 @@ int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, si
 			d = &op_table[i];
 	if (!d) {
 		struct audit_record rec = { .event = "request.malformed", .peer = p,
-					    .result = -EOPNOTSUPP, .reason = "unsupported operation" };
+					    .result = -EOPNOTSUPP, .reason = "unsupported operation",
+					    .journal_only = true };
 		(void)audit_log(m, &rec);
 		return reply_error(out, out_cap, msg.op, msg.id, -EOPNOTSUPP,
 				   "operation not supported");
@@ -115,9 +159,21 @@ int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, si
 
 	struct audit_record rec = { .event = d->event, .key = c.key[0] ? c.key : NULL,
 				    .version = c.version, .peer = p, .result = r < 0 ? r : 0,
-				    .reason = r < 0 ? c.why : NULL };
+				    .reason = r < 0 ? c.why : NULL,
+				    .journal_only = d->audit == AUDIT_JOURNAL };
+	unsigned suppressed = 0;
+	if (r < 0 && !rec.journal_only && !refusal_chain(p, &suppressed))
+		rec.journal_only = true;
+	if (suppressed) {
+		char note[96];
+		snprintf(note, sizeof(note), "%u refusals of uid %u in the last minute in the journal only",
+			 suppressed, (unsigned)p->uid);
+		struct audit_record sup = { .event = "audit.suppressed", .peer = p,
+					    .result = -EPERM, .reason = note };
+		(void)audit_log(m, &sup);
+	}
 	int ar = audit_log(m, &rec);
-	if (r >= 0 && ar < 0 && strcmp(d->event, "status") != 0) {
+	if (r >= 0 && ar < 0 && !rec.journal_only) {
 		/* An operation that cannot be audited is not performed as far as the caller
 		 * knows; lifecycle changes already written stay (they are durable). */
 		r = op_fail(&c, ar, "audit log write failed: %s", strerror(-ar));

@@ -39,5 +39,7 @@ int op_unwrap(struct op_ctx *c);
 int op_rewrap(struct op_ctx *c);
 
 /* Helpers for handlers. */
+/* Checks op against the (unauthenticated) ACL before any firmware request; 0 or -EPERM. */
+int kek_precheck(struct op_ctx *c, const char *name, uint32_t op);
 int op_get_name(struct op_ctx *c, uint16_t tag, char *out, size_t len);
 int op_fail(struct op_ctx *c, int r, const char *fmt, ...) _printf_(3, 4);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aead.h"
 #include "attest.h"
 #include "fileio.h"
 #include "log.h"
@@ -33,8 +34,8 @@ struct shield_entry {
 	struct kek_meta meta;
 	struct seal_params params;
 	struct seal_binding binding;
-	uint8_t nonce[12];
-	uint8_t tag[16];
+	uint8_t nonce[AEAD_GCM_NONCE_SIZE];
+	uint8_t tag[AEAD_GCM_TAG_SIZE];
 	size_t len;
 	uint8_t *ct; /* malloc'ed: ciphertext is not secret */
 };
@@ -94,32 +95,18 @@ static int shield_key(struct shield *s, uint8_t key[static 32])
 static int shield_crypt(struct shield *s, bool enc, struct shield_entry *e, const uint8_t *in,
 			uint8_t *out)
 {
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	uint8_t key[32];
-	int n = 0, fin = 0, r = -EIO;
-
-	if (!ctx)
-		return -ENOMEM;
-	if (shield_key(s, key) < 0)
-		goto out;
 	/* The KEK name is bound as AAD: an entry cannot be served under another name. */
-	if (!EVP_CipherInit_ex2(ctx, EVP_aes_256_gcm(), key, e->nonce, enc ? 1 : 0, NULL) ||
-	    !EVP_CipherUpdate(ctx, NULL, &n, (const uint8_t *)e->name, (int)strlen(e->name)))
-		goto out;
-	if (!EVP_CipherUpdate(ctx, out, &n, in, (int)e->len))
-		goto out;
-	if (!enc && !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, e->tag))
-		goto out;
-	if (!EVP_CipherFinal_ex(ctx, out + n, &fin))
-		goto out;
-	if (enc && !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, e->tag))
-		goto out;
-	r = 0;
-out:
-	if (r < 0)
-		(void)vhsm_log_openssl(r, "shield");
+	const uint8_t *aad = (const uint8_t *)e->name;
+	size_t aad_len = strlen(e->name);
+	uint8_t key[AEAD_GCM_KEY_SIZE];
+	int r;
+
+	r = shield_key(s, key);
+	if (r >= 0 && enc)
+		r = aead_gcm_encrypt(key, e->nonce, aad, aad_len, NULL, 0, in, e->len, out, e->tag);
+	else if (r >= 0)
+		r = aead_gcm_decrypt(key, e->nonce, aad, aad_len, NULL, 0, in, e->len, out, e->tag);
 	explicit_bzero(key, sizeof(key));
-	EVP_CIPHER_CTX_free(ctx);
 	return r;
 }
 
@@ -465,6 +452,10 @@ int store_write(struct manager *m, const struct kek_meta *meta, enum seal_profil
 	r = create ? fileio_create_atomic(path, blob, len, 0600)
 		   : fileio_write_atomic(path, blob, len, 0600);
 	if (r < 0) {
+		/* The write may have happened after all (a failed directory fsync comes after the
+		 * rename): drop the cached copy so the next use reads what is on disk. */
+		if (r != -EEXIST)
+			shield_forget(m->shield, meta->name);
 		snprintf(why, whylen, r == -EEXIST ? "KEK %s already exists" : "cannot write %s: %s",
 			 meta->name, strerror(-r));
 		return r;

@@ -18,6 +18,12 @@
 #include "vhsm/wire.h"
 
 #define VHSMD_MAX_CONNECTIONS 256u
+/* A non-administrator holds at most this many connections, and all non-administrators
+ * together leave VHSMD_ADMIN_RESERVED slots free, so nobody can lock root out. */
+#define VHSMD_MAX_CONNECTIONS_PER_UID 8u
+#define VHSMD_ADMIN_RESERVED 32u
+/* A connection without a request for this long is closed. */
+#define VHSMD_CONNECTION_IDLE_USEC (30ULL * 1000000ULL)
 #define VHSMD_MAX_TRUST_ROOTS 8u
 #define VHSMD_DEFAULT_SOCKET "/run/vhsm/vhsmd.sock"
 #define VHSMD_DEFAULT_STATE_DIR "/var/lib/vhsm"
@@ -116,12 +122,16 @@ struct manager {
 	uint64_t attest_interval_usec;
 	sd_event_source *idle_source;
 	unsigned n_connections;
+	unsigned n_unprivileged; /* connections of non-administrators */
+	struct conn *conns;      /* list of open connections */
 	uint64_t n_requests;
 	struct attest_state attest;
 	struct shield *shield; /* in-memory shielding of unsealed KEKs (store.c) */
 	struct audit *audit;
 	uint32_t wipe_after_use; /* reserved */
 };
+
+struct conn;
 
 /* manager.c */
 int manager_new(struct manager **ret);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../daemon/acl.h"
 #include "../../daemon/audit.h"
@@ -236,9 +237,50 @@ TEST(daemon_audit_chain)
 	ASSERT_EQ(audit_verify_file(path, &n, why, sizeof(why)), -EBADMSG);
 	ASSERT_TRUE(strstr(why, "record 15") != NULL);
 
-	/* a broken log is kept aside at open and a new chain starts */
+	/* a broken log is kept aside at open and a new chain starts with a reset record */
 	ASSERT_OK(write_audit(dir, 2));
 	ASSERT_OK(audit_verify_file(path, &n, why, sizeof(why)));
-	ASSERT_EQ(n, 2);
+	ASSERT_EQ(n, 3);
 	ASSERT_EQ(run_sh("ls @/audit.log.broken.* >/dev/null", dir), 0);
+	ASSERT_EQ(run_sh("head -n 1 @/audit.log | grep -q '\"event\":\"audit.reset\".*previous log kept'",
+			 dir), 0);
+}
+
+TEST(daemon_audit_rotation)
+{
+	const char *dir = test_tmpdir();
+	char state[512], path[512], seg[600], why[256];
+	struct manager m = { .state_dir = state };
+	struct peer p = { .uid = 7 };
+	uint64_t n = 0, total = 0;
+
+	snprintf(state, sizeof(state), "%s", dir);
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	ASSERT_OK(audit_open(&m, &m.audit));
+	audit_set_segment_max(m.audit, 1500);
+	for (int i = 0; i < 30; i++) {
+		struct audit_record rec = { .event = "kek.rotate", .key = "k", .peer = &p };
+		if (audit_log(&m, &rec) < 0) {
+			audit_free(m.audit);
+			test_fail(__FILE__, __LINE__, "audit_log failed at %d", i);
+			return;
+		}
+	}
+	audit_free(m.audit);
+	/* Every segment verifies on its own and the sequence carries on across them. */
+	ASSERT_OK(audit_verify_file(path, &n, why, sizeof(why)));
+	ASSERT_GT(n, 30);
+	ASSERT_EQ(run_sh("head -n 1 @/audit.log | grep -q '\"event\":\"audit.rotated\"'", dir), 0);
+	ASSERT_EQ(run_sh("test $(ls @/audit.log.* | wc -l) -ge 2", dir), 0);
+	for (uint64_t s = 1; s < n; s++) {
+		snprintf(seg, sizeof(seg), "%s.%llu", path, (unsigned long long)s);
+		if (access(seg, F_OK) == 0) {
+			ASSERT_OK(audit_verify_file(seg, &total, why, sizeof(why)));
+			ASSERT_LT(total, n);
+		}
+	}
+	/* Editing the link of the new segment breaks its chain. */
+	ASSERT_EQ(run_sh("sed -i '1s/\"prev\":\"[0-9a-f]*\"/\"prev\":\"" "1234567890abcdef"
+			 "1234567890abcdef1234567890abcdef1234567890abcdef\"/' @/audit.log", dir), 0);
+	ASSERT_LT(audit_verify_file(path, &n, why, sizeof(why)), 0);
 }

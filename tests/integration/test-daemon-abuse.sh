@@ -1,0 +1,91 @@
+#!/bin/bash
+# An unprivileged local user must not be able to drive vhsmd into firmware requests, flood the
+# chained audit log, take every connection slot or spam attestation reports.
+source "$(dirname "$0")/lib.sh"
+command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
+
+make_cvm cvm genoa
+start_daemon cvm
+expect_exit 0 ctl kek create k1
+expect_exit 0 ctl kek create k2 --attest-each-use
+attestations() { grep -c '"event":"attestation"' "$STATE/audit.log"; }
+records() { wc -l <"$STATE/audit.log"; }
+
+# A raw protocol client: python3 wire.py SOCK COUNT OP [NAME]
+cat >"$WORK/wire.py" <<'PY'
+import socket, struct, sys
+sock, count, op = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+name = sys.argv[4].encode() if len(sys.argv) > 4 else None
+def field(tag, val):
+    pad = (4 - len(val) % 4) % 4
+    return struct.pack("<HHI", tag, 0, len(val)) + val + b"\0" * pad
+body = field(3, name) if name else b""
+if op == 2:
+    body = field(8, b"\x01" * 16)
+msg = struct.pack("<IHHII", 0x4d534856, 1, op, 1, 16 + len(body)) + body
+if op == 0:
+    msg = b"VHSMgarbage-garbage"
+errs = {}
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(sock)
+for i in range(count):
+    s.send(msg); r = s.recv(70000)
+    e = 0
+    if len(r) >= 24 and struct.unpack("<H", r[16:18])[0] == 1:
+        e = struct.unpack("<i", r[24:28])[0]
+    errs[e] = errs.get(e, 0) + 1
+print(" ".join("%d:%d" % kv for kv in sorted(errs.items())))
+PY
+nobody() { as_user nobody /usr/bin/python3 "$WORK/wire.py" "$SOCK" "$@"; }
+
+a0=$(attestations)
+r0=$(records)
+out=$(nobody 50 21 k1); [ "$out" = "1:50" ] || fail "reseal by nobody: $out"       # EPERM
+out=$(nobody 50 21 nosuch); [ "$out" = "2:50" ] || fail "reseal of nosuch: $out"   # ENOENT
+out=$(nobody 50 19 k2); [ "$out" = "1:50" ] || fail "show of attest-each-use KEK: $out"
+out=$(nobody 50 33 k1); [ "$out" = "74:50" ] || fail "unwrap without data: $out"   # EBADMSG
+[ "$(attestations)" -eq "$a0" ] || fail "unauthorized requests caused $(( $(attestations) - a0 )) attestations"
+ok "unauthorized callers cause no firmware requests"
+
+# Those 200 refusals are audited in the chain, at most 60 per uid and minute (twice that, plus
+# a summary, if a minute boundary fell inside).
+grown=$(( $(records) - r0 ))
+[ "$grown" -ge 60 ] && [ "$grown" -le 121 ] || fail "200 refusals added $grown chained records"
+grep -q '"uid":65534.*"result":"refused"' "$STATE/audit.log" || fail "refusals of nobody not audited"
+r1=$(records)
+out=$(nobody 300 0); [[ $out =~ ^[1-9][0-9]*:300$ ]] || fail "malformed: $out"    # an error each
+out=$(nobody 300 1); [ "$out" = "0:300" ] || fail "status: $out"
+[ "$(records)" -eq "$r1" ] || fail "malformed/status requests grew the chained log"
+expect_exit 0 ctl audit --verify
+ok "malformed and read-only requests stay out of the chain; refusals are capped per uid"
+
+# Connection slots: nobody holds as many connections as it can; root still gets served.
+as_user nobody /usr/bin/python3 - "$SOCK" >"$WORK/held" 2>&1 <<'PY' &
+import socket, struct, sys, time
+held, refused = [], 0
+status = struct.pack("<IHHII", 0x4d534856, 1, 1, 1, 16)
+for i in range(300):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(sys.argv[1]); s.settimeout(2)
+    try:
+        s.send(status)
+        if s.recv(70000): held.append(s); continue
+    except OSError: pass
+    refused += 1
+print(len(held), refused, flush=True)
+time.sleep(5)
+PY
+holder=$!
+for _ in $(seq 50); do [ -s "$WORK/held" ] && break; sleep 0.1; done
+read -r held refused <"$WORK/held"
+[ "$held" -eq 8 ] || fail "nobody holds $held connections (cap 8)"
+expect_exit 0 ctl status
+ok "per-uid connection cap ($held held, $refused refused); root still served"
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null || true
+for _ in $(seq 50); do nobody 1 1 >/dev/null 2>&1 && break; sleep 0.1; done # slots freed
+
+# Attestation reports for unprivileged callers are rate-limited; root's are not.
+out=$(nobody 20 2); case $out in 0:*" 16:"*) ;; *) fail "report rate limit: $out" ;; esac
+for _ in 1 2 3 4 5 6 7; do ctl attestation report --out "$WORK/r.bin" || fail "root report"; done
+ok "report rate limit for unprivileged callers ($out)"
+stop_daemon
+echo "$_checks checks passed"
