@@ -173,7 +173,15 @@ fuzz: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz-%)
 demo: all
 	$(Q)scripts/demo.sh
 
-bench: all
+# ---- benchmarks: vhsm-bench, driven by bench/run.sh ----
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_OBJS := $(BENCH_SRCS:%.c=$(B)/%.o)
+$(B)/vhsm-bench: $(BENCH_OBJS) $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(BENCH_OBJS) $(B)/libvhsm.a $(PKG_LIBS) \
+		-ldl -lpthread -lm
+
+bench: all $(B)/vhsm-bench
 	$(Q)bench/run.sh
 
 # ---- install ----
