@@ -79,6 +79,8 @@ struct manager *manager_free(struct manager *m)
 		(void)unlink(m->socket_path);
 	if (m->state_fd >= 0)
 		close(m->state_fd);
+	secmem_free(m->rx);
+	secmem_free(m->tx);
 	snp_dev_close(m->dev);
 	snp_policy_free(m->policy);
 	for (size_t i = 0; i < m->n_trust_roots; i++)
@@ -232,7 +234,6 @@ static int conn_handler(sd_event_source *s, int fd, uint32_t revents, void *user
 {
 	struct conn *c = userdata;
 	struct manager *m = c->m;
-	_cleanup_secmem_ uint8_t *in = NULL, *out = NULL;
 	ssize_t n;
 	int r;
 
@@ -241,13 +242,10 @@ static int conn_handler(sd_event_source *s, int fd, uint32_t revents, void *user
 		conn_free(c);
 		return 0;
 	}
-	/* Requests may carry secrets (keys to wrap): receive into secret memory. One byte more
-	 * than the limit tells an oversized datagram apart (MSG_TRUNC reports the real size). */
-	in = secmem_alloc(VHSM_WIRE_MAX_MESSAGE + 1);
-	out = secmem_alloc(VHSM_WIRE_MAX_MESSAGE);
-	if (!in || !out)
-		return 0; /* try again on the next wakeup */
-	n = recv(fd, in, VHSM_WIRE_MAX_MESSAGE + 1, MSG_DONTWAIT | MSG_TRUNC);
+	/* Requests may carry secrets (keys to wrap): the buffers are secure memory, allocated once
+	 * and wiped after every request over the length used. One byte more than the limit tells
+	 * an oversized datagram apart (MSG_TRUNC reports the real size). */
+	n = recv(fd, m->rx, VHSM_WIRE_MAX_MESSAGE + 1, MSG_DONTWAIT | MSG_TRUNC);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return 0;
@@ -259,11 +257,16 @@ static int conn_handler(sd_event_source *s, int fd, uint32_t revents, void *user
 		return 0;
 	}
 	m->n_requests++;
-	r = ops_dispatch(m, &c->peer, in, (size_t)n, out, VHSM_WIRE_MAX_MESSAGE);
-	if (r > 0 && send(fd, out, (size_t)r, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+	r = ops_dispatch(m, &c->peer, m->rx, (size_t)n, m->tx, VHSM_WIRE_MAX_MESSAGE);
+	explicit_bzero(m->rx, (size_t)n > VHSM_WIRE_MAX_MESSAGE + 1 ? VHSM_WIRE_MAX_MESSAGE + 1
+								      : (size_t)n);
+	if (r > 0 && send(fd, m->tx, (size_t)r, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		vhsm_log_debug("reply to pid %d failed: %m", (int)c->peer.pid);
+	if (r > 0)
+		explicit_bzero(m->tx, (size_t)r);
 	if (r < 0) {
 		/* Could not even build an error reply: drop the connection. */
+		explicit_bzero(m->tx, VHSM_WIRE_MAX_MESSAGE);
 		conn_free(c);
 		return 0;
 	}
@@ -369,6 +372,10 @@ int manager_start(struct manager *m, const char *socket_arg)
 {
 	int r;
 
+	m->rx = secmem_alloc(VHSM_WIRE_MAX_MESSAGE + 1);
+	m->tx = secmem_alloc(VHSM_WIRE_MAX_MESSAGE);
+	if (!m->rx || !m->tx)
+		return -ENOMEM;
 	r = sd_event_default(&m->event);
 	if (r < 0)
 		return r;

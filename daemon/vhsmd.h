@@ -124,6 +124,7 @@ struct manager {
 	unsigned n_connections;
 	unsigned n_unprivileged; /* connections of non-administrators */
 	struct conn *conns;      /* list of open connections */
+	uint8_t *rx, *tx;        /* secmem request/reply buffers, reused (one request at a time) */
 	uint64_t n_requests;
 	struct attest_state attest;
 	struct shield *shield; /* in-memory shielding of unsealed KEKs (store.c) */
