@@ -8,7 +8,7 @@
  *   wrapping key = HKDF-SHA256(KEK, salt, info = "vhsm-wrap-v1")  (fresh key per wrap, so a
  *                  random GCM nonce can never repeat under one key)
  *   AAD          = header bytes (magic .. ct_len) || SHA-256(context)
- * AES-256-GCM runs on AES-NI/PCLMUL; OpenSSL 3.0's AES-KWP does not (docs/performance.md).
+ * AES-256-GCM runs on AES-NI/PCLMUL; OpenSSL 3.0's AES-KWP does not (docs/sealing.md).
  * Library code; never logs.
  */
 #pragma once
