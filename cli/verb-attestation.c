@@ -43,20 +43,21 @@ static void verify_inputs_done(struct verify_inputs *in)
 		free(in->roots[i]);
 }
 
-static int load_cert(const char *path, uint8_t **slot, size_t *len)
+static int load_cert(const char *path, enum amd_cert_role role, uint8_t **slot, size_t *len)
 {
 	int r;
 
 	free(*slot);
 	*slot = NULL;
-	r = amd_cert_load_file(path, slot, len);
+	r = amd_cert_load_file_role(path, role, slot, len);
 	if (r < 0)
 		cli_error("%s: %s", path, r == -EBADMSG ? "not an X.509 certificate" : strerror(-r));
 	return r;
 }
 
 /* Loads the first existing file among names[] in dir into *slot (unless already set). */
-static int load_from_dir(const char *dir, const char *const *names, uint8_t **slot, size_t *len)
+static int load_from_dir(const char *dir, const char *const *names, enum amd_cert_role role,
+			 uint8_t **slot, size_t *len)
 {
 	char path[4096];
 	struct stat st;
@@ -66,7 +67,7 @@ static int load_from_dir(const char *dir, const char *const *names, uint8_t **sl
 	for (; *names; names++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, *names);
 		if (stat(path, &st) == 0)
-			return load_cert(path, slot, len);
+			return load_cert(path, role, slot, len);
 	}
 	return 0;
 }
@@ -81,6 +82,18 @@ static int copy_der(const struct certtable_entry *e, uint8_t **slot, size_t *len
 	memcpy(*slot, e->data, e->len);
 	*len = e->len;
 	return 0;
+}
+
+/*
+ * The report's SIGNING_KEY (0 VCEK, 1 VLEK), which decides the leaf and intermediate to take
+ * when the evidence offers both kinds; SNP_SIGNING_KEY_VCEK when the report is too short.
+ */
+static uint32_t report_signing_key(const struct verify_inputs *in)
+{
+	if (!in->report || in->report_len < SNP_R_SIGNER_INFO + 4)
+		return SNP_SIGNING_KEY_VCEK;
+	return (le32_get(in->report + SNP_R_SIGNER_INFO) & SNP_SIGNER_SIGNING_KEY_MASK) >>
+	       SNP_SIGNER_SIGNING_KEY_SHIFT;
 }
 
 /* --certs FILE: a GHCB certificate table (SNP_GET_EXT_REPORT buffer / configfs auxblob). */
@@ -101,11 +114,17 @@ static int load_certtable_file(const char *path, struct verify_inputs *in)
 		cli_error("%s: not a certificate directory or GHCB certificate table", path);
 		return r;
 	}
-	const struct certtable_entry *leaf = certtable_find(&t, SNP_CERT_VCEK);
+	bool vlek = report_signing_key(in) == SNP_SIGNING_KEY_VLEK;
+	const struct certtable_entry *leaf = certtable_find(&t, vlek ? SNP_CERT_VLEK : SNP_CERT_VCEK);
 	if (!leaf)
-		leaf = certtable_find(&t, SNP_CERT_VLEK);
+		leaf = certtable_find(&t, vlek ? SNP_CERT_VCEK : SNP_CERT_VLEK);
+	/* One slot holds the ASK or the ASVK: use it only for the chain the report needs, else
+	 * the pinned copy applies. */
+	const struct certtable_entry *ask = certtable_find(&t, SNP_CERT_ASK);
+	if (ask && amd_cert_is_asvk(ask->data, ask->len) != vlek)
+		ask = NULL;
 	if (copy_der(leaf, &in->vek, &in->vek_len) < 0 ||
-	    copy_der(certtable_find(&t, SNP_CERT_ASK), &in->ask, &in->ask_len) < 0 ||
+	    copy_der(ask, &in->ask, &in->ask_len) < 0 ||
 	    copy_der(certtable_find(&t, SNP_CERT_ARK), &in->ark, &in->ark_len) < 0)
 		return -ENOMEM;
 	return 0;
@@ -113,12 +132,19 @@ static int load_certtable_file(const char *path, struct verify_inputs *in)
 
 static int load_certs(const char *spec, struct verify_inputs *in)
 {
-	static const char *const leaf[] = { "vcek.der", "vcek.pem", "vlek.der", "vlek.pem",
-					    "vcek.crt", NULL };
-	static const char *const ask_vcek[] = { "ask.pem", "ask.der", NULL };
-	static const char *const ask_vlek[] = { "asvk.pem", "asvk.der", "ask.pem", NULL };
-	static const char *const ark[] = { "ark.pem", "ark.der", NULL };
+	static const char *const vcek_first[] = { "vcek.der", "vcek.pem", "vcek.crt", "vcek.cer",
+						  "vlek.der", "vlek.pem", "vlek.crt", NULL };
+	static const char *const vlek_first[] = { "vlek.der", "vlek.pem", "vlek.crt", "vcek.der",
+						  "vcek.pem", "vcek.crt", "vcek.cer", NULL };
+	static const char *const ask[] = { "ask.pem", "ask.der", "cert_chain.pem", NULL };
+	static const char *const asvk[] = { "asvk.pem", "asvk.der", "cert_chain.pem", "ask.pem",
+					    NULL };
+	static const char *const ark[] = { "ark.pem", "ark.der", "cert_chain.pem", NULL };
+	static const char *const tables[] = { "certs.bin", "auxblob", NULL };
+	/* The report says which key signed it: take that leaf and its intermediate first. */
+	bool vlek = report_signing_key(in) == SNP_SIGNING_KEY_VLEK;
 	struct stat st;
+	char p[4096];
 	int r;
 
 	if (stat(spec, &st) < 0) {
@@ -128,27 +154,21 @@ static int load_certs(const char *spec, struct verify_inputs *in)
 	if (!S_ISDIR(st.st_mode))
 		return load_certtable_file(spec, in);
 
-	r = load_from_dir(spec, leaf, &in->vek, &in->vek_len);
-	if (r < 0)
-		return r;
-	/* A VLEK chains to the ASVK: prefer asvk.pem when the directory holds a VLEK. */
-	char p[4096];
-	snprintf(p, sizeof(p), "%s/vlek.pem", spec);
-	bool vlek = stat(p, &st) == 0;
-	snprintf(p, sizeof(p), "%s/vlek.der", spec);
-	vlek = vlek || stat(p, &st) == 0;
-	r = load_from_dir(spec, vlek ? ask_vlek : ask_vcek, &in->ask, &in->ask_len);
-	if (r < 0)
-		return r;
-	r = load_from_dir(spec, ark, &in->ark, &in->ark_len);
+	r = load_from_dir(spec, vlek ? vlek_first : vcek_first, AMD_CERT_LEAF, &in->vek,
+			  &in->vek_len);
 	if (r < 0)
 		return r;
 	if (!in->vek) {
-		snprintf(p, sizeof(p), "%s/certs.bin", spec);
-		if (stat(p, &st) == 0)
-			return load_certtable_file(p, in);
+		for (const char *const *t = tables; *t; t++) {
+			snprintf(p, sizeof(p), "%s/%s", spec, *t);
+			if (stat(p, &st) == 0)
+				return load_certtable_file(p, in);
+		}
 	}
-	return 0;
+	r = load_from_dir(spec, vlek ? asvk : ask, AMD_CERT_INTERMEDIATE, &in->ask, &in->ask_len);
+	if (r < 0)
+		return r;
+	return load_from_dir(spec, ark, AMD_CERT_ARK, &in->ark, &in->ark_len);
 }
 
 static int load_policy(const char *spec, struct snp_policy **ret)
@@ -314,13 +334,13 @@ static int verify_parse_args(int argc, char **argv, struct verify_inputs *in,
 			report = optarg;
 			break;
 		case O_VCEK:
-			r = load_cert(optarg, &in->vek, &in->vek_len);
+			r = load_cert(optarg, AMD_CERT_LEAF, &in->vek, &in->vek_len);
 			break;
 		case O_ASK:
-			r = load_cert(optarg, &in->ask, &in->ask_len);
+			r = load_cert(optarg, AMD_CERT_INTERMEDIATE, &in->ask, &in->ask_len);
 			break;
 		case O_ARK:
-			r = load_cert(optarg, &in->ark, &in->ark_len);
+			r = load_cert(optarg, AMD_CERT_ARK, &in->ark, &in->ark_len);
 			break;
 		case O_CERTS:
 			certs = optarg;
@@ -333,7 +353,8 @@ static int verify_parse_args(int argc, char **argv, struct verify_inputs *in,
 				cli_error("at most %d --trust-root options", MAX_TRUST_ROOTS);
 				return EXIT_USAGE;
 			}
-			r = load_cert(optarg, &in->roots[in->n_roots], &in->root_lens[in->n_roots]);
+			r = load_cert(optarg, AMD_CERT_ARK, &in->roots[in->n_roots],
+				      &in->root_lens[in->n_roots]);
 			if (r >= 0)
 				in->n_roots++;
 			break;

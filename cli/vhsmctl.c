@@ -47,7 +47,7 @@ int cli_parse_time(const char *s, time_t *ret)
 	if (s[0] == '@') {
 		errno = 0;
 		long long v = strtoll(s + 1, &e, 10);
-		if (errno || e == s + 1 || *e || v < 0)
+		if (errno || e == s + 1 || *e || v <= 0)
 			return -EINVAL;
 		*ret = (time_t)v;
 		return 0;
@@ -59,7 +59,11 @@ int cli_parse_time(const char *s, time_t *ret)
 		if (!end || *end)
 			return -EINVAL;
 	}
-	*ret = timegm(&tm);
+	/* 0 would mean "now" to the verifier: refuse the epoch itself and anything before. */
+	time_t t = timegm(&tm);
+	if (t <= 0)
+		return -EINVAL;
+	*ret = t;
 	return 0;
 }
 

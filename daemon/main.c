@@ -192,7 +192,8 @@ static int setup(struct manager *m)
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < arg_n_trust_roots; i++) {
-		r = amd_cert_load_file(arg_trust_roots[i], &m->trust_roots[i], &m->trust_root_lens[i]);
+		r = amd_cert_load_file_role(arg_trust_roots[i], AMD_CERT_ARK, &m->trust_roots[i],
+					    &m->trust_root_lens[i]);
 		if (r < 0) {
 			log_msg(3, "--trust-root %s: %s", arg_trust_roots[i], strerror(-r));
 			return r;

@@ -41,32 +41,85 @@ static X509 *der_to_x509(const uint8_t *der, size_t len)
 	return x;
 }
 
-/* The first "CERTIFICATE" PEM block of buf, base64-decoded (OpenSSL allocation). */
-static int pem_to_der(const uint8_t *buf, size_t len, unsigned char **ret, long *ret_len)
+/* Whether certificate x plays role (by its subject CN, as AMD names them). */
+static bool cert_has_role(X509 *x, enum amd_cert_role role)
+{
+	char cn[64] = "";
+
+	if (role == AMD_CERT_ANY)
+		return true;
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn,
+				      sizeof(cn)) <= 0)
+		return false;
+	bool leaf = strcmp(cn, "SEV-VCEK") == 0 || strcmp(cn, "SEV-VLEK") == 0;
+	switch (role) {
+	case AMD_CERT_ARK:
+		return strncmp(cn, "ARK-", 4) == 0;
+	case AMD_CERT_INTERMEDIATE:
+		return strncmp(cn, "SEV-", 4) == 0 && !leaf;
+	case AMD_CERT_LEAF:
+		return leaf;
+	default:
+		return false;
+	}
+}
+
+#define PEM_MAX_BLOCKS 16
+
+/*
+ * The "CERTIFICATE" PEM block of buf that plays role (KDS chain files and host bundles hold
+ * several), else the first one, base64-decoded (OpenSSL allocation). A certificate in the
+ * wrong role then fails a named verifier check instead of failing to load.
+ */
+static int pem_to_der(const uint8_t *buf, size_t len, enum amd_cert_role role,
+		      unsigned char **ret, long *ret_len)
 {
 	_cleanup_(BIO_freep) BIO *bio = BIO_new_mem_buf(buf, (int)len);
-	char *name = NULL, *header = NULL;
-	unsigned char *data = NULL;
-	long dlen = 0;
+	unsigned char *first = NULL;
+	long first_len = 0;
 
 	if (!bio)
 		return -ENOMEM;
-	for (;;) {
+	for (unsigned n = 0; n < PEM_MAX_BLOCKS; n++) {
+		char *name = NULL, *header = NULL;
+		unsigned char *data = NULL;
+		long dlen = 0;
+
 		if (!PEM_read_bio(bio, &name, &header, &data, &dlen))
-			return vhsm_log_openssl(-EBADMSG, "no PEM certificate");
-		bool cert = strcmp(name, PEM_STRING_X509) == 0;
+			break;
+		bool cert = strcmp(name, PEM_STRING_X509) == 0 ||
+			    strcmp(name, PEM_STRING_X509_OLD) == 0;
 		OPENSSL_free(name);
 		OPENSSL_free(header);
-		if (cert)
-			break;
-		OPENSSL_free(data);
+		if (!cert) {
+			OPENSSL_free(data);
+			continue;
+		}
+		_cleanup_(X509_freep) X509 *x = der_to_x509(data, (size_t)dlen);
+		if (x && cert_has_role(x, role)) {
+			OPENSSL_free(first);
+			*ret = data;
+			*ret_len = dlen;
+			ERR_clear_error();
+			return 0;
+		}
+		if (!first) {
+			first = data;
+			first_len = dlen;
+		} else {
+			OPENSSL_free(data);
+		}
 	}
-	*ret = data;
-	*ret_len = dlen;
+	ERR_clear_error(); /* PEM_read_bio's end-of-input "no start line" */
+	if (!first)
+		return vhsm_log_openssl(-EBADMSG, "no PEM certificate");
+	*ret = first;
+	*ret_len = first_len;
 	return 0;
 }
 
-int amd_cert_to_der(const uint8_t *buf, size_t len, uint8_t **ret_der, size_t *ret_len)
+int amd_cert_to_der_role(const uint8_t *buf, size_t len, enum amd_cert_role role,
+			 uint8_t **ret_der, size_t *ret_len)
 {
 	_cleanup_(openssl_freep) unsigned char *pem_der = NULL;
 	const uint8_t *der = buf;
@@ -83,7 +136,7 @@ int amd_cert_to_der(const uint8_t *buf, size_t len, uint8_t **ret_der, size_t *r
 	/* DER certificates start with a SEQUENCE tag; PEM is text. */
 	if (buf[0] != 0x30) {
 		long l = 0;
-		r = pem_to_der(buf, len, &pem_der, &l);
+		r = pem_to_der(buf, len, role, &pem_der, &l);
 		if (r < 0)
 			return r;
 		der = pem_der;
@@ -105,7 +158,25 @@ int amd_cert_to_der(const uint8_t *buf, size_t len, uint8_t **ret_der, size_t *r
 	return 0;
 }
 
-int amd_cert_load_file(const char *path, uint8_t **ret_der, size_t *ret_len)
+bool amd_cert_is_asvk(const uint8_t *der, size_t len)
+{
+	_cleanup_(X509_freep) X509 *x = der_to_x509(der, len);
+	char cn[64] = "";
+
+	ERR_clear_error();
+	if (!x || X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn,
+					    sizeof(cn)) <= 0)
+		return false;
+	return strncmp(cn, "SEV-VLEK-", 9) == 0;
+}
+
+int amd_cert_to_der(const uint8_t *buf, size_t len, uint8_t **ret_der, size_t *ret_len)
+{
+	return amd_cert_to_der_role(buf, len, AMD_CERT_ANY, ret_der, ret_len);
+}
+
+int amd_cert_load_file_role(const char *path, enum amd_cert_role role, uint8_t **ret_der,
+			    size_t *ret_len)
 {
 	_cleanup_free_ uint8_t *data = NULL;
 	size_t len = 0;
@@ -116,7 +187,12 @@ int amd_cert_load_file(const char *path, uint8_t **ret_der, size_t *ret_len)
 	r = fileio_read_all(path, AMD_CERT_MAX, &data, &len);
 	if (r < 0)
 		return r;
-	return amd_cert_to_der(data, len, ret_der, ret_len);
+	return amd_cert_to_der_role(data, len, role, ret_der, ret_len);
+}
+
+int amd_cert_load_file(const char *path, uint8_t **ret_der, size_t *ret_len)
+{
+	return amd_cert_load_file_role(path, AMD_CERT_ANY, ret_der, ret_len);
 }
 
 /* ---- AMD extensions ---- */

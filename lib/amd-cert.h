@@ -39,6 +39,31 @@ int amd_cert_load_file(const char *path, uint8_t **ret_der, size_t *ret_len) _wu
 /* Same for a buffer (PEM text or DER bytes). The output is a fresh DER copy. */
 int amd_cert_to_der(const uint8_t *buf, size_t len, uint8_t **ret_der, size_t *ret_len) _wur_;
 
+/* The role a certificate plays in an AMD chain, by its subject CN. */
+enum amd_cert_role {
+	AMD_CERT_ANY,
+	AMD_CERT_ARK,          /* "ARK-<Product>" */
+	AMD_CERT_INTERMEDIATE, /* "SEV-<Product>" (ASK) or "SEV-VLEK-<Product>" (ASVK) */
+	AMD_CERT_LEAF,         /* "SEV-VCEK" or "SEV-VLEK" */
+};
+
+/*
+ * Like amd_cert_to_der()/amd_cert_load_file(), but from a PEM bundle (a KDS cert_chain, a
+ * host's chain file) takes the certificate that plays role; when none does, the first one (so
+ * a wrong certificate fails a verifier check by name rather than failing to load).
+ */
+int amd_cert_to_der_role(const uint8_t *buf, size_t len, enum amd_cert_role role,
+			 uint8_t **ret_der, size_t *ret_len) _wur_;
+int amd_cert_load_file_role(const char *path, enum amd_cert_role role, uint8_t **ret_der,
+			    size_t *ret_len) _wur_;
+
+/*
+ * Whether the DER certificate is the intermediate for a VLEK chain (CN "SEV-VLEK-<Product>",
+ * the ASVK) rather than a VCEK chain (CN "SEV-<Product>", the ASK). GHCB certificate tables
+ * have one slot for either, so a caller picks by this. False for anything unparsable.
+ */
+bool amd_cert_is_asvk(const uint8_t *der, size_t len);
+
 /*
  * Parses the AMD extensions of a DER VCEK/VLEK. An SPL extension that is present but not a
  * DER INTEGER in 0..255, an hwID longer than 64 bytes, or a malformed productName gives

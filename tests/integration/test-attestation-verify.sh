@@ -112,6 +112,46 @@ expect_exit 1 "$CTL" attestation verify --report "$d/report.bin" --certs "$d" --
 expect_out 'fail +cert_validity'
 ok "--at outside validity rejected"
 
+# The report's SIGNING_KEY picks the leaf and intermediate when the evidence offers both kinds.
+vl=$VEC/milan-v3-vlek-aws-constellation; vc=$VEC/milan-v3-oak
+vat=$(valid_at "$vl/vlek.pem")
+expect_exit 0 "$CTL" attestation verify --report "$vl/report.bin" --vlek "$vl/vlek.pem" \
+	--certs "$VEC/amd-roots/milan" --at "$vat"
+mkdir -p "$WORK/both"
+cp "$vc/vcek.der" "$vl/vlek.pem" "$VEC/amd-roots/milan/"{ask,asvk,ark}.pem "$WORK/both/"
+expect_exit 0 "$CTL" attestation verify --report "$vc/report.bin" --certs "$WORK/both"
+expect_exit 0 "$CTL" attestation verify --report "$vl/report.bin" --certs "$WORK/both" --at "$vat"
+python3 - "$WORK/both" "$WORK/both.bin" <<'PY2'
+import sys, subprocess
+d, out = sys.argv[1], sys.argv[2]
+def der(f, pem):
+    return subprocess.run(["openssl", "x509", "-outform", "DER", "-in", f] + ([] if pem else ["-inform", "DER"]),
+                          check=True, capture_output=True).stdout
+certs = [("63da758de6644564adc5f4b93be8accd", der(d + "/vcek.der", False)),
+         ("a8074bc2a25a483eaae639c045a0b8a1", der(d + "/vlek.pem", True)),
+         ("4ab7b379bbac4fe4a02f05aef327c782", der(d + "/ask.pem", True)),
+         ("c0b406a4a8034952974 33fb6014cd0ae".replace(" ", ""), der(d + "/ark.pem", True))]
+table, off = b"", 24 * (len(certs) + 1)
+for g, c in certs:
+    table += bytes.fromhex(g) + off.to_bytes(4, "little") + len(c).to_bytes(4, "little"); off += len(c)
+blob = table + bytes(24) + b"".join(c for _, c in certs)
+blob += bytes(-len(blob) % 4096)
+open(out, "wb").write(blob)
+PY2
+expect_exit 0 "$CTL" attestation verify --report "$vc/report.bin" --certs "$WORK/both.bin"
+expect_exit 0 "$CTL" attestation verify --report "$vl/report.bin" --certs "$WORK/both.bin" --at "$vat"
+ok "VCEK and VLEK offered together: the report's signing key decides"
+
+# PEM bundles: the certificate in the role asked for is taken from a chain file.
+expect_exit 0 "$CTL" attestation verify --report "$vc/report.bin" --vcek "$vc/vcek.der" \
+	--ask "$VEC/amd-roots/milan/cert_chain_vcek.pem" --ark "$VEC/amd-roots/milan/cert_chain_vcek.pem"
+openssl x509 -inform DER -in "$vc/vcek.der" >"$WORK/vcek.pem"
+cat "$VEC/amd-roots/milan/cert_chain_vcek.pem" "$WORK/vcek.pem" >"$WORK/bundle.pem"
+expect_exit 0 "$CTL" attestation verify --report "$vc/report.bin" --vcek "$WORK/bundle.pem"
+expect_exit 2 "$CTL" attestation verify --report "$vc/report.bin" --certs "$vc" --at 1970-01-01
+expect_exit 2 "$CTL" attestation verify --report "$vc/report.bin" --certs "$vc" --at @0
+ok "PEM bundles by role; the epoch is refused as a check time"
+
 # show
 expect_exit 0 "$CTL" attestation show --report "$VEC/turin-v5-oak/report.bin"
 expect_out '^product +turin'

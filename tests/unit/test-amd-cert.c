@@ -377,3 +377,38 @@ TEST(amdcert_ext_synthetic_malformed)
 	}
 	ASSERT_EQ(amd_vek_ext_parse((const uint8_t *)"\x30\x00", 2, &e), -EBADMSG);
 }
+
+TEST(amdcert_bundle_roles)
+{
+	const char *chain = test_vector("amd-roots/milan/cert_chain_vcek.pem");
+	size_t ark_len, ask_len, l1 = 0, l2 = 0, l3 = 0;
+	const uint8_t *ark = amd_root_der(SNP_PRODUCT_MILAN, AMD_ROOT_ARK, &ark_len);
+	const uint8_t *ask = amd_root_der(SNP_PRODUCT_MILAN, AMD_ROOT_ASK, &ask_len);
+	uint8_t *a = NULL, *b = NULL, *c = NULL;
+
+	ASSERT_OK(amd_cert_load_file_role(chain, AMD_CERT_ARK, &a, &l1));
+	ASSERT_OK(amd_cert_load_file_role(chain, AMD_CERT_INTERMEDIATE, &b, &l2));
+	/* No leaf in a KDS chain: the first certificate (the ASK) is returned. */
+	ASSERT_OK(amd_cert_load_file_role(chain, AMD_CERT_LEAF, &c, &l3));
+	bool ok = l1 == ark_len && memcmp(a, ark, ark_len) == 0 && l2 == ask_len &&
+		  memcmp(b, ask, ask_len) == 0 && l3 == ask_len && memcmp(c, ask, ask_len) == 0;
+	free(a);
+	free(b);
+	free(c);
+	ASSERT_TRUE(ok);
+}
+
+TEST(amdcert_is_asvk)
+{
+	size_t n;
+	const uint8_t *asvk = amd_root_der(SNP_PRODUCT_GENOA, AMD_ROOT_ASVK, &n);
+	static const uint8_t junk[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
+
+	ASSERT_TRUE(amd_cert_is_asvk(asvk, n));
+	const uint8_t *ask = amd_root_der(SNP_PRODUCT_GENOA, AMD_ROOT_ASK, &n);
+	ASSERT_FALSE(amd_cert_is_asvk(ask, n));
+	const uint8_t *ark = amd_root_der(SNP_PRODUCT_GENOA, AMD_ROOT_ARK, &n);
+	ASSERT_FALSE(amd_cert_is_asvk(ark, n));
+	ASSERT_FALSE(amd_cert_is_asvk(junk, sizeof(junk)));
+	ASSERT_EQ(ERR_peek_error(), 0);
+}
