@@ -1,0 +1,225 @@
+#!/bin/bash
+# The checks inside the test VM (run by vhsm-vm-check.service once the boot is done).
+# Writes the result to the disk with serial vhsm-result: first line "PASS" or "FAIL <reason>",
+# then one line per check, "ok N - NAME" or "not ok N - NAME: REASON". The same lines go to
+# the serial console (prefixed "VHSM-VM: "), then the unit powers the VM off.
+# The check names are also listed in tests/vm/run.sh, which counts a missing one as failed.
+# Checks are called through run_check, which shellcheck cannot follow.
+# shellcheck disable=SC2317
+set -u
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export SYSTEMD_COLORS=0 SYSTEMD_PAGER=
+
+RESULT_DEV=/dev/disk/by-id/virtio-vhsm-result
+DATA_DEV=/dev/disk/by-id/virtio-vhsm-data
+BAD_DEV=/dev/disk/by-id/virtio-vhsm-bad
+MNT=/srv/data
+SIM_STATE=/var/lib/vhsm-sim/cvm.json
+# The negative control's unit fails by design; nothing else may.
+EXPECTED_FAILED=systemd-cryptsetup@bad.service
+
+T=/run/vhsm-vm
+mkdir -p "$T" && chmod 0700 "$T"
+WHY=$T/why
+results=()
+n=0
+nfailed=0
+first_failure=
+
+say() { printf 'VHSM-VM: %s\n' "$*"; }
+# why REASON: records why the running check fails; use as `cond || { why ...; return 1; }`.
+why() { printf '%s' "$*" | tr '\n' ' ' | cut -c1-300 >"$WHY"; }
+
+run_check() {
+	local name=$1 fn=$2 line
+	n=$((n + 1))
+	: >"$WHY"
+	if "$fn"; then
+		line="ok $n - $name"
+	else
+		[ -s "$WHY" ] || echo "no reason recorded" >"$WHY"
+		line="not ok $n - $name: $(cat "$WHY")"
+		nfailed=$((nfailed + 1))
+		[ -n "$first_failure" ] || first_failure="$name: $(cat "$WHY")"
+	fi
+	results+=("$line")
+	say "$line"
+}
+
+# settle UNIT SECONDS: prints the unit's state once it is active or failed, or inactive with
+# no job queued for it, or whatever it is when the time is up. Ordering alone is not enough:
+# a failed dependency lets later units start early (docs/vm-testing.md).
+settle() {
+	local unit=$1 secs=$2 st i
+	for ((i = 0; i < secs; i++)); do
+		st=$(systemctl is-active "$unit")
+		case $st in
+		active | failed) break ;;
+		inactive) [ -z "$(systemctl list-jobs --no-legend "$unit")" ] && break ;;
+		esac
+		sleep 1
+	done
+	echo "$st"
+}
+
+# ---- 1. vhsmd is reached through its socket and attests on the simulated device ----
+check_vhsmd_socket() {
+	local st out pid uid
+	st=$(systemctl is-active vhsmd.socket)
+	[ "$st" = active ] || { why "vhsmd.socket is $st"; return 1; }
+	# Nothing talks to vhsmd during boot, so the first request below must start it.
+	st=$(systemctl is-active vhsmd.service)
+	[ "$st" = inactive ] || { why "vhsmd.service is $st before the first request"; return 1; }
+	out=$(timeout 120 vhsmctl status 2>&1) || { why "vhsmctl status failed: $out"; return 1; }
+	say "vhsmctl status:"
+	printf '%s\n' "$out" | sed 's/^/VHSM-VM:   /'
+	grep -q "device sim:$SIM_STATE (SIMULATED" <<<"$out" ||
+		{ why "status does not name the simulated device: $out"; return 1; }
+	grep -q '^attestation: PASSED' <<<"$out" ||
+		{ why "attestation not PASSED: $out"; return 1; }
+	st=$(systemctl is-active vhsmd.service)
+	[ "$st" = active ] || { why "vhsmd.service is $st after the request"; return 1; }
+	pid=$(systemctl show -P MainPID vhsmd.service)
+	uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+	[ -n "$uid" ] && [ "$uid" = "$(id -u vhsm)" ] || {
+		why "vhsmd (pid $pid) runs as uid '$uid', not as user vhsm"
+		return 1
+	}
+}
+
+# ---- 2. a KEK sealed in the guest wraps and unwraps a DEK ----
+check_kek_wrap() {
+	local out
+	out=$(vhsmctl kek create vmkek 2>&1) || { why "kek create: $out"; return 1; }
+	head -c 32 /dev/urandom >"$T/dek"
+	vhsmctl wrap --kek vmkek --context vm-e2e <"$T/dek" >"$T/dek.wrapped" 2>"$T/err" ||
+		{ why "wrap: $(cat "$T/err")"; return 1; }
+	[ "$(stat -c %s "$T/dek.wrapped")" -gt 32 ] || { why "wrapped DEK too short"; return 1; }
+	vhsmctl unwrap --context vm-e2e <"$T/dek.wrapped" >"$T/dek.back" 2>"$T/err" ||
+		{ why "unwrap: $(cat "$T/err")"; return 1; }
+	cmp -s "$T/dek" "$T/dek.back" || { why "unwrapped DEK differs"; return 1; }
+	# The context is authenticated: another one must be refused.
+	if vhsmctl unwrap --context other <"$T/dek.wrapped" >"$T/dek.other" 2>&1; then
+		why "unwrap with a wrong context succeeded"
+		return 1
+	fi
+	out=$(vhsmctl audit --verify 2>&1) || { why "audit --verify: $out"; return 1; }
+}
+
+# ---- 3. the crypttab volume was opened by systemd-cryptsetup through dm-crypt ----
+check_dmcrypt_data() {
+	local st dm uuid backing table src marker i
+	st=$(settle systemd-cryptsetup@data.service 120)
+	[ "$st" = active ] || { why "systemd-cryptsetup@data.service is $st"; return 1; }
+	[ -b /dev/mapper/data ] || { why "no /dev/mapper/data"; return 1; }
+	dm=$(basename "$(readlink -f /dev/mapper/data)")
+	uuid=$(cat "/sys/block/$dm/dm/uuid" 2>/dev/null)
+	[[ $uuid == CRYPT-LUKS2-* ]] || { why "dm uuid of $dm is '$uuid'"; return 1; }
+	backing=$(basename "$(readlink -f "$DATA_DEV")")
+	[ -e "/sys/block/$dm/slaves/$backing" ] ||
+		{ why "$dm is not stacked on $backing ($DATA_DEV)"; return 1; }
+	table=$(dmsetup table data 2>&1)
+	[[ $table =~ ^0\ [0-9]+\ crypt\ aes-xts-plain64\  ]] ||
+		{ why "dm table: $table"; return 1; }
+	cryptsetup status data | grep -q 'type: *LUKS2' ||
+		{ why "cryptsetup status: not LUKS2"; return 1; }
+	say "data: dm table: $table"
+	say "data: $(cryptsetup status data | grep -E 'type|cipher|device|key location' |
+		tr -s ' ' | paste -sd ';')"
+	# Mounted at boot from fstab (the file system was made on first activation).
+	for ((i = 0; i < 60; i++)); do
+		src=$(findmnt -n -o SOURCE "$MNT")
+		[ -n "$src" ] && break
+		sleep 1
+	done
+	[ "$src" = /dev/mapper/data ] || { why "$MNT is mounted from '$src'"; return 1; }
+	# A file written through the mapping reaches the disk encrypted and reads back after a
+	# remount with cold caches.
+	marker="vhsm-vm-marker-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+	printf '%s\n' "$marker" >"$MNT/marker" || { why "cannot write to $MNT"; return 1; }
+	sync
+	umount "$MNT" || { why "cannot unmount $MNT"; return 1; }
+	blockdev --flushbufs /dev/mapper/data "$DATA_DEV"
+	echo 3 >/proc/sys/vm/drop_caches
+	grep -qaF "$marker" /dev/mapper/data ||
+		{ why "marker not found through the mapping (control)"; return 1; }
+	if grep -qaF "$marker" "$DATA_DEV"; then
+		why "marker found in plaintext on $DATA_DEV"
+		return 1
+	fi
+	mount "$MNT" || { why "remount of $MNT failed"; return 1; }
+	[ "$(cat "$MNT/marker" 2>/dev/null)" = "$marker" ] ||
+		{ why "marker did not read back after remount"; return 1; }
+}
+
+# ---- 4. negative control: the volume with a wrong key file stays closed ----
+check_dmcrypt_wrong_key() {
+	local st result
+	[ -b "$BAD_DEV" ] || { why "disk $BAD_DEV missing"; return 1; }
+	st=$(settle systemd-cryptsetup@bad.service 120)
+	[ "$st" = failed ] ||
+		{ why "systemd-cryptsetup@bad.service is $st, expected failed"; return 1; }
+	# exit-code: systemd-cryptsetup ran and refused the key (not a dependency or a timeout).
+	result=$(systemctl show -P Result systemd-cryptsetup@bad.service)
+	[ "$result" = exit-code ] || { why "bad volume failed with result '$result'"; return 1; }
+	# ... and it was the key that was refused (not, say, a missing key file).
+	journalctl -b -o cat --no-pager -u systemd-cryptsetup@bad.service |
+		grep -q "Failed to activate with key file '/etc/vhsm-vm/bad.key'" ||
+		{ why "no key refusal in the journal of systemd-cryptsetup@bad"; return 1; }
+	[ ! -e /dev/mapper/bad ] || { why "/dev/mapper/bad exists"; return 1; }
+	if dmsetup info bad >/dev/null 2>&1; then
+		why "a dm device named bad exists"
+		return 1
+	fi
+}
+
+# ---- 5. no failed units (or failed dependencies) other than the negative control ----
+check_failed_units() {
+	local i jobs failed unexpected=() u deps
+	# Wait until nothing but this check is queued, so that late failures are seen.
+	for ((i = 0; i < 90; i++)); do
+		jobs=$(systemctl list-jobs --no-legend --plain | grep -v 'vhsm-vm-check\.service')
+		[ -z "$jobs" ] && break
+		sleep 1
+	done
+	[ -z "$jobs" ] || { why "jobs still queued: $jobs"; return 1; }
+	failed=$(systemctl list-units --failed --all --no-legend --plain | awk '{ print $1 }')
+	for u in $failed; do
+		[ "$u" = "$EXPECTED_FAILED" ] || unexpected+=("$u")
+	done
+	[ ${#unexpected[@]} -eq 0 ] || { why "failed units: ${unexpected[*]}"; return 1; }
+	# A unit whose dependency failed stays "inactive", not "failed": look for those too.
+	deps=$(journalctl -b -o cat --no-pager | grep '^Dependency failed for' | sort -u)
+	[ -z "$deps" ] || { why "$deps"; return 1; }
+}
+
+say "guest check starting (uptime $(cut -d' ' -f1 /proc/uptime) s)"
+run_check vhsmd-socket-attestation check_vhsmd_socket
+run_check kek-wrap-unwrap check_kek_wrap
+run_check dmcrypt-crypttab-data check_dmcrypt_data
+run_check dmcrypt-wrong-key-stays-closed check_dmcrypt_wrong_key
+run_check no-unexpected-failed-units check_failed_units
+
+if [ "$nfailed" -eq 0 ]; then
+	overall=PASS
+else
+	overall="FAIL $first_failure"
+	# Diagnostics for the serial log (kept by run.sh on failure).
+	{
+		systemctl list-units --failed --all --no-legend --plain
+		systemctl list-jobs --no-legend
+		journalctl -b --no-pager -o short-monotonic -n 150 \
+			-u vhsmd.socket -u vhsmd.service -u 'systemd-cryptsetup@*' \
+			-u srv-data.mount -u vhsm-vm-mkfs-data.service
+		journalctl -b --no-pager -o short-monotonic -p err -n 40
+	} 2>&1 | sed 's/^/VHSM-VM-DIAG: /'
+fi
+{
+	echo "$overall"
+	printf '%s\n' "${results[@]}"
+} >"$T/result"
+say "uptime $(cut -d' ' -f1 /proc/uptime) s"
+echo "VHSM-VM-RESULT $overall"
+# conv=sync pads the block with NULs; the host strips them.
+dd if="$T/result" of="$RESULT_DEV" bs=64K count=1 conv=sync,fsync status=none || exit 1
+exit 0
