@@ -84,16 +84,10 @@ static int copy_der(const struct certtable_entry *e, uint8_t **slot, size_t *len
 	return 0;
 }
 
-/*
- * The report's SIGNING_KEY (0 VCEK, 1 VLEK), which decides the leaf and intermediate to take
- * when the evidence offers both kinds; SNP_SIGNING_KEY_VCEK when the report is too short.
- */
+/* The report's SIGNING_KEY decides the leaf and intermediate when both kinds are offered. */
 static uint32_t report_signing_key(const struct verify_inputs *in)
 {
-	if (!in->report || in->report_len < SNP_R_SIGNER_INFO + 4)
-		return SNP_SIGNING_KEY_VCEK;
-	return (le32_get(in->report + SNP_R_SIGNER_INFO) & SNP_SIGNER_SIGNING_KEY_MASK) >>
-	       SNP_SIGNER_SIGNING_KEY_SHIFT;
+	return snp_report_raw_signing_key(in->report, in->report_len);
 }
 
 /* --certs FILE: a GHCB certificate table (SNP_GET_EXT_REPORT buffer / configfs auxblob). */
@@ -114,18 +108,11 @@ static int load_certtable_file(const char *path, struct verify_inputs *in)
 		cli_error("%s: not a certificate directory or GHCB certificate table", path);
 		return r;
 	}
-	bool vlek = report_signing_key(in) == SNP_SIGNING_KEY_VLEK;
-	const struct certtable_entry *leaf = certtable_find(&t, vlek ? SNP_CERT_VLEK : SNP_CERT_VCEK);
-	if (!leaf)
-		leaf = certtable_find(&t, vlek ? SNP_CERT_VCEK : SNP_CERT_VLEK);
-	/* One slot holds the ASK or the ASVK: use it only for the chain the report needs, else
-	 * the pinned copy applies. */
-	const struct certtable_entry *ask = certtable_find(&t, SNP_CERT_ASK);
-	if (ask && amd_cert_is_asvk(ask->data, ask->len) != vlek)
-		ask = NULL;
+	const struct certtable_entry *leaf, *ask, *ark;
+	amd_cert_pick_from_table(&t, report_signing_key(in), &leaf, &ask, &ark);
 	if (copy_der(leaf, &in->vek, &in->vek_len) < 0 ||
 	    copy_der(ask, &in->ask, &in->ask_len) < 0 ||
-	    copy_der(certtable_find(&t, SNP_CERT_ARK), &in->ark, &in->ark_len) < 0)
+	    copy_der(ark, &in->ark, &in->ark_len) < 0)
 		return -ENOMEM;
 	return 0;
 }

@@ -69,16 +69,8 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 		return;
 	}
 	/* The report names the key that signed it; a host may offer both a VCEK and a VLEK. */
-	uint32_t signer = (le32_get(report + SNP_R_SIGNER_INFO) & SNP_SIGNER_SIGNING_KEY_MASK) >>
-			  SNP_SIGNER_SIGNING_KEY_SHIFT;
-	bool vlek = signer == SNP_SIGNING_KEY_VLEK;
-	vek = certtable_find(&t, vlek ? SNP_CERT_VLEK : SNP_CERT_VCEK);
-	if (!vek)
-		vek = certtable_find(&t, vlek ? SNP_CERT_VCEK : SNP_CERT_VLEK);
-	ask = certtable_find(&t, SNP_CERT_ASK);
-	if (ask && amd_cert_is_asvk(ask->data, ask->len) != vlek)
-		ask = NULL; /* the other chain's intermediate: the pinned one applies */
-	ark = certtable_find(&t, SNP_CERT_ARK);
+	amd_cert_pick_from_table(&t, snp_report_raw_signing_key(report, SNP_REPORT_SIZE), &vek, &ask,
+				 &ark);
 	if (!vek) {
 		snprintf(a->failures, sizeof(a->failures), "no_vcek");
 		return;

@@ -28,6 +28,12 @@ static int optional(int r)
 	return r == -ENOENT ? 0 : r;
 }
 
+/* When a soft-deleted KEK's retention ends (recover refused, purge allowed from then on). */
+static uint64_t retention_end(const struct kek_meta *meta)
+{
+	return meta->deleted_at + (uint64_t)meta->retention_days * 86400u;
+}
+
 static uint64_t now_sec(void)
 {
 	return (uint64_t)time(NULL);
@@ -359,7 +365,7 @@ int op_kek_recover(struct op_ctx *c)
 		return r;
 	if (meta.state != KEK_DELETED)
 		return op_fail(c, -EALREADY, "KEK %s is not deleted", c->key);
-	if (now_sec() >= meta.deleted_at + (uint64_t)meta.retention_days * 86400u)
+	if (now_sec() >= retention_end(&meta))
 		return op_fail(c, -EKEYEXPIRED, "KEK %s: the %u-day retention has passed; it can "
 			       "only be purged", c->key, meta.retention_days);
 	meta.state = meta.state_before_delete;
@@ -378,7 +384,7 @@ int op_kek_purge(struct op_ctx *c)
 		return r;
 	if (meta.state != KEK_DELETED)
 		return op_fail(c, -EPERM, "KEK %s must be deleted before it can be purged", c->key);
-	uint64_t until = meta.deleted_at + (uint64_t)meta.retention_days * 86400u;
+	uint64_t until = retention_end(&meta);
 	if (meta.purge_protection && now_sec() < until)
 		return op_fail(c, -EPERM, "purge protection: KEK %s can be purged after %llu "
 			       "(retention %u days)", c->key, (unsigned long long)until,

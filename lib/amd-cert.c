@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "amd-cert.h"
+#include "certtable.h"
 #include "fileio.h"
 #include "log.h"
 
@@ -168,6 +169,25 @@ bool amd_cert_is_asvk(const uint8_t *der, size_t len)
 					    sizeof(cn)) <= 0)
 		return false;
 	return strncmp(cn, "SEV-VLEK-", 9) == 0;
+}
+
+void amd_cert_pick_from_table(const struct certtable *t, uint32_t signing_key,
+			      const struct certtable_entry **ret_vek,
+			      const struct certtable_entry **ret_ask,
+			      const struct certtable_entry **ret_ark)
+{
+	bool vlek = signing_key == SNP_SIGNING_KEY_VLEK;
+	const struct certtable_entry *vek, *ask;
+
+	vek = certtable_find(t, vlek ? SNP_CERT_VLEK : SNP_CERT_VCEK);
+	if (!vek)
+		vek = certtable_find(t, vlek ? SNP_CERT_VCEK : SNP_CERT_VLEK);
+	ask = certtable_find(t, SNP_CERT_ASK);
+	if (ask && amd_cert_is_asvk(ask->data, ask->len) != vlek)
+		ask = NULL;
+	*ret_vek = vek;
+	*ret_ask = ask;
+	*ret_ark = certtable_find(t, SNP_CERT_ARK);
 }
 
 int amd_cert_to_der(const uint8_t *buf, size_t len, uint8_t **ret_der, size_t *ret_len)

@@ -64,6 +64,21 @@ int amd_cert_load_file_role(const char *path, enum amd_cert_role role, uint8_t *
  */
 bool amd_cert_is_asvk(const uint8_t *der, size_t len);
 
+struct certtable;
+struct certtable_entry;
+
+/*
+ * The certificates of a GHCB table that verify a report signed by signing_key
+ * (SNP_SIGNING_KEY_*): the VLEK for a VLEK-signed report, else the VCEK (the other kind only
+ * when the table lacks it, so the verifier names the mismatch); the table's one ASK slot only
+ * when it is the intermediate of that chain (else NULL: the pinned copy applies); the ARK.
+ * Outputs may be NULL when absent.
+ */
+void amd_cert_pick_from_table(const struct certtable *t, uint32_t signing_key,
+			      const struct certtable_entry **ret_vek,
+			      const struct certtable_entry **ret_ask,
+			      const struct certtable_entry **ret_ark);
+
 /*
  * Parses the AMD extensions of a DER VCEK/VLEK. An SPL extension that is present but not a
  * DER INTEGER in 0..255, an hwID longer than 64 bytes, or a malformed productName gives

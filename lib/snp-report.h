@@ -93,6 +93,18 @@ static inline uint32_t snp_report_signing_key(const struct snp_report *r)
 }
 
 /*
+ * SIGNING_KEY of a raw, not yet parsed report (to pick certificates before verifying);
+ * SNP_SIGNING_KEY_VCEK when len is too short to hold the signer-info field.
+ */
+static inline uint32_t snp_report_raw_signing_key(const uint8_t *raw, size_t len)
+{
+	if (!raw || len < SNP_R_SIGNER_INFO + 4)
+		return SNP_SIGNING_KEY_VCEK;
+	return (le32_get(raw + SNP_R_SIGNER_INFO) & SNP_SIGNER_SIGNING_KEY_MASK) >>
+	       SNP_SIGNER_SIGNING_KEY_SHIFT;
+}
+
+/*
  * Parses an ATTESTATION_REPORT. len must be exactly SNP_REPORT_SIZE (-EMSGSIZE otherwise);
  * VERSION must be 2, 3, 4 or 5 (-EPROTONOSUPPORT otherwise). Does not check reserved fields
  * or the signature. Returns 0 and fills *ret, or a negative errno and leaves *ret untouched.

@@ -6,8 +6,10 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "amd-cert.h"
+#include "certtable.h"
 #include "test.h"
 
 /* SHA-256 of each pinned DER, from SNP-ABI.md section 4.1. */
@@ -411,4 +413,40 @@ TEST(amdcert_is_asvk)
 	ASSERT_FALSE(amd_cert_is_asvk(ark, n));
 	ASSERT_FALSE(amd_cert_is_asvk(junk, sizeof(junk)));
 	ASSERT_EQ(ERR_peek_error(), 0);
+}
+
+TEST(amdcert_pick_from_table)
+{
+	size_t vcek_len, vlek_pem_len, ask_len, ark_len, tlen, vlek_len;
+	uint8_t *vcek = test_read_file(test_vector("milan-v3-oak/vcek.der"), &vcek_len);
+	uint8_t *vlek_pem = test_read_file(test_vector("milan-v3-vlek-aws-constellation/vlek.pem"),
+					   &vlek_pem_len);
+	const uint8_t *ask = amd_root_der(SNP_PRODUCT_MILAN, AMD_ROOT_ASK, &ask_len);
+	const uint8_t *ark = amd_root_der(SNP_PRODUCT_MILAN, AMD_ROOT_ARK, &ark_len);
+	uint8_t *vlek = NULL, *table = NULL;
+	const struct certtable_entry *v = NULL, *a = NULL, *r = NULL;
+	struct certtable t;
+	bool ok;
+
+	ok = amd_cert_to_der(vlek_pem, vlek_pem_len, &vlek, &vlek_len) == 0;
+	const enum snp_cert_kind kinds[] = { SNP_CERT_VCEK, SNP_CERT_VLEK, SNP_CERT_ASK, SNP_CERT_ARK };
+	const uint8_t *ders[] = { vcek, vlek, ask, ark };
+	const size_t lens[] = { vcek_len, vlek_len, ask_len, ark_len };
+	ok = ok && certtable_build(kinds, ders, lens, 4, &table, &tlen) == 0 &&
+	     certtable_parse(table, tlen, &t) == 0;
+	/* VCEK-signed: the VCEK and the ASK (a VCEK-chain intermediate). */
+	if (ok) {
+		amd_cert_pick_from_table(&t, SNP_SIGNING_KEY_VCEK, &v, &a, &r);
+		ok = v && v->len == vcek_len && a && a->len == ask_len && r && r->len == ark_len;
+	}
+	/* VLEK-signed: the VLEK, and no intermediate (the ASK slot holds the VCEK chain's). */
+	if (ok) {
+		amd_cert_pick_from_table(&t, SNP_SIGNING_KEY_VLEK, &v, &a, &r);
+		ok = v && v->len == vlek_len && memcmp(v->data, vlek, vlek_len) == 0 && !a && r;
+	}
+	free(vcek);
+	free(vlek_pem);
+	free(vlek);
+	free(table);
+	ASSERT_TRUE(ok);
 }
