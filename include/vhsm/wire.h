@@ -81,5 +81,7 @@ enum vhsm_tag {
 	VHSM_TAG_PUBKEY = 22,    /* data: public key (DER/PEM) */
 	VHSM_TAG_TOKEN = 23,     /* data: LUKS2 token payload (sealed KEK copy + wrapped secret) */
 	VHSM_TAG_VOLUME = 24,    /* string: volume name or LUKS UUID */
+	VHSM_TAG_KID = 48,       /* string: BYOK exchange key id ("vhsm-xk-<32 hex>") */
+	VHSM_TAG_BYOK = 49,      /* text: BYOK transfer file or exchange-key bundle (JSON) */
 	_VHSM_TAG_MAX,
 };
