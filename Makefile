@@ -66,6 +66,10 @@ LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 CLI_SRCS := $(wildcard cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(B)/%.o)
+BYOK_SRCS := $(wildcard byok/*.c)
+BYOK_OBJS := $(BYOK_SRCS:%.c=$(B)/%.o)
+# vhsm-byok only needs PKCS#11 type definitions (p11-kit's header); modules are dlopen'ed.
+P11_CFLAGS := $(shell $(PKG_CONFIG) --cflags p11-kit-1)
 DAEMON_SRCS := $(wildcard daemon/*.c)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(B)/%.o)
 # sim/: sim-*.c is the simulator core (module + tool); vhsm-snp-sim.c is the tool's main.
@@ -75,7 +79,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz-%.c,%,$(filter-out tests/fuzz/fuzz-main.c,$(wildcard tests/fuzz/fuzz-*.c)))
 
-PROGRAMS := $(B)/vhsmctl $(B)/vhsm-snp-sim $(B)/vhsm-snp-sim.so
+PROGRAMS := $(B)/vhsmctl $(B)/vhsm-byok $(B)/vhsm-snp-sim $(B)/vhsm-snp-sim.so
 ifneq ($(DAEMON_SRCS),)
 PROGRAMS += $(B)/vhsmd
 endif
@@ -93,6 +97,11 @@ $(B)/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+$(B)/byok/%.o: byok/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -c -o $@ $<
+
 $(B)/libvhsm.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
@@ -100,6 +109,10 @@ $(B)/libvhsm.a: $(LIB_OBJS)
 $(B)/vhsmctl: $(CLI_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
+
+$(B)/vhsm-byok: $(BYOK_OBJS) $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(BYOK_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
 
 $(B)/vhsmd: $(DAEMON_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
@@ -194,12 +207,13 @@ install: all
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(UDEVDIR)/rules.d \
 		$(DESTDIR)$(SYSCONFDIR)/vhsm
 	install -m 0755 $(B)/vhsmctl $(DESTDIR)$(BINDIR)/vhsmctl
+	install -m 0755 $(B)/vhsm-byok $(DESTDIR)$(BINDIR)/vhsm-byok
 	install -m 0755 $(B)/vhsmd $(DESTDIR)$(SBINDIR)/vhsmd
 	install -m 0644 systemd/vhsmd.socket systemd/vhsmd.service $(DESTDIR)$(SYSTEMDUNITDIR)/
 	install -m 0644 systemd/vhsm.sysusers $(DESTDIR)$(SYSUSERSDIR)/vhsm.conf
 	install -m 0644 systemd/vhsm.tmpfiles $(DESTDIR)$(TMPFILESDIR)/vhsm.conf
 	install -m 0644 udev/60-vhsm-sev-guest.rules $(DESTDIR)$(UDEVDIR)/rules.d/
-	install -m 0644 docs/man/vhsmctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 docs/man/vhsmctl.1 docs/man/vhsm-byok.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 docs/man/vhsmd.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 ifeq ($(WITH_SIM),1)

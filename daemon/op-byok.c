@@ -213,14 +213,9 @@ static int import_exchange_key(struct op_ctx *c, const struct byok_file *f, EVP_
 	_cleanup_secmem_ uint8_t *der = NULL;
 	_cleanup_free_ char *meta = NULL;
 	struct pending p;
-	char spent[128];
 	size_t len;
 	int r;
 
-	if (store_exchange_spent(c->m, f->kid, spent, sizeof(spent)) > 0)
-		return op_fail(c, strstr(spent, "expired") ? -EKEYEXPIRED : -EKEYREVOKED,
-			       "exchange key %s is spent (%s): exchange keys are single-use, "
-			       "export a new one", f->kid, spent);
 	r = store_exchange_read(c->m, c->key, &meta, &der, &len, c->why, sizeof(c->why));
 	if (r == -ENOENT)
 		return op_fail(c, -ENOKEY, "no exchange key is pending for KEK %s (run kek "
@@ -313,7 +308,7 @@ static int import_material(struct op_ctx *c, const uint8_t *pt, size_t len, stru
 static int import_parse(struct op_ctx *c, struct byok_file *f)
 {
 	_cleanup_free_ char *text = malloc(VHSM_WIRE_MAX_TEXT + 1);
-	char err[160] = "";
+	char err[160] = "", spent[128];
 	int r;
 
 	if (!text)
@@ -329,6 +324,11 @@ static int import_parse(struct op_ctx *c, struct byok_file *f)
 			       "re-wrap it for this CVM with vhsm-byok rewrap");
 	if (f->kek[0] && strcmp(f->kek, c->key) != 0)
 		return op_fail(c, -EINVAL, "the BYOK file is for KEK %s, not %s", f->kek, c->key);
+	/* A replayed file: its exchange key is gone, say so rather than "no such key". */
+	if (store_exchange_spent(c->m, f->kid, spent, sizeof(spent)) > 0)
+		return op_fail(c, strstr(spent, "expired") ? -EKEYEXPIRED : -EKEYREVOKED,
+			       "exchange key %s is spent (%s): exchange keys are single-use, "
+			       "export a new one", f->kid, spent);
 	return 0;
 }
 
