@@ -83,7 +83,7 @@ PROGRAMS := $(B)/vhsmctl $(B)/vhsm-byok $(B)/vhsm-snp-sim $(B)/vhsm-snp-sim.so
 ifneq ($(DAEMON_SRCS),)
 PROGRAMS += $(B)/vhsmd
 endif
-TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%)
+TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup
 
 .PHONY: demo
 # Keep intermediate objects (fuzz harness objects are built through a pattern chain).
@@ -133,6 +133,12 @@ $(B)/test-unit: $(UNIT_OBJS) $(SIM_CORE_OBJS) $(DAEMON_LIB_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(SIM_CORE_OBJS) $(DAEMON_LIB_OBJS) \
 		$(B)/libvhsm.a $(PKG_LIBS) -ldl
+
+# Prepares a SoftHSM2 token for the BYOK tests (PINs from files, never argv).
+$(B)/test-p11-setup: tests/helpers/p11-setup.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -pie $(ALL_LDFLAGS) -o $@ $< -ldl
 
 $(B)/fuzz-replay-%: $(B)/tests/fuzz/fuzz-%.o $(B)/tests/fuzz/fuzz-main.o $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
