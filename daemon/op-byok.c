@@ -104,6 +104,9 @@ static int bundle_report(struct op_ctx *c, struct byok_bundle *b)
 	if (r < 0)
 		return op_fail(c, r, "attestation report request failed: %s (status 0x%x)",
 			       strerror(-r), st.msg_status);
+	if (b->certs_len > BYOK_CERTS_MAX)
+		return op_fail(c, -EMSGSIZE, "the host's certificate table is %zu bytes (at most "
+			       "%u fit a bundle)", b->certs_len, BYOK_CERTS_MAX);
 	return 0;
 }
 
