@@ -21,7 +21,6 @@
 #include "acl.h"
 #include "attest.h"
 #include "byok.h"
-#include "ct.h"
 #include "log.h"
 #include "ops.h"
 #include "secmem.h"
@@ -227,7 +226,7 @@ static int import_exchange_key(struct op_ctx *c, const struct byok_file *f, EVP_
 		return r;
 	if (pending_parse(meta, &p) < 0)
 		return op_fail(c, -EBADMSG, "sealed exchange key for %s is damaged", c->key);
-	if (!ct_memeq(p.kid, f->kid, sizeof(p.kid)) || strcmp(p.kid, f->kid) != 0)
+	if (strcmp(p.kid, f->kid) != 0) /* kids are public */
 		return op_fail(c, -ENOKEY, "the BYOK file is for exchange key %s; the exchange key "
 			       "pending for KEK %s is %s", f->kid, c->key, p.kid);
 	if ((uint64_t)time(NULL) >= p.expires) {
