@@ -192,8 +192,11 @@ static int parse_root(const char *json, size_t len, json_object **ret, char *err
 	if (!tok)
 		return -ENOMEM;
 	o = json_tokener_parse_ex(tok, json, (int)len);
-	bool complete = json_tokener_get_error(tok) == json_tokener_success &&
-			json_tokener_get_parse_end(tok) == len;
+	size_t end = json_tokener_get_parse_end(tok);
+	/* Trailing whitespace (an editor's or a shell's newline) is fine, anything else not. */
+	while (end < len && strchr(" \t\r\n", json[end]))
+		end++;
+	bool complete = json_tokener_get_error(tok) == json_tokener_success && end == len;
 	json_tokener_free(tok);
 	if (!o || !complete || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);

@@ -50,7 +50,9 @@ for c in bundle_parse report_sig vek_by_ask policy report_data kid key lifetime 
 done
 expect_out 'NOT an AMD root'
 expect_out 'result: VERIFIED'
-ok "verify prints every check and passes a good bundle"
+ctl kek export-exchange-key k0 >"$WORK/b0.json" || fail "bundle on standard output"
+expect_exit 0 "$BYOK" verify "$WORK/b0.json" --policy "$WORK/pol-a.json" "${TR_A[@]}"
+ok "verify prints every check and passes a good bundle (from a file or standard output)"
 
 # The private key is never on disk in clear: its modulus is not in any state file.
 python3 - "$WORK/b1.json" "$STATE" <<'EOF' || fail "exchange key modulus found in the state directory"

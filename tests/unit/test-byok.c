@@ -132,6 +132,11 @@ TEST(byok_file_format_parse)
 	ASSERT_TRUE(strchr(strstr(json, "\"ciphertext\":\"") + 14, '=') == NULL ||
 		    strchr(strstr(json, "\"ciphertext\":\"") + 14, '=') >
 			    strchr(strstr(json, "\"ciphertext\":\"") + 14, '"'));
+	char *nl = NULL;
+	ASSERT_TRUE(asprintf(&nl, "%s\n", json) > 0);
+	ASSERT_OK(byok_file_parse(nl, strlen(nl), &g, err, sizeof(err))); /* trailing newline */
+	byok_file_done(&g);
+	free(nl);
 	ASSERT_OK(byok_file_parse(json, strlen(json), &g, err, sizeof(err)));
 	ASSERT_STREQ(g.kid, f.kid);
 	ASSERT_STREQ(g.kek, "esc");
