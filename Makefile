@@ -75,7 +75,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz-%.c,%,$(filter-out tests/fuzz/fuzz-main.c,$(wildcard tests/fuzz/fuzz-*.c)))
 
-PROGRAMS := $(B)/vhsmctl $(B)/vhsm-snp-sim $(B)/vhsm-snp-sim.so
+PROGRAMS := $(B)/vhsmctl $(B)/vhsm-snp-sim $(B)/vhsm-snp-sim.so $(B)/vhsm-request-key
 ifneq ($(DAEMON_SRCS),)
 PROGRAMS += $(B)/vhsmd
 endif
@@ -104,6 +104,10 @@ $(B)/vhsmctl: $(CLI_OBJS) $(B)/libvhsm.a
 $(B)/vhsmd: $(DAEMON_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
+
+$(B)/vhsm-request-key: $(B)/kmod-helpers/vhsm-request-key.o $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
 
 $(B)/vhsm-snp-sim: $(B)/sim/vhsm-snp-sim.o $(SIM_CORE_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")

@@ -22,7 +22,8 @@ int keyring_dek_name(const char *desc, char *out, size_t outlen)
 	if (strncmp(desc, KEYRING_DEK_PREFIX, pl) != 0)
 		return -EINVAL;
 	n = strlen(desc + pl);
-	if (n == 0 || n >= outlen)
+	if (n == 0 || n > KEYRING_DEK_NAME_MAX || n >= outlen || desc[pl] == '.' || desc[pl] == '-' ||
+	    strspn(desc + pl, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != n)
 		return -EINVAL;
 	memcpy(out, desc + pl, n + 1);
 	return 0;
