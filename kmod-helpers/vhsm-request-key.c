@@ -285,7 +285,8 @@ int main(int argc, char **argv)
 
 	fds_safe();
 	(void)secmem_harden_process();
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+	/* "+": options first; DEST may be a negative KEY_SPEC_* value. */
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
 		switch (c) {
 		case O_SOCKET: arg_socket = optarg; break;
 		case O_DEBUG: arg_debug = true; break;
