@@ -40,13 +40,13 @@ EOC
 
 # Keys this test leaves in persistent user keyrings are unlinked at the end.
 cleanup_keys() {
-	local u s
-	for u in 0 $USER_OK; do
-		for s in $(setpriv --reuid=$u --regid=$u --clear-groups keyctl rlist @u 2>/dev/null); do
-			setpriv --reuid=$u --regid=$u --clear-groups keyctl describe "$s" 2>/dev/null |
-				grep -q "vhsm:$P-" && setpriv --reuid=$u --regid=$u --clear-groups keyctl unlink "$s" @u >/dev/null 2>&1
+	local u h
+	for h in $(awk -v d="vhsm:$P-" 'index($9, d) == 1 {print $1}' /proc/keys); do
+		for u in 0 $USER_OK; do
+			setpriv --reuid=$u --regid=$u --clear-groups keyctl unlink $((16#$h)) @u >/dev/null 2>&1
 		done
 	done
+	return 0
 }
 on_exit cleanup_keys
 as_uid() { local u=$1; shift; setpriv --reuid="$u" --regid="$u" --clear-groups "$@"; }
