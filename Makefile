@@ -191,20 +191,29 @@ bench: all $(B)/vhsm-bench
 # ---- install ----
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+MODULESLOADDIR ?= $(PREFIX)/lib/modules-load.d
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(UDEVDIR)/rules.d \
-		$(DESTDIR)$(SYSCONFDIR)/vhsm
+		$(DESTDIR)$(SYSCONFDIR)/vhsm $(DESTDIR)$(SYSCONFDIR)/request-key.d \
+		$(DESTDIR)$(MODULESLOADDIR)
 	install -m 0755 $(B)/vhsmctl $(DESTDIR)$(BINDIR)/vhsmctl
+	install -m 0755 $(B)/vhsm-request-key $(DESTDIR)$(SBINDIR)/vhsm-request-key
+	install -m 0755 kmod-helpers/vhsm-kmod-check $(DESTDIR)$(SBINDIR)/vhsm-kmod-check
+	sed 's|/usr/sbin/vhsm-request-key|$(SBINDIR)/vhsm-request-key|' kmod-helpers/vhsm.conf \
+		>$(DESTDIR)$(SYSCONFDIR)/request-key.d/vhsm.conf
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/request-key.d/vhsm.conf
+	install -m 0644 kmod-helpers/modules-load.conf $(DESTDIR)$(MODULESLOADDIR)/vhsm.conf
 	install -m 0755 $(B)/vhsmd $(DESTDIR)$(SBINDIR)/vhsmd
 	install -m 0644 systemd/vhsmd.socket systemd/vhsmd.service $(DESTDIR)$(SYSTEMDUNITDIR)/
 	install -m 0644 systemd/vhsm.sysusers $(DESTDIR)$(SYSUSERSDIR)/vhsm.conf
 	install -m 0644 systemd/vhsm.tmpfiles $(DESTDIR)$(TMPFILESDIR)/vhsm.conf
 	install -m 0644 udev/60-vhsm-sev-guest.rules $(DESTDIR)$(UDEVDIR)/rules.d/
 	install -m 0644 docs/man/vhsmctl.1 $(DESTDIR)$(MANDIR)/man1/
-	install -m 0644 docs/man/vhsmd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/man/vhsmd.8 docs/man/vhsm-request-key.8 docs/man/vhsm-kmod-check.8 \
+		$(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 ifeq ($(WITH_SIM),1)
 	$(MAKE) install-sim
