@@ -31,6 +31,10 @@
 #include "secmem.h"
 #include "wire.h"
 
+#ifndef KEY_SPEC_REQUESTOR_KEYRING
+#define KEY_SPEC_REQUESTOR_KEYRING -8 /* linux/keyctl.h: the destination of request_key(2) */
+#endif
+
 #define DEFAULT_SOCKET "/run/vhsm/vhsmd.sock"
 #define REPLY_TIMEOUT_MS 30000
 
@@ -306,6 +310,13 @@ int main(int argc, char **argv)
 	    parse_keyring(argv[optind + 3], &dest) < 0) {
 		finish(&o, "bad UID, GID or DEST_KEYRING argument");
 		return 2;
+	}
+	/* The destination keyring request_key(2) was given, when we may look it up (the
+	 * requester's own keyrings need not be searchable by root); else %S as given. */
+	if (!arg_debug) {
+		key_serial_t ring = keyctl_get_keyring_ID(KEY_SPEC_REQUESTOR_KEYRING, 0);
+		if (ring > 0)
+			dest = ring;
 	}
 	r = describe(o.key, uid, gid, name, sizeof(name), &reason);
 	if (r == 0)

@@ -102,13 +102,16 @@ expect_exit 0 ctl --json dek list
 	fail "dek list lacks key $userkey: $(cat "$WORK/out")"
 [ "$(jq -r ".[] | select(.name==\"$P-disk\") | .loaded[] | select(.serial==$userkey) | .uid" "$WORK/out")" = $USER_OK ] ||
 	fail "dek list: uid of key"
+userring=$(as_uid $USER_OK keyctl show @u | awk 'NR == 2 {print $1}')
+[ "$(jq -r ".[] | select(.name==\"$P-disk\") | .loaded[] | select(.serial==$userkey) | .keyring" "$WORK/out")" = "$userring" ] ||
+	fail "dek list: keyring of $userkey is not the requester's @u $userring"
 expect_exit 0 ctl dek list
 expect_out "^$P-disk +$P-kek +64 +300 .*$userkey"
 expect_out "^$P-small .* no$"
 expect_exit 0 as_uid $USER_OK "$CTL" --socket "$SOCK" --json dek list
 [ "$(jq -r 'map(.name) | join(",")' "$WORK/out")" = "$P-disk" ] || fail "ACL-filtered list: $(cat "$WORK/out")"
 expect_exit 2 ctl dek list extra
-ok "dek list: loaded keys with serial, uid and expiry; filtered by ACL"
+ok "dek list: loaded keys with serial, destination keyring, uid and expiry; filtered by ACL"
 
 # an unauthorized uid is refused, gets a short negative key, the reason is audited
 nref() { grep -c "\"event\":\"keyring.request\".*may not load DEK $P-disk" "$STATE/audit.log" || true; }
