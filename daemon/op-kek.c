@@ -367,7 +367,7 @@ int op_kek_shred_volume(struct op_ctx *c)
 	if (vhsm_wire_get_str(c->req, VHSM_TAG_MESSAGE, result, sizeof(result)) < 0 ||
 	    !text_name_valid((const uint8_t *)result, strlen(result), VHSM_WIRE_MAX_STRING))
 		return op_fail(c, -EINVAL, "a result is required");
-	snprintf(c->why, sizeof(c->why), "volume %s: %s", volume, result);
+	snprintf(c->why, sizeof(c->why), "volume %.200s: %.250s", volume, result);
 	return 0;
 }
 
