@@ -32,7 +32,7 @@ BUILDDIR ?= build
 endif
 B := $(BUILDDIR)
 
-PKGS := libcrypto json-c libsystemd libkeyutils libcryptsetup
+PKGS := libcrypto json-c libsystemd libkeyutils libcryptsetup devmapper
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
 

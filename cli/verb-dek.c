@@ -18,6 +18,7 @@
 #include "client.h"
 #include "keyring.h"
 #include "luks-match.h"
+#include "shred-dm.h"
 #include "vhsmctl.h"
 
 #define LUKS_MAX_TOKENS 32
@@ -495,6 +496,50 @@ static int kek_volumes(int argc, char **argv)
 	return found ? EXIT_OK : EXIT_REJECTED;
 }
 
+static const char *shred_kek; /* the KEK being shredded, for report_mapping() */
+
+static int report_mapping(const char *volume, int result)
+{
+	char msg[160];
+
+	if (result < 0)
+		snprintf(msg, sizeof(msg), "suspend and key wipe failed: %s", strerror(-result));
+	else
+		snprintf(msg, sizeof(msg), "suspended, key wiped (plain dm-crypt)");
+	printf("volume %s: %s\n", volume, msg);
+	return report_volume(shred_kek, volume, msg);
+}
+
+/* The names of the DEKs wrapped under kek (NULL-terminated, malloc'ed), from DEK_LIST. */
+static char **deks_of_kek(const char *kek)
+{
+	struct client_req req;
+	struct client_reply rep;
+	char **v = calloc(1, sizeof(char *));
+	size_t n = 0;
+
+	if (!v || client_begin(&req, VHSM_OP_DEK_LIST) < 0 || call(&req, "dek list", &rep) != EXIT_OK)
+		return v;
+	json_object *arr = client_parse_json(&rep), *o, *k, *name;
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+		o = json_object_array_get_idx(arr, i);
+		if (!json_object_object_get_ex(o, "kek", &k) || !json_object_object_get_ex(o, "name", &name) ||
+		    strcmp(json_object_get_string(k), kek) != 0)
+			continue;
+		char **nv = realloc(v, (n + 2) * sizeof(char *));
+		if (!nv)
+			break;
+		v = nv;
+		v[n] = strdup(json_object_get_string(name));
+		if (!v[n])
+			break;
+		v[++n] = NULL;
+	}
+	json_object_put(arr);
+	client_reply_done(&rep);
+	return v;
+}
+
 int verb_kek_disable(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -540,7 +585,17 @@ int verb_kek_disable(int argc, char **argv)
 	if (!shred)
 		return EXIT_OK;
 	printf("%u DEK key(s) revoked in the kernel keyring\n", revoked);
-	return for_each_active_volume(argv[optind], suspend_volume) ? EXIT_ERROR : EXIT_OK;
+	char **deks = deks_of_kek(argv[optind]);
+	shred_kek = argv[optind];
+	r = deks ? shred_plain_mappings(deks, report_mapping) : -ENOMEM;
+	for (char **d = deks; d && *d; d++)
+		free(*d);
+	free(deks);
+	if (r < 0)
+		cli_error("kek disable: cannot list device-mapper devices: %s", strerror(-r));
+	if (for_each_active_volume(argv[optind], suspend_volume) || r != 0)
+		return EXIT_ERROR;
+	return EXIT_OK;
 }
 
 const struct verb verbs_dek[] = {

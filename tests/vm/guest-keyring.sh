@@ -90,7 +90,7 @@ check_keyring_after_reboot() {
 		{ why "dek list does not show key $k: $(vhsmctl dek list 2>&1)"; return 1; }
 	kr_map || return 1
 	got=$(dd if=/dev/mapper/vhsmkr bs=1M count=1 iflag=direct status=none | sha256sum | cut -d' ' -f1)
-	dmsetup remove vhsmkr
+	# The mapping stays active: --shred must wipe its key (next check).
 	[ -n "$want" ] && [ "$got" = "$want" ] ||
 		{ why "data read back after the reboot differs ($got, want $want)"; return 1; }
 	echo "$k" >"$T/kr.serial"
@@ -108,19 +108,34 @@ check_keyring_shred() {
 	say "shred: $(tr '\n' ';' <<<"$out")"
 	grep -q '^1 DEK key(s) revoked' <<<"$out" || { why "revocation: $out"; return 1; }
 	grep -q '^volume vmshred: suspended' <<<"$out" || { why "suspend: $out"; return 1; }
-	state=$(dmsetup info vmshred | awk '/^State:/ {print $2}')
-	[ "$state" = SUSPENDED ] || { why "vmshred is $state after --shred"; return 1; }
+	grep -q '^volume vhsmkr: suspended, key wiped (plain dm-crypt)' <<<"$out" ||
+		{ why "plain mapping: $out"; return 1; }
+	for m in vmshred vhsmkr; do
+		state=$(dmsetup info "$m" | awk '/^State:/ {print $2}')
+		[ "$state" = SUSPENDED ] || { why "$m is $state after --shred"; return 1; }
+	done
+	# Both keys are gone from the kernel: neither mapping can resume.
+	for m in vmshred vhsmkr; do
+		if dmsetup resume "$m" 2>/dev/null; then
+			why "$m resumed after --shred: its key was not wiped"
+			return 1
+		fi
+	done
 	grep -qE "^$(printf %08x "$k") IR" /proc/keys ||
 		{ why "key $k not revoked: $(grep "^$(printf %08x "$k")" /proc/keys)"; return 1; }
-	if dmsetup create vhsmkr2 --table "$(kr_table)" 2>/dev/null; then
+	if dmsetup create vhsmkr2 --table "$(kr_table)" 2>"$T/err"; then
 		dmsetup remove vhsmkr2
 		why "a mapping could still be created from the revoked key"
 		return 1
 	fi
+	say "shred: new mapping refused: $(tr '\n' ' ' <"$T/err")"
+	dmsetup remove --force vhsmkr2 >/dev/null 2>&1
 	vhsmctl audit --verify >/dev/null 2>&1 || { why "audit does not verify"; return 1; }
 	grep -q '"event":"kek.shred.volume".*"reason":"volume vmshred: suspended' /var/lib/vhsm/audit.log ||
 		{ why "the suspension is not in the audit log"; return 1; }
-	dmsetup remove --force vmshred >/dev/null 2>&1 || true
+	dmsetup remove --force vmshred >/dev/null 2>&1
+	dmsetup remove --force vhsmkr >/dev/null 2>&1
+	return 0
 }
 
 if [ "$(kr_phase)" = 2 ]; then
