@@ -366,9 +366,11 @@ int op_keyring_request(struct op_ctx *c)
 		r = op_fail(c, -EBADMSG, "DEK %s: wrapped under another KEK", d.name);
 	if (r >= 0)
 		r = kek_key(c, d.kek, info.kek_version, &kek);
-	if (r >= 0 && (n = dek_context(&d, ctx, sizeof(ctx))) >= 0) {
-		r = unwrap_key(kek, d.wrapped, d.wrapped_len, (const uint8_t *)ctx, (size_t)n, &key,
-			       &len);
+	if (r >= 0) {
+		n = dek_context(&d, ctx, sizeof(ctx));
+		r = n < 0 ? -EKEYREJECTED
+			  : unwrap_key(kek, d.wrapped, d.wrapped_len, (const uint8_t *)ctx,
+				       (size_t)n, &key, &len);
 		if (r < 0 || len != d.size)
 			r = op_fail(c, -EKEYREJECTED, "DEK %s does not unwrap (edited registry file?)",
 				    d.name);
