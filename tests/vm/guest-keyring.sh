@@ -66,7 +66,9 @@ check_keyring_write() {
 	head -c 1048576 /dev/urandom >"$data"
 	dd if="$data" of=/dev/mapper/vhsmkr bs=1M count=1 oflag=direct conv=fsync status=none ||
 		{ why "write through the mapping failed"; return 1; }
-	dmsetup remove vhsmkr || { why "dmsetup remove failed"; return 1; }
+	# udev probes the new device; wait for it, and retry while it still holds it open.
+	udevadm settle
+	dmsetup remove --retry vhsmkr 2>"$T/err" || { why "dmsetup remove: $(cat "$T/err")"; return 1; }
 	# Ciphertext on the disk: the first 4 KiB of data must not appear in clear.
 	if cmp -s <(head -c 4096 "$data") \
 		<(dd if="$KR_DEV" bs=512 skip=$KR_OFFSET count=8 status=none); then
