@@ -173,6 +173,10 @@ ok "helper: bad argv (exit 2), requester identity only from root, dead daemon re
 # kek disable --shred: every loaded key of the KEK's DEKs is revoked by (unprivileged) vhsmd
 rootkey=$(keyctl request2 logon "vhsm:$P-small" '' @u) || fail "root @u request"
 userkey=$(as_uid $USER_OK keyctl request2 logon "vhsm:$P-disk" '' @u) || fail "user @u request"
+expect_exit 2 ctl kek disable --shred
+expect_exit 2 ctl kek disable "$P-kek" --shred --bogus
+expect_exit 1 as_user nobody "$CTL" --socket "$SOCK" kek disable "$P-kek" --shred
+grep -qE "^$(printf %08x "$userkey") I--" /proc/keys || fail "a refused shred revoked keys"
 expect_exit 0 ctl kek disable "$P-kek" --shred
 expect_out "KEK $P-kek disabled"
 expect_out "^2 DEK key\(s\) revoked"
