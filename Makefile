@@ -32,7 +32,7 @@ BUILDDIR ?= build
 endif
 B := $(BUILDDIR)
 
-PKGS := libcrypto json-c libsystemd libkeyutils libcryptsetup
+PKGS := libcrypto json-c libsystemd libkeyutils libcryptsetup devmapper
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
 
@@ -79,7 +79,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz-%.c,%,$(filter-out tests/fuzz/fuzz-main.c,$(wildcard tests/fuzz/fuzz-*.c)))
 
-PROGRAMS := $(B)/vhsmctl $(B)/vhsm-byok $(B)/vhsm-snp-sim $(B)/vhsm-snp-sim.so
+PROGRAMS := $(B)/vhsmctl $(B)/vhsm-byok $(B)/vhsm-snp-sim $(B)/vhsm-snp-sim.so $(B)/vhsm-request-key
 ifneq ($(DAEMON_SRCS),)
 PROGRAMS += $(B)/vhsmd
 endif
@@ -117,6 +117,10 @@ $(B)/vhsm-byok: $(BYOK_OBJS) $(B)/libvhsm.a
 $(B)/vhsmd: $(DAEMON_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
+
+$(B)/vhsm-request-key: $(B)/kmod-helpers/vhsm-request-key.o $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
 
 $(B)/vhsm-snp-sim: $(B)/sim/vhsm-snp-sim.o $(SIM_CORE_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
@@ -206,21 +210,30 @@ bench: all $(B)/vhsm-bench
 # ---- install ----
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+MODULESLOADDIR ?= $(PREFIX)/lib/modules-load.d
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(UDEVDIR)/rules.d \
-		$(DESTDIR)$(SYSCONFDIR)/vhsm
+		$(DESTDIR)$(SYSCONFDIR)/vhsm $(DESTDIR)$(SYSCONFDIR)/request-key.d \
+		$(DESTDIR)$(MODULESLOADDIR)
 	install -m 0755 $(B)/vhsmctl $(DESTDIR)$(BINDIR)/vhsmctl
 	install -m 0755 $(B)/vhsm-byok $(DESTDIR)$(BINDIR)/vhsm-byok
+	install -m 0755 $(B)/vhsm-request-key $(DESTDIR)$(SBINDIR)/vhsm-request-key
+	install -m 0755 kmod-helpers/vhsm-kmod-check $(DESTDIR)$(SBINDIR)/vhsm-kmod-check
+	sed 's|/usr/sbin/vhsm-request-key|$(SBINDIR)/vhsm-request-key|' kmod-helpers/vhsm.conf \
+		>$(DESTDIR)$(SYSCONFDIR)/request-key.d/vhsm.conf
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/request-key.d/vhsm.conf
+	install -m 0644 kmod-helpers/modules-load.conf $(DESTDIR)$(MODULESLOADDIR)/vhsm.conf
 	install -m 0755 $(B)/vhsmd $(DESTDIR)$(SBINDIR)/vhsmd
 	install -m 0644 systemd/vhsmd.socket systemd/vhsmd.service $(DESTDIR)$(SYSTEMDUNITDIR)/
 	install -m 0644 systemd/vhsm.sysusers $(DESTDIR)$(SYSUSERSDIR)/vhsm.conf
 	install -m 0644 systemd/vhsm.tmpfiles $(DESTDIR)$(TMPFILESDIR)/vhsm.conf
 	install -m 0644 udev/60-vhsm-sev-guest.rules $(DESTDIR)$(UDEVDIR)/rules.d/
 	install -m 0644 docs/man/vhsmctl.1 docs/man/vhsm-byok.1 $(DESTDIR)$(MANDIR)/man1/
-	install -m 0644 docs/man/vhsmd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/man/vhsmd.8 docs/man/vhsm-request-key.8 docs/man/vhsm-kmod-check.8 \
+		$(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 ifeq ($(WITH_SIM),1)
 	$(MAKE) install-sim

@@ -89,6 +89,7 @@ static const struct {
 	{ verbs_attestation, &verbs_attestation_n },
 	{ verbs_daemon, &verbs_daemon_n },
 	{ verbs_byok, &verbs_byok_n },
+	{ verbs_dek, &verbs_dek_n },
 };
 
 static void help(void)

@@ -5,7 +5,7 @@
 set -eu
 
 BUILD="build-essential pkg-config libssl-dev libkeyutils-dev libsystemd-dev \
-libcryptsetup-dev libjson-c-dev libp11-kit-dev"
+libcryptsetup-dev libdevmapper-dev libjson-c-dev libp11-kit-dev"
 TEST="keyutils cryptsetup-bin util-linux systemd openssl xxd jq python3 mandoc \
 clang-14 libclang-rt-14-dev valgrind softhsm2"
 VM="qemu-system-x86 qemu-utils debootstrap e2fsprogs busybox-static kmod cpio"
