@@ -276,6 +276,7 @@ static int get_volume_key(struct crypt_device *cd, const char *key_file, uint8_t
 }
 
 static int do_wipe(struct crypt_device *cd, const char *spec, unsigned keep_slot);
+static int parse_wipe(struct crypt_device *cd, const char *spec, uint32_t *ret);
 
 static int enroll_run(const struct enroll_args *a)
 {
@@ -292,6 +293,11 @@ static int enroll_run(const struct enroll_args *a)
 	r = luks_open(a->device, &cd);
 	if (r)
 		return r;
+	uint32_t mask;
+	if (a->wipe && parse_wipe(cd, a->wipe, &mask) < 0) {
+		cli_error("--wipe-slot: expected all, password, recovery, vhsm or slot numbers 0..31");
+		return EXIT_USAGE;
+	}
 	r = get_volume_key(cd, a->key_file, &vk, &vk_len);
 	if (r)
 		return r;

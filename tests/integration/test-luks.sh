@@ -296,13 +296,34 @@ cryptsetup open --test-passphrase --key-slot 1 --key-file "$WORK/sockkey" "$IMG"
 	fail "binding not rewrapped"
 ok "rewrap after rotate: token at version 2 unlocks, keyslots untouched, binding followed"
 
-# ---- remove ----
-expect_exit 0 ctl luks remove "$IMG"
-expect_out 'Removed vhsm token 0 and keyslot 1'
-cryptsetup luksDump "$IMG" | grep -Eq '^ +[0-9]+: vhsm$' && fail "token still there"
+# ---- enroll again, wiping the old vhsm slot ----
+expect_exit 2 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm.key" --wipe-slot=bogus
+expect_exit 2 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm.key" --wipe-slot=32
+expect_exit 0 ctl luks list "$IMG"
+[ "$(grep -c disk-kek "$WORK/out")" -eq 1 ] || fail "usage errors changed the header"
+expect_exit 0 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm.key" --wipe-slot=vhsm
+expect_out 'Wiped keyslot 1'
+expect_exit 0 ctl luks list "$IMG"
+[ "$(grep -c disk-kek "$WORK/out")" -eq 1 ] || { cat "$WORK/out"; fail "old vhsm token not removed"; }
+NEW_SLOT=$(awk '$3 == "disk-kek" { print $2 }' "$WORK/out")
+[ "$NEW_SLOT" != 1 ] || fail "new slot is the wiped one"
 if cryptsetup open --test-passphrase --key-slot 1 --key-file "$WORK/pass" "$IMG" 2>/dev/null; then
-	fail "keyslot 1 still opens"
+	fail "wiped keyslot 1 still opens"
 fi
+expect_exit 0 ns cryptsetup open --test-passphrase --token-only -v "$IMG"
+expect_out "Key slot $NEW_SLOT unlocked"
+cryptsetup open --test-passphrase --key-file "$WORK/rk.key" "$IMG" || fail "recovery key wiped"
+ok "enroll --wipe-slot=vhsm replaces the old vhsm slot and token; other slots stay"
+
+# ---- remove ----
+expect_exit 0 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm.key" --volume vol1
+keyclient vol1 >"$WORK/sockkey"
+[ "$(wc -c <"$WORK/sockkey")" -eq 88 ] || fail "re-bound volume not answered"
+expect_exit 0 ctl luks remove "$IMG"
+expect_out "Removed vhsm token [0-9]+ and keyslot $NEW_SLOT"
+expect_out 'Removed vhsm token [0-9]+ and keyslot [0-9]+'
+cryptsetup luksDump "$IMG" | grep -Eq '^ +[0-9]+: vhsm$' && fail "token still there"
+cryptsetup luksDump "$IMG" | grep -Eq "^ +$NEW_SLOT: luks2\$" && { cat "$WORK/out"; cryptsetup luksDump "$IMG"; fail "keyslot $NEW_SLOT still there"; }
 keyclient vol1 >"$WORK/sockkey"
 [ ! -s "$WORK/sockkey" ] || fail "binding survived remove"
 expect_exit 1 ctl luks remove "$IMG"
