@@ -296,7 +296,13 @@ expect_out 'Key slot 1 unlocked'
 keyclient vol1 >"$WORK/sockkey"
 cryptsetup open --test-passphrase --key-slot 1 --key-file "$WORK/sockkey" "$IMG" ||
 	fail "binding not rewrapped"
-ok "rewrap after rotate: token at version 2 unlocks, keyslots untouched, binding followed"
+# After a reseal (same version, current TCB) the token follows too.
+expect_exit 0 ctl kek reseal disk-kek
+expect_exit 0 ctl luks rewrap "$IMG"
+expect_out 'KEK disk-kek version 2 -> 2'
+expect_exit 0 ns cryptsetup open --test-passphrase --token-only --token-id 0 -v "$IMG"
+expect_out 'Key slot 1 unlocked'
+ok "rewrap after rotate and reseal: token unlocks, keyslots untouched, binding followed"
 
 # ---- enroll again, wiping the old vhsm slot ----
 expect_exit 2 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm.key" --wipe-slot=bogus
