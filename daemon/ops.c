@@ -56,6 +56,11 @@ static const struct op_desc {
 	{ VHSM_OP_DEK_DROP, "dek.drop", OP_ANYONE, op_dek_drop, AUDIT_CHAIN },
 	{ VHSM_OP_KEYRING_REQUEST, "keyring.request", OP_ANYONE, op_keyring_request, AUDIT_CHAIN },
 	{ VHSM_OP_KEK_SHRED_VOLUME, "kek.shred.volume", OP_ADMIN, op_kek_shred_volume, AUDIT_CHAIN },
+	{ VHSM_OP_LUKS_UNLOCK, "luks.unlock", OP_ADMIN, op_luks_unlock, AUDIT_CHAIN },
+	{ VHSM_OP_LUKS_ENROLL, "luks.enroll", OP_ADMIN, op_luks_enroll, AUDIT_CHAIN },
+	{ VHSM_OP_LUKS_REWRAP, "luks.rewrap", OP_ADMIN, op_luks_rewrap, AUDIT_CHAIN },
+	{ VHSM_OP_LUKS_BIND, "luks.bind", OP_ADMIN, op_luks_bind, AUDIT_CHAIN },
+	{ VHSM_OP_LUKS_UNBIND, "luks.unbind", OP_ADMIN, op_luks_unbind, AUDIT_CHAIN },
 };
 
 /*

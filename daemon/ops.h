@@ -47,6 +47,11 @@ int op_dek_load(struct op_ctx *c);
 int op_dek_drop(struct op_ctx *c);
 int op_keyring_request(struct op_ctx *c);
 int op_kek_shred_volume(struct op_ctx *c);
+int op_luks_unlock(struct op_ctx *c);
+int op_luks_enroll(struct op_ctx *c);
+int op_luks_rewrap(struct op_ctx *c);
+int op_luks_bind(struct op_ctx *c);
+int op_luks_unbind(struct op_ctx *c);
 
 /* Helpers for handlers. */
 /* Checks op against the (unauthenticated) ACL before any firmware request; 0 or -EPERM. */

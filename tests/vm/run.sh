@@ -25,6 +25,9 @@ CACHE_RECIPE=1
 CHECKS=(vhsmd-socket-attestation kek-wrap-unwrap dmcrypt-crypttab-data
 	dmcrypt-wrong-key-stays-closed keyring-dek-dmcrypt-write no-unexpected-failed-units
 	keyring-dek-after-reboot keyring-shred-revokes-and-suspends)
+# LUKS2 token and key-socket volumes (tests/vm/luks-setup.sh, tests/vm/guest-luks.sh).
+. "$here/luks-setup.sh"
+CHECKS+=("${LUKS_CHECKS[@]}")
 
 keep=0 rebuild=0
 for a in "$@"; do
@@ -380,7 +383,7 @@ boot() {
 		-serial "file:$serial"
 		-kernel "$W/vmlinuz" -initrd "$W/initrd.img" -append "$cmdline")
 	local d
-	for d in root data bad kr shred result; do
+	for d in root data bad kr shred result $LUKS_DISKS; do
 		QEMU+=(-drive "file=$W/$d.img,format=raw,if=none,id=$d,cache=unsafe"
 			-device "virtio-blk-pci,drive=$d,serial=vhsm-$d")
 	done
@@ -462,6 +465,7 @@ report() {
 ensure_cache
 make_disks
 install_guest
+luks_setup
 boot 1
 if second_boot_wanted; then
 	boot 2
