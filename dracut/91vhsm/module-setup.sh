@@ -146,6 +146,14 @@ install() {
     inst_simple "$moddir/vhsmd-initrd.conf" "$systemdsystemunitdir/vhsmd.service.d/vhsm-initrd.conf"
     inst_simple "$moddir/vhsmd-socket-initrd.conf" \
         "$systemdsystemunitdir/vhsmd.socket.d/vhsm-initrd.conf"
+    # The crypttab key socket, when installed (vhsmd.service lists it in Sockets=): present so
+    # that the service looks as on the host, never enabled here. It answers from per-volume
+    # bindings in the state directory, which the initrd does not have; root uses the token.
+    if [[ -e $dracutsysrootdir$systemdsystemunitdir/vhsmd-luks-key.socket ]]; then
+        inst_simple "$systemdsystemunitdir"/vhsmd-luks-key.socket || return 1
+        inst_simple "$moddir/vhsmd-socket-initrd.conf" \
+            "$systemdsystemunitdir/vhsmd-luks-key.socket.d/vhsm-initrd.conf"
+    fi
     $SYSTEMCTL -q --root "$initdir" add-wants sockets.target vhsmd.socket || return 1
     $SYSTEMCTL -q --root "$initdir" add-wants cryptsetup-pre.target vhsmd.socket || return 1
 
