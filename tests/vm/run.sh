@@ -18,7 +18,7 @@ CACHE=${VHSM_VM_CACHE:-/var/cache/vhsm-vm}
 BOOT_TIMEOUT=${VHSM_VM_TIMEOUT:-480}
 SUITE=bookworm
 KERNEL_PKG=linux-image-cloud-amd64
-GUEST_PKGS="systemd-sysv udev kmod cryptsetup keyutils e2fsprogs"
+GUEST_PKGS="systemd-sysv udev kmod cryptsetup keyutils e2fsprogs dracut-core"
 # Bump when the way the cached root file system is built changes.
 CACHE_RECIPE=1
 # The checks guest-check.sh must report, in order; a missing one counts as failed.
@@ -351,10 +351,13 @@ make_disks() {
 
 boot() {
 	local t=$SECONDS cmdline qpid rc=0
-	mkfs.ext4 -q -F -L vhsm-root -d "$W/rootfs" "$W/root.img" 1G >/dev/null ||
-		die "mkfs.ext4 -d failed"
-	log "root image: $(elapsed $t)"
-	cmdline="root=/dev/vda rw console=ttyS0 panic=-1 systemd.show_status=1 systemd.log_color=0"
+	# tests/vm/run-initrd.sh brings its own (encrypted) root image and root= arguments.
+	if [ ! -f "$W/root.img" ]; then
+		mkfs.ext4 -q -F -L vhsm-root -d "$W/rootfs" "$W/root.img" 1G >/dev/null ||
+			die "mkfs.ext4 -d failed"
+		log "root image: $(elapsed $t)"
+	fi
+	cmdline="${ROOT_ARGS:-root=/dev/vda rw} console=ttyS0 panic=-1 systemd.show_status=1 systemd.log_color=0"
 	QEMU=(timeout --kill-after=10 "$BOOT_TIMEOUT" qemu-system-x86_64
 		-accel tcg -cpu max -smp 2 -m 1024
 		-nodefaults -no-reboot -display none -nic none -device virtio-rng-pci
@@ -428,6 +431,8 @@ report() {
 	[ "$failed" -eq 0 ]
 }
 
+# tests/vm/run-initrd.sh sources this file for its functions.
+[ "${VHSM_VM_LIB:-0}" = 1 ] && return 0
 ensure_cache
 make_disks
 install_guest
