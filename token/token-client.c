@@ -19,6 +19,11 @@
 #include "token-client.h"
 #include "wire.h"
 
+/* Requests and replies of LUKS_UNLOCK are small: page-sized buffers keep the plugin's locked
+ * memory well inside an unprivileged caller's RLIMIT_MEMLOCK. A longer reply is refused (its
+ * real length shows through MSG_TRUNC). */
+#define TOKEN_MSG_MAX 8192u
+
 static uint64_t now_msec(void)
 {
 	struct timespec ts;
@@ -78,14 +83,14 @@ static int build_request(const struct luks_token *t, const char *uuid, uint8_t *
 {
 	struct vhsm_wire_builder b;
 
-	vhsm_wire_begin(&b, buf, VHSM_WIRE_MAX_MESSAGE, VHSM_OP_LUKS_UNLOCK, (uint32_t)getpid());
+	vhsm_wire_begin(&b, buf, TOKEN_MSG_MAX, VHSM_OP_LUKS_UNLOCK, (uint32_t)getpid());
 	vhsm_wire_add_data(&b, VHSM_TAG_SEALED_KEK, t->sealed_kek, t->sealed_kek_len);
 	vhsm_wire_add_data(&b, VHSM_TAG_WRAPPED_SECRET, t->wrapped_secret, t->wrapped_secret_len);
 	vhsm_wire_add_str(&b, VHSM_TAG_UUID, uuid);
 	return vhsm_wire_finish(&b);
 }
 
-/* Reads the reply into the passphrase; rx is secmem of VHSM_WIRE_MAX_MESSAGE + 1 bytes. */
+/* Reads the reply into the passphrase; rx is secmem of TOKEN_MSG_MAX bytes. */
 static int read_reply(int fd, uint8_t *rx, char **ret_pass, char *why, size_t whylen)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -97,8 +102,8 @@ static int read_reply(int fd, uint8_t *rx, char **ret_pass, char *why, size_t wh
 
 	if (poll(&pfd, 1, TOKEN_REPLY_TIMEOUT_MS) <= 0)
 		return -EAGAIN;
-	n = recv(fd, rx, VHSM_WIRE_MAX_MESSAGE + 1, MSG_TRUNC);
-	if (n <= 0 || (size_t)n > VHSM_WIRE_MAX_MESSAGE || vhsm_wire_decode(rx, (size_t)n, &msg) < 0 ||
+	n = recv(fd, rx, TOKEN_MSG_MAX, MSG_TRUNC);
+	if (n <= 0 || (size_t)n > TOKEN_MSG_MAX || vhsm_wire_decode(rx, (size_t)n, &msg) < 0 ||
 	    msg.op != (VHSM_OP_LUKS_UNLOCK | VHSM_OP_REPLY_FLAG) ||
 	    vhsm_wire_get_i32(&msg, VHSM_TAG_ERRNO, &err) < 0 || err < 0)
 		return -EPROTO;
@@ -124,8 +129,8 @@ int token_unlock(const struct token_config *cfg, const struct luks_token *t, con
 	_cleanup_secmem_ uint8_t *tx = NULL, *rx = NULL;
 	int fd, len, r;
 
-	tx = secmem_alloc(VHSM_WIRE_MAX_MESSAGE);
-	rx = secmem_alloc(VHSM_WIRE_MAX_MESSAGE + 1);
+	tx = secmem_alloc(TOKEN_MSG_MAX);
+	rx = secmem_alloc(TOKEN_MSG_MAX);
 	if (!tx || !rx)
 		return -ENOMEM;
 	len = build_request(t, uuid, tx);

@@ -122,6 +122,27 @@ EOT
     return 0
 }
 
+# vhsm_install_standalone: the initrd has no KEK store, so its vhsmd unlocks with the tokens'
+# own sealed KEK copies (--luks-standalone). The daemon's command line is the installed one
+# (unit and drop-ins, the last ExecStart= wins) plus that option; the drop-in's name sorts
+# after the administrator's so that it is applied last.
+vhsm_install_standalone() {
+    local cmd
+    cmd=$(vhsm_unit_text | sed -n -E 's/^[[:space:]]*ExecStart=[[:space:]]*(.+)$/\1/p' | tail -n 1)
+    [[ $cmd == */vhsmd* ]] || {
+        dfatal "vhsm: cannot find vhsmd's ExecStart= in the installed vhsmd.service"
+        return 1
+    }
+    [[ $cmd == *--luks-standalone* ]] || cmd+=" --luks-standalone"
+    mkdir -p "$initdir$systemdsystemunitdir/vhsmd.service.d"
+    cat > "$initdir$systemdsystemunitdir/vhsmd.service.d/zz-vhsm-initrd-standalone.conf" << EOT
+# Written by the dracut module vhsm: no KEK store in the initrd.
+[Service]
+ExecStart=
+ExecStart=$cmd
+EOT
+}
+
 # called by dracut
 install() {
     local plugin f
@@ -154,6 +175,7 @@ install() {
         inst_simple "$moddir/vhsmd-socket-initrd.conf" \
             "$systemdsystemunitdir/vhsmd-luks-key.socket.d/vhsm-initrd.conf"
     fi
+    vhsm_install_standalone || return 1
     $SYSTEMCTL -q --root "$initdir" add-wants sockets.target vhsmd.socket || return 1
     $SYSTEMCTL -q --root "$initdir" add-wants cryptsetup-pre.target vhsmd.socket || return 1
 

@@ -65,10 +65,11 @@ need_in() {
 
 plugin_re='^(usr/)?lib/x86_64-linux-gnu/cryptsetup/libcryptsetup-token-vhsm\.so$'
 unitdir_re='^(usr/)?lib/systemd/system'
+wantsdir_re='^(etc|(usr/)?lib)/systemd/system'
 
 # check_initrd_content: the boot initrd holds what the module promises.
 check_initrd_content() {
-	local list pw gr missing=()
+	local list pw gr exec missing=()
 	list=$(initrd_list "$INITRD_IN_GUEST")
 	need_in "$list" '^(usr/)?s?bin/vhsmd$' "$plugin_re" \
 		'^(usr/)?lib/x86_64-linux-gnu/libcryptsetup\.so\.12' \
@@ -76,12 +77,19 @@ check_initrd_content() {
 		"$unitdir_re/vhsmd\\.socket\$" "$unitdir_re/vhsmd\\.service\$" \
 		"$unitdir_re/vhsmd\\.service\\.d/vhsm-initrd\\.conf\$" \
 		"$unitdir_re/vhsmd\\.socket\\.d/vhsm-initrd\\.conf\$" \
-		"$unitdir_re/sockets\\.target\\.wants/vhsmd\\.socket\$" \
-		"$unitdir_re/cryptsetup-pre\\.target\\.wants/vhsmd\\.socket\$" \
+		"$wantsdir_re/sockets\\.target\\.wants/vhsmd\\.socket\$" \
+		"$wantsdir_re/cryptsetup-pre\\.target\\.wants/vhsmd\\.socket\$" \
+		"$unitdir_re/vhsmd\\.service\\.d/zz-vhsm-initrd-standalone\\.conf\$" \
 		'^etc/systemd/system/vhsmd\.service\.d/vhsm-vm\.conf$' \
 		'^etc/vhsm/sim-ark\.pem$' '^(usr/)?lib/udev/rules\.d/60-vhsm-sev-guest\.rules$' \
 		'^var/lib/vhsm-sim/cvm\.json$' '/vhsm/vhsm-snp-sim\.so$' \
 		"$unitdir_re/vhsmd\\.service\\.d/vhsm-initrd-sim\\.conf\$"
+	# The initrd has no KEK store: its vhsmd must use the tokens' sealed copies, and must keep
+	# the simulator options of the installed drop-in.
+	exec=$(initrd_file "$INITRD_IN_GUEST" \
+		"$(grep -E "$unitdir_re/vhsmd\\.service\\.d/zz-vhsm-initrd-standalone\\.conf\$" <<<"$list")")
+	grep -qE '^ExecStart=/usr/sbin/vhsmd --snp-device sim:.* --luks-standalone$' <<<"$exec" ||
+		missing+=("ExecStart with the simulator and --luks-standalone (got: $(tr '\n' ' ' <<<"$exec"))")
 	pw=$(initrd_file "$INITRD_IN_GUEST" etc/passwd)
 	gr=$(initrd_file "$INITRD_IN_GUEST" etc/group)
 	grep -q '^vhsm:' <<<"$pw" || missing+=("user vhsm in etc/passwd")
@@ -198,6 +206,7 @@ configure_initrd_guest() {
 ensure_cache
 make_disks
 install_guest
+luks_setup
 configure_initrd_guest
 t_host=$SECONDS
 check_initrd_content
