@@ -2,6 +2,9 @@
 # dracut module "vhsm": vhsmd, its socket and the LUKS2 token plugin in the initrd, so that
 # systemd-cryptsetup can unlock the root volume (or any volume attached in the initrd) through
 # a type "vhsm" token. See docs/boot-unlock.md, "Root volume: the initrd".
+# dracut sources this file and sets $initdir, $moddir, $libdirs, $hostonly, $host_fs_types,
+# $dracutsysrootdir, $systemdsystemunitdir, $systemdsystemconfdir and $SYSTEMCTL.
+# shellcheck disable=SC2154
 
 # vhsm_plugin_path: prints the installed token plugin (relative to the sysroot) or fails.
 vhsm_plugin_path() {
@@ -180,16 +183,17 @@ install() {
     $SYSTEMCTL -q --root "$initdir" add-wants cryptsetup-pre.target vhsmd.socket || return 1
 
     # User and group vhsm, as on the host (the initrd has no systemd-sysusers run for them).
-    grep -q '^vhsm:' "$dracutsysrootdir"/etc/passwd && grep -q '^vhsm:' "$dracutsysrootdir"/etc/group || {
+    if ! grep -q '^vhsm:' "$dracutsysrootdir"/etc/passwd \
+        || ! grep -q '^vhsm:' "$dracutsysrootdir"/etc/group; then
         dfatal "vhsm: no user or group vhsm on the host (systemd-sysusers vhsm.conf)"
         return 1
-    }
+    fi
     grep '^vhsm:' "$dracutsysrootdir"/etc/passwd >> "$initdir/etc/passwd"
     grep '^vhsm:' "$dracutsysrootdir"/etc/group >> "$initdir/etc/group"
 
     # Policy and trust roots; no state directory (tokens are self-contained).
     for f in "$dracutsysrootdir"/etc/vhsm/*; do
-        [[ -f $f ]] && inst_simple -H "${f#$dracutsysrootdir}"
+        [[ -f $f ]] && inst_simple -H "${f#"$dracutsysrootdir"}"
     done
     inst_rules 60-vhsm-sev-guest.rules
 

@@ -235,7 +235,7 @@ check_initrd_root() {
 	say "root: $(cryptsetup status root | grep -E 'type|cipher|device' | tr -s ' ' | paste -sd ';')"
 	say "vhsmd in the initrd:"
 	journalctl -b -o short-monotonic --no-pager _SYSTEMD_UNIT=vhsmd.service |
-		awk -v s="$switch_us" 'NR <= 12' | sed 's/^/VHSM-VM:   /'
+		head -n 12 | sed 's/^/VHSM-VM:   /'
 }
 
 say "guest check starting (uptime $(cut -d' ' -f1 /proc/uptime) s)"
