@@ -5,6 +5,7 @@
  * never leaves this process, and the keyslot secret only goes into libcryptsetup (or, with an
  * explicit --print-key, to a stdout that is not a terminal).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <libcryptsetup.h>
@@ -276,6 +277,7 @@ static int get_volume_key(struct crypt_device *cd, const char *key_file, uint8_t
 }
 
 static int do_wipe(struct crypt_device *cd, const char *spec, unsigned keep_slot);
+static int parse_wipe(struct crypt_device *cd, const char *spec, uint32_t *ret);
 
 static int enroll_run(const struct enroll_args *a)
 {
@@ -292,6 +294,11 @@ static int enroll_run(const struct enroll_args *a)
 	r = luks_open(a->device, &cd);
 	if (r)
 		return r;
+	uint32_t mask;
+	if (a->wipe && parse_wipe(cd, a->wipe, &mask) < 0) {
+		cli_error("--wipe-slot: expected all, password, recovery, vhsm or slot numbers 0..31");
+		return EXIT_USAGE;
+	}
 	r = get_volume_key(cd, a->key_file, &vk, &vk_len);
 	if (r)
 		return r;
@@ -660,9 +667,15 @@ static int unlock_with(struct crypt_device *cd, const struct unlock_args *a,
 	int r;
 
 	if (a->print_key) {
-		if (fwrite(pass, 1, LUKS_PASSPHRASE_LEN, stdout) != LUKS_PASSPHRASE_LEN ||
-		    fflush(stdout) != 0)
-			return cli_fail(-EIO, "writing the key");
+		/* write(2), not stdio: no copy of the secret stays in a libc buffer. */
+		for (size_t done = 0; done < LUKS_PASSPHRASE_LEN;) {
+			ssize_t n = write(STDOUT_FILENO, pass + done, LUKS_PASSPHRASE_LEN - done);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return cli_fail(n < 0 ? negative_errno() : -EIO, "writing the key");
+			done += (size_t)n;
+		}
 		return EXIT_OK;
 	}
 	r = crypt_activate_by_passphrase(cd, a->test ? NULL : a->name, (int)t->keyslot, pass,
