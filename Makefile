@@ -92,8 +92,8 @@ TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup
 .PHONY: demo
 # Keep intermediate objects (fuzz harness objects are built through a pattern chain).
 .SECONDARY:
-.PHONY: all check check-unit check-fuzz-corpus check-integration check-vm fuzz bench install \
-	install-sim clean lint man-lint
+.PHONY: all check check-unit check-fuzz-corpus check-integration check-vm check-vm-initrd fuzz \
+	bench install install-sim clean lint man-lint
 all: $(PROGRAMS) $(TESTS)
 
 $(B)/%.o: %.c
@@ -180,6 +180,9 @@ check-integration: all
 check-vm: all
 	$(Q)tests/vm/run.sh
 
+check-vm-initrd: all
+	$(Q)tests/vm/run-initrd.sh
+
 # ---- fuzzing (clang + libFuzzer) ----
 FUZZ_CC ?= clang-14
 FUZZ_B := $(B)/fuzz
@@ -222,6 +225,7 @@ bench: all $(B)/vhsm-bench
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 MODULESLOADDIR ?= $(PREFIX)/lib/modules-load.d
+DRACUTMODDIR ?= $(PREFIX)/lib/dracut/modules.d
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
@@ -249,6 +253,9 @@ install: all
 	install -m 0644 docs/man/vhsmd.8 docs/man/vhsm-request-key.8 docs/man/vhsm-kmod-check.8 \
 		$(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(DRACUTMODDIR)/91vhsm
+	install -m 0755 dracut/91vhsm/module-setup.sh $(DESTDIR)$(DRACUTMODDIR)/91vhsm/
+	install -m 0644 dracut/91vhsm/*.conf $(DESTDIR)$(DRACUTMODDIR)/91vhsm/
 ifeq ($(WITH_SIM),1)
 	$(MAKE) install-sim
 endif

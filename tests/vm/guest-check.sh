@@ -13,6 +13,7 @@ export SYSTEMD_COLORS=0 SYSTEMD_PAGER=
 RESULT_DEV=/dev/disk/by-id/virtio-vhsm-result
 DATA_DEV=/dev/disk/by-id/virtio-vhsm-data
 BAD_DEV=/dev/disk/by-id/virtio-vhsm-bad
+ROOT_DEV=/dev/disk/by-id/virtio-vhsm-root
 MNT=/srv/data
 SIM_STATE=/var/lib/vhsm-sim/cvm.json
 # The negative control's unit fails by design; nothing else may.
@@ -203,6 +204,40 @@ check_failed_units() {
 	[ -z "$deps" ] || { why "$deps"; return 1; }
 }
 
+# ---- 6. (make check-vm-initrd) the root file system was unlocked in the initrd by the token ----
+# The root volume has two keyslots: the vhsm token's and an admin key that never enters the
+# guest. The boot is headless (no password prompt), so a mounted root proves the token.
+check_initrd_root() {
+	local src dm uuid backing switch_us first_us last_us tok
+	src=$(findmnt -n -o SOURCE /)
+	[ "$src" = /dev/mapper/root ] || { why "/ is mounted from '$src'"; return 1; }
+	dm=$(basename "$(readlink -f /dev/mapper/root)")
+	uuid=$(cat "/sys/block/$dm/dm/uuid" 2>/dev/null)
+	[[ $uuid == CRYPT-LUKS2-* ]] || { why "dm uuid of root is '$uuid'"; return 1; }
+	backing=$(basename "$(readlink -f "$ROOT_DEV")")
+	[ -e "/sys/block/$dm/slaves/$backing" ] ||
+		{ why "root is not stacked on $backing ($ROOT_DEV)"; return 1; }
+	tok=$(cryptsetup luksDump --dump-json-metadata "$ROOT_DEV" 2>&1 | tr -d ' \n')
+	[[ $tok == *'"type":"vhsm"'* ]] || { why "no vhsm token on the root volume"; return 1; }
+	grep -q 'rd.luks.key' /proc/cmdline && { why "a key on the kernel command line"; return 1; }
+	# vhsmd ran in the initrd: its messages come before the switch to the real root.
+	switch_us=$(journalctl -b -o export --no-pager MESSAGE='Switching root.' |
+		sed -n 's/^__MONOTONIC_TIMESTAMP=//p' | head -n 1)
+	[ -n "$switch_us" ] || { why "no 'Switching root.' in the journal"; return 1; }
+	first_us=$(journalctl -b -o export --no-pager _SYSTEMD_UNIT=vhsmd.service |
+		sed -n 's/^__MONOTONIC_TIMESTAMP=//p' | head -n 1)
+	[ -n "$first_us" ] && [ "$first_us" -lt "$switch_us" ] ||
+		{ why "no vhsmd message from the initrd (first ${first_us:-none}, switch $switch_us)"; return 1; }
+	last_us=$(journalctl -b -o export --no-pager UNIT=systemd-cryptsetup@root.service |
+		sed -n 's/^__MONOTONIC_TIMESTAMP=//p' | tail -n 1)
+	[ -n "$last_us" ] && [ "$last_us" -lt "$switch_us" ] ||
+		{ why "systemd-cryptsetup@root did not finish in the initrd"; return 1; }
+	say "root: $(cryptsetup status root | grep -E 'type|cipher|device' | tr -s ' ' | paste -sd ';')"
+	say "vhsmd in the initrd:"
+	journalctl -b -o short-monotonic --no-pager _SYSTEMD_UNIT=vhsmd.service |
+		head -n 12 | sed 's/^/VHSM-VM:   /'
+}
+
 say "guest check starting (uptime $(cut -d' ' -f1 /proc/uptime) s)"
 # Kernel keyring checks; on the second boot this runs only those and exits.
 source /usr/local/lib/vhsm-vm/guest-keyring.sh
@@ -212,6 +247,7 @@ run_check dmcrypt-crypttab-data check_dmcrypt_data
 run_check dmcrypt-wrong-key-stays-closed check_dmcrypt_wrong_key
 run_check keyring-dek-dmcrypt-write check_keyring_write
 declare -F luks_checks >/dev/null && luks_checks
+[ ! -e /etc/vhsm-vm/root-in-initrd ] || run_check initrd-root-token-unlock check_initrd_root
 run_check no-unexpected-failed-units check_failed_units
 
 if [ "$nfailed" -eq 0 ]; then

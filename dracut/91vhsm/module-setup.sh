@@ -1,0 +1,202 @@
+#!/bin/bash
+# dracut module "vhsm": vhsmd, its socket and the LUKS2 token plugin in the initrd, so that
+# systemd-cryptsetup can unlock the root volume (or any volume attached in the initrd) through
+# a type "vhsm" token. See docs/boot-unlock.md, "Root volume: the initrd".
+# dracut sources this file and sets $initdir, $moddir, $libdirs, $hostonly, $host_fs_types,
+# $dracutsysrootdir, $systemdsystemunitdir, $systemdsystemconfdir and $SYSTEMCTL.
+# shellcheck disable=SC2154
+
+# vhsm_plugin_path: prints the installed token plugin (relative to the sysroot) or fails.
+vhsm_plugin_path() {
+    local d
+    for d in $libdirs; do
+        if [[ -e "$dracutsysrootdir$d/cryptsetup/libcryptsetup-token-vhsm.so" ]]; then
+            echo "$d/cryptsetup/libcryptsetup-token-vhsm.so"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# vhsm_has_token DEVICE: true when the LUKS2 header of DEVICE holds a token of type "vhsm".
+vhsm_has_token() {
+    cryptsetup luksDump --dump-json-metadata "$1" 2> /dev/null \
+        | grep -q -E '"type"[[:space:]]*:[[:space:]]*"vhsm"'
+}
+
+# vhsm_needed: true when a LUKS volume the initrd opens (the root file system or another
+# host-only device, or a crypttab entry marked x-initrd.attach) carries a vhsm token.
+vhsm_needed() {
+    local dev _name _dev _rest
+    for dev in "${!host_fs_types[@]}"; do
+        [[ ${host_fs_types[$dev]} == crypto_LUKS ]] || continue
+        vhsm_has_token "$dev" && return 0
+    done
+    [[ -f $dracutsysrootdir/etc/crypttab ]] || return 1
+    while read -r _name _dev _rest || [[ -n $_name ]]; do
+        [[ -z $_name || $_name == \#* ]] && continue
+        [[ $_rest == *x-initrd.attach* ]] || continue
+        case $_dev in
+            UUID=*) _dev=/dev/disk/by-uuid/${_dev#UUID=} ;;
+            PARTUUID=*) _dev=/dev/disk/by-partuuid/${_dev#PARTUUID=} ;;
+            LABEL=*) _dev=/dev/disk/by-label/${_dev#LABEL=} ;;
+        esac
+        vhsm_has_token "$_dev" && return 0
+    done < "$dracutsysrootdir"/etc/crypttab
+    return 1
+}
+
+# vhsm_unit_text: the installed vhsmd.service with the administrator's drop-ins.
+vhsm_unit_text() {
+    cat "$dracutsysrootdir$systemdsystemunitdir"/vhsmd.service \
+        "$dracutsysrootdir$systemdsystemconfdir"/vhsmd.service.d/*.conf 2> /dev/null
+}
+
+# vhsm_sim_state: prints the simulator state file when the installed daemon is configured
+# for the SNP simulator (ExecStart with --snp-device sim:FILE or --snp-device=sim:FILE).
+vhsm_sim_state() {
+    vhsm_unit_text | sed -n -E \
+        's/^[[:space:]]*ExecStart=.*--snp-device[= ]sim:([^[:space:]]+).*/\1/p' | tail -n 1
+}
+
+# vhsm_sim_module: prints the simulator module named by VHSM_SNP_SIM_MODULE in the unit.
+vhsm_sim_module() {
+    vhsm_unit_text | sed -n -E \
+        's/^[[:space:]]*Environment=.*VHSM_SNP_SIM_MODULE=([^[:space:]"]+).*/\1/p' | tail -n 1
+}
+
+# called by dracut
+check() {
+    require_binaries vhsmd || return 1
+    vhsm_plugin_path > /dev/null || return 1
+    # Host-only images get the module when the volumes they open need it; generic images
+    # only when asked for (--add vhsm, add_dracutmodules+=" vhsm ").
+    if [[ $hostonly ]] && vhsm_needed; then
+        return 0
+    fi
+    return 255
+}
+
+# called by dracut
+depends() {
+    echo crypt systemd
+    return 0
+}
+
+# called by dracut
+installkernel() {
+    # The SEV-SNP guest driver (/dev/sev-guest); absent from kernels built without it.
+    hostonly='' instmods sev-guest
+    return 0
+}
+
+# vhsm_install_simulator: copies the simulator module and state named by the installed
+# daemon's configuration. Test images only: the state holds the simulated chip's secrets.
+vhsm_install_simulator() {
+    local state module
+    state=$(vhsm_sim_state)
+    [[ $state ]] || return 0
+    module=$(vhsm_sim_module)
+    if [[ -z $module || ! -e $dracutsysrootdir$module ]]; then
+        dfatal "vhsm: vhsmd uses the SNP simulator ($state) but VHSM_SNP_SIM_MODULE names no installed module"
+        return 1
+    fi
+    if [[ ! -e $dracutsysrootdir$state ]]; then
+        dfatal "vhsm: vhsmd uses the SNP simulator but its state $state does not exist"
+        return 1
+    fi
+    dwarn "vhsm: ************************************************************************"
+    dwarn "vhsm: SIMULATED SEV-SNP: vhsmd is configured with --snp-device sim:$state"
+    dwarn "vhsm: this initrd contains the simulator $module and its state, which holds the"
+    dwarn "vhsm: simulated chip's secrets. It protects nothing. For tests only."
+    dwarn "vhsm: ************************************************************************"
+    inst_simple "$module" || return 1
+    inst_simple "$state" || return 1
+    # The image's files all belong to root; the daemon runs as user vhsm.
+    inst_multiple chown chmod || return 1
+    mkdir -p "$initdir$systemdsystemunitdir/vhsmd.service.d"
+    cat > "$initdir$systemdsystemunitdir/vhsmd.service.d/vhsm-initrd-sim.conf" << EOT
+# Written by the dracut module vhsm: SIMULATED SEV-SNP, test images only.
+# The files of an initrd belong to root; the simulator's state must belong to the daemon's user.
+[Service]
+ExecStartPre=+chown -R vhsm:vhsm ${state%/*}
+ExecStartPre=+chmod 0700 ${state%/*}
+EOT
+    return 0
+}
+
+# vhsm_install_standalone: the initrd has no KEK store, so its vhsmd unlocks with the tokens'
+# own sealed KEK copies (--luks-standalone). The daemon's command line is the installed one
+# (unit and drop-ins, the last ExecStart= wins) plus that option; the drop-in's name sorts
+# after the administrator's so that it is applied last.
+vhsm_install_standalone() {
+    local cmd
+    cmd=$(vhsm_unit_text | sed -n -E 's/^[[:space:]]*ExecStart=[[:space:]]*(.+)$/\1/p' | tail -n 1)
+    [[ $cmd == */vhsmd* ]] || {
+        dfatal "vhsm: cannot find vhsmd's ExecStart= in the installed vhsmd.service"
+        return 1
+    }
+    [[ $cmd == *--luks-standalone* ]] || cmd+=" --luks-standalone"
+    mkdir -p "$initdir$systemdsystemunitdir/vhsmd.service.d"
+    cat > "$initdir$systemdsystemunitdir/vhsmd.service.d/zz-vhsm-initrd-standalone.conf" << EOT
+# Written by the dracut module vhsm: no KEK store in the initrd.
+[Service]
+ExecStart=
+ExecStart=$cmd
+EOT
+}
+
+# called by dracut
+install() {
+    local plugin f
+    plugin=$(vhsm_plugin_path) || {
+        dfatal "vhsm: libcryptsetup-token-vhsm.so is not installed"
+        return 1
+    }
+    inst_multiple vhsmd || return 1
+    inst_multiple -o vhsmctl
+    # dracut-install also copies the plugin's libraries.
+    inst_libdir_file "cryptsetup/libcryptsetup-token-vhsm.so"
+    [[ -e $initdir$plugin ]] || {
+        dfatal "vhsm: could not install $plugin"
+        return 1
+    }
+
+    inst_multiple "$systemdsystemunitdir"/vhsmd.socket "$systemdsystemunitdir"/vhsmd.service \
+        || return 1
+    inst_multiple -H -o \
+        "$systemdsystemconfdir/vhsmd.service.d/*.conf" \
+        "$systemdsystemconfdir/vhsmd.socket.d/*.conf"
+    inst_simple "$moddir/vhsmd-initrd.conf" "$systemdsystemunitdir/vhsmd.service.d/vhsm-initrd.conf"
+    inst_simple "$moddir/vhsmd-socket-initrd.conf" \
+        "$systemdsystemunitdir/vhsmd.socket.d/vhsm-initrd.conf"
+    # The crypttab key socket, when installed (vhsmd.service lists it in Sockets=): present so
+    # that the service looks as on the host, never enabled here. It answers from per-volume
+    # bindings in the state directory, which the initrd does not have; root uses the token.
+    if [[ -e $dracutsysrootdir$systemdsystemunitdir/vhsmd-luks-key.socket ]]; then
+        inst_simple "$systemdsystemunitdir"/vhsmd-luks-key.socket || return 1
+        inst_simple "$moddir/vhsmd-socket-initrd.conf" \
+            "$systemdsystemunitdir/vhsmd-luks-key.socket.d/vhsm-initrd.conf"
+    fi
+    vhsm_install_standalone || return 1
+    $SYSTEMCTL -q --root "$initdir" add-wants sockets.target vhsmd.socket || return 1
+    $SYSTEMCTL -q --root "$initdir" add-wants cryptsetup-pre.target vhsmd.socket || return 1
+
+    # User and group vhsm, as on the host (the initrd has no systemd-sysusers run for them).
+    if ! grep -q '^vhsm:' "$dracutsysrootdir"/etc/passwd \
+        || ! grep -q '^vhsm:' "$dracutsysrootdir"/etc/group; then
+        dfatal "vhsm: no user or group vhsm on the host (systemd-sysusers vhsm.conf)"
+        return 1
+    fi
+    grep '^vhsm:' "$dracutsysrootdir"/etc/passwd >> "$initdir/etc/passwd"
+    grep '^vhsm:' "$dracutsysrootdir"/etc/group >> "$initdir/etc/group"
+
+    # Policy and trust roots; no state directory (tokens are self-contained).
+    for f in "$dracutsysrootdir"/etc/vhsm/*; do
+        [[ -f $f ]] && inst_simple -H "${f#"$dracutsysrootdir"}"
+    done
+    inst_rules 60-vhsm-sev-guest.rules
+
+    vhsm_install_simulator || return 1
+    return 0
+}

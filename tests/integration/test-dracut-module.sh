@@ -1,0 +1,248 @@
+#!/bin/bash
+# The dracut module (dracut/91vhsm/module-setup.sh) against a fake system root, with dracut's
+# install helpers replaced by functions that copy into a fake initrd: check() decides from
+# LUKS2 headers (image files with and without a vhsm token) and crypttab, install() copies
+# what the initrd needs, the simulator only when vhsmd is configured for it, and runs vhsmd
+# with --luks-standalone. The real dracut build and boot: make check-vm-initrd.
+# The mocked helpers are called from the sourced module, which shellcheck cannot follow.
+# shellcheck disable=SC2317
+. "$(dirname "$0")/lib.sh"
+
+command -v cryptsetup >/dev/null || skip "cryptsetup not installed"
+MODDIR=$top/dracut/91vhsm
+UNITDIR=/lib/systemd/system
+CONFDIR=/etc/systemd/system
+LIBDIR=/usr/lib/x86_64-linux-gnu
+SYSROOT=$WORK/sysroot
+
+# A LUKS2 image (fast PBKDF2) with an optional token of TYPE. --disable-external-tokens: only
+# libcryptsetup's generic checks, whatever plugin this machine has installed.
+luks_image() {
+	local img=$1 type=${2:-}
+	truncate -s 20M "$img"
+	head -c 32 /dev/urandom >"$WORK/k"
+	cryptsetup luksFormat --batch-mode --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+		--key-file "$WORK/k" "$img" >/dev/null
+	[ -z "$type" ] && return 0
+	printf '{"type":"%s","keyslots":[]}' "$type" >"$WORK/tok.json"
+	cryptsetup token import --disable-external-tokens --json-file "$WORK/tok.json" "$img"
+}
+luks_image "$WORK/tok.img" vhsm
+luks_image "$WORK/other.img" other-type
+luks_image "$WORK/plain.img"
+
+# fake_root: an installed vhsm in $SYSROOT (binaries are empty files: nothing runs them).
+fake_root() {
+	rm -rf "$SYSROOT"
+	mkdir -p "$SYSROOT"/{usr/sbin,usr/bin,etc/vhsm,var/lib/vhsm-sim,$LIBDIR/cryptsetup} \
+		"$SYSROOT$LIBDIR/vhsm" "$SYSROOT$UNITDIR" "$SYSROOT$CONFDIR/vhsmd.service.d" \
+		"$SYSROOT/lib/udev/rules.d"
+	touch "$SYSROOT/usr/sbin/vhsmd" "$SYSROOT/usr/bin/vhsmctl" \
+		"$SYSROOT$LIBDIR/cryptsetup/libcryptsetup-token-vhsm.so" \
+		"$SYSROOT/etc/vhsm/policy.json" "$SYSROOT/etc/vhsm/ark.pem"
+	chmod 0755 "$SYSROOT/usr/sbin/vhsmd"
+	cp "$top/systemd/vhsmd.service" "$top/systemd/vhsmd.socket" "$top/systemd/vhsmd-luks-key.socket" \
+		"$SYSROOT$UNITDIR/"
+	cp "$top/udev/60-vhsm-sev-guest.rules" "$SYSROOT/lib/udev/rules.d/"
+	printf 'root:x:0:0::/root:/bin/sh\nvhsm:x:990:990::/var/lib/vhsm:/usr/sbin/nologin\n' \
+		>"$SYSROOT/etc/passwd"
+	printf 'root:x:0:\nvhsm:x:990:\n' >"$SYSROOT/etc/group"
+}
+
+# sim_dropin FORM: vhsmd on the simulator, with "--snp-device sim:" or "--snp-device=sim:".
+sim_dropin() {
+	local sep=$1
+	printf '%s\n' '[Service]' 'ExecStart=' \
+		"ExecStart=/usr/sbin/vhsmd --snp-device${sep}sim:/var/lib/vhsm-sim/cvm.json --trust-root /etc/vhsm/ark.pem" \
+		"Environment=VHSM_SNP_SIM_MODULE=$LIBDIR/vhsm/vhsm-snp-sim.so" \
+		>"$SYSROOT$CONFDIR/vhsmd.service.d/test.conf"
+	touch "$SYSROOT$LIBDIR/vhsm/vhsm-snp-sim.so" "$SYSROOT/var/lib/vhsm-sim/cvm.json"
+}
+
+# in_module FUNCTION [VAR=VALUE...]: runs the module's FUNCTION with dracut's variables and
+# mocked helpers; the fake initrd is $WORK/initrd, the helpers' calls go to $WORK/calls.
+# Prints nothing; returns the function's status.
+in_module() {
+	local fn=$1
+	shift
+	rm -rf "$WORK/initrd"
+	mkdir -p "$WORK/initrd/etc"
+	printf 'root:x:0:0::/root:/bin/sh\n' >"$WORK/initrd/etc/passwd"
+	printf 'root:x:0:\n' >"$WORK/initrd/etc/group"
+	: >"$WORK/calls"
+	(
+		# dracut runs module functions without errexit, nounset or pipefail.
+		set +euo pipefail
+		initdir=$WORK/initrd moddir=$MODDIR libdirs="/lib64 $LIBDIR" hostonly=
+		dracutsysrootdir=$SYSROOT systemdsystemunitdir=$UNITDIR systemdsystemconfdir=$CONFDIR
+		declare -A host_fs_types=()
+		SYSTEMCTL="mock_systemctl"
+		local a
+		for a in "$@"; do
+			case $a in
+			host_fs=*) host_fs_types[${a#host_fs=}]=crypto_LUKS ;;
+			*) eval "${a%%=*}=\${a#*=}" ;;
+			esac
+		done
+		calls=$WORK/calls
+		# dracut's helpers: copy from the system root into the initrd and record the call.
+		copy_in() {
+			local f
+			for f in "$@"; do
+				[ -e "$SYSROOT$f" ] || return 1
+				mkdir -p "$initdir$(dirname "$f")"
+				cp -a "$SYSROOT$f" "$initdir$f"
+			done
+		}
+		find_in_root() { [ -e "$SYSROOT/usr/sbin/$1" ] || [ -e "$SYSROOT/usr/bin/$1" ]; }
+		require_binaries() { local b; for b in "$@"; do find_in_root "$b" || return 1; done; }
+		inst_multiple() {
+			local o=0 f rc=0
+			echo "inst_multiple $*" >>"$calls"
+			for f in "$@"; do
+				case $f in
+				-o) o=1 ;;
+				-H) ;;
+				/*) for g in "$SYSROOT"$f; do [ -e "$g" ] && copy_in "${g#"$SYSROOT"}"; done ;;
+				*) if [ -e "$SYSROOT/usr/sbin/$f" ]; then copy_in "/usr/sbin/$f"
+				   elif [ -e "$SYSROOT/usr/bin/$f" ]; then copy_in "/usr/bin/$f"
+				   elif [ "$f" = chown ] || [ "$f" = chmod ]; then :
+				   else rc=1; fi ;;
+				esac
+			done
+			[ "$o" = 1 ] || return "$rc"
+		}
+		inst_simple() {
+			[ "$1" = -H ] && shift
+			echo "inst_simple $*" >>"$calls"
+			if [ $# -eq 2 ]; then
+				mkdir -p "$initdir$(dirname "$2")"
+				cp "$1" "$initdir$2"
+			else
+				copy_in "$1"
+			fi
+		}
+		inst_libdir_file() {
+			local d
+			echo "inst_libdir_file $*" >>"$calls"
+			for d in $libdirs; do [ -e "$SYSROOT$d/$1" ] && copy_in "$d/$1"; done
+			return 0
+		}
+		inst_rules() { echo "inst_rules $*" >>"$calls"; copy_in "/lib/udev/rules.d/$1"; }
+		instmods() { echo "instmods $*" >>"$calls"; }
+		mock_systemctl() { echo "systemctl $*" >>"$calls"; }
+		dfatal() { echo "dfatal $*" >>"$calls"; }
+		dwarn() { echo "dwarn $*" >>"$calls"; }
+		dinfo() { :; }
+		# shellcheck source=dracut/91vhsm/module-setup.sh
+		. "$MODDIR/module-setup.sh"
+		"$fn"
+	)
+}
+
+# expect_rc WANT FUNCTION [VAR=VALUE...]
+expect_rc() {
+	local want=$1 rc=0
+	shift
+	in_module "$@" || rc=$?
+	[ "$rc" -eq "$want" ] || { cat "$WORK/calls" >&2; fail "$* returned $rc, expected $want"; }
+}
+
+# ---- check() ----
+fake_root
+expect_rc 255 check
+expect_rc 0 check hostonly=yes "host_fs=$WORK/tok.img"
+expect_rc 255 check hostonly=yes "host_fs=$WORK/other.img"
+expect_rc 255 check hostonly=yes "host_fs=$WORK/plain.img"
+# A crypttab volume attached in the initrd counts; a commented or plain one does not.
+printf '# root %s none luks,x-initrd.attach\nroot %s none luks\n' "$WORK/tok.img" "$WORK/tok.img" \
+	>"$SYSROOT/etc/crypttab"
+expect_rc 255 check hostonly=yes
+printf 'other %s none luks\n  root %s none luks,x-initrd.attach\n' "$WORK/plain.img" \
+	"$WORK/tok.img" >"$SYSROOT/etc/crypttab"
+expect_rc 0 check hostonly=yes
+rm "$SYSROOT/etc/crypttab"
+rm "$SYSROOT$LIBDIR/cryptsetup/libcryptsetup-token-vhsm.so"
+expect_rc 1 check hostonly=yes "host_fs=$WORK/tok.img"
+fake_root
+rm "$SYSROOT/usr/sbin/vhsmd"
+expect_rc 1 check hostonly=yes "host_fs=$WORK/tok.img"
+ok "check(): included for a vhsm token on a host-only volume or an x-initrd.attach crypttab entry; on request otherwise; never without vhsmd or the plugin"
+
+expect_rc 0 depends >/dev/null
+in_module depends >"$WORK/out"
+grep -qx 'crypt systemd' "$WORK/out" || fail "depends: $(cat "$WORK/out")"
+ok "depends(): crypt systemd"
+
+# ---- install() without the simulator ----
+fake_root
+expect_rc 0 install
+I=$WORK/initrd
+for f in /usr/sbin/vhsmd "$LIBDIR/cryptsetup/libcryptsetup-token-vhsm.so" "$UNITDIR/vhsmd.socket" \
+	"$UNITDIR/vhsmd.service" "$UNITDIR/vhsmd.service.d/vhsm-initrd.conf" \
+	"$UNITDIR/vhsmd.socket.d/vhsm-initrd.conf" /etc/vhsm/policy.json /etc/vhsm/ark.pem \
+	/lib/udev/rules.d/60-vhsm-sev-guest.rules; do
+	[ -e "$I$f" ] || fail "install: $f not in the initrd"
+done
+grep -qx 'vhsm:x:990:990::/var/lib/vhsm:/usr/sbin/nologin' "$I/etc/passwd" || fail "no vhsm user"
+grep -qx 'vhsm:x:990:' "$I/etc/group" || fail "no vhsm group"
+grep -q 'systemctl -q --root .* add-wants sockets.target vhsmd.socket' "$WORK/calls" ||
+	fail "vhsmd.socket not wanted by sockets.target"
+grep -q 'systemctl -q --root .* add-wants cryptsetup-pre.target vhsmd.socket' "$WORK/calls" ||
+	fail "vhsmd.socket not wanted by cryptsetup-pre.target"
+grep -q '^Wants=cryptsetup-pre.target' "$I$UNITDIR/vhsmd.socket.d/vhsm-initrd.conf" ||
+	fail "socket drop-in does not pull in cryptsetup-pre.target"
+grep -q '^Conflicts=initrd-switch-root.target' "$I$UNITDIR/vhsmd.service.d/vhsm-initrd.conf" ||
+	fail "service not stopped before the switch to the real root"
+grep -qx 'ExecStart=/usr/sbin/vhsmd --luks-standalone' \
+	"$I$UNITDIR/vhsmd.service.d/zz-vhsm-initrd-standalone.conf" || fail "no standalone ExecStart"
+[ ! -e "$I/var/lib/vhsm-sim" ] && [ ! -e "$I$LIBDIR/vhsm" ] || fail "simulator files installed"
+[ ! -e "$I$UNITDIR/vhsmd.service.d/vhsm-initrd-sim.conf" ] || fail "simulator drop-in installed"
+if grep -q 'SIMULATED' "$WORK/calls"; then fail "simulator announced without a simulator"; fi
+# The key socket is there for vhsmd.service's Sockets=, never enabled in the initrd.
+[ -e "$I$UNITDIR/vhsmd-luks-key.socket" ] || fail "vhsmd-luks-key.socket missing"
+[ -e "$I$UNITDIR/vhsmd-luks-key.socket.d/vhsm-initrd.conf" ] || fail "key socket drop-in missing"
+if grep -q 'vhsmd-luks-key' <(grep '^systemctl' "$WORK/calls"); then
+	fail "vhsmd-luks-key.socket enabled in the initrd"
+fi
+ok "install(): daemon, plugin, units and initrd drop-ins, user and group, /etc/vhsm, udev rule; no simulator"
+
+# ---- install() with the simulator, both option spellings ----
+for sep in ' ' '='; do
+	fake_root
+	sim_dropin "$sep"
+	expect_rc 0 install
+	[ -e "$I$LIBDIR/vhsm/vhsm-snp-sim.so" ] || fail "simulator module not installed ($sep)"
+	[ -e "$I/var/lib/vhsm-sim/cvm.json" ] || fail "simulator state not installed ($sep)"
+	[ -e "$I$CONFDIR/vhsmd.service.d/test.conf" ] || fail "administrator's drop-in missing"
+	grep -q 'dwarn vhsm: SIMULATED SEV-SNP' "$WORK/calls" || fail "simulator not announced ($sep)"
+	grep -qx 'ExecStartPre=+chown -R vhsm:vhsm /var/lib/vhsm-sim' \
+		"$I$UNITDIR/vhsmd.service.d/vhsm-initrd-sim.conf" || fail "no chown of the state ($sep)"
+	grep -qx "ExecStart=/usr/sbin/vhsmd --snp-device${sep}sim:/var/lib/vhsm-sim/cvm.json --trust-root /etc/vhsm/ark.pem --luks-standalone" \
+		"$I$UNITDIR/vhsmd.service.d/zz-vhsm-initrd-standalone.conf" ||
+		fail "standalone ExecStart lost the simulator options ($sep)"
+done
+ok "install(): simulator module, state and ownership drop-in only when vhsmd runs on it, announced"
+
+# ---- install() refusals ----
+fake_root
+sim_dropin ' '
+rm "$SYSROOT/var/lib/vhsm-sim/cvm.json"
+expect_rc 1 install
+grep -q 'dfatal vhsm: .*state /var/lib/vhsm-sim/cvm.json does not exist' "$WORK/calls" ||
+	fail "missing simulator state not named"
+fake_root
+sim_dropin ' '
+rm "$SYSROOT$LIBDIR/vhsm/vhsm-snp-sim.so"
+expect_rc 1 install
+grep -q 'dfatal vhsm: .*names no installed module' "$WORK/calls" || fail "missing module not named"
+fake_root
+sed -i '/^vhsm:/d' "$SYSROOT/etc/group"
+expect_rc 1 install
+grep -q 'dfatal vhsm: no user or group vhsm' "$WORK/calls" || fail "missing group not named"
+fake_root
+rm "$SYSROOT$LIBDIR/cryptsetup/libcryptsetup-token-vhsm.so"
+expect_rc 1 install
+grep -q 'dfatal vhsm: libcryptsetup-token-vhsm.so is not installed' "$WORK/calls" ||
+	fail "missing plugin not named"
+ok "install() refuses: simulator state or module missing, no vhsm group, no plugin"
