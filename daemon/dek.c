@@ -320,9 +320,9 @@ int dek_revoke_for_kek(struct manager *m, const char *kek, unsigned *ret_failed)
 	for (char **n = names; *n; n++) {
 		struct dek d = {};
 		unsigned failed;
-		if (dek_read(m, *n, &d) < 0)
-			continue;
-		bool match = strcmp(d.kek, kek) == 0;
+		/* A damaged file may be this KEK's DEK; its keys go too (it cannot be loaded
+		 * again anyway). */
+		bool match = dek_read(m, *n, &d) < 0 || strcmp(d.kek, kek) == 0;
 		dek_done(&d);
 		if (!match)
 			continue;

@@ -226,6 +226,16 @@ expect_exit 1 dbg --description "vhsm:$P-disk" 77 4242 4242 -3
 expect_out "does not unwrap"
 ok "a DEK whose ACL was edited on disk is refused"
 
+# a DEK whose registry file was damaged after its key was loaded: --shred still revokes it
+expect_exit 0 ctl dek create "$P-dmg" --kek "$P-kek"
+k=$(keyctl request2 logon "vhsm:$P-dmg" '' @u) || fail "request $P-dmg"
+echo '{"name":' >"$STATE/dek/$P-dmg.dek"
+expect_exit 0 ctl kek disable "$P-kek" --shred
+grep -qE "^$(printf %08x "$k") IR" /proc/keys || fail "key of a damaged DEK not revoked"
+keyctl unlink "$k" @u >/dev/null
+expect_exit 0 ctl kek enable "$P-kek"
+ok "kek disable --shred revokes the keys of a DEK whose registry file is damaged"
+
 # LUKS2 headers enrolled with a KEK (the discovery behind --shred; no device-mapper needed)
 if command -v cryptsetup >/dev/null; then
 	img=$WORK/luks.img other=$WORK/other.img
