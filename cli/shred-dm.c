@@ -29,15 +29,17 @@ static bool params_use_dek(const char *params, char *const *deks)
 		return false;
 	memcpy(key, sp + 1, n);
 	key[n] = 0;
-	/* ":SIZE:logon:DESCRIPTION" */
+	/* ":SIZE:logon:DESCRIPTION"; anything else may be another mapping's key in hex. */
+	bool found = false;
 	const char *t = key[0] == ':' ? strchr(key + 1, ':') : NULL;
-	if (!t || strncmp(t, ":" KEYRING_DEK_TYPE ":", strlen(KEYRING_DEK_TYPE) + 2) != 0)
-		return false;
-	t += strlen(KEYRING_DEK_TYPE) + 2;
-	for (char *const *d = deks; *d; d++)
-		if (keyring_dek_description(*d, want, sizeof(want)) == 0 && strcmp(t, want) == 0)
-			return true;
-	return false;
+	if (t && strncmp(t, ":" KEYRING_DEK_TYPE ":", strlen(KEYRING_DEK_TYPE) + 2) == 0) {
+		t += strlen(KEYRING_DEK_TYPE) + 2;
+		for (char *const *d = deks; *d && !found; d++)
+			found = keyring_dek_description(*d, want, sizeof(want)) == 0 &&
+				strcmp(t, want) == 0;
+	}
+	explicit_bzero(key, sizeof(key));
+	return found;
 }
 
 static bool device_uses_dek(const char *name, char *const *deks)
@@ -46,7 +48,8 @@ static bool device_uses_dek(const char *name, char *const *deks)
 	bool found = false;
 	void *next = NULL;
 
-	if (!dmt || !dm_task_set_name(dmt, name) || !dm_task_run(dmt))
+	/* The table of a mapping keyed in hex holds its key: libdevmapper wipes its buffers. */
+	if (!dmt || !dm_task_secure_data(dmt) || !dm_task_set_name(dmt, name) || !dm_task_run(dmt))
 		goto out;
 	do {
 		uint64_t start, length;

@@ -230,10 +230,14 @@ static bool is_our_key(const struct keyring_proc_key *k, const char *desc)
 	       k->perm == KEYRING_DEK_PERM && keyring_proc_key_live(k);
 }
 
-int dek_find_keys(const char *name, struct dek_key *out, size_t max)
+/* Calls fn for each key of DEK name that vhsmd handed out, as /proc/keys lists them; stops
+ * early when fn returns false. Returns 0 or -errno. */
+static int for_each_key(const char *name, bool (*fn)(const struct keyring_proc_key *k, void *u),
+			void *userdata)
 {
-	char desc[128], line[512];
-	size_t n = 0;
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+	char desc[128];
 	FILE *f;
 
 	if (keyring_dek_description(name, desc, sizeof(desc)) < 0)
@@ -241,34 +245,67 @@ int dek_find_keys(const char *name, struct dek_key *out, size_t max)
 	f = fopen("/proc/keys", "re");
 	if (!f)
 		return negative_errno();
-	while (n < max && fgets(line, sizeof(line), f)) {
+	/* Whole lines, however long: a piece of a long description is never read as a line. */
+	while (getline(&line, &cap, f) > 0) {
 		struct keyring_proc_key k;
 		if (keyring_proc_parse_line(line, &k) < 0 || !is_our_key(&k, desc))
 			continue;
-		out[n].serial = k.serial;
-		snprintf(out[n].expiry, sizeof(out[n].expiry), "%s", k.expiry);
-		n++;
+		if (!fn(&k, userdata))
+			break;
 	}
 	fclose(f);
-	return (int)n;
+	return 0;
 }
 
+struct find_state {
+	struct dek_key *out;
+	size_t n, max;
+};
+
+static bool find_one(const struct keyring_proc_key *k, void *u)
+{
+	struct find_state *s = u;
+
+	if (s->n >= s->max)
+		return false;
+	s->out[s->n].serial = k->serial;
+	snprintf(s->out[s->n].expiry, sizeof(s->out[s->n].expiry), "%s", k->expiry);
+	s->n++;
+	return true;
+}
+
+int dek_find_keys(const char *name, struct dek_key *out, size_t max)
+{
+	struct find_state s = { .out = out, .max = max };
+	int r = for_each_key(name, find_one, &s);
+
+	return r < 0 ? r : (int)s.n;
+}
+
+struct revoke_state {
+	int done;
+	unsigned failed;
+};
+
+static bool revoke_one(const struct keyring_proc_key *k, void *u)
+{
+	struct revoke_state *s = u;
+
+	if (keyctl_revoke(k->serial) < 0 && errno != EKEYREVOKED && errno != ENOKEY)
+		s->failed++;
+	else
+		s->done++;
+	return true;
+}
+
+/* Every key, not only the DEK_MAX_LOADED a listing shows. */
 int dek_revoke_keys(const char *name, unsigned *ret_failed)
 {
-	struct dek_key keys[DEK_MAX_LOADED];
-	int n = dek_find_keys(name, keys, ELEMENTSOF(keys)), done = 0;
+	struct revoke_state s = {};
+	int r = for_each_key(name, revoke_one, &s);
 
-	*ret_failed = 0;
-	if (n < 0)
-		return n;
-	for (int i = 0; i < n; i++) {
-		if (keyctl_revoke(keys[i].serial) < 0 && errno != EKEYREVOKED && errno != ENOKEY) {
-			(*ret_failed)++;
-			continue;
-		}
-		done++;
-	}
-	return done;
+	*ret_failed = s.failed;
+	return r < 0 ? r : s.done;
 }
 
 int dek_revoke_for_kek(struct manager *m, const char *kek, unsigned *ret_failed)
@@ -283,9 +320,9 @@ int dek_revoke_for_kek(struct manager *m, const char *kek, unsigned *ret_failed)
 	for (char **n = names; *n; n++) {
 		struct dek d = {};
 		unsigned failed;
-		if (dek_read(m, *n, &d) < 0)
-			continue;
-		bool match = strcmp(d.kek, kek) == 0;
+		/* A damaged file may be this KEK's DEK; its keys go too (it cannot be loaded
+		 * again anyway). */
+		bool match = dek_read(m, *n, &d) < 0 || strcmp(d.kek, kek) == 0;
 		dek_done(&d);
 		if (!match)
 			continue;

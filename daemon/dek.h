@@ -62,6 +62,7 @@ int dek_find_keys(const char *name, struct dek_key *out, size_t max);
 /* Revokes every such key of DEK name. Returns the number revoked (or -errno when /proc/keys
  * cannot be read); *ret_failed counts keys that could not be revoked. */
 int dek_revoke_keys(const char *name, unsigned *ret_failed);
-/* Revokes the keys of every DEK wrapped under KEK kek. Returns the number revoked, and the
+/* Revokes the keys of every DEK wrapped under KEK kek, and of every DEK whose registry file
+ * is damaged (its KEK unknown). Returns the number revoked, and the
  * number of failures in *ret_failed. */
 int dek_revoke_for_kek(struct manager *m, const char *kek, unsigned *ret_failed);

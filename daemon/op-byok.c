@@ -367,10 +367,23 @@ int op_kek_import(struct op_ctx *c)
 	r = import_material(c, pt, pt_len, &meta, &keys);
 	if (r < 0)
 		goto out;
-	r = store_write(c->m, &meta, prof, keys, true, NULL, c->why, sizeof(c->why));
-	if (r < 0)
+	/* Spent before the KEK is sealed: a crash between the two must leave the file refused,
+	 * never importable a second time once the KEK is deleted. */
+	r = store_exchange_mark(c->m, f.kid, "used");
+	if (r < 0) {
+		r = op_fail(c, r, "cannot record exchange key %s as spent: %s; nothing imported",
+			    f.kid, strerror(-r));
 		goto out;
-	exchange_spend(c, f.kid, "used");
+	}
+	r = store_write(c->m, &meta, prof, keys, true, NULL, c->why, sizeof(c->why));
+	if (r < 0) {
+		/* Nothing was stored (a failed directory fsync may still have stored it): only
+		 * then may the file be tried again. */
+		if (!kek_exists(c))
+			(void)store_exchange_unmark(c->m, f.kid);
+		goto out;
+	}
+	(void)store_exchange_remove(c->m, c->key);
 	c->version = meta.versions[meta.n_versions - 1].version;
 	vhsm_wire_add_u32(c->reply, VHSM_TAG_VERSION, c->version);
 out:

@@ -596,6 +596,18 @@ int store_exchange_mark(struct manager *m, const char *kid, const char *what)
 	return fileio_write_atomic(path, what, strlen(what), 0600);
 }
 
+int store_exchange_unmark(struct manager *m, const char *kid)
+{
+	char path[4096];
+
+	if (!store_name_valid(kid))
+		return -EINVAL;
+	exchange_path(m, kid, ".spent", path, sizeof(path));
+	if (unlink(path) < 0)
+		return negative_errno();
+	return fileio_fsync_parent(path);
+}
+
 int store_exchange_spent(struct manager *m, const char *kid, char *buf, size_t len)
 {
 	_cleanup_free_ uint8_t *data = NULL;

@@ -78,6 +78,8 @@ int store_exchange_read(struct manager *m, const char *kek, char **ret_meta, uin
 int store_exchange_remove(struct manager *m, const char *kek);
 /* Records that exchange key kid is spent (used or expired): what is a short reason. */
 int store_exchange_mark(struct manager *m, const char *kid, const char *what);
+/* Withdraws the record of store_exchange_mark (an import that stored nothing). */
+int store_exchange_unmark(struct manager *m, const char *kid);
 /* 1 with the reason in buf when kid is spent, else 0. */
 int store_exchange_spent(struct manager *m, const char *kid, char *buf, size_t len);
 /* ---- sealed copies of one KEK version (LUKS2 tokens, docs/boot-unlock.md) ---- */

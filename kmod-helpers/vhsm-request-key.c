@@ -76,27 +76,20 @@ static void fds_safe(void)
 			_exit(3);
 }
 
-/* Instantiates with the vhsm owner, group and permissions, or revokes what it created. */
+/*
+ * Gives the still uninstantiated key the vhsm owner, group, permissions and timeout, then
+ * instantiates it. The requester owns the key until the chown and holds every possessor
+ * permission, so it could clear the timeout or strip our permissions; doing all of this
+ * before the payload exists means such a race leaves at worst a key we reject, never a DEK
+ * key without its timeout or that nobody but the requester can revoke.
+ */
 static int instantiate(const struct outcome *o)
 {
-	key_serial_t ring = keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0);
-
-	if (ring < 0)
-		return negative_errno();
-	if (o->timeout && keyctl_set_timeout(o->key, o->timeout) < 0)
-		return negative_errno();
-	/* A positive serial: the KEY_SPEC_* values would name the requester's keyring here.
-	 * Linking into our own session keyring makes us a possessor, which chown and setperm
-	 * need; the kernel already linked the key into the requester's keyring. */
-	if (keyctl_instantiate(o->key, o->payload, o->len, ring) < 0)
-		return negative_errno();
 	if (keyctl_chown(o->key, KEYRING_DEK_OWNER, o->gid) < 0 ||
-	    keyctl_setperm(o->key, KEYRING_DEK_PERM) < 0) {
-		int r = negative_errno();
-		(void)keyctl_revoke(o->key); /* never leave a key with the default permissions */
-		return r;
-	}
-	(void)keyctl_unlink(o->key, ring);
+	    keyctl_setperm(o->key, KEYRING_DEK_PERM) < 0 ||
+	    keyctl_set_timeout(o->key, o->timeout) < 0 ||
+	    keyctl_instantiate(o->key, o->payload, o->len, 0) < 0)
+		return negative_errno();
 	return 0;
 }
 
@@ -113,8 +106,10 @@ static int finish(struct outcome *o, const char *reason)
 			       KEYRING_NEGATIVE_TIMEOUT, reason);
 	} else if (o->err == 0) {
 		r = instantiate(o);
-		if (r < 0)
+		if (r < 0) {
 			log_msg(LOG_ERR, "key %d: cannot instantiate: %s", o->key, strerror(-r));
+			(void)keyctl_reject(o->key, KEYRING_NEGATIVE_TIMEOUT, (unsigned)-r, 0);
+		}
 	} else if (o->key > 0) {
 		if (o->err == ENOKEY)
 			r = keyctl_negate(o->key, KEYRING_NEGATIVE_TIMEOUT, 0);

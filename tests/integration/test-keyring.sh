@@ -202,6 +202,18 @@ expect_out "may not drop"
 expect_exit 0 ctl dek drop "$P-small"
 expect_out "1 key\(s\) revoked"
 grep -qE "^$(printf %08x "$k") IR" /proc/keys || fail "drop did not revoke"
+# More keys than a listing shows (64): drop must revoke every one of them. A keyring holds
+# one key per description, so each key is kept in a keyring of its own.
+hold=$(keyctl newring "$P-hold" @u) && keyctl setperm "$hold" 0x3f3f0000 || fail "newring"
+on_exit "keyctl unlink $hold @u >/dev/null 2>&1"
+for i in $(seq 70); do
+	r=$(keyctl newring "r$i" "$hold") && keyctl setperm "$r" 0x3f3f0000 || fail "newring r$i"
+	keyctl session - sh -c "k=\$(keyctl request2 logon vhsm:$P-small '' @s) && keyctl link \$k $r" \
+		>/dev/null 2>&1 || fail "request $i of 70"
+done
+expect_exit 0 ctl dek drop "$P-small"
+expect_out "70 key\(s\) revoked"
+[ "$(grep -cE " I-----.* logon +vhsm:$P-small: " /proc/keys)" = 0 ] || fail "live keys left after drop"
 expect_exit 0 ctl dek drop "$P-small" --delete
 [ ! -e "$STATE/dek/$P-small.dek" ] || fail "DEK file still there"
 expect_exit 1 ctl dek drop "$P-small"
@@ -213,6 +225,16 @@ sed -i "s/uid:$USER_OK:/uid:4242:/" "$STATE/dek/$P-disk.dek"
 expect_exit 1 dbg --description "vhsm:$P-disk" 77 4242 4242 -3
 expect_out "does not unwrap"
 ok "a DEK whose ACL was edited on disk is refused"
+
+# a DEK whose registry file was damaged after its key was loaded: --shred still revokes it
+expect_exit 0 ctl dek create "$P-dmg" --kek "$P-kek"
+k=$(keyctl request2 logon "vhsm:$P-dmg" '' @u) || fail "request $P-dmg"
+echo '{"name":' >"$STATE/dek/$P-dmg.dek"
+expect_exit 0 ctl kek disable "$P-kek" --shred
+grep -qE "^$(printf %08x "$k") IR" /proc/keys || fail "key of a damaged DEK not revoked"
+keyctl unlink "$k" @u >/dev/null
+expect_exit 0 ctl kek enable "$P-kek"
+ok "kek disable --shred revokes the keys of a DEK whose registry file is damaged"
 
 # LUKS2 headers enrolled with a KEK (the discovery behind --shred; no device-mapper needed)
 if command -v cryptsetup >/dev/null; then
