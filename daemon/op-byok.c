@@ -452,6 +452,10 @@ int op_kek_backup(struct op_ctx *c)
 	if (!meta.exportable)
 		return op_fail(c, -EPERM, "KEK %s was not created exportable: it can never leave "
 			       "this CVM", c->key);
+	/* Disable and delete stop every use; escrowing the KEK would undo that elsewhere. */
+	if (meta.state != KEK_ENABLED)
+		return op_fail(c, -EKEYREVOKED, "KEK %s is %s: only an enabled KEK is backed up",
+			       c->key, kek_state_to_string(meta.state));
 	r = backup_pubkey(c, &pub, f.kid);
 	if (r < 0)
 		return r;

@@ -203,6 +203,11 @@ ctl wrap --kek esc <"$WORK/dek" >"$WORK/w-v2" || fail "wrap v2"
 expect_exit 1 ctl kek backup esc --to "$WORK/small.pub"
 expect_out 'at least 3072'
 expect_exit 1 as_user nobody "$CTL" --socket "$SOCK" kek backup esc --to "$WORK/cust.pub"
+expect_exit 0 ctl kek disable esc
+expect_exit 1 ctl kek backup esc --to "$WORK/cust.pub" --out "$WORK/esc-off.bak"
+expect_out 'only an enabled KEK is backed up'
+[ ! -e "$WORK/esc-off.bak" ] || fail "a disabled KEK was backed up"
+expect_exit 0 ctl kek enable esc
 expect_exit 0 ctl kek backup esc --to "$WORK/cust.pub" --out "$WORK/esc.bak"
 jq -e '.vhsm.kind == "backup" and .vhsm.kek == "esc" and
        (.header.kid | startswith("vhsm-bk-"))' "$WORK/esc.bak" >/dev/null || fail "backup shape"
