@@ -84,7 +84,7 @@ TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%)
 .PHONY: demo
 # Keep intermediate objects (fuzz harness objects are built through a pattern chain).
 .SECONDARY:
-.PHONY: all check check-unit check-fuzz-corpus check-integration check-vm fuzz bench install \
+.PHONY: all check check-unit check-fuzz-corpus check-integration check-vm fuzz fuzz-campaign bench install \
 	install-sim clean lint man-lint
 all: $(PROGRAMS) $(TESTS)
 
@@ -169,6 +169,13 @@ fuzz: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz-%)
 		$(FUZZ_B)/fuzz-$$t -runs=$(FUZZ_RUNS) -max_len=65536 \
 			$(FUZZ_B)/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
+
+# Long campaigns (docs/fuzzing.md): FUZZ_CAMPAIGN_RUNS executions per harness, minimized
+# corpora written back to tests/fuzz/corpus with FUZZ_CAMPAIGN_ARGS=--update-corpus.
+FUZZ_CAMPAIGN_RUNS ?= 10000000
+FUZZ_CAMPAIGN_ARGS ?=
+fuzz-campaign: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz-%)
+	$(Q)FUZZ_B=$(FUZZ_B) tests/fuzz/campaign.sh --runs $(FUZZ_CAMPAIGN_RUNS) $(FUZZ_CAMPAIGN_ARGS)
 
 demo: all
 	$(Q)scripts/demo.sh
