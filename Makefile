@@ -183,6 +183,8 @@ demo: all
 # ---- benchmarks: vhsm-bench, driven by bench/run.sh ----
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_OBJS := $(BENCH_SRCS:%.c=$(B)/%.o)
+# The PKCS#11 peer benchmark uses p11-kit's pkcs11.h (no link: the module is dlopen'ed).
+$(BENCH_OBJS): CFLAGS += $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
 $(B)/vhsm-bench: $(BENCH_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(BENCH_OBJS) $(B)/libvhsm.a $(PKG_LIBS) \
