@@ -46,3 +46,10 @@ int bench_kwp(void);
  * directory. Returns 0 and the rate, or -errno (logged).
  */
 int bench_softhsm2(const char *module, double seconds, double *ret_ops_per_s);
+
+/*
+ * Opens a token of `type` on the LUKS2 image without activating it (the check
+ * `cryptsetup open --test-passphrase --token-only` makes). tpm2_device, when not NULL, is
+ * handed to systemd's tpm2 token ("swtpm:path=SOCKET"). Returns 0 or -errno (logged).
+ */
+int bench_luks_token_open(const char *image, const char *type, const char *tpm2_device);

@@ -58,6 +58,9 @@ static const char *arg_dek;       /* the DEK itself */
 static const char *arg_context = "";
 static const char *arg_vhsmctl;   /* vhsmctl binary for the CLI latency */
 static const char *arg_softhsm2;  /* libsofthsm2.so for the PKCS#11 peer */
+static const char *arg_luks_image;  /* --token-open: image, token type, TPM device */
+static const char *arg_token_type;
+static const char *arg_tpm2_device;
 static double unwrap_ops_1c;      /* daemon throughput with one client, for the ratio */
 
 uint64_t now_ns(void)
@@ -871,12 +874,16 @@ static void help(void)
 	       "                    --dek the DEK itself\n"
 	       "  --vhsmctl PATH    also time `vhsmctl unwrap` (process spawn included)\n"
 	       "  --softhsm2 PATH   also time SoftHSM2's C_UnwrapKey (SOFTHSM2_CONF set)\n"
+	       "  --token-open IMAGE --token-type TYPE [--tpm2-device DEV]\n"
+	       "                    only check that a TYPE token opens IMAGE (exit 0), as\n"
+	       "                    cryptsetup open --test-passphrase --token-only does\n"
 	       "  --quick           few iterations, 0.5 s daemon runs (smoke test)\n");
 }
 
 static int parse_argv(int argc, char **argv)
 {
-	enum { O_VEC = 256, O_SIM, O_SOCK, O_WRAPPED, O_DEK, O_CTX, O_CTL, O_QUICK, O_P11 };
+	enum { O_VEC = 256, O_SIM, O_SOCK, O_WRAPPED, O_DEK, O_CTX, O_CTL, O_QUICK, O_P11, O_LUKS, O_TTYPE,
+	       O_TPM2 };
 	static const struct option opts[] = {
 		{ "vectors", required_argument, NULL, O_VEC },
 		{ "sim-state", required_argument, NULL, O_SIM },
@@ -887,6 +894,9 @@ static int parse_argv(int argc, char **argv)
 		{ "vhsmctl", required_argument, NULL, O_CTL },
 		{ "quick", no_argument, NULL, O_QUICK },
 		{ "softhsm2", required_argument, NULL, O_P11 },
+		{ "token-open", required_argument, NULL, O_LUKS },
+		{ "token-type", required_argument, NULL, O_TTYPE },
+		{ "tpm2-device", required_argument, NULL, O_TPM2 },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -903,12 +913,16 @@ static int parse_argv(int argc, char **argv)
 		case O_CTL: arg_vhsmctl = optarg; break;
 		case O_QUICK: arg_quick = true; break;
 		case O_P11: arg_softhsm2 = optarg; break;
+		case O_LUKS: arg_luks_image = optarg; break;
+		case O_TTYPE: arg_token_type = optarg; break;
+		case O_TPM2: arg_tpm2_device = optarg; break;
 		case 'h': help(); return 0;
 		default: return -EINVAL;
 		}
 	}
 	if (optind < argc || (arg_socket && (!arg_wrapped || !arg_dek)) ||
-	    (!arg_socket && arg_vhsmctl) || (arg_sim_state && !arg_vectors)) {
+	    (!arg_socket && arg_vhsmctl) || (arg_sim_state && !arg_vectors) ||
+	    !arg_luks_image != !arg_token_type) {
 		fprintf(stderr, "vhsm-bench: invalid arguments (see --help)\n");
 		return -EINVAL;
 	}
@@ -921,6 +935,8 @@ int main(int argc, char **argv)
 
 	if (r <= 0)
 		return r < 0 ? 2 : 0;
+	if (arg_luks_image)
+		return bench_luks_token_open(arg_luks_image, arg_token_type, arg_tpm2_device) < 0;
 	if (arg_vectors)
 		r = run_micro();
 	if (r >= 0 && arg_socket)
