@@ -5,9 +5,9 @@
 # NAME defaults to every harness (a new fuzz-NAME.c is picked up by its file name; its seed
 # corpus is tests/fuzz/corpus/NAME). Runs one target at a time under `nice -n 19`, prints
 # libFuzzer's progress lines to stderr every --pulse seconds and one summary line per target
-# on stdout:  campaign NAME: EXECS executions in SECONDS s, EXECS/s, N crashes, corpus F files
-# With --update-corpus the minimized corpus (libFuzzer -merge=1 of the seed corpus and what the
-# campaign found) replaces tests/fuzz/corpus/NAME, which `make check` replays.
+# on stdout:  campaign NAME: EXECS executions in SECONDS s, EXECS/s, N crashes, N inputs added
+# With --update-corpus the inputs that add coverage (libFuzzer -merge=1) are added to
+# tests/fuzz/corpus/NAME, which `make check` replays.
 # Expects the harnesses built by `make fuzz-campaign` in $FUZZ_B (default build/fuzz).
 # Exits 1 if any target crashed (the reproducer is kept in $FUZZ_B/campaign/NAME/crashes/).
 set -euo pipefail
@@ -45,8 +45,10 @@ for t in "${targets[@]}"; do
 	start=$(date +%s)
 	rc=0
 	# -max_len bounds inputs like the daemon's largest message; -rss_limit_mb catches leaks
-	# that grow per input; the seed corpus is read-only (new inputs go to $w/corpus).
-	nice -n 19 "$bin" -runs="$runs" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+	# that grow per input; -timeout is generous because the campaign runs at nice 19 on a
+	# shared machine (a 14 s stall in mmap/mlock under load once looked like a hang); the
+	# seed corpus is read-only (new inputs go to $w/corpus).
+	nice -n 19 "$bin" -runs="$runs" -max_len=65536 -rss_limit_mb=2048 -timeout=60 \
 		-print_final_stats=1 -print_pcs=0 -reload=0 -artifact_prefix="$w/crashes/" \
 		"$w/corpus" "tests/fuzz/corpus/$t" >"$w/log" 2>&1 &
 	fz=$!
@@ -67,16 +69,16 @@ for t in "${targets[@]}"; do
 		echo "campaign $t: FAILED (exit $rc), reproducers in $w/crashes" >&2
 		failed=1
 	fi
-	# Minimize: keep only inputs that add coverage over the seed corpus and the new finds.
-	mkdir -p "$w/min"
-	nice -n 19 "$bin" -merge=1 -max_len=65536 "$w/min" "tests/fuzz/corpus/$t" "$w/corpus" \
-		>"$w/merge.log" 2>&1 || { tail "$w/merge.log" >&2; failed=1; }
-	nmin=$(find "$w/min" -type f | wc -l)
-	if [ "$update" -eq 1 ] && [ "$nmin" -gt 0 ] && [ "$ncrash" -eq 0 ]; then
-		rm -f "tests/fuzz/corpus/$t"/*
-		cp "$w/min"/* "tests/fuzz/corpus/$t/"
+	# Minimize: of the campaign's inputs, keep only those that add coverage to the committed
+	# corpus (libFuzzer -merge=1 into it); the committed, named seeds all stay.
+	nmin=0
+	if [ "$update" -eq 1 ] && [ "$ncrash" -eq 0 ]; then
+		before=$(find "tests/fuzz/corpus/$t" -type f | wc -l)
+		nice -n 19 "$bin" -merge=1 -max_len=65536 "tests/fuzz/corpus/$t" "$w/corpus" \
+			>"$w/merge.log" 2>&1 || { tail "$w/merge.log" >&2; failed=1; }
+		nmin=$(($(find "tests/fuzz/corpus/$t" -type f | wc -l) - before))
 	fi
-	printf 'campaign %s: %s executions in %s s, %s/s, %s crashes, corpus %s files\n' "$t" \
+	printf 'campaign %s: %s executions in %s s, %s/s, %s crashes, %s inputs added\n' "$t" \
 		"${execs:-0}" "$secs" "$((${execs:-0} / (secs > 0 ? secs : 1)))" "$ncrash" "$nmin"
 	[ "$stagger" -gt 0 ] && sleep "$stagger"
 done
