@@ -21,7 +21,8 @@ SYSCONFDIR ?= /etc
 PKG_CONFIG ?= pkg-config
 SYSTEMDUNITDIR ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 UDEVDIR ?= $(shell $(PKG_CONFIG) --variable=udevdir udev 2>/dev/null || echo /lib/udev)
-TOKENDIR ?= $(shell $(PKG_CONFIG) --variable=libdir libcryptsetup 2>/dev/null || echo $(LIBDIR))/cryptsetup
+# libcryptsetup looks for token plugins in $(libdir)/cryptsetup (Debian: /usr/lib/<triplet>/cryptsetup).
+TOKENDIR ?= $(LIBDIR)/cryptsetup
 DESTDIR ?=
 WITH_SIM ?= 0
 
@@ -71,11 +72,14 @@ DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(B)/%.o)
 # sim/: sim-*.c is the simulator core (module + tool); vhsm-snp-sim.c is the tool's main.
 SIM_CORE_SRCS := $(wildcard sim/sim-*.c)
 SIM_CORE_OBJS := $(SIM_CORE_SRCS:%.c=$(B)/%.o)
+TOKEN_SRCS := $(wildcard token/*.c)
+TOKEN_OBJS := $(TOKEN_SRCS:%.c=$(B)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz-%.c,%,$(filter-out tests/fuzz/fuzz-main.c,$(wildcard tests/fuzz/fuzz-*.c)))
 
-PROGRAMS := $(B)/vhsmctl $(B)/vhsm-snp-sim $(B)/vhsm-snp-sim.so
+PROGRAMS := $(B)/vhsmctl $(B)/vhsm-snp-sim $(B)/vhsm-snp-sim.so \
+	$(B)/token/libcryptsetup-token-vhsm.so
 ifneq ($(DAEMON_SRCS),)
 PROGRAMS += $(B)/vhsmd
 endif
@@ -113,6 +117,13 @@ $(B)/vhsm-snp-sim.so: $(SIM_CORE_OBJS) $(B)/libvhsm.a sim/sim.sym
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared $(ALL_LDFLAGS) -Wl,-z,defs -Wl,--version-script=sim/sim.sym -o $@ \
 		$(SIM_CORE_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
+
+# The LUKS2 token plugin: only the version script's symbols are exported; -z defs catches a
+# missing library at link time instead of at dlopen in the middle of a boot.
+$(B)/token/libcryptsetup-token-vhsm.so: $(TOKEN_OBJS) $(B)/libvhsm.a token/token.sym
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared $(ALL_LDFLAGS) -Wl,-z,defs -Wl,--version-script=token/token.sym -o $@ \
+		$(TOKEN_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
 
 # Unit tests link the simulator core and the daemon's modules (not its main) to test them.
 DAEMON_LIB_OBJS := $(filter-out $(B)/daemon/main.o,$(DAEMON_OBJS))
@@ -204,7 +215,10 @@ install: all
 		$(DESTDIR)$(SYSCONFDIR)/vhsm
 	install -m 0755 $(B)/vhsmctl $(DESTDIR)$(BINDIR)/vhsmctl
 	install -m 0755 $(B)/vhsmd $(DESTDIR)$(SBINDIR)/vhsmd
-	install -m 0644 systemd/vhsmd.socket systemd/vhsmd.service $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -d $(DESTDIR)$(TOKENDIR)
+	install -m 0644 $(B)/token/libcryptsetup-token-vhsm.so $(DESTDIR)$(TOKENDIR)/
+	install -m 0644 systemd/vhsmd.socket systemd/vhsmd.service \
+		systemd/vhsmd-luks-key.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
 	install -m 0644 systemd/vhsm.sysusers $(DESTDIR)$(SYSUSERSDIR)/vhsm.conf
 	install -m 0644 systemd/vhsm.tmpfiles $(DESTDIR)$(TMPFILESDIR)/vhsm.conf
 	install -m 0644 udev/60-vhsm-sev-guest.rules $(DESTDIR)$(UDEVDIR)/rules.d/

@@ -88,6 +88,7 @@ static const struct {
 } verb_tables[] = {
 	{ verbs_attestation, &verbs_attestation_n },
 	{ verbs_daemon, &verbs_daemon_n },
+	{ verbs_luks, &verbs_luks_n },
 };
 
 static void help(void)

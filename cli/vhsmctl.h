@@ -32,6 +32,8 @@ struct verb {
 extern const struct verb verbs_attestation[];
 extern const struct verb verbs_daemon[];
 extern const size_t verbs_daemon_n;
+extern const struct verb verbs_luks[];
+extern const size_t verbs_luks_n;
 int verb_attestation_show(int argc, char **argv);
 extern const size_t verbs_attestation_n;
 

@@ -31,6 +31,8 @@ static size_t arg_n_trust_roots;
 static long arg_idle = 60;
 static long arg_interval = 3600;
 static bool arg_debug;
+static const char *arg_luks_key_socket;
+static bool arg_luks_standalone;
 
 /* Messages for the operator: journal (stderr is the journal under systemd). */
 static void log_msg(int prio, const char *fmt, ...) _printf_(2, 3);
@@ -75,6 +77,10 @@ static void help(void)
 	       "  --trust-root PEM       also trust this ARK (simulator); repeatable\n"
 	       "  --idle-timeout SEC     exit after SEC idle seconds (0 = never; default 60)\n"
 	       "  --attest-interval SEC  re-attest after SEC seconds (default 3600)\n"
+	       "  --luks-key-socket PATH serve crypttab key requests on the stream socket PATH\n"
+	       "                         when not socket-activated\n"
+	       "  --luks-standalone      no KEK store in use (initrd): LUKS2 tokens unlock with\n"
+	       "                         their own sealed KEK copy\n"
 	       "  --debug                debug messages\n"
 	       "  -h, --help, --version\n");
 }
@@ -94,7 +100,7 @@ static int parse_long(const char *s, long min, long max, long *ret)
 static int parse_argv(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_STATE, O_DEV, O_POLICY, O_TRUST, O_IDLE, O_INTERVAL, O_DEBUG,
-	       O_VERSION };
+	       O_VERSION, O_KEYSOCK, O_STANDALONE };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "state-dir", required_argument, NULL, O_STATE },
@@ -104,6 +110,8 @@ static int parse_argv(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, O_IDLE },
 		{ "attest-interval", required_argument, NULL, O_INTERVAL },
 		{ "debug", no_argument, NULL, O_DEBUG },
+		{ "luks-key-socket", required_argument, NULL, O_KEYSOCK },
+		{ "luks-standalone", no_argument, NULL, O_STANDALONE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{}
@@ -136,6 +144,8 @@ static int parse_argv(int argc, char **argv)
 			}
 			break;
 		case O_DEBUG: arg_debug = true; break;
+		case O_KEYSOCK: arg_luks_key_socket = optarg; break;
+		case O_STANDALONE: arg_luks_standalone = true; break;
 		case 'h': help(); return 0;
 		case O_VERSION: printf("vhsmd %s\n", VHSM_VERSION); return 0;
 		default: return -EINVAL;
@@ -183,6 +193,7 @@ static int setup(struct manager *m)
 	int r;
 
 	m->idle_usec = (uint64_t)arg_idle * 1000000ULL;
+	m->luks_standalone = arg_luks_standalone;
 	m->attest_interval_usec = (uint64_t)arg_interval * 1000000ULL;
 	m->state_dir = strdup(arg_state_dir);
 	m->device_spec = strdup(arg_device);
@@ -241,7 +252,7 @@ static int run(int argc, char **argv)
 	r = setup(m);
 	if (r < 0)
 		return r;
-	r = manager_start(m, arg_socket);
+	r = manager_start(m, arg_socket, arg_luks_key_socket);
 	if (r < 0) {
 		log_msg(3, "cannot listen: %s", strerror(-r));
 		return r;

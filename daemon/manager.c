@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "luks.h"
 #include "log.h"
 #include "secmem.h"
 #include "store.h"
@@ -54,6 +55,7 @@ int manager_new(struct manager **ret)
 	if (!m)
 		return -ENOMEM;
 	m->listen_fd = -EBADF;
+	m->luks_key_fd = -EBADF;
 	m->state_fd = -EBADF;
 	m->idle_usec = 60ULL * 1000000ULL;
 	m->attest_interval_usec = 3600ULL * 1000000ULL;
@@ -75,6 +77,11 @@ struct manager *manager_free(struct manager *m)
 	sd_event_source_unref(m->idle_source);
 	if (m->listen_fd >= 0)
 		close(m->listen_fd);
+	if (m->luks_key_fd >= 0)
+		close(m->luks_key_fd);
+	if (m->luks_key_path)
+		(void)unlink(m->luks_key_path);
+	free(m->luks_key_path);
 	if (m->socket_path)
 		(void)unlink(m->socket_path);
 	if (m->state_fd >= 0)
@@ -350,25 +357,70 @@ static int manager_bind(struct manager *m, const char *path)
 	return 0;
 }
 
-static int manager_listen(struct manager *m, const char *socket_arg)
+/* The crypttab key socket, bound ourselves (development and tests): root only. */
+static int manager_bind_key_socket(struct manager *m, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -EBADF;
+	mode_t old;
+	int r = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return negative_errno();
+	(void)unlink(path);
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		r = negative_errno();
+	umask(old);
+	if (r < 0)
+		return r;
+	if (listen(fd, SOMAXCONN) < 0)
+		return negative_errno();
+	m->luks_key_path = strdup(path);
+	if (!m->luks_key_path)
+		return -ENOMEM;
+	m->luks_key_fd = TAKE_FD(fd);
+	return 0;
+}
+
+static int manager_listen(struct manager *m, const char *socket_arg, const char *key_socket_arg)
 {
 	int n = sd_listen_fds(true);
 
 	if (n < 0)
 		return n;
-	if (n > 1)
+	if (n > 2)
 		return -E2BIG;
-	if (n == 1) {
-		int fd = SD_LISTEN_FDS_START;
-		if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0)
+	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
+		if (m->listen_fd < 0 && sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) > 0)
+			m->listen_fd = fd;
+		else if (m->luks_key_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0)
+			m->luks_key_fd = fd;
+		else
 			return -ENOTSOCK;
-		m->listen_fd = fd;
-		return 0;
 	}
+	if (m->luks_key_fd < 0 && key_socket_arg) {
+		int r = manager_bind_key_socket(m, key_socket_arg);
+		if (r < 0)
+			return r;
+	}
+	if (m->listen_fd >= 0)
+		return 0;
 	return manager_bind(m, socket_arg ? socket_arg : VHSMD_DEFAULT_SOCKET);
 }
 
-int manager_start(struct manager *m, const char *socket_arg)
+static int key_accept_handler(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	(void)s;
+	(void)revents;
+	return luks_keysock_accept(userdata, fd);
+}
+
+int manager_start(struct manager *m, const char *socket_arg, const char *key_socket_arg)
 {
 	int r;
 
@@ -385,11 +437,16 @@ int manager_start(struct manager *m, const char *socket_arg)
 	r = sd_event_set_watchdog(m->event, true);
 	if (r < 0)
 		return r;
-	r = manager_listen(m, socket_arg);
+	r = manager_listen(m, socket_arg, key_socket_arg);
 	if (r < 0)
 		return r;
 	r = sd_event_add_io(m->event, NULL, m->listen_fd, EPOLLIN, accept_handler, m);
 	if (r < 0)
 		return r;
+	if (m->luks_key_fd >= 0) {
+		r = sd_event_add_io(m->event, NULL, m->luks_key_fd, EPOLLIN, key_accept_handler, m);
+		if (r < 0)
+			return r;
+	}
 	return manager_arm_idle(m);
 }

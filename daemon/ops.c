@@ -46,6 +46,11 @@ static const struct op_desc {
 	{ VHSM_OP_WRAP, "wrap", OP_ANYONE, op_wrap, AUDIT_CHAIN },
 	{ VHSM_OP_UNWRAP, "unwrap", OP_ANYONE, op_unwrap, AUDIT_CHAIN },
 	{ VHSM_OP_REWRAP, "rewrap", OP_ANYONE, op_rewrap, AUDIT_CHAIN },
+	{ VHSM_OP_LUKS_UNLOCK, "luks.unlock", OP_ADMIN, op_luks_unlock, AUDIT_CHAIN },
+	{ VHSM_OP_LUKS_ENROLL, "luks.enroll", OP_ADMIN, op_luks_enroll, AUDIT_CHAIN },
+	{ VHSM_OP_LUKS_REWRAP, "luks.rewrap", OP_ADMIN, op_luks_rewrap, AUDIT_CHAIN },
+	{ VHSM_OP_LUKS_BIND, "luks.bind", OP_ADMIN, op_luks_bind, AUDIT_CHAIN },
+	{ VHSM_OP_LUKS_UNBIND, "luks.unbind", OP_ADMIN, op_luks_unbind, AUDIT_CHAIN },
 };
 
 /*

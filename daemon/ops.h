@@ -37,6 +37,11 @@ int op_kek_set_acl(struct op_ctx *c);
 int op_wrap(struct op_ctx *c);
 int op_unwrap(struct op_ctx *c);
 int op_rewrap(struct op_ctx *c);
+int op_luks_unlock(struct op_ctx *c);
+int op_luks_enroll(struct op_ctx *c);
+int op_luks_rewrap(struct op_ctx *c);
+int op_luks_bind(struct op_ctx *c);
+int op_luks_unbind(struct op_ctx *c);
 
 /* Helpers for handlers. */
 /* Checks op against the (unauthenticated) ACL before any firmware request; 0 or -EPERM. */

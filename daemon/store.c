@@ -478,3 +478,87 @@ int store_remove(struct manager *m, const char *name)
 		return negative_errno();
 	return fileio_fsync_parent(path);
 }
+
+/* ---- sealed copies of one KEK version ---- */
+
+static int copy_meta(const char *name, uint32_t version, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "{\"kek\":\"%s\",\"kek_version\":%u,\"use\":\"luks2-token\"}",
+			 name, version);
+
+	return n > 0 && (size_t)n < len ? n : -EINVAL;
+}
+
+int store_seal_copy(struct manager *m, const char *name, uint32_t version,
+		    enum seal_profile profile, const uint8_t key[static 32], uint8_t **ret_blob,
+		    size_t *ret_len, char *why, size_t whylen)
+{
+	_cleanup_secmem_ uint8_t *dkey = NULL;
+	struct seal_params params;
+	struct seal_binding binding;
+	char meta[160];
+	int r, n;
+
+	if (!store_name_valid(name))
+		return -EINVAL;
+	n = copy_meta(name, version, meta, sizeof(meta));
+	if (n < 0)
+		return n;
+	r = attest_require(m, false, why, whylen);
+	if (r < 0)
+		return r;
+	seal_params_from_report(profile, &m->attest.report, &params);
+	seal_binding_from_report(&m->attest.report, m->policy_digest, &binding);
+	dkey = secmem_alloc(32);
+	if (!dkey)
+		return -ENOMEM;
+	r = derive_key(m, &params, dkey, why, whylen);
+	if (r < 0)
+		return r;
+	r = seal_blob(dkey, &params, &binding, name, (const uint8_t *)meta, (size_t)n, key, 32,
+		      ret_blob, ret_len);
+	if (r < 0)
+		snprintf(why, whylen, "sealing failed: %s", strerror(-r));
+	return r;
+}
+
+int store_unseal_copy(struct manager *m, const uint8_t *blob, size_t len, const char *name,
+		      uint32_t version, uint8_t **ret_key, char *why, size_t whylen)
+{
+	_cleanup_secmem_ uint8_t *dkey = NULL, *pt = NULL;
+	struct seal_header h;
+	char meta[160];
+	size_t pt_len;
+	int r, n;
+
+	n = copy_meta(name, version, meta, sizeof(meta));
+	if (n < 0 || seal_parse_header(blob, len, &h) < 0 || strcmp(h.label, name) != 0 ||
+	    h.meta_len != (size_t)n || memcmp(h.meta, meta, (size_t)n) != 0) {
+		snprintf(why, whylen, "token's sealed copy is not one of KEK %s version %u", name,
+			 version);
+		return -EBADMSG;
+	}
+	r = attest_require(m, false, why, whylen);
+	if (r < 0)
+		return r;
+	dkey = secmem_alloc(32);
+	if (!dkey)
+		return -ENOMEM;
+	r = derive_key(m, &h.params, dkey, why, whylen);
+	if (r < 0)
+		return r;
+	r = unseal_blob(dkey, blob, len, &pt, &pt_len);
+	if (r < 0) {
+		if (m->attest.report_valid)
+			seal_explain_failure(&h, &m->attest.report, m->attest.product, why, whylen);
+		else
+			snprintf(why, whylen, "token's sealed copy of KEK %s does not unseal", name);
+		return -EKEYREJECTED;
+	}
+	if (pt_len != 32) {
+		snprintf(why, whylen, "token's sealed copy of KEK %s has a bad length", name);
+		return -EBADMSG;
+	}
+	*ret_key = TAKE_PTR(pt);
+	return 0;
+}

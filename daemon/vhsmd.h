@@ -106,6 +106,9 @@ struct peer {
 struct manager {
 	sd_event *event;
 	int listen_fd;
+	int luks_key_fd;     /* crypttab key socket (stream), or -EBADF */
+	char *luks_key_path; /* set when we bound it ourselves */
+	bool luks_standalone; /* no KEK store: tokens unlock with their sealed copy */
 	char *socket_path;   /* set when we bound the socket ourselves */
 	char *state_dir;
 	int state_fd;        /* O_PATH|O_DIRECTORY of state_dir */
@@ -138,8 +141,12 @@ struct conn;
 int manager_new(struct manager **ret);
 struct manager *manager_free(struct manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
-/* Listens (socket activation, else binds socket_arg or the default path) and arms timers. */
-int manager_start(struct manager *m, const char *socket_arg);
+/*
+ * Listens (socket activation: the SOCK_SEQPACKET fd is the request socket, a SOCK_STREAM fd
+ * the crypttab key socket; else binds socket_arg or the default path, and key_socket_arg if
+ * given) and arms timers.
+ */
+int manager_start(struct manager *m, const char *socket_arg, const char *key_socket_arg);
 void manager_status(struct manager *m, const char *fmt, ...) _printf_(2, 3);
 
 /* ops.c: decode one request, authorize, act, audit; writes the reply into out. */

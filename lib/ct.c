@@ -84,3 +84,80 @@ int ct_hex_decode(uint8_t *out, size_t n, const char *in, size_t inlen)
 	}
 	return 0;
 }
+
+/* Base64 digit for a 6-bit value, by range masks (A-Z, a-z, 0-9, '+', '/'). */
+static char ct_base64_digit(uint32_t v)
+{
+	uint32_t upper = ct_in_range(v, 0, 25), lower = ct_in_range(v, 26, 51);
+	uint32_t digit = ct_in_range(v, 52, 61), plus = ct_in_range(v, 62, 62);
+	uint32_t slash = ct_in_range(v, 63, 63);
+
+	return (char)((upper & (v + 'A')) | (lower & (v - 26 + 'a')) | (digit & (v - 52 + '0')) |
+		      (plus & '+') | (slash & '/'));
+}
+
+void ct_base64_encode(char *out, const uint8_t *in, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t b0 = in[i], b1 = i + 1 < n ? in[i + 1] : 0, b2 = i + 2 < n ? in[i + 2] : 0;
+		uint32_t w = b0 << 16 | b1 << 8 | b2;
+
+		out[o++] = ct_base64_digit(w >> 18);
+		out[o++] = ct_base64_digit((w >> 12) & 0x3f);
+		out[o++] = i + 1 < n ? ct_base64_digit((w >> 6) & 0x3f) : '=';
+		out[o++] = i + 2 < n ? ct_base64_digit(w & 0x3f) : '=';
+	}
+	out[o] = '\0';
+}
+
+/* Value of base64 digit c; *err gets all ones or'ed in when c is not one. */
+static uint32_t ct_base64_value(unsigned char ch, uint32_t *err)
+{
+	uint32_t c = ch;
+	uint32_t upper = ct_in_range(c, 'A', 'Z'), lower = ct_in_range(c, 'a', 'z');
+	uint32_t digit = ct_in_range(c, '0', '9'), plus = ct_in_range(c, '+', '+');
+	uint32_t slash = ct_in_range(c, '/', '/');
+
+	*err |= ~(upper | lower | digit | plus | slash);
+	return (upper & (c - 'A')) | (lower & (c - 'a' + 26)) | (digit & (c - '0' + 52)) |
+	       (plus & 62u) | (slash & 63u);
+}
+
+int ct_base64_decode(uint8_t *out, size_t outcap, const char *in, size_t inlen)
+{
+	uint32_t err = 0;
+	size_t pad = 0, n, o = 0;
+
+	/* Length and padding are public. */
+	if (inlen % 4 != 0)
+		return -EBADMSG;
+	if (inlen >= 1 && in[inlen - 1] == '=')
+		pad = inlen >= 2 && in[inlen - 2] == '=' ? 2 : 1;
+	n = inlen / 4 * 3 - pad;
+	if (n > outcap)
+		return -EMSGSIZE;
+	for (size_t i = 0; i < inlen; i += 4) {
+		bool last = i + 4 == inlen;
+		size_t digits = last ? 4 - pad : 4;
+		uint32_t w = 0;
+
+		for (size_t k = 0; k < 4; k++)
+			w = w << 6 | (k < digits ? ct_base64_value((unsigned char)in[i + k], &err) : 0);
+		out[o++] = (uint8_t)(w >> 16);
+		if (digits > 2)
+			out[o++] = (uint8_t)(w >> 8);
+		if (digits > 3)
+			out[o++] = (uint8_t)w;
+		/* Canonical form: the bits the padding leaves unused must be zero. */
+		if (digits < 4)
+			err |= 0u - (uint32_t)((w & (digits == 2 ? 0xffffu : 0xffu)) != 0);
+	}
+	if (err) {
+		if (o)
+			explicit_bzero(out, o);
+		return -EBADMSG;
+	}
+	return (int)n;
+}

@@ -26,3 +26,21 @@ void ct_hex_encode(char *out, const uint8_t *in, size_t n);
  * Constant time in the data.
  */
 int ct_hex_decode(uint8_t *out, size_t n, const char *in, size_t inlen) _wur_;
+
+/* Length of the base64 text (with padding, without NUL) for n bytes. */
+#define CT_BASE64_LEN(n) ((((n) + 2u) / 3u) * 4u)
+
+/*
+ * Writes standard base64 (RFC 4648, '+' '/', '=' padding) of in[0..n) and a NUL to out
+ * (CT_BASE64_LEN(n) + 1 bytes). Constant time in the data: used for keyslot secrets.
+ */
+void ct_base64_encode(char *out, const uint8_t *in, size_t n);
+
+/*
+ * Decodes canonical padded base64 from in[0..inlen) into out (room for outcap bytes).
+ * Refuses a length that is not a multiple of 4, characters outside the alphabet, padding
+ * anywhere but at the end, and non-zero unused bits. Returns the decoded length, or
+ * -EBADMSG (malformed) / -EMSGSIZE (does not fit); out is wiped on failure. Constant time
+ * in the data (lengths and the padding count are public).
+ */
+int ct_base64_decode(uint8_t *out, size_t outcap, const char *in, size_t inlen) _wur_;

@@ -50,6 +50,10 @@ enum vhsm_op {
 	VHSM_OP_DEK_DROP = 51,
 	VHSM_OP_KEYRING_REQUEST = 52, /* request-key upcall on behalf of uid/gid */
 	VHSM_OP_LUKS_UNLOCK = 64,     /* token: unseal a keyslot secret */
+	VHSM_OP_LUKS_ENROLL = 65,     /* new keyslot secret + token material for a volume */
+	VHSM_OP_LUKS_REWRAP = 66,     /* token material to the KEK's newest version and TCB */
+	VHSM_OP_LUKS_BIND = 67,       /* volume name -> token material, for the key socket */
+	VHSM_OP_LUKS_UNBIND = 68,     /* forget the bindings of a LUKS UUID */
 	VHSM_OP_AUDIT_VERIFY = 80,
 	_VHSM_OP_MAX = 0x7fff,
 };
@@ -81,5 +85,9 @@ enum vhsm_tag {
 	VHSM_TAG_PUBKEY = 22,    /* data: public key (DER/PEM) */
 	VHSM_TAG_TOKEN = 23,     /* data: LUKS2 token payload (sealed KEK copy + wrapped secret) */
 	VHSM_TAG_VOLUME = 24,    /* string: volume name or LUKS UUID */
+	VHSM_TAG_SEALED_KEK = 32,     /* data: sealed copy of one KEK version (LUKS2 token) */
+	VHSM_TAG_WRAPPED_SECRET = 33, /* data: keyslot secret wrapped under that version */
+	VHSM_TAG_POLICY_DIGEST = 34,  /* data (32): attestation policy digest at sealing */
+	VHSM_TAG_UUID = 35,           /* string: LUKS2 header UUID */
 	_VHSM_TAG_MAX,
 };

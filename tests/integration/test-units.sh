@@ -10,12 +10,17 @@ level=$(printf '%s\n' "$out" | sed -n 's/.*Overall exposure level for vhsmd.serv
 awk -v l="$level" 'BEGIN { exit !(l <= 2.5) }' || fail "exposure $level > 2.5"
 ok "vhsmd.service exposure $level <= 2.5"
 
-for u in vhsmd.socket vhsmd.service; do
+for u in vhsmd.socket vhsmd.service vhsmd-luks-key.socket; do
 	grep -q '^DefaultDependencies=no' "$top/systemd/$u" || fail "$u: DefaultDependencies=no missing"
 	grep -q '^Before=.*cryptsetup-pre.target' "$top/systemd/$u" || fail "$u: not before cryptsetup-pre.target"
 	grep -q '^Documentation=man:' "$top/systemd/$u" || fail "$u: no Documentation="
 done
 grep -q '^ListenSequentialPacket=/run/vhsm/vhsmd.sock' "$top/systemd/vhsmd.socket" || fail "socket path"
+grep -q '^ListenStream=/run/vhsm/luks-key.sock' "$top/systemd/vhsmd-luks-key.socket" ||
+	fail "key socket path"
+grep -q '^SocketMode=0600' "$top/systemd/vhsmd-luks-key.socket" || fail "key socket not root-only"
+grep -q '^Sockets=vhsmd.socket vhsmd-luks-key.socket' "$top/systemd/vhsmd.service" ||
+	fail "vhsmd.service does not take the key socket"
 grep -q '^Type=notify' "$top/systemd/vhsmd.service" || fail "Type=notify"
 grep -q '^WatchdogSec=' "$top/systemd/vhsmd.service" || fail "watchdog"
 grep -q '^DeviceAllow=/dev/sev-guest' "$top/systemd/vhsmd.service" || fail "DeviceAllow"
@@ -27,6 +32,8 @@ d=$WORK/root
 make -s -C "$top" install DESTDIR="$d" BUILDDIR="$B" >/dev/null || fail "make install"
 [ -x "$d/usr/sbin/vhsmd" ] && [ -x "$d/usr/bin/vhsmctl" ] || fail "binaries not installed"
 [ ! -e "$d/usr/bin/vhsm-snp-sim" ] || fail "the simulator is installed without WITH_SIM=1"
+[ -f "$d/usr/lib/$(gcc -dumpmachine)/cryptsetup/libcryptsetup-token-vhsm.so" ] ||
+	fail "token plugin not installed in \$(LIBDIR)/cryptsetup"
 # In the scratch root: sysusers creates the user, then tmpfiles can own the state dir by it.
 systemd-sysusers --root="$d" "$d/usr/lib/sysusers.d/vhsm.conf" >/dev/null 2>&1 ||
 	fail "sysusers.d file does not apply"

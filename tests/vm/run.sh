@@ -24,6 +24,9 @@ CACHE_RECIPE=1
 # The checks guest-check.sh must report, in order; a missing one counts as failed.
 CHECKS=(vhsmd-socket-attestation kek-wrap-unwrap dmcrypt-crypttab-data
 	dmcrypt-wrong-key-stays-closed no-unexpected-failed-units)
+# LUKS2 token and key-socket volumes (tests/vm/luks-setup.sh, tests/vm/guest-luks.sh).
+. "$here/luks-setup.sh"
+CHECKS+=("${LUKS_CHECKS[@]}")
 
 keep=0 rebuild=0
 for a in "$@"; do
@@ -361,7 +364,7 @@ boot() {
 		-serial "file:$W/serial.log"
 		-kernel "$W/vmlinuz" -initrd "$W/initrd.img" -append "$cmdline")
 	local d
-	for d in root data bad result; do
+	for d in root data bad result $LUKS_DISKS; do
 		QEMU+=(-drive "file=$W/$d.img,format=raw,if=none,id=$d,cache=unsafe"
 			-device "virtio-blk-pci,drive=$d,serial=vhsm-$d")
 	done
@@ -431,6 +434,7 @@ report() {
 ensure_cache
 make_disks
 install_guest
+luks_setup
 boot
 ok=0
 report || ok=$?

@@ -1,0 +1,761 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vhsmctl luks enroll|list|remove|rewrap|unlock: LUKS2 volumes whose keyslot secret vhsmd
+ * keeps (docs/boot-unlock.md). The header is changed through libcryptsetup; the volume key
+ * never leaves this process, and the keyslot secret only goes into libcryptsetup (or, with an
+ * explicit --print-key, to a stdout that is not a terminal).
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <libcryptsetup.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "ct.h"
+#include "fileio.h"
+#include "luks-token.h"
+#include "secmem.h"
+#include "vhsmctl.h"
+
+#define UNLOCK_KEY_MAX (64u * 1024u)
+
+static inline void crypt_freep(struct crypt_device **cd)
+{
+	if (*cd)
+		crypt_free(*cd);
+}
+
+/* Opens DEVICE and loads its LUKS2 header. Returns 0 or an EXIT_* after printing why. */
+static int luks_open(const char *device, struct crypt_device **ret)
+{
+	struct crypt_device *cd = NULL;
+	int r = crypt_init(&cd, device);
+
+	if (r < 0) {
+		cli_error("%s: %s", device, strerror(-r));
+		return EXIT_ERROR;
+	}
+	r = crypt_load(cd, CRYPT_LUKS2, NULL);
+	if (r < 0) {
+		cli_error("%s is not a LUKS2 volume: %s", device, strerror(-r));
+		crypt_free(cd);
+		return EXIT_REJECTED;
+	}
+	*ret = cd;
+	return 0;
+}
+
+/* Reads the unlock passphrase from a file ("-" = stdin) or, without one, from the terminal. */
+static int read_unlock_key(const char *file, uint8_t **ret, size_t *ret_len)
+{
+	struct termios old, quiet;
+	_cleanup_close_ int fd = -EBADF;
+	int r;
+
+	if (file) {
+		fd = strcmp(file, "-") == 0 ? dup(STDIN_FILENO) : open(file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return negative_errno();
+		return fileio_read_fd_secret(fd, UNLOCK_KEY_MAX, ret, ret_len);
+	}
+	fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || tcgetattr(fd, &old) < 0)
+		return -ENOTTY;
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	(void)!write(fd, "Current passphrase for the volume: ", 35);
+	(void)tcsetattr(fd, TCSAFLUSH, &quiet);
+	uint8_t *buf = secmem_alloc(1024);
+	size_t n = 0;
+	r = buf ? 0 : -ENOMEM;
+	while (r == 0 && n < 1024) {
+		ssize_t k = read(fd, buf + n, 1);
+		if (k <= 0 || buf[n] == '\n')
+			break;
+		n++;
+	}
+	(void)tcsetattr(fd, TCSAFLUSH, &old);
+	(void)!write(fd, "\n", 1);
+	if (r < 0)
+		return r;
+	*ret = buf;
+	*ret_len = n;
+	return 0;
+}
+
+/* The vhsm token ids of cd (at most 32). */
+static int vhsm_tokens(struct crypt_device *cd, int ids[32])
+{
+	int n = 0;
+
+	for (int i = 0; i < 32; i++) {
+		const char *type = NULL;
+		if (crypt_token_status(cd, i, &type) == CRYPT_TOKEN_EXTERNAL_UNKNOWN ||
+		    crypt_token_status(cd, i, &type) == CRYPT_TOKEN_EXTERNAL)
+			if (type && strcmp(type, LUKS_TOKEN_TYPE) == 0)
+				ids[n++] = i;
+	}
+	return n;
+}
+
+/* Parses token id of cd into *t. 0 or -EBADMSG (printed). */
+static int read_token(struct crypt_device *cd, int id, struct luks_token *t)
+{
+	const char *json = NULL;
+	char why[256];
+
+	if (crypt_token_json_get(cd, id, &json) < 0 || !json ||
+	    luks_token_parse(json, strlen(json), t, why, sizeof(why)) < 0) {
+		cli_error("token %d: %s", id, json ? why : "unreadable");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* ---- daemon requests ---- */
+
+/* Reply material for a token (enroll and rewrap). */
+static int material_from_reply(const struct client_reply *rep, struct luks_token *t)
+{
+	const struct vhsm_wire_field *s = vhsm_wire_get(&rep->msg, VHSM_TAG_SEALED_KEK);
+	const struct vhsm_wire_field *w = vhsm_wire_get(&rep->msg, VHSM_TAG_WRAPPED_SECRET);
+	const struct vhsm_wire_field *d = vhsm_wire_get(&rep->msg, VHSM_TAG_POLICY_DIGEST);
+	char profile[16];
+
+	if (!s || !w || !d || s->len > sizeof(t->sealed_kek) || w->len > sizeof(t->wrapped_secret) ||
+	    d->len != 32 || vhsm_wire_get_u32(&rep->msg, VHSM_TAG_VERSION, &t->kek_version) < 0 ||
+	    vhsm_wire_get_str(&rep->msg, VHSM_TAG_NAME, t->kek, sizeof(t->kek)) < 0 ||
+	    vhsm_wire_get_str(&rep->msg, VHSM_TAG_PROFILE, profile, sizeof(profile)) < 0)
+		return -EPROTO;
+	memcpy(t->sealed_kek, s->value, s->len);
+	t->sealed_kek_len = s->len;
+	memcpy(t->wrapped_secret, w->value, w->len);
+	t->wrapped_secret_len = w->len;
+	memcpy(t->policy_digest, d->value, 32);
+	t->profile = seal_profile_from_string(profile);
+	return t->profile < 0 ? -EPROTO : 0;
+}
+
+/* Sends req; on success leaves the reply in rep (caller releases). Returns an EXIT_*. */
+static int call(struct client_req *req, const char *what, struct client_reply *rep)
+{
+	int r = client_call(req, rep);
+
+	client_req_done(req);
+	if (r < 0) {
+		client_reply_done(rep);
+		return EXIT_ERROR;
+	}
+	if (rep->err) {
+		r = client_refused(rep, what);
+		client_reply_done(rep);
+		return r;
+	}
+	return EXIT_OK;
+}
+
+static void add_material(struct client_req *req, const struct luks_token *t, const char *uuid)
+{
+	vhsm_wire_add_data(&req->b, VHSM_TAG_SEALED_KEK, t->sealed_kek, t->sealed_kek_len);
+	vhsm_wire_add_data(&req->b, VHSM_TAG_WRAPPED_SECRET, t->wrapped_secret,
+			   t->wrapped_secret_len);
+	vhsm_wire_add_str(&req->b, VHSM_TAG_UUID, uuid);
+}
+
+/* Gets the keyslot passphrase of token t (secmem, NUL-terminated). Returns an EXIT_*. */
+static int fetch_passphrase(const struct luks_token *t, const char *uuid, char **ret)
+{
+	struct client_req req;
+	struct client_reply rep;
+	const struct vhsm_wire_field *f;
+	int r;
+
+	if (client_begin(&req, VHSM_OP_LUKS_UNLOCK) < 0)
+		return EXIT_ERROR;
+	add_material(&req, t, uuid);
+	r = call(&req, "unlock", &rep);
+	if (r != EXIT_OK)
+		return r;
+	f = vhsm_wire_get(&rep.msg, VHSM_TAG_DATA);
+	char *pass = secmem_alloc(LUKS_PASSPHRASE_LEN + 1);
+	if (!f || f->len != LUKS_SECRET_SIZE || !pass) {
+		secmem_free(pass);
+		client_reply_done(&rep);
+		cli_error("malformed reply from vhsmd");
+		return EXIT_ERROR;
+	}
+	ct_base64_encode(pass, f->value, LUKS_SECRET_SIZE);
+	client_reply_done(&rep);
+	*ret = pass;
+	return EXIT_OK;
+}
+
+static int bind_volume(const char *volume, const struct luks_token *t, const char *uuid)
+{
+	struct client_req req;
+	struct client_reply rep;
+	int r;
+
+	if (client_begin(&req, VHSM_OP_LUKS_BIND) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_VOLUME, volume);
+	add_material(&req, t, uuid);
+	r = call(&req, "bind", &rep);
+	if (r == EXIT_OK)
+		client_reply_done(&rep);
+	return r;
+}
+
+/* ---- enroll ---- */
+
+struct enroll_args {
+	const char *device, *kek, *key_file, *wipe, *volume;
+};
+
+/* Adds the keyslot and the token; on failure removes the keyslot again. Returns an EXIT_*. */
+static int enroll_slot(struct crypt_device *cd, const uint8_t *vk, size_t vk_len,
+		       struct luks_token *t, const char *pass, int *ret_token)
+{
+	struct crypt_pbkdf_type pbkdf = {
+		.type = CRYPT_KDF_PBKDF2, .hash = "sha512", .iterations = 1000,
+		.flags = CRYPT_PBKDF_NO_BENCHMARK,
+	};
+	_cleanup_free_ char *json = NULL;
+	int slot, tok, r;
+
+	r = crypt_set_pbkdf_type(cd, &pbkdf);
+	if (r < 0)
+		return cli_fail(r, "setting PBKDF2-SHA512");
+	slot = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, (const char *)vk, vk_len, pass,
+					       LUKS_PASSPHRASE_LEN);
+	if (slot < 0)
+		return cli_fail(slot, "adding a keyslot");
+	t->keyslot = (unsigned)slot;
+	r = luks_token_to_json(t, &json);
+	tok = r < 0 ? r : crypt_token_json_set(cd, CRYPT_ANY_TOKEN, json);
+	if (tok < 0) {
+		(void)crypt_keyslot_destroy(cd, slot);
+		return cli_fail(tok, "writing the vhsm token");
+	}
+	*ret_token = tok;
+	return EXIT_OK;
+}
+
+/* Gets the volume key with the admin's passphrase. Returns an EXIT_*. */
+static int get_volume_key(struct crypt_device *cd, const char *key_file, uint8_t **ret,
+			  size_t *ret_len)
+{
+	_cleanup_secmem_ uint8_t *pass = NULL;
+	size_t pass_len, vk_len = (size_t)crypt_get_volume_key_size(cd);
+	uint8_t *vk;
+	int r = read_unlock_key(key_file, &pass, &pass_len);
+
+	if (r == -ENOTTY) {
+		cli_error("no terminal for the passphrase prompt: use --unlock-key-file");
+		return EXIT_USAGE;
+	}
+	if (r < 0)
+		return cli_fail(r, "reading the unlock key");
+	vk = secmem_alloc(vk_len ? vk_len : 1);
+	if (!vk)
+		return EXIT_ERROR;
+	r = crypt_volume_key_get(cd, CRYPT_ANY_SLOT, (char *)vk, &vk_len, (const char *)pass,
+				 pass_len);
+	if (r < 0) {
+		secmem_free(vk);
+		cli_error("the unlock key opens no keyslot of this volume");
+		return EXIT_REJECTED;
+	}
+	*ret = vk;
+	*ret_len = vk_len;
+	return EXIT_OK;
+}
+
+static int do_wipe(struct crypt_device *cd, const char *spec, unsigned keep_slot);
+static int parse_wipe(struct crypt_device *cd, const char *spec, uint32_t *ret);
+
+static int enroll_run(const struct enroll_args *a)
+{
+	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+	_cleanup_secmem_ uint8_t *vk = NULL;
+	_cleanup_secmem_ char *pass = NULL;
+	struct client_req req;
+	struct client_reply rep;
+	struct luks_token t = {};
+	const struct vhsm_wire_field *f;
+	size_t vk_len;
+	int r, tok;
+
+	r = luks_open(a->device, &cd);
+	if (r)
+		return r;
+	uint32_t mask;
+	if (a->wipe && parse_wipe(cd, a->wipe, &mask) < 0) {
+		cli_error("--wipe-slot: expected all, password, recovery, vhsm or slot numbers 0..31");
+		return EXIT_USAGE;
+	}
+	r = get_volume_key(cd, a->key_file, &vk, &vk_len);
+	if (r)
+		return r;
+	if (client_begin(&req, VHSM_OP_LUKS_ENROLL) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, a->kek);
+	vhsm_wire_add_str(&req.b, VHSM_TAG_UUID, crypt_get_uuid(cd));
+	r = call(&req, "enroll", &rep);
+	if (r)
+		return r;
+	f = vhsm_wire_get(&rep.msg, VHSM_TAG_DATA);
+	pass = secmem_alloc(LUKS_PASSPHRASE_LEN + 1);
+	if (!pass || !f || f->len != LUKS_SECRET_SIZE || material_from_reply(&rep, &t) < 0) {
+		client_reply_done(&rep);
+		cli_error("malformed reply from vhsmd");
+		return EXIT_ERROR;
+	}
+	ct_base64_encode(pass, f->value, LUKS_SECRET_SIZE);
+	client_reply_done(&rep);
+	r = enroll_slot(cd, vk, vk_len, &t, pass, &tok);
+	if (r)
+		return r;
+	printf("Enrolled keyslot %u with vhsm token %d (KEK %s version %u, %s).\n", t.keyslot, tok,
+	       t.kek, t.kek_version, seal_profile_to_string(t.profile));
+	if (a->volume) {
+		r = bind_volume(a->volume, &t, crypt_get_uuid(cd));
+		if (r)
+			return r;
+		printf("Volume %s bound for the key socket.\n", a->volume);
+	}
+	return a->wipe ? do_wipe(cd, a->wipe, t.keyslot) : EXIT_OK;
+}
+
+static int luks_enroll(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "kek", required_argument, NULL, 'k' },
+		{ "unlock-key-file", required_argument, NULL, 'f' },
+		{ "wipe-slot", required_argument, NULL, 'w' },
+		{ "volume", required_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct enroll_args a = {};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'k': a.kek = optarg; break;
+		case 'f': a.key_file = optarg; break;
+		case 'w': a.wipe = optarg; break;
+		case 'v': a.volume = optarg; break;
+		case 'h':
+			printf("Usage: vhsmctl luks enroll DEVICE --kek NAME [--unlock-key-file FILE|-]\n"
+			       "       [--wipe-slot=all|password|recovery|vhsm|N,...] [--volume NAME]\n"
+			       "Adds a keyslot with a random 64-byte secret that vhsmd keeps under the KEK,\n"
+			       "and a LUKS2 token of type vhsm. Without --unlock-key-file the current\n"
+			       "passphrase is asked on the terminal. --volume NAME also binds the volume\n"
+			       "to the crypttab key socket (/run/vhsm/luks-key.sock) under that name.\n");
+			return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1 || !a.kek) {
+		cli_error("luks enroll: DEVICE and --kek NAME are required (see --help)");
+		return EXIT_USAGE;
+	}
+	if (!luks_token_kek_name_valid(a.kek) || (a.volume && !luks_token_kek_name_valid(a.volume))) {
+		cli_error("luks enroll: names are 1..64 characters of A-Z a-z 0-9 _ . -");
+		return EXIT_USAGE;
+	}
+	a.device = argv[optind];
+	return enroll_run(&a);
+}
+
+/* ---- wiping other slots (enroll --wipe-slot) ---- */
+
+/* Keyslots claimed by tokens of type (or, with type NULL, by any token), as a bit mask. */
+static uint32_t slots_of_tokens(struct crypt_device *cd, const char *type)
+{
+	uint32_t mask = 0;
+
+	for (int i = 0; i < 32; i++) {
+		const char *tt = NULL;
+		crypt_token_info ti = crypt_token_status(cd, i, &tt);
+		if (ti == CRYPT_TOKEN_INACTIVE || ti == CRYPT_TOKEN_INVALID || !tt)
+			continue;
+		if (type && strcmp(type, tt) != 0)
+			continue;
+		for (int s = 0; s < 32; s++)
+			if (crypt_token_is_assigned(cd, i, s) == 0)
+				mask |= 1u << s;
+	}
+	return mask;
+}
+
+static int parse_wipe(struct crypt_device *cd, const char *spec, uint32_t *ret)
+{
+	_cleanup_free_ char *copy = strdup(spec);
+	uint32_t used = 0, mask = 0;
+	char *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	for (int s = 0; s < 32; s++)
+		if (crypt_keyslot_status(cd, s) >= CRYPT_SLOT_ACTIVE)
+			used |= 1u << s;
+	for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		char *e;
+		if (strcmp(w, "all") == 0)
+			mask |= used;
+		else if (strcmp(w, "password") == 0)
+			mask |= used & ~slots_of_tokens(cd, NULL);
+		else if (strcmp(w, "recovery") == 0)
+			mask |= slots_of_tokens(cd, "systemd-recovery");
+		else if (strcmp(w, "vhsm") == 0)
+			mask |= slots_of_tokens(cd, LUKS_TOKEN_TYPE);
+		else {
+			unsigned long v = strtoul(w, &e, 10);
+			if (*w == '\0' || *e || v > 31)
+				return -EINVAL;
+			mask |= 1u << v;
+		}
+	}
+	*ret = mask & used;
+	return 0;
+}
+
+static int do_wipe(struct crypt_device *cd, const char *spec, unsigned keep_slot)
+{
+	uint32_t mask;
+	int r = parse_wipe(cd, spec, &mask);
+
+	if (r < 0) {
+		cli_error("--wipe-slot: expected all, password, recovery, vhsm or slot numbers");
+		return EXIT_USAGE;
+	}
+	mask &= ~(1u << keep_slot); /* never the slot just enrolled */
+	for (int i = 0; i < 32; i++) {
+		/* Tokens whose every keyslot goes away go too. */
+		const char *tt = NULL;
+		crypt_token_info ti = crypt_token_status(cd, i, &tt);
+		bool all = ti != CRYPT_TOKEN_INACTIVE && ti != CRYPT_TOKEN_INVALID, any = false;
+		for (int s = 0; all && s < 32; s++)
+			if (crypt_token_is_assigned(cd, i, s) == 0) {
+				any = true;
+				all = mask & (1u << s);
+			}
+		if (all && any)
+			(void)crypt_token_json_set(cd, i, NULL);
+	}
+	for (int s = 0; s < 32; s++)
+		if (mask & (1u << s)) {
+			r = crypt_keyslot_destroy(cd, s);
+			if (r < 0)
+				return cli_fail(r, "wiping a keyslot");
+			printf("Wiped keyslot %d.\n", s);
+		}
+	return EXIT_OK;
+}
+
+/* ---- list ---- */
+
+static int luks_list(int argc, char **argv)
+{
+	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+	struct luks_token t;
+	char digest[65];
+	int ids[32], n, r;
+
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("Usage: vhsmctl [--json] luks list DEVICE\n");
+		return EXIT_OK;
+	}
+	if (argc != 2) {
+		cli_error("luks list: expected DEVICE (see --help)");
+		return EXIT_USAGE;
+	}
+	r = luks_open(argv[1], &cd);
+	if (r)
+		return r;
+	n = vhsm_tokens(cd, ids);
+	if (!arg_json)
+		printf("%-5s %-4s %-24s %-7s %-7s %s\n", "TOKEN", "SLOT", "KEK", "VERSION", "PROFILE",
+		       "POLICY");
+	else
+		printf("[");
+	for (int i = 0; i < n; i++) {
+		if (read_token(cd, ids[i], &t) < 0)
+			continue;
+		ct_hex_encode(digest, t.policy_digest, 32);
+		if (arg_json)
+			printf("%s{\"token\":%d,\"keyslot\":%u,\"kek\":\"%s\",\"kek_version\":%u,"
+			       "\"profile\":\"%s\",\"policy_digest\":\"%s\"}", i ? "," : "", ids[i],
+			       t.keyslot, t.kek, t.kek_version, seal_profile_to_string(t.profile),
+			       digest);
+		else
+			printf("%-5d %-4u %-24s %-7u %-7s %.16s...\n", ids[i], t.keyslot, t.kek,
+			       t.kek_version, seal_profile_to_string(t.profile), digest);
+	}
+	if (arg_json)
+		printf("]\n");
+	return EXIT_OK;
+}
+
+/* ---- remove ---- */
+
+static int unbind_uuid(const char *uuid)
+{
+	struct client_req req;
+	struct client_reply rep;
+	int r;
+
+	if (client_begin(&req, VHSM_OP_LUKS_UNBIND) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_UUID, uuid);
+	r = call(&req, "unbind", &rep);
+	if (r == EXIT_OK)
+		client_reply_done(&rep);
+	return r;
+}
+
+static int luks_remove(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "token", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+	struct luks_token t;
+	int ids[32], n, c, r, only = -1, removed = 0, used = 0;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		if (c == 't') {
+			char *e;
+			long v = strtol(optarg, &e, 10);
+			if (*optarg == '\0' || *e || v < 0 || v > 31) {
+				cli_error("--token: expected 0..31");
+				return EXIT_USAGE;
+			}
+			only = (int)v;
+		} else if (c == 'h') {
+			printf("Usage: vhsmctl luks remove DEVICE [--token ID]\n"
+			       "Removes the vhsm tokens (or one) and their keyslots, and the volume's\n"
+			       "key-socket bindings. Refuses to remove the last keyslot.\n");
+			return EXIT_OK;
+		} else {
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		cli_error("luks remove: expected DEVICE (see --help)");
+		return EXIT_USAGE;
+	}
+	r = luks_open(argv[optind], &cd);
+	if (r)
+		return r;
+	n = vhsm_tokens(cd, ids);
+	for (int s = 0; s < 32; s++)
+		used += crypt_keyslot_status(cd, s) >= CRYPT_SLOT_ACTIVE;
+	for (int i = 0; i < n; i++) {
+		if (only >= 0 && ids[i] != only)
+			continue;
+		if (read_token(cd, ids[i], &t) < 0)
+			return EXIT_REJECTED;
+		if (crypt_keyslot_status(cd, (int)t.keyslot) >= CRYPT_SLOT_ACTIVE && used <= 1) {
+			cli_error("keyslot %u is the volume's last keyslot: not removed", t.keyslot);
+			return EXIT_REJECTED;
+		}
+		r = crypt_token_json_set(cd, ids[i], NULL);
+		if (r >= 0 && crypt_keyslot_status(cd, (int)t.keyslot) >= CRYPT_SLOT_ACTIVE) {
+			r = crypt_keyslot_destroy(cd, (int)t.keyslot);
+			used--;
+		}
+		if (r < 0)
+			return cli_fail(r, "removing the token");
+		printf("Removed vhsm token %d and keyslot %u.\n", ids[i], t.keyslot);
+		removed++;
+	}
+	if (!removed) {
+		cli_error("no vhsm token%s on %s", only >= 0 ? " with that id" : "", argv[optind]);
+		return EXIT_REJECTED;
+	}
+	if (vhsm_tokens(cd, ids) == 0 && unbind_uuid(crypt_get_uuid(cd)) != EXIT_OK)
+		cli_error("warning: the volume's key-socket bindings may remain in vhsmd");
+	return EXIT_OK;
+}
+
+/* ---- rewrap ---- */
+
+static int rewrap_one(struct crypt_device *cd, int id)
+{
+	_cleanup_free_ char *json = NULL;
+	struct client_req req;
+	struct client_reply rep;
+	struct luks_token t, nt;
+	int r;
+
+	if (read_token(cd, id, &t) < 0)
+		return EXIT_REJECTED;
+	if (client_begin(&req, VHSM_OP_LUKS_REWRAP) < 0)
+		return EXIT_ERROR;
+	add_material(&req, &t, crypt_get_uuid(cd));
+	r = call(&req, "rewrap", &rep);
+	if (r)
+		return r;
+	nt = t;
+	r = material_from_reply(&rep, &nt);
+	client_reply_done(&rep);
+	if (r < 0) {
+		cli_error("malformed reply from vhsmd");
+		return EXIT_ERROR;
+	}
+	r = luks_token_to_json(&nt, &json);
+	if (r >= 0)
+		r = crypt_token_json_set(cd, id, json);
+	if (r < 0)
+		return cli_fail(r, "writing the token");
+	printf("Token %d: KEK %s version %u -> %u (%s).\n", id, t.kek, t.kek_version,
+	       nt.kek_version, seal_profile_to_string(nt.profile));
+	return EXIT_OK;
+}
+
+static int luks_rewrap(int argc, char **argv)
+{
+	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+	int ids[32], n, r, ret = EXIT_OK;
+
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("Usage: vhsmctl luks rewrap DEVICE\n"
+		       "Moves every vhsm token to its KEK's newest version and current sealing\n"
+		       "(after kek rotate or kek reseal). The keyslots and the volume key stay.\n");
+		return EXIT_OK;
+	}
+	if (argc != 2) {
+		cli_error("luks rewrap: expected DEVICE (see --help)");
+		return EXIT_USAGE;
+	}
+	r = luks_open(argv[1], &cd);
+	if (r)
+		return r;
+	n = vhsm_tokens(cd, ids);
+	if (n == 0) {
+		cli_error("no vhsm token on %s", argv[1]);
+		return EXIT_REJECTED;
+	}
+	for (int i = 0; i < n; i++) {
+		r = rewrap_one(cd, ids[i]);
+		if (r)
+			ret = r;
+	}
+	return ret;
+}
+
+/* ---- unlock ---- */
+
+struct unlock_args {
+	const char *device, *name;
+	bool test, print_key;
+};
+
+static int unlock_with(struct crypt_device *cd, const struct unlock_args *a,
+		       const struct luks_token *t, const char *pass)
+{
+	int r;
+
+	if (a->print_key) {
+		if (fwrite(pass, 1, LUKS_PASSPHRASE_LEN, stdout) != LUKS_PASSPHRASE_LEN ||
+		    fflush(stdout) != 0)
+			return cli_fail(-EIO, "writing the key");
+		return EXIT_OK;
+	}
+	r = crypt_activate_by_passphrase(cd, a->test ? NULL : a->name, (int)t->keyslot, pass,
+					 LUKS_PASSPHRASE_LEN, 0);
+	if (r < 0) {
+		cli_error("keyslot %u: %s", t->keyslot, strerror(-r));
+		return r == -EPERM ? EXIT_REJECTED : EXIT_ERROR;
+	}
+	if (a->test)
+		printf("Key slot %d unlocked (test only, nothing activated).\n", r);
+	else
+		printf("Activated %s with key slot %d.\n", a->name, r);
+	return EXIT_OK;
+}
+
+static int unlock_run(const struct unlock_args *a)
+{
+	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+	struct luks_token t;
+	int ids[32], n, r, ret = EXIT_REJECTED;
+
+	r = luks_open(a->device, &cd);
+	if (r)
+		return r;
+	n = vhsm_tokens(cd, ids);
+	if (n == 0) {
+		cli_error("no vhsm token on %s", a->device);
+		return EXIT_REJECTED;
+	}
+	for (int i = 0; i < n && ret != EXIT_OK; i++) {
+		_cleanup_secmem_ char *pass = NULL;
+		if (read_token(cd, ids[i], &t) < 0)
+			continue;
+		ret = fetch_passphrase(&t, crypt_get_uuid(cd), &pass);
+		if (ret == EXIT_OK)
+			ret = unlock_with(cd, a, &t, pass);
+	}
+	return ret;
+}
+
+static int luks_unlock(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "test", no_argument, NULL, 't' },
+		{ "print-key", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct unlock_args a = {};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 't': a.test = true; break;
+		case 'p': a.print_key = true; break;
+		case 'h':
+			printf("Usage: vhsmctl luks unlock DEVICE NAME      activate as /dev/mapper/NAME\n"
+			       "       vhsmctl luks unlock --test DEVICE      check only (no device-mapper)\n"
+			       "       vhsmctl luks unlock --print-key DEVICE  keyslot passphrase to stdout\n"
+			       "--print-key refuses a terminal: pipe it, e.g. into\n"
+			       "cryptsetup open --key-file - DEVICE NAME.\n");
+			return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (a.test && a.print_key) {
+		cli_error("luks unlock: --test and --print-key exclude each other");
+		return EXIT_USAGE;
+	}
+	if (argc - optind != ((a.test || a.print_key) ? 1 : 2)) {
+		cli_error("luks unlock: expected DEVICE NAME, or --test/--print-key DEVICE");
+		return EXIT_USAGE;
+	}
+	if (a.print_key && isatty(STDOUT_FILENO)) {
+		cli_error("luks unlock --print-key: stdout is a terminal; pipe it instead");
+		return EXIT_USAGE;
+	}
+	a.device = argv[optind];
+	a.name = a.test || a.print_key ? NULL : argv[optind + 1];
+	return unlock_run(&a);
+}
+
+const struct verb verbs_luks[] = {
+	{ "luks", "enroll", luks_enroll, "add a vhsm keyslot and token to a LUKS2 volume" },
+	{ "luks", "list", luks_list, "list a volume's vhsm tokens" },
+	{ "luks", "remove", luks_remove, "remove vhsm tokens and their keyslots" },
+	{ "luks", "rewrap", luks_rewrap, "move tokens to the KEK's newest version" },
+	{ "luks", "unlock", luks_unlock, "unlock a volume through vhsmd (no plugin needed)" },
+};
+const size_t verbs_luks_n = ELEMENTSOF(verbs_luks);

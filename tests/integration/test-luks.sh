@@ -1,0 +1,331 @@
+#!/bin/bash
+# LUKS2 on image files (no device-mapper needed): vhsmctl luks enroll/list/unlock/rewrap/remove,
+# the token plugin through the real libcryptsetup loader (bind-mounted over the plugin
+# directory inside unshare -m), refusals (disabled KEK, failing attestation, tampered token,
+# another measurement), fall-through to a second token, coexistence with systemd-cryptenroll,
+# and the crypttab key socket.
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" -eq 0 ] || skip "needs root (unshare -m, bind mount over the plugin directory)"
+for c in cryptsetup unshare keyctl systemd-cryptenroll python3 /usr/bin/python3 readelf; do
+	command -v $c >/dev/null || skip "$c not installed"
+done
+TOKDIR=$(pkg-config --variable=libdir libcryptsetup)/cryptsetup
+[ -d "$TOKDIR" ] || skip "no libcryptsetup token directory $TOKDIR"
+PLUGIN=$B/token/libcryptsetup-token-vhsm.so
+[ -f "$PLUGIN" ] || fail "$PLUGIN not built"
+
+# The plugin directory seen by cryptsetup in the private mount namespace: ours only.
+mkdir -p "$WORK/plugins"
+cp "$PLUGIN" "$WORK/plugins/"
+# ASan builds: an unsanitized cryptsetup needs the runtime preloaded to load the plugin.
+PRELOAD=
+if readelf -d "$PLUGIN" | grep -q libasan; then
+	PRELOAD=$(gcc -print-file-name=libasan.so)
+	export ASAN_OPTIONS=detect_leaks=0
+fi
+export VHSM_TOKEN_SOCKET=$SOCK VHSM_TOKEN_TIMEOUT=3
+# $WORK/ns CMD...: runs CMD with our plugin directory bind-mounted over libcryptsetup's.
+printf '%s\n' '#!/bin/sh' \
+	"exec unshare -m sh -c 'mount --make-rprivate / && mount --bind \"\$1\" \"\$2\" && shift 2 && LD_PRELOAD=\"$PRELOAD\" exec \"\$@\"' ns \"$WORK/plugins\" \"$TOKDIR\" \"\$@\"" \
+	>"$WORK/ns"
+chmod +x "$WORK/ns"
+ns() { "$WORK/ns" "$@"; }
+
+IMG=$WORK/vol.img
+printf 'admin passphrase' >"$WORK/adm.key"
+truncate -s 24M "$IMG"
+cryptsetup luksFormat --type luks2 -q --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+	--key-file "$WORK/adm.key" "$IMG"
+
+make_cvm a genoa --measurement "$(printf 'a1%.0s' $(seq 48))"
+start_daemon a --luks-key-socket "$WORK/luks-key.sock"
+expect_exit 0 ctl kek create disk-kek
+
+# ---- usage ----
+expect_exit 2 ctl luks enroll
+expect_exit 2 ctl luks enroll "$IMG"
+expect_exit 2 ctl luks enroll "$IMG" --kek 'bad/name'
+expect_exit 2 ctl luks unlock
+expect_exit 2 ctl luks unlock --test --print-key "$IMG"
+expect_exit 2 ctl luks remove "$IMG" --token 99
+expect_exit 2 ctl luks list
+expect_exit 2 ctl luks rewrap
+ok "luks verbs refuse bad argv"
+
+# ---- enroll ----
+expect_exit 1 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file /dev/null
+expect_out 'opens no keyslot'
+expect_exit 1 ctl luks enroll "$IMG" --kek no-such-kek --unlock-key-file "$WORK/adm.key"
+expect_out 'no KEK named no-such-kek'
+expect_exit 0 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm.key" --volume vol1
+expect_out 'Enrolled keyslot 1 with vhsm token 0'
+cryptsetup luksDump "$IMG" | awk '/^  1: luks2/,/Digest ID/' >"$WORK/slot1"
+grep -q 'PBKDF:      pbkdf2' "$WORK/slot1" || { cat "$WORK/slot1"; fail "keyslot 1 is not PBKDF2"; }
+grep -q 'Hash:       sha512' "$WORK/slot1" || fail "keyslot 1 hash is not sha512"
+grep -q 'Iterations: 1000$' "$WORK/slot1" || fail "keyslot 1 is not 1000 iterations"
+cryptsetup luksDump --dump-json-metadata "$IMG" >"$WORK/meta.json"
+python3 - "$WORK/meta.json" <<'PY' || fail "token JSON does not follow the contract"
+import json, sys
+t = json.load(open(sys.argv[1]))["tokens"]["0"]
+assert t["type"] == "vhsm" and t["keyslots"] == ["1"] and t["vhsm_version"] == 1, t
+assert t["kek"] == "disk-kek" and t["kek_version"] == 1 and t["profile"] == "strict", t
+assert len(t["policy_digest"]) == 64 and t["sealed_kek"] and t["wrapped_secret"], t
+assert set(t) == {"type", "keyslots", "vhsm_version", "kek", "kek_version", "profile",
+                  "policy_digest", "sealed_kek", "wrapped_secret"}, t
+PY
+expect_exit 0 ctl luks list "$IMG"
+expect_out '^0 +1 +disk-kek +1 +strict'
+ok "enroll: keyslot PBKDF2-SHA512/1000, token JSON per contract, listed"
+
+# ---- the plugin through libcryptsetup ----
+expect_exit 0 ns cryptsetup open --test-passphrase --token-only -v "$IMG"
+expect_out 'Key slot 1 unlocked'
+expect_exit 0 ns cryptsetup luksDump "$IMG"
+expect_out 'KEK: +disk-kek'
+expect_out 'KEK version: 1'
+expect_out 'Profile: +strict'
+expect_out 'Policy: +[0-9a-f]{32}'
+not_out 'sealed_kek|wrapped_secret'
+ok "plugin unlocks keyslot 1 via the real loader; luksDump shows KEK, version, profile, policy"
+
+# ---- coexistence with systemd-cryptenroll (password + recovery key) ----
+PASSWORD='admin passphrase' NEWPASSWORD='second passphrase' \
+	systemd-cryptenroll --password "$IMG" >"$WORK/out" 2>&1 ||
+	{ cat "$WORK/out"; fail "cryptenroll --password"; }
+systemd-cryptenroll --unlock-key-file="$WORK/adm.key" --recovery-key "$IMG" >"$WORK/rk" \
+	2>"$WORK/out" || { cat "$WORK/out"; fail "cryptenroll --recovery-key"; }
+RK=$(grep -Eo '([a-z]{8}-){7}[a-z]{8}' "$WORK/rk" "$WORK/out" | head -1 | sed 's/.*://')
+[ -n "$RK" ] || fail "no recovery key printed"
+printf '%s' "$RK" >"$WORK/rk.key"
+systemd-cryptenroll "$IMG" >"$WORK/out" 2>&1
+grep -Eq '^ +1 +other' "$WORK/out" || { cat "$WORK/out"; fail "our slot not listed as other"; }
+expect_exit 0 ns cryptsetup open --test-passphrase --token-only -v "$IMG"
+expect_out 'Key slot 1 unlocked'
+cryptsetup open --test-passphrase --key-file "$WORK/rk.key" "$IMG" || fail "recovery key"
+# systemd-cryptenroll --wipe-slot=password spares our slot (it has a token).
+systemd-cryptenroll --unlock-key-file="$WORK/adm.key" --wipe-slot=password "$IMG" \
+	>"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "cryptenroll --wipe-slot=password"; }
+expect_exit 0 ns cryptsetup open --test-passphrase --token-only -v "$IMG"
+expect_out 'Key slot 1 unlocked'
+cryptsetup open --test-passphrase --key-file "$WORK/rk.key" "$IMG" || fail "recovery key lost"
+ok "coexists with systemd-cryptenroll password and recovery-key slots"
+
+# The admin passphrase back (added with the recovery key), for the refusal tests below.
+cryptsetup luksAddKey -q --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+	--key-file "$WORK/rk.key" "$IMG" "$WORK/adm.key"
+ADM_SLOT=$(cryptsetup open --test-passphrase -v --key-file "$WORK/adm.key" "$IMG" |
+	sed -n 's/^Key slot \([0-9]*\) unlocked.*/\1/p')
+
+# ---- vhsmctl luks unlock without the plugin ----
+expect_exit 0 ctl luks unlock --test "$IMG"
+expect_out 'Key slot 1 unlocked'
+ctl luks unlock --print-key "$IMG" >"$WORK/pass"
+[ "$(wc -c <"$WORK/pass")" -eq 88 ] || fail "--print-key printed $(wc -c <"$WORK/pass") bytes"
+cryptsetup open --test-passphrase --key-slot 1 --key-file "$WORK/pass" "$IMG" || fail "printed key"
+chmod 0644 "$IMG"
+expect_exit 1 as_user nobody "$CTL" --socket "$SOCK" luks unlock --print-key "$IMG"
+expect_out 'requires root or the vhsm group'
+ok "vhsmctl luks unlock --test/--print-key work without the plugin; non-root refused"
+
+# ---- refusals leave the passphrase path intact ----
+expect_exit 0 ctl kek disable disk-kek
+expect_exit 1 ns cryptsetup open --test-passphrase --token-only --debug "$IMG"
+expect_out 'KEK disk-kek is disabled'
+not_out 'Key slot 1 unlocked'
+cryptsetup open --test-passphrase --key-file "$WORK/adm.key" "$IMG" || fail "passphrase after disable"
+expect_exit 1 ctl luks unlock --test "$IMG"
+expect_out 'disabled'
+ok "disabled KEK: token refused (not usable), passphrase slot still opens"
+
+# A second, working token is still tried after ours fails: luks2-keyring on the admin slot.
+cryptsetup token add --key-description vhsmtest:adm --key-slot "$ADM_SLOT" "$IMG"
+two_tokens() {
+	keyctl session - sh -c 'keyctl padd user vhsmtest:adm @s <"$0" >/dev/null &&
+		"$1" cryptsetup open --test-passphrase --token-only --debug "$2"' \
+		"$WORK/adm.key" "$WORK/ns" "$IMG"
+}
+expect_exit 0 two_tokens
+expect_out 'KEK disk-kek is disabled'
+expect_out "Key slot $ADM_SLOT unlocked"
+ok "after our token fails, libcryptsetup still tries the luks2-keyring token"
+
+expect_exit 0 ctl kek enable disk-kek
+expect_exit 0 ns cryptsetup open --test-passphrase --token-only --token-id 0 -v "$IMG"
+expect_out 'Key slot 1 unlocked'
+
+# ---- failing attestation ----
+stop_daemon
+echo '{"min_tcb": {"snp": 250}}' >"$WORK/strict-policy.json"
+start_daemon a --policy "$WORK/strict-policy.json"
+expect_exit 1 ns cryptsetup open --test-passphrase --token-only --token-id 0 --debug "$IMG"
+expect_out 'vhsm token 0'
+not_out 'Key slot 1 unlocked'
+expect_exit 1 ctl luks unlock --test "$IMG"
+expect_out 'min_tcb|attestation'
+cryptsetup open --test-passphrase --key-file "$WORK/adm.key" "$IMG" || fail "passphrase"
+cryptsetup open --test-passphrase --key-file "$WORK/rk.key" "$IMG" || fail "recovery key"
+grep -q '"event":"luks.unlock".*"result":"refused"' "$STATE/audit.log" || fail "refusal not audited"
+ok "failing attestation: token refused and audited, passphrase and recovery key still open"
+stop_daemon
+
+# ---- no daemon: bounded wait, then -EAGAIN (the loop goes on) ----
+rm -f "$SOCK"
+VHSM_TOKEN_TIMEOUT=1 expect_exit 1 ns cryptsetup open --test-passphrase --token-only \
+	--token-id 0 --debug "$IMG"
+expect_out 'not reachable'
+expect_out 'requires additional missing resource'
+ok "no daemon: the token reports a missing resource (-EAGAIN) after its wait"
+
+# ---- the store decides; the sealed copy is used only standalone (initrd) ----
+mv "$STATE" "$WORK/state-main"
+start_daemon a
+expect_exit 1 ctl luks unlock --test "$IMG"
+expect_out 'no KEK named disk-kek in the store'
+stop_daemon
+rm -rf "$STATE"
+start_daemon a --luks-standalone
+expect_exit 0 ns cryptsetup open --test-passphrase --token-only --token-id 0 -v "$IMG"
+expect_out 'Key slot 1 unlocked'
+stop_daemon
+# The sealed copy belongs to this measurement: another one cannot unseal it.
+cp "$WORK/a.json" "$WORK/b.json"
+cp -r "$WORK/a-certs" "$WORK/b-certs"
+"$SIM" set "$WORK/b.json" --measurement "$(printf 'b2%.0s' $(seq 48))" >/dev/null
+rm -rf "$STATE"
+start_daemon b --luks-standalone
+expect_exit 1 ctl luks unlock --test "$IMG"
+expect_out 'measurement'
+stop_daemon
+rm -rf "$STATE"
+mv "$WORK/state-main" "$STATE"
+ok "store decides when present; standalone uses the sealed copy, only on the same measurement"
+
+# ---- tampered token JSON ----
+start_daemon a --luks-key-socket "$WORK/luks-key.sock"
+cryptsetup token export --token-id 0 "$IMG" >"$WORK/tok.json"
+tamper() { # tamper NAME PYTHON-STATEMENT-ON-t
+	python3 -c '
+import json, sys
+t = json.load(open(sys.argv[1]))
+exec(sys.argv[3])
+open(sys.argv[2], "w").write(json.dumps(t))' "$WORK/tok.json" "$WORK/bad-$1.json" "$2"
+}
+tamper unknown 't["extra"] = 1'
+tamper kek 't["kek"] = "other-kek"'
+tamper version 't["kek_version"] = 2'
+tamper vtype 't["kek_version"] = "1"'
+tamper float 't["kek_version"] = 1.0'
+tamper profile 't["profile"] = "author"'
+tamper digest 't["policy_digest"] = "zz" * 32'
+tamper b64 't["sealed_kek"] = t["sealed_kek"][:-2] + "!!"'
+tamper missing 'del t["wrapped_secret"]'
+tamper slots "t['keyslots'] = ['1', '$ADM_SLOT']"
+tamper vhsmver 't["vhsm_version"] = 2'
+tamper huge 't["kek"] = "k" * 5000'
+for f in "$WORK"/bad-*.json; do
+	if ns cryptsetup token import --json-file "$f" "$IMG" >"$WORK/out" 2>&1; then
+		fail "validate accepted $(basename "$f")"
+	fi
+	grep -q 'vhsm token' "$WORK/out" || { cat "$WORK/out"; fail "no reason for $f"; }
+done
+cryptsetup token export --token-id 0 "$IMG" | cmp -s - "$WORK/tok.json" || fail "token changed"
+# Imported where the plugin is absent (no validate), then refused by validate before open.
+cryptsetup token import --json-file "$WORK/bad-kek.json" --token-id 5 "$IMG"
+expect_exit 1 ns cryptsetup open --test-passphrase --token-only --token-id 5 --debug "$IMG"
+not_out 'Key slot 1 unlocked'
+cryptsetup token remove --token-id 5 "$IMG"
+# The wrapped secret is bound to the UUID: a well-formed copy on another volume is refused.
+IMG2=$WORK/other.img
+truncate -s 24M "$IMG2"
+cryptsetup luksFormat --type luks2 -q --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+	--key-file "$WORK/adm.key" "$IMG2"
+cryptsetup luksAddKey -q --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+	--key-file "$WORK/adm.key" "$IMG2" "$WORK/pass"
+ns cryptsetup token import --json-file "$WORK/tok.json" --token-id 0 "$IMG2"
+expect_exit 1 ns cryptsetup open --test-passphrase --token-only --token-id 0 --debug "$IMG2"
+expect_out 'does not unwrap for volume'
+ok "tampered token JSON rejected by validate; a token copied to another volume refused"
+
+# ---- the crypttab key socket ----
+KEYSOCK=$WORK/luks-key.sock
+cat >"$WORK/keyclient.py" <<'PY'
+import os, socket, sys
+path, volume = sys.argv[1], sys.argv[2]
+variant = sys.argv[3] if len(sys.argv) > 3 else "cryptsetup"
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(b"\0" + os.urandom(8).hex().encode() + b"/" + variant.encode() + b"/" + volume.encode())
+s.connect(path)
+data = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    data += b
+sys.stdout.buffer.write(data)
+PY
+keyclient() { python3 "$WORK/keyclient.py" "$KEYSOCK" "$@"; }
+keyclient vol1 >"$WORK/sockkey"
+[ "$(wc -c <"$WORK/sockkey")" -eq 88 ] || fail "key socket answered $(wc -c <"$WORK/sockkey") bytes"
+cryptsetup open --test-passphrase --key-slot 1 --key-file "$WORK/sockkey" "$IMG" || fail "socket key"
+keyclient unknown-vol >"$WORK/sockkey"
+[ ! -s "$WORK/sockkey" ] || fail "key socket answered an unknown volume"
+keyclient vol1 cryptsetup-tpm2 >"$WORK/sockkey"
+[ ! -s "$WORK/sockkey" ] || fail "key socket answered another mechanism's request"
+chmod 0666 "$KEYSOCK" # past the unit's SocketMode=0600: the daemon checks the uid itself
+as_user nobody /usr/bin/python3 "$WORK/keyclient.py" "$KEYSOCK" vol1 >"$WORK/sockkey"
+[ ! -s "$WORK/sockkey" ] || fail "key socket answered a non-root peer"
+grep -q '"event":"luks.keysock".*uid 65534 is not root' "$STATE/audit.log" ||
+	fail "non-root key-socket refusal not audited"
+grep -q '"event":"luks.keysock".*"result":"ok"' "$STATE/audit.log" || fail "key release not audited"
+ok "key socket: bound volume answered, unknown volume / other mechanism / non-root refused"
+
+# ---- rotate + rewrap: tokens follow, keyslots untouched ----
+cryptsetup luksDump "$IMG" | sed -n '/^Keyslots:/,/^Tokens:/p' >"$WORK/slots-before"
+expect_exit 0 ctl kek rotate disk-kek
+expect_exit 0 ctl luks rewrap "$IMG"
+expect_out 'KEK disk-kek version 1 -> 2'
+cryptsetup luksDump "$IMG" | sed -n '/^Keyslots:/,/^Tokens:/p' | cmp -s - "$WORK/slots-before" ||
+	fail "rewrap changed the keyslots"
+expect_exit 0 ctl luks list "$IMG"
+expect_out '^0 +1 +disk-kek +2 +strict'
+expect_exit 0 ns cryptsetup open --test-passphrase --token-only --token-id 0 -v "$IMG"
+expect_out 'Key slot 1 unlocked'
+keyclient vol1 >"$WORK/sockkey"
+cryptsetup open --test-passphrase --key-slot 1 --key-file "$WORK/sockkey" "$IMG" ||
+	fail "binding not rewrapped"
+ok "rewrap after rotate: token at version 2 unlocks, keyslots untouched, binding followed"
+
+# ---- enroll again, wiping the old vhsm slot ----
+expect_exit 2 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm.key" --wipe-slot=bogus
+expect_exit 2 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm.key" --wipe-slot=32
+expect_exit 0 ctl luks list "$IMG"
+[ "$(grep -c disk-kek "$WORK/out")" -eq 1 ] || fail "usage errors changed the header"
+expect_exit 0 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm.key" --wipe-slot=vhsm
+expect_out 'Wiped keyslot 1'
+expect_exit 0 ctl luks list "$IMG"
+[ "$(grep -c disk-kek "$WORK/out")" -eq 1 ] || { cat "$WORK/out"; fail "old vhsm token not removed"; }
+NEW_SLOT=$(awk '$3 == "disk-kek" { print $2 }' "$WORK/out")
+[ "$NEW_SLOT" != 1 ] || fail "new slot is the wiped one"
+if cryptsetup open --test-passphrase --key-slot 1 --key-file "$WORK/pass" "$IMG" 2>/dev/null; then
+	fail "wiped keyslot 1 still opens"
+fi
+expect_exit 0 ns cryptsetup open --test-passphrase --token-only -v "$IMG"
+expect_out "Key slot $NEW_SLOT unlocked"
+cryptsetup open --test-passphrase --key-file "$WORK/rk.key" "$IMG" || fail "recovery key wiped"
+ok "enroll --wipe-slot=vhsm replaces the old vhsm slot and token; other slots stay"
+
+# ---- remove ----
+expect_exit 0 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm.key" --volume vol1
+keyclient vol1 >"$WORK/sockkey"
+[ "$(wc -c <"$WORK/sockkey")" -eq 88 ] || fail "re-bound volume not answered"
+expect_exit 0 ctl luks remove "$IMG"
+expect_out "Removed vhsm token [0-9]+ and keyslot $NEW_SLOT"
+expect_out 'Removed vhsm token [0-9]+ and keyslot [0-9]+'
+cryptsetup luksDump "$IMG" | grep -Eq '^ +[0-9]+: vhsm$' && fail "token still there"
+cryptsetup luksDump "$IMG" | grep -Eq "^ +$NEW_SLOT: luks2\$" && { cat "$WORK/out"; cryptsetup luksDump "$IMG"; fail "keyslot $NEW_SLOT still there"; }
+keyclient vol1 >"$WORK/sockkey"
+[ ! -s "$WORK/sockkey" ] || fail "binding survived remove"
+expect_exit 1 ctl luks remove "$IMG"
+cryptsetup open --test-passphrase --key-file "$WORK/adm.key" "$IMG" || fail "admin slot lost"
+ok "remove drops token, keyslot and binding; the admin slot stays"

@@ -1,0 +1,71 @@
+# The LUKS2 checks inside the test VM (sourced by guest-check.sh, which provides settle, why,
+# say). Volumes and their setup: tests/vm/luks-setup.sh.
+# shellcheck shell=bash disable=SC2317
+
+LUKS_EXPECTED_FAILED=systemd-cryptsetup@locked.service
+
+# luks_mounted VOLUME MOUNTPOINT MARKER-COPY: the volume is an active LUKS2 dm-crypt mapping,
+# mounted at boot, and its marker file reads back.
+luks_mounted() {
+	local vol=$1 mnt=$2 want=$3 st src i
+	st=$(settle "systemd-cryptsetup@$vol.service" 150)
+	[ "$st" = active ] || { why "systemd-cryptsetup@$vol.service is $st"; return 1; }
+	cryptsetup status "$vol" | grep -q 'type: *LUKS2' || { why "$vol: not an active LUKS2 mapping"; return 1; }
+	dmsetup table "$vol" | grep -q ' crypt ' || { why "$vol: no dm-crypt table"; return 1; }
+	for ((i = 0; i < 60; i++)); do
+		src=$(findmnt -n -o SOURCE "$mnt")
+		[ -n "$src" ] && break
+		sleep 1
+	done
+	[ "$src" = "/dev/mapper/$vol" ] || { why "$mnt is mounted from '$src'"; return 1; }
+	cmp -s "$mnt/marker.txt" "$want" ||
+		{ why "$mnt/marker.txt does not read back ($(head -c 80 "$mnt/marker.txt" 2>&1))"; return 1; }
+	say "$vol: $(cat "$mnt/marker.txt") read back from $mnt"
+}
+
+# vhsmd's audit record for an event, from the journal (structured fields).
+luks_audited() {
+	journalctl -b -o cat --no-pager _SYSTEMD_UNIT=vhsmd.service VHSM_EVENT="$1" \
+		VHSM_RESULT="$2" 2>/dev/null | grep -q .
+}
+
+# ---- tokdata: crypttab key "none", unlocked by the vhsm token plugin ----
+check_luks_token() {
+	luks_mounted tokdata /srv/tok /etc/vhsm-vm/tok.marker || return 1
+	# No key file and headless: only a token can have opened it; vhsmd released the secret.
+	luks_audited luks.unlock ok || { why "no successful luks.unlock in vhsmd's journal"; return 1; }
+	journalctl -b -o cat --no-pager -u systemd-cryptsetup@tokdata.service |
+		grep -qi 'password\|passphrase' &&
+		{ why "systemd-cryptsetup@tokdata fell back to a password"; return 1; }
+	return 0
+}
+
+# ---- sockdata: key file = vhsmd's AF_UNIX key socket ----
+check_luks_keysocket() {
+	luks_mounted sockdata /srv/sock /etc/vhsm-vm/sock.marker || return 1
+	systemctl is-active -q vhsmd-luks-key.socket ||
+		{ why "vhsmd-luks-key.socket is $(systemctl is-active vhsmd-luks-key.socket)"; return 1; }
+	luks_audited luks.keysock ok || { why "no successful luks.keysock in vhsmd's journal"; return 1; }
+}
+
+# ---- locked: its KEK is disabled in the store; the volume must stay locked ----
+check_luks_disabled() {
+	local st
+	st=$(settle systemd-cryptsetup@locked.service 150)
+	[ "$st" = failed ] || { why "systemd-cryptsetup@locked.service is $st, expected failed"; return 1; }
+	[ ! -e /dev/mapper/locked ] || { why "/dev/mapper/locked exists"; return 1; }
+	journalctl -b -o cat --no-pager _SYSTEMD_UNIT=vhsmd.service VHSM_EVENT=luks.unlock \
+		VHSM_RESULT=refused | grep -q 'offkek' ||
+		{ why "no refused luks.unlock for KEK offkek in vhsmd's journal"; return 1; }
+	# The refusal is the KEK's state, not a broken setup: vhsmctl says why.
+	local out
+	out=$(vhsmctl luks unlock --test /dev/disk/by-id/virtio-vhsm-locked 2>&1) &&
+		{ why "vhsmctl luks unlock --test succeeded on the locked volume"; return 1; }
+	grep -q 'disabled' <<<"$out" || { why "unexpected refusal: $out"; return 1; }
+}
+
+luks_checks() {
+	run_check luks-token-crypttab-mounted check_luks_token
+	run_check luks-keysocket-crypttab-mounted check_luks_keysocket
+	run_check luks-disabled-kek-stays-locked check_luks_disabled
+}
