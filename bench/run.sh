@@ -107,6 +107,19 @@ median_ms() {
 		m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.2f\n", m / 1000 }'
 }
 
+# sample_us CMD...: runs CMD once, prints its wall time in microseconds; fails if CMD fails.
+sample_us() {
+	local t0=${EPOCHREALTIME/./} t1
+	"$@" >/dev/null 2>&1 || return 1
+	t1=${EPOCHREALTIME/./}
+	echo $((t1 - t0))
+}
+# median_of US...: the median of microsecond samples, in ms.
+median_of() {
+	printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END {
+		m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.2f\n", m / 1000 }'
+}
+
 # result_ms NAME CMD...: prints "NAME: MEDIAN ms", or fails the run when CMD fails.
 result_ms() {
 	local name=$1 m; shift
@@ -139,13 +152,13 @@ bench_keyfile_unlock() {
 # Our token plugin, loaded by libcryptsetup from its token directory (bind-mounted in a
 # private mount namespace, so the system's directory is untouched).
 bench_token_unlock() {
-	local so=$B/libcryptsetup-token-vhsm.so dir
+	local so=$B/token/libcryptsetup-token-vhsm.so dir
 	[ -e "$so" ] || { skipped token_unlock_ms_median "token plugin not built ($so)"; return 0; }
 	ctl luks enroll --help >/dev/null 2>&1 ||
 		{ skipped token_unlock_ms_median "vhsmctl has no luks enroll"; return 0; }
 	command -v unshare >/dev/null ||
 		{ skipped token_unlock_ms_median "unshare (util-linux) missing"; return 0; }
-	ctl luks enroll "$LUKS_IMG" --kek bench-kek --key-file "$LUKS_KEY" >/dev/null ||
+	ctl luks enroll "$LUKS_IMG" --kek bench-kek --unlock-key-file "$LUKS_KEY" >/dev/null ||
 		{ echo "bench: vhsmctl luks enroll failed" >&2; return 1; }
 	dir=$(pkg-config --variable=libdir libcryptsetup 2>/dev/null)/cryptsetup
 	mkdir -p "$WORK/tokens"
@@ -153,16 +166,25 @@ bench_token_unlock() {
 	cp "$so" "$WORK/tokens/"
 	cat >"$WORK/token-bench.sh" <<EOS
 mount --bind "$WORK/tokens" "$dir"
-$(declare -f median_ms)
-REPS=$REPS
-median_ms cryptsetup open --test-passphrase --token-only --token-type vhsm "$LUKS_IMG"
+$(declare -f sample_us median_of)
+key() { cryptsetup open --test-passphrase --key-file "$LUKS_KEY" "$LUKS_IMG"; }
+token() { cryptsetup open --test-passphrase --token-only --token-type vhsm "$LUKS_IMG"; }
+key >/dev/null 2>&1 && token >/dev/null 2>&1 || exit 1
+# Key file and token alternate, so that both see the same machine load.
+ks=() ts=()
+for ((i = 0; i < $REPS; i++)); do
+	ks+=(\$(sample_us key)) || exit 1
+	ts+=(\$(sample_us token)) || exit 1
+done
+echo "\$(median_of "\${ks[@]}") \$(median_of "\${ts[@]}")"
 EOS
-	local m
-	m=$(VHSM_SOCKET=$SOCK unshare -m bash "$WORK/token-bench.sh") ||
+	local k m
+	read -r k m < <(VHSM_TOKEN_SOCKET=$SOCK unshare -m bash "$WORK/token-bench.sh") &&
+		[ -n "$m" ] ||
 		{ echo "bench: cryptsetup could not open the image with the vhsm token" >&2; return 1; }
 	echo "token_unlock_ms_median: $m ms"
-	echo "token_vs_keyfile_unlock_ratio: $(awk -v a="$m" -v b="$ms_keyfile_unlock_ms_median" \
-		'BEGIN { printf "%.2f", a / b }') x"
+	echo "token_vs_keyfile_unlock_ratio: $(awk -v a="$m" -v b="$k" \
+		'BEGIN { printf "%.2f", a / b }') x (key file $k ms, alternating with the token)"
 }
 
 # systemd's tpm2 token against swtpm on a socket. systemd 252's token finds a TPM only under
