@@ -38,6 +38,7 @@ stop_daemon() {
 }
 cleanup() {
 	stop_daemon
+	[ -z "${RK_CONF:-}" ] || rm -f "$RK_CONF"
 	[ -f "$WORK/swtpm.pid" ] && kill "$(cat "$WORK/swtpm.pid")" 2>/dev/null
 	rm -rf "$WORK"
 }
@@ -232,31 +233,42 @@ bench_tpm2_unlock() {
 	swtpm_stop
 }
 
-# A logon DEK through request-key, cold (dropped from the keyring before each sample). Needs
-# the request-key helper and a private /etc/request-key.d, in a private mount namespace.
+# A logon DEK through request-key, cold: the key is unlinked before each sample, so every
+# `keyctl request2` is an upcall (kernel -> request-key -> vhsm-request-key -> vhsmd). The
+# upcall runs in init's mount namespace, so a request-key.d file for this run's own DEK name
+# is installed for the duration and always removed (cleanup).
+RK_CONF=/etc/request-key.d/vhsm-bench-$$.conf
 bench_requestkey_load() {
-	local helper=$B/vhsm-request-key
+	local helper=$B/vhsm-request-key name=bench$$-dek m
 	[ -x "$helper" ] ||
 		{ skipped requestkey_load_ms_median "request-key helper not built ($helper)"; return 0; }
 	ctl dek create --help >/dev/null 2>&1 ||
 		{ skipped requestkey_load_ms_median "vhsmctl has no dek create"; return 0; }
 	command -v keyctl >/dev/null ||
 		{ skipped requestkey_load_ms_median "keyctl (keyutils) missing"; return 0; }
-	ctl dek create bench-dek --kek bench-kek >/dev/null ||
+	[ -d /etc/request-key.d ] && [ -w /etc/request-key.d ] ||
+		{ skipped requestkey_load_ms_median "/etc/request-key.d not writable"; return 0; }
+	ctl dek create "$name" --kek bench-kek >/dev/null ||
 		{ echo "bench: vhsmctl dek create failed" >&2; return 1; }
-	mkdir -p "$WORK/request-key.d"
-	printf 'create logon vhsm:* * %s %%k %%d %%c %%S\n' "$helper" \
-		>"$WORK/request-key.d/vhsm.conf"
+	printf 'create\tlogon\tvhsm:%s\t*\t%s --socket %s %%k %%u %%g %%S\n' "$name" "$helper" \
+		"$SOCK" >"$RK_CONF"
 	cat >"$WORK/requestkey-bench.sh" <<EOS
-mount --bind "$WORK/request-key.d" /etc/request-key.d
-load() { keyctl purge -s logon vhsm:bench-dek >/dev/null 2>&1; keyctl request2 logon vhsm:bench-dek "" @s; }
-$(declare -f median_ms)
-REPS=$REPS
-keyctl session - bash -c "\$(declare -f load median_ms); REPS=$REPS; median_ms load"
+$(declare -f sample_us median_of)
+load() {
+	keyctl unlink "%logon:vhsm:$name" @s >/dev/null 2>&1
+	keyctl request2 logon "vhsm:$name" "" @s
+}
+load >/dev/null || exit 1
+keyctl unlink "%logon:vhsm:$name" @s >/dev/null 2>&1
+# A cached key would make request2 a lookup: the first timed call must find none.
+keyctl search @s logon "vhsm:$name" >/dev/null 2>&1 && exit 1
+us=()
+for ((i = 0; i < $REPS; i++)); do us+=(\$(sample_us load)) || exit 1; done
+median_of "\${us[@]}"
 EOS
-	local m
-	m=$(VHSM_SOCKET=$SOCK unshare -m bash "$WORK/requestkey-bench.sh") ||
-		{ echo "bench: request-key did not load the DEK" >&2; return 1; }
+	m=$(keyctl session - bash "$WORK/requestkey-bench.sh") ||
+		{ rm -f "$RK_CONF"; echo "bench: request-key did not load the DEK" >&2; return 1; }
+	rm -f "$RK_CONF"
 	echo "requestkey_load_ms_median: $m ms"
 }
 
