@@ -90,9 +90,14 @@ round load "$SECONDS_LIMIT"
 sleep 0.3
 read -r fds2 rss2 < <(measure)
 [ "$fds2" -le "$fds1" ] || fail "fd growth: $fds1 after the first round, $fds2 after the second"
-[ "$rss2" -le $((rss1 + RSS_SLACK_KB)) ] ||
-	fail "memory growth: RSS $rss1 kB after the first round, $rss2 kB after the second"
-ok "no fd growth ($fds1 -> $fds2), RSS flat ($rss1 -> $rss2 kB)"
+if ldd "$DAEMON" 2>/dev/null | grep -q libasan; then
+	# ASan's quarantine keeps freed memory resident on purpose; LeakSanitizer checks at exit.
+	ok "no fd growth ($fds1 -> $fds2); RSS $rss1 -> $rss2 kB not compared under ASan"
+else
+	[ "$rss2" -le $((rss1 + RSS_SLACK_KB)) ] ||
+		fail "memory growth: RSS $rss1 kB after the first round, $rss2 kB after the second"
+	ok "no fd growth ($fds1 -> $fds2), RSS flat ($rss1 -> $rss2 kB)"
+fi
 kill -0 "$pid" || fail "daemon died"
 expect_exit 0 ctl status
 ctl unwrap <"$WORK/wrapped-other" | cmp -s - "$WORK/secret-other" || fail "root's key lost"
