@@ -33,7 +33,7 @@ BUILDDIR ?= build
 endif
 B := $(BUILDDIR)
 
-PKGS := libcrypto json-c libsystemd libkeyutils libcryptsetup
+PKGS := libcrypto json-c libsystemd libkeyutils libcryptsetup devmapper
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
 
@@ -67,6 +67,10 @@ LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 CLI_SRCS := $(wildcard cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(B)/%.o)
+BYOK_SRCS := $(wildcard byok/*.c)
+BYOK_OBJS := $(BYOK_SRCS:%.c=$(B)/%.o)
+# vhsm-byok only needs PKCS#11 type definitions (p11-kit's header); modules are dlopen'ed.
+P11_CFLAGS := $(shell $(PKG_CONFIG) --cflags p11-kit-1)
 DAEMON_SRCS := $(wildcard daemon/*.c)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(B)/%.o)
 # sim/: sim-*.c is the simulator core (module + tool); vhsm-snp-sim.c is the tool's main.
@@ -78,12 +82,12 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz-%.c,%,$(filter-out tests/fuzz/fuzz-main.c,$(wildcard tests/fuzz/fuzz-*.c)))
 
-PROGRAMS := $(B)/vhsmctl $(B)/vhsm-snp-sim $(B)/vhsm-snp-sim.so \
+PROGRAMS := $(B)/vhsmctl $(B)/vhsm-byok $(B)/vhsm-snp-sim $(B)/vhsm-snp-sim.so $(B)/vhsm-request-key \
 	$(B)/token/libcryptsetup-token-vhsm.so
 ifneq ($(DAEMON_SRCS),)
 PROGRAMS += $(B)/vhsmd
 endif
-TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%)
+TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup
 
 .PHONY: demo
 # Keep intermediate objects (fuzz harness objects are built through a pattern chain).
@@ -97,6 +101,11 @@ $(B)/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+$(B)/byok/%.o: byok/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -c -o $@ $<
+
 $(B)/libvhsm.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
@@ -105,9 +114,17 @@ $(B)/vhsmctl: $(CLI_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
 
+$(B)/vhsm-byok: $(BYOK_OBJS) $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(BYOK_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
+
 $(B)/vhsmd: $(DAEMON_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
+
+$(B)/vhsm-request-key: $(B)/kmod-helpers/vhsm-request-key.o $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
 
 $(B)/vhsm-snp-sim: $(B)/sim/vhsm-snp-sim.o $(SIM_CORE_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
@@ -131,6 +148,12 @@ $(B)/test-unit: $(UNIT_OBJS) $(SIM_CORE_OBJS) $(DAEMON_LIB_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(SIM_CORE_OBJS) $(DAEMON_LIB_OBJS) \
 		$(B)/libvhsm.a $(PKG_LIBS) -ldl
+
+# Prepares a SoftHSM2 token for the BYOK tests (PINs from files, never argv).
+$(B)/test-p11-setup: tests/helpers/p11-setup.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -pie $(ALL_LDFLAGS) -o $@ $< -ldl
 
 $(B)/fuzz-replay-%: $(B)/tests/fuzz/fuzz-%.o $(B)/tests/fuzz/fuzz-main.o $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
@@ -207,13 +230,22 @@ bench: all $(B)/vhsm-bench
 # ---- install ----
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+MODULESLOADDIR ?= $(PREFIX)/lib/modules-load.d
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(UDEVDIR)/rules.d \
-		$(DESTDIR)$(SYSCONFDIR)/vhsm
+		$(DESTDIR)$(SYSCONFDIR)/vhsm $(DESTDIR)$(SYSCONFDIR)/request-key.d \
+		$(DESTDIR)$(MODULESLOADDIR)
 	install -m 0755 $(B)/vhsmctl $(DESTDIR)$(BINDIR)/vhsmctl
+	install -m 0755 $(B)/vhsm-byok $(DESTDIR)$(BINDIR)/vhsm-byok
+	install -m 0755 $(B)/vhsm-request-key $(DESTDIR)$(SBINDIR)/vhsm-request-key
+	install -m 0755 kmod-helpers/vhsm-kmod-check $(DESTDIR)$(SBINDIR)/vhsm-kmod-check
+	sed 's|/usr/sbin/vhsm-request-key|$(SBINDIR)/vhsm-request-key|' kmod-helpers/vhsm.conf \
+		>$(DESTDIR)$(SYSCONFDIR)/request-key.d/vhsm.conf
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/request-key.d/vhsm.conf
+	install -m 0644 kmod-helpers/modules-load.conf $(DESTDIR)$(MODULESLOADDIR)/vhsm.conf
 	install -m 0755 $(B)/vhsmd $(DESTDIR)$(SBINDIR)/vhsmd
 	install -d $(DESTDIR)$(TOKENDIR)
 	install -m 0644 $(B)/token/libcryptsetup-token-vhsm.so $(DESTDIR)$(TOKENDIR)/
@@ -222,8 +254,9 @@ install: all
 	install -m 0644 systemd/vhsm.sysusers $(DESTDIR)$(SYSUSERSDIR)/vhsm.conf
 	install -m 0644 systemd/vhsm.tmpfiles $(DESTDIR)$(TMPFILESDIR)/vhsm.conf
 	install -m 0644 udev/60-vhsm-sev-guest.rules $(DESTDIR)$(UDEVDIR)/rules.d/
-	install -m 0644 docs/man/vhsmctl.1 $(DESTDIR)$(MANDIR)/man1/
-	install -m 0644 docs/man/vhsmd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/man/vhsmctl.1 docs/man/vhsm-byok.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 docs/man/vhsmd.8 docs/man/vhsm-request-key.8 docs/man/vhsm-kmod-check.8 \
+		$(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 ifeq ($(WITH_SIM),1)
 	$(MAKE) install-sim

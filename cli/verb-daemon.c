@@ -330,10 +330,6 @@ static int kek_reseal(int argc, char **argv)
 {
 	return kek_simple(argc, argv, VHSM_OP_KEK_RESEAL, "kek reseal NAME", fmt_kek_show);
 }
-static int kek_disable(int argc, char **argv)
-{
-	return kek_simple(argc, argv, VHSM_OP_KEK_DISABLE, "kek disable NAME", fmt_kek_show);
-}
 static int kek_enable(int argc, char **argv)
 {
 	return kek_simple(argc, argv, VHSM_OP_KEK_ENABLE, "kek enable NAME", fmt_kek_show);
@@ -645,7 +641,7 @@ const struct verb verbs_daemon[] = {
 	{ "kek", "show", kek_show, "show one KEK" },
 	{ "kek", "rotate", kek_rotate, "add a new version (old versions still unwrap)" },
 	{ "kek", "reseal", kek_reseal, "re-seal to the current TCB (after a firmware update)" },
-	{ "kek", "disable", kek_disable, "stop using a KEK" },
+	{ "kek", "disable", verb_kek_disable, "stop using a KEK (--shred: revoke and suspend)" },
 	{ "kek", "enable", kek_enable, "re-enable a disabled KEK" },
 	{ "kek", "delete", kek_delete, "soft-delete (recoverable for the retention period)" },
 	{ "kek", "recover", kek_recover, "undo a soft delete" },

@@ -5,6 +5,7 @@
  * never leaves this process, and the keyslot secret only goes into libcryptsetup (or, with an
  * explicit --print-key, to a stdout that is not a terminal).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <libcryptsetup.h>
@@ -666,9 +667,15 @@ static int unlock_with(struct crypt_device *cd, const struct unlock_args *a,
 	int r;
 
 	if (a->print_key) {
-		if (fwrite(pass, 1, LUKS_PASSPHRASE_LEN, stdout) != LUKS_PASSPHRASE_LEN ||
-		    fflush(stdout) != 0)
-			return cli_fail(-EIO, "writing the key");
+		/* write(2), not stdio: no copy of the secret stays in a libc buffer. */
+		for (size_t done = 0; done < LUKS_PASSPHRASE_LEN;) {
+			ssize_t n = write(STDOUT_FILENO, pass + done, LUKS_PASSPHRASE_LEN - done);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return cli_fail(n < 0 ? negative_errno() : -EIO, "writing the key");
+			done += (size_t)n;
+		}
 		return EXIT_OK;
 	}
 	r = crypt_activate_by_passphrase(cd, a->test ? NULL : a->name, (int)t->keyslot, pass,

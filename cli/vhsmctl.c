@@ -88,6 +88,8 @@ static const struct {
 } verb_tables[] = {
 	{ verbs_attestation, &verbs_attestation_n },
 	{ verbs_daemon, &verbs_daemon_n },
+	{ verbs_byok, &verbs_byok_n },
+	{ verbs_dek, &verbs_dek_n },
 	{ verbs_luks, &verbs_luks_n },
 };
 

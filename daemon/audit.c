@@ -75,6 +75,7 @@ static const struct {
 	{ "dek.list", "0953143a9ec44c58b6eda8ec8c26b9a1" },
 	{ "dek.drop", "b0de990dc7ea48e6bf7ca018514b7d9e" },
 	{ "keyring.request", "1cdc72fb81234fa6810d63c2593c279b" },
+	{ "kek.shred.volume", "5d0a3c1f9e2b4e6c8a7f21b4c3d9e810" },
 	{ "luks.unlock", "951323431d8840dd89c16ee0e9b0caf8" },
 	{ "luks.enroll", "78072107b55e4daca03b3b6afe3af666" },
 	{ "luks.rewrap", "0bd5be219e994662abba597022d97d27" },

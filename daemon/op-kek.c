@@ -14,9 +14,11 @@
 #include "acl.h"
 #include "attest.h"
 #include "ct.h"
+#include "dek.h"
 #include "ops.h"
 #include "secmem.h"
 #include "store.h"
+#include "text.h"
 
 #define KEK_FLAG_EXPORTABLE (1ull << 0)
 #define KEK_FLAG_PURGE_PROTECTION (1ull << 1)
@@ -318,9 +320,55 @@ static int kek_set_state(struct op_ctx *c, enum kek_state from, enum kek_state t
 	return kek_commit(c, &meta, &p, keys);
 }
 
+/*
+ * --shred: after the KEK is disabled (or when it already was), every key of its DEKs that
+ * vhsmd handed to the kernel keyring is revoked. vhsmd can revoke them whoever requested them:
+ * they are owned by root, in vhsmd's group, with setattr for that group (lib/keyring.h).
+ * Suspending the LUKS volumes needs device-mapper rights vhsmd does not have; vhsmctl does it
+ * and reports each volume with KEK_SHRED_VOLUME.
+ */
 int op_kek_disable(struct op_ctx *c)
 {
-	return kek_set_state(c, KEK_ENABLED, KEK_DISABLED);
+	uint64_t flags = 0;
+	unsigned failed = 0;
+	int r;
+
+	if (vhsm_wire_get_u64(c->req, VHSM_TAG_FLAGS, &flags) < 0 && vhsm_wire_get(c->req, VHSM_TAG_FLAGS))
+		return op_fail(c, -EINVAL, "invalid flags");
+	if (flags & ~VHSM_KEK_DISABLE_SHRED)
+		return op_fail(c, -EINVAL, "unknown flags 0x%llx", (unsigned long long)flags);
+	r = kek_set_state(c, KEK_ENABLED, KEK_DISABLED);
+	if (!(flags & VHSM_KEK_DISABLE_SHRED) || (r < 0 && r != -EALREADY))
+		return r;
+	if (r == -EALREADY) /* already disabled: shredding again is what the caller asked */
+		c->why[0] = 0;
+	r = dek_revoke_for_kek(c->m, c->key, &failed);
+	if (r < 0)
+		return op_fail(c, r, "KEK %s disabled, but its DEKs' keys were not revoked: %s",
+			       c->key, strerror(-r));
+	if (failed)
+		return op_fail(c, -EACCES, "KEK %s disabled; %d key(s) revoked, %u could not be",
+			       c->key, r, failed);
+	vhsm_wire_add_u32(c->reply, VHSM_TAG_SIZE, (uint32_t)r); /* keys revoked */
+	snprintf(c->why, sizeof(c->why), "shred: %d key(s) revoked", r);
+	return 0;
+}
+
+int op_kek_shred_volume(struct op_ctx *c)
+{
+	char volume[VHSM_WIRE_MAX_STRING + 1], result[VHSM_WIRE_MAX_STRING + 1] = "";
+	int r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
+
+	if (r < 0)
+		return r;
+	if (vhsm_wire_get_str(c->req, VHSM_TAG_VOLUME, volume, sizeof(volume)) < 0 ||
+	    !text_name_valid((const uint8_t *)volume, strlen(volume), VHSM_WIRE_MAX_STRING))
+		return op_fail(c, -EINVAL, "a volume name is required");
+	if (vhsm_wire_get_str(c->req, VHSM_TAG_MESSAGE, result, sizeof(result)) < 0 ||
+	    !text_name_valid((const uint8_t *)result, strlen(result), VHSM_WIRE_MAX_STRING))
+		return op_fail(c, -EINVAL, "a result is required");
+	snprintf(c->why, sizeof(c->why), "volume %.200s: %.250s", volume, result);
+	return 0;
 }
 
 int op_kek_enable(struct op_ctx *c)

@@ -43,9 +43,19 @@ static const struct op_desc {
 	{ VHSM_OP_KEK_RECOVER, "kek.recover", OP_ANYONE, op_kek_recover, AUDIT_CHAIN },
 	{ VHSM_OP_KEK_PURGE, "kek.purge", OP_ANYONE, op_kek_purge, AUDIT_CHAIN },
 	{ VHSM_OP_KEK_SET_ACL, "kek.acl", OP_ANYONE, op_kek_set_acl, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_EXPORT_EXCHANGE_KEY, "kek.export-exchange-key", OP_ADMIN,
+	  op_kek_export_exchange_key, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_IMPORT, "kek.import", OP_ADMIN, op_kek_import, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_BACKUP, "kek.backup", OP_ADMIN, op_kek_backup, AUDIT_CHAIN },
 	{ VHSM_OP_WRAP, "wrap", OP_ANYONE, op_wrap, AUDIT_CHAIN },
 	{ VHSM_OP_UNWRAP, "unwrap", OP_ANYONE, op_unwrap, AUDIT_CHAIN },
 	{ VHSM_OP_REWRAP, "rewrap", OP_ANYONE, op_rewrap, AUDIT_CHAIN },
+	{ VHSM_OP_DEK_CREATE, "dek.create", OP_ADMIN, op_dek_create, AUDIT_CHAIN },
+	{ VHSM_OP_DEK_LIST, "dek.list", OP_ANYONE, op_dek_list, AUDIT_JOURNAL },
+	{ VHSM_OP_DEK_LOAD, "dek.load", OP_ANYONE, op_dek_load, AUDIT_CHAIN },
+	{ VHSM_OP_DEK_DROP, "dek.drop", OP_ANYONE, op_dek_drop, AUDIT_CHAIN },
+	{ VHSM_OP_KEYRING_REQUEST, "keyring.request", OP_ANYONE, op_keyring_request, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_SHRED_VOLUME, "kek.shred.volume", OP_ADMIN, op_kek_shred_volume, AUDIT_CHAIN },
 	{ VHSM_OP_LUKS_UNLOCK, "luks.unlock", OP_ADMIN, op_luks_unlock, AUDIT_CHAIN },
 	{ VHSM_OP_LUKS_ENROLL, "luks.enroll", OP_ADMIN, op_luks_enroll, AUDIT_CHAIN },
 	{ VHSM_OP_LUKS_REWRAP, "luks.rewrap", OP_ADMIN, op_luks_rewrap, AUDIT_CHAIN },
@@ -164,7 +174,7 @@ int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, si
 
 	struct audit_record rec = { .event = d->event, .key = c.key[0] ? c.key : NULL,
 				    .version = c.version, .peer = p, .result = r < 0 ? r : 0,
-				    .reason = r < 0 ? c.why : NULL,
+				    .reason = c.why[0] ? c.why : NULL,
 				    .journal_only = d->audit == AUDIT_JOURNAL };
 	unsigned suppressed = 0;
 	if (r < 0 && !rec.journal_only && !refusal_chain(p, &suppressed))

@@ -19,7 +19,8 @@ struct op_ctx {
 
 typedef int (*op_handler)(struct op_ctx *c);
 
-/* Handlers return 0, or a negative errno with c->why saying why (shown to the caller). */
+/* Handlers return 0, or a negative errno with c->why saying why (shown to the caller). On
+ * success, a why set by the handler is recorded in the audit record as a detail. */
 int op_status(struct op_ctx *c);
 int op_attest_report(struct op_ctx *c);
 int op_audit_verify(struct op_ctx *c);
@@ -34,9 +35,18 @@ int op_kek_delete(struct op_ctx *c);
 int op_kek_recover(struct op_ctx *c);
 int op_kek_purge(struct op_ctx *c);
 int op_kek_set_acl(struct op_ctx *c);
+int op_kek_export_exchange_key(struct op_ctx *c);
+int op_kek_import(struct op_ctx *c);
+int op_kek_backup(struct op_ctx *c);
 int op_wrap(struct op_ctx *c);
 int op_unwrap(struct op_ctx *c);
 int op_rewrap(struct op_ctx *c);
+int op_dek_create(struct op_ctx *c);
+int op_dek_list(struct op_ctx *c);
+int op_dek_load(struct op_ctx *c);
+int op_dek_drop(struct op_ctx *c);
+int op_keyring_request(struct op_ctx *c);
+int op_kek_shred_volume(struct op_ctx *c);
 int op_luks_unlock(struct op_ctx *c);
 int op_luks_enroll(struct op_ctx *c);
 int op_luks_rewrap(struct op_ctx *c);

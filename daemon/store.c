@@ -215,6 +215,10 @@ int store_open(struct manager *m)
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return negative_errno();
 	store_remove_stale_temporaries(path);
+	snprintf(path, sizeof(path), "%s/exchange", m->state_dir);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return negative_errno();
+	store_remove_stale_temporaries(path);
 	m->state_fd = open(m->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (m->state_fd < 0)
 		return negative_errno();
@@ -477,6 +481,134 @@ int store_remove(struct manager *m, const char *name)
 	if (unlink(path) < 0)
 		return negative_errno();
 	return fileio_fsync_parent(path);
+}
+
+/* ---- exchange keys (BYOK): sealed like KEKs, in <state>/exchange/ ---- */
+
+static void exchange_path(struct manager *m, const char *name, const char *suffix, char *buf,
+			  size_t len)
+{
+	snprintf(buf, len, "%s/exchange/%s%s", m->state_dir, name, suffix);
+}
+
+int store_exchange_write(struct manager *m, const char *kek, const char *meta_json,
+			 const uint8_t *pt, size_t pt_len, char *why, size_t whylen)
+{
+	_cleanup_free_ uint8_t *blob = NULL;
+	_cleanup_secmem_ uint8_t *dkey = NULL;
+	struct seal_params params;
+	struct seal_binding binding;
+	char path[4096], label[SEAL_LABEL_MAX + 1];
+	size_t len;
+	int r;
+
+	if (!store_name_valid(kek))
+		return -EINVAL;
+	r = attest_require(m, false, why, whylen);
+	if (r < 0)
+		return r;
+	/* Always the strict profile: an exchange key lives minutes to hours on this CVM. */
+	seal_params_from_report(SEAL_PROFILE_STRICT, &m->attest.report, &params);
+	seal_binding_from_report(&m->attest.report, m->policy_digest, &binding);
+	dkey = secmem_alloc(32);
+	if (!dkey)
+		return -ENOMEM;
+	r = derive_key(m, &params, dkey, why, whylen);
+	if (r < 0)
+		return r;
+	snprintf(label, sizeof(label), "exchange:%s", kek);
+	r = seal_blob(dkey, &params, &binding, label, (const uint8_t *)meta_json, strlen(meta_json),
+		      pt, pt_len, &blob, &len);
+	if (r < 0) {
+		snprintf(why, whylen, "sealing the exchange key failed: %s", strerror(-r));
+		return r;
+	}
+	exchange_path(m, kek, ".sealed", path, sizeof(path));
+	r = fileio_write_atomic(path, blob, len, 0600);
+	if (r < 0)
+		snprintf(why, whylen, "cannot write %s: %s", path, strerror(-r));
+	return r;
+}
+
+int store_exchange_read(struct manager *m, const char *kek, char **ret_meta, uint8_t **ret_pt,
+			size_t *ret_len, char *why, size_t whylen)
+{
+	_cleanup_free_ uint8_t *blob = NULL;
+	_cleanup_secmem_ uint8_t *dkey = NULL, *pt = NULL;
+	struct seal_header h;
+	char path[4096], label[SEAL_LABEL_MAX + 1];
+	size_t len, pt_len;
+	int r;
+
+	if (!store_name_valid(kek))
+		return -EINVAL;
+	exchange_path(m, kek, ".sealed", path, sizeof(path));
+	r = fileio_read_all(path, SEAL_BLOB_MAX, &blob, &len);
+	if (r < 0)
+		return r;
+	snprintf(label, sizeof(label), "exchange:%s", kek);
+	if (seal_parse_header(blob, len, &h) < 0 || strcmp(h.label, label) != 0) {
+		snprintf(why, whylen, "sealed exchange key for %s is damaged", kek);
+		return -EBADMSG;
+	}
+	r = attest_require(m, false, why, whylen);
+	if (r < 0)
+		return r;
+	dkey = secmem_alloc(32);
+	if (!dkey)
+		return -ENOMEM;
+	r = derive_key(m, &h.params, dkey, why, whylen);
+	if (r < 0)
+		return r;
+	r = unseal_blob(dkey, blob, len, &pt, &pt_len);
+	if (r < 0) {
+		if (m->attest.report_valid)
+			seal_explain_failure(&h, &m->attest.report, m->attest.product, why, whylen);
+		return -EKEYREJECTED;
+	}
+	*ret_meta = strndup((const char *)h.meta, h.meta_len);
+	if (!*ret_meta)
+		return -ENOMEM;
+	*ret_pt = TAKE_PTR(pt);
+	*ret_len = pt_len;
+	return 0;
+}
+
+int store_exchange_remove(struct manager *m, const char *kek)
+{
+	char path[4096];
+
+	if (!store_name_valid(kek))
+		return -EINVAL;
+	exchange_path(m, kek, ".sealed", path, sizeof(path));
+	if (unlink(path) < 0)
+		return negative_errno();
+	return fileio_fsync_parent(path);
+}
+
+int store_exchange_mark(struct manager *m, const char *kid, const char *what)
+{
+	char path[4096];
+
+	if (!store_name_valid(kid))
+		return -EINVAL;
+	exchange_path(m, kid, ".spent", path, sizeof(path));
+	return fileio_write_atomic(path, what, strlen(what), 0600);
+}
+
+int store_exchange_spent(struct manager *m, const char *kid, char *buf, size_t len)
+{
+	_cleanup_free_ uint8_t *data = NULL;
+	char path[4096];
+	size_t n;
+
+	if (!store_name_valid(kid))
+		return -EINVAL;
+	exchange_path(m, kid, ".spent", path, sizeof(path));
+	if (fileio_read_all(path, 256, &data, &n) < 0)
+		return 0;
+	snprintf(buf, len, "%.*s", (int)n, (const char *)data);
+	return 1;
 }
 
 /* ---- sealed copies of one KEK version ---- */

@@ -61,6 +61,25 @@ int store_write(struct manager *m, const struct kek_meta *meta, enum seal_profil
 /* Removes the KEK's file durably (purge). */
 int store_remove(struct manager *m, const char *name);
 
+/* ---- BYOK exchange keys: <state>/exchange/<kek>.sealed (strict profile) ---- */
+/*
+ * Seals an exchange key's private key (pt, PKCS#8 DER) with its public metadata (JSON) for
+ * the KEK name kek, replacing a pending one. 0 or -errno (why filled).
+ */
+int store_exchange_write(struct manager *m, const char *kek, const char *meta_json,
+			 const uint8_t *pt, size_t pt_len, char *why, size_t whylen);
+/*
+ * Unseals the pending exchange key for kek: 0 with its metadata (malloc) and private key
+ * (secmem), -ENOENT when none is pending, -EKEYREJECTED / -EBADMSG (why filled).
+ */
+int store_exchange_read(struct manager *m, const char *kek, char **ret_meta, uint8_t **ret_pt,
+			size_t *ret_len, char *why, size_t whylen);
+/* Destroys the pending exchange key for kek (durably). */
+int store_exchange_remove(struct manager *m, const char *kek);
+/* Records that exchange key kid is spent (used or expired): what is a short reason. */
+int store_exchange_mark(struct manager *m, const char *kid, const char *what);
+/* 1 with the reason in buf when kid is spent, else 0. */
+int store_exchange_spent(struct manager *m, const char *kid, char *buf, size_t len);
 /* ---- sealed copies of one KEK version (LUKS2 tokens, docs/boot-unlock.md) ---- */
 /*
  * Seals one KEK version key (32 bytes) for name/version under profile at the current

@@ -50,6 +50,8 @@ static const struct tag_info {
 	[VHSM_TAG_WRAPPED_SECRET] = { true, VHSM_WIRE_DATA, 0 },
 	[VHSM_TAG_POLICY_DIGEST] = { true, VHSM_WIRE_DATA, 0 },
 	[VHSM_TAG_UUID] = { true, VHSM_WIRE_STRING, 0 },
+	[VHSM_TAG_KID] = { true, VHSM_WIRE_STRING, 0 },
+	[VHSM_TAG_BYOK] = { true, VHSM_WIRE_TEXT, 0 },
 };
 
 enum vhsm_wire_type vhsm_wire_tag_type(uint16_t tag)

@@ -49,6 +49,7 @@ enum vhsm_op {
 	VHSM_OP_DEK_LIST = 50,
 	VHSM_OP_DEK_DROP = 51,
 	VHSM_OP_KEYRING_REQUEST = 52, /* request-key upcall on behalf of uid/gid */
+	VHSM_OP_KEK_SHRED_VOLUME = 53, /* audit: a volume suspended by `kek disable --shred` */
 	VHSM_OP_LUKS_UNLOCK = 64,     /* token: unseal a keyslot secret */
 	VHSM_OP_LUKS_ENROLL = 65,     /* new keyslot secret + token material for a volume */
 	VHSM_OP_LUKS_REWRAP = 66,     /* token material to the KEK's newest version and TCB */
@@ -58,6 +59,10 @@ enum vhsm_op {
 	_VHSM_OP_MAX = 0x7fff,
 };
 #define VHSM_OP_REPLY_FLAG 0x8000u
+
+/* VHSM_TAG_FLAGS of KEK_DISABLE and DEK_DROP. */
+#define VHSM_KEK_DISABLE_SHRED (1ull << 0) /* also revoke the KEK's DEKs in the kernel keyring */
+#define VHSM_DEK_DROP_DELETE (1ull << 0)   /* also delete the DEK from the registry */
 
 /* Field tags. Type of each tag is fixed (see vhsm_wire_tag_type in lib/wire.h). */
 enum vhsm_tag {
@@ -89,5 +94,7 @@ enum vhsm_tag {
 	VHSM_TAG_WRAPPED_SECRET = 33, /* data: keyslot secret wrapped under that version */
 	VHSM_TAG_POLICY_DIGEST = 34,  /* data (32): attestation policy digest at sealing */
 	VHSM_TAG_UUID = 35,           /* string: LUKS2 header UUID */
+	VHSM_TAG_KID = 48,       /* string: BYOK exchange key id ("vhsm-xk-<32 hex>") */
+	VHSM_TAG_BYOK = 49,      /* text: BYOK transfer file or exchange-key bundle (JSON) */
 	_VHSM_TAG_MAX,
 };

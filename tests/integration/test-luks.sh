@@ -132,7 +132,8 @@ ok "vhsmctl luks unlock --test/--print-key work without the plugin; non-root ref
 expect_exit 0 ctl kek disable disk-kek
 expect_exit 1 ns cryptsetup open --test-passphrase --token-only --debug "$IMG"
 expect_out 'KEK disk-kek is disabled'
-not_out 'Key slot 1 unlocked'
+expect_out 'Token 0 \(vhsm\) open failed with -2\.'
+not_out 'Key slot 1 unlocked|Changing to'
 cryptsetup open --test-passphrase --key-file "$WORK/adm.key" "$IMG" || fail "passphrase after disable"
 expect_exit 1 ctl luks unlock --test "$IMG"
 expect_out 'disabled'
@@ -174,6 +175,7 @@ rm -f "$SOCK"
 VHSM_TOKEN_TIMEOUT=1 expect_exit 1 ns cryptsetup open --test-passphrase --token-only \
 	--token-id 0 --debug "$IMG"
 expect_out 'not reachable'
+expect_out 'Token 0 \(vhsm\) open failed with -11\.'
 expect_out 'requires additional missing resource'
 ok "no daemon: the token reports a missing resource (-EAGAIN) after its wait"
 
@@ -294,7 +296,13 @@ expect_out 'Key slot 1 unlocked'
 keyclient vol1 >"$WORK/sockkey"
 cryptsetup open --test-passphrase --key-slot 1 --key-file "$WORK/sockkey" "$IMG" ||
 	fail "binding not rewrapped"
-ok "rewrap after rotate: token at version 2 unlocks, keyslots untouched, binding followed"
+# After a reseal (same version, current TCB) the token follows too.
+expect_exit 0 ctl kek reseal disk-kek
+expect_exit 0 ctl luks rewrap "$IMG"
+expect_out 'KEK disk-kek version 2 -> 2'
+expect_exit 0 ns cryptsetup open --test-passphrase --token-only --token-id 0 -v "$IMG"
+expect_out 'Key slot 1 unlocked'
+ok "rewrap after rotate and reseal: token unlocks, keyslots untouched, binding followed"
 
 # ---- enroll again, wiping the old vhsm slot ----
 expect_exit 2 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm.key" --wipe-slot=bogus

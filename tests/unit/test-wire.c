@@ -128,6 +128,16 @@ static int reencode(const struct vhsm_wire_msg *m, uint8_t *out, size_t cap)
 }
 
 /* A message with every tag, values of varied lengths (every padding size). */
+/* Tag numbers are allocated in ranges, so the known tags have gaps: count them. */
+static size_t known_tags(void)
+{
+	size_t n = 0;
+
+	for (uint16_t t = 1; t < _VHSM_TAG_MAX; t++)
+		n += vhsm_wire_tag_type(t) != _VHSM_WIRE_TYPE_INVALID;
+	return n;
+}
+
 static int build_every_tag(uint8_t *buf, size_t cap)
 {
 	struct vhsm_wire_builder b;
@@ -164,7 +174,7 @@ static int build_every_tag(uint8_t *buf, size_t cap)
 					   t == VHSM_TAG_NONCE ? 64 : (size_t)(t % 7) * 3);
 			break;
 		default:
-			return -EINVAL;
+			break; /* an unallocated number */
 		}
 	}
 	return vhsm_wire_finish(&b);
@@ -197,14 +207,10 @@ TEST(wire_tag_types)
 		{ VHSM_TAG_TOKEN, VHSM_WIRE_DATA },     { VHSM_TAG_VOLUME, VHSM_WIRE_STRING },
 		{ VHSM_TAG_SEALED_KEK, VHSM_WIRE_DATA }, { VHSM_TAG_WRAPPED_SECRET, VHSM_WIRE_DATA },
 		{ VHSM_TAG_POLICY_DIGEST, VHSM_WIRE_DATA }, { VHSM_TAG_UUID, VHSM_WIRE_STRING },
+		{ VHSM_TAG_KID, VHSM_WIRE_STRING },     { VHSM_TAG_BYOK, VHSM_WIRE_TEXT },
 	};
-	size_t known = 0;
 
-	for (uint16_t t = 1; t < _VHSM_TAG_MAX; t++)
-		known += vhsm_wire_tag_type(t) != _VHSM_WIRE_TYPE_INVALID;
-	ASSERT_EQ(ELEMENTSOF(want), known);
-	for (uint16_t t = VHSM_TAG_VOLUME + 1; t < VHSM_TAG_SEALED_KEK; t++)
-		ASSERT_EQ(vhsm_wire_tag_type(t), _VHSM_WIRE_TYPE_INVALID);
+	ASSERT_EQ(ELEMENTSOF(want), known_tags());
 	for (size_t i = 0; i < ELEMENTSOF(want); i++)
 		ASSERT_EQ(vhsm_wire_tag_type(want[i].tag), want[i].type);
 	ASSERT_EQ(vhsm_wire_tag_type(0), _VHSM_WIRE_TYPE_INVALID);
@@ -321,8 +327,8 @@ TEST(wire_every_tag)
 	ASSERT_EQ(vhsm_wire_decode(buf, (size_t)len, &m), 0);
 	ASSERT_EQ(m.op, VHSM_OP_REPLY_FLAG | VHSM_OP_UNWRAP);
 	ASSERT_EQ(m.id, 0xfeedf00d);
-	size_t k = 0;
-	for (uint16_t t = 1; t < _VHSM_TAG_MAX; t++) {
+	ASSERT_EQ(m.n_fields, known_tags());
+	for (uint16_t t = 1, i = 0; t < _VHSM_TAG_MAX; t++) {
 		const struct vhsm_wire_field *f = vhsm_wire_get(&m, t);
 
 		if (vhsm_wire_tag_type(t) == _VHSM_WIRE_TYPE_INVALID) {
@@ -331,9 +337,8 @@ TEST(wire_every_tag)
 		}
 		ASSERT_TRUE(f != NULL);
 		ASSERT_EQ(f->tag, t);
-		ASSERT_TRUE(f == &m.fields[k++]); /* order kept */
+		ASSERT_TRUE(f == &m.fields[i++]); /* order kept */
 	}
-	ASSERT_EQ(m.n_fields, k);
 	uint32_t v;
 	ASSERT_EQ(vhsm_wire_get_u32(&m, VHSM_TAG_SIZE, &v), 0);
 	ASSERT_EQ(v, 0x01020300u + VHSM_TAG_SIZE);

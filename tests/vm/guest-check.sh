@@ -204,12 +204,15 @@ check_failed_units() {
 }
 
 say "guest check starting (uptime $(cut -d' ' -f1 /proc/uptime) s)"
+# Kernel keyring checks; on the second boot this runs only those and exits.
+source /usr/local/lib/vhsm-vm/guest-keyring.sh
 run_check vhsmd-socket-attestation check_vhsmd_socket
 run_check kek-wrap-unwrap check_kek_wrap
 run_check dmcrypt-crypttab-data check_dmcrypt_data
 run_check dmcrypt-wrong-key-stays-closed check_dmcrypt_wrong_key
-run_check no-unexpected-failed-units check_failed_units
+run_check keyring-dek-dmcrypt-write check_keyring_write
 declare -F luks_checks >/dev/null && luks_checks
+run_check no-unexpected-failed-units check_failed_units
 
 if [ "$nfailed" -eq 0 ]; then
 	overall=PASS

@@ -64,8 +64,31 @@ check_luks_disabled() {
 	grep -q 'disabled' <<<"$out" || { why "unexpected refusal: $out"; return 1; }
 }
 
+# ---- vhsmctl luks unlock activates a volume through vhsmd, without the plugin ----
+check_luks_vhsmctl_unlock() {
+	local dev=/dev/disk/by-id/virtio-vhsm-tok out
+	umount /srv/tok 2>/dev/null
+	cryptsetup close tokdata || { why "cannot close tokdata"; return 1; }
+	out=$(vhsmctl luks unlock "$dev" tokagain 2>&1) ||
+		{ why "vhsmctl luks unlock: $out"; return 1; }
+	cryptsetup status tokagain | grep -q 'type: *LUKS2' || { why "tokagain not active"; return 1; }
+	install -d /run/tokagain
+	mount -o ro /dev/mapper/tokagain /run/tokagain || { why "cannot mount tokagain"; return 1; }
+	cmp -s /run/tokagain/marker.txt /etc/vhsm-vm/tok.marker ||
+		{ why "marker does not read back through tokagain"; umount /run/tokagain; return 1; }
+	umount /run/tokagain
+	cryptsetup close tokagain || { why "cannot close tokagain"; return 1; }
+	# The locked volume's KEK is disabled: vhsmctl cannot open it either.
+	if vhsmctl luks unlock /dev/disk/by-id/virtio-vhsm-locked lockedagain >/dev/null 2>&1; then
+		why "vhsmctl luks unlock opened the volume of a disabled KEK"
+		return 1
+	fi
+	[ ! -e /dev/mapper/lockedagain ] || { why "/dev/mapper/lockedagain exists"; return 1; }
+}
+
 luks_checks() {
 	run_check luks-token-crypttab-mounted check_luks_token
 	run_check luks-keysocket-crypttab-mounted check_luks_keysocket
 	run_check luks-disabled-kek-stays-locked check_luks_disabled
+	run_check luks-vhsmctl-unlock-dm check_luks_vhsmctl_unlock
 }

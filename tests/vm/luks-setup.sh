@@ -10,7 +10,7 @@
 
 LUKS_DISKS="tok sock locked"
 LUKS_CHECKS=(luks-token-crypttab-mounted luks-keysocket-crypttab-mounted
-	luks-disabled-kek-stays-locked)
+	luks-disabled-kek-stays-locked luks-vhsmctl-unlock-dm)
 
 # luks_volume NAME: $W/NAME.img, LUKS2 over ext4 holding marker.txt; admin key $W/NAME-adm.key.
 luks_volume() {

@@ -23,7 +23,8 @@ GUEST_PKGS="systemd-sysv udev kmod cryptsetup keyutils e2fsprogs"
 CACHE_RECIPE=1
 # The checks guest-check.sh must report, in order; a missing one counts as failed.
 CHECKS=(vhsmd-socket-attestation kek-wrap-unwrap dmcrypt-crypttab-data
-	dmcrypt-wrong-key-stays-closed no-unexpected-failed-units)
+	dmcrypt-wrong-key-stays-closed keyring-dek-dmcrypt-write no-unexpected-failed-units
+	keyring-dek-after-reboot keyring-shred-revokes-and-suspends)
 # LUKS2 token and key-socket volumes (tests/vm/luks-setup.sh, tests/vm/guest-luks.sh).
 . "$here/luks-setup.sh"
 CHECKS+=("${LUKS_CHECKS[@]}")
@@ -294,6 +295,7 @@ install_guest() {
 
 	# The check and its unit.
 	install -D -m 0755 "$here/guest-check.sh" "$r/usr/local/lib/vhsm-vm/guest-check.sh"
+	install -m 0644 "$here/guest-keyring.sh" "$r/usr/local/lib/vhsm-vm/guest-keyring.sh"
 	install -m 0644 "$here/vhsm-vm-check.service" "$r/etc/systemd/system/"
 	systemctl --root="$r" enable vhsm-vm-check.service >/dev/null 2>&1 ||
 		die "cannot enable vhsm-vm-check.service"
@@ -301,7 +303,7 @@ install_guest() {
 	# Volumes: data opens with its key file; bad is formatted with another key than the one
 	# crypttab names (negative control; nofail so that the boot goes on).
 	install -d -m 0700 "$r/etc/vhsm-vm"
-	install -m 0400 "$W/data.key" "$W/bad.key" "$r/etc/vhsm-vm/"
+	install -m 0400 "$W/data.key" "$W/bad.key" "$W/shred.key" "$r/etc/vhsm-vm/"
 	cat >"$r/etc/crypttab" <<-'EOF'
 		# make check-vm volumes (tests/vm/run.sh)
 		data /dev/disk/by-id/virtio-vhsm-data /etc/vhsm-vm/data.key luks,headless=true
@@ -347,36 +349,53 @@ make_disks() {
 	if cryptsetup open --test-passphrase --key-file "$W/bad.key" "$W/bad.img" 2>/dev/null; then
 		die "bad.key opens bad.img: the negative control would prove nothing"
 	fi
+	# Keyring checks (guest-keyring.sh): a plain disk for a mapping keyed by a vhsm logon key
+	# (its first sector carries the phase marker between the two boots), and a LUKS2 volume
+	# enrolled with the KEK that `kek disable --shred` must suspend.
+	truncate -s 16M "$W/kr.img"
+	truncate -s 32M "$W/shred.img"
+	head -c 64 /dev/urandom >"$W/shred.key"
+	chmod 0400 "$W/shred.key"
+	cryptsetup luksFormat "${lf[@]}" --key-file "$W/shred.key" "$W/shred.img" ||
+		die "luksFormat shred.img failed"
+	printf '{"type":"vhsm","keyslots":["0"],"vhsm_version":1,"kek":"vmkr-kek","kek_version":1}' \
+		>"$W/shred-token.json"
+	cryptsetup token import --json-file "$W/shred-token.json" "$W/shred.img" ||
+		die "token import into shred.img failed"
 	log "LUKS2 volumes made: $(elapsed $t)"
 }
 
 # ---- 3. boot ----
 
+# boot N: boots the guest (N = 1, 2: the second boot finds the state the first one left).
 boot() {
-	local t=$SECONDS cmdline qpid rc=0
-	mkfs.ext4 -q -F -L vhsm-root -d "$W/rootfs" "$W/root.img" 1G >/dev/null ||
-		die "mkfs.ext4 -d failed"
-	log "root image: $(elapsed $t)"
+	local t=$SECONDS cmdline qpid rc=0 serial=$W/serial.log
+	[ "$1" = 1 ] || serial=$W/serial-$1.log
+	if [ "$1" = 1 ]; then
+		mkfs.ext4 -q -F -L vhsm-root -d "$W/rootfs" "$W/root.img" 1G >/dev/null ||
+			die "mkfs.ext4 -d failed"
+		log "root image: $(elapsed $t)"
+	fi
 	cmdline="root=/dev/vda rw console=ttyS0 panic=-1 systemd.show_status=1 systemd.log_color=0"
 	QEMU=(timeout --kill-after=10 "$BOOT_TIMEOUT" qemu-system-x86_64
 		-accel tcg -cpu max -smp 2 -m 1024
 		-nodefaults -no-reboot -display none -nic none -device virtio-rng-pci
-		-serial "file:$W/serial.log"
+		-serial "file:$serial"
 		-kernel "$W/vmlinuz" -initrd "$W/initrd.img" -append "$cmdline")
 	local d
-	for d in root data bad result $LUKS_DISKS; do
+	for d in root data bad kr shred result $LUKS_DISKS; do
 		QEMU+=(-drive "file=$W/$d.img,format=raw,if=none,id=$d,cache=unsafe"
 			-device "virtio-blk-pci,drive=$d,serial=vhsm-$d")
 	done
 	printf '%q ' "${QEMU[@]}" >"$W/qemu.cmd"
 	echo >>"$W/qemu.cmd"
 	t=$SECONDS
-	: >"$W/serial.log"
-	"${QEMU[@]}" >"$W/qemu.log" 2>&1 &
+	: >"$serial"
+	"${QEMU[@]}" >>"$W/qemu.log" 2>&1 &
 	qpid=$!
 	# A guest stuck in emergency mode would wait for the full timeout: end it early.
 	while kill -0 "$qpid" 2>/dev/null; do
-		if grep -q 'You are in emergency mode' "$W/serial.log"; then
+		if grep -q 'You are in emergency mode' "$serial"; then
 			log "guest entered emergency mode; stopping it"
 			kill -TERM "$qpid" 2>/dev/null || true
 			break
@@ -384,21 +403,30 @@ boot() {
 		sleep 2
 	done
 	wait "$qpid" || rc=$?
-	BOOT_SECS=$((SECONDS - t))
+	BOOT_SECS=$((${BOOT_SECS:-0} + SECONDS - t))
 	case $rc in
-	0) log "guest ran $BOOT_SECS s and powered off" ;;
-	124 | 137) log "guest killed after $BOOT_SECS s (timeout ${BOOT_TIMEOUT} s)" ;;
-	*) log "qemu exited $rc after $BOOT_SECS s: $(tail -n 3 "$W/qemu.log" | tr '\n' ' ')" ;;
+	0) log "boot $1: guest ran $((SECONDS - t)) s and powered off" ;;
+	124 | 137) log "boot $1: guest killed after $((SECONDS - t)) s (timeout ${BOOT_TIMEOUT} s)" ;;
+	*) log "boot $1: qemu exited $rc after $((SECONDS - t)) s: $(tail -n 3 "$W/qemu.log" | tr '\n' ' ')" ;;
 	esac
+}
+
+# The first boot leaves this marker on the kr disk when the second boot has work to do.
+second_boot_wanted() {
+	dd if="$W/kr.img" bs=512 count=1 status=none | tr -d '\000' |
+		grep -q '^vhsm-vm-keyring-phase 2 '
 }
 
 # ---- 4. result ----
 
 # report: prints each check and the counting line; returns 0 only when all checks passed.
 report() {
-	local text first name line passed=0 failed=0 found
-	text=$(tr -d '\000' <"$W/result.img")
-	printf '%s\n' "$text" >"$W/result.txt"
+	local text first name line passed=0 failed=0 found text2 first2
+	text=$(head -c 65536 "$W/result.img" | tr -d '\000')
+	# The second boot's result, in the second 64 KiB block.
+	text2=$(tail -c +65537 "$W/result.img" | head -c 65536 | tr -d '\000')
+	first2=$(head -n 1 <<<"$text2")
+	printf '%s\n%s\n' "$text" "$text2" >"$W/result.txt"
 	first=$(head -n 1 <<<"$text")
 	if [ -z "$text" ]; then
 		log "no result on the result disk; last serial lines:"
@@ -418,7 +446,7 @@ report() {
 				echo "FAIL vm/$name: ${BASH_REMATCH[1]}"
 				break
 			fi
-		done < <(tail -n +2 <<<"$text")
+		done < <(tail -n +2 <<<"$text"; tail -n +2 <<<"$text2")
 		if [ "$found" = 0 ]; then
 			failed=$((failed + 1)); echo "FAIL vm/$name: not reported by the guest"
 		fi
@@ -426,6 +454,9 @@ report() {
 	# The guest's own verdict must agree.
 	if [ "$failed" -eq 0 ] && [ "$first" != PASS ]; then
 		failed=1; echo "FAIL vm: the guest reported '$first'"
+	fi
+	if [ "$failed" -eq 0 ] && [ "$first2" != PASS ]; then
+		failed=1; echo "FAIL vm: the second boot reported '$first2'"
 	fi
 	RESULT_LINE="$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
@@ -435,7 +466,12 @@ ensure_cache
 make_disks
 install_guest
 luks_setup
-boot
+boot 1
+if second_boot_wanted; then
+	boot 2
+else
+	log "the first boot left no phase marker: no second boot"
+fi
 ok=0
 report || ok=$?
 log "total $(elapsed $t_start) (boot $BOOT_SECS s)"

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Plain dm-crypt mappings keyed by a vhsm DEK (table key ":SIZE:logon:vhsm:NAME"): dm-crypt
+ * copied the key when the table was loaded, so revoking the keyring key does not stop them.
+ * `kek disable --shred` suspends each such mapping and sends it "key wipe", as luksSuspend
+ * does for LUKS: the kernel forgets the key and the device cannot resume without one.
+ */
+#include <libdevmapper.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "keyring.h"
+#include "shred-dm.h"
+
+/* True when the crypt target parameters name the keyring key "vhsm:<dek>" of one of deks. */
+static bool params_use_dek(const char *params, char *const *deks)
+{
+	char key[160], want[96];
+	const char *sp = strchr(params, ' '), *end;
+	size_t n;
+
+	/* "<cipher> <key> <iv_offset> <device> <offset> ..." */
+	if (!sp)
+		return false;
+	end = strchr(sp + 1, ' ');
+	n = end ? (size_t)(end - sp - 1) : strlen(sp + 1);
+	if (n >= sizeof(key))
+		return false;
+	memcpy(key, sp + 1, n);
+	key[n] = 0;
+	/* ":SIZE:logon:DESCRIPTION" */
+	const char *t = key[0] == ':' ? strchr(key + 1, ':') : NULL;
+	if (!t || strncmp(t, ":" KEYRING_DEK_TYPE ":", strlen(KEYRING_DEK_TYPE) + 2) != 0)
+		return false;
+	t += strlen(KEYRING_DEK_TYPE) + 2;
+	for (char *const *d = deks; *d; d++)
+		if (keyring_dek_description(*d, want, sizeof(want)) == 0 && strcmp(t, want) == 0)
+			return true;
+	return false;
+}
+
+static bool device_uses_dek(const char *name, char *const *deks)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_TABLE);
+	bool found = false;
+	void *next = NULL;
+
+	if (!dmt || !dm_task_set_name(dmt, name) || !dm_task_run(dmt))
+		goto out;
+	do {
+		uint64_t start, length;
+		char *type = NULL, *params = NULL;
+		next = dm_get_next_target(dmt, next, &start, &length, &type, &params);
+		if (type && params && strcmp(type, "crypt") == 0 && params_use_dek(params, deks))
+			found = true;
+	} while (next && !found);
+out:
+	if (dmt)
+		dm_task_destroy(dmt);
+	return found;
+}
+
+static int simple_task(int type, const char *name, const char *message)
+{
+	struct dm_task *dmt = dm_task_create(type);
+	int r = -EIO;
+
+	if (dmt && dm_task_set_name(dmt, name) &&
+	    (!message || (dm_task_set_sector(dmt, 0) && dm_task_set_message(dmt, message))) &&
+	    dm_task_run(dmt))
+		r = 0;
+	if (dmt)
+		dm_task_destroy(dmt);
+	return r;
+}
+
+int shred_plain_mappings(char *const *deks, int (*report)(const char *volume, int result))
+{
+	struct dm_task *dmt;
+	struct dm_names *names;
+	unsigned next = 0;
+	int failures = 0;
+
+	/* No device-mapper in the kernel (its misc device is not registered, whatever
+	 * /dev/mapper/control says): no mapping to suspend. */
+	if (!deks[0] || access("/sys/class/misc/device-mapper", F_OK) < 0)
+		return 0;
+	dmt = dm_task_create(DM_DEVICE_LIST);
+	if (!dmt || !dm_task_run(dmt) || !(names = dm_task_get_names(dmt))) {
+		if (dmt)
+			dm_task_destroy(dmt);
+		return -EIO;
+	}
+	if (names->dev) {
+		do {
+			names = (struct dm_names *)((char *)names + next);
+			if (device_uses_dek(names->name, deks)) {
+				int r = simple_task(DM_DEVICE_SUSPEND, names->name, NULL);
+				if (r == 0)
+					r = simple_task(DM_DEVICE_TARGET_MSG, names->name, "key wipe");
+				if (r < 0)
+					failures++;
+				if (report(names->name, r) < 0)
+					failures++;
+			}
+			next = names->next;
+		} while (next);
+	}
+	dm_task_destroy(dmt);
+	return failures;
+}

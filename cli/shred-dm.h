@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Suspending plain dm-crypt mappings keyed by vhsm DEKs (see shred-dm.c). */
+#pragma once
+
+/*
+ * Suspends every active dm-crypt mapping whose table key is the logon key of one of deks
+ * (NULL-terminated names) and wipes its key ("key wipe"). report(volume, 0 or -errno) is
+ * called for each. Returns the number of failures (suspend, wipe or report), or -EIO when
+ * device-mapper is there but cannot be listed. Needs CAP_SYS_ADMIN.
+ */
+int shred_plain_mappings(char *const *deks, int (*report)(const char *volume, int result));

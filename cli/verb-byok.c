@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vhsmctl kek export-exchange-key | import | backup: the CVM side of BYOK (docs/byok.md).
+ * The customer side (verify the evidence, wrap, re-wrap a backup) is vhsm-byok(1).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "byok.h"
+#include "client.h"
+#include "ct.h"
+#include "fileio.h"
+#include "vhsmctl.h"
+
+#define KEK_FLAG_EXPORTABLE (1ull << 0)
+#define KEK_FLAG_PURGE_PROTECTION (1ull << 1)
+#define KEK_FLAG_ATTEST_EACH_USE (1ull << 2)
+#define PUBKEY_FILE_MAX (16u * 1024u)
+
+static bool one_name(int argc, char **argv)
+{
+	if (argc - optind != 1) {
+		cli_error("%s: expected 1 argument (the KEK name), got %d (see --help)", argv[0],
+			  argc - optind);
+		return false;
+	}
+	return true;
+}
+
+/* Sends req and writes the reply's BYOK text to out (or stdout). */
+static int call_write_byok(struct client_req *req, const char *what, const char *out,
+			   const char *note)
+{
+	struct client_reply rep;
+	int r = client_call(req, &rep), ret = EXIT_OK;
+
+	client_req_done(req);
+	if (r < 0) {
+		client_reply_done(&rep);
+		return EXIT_ERROR;
+	}
+	if (rep.err) {
+		ret = client_refused(&rep, what);
+		client_reply_done(&rep);
+		return ret;
+	}
+	const struct vhsm_wire_field *f = vhsm_wire_get(&rep.msg, VHSM_TAG_BYOK);
+	char kid[BYOK_KID_MAX + 1] = "";
+	(void)vhsm_wire_get_str(&rep.msg, VHSM_TAG_KID, kid, sizeof(kid));
+	if (!f) {
+		cli_error("%s: the reply carries no JSON", what);
+		ret = EXIT_ERROR;
+	} else if (out) {
+		if (fileio_write_atomic(out, f->value, f->len, 0644) < 0) {
+			cli_error("%s: cannot write %s", what, out);
+			ret = EXIT_ERROR;
+		} else if (!arg_json) {
+			fprintf(stderr, "%s%s%s written to %s\n", note, kid[0] ? " " : "", kid, out);
+		}
+	} else {
+		fwrite(f->value, 1, f->len, stdout);
+		fputc('\n', stdout);
+	}
+	client_reply_done(&rep);
+	return ret;
+}
+
+static int kek_export_exchange_key(int argc, char **argv)
+{
+	enum { O_OUT = 256, O_NONCE, O_TTL };
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, O_OUT },
+		{ "nonce", required_argument, NULL, O_NONCE },
+		{ "ttl", required_argument, NULL, O_TTL },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *out = NULL, *nonce_hex = NULL;
+	uint8_t nonce[BYOK_NONCE_SIZE];
+	long ttl = -1;
+	struct client_req req;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case O_OUT: out = optarg; break;
+		case O_NONCE: nonce_hex = optarg; break;
+		case O_TTL: {
+			char *e;
+			ttl = strtol(optarg, &e, 10);
+			if (*e || e == optarg || ttl < 1 || ttl > 7 * 86400) {
+				cli_error("--ttl: 1 to 604800 seconds expected");
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case 'h':
+			printf("Usage: vhsmctl kek export-exchange-key NAME [--out FILE] "
+			       "[--nonce HEX] [--ttl SECONDS]\n\n"
+			       "Generates an RSA-3072 exchange key inside vhsmd for importing KEK NAME\n"
+			       "(import only, single use, expires after --ttl, default 3600 s) and\n"
+			       "writes its evidence bundle: the public key, a fresh attestation report\n"
+			       "binding it (REPORT_DATA, see docs/byok.md) and the certificate chain.\n"
+			       "--nonce: 32 bytes in hex from the customer (default: random).\n"
+			       "Verify and wrap with vhsm-byok(1); import with kek import.\n");
+			return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (!one_name(argc, argv))
+		return EXIT_USAGE;
+	if (nonce_hex && ct_hex_decode(nonce, sizeof(nonce), nonce_hex, strlen(nonce_hex)) < 0) {
+		cli_error("--nonce: 64 hex digits expected");
+		return EXIT_USAGE;
+	}
+	if (client_begin(&req, VHSM_OP_KEK_EXPORT_EXCHANGE_KEY) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
+	if (nonce_hex)
+		vhsm_wire_add_data(&req.b, VHSM_TAG_NONCE, nonce, sizeof(nonce));
+	if (ttl > 0)
+		vhsm_wire_add_u32(&req.b, VHSM_TAG_TIMEOUT, (uint32_t)ttl);
+	return call_write_byok(&req, "kek export-exchange-key", out, "exchange key");
+}
+
+static int kek_import(int argc, char **argv)
+{
+	enum { O_BYOK = 256, O_PROFILE, O_EXPORT, O_PURGE, O_DAYS, O_ATTEST };
+	static const struct option opts[] = {
+		{ "byok", required_argument, NULL, O_BYOK },
+		{ "profile", required_argument, NULL, O_PROFILE },
+		{ "exportable", no_argument, NULL, O_EXPORT },
+		{ "purge-protection", no_argument, NULL, O_PURGE },
+		{ "retention-days", required_argument, NULL, O_DAYS },
+		{ "attest-each-use", no_argument, NULL, O_ATTEST },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	_cleanup_free_ uint8_t *text = NULL;
+	const char *byok = NULL, *profile = NULL;
+	uint64_t flags = 0;
+	long days = -1;
+	size_t len;
+	struct client_req req;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case O_BYOK: byok = optarg; break;
+		case O_PROFILE: profile = optarg; break;
+		case O_EXPORT: flags |= KEK_FLAG_EXPORTABLE; break;
+		case O_PURGE: flags |= KEK_FLAG_PURGE_PROTECTION; break;
+		case O_ATTEST: flags |= KEK_FLAG_ATTEST_EACH_USE; break;
+		case O_DAYS: {
+			char *e;
+			days = strtol(optarg, &e, 10);
+			if (*e || e == optarg || days < 0 || days > 100000) {
+				cli_error("invalid --retention-days '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case 'h':
+			printf("Usage: vhsmctl kek import NAME --byok FILE [--profile strict|author]\n"
+			       "         [--exportable] [--purge-protection] [--retention-days N]\n"
+			       "         [--attest-each-use]\n\n"
+			       "Imports a KEK from a BYOK file made by vhsm-byok wrap (or rewrap, for a\n"
+			       "backup) for the exchange key pending for NAME. vhsmd unwraps it inside,\n"
+			       "seals it and destroys the exchange key. A restored backup keeps its\n"
+			       "versions and flags; the options apply to a single imported key.\n");
+			return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (!one_name(argc, argv))
+		return EXIT_USAGE;
+	if (!byok) {
+		cli_error("kek import: --byok FILE is required");
+		return EXIT_USAGE;
+	}
+	r = fileio_read_all(byok, BYOK_JSON_MAX, &text, &len);
+	if (r < 0) {
+		cli_error("%s: %s", byok, r == -EMSGSIZE ? "file too large" : strerror(-r));
+		return EXIT_ERROR;
+	}
+	if (len == 0 || memchr(text, 0, len)) {
+		cli_error("%s: not a BYOK file", byok);
+		return EXIT_REJECTED;
+	}
+	if (client_begin(&req, VHSM_OP_KEK_IMPORT) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
+	vhsm_wire_add_str(&req.b, VHSM_TAG_BYOK, (const char *)text);
+	vhsm_wire_add_u64(&req.b, VHSM_TAG_FLAGS, flags);
+	if (profile)
+		vhsm_wire_add_str(&req.b, VHSM_TAG_PROFILE, profile);
+	if (days >= 0)
+		vhsm_wire_add_u32(&req.b, VHSM_TAG_DAYS, (uint32_t)days);
+
+	struct client_reply rep;
+	r = client_call(&req, &rep);
+	client_req_done(&req);
+	if (r < 0) {
+		client_reply_done(&rep);
+		return EXIT_ERROR;
+	}
+	uint32_t version = 0;
+	if (rep.err)
+		r = client_refused(&rep, "kek import");
+	else if (vhsm_wire_get_u32(&rep.msg, VHSM_TAG_VERSION, &version) == 0 && !arg_json)
+		printf("imported KEK %s (newest version %u)\n", argv[optind], version);
+	client_reply_done(&rep);
+	return r < 0 ? EXIT_ERROR : r;
+}
+
+static int kek_backup(int argc, char **argv)
+{
+	enum { O_TO = 256, O_OUT };
+	static const struct option opts[] = {
+		{ "to", required_argument, NULL, O_TO },
+		{ "out", required_argument, NULL, O_OUT },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	_cleanup_free_ uint8_t *pem = NULL;
+	const char *to = NULL, *out = NULL;
+	struct client_req req;
+	size_t len;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case O_TO: to = optarg; break;
+		case O_OUT: out = optarg; break;
+		case 'h':
+			printf("Usage: vhsmctl kek backup NAME --to PUBKEY.pem [--out FILE]\n\n"
+			       "Escrow: wraps every version and the flags of an exportable KEK to the\n"
+			       "customer's RSA public key (>= 3072 bits) in the BYOK format. Only the\n"
+			       "holder of the private key can re-import it, into a CVM whose evidence\n"
+			       "they verified (vhsm-byok rewrap). KEKs not created --exportable never\n"
+			       "leave the CVM.\n");
+			return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (!one_name(argc, argv))
+		return EXIT_USAGE;
+	if (!to) {
+		cli_error("kek backup: --to PUBKEY.pem is required");
+		return EXIT_USAGE;
+	}
+	r = fileio_read_all(to, PUBKEY_FILE_MAX, &pem, &len);
+	if (r < 0) {
+		cli_error("%s: %s", to, r == -EMSGSIZE ? "file too large" : strerror(-r));
+		return EXIT_ERROR;
+	}
+	if (client_begin(&req, VHSM_OP_KEK_BACKUP) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
+	vhsm_wire_add_data(&req.b, VHSM_TAG_PUBKEY, pem, len);
+	return call_write_byok(&req, "kek backup", out, "backup");
+}
+
+const struct verb verbs_byok[] = {
+	{ "kek", "export-exchange-key", kek_export_exchange_key,
+	  "attested RSA exchange key for a BYOK import" },
+	{ "kek", "import", kek_import, "import a KEK from a BYOK file" },
+	{ "kek", "backup", kek_backup, "escrow an exportable KEK to the customer's RSA key" },
+};
+const size_t verbs_byok_n = ELEMENTSOF(verbs_byok);

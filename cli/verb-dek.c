@@ -1,0 +1,608 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vhsmctl dek create|list|load|drop, and kek disable [--shred] with kek volumes: the DEK
+ * registry and the kernel keyring. `dek load` asks the kernel (request_key(2)), so the key is
+ * made by vhsm-request-key for the caller's uid exactly as any other program would get it;
+ * vhsmctl never sees the DEK.
+ */
+#include <dirent.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <keyutils.h>
+#include <libcryptsetup.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "keyring.h"
+#include "luks-match.h"
+#include "shred-dm.h"
+#include "vhsmctl.h"
+
+#define LUKS_MAX_TOKENS 32
+
+/* Sends req (always released); EXIT_OK with the reply in *rep, or the exit status. */
+static int call(struct client_req *req, const char *what, struct client_reply *rep)
+{
+	int r = client_call(req, rep), ret;
+
+	client_req_done(req);
+	if (r < 0) {
+		client_reply_done(rep);
+		return r == -EINVAL ? EXIT_USAGE : EXIT_ERROR;
+	}
+	if (rep->err) {
+		ret = client_refused(rep, what);
+		client_reply_done(rep);
+		return ret;
+	}
+	return EXIT_OK;
+}
+
+static int parse_u32_arg(const char *opt, const char *s, uint32_t max, uint32_t *ret)
+{
+	char *e;
+
+	errno = 0;
+	unsigned long v = strtoul(s, &e, 10);
+	if (errno || e == s || *e || s[0] == '-' || v > max) {
+		cli_error("invalid %s '%s'", opt, s);
+		return -EINVAL;
+	}
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+static bool args_count(int argc, char **argv, int n)
+{
+	if (argc - optind != n) {
+		cli_error("%s: expected %d argument%s, got %d (see --help)", argv[0], n,
+			  n == 1 ? "" : "s", argc - optind);
+		return false;
+	}
+	return true;
+}
+
+static int dek_create(int argc, char **argv)
+{
+	enum { O_KEK = 256, O_SIZE, O_TIMEOUT, O_ACL };
+	static const struct option opts[] = {
+		{ "kek", required_argument, NULL, O_KEK },
+		{ "size", required_argument, NULL, O_SIZE },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "acl", required_argument, NULL, O_ACL },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *kek = NULL, *acl = NULL;
+	uint32_t size = 0, timeout = UINT32_MAX;
+	struct client_req req;
+	struct client_reply rep;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case O_KEK: kek = optarg; break;
+		case O_SIZE:
+			if (parse_u32_arg("--size", optarg, 64, &size) < 0 || (size != 32 && size != 64)) {
+				cli_error("--size must be 32 or 64");
+				return EXIT_USAGE;
+			}
+			break;
+		case O_TIMEOUT:
+			if (parse_u32_arg("--timeout", optarg, KEYRING_MAX_TIMEOUT, &timeout) < 0)
+				return EXIT_USAGE;
+			break;
+		case O_ACL: acl = optarg; break;
+		case 'h':
+			printf("Usage: vhsmctl dek create NAME --kek KEK [--size 32|64] [--timeout S]\n"
+			       "         [--acl ACL]\n\n"
+			       "Generates a random DEK inside vhsmd and stores it wrapped under KEK.\n"
+			       "--size: bytes (default 64, for aes-xts-plain64 with 512-bit keys).\n"
+			       "--timeout: seconds a loaded key lives (default 600, 0 = no expiry).\n"
+			       "ACL: KIND:WHO:OPS[;...]; unwrap = may load it, read = may list it,\n"
+			       "admin = may drop it (see vhsmctl(1)).\n");
+			return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (!args_count(argc, argv, 1))
+		return EXIT_USAGE;
+	if (!kek) {
+		cli_error("dek create: --kek is required");
+		return EXIT_USAGE;
+	}
+	if (client_begin(&req, VHSM_OP_DEK_CREATE) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
+	vhsm_wire_add_str(&req.b, VHSM_TAG_KEK, kek);
+	if (size)
+		vhsm_wire_add_u32(&req.b, VHSM_TAG_SIZE, size);
+	if (timeout != UINT32_MAX)
+		vhsm_wire_add_u32(&req.b, VHSM_TAG_TIMEOUT, timeout);
+	if (acl)
+		vhsm_wire_add_str(&req.b, VHSM_TAG_ACL, acl);
+	r = call(&req, "dek create", &rep);
+	if (r != EXIT_OK)
+		return r;
+	if (vhsm_wire_get_u32(&rep.msg, VHSM_TAG_SIZE, &size) < 0)
+		size = 0;
+	printf("created DEK %s (%u bytes, wrapped under KEK %s)\n", argv[optind], size, kek);
+	client_reply_done(&rep);
+	return EXIT_OK;
+}
+
+static void fmt_dek_list(json_object *arr)
+{
+	printf("%-24s %-16s %4s %7s  %s\n", "NAME", "KEK", "SIZE", "TIMEOUT", "LOADED (serial keyring uid expiry)");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *o = json_object_array_get_idx(arr, i), *v, *keys;
+		const char *name = json_object_object_get_ex(o, "name", &v) ? json_object_get_string(v) : "?";
+		if (json_object_object_get_ex(o, "state", &v)) {
+			printf("%-24s %s\n", name, json_object_get_string(v));
+			continue;
+		}
+		json_object_object_get_ex(o, "kek", &v);
+		printf("%-24s %-16s", name, json_object_get_string(v));
+		json_object_object_get_ex(o, "size", &v);
+		printf(" %4" PRId64, json_object_get_int64(v));
+		json_object_object_get_ex(o, "timeout", &v);
+		printf(" %7" PRId64 " ", json_object_get_int64(v));
+		if (!json_object_object_get_ex(o, "loaded", &keys) || json_object_array_length(keys) == 0)
+			printf(" no");
+		for (size_t k = 0; keys && k < json_object_array_length(keys); k++) {
+			json_object *e = json_object_array_get_idx(keys, k), *s, *ring, *uid, *exp;
+			json_object_object_get_ex(e, "serial", &s);
+			json_object_object_get_ex(e, "keyring", &ring);
+			json_object_object_get_ex(e, "uid", &uid);
+			json_object_object_get_ex(e, "expiry", &exp);
+			printf(" %" PRId64 " %s %s %s", json_object_get_int64(s),
+			       ring ? json_object_get_string(ring) : "-",
+			       uid ? json_object_get_string(uid) : "-", json_object_get_string(exp));
+		}
+		putchar('\n');
+	}
+}
+
+static int dek_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct client_req req;
+	struct client_reply rep;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		if (c == 'j') {
+			arg_json = true;
+		} else if (c == 'h') {
+			printf("Usage: vhsmctl dek list [--json]\n\n"
+			       "Lists the DEKs you may see, and their keys in the kernel keyring.\n");
+			return EXIT_OK;
+		} else {
+			return EXIT_USAGE;
+		}
+	}
+	if (!args_count(argc, argv, 0))
+		return EXIT_USAGE;
+	if (client_begin(&req, VHSM_OP_DEK_LIST) < 0)
+		return EXIT_ERROR;
+	r = call(&req, "dek list", &rep);
+	if (r != EXIT_OK)
+		return r;
+	json_object *o = client_parse_json(&rep);
+	if (arg_json || !o || !json_object_is_type(o, json_type_array))
+		client_print_json(&rep);
+	else
+		fmt_dek_list(o);
+	json_object_put(o);
+	client_reply_done(&rep);
+	return EXIT_OK;
+}
+
+/* "@u", "@s", "@us", "@p", "@t" or a keyring serial. */
+static int parse_keyring(const char *s, key_serial_t *ret)
+{
+	static const struct {
+		const char *name;
+		key_serial_t id;
+	} specials[] = {
+		{ "@u", KEY_SPEC_USER_KEYRING },	 { "@s", KEY_SPEC_SESSION_KEYRING },
+		{ "@us", KEY_SPEC_USER_SESSION_KEYRING }, { "@p", KEY_SPEC_PROCESS_KEYRING },
+		{ "@t", KEY_SPEC_THREAD_KEYRING },
+	};
+	uint32_t v;
+
+	for (size_t i = 0; i < ELEMENTSOF(specials); i++)
+		if (strcmp(s, specials[i].name) == 0) {
+			*ret = specials[i].id;
+			return 0;
+		}
+	if (parse_u32_arg("--keyring", s, INT32_MAX, &v) < 0 || v == 0)
+		return -EINVAL;
+	*ret = (key_serial_t)v;
+	return 0;
+}
+
+/* Asks vhsmd first, so that a refusal comes with its reason; returns the timeout to ask for. */
+static int dek_load_check(const char *name, uint32_t timeout, uint32_t *ret_timeout)
+{
+	struct client_req req;
+	struct client_reply rep;
+	int r;
+
+	if (client_begin(&req, VHSM_OP_DEK_LOAD) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, name);
+	if (timeout != UINT32_MAX)
+		vhsm_wire_add_u32(&req.b, VHSM_TAG_TIMEOUT, timeout);
+	r = call(&req, "dek load", &rep);
+	if (r != EXIT_OK)
+		return r;
+	if (vhsm_wire_get_u32(&rep.msg, VHSM_TAG_TIMEOUT, ret_timeout) < 0)
+		*ret_timeout = 0;
+	client_reply_done(&rep);
+	return EXIT_OK;
+}
+
+static int dek_load(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "keyring", required_argument, NULL, 'k' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	key_serial_t ring = KEY_SPEC_USER_KEYRING, key;
+	uint32_t timeout = UINT32_MAX, effective;
+	char desc[128], name[96], callout[32] = "";
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'k':
+			if (parse_keyring(optarg, &ring) < 0)
+				return EXIT_USAGE;
+			break;
+		case 't':
+			if (parse_u32_arg("--timeout", optarg, KEYRING_MAX_TIMEOUT, &timeout) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'h':
+			printf("Usage: vhsmctl dek load NAME [--keyring @u|@s|@us|@p|@t|ID] [--timeout S]\n\n"
+			       "Puts DEK NAME into the kernel keyring as logon key vhsm:NAME, through\n"
+			       "request_key(2) and vhsm-request-key (default keyring @u). --timeout can\n"
+			       "only shorten the DEK's timeout. The key cannot be read back.\n");
+			return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (!args_count(argc, argv, 1))
+		return EXIT_USAGE;
+	if (keyring_dek_description(argv[optind], desc, sizeof(desc)) < 0 ||
+	    keyring_dek_name(desc, name, sizeof(name)) < 0) {
+		cli_error("dek load: invalid DEK name '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	r = dek_load_check(argv[optind], timeout, &effective);
+	if (r != EXIT_OK)
+		return r;
+	if (timeout != UINT32_MAX)
+		snprintf(callout, sizeof(callout), "timeout=%u", timeout);
+	key = request_key(KEYRING_DEK_TYPE, desc, callout, ring);
+	if (key < 0) {
+		r = negative_errno();
+		cli_error("dek load: the kernel refused key %s: %s (is vhsm-request-key configured in "
+			  "/etc/request-key.d? see vhsm-kmod-check(8))", desc, strerror(-r));
+		return r == -EKEYREJECTED || r == -ENOKEY || r == -EKEYREVOKED || r == -EACCES
+			       ? EXIT_REJECTED
+			       : EXIT_ERROR;
+	}
+	if (arg_json)
+		printf("{\"name\":\"%s\",\"serial\":%d,\"timeout\":%u}\n", argv[optind], key, effective);
+	else
+		printf("loaded DEK %s as logon key %s, serial %d (timeout %u s)\n", argv[optind],
+		       desc, key, effective);
+	return EXIT_OK;
+}
+
+static int dek_drop(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "delete", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct client_req req;
+	struct client_reply rep;
+	uint64_t flags = 0;
+	uint32_t n = 0;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		if (c == 'd') {
+			flags |= VHSM_DEK_DROP_DELETE;
+		} else if (c == 'h') {
+			printf("Usage: vhsmctl dek drop NAME [--delete]\n\n"
+			       "Revokes every key of DEK NAME in the kernel keyring. --delete also\n"
+			       "destroys the DEK (root or the vhsm group only; it cannot be undone).\n");
+			return EXIT_OK;
+		} else {
+			return EXIT_USAGE;
+		}
+	}
+	if (!args_count(argc, argv, 1))
+		return EXIT_USAGE;
+	if (client_begin(&req, VHSM_OP_DEK_DROP) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
+	vhsm_wire_add_u64(&req.b, VHSM_TAG_FLAGS, flags);
+	r = call(&req, "dek drop", &rep);
+	if (r != EXIT_OK)
+		return r;
+	(void)vhsm_wire_get_u32(&rep.msg, VHSM_TAG_SIZE, &n);
+	printf("DEK %s: %u key(s) revoked%s\n", argv[optind], n,
+	       flags & VHSM_DEK_DROP_DELETE ? "; DEK deleted" : "");
+	client_reply_done(&rep);
+	return EXIT_OK;
+}
+
+/* ---- LUKS volumes enrolled with a KEK ---- */
+
+/* True when the LUKS2 header of cd has a vhsm token naming kek. */
+static bool header_uses_kek(struct crypt_device *cd, const char *kek)
+{
+	const char *type = crypt_get_type(cd);
+
+	if (!type || strcmp(type, CRYPT_LUKS2) != 0)
+		return false;
+	for (int id = 0; id < LUKS_MAX_TOKENS; id++) {
+		const char *json;
+		char name[128];
+		if (crypt_token_json_get(cd, id, &json) < 0)
+			continue;
+		if (luks_token_kek(json, strlen(json), name, sizeof(name)) == 0 &&
+		    strcmp(name, kek) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Calls fn for every active dm-crypt LUKS2 mapping whose header names kek. Returns the number
+ * of failures of fn. */
+static int for_each_active_volume(const char *kek, int (*fn)(struct crypt_device *cd,
+							      const char *name, const char *kek))
+{
+	DIR *d = opendir("/sys/block");
+	struct dirent *de;
+	int failures = 0;
+
+	while (d && (de = readdir(d))) {
+		char path[512], name[256] = "", uuid[256] = "";
+		FILE *f;
+		if (strncmp(de->d_name, "dm-", 3) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/sys/block/%s/dm/uuid", de->d_name);
+		if (!(f = fopen(path, "re")))
+			continue;
+		if (!fgets(uuid, sizeof(uuid), f))
+			uuid[0] = 0;
+		fclose(f);
+		if (strncmp(uuid, "CRYPT-LUKS2-", 12) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/sys/block/%s/dm/name", de->d_name);
+		if (!(f = fopen(path, "re")))
+			continue;
+		if (!fgets(name, sizeof(name), f))
+			name[0] = 0;
+		fclose(f);
+		name[strcspn(name, "\n")] = 0;
+		struct crypt_device *cd = NULL;
+		if (!name[0] || crypt_init_by_name(&cd, name) < 0)
+			continue;
+		if (header_uses_kek(cd, kek) && fn(cd, name, kek) < 0)
+			failures++;
+		crypt_free(cd);
+	}
+	if (d)
+		closedir(d);
+	return failures;
+}
+
+static int print_volume(struct crypt_device *cd, const char *name, const char *kek)
+{
+	(void)kek;
+	printf("%s %s %s\n", name, crypt_get_uuid(cd) ?: "-", crypt_get_device_name(cd) ?: "-");
+	return 0;
+}
+
+static int report_volume(const char *kek, const char *volume, const char *result)
+{
+	struct client_req req;
+	struct client_reply rep;
+	int r;
+
+	if (client_begin(&req, VHSM_OP_KEK_SHRED_VOLUME) < 0)
+		return -ENOMEM;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, kek);
+	vhsm_wire_add_str(&req.b, VHSM_TAG_VOLUME, volume);
+	vhsm_wire_add_str(&req.b, VHSM_TAG_MESSAGE, result);
+	r = call(&req, "audit of the suspended volume", &rep);
+	if (r == EXIT_OK)
+		client_reply_done(&rep);
+	return r == EXIT_OK ? 0 : -EIO;
+}
+
+/* luksSuspend: the kernel wipes the volume key; I/O blocks until luksResume. */
+static int suspend_volume(struct crypt_device *cd, const char *name, const char *kek)
+{
+	char result[160];
+	int r = crypt_suspend(cd, name);
+
+	if (r < 0)
+		snprintf(result, sizeof(result), "suspend failed: %s", strerror(-r));
+	else
+		snprintf(result, sizeof(result), "suspended (LUKS %s)", crypt_get_uuid(cd) ?: "?");
+	printf("volume %s: %s\n", name, result);
+	if (report_volume(kek, name, result) < 0)
+		r = r < 0 ? r : -EIO;
+	return r;
+}
+
+static int kek_volumes(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	char kek_desc[128], kek[96];
+	int c, found = 0;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		if (c == 'h') {
+			printf("Usage: vhsmctl kek volumes KEK [DEVICE...]\n\n"
+			       "Lists the LUKS2 volumes whose header has a vhsm token of KEK: the\n"
+			       "active dm-crypt mappings, or the given devices or header files.\n");
+			return EXIT_OK;
+		}
+		return EXIT_USAGE;
+	}
+	if (argc - optind < 1) {
+		cli_error("kek volumes: a KEK name is required");
+		return EXIT_USAGE;
+	}
+	if (keyring_dek_description(argv[optind], kek_desc, sizeof(kek_desc)) < 0 ||
+	    keyring_dek_name(kek_desc, kek, sizeof(kek)) < 0) {
+		cli_error("kek volumes: invalid KEK name '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (argc - optind == 1)
+		return for_each_active_volume(kek, print_volume) ? EXIT_ERROR : EXIT_OK;
+	for (int i = optind + 1; i < argc; i++) {
+		struct crypt_device *cd = NULL;
+		if (crypt_init(&cd, argv[i]) < 0 || crypt_load(cd, CRYPT_LUKS2, NULL) < 0) {
+			cli_error("kek volumes: %s is not a LUKS2 device", argv[i]);
+		} else if (header_uses_kek(cd, kek)) {
+			printf("%s %s\n", argv[i], crypt_get_uuid(cd) ?: "-");
+			found++;
+		}
+		crypt_free(cd);
+	}
+	return found ? EXIT_OK : EXIT_REJECTED;
+}
+
+static const char *shred_kek; /* the KEK being shredded, for report_mapping() */
+
+static int report_mapping(const char *volume, int result)
+{
+	char msg[160];
+
+	if (result < 0)
+		snprintf(msg, sizeof(msg), "suspend and key wipe failed: %s", strerror(-result));
+	else
+		snprintf(msg, sizeof(msg), "suspended, key wiped (plain dm-crypt)");
+	printf("volume %s: %s\n", volume, msg);
+	return report_volume(shred_kek, volume, msg);
+}
+
+/* The names of the DEKs wrapped under kek (NULL-terminated, malloc'ed), from DEK_LIST. */
+static char **deks_of_kek(const char *kek)
+{
+	struct client_req req;
+	struct client_reply rep;
+	char **v = calloc(1, sizeof(char *));
+	size_t n = 0;
+
+	if (!v || client_begin(&req, VHSM_OP_DEK_LIST) < 0 || call(&req, "dek list", &rep) != EXIT_OK)
+		return v;
+	json_object *arr = client_parse_json(&rep), *o, *k, *name;
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+		o = json_object_array_get_idx(arr, i);
+		if (!json_object_object_get_ex(o, "kek", &k) || !json_object_object_get_ex(o, "name", &name) ||
+		    strcmp(json_object_get_string(k), kek) != 0)
+			continue;
+		char **nv = realloc(v, (n + 2) * sizeof(char *));
+		if (!nv)
+			break;
+		v = nv;
+		v[n] = strdup(json_object_get_string(name));
+		if (!v[n])
+			break;
+		v[++n] = NULL;
+	}
+	json_object_put(arr);
+	client_reply_done(&rep);
+	return v;
+}
+
+int verb_kek_disable(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "shred", no_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct client_req req;
+	struct client_reply rep;
+	bool shred = false;
+	uint32_t revoked = 0;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		if (c == 's') {
+			shred = true;
+		} else if (c == 'j') {
+			arg_json = true;
+		} else if (c == 'h') {
+			printf("Usage: vhsmctl kek disable NAME [--shred]\n\n"
+			       "Stops all use of a KEK. --shred also revokes every key of its DEKs in\n"
+			       "the kernel keyring and suspends (luksSuspend) the active LUKS2 volumes\n"
+			       "enrolled with it, which wipes their volume keys from the kernel.\n");
+			return EXIT_OK;
+		} else {
+			return EXIT_USAGE;
+		}
+	}
+	if (!args_count(argc, argv, 1))
+		return EXIT_USAGE;
+	if (client_begin(&req, VHSM_OP_KEK_DISABLE) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
+	if (shred)
+		vhsm_wire_add_u64(&req.b, VHSM_TAG_FLAGS, VHSM_KEK_DISABLE_SHRED);
+	r = call(&req, "kek disable", &rep);
+	if (r != EXIT_OK)
+		return r;
+	(void)vhsm_wire_get_u32(&rep.msg, VHSM_TAG_SIZE, &revoked);
+	client_reply_done(&rep);
+	printf("KEK %s disabled\n", argv[optind]);
+	if (!shred)
+		return EXIT_OK;
+	printf("%u DEK key(s) revoked in the kernel keyring\n", revoked);
+	char **deks = deks_of_kek(argv[optind]);
+	shred_kek = argv[optind];
+	r = deks ? shred_plain_mappings(deks, report_mapping) : -ENOMEM;
+	for (char **d = deks; d && *d; d++)
+		free(*d);
+	free(deks);
+	if (r < 0)
+		cli_error("kek disable: cannot list device-mapper devices: %s", strerror(-r));
+	if (for_each_active_volume(argv[optind], suspend_volume) || r != 0)
+		return EXIT_ERROR;
+	return EXIT_OK;
+}
+
+const struct verb verbs_dek[] = {
+	{ "dek", "create", dek_create, "generate a DEK, stored wrapped under a KEK" },
+	{ "dek", "list", dek_list, "list DEKs and their keys in the kernel keyring" },
+	{ "dek", "load", dek_load, "put a DEK into the kernel keyring (logon vhsm:NAME)" },
+	{ "dek", "drop", dek_drop, "revoke a DEK's keys (--delete: destroy the DEK)" },
+	{ "kek", "volumes", kek_volumes, "LUKS2 volumes enrolled with a KEK" },
+};
+const size_t verbs_dek_n = ELEMENTSOF(verbs_dek);

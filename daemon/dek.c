@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The DEK registry on disk and the DEKs' keys in the kernel keyring (see dek.h). */
+#include <dirent.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <keyutils.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "acl.h"
+#include "ct.h"
+#include "dek.h"
+#include "fileio.h"
+#include "keyring.h"
+#include "store.h"
+#include "wrap.h"
+
+static void dek_path(struct manager *m, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/dek/%s.dek", m->state_dir, name);
+}
+
+void dek_done(struct dek *d)
+{
+	free(d->wrapped);
+	d->wrapped = NULL;
+	d->wrapped_len = 0;
+}
+
+int dek_context(const struct dek *d, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "vhsm-dek-v1\n%s\n%u\n%u\n%s", d->name, d->size, d->timeout,
+			 d->acl_text);
+
+	if (n < 0 || (size_t)n >= outlen)
+		return -EMSGSIZE;
+	return n;
+}
+
+static const char *jstr(json_object *o, const char *k)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int jint(json_object *o, const char *k, int64_t min, int64_t max, int64_t *ret)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
+		return -EBADMSG;
+	int64_t x = json_object_get_int64(v);
+	if (x < min || x > max)
+		return -EBADMSG;
+	*ret = x;
+	return 0;
+}
+
+static int copy_name(const char *s, char *out, size_t len)
+{
+	if (!s || !store_name_valid(s) || strlen(s) >= len)
+		return -EBADMSG;
+	strcpy(out, s);
+	return 0;
+}
+
+static int dek_from_json(json_object *o, const char *name, struct dek *d)
+{
+	const char *acl = jstr(o, "acl"), *hex = jstr(o, "wrapped");
+	int64_t size, timeout, created;
+	size_t hl;
+
+	if (copy_name(jstr(o, "name"), d->name, sizeof(d->name)) < 0 ||
+	    strcmp(d->name, name) != 0 || /* a file renamed to pose as another DEK */
+	    copy_name(jstr(o, "kek"), d->kek, sizeof(d->kek)) < 0 ||
+	    jint(o, "size", 32, 64, &size) < 0 || (size != 32 && size != 64) ||
+	    jint(o, "timeout", 0, KEYRING_MAX_TIMEOUT, &timeout) < 0 ||
+	    jint(o, "created", 0, INT64_MAX, &created) < 0 || !acl ||
+	    strlen(acl) > DEK_ACL_TEXT_MAX || !hex)
+		return -EBADMSG;
+	d->size = (uint32_t)size;
+	d->timeout = (uint32_t)timeout;
+	d->created = (uint64_t)created;
+	strcpy(d->acl_text, acl);
+	if (acl_parse(acl, d->acl, &d->n_acl) < 0)
+		return -EBADMSG;
+	hl = strlen(hex);
+	if (hl == 0 || hl % 2 || hl / 2 > WRAP_BLOB_MAX)
+		return -EBADMSG;
+	d->wrapped = malloc(hl / 2);
+	if (!d->wrapped)
+		return -ENOMEM;
+	d->wrapped_len = hl / 2;
+	if (ct_hex_decode(d->wrapped, d->wrapped_len, hex, hl) < 0)
+		return -EBADMSG;
+	return 0;
+}
+
+int dek_read(struct manager *m, const char *name, struct dek *ret)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct dek d = {};
+	char path[4096];
+	size_t len;
+	int r;
+
+	if (!store_name_valid(name))
+		return -EINVAL;
+	dek_path(m, name, path, sizeof(path));
+	r = fileio_read_all(path, DEK_FILE_MAX, &buf, &len);
+	if (r < 0)
+		return r == -EMSGSIZE ? -EBADMSG : r;
+	json_object *o = json_tokener_parse((const char *)buf);
+	if (!o || !json_object_is_type(o, json_type_object) || strlen((char *)buf) != len) {
+		json_object_put(o);
+		return -EBADMSG;
+	}
+	r = dek_from_json(o, name, &d);
+	json_object_put(o);
+	if (r < 0) {
+		dek_done(&d);
+		return r;
+	}
+	*ret = d;
+	return 0;
+}
+
+int dek_create_file(struct manager *m, const struct dek *d)
+{
+	_cleanup_free_ char *hex = malloc(2 * d->wrapped_len + 1);
+	char path[4096];
+	int r;
+
+	if (!hex)
+		return -ENOMEM;
+	ct_hex_encode(hex, d->wrapped, d->wrapped_len);
+	snprintf(path, sizeof(path), "%s/dek", m->state_dir);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return negative_errno();
+	json_object *o = json_object_new_object();
+	if (!o)
+		return -ENOMEM;
+	json_object_object_add(o, "name", json_object_new_string(d->name));
+	json_object_object_add(o, "kek", json_object_new_string(d->kek));
+	json_object_object_add(o, "size", json_object_new_int64(d->size));
+	json_object_object_add(o, "timeout", json_object_new_int64(d->timeout));
+	json_object_object_add(o, "created", json_object_new_int64((int64_t)d->created));
+	json_object_object_add(o, "acl", json_object_new_string(d->acl_text));
+	json_object_object_add(o, "wrapped", json_object_new_string(hex));
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	dek_path(m, d->name, path, sizeof(path));
+	r = s ? fileio_create_atomic(path, s, strlen(s), 0600) : -ENOMEM;
+	json_object_put(o);
+	return r;
+}
+
+int dek_remove_file(struct manager *m, const char *name)
+{
+	char path[4096];
+
+	if (!store_name_valid(name))
+		return -EINVAL;
+	dek_path(m, name, path, sizeof(path));
+	if (unlink(path) < 0)
+		return negative_errno();
+	return fileio_fsync_parent(path);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int dek_list_names(struct manager *m, char ***ret)
+{
+	char path[4096];
+	char **v = calloc(1, sizeof(char *));
+	size_t n = 0;
+	DIR *dir;
+	struct dirent *de;
+
+	if (!v)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "%s/dek", m->state_dir);
+	dir = opendir(path);
+	while (dir && (de = readdir(dir))) {
+		size_t l = strlen(de->d_name);
+		if (l <= 4 || strcmp(de->d_name + l - 4, ".dek") != 0)
+			continue;
+		char *name = strndup(de->d_name, l - 4);
+		if (!name || !store_name_valid(name)) {
+			free(name);
+			continue;
+		}
+		char **nv = realloc(v, (n + 2) * sizeof(char *));
+		if (!nv) {
+			free(name);
+			closedir(dir);
+			strv_free(v);
+			return -ENOMEM;
+		}
+		v = nv;
+		v[n++] = name;
+		v[n] = NULL;
+	}
+	if (dir)
+		closedir(dir);
+	qsort(v, n, sizeof(char *), cmp_str);
+	*ret = v;
+	return 0;
+}
+
+bool dek_acl_allows(const struct dek *d, const struct peer *p, uint32_t op)
+{
+	struct kek_meta acl = { .n_acl = d->n_acl };
+
+	memcpy(acl.acl, d->acl, d->n_acl * sizeof(d->acl[0]));
+	return acl_allows(&acl, p, op);
+}
+
+/* A key in /proc/keys that vhsmd handed out for DEK name (see lib/keyring.h). */
+static bool is_our_key(const struct keyring_proc_key *k, const char *desc)
+{
+	return strcmp(k->type, KEYRING_DEK_TYPE) == 0 && strcmp(k->description, desc) == 0 &&
+	       k->uid == KEYRING_DEK_OWNER && k->gid == (uint32_t)getegid() &&
+	       k->perm == KEYRING_DEK_PERM && keyring_proc_key_live(k);
+}
+
+int dek_find_keys(const char *name, struct dek_key *out, size_t max)
+{
+	char desc[128], line[512];
+	size_t n = 0;
+	FILE *f;
+
+	if (keyring_dek_description(name, desc, sizeof(desc)) < 0)
+		return -EINVAL;
+	f = fopen("/proc/keys", "re");
+	if (!f)
+		return negative_errno();
+	while (n < max && fgets(line, sizeof(line), f)) {
+		struct keyring_proc_key k;
+		if (keyring_proc_parse_line(line, &k) < 0 || !is_our_key(&k, desc))
+			continue;
+		out[n].serial = k.serial;
+		snprintf(out[n].expiry, sizeof(out[n].expiry), "%s", k.expiry);
+		n++;
+	}
+	fclose(f);
+	return (int)n;
+}
+
+int dek_revoke_keys(const char *name, unsigned *ret_failed)
+{
+	struct dek_key keys[DEK_MAX_LOADED];
+	int n = dek_find_keys(name, keys, ELEMENTSOF(keys)), done = 0;
+
+	*ret_failed = 0;
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		if (keyctl_revoke(keys[i].serial) < 0 && errno != EKEYREVOKED && errno != ENOKEY) {
+			(*ret_failed)++;
+			continue;
+		}
+		done++;
+	}
+	return done;
+}
+
+int dek_revoke_for_kek(struct manager *m, const char *kek, unsigned *ret_failed)
+{
+	char **names = NULL;
+	int total = 0, r;
+
+	*ret_failed = 0;
+	r = dek_list_names(m, &names);
+	if (r < 0)
+		return r;
+	for (char **n = names; *n; n++) {
+		struct dek d = {};
+		unsigned failed;
+		if (dek_read(m, *n, &d) < 0)
+			continue;
+		bool match = strcmp(d.kek, kek) == 0;
+		dek_done(&d);
+		if (!match)
+			continue;
+		r = dek_revoke_keys(*n, &failed);
+		*ret_failed += failed;
+		if (r > 0)
+			total += r;
+	}
+	strv_free(names);
+	return total;
+}

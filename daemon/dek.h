@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The DEK registry: data-encryption keys generated inside vhsmd, stored only wrapped under
+ * their KEK in <state>/dek/<name>.dek (JSON, written atomically), and handed to the kernel
+ * keyring as `logon` keys "vhsm:<name>" (lib/keyring.h). The wrap context binds the DEK's
+ * name, size, timeout and ACL, so an edited file no longer unwraps.
+ */
+#pragma once
+
+#include "vhsmd.h"
+
+#define DEK_SIZE_DEFAULT 64u
+#define DEK_TIMEOUT_DEFAULT 600u /* seconds a loaded key lives, unless the DEK says otherwise */
+#define DEK_FILE_MAX (16u * 1024u)
+#define DEK_ACL_TEXT_MAX 4096u
+#define DEK_MAX_LOADED 64u /* loaded keys reported per DEK */
+
+struct dek {
+	char name[KEK_NAME_MAX + 1];
+	char kek[KEK_NAME_MAX + 1];
+	uint32_t size;    /* 32 or 64 bytes */
+	uint32_t timeout; /* seconds; 0 = the key does not expire */
+	uint64_t created;
+	char acl_text[DEK_ACL_TEXT_MAX + 1]; /* canonical (acl_format) */
+	size_t n_acl;
+	struct acl_entry acl[KEK_MAX_ACL];
+	uint8_t *wrapped; /* malloc'ed; public */
+	size_t wrapped_len;
+};
+
+/* Releases what dek_read()/dek set up (the wrapped blob). Accepts a zeroed struct. */
+void dek_done(struct dek *d);
+
+/*
+ * The wrap context of d: "vhsm-dek-v1\n<name>\n<size>\n<timeout>\n<acl>". Returns its length
+ * (written to out, at most outlen) or -EMSGSIZE.
+ */
+int dek_context(const struct dek *d, char *out, size_t outlen);
+
+/* Reads <state>/dek/<name>.dek. Returns 0, -ENOENT, -EINVAL (bad name) or -EBADMSG. */
+int dek_read(struct manager *m, const char *name, struct dek *ret);
+/* Writes a new DEK file atomically; -EEXIST when one exists. */
+int dek_create_file(struct manager *m, const struct dek *d);
+/* Removes the DEK file durably. */
+int dek_remove_file(struct manager *m, const char *name);
+/* Sorted DEK names (NULL-terminated; free with strv_free). */
+int dek_list_names(struct manager *m, char ***ret);
+
+/* True when the ACL of d admits p for op (administrators always). */
+bool dek_acl_allows(const struct dek *d, const struct peer *p, uint32_t op);
+
+/* ---- keys in the kernel keyring ---- */
+struct dek_key {
+	int32_t serial;
+	char expiry[8];
+};
+/*
+ * Finds the live vhsm keys of DEK name in /proc/keys that vhsmd handed out (type logon,
+ * owner root, vhsmd's group, the vhsm permissions). Returns the number found (at most max).
+ */
+int dek_find_keys(const char *name, struct dek_key *out, size_t max);
+/* Revokes every such key of DEK name. Returns the number revoked (or -errno when /proc/keys
+ * cannot be read); *ret_failed counts keys that could not be revoked. */
+int dek_revoke_keys(const char *name, unsigned *ret_failed);
+/* Revokes the keys of every DEK wrapped under KEK kek. Returns the number revoked, and the
+ * number of failures in *ret_failed. */
+int dek_revoke_for_kek(struct manager *m, const char *kek, unsigned *ret_failed);

@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * BYOK: export an attested exchange key, import a customer's wrapped KEK with it, and back up
+ * an exportable KEK to the customer's RSA key (escrow). docs/byok.md.
+ *
+ * An exchange key is an RSA-3072 key generated here, for one named KEK, for import only,
+ * single use and with an expiry. Its private key exists in clear only in memory during
+ * export and import; at rest it is sealed like a KEK (strict profile), so it survives a
+ * daemon restart. Spent exchange keys (used, expired, or burnt by a failed unwrap) leave a
+ * public tombstone so that a replayed file is refused with a clear reason.
+ */
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "acl.h"
+#include "attest.h"
+#include "byok.h"
+#include "log.h"
+#include "ops.h"
+#include "secmem.h"
+#include "store.h"
+
+#define KEK_FLAG_EXPORTABLE (1ull << 0)
+#define KEK_FLAG_PURGE_PROTECTION (1ull << 1)
+#define KEK_FLAG_ATTEST_EACH_USE (1ull << 2)
+#define XK_TTL_DEFAULT 3600u
+#define XK_TTL_MIN 1u
+#define XK_TTL_MAX (7u * 86400u)
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free);
+static inline void json_putp(json_object **o)
+{
+	if (*o)
+		json_object_put(*o);
+}
+
+static int optional(int r)
+{
+	return r == -ENOENT ? 0 : r;
+}
+
+static int op_get_kek_name(struct op_ctx *c)
+{
+	int r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
+
+	if (r < 0)
+		return r;
+	if (!store_name_valid(c->key))
+		return op_fail(c, -EINVAL, "invalid KEK name '%s' (1-64 of A-Z a-z 0-9 _ . -)",
+			       c->key);
+	return 0;
+}
+
+static bool kek_exists(struct op_ctx *c)
+{
+	struct kek_meta meta;
+
+	return store_read_meta(c->m, c->key, &meta, NULL) != -ENOENT;
+}
+
+/* The private key as DER in secmem. */
+static int private_der(EVP_PKEY *k, uint8_t **ret, size_t *ret_len)
+{
+	int n = i2d_PrivateKey(k, NULL);
+	uint8_t *buf, *p;
+
+	if (n <= 0)
+		return vhsm_log_openssl(-EIO, "i2d_PrivateKey");
+	buf = secmem_alloc((size_t)n);
+	if (!buf)
+		return -ENOMEM;
+	p = buf;
+	if (i2d_PrivateKey(k, &p) != n) {
+		secmem_free(buf);
+		return vhsm_log_openssl(-EIO, "i2d_PrivateKey");
+	}
+	*ret = buf;
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+/* A fresh report whose REPORT_DATA binds the exchange key (byok_report_data). */
+static int bundle_report(struct op_ctx *c, struct byok_bundle *b)
+{
+	uint8_t data[64];
+	struct snp_status st = {};
+	int r;
+
+	r = byok_report_data(b->spki, b->spki_len, b->nonce, b->expires, b->kek, data);
+	if (r < 0)
+		return op_fail(c, r, "cannot compute REPORT_DATA");
+	b->report = malloc(SNP_REPORT_SIZE);
+	if (!b->report)
+		return -ENOMEM;
+	b->report_len = SNP_REPORT_SIZE;
+	r = snp_dev_get_ext_report(c->m->dev, data, 0, b->report, &b->certs, &b->certs_len, &st);
+	if (r < 0)
+		return op_fail(c, r, "attestation report request failed: %s (status 0x%x)",
+			       strerror(-r), st.msg_status);
+	if (b->certs_len > BYOK_CERTS_MAX)
+		return op_fail(c, -EMSGSIZE, "the host's certificate table is %zu bytes (at most "
+			       "%u fit a bundle)", b->certs_len, BYOK_CERTS_MAX);
+	return 0;
+}
+
+static int exchange_meta_json(const struct byok_bundle *b, char **ret)
+{
+	return asprintf(ret, "{\"kid\":\"%s\",\"kek\":\"%s\",\"created\":%llu,\"expires\":%llu}",
+			b->kid, b->kek, (unsigned long long)b->created,
+			(unsigned long long)b->expires) < 0 ? -ENOMEM : 0;
+}
+
+static int export_params(struct op_ctx *c, struct byok_bundle *b)
+{
+	const struct vhsm_wire_field *nf = vhsm_wire_get(c->req, VHSM_TAG_NONCE);
+	uint32_t ttl = XK_TTL_DEFAULT;
+
+	if (optional(vhsm_wire_get_u32(c->req, VHSM_TAG_TIMEOUT, &ttl)) < 0 || ttl < XK_TTL_MIN ||
+	    ttl > XK_TTL_MAX)
+		return op_fail(c, -EINVAL, "the exchange key lifetime must be %u..%u seconds",
+			       XK_TTL_MIN, XK_TTL_MAX);
+	if (nf && nf->len != BYOK_NONCE_SIZE)
+		return op_fail(c, -EINVAL, "the nonce must be %u bytes", BYOK_NONCE_SIZE);
+	if (nf)
+		memcpy(b->nonce, nf->value, BYOK_NONCE_SIZE);
+	else if (RAND_bytes(b->nonce, BYOK_NONCE_SIZE) != 1)
+		return op_fail(c, -EIO, "random number generator failed");
+	b->created = (uint64_t)time(NULL);
+	b->expires = b->created + ttl;
+	strcpy(b->kek, c->key);
+	return 0;
+}
+
+int op_kek_export_exchange_key(struct op_ctx *c)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
+	_cleanup_secmem_ uint8_t *der = NULL;
+	_cleanup_free_ char *meta = NULL, *json = NULL;
+	struct byok_bundle b = {};
+	size_t der_len;
+	int r;
+
+	r = op_get_kek_name(c);
+	if (r < 0)
+		return r;
+	if (kek_exists(c))
+		return op_fail(c, -EEXIST, "KEK %s already exists; import creates a new KEK", c->key);
+	r = export_params(c, &b);
+	if (r < 0)
+		return r;
+	k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)BYOK_RSA_BITS);
+	if (!k)
+		return op_fail(c, vhsm_log_openssl(-EIO, "RSA keygen"), "RSA key generation failed");
+	if ((r = byok_pubkey_spki(k, &b.spki, &b.spki_len)) < 0 ||
+	    (r = byok_kid_from_spki(b.spki, b.spki_len, b.kid)) < 0 ||
+	    (r = private_der(k, &der, &der_len)) < 0 || (r = exchange_meta_json(&b, &meta)) < 0)
+		goto out;
+	/* Sealing runs the attestation gate first: no exchange key from a CVM that fails it. */
+	r = store_exchange_write(c->m, c->key, meta, der, der_len, c->why, sizeof(c->why));
+	if (r < 0)
+		goto out;
+	r = bundle_report(c, &b);
+	if (r < 0) {
+		(void)store_exchange_remove(c->m, c->key);
+		goto out;
+	}
+	r = byok_bundle_format(&b, &json);
+	if (r < 0)
+		goto out;
+	vhsm_wire_add_str(c->reply, VHSM_TAG_KID, b.kid);
+	vhsm_wire_add_str(c->reply, VHSM_TAG_BYOK, json);
+out:
+	byok_bundle_done(&b);
+	return r;
+}
+
+/* ---- import ---- */
+
+struct pending {
+	char kid[BYOK_KID_MAX + 1];
+	uint64_t expires;
+};
+
+static int pending_parse(const char *json, struct pending *ret)
+{
+	_cleanup_(json_putp) json_object *o = json_tokener_parse(json);
+	json_object *kid, *exp;
+
+	if (!o || !json_object_object_get_ex(o, "kid", &kid) ||
+	    !json_object_object_get_ex(o, "expires", &exp) ||
+	    !json_object_is_type(kid, json_type_string) || !json_object_is_type(exp, json_type_int) ||
+	    strlen(json_object_get_string(kid)) > BYOK_KID_MAX)
+		return -EBADMSG;
+	strcpy(ret->kid, json_object_get_string(kid));
+	ret->expires = (uint64_t)json_object_get_int64(exp);
+	return 0;
+}
+
+/* Spends the pending exchange key: tombstone first, then the sealed private key goes. */
+static void exchange_spend(struct op_ctx *c, const char *kid, const char *what)
+{
+	(void)store_exchange_mark(c->m, kid, what);
+	(void)store_exchange_remove(c->m, c->key);
+}
+
+/* Checks the file against the pending exchange key; returns its private key on success. */
+static int import_exchange_key(struct op_ctx *c, const struct byok_file *f, EVP_PKEY **ret)
+{
+	_cleanup_secmem_ uint8_t *der = NULL;
+	_cleanup_free_ char *meta = NULL;
+	struct pending p;
+	size_t len;
+	int r;
+
+	r = store_exchange_read(c->m, c->key, &meta, &der, &len, c->why, sizeof(c->why));
+	if (r == -ENOENT)
+		return op_fail(c, -ENOKEY, "no exchange key is pending for KEK %s (run kek "
+			       "export-exchange-key first)", c->key);
+	if (r < 0)
+		return r;
+	if (pending_parse(meta, &p) < 0)
+		return op_fail(c, -EBADMSG, "sealed exchange key for %s is damaged", c->key);
+	if (strcmp(p.kid, f->kid) != 0) /* kids are public */
+		return op_fail(c, -ENOKEY, "the BYOK file is for exchange key %s; the exchange key "
+			       "pending for KEK %s is %s", f->kid, c->key, p.kid);
+	if ((uint64_t)time(NULL) >= p.expires) {
+		exchange_spend(c, p.kid, "expired");
+		return op_fail(c, -EKEYEXPIRED, "exchange key %s expired at %llu; export a new one",
+			       p.kid, (unsigned long long)p.expires);
+	}
+	const unsigned char *q = der;
+	*ret = d2i_AutoPrivateKey(NULL, &q, (long)len);
+	if (!*ret)
+		return op_fail(c, vhsm_log_openssl(-EBADMSG, "exchange key"),
+			       "sealed exchange key for %s is damaged", c->key);
+	return 0;
+}
+
+static int import_flags(struct op_ctx *c, struct kek_meta *meta, enum seal_profile *prof)
+{
+	char profile[16] = "strict";
+	uint64_t flags = 0;
+	uint32_t days = KEK_DEFAULT_RETENTION_DAYS;
+
+	if (optional(vhsm_wire_get_str(c->req, VHSM_TAG_PROFILE, profile, sizeof(profile))) < 0 ||
+	    optional(vhsm_wire_get_u64(c->req, VHSM_TAG_FLAGS, &flags)) < 0 ||
+	    optional(vhsm_wire_get_u32(c->req, VHSM_TAG_DAYS, &days)) < 0)
+		return op_fail(c, -EINVAL, "invalid profile, flags or retention field");
+	if (flags & ~(KEK_FLAG_EXPORTABLE | KEK_FLAG_PURGE_PROTECTION | KEK_FLAG_ATTEST_EACH_USE))
+		return op_fail(c, -EINVAL, "unknown flags 0x%llx", (unsigned long long)flags);
+	*prof = seal_profile_from_string(profile);
+	if (*prof < 0)
+		return op_fail(c, -EINVAL, "unknown sealing profile '%s' (strict, author)", profile);
+	if (days < KEK_MIN_RETENTION_DAYS || days > KEK_MAX_RETENTION_DAYS)
+		return op_fail(c, -EINVAL, "retention must be %u..%u days", KEK_MIN_RETENTION_DAYS,
+			       KEK_MAX_RETENTION_DAYS);
+	strcpy(meta->name, c->key);
+	meta->state = meta->state_before_delete = KEK_ENABLED;
+	meta->created = meta->updated = (uint64_t)time(NULL);
+	meta->retention_days = days;
+	meta->exportable = flags & KEK_FLAG_EXPORTABLE;
+	meta->purge_protection = flags & KEK_FLAG_PURGE_PROTECTION;
+	meta->attest_each_use = flags & KEK_FLAG_ATTEST_EACH_USE;
+	meta->imported = true;
+	return 0;
+}
+
+/* The unwrapped plaintext: a raw AES-256 key (version 1) or a key set (a restored backup). */
+static int import_material(struct op_ctx *c, const uint8_t *pt, size_t len, struct kek_meta *meta,
+			   const uint8_t **ret_keys)
+{
+	struct byok_keyset ks;
+
+	if (!byok_is_keyset(pt, len)) {
+		if (len != KEK_KEY_SIZE)
+			return op_fail(c, -EBADMSG, "the wrapped key is %zu bytes; a KEK is an "
+				       "AES-256 key (32 bytes)", len);
+		meta->n_versions = 1;
+		meta->versions[0].version = 1;
+		meta->versions[0].created = meta->created;
+		*ret_keys = pt;
+		return 0;
+	}
+	if (byok_keyset_decode(pt, len, &ks) < 0 || ks.n > KEK_MAX_VERSIONS)
+		return op_fail(c, -EBADMSG, "the wrapped key set is malformed");
+	/* Wrapped DEKs name their KEK: a restored KEK keeps its name. */
+	if (strcmp(ks.name, c->key) != 0)
+		return op_fail(c, -EINVAL, "the key set is KEK %s; import it under that name",
+			       ks.name);
+	if (ks.retention_days >= KEK_MIN_RETENTION_DAYS && ks.retention_days <= KEK_MAX_RETENTION_DAYS)
+		meta->retention_days = ks.retention_days;
+	meta->exportable = ks.flags & BYOK_KEYSET_FLAG_EXPORTABLE;
+	meta->purge_protection = ks.flags & BYOK_KEYSET_FLAG_PURGE_PROTECTION;
+	meta->attest_each_use = ks.flags & BYOK_KEYSET_FLAG_ATTEST_EACH_USE;
+	meta->n_versions = ks.n;
+	for (uint32_t i = 0; i < ks.n; i++) {
+		meta->versions[i].version = ks.version[i];
+		meta->versions[i].created = ks.created[i];
+	}
+	*ret_keys = ks.keys;
+	return 0;
+}
+
+static int import_parse(struct op_ctx *c, struct byok_file *f)
+{
+	_cleanup_free_ char *text = malloc(VHSM_WIRE_MAX_TEXT + 1);
+	char err[160] = "", spent[128];
+	int r;
+
+	if (!text)
+		return -ENOMEM;
+	r = vhsm_wire_get_str(c->req, VHSM_TAG_BYOK, text, VHSM_WIRE_MAX_TEXT + 1);
+	if (r < 0)
+		return op_fail(c, -EINVAL, "a BYOK file is required");
+	r = byok_file_parse(text, strlen(text), f, err, sizeof(err));
+	if (r < 0)
+		return op_fail(c, r, "invalid BYOK file: %s", err[0] ? err : strerror(-r));
+	if (f->kind == BYOK_KIND_BACKUP)
+		return op_fail(c, -EINVAL, "this is a backup wrapped to the customer's key; "
+			       "re-wrap it for this CVM with vhsm-byok rewrap");
+	if (f->kek[0] && strcmp(f->kek, c->key) != 0)
+		return op_fail(c, -EINVAL, "the BYOK file is for KEK %s, not %s", f->kek, c->key);
+	/* A replayed file: its exchange key is gone, say so rather than "no such key". */
+	if (store_exchange_spent(c->m, f->kid, spent, sizeof(spent)) > 0)
+		return op_fail(c, strstr(spent, "expired") ? -EKEYEXPIRED : -EKEYREVOKED,
+			       "exchange key %s is spent (%s): exchange keys are single-use, "
+			       "export a new one", f->kid, spent);
+	return 0;
+}
+
+int op_kek_import(struct op_ctx *c)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *xk = NULL;
+	_cleanup_secmem_ uint8_t *pt = NULL;
+	struct byok_file f = {};
+	struct kek_meta meta = {};
+	enum seal_profile prof = SEAL_PROFILE_STRICT;
+	const uint8_t *keys;
+	size_t pt_len;
+	int r;
+
+	if ((r = op_get_kek_name(c)) < 0 || (r = import_flags(c, &meta, &prof)) < 0 ||
+	    (r = import_parse(c, &f)) < 0)
+		goto out;
+	if (kek_exists(c)) {
+		r = op_fail(c, -EEXIST, "KEK %s already exists", c->key);
+		goto out;
+	}
+	r = import_exchange_key(c, &f, &xk);
+	if (r < 0)
+		goto out;
+	r = byok_rsa_aes_unwrap(xk, f.enc, f.ciphertext, f.ciphertext_len, &pt, &pt_len);
+	if (r < 0) {
+		/* A failed unwrap burns the key: no decryption oracle for repeated tries. */
+		exchange_spend(c, f.kid, "burnt by a failed unwrap");
+		r = op_fail(c, r == -EBADMSG ? -EBADMSG : -EKEYREJECTED, "the BYOK ciphertext does "
+			    "not unwrap with exchange key %s (modified or wrapped for another "
+			    "key); the exchange key is destroyed", f.kid);
+		goto out;
+	}
+	r = import_material(c, pt, pt_len, &meta, &keys);
+	if (r < 0)
+		goto out;
+	r = store_write(c->m, &meta, prof, keys, true, NULL, c->why, sizeof(c->why));
+	if (r < 0)
+		goto out;
+	exchange_spend(c, f.kid, "used");
+	c->version = meta.versions[meta.n_versions - 1].version;
+	vhsm_wire_add_u32(c->reply, VHSM_TAG_VERSION, c->version);
+out:
+	byok_file_done(&f);
+	return r;
+}
+
+/* ---- backup (escrow) ---- */
+
+static int backup_keyset(const struct kek_meta *meta, const uint8_t *keys, uint8_t **ret,
+			 size_t *ret_len)
+{
+	struct byok_keyset ks = { .retention_days = meta->retention_days, .n = meta->n_versions };
+
+	strcpy(ks.name, meta->name);
+	ks.flags = (meta->exportable ? BYOK_KEYSET_FLAG_EXPORTABLE : 0) |
+		   (meta->purge_protection ? BYOK_KEYSET_FLAG_PURGE_PROTECTION : 0) |
+		   (meta->attest_each_use ? BYOK_KEYSET_FLAG_ATTEST_EACH_USE : 0);
+	for (uint32_t i = 0; i < meta->n_versions; i++) {
+		ks.version[i] = meta->versions[i].version;
+		ks.created[i] = meta->versions[i].created;
+	}
+	return byok_keyset_encode(&ks, keys, ret, ret_len);
+}
+
+static int backup_pubkey(struct op_ctx *c, EVP_PKEY **ret, char *kid)
+{
+	const struct vhsm_wire_field *pk = vhsm_wire_get(c->req, VHSM_TAG_PUBKEY);
+	_cleanup_free_ uint8_t *spki = NULL;
+	char fp[65];
+	size_t n;
+
+	if (!pk)
+		return op_fail(c, -EINVAL, "the customer's RSA public key is required");
+	if (byok_pubkey_load(pk->value, pk->len, ret) < 0)
+		return op_fail(c, -EINVAL, "not an RSA public key (PEM or DER)");
+	if (EVP_PKEY_get_bits(*ret) < (int)BYOK_RSA_BITS)
+		return op_fail(c, -EINVAL, "the backup key must be RSA of at least %u bits",
+			       BYOK_RSA_BITS);
+	if (byok_pubkey_spki(*ret, &spki, &n) < 0 || byok_spki_fingerprint(spki, n, fp) < 0)
+		return -EIO;
+	snprintf(kid, BYOK_KID_MAX + 1, "vhsm-bk-%.32s", fp);
+	return 0;
+}
+
+int op_kek_backup(struct op_ctx *c)
+{
+	_cleanup_secmem_ uint8_t *keys = NULL, *set = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
+	_cleanup_free_ char *json = NULL;
+	struct byok_file f = { .enc = BYOK_ENC_RSA_AES_KEY_WRAP_256, .kind = BYOK_KIND_BACKUP };
+	struct kek_meta meta;
+	struct seal_params p;
+	struct seal_binding b;
+	size_t set_len;
+	int r;
+
+	r = op_get_kek_name(c);
+	if (r < 0)
+		return r;
+	r = store_unseal(c->m, c->key, &meta, &p, &b, &keys, c->why, sizeof(c->why));
+	if (r == -ENOENT)
+		return op_fail(c, -ENOENT, "no KEK named %s", c->key);
+	if (r < 0)
+		return r;
+	if (!meta.exportable)
+		return op_fail(c, -EPERM, "KEK %s was not created exportable: it can never leave "
+			       "this CVM", c->key);
+	r = backup_pubkey(c, &pub, f.kid);
+	if (r < 0)
+		return r;
+	r = backup_keyset(&meta, keys, &set, &set_len);
+	if (r < 0)
+		return op_fail(c, r, "cannot encode the key set");
+	strcpy(f.kek, c->key);
+	r = byok_rsa_aes_wrap(pub, f.enc, set, set_len, &f.ciphertext, &f.ciphertext_len);
+	if (r >= 0)
+		r = byok_file_format(&f, "vhsmd " VHSM_VERSION " (backup)", &json);
+	byok_file_done(&f);
+	if (r < 0)
+		return op_fail(c, r, "wrapping the backup failed");
+	c->version = meta.versions[meta.n_versions - 1].version;
+	vhsm_wire_add_str(c->reply, VHSM_TAG_BYOK, json);
+	return 0;
+}

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * DEK registry operations: dek create / list / load / drop, and KEYRING_REQUEST, the
+ * request-key upcall that vhsm-request-key (running as root) makes on behalf of the uid/gid
+ * the kernel names. The DEK's own ACL decides (op "unwrap" loads it, "read" lists it, "admin"
+ * drops it); the KEK must be enabled and the attestation gate open.
+ */
+#include <grp.h>
+#include <openssl/rand.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "acl.h"
+#include "dek.h"
+#include "keyring.h"
+#include "ops.h"
+#include "secmem.h"
+#include "store.h"
+#include "wrap.h"
+
+/* Keys handed out since vhsmd started: which keyring and uid asked (the kernel does not
+ * tell; after a restart listings show these as unknown). */
+#define LOADED_SLOTS 64u
+static struct loaded {
+	int32_t serial;
+	int32_t keyring;
+	uint32_t uid;
+} loaded[LOADED_SLOTS];
+static unsigned loaded_next;
+
+static void loaded_remember(int32_t serial, int32_t keyring, uint32_t uid)
+{
+	loaded[loaded_next++ % LOADED_SLOTS] = (struct loaded){ serial, keyring, uid };
+}
+
+static const struct loaded *loaded_find(int32_t serial)
+{
+	for (size_t i = 0; i < LOADED_SLOTS; i++)
+		if (loaded[i].serial == serial)
+			return &loaded[i];
+	return NULL;
+}
+
+/* Reads the DEK named in the request's NAME field into d (c->key names it for the audit). */
+static int dek_get(struct op_ctx *c, struct dek *d)
+{
+	int r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
+
+	if (r < 0)
+		return r;
+	if (!store_name_valid(c->key))
+		return op_fail(c, -EINVAL, "invalid DEK name '%s'", c->key);
+	r = dek_read(c->m, c->key, d);
+	if (r == -ENOENT)
+		return op_fail(c, -ENOKEY, "no DEK named %s", c->key);
+	if (r < 0)
+		return op_fail(c, -EBADMSG, "DEK %s: damaged registry file", c->key);
+	return 0;
+}
+
+/* Unseals the enabled KEK kek and returns version's 32 bytes (secmem) in *ret_key. */
+static int kek_key(struct op_ctx *c, const char *kek, uint32_t version, uint8_t **ret_key)
+{
+	_cleanup_secmem_ uint8_t *keys = NULL;
+	struct kek_meta meta;
+	struct seal_params p;
+	int r = store_unseal(c->m, kek, &meta, &p, NULL, &keys, c->why, sizeof(c->why));
+
+	if (r == -ENOENT)
+		return op_fail(c, -ENOKEY, "no KEK named %s", kek);
+	if (r < 0)
+		return r;
+	if (meta.state != KEK_ENABLED)
+		return op_fail(c, -EKEYREVOKED, "KEK %s is %s", kek,
+			       kek_state_to_string(meta.state));
+	if (version == 0)
+		version = meta.versions[meta.n_versions - 1].version;
+	for (uint32_t i = 0; i < meta.n_versions; i++)
+		if (meta.versions[i].version == version) {
+			*ret_key = secmem_dup(keys + (size_t)i * KEK_KEY_SIZE, KEK_KEY_SIZE);
+			c->version = version;
+			return *ret_key ? 0 : -ENOMEM;
+		}
+	return op_fail(c, -ENOKEY, "KEK %s has no version %u", kek, version);
+}
+
+static int get_optional_u32(struct op_ctx *c, uint16_t tag, uint32_t *v)
+{
+	int r = vhsm_wire_get_u32(c->req, tag, v);
+
+	return r == -ENOENT ? 0 : r;
+}
+
+int op_dek_create(struct op_ctx *c)
+{
+	_cleanup_secmem_ uint8_t *kek = NULL, *key = NULL;
+	struct dek d = { .size = DEK_SIZE_DEFAULT, .timeout = DEK_TIMEOUT_DEFAULT };
+	char acl[DEK_ACL_TEXT_MAX + 1] = "", ctx[DEK_ACL_TEXT_MAX + 512];
+	_cleanup_free_ char *canon = NULL;
+	int r, n;
+
+	r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
+	if (r < 0)
+		return r;
+	if (!store_name_valid(c->key))
+		return op_fail(c, -EINVAL, "invalid DEK name '%s' (1-64 of A-Z a-z 0-9 _ . -)",
+			       c->key);
+	strcpy(d.name, c->key);
+	if (op_get_name(c, VHSM_TAG_KEK, d.kek, sizeof(d.kek)) < 0 || !store_name_valid(d.kek))
+		return op_fail(c, -EINVAL, "a valid KEK name is required");
+	if (get_optional_u32(c, VHSM_TAG_SIZE, &d.size) < 0 ||
+	    get_optional_u32(c, VHSM_TAG_TIMEOUT, &d.timeout) < 0 ||
+	    (vhsm_wire_get_str(c->req, VHSM_TAG_ACL, acl, sizeof(acl)) < 0 &&
+	     vhsm_wire_get(c->req, VHSM_TAG_ACL)))
+		return op_fail(c, -EINVAL, "invalid size, timeout or ACL field");
+	if (d.size != 32 && d.size != 64)
+		return op_fail(c, -EINVAL, "DEK size must be 32 or 64 bytes");
+	if (d.timeout > KEYRING_MAX_TIMEOUT)
+		return op_fail(c, -EINVAL, "timeout must be 0..%u seconds", KEYRING_MAX_TIMEOUT);
+	if (acl_parse(acl, d.acl, &d.n_acl) < 0 || acl_format(d.acl, d.n_acl, &canon) < 0 ||
+	    strlen(canon) > DEK_ACL_TEXT_MAX)
+		return op_fail(c, -EINVAL, "invalid ACL '%s'", acl);
+	strcpy(d.acl_text, canon);
+	d.created = (uint64_t)time(NULL);
+	struct dek old = {};
+	r = dek_read(c->m, d.name, &old);
+	dek_done(&old);
+	if (r != -ENOENT)
+		return op_fail(c, -EEXIST, "DEK %s already exists", d.name);
+	r = kek_key(c, d.kek, 0, &kek);
+	if (r < 0)
+		return r;
+	key = secmem_alloc(d.size);
+	if (!key)
+		return -ENOMEM;
+	if (RAND_priv_bytes(key, (int)d.size) != 1)
+		return op_fail(c, -EIO, "random number generator failed");
+	n = dek_context(&d, ctx, sizeof(ctx));
+	if (n < 0)
+		return op_fail(c, n, "DEK description too long");
+	r = wrap_key(kek, d.kek, c->version, (const uint8_t *)ctx, (size_t)n, key, d.size,
+		     &d.wrapped, &d.wrapped_len);
+	if (r < 0)
+		return op_fail(c, r, "wrapping failed: %s", strerror(-r));
+	r = dek_create_file(c->m, &d);
+	dek_done(&d);
+	if (r == -EEXIST)
+		return op_fail(c, r, "DEK %s already exists", c->key);
+	if (r < 0)
+		return op_fail(c, r, "cannot store DEK %s: %s", c->key, strerror(-r));
+	vhsm_wire_add_u32(c->reply, VHSM_TAG_SIZE, d.size);
+	return 0;
+}
+
+static json_object *dek_json(const struct dek *d)
+{
+	struct dek_key keys[DEK_MAX_LOADED];
+	json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	int n = dek_find_keys(d->name, keys, ELEMENTSOF(keys));
+
+	if (!o || !arr) {
+		json_object_put(o);
+		json_object_put(arr);
+		return NULL;
+	}
+	json_object_object_add(o, "name", json_object_new_string(d->name));
+	json_object_object_add(o, "kek", json_object_new_string(d->kek));
+	json_object_object_add(o, "size", json_object_new_int64(d->size));
+	json_object_object_add(o, "timeout", json_object_new_int64(d->timeout));
+	json_object_object_add(o, "created", json_object_new_int64((int64_t)d->created));
+	json_object_object_add(o, "acl", json_object_new_string(d->acl_text));
+	for (int i = 0; i < n; i++) {
+		json_object *k = json_object_new_object();
+		const struct loaded *l = loaded_find(keys[i].serial);
+		json_object_object_add(k, "serial", json_object_new_int64(keys[i].serial));
+		json_object_object_add(k, "keyring", l ? json_object_new_int64(l->keyring) : NULL);
+		json_object_object_add(k, "uid", l ? json_object_new_int64(l->uid) : NULL);
+		json_object_object_add(k, "expiry", json_object_new_string(keys[i].expiry));
+		json_object_array_add(arr, k);
+	}
+	json_object_object_add(o, "loaded", arr);
+	return o;
+}
+
+int op_dek_list(struct op_ctx *c)
+{
+	char **names = NULL;
+	json_object *arr = json_object_new_array();
+	int r = dek_list_names(c->m, &names);
+
+	if (r < 0 || !arr) {
+		json_object_put(arr);
+		return op_fail(c, r < 0 ? r : -ENOMEM, "cannot list the DEK registry");
+	}
+	for (char **n = names; *n; n++) {
+		struct dek d = {};
+		json_object *o;
+		if (dek_read(c->m, *n, &d) < 0) {
+			o = json_object_new_object();
+			json_object_object_add(o, "name", json_object_new_string(*n));
+			json_object_object_add(o, "state", json_object_new_string("damaged"));
+		} else if (dek_acl_allows(&d, c->peer, ACL_OP_READ | ACL_OP_UNWRAP)) {
+			o = dek_json(&d);
+		} else {
+			o = NULL; /* not visible to this caller */
+		}
+		dek_done(&d);
+		if (o)
+			json_object_array_add(arr, o);
+	}
+	strv_free(names);
+	const char *s = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN);
+	if (!s || strlen(s) > VHSM_WIRE_MAX_TEXT) {
+		json_object_put(arr);
+		return op_fail(c, -E2BIG, "listing too large");
+	}
+	vhsm_wire_add_str(c->reply, VHSM_TAG_JSON, s);
+	json_object_put(arr);
+	return 0;
+}
+
+/* The timeout a key gets: the DEK's, or a shorter one the requester asked for. */
+static uint32_t effective_timeout(const struct dek *d, uint32_t requested)
+{
+	if (requested == UINT32_MAX || requested == 0)
+		return d->timeout;
+	if (d->timeout == 0 || requested < d->timeout)
+		return requested;
+	return d->timeout;
+}
+
+/* Checks that p may load d and that its KEK is enabled, without unsealing anything. */
+static int may_load(struct op_ctx *c, const struct dek *d, const struct peer *p)
+{
+	struct kek_meta meta;
+	int r;
+
+	if (!dek_acl_allows(d, p, ACL_OP_UNWRAP))
+		return op_fail(c, -EKEYREJECTED, "uid %u gid %u may not load DEK %s",
+			       (unsigned)p->uid, (unsigned)p->gid, d->name);
+	r = store_read_meta(c->m, d->kek, &meta, NULL);
+	if (r == -ENOENT)
+		return op_fail(c, -ENOKEY, "KEK %s of DEK %s does not exist", d->kek, d->name);
+	if (r < 0)
+		return op_fail(c, -EBADMSG, "KEK %s of DEK %s is damaged", d->kek, d->name);
+	if (meta.state != KEK_ENABLED)
+		return op_fail(c, -EKEYREVOKED, "KEK %s of DEK %s is %s", d->kek, d->name,
+			       kek_state_to_string(meta.state));
+	return 0;
+}
+
+int op_dek_load(struct op_ctx *c)
+{
+	struct dek d = {};
+	uint32_t requested = UINT32_MAX;
+	int r = dek_get(c, &d);
+
+	if (r < 0)
+		return r;
+	if (get_optional_u32(c, VHSM_TAG_TIMEOUT, &requested) < 0)
+		r = op_fail(c, -EINVAL, "invalid timeout");
+	if (r >= 0)
+		r = may_load(c, &d, c->peer);
+	if (r >= 0) {
+		vhsm_wire_add_u32(c->reply, VHSM_TAG_SIZE, d.size);
+		vhsm_wire_add_u32(c->reply, VHSM_TAG_TIMEOUT, effective_timeout(&d, requested));
+	}
+	dek_done(&d);
+	return r;
+}
+
+int op_dek_drop(struct op_ctx *c)
+{
+	struct dek d = {};
+	uint64_t flags = 0;
+	unsigned failed = 0;
+	int r = dek_get(c, &d);
+
+	if (r < 0)
+		return r;
+	bool allowed = dek_acl_allows(&d, c->peer, ACL_OP_ADMIN);
+	dek_done(&d);
+	if (!allowed)
+		return op_fail(c, -EPERM, "uid %u may not drop DEK %s", (unsigned)c->peer->uid,
+			       c->key);
+	if (vhsm_wire_get_u64(c->req, VHSM_TAG_FLAGS, &flags) < 0 && vhsm_wire_get(c->req, VHSM_TAG_FLAGS))
+		return op_fail(c, -EINVAL, "invalid flags");
+	if (flags & ~VHSM_DEK_DROP_DELETE)
+		return op_fail(c, -EINVAL, "unknown flags 0x%llx", (unsigned long long)flags);
+	if ((flags & VHSM_DEK_DROP_DELETE) && !c->peer->admin)
+		return op_fail(c, -EPERM, "deleting a DEK requires root or the vhsm group");
+	r = dek_revoke_keys(c->key, &failed);
+	if (r < 0)
+		return op_fail(c, r, "cannot read /proc/keys: %s", strerror(-r));
+	if (failed)
+		return op_fail(c, -EACCES, "%u key(s) of DEK %s could not be revoked", failed, c->key);
+	vhsm_wire_add_u32(c->reply, VHSM_TAG_SIZE, (uint32_t)r); /* number revoked */
+	if (flags & VHSM_DEK_DROP_DELETE) {
+		int k = dek_remove_file(c->m, c->key);
+		if (k < 0)
+			return op_fail(c, k, "cannot delete DEK %s: %s", c->key, strerror(-k));
+	}
+	snprintf(c->why, sizeof(c->why), "%d key(s) revoked%s", r,
+		 flags & VHSM_DEK_DROP_DELETE ? ", DEK deleted" : "");
+	return 0;
+}
+
+/* The identity the kernel named for a request-key upcall, with its groups from NSS. */
+static void requester_peer(struct manager *m, uid_t uid, gid_t gid, struct peer *ret)
+{
+	struct peer p = { .uid = uid, .gid = gid };
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	gid_t groups[ELEMENTSOF(p.groups)];
+	int n = (int)ELEMENTSOF(groups);
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res &&
+	    getgrouplist(res->pw_name, gid, groups, &n) >= 0 && n > 0) {
+		p.n_groups = (size_t)n;
+		memcpy(p.groups, groups, (size_t)n * sizeof(gid_t));
+	}
+	p.admin = uid == 0 || (m->admin_gid != (gid_t)-1 && gid == m->admin_gid);
+	for (size_t i = 0; i < p.n_groups; i++)
+		if (m->admin_gid != (gid_t)-1 && p.groups[i] == m->admin_gid)
+			p.admin = true;
+	*ret = p;
+}
+
+int op_keyring_request(struct op_ctx *c)
+{
+	_cleanup_secmem_ uint8_t *kek = NULL, *key = NULL;
+	struct dek d = {};
+	struct peer who;
+	struct wrap_info info;
+	uint32_t uid, gid, requested = UINT32_MAX;
+	int32_t serial = 0, keyring = 0;
+	char ctx[DEK_ACL_TEXT_MAX + 512];
+	size_t len;
+	int r, n;
+
+	/* Only root may speak for another uid: the kernel runs the helper as root. */
+	if (c->peer->uid != 0)
+		return op_fail(c, -EPERM, "keyring requests are accepted from root only");
+	if (vhsm_wire_get_u32(c->req, VHSM_TAG_UID, &uid) < 0 ||
+	    vhsm_wire_get_u32(c->req, VHSM_TAG_GID, &gid) < 0 ||
+	    vhsm_wire_get_i32(c->req, VHSM_TAG_SERIAL, &serial) < 0 || serial <= 0 ||
+	    get_optional_u32(c, VHSM_TAG_TIMEOUT, &requested) < 0 ||
+	    (vhsm_wire_get_i32(c->req, VHSM_TAG_KEYRING, &keyring) < 0 &&
+	     vhsm_wire_get(c->req, VHSM_TAG_KEYRING)))
+		return op_fail(c, -EINVAL, "a keyring request needs uid, gid and the key serial");
+	r = dek_get(c, &d);
+	if (r < 0) {
+		char why[sizeof(c->why)];
+		snprintf(why, sizeof(why), "%s", c->why);
+		return op_fail(c, r, "for uid %u: %s", uid, why);
+	}
+	requester_peer(c->m, (uid_t)uid, (gid_t)gid, &who);
+	r = may_load(c, &d, &who);
+	if (r >= 0 && wrap_parse(d.wrapped, d.wrapped_len, &info) < 0)
+		r = op_fail(c, -EBADMSG, "DEK %s: damaged wrapped key", d.name);
+	if (r >= 0 && strcmp(info.kek_name, d.kek) != 0)
+		r = op_fail(c, -EBADMSG, "DEK %s: wrapped under another KEK", d.name);
+	if (r >= 0)
+		r = kek_key(c, d.kek, info.kek_version, &kek);
+	if (r >= 0) {
+		n = dek_context(&d, ctx, sizeof(ctx));
+		r = n < 0 ? -EKEYREJECTED
+			  : unwrap_key(kek, d.wrapped, d.wrapped_len, (const uint8_t *)ctx,
+				       (size_t)n, &key, &len);
+		if (r < 0 || len != d.size)
+			r = op_fail(c, -EKEYREJECTED, "DEK %s does not unwrap (edited registry file?)",
+				    d.name);
+	}
+	if (r >= 0) {
+		vhsm_wire_add_data(c->reply, VHSM_TAG_DATA, key, len);
+		vhsm_wire_add_u32(c->reply, VHSM_TAG_TIMEOUT, effective_timeout(&d, requested));
+		vhsm_wire_add_u32(c->reply, VHSM_TAG_GID, (uint32_t)getegid());
+		loaded_remember(serial, keyring, uid);
+		snprintf(c->why, sizeof(c->why), "key %d for uid %u gid %u", serial, uid, gid);
+	}
+	dek_done(&d);
+	return r;
+}

@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vhsm-request-key: request-key(8) handler for `logon` keys "vhsm:<dek>".
+ *
+ *   vhsm-request-key [--socket PATH] [--debug --description D [--callout C]] KEY UID GID DEST
+ *
+ * request-key.d/vhsm.conf runs it as root, in init's namespaces, with the authority to
+ * instantiate KEY (the kernel's uninstantiated key) for the requester UID/GID. It asks vhsmd
+ * (KEYRING_REQUEST) on the requester's behalf; vhsmd checks that uid/gid against the DEK's
+ * ACL, the KEK and the attestation gate. On success the key gets the DEK as payload, the
+ * DEK's timeout, root as owner, vhsmd's group and the vhsm permissions (lib/keyring.h); on
+ * refusal it is rejected with a short timeout and the reason. Every exit goes through
+ * finish(). --debug takes the description and callout from the command line, touches no
+ * key and prints the outcome (for tests).
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <keyutils.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
+#include <unistd.h>
+
+#include "keyring.h"
+#include "secmem.h"
+#include "wire.h"
+
+#ifndef KEY_SPEC_REQUESTOR_KEYRING
+#define KEY_SPEC_REQUESTOR_KEYRING -8 /* linux/keyctl.h: the destination of request_key(2) */
+#endif
+
+#define DEFAULT_SOCKET "/run/vhsm/vhsmd.sock"
+#define REPLY_TIMEOUT_MS 30000
+
+static const char *arg_socket = DEFAULT_SOCKET;
+static bool arg_debug;
+static const char *arg_description;
+static const char *arg_callout = "";
+
+struct outcome {
+	key_serial_t key;
+	int err;                /* 0: instantiate; else the errno the requester gets */
+	uint8_t *payload;       /* secmem */
+	size_t len;
+	uint32_t timeout;
+	uint32_t gid;           /* vhsmd's group */
+};
+
+static void log_msg(int prio, const char *fmt, ...) _printf_(2, 3);
+static void log_msg(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (arg_debug || isatty(STDERR_FILENO)) {
+		fputs("vhsm-request-key: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	} else {
+		sd_journal_printv(prio, fmt, ap);
+	}
+	va_end(ap);
+}
+
+/* The kernel's helper starts with whatever fds 0-2 are; make sure they are open. */
+static void fds_safe(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			_exit(3);
+}
+
+/* Instantiates with the vhsm owner, group and permissions, or revokes what it created. */
+static int instantiate(const struct outcome *o)
+{
+	key_serial_t ring = keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0);
+
+	if (ring < 0)
+		return negative_errno();
+	if (o->timeout && keyctl_set_timeout(o->key, o->timeout) < 0)
+		return negative_errno();
+	/* A positive serial: the KEY_SPEC_* values would name the requester's keyring here.
+	 * Linking into our own session keyring makes us a possessor, which chown and setperm
+	 * need; the kernel already linked the key into the requester's keyring. */
+	if (keyctl_instantiate(o->key, o->payload, o->len, ring) < 0)
+		return negative_errno();
+	if (keyctl_chown(o->key, KEYRING_DEK_OWNER, o->gid) < 0 ||
+	    keyctl_setperm(o->key, KEYRING_DEK_PERM) < 0) {
+		int r = negative_errno();
+		(void)keyctl_revoke(o->key); /* never leave a key with the default permissions */
+		return r;
+	}
+	(void)keyctl_unlink(o->key, ring);
+	return 0;
+}
+
+/* The one exit: instantiates or rejects the key, logs, returns the exit status. */
+static int finish(struct outcome *o, const char *reason)
+{
+	int r = 0;
+
+	if (arg_debug) {
+		if (o->err == 0)
+			printf("instantiate %zu bytes timeout %u gid %u\n", o->len, o->timeout, o->gid);
+		else
+			printf("reject %s timeout %u: %s\n", strerror(o->err),
+			       KEYRING_NEGATIVE_TIMEOUT, reason);
+	} else if (o->err == 0) {
+		r = instantiate(o);
+		if (r < 0)
+			log_msg(LOG_ERR, "key %d: cannot instantiate: %s", o->key, strerror(-r));
+	} else if (o->key > 0) {
+		if (o->err == ENOKEY)
+			r = keyctl_negate(o->key, KEYRING_NEGATIVE_TIMEOUT, 0);
+		else
+			r = keyctl_reject(o->key, KEYRING_NEGATIVE_TIMEOUT, (unsigned)o->err, 0);
+		if (r < 0)
+			log_msg(LOG_ERR, "key %d: cannot reject: %m", o->key);
+	}
+	if (o->err)
+		log_msg(LOG_NOTICE, "key %d refused (%s): %s", o->key, strerror(o->err), reason);
+	o->payload = secmem_free(o->payload);
+	return o->err || r < 0 ? 1 : 0;
+}
+
+/* A keyring serial, or a negative KEY_SPEC_* value as request-key's %S gives it. */
+static int parse_keyring(const char *s, int32_t *ret)
+{
+	char *e;
+
+	errno = 0;
+	long v = strtol(s, &e, 10);
+	if (errno || e == s || *e || v < INT32_MIN || v > INT32_MAX)
+		return -EINVAL;
+	*ret = (int32_t)v;
+	return 0;
+}
+
+static int parse_u32(const char *s, uint32_t *ret)
+{
+	char *e;
+
+	errno = 0;
+	unsigned long v = strtoul(s, &e, 10);
+	if (errno || e == s || *e || s[0] == '-' || v > UINT32_MAX)
+		return -EINVAL;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+/* Reads the key's description and checks it is ours and belongs to uid/gid. */
+static int describe(key_serial_t key, uint32_t uid, uint32_t gid, char *name, size_t namelen,
+		    const char **why)
+{
+	_cleanup_free_ char *d = NULL;
+	char type[16], desc[4096];
+	unsigned kuid, kgid, perm;
+
+	if (arg_debug) {
+		if (!arg_description)
+			return *why = "--debug needs --description", -EINVAL;
+		snprintf(desc, sizeof(desc), "%s", arg_description);
+	} else {
+		if (keyctl_describe_alloc(key, &d) < 0)
+			return *why = "cannot describe the key", negative_errno();
+		if (sscanf(d, "%15[^;];%u;%u;%x;%4095[^\n]", type, &kuid, &kgid, &perm, desc) != 5 ||
+		    strcmp(type, KEYRING_DEK_TYPE) != 0)
+			return *why = "not a logon key", -EINVAL;
+		if (kuid != uid || kgid != gid)
+			return *why = "uid/gid differ from the key's owner", -EINVAL;
+	}
+	if (keyring_dek_name(desc, name, namelen) < 0)
+		return *why = "description is not vhsm:<DEK name>", -EINVAL;
+	return 0;
+}
+
+static int read_callout(uint32_t *ret_timeout, const char **why)
+{
+	_cleanup_free_ void *buf = NULL;
+	long n;
+
+	if (arg_debug)
+		n = (long)strlen(arg_callout), buf = strdup(arg_callout);
+	else
+		n = keyctl_read_alloc(KEY_SPEC_REQKEY_AUTH_KEY, &buf);
+	if (n < 0 || !buf)
+		return *why = "cannot read the callout information", -EIO;
+	if (keyring_parse_callout(buf, (size_t)n, ret_timeout) < 0)
+		return *why = "callout information is not empty or timeout=SECONDS", -EINVAL;
+	return 0;
+}
+
+/* One KEYRING_REQUEST round trip; fills o on success, or o->err and *why. */
+static int ask_vhsmd(struct outcome *o, const char *name, uint32_t uid, uint32_t gid,
+		     key_serial_t dest, uint32_t timeout, char *why, size_t whylen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_secmem_ uint8_t *buf = secmem_alloc(VHSM_WIRE_MAX_MESSAGE + 1);
+	_cleanup_close_ int fd = -EBADF;
+	struct vhsm_wire_builder b;
+	struct vhsm_wire_msg msg;
+	const struct vhsm_wire_field *f;
+	int32_t e;
+	ssize_t n;
+	int len;
+
+	if (!buf)
+		return -ENOMEM;
+	vhsm_wire_begin(&b, buf, VHSM_WIRE_MAX_MESSAGE, VHSM_OP_KEYRING_REQUEST, (uint32_t)o->key);
+	vhsm_wire_add_str(&b, VHSM_TAG_NAME, name);
+	vhsm_wire_add_u32(&b, VHSM_TAG_UID, uid);
+	vhsm_wire_add_u32(&b, VHSM_TAG_GID, gid);
+	vhsm_wire_add_i32(&b, VHSM_TAG_SERIAL, o->key);
+	vhsm_wire_add_i32(&b, VHSM_TAG_KEYRING, dest);
+	if (timeout != UINT32_MAX)
+		vhsm_wire_add_u32(&b, VHSM_TAG_TIMEOUT, timeout);
+	len = vhsm_wire_finish(&b);
+	if (len < 0 || strlen(arg_socket) >= sizeof(sa.sun_path))
+		return -EINVAL;
+	strcpy(sa.sun_path, arg_socket);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    send(fd, buf, (size_t)len, MSG_NOSIGNAL) != len) {
+		snprintf(why, whylen, "vhsmd at %s: %m", arg_socket);
+		return -ECONNREFUSED;
+	}
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	if (poll(&pfd, 1, REPLY_TIMEOUT_MS) <= 0) {
+		snprintf(why, whylen, "no reply from vhsmd within %d s", REPLY_TIMEOUT_MS / 1000);
+		return -ETIMEDOUT;
+	}
+	n = recv(fd, buf, VHSM_WIRE_MAX_MESSAGE + 1, MSG_TRUNC);
+	if (n <= 0 || (size_t)n > VHSM_WIRE_MAX_MESSAGE || vhsm_wire_decode(buf, (size_t)n, &msg) < 0 ||
+	    msg.op != (VHSM_OP_KEYRING_REQUEST | VHSM_OP_REPLY_FLAG) ||
+	    vhsm_wire_get_i32(&msg, VHSM_TAG_ERRNO, &e) < 0 || e < 0) {
+		snprintf(why, whylen, "malformed reply from vhsmd");
+		return -EPROTO;
+	}
+	if (e) {
+		if (vhsm_wire_get_str(&msg, VHSM_TAG_MESSAGE, why, whylen) < 0)
+			snprintf(why, whylen, "refused by vhsmd");
+		return -e;
+	}
+	f = vhsm_wire_get(&msg, VHSM_TAG_DATA);
+	if (!f || (f->len != 32 && f->len != 64) ||
+	    vhsm_wire_get_u32(&msg, VHSM_TAG_TIMEOUT, &o->timeout) < 0 ||
+	    vhsm_wire_get_u32(&msg, VHSM_TAG_GID, &o->gid) < 0) {
+		snprintf(why, whylen, "incomplete reply from vhsmd");
+		return -EPROTO;
+	}
+	o->payload = secmem_dup(f->value, f->len);
+	if (!o->payload)
+		return -ENOMEM;
+	o->len = f->len;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: vhsm-request-key [--socket PATH] KEY UID GID DEST_KEYRING\n"
+		   "       vhsm-request-key --debug --description vhsm:NAME [--callout C] [--socket PATH]\n"
+		   "                        KEY UID GID DEST_KEYRING\n\n"
+		   "request-key(8) handler for vhsm logon keys (see vhsm-request-key(8)).\n");
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_SOCKET = 256, O_DEBUG, O_DESC, O_CALLOUT };
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, O_SOCKET },
+		{ "debug", no_argument, NULL, O_DEBUG },
+		{ "description", required_argument, NULL, O_DESC },
+		{ "callout", required_argument, NULL, O_CALLOUT },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct outcome o = { .err = EINVAL };
+	uint32_t key, uid, gid, timeout;
+	int32_t dest;
+	char name[128], why[512] = "";
+	const char *reason = NULL;
+	int c, r;
+
+	fds_safe();
+	(void)secmem_harden_process();
+	/* "+": options first; DEST may be a negative KEY_SPEC_* value. */
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
+		switch (c) {
+		case O_SOCKET: arg_socket = optarg; break;
+		case O_DEBUG: arg_debug = true; break;
+		case O_DESC: arg_description = optarg; break;
+		case O_CALLOUT: arg_callout = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (argc - optind != 4 || parse_u32(argv[optind], &key) < 0 || key == 0 ||
+	    key > INT32_MAX) {
+		log_msg(LOG_ERR, "expected KEY UID GID DEST_KEYRING (see --help)");
+		return 2; /* no key to reject: the kernel negates it when we exit */
+	}
+	o.key = (key_serial_t)key;
+	if (parse_u32(argv[optind + 1], &uid) < 0 || parse_u32(argv[optind + 2], &gid) < 0 ||
+	    parse_keyring(argv[optind + 3], &dest) < 0) {
+		finish(&o, "bad UID, GID or DEST_KEYRING argument");
+		return 2;
+	}
+	/* The destination keyring request_key(2) was given, when we may look it up (the
+	 * requester's own keyrings need not be searchable by root); else %S as given. */
+	if (!arg_debug) {
+		key_serial_t ring = keyctl_get_keyring_ID(KEY_SPEC_REQUESTOR_KEYRING, 0);
+		if (ring > 0)
+			dest = ring;
+	}
+	r = describe(o.key, uid, gid, name, sizeof(name), &reason);
+	if (r == 0)
+		r = read_callout(&timeout, &reason);
+	if (r < 0) {
+		o.err = -r;
+		return finish(&o, reason);
+	}
+	r = ask_vhsmd(&o, name, uid, gid, dest, timeout, why, sizeof(why));
+	o.err = r < 0 ? -r : 0;
+	return finish(&o, why);
+}

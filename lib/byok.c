@@ -1,0 +1,753 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* BYOK formats and the CKM_RSA_AES_KEY_WRAP scheme (see byok.h, docs/byok.md). */
+#include <json-c/json.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "byok.h"
+#include "ct.h"
+#include "log.h"
+#include "secmem.h"
+
+#define BYOK_SCHEMA_VERSION "1.0.0"
+#define KEYSET_MAGIC "VHSMKS01"
+#define KEYSET_MAGIC_LEN 8u
+#define KEYSET_ENTRY (4u + 8u + 32u)
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER *, EVP_CIPHER_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
+
+static inline void json_putp(json_object **o)
+{
+	if (*o)
+		json_object_put(*o);
+}
+
+static const char *const enc_names[_BYOK_ENC_MAX] = {
+	[BYOK_ENC_RSA_AES_KEY_WRAP_256] = "RSA_AES_KEY_WRAP_256",
+	[BYOK_ENC_CKM_RSA_AES_KEY_WRAP] = "CKM_RSA_AES_KEY_WRAP",
+};
+
+const char *byok_enc_to_string(enum byok_enc e)
+{
+	return e >= 0 && e < _BYOK_ENC_MAX ? enc_names[e] : NULL;
+}
+
+enum byok_enc byok_enc_from_string(const char *s)
+{
+	for (int i = 0; i < _BYOK_ENC_MAX; i++)
+		if (s && strcmp(s, enc_names[i]) == 0)
+			return (enum byok_enc)i;
+	return _BYOK_ENC_INVALID;
+}
+
+/* ---- base64 (standard for vhsm's own members, base64url for Azure's "ciphertext") ---- */
+
+static char *b64_encode(const uint8_t *in, size_t len, bool url)
+{
+	size_t cap = 4 * ((len + 2) / 3) + 1;
+	char *out = malloc(cap);
+
+	if (!out || len > INT32_MAX)
+		return free(out), NULL;
+	int n = EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+	if (url) {
+		while (n > 0 && out[n - 1] == '=')
+			out[--n] = 0;
+		for (int i = 0; i < n; i++)
+			out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+	}
+	return out;
+}
+
+/* Decodes standard or url-safe base64 (padding optional); at most max bytes. */
+static int b64_decode(const char *in, size_t max, uint8_t **ret, size_t *ret_len)
+{
+	size_t len = strlen(in), pad = 0;
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_free_ uint8_t *out = NULL;
+
+	if (len == 0 || len > 4 * (max / 3 + 2))
+		return -EBADMSG;
+	tmp = malloc(len + 4);
+	if (!tmp)
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+		if (c == '-')
+			c = '+';
+		else if (c == '_')
+			c = '/';
+		else if (c == '=' && i + 2 >= len)
+			pad++;
+		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			   (c >= '0' && c <= '9') || c == '+' || c == '/'))
+			return -EBADMSG;
+		tmp[i] = c;
+	}
+	if (len % 4 == 1 || (pad && len % 4))
+		return -EBADMSG;
+	while (len % 4)
+		tmp[len++] = '=', pad++;
+	out = malloc(len / 4 * 3 + 1);
+	if (!out)
+		return -ENOMEM;
+	int n = EVP_DecodeBlock(out, (const unsigned char *)tmp, (int)len);
+	if (n < 0 || (size_t)n < pad || (size_t)n - pad > max || (size_t)n == pad)
+		return -EBADMSG;
+	*ret_len = (size_t)n - pad;
+	*ret = TAKE_PTR(out);
+	return 0;
+}
+
+/* ---- JSON helpers: strict member access naming the member on failure ---- */
+
+static int fail(char *err, size_t errlen, const char *member, const char *what)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s: %s", member, what);
+	return -EBADMSG;
+}
+
+static int get_str(json_object *o, const char *k, size_t max, bool required, const char **ret,
+		   char *err, size_t errlen)
+{
+	json_object *v;
+
+	*ret = NULL;
+	if (!json_object_object_get_ex(o, k, &v))
+		return required ? fail(err, errlen, k, "missing") : 0;
+	if (!json_object_is_type(v, json_type_string))
+		return fail(err, errlen, k, "not a string");
+	if ((size_t)json_object_get_string_len(v) > max ||
+	    strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
+		return fail(err, errlen, k, "too long or contains NUL");
+	*ret = json_object_get_string(v);
+	return 0;
+}
+
+static int get_u64(json_object *o, const char *k, uint64_t *ret, char *err, size_t errlen)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v))
+		return fail(err, errlen, k, "missing");
+	if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
+		return fail(err, errlen, k, "not a non-negative integer");
+	*ret = (uint64_t)json_object_get_int64(v);
+	return 0;
+}
+
+static int get_b64(json_object *o, const char *k, size_t max, bool required, uint8_t **ret,
+		   size_t *ret_len, char *err, size_t errlen)
+{
+	const char *s;
+	int r = get_str(o, k, 4 * (max / 3 + 2), required, &s, err, errlen);
+
+	if (r < 0 || !s)
+		return r;
+	r = b64_decode(s, max, ret, ret_len);
+	if (r == -EBADMSG)
+		return fail(err, errlen, k, "not base64 of an acceptable length");
+	return r;
+}
+
+/* Only the listed members may appear: a typo must not silently drop a field. */
+static int only_members(json_object *o, const char *const *allowed, const char *where, char *err,
+			size_t errlen)
+{
+	json_object_object_foreach(o, key, val) {
+		(void)val;
+		bool ok = false;
+		for (const char *const *a = allowed; *a; a++)
+			ok = ok || strcmp(*a, key) == 0;
+		if (!ok) {
+			if (err && errlen)
+				snprintf(err, errlen, "%s: unknown member '%.64s'", where, key);
+			return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
+static int parse_root(const char *json, size_t len, json_object **ret, char *err, size_t errlen)
+{
+	json_tokener *tok;
+	json_object *o;
+
+	if (len > BYOK_JSON_MAX)
+		return -EMSGSIZE;
+	if (memchr(json, 0, len))
+		return fail(err, errlen, "document", "contains NUL");
+	tok = json_tokener_new_ex(16);
+	if (!tok)
+		return -ENOMEM;
+	o = json_tokener_parse_ex(tok, json, (int)len);
+	size_t end = json_tokener_get_parse_end(tok);
+	/* Trailing whitespace (an editor's or a shell's newline) is fine, anything else not. */
+	while (end < len && strchr(" \t\r\n", json[end]))
+		end++;
+	bool complete = json_tokener_get_error(tok) == json_tokener_success && end == len;
+	json_tokener_free(tok);
+	if (!o || !complete || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return fail(err, errlen, "document", "not a JSON object");
+	}
+	*ret = o;
+	return 0;
+}
+
+/* KEK names as vhsmd stores them: 1..64 of [A-Za-z0-9_.-], not starting with '.' or '-'. */
+static bool name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > BYOK_NAME_MAX || s[0] == '.' || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || strchr("_.-", s[i])))
+			return false;
+	return true;
+}
+
+static bool kid_valid(const char *kid)
+{
+	size_t n = strlen(kid);
+
+	if (n == 0 || n > BYOK_KID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((kid[i] >= 'a' && kid[i] <= 'z') || (kid[i] >= 'A' && kid[i] <= 'Z') ||
+		      (kid[i] >= '0' && kid[i] <= '9') || strchr("-_.:/", kid[i])))
+			return false;
+	return true;
+}
+
+/* ---- bundle ---- */
+
+void byok_bundle_done(struct byok_bundle *b)
+{
+	free(b->spki);
+	free(b->report);
+	free(b->certs);
+	*b = (struct byok_bundle){};
+}
+
+static int bundle_members(json_object *o, struct byok_bundle *b, char *err, size_t errlen)
+{
+	static const char *const allowed[] = { "type", "version", "kid", "kek", "created",
+					       "expires", "key_ops", "key_size", "nonce",
+					       "public_key", "report", "certificates", NULL };
+	const char *type, *kid, *kek, *nonce;
+	uint64_t version;
+	int r;
+
+	if ((r = only_members(o, allowed, "bundle", err, errlen)) < 0 ||
+	    (r = get_str(o, "type", 64, true, &type, err, errlen)) < 0 ||
+	    (r = get_u64(o, "version", &version, err, errlen)) < 0 ||
+	    (r = get_str(o, "kid", BYOK_KID_MAX, true, &kid, err, errlen)) < 0 ||
+	    (r = get_str(o, "kek", BYOK_NAME_MAX, true, &kek, err, errlen)) < 0 ||
+	    (r = get_u64(o, "created", &b->created, err, errlen)) < 0 ||
+	    (r = get_u64(o, "expires", &b->expires, err, errlen)) < 0 ||
+	    (r = get_str(o, "nonce", 2 * BYOK_NONCE_SIZE, true, &nonce, err, errlen)) < 0)
+		return r;
+	if (strcmp(type, "vhsm-exchange-key") != 0)
+		return fail(err, errlen, "type", "not \"vhsm-exchange-key\"");
+	if (version != 1)
+		return fail(err, errlen, "version", "unsupported (1 expected)");
+	if (!kid_valid(kid))
+		return fail(err, errlen, "kid", "invalid characters or length");
+	if (!name_valid(kek))
+		return fail(err, errlen, "kek", "invalid name");
+	if (ct_hex_decode(b->nonce, sizeof(b->nonce), nonce, strlen(nonce)) < 0)
+		return fail(err, errlen, "nonce", "64 hex digits expected");
+	strcpy(b->kid, kid);
+	strcpy(b->kek, kek);
+	return 0;
+}
+
+int byok_bundle_parse(const char *json, size_t len, struct byok_bundle *ret, char *err,
+		      size_t errlen)
+{
+	_cleanup_(json_putp) json_object *o = NULL;
+	struct byok_bundle b = {};
+	int r;
+
+	r = parse_root(json, len, &o, err, errlen);
+	if (r < 0)
+		return r;
+	r = bundle_members(o, &b, err, errlen);
+	if (r >= 0)
+		r = get_b64(o, "public_key", BYOK_SPKI_MAX, true, &b.spki, &b.spki_len, err, errlen);
+	if (r >= 0)
+		r = get_b64(o, "report", 4096, true, &b.report, &b.report_len, err, errlen);
+	if (r >= 0)
+		r = get_b64(o, "certificates", BYOK_CERTS_MAX, false, &b.certs, &b.certs_len, err,
+			    errlen);
+	if (r < 0) {
+		byok_bundle_done(&b);
+		return r;
+	}
+	*ret = b;
+	return 0;
+}
+
+int byok_bundle_format(const struct byok_bundle *b, char **ret)
+{
+	_cleanup_(json_putp) json_object *o = json_object_new_object();
+	_cleanup_free_ char *pk = b64_encode(b->spki, b->spki_len, false);
+	_cleanup_free_ char *rep = b64_encode(b->report, b->report_len, false);
+	_cleanup_free_ char *certs = b->certs ? b64_encode(b->certs, b->certs_len, false) : NULL;
+	char nonce[2 * BYOK_NONCE_SIZE + 1];
+	json_object *ops = json_object_new_array();
+
+	if (!o || !pk || !rep || !ops || (b->certs && !certs)) {
+		json_object_put(ops);
+		return -ENOMEM;
+	}
+	ct_hex_encode(nonce, b->nonce, sizeof(b->nonce));
+	json_object_array_add(ops, json_object_new_string("import"));
+	json_object_object_add(o, "type", json_object_new_string("vhsm-exchange-key"));
+	json_object_object_add(o, "version", json_object_new_int(1));
+	json_object_object_add(o, "kid", json_object_new_string(b->kid));
+	json_object_object_add(o, "kek", json_object_new_string(b->kek));
+	json_object_object_add(o, "created", json_object_new_int64((int64_t)b->created));
+	json_object_object_add(o, "expires", json_object_new_int64((int64_t)b->expires));
+	json_object_object_add(o, "key_ops", ops);
+	json_object_object_add(o, "key_size", json_object_new_int(BYOK_RSA_BITS));
+	json_object_object_add(o, "nonce", json_object_new_string(nonce));
+	json_object_object_add(o, "public_key", json_object_new_string(pk));
+	json_object_object_add(o, "report", json_object_new_string(rep));
+	if (certs)
+		json_object_object_add(o, "certificates", json_object_new_string(certs));
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							       JSON_C_TO_STRING_NOSLASHESCAPE);
+	*ret = s ? strdup(s) : NULL;
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int sha(const EVP_MD *md, const uint8_t *p, size_t n, uint8_t *out)
+{
+	unsigned int l = 0;
+
+	if (!EVP_Digest(p, n, out, &l, md, NULL))
+		return vhsm_log_openssl(-EIO, "digest");
+	return 0;
+}
+
+int byok_kid_from_spki(const uint8_t *spki, size_t len, char *out)
+{
+	uint8_t h[32];
+	int r = sha(EVP_sha256(), spki, len, h);
+
+	if (r < 0)
+		return r;
+	memcpy(out, BYOK_KID_PREFIX, sizeof(BYOK_KID_PREFIX));
+	ct_hex_encode(out + strlen(BYOK_KID_PREFIX), h, 16);
+	return 0;
+}
+
+int byok_spki_fingerprint(const uint8_t *spki, size_t len, char out[static 65])
+{
+	uint8_t h[32];
+	int r = sha(EVP_sha256(), spki, len, h);
+
+	if (r < 0)
+		return r;
+	ct_hex_encode(out, h, sizeof(h));
+	return 0;
+}
+
+int byok_report_data(const uint8_t *spki, size_t spki_len, const uint8_t nonce[static 32],
+		     uint64_t expires, const char *kek, uint8_t out[static 64])
+{
+	uint8_t buf[sizeof(BYOK_REPORT_DATA_LABEL) + 32 + 32 + 8 + 1 + BYOK_NAME_MAX];
+	size_t kl = strlen(kek), n = 0;
+	int r;
+
+	if (kl > BYOK_NAME_MAX)
+		return -EINVAL;
+	memcpy(buf, BYOK_REPORT_DATA_LABEL, sizeof(BYOK_REPORT_DATA_LABEL)); /* with the NUL */
+	n = sizeof(BYOK_REPORT_DATA_LABEL);
+	r = sha(EVP_sha256(), spki, spki_len, buf + n);
+	if (r < 0)
+		return r;
+	n += 32;
+	memcpy(buf + n, nonce, 32);
+	n += 32;
+	for (int i = 0; i < 8; i++)
+		buf[n++] = (uint8_t)(expires >> (8 * i));
+	buf[n++] = (uint8_t)kl;
+	memcpy(buf + n, kek, kl);
+	n += kl;
+	return sha(EVP_sha512(), buf, n, out);
+}
+
+/* ---- BYOK file ---- */
+
+void byok_file_done(struct byok_file *f)
+{
+	free(f->ciphertext);
+	*f = (struct byok_file){};
+}
+
+static int file_vhsm_member(json_object *o, struct byok_file *f, char *err, size_t errlen)
+{
+	static const char *const allowed[] = { "kind", "kek", "versions", "created", NULL };
+	json_object *v;
+	const char *kind, *kek;
+	int r;
+
+	f->kind = BYOK_KIND_IMPORT;
+	if (!json_object_object_get_ex(o, "vhsm", &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_object))
+		return fail(err, errlen, "vhsm", "not an object");
+	if ((r = only_members(v, allowed, "vhsm", err, errlen)) < 0 ||
+	    (r = get_str(v, "kind", 16, true, &kind, err, errlen)) < 0 ||
+	    (r = get_str(v, "kek", BYOK_NAME_MAX, false, &kek, err, errlen)) < 0)
+		return r;
+	if (strcmp(kind, "import") == 0)
+		f->kind = BYOK_KIND_IMPORT;
+	else if (strcmp(kind, "backup") == 0)
+		f->kind = BYOK_KIND_BACKUP;
+	else
+		return fail(err, errlen, "vhsm.kind", "not \"import\" or \"backup\"");
+	if (kek && (!name_valid(kek)))
+		return fail(err, errlen, "vhsm.kek", "invalid name");
+	if (kek)
+		strcpy(f->kek, kek);
+	return 0;
+}
+
+static int file_header(json_object *o, struct byok_file *f, char *err, size_t errlen)
+{
+	static const char *const allowed[] = { "kid", "alg", "enc", NULL };
+	json_object *h;
+	const char *kid, *alg, *enc;
+	int r;
+
+	if (!json_object_object_get_ex(o, "header", &h))
+		return fail(err, errlen, "header", "missing");
+	if (!json_object_is_type(h, json_type_object))
+		return fail(err, errlen, "header", "not an object");
+	if ((r = only_members(h, allowed, "header", err, errlen)) < 0 ||
+	    (r = get_str(h, "kid", BYOK_KID_MAX, true, &kid, err, errlen)) < 0 ||
+	    (r = get_str(h, "alg", 16, true, &alg, err, errlen)) < 0 ||
+	    (r = get_str(h, "enc", 32, true, &enc, err, errlen)) < 0)
+		return r;
+	if (!kid_valid(kid))
+		return fail(err, errlen, "header.kid", "invalid characters or length");
+	if (strcmp(alg, "dir") != 0)
+		return fail(err, errlen, "header.alg", "only \"dir\" is defined");
+	f->enc = byok_enc_from_string(enc);
+	if (f->enc < 0)
+		return fail(err, errlen, "header.enc",
+			    "not RSA_AES_KEY_WRAP_256 or CKM_RSA_AES_KEY_WRAP");
+	strcpy(f->kid, kid);
+	return 0;
+}
+
+int byok_file_parse(const char *json, size_t len, struct byok_file *ret, char *err, size_t errlen)
+{
+	static const char *const allowed[] = { "schema_version", "header", "ciphertext",
+					       "generator", "vhsm", NULL };
+	_cleanup_(json_putp) json_object *o = NULL;
+	struct byok_file f = {};
+	const char *sv, *gen;
+	int r;
+
+	r = parse_root(json, len, &o, err, errlen);
+	if (r < 0)
+		return r;
+	if ((r = only_members(o, allowed, "file", err, errlen)) < 0 ||
+	    (r = get_str(o, "schema_version", 16, true, &sv, err, errlen)) < 0 ||
+	    (r = get_str(o, "generator", 256, false, &gen, err, errlen)) < 0)
+		return r;
+	if (strcmp(sv, BYOK_SCHEMA_VERSION) != 0)
+		return fail(err, errlen, "schema_version", "not \"1.0.0\"");
+	if ((r = file_header(o, &f, err, errlen)) < 0 || (r = file_vhsm_member(o, &f, err, errlen)) < 0)
+		return r;
+	r = get_b64(o, "ciphertext", BYOK_CIPHERTEXT_MAX, true, &f.ciphertext, &f.ciphertext_len,
+		    err, errlen);
+	if (r < 0)
+		return r;
+	*ret = f;
+	return 0;
+}
+
+int byok_file_format(const struct byok_file *f, const char *generator, char **ret)
+{
+	_cleanup_(json_putp) json_object *o = json_object_new_object();
+	json_object *h = json_object_new_object(), *v = json_object_new_object();
+	_cleanup_free_ char *ct = b64_encode(f->ciphertext, f->ciphertext_len, true);
+
+	if (!o || !h || !v || !ct || !byok_enc_to_string(f->enc)) {
+		json_object_put(h);
+		json_object_put(v);
+		return !o || !h || !v || !ct ? -ENOMEM : -EINVAL;
+	}
+	json_object_object_add(o, "schema_version", json_object_new_string(BYOK_SCHEMA_VERSION));
+	json_object_object_add(h, "kid", json_object_new_string(f->kid));
+	json_object_object_add(h, "alg", json_object_new_string("dir"));
+	json_object_object_add(h, "enc", json_object_new_string(byok_enc_to_string(f->enc)));
+	json_object_object_add(o, "header", h);
+	json_object_object_add(o, "ciphertext", json_object_new_string(ct));
+	json_object_object_add(o, "generator", json_object_new_string(generator ? generator : ""));
+	json_object_object_add(v, "kind", json_object_new_string(
+						  f->kind == BYOK_KIND_BACKUP ? "backup" : "import"));
+	if (f->kek[0])
+		json_object_object_add(v, "kek", json_object_new_string(f->kek));
+	json_object_object_add(o, "vhsm", v);
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							       JSON_C_TO_STRING_NOSLASHESCAPE);
+	*ret = s ? strdup(s) : NULL;
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* ---- crypto ---- */
+
+int byok_kwp(bool enc, const uint8_t key[static 32], const uint8_t *in, size_t in_len,
+	     uint8_t *out, size_t *out_len)
+{
+	_cleanup_(EVP_CIPHER_freep) EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, "AES-256-WRAP-PAD", NULL);
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int l1 = 0, l2 = 0;
+
+	if (!c || !ctx || in_len > 8192)
+		return vhsm_log_openssl(-EIO, "AES-256-WRAP-PAD");
+	if (!EVP_CipherInit_ex2(ctx, c, key, NULL, enc ? 1 : 0, NULL) ||
+	    !EVP_CipherUpdate(ctx, out, &l1, in, (int)in_len) ||
+	    !EVP_CipherFinal_ex(ctx, out + l1, &l2))
+		return vhsm_log_openssl(enc ? -EIO : -EKEYREJECTED, "AES-KWP");
+	*out_len = (size_t)l1 + (size_t)l2;
+	return 0;
+}
+
+static int oaep_ctx(EVP_PKEY *key, bool enc, enum byok_enc e, EVP_PKEY_CTX **ret)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	const char *md = e == BYOK_ENC_CKM_RSA_AES_KEY_WRAP ? "SHA1" : "SHA256";
+
+	if (!ctx)
+		return vhsm_log_openssl(-ENOMEM, "EVP_PKEY_CTX");
+	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA || EVP_PKEY_get_bits(key) < 2048 ||
+	    (enc ? EVP_PKEY_encrypt_init(ctx) : EVP_PKEY_decrypt_init(ctx)) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md_name(ctx, md, NULL) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md_name(ctx, md, NULL) <= 0) {
+		EVP_PKEY_CTX_free(ctx);
+		return vhsm_log_openssl(-EINVAL, "RSA-OAEP setup");
+	}
+	*ret = ctx;
+	return 0;
+}
+
+int byok_rsa_aes_wrap(EVP_PKEY *pub, enum byok_enc enc, const uint8_t *pt, size_t pt_len,
+		      uint8_t **ret, size_t *ret_len)
+{
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
+	_cleanup_secmem_ uint8_t *k = NULL;
+	_cleanup_free_ uint8_t *out = NULL;
+	size_t rsa_len = 0, kwp_len = 0;
+	int r;
+
+	if (pt_len == 0 || pt_len > 4096 || enc < 0 || enc >= _BYOK_ENC_MAX)
+		return -EINVAL;
+	r = oaep_ctx(pub, true, enc, &ctx);
+	if (r < 0)
+		return r;
+	k = secmem_alloc(BYOK_AES_KEY_SIZE);
+	if (!k)
+		return -ENOMEM;
+	if (RAND_priv_bytes(k, BYOK_AES_KEY_SIZE) != 1)
+		return vhsm_log_openssl(-EIO, "RAND_priv_bytes");
+	if (EVP_PKEY_encrypt(ctx, NULL, &rsa_len, k, BYOK_AES_KEY_SIZE) <= 0)
+		return vhsm_log_openssl(-EIO, "RSA-OAEP size");
+	out = malloc(rsa_len + pt_len + 16);
+	if (!out)
+		return -ENOMEM;
+	if (EVP_PKEY_encrypt(ctx, out, &rsa_len, k, BYOK_AES_KEY_SIZE) <= 0)
+		return vhsm_log_openssl(-EIO, "RSA-OAEP");
+	r = byok_kwp(true, k, pt, pt_len, out + rsa_len, &kwp_len);
+	if (r < 0)
+		return r;
+	*ret_len = rsa_len + kwp_len;
+	*ret = TAKE_PTR(out);
+	return 0;
+}
+
+int byok_rsa_aes_unwrap(EVP_PKEY *priv, enum byok_enc enc, const uint8_t *ct, size_t ct_len,
+			uint8_t **ret, size_t *ret_len)
+{
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
+	_cleanup_secmem_ uint8_t *k = NULL, *pt = NULL;
+	size_t mod, klen, pt_len = 0;
+	int r;
+
+	if (enc < 0 || enc >= _BYOK_ENC_MAX)
+		return -EINVAL;
+	r = oaep_ctx(priv, false, enc, &ctx);
+	if (r < 0)
+		return r;
+	mod = (size_t)EVP_PKEY_get_size(priv);
+	/* KWP output is at least 16 bytes and a multiple of 8. */
+	if (ct_len < mod + 16 || (ct_len - mod) % 8 || ct_len - mod > 4096 + 8)
+		return -EBADMSG;
+	k = secmem_alloc(mod);
+	pt = secmem_alloc(ct_len - mod);
+	if (!k || !pt)
+		return -ENOMEM;
+	klen = mod;
+	if (EVP_PKEY_decrypt(ctx, k, &klen, ct, mod) <= 0 || klen != BYOK_AES_KEY_SIZE)
+		return vhsm_log_openssl(-EKEYREJECTED, "RSA-OAEP decrypt");
+	r = byok_kwp(false, k, ct + mod, ct_len - mod, pt, &pt_len);
+	if (r < 0)
+		return -EKEYREJECTED;
+	if (pt_len == 0)
+		return -EKEYREJECTED;
+	*ret_len = pt_len;
+	*ret = TAKE_PTR(pt);
+	return 0;
+}
+
+int byok_pubkey_load(const uint8_t *buf, size_t len, EVP_PKEY **ret)
+{
+	_cleanup_(BIO_freep) BIO *bio = NULL;
+	EVP_PKEY *k = NULL;
+	const unsigned char *p = buf;
+
+	if (len == 0 || len > 16384)
+		return -EMSGSIZE;
+	if (len > 10 && memcmp(buf, "-----BEGIN", 10) == 0) {
+		bio = BIO_new_mem_buf(buf, (int)len);
+		if (bio)
+			k = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	} else {
+		k = d2i_PUBKEY(NULL, &p, (long)len);
+		if (k && p != buf + len) {
+			EVP_PKEY_free(k);
+			k = NULL;
+		}
+	}
+	if (!k)
+		return vhsm_log_openssl(-EBADMSG, "public key");
+	if (EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA) {
+		EVP_PKEY_free(k);
+		return -EBADMSG;
+	}
+	*ret = k;
+	return 0;
+}
+
+int byok_pubkey_spki(EVP_PKEY *pkey, uint8_t **ret, size_t *ret_len)
+{
+	unsigned char *der = NULL;
+	int n = i2d_PUBKEY(pkey, &der);
+
+	if (n <= 0)
+		return vhsm_log_openssl(-EIO, "i2d_PUBKEY");
+	*ret = malloc((size_t)n);
+	if (!*ret) {
+		OPENSSL_free(der);
+		return -ENOMEM;
+	}
+	memcpy(*ret, der, (size_t)n);
+	OPENSSL_free(der);
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+/* ---- key set ---- */
+
+bool byok_is_keyset(const uint8_t *buf, size_t len)
+{
+	return len >= KEYSET_MAGIC_LEN && memcmp(buf, KEYSET_MAGIC, KEYSET_MAGIC_LEN) == 0;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int byok_keyset_encode(const struct byok_keyset *ks, const uint8_t *keys, uint8_t **ret,
+		       size_t *ret_len)
+{
+	size_t nl = strlen(ks->name), len, o;
+	uint8_t *b;
+
+	if (nl == 0 || nl > BYOK_NAME_MAX || ks->n == 0 || ks->n > BYOK_KEYSET_MAX_VERSIONS)
+		return -EINVAL;
+	len = KEYSET_MAGIC_LEN + 1 + nl + 1 + 4 + 4 + (size_t)ks->n * KEYSET_ENTRY;
+	b = secmem_alloc(len);
+	if (!b)
+		return -ENOMEM;
+	memcpy(b, KEYSET_MAGIC, KEYSET_MAGIC_LEN);
+	o = KEYSET_MAGIC_LEN;
+	b[o++] = (uint8_t)nl;
+	memcpy(b + o, ks->name, nl);
+	o += nl;
+	b[o++] = ks->flags;
+	put_le(b + o, ks->retention_days, 4), o += 4;
+	put_le(b + o, ks->n, 4), o += 4;
+	for (uint32_t i = 0; i < ks->n; i++) {
+		put_le(b + o, ks->version[i], 4), o += 4;
+		put_le(b + o, ks->created[i], 8), o += 8;
+	}
+	memcpy(b + o, keys, (size_t)ks->n * 32);
+	*ret = b;
+	*ret_len = len;
+	return 0;
+}
+
+int byok_keyset_decode(const uint8_t *buf, size_t len, struct byok_keyset *ret)
+{
+	struct byok_keyset ks = {};
+	size_t o = KEYSET_MAGIC_LEN, nl;
+
+	if (!byok_is_keyset(buf, len) || len < o + 1)
+		return -EBADMSG;
+	nl = buf[o++];
+	if (nl == 0 || nl > BYOK_NAME_MAX || len < o + nl + 9)
+		return -EBADMSG;
+	memcpy(ks.name, buf + o, nl);
+	o += nl;
+	if (!name_valid(ks.name))
+		return -EBADMSG;
+	ks.flags = buf[o++];
+	ks.retention_days = (uint32_t)get_le(buf + o, 4), o += 4;
+	ks.n = (uint32_t)get_le(buf + o, 4), o += 4;
+	if (ks.flags & ~7u || ks.n == 0 || ks.n > BYOK_KEYSET_MAX_VERSIONS ||
+	    len != o + (size_t)ks.n * KEYSET_ENTRY)
+		return -EBADMSG;
+	ks.keys = buf + o + (size_t)ks.n * (KEYSET_ENTRY - 32);
+	for (uint32_t i = 0; i < ks.n; i++, o += KEYSET_ENTRY - 32) {
+		ks.version[i] = (uint32_t)get_le(buf + o, 4);
+		ks.created[i] = get_le(buf + o + 4, 8);
+		/* Versions strictly increase (as rotation makes them). */
+		if (ks.version[i] == 0 || (i && ks.version[i] <= ks.version[i - 1]))
+			return -EBADMSG;
+	}
+	*ret = ks;
+	return 0;
+}

@@ -1,0 +1,250 @@
+#!/bin/bash
+# BYOK with simulated CVMs: the customer verifies the exchange-key evidence and wraps a KEK
+# (vhsm-byok), vhsmd imports it; tampered evidence, a wrong measurement and a debug CVM are
+# refused before anything is wrapped; replay, another exchange key's file and an expired
+# exchange key are refused on import; escrow backup of an exportable KEK and its re-import
+# into a second CVM (other chip, other measurement) after verifying that CVM's evidence.
+source "$(dirname "$0")/lib.sh"
+command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
+BYOK=$B/vhsm-byok
+
+M1=$(printf 'a1%.0s' $(seq 48)); M2=$(printf 'b2%.0s' $(seq 48))
+make_cvm a genoa --measurement "$M1"
+printf '{"version":1,"measurements":["%s"]}\n' "$M1" >"$WORK/pol-a.json"
+printf '{"version":1,"measurements":["%s"]}\n' "$M2" >"$WORK/pol-b.json"
+TR_A=(--trust-root "$WORK/a-certs/ark.pem")
+start_daemon a
+
+# byok_wrap BUNDLE KEYFILE OUT [more vhsm-byok options]
+byok_wrap() {
+	local b=$1 k=$2 o=$3; shift 3
+	"$BYOK" wrap --bundle "$b" --policy "$WORK/pol-a.json" "${TR_A[@]}" --key-file "$k" \
+		--out "$o" "$@"
+}
+
+# ---- argument handling ----
+expect_exit 2 "$BYOK"
+expect_exit 2 "$BYOK" frobnicate
+expect_exit 2 "$BYOK" verify
+expect_out 'required'
+expect_exit 2 "$BYOK" wrap --bundle x --policy y
+expect_exit 0 "$BYOK" --help
+expect_out 'rewrap'
+expect_exit 2 ctl kek export-exchange-key
+expect_exit 2 ctl kek export-exchange-key a b
+expect_exit 2 ctl kek export-exchange-key k --ttl 0
+expect_exit 2 ctl kek export-exchange-key k --nonce 00
+expect_exit 2 ctl kek import k1
+expect_out 'byok'
+expect_exit 2 ctl kek backup k1
+expect_out '--to'
+ok "usage errors of vhsm-byok and the vhsmctl BYOK verbs"
+
+# ---- 1. the full loop: export, verify, wrap, (daemon restart), import, use ----
+NONCE=$(printf '5a%.0s' $(seq 32))
+expect_exit 0 ctl kek export-exchange-key k1 --nonce "$NONCE" --out "$WORK/b1.json"
+expect_exit 0 "$BYOK" verify "$WORK/b1.json" --policy "$WORK/pol-a.json" "${TR_A[@]}" \
+	--nonce "$NONCE"
+for c in bundle_parse report_sig vek_by_ask policy report_data kid key lifetime nonce; do
+	expect_out "pass +$c"
+done
+expect_out 'NOT an AMD root'
+expect_out 'result: VERIFIED'
+ctl kek export-exchange-key k0 >"$WORK/b0.json" || fail "bundle on standard output"
+expect_exit 0 "$BYOK" verify "$WORK/b0.json" --policy "$WORK/pol-a.json" "${TR_A[@]}"
+ok "verify prints every check and passes a good bundle (from a file or standard output)"
+
+# The private key is never on disk in clear: its modulus is not in any state file.
+python3 - "$WORK/b1.json" "$STATE" <<'EOF' || fail "exchange key modulus found in the state directory"
+import base64, json, os, sys
+spki = base64.b64decode(json.load(open(sys.argv[1]))["public_key"])
+mod = spki[40:80]  # 40 bytes from inside the modulus
+for d, _, fs in os.walk(sys.argv[2]):
+    for f in fs:
+        if mod in open(os.path.join(d, f), "rb").read():
+            sys.exit(1)
+EOF
+ok "the exchange key is sealed at rest"
+
+head -c 32 /dev/urandom >"$WORK/kek1"
+expect_exit 0 byok_wrap "$WORK/b1.json" "$WORK/kek1" "$WORK/k1.byok"
+jq -e '.schema_version == "1.0.0" and .header.alg == "dir" and
+       .header.enc == "RSA_AES_KEY_WRAP_256" and (.header.kid | startswith("vhsm-xk-")) and
+       (.ciphertext | test("^[A-Za-z0-9_-]+$"))' "$WORK/k1.byok" >/dev/null ||
+	fail "BYOK file shape"
+[ "$(jq -r .header.kid "$WORK/k1.byok")" = "$(jq -r .kid "$WORK/b1.json")" ] || fail "kid"
+stop_daemon
+start_daemon a # the pending exchange key survives a restart (sealed)
+expect_exit 0 ctl kek import k1 --byok "$WORK/k1.byok"
+expect_out 'imported KEK k1'
+[ ! -e "$STATE/exchange/k1.sealed" ] || fail "exchange key not destroyed"
+[ -e "$STATE/exchange/k0.sealed" ] || fail "another KEK's pending exchange key went too"
+head -c 32 /dev/urandom >"$WORK/dek"
+ctl wrap --kek k1 <"$WORK/dek" >"$WORK/w1" || fail "wrap under the imported KEK"
+ctl unwrap <"$WORK/w1" | cmp -s - "$WORK/dek" || fail "unwrap under the imported KEK"
+ctl --json kek show k1 | jq -e '.kek.imported == true and .kek.exportable == false' \
+	>/dev/null || fail "imported KEK metadata"
+ok "customer -> CVM: wrapped KEK imported across a daemon restart, DEKs wrap and unwrap"
+
+# ---- 2. import refusals ----
+expect_exit 1 ctl kek import k1 --byok "$WORK/k1.byok"
+expect_out 'is spent \(used\): exchange keys are single-use'
+expect_exit 1 ctl kek import k1-again --byok "$WORK/k1.byok"
+expect_out 'is for KEK k1'
+ok "replay of an imported file refused"
+
+expect_exit 0 ctl kek export-exchange-key k2 --out "$WORK/b2a.json"
+expect_exit 0 ctl kek export-exchange-key k2 --out "$WORK/b2b.json" # replaces the first
+expect_exit 0 byok_wrap "$WORK/b2a.json" "$WORK/kek1" "$WORK/k2a.byok"
+expect_exit 1 ctl kek import k2 --byok "$WORK/k2a.byok"
+expect_out "is for exchange key $(jq -r .kid "$WORK/b2a.json")"
+expect_exit 0 ctl kek export-exchange-key k3 --out "$WORK/b3.json"
+expect_exit 0 byok_wrap "$WORK/b3.json" "$WORK/kek1" "$WORK/k3.byok"
+jq 'del(.vhsm)' "$WORK/k3.byok" >"$WORK/k3-azure.byok" # Azure's shape has no "vhsm" member
+expect_exit 1 ctl kek import k2 --byok "$WORK/k3-azure.byok"
+expect_out 'is for exchange key'
+ok "a file for another exchange key is refused"
+
+# A modified ciphertext does not unwrap, and burns the exchange key (no oracle).
+python3 - "$WORK/k3-azure.byok" "$WORK/k3-bad.byok" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1])); c = d["ciphertext"]
+i = len(c) - 5; d["ciphertext"] = c[:i] + ("A" if c[i] != "A" else "B") + c[i + 1:]
+json.dump(d, open(sys.argv[2], "w"))
+EOF
+expect_exit 1 ctl kek import k3 --byok "$WORK/k3-bad.byok"
+expect_out 'does not unwrap'
+expect_exit 1 ctl kek import k3 --byok "$WORK/k3-azure.byok"
+expect_out 'spent'
+ok "a modified BYOK file is refused and its exchange key destroyed"
+
+expect_exit 0 ctl kek export-exchange-key k4 --ttl 5 --out "$WORK/b4.json"
+expect_exit 0 byok_wrap "$WORK/b4.json" "$WORK/kek1" "$WORK/k4.byok"
+sleep 6 # the exchange key's lifetime is 5 s: after 6 s it has expired, whatever the load
+expect_exit 1 ctl kek import k4 --byok "$WORK/k4.byok"
+expect_out 'expired'
+expect_exit 1 ctl kek import k4 --byok "$WORK/k4.byok"
+expect_out 'spent \(expired\)'
+expect_exit 1 "$BYOK" verify "$WORK/b4.json" --policy "$WORK/pol-a.json" "${TR_A[@]}"
+expect_out 'fail +lifetime'
+ok "an expired exchange key is refused (by vhsmd and by verify)"
+
+expect_exit 1 ctl kek import k5 --byok "$WORK/k3.byok"
+expect_out 'is for KEK k3'
+printf '{"schema_version":"1.0.0"}' >"$WORK/junk.byok"
+expect_exit 1 ctl kek import k5 --byok "$WORK/junk.byok"
+expect_out 'invalid BYOK file: header: missing'
+expect_exit 1 as_user nobody "$CTL" --socket "$SOCK" kek export-exchange-key k6
+expect_out 'requires root'
+ok "malformed files, a mismatched KEK name and non-admin callers refused"
+
+# ---- 3. the customer refuses bad evidence: nothing is wrapped ----
+expect_exit 0 ctl kek export-exchange-key k7 --out "$WORK/b7.json"
+# 3a. tampered report (one bit inside the signed part)
+python3 - "$WORK/b7.json" "$WORK/b7-report.json" report 100 <<'EOF'
+import base64, json, sys
+d = json.load(open(sys.argv[1])); k = sys.argv[3]; i = int(sys.argv[4])
+b = bytearray(base64.b64decode(d[k])); b[i] ^= 1
+d[k] = base64.b64encode(bytes(b)).decode(); json.dump(d, open(sys.argv[2], "w"))
+EOF
+expect_exit 1 "$BYOK" verify "$WORK/b7-report.json" --policy "$WORK/pol-a.json" "${TR_A[@]}"
+expect_out 'fail +report_sig'
+expect_exit 1 byok_wrap "$WORK/b7-report.json" "$WORK/kek1" "$WORK/out.byok"
+[ ! -e "$WORK/out.byok" ] || fail "wrapped despite a tampered report"
+# 3b. another public key put into a genuine bundle (the attacker's key)
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$WORK/evil.pem" 2>/dev/null
+openssl pkey -in "$WORK/evil.pem" -pubout -outform DER -out "$WORK/evil.der"
+python3 - "$WORK/b7.json" "$WORK/b7-key.json" "$WORK/evil.der" <<'EOF'
+import base64, json, sys
+d = json.load(open(sys.argv[1]))
+d["public_key"] = base64.b64encode(open(sys.argv[3], "rb").read()).decode()
+json.dump(d, open(sys.argv[2], "w"))
+EOF
+expect_exit 1 "$BYOK" verify "$WORK/b7-key.json" --policy "$WORK/pol-a.json" "${TR_A[@]}"
+expect_out 'fail +report_data'
+expect_exit 1 byok_wrap "$WORK/b7-key.json" "$WORK/kek1" "$WORK/out.byok"
+[ ! -e "$WORK/out.byok" ] || fail "wrapped for a substituted key"
+# 3c. a later expiry claimed in the bundle
+jq '.expires += 86400' "$WORK/b7.json" >"$WORK/b7-exp.json"
+expect_exit 1 "$BYOK" verify "$WORK/b7-exp.json" --policy "$WORK/pol-a.json" "${TR_A[@]}"
+expect_out 'fail +report_data'
+# 3d. malformed bundle members
+jq '.public_key = "!!"' "$WORK/b7.json" >"$WORK/b7-b64.json"
+expect_exit 1 "$BYOK" verify "$WORK/b7-b64.json" --policy "$WORK/pol-a.json" "${TR_A[@]}"
+expect_out 'fail +bundle_parse +public_key'
+# 3e. no trust root: simulated evidence is not AMD's
+expect_exit 1 "$BYOK" verify "$WORK/b7.json" --policy "$WORK/pol-a.json"
+expect_out 'fail +ark_pinned'
+ok "tampered bundles (report, key, expiry, encoding) and untrusted roots refused"
+
+# 3f. the customer's policy pins another measurement
+expect_exit 1 "$BYOK" verify "$WORK/b7.json" --policy "$WORK/pol-b.json" "${TR_A[@]}"
+expect_out 'fail +measurement'
+expect_exit 1 "$BYOK" wrap --bundle "$WORK/b7.json" --policy "$WORK/pol-b.json" "${TR_A[@]}" \
+	--key-file "$WORK/kek1" --out "$WORK/out.byok"
+[ ! -e "$WORK/out.byok" ] || fail "wrapped for a wrong measurement"
+ok "wrong measurement in the customer's policy refused by verify and wrap"
+
+# ---- 4. escrow: backup of an exportable KEK, re-import into another CVM ----
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$WORK/cust.pem" 2>/dev/null
+openssl pkey -in "$WORK/cust.pem" -pubout -out "$WORK/cust.pub"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/small.pem" 2>/dev/null
+openssl pkey -in "$WORK/small.pem" -pubout -out "$WORK/small.pub"
+expect_exit 0 ctl kek create plain
+expect_exit 1 ctl kek backup plain --to "$WORK/cust.pub" --out "$WORK/plain.bak"
+expect_out 'not created exportable'
+[ ! -e "$WORK/plain.bak" ] || fail "a non-exportable KEK left the CVM"
+ok "a non-exportable KEK cannot be backed up"
+
+expect_exit 0 ctl kek create esc --exportable --retention-days 30
+ctl wrap --kek esc --context vol1 <"$WORK/dek" >"$WORK/w-v1" || fail "wrap v1"
+expect_exit 0 ctl kek rotate esc
+ctl wrap --kek esc <"$WORK/dek" >"$WORK/w-v2" || fail "wrap v2"
+expect_exit 1 ctl kek backup esc --to "$WORK/small.pub"
+expect_out 'at least 3072'
+expect_exit 1 as_user nobody "$CTL" --socket "$SOCK" kek backup esc --to "$WORK/cust.pub"
+expect_exit 0 ctl kek backup esc --to "$WORK/cust.pub" --out "$WORK/esc.bak"
+jq -e '.vhsm.kind == "backup" and .vhsm.kek == "esc" and
+       (.header.kid | startswith("vhsm-bk-"))' "$WORK/esc.bak" >/dev/null || fail "backup shape"
+expect_exit 1 ctl kek import esc2 --byok "$WORK/esc.bak"
+expect_out 'backup wrapped to the customer'
+ok "exportable KEK backed up to the customer's key (all versions)"
+
+stop_daemon
+rm -rf "$STATE"
+make_cvm c genoa --measurement "$M2" # another chip (host change) and another measurement
+start_daemon c
+expect_exit 1 ctl unwrap <"$WORK/w-v1"
+expect_exit 0 ctl kek export-exchange-key esc --out "$WORK/bc.json"
+REWRAP=(rewrap --backup "$WORK/esc.bak" --private-key "$WORK/cust.pem" --bundle "$WORK/bc.json"
+	--trust-root "$WORK/c-certs/ark.pem")
+expect_exit 1 "$BYOK" "${REWRAP[@]}" --policy "$WORK/pol-a.json" --out "$WORK/esc.byok"
+expect_out 'fail +measurement'
+expect_exit 1 "$BYOK" rewrap --backup "$WORK/esc.bak" --private-key "$WORK/evil.pem" \
+	--bundle "$WORK/bc.json" --trust-root "$WORK/c-certs/ark.pem" --policy "$WORK/pol-b.json" \
+	--out "$WORK/esc.byok"
+expect_out 'not to this private key'
+[ ! -e "$WORK/esc.byok" ] || fail "re-wrapped despite a refusal"
+expect_exit 0 "$BYOK" "${REWRAP[@]}" --policy "$WORK/pol-b.json" --out "$WORK/esc.byok"
+expect_out '2 version'
+expect_exit 0 ctl kek import esc --byok "$WORK/esc.byok"
+ctl unwrap --context vol1 <"$WORK/w-v1" | cmp -s - "$WORK/dek" || fail "v1 DEK after restore"
+ctl unwrap <"$WORK/w-v2" | cmp -s - "$WORK/dek" || fail "v2 DEK after restore"
+ctl --json kek show esc | jq -e '(.kek.versions | length) == 2 and .kek.exportable == true and
+	.kek.retention_days == 30' >/dev/null || fail "restored metadata"
+ok "backup re-imported into a second CVM (other chip and measurement): old DEKs unwrap"
+
+# ---- 5. a debug-enabled CVM: the customer's policy refuses it ----
+stop_daemon
+rm -rf "$STATE"
+make_cvm d genoa --measurement "$M1" --policy 0xb0000
+printf '{"version":1,"allow_debug":true}\n' >"$WORK/allow-debug.json"
+start_daemon d --policy "$WORK/allow-debug.json" # a host that lets vhsmd run anyway
+expect_exit 0 ctl kek export-exchange-key k8 --out "$WORK/b8.json"
+expect_exit 1 "$BYOK" verify "$WORK/b8.json" --policy "$WORK/pol-a.json" \
+	--trust-root "$WORK/d-certs/ark.pem"
+expect_out 'fail +debug'
+expect_exit 1 "$BYOK" wrap --bundle "$WORK/b8.json" --policy "$WORK/pol-a.json" \
+	--trust-root "$WORK/d-certs/ark.pem" --key-file "$WORK/kek1" --out "$WORK/out.byok"
+[ ! -e "$WORK/out.byok" ] || fail "wrapped for a debug CVM"
+ok "a debug-enabled CVM is refused by verify and wrap"
