@@ -272,8 +272,10 @@ us=()
 for ((i = 0; i < $REPS; i++)); do us+=(\$(sample_us load)) || exit 1; done
 median_of "\${us[@]}"
 EOS
-	m=$(keyctl session - bash "$WORK/requestkey-bench.sh") ||
-		{ rm -f "$RK_CONF"; echo "bench: request-key did not load the DEK" >&2; return 1; }
+	m=$(keyctl session - bash "$WORK/requestkey-bench.sh" 2>"$WORK/requestkey.err") || {
+		rm -f "$RK_CONF"; cat "$WORK/requestkey.err" >&2
+		echo "bench: request-key did not load the DEK" >&2; return 1
+	}
 	rm -f "$RK_CONF"
 	echo "requestkey_load_ms_median: $m ms"
 }
