@@ -3,7 +3,8 @@
 #   make [V=1] [SANITIZE=1] [BUILDDIR=dir]   build everything
 #   make check                               unit + fuzz-corpus replay + integration tests
 #   make check SANITIZE=1                    the same under ASan+UBSan
-#   make fuzz                                libFuzzer targets (clang 14)
+#   make fuzz                                libFuzzer targets (clang 14), short smoke
+#   make fuzz-campaign                       10 million executions per harness (docs/fuzzing.md)
 #   make bench                               benchmarks
 #   make install [DESTDIR=] [PREFIX=/usr] [WITH_SIM=1]
 #
