@@ -3,7 +3,8 @@
 #   make [V=1] [SANITIZE=1] [BUILDDIR=dir]   build everything
 #   make check                               unit + fuzz-corpus replay + integration tests
 #   make check SANITIZE=1                    the same under ASan+UBSan
-#   make fuzz                                libFuzzer targets (clang 14)
+#   make fuzz                                libFuzzer targets (clang 14), short smoke
+#   make fuzz-campaign                       10 million executions per harness (docs/fuzzing.md)
 #   make bench                               benchmarks
 #   make install [DESTDIR=] [PREFIX=/usr] [WITH_SIM=1]
 #
@@ -93,7 +94,7 @@ TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup
 # Keep intermediate objects (fuzz harness objects are built through a pattern chain).
 .SECONDARY:
 .PHONY: all check check-unit check-fuzz-corpus check-integration check-vm check-vm-initrd fuzz \
-	bench install install-sim clean lint man-lint
+	fuzz-campaign bench install install-sim clean lint man-lint
 all: $(PROGRAMS) $(TESTS)
 
 $(B)/%.o: %.c
@@ -207,12 +208,21 @@ fuzz: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz-%)
 			$(FUZZ_B)/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
 
+# Long campaigns (docs/fuzzing.md): FUZZ_CAMPAIGN_RUNS executions per harness, minimized
+# corpora written back to tests/fuzz/corpus with FUZZ_CAMPAIGN_ARGS=--update-corpus.
+FUZZ_CAMPAIGN_RUNS ?= 10000000
+FUZZ_CAMPAIGN_ARGS ?=
+fuzz-campaign: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz-%)
+	$(Q)FUZZ_B=$(FUZZ_B) tests/fuzz/campaign.sh --runs $(FUZZ_CAMPAIGN_RUNS) $(FUZZ_CAMPAIGN_ARGS)
+
 demo: all
 	$(Q)scripts/demo.sh
 
 # ---- benchmarks: vhsm-bench, driven by bench/run.sh ----
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_OBJS := $(BENCH_SRCS:%.c=$(B)/%.o)
+# The PKCS#11 peer benchmark uses p11-kit's pkcs11.h (no link: the module is dlopen'ed).
+$(BENCH_OBJS): CFLAGS += $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
 $(B)/vhsm-bench: $(BENCH_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(BENCH_OBJS) $(B)/libvhsm.a $(PKG_LIBS) \

@@ -32,6 +32,7 @@
 #include <openssl/rand.h>
 
 #include "amd-cert.h"
+#include "bench.h"
 #include "fileio.h"
 #include "policy.h"
 #include "seal.h"
@@ -42,14 +43,13 @@
 #include "wire.h"
 #include "wrap.h"
 
-#define NSEC_PER_SEC 1000000000ull
 #define SAMPLE_MIN_NS 20000ull    /* a sample lasts at least this long (batching) */
 #define REPLY_TIMEOUT_MS 30000    /* as vhsmctl */
 #define VERIFY_AT 1767225600      /* 2026-01-01: validity is checked at a fixed time */
 #define BENCH_DEK_LEN 64u
 #define BENCH_KEK_NAME "bench-kek"
 
-static bool arg_quick;
+bool arg_quick;
 static const char *arg_vectors;   /* directory with report.bin, vcek.der, ask.pem, ark.pem */
 static const char *arg_sim_state; /* simulator state for the derived-key benchmark */
 static const char *arg_socket;    /* vhsmd socket for the daemon benchmarks */
@@ -57,8 +57,13 @@ static const char *arg_wrapped;   /* a DEK wrapped by that daemon */
 static const char *arg_dek;       /* the DEK itself */
 static const char *arg_context = "";
 static const char *arg_vhsmctl;   /* vhsmctl binary for the CLI latency */
+static const char *arg_softhsm2;  /* libsofthsm2.so for the PKCS#11 peer */
+static const char *arg_luks_image;  /* --token-open: image, token type, TPM device */
+static const char *arg_token_type;
+static const char *arg_tpm2_device;
+static double unwrap_ops_1c;      /* daemon throughput with one client, for the ratio */
 
-static uint64_t now_ns(void)
+uint64_t now_ns(void)
 {
 	struct timespec ts;
 
@@ -66,8 +71,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-static void bench_fail(const char *fmt, ...) _printf_(1, 2);
-static void bench_fail(const char *fmt, ...)
+void bench_fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -78,7 +82,7 @@ static void bench_fail(const char *fmt, ...)
 	va_end(ap);
 }
 
-static void result(const char *name, double value, const char *unit)
+void result(const char *name, double value, const char *unit)
 {
 	printf("%s: %.*f %s\n", name, value >= 100.0 ? 0 : value >= 1.0 ? 2 : 3, value, unit);
 	fflush(stdout);
@@ -143,8 +147,6 @@ static double samples_median(struct samples *s)
 
 /* ---- micro-benchmark driver ---- */
 
-typedef int (*bench_fn)(void *ctx);
-
 struct micro_limits {
 	unsigned warmup;     /* calls before timing */
 	unsigned max_samples;
@@ -178,7 +180,7 @@ static int micro_calibrate(bench_fn fn, void *ctx, unsigned *ret_batch)
 }
 
 /* Runs one micro-benchmark and prints "name: median us". Returns 0 or the first error. */
-static int micro_run(const char *name, bench_fn fn, void *ctx)
+int micro_run(const char *name, bench_fn fn, void *ctx)
 {
 	const struct micro_limits lim = micro_limits();
 	struct samples s = {};
@@ -472,6 +474,8 @@ static int run_micro(void)
 		r = micro_run("unwrap_us_median", unwrap_once, &c);
 	if (r >= 0)
 		r = micro_run("secmem_alloc_free_us_median", secmem_once, NULL);
+	if (r >= 0)
+		r = bench_kwp();
 	if (r >= 0 && arg_sim_state) {
 		r = derive_init(&c, arg_sim_state);
 		if (r >= 0)
@@ -835,6 +839,7 @@ static int run_daemon(void)
 		snprintf(name, sizeof(name), "unwrap_ops_per_s_%uc", clients[i]);
 		result(name, ops, "ops/s");
 		if (clients[i] == 1) {
+			unwrap_ops_1c = ops;
 			p50 = samples_percentile(&lat, 50.0);
 			p99 = samples_percentile(&lat, 99.0);
 		}
@@ -860,19 +865,25 @@ static void help(void)
 {
 	printf("Usage: vhsm-bench [--quick] [--vectors DIR] [--sim-state FILE]\n"
 	       "                  [--socket PATH --wrapped FILE --dek FILE [--context S]\n"
-	       "                   [--vhsmctl PATH]]\n\n"
+	       "                   [--vhsmctl PATH]]\n"
+	       "                  [--softhsm2 MODULE]\n\n"
 	       "Benchmarks of vhsm; normally run by bench/run.sh (make bench).\n"
 	       "  --vectors DIR     report.bin, vcek.der, ask.pem, ark.pem of a genuine report\n"
 	       "  --sim-state FILE  simulator state for the derived-key benchmark\n"
 	       "  --socket PATH     running vhsmd; --wrapped is a DEK it wrapped with --context,\n"
 	       "                    --dek the DEK itself\n"
 	       "  --vhsmctl PATH    also time `vhsmctl unwrap` (process spawn included)\n"
+	       "  --softhsm2 PATH   also time SoftHSM2's C_UnwrapKey (SOFTHSM2_CONF set)\n"
+	       "  --token-open IMAGE --token-type TYPE [--tpm2-device DEV]\n"
+	       "                    only check that a TYPE token opens IMAGE (exit 0), as\n"
+	       "                    cryptsetup open --test-passphrase --token-only does\n"
 	       "  --quick           few iterations, 0.5 s daemon runs (smoke test)\n");
 }
 
 static int parse_argv(int argc, char **argv)
 {
-	enum { O_VEC = 256, O_SIM, O_SOCK, O_WRAPPED, O_DEK, O_CTX, O_CTL, O_QUICK };
+	enum { O_VEC = 256, O_SIM, O_SOCK, O_WRAPPED, O_DEK, O_CTX, O_CTL, O_QUICK, O_P11, O_LUKS, O_TTYPE,
+	       O_TPM2 };
 	static const struct option opts[] = {
 		{ "vectors", required_argument, NULL, O_VEC },
 		{ "sim-state", required_argument, NULL, O_SIM },
@@ -882,6 +893,10 @@ static int parse_argv(int argc, char **argv)
 		{ "context", required_argument, NULL, O_CTX },
 		{ "vhsmctl", required_argument, NULL, O_CTL },
 		{ "quick", no_argument, NULL, O_QUICK },
+		{ "softhsm2", required_argument, NULL, O_P11 },
+		{ "token-open", required_argument, NULL, O_LUKS },
+		{ "token-type", required_argument, NULL, O_TTYPE },
+		{ "tpm2-device", required_argument, NULL, O_TPM2 },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -897,12 +912,17 @@ static int parse_argv(int argc, char **argv)
 		case O_CTX: arg_context = optarg; break;
 		case O_CTL: arg_vhsmctl = optarg; break;
 		case O_QUICK: arg_quick = true; break;
+		case O_P11: arg_softhsm2 = optarg; break;
+		case O_LUKS: arg_luks_image = optarg; break;
+		case O_TTYPE: arg_token_type = optarg; break;
+		case O_TPM2: arg_tpm2_device = optarg; break;
 		case 'h': help(); return 0;
 		default: return -EINVAL;
 		}
 	}
 	if (optind < argc || (arg_socket && (!arg_wrapped || !arg_dek)) ||
-	    (!arg_socket && arg_vhsmctl) || (arg_sim_state && !arg_vectors)) {
+	    (!arg_socket && arg_vhsmctl) || (arg_sim_state && !arg_vectors) ||
+	    !arg_luks_image != !arg_token_type) {
 		fprintf(stderr, "vhsm-bench: invalid arguments (see --help)\n");
 		return -EINVAL;
 	}
@@ -915,9 +935,18 @@ int main(int argc, char **argv)
 
 	if (r <= 0)
 		return r < 0 ? 2 : 0;
+	if (arg_luks_image)
+		return bench_luks_token_open(arg_luks_image, arg_token_type, arg_tpm2_device) < 0;
 	if (arg_vectors)
 		r = run_micro();
 	if (r >= 0 && arg_socket)
 		r = run_daemon();
+	if (r >= 0 && arg_softhsm2) {
+		double softhsm2_ops = 0;
+
+		r = bench_softhsm2(arg_softhsm2, arg_quick ? 0.5 : 3.0, &softhsm2_ops);
+		if (r >= 0 && unwrap_ops_1c > 0)
+			result("unwrap_ops_per_s_1c_vs_softhsm2", unwrap_ops_1c / softhsm2_ops, "x");
+	}
 	return r < 0 ? 1 : 0;
 }

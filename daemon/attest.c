@@ -36,23 +36,45 @@ static void append_reason(char *buf, size_t len, const char *what)
 		snprintf(buf + used, len - used, "%s%s", used ? "," : "", what);
 }
 
-int attest_report_for(struct manager *m, const uint8_t *nonce, size_t nonce_len,
-		      uint8_t report[static SNP_REPORT_SIZE], uint8_t **ret_certs,
-		      size_t *ret_certs_len)
+static int report_request(struct manager *m, const uint8_t *nonce, size_t nonce_len,
+			  uint8_t report[static SNP_REPORT_SIZE], uint8_t **ret_certs,
+			  size_t *ret_certs_len, struct snp_status *st)
 {
 	uint8_t data[64];
-	struct snp_status st = {};
 	unsigned int dlen = 0;
 	int r;
 
 	/* REPORT_DATA binds the caller's nonce: SHA-512 fills the 64 bytes exactly. */
 	if (!EVP_Digest(nonce, nonce_len, data, &dlen, EVP_sha512(), NULL) || dlen != 64)
 		return vhsm_log_openssl(-EIO, "SHA-512");
-	r = snp_dev_get_ext_report(m->dev, data, 0, report, ret_certs, ret_certs_len, &st);
+	r = snp_dev_get_ext_report(m->dev, data, 0, report, ret_certs, ret_certs_len, st);
 	if (r < 0)
 		vhsm_log_debug("report request failed: %s (status 0x%x fw 0x%x vmm 0x%x)",
-			       strerror(-r), st.msg_status, st.fw_error, st.vmm_error);
+			       strerror(-r), st->msg_status, st->fw_error, st->vmm_error);
 	return r;
+}
+
+int attest_report_for(struct manager *m, const uint8_t *nonce, size_t nonce_len,
+		      uint8_t report[static SNP_REPORT_SIZE], uint8_t **ret_certs,
+		      size_t *ret_certs_len)
+{
+	struct snp_status st = {};
+
+	return report_request(m, nonce, nonce_len, report, ret_certs, ret_certs_len, &st);
+}
+
+/* What an operator needs to act on a failed report request: errno, firmware status, lockout. */
+static void describe_device_error(struct manager *m, int r, const struct snp_status *st,
+				  char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "report request failed: %s", strerror(-r));
+
+	if (st->msg_status && n >= 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, " (firmware status %s, 0x%x)",
+			      snp_fw_status_name(st->msg_status), st->msg_status);
+	if (snp_dev_locked_out(m->dev) && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n,
+			 "; the guest driver disabled the VMPCK: no request works until the VM reboots");
 }
 
 /* Verifies report + certificate table (+ configured extra roots) and evaluates the policy. */
@@ -114,9 +136,10 @@ int attest_now(struct manager *m)
 	a.mono_usec = now_usec(CLOCK_MONOTONIC);
 	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
 		return vhsm_log_openssl(-EIO, "RAND_bytes");
-	r = attest_report_for(m, nonce, sizeof(nonce), report, &certs, &certs_len);
+	struct snp_status st = {};
+	r = report_request(m, nonce, sizeof(nonce), report, &certs, &certs_len, &st);
 	if (r < 0) {
-		snprintf(a.error, sizeof(a.error), "report request failed: %s", strerror(-r));
+		describe_device_error(m, r, &st, a.error, sizeof(a.error));
 		snprintf(a.failures, sizeof(a.failures), "device");
 	} else {
 		attest_evaluate(m, report, certs, certs_len, &a);
@@ -162,7 +185,9 @@ int attest_require(struct manager *m, bool fresh, char *why, size_t whylen)
 		}
 	}
 	if (!m->attest.ok) {
-		snprintf(why, whylen, "attestation failed: %s", m->attest.failures);
+		/* A device failure names its cause, not only the "device" check. */
+		snprintf(why, whylen, "attestation failed: %s", m->attest.error[0] ?
+			 m->attest.error : m->attest.failures);
 		return -EKEYREJECTED;
 	}
 	return 0;

@@ -119,6 +119,8 @@ int keyring_proc_parse_line(const char *line, struct keyring_proc_key *ret)
 				*c = 0;
 		}
 	}
+	if (k.description[0] == 0) /* only ": <size>" after the type */
+		return -EBADMSG;
 	*ret = k;
 	return 0;
 }

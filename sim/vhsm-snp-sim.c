@@ -16,6 +16,8 @@
 
 #include "certtable.h"
 #include "fileio.h"
+#include "seal.h"
+#include "secmem.h"
 #include "sim.h"
 #include "snp-dev.h"
 
@@ -1015,6 +1017,75 @@ static int verb_fault(int argc, char **argv)
 	return save_state(s, file, false) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* ---- unseal ---- */
+
+static const char unseal_usage[] =
+	"Usage: " PROG " unseal FILE BLOB\n"
+	"Prints, in hex, the plaintext of a blob that vhsmd sealed in the simulated CVM of\n"
+	"FILE: derives the sealing key the blob's header names, as the firmware would for\n"
+	"that guest. For tests that look for known key bytes (core dumps, logs); a real\n"
+	"AMD Secure Processor gives a derived key only to the guest itself.\n";
+
+static int unseal_run(const char *file, const uint8_t *blob, size_t len)
+{
+	_cleanup_(snp_dev_closep) struct snp_dev *d = NULL;
+	_cleanup_secmem_ uint8_t *key = secmem_alloc(32), *pt = NULL;
+	const struct snp_transport_ops *ops;
+	struct snp_key_request kr;
+	struct seal_header h;
+	struct snp_status st = {};
+	size_t pt_len;
+	void *ctx;
+	int r;
+
+	if (!key || seal_parse_header(blob, len, &h) < 0) {
+		err_msg("not a sealed blob");
+		return EXIT_FAILURE;
+	}
+	r = vhsm_snp_sim_open(file, &ops, &ctx);
+	if (r < 0) {
+		err_msg("%s: %s", file, strerror(-r));
+		return EXIT_FAILURE;
+	}
+	seal_key_request(&h.params, &kr);
+	r = snp_dev_open_transport(ops, ctx, &d);
+	if (r >= 0)
+		r = snp_dev_get_derived_key(d, &kr, key, &st);
+	if (r >= 0)
+		r = unseal_blob(key, blob, len, &pt, &pt_len);
+	if (r < 0) {
+		err_msg("cannot unseal: %s", strerror(-r));
+		return EXIT_FAILURE;
+	}
+	print_hex(stdout, pt, pt_len);
+	putchar('\n');
+	return EXIT_SUCCESS;
+}
+
+static int verb_unseal(int argc, char **argv)
+{
+	static const struct option longopts[] = { { "help", no_argument, NULL, OPT_HELP }, {} };
+	_cleanup_free_ uint8_t *blob = NULL;
+	struct edit_opts o = {};
+	const char *pos[2];
+	size_t n, len;
+	int r;
+
+	r = parse_args("unseal", argc, argv, longopts, &o, pos, 2, &n);
+	if (r == 1)
+		return fputs(unseal_usage, stdout), EXIT_SUCCESS;
+	if (r != 0)
+		return r;
+	if (n != 2)
+		return usage_error("unseal", "expected a state FILE and a BLOB");
+	r = fileio_read_all(pos[1], SEAL_BLOB_MAX, &blob, &len);
+	if (r < 0) {
+		err_msg("%s: %s", pos[1], strerror(-r));
+		return EXIT_FAILURE;
+	}
+	return unseal_run(pos[0], blob, len);
+}
+
 static const char reboot_usage[] = "Usage: " PROG " reboot FILE\n"
 				   "Clears the VMPCK lockout, as rebooting the guest would.\n";
 
@@ -1054,6 +1125,7 @@ static const struct verb {
 	{ "set", verb_set, "change TCBs or launch parameters" },
 	{ "fault", verb_fault, "inject BUSY, VMPCK lockout, firmware status, transport error" },
 	{ "reboot", verb_reboot, "clear the VMPCK lockout" },
+	{ "unseal", verb_unseal, "print what a blob sealed in this CVM holds (tests)" },
 };
 
 static void main_usage(FILE *f)
