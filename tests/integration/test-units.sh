@@ -15,6 +15,10 @@ for u in vhsmd.socket vhsmd.service vhsmd-luks-key.socket; do
 	grep -q '^Before=.*cryptsetup-pre.target' "$top/systemd/$u" || fail "$u: not before cryptsetup-pre.target"
 	grep -q '^Documentation=man:' "$top/systemd/$u" || fail "$u: no Documentation="
 done
+for u in vhsmd.socket vhsmd-luks-key.socket; do
+	# cryptsetup-pre.target is passive: the sockets must pull it in for the ordering to hold.
+	grep -q '^Wants=cryptsetup-pre.target' "$top/systemd/$u" || fail "$u: does not pull in cryptsetup-pre.target"
+done
 grep -q '^ListenSequentialPacket=/run/vhsm/vhsmd.sock' "$top/systemd/vhsmd.socket" || fail "socket path"
 grep -q '^ListenStream=/run/vhsm/luks-key.sock' "$top/systemd/vhsmd-luks-key.socket" ||
 	fail "key socket path"
