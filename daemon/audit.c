@@ -36,7 +36,12 @@ struct audit {
 	uint64_t size;
 	uint64_t segment_max;
 	char prev[HASH_HEX + 1];
+	/* Routine successes (see audit_log) journaled at most once per AUDIT_JOURNAL_QUIET_USEC. */
+	uint64_t journal_quiet_until;
+	uint64_t journal_skipped;
 };
+
+#define AUDIT_JOURNAL_QUIET_USEC 1000000ULL
 
 void audit_set_segment_max(struct audit *a, uint64_t bytes)
 {
@@ -375,10 +380,37 @@ static int audit_rotate(struct audit *a)
 	return audit_append(a, &rec, true, hash);
 }
 
+/*
+ * A successful wrap, unwrap or rewrap that is in the chain goes to the journal only if none did
+ * in the last second; the next journal entry counts the ones in between (VHSM_CHAIN_ONLY), so
+ * the journal shows the activity and audit.log has every record. Returns true to skip.
+ */
+static bool journal_skip(struct manager *m, const struct audit_record *rec, bool chained,
+			 uint64_t *ret_skipped)
+{
+	struct audit *a = m->audit;
+	uint64_t now;
+
+	*ret_skipped = 0;
+	if (!a || !chained || rec->result != 0 || event_needs_sync(rec->event, rec->result))
+		return false;
+	if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0)
+		return false;
+	if (now < a->journal_quiet_until) {
+		a->journal_skipped++;
+		return true;
+	}
+	a->journal_quiet_until = now + AUDIT_JOURNAL_QUIET_USEC;
+	*ret_skipped = a->journal_skipped;
+	a->journal_skipped = 0;
+	return false;
+}
+
 int audit_log(struct manager *m, const struct audit_record *rec)
 {
 	char hash[HASH_HEX + 1] = "";
 	const struct peer *p = rec->peer;
+	uint64_t skipped;
 	int r = -EBADF;
 
 	if (m->audit && !rec->journal_only) {
@@ -391,6 +423,8 @@ int audit_log(struct manager *m, const struct audit_record *rec)
 	} else if (rec->journal_only) {
 		r = 0;
 	}
+	if (journal_skip(m, rec, r >= 0 && !rec->journal_only, &skipped))
+		return r;
 	sd_journal_send("MESSAGE=vhsm %s%s%s: %s%s%s", rec->event, rec->key ? " " : "",
 			rec->key ? rec->key : "", rec->result == 0 ? "ok" : "refused",
 			rec->reason ? ": " : "", rec->reason ? rec->reason : "",
@@ -405,6 +439,7 @@ int audit_log(struct manager *m, const struct audit_record *rec)
 			"VHSM_RESULT=%s", rec->result == 0 ? "ok" : "refused",
 			"VHSM_REASON=%s", rec->reason ? rec->reason : "",
 			"VHSM_AUDIT_SEQ=%" PRIu64, m->audit ? m->audit->seq : 0,
-			"VHSM_AUDIT_HASH=%s", hash, NULL);
+			"VHSM_AUDIT_HASH=%s", hash,
+			"VHSM_CHAIN_ONLY=%" PRIu64, skipped, NULL);
 	return r;
 }
