@@ -130,6 +130,7 @@ struct manager {
 	unsigned n_unprivileged; /* connections of non-administrators */
 	struct conn *conns;      /* list of open connections */
 	uint8_t *rx, *tx;        /* secmem request/reply buffers, reused (one request at a time) */
+	uint8_t *batch;          /* secmem VHSM_WIRE_MAX_DATA: UNWRAP_BATCH reply items */
 	uint64_t n_requests;
 	struct attest_state attest;
 	struct shield *shield; /* in-memory shielding of unsealed KEKs (store.c) */
