@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "acl.h"
+#include "audit.h"
 #include "ops.h"
 #include "secmem.h"
 #include "store.h"
@@ -239,15 +240,21 @@ int op_unwrap_batch(struct op_ctx *c)
 	/* The items go to the manager's secure buffer (wiped over the length used before
 	 * returning). Room for every item's errno and length is kept, so each failure has its
 	 * slot. */
+	/* The items' audit records are written together before the reply goes out. */
+	if (c->m->audit)
+		audit_hold(c->m->audit);
 	cur = (struct vhsm_batch_cursor){ .p = f->value, .left = f->len };
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; r >= 0 && i < n; i++) {
 		(void)vhsm_batch_next_request(&cur, &blob, &blob_len, &ctx, &ctx_len);
 		r = batch_item(c, blob, blob_len, ctx, ctx_len, out,
 			       VHSM_WIRE_MAX_DATA - 6 * (size_t)(n - i - 1), &off, &released);
-		if (r < 0) {
-			explicit_bzero(out, off);
+	}
+	int ar = c->m->audit ? audit_release(c->m->audit) : 0;
+	if (r < 0 || ar < 0) {
+		explicit_bzero(out, off);
+		if (r < 0)
 			return op_fail(c, r, "batch reply: %s", strerror(-r));
-		}
+		return op_fail(c, ar, "audit log write failed: %s", strerror(-ar));
 	}
 	vhsm_wire_add_data(c->reply, VHSM_TAG_BATCH, out, off);
 	explicit_bzero(out, off);
