@@ -62,6 +62,7 @@ static const char *arg_luks_image;  /* --token-open: image, token type, TPM devi
 static const char *arg_token_type;
 static const char *arg_tpm2_device;
 static double unwrap_ops_1c;      /* daemon throughput with one client, for the ratio */
+static double unwrap_batch_ops_1c; /* the same with UNWRAP_BATCH */
 
 uint64_t now_ns(void)
 {
@@ -499,6 +500,7 @@ struct conn {
 	int fd;
 	uint8_t *req; /* secmem, as vhsmctl: the reply carries the key */
 	uint8_t *rep;
+	uint8_t *items; /* secmem, VHSM_WIRE_MAX_DATA: UNWRAP_BATCH items */
 	uint32_t next_id;
 };
 
@@ -512,7 +514,8 @@ static int conn_open(struct conn *c, uint32_t id_base)
 	strcpy(sa.sun_path, arg_socket);
 	c->req = secmem_alloc(VHSM_WIRE_MAX_MESSAGE);
 	c->rep = secmem_alloc(VHSM_WIRE_MAX_MESSAGE + 1);
-	if (!c->req || !c->rep)
+	c->items = secmem_alloc(VHSM_WIRE_MAX_DATA);
+	if (!c->req || !c->rep || !c->items)
 		return -ENOMEM;
 	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
@@ -529,6 +532,7 @@ static void conn_close(struct conn *c)
 	c->fd = -EBADF;
 	c->req = secmem_free(c->req);
 	c->rep = secmem_free(c->rep);
+	c->items = secmem_free(c->items);
 }
 
 /* Checks a reply: UNWRAP reply to id, ERRNO 0, DATA the DEK. Writes a reason on failure. */
@@ -593,10 +597,83 @@ static int conn_unwrap(struct conn *c, const struct load_input *in, char *err, s
 	return check_reply(c->rep, (size_t)n, id, in, err, errlen);
 }
 
+/* Items per UNWRAP_BATCH request in the batch rows. */
+#define BENCH_BATCH 64u
+
+/* One UNWRAP_BATCH of BENCH_BATCH copies of the wrapped DEK; every item must be the DEK. */
+static int conn_unwrap_batch(struct conn *c, const struct load_input *in, char *err,
+			     size_t errlen)
+{
+	uint8_t *items = c->items;
+	struct vhsm_wire_builder b;
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	struct vhsm_wire_msg m;
+	const struct vhsm_wire_field *f;
+	struct vhsm_batch_cursor cur;
+	uint32_t id = c->next_id++;
+	size_t off = 0, pt_len;
+	const uint8_t *pt;
+	unsigned n = 0;
+	int32_t e = -1;
+	int len, r, item_err;
+	ssize_t got;
+
+	for (unsigned i = 0; i < BENCH_BATCH; i++) {
+		r = vhsm_batch_put_request(items, VHSM_WIRE_MAX_DATA, &off, in->wrapped,
+					   in->wrapped_len, (const uint8_t *)arg_context,
+					   strlen(arg_context));
+		if (r < 0) {
+			snprintf(err, errlen, "cannot build the batch: %s", strerror(-r));
+			return r;
+		}
+	}
+	vhsm_wire_begin(&b, c->req, VHSM_WIRE_MAX_MESSAGE, VHSM_OP_UNWRAP_BATCH, id);
+	vhsm_wire_add_data(&b, VHSM_TAG_BATCH, items, off);
+	len = vhsm_wire_finish(&b);
+	if (len < 0) {
+		snprintf(err, errlen, "cannot build the request: %s", strerror(-len));
+		return len;
+	}
+	if (send(c->fd, c->req, (size_t)len, MSG_NOSIGNAL) != len) {
+		snprintf(err, errlen, "send: %m");
+		return -EIO;
+	}
+	if (poll(&pfd, 1, REPLY_TIMEOUT_MS) <= 0) {
+		snprintf(err, errlen, "no reply within %d s", REPLY_TIMEOUT_MS / 1000);
+		return -ETIMEDOUT;
+	}
+	got = recv(c->fd, c->rep, VHSM_WIRE_MAX_MESSAGE + 1, MSG_TRUNC);
+	if (got <= 0 || (size_t)got > VHSM_WIRE_MAX_MESSAGE ||
+	    vhsm_wire_decode(c->rep, (size_t)got, &m) < 0 ||
+	    m.op != (VHSM_OP_UNWRAP_BATCH | VHSM_OP_REPLY_FLAG) || m.id != id ||
+	    vhsm_wire_get_i32(&m, VHSM_TAG_ERRNO, &e) < 0 || e != 0 ||
+	    !(f = vhsm_wire_get(&m, VHSM_TAG_BATCH))) {
+		snprintf(err, errlen, "batch: malformed, mismatched or failed reply (errno %d)",
+			 (int)e);
+		return -EPROTO;
+	}
+	cur = (struct vhsm_batch_cursor){ .p = f->value, .left = f->len };
+	while ((r = vhsm_batch_next_reply(&cur, &item_err, &pt, &pt_len)) > 0) {
+		n++;
+		if (item_err != 0 || pt_len != in->dek_len ||
+		    CRYPTO_memcmp(pt, in->dek, in->dek_len) != 0) {
+			snprintf(err, errlen, "batch item %u: errno %d or not the wrapped key", n,
+				 -item_err);
+			return -EPROTO;
+		}
+	}
+	if (r < 0 || n != BENCH_BATCH) {
+		snprintf(err, errlen, "batch reply has %u items, not %u", n, BENCH_BATCH);
+		return -EPROTO;
+	}
+	return 0;
+}
+
 /* ---- daemon: throughput with N client threads ---- */
 
 struct load_shared {
 	const struct load_input *in;
+	bool batch; /* UNWRAP_BATCH of BENCH_BATCH items instead of UNWRAP */
 	uint64_t duration_ns;
 	atomic_bool failed;
 	pthread_mutex_t lock; /* protects ready, go, err */
@@ -662,13 +739,14 @@ static void *load_thread_main(void *arg)
 	while (r >= 0 && !atomic_load(&sh->failed)) {
 		uint64_t t0 = now_ns(), t1;
 
-		r = conn_unwrap(&c, sh->in, err, sizeof(err));
+		r = sh->batch ? conn_unwrap_batch(&c, sh->in, err, sizeof(err))
+			      : conn_unwrap(&c, sh->in, err, sizeof(err));
 		if (r < 0) {
 			load_set_error(sh, t->index, err);
 			break;
 		}
 		t1 = now_ns();
-		t->ops++;
+		t->ops += sh->batch ? BENCH_BATCH : 1;
 		if (t->lat && samples_push(t->lat, (double)(t1 - t0) / 1000.0) < 0) {
 			load_set_error(sh, t->index, "out of memory");
 			break;
@@ -681,10 +759,10 @@ static void *load_thread_main(void *arg)
 }
 
 /* Runs n (<= 8) clients for the given time. Returns 0 and the ops/s, or -EPROTO/-EAGAIN. */
-static int load_run(const struct load_input *in, unsigned n, double seconds, struct samples *lat,
-		    double *ret_ops_per_s)
+static int load_run(const struct load_input *in, bool batch, unsigned n, double seconds,
+		    struct samples *lat, double *ret_ops_per_s)
 {
-	struct load_shared sh = { .in = in, .duration_ns = (uint64_t)(seconds * NSEC_PER_SEC),
+	struct load_shared sh = { .in = in, .batch = batch, .duration_ns = (uint64_t)(seconds * NSEC_PER_SEC),
 				  .lock = PTHREAD_MUTEX_INITIALIZER,
 				  .cond = PTHREAD_COND_INITIALIZER };
 	struct load_thread t[8] = {};
@@ -709,7 +787,7 @@ static int load_run(const struct load_input *in, unsigned n, double seconds, str
 	}
 	*ret_ops_per_s = (double)total * NSEC_PER_SEC / (double)(now_ns() - t0);
 	if (atomic_load(&sh.failed)) {
-		bench_fail("unwrap with %u clients: %s", n, sh.err);
+		bench_fail("%s with %u clients: %s", batch ? "unwrap batch" : "unwrap", n, sh.err);
 		return started < n ? -EAGAIN : -EPROTO;
 	}
 	return 0;
@@ -833,7 +911,7 @@ static int run_daemon(void)
 	for (unsigned i = 0; r >= 0 && i < (arg_quick ? 20u : 200u); i++)
 		r = newconn_once(&in);
 	for (unsigned i = 0; r >= 0 && i < ELEMENTSOF(clients); i++) {
-		r = load_run(&in, clients[i], seconds, clients[i] == 1 ? &lat : NULL, &ops);
+		r = load_run(&in, false, clients[i], seconds, clients[i] == 1 ? &lat : NULL, &ops);
 		if (r < 0)
 			break;
 		snprintf(name, sizeof(name), "unwrap_ops_per_s_%uc", clients[i]);
@@ -843,6 +921,16 @@ static int run_daemon(void)
 			p50 = samples_percentile(&lat, 50.0);
 			p99 = samples_percentile(&lat, 99.0);
 		}
+	}
+	/* The same unwraps, BENCH_BATCH per UNWRAP_BATCH request (each item audited). */
+	for (unsigned i = 0; r >= 0 && i < ELEMENTSOF(clients); i++) {
+		r = load_run(&in, true, clients[i], seconds, NULL, &ops);
+		if (r < 0)
+			break;
+		snprintf(name, sizeof(name), "unwrap_batch_ops_per_s_%uc", clients[i]);
+		result(name, ops, "ops/s");
+		if (clients[i] == 1)
+			unwrap_batch_ops_1c = ops;
 	}
 	if (r >= 0) {
 		result("unwrap_latency_p50_us", p50, "us");
@@ -947,6 +1035,9 @@ int main(int argc, char **argv)
 		r = bench_softhsm2(arg_softhsm2, arg_quick ? 0.5 : 3.0, &softhsm2_ops);
 		if (r >= 0 && unwrap_ops_1c > 0)
 			result("unwrap_ops_per_s_1c_vs_softhsm2", unwrap_ops_1c / softhsm2_ops, "x");
+		if (r >= 0 && unwrap_batch_ops_1c > 0)
+			result("unwrap_batch_ops_per_s_1c_vs_softhsm2",
+			       unwrap_batch_ops_1c / softhsm2_ops, "x");
 	}
 	return r < 0 ? 1 : 0;
 }

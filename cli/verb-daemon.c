@@ -516,6 +516,116 @@ static int verb_rewrap(int argc, char **argv)
 	return crypt_verb(argc, argv, VHSM_OP_REWRAP);
 }
 
+/* ---- unwrap-batch ---- */
+
+/* The key of the i-th FILE goes to DIR/<i>.key; a refused item has no file. */
+static int batch_write_key(const char *dir, unsigned i, const uint8_t *key, size_t len)
+{
+	char path[4096];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%u.key", dir, i) >= sizeof(path))
+		return -ENAMETOOLONG;
+	return fileio_write_atomic(path, key, len, 0600);
+}
+
+static int verb_unwrap_batch(int argc, char **argv)
+{
+	enum { O_CTX = 256, O_OUT };
+	static const struct option opts[] = {
+		{ "context", required_argument, NULL, O_CTX },
+		{ "out-dir", required_argument, NULL, O_OUT },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	_cleanup_secmem_ uint8_t *items = NULL;
+	const char *ctx = "", *dir = NULL;
+	struct vhsm_batch_cursor cur;
+	struct client_req req;
+	struct client_reply rep;
+	const uint8_t *pt;
+	size_t off = 0, len;
+	unsigned n, i = 0;
+	int c, r, e, ret;
+
+	(void)secmem_harden_process(); /* the plaintext keys pass through this process */
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case O_CTX: ctx = optarg; break;
+		case O_OUT: dir = optarg; break;
+		case 'h':
+			printf("Usage: vhsmctl unwrap-batch --out-dir DIR [--context S] WRAPPED...\n\n"
+			       "Unwraps up to %u wrapped keys in one request. The key of the N-th file\n"
+			       "(from 1) is written to DIR/N.key (mode 0600); one line per file on\n"
+			       "standard output says \"N FILE ok\" or \"N FILE refused: reason\".\n"
+			       "Exit status 0 when every key was unwrapped, 1 when any was refused.\n",
+			       VHSM_BATCH_MAX);
+			return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	n = (unsigned)(argc - optind);
+	if (!dir || n == 0 || n > VHSM_BATCH_MAX) {
+		cli_error("unwrap-batch: --out-dir DIR and 1..%u wrapped files are required",
+			  VHSM_BATCH_MAX);
+		return EXIT_USAGE;
+	}
+	items = secmem_alloc(VHSM_WIRE_MAX_DATA);
+	if (!items)
+		return EXIT_ERROR;
+	for (int a = optind; a < argc; a++) {
+		_cleanup_free_ uint8_t *blob = NULL;
+		size_t blob_len;
+
+		r = fileio_read_all(argv[a], WRAP_BLOB_MAX, &blob, &blob_len);
+		if (r >= 0 && blob_len == 0)
+			r = -EBADMSG;
+		if (r >= 0)
+			r = vhsm_batch_put_request(items, VHSM_WIRE_MAX_DATA, &off, blob, blob_len,
+						   (const uint8_t *)ctx, strlen(ctx));
+		if (r < 0) {
+			cli_error("unwrap-batch: %s: %s", argv[a],
+				  r == -EMSGSIZE ? "the batch is too large" : strerror(-r));
+			return r == -EBADMSG ? EXIT_USAGE : EXIT_ERROR;
+		}
+	}
+	if (client_begin(&req, VHSM_OP_UNWRAP_BATCH) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_data(&req.b, VHSM_TAG_BATCH, items, off);
+	ret = call_checked(&req, "unwrap-batch", &rep);
+	if (ret != EXIT_OK)
+		return ret;
+	const struct vhsm_wire_field *f = vhsm_wire_get(&rep.msg, VHSM_TAG_BATCH);
+	if (!f) {
+		cli_error("unwrap-batch: reply has no items");
+		client_reply_done(&rep);
+		return EXIT_ERROR;
+	}
+	cur = (struct vhsm_batch_cursor){ .p = f->value, .left = f->len };
+	while (ret != EXIT_ERROR && (r = vhsm_batch_next_reply(&cur, &e, &pt, &len)) > 0) {
+		const char *file;
+
+		if (i >= n) {
+			i++; /* more items than files */
+			break;
+		}
+		file = argv[optind + (int)i++];
+		if (e < 0) {
+			printf("%u %s refused: %s\n", i, file, strerror(-e));
+			ret = EXIT_REJECTED;
+		} else if ((r = batch_write_key(dir, i, pt, len)) < 0) {
+			cli_error("unwrap-batch: writing key %u to %s: %s", i, dir, strerror(-r));
+			ret = EXIT_ERROR;
+		} else
+			printf("%u %s ok\n", i, file);
+	}
+	if (ret != EXIT_ERROR && (r < 0 || i != n)) {
+		cli_error("unwrap-batch: the reply has %u items for %u files", i, n);
+		ret = EXIT_ERROR;
+	}
+	client_reply_done(&rep);
+	return ret;
+}
+
 /* ---- audit ---- */
 
 static void fmt_audit(json_object *o)
@@ -649,6 +759,7 @@ const struct verb verbs_daemon[] = {
 	{ "kek", "acl", kek_acl, "set who may use a KEK" },
 	{ "wrap", NULL, verb_wrap, "wrap a key from stdin under a KEK" },
 	{ "unwrap", NULL, verb_unwrap, "unwrap a wrapped key from stdin" },
+	{ "unwrap-batch", NULL, verb_unwrap_batch, "unwrap many wrapped keys in one request" },
 	{ "rewrap", NULL, verb_rewrap, "move a wrapped key to the newest KEK version" },
 	{ "audit", NULL, verb_audit, "verify the audit log" },
 };

@@ -36,7 +36,20 @@ struct audit {
 	uint64_t size;
 	uint64_t segment_max;
 	char prev[HASH_HEX + 1];
+	/* Routine successes (see audit_log) journaled at most once per AUDIT_JOURNAL_QUIET_USEC. */
+	uint64_t journal_quiet_until;
+	uint64_t journal_skipped;
+	/* audit_hold(): routine records are collected here and written by one write(). */
+	bool holding;
+	char *held;
+	size_t held_len;
+	uint64_t held_seq, held_size;  /* chain state before the first held record */
+	char held_prev[HASH_HEX + 1];
 };
+
+#define AUDIT_HOLD_MAX (64u * 1024u)
+
+#define AUDIT_JOURNAL_QUIET_USEC 1000000ULL
 
 void audit_set_segment_max(struct audit *a, uint64_t bytes)
 {
@@ -288,9 +301,47 @@ struct audit *audit_free(struct audit *a)
 		if (a->fd >= 0)
 			close(a->fd);
 		free(a->path);
+		free(a->held);
 		free(a);
 	}
 	return NULL;
+}
+
+/* Writes the held records; on failure cuts what was written and rewinds the chain to before
+ * them, so the next record follows the last one on disk. */
+static int audit_flush_held(struct audit *a)
+{
+	ssize_t w;
+	int r;
+
+	if (a->held_len == 0)
+		return 0;
+	w = write(a->fd, a->held, a->held_len);
+	if (w == (ssize_t)a->held_len) {
+		a->held_len = 0;
+		return 0;
+	}
+	r = w < 0 ? negative_errno() : -ENOSPC;
+	if (ftruncate(a->fd, (off_t)a->held_size) < 0)
+		vhsm_log_debug("audit: cannot cut partial records: %m");
+	a->seq = a->held_seq;
+	a->size = a->held_size;
+	memcpy(a->prev, a->held_prev, sizeof(a->prev));
+	a->held_len = 0;
+	return r;
+}
+
+void audit_hold(struct audit *a)
+{
+	if (!a->held)
+		a->held = malloc(AUDIT_HOLD_MAX);
+	a->holding = a->held != NULL;
+}
+
+int audit_release(struct audit *a)
+{
+	a->holding = false;
+	return audit_flush_held(a);
 }
 
 static void add_str(json_object *o, const char *k, const char *v)
@@ -341,6 +392,25 @@ static int audit_append(struct audit *a, const struct audit_record *rec, bool sy
 	}
 	int n = snprintf(line, sizeof(line), "%.*s,\"hash\":\"%s\"}\n", (int)(len - 1), js, hash);
 	json_object_put(o);
+	if (a->holding && !sync && (size_t)n <= AUDIT_HOLD_MAX) {
+		if (a->held_len + (size_t)n > AUDIT_HOLD_MAX) {
+			r = audit_flush_held(a);
+			if (r < 0)
+				return r;
+		}
+		if (a->held_len == 0) {
+			a->held_seq = a->seq;
+			a->held_size = a->size;
+			memcpy(a->held_prev, a->prev, sizeof(a->prev));
+		}
+		memcpy(a->held + a->held_len, line, (size_t)n);
+		a->held_len += (size_t)n;
+		goto chained;
+	}
+	/* Records are written in chain order: what is held goes first. */
+	r = audit_flush_held(a);
+	if (r < 0)
+		return r;
 	ssize_t w = write(a->fd, line, (size_t)n);
 	if (w != n) {
 		/* Never leave a fragment: the next record would follow it and break the chain. */
@@ -351,6 +421,7 @@ static int audit_append(struct audit *a, const struct audit_record *rec, bool sy
 	}
 	if (sync && fdatasync(a->fd) < 0)
 		return negative_errno();
+chained:
 	a->size += (uint64_t)n;
 	a->seq++;
 	memcpy(a->prev, hash, sizeof(hash));
@@ -364,6 +435,9 @@ static int audit_rotate(struct audit *a)
 	char old[4200], hash[HASH_HEX + 1];
 	int r;
 
+	r = audit_flush_held(a);
+	if (r < 0)
+		return r;
 	snprintf(old, sizeof(old), "%s.%llu", a->path, (unsigned long long)a->seq);
 	if (fdatasync(a->fd) < 0 || rename(a->path, old) < 0)
 		return negative_errno();
@@ -375,10 +449,37 @@ static int audit_rotate(struct audit *a)
 	return audit_append(a, &rec, true, hash);
 }
 
+/*
+ * A successful wrap, unwrap or rewrap that is in the chain goes to the journal only if none did
+ * in the last second; the next journal entry counts the ones in between (VHSM_CHAIN_ONLY), so
+ * the journal shows the activity and audit.log has every record. Returns true to skip.
+ */
+static bool journal_skip(struct manager *m, const struct audit_record *rec, bool chained,
+			 uint64_t *ret_skipped)
+{
+	struct audit *a = m->audit;
+	uint64_t now;
+
+	*ret_skipped = 0;
+	if (!a || !chained || rec->result != 0 || event_needs_sync(rec->event, rec->result))
+		return false;
+	if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0)
+		return false;
+	if (now < a->journal_quiet_until) {
+		a->journal_skipped++;
+		return true;
+	}
+	a->journal_quiet_until = now + AUDIT_JOURNAL_QUIET_USEC;
+	*ret_skipped = a->journal_skipped;
+	a->journal_skipped = 0;
+	return false;
+}
+
 int audit_log(struct manager *m, const struct audit_record *rec)
 {
 	char hash[HASH_HEX + 1] = "";
 	const struct peer *p = rec->peer;
+	uint64_t skipped;
 	int r = -EBADF;
 
 	if (m->audit && !rec->journal_only) {
@@ -391,6 +492,8 @@ int audit_log(struct manager *m, const struct audit_record *rec)
 	} else if (rec->journal_only) {
 		r = 0;
 	}
+	if (journal_skip(m, rec, r >= 0 && !rec->journal_only, &skipped))
+		return r;
 	sd_journal_send("MESSAGE=vhsm %s%s%s: %s%s%s", rec->event, rec->key ? " " : "",
 			rec->key ? rec->key : "", rec->result == 0 ? "ok" : "refused",
 			rec->reason ? ": " : "", rec->reason ? rec->reason : "",
@@ -405,6 +508,7 @@ int audit_log(struct manager *m, const struct audit_record *rec)
 			"VHSM_RESULT=%s", rec->result == 0 ? "ok" : "refused",
 			"VHSM_REASON=%s", rec->reason ? rec->reason : "",
 			"VHSM_AUDIT_SEQ=%" PRIu64, m->audit ? m->audit->seq : 0,
-			"VHSM_AUDIT_HASH=%s", hash, NULL);
+			"VHSM_AUDIT_HASH=%s", hash,
+			"VHSM_CHAIN_ONLY=%" PRIu64, skipped, NULL);
 	return r;
 }

@@ -31,6 +31,18 @@ struct audit *audit_free(struct audit *a);
 int audit_log(struct manager *m, const struct audit_record *rec);
 
 /*
+ * Between audit_hold() and audit_release(), records that need no fdatasync (successful
+ * wrap, unwrap, rewrap) are chained in memory and written with one write() at the release,
+ * or earlier when a record that needs fdatasync comes, the buffer fills or the log rotates.
+ * The caller releases before it replies, so nothing is handed out before its record is in
+ * the file (page cache, as for single requests). audit_release() returns -errno when the
+ * write failed; the held records are then cut off the file and the chain rewound, and the
+ * caller must release nothing they cover.
+ */
+void audit_hold(struct audit *a);
+int audit_release(struct audit *a);
+
+/*
  * Verifies a chained log: returns 0 and the number of records, or -EBADMSG with the line
  * number and what is wrong (edited, deleted or reordered record, broken JSON) in why.
  */

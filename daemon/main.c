@@ -246,6 +246,9 @@ static int run(int argc, char **argv)
 	r = secmem_harden_process();
 	if (r < 0)
 		log_msg(4, "cannot disable core dumps: %s", strerror(-r));
+	/* Every request allocates and frees small secrets (KEK versions, DEKs); keep a few
+	 * wiped, locked pages for them rather than mapping and unmapping each time. */
+	(void)secmem_pool_enable(VHSMD_SECMEM_POOL);
 	r = manager_new(&m);
 	if (r < 0)
 		return r;

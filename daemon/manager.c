@@ -88,6 +88,7 @@ struct manager *manager_free(struct manager *m)
 		close(m->state_fd);
 	secmem_free(m->rx);
 	secmem_free(m->tx);
+	secmem_free(m->batch);
 	snp_dev_close(m->dev);
 	snp_policy_free(m->policy);
 	for (size_t i = 0; i < m->n_trust_roots; i++)
@@ -426,7 +427,8 @@ int manager_start(struct manager *m, const char *socket_arg, const char *key_soc
 
 	m->rx = secmem_alloc(VHSM_WIRE_MAX_MESSAGE + 1);
 	m->tx = secmem_alloc(VHSM_WIRE_MAX_MESSAGE);
-	if (!m->rx || !m->tx)
+	m->batch = secmem_alloc(VHSM_WIRE_MAX_DATA);
+	if (!m->rx || !m->tx || !m->batch)
 		return -ENOMEM;
 	r = sd_event_default(&m->event);
 	if (r < 0)

@@ -50,6 +50,8 @@ static const struct op_desc {
 	{ VHSM_OP_WRAP, "wrap", OP_ANYONE, op_wrap, AUDIT_CHAIN },
 	{ VHSM_OP_UNWRAP, "unwrap", OP_ANYONE, op_unwrap, AUDIT_CHAIN },
 	{ VHSM_OP_REWRAP, "rewrap", OP_ANYONE, op_rewrap, AUDIT_CHAIN },
+	/* Every item has its own chained "unwrap" record; the batch itself only a journal one. */
+	{ VHSM_OP_UNWRAP_BATCH, "unwrap.batch", OP_ANYONE, op_unwrap_batch, AUDIT_JOURNAL },
 	{ VHSM_OP_DEK_CREATE, "dek.create", OP_ADMIN, op_dek_create, AUDIT_CHAIN },
 	{ VHSM_OP_DEK_LIST, "dek.list", OP_ANYONE, op_dek_list, AUDIT_JOURNAL },
 	{ VHSM_OP_DEK_LOAD, "dek.load", OP_ANYONE, op_dek_load, AUDIT_CHAIN },
@@ -97,6 +99,27 @@ static bool refusal_chain(const struct peer *p, unsigned *ret_suppressed)
 	}
 	w->chained++;
 	return true;
+}
+
+int op_audit(struct manager *m, const struct peer *p, const char *event, const char *key,
+	     uint32_t version, int result, const char *reason, bool journal_only)
+{
+	struct audit_record rec = { .event = event, .key = key, .version = version, .peer = p,
+				    .result = result, .reason = reason,
+				    .journal_only = journal_only };
+	unsigned suppressed = 0;
+
+	if (result < 0 && !rec.journal_only && !refusal_chain(p, &suppressed))
+		rec.journal_only = true;
+	if (suppressed) {
+		char note[96];
+		snprintf(note, sizeof(note), "%u refusals of uid %u in the last minute in the journal only",
+			 suppressed, (unsigned)p->uid);
+		struct audit_record sup = { .event = "audit.suppressed", .peer = p,
+					    .result = -EPERM, .reason = note };
+		(void)audit_log(m, &sup);
+	}
+	return audit_log(m, &rec);
 }
 
 int op_fail(struct op_ctx *c, int r, const char *fmt, ...)
@@ -172,23 +195,10 @@ int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, si
 	else
 		r = d->fn(&c);
 
-	struct audit_record rec = { .event = d->event, .key = c.key[0] ? c.key : NULL,
-				    .version = c.version, .peer = p, .result = r < 0 ? r : 0,
-				    .reason = c.why[0] ? c.why : NULL,
-				    .journal_only = d->audit == AUDIT_JOURNAL };
-	unsigned suppressed = 0;
-	if (r < 0 && !rec.journal_only && !refusal_chain(p, &suppressed))
-		rec.journal_only = true;
-	if (suppressed) {
-		char note[96];
-		snprintf(note, sizeof(note), "%u refusals of uid %u in the last minute in the journal only",
-			 suppressed, (unsigned)p->uid);
-		struct audit_record sup = { .event = "audit.suppressed", .peer = p,
-					    .result = -EPERM, .reason = note };
-		(void)audit_log(m, &sup);
-	}
-	int ar = audit_log(m, &rec);
-	if (r >= 0 && ar < 0 && !rec.journal_only) {
+	int ar = op_audit(m, p, d->event, c.key[0] ? c.key : NULL, c.version, r < 0 ? r : 0,
+			  c.why[0] ? c.why : NULL, d->audit == AUDIT_JOURNAL);
+	bool journal_only = d->audit == AUDIT_JOURNAL;
+	if (r >= 0 && ar < 0 && !journal_only) {
 		/* An operation that cannot be audited is not performed as far as the caller
 		 * knows; lifecycle changes already written stay (they are durable). */
 		r = op_fail(&c, ar, "audit log write failed: %s", strerror(-ar));

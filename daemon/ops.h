@@ -41,6 +41,7 @@ int op_kek_backup(struct op_ctx *c);
 int op_wrap(struct op_ctx *c);
 int op_unwrap(struct op_ctx *c);
 int op_rewrap(struct op_ctx *c);
+int op_unwrap_batch(struct op_ctx *c);
 int op_dek_create(struct op_ctx *c);
 int op_dek_list(struct op_ctx *c);
 int op_dek_load(struct op_ctx *c);
@@ -58,3 +59,7 @@ int op_luks_unbind(struct op_ctx *c);
 int kek_precheck(struct op_ctx *c, const char *name, uint32_t op);
 int op_get_name(struct op_ctx *c, uint16_t tag, char *out, size_t len);
 int op_fail(struct op_ctx *c, int r, const char *fmt, ...) _printf_(3, 4);
+/* Records one event as the dispatcher does for a request (refusals of unprivileged callers
+ * rate-limited in the chain); returns audit_log()'s result. */
+int op_audit(struct manager *m, const struct peer *p, const char *event, const char *key,
+	     uint32_t version, int result, const char *reason, bool journal_only);

@@ -22,6 +22,8 @@
  * together leave VHSMD_ADMIN_RESERVED slots free, so nobody can lock root out. */
 #define VHSMD_MAX_CONNECTIONS_PER_UID 8u
 #define VHSMD_ADMIN_RESERVED 32u
+/* Released secure-memory mappings kept for reuse (lib/secmem pool). */
+#define VHSMD_SECMEM_POOL 16u
 /* A connection without a request for this long is closed. */
 #define VHSMD_CONNECTION_IDLE_USEC (30ULL * 1000000ULL)
 #define VHSMD_MAX_TRUST_ROOTS 8u
@@ -128,6 +130,7 @@ struct manager {
 	unsigned n_unprivileged; /* connections of non-administrators */
 	struct conn *conns;      /* list of open connections */
 	uint8_t *rx, *tx;        /* secmem request/reply buffers, reused (one request at a time) */
+	uint8_t *batch;          /* secmem VHSM_WIRE_MAX_DATA: UNWRAP_BATCH reply items */
 	uint64_t n_requests;
 	struct attest_state attest;
 	struct shield *shield; /* in-memory shielding of unsealed KEKs (store.c) */

@@ -9,9 +9,17 @@
  * linear overrun faults at once. The header sits at the start of the data pages; from a user
  * pointer it is found by rounding (p - header size) down to a page, which is exact because
  * the slack between header and data is always less than one page. The data pages are locked,
- * excluded from core dumps and wiped in forked children. No global state, hence thread-safe.
+ * excluded from core dumps and wiped in forked children.
+ *
+ * By default nothing is global: every free wipes, unlocks and unmaps. A long-running program
+ * that allocates and frees small secrets per request (vhsmd) may enable a pool with
+ * secmem_pool_enable(): up to that many released mappings are wiped and kept, still locked,
+ * guard-paged and marked, and handed out again, which saves the mmap/mlock/munmap system calls
+ * and the TLB shootdown of munmap. The pool is guarded by a mutex and emptied in a forked child
+ * (whose copies are wiped by MADV_WIPEONFORK and not locked).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -62,6 +70,102 @@ static int secmem_munlock(void *p, size_t n)
 	return (int)syscall(SYS_munlock, p, n);
 }
 
+/*
+ * The pool: data pages of released mappings, wiped, still locked and marked, with their guard
+ * pages around them. Only mappings of at most SECMEM_POOL_DATA_MAX data bytes are kept.
+ */
+#define SECMEM_POOL_DATA_MAX (4u * 4096u)
+struct secmem_pooled {
+	uint8_t *data;
+	size_t data_len;
+};
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct secmem_pooled pool[SECMEM_POOL_MAX];
+static unsigned pool_n, pool_cap;
+
+static void pool_unmap(const struct secmem_pooled *e, bool unlock)
+{
+	size_t ps = page_size();
+
+	if (unlock)
+		(void)secmem_munlock(e->data, e->data_len);
+	(void)munmap(e->data - ps, e->data_len + 2 * ps);
+}
+
+/* In a forked child the pooled pages are zero (MADV_WIPEONFORK) and not locked: drop them. */
+static void pool_atfork_child(void)
+{
+	pthread_mutex_init(&pool_lock, NULL);
+	for (unsigned i = 0; i < pool_n; i++)
+		pool_unmap(&pool[i], false);
+	pool_n = 0;
+	pool_cap = 0;
+}
+
+static void pool_register_atfork(void)
+{
+	(void)pthread_atfork(NULL, NULL, pool_atfork_child);
+}
+
+int secmem_pool_enable(unsigned n)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	if (n > SECMEM_POOL_MAX)
+		return -EINVAL;
+	pthread_once(&once, pool_register_atfork);
+	pthread_mutex_lock(&pool_lock);
+	while (pool_n > n)
+		pool_unmap(&pool[--pool_n], true);
+	pool_cap = n;
+	pthread_mutex_unlock(&pool_lock);
+	return 0;
+}
+
+unsigned secmem_pool_count(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&pool_lock);
+	n = pool_n;
+	pthread_mutex_unlock(&pool_lock);
+	return n;
+}
+
+/* A pooled mapping with data_len data bytes, or NULL. Its pages are zero and locked. */
+static uint8_t *pool_take(size_t data_len)
+{
+	uint8_t *data = NULL;
+
+	if (data_len > SECMEM_POOL_DATA_MAX)
+		return NULL;
+	pthread_mutex_lock(&pool_lock);
+	for (unsigned i = pool_n; i > 0; i--)
+		if (pool[i - 1].data_len == data_len) {
+			data = pool[i - 1].data;
+			pool[i - 1] = pool[--pool_n];
+			break;
+		}
+	pthread_mutex_unlock(&pool_lock);
+	return data;
+}
+
+/* Keeps wiped data pages for reuse; false when the pool is off or full (the caller unmaps). */
+static bool pool_put(uint8_t *data, size_t data_len)
+{
+	bool kept = false;
+
+	if (data_len > SECMEM_POOL_DATA_MAX)
+		return false;
+	pthread_mutex_lock(&pool_lock);
+	if (pool_n < pool_cap) {
+		pool[pool_n++] = (struct secmem_pooled){ .data = data, .data_len = data_len };
+		kept = true;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	return kept;
+}
+
 static uint64_t header_magic(const struct secmem_header *h)
 {
 	return SECMEM_MAGIC ^ (uint64_t)(uintptr_t)h;
@@ -97,6 +201,10 @@ void *secmem_alloc(size_t size)
 	data_len = round_up(sizeof(*h) + round_up(size, SECMEM_ALIGN), ps);
 	map_len = data_len + 2 * ps;
 
+	data = pool_take(data_len);
+	if (data)
+		goto header;
+
 	/* Everything starts inaccessible; only the data pages are opened up. */
 	map = mmap(NULL, map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (map == MAP_FAILED)
@@ -109,6 +217,7 @@ void *secmem_alloc(size_t size)
 		return NULL;
 	}
 
+header:
 	h = (struct secmem_header *)data;
 	h->magic = header_magic(h);
 	h->size = size;
@@ -167,6 +276,8 @@ void *secmem_free(void *p)
 	data_len = map_len - 2 * ps;
 
 	explicit_bzero(h, data_len);
+	if (pool_put((uint8_t *)h, data_len))
+		return NULL;
 	(void)secmem_munlock(h, data_len);
 	if (munmap((uint8_t *)h - ps, map_len) < 0)
 		abort(); /* our own mapping: failure means memory corruption */

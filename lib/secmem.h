@@ -2,7 +2,8 @@
 /*
  * Secret memory: page-granular mappings with guard pages on both sides, locked in RAM
  * (mlock), excluded from core dumps (MADV_DONTDUMP) and wiped in forked children
- * (MADV_WIPEONFORK). Freeing wipes, unlocks and unmaps. Library code; never logs.
+ * (MADV_WIPEONFORK). Freeing wipes, unlocks and unmaps (or, with the pool enabled, wipes and
+ * keeps the mapping for reuse). Library code; never logs.
  */
 #pragma once
 
@@ -37,6 +38,21 @@ static inline void secmem_freep(void *p)
 	secmem_free(*(void **)p);
 }
 #define _cleanup_secmem_ _cleanup_(secmem_freep)
+
+/*
+ * Pool of released allocations (off by default; for long-running programs that allocate small
+ * secrets per request). With n > 0, up to n released mappings of at most 16 KiB are wiped with
+ * explicit_bzero and kept locked, guard-paged and marked, instead of being unlocked and
+ * unmapped, and secmem_alloc() of the same page count reuses them. Lowering n unmaps the
+ * surplus; 0 empties the pool. A forked child starts with an empty, disabled pool.
+ * The price: a pointer used after secmem_free() may read another (wiped, then reused) secret
+ * instead of faulting. Returns 0 or -EINVAL (n > SECMEM_POOL_MAX). Thread-safe.
+ */
+#define SECMEM_POOL_MAX 64u
+int secmem_pool_enable(unsigned n);
+
+/* Number of mappings now in the pool (for tests and statistics). */
+unsigned secmem_pool_count(void);
 
 /*
  * Process-wide hardening for programs that hold secrets (vhsmd, helpers, vhsmctl when it

@@ -52,6 +52,7 @@ static const struct tag_info {
 	[VHSM_TAG_UUID] = { true, VHSM_WIRE_STRING, 0 },
 	[VHSM_TAG_KID] = { true, VHSM_WIRE_STRING, 0 },
 	[VHSM_TAG_BYOK] = { true, VHSM_WIRE_TEXT, 0 },
+	[VHSM_TAG_BATCH] = { true, VHSM_WIRE_DATA, 0 },
 };
 
 enum vhsm_wire_type vhsm_wire_tag_type(uint16_t tag)
@@ -425,4 +426,117 @@ int vhsm_wire_finish(struct vhsm_wire_builder *b)
 		return -EINVAL;
 	le32_put(b->buf + 12, (uint32_t)b->len);
 	return (int)b->len;
+}
+
+/* ---- UNWRAP_BATCH items ---- */
+
+static int batch_put(uint8_t *buf, size_t cap, size_t *off, const uint8_t *a, size_t a_len,
+		     size_t len_bytes, const uint8_t *b, size_t b_len)
+{
+	size_t need = len_bytes + a_len + (b ? 2 + b_len : 0);
+
+	if (!buf || !off || *off > cap || (!a && a_len > 0) || a_len > UINT16_MAX ||
+	    b_len > UINT16_MAX)
+		return -EINVAL;
+	if (need > cap - *off)
+		return -EMSGSIZE;
+	return 0;
+}
+
+int vhsm_batch_put_request(uint8_t *buf, size_t cap, size_t *off, const uint8_t *blob,
+			   size_t blob_len, const uint8_t *ctx, size_t ctx_len)
+{
+	static const uint8_t empty[1];
+	int r;
+
+	if (!blob || blob_len == 0 || (!ctx && ctx_len > 0))
+		return -EINVAL;
+	r = batch_put(buf, cap, off, blob, blob_len, 2, ctx ? ctx : empty, ctx_len);
+	if (r < 0)
+		return r;
+	le16_put(buf + *off, (uint16_t)blob_len);
+	memcpy(buf + *off + 2, blob, blob_len);
+	*off += 2 + blob_len;
+	le16_put(buf + *off, (uint16_t)ctx_len);
+	if (ctx_len)
+		memcpy(buf + *off + 2, ctx, ctx_len);
+	*off += 2 + ctx_len;
+	return 0;
+}
+
+int vhsm_batch_put_reply(uint8_t *buf, size_t cap, size_t *off, int err, const uint8_t *pt,
+			 size_t len)
+{
+	int r;
+
+	if (err > 0 || (err < 0 && len > 0))
+		return -EINVAL;
+	r = batch_put(buf, cap, off, pt, len, 6, NULL, 0);
+	if (r < 0)
+		return r;
+	le32_put(buf + *off, (uint32_t)-err);
+	le16_put(buf + *off + 4, (uint16_t)len);
+	if (len)
+		memcpy(buf + *off + 6, pt, len);
+	*off += 6 + len;
+	return 0;
+}
+
+/* A le16 length and that many bytes at the cursor; -EBADMSG when they are not all there. */
+static int batch_take16(struct vhsm_batch_cursor *c, const uint8_t **ret, size_t *ret_len)
+{
+	size_t n;
+
+	if (c->left < 2)
+		return -EBADMSG;
+	n = le16_get(c->p);
+	if (n > c->left - 2)
+		return -EBADMSG;
+	*ret = c->p + 2;
+	*ret_len = n;
+	c->p += 2 + n;
+	c->left -= 2 + n;
+	return 0;
+}
+
+int vhsm_batch_next_request(struct vhsm_batch_cursor *c, const uint8_t **ret_blob,
+			    size_t *ret_blob_len, const uint8_t **ret_ctx, size_t *ret_ctx_len)
+{
+	const uint8_t *blob, *ctx;
+	size_t blob_len, ctx_len;
+
+	if (c->left == 0)
+		return 0;
+	if (batch_take16(c, &blob, &blob_len) < 0 || blob_len == 0 ||
+	    batch_take16(c, &ctx, &ctx_len) < 0)
+		return -EBADMSG;
+	*ret_blob = blob;
+	*ret_blob_len = blob_len;
+	*ret_ctx = ctx;
+	*ret_ctx_len = ctx_len;
+	return 1;
+}
+
+int vhsm_batch_next_reply(struct vhsm_batch_cursor *c, int *ret_err, const uint8_t **ret_pt,
+			  size_t *ret_len)
+{
+	const uint8_t *pt;
+	uint32_t e;
+	size_t len;
+
+	if (c->left == 0)
+		return 0;
+	if (c->left < 4)
+		return -EBADMSG;
+	e = le32_get(c->p);
+	if (e > 4095)
+		return -EBADMSG;
+	c->p += 4;
+	c->left -= 4;
+	if (batch_take16(c, &pt, &len) < 0 || (e != 0 && len != 0))
+		return -EBADMSG;
+	*ret_err = -(int)e;
+	*ret_pt = pt;
+	*ret_len = len;
+	return 1;
 }

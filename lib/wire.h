@@ -78,3 +78,30 @@ void vhsm_wire_add_str(struct vhsm_wire_builder *b, uint16_t tag, const char *s)
 void vhsm_wire_add_data(struct vhsm_wire_builder *b, uint16_t tag, const void *p, size_t n);
 /* Writes the total length into the header. Returns the message length or a negative errno. */
 int vhsm_wire_finish(struct vhsm_wire_builder *b) _wur_;
+
+/*
+ * UNWRAP_BATCH items, carried in one VHSM_TAG_BATCH field (docs/PROTOCOL.md). A request item
+ * is le16 blob length, blob (1.. bytes), le16 context length, context; a reply item is le32
+ * errno (0 or positive), le16 length, plaintext (empty when errno is not 0). Items follow each
+ * other with no padding; the field holds at most VHSM_BATCH_MAX of them.
+ */
+#define VHSM_BATCH_MAX 128u
+
+struct vhsm_batch_cursor {
+	const uint8_t *p;
+	size_t left;
+};
+
+/* Appends one item at buf + *off (cap bytes in all) and advances *off. 0, -EINVAL, -EMSGSIZE. */
+int vhsm_batch_put_request(uint8_t *buf, size_t cap, size_t *off, const uint8_t *blob,
+			   size_t blob_len, const uint8_t *ctx, size_t ctx_len);
+/* err is 0 or -errno; a failed item has no plaintext (len 0). */
+int vhsm_batch_put_reply(uint8_t *buf, size_t cap, size_t *off, int err, const uint8_t *pt,
+			 size_t len);
+
+/* Next item from the cursor: 1 with the outputs pointing into the field, 0 at the end,
+ * -EBADMSG when the bytes left are not a whole item. */
+int vhsm_batch_next_request(struct vhsm_batch_cursor *c, const uint8_t **ret_blob,
+			    size_t *ret_blob_len, const uint8_t **ret_ctx, size_t *ret_ctx_len);
+int vhsm_batch_next_reply(struct vhsm_batch_cursor *c, int *ret_err, const uint8_t **ret_pt,
+			  size_t *ret_len);

@@ -8,6 +8,7 @@
  * applies however many DEKs one KEK wraps. The context is hashed into the AAD, so a blob
  * moved to another device, volume or purpose does not unwrap.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -24,7 +25,6 @@
 #include "text.h"
 #include "wrap.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_KDF *, EVP_KDF_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_KDF_CTX *, EVP_KDF_CTX_free);
 
 #define WRAP_MAGIC "VHW1"
@@ -45,6 +45,28 @@ _Static_assert(WRAP_KEY_LEN == AEAD_GCM_KEY_SIZE && WRAP_NONCE_LEN == AEAD_GCM_N
 		       WRAP_TAG_LEN == AEAD_GCM_TAG_SIZE,
 	       "the format's sizes are AES-256-GCM's");
 
+/*
+ * HKDF and SHA-256 are fetched once per process and kept (fetching looks them up in the
+ * provider store under a lock on every call otherwise). Never freed: they are immutable and
+ * shared, and a process that loads this code uses them until it exits.
+ */
+static EVP_KDF *hkdf_kept;
+static EVP_MD *sha256_kept;
+
+static void fetch_kept(void)
+{
+	hkdf_kept = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
+	sha256_kept = EVP_MD_fetch(NULL, "SHA256", NULL);
+	ERR_clear_error();
+}
+
+static void fetch_once(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	(void)pthread_once(&once, fetch_kept);
+}
+
 /* OSSL_PARAM wants non-const pointers even for inputs it only reads. */
 static void *unconst(const void *p)
 {
@@ -54,7 +76,6 @@ static void *unconst(const void *p)
 int kdf_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
 		    const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len)
 {
-	_cleanup_(EVP_KDF_freep) EVP_KDF *kdf = NULL;
 	_cleanup_(EVP_KDF_CTX_freep) EVP_KDF_CTX *kctx = NULL;
 	OSSL_PARAM params[5], *p = params;
 
@@ -73,10 +94,10 @@ int kdf_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, siz
 							 info_len);
 	*p = OSSL_PARAM_construct_end();
 
-	kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
-	if (!kdf)
+	fetch_once();
+	if (!hkdf_kept)
 		return vhsm_log_openssl(-EIO, "EVP_KDF_fetch(HKDF)");
-	kctx = EVP_KDF_CTX_new(kdf);
+	kctx = EVP_KDF_CTX_new(hkdf_kept);
 	if (!kctx)
 		return vhsm_log_openssl(-EIO, "EVP_KDF_CTX_new");
 	/* OpenSSL copies the key into the context and clears it on free. */
@@ -152,7 +173,10 @@ static int wrap_context_hash(const uint8_t *ctx, size_t ctx_len, uint8_t ret[sta
 {
 	static const uint8_t empty[1];
 
-	if (EVP_Digest(ctx_len ? ctx : empty, ctx_len, ret, NULL, EVP_sha256(), NULL) != 1)
+	fetch_once();
+	if (!sha256_kept)
+		return vhsm_log_openssl(-EIO, "EVP_MD_fetch(SHA256)");
+	if (EVP_Digest(ctx_len ? ctx : empty, ctx_len, ret, NULL, sha256_kept, NULL) != 1)
 		return vhsm_log_openssl(-EIO, "SHA-256(context)");
 	ERR_clear_error();
 	return 0;

@@ -56,6 +56,7 @@ enum vhsm_op {
 	VHSM_OP_LUKS_BIND = 67,       /* volume name -> token material, for the key socket */
 	VHSM_OP_LUKS_UNBIND = 68,     /* forget the bindings of a LUKS UUID */
 	VHSM_OP_AUDIT_VERIFY = 80,
+	VHSM_OP_UNWRAP_BATCH = 96, /* up to VHSM_BATCH_MAX unwraps, each checked and audited */
 	_VHSM_OP_MAX = 0x7fff,
 };
 #define VHSM_OP_REPLY_FLAG 0x8000u
@@ -96,5 +97,6 @@ enum vhsm_tag {
 	VHSM_TAG_UUID = 35,           /* string: LUKS2 header UUID */
 	VHSM_TAG_KID = 48,       /* string: BYOK exchange key id ("vhsm-xk-<32 hex>") */
 	VHSM_TAG_BYOK = 49,      /* text: BYOK transfer file or exchange-key bundle (JSON) */
+	VHSM_TAG_BATCH = 56,     /* data: UNWRAP_BATCH items (docs/PROTOCOL.md) */
 	_VHSM_TAG_MAX,
 };

@@ -436,3 +436,95 @@ TEST(secmem_threads)
 	}
 	ASSERT_EQ(bad, 0);
 }
+
+TEST(secmem_pool_reuses_wiped_locked_pages)
+{
+	char perms[5] = "", flags[512] = "";
+	uint8_t *p, *q, *big, *third;
+	uintptr_t page;
+
+	ASSERT_EQ(secmem_pool_enable(SECMEM_POOL_MAX + 1), -EINVAL);
+	ASSERT_EQ(secmem_pool_enable(2), 0);
+	ASSERT_EQ(secmem_pool_count(), 0u);
+	p = secmem_alloc(64);
+	ASSERT_TRUE(p != NULL);
+	memset(p, 0xa5, 64);
+	page = page_down(p);
+	secmem_free(p);
+	ASSERT_EQ(secmem_pool_count(), 1u);
+
+	/* Still mapped, locked and marked while pooled, and wiped: the header page reads zero. */
+	ASSERT_TRUE(smaps_lookup(page, perms, flags, sizeof(flags)));
+	ASSERT_STREQ(perms, "rw-p");
+	ASSERT_TRUE(has_flag(flags, "lo"));
+	ASSERT_TRUE(has_flag(flags, "dd"));
+	ASSERT_TRUE(has_flag(flags, "wf"));
+	for (size_t i = 0; i < ps(); i++)
+		ASSERT_EQ(((const uint8_t *)page)[i], 0);
+
+	/* The next allocation of the same page count gets it back, zeroed, with a fresh header. */
+	q = secmem_alloc(100);
+	ASSERT_TRUE(q != NULL);
+	ASSERT_EQ(page_down(q), page);
+	ASSERT_EQ(secmem_pool_count(), 0u);
+	ASSERT_EQ(secmem_size(q), 100u);
+	for (size_t i = 0; i < 100; i++)
+		ASSERT_EQ(q[i], 0);
+	/* Guard pages are still in place around a reused mapping. */
+	ASSERT_TRUE(smaps_lookup(page - 1, perms, flags, sizeof(flags)));
+	ASSERT_STREQ(perms, "---p");
+	ASSERT_TRUE(smaps_lookup(page + ps(), perms, flags, sizeof(flags)));
+	ASSERT_STREQ(perms, "---p");
+
+	/* Larger mappings are never pooled: freeing one unmaps it. */
+	big = secmem_alloc(8 * ps());
+	ASSERT_TRUE(big != NULL);
+	secmem_free(big);
+	ASSERT_EQ(secmem_pool_count(), 0u);
+
+	/* The pool holds at most its capacity; disabling it unmaps what it held. */
+	p = secmem_alloc(10);
+	big = secmem_alloc(20);
+	ASSERT_TRUE(p != NULL && big != NULL);
+	third = secmem_alloc(30);
+	ASSERT_TRUE(third != NULL);
+	secmem_free(p);
+	secmem_free(big);
+	secmem_free(third);
+	secmem_free(q);
+	ASSERT_EQ(secmem_pool_count(), 2u);
+	ASSERT_EQ(secmem_pool_enable(0), 0);
+	ASSERT_EQ(secmem_pool_count(), 0u);
+}
+
+static void child_pool_empty(void *arg)
+{
+	uint8_t *p;
+
+	(void)arg;
+	if (secmem_pool_count() != 0)
+		_exit(21);
+	p = secmem_alloc(64); /* a fresh mapping, locked in this process */
+	if (!p)
+		_exit(22);
+	secmem_free(p);
+	if (secmem_pool_count() != 0) /* and the child's pool is off */
+		_exit(23);
+}
+
+TEST(secmem_pool_empty_in_fork_child)
+{
+	uint8_t *p;
+	int status;
+
+	ASSERT_EQ(secmem_pool_enable(4), 0);
+	p = secmem_alloc(64);
+	ASSERT_TRUE(p != NULL);
+	secmem_free(p);
+	ASSERT_EQ(secmem_pool_count(), 1u);
+	status = run_child(child_pool_empty, NULL);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(WEXITSTATUS(status), 0);
+	ASSERT_EQ(secmem_pool_count(), 1u);
+	ASSERT_EQ(secmem_pool_enable(0), 0);
+}

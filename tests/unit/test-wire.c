@@ -208,6 +208,7 @@ TEST(wire_tag_types)
 		{ VHSM_TAG_SEALED_KEK, VHSM_WIRE_DATA }, { VHSM_TAG_WRAPPED_SECRET, VHSM_WIRE_DATA },
 		{ VHSM_TAG_POLICY_DIGEST, VHSM_WIRE_DATA }, { VHSM_TAG_UUID, VHSM_WIRE_STRING },
 		{ VHSM_TAG_KID, VHSM_WIRE_STRING },     { VHSM_TAG_BYOK, VHSM_WIRE_TEXT },
+		{ VHSM_TAG_BATCH, VHSM_WIRE_DATA },
 	};
 
 	ASSERT_EQ(ELEMENTSOF(want), known_tags());
@@ -988,4 +989,97 @@ TEST(wire_decode_truncations)
 	}
 	ASSERT_EQ(next, full.n_fields);
 	ASSERT_EQ(boundary, (size_t)len);
+}
+
+/* ---- UNWRAP_BATCH items ---- */
+
+TEST(wire_batch_request_roundtrip)
+{
+	static const uint8_t blob1[] = { 1, 2, 3 }, blob2[] = { 9 }, ctx1[] = { 'v', 'o', 'l' };
+	uint8_t buf[64];
+	size_t off = 0, bl, cl;
+	const uint8_t *b, *c;
+	struct vhsm_batch_cursor cur;
+
+	ASSERT_EQ(vhsm_batch_put_request(buf, sizeof(buf), &off, blob1, 3, ctx1, 3), 0);
+	ASSERT_EQ(vhsm_batch_put_request(buf, sizeof(buf), &off, blob2, 1, NULL, 0), 0);
+	ASSERT_EQ(off, 2u + 3 + 2 + 3 + 2 + 1 + 2);
+	/* Invalid items and items that do not fit change nothing. */
+	ASSERT_EQ(vhsm_batch_put_request(buf, sizeof(buf), &off, blob1, 0, NULL, 0), -EINVAL);
+	ASSERT_EQ(vhsm_batch_put_request(buf, sizeof(buf), &off, NULL, 3, NULL, 0), -EINVAL);
+	ASSERT_EQ(vhsm_batch_put_request(buf, sizeof(buf), &off, blob1, 3, NULL, 2), -EINVAL);
+	ASSERT_EQ(vhsm_batch_put_request(buf, off + 6, &off, blob1, 3, NULL, 0), -EMSGSIZE);
+	ASSERT_EQ(off, 15u);
+
+	cur = (struct vhsm_batch_cursor){ .p = buf, .left = off };
+	ASSERT_EQ(vhsm_batch_next_request(&cur, &b, &bl, &c, &cl), 1);
+	ASSERT_EQ(bl, 3u);
+	ASSERT_EQ(memcmp(b, blob1, 3), 0);
+	ASSERT_EQ(cl, 3u);
+	ASSERT_EQ(memcmp(c, ctx1, 3), 0);
+	ASSERT_EQ(vhsm_batch_next_request(&cur, &b, &bl, &c, &cl), 1);
+	ASSERT_EQ(bl, 1u);
+	ASSERT_EQ(b[0], 9);
+	ASSERT_EQ(cl, 0u);
+	ASSERT_EQ(vhsm_batch_next_request(&cur, &b, &bl, &c, &cl), 0);
+}
+
+TEST(wire_batch_request_truncated_or_empty_items_rejected)
+{
+	static const uint8_t blob[] = { 1, 2, 3 }, ctx[] = { 7, 7 };
+	uint8_t buf[32];
+	size_t off = 0, bl, cl;
+	const uint8_t *b, *c;
+	struct vhsm_batch_cursor cur;
+
+	ASSERT_EQ(vhsm_batch_put_request(buf, sizeof(buf), &off, blob, 3, ctx, 2), 0);
+	/* Every proper prefix is a truncated item. */
+	for (size_t n = 1; n < off; n++) {
+		cur = (struct vhsm_batch_cursor){ .p = buf, .left = n };
+		ASSERT_EQ(vhsm_batch_next_request(&cur, &b, &bl, &c, &cl), -EBADMSG);
+	}
+	/* A blob length beyond the field. */
+	buf[0] = 0xff;
+	cur = (struct vhsm_batch_cursor){ .p = buf, .left = off };
+	ASSERT_EQ(vhsm_batch_next_request(&cur, &b, &bl, &c, &cl), -EBADMSG);
+	/* An empty blob. */
+	static const uint8_t empty_blob[] = { 0, 0, 0, 0 };
+	cur = (struct vhsm_batch_cursor){ .p = empty_blob, .left = sizeof(empty_blob) };
+	ASSERT_EQ(vhsm_batch_next_request(&cur, &b, &bl, &c, &cl), -EBADMSG);
+}
+
+TEST(wire_batch_reply_roundtrip_and_rejects)
+{
+	static const uint8_t dek[] = { 0xaa, 0xbb };
+	uint8_t buf[32];
+	size_t off = 0, len;
+	const uint8_t *pt;
+	int e;
+	struct vhsm_batch_cursor cur;
+
+	ASSERT_EQ(vhsm_batch_put_reply(buf, sizeof(buf), &off, 0, dek, 2), 0);
+	ASSERT_EQ(vhsm_batch_put_reply(buf, sizeof(buf), &off, -EKEYREJECTED, NULL, 0), 0);
+	ASSERT_EQ(vhsm_batch_put_reply(buf, sizeof(buf), &off, -EPERM, dek, 2), -EINVAL);
+	ASSERT_EQ(vhsm_batch_put_reply(buf, sizeof(buf), &off, EPERM, NULL, 0), -EINVAL);
+	ASSERT_EQ(off, 8u + 6u);
+
+	cur = (struct vhsm_batch_cursor){ .p = buf, .left = off };
+	ASSERT_EQ(vhsm_batch_next_reply(&cur, &e, &pt, &len), 1);
+	ASSERT_EQ(e, 0);
+	ASSERT_EQ(len, 2u);
+	ASSERT_EQ(memcmp(pt, dek, 2), 0);
+	ASSERT_EQ(vhsm_batch_next_reply(&cur, &e, &pt, &len), 1);
+	ASSERT_EQ(e, -EKEYREJECTED);
+	ASSERT_EQ(len, 0u);
+	ASSERT_EQ(vhsm_batch_next_reply(&cur, &e, &pt, &len), 0);
+
+	/* A failed item carrying bytes, an errno out of range, and a short item. */
+	static const uint8_t bad_failed[] = { 1, 0, 0, 0, 1, 0, 0x55 };
+	cur = (struct vhsm_batch_cursor){ .p = bad_failed, .left = sizeof(bad_failed) };
+	ASSERT_EQ(vhsm_batch_next_reply(&cur, &e, &pt, &len), -EBADMSG);
+	static const uint8_t bad_errno[] = { 0, 0x10, 0, 0, 0, 0 };
+	cur = (struct vhsm_batch_cursor){ .p = bad_errno, .left = sizeof(bad_errno) };
+	ASSERT_EQ(vhsm_batch_next_reply(&cur, &e, &pt, &len), -EBADMSG);
+	cur = (struct vhsm_batch_cursor){ .p = buf, .left = 5 };
+	ASSERT_EQ(vhsm_batch_next_reply(&cur, &e, &pt, &len), -EBADMSG);
 }
