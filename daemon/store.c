@@ -344,14 +344,73 @@ static int derive_key(struct manager *m, const struct seal_params *p, uint8_t *k
 	return r == -EREMOTEIO ? -EKEYREJECTED : r;
 }
 
+/*
+ * Seals pt under profile at the current attested state (the caller has passed the gate):
+ * fills the blob's parameters and binding and returns a malloc'ed blob, or -errno with why
+ * filled ("sealing WHAT failed").
+ */
+static int seal_now(struct manager *m, enum seal_profile profile, const char *label,
+		    const void *meta, size_t meta_len, const uint8_t *pt, size_t pt_len,
+		    const char *what, struct seal_params *ret_params,
+		    struct seal_binding *ret_binding, uint8_t **ret_blob, size_t *ret_len,
+		    char *why, size_t whylen)
+{
+	_cleanup_secmem_ uint8_t *dkey = NULL;
+	int r;
+
+	seal_params_from_report(profile, &m->attest.report, ret_params);
+	seal_binding_from_report(&m->attest.report, m->policy_digest, ret_binding);
+	dkey = secmem_alloc(32);
+	if (!dkey)
+		return -ENOMEM;
+	r = derive_key(m, ret_params, dkey, why, whylen);
+	if (r < 0)
+		return r;
+	r = seal_blob(dkey, ret_params, ret_binding, label, meta, meta_len, pt, pt_len, ret_blob,
+		      ret_len);
+	if (r < 0)
+		snprintf(why, whylen, "sealing %s failed: %s", what, strerror(-r));
+	return r;
+}
+
+/*
+ * Unseals blob (header h, already parsed) with this CVM's derived key. A blob that does not
+ * unseal is -EKEYREJECTED, with why explaining which sealed field differs or, without a
+ * valid report, "WHAT does not unseal".
+ */
+static int unseal_now(struct manager *m, const struct seal_header *h, const uint8_t *blob,
+		      size_t len, const char *what, uint8_t **ret_pt, size_t *ret_len, char *why,
+		      size_t whylen)
+{
+	_cleanup_secmem_ uint8_t *dkey = NULL;
+	int r;
+
+	dkey = secmem_alloc(32);
+	if (!dkey)
+		return -ENOMEM;
+	r = derive_key(m, &h->params, dkey, why, whylen);
+	if (r < 0)
+		return r;
+	r = unseal_blob(dkey, blob, len, ret_pt, ret_len);
+	if (r < 0) {
+		if (m->attest.report_valid)
+			seal_explain_failure(h, &m->attest.report, m->attest.product, why, whylen);
+		else
+			snprintf(why, whylen, "%s does not unseal", what);
+		return -EKEYREJECTED;
+	}
+	return 0;
+}
+
 static int store_unseal_blob(struct manager *m, const char *name, struct kek_meta *ret_meta,
 			     struct seal_params *ret_params, struct seal_binding *ret_binding,
 			     uint8_t **ret_keys, char *why, size_t whylen)
 {
 	_cleanup_free_ uint8_t *blob = NULL;
-	_cleanup_secmem_ uint8_t *dkey = NULL, *pt = NULL;
+	_cleanup_secmem_ uint8_t *pt = NULL;
 	struct seal_header h;
 	struct kek_meta meta;
+	char what[KEK_NAME_MAX + 16];
 	size_t len, pt_len;
 	int r;
 
@@ -364,20 +423,10 @@ static int store_unseal_blob(struct manager *m, const char *name, struct kek_met
 		snprintf(why, whylen, "sealed file of KEK %s is damaged", name);
 		return -EBADMSG;
 	}
-	dkey = secmem_alloc(32);
-	if (!dkey)
-		return -ENOMEM;
-	r = derive_key(m, &h.params, dkey, why, whylen);
+	snprintf(what, sizeof(what), "sealed KEK %s", name);
+	r = unseal_now(m, &h, blob, len, what, &pt, &pt_len, why, whylen);
 	if (r < 0)
 		return r;
-	r = unseal_blob(dkey, blob, len, &pt, &pt_len);
-	if (r < 0) {
-		if (m->attest.report_valid)
-			seal_explain_failure(&h, &m->attest.report, m->attest.product, why, whylen);
-		else
-			snprintf(why, whylen, "sealed KEK %s does not unseal", name);
-		return -EKEYREJECTED;
-	}
 	if (pt_len != (size_t)meta.n_versions * KEK_KEY_SIZE) {
 		snprintf(why, whylen, "sealed KEK %s has an inconsistent key count", name);
 		return -EBADMSG;
@@ -425,7 +474,6 @@ int store_write(struct manager *m, const struct kek_meta *meta, enum seal_profil
 {
 	_cleanup_free_ uint8_t *blob = NULL;
 	_cleanup_free_ char *json = NULL;
-	_cleanup_secmem_ uint8_t *dkey = NULL;
 	struct seal_params params;
 	struct seal_binding binding;
 	char path[4096];
@@ -435,23 +483,13 @@ int store_write(struct manager *m, const struct kek_meta *meta, enum seal_profil
 	r = attest_require(m, false, why, whylen);
 	if (r < 0)
 		return r;
-	seal_params_from_report(profile, &m->attest.report, &params);
-	seal_binding_from_report(&m->attest.report, m->policy_digest, &binding);
 	r = kek_meta_to_json(meta, &json);
 	if (r < 0)
 		return r;
-	dkey = secmem_alloc(32);
-	if (!dkey)
-		return -ENOMEM;
-	r = derive_key(m, &params, dkey, why, whylen);
+	r = seal_now(m, profile, meta->name, json, strlen(json), keys, keys_len, "the KEK", &params,
+		     &binding, &blob, &len, why, whylen);
 	if (r < 0)
 		return r;
-	r = seal_blob(dkey, &params, &binding, meta->name, (const uint8_t *)json, strlen(json),
-		      keys, keys_len, &blob, &len);
-	if (r < 0) {
-		snprintf(why, whylen, "sealing failed: %s", strerror(-r));
-		return r;
-	}
 	kek_path(m, meta->name, path, sizeof(path));
 	r = create ? fileio_create_atomic(path, blob, len, 0600)
 		   : fileio_write_atomic(path, blob, len, 0600);
@@ -495,7 +533,6 @@ int store_exchange_write(struct manager *m, const char *kek, const char *meta_js
 			 const uint8_t *pt, size_t pt_len, char *why, size_t whylen)
 {
 	_cleanup_free_ uint8_t *blob = NULL;
-	_cleanup_secmem_ uint8_t *dkey = NULL;
 	struct seal_params params;
 	struct seal_binding binding;
 	char path[4096], label[SEAL_LABEL_MAX + 1];
@@ -508,21 +545,11 @@ int store_exchange_write(struct manager *m, const char *kek, const char *meta_js
 	if (r < 0)
 		return r;
 	/* Always the strict profile: an exchange key lives minutes to hours on this CVM. */
-	seal_params_from_report(SEAL_PROFILE_STRICT, &m->attest.report, &params);
-	seal_binding_from_report(&m->attest.report, m->policy_digest, &binding);
-	dkey = secmem_alloc(32);
-	if (!dkey)
-		return -ENOMEM;
-	r = derive_key(m, &params, dkey, why, whylen);
+	snprintf(label, sizeof(label), "exchange:%s", kek);
+	r = seal_now(m, SEAL_PROFILE_STRICT, label, meta_json, strlen(meta_json), pt, pt_len,
+		     "the exchange key", &params, &binding, &blob, &len, why, whylen);
 	if (r < 0)
 		return r;
-	snprintf(label, sizeof(label), "exchange:%s", kek);
-	r = seal_blob(dkey, &params, &binding, label, (const uint8_t *)meta_json, strlen(meta_json),
-		      pt, pt_len, &blob, &len);
-	if (r < 0) {
-		snprintf(why, whylen, "sealing the exchange key failed: %s", strerror(-r));
-		return r;
-	}
 	exchange_path(m, kek, ".sealed", path, sizeof(path));
 	r = fileio_write_atomic(path, blob, len, 0600);
 	if (r < 0)
@@ -534,7 +561,7 @@ int store_exchange_read(struct manager *m, const char *kek, char **ret_meta, uin
 			size_t *ret_len, char *why, size_t whylen)
 {
 	_cleanup_free_ uint8_t *blob = NULL;
-	_cleanup_secmem_ uint8_t *dkey = NULL, *pt = NULL;
+	_cleanup_secmem_ uint8_t *pt = NULL;
 	struct seal_header h;
 	char path[4096], label[SEAL_LABEL_MAX + 1];
 	size_t len, pt_len;
@@ -554,18 +581,9 @@ int store_exchange_read(struct manager *m, const char *kek, char **ret_meta, uin
 	r = attest_require(m, false, why, whylen);
 	if (r < 0)
 		return r;
-	dkey = secmem_alloc(32);
-	if (!dkey)
-		return -ENOMEM;
-	r = derive_key(m, &h.params, dkey, why, whylen);
+	r = unseal_now(m, &h, blob, len, "the sealed exchange key", &pt, &pt_len, why, whylen);
 	if (r < 0)
 		return r;
-	r = unseal_blob(dkey, blob, len, &pt, &pt_len);
-	if (r < 0) {
-		if (m->attest.report_valid)
-			seal_explain_failure(&h, &m->attest.report, m->attest.product, why, whylen);
-		return -EKEYREJECTED;
-	}
 	*ret_meta = strndup((const char *)h.meta, h.meta_len);
 	if (!*ret_meta)
 		return -ENOMEM;
@@ -637,7 +655,6 @@ int store_seal_copy(struct manager *m, const char *name, uint32_t version,
 		    enum seal_profile profile, const uint8_t key[static 32], uint8_t **ret_blob,
 		    size_t *ret_len, char *why, size_t whylen)
 {
-	_cleanup_secmem_ uint8_t *dkey = NULL;
 	struct seal_params params;
 	struct seal_binding binding;
 	char meta[160];
@@ -651,27 +668,16 @@ int store_seal_copy(struct manager *m, const char *name, uint32_t version,
 	r = attest_require(m, false, why, whylen);
 	if (r < 0)
 		return r;
-	seal_params_from_report(profile, &m->attest.report, &params);
-	seal_binding_from_report(&m->attest.report, m->policy_digest, &binding);
-	dkey = secmem_alloc(32);
-	if (!dkey)
-		return -ENOMEM;
-	r = derive_key(m, &params, dkey, why, whylen);
-	if (r < 0)
-		return r;
-	r = seal_blob(dkey, &params, &binding, name, (const uint8_t *)meta, (size_t)n, key, 32,
-		      ret_blob, ret_len);
-	if (r < 0)
-		snprintf(why, whylen, "sealing failed: %s", strerror(-r));
-	return r;
+	return seal_now(m, profile, name, meta, (size_t)n, key, 32, "the KEK copy", &params,
+			&binding, ret_blob, ret_len, why, whylen);
 }
 
 int store_unseal_copy(struct manager *m, const uint8_t *blob, size_t len, const char *name,
 		      uint32_t version, uint8_t **ret_key, char *why, size_t whylen)
 {
-	_cleanup_secmem_ uint8_t *dkey = NULL, *pt = NULL;
+	_cleanup_secmem_ uint8_t *pt = NULL;
 	struct seal_header h;
-	char meta[160];
+	char meta[160], what[KEK_NAME_MAX + 40];
 	size_t pt_len;
 	int r, n;
 
@@ -685,20 +691,10 @@ int store_unseal_copy(struct manager *m, const uint8_t *blob, size_t len, const 
 	r = attest_require(m, false, why, whylen);
 	if (r < 0)
 		return r;
-	dkey = secmem_alloc(32);
-	if (!dkey)
-		return -ENOMEM;
-	r = derive_key(m, &h.params, dkey, why, whylen);
+	snprintf(what, sizeof(what), "token's sealed copy of KEK %s", name);
+	r = unseal_now(m, &h, blob, len, what, &pt, &pt_len, why, whylen);
 	if (r < 0)
 		return r;
-	r = unseal_blob(dkey, blob, len, &pt, &pt_len);
-	if (r < 0) {
-		if (m->attest.report_valid)
-			seal_explain_failure(&h, &m->attest.report, m->attest.product, why, whylen);
-		else
-			snprintf(why, whylen, "token's sealed copy of KEK %s does not unseal", name);
-		return -EKEYREJECTED;
-	}
 	if (pt_len != 32) {
 		snprintf(why, whylen, "token's sealed copy of KEK %s has a bad length", name);
 		return -EBADMSG;
