@@ -117,6 +117,23 @@ int client_call(struct client_req *r, struct client_reply *ret)
 	return 0;
 }
 
+int client_call_checked(struct client_req *req, const char *what, struct client_reply *rep)
+{
+	int r = client_call(req, rep), ret;
+
+	client_req_done(req);
+	if (r < 0) {
+		client_reply_done(rep);
+		return r == -EINVAL ? EXIT_USAGE : EXIT_ERROR;
+	}
+	if (rep->err) {
+		ret = client_refused(rep, what);
+		client_reply_done(rep);
+		return ret;
+	}
+	return EXIT_OK;
+}
+
 int client_refused(const struct client_reply *r, const char *what)
 {
 	cli_error("%s: %s", what, r->message[0] ? r->message : strerror(-r->err));

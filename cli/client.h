@@ -26,6 +26,13 @@ int client_begin(struct client_req *r, uint16_t op);
  * received (check ret->err), or -errno when the daemon could not be reached (printed).
  */
 int client_call(struct client_req *r, struct client_reply *ret);
+/*
+ * client_call, then: sends req (always released) and returns EXIT_OK with the daemon's
+ * successful reply in *rep, or the exit status to return after printing why (the reply is
+ * released then): EXIT_USAGE for an invalid argument, EXIT_ERROR when the daemon could not
+ * be reached, client_refused()'s status for a refusal.
+ */
+int client_call_checked(struct client_req *req, const char *what, struct client_reply *rep);
 void client_req_done(struct client_req *r);
 void client_reply_done(struct client_reply *r);
 

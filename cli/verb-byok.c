@@ -14,9 +14,6 @@
 #include "fileio.h"
 #include "vhsmctl.h"
 
-#define KEK_FLAG_EXPORTABLE (1ull << 0)
-#define KEK_FLAG_PURGE_PROTECTION (1ull << 1)
-#define KEK_FLAG_ATTEST_EACH_USE (1ull << 2)
 #define PUBKEY_FILE_MAX (16u * 1024u)
 
 static bool one_name(int argc, char **argv)
@@ -150,9 +147,9 @@ static int kek_import(int argc, char **argv)
 		switch (c) {
 		case O_BYOK: byok = optarg; break;
 		case O_PROFILE: profile = optarg; break;
-		case O_EXPORT: flags |= KEK_FLAG_EXPORTABLE; break;
-		case O_PURGE: flags |= KEK_FLAG_PURGE_PROTECTION; break;
-		case O_ATTEST: flags |= KEK_FLAG_ATTEST_EACH_USE; break;
+		case O_EXPORT: flags |= VHSM_KEK_FLAG_EXPORTABLE; break;
+		case O_PURGE: flags |= VHSM_KEK_FLAG_PURGE_PROTECTION; break;
+		case O_ATTEST: flags |= VHSM_KEK_FLAG_ATTEST_EACH_USE; break;
 		case O_DAYS: {
 			char *e;
 			days = strtol(optarg, &e, 10);

@@ -18,37 +18,12 @@
 #include "vhsmctl.h"
 #include "wrap.h"
 
-#define KEK_FLAG_EXPORTABLE (1ull << 0)
-#define KEK_FLAG_PURGE_PROTECTION (1ull << 1)
-#define KEK_FLAG_ATTEST_EACH_USE (1ull << 2)
-
-/*
- * Sends req (always released) and returns EXIT_OK with the daemon's successful reply in *rep,
- * or the exit status to return after printing why (the reply is released then).
- */
-static int call_checked(struct client_req *req, const char *what, struct client_reply *rep)
-{
-	int r = client_call(req, rep), ret;
-
-	client_req_done(req);
-	if (r < 0) {
-		client_reply_done(rep);
-		return r == -EINVAL ? EXIT_USAGE : EXIT_ERROR;
-	}
-	if (rep->err) {
-		ret = client_refused(rep, what);
-		client_reply_done(rep);
-		return ret;
-	}
-	return EXIT_OK;
-}
-
 /* Runs a request that returns JSON, printing it (pretty with --json, else via fmt). */
 static int call_and_print(struct client_req *req, const char *what,
 			  void (*fmt)(json_object *o))
 {
 	struct client_reply rep;
-	int r = call_checked(req, what, &rep);
+	int r = client_call_checked(req, what, &rep);
 
 	if (r != EXIT_OK)
 		return r;
@@ -241,9 +216,9 @@ static int kek_create(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		switch (c) {
 		case O_PROFILE: profile = optarg; break;
-		case O_EXPORT: flags |= KEK_FLAG_EXPORTABLE; break;
-		case O_PURGE: flags |= KEK_FLAG_PURGE_PROTECTION; break;
-		case O_ATTEST: flags |= KEK_FLAG_ATTEST_EACH_USE; break;
+		case O_EXPORT: flags |= VHSM_KEK_FLAG_EXPORTABLE; break;
+		case O_PURGE: flags |= VHSM_KEK_FLAG_PURGE_PROTECTION; break;
+		case O_ATTEST: flags |= VHSM_KEK_FLAG_ATTEST_EACH_USE; break;
 		case O_DAYS: {
 			char *e;
 			days = strtol(optarg, &e, 10);
@@ -486,7 +461,7 @@ static int crypt_verb(int argc, char **argv, uint16_t op)
 	if (ctx)
 		vhsm_wire_add_data(&req.b, VHSM_TAG_CONTEXT, ctx, strlen(ctx));
 	vhsm_wire_add_data(&req.b, VHSM_TAG_DATA, in, in_len);
-	ret = call_checked(&req, argv[0], &rep);
+	ret = client_call_checked(&req, argv[0], &rep);
 	if (ret != EXIT_OK)
 		return ret;
 	const struct vhsm_wire_field *out = vhsm_wire_get(&rep.msg, VHSM_TAG_DATA);
@@ -591,7 +566,7 @@ static int verb_unwrap_batch(int argc, char **argv)
 	if (client_begin(&req, VHSM_OP_UNWRAP_BATCH) < 0)
 		return EXIT_ERROR;
 	vhsm_wire_add_data(&req.b, VHSM_TAG_BATCH, items, off);
-	ret = call_checked(&req, "unwrap-batch", &rep);
+	ret = client_call_checked(&req, "unwrap-batch", &rep);
 	if (ret != EXIT_OK)
 		return ret;
 	const struct vhsm_wire_field *f = vhsm_wire_get(&rep.msg, VHSM_TAG_BATCH);
@@ -728,7 +703,7 @@ static int verb_attestation_report(int argc, char **argv)
 	if (client_begin(&req, VHSM_OP_ATTEST_REPORT) < 0)
 		return EXIT_ERROR;
 	vhsm_wire_add_data(&req.b, VHSM_TAG_NONCE, nonce, nonce_len);
-	ret = call_checked(&req, "attestation report", &rep);
+	ret = client_call_checked(&req, "attestation report", &rep);
 	if (ret != EXIT_OK)
 		return ret;
 	const struct vhsm_wire_field *rf = vhsm_wire_get(&rep.msg, VHSM_TAG_REPORT);

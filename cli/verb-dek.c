@@ -23,24 +23,6 @@
 
 #define LUKS_MAX_TOKENS 32
 
-/* Sends req (always released); EXIT_OK with the reply in *rep, or the exit status. */
-static int call(struct client_req *req, const char *what, struct client_reply *rep)
-{
-	int r = client_call(req, rep), ret;
-
-	client_req_done(req);
-	if (r < 0) {
-		client_reply_done(rep);
-		return r == -EINVAL ? EXIT_USAGE : EXIT_ERROR;
-	}
-	if (rep->err) {
-		ret = client_refused(rep, what);
-		client_reply_done(rep);
-		return ret;
-	}
-	return EXIT_OK;
-}
-
 static int parse_u32_arg(const char *opt, const char *s, uint32_t max, uint32_t *ret)
 {
 	char *e;
@@ -124,7 +106,7 @@ static int dek_create(int argc, char **argv)
 		vhsm_wire_add_u32(&req.b, VHSM_TAG_TIMEOUT, timeout);
 	if (acl)
 		vhsm_wire_add_str(&req.b, VHSM_TAG_ACL, acl);
-	r = call(&req, "dek create", &rep);
+	r = client_call_checked(&req, "dek create", &rep);
 	if (r != EXIT_OK)
 		return r;
 	if (vhsm_wire_get_u32(&rep.msg, VHSM_TAG_SIZE, &size) < 0)
@@ -192,7 +174,7 @@ static int dek_list(int argc, char **argv)
 		return EXIT_USAGE;
 	if (client_begin(&req, VHSM_OP_DEK_LIST) < 0)
 		return EXIT_ERROR;
-	r = call(&req, "dek list", &rep);
+	r = client_call_checked(&req, "dek list", &rep);
 	if (r != EXIT_OK)
 		return r;
 	json_object *o = client_parse_json(&rep);
@@ -241,7 +223,7 @@ static int dek_load_check(const char *name, uint32_t timeout, uint32_t *ret_time
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, name);
 	if (timeout != UINT32_MAX)
 		vhsm_wire_add_u32(&req.b, VHSM_TAG_TIMEOUT, timeout);
-	r = call(&req, "dek load", &rep);
+	r = client_call_checked(&req, "dek load", &rep);
 	if (r != EXIT_OK)
 		return r;
 	if (vhsm_wire_get_u32(&rep.msg, VHSM_TAG_TIMEOUT, ret_timeout) < 0)
@@ -342,7 +324,7 @@ static int dek_drop(int argc, char **argv)
 		return EXIT_ERROR;
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
 	vhsm_wire_add_u64(&req.b, VHSM_TAG_FLAGS, flags);
-	r = call(&req, "dek drop", &rep);
+	r = client_call_checked(&req, "dek drop", &rep);
 	if (r != EXIT_OK)
 		return r;
 	(void)vhsm_wire_get_u32(&rep.msg, VHSM_TAG_SIZE, &n);
@@ -432,7 +414,7 @@ static int report_volume(const char *kek, const char *volume, const char *result
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, kek);
 	vhsm_wire_add_str(&req.b, VHSM_TAG_VOLUME, volume);
 	vhsm_wire_add_str(&req.b, VHSM_TAG_MESSAGE, result);
-	r = call(&req, "audit of the suspended volume", &rep);
+	r = client_call_checked(&req, "audit of the suspended volume", &rep);
 	if (r == EXIT_OK)
 		client_reply_done(&rep);
 	return r == EXIT_OK ? 0 : -EIO;
@@ -518,7 +500,7 @@ static char **deks_of_kek(const char *kek)
 	char **v = calloc(1, sizeof(char *));
 	size_t n = 0;
 
-	if (!v || client_begin(&req, VHSM_OP_DEK_LIST) < 0 || call(&req, "dek list", &rep) != EXIT_OK)
+	if (!v || client_begin(&req, VHSM_OP_DEK_LIST) < 0 || client_call_checked(&req, "dek list", &rep) != EXIT_OK)
 		return v;
 	json_object *arr = client_parse_json(&rep), *o, *k, *name;
 	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
@@ -576,7 +558,7 @@ int verb_kek_disable(int argc, char **argv)
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
 	if (shred)
 		vhsm_wire_add_u64(&req.b, VHSM_TAG_FLAGS, VHSM_KEK_DISABLE_SHRED);
-	r = call(&req, "kek disable", &rep);
+	r = client_call_checked(&req, "kek disable", &rep);
 	if (r != EXIT_OK)
 		return r;
 	(void)vhsm_wire_get_u32(&rep.msg, VHSM_TAG_SIZE, &revoked);

@@ -26,9 +26,6 @@
 #include "secmem.h"
 #include "store.h"
 
-#define KEK_FLAG_EXPORTABLE (1ull << 0)
-#define KEK_FLAG_PURGE_PROTECTION (1ull << 1)
-#define KEK_FLAG_ATTEST_EACH_USE (1ull << 2)
 #define XK_TTL_DEFAULT 3600u
 #define XK_TTL_MIN 1u
 #define XK_TTL_MAX (7u * 86400u)
@@ -252,7 +249,7 @@ static int import_flags(struct op_ctx *c, struct kek_meta *meta, enum seal_profi
 	    optional(vhsm_wire_get_u64(c->req, VHSM_TAG_FLAGS, &flags)) < 0 ||
 	    optional(vhsm_wire_get_u32(c->req, VHSM_TAG_DAYS, &days)) < 0)
 		return op_fail(c, -EINVAL, "invalid profile, flags or retention field");
-	if (flags & ~(KEK_FLAG_EXPORTABLE | KEK_FLAG_PURGE_PROTECTION | KEK_FLAG_ATTEST_EACH_USE))
+	if (flags & ~(VHSM_KEK_FLAG_EXPORTABLE | VHSM_KEK_FLAG_PURGE_PROTECTION | VHSM_KEK_FLAG_ATTEST_EACH_USE))
 		return op_fail(c, -EINVAL, "unknown flags 0x%llx", (unsigned long long)flags);
 	*prof = seal_profile_from_string(profile);
 	if (*prof < 0)
@@ -264,9 +261,9 @@ static int import_flags(struct op_ctx *c, struct kek_meta *meta, enum seal_profi
 	meta->state = meta->state_before_delete = KEK_ENABLED;
 	meta->created = meta->updated = (uint64_t)time(NULL);
 	meta->retention_days = days;
-	meta->exportable = flags & KEK_FLAG_EXPORTABLE;
-	meta->purge_protection = flags & KEK_FLAG_PURGE_PROTECTION;
-	meta->attest_each_use = flags & KEK_FLAG_ATTEST_EACH_USE;
+	meta->exportable = flags & VHSM_KEK_FLAG_EXPORTABLE;
+	meta->purge_protection = flags & VHSM_KEK_FLAG_PURGE_PROTECTION;
+	meta->attest_each_use = flags & VHSM_KEK_FLAG_ATTEST_EACH_USE;
 	meta->imported = true;
 	return 0;
 }

@@ -20,10 +20,6 @@
 #include "store.h"
 #include "text.h"
 
-#define KEK_FLAG_EXPORTABLE (1ull << 0)
-#define KEK_FLAG_PURGE_PROTECTION (1ull << 1)
-#define KEK_FLAG_ATTEST_EACH_USE (1ull << 2)
-
 /* An optional request field: -ENOENT (absent) is success. */
 static int optional(int r)
 {
@@ -140,7 +136,7 @@ int op_kek_create(struct op_ctx *c)
 	    optional(vhsm_wire_get_u32(c->req, VHSM_TAG_DAYS, &days)) < 0 ||
 	    optional(vhsm_wire_get_str(c->req, VHSM_TAG_ACL, acl, sizeof(acl))) < 0)
 		return op_fail(c, -EINVAL, "invalid profile, flags, retention or ACL field");
-	if (flags & ~(KEK_FLAG_EXPORTABLE | KEK_FLAG_PURGE_PROTECTION | KEK_FLAG_ATTEST_EACH_USE))
+	if (flags & ~(VHSM_KEK_FLAG_EXPORTABLE | VHSM_KEK_FLAG_PURGE_PROTECTION | VHSM_KEK_FLAG_ATTEST_EACH_USE))
 		return op_fail(c, -EINVAL, "unknown flags 0x%llx", (unsigned long long)flags);
 	prof = seal_profile_from_string(profile);
 	if (prof < 0)
@@ -155,9 +151,9 @@ int op_kek_create(struct op_ctx *c)
 	meta.state = meta.state_before_delete = KEK_ENABLED;
 	meta.created = meta.updated = now_sec();
 	meta.retention_days = days;
-	meta.purge_protection = flags & KEK_FLAG_PURGE_PROTECTION;
-	meta.exportable = flags & KEK_FLAG_EXPORTABLE;
-	meta.attest_each_use = flags & KEK_FLAG_ATTEST_EACH_USE;
+	meta.purge_protection = flags & VHSM_KEK_FLAG_PURGE_PROTECTION;
+	meta.exportable = flags & VHSM_KEK_FLAG_EXPORTABLE;
+	meta.attest_each_use = flags & VHSM_KEK_FLAG_ATTEST_EACH_USE;
 	meta.n_versions = 1;
 	meta.versions[0].version = 1;
 	meta.versions[0].created = meta.created;

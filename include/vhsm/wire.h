@@ -61,6 +61,10 @@ enum vhsm_op {
 };
 #define VHSM_OP_REPLY_FLAG 0x8000u
 
+/* VHSM_TAG_FLAGS of KEK_CREATE and KEK_IMPORT. */
+#define VHSM_KEK_FLAG_EXPORTABLE (1ull << 0)       /* may be backed up (KEK_BACKUP) */
+#define VHSM_KEK_FLAG_PURGE_PROTECTION (1ull << 1) /* no purge before the retention ends */
+#define VHSM_KEK_FLAG_ATTEST_EACH_USE (1ull << 2)  /* a fresh attestation before every use */
 /* VHSM_TAG_FLAGS of KEK_DISABLE and DEK_DROP. */
 #define VHSM_KEK_DISABLE_SHRED (1ull << 0) /* also revoke the KEK's DEKs in the kernel keyring */
 #define VHSM_DEK_DROP_DELETE (1ull << 0)   /* also delete the DEK from the registry */
