@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "algs.h"
 #include "audit.h"
 #include "ct.h"
 #include "fileio.h"
@@ -121,7 +122,7 @@ static int chain_hash(const char *prev, const char *record, size_t len, char out
 	uint8_t md[32];
 	unsigned mdlen = 0;
 
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+	if (!ctx || !algs_sha256() || !EVP_DigestInit_ex(ctx, algs_sha256(), NULL) ||
 	    !EVP_DigestUpdate(ctx, prev, strlen(prev)) || !EVP_DigestUpdate(ctx, "\n", 1) ||
 	    !EVP_DigestUpdate(ctx, record, len) || !EVP_DigestFinal_ex(ctx, md, &mdlen))
 		return vhsm_log_openssl(-EIO, "SHA-256");

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "aead.h"
+#include "algs.h"
 #include "attest.h"
 #include "fileio.h"
 #include "log.h"
@@ -87,7 +88,8 @@ static int shield_key(struct shield *s, uint8_t key[static 32])
 {
 	unsigned len = 0;
 
-	if (!EVP_Digest(s->prekey, SHIELD_PREKEY_SIZE, key, &len, EVP_sha256(), NULL))
+	if (!algs_sha256() ||
+	    !EVP_Digest(s->prekey, SHIELD_PREKEY_SIZE, key, &len, algs_sha256(), NULL))
 		return vhsm_log_openssl(-EIO, "shield key");
 	return 0;
 }

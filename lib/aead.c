@@ -5,7 +5,6 @@
  * is checked before any plaintext is handed out, an empty error queue) live in one place.
  */
 #include <limits.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -13,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "aead.h"
+#include "algs.h"
 #include "log.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free);
@@ -36,25 +36,14 @@ static int aead_op_check(const struct aead_op *op)
 	return 0;
 }
 
-/* AES-256-GCM fetched once per process and kept (see lib/wrap.c for why). */
-static EVP_CIPHER *gcm_kept;
-
-static void fetch_gcm(void)
-{
-	gcm_kept = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-	ERR_clear_error();
-}
-
 /* Keys the context and feeds it the AAD and the data. True on success. */
 static bool aead_op_run(EVP_CIPHER_CTX *c, int enc, const struct aead_op *op)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	int n;
 
-	(void)pthread_once(&once, fetch_gcm);
-	if (!gcm_kept)
+	if (!algs_aes256_gcm())
 		return false;
-	if (EVP_CipherInit_ex2(c, gcm_kept, op->key, op->nonce, enc, NULL) != 1)
+	if (EVP_CipherInit_ex2(c, algs_aes256_gcm(), op->key, op->nonce, enc, NULL) != 1)
 		return false;
 	/* Empty parts are skipped: EVP has nothing to do for them, and NULL may stand for them. */
 	if (op->aad_len > 0 && EVP_CipherUpdate(c, NULL, &n, op->aad, (int)op->aad_len) != 1)

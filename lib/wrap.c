@@ -8,7 +8,6 @@
  * applies however many DEKs one KEK wraps. The context is hashed into the AAD, so a blob
  * moved to another device, volume or purpose does not unwrap.
  */
-#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -20,6 +19,7 @@
 #include <openssl/rand.h>
 
 #include "aead.h"
+#include "algs.h"
 #include "log.h"
 #include "secmem.h"
 #include "text.h"
@@ -44,28 +44,6 @@ _Static_assert(WRAP_HEADER_FIXED + WRAP_NAME_MAX + WRAP_PLAINTEXT_MAX + WRAP_TAG
 _Static_assert(WRAP_KEY_LEN == AEAD_GCM_KEY_SIZE && WRAP_NONCE_LEN == AEAD_GCM_NONCE_SIZE &&
 		       WRAP_TAG_LEN == AEAD_GCM_TAG_SIZE,
 	       "the format's sizes are AES-256-GCM's");
-
-/*
- * HKDF and SHA-256 are fetched once per process and kept (fetching looks them up in the
- * provider store under a lock on every call otherwise). Never freed: they are immutable and
- * shared, and a process that loads this code uses them until it exits.
- */
-static EVP_KDF *hkdf_kept;
-static EVP_MD *sha256_kept;
-
-static void fetch_kept(void)
-{
-	hkdf_kept = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
-	sha256_kept = EVP_MD_fetch(NULL, "SHA256", NULL);
-	ERR_clear_error();
-}
-
-static void fetch_once(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-	(void)pthread_once(&once, fetch_kept);
-}
 
 /* OSSL_PARAM wants non-const pointers even for inputs it only reads. */
 static void *unconst(const void *p)
@@ -94,10 +72,9 @@ int kdf_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, siz
 							 info_len);
 	*p = OSSL_PARAM_construct_end();
 
-	fetch_once();
-	if (!hkdf_kept)
+	if (!algs_hkdf())
 		return vhsm_log_openssl(-EIO, "EVP_KDF_fetch(HKDF)");
-	kctx = EVP_KDF_CTX_new(hkdf_kept);
+	kctx = EVP_KDF_CTX_new(algs_hkdf());
 	if (!kctx)
 		return vhsm_log_openssl(-EIO, "EVP_KDF_CTX_new");
 	/* OpenSSL copies the key into the context and clears it on free. */
@@ -173,10 +150,9 @@ static int wrap_context_hash(const uint8_t *ctx, size_t ctx_len, uint8_t ret[sta
 {
 	static const uint8_t empty[1];
 
-	fetch_once();
-	if (!sha256_kept)
+	if (!algs_sha256())
 		return vhsm_log_openssl(-EIO, "EVP_MD_fetch(SHA256)");
-	if (EVP_Digest(ctx_len ? ctx : empty, ctx_len, ret, NULL, sha256_kept, NULL) != 1)
+	if (EVP_Digest(ctx_len ? ctx : empty, ctx_len, ret, NULL, algs_sha256(), NULL) != 1)
 		return vhsm_log_openssl(-EIO, "SHA-256(context)");
 	ERR_clear_error();
 	return 0;
