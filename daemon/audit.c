@@ -374,6 +374,8 @@ static int audit_append(struct audit *a, const struct audit_record *rec, bool sy
 		if (rec->peer->unit[0])
 			add_str(o, "unit", rec->peer->unit);
 	}
+	if (rec->count > 1)
+		json_object_object_add(o, "count", json_object_new_int64(rec->count));
 	add_str(o, "result", rec->result == 0 ? "ok" : "refused");
 	if (rec->result)
 		add_str(o, "errno", strerror(-rec->result));
@@ -467,7 +469,7 @@ static bool journal_skip(struct manager *m, const struct audit_record *rec, bool
 	if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0)
 		return false;
 	if (now < a->journal_quiet_until) {
-		a->journal_skipped++;
+		a->journal_skipped += rec->count > 1 ? rec->count : 1;
 		return true;
 	}
 	a->journal_quiet_until = now + AUDIT_JOURNAL_QUIET_USEC;
@@ -510,6 +512,7 @@ int audit_log(struct manager *m, const struct audit_record *rec)
 			"VHSM_REASON=%s", rec->reason ? rec->reason : "",
 			"VHSM_AUDIT_SEQ=%" PRIu64, m->audit ? m->audit->seq : 0,
 			"VHSM_AUDIT_HASH=%s", hash,
+			"VHSM_COUNT=%u", rec->count > 1 ? rec->count : 1,
 			"VHSM_CHAIN_ONLY=%" PRIu64, skipped, NULL);
 	return r;
 }

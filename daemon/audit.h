@@ -7,6 +7,9 @@
  * audit.log.<last seq> and the new file starts with an "audit.rotated" record that carries the
  * old segment's last hash as "prev" and continues the sequence; a log that does not verify at
  * start is kept aside and the new chain starts with an "audit.reset" record naming it.
+ * A record with "count":N stands for N identical successful releases (consecutive items of
+ * one UNWRAP_BATCH under the same KEK version, same caller, same second); without "count" a
+ * record is one event.
  */
 #pragma once
 
@@ -22,6 +25,7 @@ struct audit_record {
 	int result;          /* 0 ok, negative errno refused/failed */
 	const char *reason;  /* why it was refused, may be NULL */
 	bool journal_only;   /* read-only or unauthenticated noise: journal, not the chain */
+	uint32_t count;      /* > 1: this many identical successful releases of one request */
 };
 
 int audit_open(struct manager *m, struct audit **ret);

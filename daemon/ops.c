@@ -50,7 +50,8 @@ static const struct op_desc {
 	{ VHSM_OP_WRAP, "wrap", OP_ANYONE, op_wrap, AUDIT_CHAIN },
 	{ VHSM_OP_UNWRAP, "unwrap", OP_ANYONE, op_unwrap, AUDIT_CHAIN },
 	{ VHSM_OP_REWRAP, "rewrap", OP_ANYONE, op_rewrap, AUDIT_CHAIN },
-	/* Every item has its own chained "unwrap" record; the batch itself only a journal one. */
+	/* The items are in chained "unwrap" records (op-wrap.c); the batch itself only in the
+	 * journal. */
 	{ VHSM_OP_UNWRAP_BATCH, "unwrap.batch", OP_ANYONE, op_unwrap_batch, AUDIT_JOURNAL },
 	{ VHSM_OP_DEK_CREATE, "dek.create", OP_ADMIN, op_dek_create, AUDIT_CHAIN },
 	{ VHSM_OP_DEK_LIST, "dek.list", OP_ANYONE, op_dek_list, AUDIT_JOURNAL },

@@ -112,6 +112,11 @@ done
 [ "$audit_full" -eq 1 ] || fail "the audit log never filled the file system"
 [ "$rc" -eq 3 ] || fail "unaudited unwrap: exit $rc, want 3"
 refused_clearly "audit log write failed: No space left on device"
+# A batch whose records cannot be written releases none of its items.
+mkdir -p "$WORK/bout"
+expect_exit 3 ctl unwrap-batch --out-dir "$WORK/bout" --context faults "$WORK/wrapped-a" "$WORK/wrapped-a"
+refused_clearly "audit log write failed: No space left on device"
+[ -z "$(ls -A "$WORK/bout")" ] || fail "an unaudited batch released keys: $(ls "$WORK/bout")"
 [ -z "$(find "$STATE" -name '*.tmp*' -o -name '.#*' -o -name '*~')" ] ||
 	fail "temporary files left behind: $(find "$STATE" -newer "$WORK/dek-a")"
 rm -f "$STATE/filler"

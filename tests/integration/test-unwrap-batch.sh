@@ -1,6 +1,8 @@
 #!/bin/bash
-# UNWRAP_BATCH (vhsmctl unwrap-batch): every item checked and audited on its own; a bad item
-# fails only itself, a malformed batch fails as a whole; refusals per item for ACL and state.
+# UNWRAP_BATCH (vhsmctl unwrap-batch): every item checked and audited (consecutive releases
+# under one KEK version share a record with "count", a refusal has its own); a bad item fails
+# only itself, a malformed batch fails as a whole; refusals per item for ACL and state; a KEK
+# that attests at every use attests for every item.
 source "$(dirname "$0")/lib.sh"
 command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
 
@@ -31,7 +33,21 @@ cmp -s "$WORK/out1/3.key" "$WORK/dek1" || fail "item 3 is not dek1"
 [ "$(tail -n 3 "$STATE/audit.log" | jq -r '.event + ":" + .key + ":" + .result' | sort | uniq -c |
 	awk '{ print $1 " " $2 }' | sort | tr '\n' ' ')" = "1 unwrap:b-kek:ok 2 unwrap:a-kek:ok " ] ||
 	fail "audit records: $(tail -n 3 "$STATE/audit.log")"
-ok "three items under two KEKs unwrap, one chained unwrap record each"
+ok "three items under two KEKs, alternating, unwrap: one chained unwrap record each"
+
+# Consecutive releases under the same KEK version share one record that counts them.
+mkdir -p "$WORK/out1b"
+before=$(records)
+expect_exit 0 ctl unwrap-batch --out-dir "$WORK/out1b" --context vol "$WORK/w1" "$WORK/w1" "$WORK/w1" "$WORK/w2" "$WORK/w1"
+for i in 1 2 3 5; do cmp -s "$WORK/out1b/$i.key" "$WORK/dek1" || fail "item $i is not dek1"; done
+cmp -s "$WORK/out1b/4.key" "$WORK/dek2" || fail "item 4 is not dek2"
+[ $(($(records) - before)) -eq 3 ] || fail "expected 3 chained records, got $(($(records) - before))"
+got=$(tail -n 3 "$STATE/audit.log" | jq -r '[.event, .key, (.version|tostring), (.count // 1 | tostring), .result, .reason] | join(":")' | tr '\n' '|')
+[ "$got" = "unwrap:a-kek:1:3:ok:batch items 1-3 of 5|unwrap:b-kek:1:1:ok:batch item 4 of 5|unwrap:a-kek:1:1:ok:batch item 5 of 5|" ] ||
+	fail "aggregated audit records: $got"
+tail -n 3 "$STATE/audit.log" | jq -se '[.[] | select(.count != null)] | length == 1 and .[0].uid == 0 and .[0].pid > 0' >/dev/null ||
+	fail "a counted record lacks the caller: $(tail -n 3 "$STATE/audit.log")"
+ok "consecutive releases under one KEK version: one record with count 3; the others their own"
 
 # A bad item fails only itself: wrong context, modified blob, not a wrapped key.
 cp "$WORK/w1" "$WORK/w1.bad"
@@ -49,6 +65,9 @@ for i in 1 2 4; do [ ! -e "$WORK/out2/$i.key" ] || fail "refused item $i has a k
 [ $(($(records) - before)) -eq 4 ] || fail "expected 4 chained records, got $(($(records) - before))"
 [ "$(tail -n 4 "$STATE/audit.log" | jq -r .result | sort | uniq -c | awk '{ print $1 $2 }' | tr '\n' ' ')" = "1ok 3refused " ] ||
 	fail "audit results: $(tail -n 4 "$STATE/audit.log")"
+got=$(tail -n 4 "$STATE/audit.log" | jq -r '.result + ":" + (.reason | split(":")[0])' | tr '\n' '|')
+[ "$got" = "refused:batch item 1 of 4|refused:batch item 2 of 4|ok:batch item 3 of 4|refused:batch item 4 of 4|" ] ||
+	fail "records not in item order or without the item: $got"
 ok "wrong context, modified and junk items are refused alone and audited; the good one is released"
 
 # ACL and state are checked per item.
@@ -66,6 +85,18 @@ expect_out "^1 $WORK/w1 ok$"
 expect_out "^2 $WORK/w2 refused: Key has been revoked$"
 expect_exit 0 ctl kek enable b-kek
 ok "ACL and KEK state are checked for every item"
+
+# A KEK whose policy wants a fresh attestation for every use is not kept open between items.
+expect_exit 0 ctl kek create fresh-kek --attest-each-use
+ctl wrap --kek fresh-kek --context vol <"$WORK/dek3" >"$WORK/wf" || fail "wrap fresh"
+attestations() { grep -c '"event":"attestation"' "$STATE/audit.log"; }
+mkdir -p "$WORK/out4"
+n0=$(attestations)
+expect_exit 0 ctl unwrap-batch --out-dir "$WORK/out4" --context vol "$WORK/wf" "$WORK/w1" "$WORK/wf" "$WORK/wf"
+for i in 1 3 4; do cmp -s "$WORK/out4/$i.key" "$WORK/dek3" || fail "fresh item $i"; done
+n1=$(attestations)
+[ $((n1 - n0)) -eq 3 ] || fail "attest-each-use in a batch: $((n1 - n0)) attestations for 3 items"
+ok "a KEK that attests at every use attests for every batch item"
 
 # Whole-batch failures: bad framing and too many items (raw request), bad argv.
 expect_exit 2 ctl unwrap-batch --context vol "$WORK/w1"
