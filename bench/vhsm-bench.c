@@ -21,7 +21,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -63,6 +66,7 @@ static const char *arg_token_type;
 static const char *arg_tpm2_device;
 static double unwrap_ops_1c;      /* daemon throughput with one client, for the ratio */
 static double unwrap_batch_ops_1c; /* the same with UNWRAP_BATCH */
+static double echo_ops_1c;         /* the same requests, echoed (run_echo) */
 
 uint64_t now_ns(void)
 {
@@ -504,14 +508,18 @@ struct conn {
 	uint32_t next_id;
 };
 
+/* The echo server's socket (see echo_start), or NULL: connections then go to vhsmd. */
+static const char *echo_socket;
+
 static int conn_open(struct conn *c, uint32_t id_base)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = echo_socket ? echo_socket : arg_socket;
 
 	*c = (struct conn){ .fd = -EBADF, .next_id = id_base };
-	if (strlen(arg_socket) >= sizeof(sa.sun_path))
+	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, arg_socket);
+	strcpy(sa.sun_path, path);
 	c->req = secmem_alloc(VHSM_WIRE_MAX_MESSAGE);
 	c->rep = secmem_alloc(VHSM_WIRE_MAX_MESSAGE + 1);
 	c->items = secmem_alloc(VHSM_WIRE_MAX_DATA);
@@ -563,8 +571,10 @@ static int check_reply(const uint8_t *buf, size_t len, uint32_t id, const struct
 	return 0;
 }
 
-/* One UNWRAP request and its reply on c, built with the wire codec like vhsmctl does. */
-static int conn_unwrap(struct conn *c, const struct load_input *in, char *err, size_t errlen)
+/* One UNWRAP request and its reply on c, built with the wire codec like vhsmctl does. With
+ * echo, c is connected to the echo server, and the reply must be the request itself. */
+static int conn_unwrap(struct conn *c, const struct load_input *in, bool echo, char *err,
+		       size_t errlen)
 {
 	struct vhsm_wire_builder b;
 	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
@@ -593,6 +603,13 @@ static int conn_unwrap(struct conn *c, const struct load_input *in, char *err, s
 	if (n <= 0 || (size_t)n > VHSM_WIRE_MAX_MESSAGE) {
 		snprintf(err, errlen, "daemon closed the connection without a valid reply");
 		return -EPROTO;
+	}
+	if (echo) {
+		if (n != len || memcmp(c->rep, c->req, (size_t)len) != 0) {
+			snprintf(err, errlen, "the echo server sent back other bytes");
+			return -EPROTO;
+		}
+		return 0;
 	}
 	return check_reply(c->rep, (size_t)n, id, in, err, errlen);
 }
@@ -674,6 +691,7 @@ static int conn_unwrap_batch(struct conn *c, const struct load_input *in, char *
 struct load_shared {
 	const struct load_input *in;
 	bool batch; /* UNWRAP_BATCH of BENCH_BATCH items instead of UNWRAP */
+	bool echo;  /* UNWRAP requests to the echo server instead of vhsmd */
 	uint64_t duration_ns;
 	atomic_bool failed;
 	pthread_mutex_t lock; /* protects ready, go, err */
@@ -740,7 +758,7 @@ static void *load_thread_main(void *arg)
 		uint64_t t0 = now_ns(), t1;
 
 		r = sh->batch ? conn_unwrap_batch(&c, sh->in, err, sizeof(err))
-			      : conn_unwrap(&c, sh->in, err, sizeof(err));
+			      : conn_unwrap(&c, sh->in, sh->echo, err, sizeof(err));
 		if (r < 0) {
 			load_set_error(sh, t->index, err);
 			break;
@@ -762,7 +780,8 @@ static void *load_thread_main(void *arg)
 static int load_run(const struct load_input *in, bool batch, unsigned n, double seconds,
 		    struct samples *lat, double *ret_ops_per_s)
 {
-	struct load_shared sh = { .in = in, .batch = batch, .duration_ns = (uint64_t)(seconds * NSEC_PER_SEC),
+	struct load_shared sh = { .in = in, .batch = batch, .echo = echo_socket != NULL,
+				  .duration_ns = (uint64_t)(seconds * NSEC_PER_SEC),
 				  .lock = PTHREAD_MUTEX_INITIALIZER,
 				  .cond = PTHREAD_COND_INITIALIZER };
 	struct load_thread t[8] = {};
@@ -787,10 +806,120 @@ static int load_run(const struct load_input *in, bool batch, unsigned n, double 
 	}
 	*ret_ops_per_s = (double)total * NSEC_PER_SEC / (double)(now_ns() - t0);
 	if (atomic_load(&sh.failed)) {
-		bench_fail("%s with %u clients: %s", batch ? "unwrap batch" : "unwrap", n, sh.err);
+		bench_fail("%s with %u clients: %s",
+			   sh.echo ? "echo" : batch ? "unwrap batch" : "unwrap", n, sh.err);
 		return started < n ? -EAGAIN : -EPROTO;
 	}
 	return 0;
+}
+
+/* ---- the round-trip floor: the same requests to a server that only echoes them ---- */
+
+static void echo_serve(int lfd)
+{
+	static uint8_t buf[VHSM_WIRE_MAX_MESSAGE + 1];
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd }, got[16];
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
+		_exit(1);
+	for (;;) {
+		int k = epoll_wait(ep, got, ELEMENTSOF(got), -1);
+
+		for (int i = 0; i < k; i++) {
+			int fd = got[i].data.fd;
+			ssize_t n;
+
+			if (fd == lfd) {
+				ev.data.fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+				if (ev.data.fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
+					close(ev.data.fd);
+				continue;
+			}
+			n = recv(fd, buf, sizeof(buf), 0);
+			if (n <= 0 || send(fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
+				close(fd); /* also leaves the epoll set */
+		}
+		if (k < 0 && errno != EINTR)
+			_exit(1);
+	}
+}
+
+/*
+ * Starts a child process that accepts SOCK_SEQPACKET connections on path and sends every
+ * message back unchanged, one message per wakeup from epoll as vhsmd's event loop serves
+ * one request per wakeup. What clients get from it is what a request-reply round trip over
+ * this socket type costs on this machine when the server does nothing: the ceiling of any
+ * daemon that answers one request per round trip.
+ */
+static int echo_start(const char *path, pid_t *ret_pid)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+	pid_t pid;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	(void)unlink(path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return negative_errno();
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
+		int r = negative_errno();
+
+		close(fd);
+		return r;
+	}
+	pid = fork();
+	if (pid < 0) {
+		close(fd);
+		return negative_errno();
+	}
+	if (pid == 0) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		echo_serve(fd);
+	}
+	close(fd);
+	*ret_pid = pid;
+	return 0;
+}
+
+static void echo_stop(const char *path, pid_t pid)
+{
+	(void)kill(pid, SIGKILL);
+	(void)waitpid(pid, NULL, 0);
+	(void)unlink(path);
+}
+
+/* ipc_echo_ops_per_s_{1,2}c: the UNWRAP requests of the unwrap rows, echoed (see above). */
+static int run_echo(const struct load_input *in, double seconds)
+{
+	static const unsigned clients[] = { 1, 2 };
+	char path[4096 + 8], name[64];
+	double ops;
+	pid_t pid;
+	int r;
+
+	snprintf(path, sizeof(path), "%s.echo", arg_socket);
+	r = echo_start(path, &pid);
+	if (r < 0) {
+		bench_fail("cannot start the echo server on %s: %s", path, strerror(-r));
+		return r;
+	}
+	echo_socket = path;
+	for (unsigned i = 0; r >= 0 && i < ELEMENTSOF(clients); i++) {
+		r = load_run(in, false, clients[i], seconds, NULL, &ops);
+		if (r < 0)
+			break;
+		snprintf(name, sizeof(name), "ipc_echo_ops_per_s_%uc", clients[i]);
+		result(name, ops, "ops/s");
+		if (clients[i] == 1)
+			echo_ops_1c = ops;
+	}
+	echo_socket = NULL;
+	echo_stop(path, pid);
+	return r;
 }
 
 /* ---- daemon: one connection per request, and the vhsmctl CLI ---- */
@@ -806,7 +935,7 @@ static int newconn_once(void *ctx)
 	if (r < 0)
 		snprintf(err, sizeof(err), "cannot connect to %s: %s", arg_socket, strerror(-r));
 	else
-		r = conn_unwrap(&c, in, err, sizeof(err));
+		r = conn_unwrap(&c, in, false, err, sizeof(err));
 	conn_close(&c);
 	if (r < 0)
 		bench_fail("%s", err);
@@ -932,6 +1061,8 @@ static int run_daemon(void)
 		if (clients[i] == 1)
 			unwrap_batch_ops_1c = ops;
 	}
+	if (r >= 0)
+		r = run_echo(&in, seconds);
 	if (r >= 0) {
 		result("unwrap_latency_p50_us", p50, "us");
 		result("unwrap_latency_p99_us", p99, "us");
@@ -1038,6 +1169,8 @@ int main(int argc, char **argv)
 		if (r >= 0 && unwrap_batch_ops_1c > 0)
 			result("unwrap_batch_ops_per_s_1c_vs_softhsm2",
 			       unwrap_batch_ops_1c / softhsm2_ops, "x");
+		if (r >= 0 && echo_ops_1c > 0)
+			result("ipc_echo_ops_per_s_1c_vs_softhsm2", echo_ops_1c / softhsm2_ops, "x");
 	}
 	return r < 0 ? 1 : 0;
 }
