@@ -124,41 +124,28 @@ static int kek_export_exchange_key(int argc, char **argv)
 
 static int kek_import(int argc, char **argv)
 {
-	enum { O_BYOK = 256, O_PROFILE, O_EXPORT, O_PURGE, O_DAYS, O_ATTEST };
+	enum { O_BYOK = 256 };
 	static const struct option opts[] = {
 		{ "byok", required_argument, NULL, O_BYOK },
-		{ "profile", required_argument, NULL, O_PROFILE },
-		{ "exportable", no_argument, NULL, O_EXPORT },
-		{ "purge-protection", no_argument, NULL, O_PURGE },
-		{ "retention-days", required_argument, NULL, O_DAYS },
-		{ "attest-each-use", no_argument, NULL, O_ATTEST },
+		KEK_NEW_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	_cleanup_free_ uint8_t *text = NULL;
-	const char *byok = NULL, *profile = NULL;
-	uint64_t flags = 0;
-	long days = -1;
+	struct kek_new_opts o = KEK_NEW_OPTS_INIT;
+	const char *byok = NULL;
 	size_t len;
 	struct client_req req;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		r = kek_new_opt(c, optarg, &o);
+		if (r > 1)
+			return r;
+		if (r == 1)
+			continue;
 		switch (c) {
 		case O_BYOK: byok = optarg; break;
-		case O_PROFILE: profile = optarg; break;
-		case O_EXPORT: flags |= VHSM_KEK_FLAG_EXPORTABLE; break;
-		case O_PURGE: flags |= VHSM_KEK_FLAG_PURGE_PROTECTION; break;
-		case O_ATTEST: flags |= VHSM_KEK_FLAG_ATTEST_EACH_USE; break;
-		case O_DAYS: {
-			char *e;
-			days = strtol(optarg, &e, 10);
-			if (*e || e == optarg || days < 0 || days > 100000) {
-				cli_error("invalid --retention-days '%s'", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		}
 		case 'h':
 			printf("Usage: vhsmctl kek import NAME --byok FILE [--profile strict|author]\n"
 			       "         [--exportable] [--purge-protection] [--retention-days N]\n"
@@ -190,11 +177,7 @@ static int kek_import(int argc, char **argv)
 		return EXIT_ERROR;
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
 	vhsm_wire_add_str(&req.b, VHSM_TAG_BYOK, (const char *)text);
-	vhsm_wire_add_u64(&req.b, VHSM_TAG_FLAGS, flags);
-	if (profile)
-		vhsm_wire_add_str(&req.b, VHSM_TAG_PROFILE, profile);
-	if (days >= 0)
-		vhsm_wire_add_u32(&req.b, VHSM_TAG_DAYS, (uint32_t)days);
+	kek_new_opts_add(&req, &o);
 
 	struct client_reply rep;
 	r = client_call(&req, &rep);

@@ -193,41 +193,62 @@ static void fmt_kek_show(json_object *o)
 		}
 }
 
+int cli_parse_retention_days(const char *s, long *ret)
+{
+	char *e;
+	long v = strtol(s, &e, 10);
+
+	if (*e || e == s || v < 0 || v > 100000) {
+		cli_error("invalid --retention-days '%s'", s);
+		return EXIT_USAGE;
+	}
+	*ret = v;
+	return 0;
+}
+
+int kek_new_opt(int c, const char *arg, struct kek_new_opts *o)
+{
+	switch (c) {
+	case O_KEK_PROFILE: o->profile = arg; return 1;
+	case O_KEK_EXPORT: o->flags |= VHSM_KEK_FLAG_EXPORTABLE; return 1;
+	case O_KEK_PURGE: o->flags |= VHSM_KEK_FLAG_PURGE_PROTECTION; return 1;
+	case O_KEK_ATTEST: o->flags |= VHSM_KEK_FLAG_ATTEST_EACH_USE; return 1;
+	case O_KEK_DAYS: return cli_parse_retention_days(arg, &o->days) ?: 1;
+	default: return 0;
+	}
+}
+
+void kek_new_opts_add(struct client_req *req, const struct kek_new_opts *o)
+{
+	if (o->profile)
+		vhsm_wire_add_str(&req->b, VHSM_TAG_PROFILE, o->profile);
+	vhsm_wire_add_u64(&req->b, VHSM_TAG_FLAGS, o->flags);
+	if (o->days >= 0)
+		vhsm_wire_add_u32(&req->b, VHSM_TAG_DAYS, (uint32_t)o->days);
+}
+
 static int kek_create(int argc, char **argv)
 {
-	enum { O_PROFILE = 256, O_EXPORT, O_PURGE, O_DAYS, O_ACL, O_JSON, O_ATTEST };
+	enum { O_ACL = 256, O_JSON };
 	static const struct option opts[] = {
-		{ "profile", required_argument, NULL, O_PROFILE },
-		{ "exportable", no_argument, NULL, O_EXPORT },
-		{ "purge-protection", no_argument, NULL, O_PURGE },
-		{ "retention-days", required_argument, NULL, O_DAYS },
+		KEK_NEW_OPTIONS,
 		{ "acl", required_argument, NULL, O_ACL },
-		{ "attest-each-use", no_argument, NULL, O_ATTEST },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	const char *profile = NULL, *acl = NULL;
-	uint64_t flags = 0;
-	long days = -1;
+	struct kek_new_opts o = KEK_NEW_OPTS_INIT;
+	const char *acl = NULL;
 	struct client_req req;
-	int c;
+	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		r = kek_new_opt(c, optarg, &o);
+		if (r > 1)
+			return r;
+		if (r == 1)
+			continue;
 		switch (c) {
-		case O_PROFILE: profile = optarg; break;
-		case O_EXPORT: flags |= VHSM_KEK_FLAG_EXPORTABLE; break;
-		case O_PURGE: flags |= VHSM_KEK_FLAG_PURGE_PROTECTION; break;
-		case O_ATTEST: flags |= VHSM_KEK_FLAG_ATTEST_EACH_USE; break;
-		case O_DAYS: {
-			char *e;
-			days = strtol(optarg, &e, 10);
-			if (*e || e == optarg || days < 0 || days > 100000) {
-				cli_error("invalid --retention-days '%s'", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		}
 		case O_ACL: acl = optarg; break;
 		case O_JSON: arg_json = true; break;
 		case 'h':
@@ -250,14 +271,10 @@ static int kek_create(int argc, char **argv)
 	if (client_begin(&req, VHSM_OP_KEK_CREATE) < 0)
 		return EXIT_ERROR;
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
-	if (profile)
-		vhsm_wire_add_str(&req.b, VHSM_TAG_PROFILE, profile);
-	vhsm_wire_add_u64(&req.b, VHSM_TAG_FLAGS, flags);
-	if (days >= 0)
-		vhsm_wire_add_u32(&req.b, VHSM_TAG_DAYS, (uint32_t)days);
+	kek_new_opts_add(&req, &o);
 	if (acl)
 		vhsm_wire_add_str(&req.b, VHSM_TAG_ACL, acl);
-	int r = call_and_print(&req, "kek create", NULL);
+	r = call_and_print(&req, "kek create", NULL);
 	if (r == EXIT_OK && !arg_json)
 		printf("created KEK %s (version 1)\n", argv[optind]);
 	return r;
@@ -337,12 +354,8 @@ static int kek_delete(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		if (c == 'd') {
-			char *e;
-			days = strtol(optarg, &e, 10);
-			if (*e || e == optarg || days < 0 || days > 100000) {
-				cli_error("invalid --retention-days '%s'", optarg);
+			if (cli_parse_retention_days(optarg, &days))
 				return EXIT_USAGE;
-			}
 		} else if (c == 'j') {
 			arg_json = true;
 		} else if (c == 'h') {

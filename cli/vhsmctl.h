@@ -53,3 +53,41 @@ int cli_parse_time(const char *s, time_t *ret) _wur_;
 
 /* Prints n bytes as lowercase hex (public data only) to a malloc'ed string. */
 char *cli_hex(const uint8_t *p, size_t n);
+
+/* --retention-days N (0..100000). Returns 0, or EXIT_USAGE after saying why. */
+int cli_parse_retention_days(const char *s, long *ret);
+
+/*
+ * The options of a new KEK that kek create and kek import share: --profile, --exportable,
+ * --purge-protection, --attest-each-use and --retention-days. A verb puts
+ * KEK_NEW_OPTIONS in its getopt table, passes each option to kek_new_opt() and the result to
+ * kek_new_opts_add().
+ */
+enum {
+	O_KEK_PROFILE = 0x1000,
+	O_KEK_EXPORT,
+	O_KEK_PURGE,
+	O_KEK_ATTEST,
+	O_KEK_DAYS,
+};
+#define KEK_NEW_OPTIONS                                                        \
+	{ "profile", required_argument, NULL, O_KEK_PROFILE },                 \
+	{ "exportable", no_argument, NULL, O_KEK_EXPORT },                     \
+	{ "purge-protection", no_argument, NULL, O_KEK_PURGE },                \
+	{ "retention-days", required_argument, NULL, O_KEK_DAYS },             \
+	{ "attest-each-use", no_argument, NULL, O_KEK_ATTEST }
+
+struct kek_new_opts {
+	const char *profile; /* NULL: the daemon's default */
+	uint64_t flags;      /* VHSM_KEK_FLAG_* */
+	long days;           /* retention; < 0: the daemon's default */
+};
+#define KEK_NEW_OPTS_INIT { .days = -1 }
+
+/* Takes getopt's c: 1 when it was one of KEK_NEW_OPTIONS, 0 when not, EXIT_USAGE (> 1) for
+ * a bad value (said on stderr). */
+int kek_new_opt(int c, const char *arg, struct kek_new_opts *o);
+
+struct client_req;
+/* Adds the options' PROFILE, FLAGS and DAYS fields to the request. */
+void kek_new_opts_add(struct client_req *req, const struct kek_new_opts *o);
