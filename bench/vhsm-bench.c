@@ -571,22 +571,16 @@ static int check_reply(const uint8_t *buf, size_t len, uint32_t id, const struct
 	return 0;
 }
 
-/* One UNWRAP request and its reply on c, built with the wire codec like vhsmctl does. With
- * echo, c is connected to the echo server, and the reply must be the request itself. */
-static int conn_unwrap(struct conn *c, const struct load_input *in, bool echo, char *err,
-		       size_t errlen)
+/* Finishes the request in b (built in c->req), sends it and receives the reply into c->rep.
+ * Returns the reply's length and the request's in *ret_len, or a negative errno with err
+ * saying what failed. */
+static ssize_t conn_call(struct conn *c, struct vhsm_wire_builder *b, int *ret_len, char *err,
+			 size_t errlen)
 {
-	struct vhsm_wire_builder b;
 	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-	uint32_t id = c->next_id++;
+	int len = vhsm_wire_finish(b);
 	ssize_t n;
-	int len;
 
-	vhsm_wire_begin(&b, c->req, VHSM_WIRE_MAX_MESSAGE, VHSM_OP_UNWRAP, id);
-	if (arg_context[0])
-		vhsm_wire_add_data(&b, VHSM_TAG_CONTEXT, arg_context, strlen(arg_context));
-	vhsm_wire_add_data(&b, VHSM_TAG_DATA, in->wrapped, in->wrapped_len);
-	len = vhsm_wire_finish(&b);
 	if (len < 0) {
 		snprintf(err, errlen, "cannot build the request: %s", strerror(-len));
 		return len;
@@ -604,6 +598,27 @@ static int conn_unwrap(struct conn *c, const struct load_input *in, bool echo, c
 		snprintf(err, errlen, "daemon closed the connection without a valid reply");
 		return -EPROTO;
 	}
+	*ret_len = len;
+	return n;
+}
+
+/* One UNWRAP request and its reply on c, built with the wire codec like vhsmctl does. With
+ * echo, c is connected to the echo server, and the reply must be the request itself. */
+static int conn_unwrap(struct conn *c, const struct load_input *in, bool echo, char *err,
+		       size_t errlen)
+{
+	struct vhsm_wire_builder b;
+	uint32_t id = c->next_id++;
+	ssize_t n;
+	int len;
+
+	vhsm_wire_begin(&b, c->req, VHSM_WIRE_MAX_MESSAGE, VHSM_OP_UNWRAP, id);
+	if (arg_context[0])
+		vhsm_wire_add_data(&b, VHSM_TAG_CONTEXT, arg_context, strlen(arg_context));
+	vhsm_wire_add_data(&b, VHSM_TAG_DATA, in->wrapped, in->wrapped_len);
+	n = conn_call(c, &b, &len, err, errlen);
+	if (n < 0)
+		return (int)n;
 	if (echo) {
 		if (n != len || memcmp(c->rep, c->req, (size_t)len) != 0) {
 			snprintf(err, errlen, "the echo server sent back other bytes");
@@ -623,7 +638,6 @@ static int conn_unwrap_batch(struct conn *c, const struct load_input *in, char *
 {
 	uint8_t *items = c->items;
 	struct vhsm_wire_builder b;
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 	struct vhsm_wire_msg m;
 	const struct vhsm_wire_field *f;
 	struct vhsm_batch_cursor cur;
@@ -646,22 +660,10 @@ static int conn_unwrap_batch(struct conn *c, const struct load_input *in, char *
 	}
 	vhsm_wire_begin(&b, c->req, VHSM_WIRE_MAX_MESSAGE, VHSM_OP_UNWRAP_BATCH, id);
 	vhsm_wire_add_data(&b, VHSM_TAG_BATCH, items, off);
-	len = vhsm_wire_finish(&b);
-	if (len < 0) {
-		snprintf(err, errlen, "cannot build the request: %s", strerror(-len));
-		return len;
-	}
-	if (send(c->fd, c->req, (size_t)len, MSG_NOSIGNAL) != len) {
-		snprintf(err, errlen, "send: %m");
-		return -EIO;
-	}
-	if (poll(&pfd, 1, REPLY_TIMEOUT_MS) <= 0) {
-		snprintf(err, errlen, "no reply within %d s", REPLY_TIMEOUT_MS / 1000);
-		return -ETIMEDOUT;
-	}
-	got = recv(c->fd, c->rep, VHSM_WIRE_MAX_MESSAGE + 1, MSG_TRUNC);
-	if (got <= 0 || (size_t)got > VHSM_WIRE_MAX_MESSAGE ||
-	    vhsm_wire_decode(c->rep, (size_t)got, &m) < 0 ||
+	got = conn_call(c, &b, &len, err, errlen);
+	if (got < 0)
+		return (int)got;
+	if (vhsm_wire_decode(c->rep, (size_t)got, &m) < 0 ||
 	    m.op != (VHSM_OP_UNWRAP_BATCH | VHSM_OP_REPLY_FLAG) || m.id != id ||
 	    vhsm_wire_get_i32(&m, VHSM_TAG_ERRNO, &e) < 0 || e != 0 ||
 	    !(f = vhsm_wire_get(&m, VHSM_TAG_BATCH))) {
