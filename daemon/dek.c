@@ -129,6 +129,21 @@ int dek_read(struct manager *m, const char *name, struct dek *ret)
 	return 0;
 }
 
+json_object *dek_meta_json(const struct dek *d)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "name", json_object_new_string(d->name));
+	json_object_object_add(o, "kek", json_object_new_string(d->kek));
+	json_object_object_add(o, "size", json_object_new_int64(d->size));
+	json_object_object_add(o, "timeout", json_object_new_int64(d->timeout));
+	json_object_object_add(o, "created", json_object_new_int64((int64_t)d->created));
+	json_object_object_add(o, "acl", json_object_new_string(d->acl_text));
+	return o;
+}
+
 int dek_create_file(struct manager *m, const struct dek *d)
 {
 	_cleanup_free_ char *hex = malloc(2 * d->wrapped_len + 1);
@@ -141,15 +156,9 @@ int dek_create_file(struct manager *m, const struct dek *d)
 	snprintf(path, sizeof(path), "%s/dek", m->state_dir);
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return negative_errno();
-	json_object *o = json_object_new_object();
+	json_object *o = dek_meta_json(d);
 	if (!o)
 		return -ENOMEM;
-	json_object_object_add(o, "name", json_object_new_string(d->name));
-	json_object_object_add(o, "kek", json_object_new_string(d->kek));
-	json_object_object_add(o, "size", json_object_new_int64(d->size));
-	json_object_object_add(o, "timeout", json_object_new_int64(d->timeout));
-	json_object_object_add(o, "created", json_object_new_int64((int64_t)d->created));
-	json_object_object_add(o, "acl", json_object_new_string(d->acl_text));
 	json_object_object_add(o, "wrapped", json_object_new_string(hex));
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	dek_path(m, d->name, path, sizeof(path));

@@ -39,6 +39,9 @@ int dek_context(const struct dek *d, char *out, size_t outlen);
 
 /* Reads <state>/dek/<name>.dek. Returns 0, -ENOENT, -EINVAL (bad name) or -EBADMSG. */
 int dek_read(struct manager *m, const char *name, struct dek *ret);
+/* A new JSON object with d's public fields (name, kek, size, timeout, created, acl), which
+ * the DEK file and dek list share; NULL when out of memory. */
+struct json_object *dek_meta_json(const struct dek *d);
 /* Writes a new DEK file atomically; -EEXIST when one exists. */
 int dek_create_file(struct manager *m, const struct dek *d);
 /* Removes the DEK file durably. */

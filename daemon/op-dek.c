@@ -159,7 +159,7 @@ int op_dek_create(struct op_ctx *c)
 static json_object *dek_json(const struct dek *d)
 {
 	struct dek_key keys[DEK_MAX_LOADED];
-	json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	json_object *o = dek_meta_json(d), *arr = json_object_new_array();
 	int n = dek_find_keys(d->name, keys, ELEMENTSOF(keys));
 
 	if (!o || !arr) {
@@ -167,12 +167,6 @@ static json_object *dek_json(const struct dek *d)
 		json_object_put(arr);
 		return NULL;
 	}
-	json_object_object_add(o, "name", json_object_new_string(d->name));
-	json_object_object_add(o, "kek", json_object_new_string(d->kek));
-	json_object_object_add(o, "size", json_object_new_int64(d->size));
-	json_object_object_add(o, "timeout", json_object_new_int64(d->timeout));
-	json_object_object_add(o, "created", json_object_new_int64((int64_t)d->created));
-	json_object_object_add(o, "acl", json_object_new_string(d->acl_text));
 	for (int i = 0; i < n; i++) {
 		json_object *k = json_object_new_object();
 		const struct loaded *l = loaded_find(keys[i].serial);
