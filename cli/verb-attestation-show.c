@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "json-cleanup.h"
 #include "snp-report.h"
 #include "vhsmctl.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 struct show_ctx {
 	json_object *obj; /* JSON mode when not NULL */

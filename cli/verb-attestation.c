@@ -13,6 +13,7 @@
 #include "amd-cert.h"
 #include "certtable.h"
 #include "fileio.h"
+#include "json-cleanup.h"
 #include "policy.h"
 #include "snp-report.h"
 #include "snp-verify.h"
@@ -21,7 +22,6 @@
 #define MAX_TRUST_ROOTS 8
 #define REPORT_FILE_MAX (64u * 1024u)
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 struct verify_inputs {
 	uint8_t *report;

@@ -25,18 +25,13 @@
 #include "audit.h"
 #include "ct.h"
 #include "fileio.h"
+#include "json-cleanup.h"
 #include "luks.h"
 #include "ops.h"
 #include "secmem.h"
 #include "store.h"
 
 #define BINDING_FILE_MAX 8192u
-
-static inline void json_object_putp(struct json_object **o)
-{
-	if (*o)
-		json_object_put(*o);
-}
 
 static int binding_dir(struct manager *m, char *buf, size_t len)
 {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ct.h"
+#include "json-cleanup.h"
 #include "luks-token.h"
 #include "wrap.h"
 
@@ -34,18 +35,6 @@ static int fail(char *why, size_t whylen, int r, const char *fmt, ...)
 		va_end(ap);
 	}
 	return r;
-}
-
-static inline void json_object_putp(struct json_object **o)
-{
-	if (*o)
-		json_object_put(*o);
-}
-
-static inline void json_tokener_freep(struct json_tokener **t)
-{
-	if (*t)
-		json_tokener_free(*t);
 }
 
 bool luks_token_kek_name_valid(const char *name)

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json-cleanup.h"
 #include "policy.h"
 
 enum policy_list_kind {
@@ -127,18 +128,6 @@ static uint8_t *tcb_field(struct snp_tcb *t, enum tcb_component c)
 static uint8_t tcb_get(const struct snp_tcb *t, enum tcb_component c)
 {
 	return *((const uint8_t *)t + tcb_info[c].off);
-}
-
-static inline void json_object_putp(struct json_object **o)
-{
-	if (*o)
-		json_object_put(*o);
-}
-
-static inline void json_tokener_freep(struct json_tokener **t)
-{
-	if (*t)
-		json_tokener_free(*t);
 }
 
 /* ---- errors ---- */

@@ -13,6 +13,7 @@
 
 #include "ct.h"
 #include "fileio.h"
+#include "json-cleanup.h"
 #include "log.h"
 #include "sim.h"
 
@@ -702,12 +703,6 @@ static int get_ca(struct json_object *o, struct sim_state *s)
 	if (r >= 0)
 		r = get_pem(o, "ask_cert", &s->ask_cert_pem);
 	return r;
-}
-
-static void json_object_putp(struct json_object **o)
-{
-	if (*o)
-		json_object_put(*o);
 }
 
 static int parse_json(const char *text, size_t len, struct json_object **ret)
