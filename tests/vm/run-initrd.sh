@@ -249,14 +249,4 @@ report || ok=$?
 [ "$hf" -eq 0 ] || ok=1
 read -r gp _ gf _ <<<"$RESULT_LINE"
 RESULT_LINE="$((gp + hp)) passed, $((gf + hf)) failed"
-log "total $(elapsed $t_start) (boot $BOOT_SECS s)"
-if [ "$ok" -eq 0 ] && [ "$keep" = 0 ]; then
-	safe_rm "$W"
-elif [ "$ok" -eq 0 ]; then
-	log "work directory kept (--keep): $W"
-else
-	trim_work
-	log "FAILED; work directory kept: $W (serial.log, result.txt, dracut.log, enroll.log)"
-fi
-echo "$RESULT_LINE"
-[ "$ok" -eq 0 ]
+finish "$ok" "serial.log, result.txt, dracut.log, enroll.log"

@@ -465,6 +465,24 @@ report() {
 	[ "$failed" -eq 0 ]
 }
 
+# finish OK LOGS: the end of a run with report's verdict OK (0 = passed). Removes the work
+# directory after a pass (unless --keep); after a failure keeps the logs, keys and small
+# images, drops the large copies and names LOGS. Prints RESULT_LINE last; returns OK.
+finish() {
+	local ok=$1 logs=$2
+	log "total $(elapsed $t_start) (boot $BOOT_SECS s)"
+	if [ "$ok" -eq 0 ] && [ "$keep" = 0 ]; then
+		safe_rm "$W"
+	elif [ "$ok" -eq 0 ]; then
+		log "work directory kept (--keep): $W"
+	else
+		trim_work
+		log "FAILED; work directory kept: $W ($logs)"
+	fi
+	echo "$RESULT_LINE"
+	[ "$ok" -eq 0 ]
+}
+
 # tests/vm/run-initrd.sh sources this file for its functions.
 [ "${VHSM_VM_LIB:-0}" = 1 ] && return 0
 ensure_cache
@@ -479,15 +497,4 @@ else
 fi
 ok=0
 report || ok=$?
-log "total $(elapsed $t_start) (boot $BOOT_SECS s)"
-if [ "$ok" -eq 0 ] && [ "$keep" = 0 ]; then
-	safe_rm "$W"
-elif [ "$ok" -eq 0 ]; then
-	log "work directory kept (--keep): $W"
-else
-	# Keep the logs, keys and small images; drop the large copies unless --keep.
-	trim_work
-	log "FAILED; work directory kept: $W (serial.log, result.txt, qemu.cmd)"
-fi
-echo "$RESULT_LINE"
-[ "$ok" -eq 0 ]
+finish "$ok" "serial.log, result.txt, qemu.cmd"
