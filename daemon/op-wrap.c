@@ -38,6 +38,19 @@ static int get_context(struct op_ctx *c, const uint8_t **ret, size_t *ret_len)
 	return 0;
 }
 
+/* Refuses meta's KEK (named name) for op when the caller's ACL lacks op or it is not enabled. */
+static int kek_usable(struct op_ctx *c, const char *name, uint32_t op,
+		      const struct kek_meta *meta)
+{
+	if (!acl_allows(meta, c->peer, op))
+		return op_fail(c, -EPERM, "uid %u may not %s with KEK %s", (unsigned)c->peer->uid,
+			       acl_op_name(op), name);
+	if (meta->state != KEK_ENABLED)
+		return op_fail(c, -EKEYREVOKED, "KEK %s is %s", name,
+			       kek_state_to_string(meta->state));
+	return 0;
+}
+
 /* Unseals the KEK named by name for op, refusing one that is not enabled. */
 static int open_enabled(struct op_ctx *c, const char *name, uint32_t op, struct kek_meta *meta,
 			uint8_t **keys)
@@ -58,13 +71,7 @@ static int open_enabled(struct op_ctx *c, const char *name, uint32_t op, struct 
 		return op_fail(c, -ENOKEY, "no KEK named %s", name);
 	if (r < 0)
 		return r;
-	if (!acl_allows(meta, c->peer, op))
-		return op_fail(c, -EPERM, "uid %u may not %s with KEK %s", (unsigned)c->peer->uid,
-			       acl_op_name(op), name);
-	if (meta->state != KEK_ENABLED)
-		return op_fail(c, -EKEYREVOKED, "KEK %s is %s", name,
-			       kek_state_to_string(meta->state));
-	return 0;
+	return kek_usable(c, name, op, meta);
 }
 
 static int do_wrap(struct op_ctx *c, const struct kek_meta *meta, const uint8_t *keys,
@@ -136,13 +143,7 @@ static int kek_open_for(struct op_ctx *c, const char *name, uint32_t op, struct 
 {
 	if (k->keys && strcmp(k->name, name) == 0 && !k->meta.attest_each_use) {
 		memcpy(c->key, k->name, sizeof(c->key));
-		if (!acl_allows(&k->meta, c->peer, op))
-			return op_fail(c, -EPERM, "uid %u may not %s with KEK %s",
-				       (unsigned)c->peer->uid, acl_op_name(op), name);
-		if (k->meta.state != KEK_ENABLED)
-			return op_fail(c, -EKEYREVOKED, "KEK %s is %s", name,
-				       kek_state_to_string(k->meta.state));
-		return 0;
+		return kek_usable(c, name, op, &k->meta);
 	}
 	kek_open_done(k);
 	int r = open_enabled(c, name, op, &k->meta, &k->keys);
