@@ -594,16 +594,22 @@ int store_exchange_read(struct manager *m, const char *kek, char **ret_meta, uin
 	return 0;
 }
 
-int store_exchange_remove(struct manager *m, const char *kek)
+/* Removes <state>/exchange/<name><suffix> durably. */
+static int exchange_unlink(struct manager *m, const char *name, const char *suffix)
 {
 	char path[4096];
 
-	if (!store_name_valid(kek))
+	if (!store_name_valid(name))
 		return -EINVAL;
-	exchange_path(m, kek, ".sealed", path, sizeof(path));
+	exchange_path(m, name, suffix, path, sizeof(path));
 	if (unlink(path) < 0)
 		return negative_errno();
 	return fileio_fsync_parent(path);
+}
+
+int store_exchange_remove(struct manager *m, const char *kek)
+{
+	return exchange_unlink(m, kek, ".sealed");
 }
 
 int store_exchange_mark(struct manager *m, const char *kid, const char *what)
@@ -618,14 +624,7 @@ int store_exchange_mark(struct manager *m, const char *kid, const char *what)
 
 int store_exchange_unmark(struct manager *m, const char *kid)
 {
-	char path[4096];
-
-	if (!store_name_valid(kid))
-		return -EINVAL;
-	exchange_path(m, kid, ".spent", path, sizeof(path));
-	if (unlink(path) < 0)
-		return negative_errno();
-	return fileio_fsync_parent(path);
+	return exchange_unlink(m, kid, ".spent");
 }
 
 int store_exchange_spent(struct manager *m, const char *kid, char *buf, size_t len)
