@@ -163,7 +163,7 @@ $(B)/fuzz-replay-%: $(B)/tests/fuzz/fuzz-%.o $(B)/tests/fuzz/fuzz-main.o $(B)/li
 # ---- tests ----
 export VHSM_BUILDDIR := $(abspath $(B))
 export VHSM_SNP_SIM_MODULE := $(abspath $(B))/vhsm-snp-sim.so
-VECTORS ?= $(abspath ../shared/vectors)
+VECTORS ?= $(abspath tests/vectors)
 export VHSM_VECTORS := $(VECTORS)
 
 check: all

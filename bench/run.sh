@@ -2,12 +2,12 @@
 # vhsm benchmarks: prints "name: value unit" lines on stdout (progress on stderr).
 #   bench/run.sh [--quick]      (make bench runs it without --quick; see docs/performance.md)
 # Uses the binaries in $VHSM_BUILDDIR (default build/) and the genuine Genoa report in
-# $VHSM_VECTORS/genoa-v5-oak (default ../shared/vectors). Starts its own vhsmd on a simulated
+# $VHSM_VECTORS/genoa-v5-oak (default tests/vectors). Starts its own vhsmd on a simulated
 # CVM in a temporary directory, exactly like tests/integration/lib.sh, and stops it on exit.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${VHSM_BUILDDIR:-$top/build}
-VEC=${VHSM_VECTORS:-$(cd "$top/.." && pwd)/shared/vectors}
+VEC=${VHSM_VECTORS:-$top/tests/vectors}
 export VHSM_SNP_SIM_MODULE=${VHSM_SNP_SIM_MODULE:-$B/vhsm-snp-sim.so}
 export VHSMD_LOG_STDERR=1
 LIMIT=${VHSM_BENCH_TIMEOUT:-150} # seconds for the whole benchmark binary

@@ -36,14 +36,10 @@ if "$ctl" attestation verify --report "$work/report.bin" --certs "$work/certs" >
 fi
 grep -E 'fail|result' "$work/out"
 
-step "5. A genuine AMD-signed report (if ../shared/vectors is present)"
-vec=${VHSM_VECTORS:-$top/../shared/vectors}
-if [ -d "$vec/genoa-v5-oak" ]; then
-	"$ctl" attestation verify --report "$vec/genoa-v5-oak/report.bin" \
-		--certs "$vec/genoa-v5-oak" --policy default | tail -n 4
-else
-	echo "(vectors not found; skipped)"
-fi
+step "5. A genuine AMD-signed report (tests/vectors)"
+vec=${VHSM_VECTORS:-$top/tests/vectors}
+"$ctl" attestation verify --report "$vec/genoa-v5-oak/report.bin" \
+	--certs "$vec/genoa-v5-oak" --policy default | tail -n 4
 step "6. vhsmd on the simulated CVM: attestation gate, a sealed KEK, wrap and unwrap a DEK"
 "$B/vhsmd" --socket "$work/vhsmd.sock" --state-dir "$work/state" \
 	--snp-device "sim:$work/cvm.json" --trust-root "$work/certs/ark.pem" --idle-timeout 0 \

@@ -8,7 +8,7 @@ cd "$top"
 B=${VHSM_BUILDDIR:-$top/build}
 export VHSM_BUILDDIR=$B
 export VHSM_SNP_SIM_MODULE=${VHSM_SNP_SIM_MODULE:-$B/vhsm-snp-sim.so}
-export VHSM_VECTORS=${VHSM_VECTORS:-$(cd "$top/.." && pwd)/shared/vectors}
+export VHSM_VECTORS=${VHSM_VECTORS:-$top/tests/vectors}
 tiers=${*:-unit fuzz integration}
 passed=0 failed=0 skipped=0
 failures=()

@@ -4,7 +4,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 B=${VHSM_BUILDDIR:-$top/build}
-VEC=${VHSM_VECTORS:-$top/../shared/vectors}
+VEC=${VHSM_VECTORS:-$top/tests/vectors}
 export VHSM_SNP_SIM_MODULE=${VHSM_SNP_SIM_MODULE:-$B/vhsm-snp-sim.so}
 CTL=$B/vhsmctl
 SIM=$B/vhsm-snp-sim

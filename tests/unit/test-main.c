@@ -45,7 +45,7 @@ const char *test_vector(const char *rel)
 	static char buf[PATH_MAX];
 	const char *root = getenv("VHSM_VECTORS");
 
-	snprintf(buf, sizeof(buf), "%s/%s", root ? root : "../shared/vectors", rel);
+	snprintf(buf, sizeof(buf), "%s/%s", root ? root : "tests/vectors", rel);
 	return buf;
 }
 

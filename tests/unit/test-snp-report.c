@@ -25,7 +25,7 @@ struct genuine {
 	uint32_t vmpl;
 };
 
-/* Vectors shipped in shared/vectors (test_vector paths). */
+/* Vectors shipped in tests/vectors (test_vector paths). */
 static const struct genuine genuine[] = {
 	{ "genoa-v3-azure-trustee/report.bin", 3, SNP_PRODUCT_GENOA, 0x3001f, 0x24, 0, 1, 55, 40,
 	  0x541700000000000aull, 0x19, 0x11, 0x01, 0 },
