@@ -88,7 +88,7 @@ PROGRAMS := $(B)/vhsmctl $(B)/vhsm-byok $(B)/vhsm-snp-sim $(B)/vhsm-snp-sim.so $
 ifneq ($(DAEMON_SRCS),)
 PROGRAMS += $(B)/vhsmd
 endif
-TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup
+TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup $(B)/test-kmip-tool
 
 .PHONY: demo
 # Keep intermediate objects (fuzz harness objects are built through a pattern chain).
@@ -155,6 +155,11 @@ $(B)/test-p11-setup: tests/helpers/p11-setup.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -pie $(ALL_LDFLAGS) -o $@ $< -ldl
+
+# Drives the KMIP codec against PyKMIP in tests/integration/test-kmip-pykmip.sh.
+$(B)/test-kmip-tool: $(B)/tests/helpers/kmip-tool.o $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/fuzz-replay-%: $(B)/tests/fuzz/fuzz-%.o $(B)/tests/fuzz/fuzz-main.o $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
