@@ -58,6 +58,90 @@ void kmip_put_group_attribute(struct kmip_writer *w, const char *group)
 	kmip_put_end(w);
 }
 
+void kmip_put_attr_int(struct kmip_writer *w, const char *attr, int32_t v)
+{
+	kmip_put_begin(w, KMIP_TAG_ATTRIBUTE);
+	put_attribute_name(w, attr);
+	kmip_put_int(w, KMIP_TAG_ATTRIBUTE_VALUE, v);
+	kmip_put_end(w);
+}
+
+void kmip_put_attr_enum(struct kmip_writer *w, const char *attr, uint32_t v)
+{
+	kmip_put_begin(w, KMIP_TAG_ATTRIBUTE);
+	put_attribute_name(w, attr);
+	kmip_put_enum(w, KMIP_TAG_ATTRIBUTE_VALUE, v);
+	kmip_put_end(w);
+}
+
+void kmip_put_link_attribute(struct kmip_writer *w, uint32_t link_type, const char *uid)
+{
+	kmip_put_begin(w, KMIP_TAG_ATTRIBUTE);
+	put_attribute_name(w, "Link");
+	kmip_put_begin(w, KMIP_TAG_ATTRIBUTE_VALUE);
+	kmip_put_enum(w, KMIP_TAG_LINK_TYPE, link_type);
+	kmip_put_text(w, KMIP_TAG_LINKED_OBJECT_IDENTIFIER, uid, strlen(uid));
+	kmip_put_end(w);
+	kmip_put_end(w);
+}
+
+void kmip_put_app_info_attribute(struct kmip_writer *w, const char *ns, const char *data)
+{
+	kmip_put_begin(w, KMIP_TAG_ATTRIBUTE);
+	put_attribute_name(w, "Application Specific Information");
+	kmip_put_begin(w, KMIP_TAG_ATTRIBUTE_VALUE);
+	kmip_put_text(w, KMIP_TAG_APPLICATION_NAMESPACE, ns, strlen(ns));
+	kmip_put_text(w, KMIP_TAG_APPLICATION_DATA, data, strlen(data));
+	kmip_put_end(w);
+	kmip_put_end(w);
+}
+
+void kmip_put_aes_template(struct kmip_writer *w, int32_t bits, const char *name,
+			   const char *group, const char *replaces)
+{
+	kmip_put_enum(w, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_SYMMETRIC_KEY);
+	kmip_put_begin(w, KMIP_TAG_TEMPLATE_ATTRIBUTE);
+	kmip_put_attr_enum(w, "Cryptographic Algorithm", KMIP_ALG_AES);
+	kmip_put_attr_int(w, "Cryptographic Length", bits);
+	kmip_put_attr_int(w, "Cryptographic Usage Mask",
+			  KMIP_USAGE_ENCRYPT | KMIP_USAGE_DECRYPT | KMIP_USAGE_WRAP_KEY |
+				  KMIP_USAGE_UNWRAP_KEY);
+	kmip_put_name_attribute(w, name);
+	if (group)
+		kmip_put_group_attribute(w, group);
+	if (replaces)
+		kmip_put_app_info_attribute(w, KMIP_VHSM_REPLACES_NAMESPACE, replaces);
+	kmip_put_end(w);
+}
+
+void kmip_put_aes_key(struct kmip_writer *w, const uint8_t *key, size_t len)
+{
+	kmip_put_begin(w, KMIP_TAG_SYMMETRIC_KEY);
+	kmip_put_begin(w, KMIP_TAG_KEY_BLOCK);
+	kmip_put_enum(w, KMIP_TAG_KEY_FORMAT_TYPE, KMIP_KEY_FORMAT_RAW);
+	kmip_put_begin(w, KMIP_TAG_KEY_VALUE);
+	kmip_put_bytes(w, KMIP_TAG_KEY_MATERIAL, key, len);
+	kmip_put_end(w);
+	kmip_put_enum(w, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, KMIP_ALG_AES);
+	kmip_put_int(w, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, (int32_t)(len * 8));
+	kmip_put_end(w);
+	kmip_put_end(w);
+}
+
+void kmip_put_revocation(struct kmip_writer *w, uint32_t reason, int64_t now)
+{
+	kmip_put_begin(w, KMIP_TAG_REVOCATION_REASON);
+	kmip_put_enum(w, KMIP_TAG_REVOCATION_REASON_CODE, reason);
+	kmip_put_end(w);
+	if (reason == KMIP_REVOKE_KEY_COMPROMISE)
+		kmip_put_datetime(w, KMIP_TAG_COMPROMISE_OCCURRENCE_DATE, now);
+}
+
+void kmip_put_attribute_name(struct kmip_writer *w, const char *attr)
+{
+	put_attribute_name(w, attr);
+}
+
 static int read_header(const struct kmip_item *msg, struct kmip_response *r)
 {
 	struct kmip_item hdr, ver;
@@ -160,4 +244,56 @@ int kmip_get_symmetric_key(const struct kmip_item *payload, uint32_t *ret_alg, i
 	*ret_key = key;
 	*ret_len = len;
 	return 0;
+}
+
+/* The AttributeValue of an Attribute structure, which need not be of one fixed type. */
+static int attribute_value(const struct kmip_item *attribute, struct kmip_item *ret)
+{
+	struct kmip_iter it;
+	struct kmip_item item;
+
+	kmip_iter_init(&it, attribute);
+	while (kmip_iter_next(&it, &item))
+		if (item.tag == KMIP_TAG_ATTRIBUTE_VALUE) {
+			*ret = item;
+			return 0;
+		}
+	return -EBADMSG;
+}
+
+int kmip_get_attribute(const struct kmip_item *payload, const char *attr, unsigned index,
+		       struct kmip_item *ret)
+{
+	struct kmip_iter it;
+	struct kmip_item item, name;
+	size_t alen = strlen(attr);
+
+	if (payload->type != KMIP_TYPE_STRUCTURE)
+		return -EBADMSG;
+	kmip_iter_init(&it, payload);
+	while (kmip_iter_next(&it, &item)) {
+		if (item.tag != KMIP_TAG_ATTRIBUTE)
+			continue;
+		if (item.type != KMIP_TYPE_STRUCTURE ||
+		    kmip_find(&item, KMIP_TAG_ATTRIBUTE_NAME, KMIP_TYPE_TEXT_STRING, &name) < 0)
+			return -EBADMSG;
+		if (name.len != alen || memcmp(name.value, attr, alen) != 0 || index-- > 0)
+			continue;
+		return attribute_value(&item, ret);
+	}
+	return -ENOENT;
+}
+
+const char *kmip_state_to_string(uint32_t state)
+{
+	static const char *const names[] = {
+		[KMIP_STATE_PRE_ACTIVE] = "pre-active",
+		[KMIP_STATE_ACTIVE] = "active",
+		[KMIP_STATE_DEACTIVATED] = "deactivated",
+		[KMIP_STATE_COMPROMISED] = "compromised",
+		[KMIP_STATE_DESTROYED] = "destroyed",
+		[KMIP_STATE_DESTROYED_COMPROMISED] = "destroyed-compromised",
+	};
+
+	return state < ELEMENTSOF(names) && names[state] ? names[state] : "unknown";
 }

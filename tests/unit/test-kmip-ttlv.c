@@ -318,3 +318,44 @@ TEST(kmip_response_refuses_requests_and_batches)
 	/* A request is not a response. */
 	ASSERT_EQ(kmip_response_parse(b, n, KMIP_OP_GET, &r), -EBADMSG);
 }
+
+TEST(kmip_attributes_by_name_and_index)
+{
+	uint8_t b[512];
+	struct kmip_writer w;
+	struct kmip_item payload, v;
+	uint32_t e;
+	char text[16];
+	int n;
+
+	kmip_writer_init(&w, b, sizeof(b));
+	kmip_put_begin(&w, KMIP_TAG_RESPONSE_PAYLOAD);
+	kmip_put_uid(&w, "5");
+	kmip_put_attr_enum(&w, "State", KMIP_STATE_ACTIVE);
+	kmip_put_app_info_attribute(&w, "other", "x");
+	kmip_put_app_info_attribute(&w, KMIP_VHSM_REPLACES_NAMESPACE, "4");
+	kmip_put_end(&w);
+	n = kmip_writer_finish(&w);
+	ASSERT_GT(n, 0);
+	ASSERT_EQ(kmip_ttlv_parse(b, (size_t)n, &payload), 0);
+	ASSERT_EQ(kmip_get_attribute(&payload, "State", 0, &v), 0);
+	ASSERT_EQ(kmip_item_enum(&v, &e), 0);
+	ASSERT_EQ(e, KMIP_STATE_ACTIVE);
+	ASSERT_STREQ(kmip_state_to_string(e), "active");
+	ASSERT_STREQ(kmip_state_to_string(99), "unknown");
+	ASSERT_EQ(kmip_get_attribute(&payload, "State", 1, &v), -ENOENT);
+	ASSERT_EQ(kmip_get_attribute(&payload, "Stat", 0, &v), -ENOENT);
+	ASSERT_EQ(kmip_get_attribute(&payload, "Application Specific Information", 1, &v), 0);
+	ASSERT_EQ(kmip_get_text(&v, KMIP_TAG_APPLICATION_DATA, text, sizeof(text)), 0);
+	ASSERT_STREQ(text, "4");
+	/* An Attribute without a value is malformed. */
+	kmip_writer_init(&w, b, sizeof(b));
+	kmip_put_begin(&w, KMIP_TAG_RESPONSE_PAYLOAD);
+	kmip_put_begin(&w, KMIP_TAG_ATTRIBUTE);
+	kmip_put_attribute_name(&w, "State");
+	kmip_put_end(&w);
+	kmip_put_end(&w);
+	n = kmip_writer_finish(&w);
+	ASSERT_EQ(kmip_ttlv_parse(b, (size_t)n, &payload), 0);
+	ASSERT_EQ(kmip_get_attribute(&payload, "State", 0, &v), -EBADMSG);
+}
