@@ -34,7 +34,7 @@ BUILDDIR ?= build
 endif
 B := $(BUILDDIR)
 
-PKGS := libcrypto json-c libsystemd libkeyutils libcryptsetup devmapper
+PKGS := libcrypto libssl json-c libsystemd libkeyutils libcryptsetup devmapper
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
 
@@ -72,6 +72,8 @@ BYOK_SRCS := $(wildcard byok/*.c)
 BYOK_OBJS := $(BYOK_SRCS:%.c=$(B)/%.o)
 # vhsm-byok only needs PKCS#11 type definitions (p11-kit's header); modules are dlopen'ed.
 P11_CFLAGS := $(shell $(PKG_CONFIG) --cflags p11-kit-1)
+FLEET_SRCS := $(wildcard fleet/*.c)
+FLEET_OBJS := $(FLEET_SRCS:%.c=$(B)/%.o)
 DAEMON_SRCS := $(wildcard daemon/*.c)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(B)/%.o)
 # sim/: sim-*.c is the simulator core (module + tool); vhsm-snp-sim.c is the tool's main.
@@ -83,7 +85,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz-%.c,%,$(filter-out tests/fuzz/fuzz-main.c,$(wildcard tests/fuzz/fuzz-*.c)))
 
-PROGRAMS := $(B)/vhsmctl $(B)/vhsm-byok $(B)/vhsm-snp-sim $(B)/vhsm-snp-sim.so $(B)/vhsm-request-key \
+PROGRAMS := $(B)/vhsmctl $(B)/vhsm-byok $(B)/vhsm-fleet $(B)/vhsm-snp-sim $(B)/vhsm-snp-sim.so $(B)/vhsm-request-key \
 	$(B)/token/libcryptsetup-token-vhsm.so
 ifneq ($(DAEMON_SRCS),)
 PROGRAMS += $(B)/vhsmd
@@ -118,6 +120,10 @@ $(B)/vhsmctl: $(CLI_OBJS) $(B)/libvhsm.a
 $(B)/vhsm-byok: $(BYOK_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(BYOK_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
+
+$(B)/vhsm-fleet: $(FLEET_OBJS) $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(FLEET_OBJS) $(B)/libvhsm.a $(PKG_LIBS)
 
 $(B)/vhsmd: $(DAEMON_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
@@ -250,6 +256,7 @@ install: all
 		$(DESTDIR)$(MODULESLOADDIR)
 	install -m 0755 $(B)/vhsmctl $(DESTDIR)$(BINDIR)/vhsmctl
 	install -m 0755 $(B)/vhsm-byok $(DESTDIR)$(BINDIR)/vhsm-byok
+	install -m 0755 $(B)/vhsm-fleet $(DESTDIR)$(BINDIR)/vhsm-fleet
 	install -m 0755 $(B)/vhsm-request-key $(DESTDIR)$(SBINDIR)/vhsm-request-key
 	install -m 0755 kmod-helpers/vhsm-kmod-check $(DESTDIR)$(SBINDIR)/vhsm-kmod-check
 	sed 's|/usr/sbin/vhsm-request-key|$(SBINDIR)/vhsm-request-key|' kmod-helpers/vhsm.conf \
@@ -264,7 +271,7 @@ install: all
 	install -m 0644 systemd/vhsm.sysusers $(DESTDIR)$(SYSUSERSDIR)/vhsm.conf
 	install -m 0644 systemd/vhsm.tmpfiles $(DESTDIR)$(TMPFILESDIR)/vhsm.conf
 	install -m 0644 udev/60-vhsm-sev-guest.rules $(DESTDIR)$(UDEVDIR)/rules.d/
-	install -m 0644 docs/man/vhsmctl.1 docs/man/vhsm-byok.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 docs/man/vhsmctl.1 docs/man/vhsm-byok.1 docs/man/vhsm-fleet.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 docs/man/vhsmd.8 docs/man/vhsm-request-key.8 docs/man/vhsm-kmod-check.8 \
 		$(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
