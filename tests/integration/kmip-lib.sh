@@ -1,0 +1,75 @@
+# KMIP test helpers (sourced after lib.sh): a test PKI and real pykmip-server instances
+# (Debian python3-pykmip) on 127.0.0.1 at free ports, stopped by PID.
+PY=/usr/bin/python3
+FLEET=$B/vhsm-fleet
+"$PY" -c 'import kmip' 2>/dev/null ||
+	skip "python3-pykmip is not installed (scripts/install-deps.sh installs it)"
+command -v pykmip-server >/dev/null || skip "no pykmip-server (python3-pykmip)"
+PKI=$WORK/pki
+mkdir -p "$PKI"
+"$PY" "$top/tests/integration/kmip-pki.py" "$PKI"
+
+free_port() {
+	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_kmip NAME [CERT] [DB]: a pykmip-server named NAME with server certificate CERT
+# (default server) and database DB (default $WORK/NAME.db); sets KMIP_PORT_<NAME>.
+start_kmip() {
+	local name=$1 cert=${2:-server} db=${3:-$WORK/$1.db} port i
+	mkdir -p "$WORK/$name-policies"
+	for i in 1 2 3; do
+		port=$(free_port)
+		cat >"$WORK/$name.conf" <<CONF
+[server]
+hostname=127.0.0.1
+port=$port
+certificate_path=$PKI/$cert.pem
+key_path=$PKI/$cert.key
+ca_path=$PKI/ca.pem
+auth_suite=TLS1.2
+policy_path=$WORK/$name-policies
+enable_tls_client_auth=True
+logging_level=INFO
+database_path=$db
+CONF
+		pykmip-server -f "$WORK/$name.conf" -l "$WORK/$name.log" >"$WORK/$name.out" 2>&1 &
+		eval "KMIP_PID_$name=$!"
+		on_exit "kill -9 $! 2>/dev/null"
+		if wait_port "$port" "$!"; then
+			eval "KMIP_PORT_$name=$port"
+			return 0
+		fi
+		kill -9 "$!" 2>/dev/null || true
+	done
+	cat "$WORK/$name.log" >&2 || true
+	fail "pykmip-server $name did not start"
+}
+
+# wait_port PORT PID: until something listens on 127.0.0.1:PORT (bounded; the server's
+# start-up imports take seconds on a loaded machine), while PID lives.
+wait_port() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$2" 2>/dev/null || return 1
+		"$PY" -c "import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(('127.0.0.1',$1)))" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+stop_kmip() {
+	local pid
+	eval "pid=\$KMIP_PID_$1"
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# fleet ADMIN ENDPOINT... -- ARGS: vhsm-fleet as client certificate ADMIN against ENDPOINTs.
+fleet_as() {
+	local admin=$1 args=(); shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do args+=(--server "$1"); shift; done
+	shift
+	"$FLEET" "${args[@]}" --ca "${FLEET_CA:-$PKI/ca.pem}" --cert "$PKI/$admin.pem" \
+		--key "$PKI/$admin.key" --timeout 20000 "$@"
+}
