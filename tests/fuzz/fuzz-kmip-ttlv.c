@@ -3,7 +3,8 @@
  * KMIP TTLV parser fuzzer. Arbitrary bytes are either refused with -EBADMSG or -EMSGSIZE or
  * parse; a parsed message is rebuilt item by item with the writer, which must give back the
  * input byte for byte (only canonical encodings parse). The same rebuild into a buffer one
- * byte short must fail with -ENOBUFS. Every response reader runs over what parses.
+ * byte short must fail with -ENOBUFS. The response, key and attribute readers run over what
+ * parses and must point only into the input.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rebuild(&root, size - 1) != -ENOBUFS)
 		abort();
 	r = kmip_response_parse(data, size, KMIP_OP_GET, &resp);
+	if (r == 0 && resp.has_payload) {
+		struct kmip_item v;
+
+		for (unsigned i = 0; i < 4; i++) {
+			int k = kmip_get_attribute(&resp.payload, "State", i, &v);
+
+			if (k == 0 && (v.value < data || v.value + v.len > data + size))
+				abort();
+			if (k < 0 && k != -ENOENT && k != -EBADMSG)
+				abort();
+		}
+	}
 	if (r == 0 && resp.has_payload) {
 		uint32_t alg;
 		int32_t bits;
