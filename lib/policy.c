@@ -2,14 +2,10 @@
 /*
  * Attestation policy (schema in policy.h, reference in docs/policy.md).
  *
- * Parsing is two passes over the same bytes. json-c builds the tree (strict mode, UTF-8
- * validated) and the schema walk checks every member against a table. json-c's strict mode
- * still lets a few things through that a security policy must not silently accept: duplicate
- * member names (the last one wins), member names cut short at an escaped NUL
- * ("allow_debug\u0000x" arrives as "allow_debug"), single-quoted member names and raw control
- * characters inside strings. A small lexical pass over the accepted text rejects those. It
- * runs after the schema walk, so it only ever sees objects with known member names, which
- * bounds the work it does per object.
+ * Parsing: lib/json's strict parser (bounded size and depth; duplicate member names, names
+ * cut short at an escaped NUL, single-quoted strings and raw control characters refused)
+ * builds the tree, and the schema walk below checks every member against a table, naming the
+ * member that fails.
  *
  * The digest hashes a canonical binary form of the parsed policy, never the text.
  */
@@ -23,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json-cleanup.h"
+#include "json.h"
 #include "policy.h"
 
 enum policy_list_kind {
@@ -498,206 +494,6 @@ static int parse_members(struct json_object *root, struct snp_policy *p, char *e
 	return 0;
 }
 
-/* ---- lexical pass ---- */
-
-#define SCAN_MAX_DEPTH 8
-/* More than the number of distinct members any schema object has (21 at the top level). */
-#define SCAN_MAX_KEYS 32
-
-struct scan_frame {
-	bool object;
-	const char *name; /* raw name of the member holding this object (NULL at the top) */
-	size_t name_len;
-	unsigned n_keys;
-	const char *keys[SCAN_MAX_KEYS]; /* raw member names (between the quotes) */
-	size_t key_lens[SCAN_MAX_KEYS];
-};
-
-/*
- * Decodes the next code unit of a raw (already validated) JSON string: an escape gives the
- * unit it stands for (\uXXXX: the 16-bit value), any other byte itself. Two member names are
- * the same if their units are; member names that pass the schema walk are ASCII, where this
- * is exact.
- */
-static unsigned scan_unit(const char *s, size_t len, size_t *i)
-{
-	unsigned u = 0;
-	char c = s[*i];
-
-	if (c != '\\' || *i + 1 >= len) {
-		(*i)++;
-		return (unsigned char)c;
-	}
-	c = s[*i + 1];
-	*i += 2;
-	switch (c) {
-	case 'b': return '\b';
-	case 'f': return '\f';
-	case 'n': return '\n';
-	case 'r': return '\r';
-	case 't': return '\t';
-	case 'u':
-		for (unsigned k = 0; k < 4 && *i < len; k++, (*i)++) {
-			int d = hex_digit(s[*i]);
-			u = u << 4 | (unsigned)(d < 0 ? 0 : d);
-		}
-		return u;
-	default: return (unsigned char)c; /* \" \\ \/ */
-	}
-}
-
-static bool scan_key_has_nul(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len;)
-		if (scan_unit(s, len, &i) == 0)
-			return true;
-	return false;
-}
-
-static bool scan_key_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-	size_t i = 0, j = 0;
-
-	while (i < alen && j < blen)
-		if (scan_unit(a, alen, &i) != scan_unit(b, blen, &j))
-			return false;
-	return i == alen && j == blen;
-}
-
-/* Records member name s[0..len) in the innermost object; rejects a NUL or a repeat. */
-static int scan_key(struct scan_frame *f, const char *s, size_t len, size_t off, char *err,
-		    size_t errlen)
-{
-	if (scan_key_has_nul(s, len))
-		return fail(err, errlen, -EBADMSG, "member name with \\u0000 at offset %zu", off);
-	for (unsigned i = 0; i < f->n_keys; i++) {
-		if (!scan_key_eq(f->keys[i], f->key_lens[i], s, len))
-			continue;
-		if (f->name)
-			return fail(err, errlen, -EBADMSG,
-				    "%.*s.%.*s: duplicate member (offset %zu)",
-				    f->name_len > 40 ? 40 : (int)f->name_len, f->name,
-				    len > 40 ? 40 : (int)len, s, off);
-		return fail(err, errlen, -EBADMSG, "%.*s: duplicate member (offset %zu)",
-			    len > 40 ? 40 : (int)len, s, off);
-	}
-	if (f->n_keys >= SCAN_MAX_KEYS)
-		return fail(err, errlen, -EBADMSG, "too many members in one object");
-	f->keys[f->n_keys] = s;
-	f->key_lens[f->n_keys++] = len;
-	return 0;
-}
-
-/* Finds the closing quote of the string opening at s[i]; rejects raw control characters. */
-static int scan_string(const char *s, size_t len, size_t i, size_t *ret_end, char *err,
-		       size_t errlen)
-{
-	for (size_t j = i + 1; j < len; j++) {
-		if ((unsigned char)s[j] < 0x20)
-			return fail(err, errlen, -EBADMSG,
-				    "raw control character in a string at offset %zu", j);
-		if (s[j] == '\\')
-			j++;
-		else if (s[j] == '"') {
-			*ret_end = j;
-			return 0;
-		}
-	}
-	return fail(err, errlen, -EBADMSG, "unterminated string at offset %zu", i);
-}
-
-static bool is_json_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static int scan_lexical(const char *s, size_t len, char *err, size_t errlen)
-{
-	_cleanup_free_ struct scan_frame *frames = NULL;
-	int depth = -1;
-
-	frames = calloc(SCAN_MAX_DEPTH, sizeof(*frames));
-	if (!frames)
-		return fail(err, errlen, -ENOMEM, "out of memory");
-	for (size_t i = 0; i < len; i++) {
-		size_t end = 0, k;
-		int r;
-
-		switch (s[i]) {
-		case '{':
-		case '[':
-			if (++depth >= SCAN_MAX_DEPTH)
-				return fail(err, errlen, -EBADMSG, "nested too deeply");
-			frames[depth] = (struct scan_frame){ .object = s[i] == '{' };
-			if (depth > 0 && frames[depth - 1].object && frames[depth - 1].n_keys > 0) {
-				const struct scan_frame *up = &frames[depth - 1];
-
-				frames[depth].name = up->keys[up->n_keys - 1];
-				frames[depth].name_len = up->key_lens[up->n_keys - 1];
-			}
-			break;
-		case '}':
-		case ']':
-			if (depth >= 0)
-				depth--;
-			break;
-		case '\'':
-			return fail(err, errlen, -EBADMSG, "single-quoted string at offset %zu", i);
-		case '"':
-			r = scan_string(s, len, i, &end, err, errlen);
-			if (r < 0)
-				return r;
-			for (k = end + 1; k < len && is_json_space(s[k]); k++)
-				;
-			if (depth >= 0 && frames[depth].object && k < len && s[k] == ':') {
-				r = scan_key(&frames[depth], s + i + 1, end - i - 1, i, err,
-					     errlen);
-				if (r < 0)
-					return r;
-			}
-			i = end;
-			break;
-		default:
-			break;
-		}
-	}
-	return 0;
-}
-
-/* ---- parse ---- */
-
-static int json_parse_strict(const char *json, size_t len, struct json_object **ret, char *err,
-			     size_t errlen)
-{
-	_cleanup_(json_tokener_freep) struct json_tokener *tok = NULL;
-	struct json_object *o;
-	enum json_tokener_error e;
-	size_t end;
-
-	tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
-	if (!tok)
-		return fail(err, errlen, -ENOMEM, "out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, json, (int)len);
-	e = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
-	if (!o) {
-		if (e == json_tokener_success) /* the document is a JSON null */
-			return fail(err, errlen, -EBADMSG, "policy must be a JSON object");
-		if (e == json_tokener_continue)
-			return fail(err, errlen, -EBADMSG, "JSON: unexpected end of input");
-		return fail(err, errlen, -EBADMSG, "JSON syntax error at offset %zu: %s", end,
-			    json_tokener_error_desc(e));
-	}
-	for (; end < len; end++)
-		if (!is_json_space(json[end])) {
-			json_object_put(o);
-			return fail(err, errlen, -EBADMSG, "trailing data at offset %zu", end);
-		}
-	*ret = o;
-	return 0;
-}
-
 static struct snp_policy *policy_alloc(void)
 {
 	struct snp_policy *p = calloc(1, sizeof(*p));
@@ -715,40 +511,19 @@ int snp_policy_parse(const char *json, size_t len, struct snp_policy **ret, char
 {
 	_cleanup_(json_object_putp) struct json_object *root = NULL;
 	_cleanup_(snp_policy_freep) struct snp_policy *p = NULL;
-	const char *nul;
-	size_t i;
 	int r;
 
 	if (err && errlen > 0)
 		err[0] = 0;
 	if (!ret || (!json && len > 0))
 		return fail(err, errlen, -EINVAL, "invalid arguments");
-	if (len > POLICY_MAX_SIZE)
-		return fail(err, errlen, -EMSGSIZE,
-			    "policy is %zu bytes, more than the limit of %u", len, POLICY_MAX_SIZE);
-	if (!json)
-		json = "";
-	nul = memchr(json, 0, len);
-	if (nul)
-		return fail(err, errlen, -EBADMSG, "NUL byte at offset %zu", (size_t)(nul - json));
-	/* json-c cannot tell a complete top-level literal ("null", "1") from a cut-off one at
-	 * the end of the buffer; anything but an object is wrong anyway, so say that. */
-	for (i = 0; i < len && is_json_space(json[i]); i++)
-		;
-	if (i < len && json[i] != '{')
-		return fail(err, errlen, -EBADMSG, "policy must be a JSON object");
-	r = json_parse_strict(json, len, &root, err, errlen);
+	r = json_parse(json, len, POLICY_MAX_SIZE, "policy", &root, err, errlen);
 	if (r < 0)
 		return r;
-	if (!json_object_is_type(root, json_type_object))
-		return fail(err, errlen, -EBADMSG, "policy must be a JSON object");
 	p = policy_alloc();
 	if (!p)
 		return fail(err, errlen, -ENOMEM, "out of memory");
 	r = parse_members(root, p, err, errlen);
-	if (r < 0)
-		return r;
-	r = scan_lexical(json, len, err, errlen);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(p);

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Name validation (see text.h). One implementation for the wire codec, sealing and wrapping,
- * so that a name one of them accepts is never refused by another.
+ * Name validation (see text.h). One implementation of the text rule for the wire codec,
+ * sealing and wrapping, and one of the key-name rule for everything that names a key, so
+ * that a name one of them accepts is never refused by another.
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "text.h"
 
 size_t text_utf8_decode(const uint8_t *s, size_t n, uint32_t *ret_cp)
@@ -53,4 +57,44 @@ bool text_name_valid(const uint8_t *s, size_t n, size_t max)
 		i += k;
 	}
 	return true;
+}
+
+bool text_key_name_valid_n(const char *s, size_t n)
+{
+	if (!s || n == 0 || n > TEXT_KEY_NAME_MAX || s[0] == '.' || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+bool text_key_name_valid(const char *s)
+{
+	return s && text_key_name_valid_n(s, strnlen(s, TEXT_KEY_NAME_MAX + 1));
+}
+
+const char *text_key_name_error(char out[static TEXT_KEY_NAME_ERR_MAX], const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	o += (size_t)snprintf(out, TEXT_KEY_NAME_ERR_MAX, "invalid name '");
+	for (size_t i = 0; s && i < n && i < TEXT_KEY_NAME_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') {
+			out[o++] = (char)c;
+			continue;
+		}
+		out[o++] = '\\', out[o++] = 'x', out[o++] = hex[c >> 4], out[o++] = hex[c & 15];
+	}
+	if (s && n > TEXT_KEY_NAME_MAX)
+		memcpy(out + o, "...", 3), o += 3;
+	snprintf(out + o, TEXT_KEY_NAME_ERR_MAX - o, "': %s", TEXT_KEY_NAME_RULE);
+	return out;
 }

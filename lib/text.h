@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Text rules shared by everything that accepts a name from outside: KEK names on the wire,
- * seal labels and wrapped-key names. A name ends up in file names, log lines and terminals,
- * so all of them follow the one rule below. Pure; library code, never logs.
+ * Text rules shared by everything that accepts a name from outside. Two rules: the text rule
+ * (text_name_valid: well-formed UTF-8 without control characters or '/') for wire strings,
+ * seal labels and wrapped-key names as containers carry them, and the stricter key-name rule
+ * (text_key_name_valid) for what names a key. Every key name passes the text rule. A name ends
+ * up in file names, log lines and terminals. Pure; library code, never logs.
  */
 #pragma once
 
@@ -27,3 +29,36 @@ size_t text_utf8_decode(const uint8_t *s, size_t n, uint32_t *ret_cp);
  * the bytes); it may be NULL only when n is 0.
  */
 bool text_name_valid(const uint8_t *s, size_t n, size_t max);
+
+/*
+ * The one rule for names of keys: KEKs, DEKs, exchange keys (by the KEK they import), LUKS
+ * token "kek" members, the kernel keyring descriptions "vhsm:dek:<name>" and the files
+ * <name>.* in the state directory. 1..TEXT_KEY_NAME_MAX characters of [A-Za-z0-9_.-], not
+ * starting with '.' or '-': so a name is a safe file name (no '/', no "..", no hidden or
+ * option-like name), one token in /proc/keys and in log lines (no space, no control
+ * character, no newline), and reads the same in every terminal (ASCII only: no bidi override
+ * such as U+202E, no look-alike letters). Identifiers that are not names have rules of their
+ * own: a BYOK kid (lib/byok.c) also allows ':' and '/'.
+ */
+#define TEXT_KEY_NAME_MAX 64u
+#define TEXT_KEY_NAME_RULE \
+	"names are 1-64 characters of A-Z a-z 0-9 _ . -, not starting with '.' or '-'"
+/* Longest text_key_name_error() message, with its NUL. */
+#define TEXT_KEY_NAME_ERR_MAX 384u
+
+/* True when the NUL-terminated s is a valid key name (see above); false for NULL. */
+bool text_key_name_valid(const char *s);
+
+/*
+ * True when s[0..n) is a valid key name; for names that arrive with a length (wire strings,
+ * fixed fields). An embedded NUL makes it invalid.
+ */
+bool text_key_name_valid_n(const char *s, size_t n);
+
+/*
+ * The one message for an invalid name, written into out and returned:
+ * "invalid name 'X': " TEXT_KEY_NAME_RULE, where X is s[0..n) with every byte outside
+ * printable ASCII, and ' and \, shown as \xNN, and cut after 64 bytes ("..."). Every tool
+ * prints this message for a name the rule refuses.
+ */
+const char *text_key_name_error(char out[static TEXT_KEY_NAME_ERR_MAX], const char *s, size_t n);
