@@ -19,6 +19,7 @@
 #include "keyring.h"
 #include "luks-match.h"
 #include "shred-dm.h"
+#include "text.h"
 #include "vhsmctl.h"
 
 #define LUKS_MAX_TOKENS 32
@@ -242,7 +243,7 @@ static int dek_load(int argc, char **argv)
 	};
 	key_serial_t ring = KEY_SPEC_USER_KEYRING, key;
 	uint32_t timeout = UINT32_MAX, effective;
-	char desc[128], name[96], callout[32] = "";
+	char desc[128], name[96], callout[32] = "", msg[TEXT_KEY_NAME_ERR_MAX];
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -268,7 +269,8 @@ static int dek_load(int argc, char **argv)
 		return EXIT_USAGE;
 	if (keyring_dek_description(argv[optind], desc, sizeof(desc)) < 0 ||
 	    keyring_dek_name(desc, name, sizeof(name)) < 0) {
-		cli_error("dek load: invalid DEK name '%s'", argv[optind]);
+		cli_error("dek load: %s", text_key_name_error(msg, "DEK", argv[optind],
+								   strlen(argv[optind])));
 		return EXIT_USAGE;
 	}
 	r = dek_load_check(argv[optind], timeout, &effective);
@@ -442,7 +444,7 @@ static int kek_volumes(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	char kek_desc[128], kek[96];
+	char kek_desc[128], kek[96], msg[TEXT_KEY_NAME_ERR_MAX];
 	int c, found = 0;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -460,7 +462,8 @@ static int kek_volumes(int argc, char **argv)
 	}
 	if (keyring_dek_description(argv[optind], kek_desc, sizeof(kek_desc)) < 0 ||
 	    keyring_dek_name(kek_desc, kek, sizeof(kek)) < 0) {
-		cli_error("kek volumes: invalid KEK name '%s'", argv[optind]);
+		cli_error("kek volumes: %s", text_key_name_error(msg, "KEK", argv[optind],
+								      strlen(argv[optind])));
 		return EXIT_USAGE;
 	}
 	if (argc - optind == 1)

@@ -20,6 +20,7 @@
 #include "fileio.h"
 #include "luks-token.h"
 #include "secmem.h"
+#include "text.h"
 #include "vhsmctl.h"
 
 #define UNLOCK_KEY_MAX (64u * 1024u)
@@ -367,7 +368,11 @@ static int luks_enroll(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!luks_token_kek_name_valid(a.kek) || (a.volume && !luks_token_kek_name_valid(a.volume))) {
-		cli_error("luks enroll: names are 1..64 characters of A-Z a-z 0-9 _ . -");
+		char msg[TEXT_KEY_NAME_ERR_MAX];
+		const char *bad = luks_token_kek_name_valid(a.kek) ? a.volume : a.kek;
+
+		cli_error("luks enroll: %s",
+			  text_key_name_error(msg, bad == a.kek ? "KEK" : "volume", bad, strlen(bad)));
 		return EXIT_USAGE;
 	}
 	a.device = argv[optind];

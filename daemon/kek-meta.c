@@ -10,6 +10,9 @@
 
 #include "acl.h"
 #include "store.h"
+#include "text.h"
+
+_Static_assert(KEK_NAME_MAX == TEXT_KEY_NAME_MAX, "one name rule");
 
 static const char *const state_names[_KEK_STATE_MAX] = {
 	[KEK_ENABLED] = "enabled",
@@ -32,17 +35,7 @@ static enum kek_state kek_state_from_string(const char *s)
 
 bool store_name_valid(const char *name)
 {
-	size_t n = strlen(name);
-
-	if (n == 0 || n > KEK_NAME_MAX || name[0] == '.' || name[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '-' || c == '.'))
-			return false;
-	}
-	return true;
+	return text_key_name_valid(name);
 }
 
 int kek_meta_to_json(const struct kek_meta *meta, char **ret)

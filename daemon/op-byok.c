@@ -48,10 +48,7 @@ static int op_get_kek_name(struct op_ctx *c)
 
 	if (r < 0)
 		return r;
-	if (!store_name_valid(c->key))
-		return op_fail(c, -EINVAL, "invalid KEK name '%s' (1-64 of A-Z a-z 0-9 _ . -)",
-			       c->key);
-	return 0;
+	return op_check_name(c, "KEK", c->key);
 }
 
 static bool kek_exists(struct op_ctx *c)

@@ -52,8 +52,9 @@ static int dek_get(struct op_ctx *c, struct dek *d)
 
 	if (r < 0)
 		return r;
-	if (!store_name_valid(c->key))
-		return op_fail(c, -EINVAL, "invalid DEK name '%s'", c->key);
+	r = op_check_name(c, "DEK", c->key);
+	if (r < 0)
+		return r;
 	r = dek_read(c->m, c->key, d);
 	if (r == -ENOENT)
 		return op_fail(c, -ENOKEY, "no DEK named %s", c->key);
@@ -106,12 +107,15 @@ int op_dek_create(struct op_ctx *c)
 	r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
 	if (r < 0)
 		return r;
-	if (!store_name_valid(c->key))
-		return op_fail(c, -EINVAL, "invalid DEK name '%s' (1-64 of A-Z a-z 0-9 _ . -)",
-			       c->key);
+	r = op_check_name(c, "DEK", c->key);
+	if (r < 0)
+		return r;
 	strcpy(d.name, c->key);
-	if (op_get_name(c, VHSM_TAG_KEK, d.kek, sizeof(d.kek)) < 0 || !store_name_valid(d.kek))
+	if (op_get_name(c, VHSM_TAG_KEK, d.kek, sizeof(d.kek)) < 0)
 		return op_fail(c, -EINVAL, "a valid KEK name is required");
+	r = op_check_name(c, "KEK", d.kek);
+	if (r < 0)
+		return r;
 	if (get_optional_u32(c, VHSM_TAG_SIZE, &d.size) < 0 ||
 	    get_optional_u32(c, VHSM_TAG_TIMEOUT, &d.timeout) < 0 ||
 	    (vhsm_wire_get_str(c->req, VHSM_TAG_ACL, acl, sizeof(acl)) < 0 &&

@@ -69,8 +69,9 @@ static int kek_open(struct op_ctx *c, uint32_t op, struct kek_meta *ret_meta,
 
 	if (r < 0)
 		return r;
-	if (!store_name_valid(c->key))
-		return op_fail(c, -EINVAL, "invalid KEK name '%s'", c->key);
+	r = op_check_name(c, "KEK", c->key);
+	if (r < 0)
+		return r;
 	r = kek_precheck(c, c->key, op);
 	if (r < 0)
 		return r;
@@ -126,9 +127,9 @@ int op_kek_create(struct op_ctx *c)
 	r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
 	if (r < 0)
 		return r;
-	if (!store_name_valid(c->key))
-		return op_fail(c, -EINVAL, "invalid KEK name '%s' (1-64 of A-Z a-z 0-9 _ . -)",
-			       c->key);
+	r = op_check_name(c, "KEK", c->key);
+	if (r < 0)
+		return r;
 	/* Optional fields: absent is fine, present and invalid is an error (never a silent
 	 * default: an ACL or profile dropped on the floor would weaken the key). */
 	if (optional(vhsm_wire_get_str(c->req, VHSM_TAG_PROFILE, profile, sizeof(profile))) < 0 ||

@@ -225,8 +225,9 @@ int op_luks_enroll(struct op_ctx *c)
 	r = op_get_name(c, VHSM_TAG_NAME, name, sizeof(name));
 	if (r < 0)
 		return r;
-	if (!store_name_valid(name))
-		return op_fail(c, -EINVAL, "invalid KEK name");
+	r = op_check_name(c, "KEK", name);
+	if (r < 0)
+		return r;
 	if (vhsm_wire_get_str(c->req, VHSM_TAG_UUID, uuid, sizeof(uuid)) < 0)
 		return op_fail(c, -EINVAL, "a LUKS UUID is required");
 	if (!secret)

@@ -59,8 +59,9 @@ static int open_enabled(struct op_ctx *c, const char *name, uint32_t op, struct 
 	int r;
 
 	snprintf(c->key, sizeof(c->key), "%s", name);
-	if (!store_name_valid(name))
-		return op_fail(c, -EINVAL, "invalid KEK name");
+	r = op_check_name(c, "KEK", name);
+	if (r < 0)
+		return r;
 	r = kek_precheck(c, name, op);
 	if (r == -ENOENT)
 		return op_fail(c, -ENOKEY, "no KEK named %s", name);

@@ -12,6 +12,7 @@
 #include "audit.h"
 #include "log.h"
 #include "ops.h"
+#include "text.h"
 
 enum op_access {
 	OP_ANYONE,  /* further checks (per-KEK ACL) in the handler */
@@ -131,6 +132,15 @@ int op_fail(struct op_ctx *c, int r, const char *fmt, ...)
 	vsnprintf(c->why, sizeof(c->why), fmt, ap);
 	va_end(ap);
 	return r;
+}
+
+int op_check_name(struct op_ctx *c, const char *kind, const char *name)
+{
+	char msg[TEXT_KEY_NAME_ERR_MAX];
+
+	if (text_key_name_valid(name))
+		return 0;
+	return op_fail(c, -EINVAL, "%s", text_key_name_error(msg, kind, name, strlen(name)));
 }
 
 int op_get_name(struct op_ctx *c, uint16_t tag, char *out, size_t len)

@@ -59,6 +59,11 @@ int op_luks_unbind(struct op_ctx *c);
 int kek_precheck(struct op_ctx *c, const char *name, uint32_t op);
 int op_get_name(struct op_ctx *c, uint16_t tag, char *out, size_t len);
 int op_fail(struct op_ctx *c, int r, const char *fmt, ...) _printf_(3, 4);
+/*
+ * Checks name against the one key-name rule (text.h). Returns 0, or -EINVAL with the one
+ * invalid-name message ("invalid KIND name 'X': names are ...") as the reply's reason.
+ */
+int op_check_name(struct op_ctx *c, const char *kind, const char *name);
 /* Records one event as the dispatcher does for a request (refusals of unprivileged callers
  * rate-limited in the chain); returns audit_log()'s result. */
 int op_audit(struct manager *m, const struct peer *p, const char *event, const char *key,

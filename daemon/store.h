@@ -19,7 +19,7 @@ struct shield *shield_free(struct shield *s);
 void shield_clear(struct shield *s);
 
 /* ---- names ---- */
-/* 1..KEK_NAME_MAX of [A-Za-z0-9_.-], not starting with '.' or '-'. */
+/* The one key-name rule (text_key_name_valid in lib/text.h), for KEK, DEK and volume names. */
 bool store_name_valid(const char *name);
 
 /* ---- metadata JSON (public) ---- */

@@ -15,6 +15,9 @@
 #include "ct.h"
 #include "log.h"
 #include "secmem.h"
+#include "text.h"
+
+_Static_assert(BYOK_NAME_MAX == TEXT_KEY_NAME_MAX, "one name rule");
 
 #define BYOK_SCHEMA_VERSION "1.0.0"
 #define KEYSET_MAGIC "VHSMKS01"
@@ -206,19 +209,6 @@ static int parse_root(const char *json, size_t len, json_object **ret, char *err
 	return 0;
 }
 
-/* KEK names as vhsmd stores them: 1..64 of [A-Za-z0-9_.-], not starting with '.' or '-'. */
-static bool name_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > BYOK_NAME_MAX || s[0] == '.' || s[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || strchr("_.-", s[i])))
-			return false;
-	return true;
-}
 
 static bool kid_valid(const char *kid)
 {
@@ -267,7 +257,7 @@ static int bundle_members(json_object *o, struct byok_bundle *b, char *err, size
 		return fail(err, errlen, "version", "unsupported (1 expected)");
 	if (!kid_valid(kid))
 		return fail(err, errlen, "kid", "invalid characters or length");
-	if (!name_valid(kek))
+	if (!text_key_name_valid(kek))
 		return fail(err, errlen, "kek", "invalid name");
 	if (ct_hex_decode(b->nonce, sizeof(b->nonce), nonce, strlen(nonce)) < 0)
 		return fail(err, errlen, "nonce", "64 hex digits expected");
@@ -423,7 +413,7 @@ static int file_vhsm_member(json_object *o, struct byok_file *f, char *err, size
 		f->kind = BYOK_KIND_BACKUP;
 	else
 		return fail(err, errlen, "vhsm.kind", "not \"import\" or \"backup\"");
-	if (kek && (!name_valid(kek)))
+	if (kek && (!text_key_name_valid(kek)))
 		return fail(err, errlen, "vhsm.kek", "invalid name");
 	if (kek)
 		strcpy(f->kek, kek);
@@ -732,7 +722,7 @@ int byok_keyset_decode(const uint8_t *buf, size_t len, struct byok_keyset *ret)
 		return -EBADMSG;
 	memcpy(ks.name, buf + o, nl);
 	o += nl;
-	if (!name_valid(ks.name))
+	if (!text_key_name_valid(ks.name))
 		return -EBADMSG;
 	ks.flags = buf[o++];
 	ks.retention_days = (uint32_t)get_le(buf + o, 4), o += 4;

@@ -445,7 +445,7 @@ int json_dispatch_key_name(struct json_object *v, const char *path, const struct
 	n = (size_t)json_object_get_string_len(v);
 	if (!text_key_name_valid_n(s, n))
 		return json_fail(err, errlen, -EBADMSG, "%s: %s", path,
-				 text_key_name_error(msg, s, n));
+				 text_key_name_error(msg, NULL, s, n));
 	memcpy(p, s, n + 1);
 	return 0;
 }

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "keyring.h"
+#include "text.h"
+
+_Static_assert(KEYRING_DEK_NAME_MAX == TEXT_KEY_NAME_MAX, "one name rule");
 
 int keyring_dek_description(const char *name, char *out, size_t outlen)
 {
@@ -22,8 +25,7 @@ int keyring_dek_name(const char *desc, char *out, size_t outlen)
 	if (strncmp(desc, KEYRING_DEK_PREFIX, pl) != 0)
 		return -EINVAL;
 	n = strlen(desc + pl);
-	if (n == 0 || n > KEYRING_DEK_NAME_MAX || n >= outlen || desc[pl] == '.' || desc[pl] == '-' ||
-	    strspn(desc + pl, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != n)
+	if (n >= outlen || !text_key_name_valid_n(desc + pl, n))
 		return -EINVAL;
 	memcpy(out, desc + pl, n + 1);
 	return 0;

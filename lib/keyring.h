@@ -47,8 +47,8 @@ int keyring_dek_description(const char *name, char *out, size_t outlen) _wur_;
 
 /*
  * Extracts the DEK name from a description "vhsm:<name>" into out. Returns 0, or -EINVAL when
- * desc does not start with the prefix or the name is not a valid DEK name (1..64 of
- * [A-Za-z0-9_.-], not starting with '.' or '-': the rule of KEK names) or does not fit out.
+ * desc does not start with the prefix or the name is not a valid DEK name (the one key-name
+ * rule, text_key_name_valid in text.h) or does not fit out.
  */
 int keyring_dek_name(const char *desc, char *out, size_t outlen) _wur_;
 

@@ -15,7 +15,10 @@
 #include "ct.h"
 #include "json-cleanup.h"
 #include "luks-token.h"
+#include "text.h"
 #include "wrap.h"
+
+_Static_assert(LUKS_TOKEN_KEK_NAME_MAX == TEXT_KEY_NAME_MAX, "one name rule");
 
 #define MEMBERS 9
 
@@ -39,17 +42,7 @@ static int fail(char *why, size_t whylen, int r, const char *fmt, ...)
 
 bool luks_token_kek_name_valid(const char *name)
 {
-	size_t n = strnlen(name, LUKS_TOKEN_KEK_NAME_MAX + 1);
-
-	if (n == 0 || n > LUKS_TOKEN_KEK_NAME_MAX || name[0] == '.' || name[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '.' || c == '-'))
-			return false;
-	}
-	return true;
+	return text_key_name_valid(name);
 }
 
 int luks_token_context(const char *uuid, char *buf, size_t buflen)

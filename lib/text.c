@@ -78,12 +78,15 @@ bool text_key_name_valid(const char *s)
 	return s && text_key_name_valid_n(s, strnlen(s, TEXT_KEY_NAME_MAX + 1));
 }
 
-const char *text_key_name_error(char out[static TEXT_KEY_NAME_ERR_MAX], const char *s, size_t n)
+const char *text_key_name_error(char out[static TEXT_KEY_NAME_ERR_MAX], const char *kind,
+				const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
 
-	o += (size_t)snprintf(out, TEXT_KEY_NAME_ERR_MAX, "invalid name '");
+	/* kind is one of the program's own words ("KEK", "DEK"), never input. */
+	o += (size_t)snprintf(out, TEXT_KEY_NAME_ERR_MAX, "invalid %.16s%sname '", kind ? kind : "",
+			      kind ? " " : "");
 	for (size_t i = 0; s && i < n && i < TEXT_KEY_NAME_MAX; i++) {
 		unsigned char c = (unsigned char)s[i];
 

@@ -44,7 +44,7 @@ bool text_name_valid(const uint8_t *s, size_t n, size_t max);
 #define TEXT_KEY_NAME_RULE \
 	"names are 1-64 characters of A-Z a-z 0-9 _ . -, not starting with '.' or '-'"
 /* Longest text_key_name_error() message, with its NUL. */
-#define TEXT_KEY_NAME_ERR_MAX 384u
+#define TEXT_KEY_NAME_ERR_MAX 400u
 
 /* True when the NUL-terminated s is a valid key name (see above); false for NULL. */
 bool text_key_name_valid(const char *s);
@@ -57,8 +57,11 @@ bool text_key_name_valid_n(const char *s, size_t n);
 
 /*
  * The one message for an invalid name, written into out and returned:
- * "invalid name 'X': " TEXT_KEY_NAME_RULE, where X is s[0..n) with every byte outside
- * printable ASCII, and ' and \, shown as \xNN, and cut after 64 bytes ("..."). Every tool
- * prints this message for a name the rule refuses.
+ * "invalid KIND name 'X': " TEXT_KEY_NAME_RULE ("invalid name 'X': ..." when kind is NULL),
+ * where KIND says what the name is for ("KEK", "DEK", "volume": the caller's own word, at
+ * most 16 characters) and X is s[0..n) with every byte outside printable ASCII, and ' and \,
+ * shown as \xNN, cut after 64 bytes ("..."). Every tool prints this message for a name the
+ * rule refuses; X is safe for terminals and logs whatever s holds.
  */
-const char *text_key_name_error(char out[static TEXT_KEY_NAME_ERR_MAX], const char *s, size_t n);
+const char *text_key_name_error(char out[static TEXT_KEY_NAME_ERR_MAX], const char *kind,
+				const char *s, size_t n);

@@ -5,6 +5,8 @@
  * broken continuation and truncation (a superset of the strings in test-wire.c), NUL and the
  * length bounds.
  */
+#include <string.h>
+
 #include "test.h"
 #include "text.h"
 
@@ -189,4 +191,78 @@ TEST(text_name_valid_nul_and_length)
 	/* a sequence cut by n is refused even when the buffer holds the rest */
 	ASSERT_FALSE(text_name_valid((const uint8_t *)"ab\xe2\x82\xac", 4, 255));
 	ASSERT_TRUE(text_name_valid((const uint8_t *)"ab\xe2\x82\xac", 2, 255));
+}
+
+TEST(text_key_name_rule)
+{
+	static const struct {
+		const char *s;
+		size_t n;
+		bool ok;
+	} names[] = {
+		{ "a", 1, true },
+		{ "disk-kek", 8, true },
+		{ "Root_KEK.v2", 11, true },
+		{ "0", 1, true },
+		{ "a.", 2, true },
+		{ "a..b", 4, true }, /* never a path: '/' is refused */
+		{ "_x", 2, true },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 64, true },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 65, false },
+		{ "", 0, false },
+		{ ".", 1, false },
+		{ "..", 2, false },
+		{ ".hidden", 7, false },
+		{ "-rf", 3, false },
+		{ "a/b", 3, false },
+		{ "/", 1, false },
+		{ "a b", 3, false },
+		{ "a\nb", 3, false },     /* would break /proc/keys and log lines */
+		{ "a\tb", 3, false },
+		{ "a\x7f", 2, false },
+		{ "a\0b", 3, false },
+		{ "a\xe2\x80\xae" "b", 5, false }, /* U+202E RIGHT-TO-LEFT OVERRIDE */
+		{ "\xc3\xa9t\xc3\xa9", 5, false }, /* well-formed UTF-8, but not ASCII */
+		{ "a\xff", 2, false },             /* not UTF-8 */
+		{ "a\xc0\xaf", 3, false },         /* overlong '/' */
+		{ "a:b", 3, false },               /* a kid may, a name may not */
+		{ "a'b", 3, false },
+		{ "a\\b", 3, false },
+		{ "a\x1b[2J", 6, false },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+		if (text_key_name_valid_n(names[i].s, names[i].n) != names[i].ok) {
+			test_fail(__FILE__, __LINE__, "case %zu: expected %s", i,
+				  names[i].ok ? "valid" : "invalid");
+			return;
+		}
+		/* Every valid key name is also a valid name for the text rule. */
+		if (names[i].ok)
+			ASSERT_TRUE(text_name_valid((const uint8_t *)names[i].s, names[i].n, 255));
+		if (memchr(names[i].s, 0, names[i].n) == NULL)
+			ASSERT_EQ(text_key_name_valid(names[i].s), names[i].ok);
+	}
+	ASSERT_FALSE(text_key_name_valid(NULL));
+	ASSERT_FALSE(text_key_name_valid_n(NULL, 0));
+}
+
+TEST(text_key_name_error_message)
+{
+	char msg[TEXT_KEY_NAME_ERR_MAX], longname[300];
+
+	ASSERT_STREQ(text_key_name_error(msg, "KEK", "-x", 2),
+		     "invalid KEK name '-x': names are 1-64 characters of A-Z a-z 0-9 _ . -, "
+		     "not starting with '.' or '-'");
+	ASSERT_STREQ(text_key_name_error(msg, NULL, "a/b", 3),
+		     "invalid name 'a/b': " TEXT_KEY_NAME_RULE);
+	/* Control, bidi, quote and non-UTF-8 bytes never reach a terminal raw. */
+	ASSERT_STREQ(text_key_name_error(msg, "DEK", "a\n\xe2\x80\xae'\\\xff", 8),
+		     "invalid DEK name 'a\\x0a\\xe2\\x80\\xae\\x27\\x5c\\xff': " TEXT_KEY_NAME_RULE);
+	ASSERT_STREQ(text_key_name_error(msg, "KEK", "", 0), "invalid KEK name '': " TEXT_KEY_NAME_RULE);
+	/* The longest input: shortened, and the message still fits. */
+	memset(longname, 0xff, sizeof(longname));
+	text_key_name_error(msg, "0123456789abcdef", longname, sizeof(longname));
+	ASSERT_TRUE(strstr(msg, "...': " TEXT_KEY_NAME_RULE) != NULL);
+	ASSERT_LT(strlen(msg), sizeof(msg));
 }
