@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "byok.h"
+#include "json.h"
 #include "ct.h"
 #include "log.h"
 #include "secmem.h"
@@ -28,12 +29,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER *, EVP_CIPHER_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
-
-static inline void json_putp(json_object **o)
-{
-	if (*o)
-		json_object_put(*o);
-}
 
 static const char *const enc_names[_BYOK_ENC_MAX] = {
 	[BYOK_ENC_RSA_AES_KEY_WRAP_256] = "RSA_AES_KEY_WRAP_256",
@@ -112,104 +107,36 @@ static int b64_decode(const char *in, size_t max, uint8_t **ret, size_t *ret_len
 	return 0;
 }
 
-/* ---- JSON helpers: strict member access naming the member on failure ---- */
+/* ---- JSON: lib/json's strict parser and one dispatch table per object ---- */
 
 static int fail(char *err, size_t errlen, const char *member, const char *what)
 {
-	if (err && errlen)
-		snprintf(err, errlen, "%s: %s", member, what);
-	return -EBADMSG;
+	return json_fail(err, errlen, -EBADMSG, "%s: %s", member, what);
 }
 
-static int get_str(json_object *o, const char *k, size_t max, bool required, const char **ret,
-		   char *err, size_t errlen)
-{
-	json_object *v;
-
-	*ret = NULL;
-	if (!json_object_object_get_ex(o, k, &v))
-		return required ? fail(err, errlen, k, "missing") : 0;
-	if (!json_object_is_type(v, json_type_string))
-		return fail(err, errlen, k, "not a string");
-	if ((size_t)json_object_get_string_len(v) > max ||
-	    strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
-		return fail(err, errlen, k, "too long or contains NUL");
-	*ret = json_object_get_string(v);
-	return 0;
-}
-
-static int get_u64(json_object *o, const char *k, uint64_t *ret, char *err, size_t errlen)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v))
-		return fail(err, errlen, k, "missing");
-	if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
-		return fail(err, errlen, k, "not a non-negative integer");
-	*ret = (uint64_t)json_object_get_int64(v);
-	return 0;
-}
-
-static int get_b64(json_object *o, const char *k, size_t max, bool required, uint8_t **ret,
+/* Decodes the base64 member s (NULL when absent and optional) into a malloc'ed buffer. */
+static int get_b64(const char *s, const char *k, size_t max, bool required, uint8_t **ret,
 		   size_t *ret_len, char *err, size_t errlen)
 {
-	const char *s;
-	int r = get_str(o, k, 4 * (max / 3 + 2), required, &s, err, errlen);
+	int r;
 
-	if (r < 0 || !s)
-		return r;
+	if (!s)
+		return required ? fail(err, errlen, k, "missing") : 0;
 	r = b64_decode(s, max, ret, ret_len);
 	if (r == -EBADMSG)
 		return fail(err, errlen, k, "not base64 of an acceptable length");
 	return r;
 }
 
-/* Only the listed members may appear: a typo must not silently drop a field. */
-static int only_members(json_object *o, const char *const *allowed, const char *where, char *err,
-			size_t errlen)
-{
-	json_object_object_foreach(o, key, val) {
-		(void)val;
-		bool ok = false;
-		for (const char *const *a = allowed; *a; a++)
-			ok = ok || strcmp(*a, key) == 0;
-		if (!ok) {
-			if (err && errlen)
-				snprintf(err, errlen, "%s: unknown member '%.64s'", where, key);
-			return -EBADMSG;
-		}
-	}
-	return 0;
-}
+/* A string member holding base64 of at most max bytes: bounded before decoding. */
+#define B64_FIELD(n, st, m, max, fl)                                                              \
+	{ n, json_type_string, json_dispatch_string, offsetof(st, m), fl, 1, 4 * ((max) / 3 + 2) }
 
-static int parse_root(const char *json, size_t len, json_object **ret, char *err, size_t errlen)
-{
-	json_tokener *tok;
-	json_object *o;
-
-	if (len > BYOK_JSON_MAX)
-		return -EMSGSIZE;
-	if (memchr(json, 0, len))
-		return fail(err, errlen, "document", "contains NUL");
-	tok = json_tokener_new_ex(16);
-	if (!tok)
-		return -ENOMEM;
-	o = json_tokener_parse_ex(tok, json, (int)len);
-	size_t end = json_tokener_get_parse_end(tok);
-	/* Trailing whitespace (an editor's or a shell's newline) is fine, anything else not. */
-	while (end < len && strchr(" \t\r\n", json[end]))
-		end++;
-	bool complete = json_tokener_get_error(tok) == json_tokener_success && end == len;
-	json_tokener_free(tok);
-	if (!o || !complete || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		return fail(err, errlen, "document", "not a JSON object");
-	}
-	*ret = o;
-	return 0;
-}
-
-
+/*
+ * A kid names a key, but is not a key name: "vhsm-xk-<hex>", "vhsm-bk-<hex>", or an Azure key
+ * identifier (a URL), so besides the key-name characters it allows ':' and '/'; 1..128
+ * characters of [A-Za-z0-9_.:/-]. No control characters, spaces or non-ASCII bytes either.
+ */
 static bool kid_valid(const char *kid)
 {
 	size_t n = strlen(kid);
@@ -233,57 +160,97 @@ void byok_bundle_done(struct byok_bundle *b)
 	*b = (struct byok_bundle){};
 }
 
-static int bundle_members(json_object *o, struct byok_bundle *b, char *err, size_t errlen)
-{
-	static const char *const allowed[] = { "type", "version", "kid", "kek", "created",
-					       "expires", "key_ops", "key_size", "nonce",
-					       "public_key", "report", "certificates", NULL };
-	const char *type, *kid, *kek, *nonce;
-	uint64_t version;
-	int r;
+/* The bundle's members as json_dispatch() leaves them; strings borrowed from the tree. */
+struct bundle_json {
+	const char *type, *kid, *nonce, *public_key, *report, *certificates;
+	char kek[BYOK_NAME_MAX + 1];
+	uint64_t version, created, expires;
+	uint32_t key_size;
+	struct json_object *key_ops;
+};
 
-	if ((r = only_members(o, allowed, "bundle", err, errlen)) < 0 ||
-	    (r = get_str(o, "type", 64, true, &type, err, errlen)) < 0 ||
-	    (r = get_u64(o, "version", &version, err, errlen)) < 0 ||
-	    (r = get_str(o, "kid", BYOK_KID_MAX, true, &kid, err, errlen)) < 0 ||
-	    (r = get_str(o, "kek", BYOK_NAME_MAX, true, &kek, err, errlen)) < 0 ||
-	    (r = get_u64(o, "created", &b->created, err, errlen)) < 0 ||
-	    (r = get_u64(o, "expires", &b->expires, err, errlen)) < 0 ||
-	    (r = get_str(o, "nonce", 2 * BYOK_NONCE_SIZE, true, &nonce, err, errlen)) < 0)
-		return r;
-	if (strcmp(type, "vhsm-exchange-key") != 0)
+/* key_ops: a list of strings; the only operation an exchange key has is "import". */
+static int dispatch_key_ops(struct json_object *v, const char *path, const struct json_field *f,
+			    void *p, char *err, size_t errlen)
+{
+	char e[JSON_PATH_MAX];
+	size_t n = json_object_array_length(v);
+
+	(void)f;
+	for (size_t i = 0; i < n; i++)
+		if (!json_object_is_type(json_object_array_get_idx(v, i), json_type_string))
+			return json_fail(err, errlen, -EBADMSG, "%s: expected a string",
+					 json_path(e, path, NULL, i));
+	if (n != 1 || strcmp(json_object_get_string(json_object_array_get_idx(v, 0)), "import") != 0)
+		return json_fail(err, errlen, -EBADMSG, "%s: [\"import\"] expected", path);
+	*(struct json_object **)p = v;
+	return 0;
+}
+
+#define BUNDLE_FIELD(n, t, fn, m, fl, lo, hi)                                                      \
+	{ n, t, fn, offsetof(struct bundle_json, m), fl, lo, hi }
+static const struct json_field bundle_table[] = {
+	BUNDLE_FIELD("type", json_type_string, json_dispatch_string, type, JSON_MANDATORY, 1, 64),
+	BUNDLE_FIELD("version", json_type_int, json_dispatch_uint64, version, JSON_MANDATORY, 0,
+		     INT64_MAX),
+	BUNDLE_FIELD("kid", json_type_string, json_dispatch_string, kid, JSON_MANDATORY, 1,
+		     BYOK_KID_MAX),
+	BUNDLE_FIELD("kek", json_type_string, json_dispatch_key_name, kek, JSON_MANDATORY, 0, 0),
+	BUNDLE_FIELD("created", json_type_int, json_dispatch_uint64, created, JSON_MANDATORY, 0,
+		     INT64_MAX),
+	BUNDLE_FIELD("expires", json_type_int, json_dispatch_uint64, expires, JSON_MANDATORY, 0,
+		     INT64_MAX),
+	BUNDLE_FIELD("key_ops", json_type_array, dispatch_key_ops, key_ops, JSON_MANDATORY, 0, 0),
+	BUNDLE_FIELD("key_size", json_type_int, json_dispatch_uint32, key_size, JSON_MANDATORY,
+		     BYOK_RSA_BITS, BYOK_RSA_BITS),
+	BUNDLE_FIELD("nonce", json_type_string, json_dispatch_string, nonce, JSON_MANDATORY, 1,
+		     2 * BYOK_NONCE_SIZE),
+	B64_FIELD("public_key", struct bundle_json, public_key, BYOK_SPKI_MAX, JSON_MANDATORY),
+	B64_FIELD("report", struct bundle_json, report, 4096, JSON_MANDATORY),
+	B64_FIELD("certificates", struct bundle_json, certificates, BYOK_CERTS_MAX, 0),
+	{}
+};
+
+static int bundle_members(const struct bundle_json *j, struct byok_bundle *b, char *err,
+			  size_t errlen)
+{
+	if (strcmp(j->type, "vhsm-exchange-key") != 0)
 		return fail(err, errlen, "type", "not \"vhsm-exchange-key\"");
-	if (version != 1)
+	if (j->version != 1)
 		return fail(err, errlen, "version", "unsupported (1 expected)");
-	if (!kid_valid(kid))
+	if (!kid_valid(j->kid))
 		return fail(err, errlen, "kid", "invalid characters or length");
-	if (!text_key_name_valid(kek))
-		return fail(err, errlen, "kek", "invalid name");
-	if (ct_hex_decode(b->nonce, sizeof(b->nonce), nonce, strlen(nonce)) < 0)
+	if (ct_hex_decode(b->nonce, sizeof(b->nonce), j->nonce, strlen(j->nonce)) < 0)
 		return fail(err, errlen, "nonce", "64 hex digits expected");
-	strcpy(b->kid, kid);
-	strcpy(b->kek, kek);
+	strcpy(b->kid, j->kid);
+	strcpy(b->kek, j->kek);
+	b->created = j->created;
+	b->expires = j->expires;
 	return 0;
 }
 
 int byok_bundle_parse(const char *json, size_t len, struct byok_bundle *ret, char *err,
 		      size_t errlen)
 {
-	_cleanup_(json_putp) json_object *o = NULL;
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	struct bundle_json j = {};
 	struct byok_bundle b = {};
 	int r;
 
-	r = parse_root(json, len, &o, err, errlen);
+	r = json_parse(json, len, BYOK_JSON_MAX, "exchange-key bundle", &o, err, errlen);
 	if (r < 0)
 		return r;
-	r = bundle_members(o, &b, err, errlen);
+	r = json_dispatch(o, NULL, bundle_table, &j, err, errlen);
 	if (r >= 0)
-		r = get_b64(o, "public_key", BYOK_SPKI_MAX, true, &b.spki, &b.spki_len, err, errlen);
+		r = bundle_members(&j, &b, err, errlen);
 	if (r >= 0)
-		r = get_b64(o, "report", 4096, true, &b.report, &b.report_len, err, errlen);
+		r = get_b64(j.public_key, "public_key", BYOK_SPKI_MAX, true, &b.spki, &b.spki_len,
+			    err, errlen);
 	if (r >= 0)
-		r = get_b64(o, "certificates", BYOK_CERTS_MAX, false, &b.certs, &b.certs_len, err,
-			    errlen);
+		r = get_b64(j.report, "report", 4096, true, &b.report, &b.report_len, err, errlen);
+	if (r >= 0)
+		r = get_b64(j.certificates, "certificates", BYOK_CERTS_MAX, false, &b.certs,
+			    &b.certs_len, err, errlen);
 	if (r < 0) {
 		byok_bundle_done(&b);
 		return r;
@@ -294,7 +261,7 @@ int byok_bundle_parse(const char *json, size_t len, struct byok_bundle *ret, cha
 
 int byok_bundle_format(const struct byok_bundle *b, char **ret)
 {
-	_cleanup_(json_putp) json_object *o = json_object_new_object();
+	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
 	_cleanup_free_ char *pk = b64_encode(b->spki, b->spki_len, false);
 	_cleanup_free_ char *rep = b64_encode(b->report, b->report_len, false);
 	_cleanup_free_ char *certs = b->certs ? b64_encode(b->certs, b->certs_len, false) : NULL;
@@ -391,85 +358,83 @@ void byok_file_done(struct byok_file *f)
 	*f = (struct byok_file){};
 }
 
-static int file_vhsm_member(json_object *o, struct byok_file *f, char *err, size_t errlen)
+/* The file's members as json_dispatch() leaves them; strings borrowed from the tree. */
+struct file_json {
+	const char *schema_version, *ciphertext, *generator;
+	struct json_object *header, *vhsm;
+	const char *kid, *alg, *enc; /* header */
+	const char *kind;            /* vhsm */
+	char kek[BYOK_NAME_MAX + 1]; /* vhsm */
+};
+
+#define FILE_FIELD(n, t, fn, m, fl, lo, hi) { n, t, fn, offsetof(struct file_json, m), fl, lo, hi }
+static const struct json_field file_table[] = {
+	FILE_FIELD("schema_version", json_type_string, json_dispatch_string, schema_version,
+		   JSON_MANDATORY, 1, 16),
+	FILE_FIELD("header", json_type_object, json_dispatch_borrow, header, JSON_MANDATORY, 0, 0),
+	B64_FIELD("ciphertext", struct file_json, ciphertext, BYOK_CIPHERTEXT_MAX, JSON_MANDATORY),
+	FILE_FIELD("generator", json_type_string, json_dispatch_string, generator, 0, 0, 256),
+	FILE_FIELD("vhsm", json_type_object, json_dispatch_borrow, vhsm, 0, 0, 0),
+	{}
+};
+static const struct json_field file_header_table[] = {
+	FILE_FIELD("kid", json_type_string, json_dispatch_string, kid, JSON_MANDATORY, 1,
+		   BYOK_KID_MAX),
+	FILE_FIELD("alg", json_type_string, json_dispatch_string, alg, JSON_MANDATORY, 1, 16),
+	FILE_FIELD("enc", json_type_string, json_dispatch_string, enc, JSON_MANDATORY, 1, 32),
+	{}
+};
+static const struct json_field file_vhsm_table[] = {
+	FILE_FIELD("kind", json_type_string, json_dispatch_string, kind, JSON_MANDATORY, 1, 16),
+	FILE_FIELD("kek", json_type_string, json_dispatch_key_name, kek, 0, 0, 0),
+	{}
+};
+
+static int file_members(const struct file_json *j, struct byok_file *f, char *err,
+			size_t errlen)
 {
-	static const char *const allowed[] = { "kind", "kek", "versions", "created", NULL };
-	json_object *v;
-	const char *kind, *kek;
-	int r;
-
-	f->kind = BYOK_KIND_IMPORT;
-	if (!json_object_object_get_ex(o, "vhsm", &v))
-		return 0;
-	if (!json_object_is_type(v, json_type_object))
-		return fail(err, errlen, "vhsm", "not an object");
-	if ((r = only_members(v, allowed, "vhsm", err, errlen)) < 0 ||
-	    (r = get_str(v, "kind", 16, true, &kind, err, errlen)) < 0 ||
-	    (r = get_str(v, "kek", BYOK_NAME_MAX, false, &kek, err, errlen)) < 0)
-		return r;
-	if (strcmp(kind, "import") == 0)
-		f->kind = BYOK_KIND_IMPORT;
-	else if (strcmp(kind, "backup") == 0)
-		f->kind = BYOK_KIND_BACKUP;
-	else
-		return fail(err, errlen, "vhsm.kind", "not \"import\" or \"backup\"");
-	if (kek && (!text_key_name_valid(kek)))
-		return fail(err, errlen, "vhsm.kek", "invalid name");
-	if (kek)
-		strcpy(f->kek, kek);
-	return 0;
-}
-
-static int file_header(json_object *o, struct byok_file *f, char *err, size_t errlen)
-{
-	static const char *const allowed[] = { "kid", "alg", "enc", NULL };
-	json_object *h;
-	const char *kid, *alg, *enc;
-	int r;
-
-	if (!json_object_object_get_ex(o, "header", &h))
-		return fail(err, errlen, "header", "missing");
-	if (!json_object_is_type(h, json_type_object))
-		return fail(err, errlen, "header", "not an object");
-	if ((r = only_members(h, allowed, "header", err, errlen)) < 0 ||
-	    (r = get_str(h, "kid", BYOK_KID_MAX, true, &kid, err, errlen)) < 0 ||
-	    (r = get_str(h, "alg", 16, true, &alg, err, errlen)) < 0 ||
-	    (r = get_str(h, "enc", 32, true, &enc, err, errlen)) < 0)
-		return r;
-	if (!kid_valid(kid))
+	if (!kid_valid(j->kid))
 		return fail(err, errlen, "header.kid", "invalid characters or length");
-	if (strcmp(alg, "dir") != 0)
+	if (strcmp(j->alg, "dir") != 0)
 		return fail(err, errlen, "header.alg", "only \"dir\" is defined");
-	f->enc = byok_enc_from_string(enc);
+	f->enc = byok_enc_from_string(j->enc);
 	if (f->enc < 0)
 		return fail(err, errlen, "header.enc",
 			    "not RSA_AES_KEY_WRAP_256 or CKM_RSA_AES_KEY_WRAP");
-	strcpy(f->kid, kid);
+	/* Without a "vhsm" member (as Azure tooling writes it) the file is an import. */
+	if (!j->kind || strcmp(j->kind, "import") == 0)
+		f->kind = BYOK_KIND_IMPORT;
+	else if (strcmp(j->kind, "backup") == 0)
+		f->kind = BYOK_KIND_BACKUP;
+	else
+		return fail(err, errlen, "vhsm.kind", "not \"import\" or \"backup\"");
+	strcpy(f->kid, j->kid);
+	strcpy(f->kek, j->kek);
 	return 0;
 }
 
 int byok_file_parse(const char *json, size_t len, struct byok_file *ret, char *err, size_t errlen)
 {
-	static const char *const allowed[] = { "schema_version", "header", "ciphertext",
-					       "generator", "vhsm", NULL };
-	_cleanup_(json_putp) json_object *o = NULL;
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	struct file_json j = {};
 	struct byok_file f = {};
-	const char *sv, *gen;
 	int r;
 
-	r = parse_root(json, len, &o, err, errlen);
+	r = json_parse(json, len, BYOK_JSON_MAX, "BYOK file", &o, err, errlen);
 	if (r < 0)
 		return r;
-	if ((r = only_members(o, allowed, "file", err, errlen)) < 0 ||
-	    (r = get_str(o, "schema_version", 16, true, &sv, err, errlen)) < 0 ||
-	    (r = get_str(o, "generator", 256, false, &gen, err, errlen)) < 0)
-		return r;
-	if (strcmp(sv, BYOK_SCHEMA_VERSION) != 0)
-		return fail(err, errlen, "schema_version", "not \"1.0.0\"");
-	if ((r = file_header(o, &f, err, errlen)) < 0 || (r = file_vhsm_member(o, &f, err, errlen)) < 0)
-		return r;
-	r = get_b64(o, "ciphertext", BYOK_CIPHERTEXT_MAX, true, &f.ciphertext, &f.ciphertext_len,
-		    err, errlen);
+	r = json_dispatch(o, NULL, file_table, &j, err, errlen);
+	if (r >= 0 && strcmp(j.schema_version, BYOK_SCHEMA_VERSION) != 0)
+		r = fail(err, errlen, "schema_version", "not \"1.0.0\"");
+	if (r >= 0)
+		r = json_dispatch(j.header, "header", file_header_table, &j, err, errlen);
+	if (r >= 0 && j.vhsm)
+		r = json_dispatch(j.vhsm, "vhsm", file_vhsm_table, &j, err, errlen);
+	if (r >= 0)
+		r = file_members(&j, &f, err, errlen);
+	if (r >= 0)
+		r = get_b64(j.ciphertext, "ciphertext", BYOK_CIPHERTEXT_MAX, true, &f.ciphertext,
+			    &f.ciphertext_len, err, errlen);
 	if (r < 0)
 		return r;
 	*ret = f;
@@ -478,7 +443,7 @@ int byok_file_parse(const char *json, size_t len, struct byok_file *ret, char *e
 
 int byok_file_format(const struct byok_file *f, const char *generator, char **ret)
 {
-	_cleanup_(json_putp) json_object *o = json_object_new_object();
+	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
 	json_object *h = json_object_new_object(), *v = json_object_new_object();
 	_cleanup_free_ char *ct = b64_encode(f->ciphertext, f->ciphertext_len, true);
 

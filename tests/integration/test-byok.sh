@@ -172,6 +172,13 @@ expect_out 'fail +report_data'
 jq '.public_key = "!!"' "$WORK/b7.json" >"$WORK/b7-b64.json"
 expect_exit 1 "$BYOK" verify "$WORK/b7-b64.json" --policy "$WORK/pol-a.json" "${TR_A[@]}"
 expect_out 'fail +bundle_parse +public_key'
+jq '.key_size = "3072"' "$WORK/b7.json" >"$WORK/b7-ks.json"
+expect_exit 1 "$BYOK" verify "$WORK/b7-ks.json" --policy "$WORK/pol-a.json" "${TR_A[@]}"
+expect_out 'fail +bundle_parse +key_size: expected an integer'
+# a bundle cut short (a partial download) names the offset where it ends
+head -c 200 "$WORK/b7.json" >"$WORK/b7-cut.json"
+expect_exit 1 "$BYOK" verify "$WORK/b7-cut.json" --policy "$WORK/pol-a.json" "${TR_A[@]}"
+expect_out 'fail +bundle_parse +truncated or malformed JSON at offset 200'
 # 3e. no trust root: simulated evidence is not AMD's
 expect_exit 1 "$BYOK" verify "$WORK/b7.json" --policy "$WORK/pol-a.json"
 expect_out 'fail +ark_pinned'

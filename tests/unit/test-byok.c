@@ -9,6 +9,7 @@
 #include <openssl/rsa.h>
 
 #include "byok.h"
+#include "json.h"
 #include "p11uri.h"
 #include "secmem.h"
 #include "test.h"
@@ -152,7 +153,8 @@ TEST(byok_file_refusals)
 	static const struct {
 		const char *json, *member;
 	} bad[] = {
-		{ "[]", "document" },
+		{ "[]", "BYOK file must be a JSON object" },
+		{ "{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg", "truncated or malformed JSON at offset 50: unexpected end" },
 		{ "{\"schema_version\":\"1.0.0\"}", "header" },
 		{ "{\"schema_version\":\"2.0\",\"header\":{},\"ciphertext\":\"AA\"}", "schema_version" },
 		{ "{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"RSA\",\"enc\":"
@@ -169,7 +171,8 @@ TEST(byok_file_refusals)
 		  "\"RSA_AES_KEY_WRAP_256\"},\"ciphertext\":\"AAAA\",\"vhsm\":{\"kind\":\"x\"}}",
 		  "vhsm.kind" },
 		{ "{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\",\"enc\":"
-		  "\"RSA_AES_KEY_WRAP_256\"},\"ciphertext\":\"AAAA\"} trailing", "document" },
+		  "\"RSA_AES_KEY_WRAP_256\"},\"ciphertext\":\"AAAA\"} trailing",
+		  "truncated or malformed JSON at offset 109" },
 	};
 	struct byok_file f = {};
 	char err[160];
@@ -178,6 +181,8 @@ TEST(byok_file_refusals)
 		err[0] = 0;
 		ASSERT_EQ(byok_file_parse(bad[i].json, strlen(bad[i].json), &f, err, sizeof(err)),
 			  -EBADMSG);
+		if (!strstr(err, bad[i].member))
+			fprintf(stderr, "    case %zu: \"%s\"\n", i, err);
 		ASSERT_TRUE(strstr(err, bad[i].member) != NULL);
 		ASSERT_TRUE(f.ciphertext == NULL);
 	}
@@ -277,5 +282,115 @@ TEST(p11uri_parse)
 		err[0] = 0;
 		ASSERT_EQ(p11uri_parse(bad[i], &u, err, sizeof(err)), -EBADMSG);
 		ASSERT_TRUE(err[0] != 0);
+	}
+}
+
+/* Replaces the first "from" in json by "to" and parses the bundle; returns the error. */
+static int bundle_with(const char *json, const char *from, const char *to, char *err,
+		       size_t errlen)
+{
+	struct byok_bundle b = {};
+	const char *at = strstr(json, from);
+	char *m = NULL;
+	int r;
+
+	if (!at)
+		return -ENOENT;
+	if (asprintf(&m, "%.*s%s%s", (int)(at - json), json, to, at + strlen(from)) < 0)
+		return -ENOMEM;
+	err[0] = 0;
+	r = byok_bundle_parse(m, strlen(m), &b, err, errlen);
+	free(m);
+	if (r >= 0)
+		byok_bundle_done(&b);
+	else if (b.spki || b.report || b.certs)
+		return -EIO; /* outputs left on failure */
+	return r;
+}
+
+TEST(byok_bundle_strict_members)
+{
+	static const struct {
+		const char *from, *to, *err;
+	} bad[] = {
+		{ "\"key_ops\":[", "\"key_ops\":[ \"wrap\",", "key_ops: [\"import\"] expected" },
+		{ "\"key_ops\":[", "\"key_ops\":[ 1,", "key_ops[0]: expected a string" },
+		{ "\"key_ops\":[\n    \"import\"\n  ]", "\"key_ops\":\"import\"",
+		  "key_ops: expected a list" },
+		{ "\"key_ops\":[\n    \"import\"\n  ]", "\"key_ops\":[]",
+		  "key_ops: [\"import\"] expected" },
+		{ "\"key_ops\":[\n    \"import\"\n  ]", "\"key_ops\":[\"import\",\"import\"]",
+		  "key_ops: [\"import\"] expected" },
+		{ "\"key_ops\":[\n    \"import\"\n  ],", "", "key_ops: missing" },
+		{ "\"key_size\":3072", "\"key_size\":\"3072\"", "key_size: expected an integer" },
+		{ "\"key_size\":3072", "\"key_size\":3072.0", "key_size: expected an integer" },
+		{ "\"key_size\":3072", "\"key_size\":2048", "key_size: 2048 is out of range 3072..3072" },
+		{ "\"key_size\":3072,", "", "key_size: missing" },
+		{ "\"created\":10", "\"created\":\"10\"", "created: expected an integer" },
+		{ "\"created\":10", "\"created\":-1", "created: -1 is out of range" },
+		{ "\"expires\":20", "\"expires\":2e1", "expires: expected an integer" },
+		{ "\"kek\":\"k1\"", "\"kek\":\"k/1\"", "kek: invalid name 'k/1': names are 1-64" },
+		{ "\"kek\":\"k1\"", "\"kek\":\"k\\u202e1\"", "kek: invalid name 'k\\xe2\\x80\\xae1'" },
+		{ "\"kek\":\"k1\"", "\"kek\":1", "kek: expected a string" },
+		{ "\"version\":1", "\"version\":\"1\"", "version: expected an integer" },
+		{ "\"version\":1", "\"version\":1, \"version\":1", "version: duplicate member" },
+		{ "\"version\":1", "\"version\":1, \"extra\":1", "extra: unknown member" },
+		{ "\"nonce\"", "\"Nonce\"", "Nonce: unknown member" },
+		{ "\"report\":\"", "\"report\":\"!", "report: not base64" },
+	};
+	uint8_t spki_buf[16] = { 0x30 }, rep[1184] = { 3 };
+	struct byok_bundle b = { .kid = "vhsm-xk-00", .kek = "k1", .created = 10, .expires = 20,
+				 .spki = spki_buf, .spki_len = sizeof(spki_buf), .report = rep,
+				 .report_len = sizeof(rep) };
+	char *json = NULL, err[JSON_ERR_MAX];
+
+	ASSERT_OK(byok_bundle_format(&b, &json));
+	ASSERT_EQ(bundle_with(json, "\"kek\"", "\"kek\"", err, sizeof(err)), 0);
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		int r = bundle_with(json, bad[i].from, bad[i].to, err, sizeof(err));
+
+		if (r != -EBADMSG || strncmp(err, bad[i].err, strlen(bad[i].err)) != 0) {
+			test_fail(__FILE__, __LINE__, "case %zu: r=%d \"%s\", expected \"%s\"", i, r,
+				  err, bad[i].err);
+			break;
+		}
+	}
+	free(json);
+}
+
+TEST(byok_file_strict_members)
+{
+	static const char head[] = "{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":"
+				   "\"dir\",\"enc\":\"RSA_AES_KEY_WRAP_256\"},\"ciphertext\":\"AAAA\"";
+	static const struct {
+		const char *tail, *err;
+	} bad[] = {
+		{ ",\"vhsm\":{\"kind\":\"import\",\"versions\":[1]}}", "vhsm.versions: unknown member" },
+		{ ",\"vhsm\":{\"kind\":\"import\",\"created\":1}}", "vhsm.created: unknown member" },
+		{ ",\"vhsm\":{\"kind\":\"import\",\"kek\":\"-a\"}}", "vhsm.kek: invalid name '-a'" },
+		{ ",\"vhsm\":{\"kind\":\"import\",\"kek\":\"a\\nb\"}}", "vhsm.kek: invalid name 'a\\x0ab'" },
+		{ ",\"vhsm\":{\"kek\":\"a\"}}", "vhsm.kind: missing" },
+		{ ",\"vhsm\":{\"kind\":1}}", "vhsm.kind: expected a string" },
+		{ ",\"vhsm\":[]}", "vhsm: expected an object" },
+		{ ",\"generator\":7}", "generator: expected a string" },
+		{ ",\"header\":{}}", "header: duplicate member" },
+		{ ",\"vhsm\":{\"kind\":\"import\",\"kind\":\"backup\"}}", "vhsm.kind: duplicate member" },
+	};
+	struct byok_file f = {};
+	char json[512], err[JSON_ERR_MAX];
+
+	snprintf(json, sizeof(json), "%s,\"vhsm\":{\"kind\":\"backup\",\"kek\":\"a\"}}", head);
+	ASSERT_OK(byok_file_parse(json, strlen(json), &f, err, sizeof(err)));
+	ASSERT_STREQ(f.kek, "a");
+	byok_file_done(&f);
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		snprintf(json, sizeof(json), "%s%s", head, bad[i].tail);
+		err[0] = 0;
+		if (byok_file_parse(json, strlen(json), &f, err, sizeof(err)) != -EBADMSG ||
+		    strncmp(err, bad[i].err, strlen(bad[i].err)) != 0 || f.ciphertext) {
+			test_fail(__FILE__, __LINE__, "case %zu: \"%s\", expected \"%s\"", i, err,
+				  bad[i].err);
+			break;
+		}
 	}
 }
