@@ -13,19 +13,12 @@
 #include <string.h>
 
 #include "ct.h"
-#include "json-cleanup.h"
+#include "json.h"
 #include "luks-token.h"
 #include "text.h"
 #include "wrap.h"
 
 _Static_assert(LUKS_TOKEN_KEK_NAME_MAX == TEXT_KEY_NAME_MAX, "one name rule");
-
-#define MEMBERS 9
-
-static const char *const members[MEMBERS] = {
-	"type", "keyslots", "vhsm_version", "kek", "kek_version",
-	"profile", "policy_digest", "sealed_kek", "wrapped_secret",
-};
 
 static int fail(char *why, size_t whylen, int r, const char *fmt, ...) _printf_(4, 5);
 static int fail(char *why, size_t whylen, int r, const char *fmt, ...)
@@ -59,40 +52,39 @@ int luks_token_context(const char *uuid, char *buf, size_t buflen)
 	return (int)strlen(buf);
 }
 
-/* The member's string value, or NULL when it is not a string. */
-static const char *get_string(struct json_object *o, const char *key, size_t *ret_len)
+/* The token's members as json_dispatch() leaves them; strings borrowed from the tree. */
+struct token_json {
+	const char *type, *profile, *policy_digest, *sealed_kek, *wrapped_secret;
+	char kek[LUKS_TOKEN_KEK_NAME_MAX + 1];
+	struct json_object *keyslots;
+	uint32_t vhsm_version, kek_version;
+};
+
+#define TOKEN_FIELD(n, t, fn, m, lo, hi)                                                          \
+	{ n, t, fn, offsetof(struct token_json, m), JSON_MANDATORY, lo, hi }
+static const struct json_field token_table[] = {
+	TOKEN_FIELD("type", json_type_string, json_dispatch_string, type, 1, 16),
+	TOKEN_FIELD("keyslots", json_type_array, json_dispatch_borrow, keyslots, 0, 0),
+	TOKEN_FIELD("vhsm_version", json_type_int, json_dispatch_uint32, vhsm_version, 0,
+		    UINT32_MAX),
+	TOKEN_FIELD("kek", json_type_string, json_dispatch_key_name, kek, 0, 0),
+	TOKEN_FIELD("kek_version", json_type_int, json_dispatch_uint32, kek_version, 1, INT32_MAX),
+	TOKEN_FIELD("profile", json_type_string, json_dispatch_string, profile, 1, 16),
+	TOKEN_FIELD("policy_digest", json_type_string, json_dispatch_string, policy_digest, 64, 64),
+	TOKEN_FIELD("sealed_kek", json_type_string, json_dispatch_string, sealed_kek, 1,
+		    CT_BASE64_LEN(LUKS_TOKEN_SEALED_MAX)),
+	TOKEN_FIELD("wrapped_secret", json_type_string, json_dispatch_string, wrapped_secret, 1,
+		    CT_BASE64_LEN(LUKS_TOKEN_WRAPPED_MAX)),
+	{}
+};
+
+static int parse_keyslots(struct json_object *a, unsigned *ret)
 {
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	*ret_len = (size_t)json_object_get_string_len(v);
-	return json_object_get_string(v);
-}
-
-static int get_uint(struct json_object *o, const char *key, uint64_t max, uint64_t *ret)
-{
-	struct json_object *v;
-	int64_t x;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
-		return -EBADMSG;
-	errno = 0;
-	x = json_object_get_int64(v);
-	if (errno || x < 0 || (uint64_t)x > max)
-		return -EBADMSG;
-	*ret = (uint64_t)x;
-	return 0;
-}
-
-static int parse_keyslots(struct json_object *o, unsigned *ret)
-{
-	struct json_object *a, *e;
+	struct json_object *e;
 	const char *s;
 	size_t n;
 
-	if (!json_object_object_get_ex(o, "keyslots", &a) || !json_object_is_type(a, json_type_array) ||
-	    json_object_array_length(a) != 1)
+	if (json_object_array_length(a) != 1)
 		return -EBADMSG;
 	e = json_object_array_get_idx(a, 0);
 	if (!json_object_is_type(e, json_type_string))
@@ -107,14 +99,12 @@ static int parse_keyslots(struct json_object *o, unsigned *ret)
 	return *ret < 32 ? 0 : -EBADMSG;
 }
 
-static int parse_b64(struct json_object *o, const char *key, uint8_t *out, size_t cap,
-		     size_t *ret_len)
+static int parse_b64(const char *s, uint8_t *out, size_t cap, size_t *ret_len)
 {
-	size_t n;
-	const char *s = get_string(o, key, &n);
+	size_t n = strlen(s);
 	int r;
 
-	if (!s || n == 0 || n > CT_BASE64_LEN(cap))
+	if (n == 0 || n > CT_BASE64_LEN(cap))
 		return -EBADMSG;
 	r = ct_base64_decode(out, cap, s, n);
 	if (r <= 0)
@@ -123,43 +113,34 @@ static int parse_b64(struct json_object *o, const char *key, uint8_t *out, size_
 	return 0;
 }
 
-static int parse_plain(struct json_object *o, struct luks_token *t, char *why, size_t whylen)
+static int parse_plain(const struct token_json *j, struct luks_token *t, char *why,
+		       size_t whylen)
 {
-	const char *s;
-	size_t n;
-	uint64_t u;
-
-	s = get_string(o, "type", &n);
-	if (!s || n != strlen(LUKS_TOKEN_TYPE) || memcmp(s, LUKS_TOKEN_TYPE, n) != 0)
+	if (strcmp(j->type, LUKS_TOKEN_TYPE) != 0)
 		return fail(why, whylen, -EBADMSG, "\"type\" is not \"vhsm\"");
-	if (parse_keyslots(o, &t->keyslot) < 0)
+	if (parse_keyslots(j->keyslots, &t->keyslot) < 0)
 		return fail(why, whylen, -EBADMSG, "\"keyslots\" must name exactly one keyslot 0..31");
-	if (get_uint(o, "vhsm_version", UINT32_MAX, &u) < 0 || u != LUKS_TOKEN_VERSION)
+	if (j->vhsm_version != LUKS_TOKEN_VERSION)
 		return fail(why, whylen, -EBADMSG, "\"vhsm_version\" must be %u", LUKS_TOKEN_VERSION);
-	s = get_string(o, "kek", &n);
-	if (!s || n > LUKS_TOKEN_KEK_NAME_MAX || strlen(s) != n || !luks_token_kek_name_valid(s))
-		return fail(why, whylen, -EBADMSG, "\"kek\" is not a valid KEK name");
-	memcpy(t->kek, s, n + 1);
-	if (get_uint(o, "kek_version", INT32_MAX, &u) < 0 || u == 0)
-		return fail(why, whylen, -EBADMSG, "\"kek_version\" must be 1..%d", INT32_MAX);
-	t->kek_version = (uint32_t)u;
-	s = get_string(o, "profile", &n);
-	t->profile = s && strlen(s) == n ? seal_profile_from_string(s) : _SEAL_PROFILE_INVALID;
+	memcpy(t->kek, j->kek, sizeof(t->kek));
+	t->kek_version = j->kek_version;
+	t->profile = seal_profile_from_string(j->profile);
 	if (t->profile < 0)
 		return fail(why, whylen, -EBADMSG, "\"profile\" must be \"strict\" or \"author\"");
-	s = get_string(o, "policy_digest", &n);
-	if (!s || ct_hex_decode(t->policy_digest, sizeof(t->policy_digest), s, n) < 0)
+	if (ct_hex_decode(t->policy_digest, sizeof(t->policy_digest), j->policy_digest,
+			  strlen(j->policy_digest)) < 0)
 		return fail(why, whylen, -EBADMSG, "\"policy_digest\" must be 64 hex digits");
 	return 0;
 }
 
 /* The blobs must be well formed and agree with the plain members. */
-static int parse_blobs(struct json_object *o, struct luks_token *t, char *why, size_t whylen)
+static int parse_blobs(const struct token_json *j, struct luks_token *t, char *why,
+		       size_t whylen)
 {
 	struct seal_header h;
 	struct wrap_info wi;
 
-	if (parse_b64(o, "sealed_kek", t->sealed_kek, sizeof(t->sealed_kek), &t->sealed_kek_len) < 0 ||
+	if (parse_b64(j->sealed_kek, t->sealed_kek, sizeof(t->sealed_kek), &t->sealed_kek_len) < 0 ||
 	    seal_parse_header(t->sealed_kek, t->sealed_kek_len, &h) < 0)
 		return fail(why, whylen, -EBADMSG, "\"sealed_kek\" is not a sealed blob");
 	if (strcmp(h.label, t->kek) != 0 || h.params.profile != t->profile ||
@@ -167,7 +148,7 @@ static int parse_blobs(struct json_object *o, struct luks_token *t, char *why, s
 		return fail(why, whylen, -EBADMSG,
 			    "\"sealed_kek\" does not hold one version of KEK %s (%s)", t->kek,
 			    seal_profile_to_string(t->profile));
-	if (parse_b64(o, "wrapped_secret", t->wrapped_secret, sizeof(t->wrapped_secret),
+	if (parse_b64(j->wrapped_secret, t->wrapped_secret, sizeof(t->wrapped_secret),
 		      &t->wrapped_secret_len) < 0 ||
 	    wrap_parse(t->wrapped_secret, t->wrapped_secret_len, &wi) < 0)
 		return fail(why, whylen, -EBADMSG, "\"wrapped_secret\" is not a wrapped key");
@@ -179,54 +160,26 @@ static int parse_blobs(struct json_object *o, struct luks_token *t, char *why, s
 	return 0;
 }
 
-static int check_members(struct json_object *o, char *why, size_t whylen)
-{
-	json_object_object_foreach(o, key, val) {
-		bool known = false;
-		(void)val;
-		for (size_t i = 0; i < MEMBERS; i++)
-			known = known || strcmp(key, members[i]) == 0;
-		if (!known)
-			return fail(why, whylen, -EBADMSG, "unknown member \"%.32s\"", key);
-	}
-	for (size_t i = 0; i < MEMBERS; i++)
-		if (!json_object_object_get_ex(o, members[i], NULL))
-			return fail(why, whylen, -EBADMSG, "member \"%s\" is missing", members[i]);
-	return 0;
-}
-
 int luks_token_parse(const char *json, size_t len, struct luks_token *ret, char *why,
 		     size_t whylen)
 {
-	_cleanup_(json_tokener_freep) struct json_tokener *tok = NULL;
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	struct token_json j = {};
 	struct luks_token *t;
 	int r;
 
-	if (len > LUKS_TOKEN_JSON_MAX)
-		return fail(why, whylen, -EMSGSIZE, "token JSON longer than %u bytes",
-			    LUKS_TOKEN_JSON_MAX);
-	if (memchr(json, '\0', len))
-		return fail(why, whylen, -EBADMSG, "token JSON contains a NUL byte");
-	tok = json_tokener_new_ex(8);
-	if (!tok)
-		return -ENOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, json, (int)len);
-	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len)
-		return fail(why, whylen, -EBADMSG, "token is not one JSON document");
-	if (!json_object_is_type(o, json_type_object))
-		return fail(why, whylen, -EBADMSG, "token is not a JSON object");
-	r = check_members(o, why, whylen);
+	r = json_parse(json, len, LUKS_TOKEN_JSON_MAX, "token", &o, why, whylen);
+	if (r < 0)
+		return r;
+	r = json_dispatch(o, NULL, token_table, &j, why, whylen);
 	if (r < 0)
 		return r;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	r = parse_plain(o, t, why, whylen);
+	r = parse_plain(&j, t, why, whylen);
 	if (r >= 0)
-		r = parse_blobs(o, t, why, whylen);
+		r = parse_blobs(&j, t, why, whylen);
 	if (r >= 0)
 		*ret = *t;
 	free(t);
