@@ -12,7 +12,9 @@
 #include "ct.h"
 #include "dek.h"
 #include "fileio.h"
+#include "json.h"
 #include "keyring.h"
+#include "log.h"
 #include "store.h"
 #include "wrap.h"
 
@@ -38,94 +40,82 @@ int dek_context(const struct dek *d, char *out, size_t outlen)
 	return n;
 }
 
-static const char *jstr(json_object *o, const char *k)
+/* The DEK file's members as json_dispatch() leaves them (wrapped borrowed from the tree). */
+struct dek_json {
+	struct dek d;
+	const char *wrapped;
+};
+
+#define DEK_FIELD(n, t, fn, m, lo, hi)                                                            \
+	{ n, t, fn, offsetof(struct dek_json, m), JSON_MANDATORY, lo, hi }
+static const struct json_field dek_table[] = {
+	DEK_FIELD("name", json_type_string, json_dispatch_key_name, d.name, 0, 0),
+	DEK_FIELD("kek", json_type_string, json_dispatch_key_name, d.kek, 0, 0),
+	DEK_FIELD("size", json_type_int, json_dispatch_uint32, d.size, 32, 64),
+	DEK_FIELD("timeout", json_type_int, json_dispatch_uint32, d.timeout, 0, KEYRING_MAX_TIMEOUT),
+	DEK_FIELD("created", json_type_int, json_dispatch_uint64, d.created, 0, INT64_MAX),
+	DEK_FIELD("acl", json_type_string, json_dispatch_strbuf, d.acl_text, 0, DEK_ACL_TEXT_MAX),
+	DEK_FIELD("wrapped", json_type_string, json_dispatch_string, wrapped, 2,
+		  2 * WRAP_BLOB_MAX),
+	{}
+};
+
+/* Parses the DEK file text of the DEK called name into *d (d->wrapped malloc'ed). */
+static int dek_parse(const char *text, size_t len, const char *name, struct dek_json *j,
+		     char *err, size_t errlen)
 {
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static int jint(json_object *o, const char *k, int64_t min, int64_t max, int64_t *ret)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
-		return -EBADMSG;
-	int64_t x = json_object_get_int64(v);
-	if (x < min || x > max)
-		return -EBADMSG;
-	*ret = x;
-	return 0;
-}
-
-static int copy_name(const char *s, char *out, size_t len)
-{
-	if (!s || !store_name_valid(s) || strlen(s) >= len)
-		return -EBADMSG;
-	strcpy(out, s);
-	return 0;
-}
-
-static int dek_from_json(json_object *o, const char *name, struct dek *d)
-{
-	const char *acl = jstr(o, "acl"), *hex = jstr(o, "wrapped");
-	int64_t size, timeout, created;
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	size_t hl;
+	int r;
 
-	if (copy_name(jstr(o, "name"), d->name, sizeof(d->name)) < 0 ||
-	    strcmp(d->name, name) != 0 || /* a file renamed to pose as another DEK */
-	    copy_name(jstr(o, "kek"), d->kek, sizeof(d->kek)) < 0 ||
-	    jint(o, "size", 32, 64, &size) < 0 || (size != 32 && size != 64) ||
-	    jint(o, "timeout", 0, KEYRING_MAX_TIMEOUT, &timeout) < 0 ||
-	    jint(o, "created", 0, INT64_MAX, &created) < 0 || !acl ||
-	    strlen(acl) > DEK_ACL_TEXT_MAX || !hex)
-		return -EBADMSG;
-	d->size = (uint32_t)size;
-	d->timeout = (uint32_t)timeout;
-	d->created = (uint64_t)created;
-	strcpy(d->acl_text, acl);
-	if (acl_parse(acl, d->acl, &d->n_acl) < 0)
-		return -EBADMSG;
-	hl = strlen(hex);
-	if (hl == 0 || hl % 2 || hl / 2 > WRAP_BLOB_MAX)
-		return -EBADMSG;
-	d->wrapped = malloc(hl / 2);
-	if (!d->wrapped)
+	r = json_parse(text, len, DEK_FILE_MAX, "DEK file", &o, err, errlen);
+	if (r < 0)
+		return r;
+	r = json_dispatch(o, NULL, dek_table, j, err, errlen);
+	if (r < 0)
+		return r;
+	if (strcmp(j->d.name, name) != 0) /* a file renamed to pose as another DEK */
+		return json_fail(err, errlen, -EBADMSG, "name: '%s', not the file's name",
+				 j->d.name);
+	if (j->d.size != 32 && j->d.size != 64)
+		return json_fail(err, errlen, -EBADMSG, "size: 32 or 64 expected");
+	if (acl_parse(j->d.acl_text, j->d.acl, &j->d.n_acl) < 0)
+		return json_fail(err, errlen, -EBADMSG, "acl: not a valid access list");
+	hl = strlen(j->wrapped);
+	if (hl % 2)
+		return json_fail(err, errlen, -EBADMSG, "wrapped: odd number of hex digits");
+	j->d.wrapped = malloc(hl / 2);
+	if (!j->d.wrapped)
 		return -ENOMEM;
-	d->wrapped_len = hl / 2;
-	if (ct_hex_decode(d->wrapped, d->wrapped_len, hex, hl) < 0)
-		return -EBADMSG;
+	j->d.wrapped_len = hl / 2;
+	if (ct_hex_decode(j->d.wrapped, j->d.wrapped_len, j->wrapped, hl) < 0)
+		return json_fail(err, errlen, -EBADMSG, "wrapped: not hex");
 	return 0;
 }
 
 int dek_read(struct manager *m, const char *name, struct dek *ret)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	struct dek d = {};
-	char path[4096];
+	_cleanup_free_ struct dek_json *j = calloc(1, sizeof(*j));
+	char path[4096], err[JSON_ERR_MAX] = "";
 	size_t len;
 	int r;
 
+	if (!j)
+		return -ENOMEM;
 	if (!store_name_valid(name))
 		return -EINVAL;
 	dek_path(m, name, path, sizeof(path));
 	r = fileio_read_all(path, DEK_FILE_MAX, &buf, &len);
 	if (r < 0)
 		return r == -EMSGSIZE ? -EBADMSG : r;
-	json_object *o = json_tokener_parse((const char *)buf);
-	if (!o || !json_object_is_type(o, json_type_object) || strlen((char *)buf) != len) {
-		json_object_put(o);
-		return -EBADMSG;
-	}
-	r = dek_from_json(o, name, &d);
-	json_object_put(o);
+	r = dek_parse((const char *)buf, len, name, j, err, sizeof(err));
 	if (r < 0) {
-		dek_done(&d);
+		vhsm_log_debug("DEK %s: %s", name, err);
+		dek_done(&j->d);
 		return r;
 	}
-	*ret = d;
+	*ret = j->d;
 	return 0;
 }
 

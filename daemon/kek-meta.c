@@ -10,6 +10,8 @@
 
 #include "acl.h"
 #include "store.h"
+#include "json.h"
+#include "seal.h"
 #include "text.h"
 
 _Static_assert(KEK_NAME_MAX == TEXT_KEY_NAME_MAX, "one name rule");
@@ -82,104 +84,93 @@ int kek_meta_to_json(const struct kek_meta *meta, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
-static int get_u64(json_object *o, const char *k, uint64_t max, uint64_t *ret)
+/* The metadata's members as json_dispatch() leaves them; strings borrowed from the tree. */
+struct meta_json {
+	struct kek_meta m;
+	const char *state, *before, *acl;
+	struct json_object *versions;
+	uint64_t version, created; /* one element of "versions" */
+};
+
+#define META_FIELD(n, t, fn, mem, lo, hi)                                                         \
+	{ n, t, fn, offsetof(struct meta_json, mem), JSON_MANDATORY, lo, hi }
+static const struct json_field meta_table[] = {
+	META_FIELD("name", json_type_string, json_dispatch_key_name, m.name, 0, 0),
+	META_FIELD("state", json_type_string, json_dispatch_string, state, 1, 32),
+	META_FIELD("state_before_delete", json_type_string, json_dispatch_string, before, 1, 32),
+	META_FIELD("created", json_type_int, json_dispatch_uint64, m.created, 0, INT64_MAX),
+	META_FIELD("updated", json_type_int, json_dispatch_uint64, m.updated, 0, INT64_MAX),
+	META_FIELD("deleted_at", json_type_int, json_dispatch_uint64, m.deleted_at, 0, INT64_MAX),
+	META_FIELD("retention_days", json_type_int, json_dispatch_uint32, m.retention_days,
+		   KEK_MIN_RETENTION_DAYS, KEK_MAX_RETENTION_DAYS),
+	META_FIELD("purge_protection", json_type_boolean, json_dispatch_bool, m.purge_protection, 0,
+		   0),
+	META_FIELD("exportable", json_type_boolean, json_dispatch_bool, m.exportable, 0, 0),
+	META_FIELD("imported", json_type_boolean, json_dispatch_bool, m.imported, 0, 0),
+	META_FIELD("attest_each_use", json_type_boolean, json_dispatch_bool, m.attest_each_use, 0,
+		   0),
+	META_FIELD("acl", json_type_string, json_dispatch_string, acl, 0, SEAL_META_MAX),
+	META_FIELD("versions", json_type_array, json_dispatch_borrow, versions, 0, 0),
+	{}
+};
+static const struct json_field version_table[] = {
+	META_FIELD("version", json_type_int, json_dispatch_uint64, version, 1, UINT32_MAX),
+	META_FIELD("created", json_type_int, json_dispatch_uint64, created, 0, INT64_MAX),
+	{}
+};
+
+/* Versions are numbered 1..n in order, as kek_meta_to_json() writes them. */
+static int parse_versions(struct meta_json *j, char *err, size_t errlen)
 {
-	json_object *v;
+	size_t n = json_object_array_length(j->versions);
+	char path[JSON_PATH_MAX];
 
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
-		return -EBADMSG;
-	int64_t x = json_object_get_int64(v);
-	if (x < 0 || (uint64_t)x > max)
-		return -EBADMSG;
-	*ret = (uint64_t)x;
-	return 0;
-}
-
-static int get_bool(json_object *o, const char *k, bool *ret)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_boolean))
-		return -EBADMSG;
-	*ret = json_object_get_boolean(v);
-	return 0;
-}
-
-static int get_str(json_object *o, const char *k, const char **ret)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return -EBADMSG;
-	*ret = json_object_get_string(v);
-	return 0;
-}
-
-static int parse_versions(json_object *o, struct kek_meta *m)
-{
-	json_object *vs;
-	size_t n;
-
-	if (!json_object_object_get_ex(o, "versions", &vs) || !json_object_is_type(vs, json_type_array))
-		return -EBADMSG;
-	n = json_object_array_length(vs);
 	if (n == 0 || n > KEK_MAX_VERSIONS)
-		return -EBADMSG;
+		return json_fail(err, errlen, -EBADMSG, "versions: %zu entries, not 1..%u", n,
+				 KEK_MAX_VERSIONS);
 	for (size_t i = 0; i < n; i++) {
-		json_object *v = json_object_array_get_idx(vs, i);
-		uint64_t ver, created;
-		if (!json_object_is_type(v, json_type_object) ||
-		    get_u64(v, "version", UINT32_MAX, &ver) < 0 ||
-		    get_u64(v, "created", INT64_MAX, &created) < 0 || ver != i + 1)
-			return -EBADMSG;
-		m->versions[i].version = (uint32_t)ver;
-		m->versions[i].created = created;
+		int r = json_dispatch(json_object_array_get_idx(j->versions, i),
+				      json_path(path, "versions", NULL, i), version_table, j, err,
+				      errlen);
+		if (r < 0)
+			return r;
+		if (j->version != i + 1)
+			return json_fail(err, errlen, -EBADMSG, "%s.version: %zu expected", path,
+					 i + 1);
+		j->m.versions[i].version = (uint32_t)j->version;
+		j->m.versions[i].created = j->created;
 	}
-	m->n_versions = (uint32_t)n;
+	j->m.n_versions = (uint32_t)n;
+	return 0;
+}
+
+int kek_meta_parse(const char *json, size_t len, struct kek_meta *ret, char *err, size_t errlen)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	_cleanup_free_ struct meta_json *j = calloc(1, sizeof(*j));
+	int r;
+
+	if (!j)
+		return -ENOMEM;
+	r = json_parse(json, len, SEAL_META_MAX, "KEK metadata", &o, err, errlen);
+	if (r >= 0)
+		r = json_dispatch(o, NULL, meta_table, j, err, errlen);
+	if (r >= 0)
+		r = parse_versions(j, err, errlen);
+	if (r < 0)
+		return r;
+	j->m.state = kek_state_from_string(j->state);
+	j->m.state_before_delete = kek_state_from_string(j->before);
+	if (j->m.state < 0 || j->m.state_before_delete < 0)
+		return json_fail(err, errlen, -EBADMSG, "%s: unknown state",
+				 j->m.state < 0 ? "state" : "state_before_delete");
+	if (acl_parse(j->acl, j->m.acl, &j->m.n_acl) < 0)
+		return json_fail(err, errlen, -EBADMSG, "acl: not a valid access list");
+	*ret = j->m;
 	return 0;
 }
 
 int kek_meta_from_json(const char *json, size_t len, struct kek_meta *ret)
 {
-	struct kek_meta m = {};
-	json_tokener *tok = json_tokener_new();
-	json_object *o = NULL;
-	const char *name, *state, *before, *acl;
-	uint64_t days;
-	int r = -EBADMSG;
-
-	if (!tok)
-		return -ENOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	if (len > 0 && memchr(json, 0, len) == NULL)
-		o = json_tokener_parse_ex(tok, json, (int)len);
-	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
-	    tok->char_offset != (int)len || !json_object_is_type(o, json_type_object))
-		goto out;
-	if (get_str(o, "name", &name) < 0 || !store_name_valid(name) ||
-	    get_str(o, "state", &state) < 0 || get_str(o, "state_before_delete", &before) < 0 ||
-	    get_u64(o, "created", INT64_MAX, &m.created) < 0 ||
-	    get_u64(o, "updated", INT64_MAX, &m.updated) < 0 ||
-	    get_u64(o, "deleted_at", INT64_MAX, &m.deleted_at) < 0 ||
-	    get_u64(o, "retention_days", KEK_MAX_RETENTION_DAYS, &days) < 0 ||
-	    get_bool(o, "purge_protection", &m.purge_protection) < 0 ||
-	    get_bool(o, "exportable", &m.exportable) < 0 ||
-	    get_bool(o, "imported", &m.imported) < 0 ||
-	    get_bool(o, "attest_each_use", &m.attest_each_use) < 0 || get_str(o, "acl", &acl) < 0 ||
-	    parse_versions(o, &m) < 0)
-		goto out;
-	m.state = kek_state_from_string(state);
-	m.state_before_delete = kek_state_from_string(before);
-	if (m.state < 0 || m.state_before_delete < 0 || days < KEK_MIN_RETENTION_DAYS)
-		goto out;
-	m.retention_days = (uint32_t)days;
-	strcpy(m.name, name);
-	if (acl_parse(acl, m.acl, &m.n_acl) < 0)
-		goto out;
-	*ret = m;
-	r = 0;
-out:
-	json_object_put(o);
-	json_tokener_free(tok);
-	return r;
+	return kek_meta_parse(json, len, ret, NULL, 0);
 }

@@ -8,6 +8,7 @@
 #include "../../daemon/acl.h"
 #include "../../daemon/audit.h"
 #include "../../daemon/store.h"
+#include "json.h"
 #include "test.h"
 
 TEST(daemon_acl_parse_valid)
@@ -150,6 +151,47 @@ TEST(daemon_kek_meta_rejects)
 	ASSERT_LT(kek_meta_from_json(json, strlen(json) - 1, &back), 0);
 	ASSERT_LT(kek_meta_from_json("", 0, &back), 0);
 	ASSERT_LT(kek_meta_from_json("[]", 2, &back), 0);
+	free(json);
+}
+
+TEST(daemon_kek_meta_names_the_member)
+{
+	static const struct {
+		const char *from, *to, *err;
+	} edits[] = {
+		{ "\"db-kek\"", "\"../etc\"", "name: invalid name '../etc': names are" },
+		{ "\"disabled\"", "\"gone\"", "state: unknown state" },
+		{ "\"retention_days\":30", "\"retention_days\":\"30\"",
+		  "retention_days: expected an integer" },
+		{ "\"version\":2", "\"version\":3", "versions[1].version: 2 expected" },
+		{ "\"version\":2", "\"version\":2,\"x\":1", "versions[1].x: unknown member" },
+		{ "\"purge_protection\":true", "\"purge_protection\":1",
+		  "purge_protection: expected true or false" },
+		{ "\"imported\"", "\"imported\":true,\"imported\"", "imported: duplicate member" },
+		{ "\"imported\"", "\"generation\":1,\"imported\"", "generation: unknown member" },
+		{ "\"acl\":\"uid:1000:unwrap\"", "\"acl\":\"uid:1000:steal\"", "acl: not a valid" },
+		{ "\"created\":1700000000,", "", "created: missing" },
+		{ "\"versions\":[", "\"versions\":[{},", "versions[0].version: missing" },
+		{ "\"updated\"", "\"updated\":", "truncated or malformed JSON at offset" },
+	};
+	struct kek_meta m, back;
+	char *json = NULL, buf[4096], err[JSON_ERR_MAX];
+
+	sample_meta(&m);
+	ASSERT_OK(kek_meta_to_json(&m, &json));
+	for (size_t i = 0; i < ELEMENTSOF(edits); i++) {
+		const char *p = strstr(json, edits[i].from);
+		ASSERT_TRUE(p != NULL);
+		snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(p - json), json, edits[i].to,
+			 p + strlen(edits[i].from));
+		err[0] = 0;
+		if (kek_meta_parse(buf, strlen(buf), &back, err, sizeof(err)) != -EBADMSG ||
+		    strncmp(err, edits[i].err, strlen(edits[i].err)) != 0) {
+			test_fail(__FILE__, __LINE__, "edit %zu: \"%s\", expected \"%s\"", i, err,
+				  edits[i].err);
+			break;
+		}
+	}
 	free(json);
 }
 

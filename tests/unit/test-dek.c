@@ -60,6 +60,11 @@ TEST(dek_registry_roundtrip_and_damage)
 		"{\"name\":\"x\",\"kek\":\"k1\",\"size\":64,\"timeout\":0,\"created\":1,\"acl\":\"\",\"wrapped\":\"\"}",
 		"{\"name\":\"x\",\"kek\":\"k1\",\"size\":\"64\",\"timeout\":0,\"created\":1,\"acl\":\"\",\"wrapped\":\"abab\"}",
 		"{\"name\":\"x\",\"kek\":\"k1\",\"size\":64,\"timeout\":0,\"created\":1,\"acl\":\"\"}",
+		/* a repeated member (json-c would keep the last), an unknown one, a cut-off file */
+		"{\"name\":\"x\",\"kek\":\"k1\",\"kek\":\"k2\",\"size\":64,\"timeout\":0,\"created\":1,\"acl\":\"\",\"wrapped\":\"abab\"}",
+		"{\"name\":\"x\",\"kek\":\"k1\",\"size\":64,\"timeout\":0,\"created\":1,\"acl\":\"\",\"wrapped\":\"abab\",\"x\":1}",
+		"{\"name\":\"x\",\"kek\":\"k1\",\"size\":64,\"timeout\":0,\"created\":1,\"acl\":\"\",\"wrapped\":\"abab\"",
+		"{\"name\":\"x\",\"kek\":\"k1\",\"size\":64,\"timeout\":0,\"created\":1,\"acl\":\"\",\"wrapped\":\"abab\"}{}",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		write_file(state, "x", bad[i]);
