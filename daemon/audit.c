@@ -22,6 +22,7 @@
 #include "audit.h"
 #include "ct.h"
 #include "fileio.h"
+#include "json.h"
 #include "log.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free);
@@ -153,6 +154,54 @@ static int split_line(const char *line, size_t len, char *record, size_t rec_cap
 	return 0;
 }
 
+/* A record's members as json_dispatch() leaves them; strings borrowed from the tree. */
+struct record_json {
+	uint64_t seq;
+	const char *event, *prev;
+};
+
+#define RECORD_FIELD(n, t, fn, fl, lo, hi) { n, t, fn, 0, fl, lo, hi }
+#define RECORD_USED(n, t, fn, m, lo, hi)                                                          \
+	{ n, t, fn, offsetof(struct record_json, m), JSON_MANDATORY, lo, hi }
+/* Every member audit_append() writes; the chain covers the bytes, this the meaning. */
+static const struct json_field record_table[] = {
+	RECORD_USED("seq", json_type_int, json_dispatch_uint64, seq, 1, INT64_MAX),
+	RECORD_USED("event", json_type_string, json_dispatch_string, event, 1, AUDIT_LINE_MAX),
+	RECORD_USED("prev", json_type_string, json_dispatch_string, prev, HASH_HEX, HASH_HEX),
+	RECORD_FIELD("time", json_type_int, json_dispatch_unused, JSON_MANDATORY, 0, 0),
+	RECORD_FIELD("key", json_type_string, json_dispatch_unused, 0, 0, 0),
+	RECORD_FIELD("version", json_type_int, json_dispatch_unused, 0, 0, 0),
+	RECORD_FIELD("uid", json_type_int, json_dispatch_unused, 0, 0, 0),
+	RECORD_FIELD("gid", json_type_int, json_dispatch_unused, 0, 0, 0),
+	RECORD_FIELD("pid", json_type_int, json_dispatch_unused, 0, 0, 0),
+	RECORD_FIELD("unit", json_type_string, json_dispatch_unused, 0, 0, 0),
+	RECORD_FIELD("count", json_type_int, json_dispatch_unused, 0, 0, 0),
+	RECORD_FIELD("result", json_type_string, json_dispatch_unused, JSON_MANDATORY, 0, 0),
+	RECORD_FIELD("errno", json_type_string, json_dispatch_unused, 0, 0, 0),
+	RECORD_FIELD("reason", json_type_string, json_dispatch_unused, 0, 0, 0),
+	{}
+};
+
+/* Parses one record (the line without its hash) into seq, prev and whether it is a rotation. */
+static int record_parse(const char *record, uint64_t *ret_seq, char ret_prev[HASH_HEX + 1],
+			bool *ret_rotated, char *err, size_t errlen)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	struct record_json j = {};
+	int r;
+
+	r = json_parse(record, strlen(record), AUDIT_LINE_MAX + 2, "record", &o, err, errlen);
+	if (r < 0)
+		return r;
+	r = json_dispatch(o, NULL, record_table, &j, err, errlen);
+	if (r < 0)
+		return r;
+	*ret_seq = j.seq;
+	memcpy(ret_prev, j.prev, HASH_HEX + 1);
+	*ret_rotated = strcmp(j.event, "audit.rotated") == 0;
+	return 0;
+}
+
 static int audit_verify_chain(const char *path, uint64_t *ret_records,
 			      char ret_last[HASH_HEX + 1], char *why, size_t whylen)
 {
@@ -180,27 +229,21 @@ static int audit_verify_chain(const char *path, uint64_t *ret_records,
 			snprintf(why, whylen, "record %" PRIu64 ": malformed line", n + 1);
 			return -EBADMSG;
 		}
-		json_object *o = json_tokener_parse(record);
-		json_object *seq = NULL, *p = NULL, *ev = NULL;
-		bool ok = o && json_object_object_get_ex(o, "seq", &seq) &&
-			  json_object_object_get_ex(o, "prev", &p) &&
-			  json_object_is_type(seq, json_type_int) &&
-			  json_object_is_type(p, json_type_string) &&
-			  strlen(json_object_get_string(p)) == HASH_HEX;
-		uint64_t s = ok ? (uint64_t)json_object_get_int64(seq) : 0;
-		/* A rotated segment continues the sequence and the chain of the previous one. */
-		if (ok && n == 0 && json_object_object_get_ex(o, "event", &ev) &&
-		    json_object_is_type(ev, json_type_string) &&
-		    strcmp(json_object_get_string(ev), "audit.rotated") == 0 && s > 1) {
-			first = s - 1;
-			memcpy(prev, json_object_get_string(p), HASH_HEX);
-		}
-		bool prev_ok = ok && strcmp(json_object_get_string(p), prev) == 0;
-		json_object_put(o);
-		if (!ok) {
-			snprintf(why, whylen, "record %" PRIu64 ": not a valid record", n + 1);
+		char rprev[HASH_HEX + 1], err[JSON_ERR_MAX] = "";
+		uint64_t s;
+		bool rotated;
+
+		if (record_parse(record, &s, rprev, &rotated, err, sizeof(err)) < 0) {
+			snprintf(why, whylen, "record %" PRIu64 ": not a valid record (%s)", n + 1,
+				 err);
 			return -EBADMSG;
 		}
+		/* A rotated segment continues the sequence and the chain of the previous one. */
+		if (n == 0 && rotated && s > 1) {
+			first = s - 1;
+			memcpy(prev, rprev, HASH_HEX);
+		}
+		bool prev_ok = strcmp(rprev, prev) == 0;
 		if (s != first + n + 1) {
 			snprintf(why, whylen, "record %" PRIu64 ": sequence %" PRIu64
 				 " (a record was deleted or reordered)", n + 1, s);

@@ -25,7 +25,8 @@
 #include "audit.h"
 #include "ct.h"
 #include "fileio.h"
-#include "json-cleanup.h"
+#include "json.h"
+#include "log.h"
 #include "luks.h"
 #include "ops.h"
 #include "secmem.h"
@@ -75,28 +76,65 @@ struct binding {
 	struct luks_material mat;
 };
 
-static int b64_member(struct json_object *o, const char *key, uint8_t *out, size_t cap,
-		      size_t *ret_len)
-{
-	struct json_object *v;
-	int r;
+/* The binding file's members as json_dispatch() leaves them; strings borrowed from the tree. */
+struct binding_json {
+	char volume[KEK_NAME_MAX + 1];
+	char uuid[LUKS_UUID_MAX + 1];
+	const char *sealed_kek, *wrapped_secret;
+};
 
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return -EBADMSG;
-	r = ct_base64_decode(out, cap, json_object_get_string(v),
-			     (size_t)json_object_get_string_len(v));
+#define BINDING_FIELD(n, fn, m, lo, hi)                                                           \
+	{ n, json_type_string, fn, offsetof(struct binding_json, m), JSON_MANDATORY, lo, hi }
+static const struct json_field binding_table[] = {
+	BINDING_FIELD("volume", json_dispatch_key_name, volume, 0, 0),
+	BINDING_FIELD("uuid", json_dispatch_strbuf, uuid, 1, LUKS_UUID_MAX),
+	BINDING_FIELD("sealed_kek", json_dispatch_string, sealed_kek, 1,
+		      CT_BASE64_LEN(LUKS_TOKEN_SEALED_MAX)),
+	BINDING_FIELD("wrapped_secret", json_dispatch_string, wrapped_secret, 1,
+		      CT_BASE64_LEN(LUKS_TOKEN_WRAPPED_MAX)),
+	{}
+};
+
+static int b64_member(const char *s, const char *key, uint8_t *out, size_t cap,
+		      size_t *ret_len, char *err, size_t errlen)
+{
+	int r = ct_base64_decode(out, cap, s, strlen(s));
+
 	if (r <= 0)
-		return -EBADMSG;
+		return json_fail(err, errlen, -EBADMSG, "%s: not base64 of a blob", key);
 	*ret_len = (size_t)r;
 	return 0;
+}
+
+static int binding_parse(const char *text, size_t len, const char *volume, struct binding *ret,
+			 char *err, size_t errlen)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	struct binding_json j = {};
+	int r;
+
+	r = json_parse(text, len, BINDING_FILE_MAX, "binding file", &o, err, errlen);
+	if (r < 0)
+		return r;
+	r = json_dispatch(o, NULL, binding_table, &j, err, errlen);
+	if (r < 0)
+		return r;
+	if (strcmp(j.volume, volume) != 0) /* a file renamed to pose as another volume */
+		return json_fail(err, errlen, -EBADMSG, "volume: '%s', not the file's name",
+				 j.volume);
+	memcpy(ret->uuid, j.uuid, sizeof(ret->uuid));
+	r = b64_member(j.sealed_kek, "sealed_kek", ret->mat.sealed, sizeof(ret->mat.sealed),
+		       &ret->mat.sealed_len, err, errlen);
+	if (r < 0)
+		return r;
+	return b64_member(j.wrapped_secret, "wrapped_secret", ret->mat.wrapped,
+			  sizeof(ret->mat.wrapped), &ret->mat.wrapped_len, err, errlen);
 }
 
 static int binding_read(struct manager *m, const char *volume, struct binding *ret)
 {
 	_cleanup_free_ uint8_t *data = NULL;
-	_cleanup_(json_object_putp) struct json_object *o = NULL;
-	struct json_object *v;
-	char path[4096];
+	char path[4096], err[JSON_ERR_MAX] = "";
 	size_t len;
 	int r;
 
@@ -106,20 +144,10 @@ static int binding_read(struct manager *m, const char *volume, struct binding *r
 	r = fileio_read_all(path, BINDING_FILE_MAX, &data, &len);
 	if (r < 0)
 		return r;
-	o = json_tokener_parse((const char *)data);
-	if (!o || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, "volume", &v) ||
-	    strcmp(json_object_get_string(v), volume) != 0 ||
-	    !json_object_object_get_ex(o, "uuid", &v) || !json_object_is_type(v, json_type_string) ||
-	    (size_t)json_object_get_string_len(v) > LUKS_UUID_MAX)
-		return -EBADMSG;
-	snprintf(ret->uuid, sizeof(ret->uuid), "%s", json_object_get_string(v));
-	if (b64_member(o, "sealed_kek", ret->mat.sealed, sizeof(ret->mat.sealed),
-		       &ret->mat.sealed_len) < 0 ||
-	    b64_member(o, "wrapped_secret", ret->mat.wrapped, sizeof(ret->mat.wrapped),
-		       &ret->mat.wrapped_len) < 0)
-		return -EBADMSG;
-	return 0;
+	r = binding_parse((const char *)data, len, volume, ret, err, sizeof(err));
+	if (r < 0)
+		vhsm_log_debug("binding of volume %s: %s", volume, err);
+	return r;
 }
 
 /* Calls fn for every bound volume whose UUID is uuid; stops at the first error. */

@@ -21,8 +21,10 @@
 #include "acl.h"
 #include "attest.h"
 #include "byok.h"
+#include "json.h"
 #include "log.h"
 #include "ops.h"
+#include "seal.h"
 #include "secmem.h"
 #include "store.h"
 
@@ -31,11 +33,6 @@
 #define XK_TTL_MAX (7u * 86400u)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free);
-static inline void json_putp(json_object **o)
-{
-	if (*o)
-		json_object_put(*o);
-}
 
 static int optional(int r)
 {
@@ -181,18 +178,39 @@ struct pending {
 	uint64_t expires;
 };
 
-static int pending_parse(const char *json, struct pending *ret)
-{
-	_cleanup_(json_putp) json_object *o = json_tokener_parse(json);
-	json_object *kid, *exp;
+/* The exchange key's metadata, as exchange_meta_json() writes it. */
+struct pending_json {
+	struct pending p;
+	const char *kid;
+	char kek[BYOK_NAME_MAX + 1];
+	uint64_t created;
+};
 
-	if (!o || !json_object_object_get_ex(o, "kid", &kid) ||
-	    !json_object_object_get_ex(o, "expires", &exp) ||
-	    !json_object_is_type(kid, json_type_string) || !json_object_is_type(exp, json_type_int) ||
-	    strlen(json_object_get_string(kid)) > BYOK_KID_MAX)
-		return -EBADMSG;
-	strcpy(ret->kid, json_object_get_string(kid));
-	ret->expires = (uint64_t)json_object_get_int64(exp);
+#define PENDING_FIELD(n, t, fn, m, lo, hi)                                                        \
+	{ n, t, fn, offsetof(struct pending_json, m), JSON_MANDATORY, lo, hi }
+static const struct json_field pending_table[] = {
+	PENDING_FIELD("kid", json_type_string, json_dispatch_string, kid, 1, BYOK_KID_MAX),
+	PENDING_FIELD("kek", json_type_string, json_dispatch_key_name, kek, 0, 0),
+	PENDING_FIELD("created", json_type_int, json_dispatch_uint64, created, 0, INT64_MAX),
+	PENDING_FIELD("expires", json_type_int, json_dispatch_uint64, p.expires, 0, INT64_MAX),
+	{}
+};
+
+static int pending_parse(const char *json, struct pending *ret, char *err, size_t errlen)
+{
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	struct pending_json j = {};
+	int r;
+
+	r = json_parse(json, strlen(json), SEAL_META_MAX, "exchange key metadata", &o, err,
+		       errlen);
+	if (r < 0)
+		return r;
+	r = json_dispatch(o, NULL, pending_table, &j, err, errlen);
+	if (r < 0)
+		return r;
+	strcpy(j.p.kid, j.kid);
+	*ret = j.p;
 	return 0;
 }
 
@@ -208,6 +226,7 @@ static int import_exchange_key(struct op_ctx *c, const struct byok_file *f, EVP_
 {
 	_cleanup_secmem_ uint8_t *der = NULL;
 	_cleanup_free_ char *meta = NULL;
+	char err[JSON_ERR_MAX] = "";
 	struct pending p;
 	size_t len;
 	int r;
@@ -218,8 +237,9 @@ static int import_exchange_key(struct op_ctx *c, const struct byok_file *f, EVP_
 			       "export-exchange-key first)", c->key);
 	if (r < 0)
 		return r;
-	if (pending_parse(meta, &p) < 0)
-		return op_fail(c, -EBADMSG, "sealed exchange key for %s is damaged", c->key);
+	if (pending_parse(meta, &p, err, sizeof(err)) < 0)
+		return op_fail(c, -EBADMSG, "sealed exchange key for %s is damaged (%s)", c->key,
+			       err);
 	if (strcmp(p.kid, f->kid) != 0) /* kids are public */
 		return op_fail(c, -ENOKEY, "the BYOK file is for exchange key %s; the exchange key "
 			       "pending for KEK %s is %s", f->kid, c->key, p.kid);

@@ -106,6 +106,9 @@ int json_dispatch_uint32(struct json_object *v, const char *path, const struct j
 /* bool. */
 int json_dispatch_bool(struct json_object *v, const char *path, const struct json_field *f,
 		       void *p, char *err, size_t errlen);
+/* Nothing: a known member whose value (of the table's type) the caller does not need. */
+int json_dispatch_unused(struct json_object *v, const char *path, const struct json_field *f,
+			 void *p, char *err, size_t errlen);
 /* struct json_object *: borrowed (for a nested object or list the caller walks itself). */
 int json_dispatch_borrow(struct json_object *v, const char *path, const struct json_field *f,
 			 void *p, char *err, size_t errlen);

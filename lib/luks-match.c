@@ -1,42 +1,43 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Which KEK a LUKS2 token names (see luks-match.h). */
-#include <json-c/json.h>
 #include <string.h>
 
-#include "keyring.h"
+#include "json.h"
 #include "luks-match.h"
+#include "text.h"
+
+/* The size libcryptsetup allows for a whole LUKS2 JSON area is larger; one token is small. */
+#define LUKS_MATCH_TOKEN_MAX (64u * 1024u)
+
+/* A string member's value, or NULL when it is absent or not a string. */
+static const char *member_string(struct json_object *o, const char *key, size_t *ret_len)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	*ret_len = (size_t)json_object_get_string_len(v);
+	return json_object_get_string(v);
+}
 
 int luks_token_kek(const char *json, size_t len, char *out, size_t outlen)
 {
-	json_tokener *tok;
-	json_object *o, *v;
-	char desc[KEYRING_DEK_NAME_MAX + 16];
-	int r = -EBADMSG;
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	const char *s;
+	size_t n;
 
-	if (len > 64u * 1024u || len > INT32_MAX)
+	/* Tokens of every type pass through here, so only the syntax is strict (lib/json);
+	 * members are looked up by name, since another type's members are not ours to know. */
+	if (json_parse(json, len, LUKS_MATCH_TOKEN_MAX, "token", &o, NULL, 0) < 0)
 		return -EBADMSG;
-	tok = json_tokener_new();
-	if (!tok)
-		return -ENOMEM;
-	o = json_tokener_parse_ex(tok, json, (int)len);
-	if (json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object))
-		goto out;
-	if (!json_object_object_get_ex(o, "type", &v) || !json_object_is_type(v, json_type_string))
-		goto out;
-	if (strcmp(json_object_get_string(v), "vhsm") != 0) {
-		r = -ENOENT;
-		goto out;
-	}
-	if (!json_object_object_get_ex(o, "kek", &v) || !json_object_is_type(v, json_type_string))
-		goto out;
-	/* The KEK name rule is the DEK name rule (keyring.h). */
-	if (keyring_dek_description(json_object_get_string(v), desc, sizeof(desc)) < 0 ||
-	    keyring_dek_name(desc, out, outlen) < 0)
-		goto out;
-	r = 0;
-out:
-	json_object_put(o);
-	json_tokener_free(tok);
-	return r;
+	s = member_string(o, "type", &n);
+	if (!s)
+		return -EBADMSG;
+	if (n != 4 || memcmp(s, "vhsm", 4) != 0)
+		return -ENOENT;
+	s = member_string(o, "kek", &n);
+	if (!s || !text_key_name_valid_n(s, n) || n >= outlen)
+		return -EBADMSG;
+	memcpy(out, s, n + 1);
+	return 0;
 }

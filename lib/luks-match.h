@@ -13,7 +13,8 @@
 /*
  * Parses one token's JSON (len bytes, not necessarily NUL-terminated). Returns 0 with the KEK
  * name in out (size outlen) for a "vhsm" token, -ENOENT for a token of another type, or
- * -EBADMSG when it is not a JSON object or a vhsm token's "kek" is missing, not a string or
- * not a valid KEK name.
+ * -EBADMSG when it is not one strictly valid JSON object (lib/json: a repeated "type" or "kek"
+ * is refused, not guessed at) or a vhsm token's "kek" is missing, not a string or not a valid
+ * key name. Members other than "type" and "kek" are not looked at: every token type passes.
  */
 int luks_token_kek(const char *json, size_t len, char *out, size_t outlen) _wur_;

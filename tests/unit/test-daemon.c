@@ -288,6 +288,54 @@ TEST(daemon_audit_chain)
 			 dir), 0);
 }
 
+/* Each record is parsed strictly before its hash is checked: the reason names the member. */
+TEST(daemon_audit_record_strict)
+{
+	static const struct {
+		const char *record, *why;
+	} bad[] = {
+		{ "{\"seq\":1,\"seq\":2,\"time\":1,\"event\":\"x\",\"result\":\"ok\",\"prev\":\"Z\"",
+		  "record 1: not a valid record (seq: duplicate member" },
+		{ "{\"seq\":1,\"time\":1,\"event\":\"x\",\"result\":\"ok\",\"who\":0,\"prev\":\"Z\"",
+		  "record 1: not a valid record (who: unknown member)" },
+		{ "{\"seq\":\"1\",\"time\":1,\"event\":\"x\",\"result\":\"ok\",\"prev\":\"Z\"",
+		  "record 1: not a valid record (seq: expected an integer)" },
+		{ "{\"seq\":1,\"time\":1,\"event\":\"x\",\"result\":\"ok\",\"prev\":\"00\"",
+		  "record 1: not a valid record (prev: too short)" },
+		{ "{\"seq\":1,\"time\":1,\"event\":\"x\",\"result\":\"ok\",\"prev\":\"Z\",]",
+		  "record 1: not a valid record (truncated or malformed JSON at offset" },
+	};
+	const char *dir = test_tmpdir();
+	char path[512], why[256], zeros[65], hash[65];
+	uint64_t n = 0;
+
+	memset(zeros, '0', 64);
+	zeros[64] = 0;
+	memset(hash, 'a', 64);
+	hash[64] = 0;
+	snprintf(path, sizeof(path), "%s/audit-strict.log", dir);
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		FILE *f = fopen(path, "w");
+		char rec[512], *z;
+
+		ASSERT_TRUE(f != NULL);
+		snprintf(rec, sizeof(rec), "%s", bad[i].record);
+		z = strstr(rec, "\"Z\"");
+		if (z) /* the genesis prev: 64 zeros */
+			snprintf(z, sizeof(rec) - (size_t)(z - rec), "\"%s\"%s", zeros,
+				 strstr(bad[i].record, "\"Z\"") + 3);
+		fprintf(f, "%s,\"hash\":\"%s\"}\n", rec, hash);
+		fclose(f);
+		why[0] = 0;
+		ASSERT_EQ(audit_verify_file(path, &n, why, sizeof(why)), -EBADMSG);
+		if (strncmp(why, bad[i].why, strlen(bad[i].why)) != 0) {
+			test_fail(__FILE__, __LINE__, "case %zu: \"%s\", expected \"%s\"", i, why,
+				  bad[i].why);
+			break;
+		}
+	}
+}
+
 TEST(daemon_audit_rotation)
 {
 	const char *dir = test_tmpdir();

@@ -113,4 +113,15 @@ TEST(luks_token_kek_match)
 	ASSERT_EQ(luks_token_kek("[\"vhsm\"]", 8, k, sizeof(k)), -EBADMSG);
 	ASSERT_EQ(luks_token_kek("{\"type\":1}", 10, k, sizeof(k)), -EBADMSG);
 	ASSERT_EQ(luks_token_kek("", 0, k, sizeof(k)), -EBADMSG);
+	/* a second "kek" (json-c keeps the last) or "type" is refused, not matched */
+	static const char twice[] = "{\"type\":\"vhsm\",\"kek\":\"a\",\"kek\":\"db-kek\"}";
+	ASSERT_EQ(luks_token_kek(twice, strlen(twice), k, sizeof(k)), -EBADMSG);
+	static const char type2[] = "{\"type\":\"other\",\"type\":\"vhsm\",\"kek\":\"a\"}";
+	ASSERT_EQ(luks_token_kek(type2, strlen(type2), k, sizeof(k)), -EBADMSG);
+	/* another type's members are not ours to judge */
+	static const char tpm2[] = "{\"type\":\"systemd-tpm2\",\"keyslots\":[\"0\"],"
+				   "\"tpm2-blob\":\"AA\",\"tpm2-pcrs\":[7],\"tpm2_pcrlock\":false}";
+	ASSERT_EQ(luks_token_kek(tpm2, strlen(tpm2), k, sizeof(k)), -ENOENT);
+	static const char bidi[] = "{\"type\":\"vhsm\",\"kek\":\"a\\u202e\"}";
+	ASSERT_EQ(luks_token_kek(bidi, strlen(bidi), k, sizeof(k)), -EBADMSG);
 }
