@@ -29,8 +29,8 @@
 
 /* Deepest nesting any vhsm document uses is 3 ({"versions":[{...}]}); 8 leaves room. */
 #define JSON_DEPTH_MAX 8
-/* Most members in one object (the attestation policy's top level has 21). */
-#define JSON_MEMBERS_MAX 32
+/* Most members in one object (the simulator state has more than 32, the policy 21). */
+#define JSON_MEMBERS_MAX 64
 #define JSON_ERR_MAX 256
 /* Longest member path named in an error ("min_committed_tcb.microcode", "versions[31].created"). */
 #define JSON_PATH_MAX 96

@@ -13,7 +13,7 @@
 
 #include "ct.h"
 #include "fileio.h"
-#include "json-cleanup.h"
+#include "json.h"
 #include "log.h"
 #include "sim.h"
 
@@ -707,32 +707,12 @@ static int get_ca(struct json_object *o, struct sim_state *s)
 
 static int parse_json(const char *text, size_t len, struct json_object **ret)
 {
-	struct json_tokener *tok;
-	struct json_object *o;
-	size_t end;
+	char err[JSON_ERR_MAX] = "";
+	int r = json_parse(text, len, SIM_STATE_MAX, "simulator state", ret, err, sizeof(err));
 
-	if (len > SIM_STATE_MAX)
-		return -EMSGSIZE;
-	if (len == 0 || memchr(text, '\0', len))
-		return -EBADMSG;
-	tok = json_tokener_new();
-	if (!tok)
-		return -ENOMEM;
-	o = json_tokener_parse_ex(tok, text, (int)len);
-	end = json_tokener_get_parse_end(tok);
-	if (!o || json_tokener_get_error(tok) != json_tokener_success) {
-		json_tokener_free(tok);
-		json_object_put(o);
-		return -EBADMSG;
-	}
-	json_tokener_free(tok);
-	for (; end < len; end++)
-		if (!strchr(" \t\r\n", text[end])) {
-			json_object_put(o);
-			return -EBADMSG;
-		}
-	*ret = o;
-	return 0;
+	if (r < 0)
+		vhsm_log_debug("sim: state: %s", err);
+	return r;
 }
 
 int sim_state_from_json(const char *text, size_t len, struct sim_state **ret)
