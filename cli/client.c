@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "json.h"
 #include "secmem.h"
 #include "vhsmctl.h"
 
@@ -159,21 +160,13 @@ int client_refused(const struct client_reply *r, const char *what)
 json_object *client_parse_json(const struct client_reply *r)
 {
 	const struct vhsm_wire_field *f = vhsm_wire_get(&r->msg, VHSM_TAG_JSON);
-	json_tokener *tok;
-	json_object *o;
+	json_object *o = NULL;
 
 	if (!f)
 		return NULL;
-	tok = json_tokener_new();
-	if (!tok)
-		return NULL;
 	/* The field is a view into the reply buffer, not NUL-terminated: pass its length. */
-	o = json_tokener_parse_ex(tok, (const char *)f->value, (int)f->len);
-	if (json_tokener_get_error(tok) != json_tokener_success) {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
+	if (json_parse((const char *)f->value, f->len, VHSM_WIRE_MAX_TEXT, "reply", &o, NULL, 0) < 0)
+		return NULL;
 	return o;
 }
 
