@@ -149,8 +149,14 @@ int op_get_name(struct op_ctx *c, uint16_t tag, char *out, size_t len)
 
 	if (r == -ENOENT)
 		return op_fail(c, -EINVAL, "a key name is required");
-	if (r < 0)
-		return op_fail(c, -EINVAL, "invalid key name");
+	if (r < 0) { /* too long for any name, or with a NUL: the one message, escaped */
+		const struct vhsm_wire_field *f = vhsm_wire_get(c->req, tag);
+		char msg[TEXT_KEY_NAME_ERR_MAX];
+
+		return op_fail(c, -EINVAL, "%s",
+			       text_key_name_error(msg, tag == VHSM_TAG_KEK ? "KEK" : NULL,
+						   f ? (const char *)f->value : NULL, f ? f->len : 0));
+	}
 	return 0;
 }
 
