@@ -1,11 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vhsmctl <-> vhsmd: SOCK_SEQPACKET request/reply with the wire codec. */
+/* vhsmctl <-> vhsmd: one request, one reply through lib/wire-client, errors printed. */
 #include <json-c/json.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,8 +11,6 @@
 #include "secmem.h"
 #include "vhsmctl.h"
 
-#define CLIENT_TIMEOUT_MS 30000
-
 int client_begin(struct client_req *r, uint16_t op)
 {
 	uint32_t id;
@@ -23,7 +18,7 @@ int client_begin(struct client_req *r, uint16_t op)
 	r->buf = secmem_alloc(VHSM_WIRE_MAX_MESSAGE);
 	if (!r->buf)
 		return -ENOMEM;
-	id = (uint32_t)getpid() ^ (uint32_t)time(NULL);
+	id = ((uint32_t)getpid() ^ (uint32_t)time(NULL)) | 1u; /* never 0: see lib/wire-client.h */
 	vhsm_wire_begin(&r->b, r->buf, VHSM_WIRE_MAX_MESSAGE, op, id);
 	return 0;
 }
@@ -35,33 +30,14 @@ void client_req_done(struct client_req *r)
 
 void client_reply_done(struct client_reply *r)
 {
-	r->buf = secmem_free(r->buf);
-}
-
-static int connect_daemon(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(arg_socket) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, arg_socket);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return negative_errno();
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int r = negative_errno();
-		close(fd);
-		return r;
-	}
-	return fd;
+	r->conn = vhsm_client_free(r->conn);
+	r->buf = NULL;
 }
 
 int client_call(struct client_req *r, struct client_reply *ret)
 {
-	struct pollfd pfd;
-	int fd, len, rc;
-	ssize_t n;
+	struct vhsm_client *c = NULL;
+	int len, rc;
 
 	memset(ret, 0, sizeof(*ret));
 	len = vhsm_wire_finish(&r->b);
@@ -73,48 +49,24 @@ int client_call(struct client_req *r, struct client_reply *ret)
 		cli_error("request too large");
 		return len;
 	}
-	fd = connect_daemon();
-	if (fd < 0) {
-		cli_error("cannot connect to vhsmd at %s: %s", arg_socket, strerror(-fd));
-		return fd;
-	}
-	if (send(fd, r->buf, (size_t)len, MSG_NOSIGNAL) != len) {
-		rc = negative_errno();
-		cli_error("sending to vhsmd failed: %s", strerror(-rc));
-		close(fd);
+	rc = vhsm_client_new(arg_socket, 0, 0, &c);
+	if (rc < 0) {
+		cli_error("cannot connect to vhsmd at %s: %s", arg_socket, strerror(-rc));
 		return rc;
 	}
-	ret->buf = secmem_alloc(VHSM_WIRE_MAX_MESSAGE + 1);
-	if (!ret->buf) {
-		close(fd);
-		return -ENOMEM;
+	ret->conn = c;
+	ret->buf = c->rep;
+	rc = vhsm_client_request(c, r->buf, (size_t)len,
+				 vhsm_client_deadline(VHSM_CLIENT_TIMEOUT_MS));
+	vhsm_client_disconnect(c);
+	if (rc < 0) {
+		cli_error("%s", c->error);
+		return rc;
 	}
-	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
-	rc = poll(&pfd, 1, CLIENT_TIMEOUT_MS);
-	if (rc <= 0) {
-		cli_error("no reply from vhsmd within %d s", CLIENT_TIMEOUT_MS / 1000);
-		close(fd);
-		return -ETIMEDOUT;
-	}
-	n = recv(fd, ret->buf, VHSM_WIRE_MAX_MESSAGE + 1, MSG_TRUNC);
-	close(fd);
-	if (n <= 0 || (size_t)n > VHSM_WIRE_MAX_MESSAGE) {
-		cli_error("vhsmd closed the connection without a valid reply");
-		return -EPROTO;
-	}
-	ret->len = (size_t)n;
-	if (vhsm_wire_decode(ret->buf, ret->len, &ret->msg) < 0 ||
-	    !(ret->msg.op & VHSM_OP_REPLY_FLAG)) {
-		cli_error("malformed reply from vhsmd");
-		return -EPROTO;
-	}
-	int32_t e = 0;
-	if (vhsm_wire_get_i32(&ret->msg, VHSM_TAG_ERRNO, &e) < 0 || e < 0) {
-		cli_error("reply from vhsmd lacks a status");
-		return -EPROTO;
-	}
-	ret->err = -e;
-	(void)vhsm_wire_get_str(&ret->msg, VHSM_TAG_MESSAGE, ret->message, sizeof(ret->message));
+	ret->len = c->rep_len;
+	ret->msg = c->msg;
+	ret->err = c->status;
+	snprintf(ret->message, sizeof(ret->message), "%s", c->message);
 	return 0;
 }
 

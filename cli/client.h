@@ -4,6 +4,7 @@
 
 #include <json-c/json.h>
 
+#include "wire-client.h"
 #include "wire.h"
 
 struct client_req {
@@ -12,6 +13,7 @@ struct client_req {
 };
 
 struct client_reply {
+	struct vhsm_client *conn; /* owns buf */
 	uint8_t *buf; /* secmem */
 	size_t len;
 	struct vhsm_wire_msg msg;
@@ -22,8 +24,10 @@ struct client_reply {
 /* Starts a request for op. Returns 0 or -ENOMEM. */
 int client_begin(struct client_req *r, uint16_t op);
 /*
- * Sends the request to vhsmd at arg_socket and decodes the reply. Returns 0 when a reply was
- * received (check ret->err), or -errno when the daemon could not be reached (printed).
+ * Sends the request to vhsmd at arg_socket through lib/client (deadline VHSM_CLIENT_TIMEOUT_MS,
+ * busy replies retried) and decodes the reply. Returns 0 when a reply was received (check
+ * ret->err), or -errno when the daemon could not be reached (printed). Release ret with
+ * client_reply_done() in both cases.
  */
 int client_call(struct client_req *r, struct client_reply *ret);
 /*

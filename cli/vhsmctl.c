@@ -12,12 +12,13 @@
 #include "ct.h"
 #include "log.h"
 #include "vhsmctl.h"
+#include "wire-client.h"
 
 #ifndef VHSM_VERSION
 #define VHSM_VERSION "0"
 #endif
 
-const char *arg_socket = "/run/vhsm/vhsmd.sock";
+const char *arg_socket; /* --socket, else $VHSM_SOCKET, else the default */
 bool arg_json;
 bool arg_debug;
 
@@ -104,7 +105,7 @@ static void help(void)
 			printf("  %-11s %-8s %s\n", v->group, v->name ? v->name : "", v->summary);
 		}
 	printf("\nGlobal options:\n"
-	       "  --socket PATH  vhsmd socket (default /run/vhsm/vhsmd.sock)\n"
+	       "  --socket PATH  vhsmd socket (default $VHSM_SOCKET, else /run/vhsm/vhsmd.sock)\n"
 	       "  --json         machine-readable output\n"
 	       "  --debug        debug messages on stderr\n"
 	       "  -h, --help     this help; VERB --help for a verb's options\n"
@@ -165,6 +166,8 @@ int main(int argc, char **argv)
 		help();
 		return EXIT_USAGE;
 	}
+	if (!arg_socket)
+		arg_socket = vhsm_client_socket_default();
 	if (arg_debug)
 		vhsm_log_set_sink(debug_sink, NULL);
 	v = find_verb(argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL);
