@@ -16,29 +16,24 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <keyutils.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <syslog.h>
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "keyring.h"
 #include "secmem.h"
+#include "wire-client.h"
 #include "wire.h"
 
 #ifndef KEY_SPEC_REQUESTOR_KEYRING
 #define KEY_SPEC_REQUESTOR_KEYRING -8 /* linux/keyctl.h: the destination of request_key(2) */
 #endif
 
-#define DEFAULT_SOCKET "/run/vhsm/vhsmd.sock"
-#define REPLY_TIMEOUT_MS 30000
-
-static const char *arg_socket = DEFAULT_SOCKET;
+static const char *arg_socket; /* --socket, else $VHSM_SOCKET, else the default */
 static bool arg_debug;
 static const char *arg_description;
 static const char *arg_callout = "";
@@ -191,61 +186,50 @@ static int read_callout(uint32_t *ret_timeout, const char **why)
 	return 0;
 }
 
-/* One KEYRING_REQUEST round trip; fills o on success, or o->err and *why. */
+/* One KEYRING_REQUEST round trip through lib/wire-client; fills o on success, or returns
+ * -errno with *why. */
 static int ask_vhsmd(struct outcome *o, const char *name, uint32_t uid, uint32_t gid,
 		     key_serial_t dest, uint32_t timeout, char *why, size_t whylen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	_cleanup_secmem_ uint8_t *buf = secmem_alloc(VHSM_WIRE_MAX_MESSAGE + 1);
-	_cleanup_close_ int fd = -EBADF;
-	struct vhsm_wire_builder b;
-	struct vhsm_wire_msg msg;
+	_cleanup_vhsm_client_ struct vhsm_client *c = NULL;
+	struct vhsm_wire_builder *b;
 	const struct vhsm_wire_field *f;
-	int32_t e;
-	ssize_t n;
-	int len;
+	int r;
 
-	if (!buf)
-		return -ENOMEM;
-	vhsm_wire_begin(&b, buf, VHSM_WIRE_MAX_MESSAGE, VHSM_OP_KEYRING_REQUEST, (uint32_t)o->key);
-	vhsm_wire_add_str(&b, VHSM_TAG_NAME, name);
-	vhsm_wire_add_u32(&b, VHSM_TAG_UID, uid);
-	vhsm_wire_add_u32(&b, VHSM_TAG_GID, gid);
-	vhsm_wire_add_i32(&b, VHSM_TAG_SERIAL, o->key);
-	vhsm_wire_add_i32(&b, VHSM_TAG_KEYRING, dest);
+	r = vhsm_client_new(arg_socket, 0, 0, &c);
+	if (r < 0) {
+		snprintf(why, whylen, "vhsmd at %s: %s", arg_socket, strerror(-r));
+		return r == -ENOMEM ? r : -EINVAL;
+	}
+	b = vhsm_client_begin(c, VHSM_OP_KEYRING_REQUEST);
+	vhsm_wire_add_str(b, VHSM_TAG_NAME, name);
+	vhsm_wire_add_u32(b, VHSM_TAG_UID, uid);
+	vhsm_wire_add_u32(b, VHSM_TAG_GID, gid);
+	vhsm_wire_add_i32(b, VHSM_TAG_SERIAL, o->key);
+	vhsm_wire_add_i32(b, VHSM_TAG_KEYRING, dest);
 	if (timeout != UINT32_MAX)
-		vhsm_wire_add_u32(&b, VHSM_TAG_TIMEOUT, timeout);
-	len = vhsm_wire_finish(&b);
-	if (len < 0 || strlen(arg_socket) >= sizeof(sa.sun_path))
-		return -EINVAL;
-	strcpy(sa.sun_path, arg_socket);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    send(fd, buf, (size_t)len, MSG_NOSIGNAL) != len) {
-		snprintf(why, whylen, "vhsmd at %s: %m", arg_socket);
+		vhsm_wire_add_u32(b, VHSM_TAG_TIMEOUT, timeout);
+	if (vhsm_wire_finish(b) < 0)
+		return -EINVAL; /* the request could not be built */
+	r = vhsm_client_call(c, vhsm_client_deadline(VHSM_CLIENT_TIMEOUT_MS));
+	if (r == -ETIMEDOUT || r == -EPROTO || r == -EMSGSIZE) {
+		snprintf(why, whylen, "%.400s", c->error);
+		return r == -ETIMEDOUT ? r : -EPROTO;
+	}
+	if (r < 0) {
+		/* Not reachable (connect or send failed): the requester sees ECONNREFUSED. */
+		snprintf(why, whylen, "vhsmd at %s: %s", arg_socket, strerror(-r));
 		return -ECONNREFUSED;
 	}
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	if (poll(&pfd, 1, REPLY_TIMEOUT_MS) <= 0) {
-		snprintf(why, whylen, "no reply from vhsmd within %d s", REPLY_TIMEOUT_MS / 1000);
-		return -ETIMEDOUT;
+	if (c->status < 0) {
+		snprintf(why, whylen, "%.500s", c->message[0] ? c->message : "refused by vhsmd");
+		return c->status;
 	}
-	n = recv(fd, buf, VHSM_WIRE_MAX_MESSAGE + 1, MSG_TRUNC);
-	if (n <= 0 || (size_t)n > VHSM_WIRE_MAX_MESSAGE || vhsm_wire_decode(buf, (size_t)n, &msg) < 0 ||
-	    msg.op != (VHSM_OP_KEYRING_REQUEST | VHSM_OP_REPLY_FLAG) ||
-	    vhsm_wire_get_i32(&msg, VHSM_TAG_ERRNO, &e) < 0 || e < 0) {
-		snprintf(why, whylen, "malformed reply from vhsmd");
-		return -EPROTO;
-	}
-	if (e) {
-		if (vhsm_wire_get_str(&msg, VHSM_TAG_MESSAGE, why, whylen) < 0)
-			snprintf(why, whylen, "refused by vhsmd");
-		return -e;
-	}
-	f = vhsm_wire_get(&msg, VHSM_TAG_DATA);
-	if (!f || (f->len != 32 && f->len != 64) ||
-	    vhsm_wire_get_u32(&msg, VHSM_TAG_TIMEOUT, &o->timeout) < 0 ||
-	    vhsm_wire_get_u32(&msg, VHSM_TAG_GID, &o->gid) < 0) {
+	f = vhsm_wire_get(&c->msg, VHSM_TAG_DATA);
+	if (c->msg.op != (VHSM_OP_KEYRING_REQUEST | VHSM_OP_REPLY_FLAG) || !f ||
+	    (f->len != 32 && f->len != 64) ||
+	    vhsm_wire_get_u32(&c->msg, VHSM_TAG_TIMEOUT, &o->timeout) < 0 ||
+	    vhsm_wire_get_u32(&c->msg, VHSM_TAG_GID, &o->gid) < 0) {
 		snprintf(why, whylen, "incomplete reply from vhsmd");
 		return -EPROTO;
 	}
@@ -295,6 +279,8 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
+	if (!arg_socket)
+		arg_socket = vhsm_client_socket_default();
 	if (argc - optind != 4 || parse_u32(argv[optind], &key) < 0 || key == 0 ||
 	    key > INT32_MAX) {
 		log_msg(LOG_ERR, "expected KEY UID GID DEST_KEYRING (see --help)");
