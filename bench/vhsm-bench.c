@@ -43,11 +43,11 @@
 #include "snp-dev.h"
 #include "snp-report.h"
 #include "snp-verify.h"
+#include "wire-client.h"
 #include "wire.h"
 #include "wrap.h"
 
 #define SAMPLE_MIN_NS 20000ull    /* a sample lasts at least this long (batching) */
-#define REPLY_TIMEOUT_MS 30000    /* as vhsmctl */
 #define VERIFY_AT 1767225600      /* 2026-01-01: validity is checked at a fixed time */
 #define BENCH_DEK_LEN 64u
 #define BENCH_KEK_NAME "bench-kek"
@@ -501,68 +501,49 @@ struct load_input {
 };
 
 struct conn {
-	int fd;
-	uint8_t *req; /* secmem, as vhsmctl: the reply carries the key */
-	uint8_t *rep;
-	uint8_t *items; /* secmem, VHSM_WIRE_MAX_DATA: UNWRAP_BATCH items */
-	uint32_t next_id;
+	struct vhsm_client *cl; /* lib/wire-client, kept connected: request and reply in secmem */
+	uint8_t *items;         /* secmem, VHSM_WIRE_MAX_DATA: UNWRAP_BATCH items */
 };
 
 /* The echo server's socket (see echo_start), or NULL: connections then go to vhsmd. */
 static const char *echo_socket;
 
+/* Opens c's connection before any clock starts; request ids from id_base + 1. */
 static int conn_open(struct conn *c, uint32_t id_base)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = echo_socket ? echo_socket : arg_socket;
+	int r;
 
-	*c = (struct conn){ .fd = -EBADF, .next_id = id_base };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	c->req = secmem_alloc(VHSM_WIRE_MAX_MESSAGE);
-	c->rep = secmem_alloc(VHSM_WIRE_MAX_MESSAGE + 1);
+	*c = (struct conn){};
+	r = vhsm_client_new(path, 0, 0, &c->cl);
+	if (r < 0)
+		return r;
+	c->cl->next_id = id_base + 1;
 	c->items = secmem_alloc(VHSM_WIRE_MAX_DATA);
-	if (!c->req || !c->rep || !c->items)
+	if (!c->items)
 		return -ENOMEM;
-	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (c->fd < 0)
-		return negative_errno();
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return negative_errno();
-	return 0;
+	return vhsm_client_connect(c->cl, vhsm_client_deadline(VHSM_CLIENT_TIMEOUT_MS));
 }
 
 static void conn_close(struct conn *c)
 {
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -EBADF;
-	c->req = secmem_free(c->req);
-	c->rep = secmem_free(c->rep);
+	c->cl = vhsm_client_free(c->cl);
 	c->items = secmem_free(c->items);
 }
 
-/* Checks a reply: UNWRAP reply to id, ERRNO 0, DATA the DEK. Writes a reason on failure. */
-static int check_reply(const uint8_t *buf, size_t len, uint32_t id, const struct load_input *in,
-		       char *err, size_t errlen)
+/* Checks c's reply: status 0, DATA the DEK (op and id are checked by the client). Writes a
+ * reason on failure. */
+static int check_reply(const struct conn *c, const struct load_input *in, char *err,
+		       size_t errlen)
 {
-	struct vhsm_wire_msg m;
 	const struct vhsm_wire_field *data;
-	char text[256] = "";
-	int32_t e = -1;
 
-	if (vhsm_wire_decode(buf, len, &m) < 0 || m.op != (VHSM_OP_UNWRAP | VHSM_OP_REPLY_FLAG) ||
-	    m.id != id) {
-		snprintf(err, errlen, "malformed or mismatched reply");
+	if (c->cl->status != 0) {
+		snprintf(err, errlen, "daemon answered errno %d: %.160s", -c->cl->status,
+			 c->cl->message);
 		return -EPROTO;
 	}
-	if (vhsm_wire_get_i32(&m, VHSM_TAG_ERRNO, &e) < 0 || e != 0) {
-		(void)vhsm_wire_get_str(&m, VHSM_TAG_MESSAGE, text, sizeof(text));
-		snprintf(err, errlen, "daemon answered errno %d: %s", (int)e, text);
-		return -EPROTO;
-	}
-	data = vhsm_wire_get(&m, VHSM_TAG_DATA);
+	data = vhsm_wire_get(&c->cl->msg, VHSM_TAG_DATA);
 	if (!data || data->len != in->dek_len ||
 	    CRYPTO_memcmp(data->value, in->dek, in->dek_len) != 0) {
 		snprintf(err, errlen, "reply does not carry the wrapped key");
@@ -571,35 +552,34 @@ static int check_reply(const uint8_t *buf, size_t len, uint32_t id, const struct
 	return 0;
 }
 
-/* Finishes the request in b (built in c->req), sends it and receives the reply into c->rep.
- * Returns the reply's length and the request's in *ret_len, or a negative errno with err
- * saying what failed. */
-static ssize_t conn_call(struct conn *c, struct vhsm_wire_builder *b, int *ret_len, char *err,
-			 size_t errlen)
+/* Sends the request built in c->cl and receives the reply: 0, or -errno with err set. With
+ * echo, the peer is the echo server: its answer must be the request itself. */
+static int conn_call(struct conn *c, bool echo, char *err, size_t errlen)
 {
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-	int len = vhsm_wire_finish(b);
+	uint64_t deadline = vhsm_client_deadline(VHSM_CLIENT_TIMEOUT_MS);
+	int len = vhsm_wire_finish(&c->cl->b), r;
 	ssize_t n;
 
 	if (len < 0) {
 		snprintf(err, errlen, "cannot build the request: %s", strerror(-len));
 		return len;
 	}
-	if (send(c->fd, c->req, (size_t)len, MSG_NOSIGNAL) != len) {
-		snprintf(err, errlen, "send: %m");
-		return -EIO;
+	if (echo) {
+		n = vhsm_client_exchange(c->cl, c->cl->req, (size_t)len, deadline);
+		if (n < 0) {
+			snprintf(err, errlen, "%.200s", c->cl->error);
+			return (int)n;
+		}
+		if (n != len || memcmp(c->cl->rep, c->cl->req, (size_t)len) != 0) {
+			snprintf(err, errlen, "the echo server sent back other bytes");
+			return -EPROTO;
+		}
+		return 0;
 	}
-	if (poll(&pfd, 1, REPLY_TIMEOUT_MS) <= 0) {
-		snprintf(err, errlen, "no reply within %d s", REPLY_TIMEOUT_MS / 1000);
-		return -ETIMEDOUT;
-	}
-	n = recv(c->fd, c->rep, VHSM_WIRE_MAX_MESSAGE + 1, MSG_TRUNC);
-	if (n <= 0 || (size_t)n > VHSM_WIRE_MAX_MESSAGE) {
-		snprintf(err, errlen, "daemon closed the connection without a valid reply");
-		return -EPROTO;
-	}
-	*ret_len = len;
-	return n;
+	r = vhsm_client_request(c->cl, c->cl->req, (size_t)len, deadline);
+	if (r < 0)
+		snprintf(err, errlen, "%.200s", c->cl->error);
+	return r;
 }
 
 /* One UNWRAP request and its reply on c, built with the wire codec like vhsmctl does. With
@@ -607,26 +587,16 @@ static ssize_t conn_call(struct conn *c, struct vhsm_wire_builder *b, int *ret_l
 static int conn_unwrap(struct conn *c, const struct load_input *in, bool echo, char *err,
 		       size_t errlen)
 {
-	struct vhsm_wire_builder b;
-	uint32_t id = c->next_id++;
-	ssize_t n;
-	int len;
+	struct vhsm_wire_builder *b = vhsm_client_begin(c->cl, VHSM_OP_UNWRAP);
+	int r;
 
-	vhsm_wire_begin(&b, c->req, VHSM_WIRE_MAX_MESSAGE, VHSM_OP_UNWRAP, id);
 	if (arg_context[0])
-		vhsm_wire_add_data(&b, VHSM_TAG_CONTEXT, arg_context, strlen(arg_context));
-	vhsm_wire_add_data(&b, VHSM_TAG_DATA, in->wrapped, in->wrapped_len);
-	n = conn_call(c, &b, &len, err, errlen);
-	if (n < 0)
-		return (int)n;
-	if (echo) {
-		if (n != len || memcmp(c->rep, c->req, (size_t)len) != 0) {
-			snprintf(err, errlen, "the echo server sent back other bytes");
-			return -EPROTO;
-		}
-		return 0;
-	}
-	return check_reply(c->rep, (size_t)n, id, in, err, errlen);
+		vhsm_wire_add_data(b, VHSM_TAG_CONTEXT, arg_context, strlen(arg_context));
+	vhsm_wire_add_data(b, VHSM_TAG_DATA, in->wrapped, in->wrapped_len);
+	r = conn_call(c, echo, err, errlen);
+	if (r < 0 || echo)
+		return r;
+	return check_reply(c, in, err, errlen);
 }
 
 /* Items per UNWRAP_BATCH request in the batch rows. */
@@ -637,17 +607,13 @@ static int conn_unwrap_batch(struct conn *c, const struct load_input *in, char *
 			     size_t errlen)
 {
 	uint8_t *items = c->items;
-	struct vhsm_wire_builder b;
-	struct vhsm_wire_msg m;
+	struct vhsm_wire_builder *b;
 	const struct vhsm_wire_field *f;
 	struct vhsm_batch_cursor cur;
-	uint32_t id = c->next_id++;
 	size_t off = 0, pt_len;
 	const uint8_t *pt;
 	unsigned n = 0;
-	int32_t e = -1;
-	int len, r, item_err;
-	ssize_t got;
+	int r, item_err;
 
 	for (unsigned i = 0; i < BENCH_BATCH; i++) {
 		r = vhsm_batch_put_request(items, VHSM_WIRE_MAX_DATA, &off, in->wrapped,
@@ -658,17 +624,14 @@ static int conn_unwrap_batch(struct conn *c, const struct load_input *in, char *
 			return r;
 		}
 	}
-	vhsm_wire_begin(&b, c->req, VHSM_WIRE_MAX_MESSAGE, VHSM_OP_UNWRAP_BATCH, id);
-	vhsm_wire_add_data(&b, VHSM_TAG_BATCH, items, off);
-	got = conn_call(c, &b, &len, err, errlen);
-	if (got < 0)
-		return (int)got;
-	if (vhsm_wire_decode(c->rep, (size_t)got, &m) < 0 ||
-	    m.op != (VHSM_OP_UNWRAP_BATCH | VHSM_OP_REPLY_FLAG) || m.id != id ||
-	    vhsm_wire_get_i32(&m, VHSM_TAG_ERRNO, &e) < 0 || e != 0 ||
-	    !(f = vhsm_wire_get(&m, VHSM_TAG_BATCH))) {
-		snprintf(err, errlen, "batch: malformed, mismatched or failed reply (errno %d)",
-			 (int)e);
+	b = vhsm_client_begin(c->cl, VHSM_OP_UNWRAP_BATCH);
+	vhsm_wire_add_data(b, VHSM_TAG_BATCH, items, off);
+	r = conn_call(c, false, err, errlen);
+	if (r < 0)
+		return r;
+	if (c->cl->status != 0 || !(f = vhsm_wire_get(&c->cl->msg, VHSM_TAG_BATCH))) {
+		snprintf(err, errlen, "batch: failed reply (errno %d): %.160s", -c->cl->status,
+			 c->cl->message);
 		return -EPROTO;
 	}
 	cur = (struct vhsm_batch_cursor){ .p = f->value, .left = f->len };
