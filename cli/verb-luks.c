@@ -216,6 +216,7 @@ static int bind_volume(const char *volume, const struct luks_token *t, const cha
 
 struct enroll_args {
 	const char *device, *kek, *key_file, *wipe, *volume;
+	uint32_t token_timeout; /* seconds; 0: not set */
 };
 
 /* Adds the keyslot and the token; on failure removes the keyslot again. Returns an EXIT_*. */
@@ -319,6 +320,7 @@ static int enroll_run(const struct enroll_args *a)
 	}
 	ct_base64_encode(pass, f->value, LUKS_SECRET_SIZE);
 	client_reply_done(&rep);
+	t.token_timeout = a->token_timeout;
 	r = enroll_slot(cd, vk, vk_len, &t, pass, &tok);
 	if (r)
 		return r;
@@ -340,10 +342,13 @@ static int luks_enroll(int argc, char **argv)
 		{ "unlock-key-file", required_argument, NULL, 'f' },
 		{ "wipe-slot", required_argument, NULL, 'w' },
 		{ "volume", required_argument, NULL, 'v' },
+		{ "token-timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct enroll_args a = {};
+	unsigned long v;
+	char *e;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -352,13 +357,28 @@ static int luks_enroll(int argc, char **argv)
 		case 'f': a.key_file = optarg; break;
 		case 'w': a.wipe = optarg; break;
 		case 'v': a.volume = optarg; break;
+		case 't':
+			errno = 0;
+			v = strtoul(optarg, &e, 10);
+			if (errno || e == optarg || *e || optarg[0] == '-' || v == 0 ||
+			    v > LUKS_TOKEN_TIMEOUT_MAX) {
+				cli_error("luks enroll: --token-timeout: expected 1..%u seconds",
+					  LUKS_TOKEN_TIMEOUT_MAX);
+				return EXIT_USAGE;
+			}
+			a.token_timeout = (uint32_t)v;
+			break;
 		case 'h':
 			printf("Usage: vhsmctl luks enroll DEVICE --kek NAME [--unlock-key-file FILE|-]\n"
 			       "       [--wipe-slot=all|password|recovery|vhsm|N,...] [--volume NAME]\n"
+			       "       [--token-timeout SECONDS]\n"
 			       "Adds a keyslot with a random 64-byte secret that vhsmd keeps under the KEK,\n"
 			       "and a LUKS2 token of type vhsm. Without --unlock-key-file the current\n"
 			       "passphrase is asked on the terminal. --volume NAME also binds the volume\n"
-			       "to the crypttab key socket (/run/vhsm/luks-key.sock) under that name.\n");
+			       "to the crypttab key socket (/run/vhsm/luks-key.sock) under that name.\n"
+			       "--token-timeout SECONDS (1..%u) is how long the token plugin waits for\n"
+			       "vhsmd when it unlocks this volume (default 60, or VHSM_TOKEN_TIMEOUT).\n",
+			       LUKS_TOKEN_TIMEOUT_MAX);
 			return EXIT_OK;
 		default: return EXIT_USAGE;
 		}

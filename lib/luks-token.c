@@ -58,6 +58,7 @@ struct token_json {
 	char kek[LUKS_TOKEN_KEK_NAME_MAX + 1];
 	struct json_object *keyslots;
 	uint32_t vhsm_version, kek_version;
+	uint32_t token_timeout; /* optional: 0 when absent */
 };
 
 #define TOKEN_FIELD(n, t, fn, m, lo, hi)                                                          \
@@ -75,6 +76,8 @@ static const struct json_field token_table[] = {
 		    CT_BASE64_LEN(LUKS_TOKEN_SEALED_MAX)),
 	TOKEN_FIELD("wrapped_secret", json_type_string, json_dispatch_string, wrapped_secret, 1,
 		    CT_BASE64_LEN(LUKS_TOKEN_WRAPPED_MAX)),
+	{ "token_timeout", json_type_int, json_dispatch_uint32,
+	  offsetof(struct token_json, token_timeout), 0, 1, LUKS_TOKEN_TIMEOUT_MAX },
 	{}
 };
 
@@ -130,6 +133,7 @@ static int parse_plain(const struct token_json *j, struct luks_token *t, char *w
 	if (ct_hex_decode(t->policy_digest, sizeof(t->policy_digest), j->policy_digest,
 			  strlen(j->policy_digest)) < 0)
 		return fail(why, whylen, -EBADMSG, "\"policy_digest\" must be 64 hex digits");
+	t->token_timeout = j->token_timeout;
 	return 0;
 }
 
@@ -211,7 +215,8 @@ int luks_token_to_json(const struct luks_token *t, char **ret)
 	if (t->keyslot >= 32 || !luks_token_kek_name_valid(t->kek) || t->kek_version == 0 ||
 	    t->kek_version > INT32_MAX || !seal_profile_to_string(t->profile) ||
 	    t->sealed_kek_len == 0 || t->sealed_kek_len > LUKS_TOKEN_SEALED_MAX ||
-	    t->wrapped_secret_len == 0 || t->wrapped_secret_len > LUKS_TOKEN_WRAPPED_MAX) {
+	    t->wrapped_secret_len == 0 || t->wrapped_secret_len > LUKS_TOKEN_WRAPPED_MAX ||
+	    t->token_timeout > LUKS_TOKEN_TIMEOUT_MAX) {
 		json_object_put(slots);
 		return -EINVAL;
 	}
@@ -226,6 +231,8 @@ int luks_token_to_json(const struct luks_token *t, char **ret)
 	json_object_object_add(o, "profile",
 			       json_object_new_string(seal_profile_to_string(t->profile)));
 	json_object_object_add(o, "policy_digest", json_object_new_string(digest));
+	if (t->token_timeout)
+		json_object_object_add(o, "token_timeout", json_object_new_int64(t->token_timeout));
 	r = add_b64(o, "sealed_kek", t->sealed_kek, t->sealed_kek_len);
 	if (r >= 0)
 		r = add_b64(o, "wrapped_secret", t->wrapped_secret, t->wrapped_secret_len);

@@ -4,12 +4,13 @@
  *
  *   {"type":"vhsm","keyslots":["N"],"vhsm_version":1,"kek":"NAME","kek_version":V,
  *    "profile":"strict"|"author","policy_digest":"<64 hex>",
- *    "sealed_kek":"<base64>","wrapped_secret":"<base64>"}
+ *    "sealed_kek":"<base64>","wrapped_secret":"<base64>"[,"token_timeout":SECONDS]}
  *
  * sealed_kek is a lib/seal blob (label = KEK name) holding one KEK version, so that a daemon
  * without a KEK store (initrd) can unseal it on this CVM; wrapped_secret is a lib/wrap blob of
  * the 64-byte keyslot secret under that version, with the context "vhsm-luks2:<LUKS UUID>".
- * The token holds no secret in the clear. Pure; fuzzed; library code, never logs.
+ * token_timeout (optional, 1..LUKS_TOKEN_TIMEOUT_MAX) is how long the plugin waits for vhsmd
+ * on this volume. The token holds no secret in the clear. Pure; fuzzed; library code, never logs.
  */
 #pragma once
 
@@ -31,6 +32,7 @@
 #define LUKS_PASSPHRASE_LEN 88u
 #define LUKS_CONTEXT_PREFIX "vhsm-luks2:"
 #define LUKS_UUID_MAX 64u
+#define LUKS_TOKEN_TIMEOUT_MAX 600u     /* token_timeout, seconds */
 
 struct luks_token {
 	unsigned keyslot;
@@ -42,6 +44,7 @@ struct luks_token {
 	size_t sealed_kek_len;
 	uint8_t wrapped_secret[LUKS_TOKEN_WRAPPED_MAX];
 	size_t wrapped_secret_len;
+	uint32_t token_timeout; /* seconds; 0: the member is absent (the plugin's default) */
 };
 
 /*

@@ -5,7 +5,8 @@
  * no globals, no signal handlers, no stdout, no exit; it logs through crypt_logf only.
  *
  * Return values are restricted to what keeps libcryptsetup's token loop going: 0, -EAGAIN
- * (vhsmd not reachable within the wait) and -ENOENT (anything else: refused, malformed, ...).
+ * (vhsmd missing, not answering or busy until the deadline: a resource not present yet) and
+ * -ENOENT (anything else: refused, malformed, ...). The real errno is logged first.
  * The token needs no PIN, so -ENOANO is never returned and open_pin is not exported.
  */
 #include <errno.h>
@@ -17,7 +18,7 @@
 #include "ct.h"
 #include "luks-token.h"
 #include "secmem.h"
-#include "token-client.h"
+#include "token-unlock.h"
 
 #define TOKEN_ABI __attribute__((visibility("default")))
 
@@ -28,14 +29,17 @@ int cryptsetup_token_validate(struct crypt_device *cd, const char *json) TOKEN_A
 void cryptsetup_token_dump(struct crypt_device *cd, const char *json) TOKEN_ABI;
 const char *cryptsetup_token_version(void) TOKEN_ABI;
 
-/* Maps any failure to what libcryptsetup treats as "try the next token". */
-static int token_result(struct crypt_device *cd, int r)
+/* Maps any failure to what libcryptsetup treats as "try the next token": -EAGAIN when vhsmd
+ * was missing (a resource not present), else -ENOENT; the real errno goes to the debug log. */
+static int token_result(struct crypt_device *cd, int r, bool missing)
 {
-	if (r == 0 || r == -EAGAIN)
-		return r;
-	crypt_logf(cd, CRYPT_LOG_DEBUG, "vhsm token: error %d (%s), reporting -ENOENT", r,
-		   strerror(-r));
-	return -ENOENT;
+	int mapped = missing ? -EAGAIN : -ENOENT;
+
+	if (r == 0)
+		return 0;
+	crypt_logf(cd, CRYPT_LOG_DEBUG, "vhsm token: error %d (%s), reporting %d (%s)", r,
+		   strerror(-r), mapped, strerror(-mapped));
+	return mapped;
 }
 
 /*
@@ -50,37 +54,35 @@ int cryptsetup_token_open(struct crypt_device *cd, int token, char **buffer, siz
 	struct token_config cfg;
 	const char *json = NULL, *uuid;
 	char why[512] = "", *pass = NULL;
+	bool missing = false;
 	int r;
 
 	(void)usrptr;
 	r = crypt_token_json_get(cd, token, &json);
 	if (r < 0 || !json)
-		return token_result(cd, r < 0 ? r : -EINVAL);
+		return token_result(cd, r < 0 ? r : -EINVAL, false);
 	uuid = crypt_get_uuid(cd);
 	if (!uuid)
-		return token_result(cd, -EINVAL);
+		return token_result(cd, -EINVAL, false);
 	t = calloc(1, sizeof(*t));
 	if (!t)
-		return token_result(cd, -ENOMEM);
+		return token_result(cd, -ENOMEM, false);
 	/* Re-checked here: the header may have changed since validate ran. */
 	r = luks_token_parse(json, strlen(json), t, why, sizeof(why));
 	if (r < 0) {
 		crypt_logf(cd, CRYPT_LOG_ERROR, "vhsm token %d: %s", token, why);
 		free(t);
-		return token_result(cd, r);
+		return token_result(cd, r, false);
 	}
-	token_config_load(&cfg, why, sizeof(why));
+	token_config_load(t, &cfg, why, sizeof(why));
 	if (why[0])
-		crypt_logf(cd, CRYPT_LOG_NORMAL, "vhsm token: %s", why);
-	why[0] = '\0';
-	r = token_unlock(&cfg, t, uuid, &pass, why, sizeof(why));
+		crypt_logf(cd, CRYPT_LOG_NORMAL, "vhsm token: %s\n", why);
+	r = token_unlock(cd, token, &cfg, t, uuid, &pass, &missing);
 	explicit_bzero(t, sizeof(*t));
 	free(t);
 	if (r < 0) {
-		crypt_logf(cd, CRYPT_LOG_NORMAL, "vhsm token %d (KEK via vhsmd): %s", token,
-			   why[0] ? why : strerror(-r));
 		ERR_clear_error();
-		return token_result(cd, r);
+		return token_result(cd, r, missing);
 	}
 	ERR_clear_error();
 	*buffer = pass;
@@ -132,6 +134,8 @@ void cryptsetup_token_dump(struct crypt_device *cd, const char *json)
 			   seal_profile_to_string(t->profile));
 		crypt_logf(cd, CRYPT_LOG_NORMAL, "\tPolicy:     %.32s\n\t            %s\n", digest,
 			   digest + 32);
+		if (t->token_timeout)
+			crypt_logf(cd, CRYPT_LOG_NORMAL, "\tTimeout:    %u s\n", t->token_timeout);
 	}
 	free(t);
 	ERR_clear_error();

@@ -24,7 +24,9 @@ if readelf -d "$PLUGIN" | grep -q libasan; then
 	PRELOAD=$(gcc -print-file-name=libasan.so)
 	export ASAN_OPTIONS=detect_leaks=0
 fi
-export VHSM_TOKEN_SOCKET=$SOCK VHSM_TOKEN_TIMEOUT=3
+# One deadline covers the plugin's wait for the socket and the reply: generous for a loaded
+# machine; the no-daemon cases below set short ones.
+export VHSM_TOKEN_SOCKET=$SOCK VHSM_TOKEN_TIMEOUT=60
 # $WORK/ns CMD...: runs CMD with our plugin directory bind-mounted over libcryptsetup's.
 printf '%s\n' '#!/bin/sh' \
 	"exec unshare -m sh -c 'mount --make-rprivate / && mount --bind \"\$1\" \"\$2\" && shift 2 && LD_PRELOAD=\"$PRELOAD\" exec \"\$@\"' ns \"$WORK/plugins\" \"$TOKDIR\" \"\$@\"" \
@@ -86,8 +88,21 @@ expect_out 'KEK: +disk-kek'
 expect_out 'KEK version: 1'
 expect_out 'Profile: +strict'
 expect_out 'Policy: +[0-9a-f]{32}'
-not_out 'sealed_kek|wrapped_secret'
+not_out 'sealed_kek|wrapped_secret|Timeout'
 ok "plugin unlocks keyslot 1 via the real loader; luksDump shows KEK, version, profile, policy"
+
+# The socket: $VHSM_TOKEN_SOCKET, else $VHSM_SOCKET (as every client), else the default.
+expect_exit 0 env -u VHSM_TOKEN_SOCKET VHSM_SOCKET="$SOCK" "$WORK/ns" cryptsetup open \
+	--test-passphrase --token-only -v "$IMG"
+expect_out 'Key slot 1 unlocked'
+expect_exit 0 env VHSM_SOCKET="$WORK/none.sock" "$WORK/ns" cryptsetup open --test-passphrase \
+	--token-only -v "$IMG"
+expect_out 'Key slot 1 unlocked'
+expect_exit 1 env VHSM_TOKEN_SOCKET="$WORK/none.sock" VHSM_SOCKET="$SOCK" VHSM_TOKEN_TIMEOUT=0 \
+	"$WORK/ns" cryptsetup open --test-passphrase --token-only "$IMG"
+expect_out "vhsmd not reachable at $WORK/none.sock: No such file or directory"
+not_out 'waiting'
+ok "plugin socket: VHSM_SOCKET used, VHSM_TOKEN_SOCKET wins; VHSM_TOKEN_TIMEOUT=0 does not wait"
 
 # ---- coexistence with systemd-cryptenroll (password + recovery key) ----
 PASSWORD='admin passphrase' NEWPASSWORD='second passphrase' \
@@ -177,7 +192,34 @@ VHSM_TOKEN_TIMEOUT=1 expect_exit 1 ns cryptsetup open --test-passphrase --token-
 expect_out 'not reachable'
 expect_out 'Token 0 \(vhsm\) open failed with -11\.'
 expect_out 'requires additional missing resource'
+expect_out 'vhsm token: error -2 \(No such file or directory\), reporting -11'
 ok "no daemon: the token reports a missing resource (-EAGAIN) after its wait"
+
+# Per volume: "token_timeout" in the token JSON wins over VHSM_TOKEN_TIMEOUT (a 600 s wait here
+# would never end the test). At cryptsetup's normal verbosity (no -v) the wait is announced
+# once and the real cause is reported at the end; -v shows the outcome (-EAGAIN).
+cryptsetup token export --token-id 0 "$IMG" >"$WORK/tok-orig.json"
+python3 -c 'import json, sys
+t = json.load(open(sys.argv[1])); t["token_timeout"] = 2
+open(sys.argv[2], "w").write(json.dumps(t))' "$WORK/tok-orig.json" "$WORK/tok-t2.json"
+ns cryptsetup token import --token-replace --token-id 0 --json-file "$WORK/tok-t2.json" "$IMG"
+expect_exit 0 ns cryptsetup luksDump "$IMG"
+expect_out 'Timeout: +2 s'
+VHSM_TOKEN_TIMEOUT=600 expect_exit 1 ns cryptsetup open --test-passphrase --token-only \
+	--token-id 0 "$IMG"
+expect_out "^vhsm token 0: waiting up to 2 s \(token_timeout\) for vhsmd at $SOCK: No such file"
+expect_out "vhsmd not reachable at $SOCK within 2 s \(token_timeout\): No such file or directory"
+[ "$(grep -c 'waiting up to' "$WORK/out")" -eq 1 ] || { cat "$WORK/out"; fail "wait not announced once"; }
+# A socket file nobody listens on (vhsmd gone, socket unit not started): waited for, refused.
+python3 -c 'import socket, sys
+socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET).bind(sys.argv[1])' "$SOCK"
+expect_exit 1 ns cryptsetup open --test-passphrase --token-only --token-id 0 -v "$IMG"
+expect_out "waiting up to 2 s \(token_timeout\) for vhsmd at $SOCK: Connection refused"
+expect_out "not reachable at $SOCK within 2 s \(token_timeout\): Connection refused"
+expect_out 'requires additional missing resource'
+rm -f "$SOCK"
+ns cryptsetup token import --token-replace --token-id 0 --json-file "$WORK/tok-orig.json" "$IMG"
+ok "per-volume token_timeout: wait announced once, bounded, real cause named, -EAGAIN"
 
 # ---- the store decides; the sealed copy is used only standalone (initrd) ----
 mv "$STATE" "$WORK/state-main"
@@ -225,6 +267,10 @@ tamper missing 'del t["wrapped_secret"]'
 tamper slots "t['keyslots'] = ['1', '$ADM_SLOT']"
 tamper vhsmver 't["vhsm_version"] = 2'
 tamper huge 't["kek"] = "k" * 5000'
+tamper timeout0 't["token_timeout"] = 0'
+tamper timeoutbig 't["token_timeout"] = 601'
+tamper timeouttype 't["token_timeout"] = "5"'
+tamper timeoutneg 't["token_timeout"] = -1'
 for f in "$WORK"/bad-*.json; do
 	if ns cryptsetup token import --json-file "$f" "$IMG" >"$WORK/out" 2>&1; then
 		fail "validate accepted $(basename "$f")"
@@ -309,8 +355,24 @@ expect_exit 2 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm
 expect_exit 2 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm.key" --wipe-slot=32
 expect_exit 0 ctl luks list "$IMG"
 [ "$(grep -c disk-kek "$WORK/out")" -eq 1 ] || fail "usage errors changed the header"
-expect_exit 0 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm.key" --wipe-slot=vhsm
+for bad in 0 601 -1 5s ''; do
+	expect_exit 2 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm.key" \
+		--token-timeout "$bad"
+	expect_out 'token-timeout: expected 1..600 seconds'
+done
+expect_exit 0 ctl luks list "$IMG"
+[ "$(grep -c disk-kek "$WORK/out")" -eq 1 ] || fail "usage errors changed the header"
+expect_exit 0 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm.key" --wipe-slot=vhsm \
+	--token-timeout 7
 expect_out 'Wiped keyslot 1'
+cryptsetup luksDump --dump-json-metadata "$IMG" >"$WORK/meta.json"
+python3 - "$WORK/meta.json" <<'PY' || fail "token_timeout not in the token JSON"
+import json, sys
+toks = [t for t in json.load(open(sys.argv[1]))["tokens"].values() if t["type"] == "vhsm"]
+assert len(toks) == 1 and toks[0]["token_timeout"] == 7, toks
+PY
+expect_exit 0 ns cryptsetup luksDump "$IMG"
+expect_out 'Timeout: +7 s'
 expect_exit 0 ctl luks list "$IMG"
 [ "$(grep -c disk-kek "$WORK/out")" -eq 1 ] || { cat "$WORK/out"; fail "old vhsm token not removed"; }
 NEW_SLOT=$(awk '$3 == "disk-kek" { print $2 }' "$WORK/out")
