@@ -227,6 +227,39 @@ void kek_new_opts_add(struct client_req *req, const struct kek_new_opts *o)
 		vhsm_wire_add_u32(&req->b, VHSM_TAG_DAYS, (uint32_t)o->days);
 }
 
+const char *kek_new_opts_warning(const struct kek_new_opts *o)
+{
+	if (!o->profile || strcmp(o->profile, "author") != 0)
+		return NULL;
+	return "profile 'author' protects the KEK only against use on another chip: any image "
+	       "launched on this chip with an ID block that claims the same family ID, image ID "
+	       "and guest policy derives the same sealing key without running vhsmd or its "
+	       "attestation gate, so pinning ID or author key digests in the policy does not help; "
+	       "use 'strict' (see docs/sealing.md)";
+}
+
+void kek_new_opts_report(const struct kek_new_opts *o, const char *name, uint32_t version)
+{
+	const char *w = kek_new_opts_warning(o);
+	json_object *j;
+
+	if (!w)
+		return;
+	if (!arg_json) {
+		fprintf(stderr, "vhsmctl: warning: %s\n", w);
+		return;
+	}
+	j = json_object_new_object();
+	if (!j)
+		return;
+	json_object_object_add(j, "kek", json_object_new_string(name));
+	json_object_object_add(j, "version", json_object_new_int64(version));
+	json_object_object_add(j, "warning", json_object_new_string(w));
+	puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(j);
+}
+
 static int kek_create(int argc, char **argv)
 {
 	enum { O_ACL = 256, O_JSON };
@@ -258,8 +291,9 @@ static int kek_create(int argc, char **argv)
 			       "Generates a new AES-256 KEK inside vhsmd and seals it to this CVM.\n"
 			       "--attest-each-use: a fresh attestation before every use of the KEK.\n"
 			       "Profiles: strict (measurement; default) or author (family/image ID:\n"
-			       "survives re-measured updates, but anyone able to launch a guest with\n"
-			       "those IDs on this host can derive the key; see docs/sealing.md).\n"
+			       "survives re-measured updates, but protects only against another chip:\n"
+			       "any image on this chip claiming those IDs derives the key without\n"
+			       "vhsmd's attestation gate; see docs/sealing.md).\n"
 			       "ACL: KIND:WHO:OPS[;...], KIND uid|gid|user|group|unit,\n"
 			       "OPS wrap,unwrap,rewrap,read,admin,all (see vhsmctl(1)).\n");
 			return EXIT_OK;
@@ -277,6 +311,8 @@ static int kek_create(int argc, char **argv)
 	r = call_and_print(&req, "kek create", NULL);
 	if (r == EXIT_OK && !arg_json)
 		printf("created KEK %s (version 1)\n", argv[optind]);
+	if (r == EXIT_OK)
+		kek_new_opts_report(&o, argv[optind], 1);
 	return r;
 }
 
