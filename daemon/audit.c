@@ -417,6 +417,10 @@ static int audit_append(struct audit *a, const struct audit_record *rec, bool sy
 		if (rec->peer->unit[0])
 			add_str(o, "unit", rec->peer->unit);
 	}
+	if (rec->via) {
+		json_object_object_add(o, "via_uid", json_object_new_int64(rec->via->uid));
+		json_object_object_add(o, "via_pid", json_object_new_int64(rec->via->pid));
+	}
 	if (rec->count > 1)
 		json_object_object_add(o, "count", json_object_new_int64(rec->count));
 	add_str(o, "result", rec->result == 0 ? "ok" : "refused");

@@ -8,8 +8,11 @@
  * old segment's last hash as "prev" and continues the sequence; a log that does not verify at
  * start is kept aside and the new chain starts with an "audit.reset" record naming it.
  * A record with "count":N stands for N identical successful releases (consecutive items of
- * one UNWRAP_BATCH under the same KEK version, same caller, same second); without "count" a
- * record is one event.
+ * one UNWRAP_BATCH under the same KEK version, same caller, same second), or for a read-only
+ * event (kek.show, dek.load) N successes of one uid on one key: this one and the N-1 before it
+ * since the previous chained record of that uid, event and key (audit-coalesce.h); without
+ * "count" a record is one event. "via_uid"/"via_pid" name the peer that relayed a request made
+ * for "uid" (KEYRING_REQUEST from the request-key helper).
  */
 #pragma once
 
@@ -25,7 +28,8 @@ struct audit_record {
 	int result;          /* 0 ok, negative errno refused/failed */
 	const char *reason;  /* why it was refused, may be NULL */
 	bool journal_only;   /* read-only or unauthenticated noise: journal, not the chain */
-	uint32_t count;      /* > 1: this many identical successful releases of one request */
+	uint32_t count;      /* > 1: this many identical successes (see the top of this file) */
+	const struct peer *via; /* relayed for peer by this one (the request-key helper), or NULL */
 };
 
 int audit_open(struct manager *m, struct audit **ret);

@@ -15,6 +15,7 @@
 
 #include "amd-cert.h"
 #include "attest.h"
+#include "audit-coalesce.h"
 #include "audit.h"
 #include "fileio.h"
 #include "log.h"
@@ -269,6 +270,7 @@ static int run(int argc, char **argv)
 	sd_notify(false, "READY=1");
 	r = sd_event_loop(m->event);
 	sd_notify(false, "STOPPING=1");
+	(void)audit_coalesce_flush(m);
 	rec.event = "daemon.stop";
 	(void)audit_log(m, &rec);
 	return r;
