@@ -109,6 +109,12 @@ static void fmt_status(json_object *o)
 	printf("state dir %s, %" PRId64 " KEKs, %" PRId64 " requests served\n",
 	       jstr(o, "state_dir"), jint(o, "keks"), jint(o, "requests"));
 	printf("policy %s (sha256 %.16s...)\n", jstr(o, "policy"), jstr(o, "policy_digest"));
+	if (json_object_object_get_ex(o, "audit", &a))
+		printf("audit log: %" PRId64 " of %" PRId64 " bytes, records %" PRId64 "..%" PRId64
+		       "%s%s\n", jint(a, "bytes"), jint(a, "budget"), jint(a, "first_seq"),
+		       jint(a, "seq"), !jint(a, "open") ? ", NOT OPEN (no audit key yet)" : jint(a, "keyed") ? ", keyed" : ", UNKEYED",
+		       jint(a, "alert") ? " (ALERT: near the budget, oldest segments are pruned)"
+					: "");
 	if (!json_object_object_get_ex(o, "attestation", &a))
 		return;
 	if (!jint(a, "done")) {
@@ -654,7 +660,22 @@ static int verb_unwrap_batch(int argc, char **argv)
 
 static void fmt_audit(json_object *o)
 {
-	printf("audit log: %" PRId64 " records, hash chain intact\n", jint(o, "records"));
+	int64_t first = jint(o, "first_seq"), keyed = jint(o, "keyed_from");
+
+	printf("audit log: records %" PRId64 "..%" PRId64 ", hash chain intact\n", first,
+	       jint(o, "records"));
+	if (jint(o, "pruned"))
+		printf("records before %" PRId64 " were pruned by the retention policy (the chain "
+		       "verifies from the recorded anchor)\n", first);
+	if (keyed > first)
+		printf("records %" PRId64 "..%" PRId64 " verified by their structure only (unkeyed "
+		       "or keyed by another image); from %" PRId64 " on keyed by this CVM\n",
+		       first, keyed - 1, keyed);
+	else if (keyed)
+		printf("every record keyed by this CVM\n");
+	if (jint(o, "reset_seq"))
+		printf("the chain was restarted at record %" PRId64 " because the previous log did "
+		       "not verify (see that record's reason)\n", jint(o, "reset_seq"));
 }
 
 static int verb_audit(int argc, char **argv)
@@ -676,8 +697,10 @@ static int verb_audit(int argc, char **argv)
 			arg_json = true;
 		else if (c == 'h') {
 			printf("Usage: vhsmctl audit --verify [--json]\n\n"
-			       "Verifies the hash chain of vhsmd's audit log: an edited, deleted or\n"
-			       "reordered record is reported with its position.\n");
+			       "Verifies vhsmd's audit log: the hash chain across every kept segment,\n"
+			       "the MAC of each record under this CVM's audit key, and that records\n"
+			       "missing at the start were pruned by the retention policy. An edited,\n"
+			       "deleted or reordered record is reported with its position.\n");
 			return EXIT_OK;
 		} else
 			return EXIT_USAGE;
