@@ -109,6 +109,9 @@ static void fmt_status(json_object *o)
 	printf("state dir %s, %" PRId64 " KEKs, %" PRId64 " requests served\n",
 	       jstr(o, "state_dir"), jint(o, "keks"), jint(o, "requests"));
 	printf("policy %s (sha256 %.16s...)\n", jstr(o, "policy"), jstr(o, "policy_digest"));
+	if (jint(o, "store_rollbacks"))
+		printf("STORE ROLLBACK: %" PRId64 " sealed file(s) refused as rolled back or replaced "
+		       "(see the journal)\n", jint(o, "store_rollbacks"));
 	if (json_object_object_get_ex(o, "audit", &a))
 		printf("audit log: %" PRId64 " of %" PRId64 " bytes, records %" PRId64 "..%" PRId64
 		       "%s%s\n", jint(a, "bytes"), jint(a, "budget"), jint(a, "first_seq"),

@@ -41,6 +41,12 @@ int audit_key_mac(const uint8_t key[static AUDIT_KEY_SIZE], const char *data, si
 int audit_key_derive(struct snp_dev *dev, uint32_t vmpl, uint8_t **ret_key,
 		     char ret_kid[static AUDIT_KID_HEX + 1])
 {
+	return audit_key_derive_info(dev, vmpl, audit_key_info, ret_key, ret_kid);
+}
+
+int audit_key_derive_info(struct snp_dev *dev, uint32_t vmpl, const char *info,
+			  uint8_t **ret_key, char ret_kid[static AUDIT_KID_HEX + 1])
+{
 	_cleanup_secmem_ uint8_t *dkey = secmem_alloc(32), *key = secmem_alloc(AUDIT_KEY_SIZE);
 	struct snp_key_request kr = {
 		.root_key_select = 0,
@@ -59,8 +65,8 @@ int audit_key_derive(struct snp_dev *dev, uint32_t vmpl, uint8_t **ret_key,
 	r = snp_dev_get_derived_key(dev, &kr, dkey, &st);
 	if (r < 0)
 		return r;
-	r = kdf_hkdf_sha256(dkey, 32, NULL, 0, (const uint8_t *)audit_key_info,
-			    sizeof(audit_key_info) - 1, key, AUDIT_KEY_SIZE);
+	r = kdf_hkdf_sha256(dkey, 32, NULL, 0, (const uint8_t *)info, strlen(info), key,
+			    AUDIT_KEY_SIZE);
 	if (r < 0)
 		return r;
 	r = hmac_sha256(key, audit_kid_info, sizeof(audit_kid_info) - 1, id);

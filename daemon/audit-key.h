@@ -30,6 +30,10 @@
 int audit_key_derive(struct snp_dev *dev, uint32_t vmpl, uint8_t **ret_key,
 		     char ret_kid[static AUDIT_KID_HEX + 1]);
 
+/* The same for another use of a CVM-bound key: info is its HKDF label (store manifest). */
+int audit_key_derive_info(struct snp_dev *dev, uint32_t vmpl, const char *info,
+			  uint8_t **ret_key, char ret_kid[static AUDIT_KID_HEX + 1]);
+
 /* HMAC-SHA256(key, data) as 64 lowercase hex digits. 0 or -EIO. */
 int audit_key_mac(const uint8_t key[static AUDIT_KEY_SIZE], const char *data, size_t len,
 		  char ret_hex[static 65]);
