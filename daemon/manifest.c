@@ -222,24 +222,41 @@ static int file_digest(struct manager *m, const char *rel, char out[DIGEST_HEX +
 	return sha256_hex(buf, len, out);
 }
 
-/* Adds every kek/NAME.sealed file as it is now (a new manifest: trust on first use). */
-static int manifest_adopt(struct manager *m, struct manifest *mf)
+/* Adds every DIR/NAME.sealed file as it is now. */
+static int manifest_adopt_dir(struct manager *m, struct manifest *mf, const char *dir)
 {
-	char **names = NULL;
-	int r = store_list(m, &names);
+	char path[4200], rel[KEK_NAME_MAX + 16];
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
 
-	if (r < 0)
-		return r;
-	for (char **p = names; *p && r >= 0; p++) {
-		char rel[KEK_NAME_MAX + 16];
+	snprintf(path, sizeof(path), "%s/%s", m->state_dir, dir);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : negative_errno();
+	while (r >= 0 && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
 		struct entry *e;
-		snprintf(rel, sizeof(rel), "kek/%s.sealed", *p);
+		if (n <= 7 || strcmp(de->d_name + n - 7, ".sealed") != 0 || de->d_name[0] == '.' ||
+		    n - 7 > KEK_NAME_MAX)
+			continue;
+		snprintf(rel, sizeof(rel), "%s/%s", dir, de->d_name);
 		e = entry_add(mf, rel);
 		r = e ? file_digest(m, rel, e->digest) : -E2BIG;
 		if (e)
 			e->gen = 1;
 	}
-	strv_free(names);
+	closedir(d);
+	return r;
+}
+
+/* Adds every sealed KEK and exchange key file as it is now (a new manifest: trust on first use). */
+static int manifest_adopt(struct manager *m, struct manifest *mf)
+{
+	int r = manifest_adopt_dir(m, mf, "kek");
+
+	if (r >= 0)
+		r = manifest_adopt_dir(m, mf, "exchange");
 	return r < 0 ? r : manifest_write(m, mf);
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The store manifest: <state>/store.manifest lists every sealed KEK file with its generation
- * and SHA-256, under an HMAC whose key only this CVM derives (audit-key.h, info
- * "vhsm-store-manifest-v1"). Every write or removal of a KEK file advances its entry, so a
+ * The store manifest: <state>/store.manifest lists every sealed KEK and BYOK exchange key
+ * file (kek/NAME.sealed, exchange/NAME.sealed) with its generation and SHA-256, under an HMAC
+ * whose key only this CVM derives (audit-key.h, info "vhsm-store-manifest-v1"). Every write or removal of such a file advances its entry, so a
  * single older sealed file put back (undoing acl, disable, delete or purge) no longer matches
  * and is refused. Crash safety: an entry is first made pending (new digest and the previous
  * one), then the file is written, then the entry is committed; at load a pending entry

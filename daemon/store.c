@@ -584,7 +584,7 @@ int store_exchange_write(struct manager *m, const char *kek, const char *meta_js
 	_cleanup_free_ uint8_t *blob = NULL;
 	struct seal_params params;
 	struct seal_binding binding;
-	char path[4096], label[SEAL_LABEL_MAX + 1];
+	char path[4096], label[SEAL_LABEL_MAX + 1], rel[KEK_NAME_MAX + 16];
 	size_t len;
 	int r;
 
@@ -600,10 +600,20 @@ int store_exchange_write(struct manager *m, const char *kek, const char *meta_js
 	if (r < 0)
 		return r;
 	exchange_path(m, kek, ".sealed", path, sizeof(path));
+	snprintf(rel, sizeof(rel), "exchange/%s.sealed", kek);
+	r = manifest_begin(m, rel, blob, len);
+	if (r < 0) {
+		snprintf(why, whylen, "cannot update the store manifest: %s", strerror(-r));
+		return r;
+	}
 	r = fileio_write_atomic(path, blob, len, 0600);
-	if (r < 0)
+	if (r < 0) {
 		snprintf(why, whylen, "cannot write %s: %s", path, strerror(-r));
-	return r;
+		return r;
+	}
+	if (manifest_commit(m, rel) < 0)
+		vhsm_log_debug("store: cannot commit the manifest entry of %s", rel);
+	return 0;
 }
 
 int store_exchange_read(struct manager *m, const char *kek, char **ret_meta, uint8_t **ret_pt,
@@ -612,7 +622,7 @@ int store_exchange_read(struct manager *m, const char *kek, char **ret_meta, uin
 	_cleanup_free_ uint8_t *blob = NULL;
 	_cleanup_secmem_ uint8_t *pt = NULL;
 	struct seal_header h;
-	char path[4096], label[SEAL_LABEL_MAX + 1];
+	char path[4096], label[SEAL_LABEL_MAX + 1], rel[KEK_NAME_MAX + 16];
 	size_t len, pt_len;
 	int r;
 
@@ -620,6 +630,10 @@ int store_exchange_read(struct manager *m, const char *kek, char **ret_meta, uin
 		return -EINVAL;
 	exchange_path(m, kek, ".sealed", path, sizeof(path));
 	r = fileio_read_all(path, SEAL_BLOB_MAX, &blob, &len);
+	if (r < 0)
+		return r;
+	snprintf(rel, sizeof(rel), "exchange/%s.sealed", kek);
+	r = manifest_check(m, rel, blob, len, why, whylen);
 	if (r < 0)
 		return r;
 	snprintf(label, sizeof(label), "exchange:%s", kek);
@@ -656,7 +670,21 @@ static int exchange_unlink(struct manager *m, const char *name, const char *suff
 
 int store_exchange_remove(struct manager *m, const char *kek)
 {
-	return exchange_unlink(m, kek, ".sealed");
+	char rel[KEK_NAME_MAX + 16];
+	int r;
+
+	if (!store_name_valid(kek))
+		return -EINVAL;
+	snprintf(rel, sizeof(rel), "exchange/%s.sealed", kek);
+	r = manifest_begin(m, rel, NULL, 0);
+	if (r < 0)
+		return r;
+	r = exchange_unlink(m, kek, ".sealed");
+	if (r < 0)
+		return r;
+	if (manifest_commit(m, rel) < 0)
+		vhsm_log_debug("store: cannot commit the manifest entry of %s", rel);
+	return 0;
 }
 
 int store_exchange_mark(struct manager *m, const char *kid, const char *what)

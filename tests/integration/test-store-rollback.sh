@@ -1,5 +1,5 @@
 #!/bin/bash
-# Rollback of one sealed file: an older kek/NAME.sealed put back (undoing kek acl, disable,
+# Rollback of one sealed file: an older kek/NAME.sealed (or exchange/NAME.sealed) put back (undoing kek acl, disable,
 # delete or purge) is refused after a restart, because the store manifest (keyed by this CVM)
 # names another generation; a crash between the KEK file and the manifest (kill at either
 # point) recovers without losing the KEK or accepting a rollback.
@@ -35,6 +35,28 @@ grep -q '"event":"unwrap".*"result":"refused".*rolled back' "$STATE/audit.log" |
 expect_exit 0 ctl audit --verify
 ok "an older sealed file put back (undoing disable, delete) is refused: journal, status, audit"
 stop_daemon
+
+# BYOK exchange keys are in the manifest too: an older exchange key put back for the same KEK
+# name is refused when the import reads it.
+M1=$(printf 'a1%.0s' $(seq 48))
+make_cvm x genoa --measurement "$M1"
+printf '{"version":1,"measurements":["%s"]}\n' "$M1" >"$WORK/pol-x.json"
+rm -rf "$STATE"
+start_daemon x
+expect_exit 0 ctl kek export-exchange-key imp --out "$WORK/ek1.json"
+cp "$STATE/exchange/imp.sealed" "$WORK/ek1.sealed"
+expect_exit 0 ctl kek export-exchange-key imp --out "$WORK/ek2.json"
+head -c 32 /dev/urandom >"$WORK/kek-imp"
+"$B/vhsm-byok" wrap --bundle "$WORK/ek2.json" --policy "$WORK/pol-x.json" \
+	--trust-root "$WORK/x-certs/ark.pem" --key-file "$WORK/kek-imp" --out "$WORK/imp.byok" \
+	>/dev/null 2>&1 || fail "vhsm-byok wrap"
+stop_daemon
+cp "$WORK/ek1.sealed" "$STATE/exchange/imp.sealed"
+start_daemon x
+expect_exit 1 ctl kek import imp --byok "$WORK/imp.byok"
+expect_out "exchange/imp.sealed is not the sealed file this CVM wrote last"
+stop_daemon
+ok "an older exchange key put back is refused"
 
 # Crash between the manifest and the KEK file, both orders: the KEK is in its old or new
 # state, never lost, and the next start accepts it.
