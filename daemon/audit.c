@@ -704,7 +704,7 @@ static int audit_set_aside(struct audit *a, char *moved, size_t movedlen)
 /* The first record of this start, if the chain needs one: a reset or the keyed start. */
 static int audit_open_record(struct audit *a, const char *moved, const char *why, bool unkeyed)
 {
-	char reason[4700], hash[HASH_HEX + 1];
+	char reason[4800], hash[HASH_HEX + 1];
 	int r;
 
 	if (moved[0]) {

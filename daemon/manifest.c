@@ -24,7 +24,7 @@
 #define DIGEST_HEX 64u
 
 struct entry {
-	char rel[KEK_NAME_MAX + 16];
+	char rel[KEK_NAME_MAX + 24];
 	uint64_t gen;
 	char digest[DIGEST_HEX + 1];
 	char prev[DIGEST_HEX + 1]; /* pending: the digest before ("" = no file before) */
@@ -225,7 +225,7 @@ static int file_digest(struct manager *m, const char *rel, char out[DIGEST_HEX +
 /* Adds every DIR/NAME.sealed file as it is now. */
 static int manifest_adopt_dir(struct manager *m, struct manifest *mf, const char *dir)
 {
-	char path[4200], rel[KEK_NAME_MAX + 16];
+	char path[4200], rel[KEK_NAME_MAX + 24];
 	struct dirent *de;
 	DIR *d;
 	int r = 0;
@@ -240,7 +240,9 @@ static int manifest_adopt_dir(struct manager *m, struct manifest *mf, const char
 		if (n <= 7 || strcmp(de->d_name + n - 7, ".sealed") != 0 || de->d_name[0] == '.' ||
 		    n - 7 > KEK_NAME_MAX)
 			continue;
-		snprintf(rel, sizeof(rel), "%s/%s", dir, de->d_name);
+		if ((size_t)snprintf(rel, sizeof(rel), "%s/%.*s", dir, KEK_NAME_MAX + 7, de->d_name) >=
+		    sizeof(rel))
+			continue;
 		e = entry_add(mf, rel);
 		r = e ? file_digest(m, rel, e->digest) : -E2BIG;
 		if (e)

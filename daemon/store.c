@@ -290,7 +290,7 @@ static int read_blob(struct manager *m, const char *name, uint8_t **ret, size_t 
 		     char *why, size_t whylen)
 {
 	_cleanup_free_ uint8_t *blob = NULL;
-	char path[4096], rel[KEK_NAME_MAX + 16];
+	char path[4096], rel[KEK_NAME_MAX + 24];
 	size_t len;
 	int r;
 
@@ -428,7 +428,7 @@ static int store_unseal_blob(struct manager *m, const char *name, struct kek_met
 	_cleanup_secmem_ uint8_t *pt = NULL;
 	struct seal_header h;
 	struct kek_meta meta;
-	char what[KEK_NAME_MAX + 16];
+	char what[KEK_NAME_MAX + 24];
 	size_t len, pt_len;
 	int r;
 
@@ -494,7 +494,7 @@ int store_write(struct manager *m, const struct kek_meta *meta, enum seal_profil
 	_cleanup_free_ char *json = NULL;
 	struct seal_params params;
 	struct seal_binding binding;
-	char path[4096], rel[KEK_NAME_MAX + 16];
+	char path[4096], rel[KEK_NAME_MAX + 24];
 	size_t len, keys_len = (size_t)meta->n_versions * KEK_KEY_SIZE;
 	int r;
 
@@ -551,7 +551,7 @@ int store_remove(struct manager *m, const char *name)
 
 	if (!store_name_valid(name))
 		return -EINVAL;
-	char rel[KEK_NAME_MAX + 16];
+	char rel[KEK_NAME_MAX + 24];
 	int r;
 
 	kek_path(m, name, path, sizeof(path));
@@ -584,7 +584,7 @@ int store_exchange_write(struct manager *m, const char *kek, const char *meta_js
 	_cleanup_free_ uint8_t *blob = NULL;
 	struct seal_params params;
 	struct seal_binding binding;
-	char path[4096], label[SEAL_LABEL_MAX + 1], rel[KEK_NAME_MAX + 16];
+	char path[4096], label[SEAL_LABEL_MAX + 1], rel[KEK_NAME_MAX + 24];
 	size_t len;
 	int r;
 
@@ -622,7 +622,7 @@ int store_exchange_read(struct manager *m, const char *kek, char **ret_meta, uin
 	_cleanup_free_ uint8_t *blob = NULL;
 	_cleanup_secmem_ uint8_t *pt = NULL;
 	struct seal_header h;
-	char path[4096], label[SEAL_LABEL_MAX + 1], rel[KEK_NAME_MAX + 16];
+	char path[4096], label[SEAL_LABEL_MAX + 1], rel[KEK_NAME_MAX + 24];
 	size_t len, pt_len;
 	int r;
 
@@ -670,7 +670,7 @@ static int exchange_unlink(struct manager *m, const char *name, const char *suff
 
 int store_exchange_remove(struct manager *m, const char *kek)
 {
-	char rel[KEK_NAME_MAX + 16];
+	char rel[KEK_NAME_MAX + 24];
 	int r;
 
 	if (!store_name_valid(kek))
