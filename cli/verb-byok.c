@@ -189,8 +189,11 @@ static int kek_import(int argc, char **argv)
 	uint32_t version = 0;
 	if (rep.err)
 		r = client_refused(&rep, "kek import");
-	else if (vhsm_wire_get_u32(&rep.msg, VHSM_TAG_VERSION, &version) == 0 && !arg_json)
-		printf("imported KEK %s (newest version %u)\n", argv[optind], version);
+	else if (vhsm_wire_get_u32(&rep.msg, VHSM_TAG_VERSION, &version) == 0) {
+		if (!arg_json)
+			printf("imported KEK %s (newest version %u)\n", argv[optind], version);
+		kek_new_opts_report(&o, argv[optind], version);
+	}
 	client_reply_done(&rep);
 	return r < 0 ? EXIT_ERROR : r;
 }

@@ -109,6 +109,15 @@ static void fmt_status(json_object *o)
 	printf("state dir %s, %" PRId64 " KEKs, %" PRId64 " requests served\n",
 	       jstr(o, "state_dir"), jint(o, "keks"), jint(o, "requests"));
 	printf("policy %s (sha256 %.16s...)\n", jstr(o, "policy"), jstr(o, "policy_digest"));
+	if (jint(o, "store_rollbacks"))
+		printf("STORE ROLLBACK: %" PRId64 " sealed file(s) refused as rolled back or replaced "
+		       "(see the journal)\n", jint(o, "store_rollbacks"));
+	if (json_object_object_get_ex(o, "audit", &a))
+		printf("audit log: %" PRId64 " of %" PRId64 " bytes, records %" PRId64 "..%" PRId64
+		       "%s%s\n", jint(a, "bytes"), jint(a, "budget"), jint(a, "first_seq"),
+		       jint(a, "seq"), !jint(a, "open") ? ", NOT OPEN (no audit key yet)" : jint(a, "keyed") ? ", keyed" : ", UNKEYED",
+		       jint(a, "alert") ? " (ALERT: near the budget, oldest segments are pruned)"
+					: "");
 	if (!json_object_object_get_ex(o, "attestation", &a))
 		return;
 	if (!jint(a, "done")) {
@@ -227,6 +236,39 @@ void kek_new_opts_add(struct client_req *req, const struct kek_new_opts *o)
 		vhsm_wire_add_u32(&req->b, VHSM_TAG_DAYS, (uint32_t)o->days);
 }
 
+const char *kek_new_opts_warning(const struct kek_new_opts *o)
+{
+	if (!o->profile || strcmp(o->profile, "author") != 0)
+		return NULL;
+	return "profile 'author' protects the KEK only against use on another chip: any image "
+	       "launched on this chip with an ID block that claims the same family ID, image ID "
+	       "and guest policy derives the same sealing key without running vhsmd or its "
+	       "attestation gate, so pinning ID or author key digests in the policy does not help; "
+	       "use 'strict' (see docs/sealing.md)";
+}
+
+void kek_new_opts_report(const struct kek_new_opts *o, const char *name, uint32_t version)
+{
+	const char *w = kek_new_opts_warning(o);
+	json_object *j;
+
+	if (!w)
+		return;
+	if (!arg_json) {
+		fprintf(stderr, "vhsmctl: warning: %s\n", w);
+		return;
+	}
+	j = json_object_new_object();
+	if (!j)
+		return;
+	json_object_object_add(j, "kek", json_object_new_string(name));
+	json_object_object_add(j, "version", json_object_new_int64(version));
+	json_object_object_add(j, "warning", json_object_new_string(w));
+	puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(j);
+}
+
 static int kek_create(int argc, char **argv)
 {
 	enum { O_ACL = 256, O_JSON };
@@ -258,8 +300,9 @@ static int kek_create(int argc, char **argv)
 			       "Generates a new AES-256 KEK inside vhsmd and seals it to this CVM.\n"
 			       "--attest-each-use: a fresh attestation before every use of the KEK.\n"
 			       "Profiles: strict (measurement; default) or author (family/image ID:\n"
-			       "survives re-measured updates, but anyone able to launch a guest with\n"
-			       "those IDs on this host can derive the key; see docs/sealing.md).\n"
+			       "survives re-measured updates, but protects only against another chip:\n"
+			       "any image on this chip claiming those IDs derives the key without\n"
+			       "vhsmd's attestation gate; see docs/sealing.md).\n"
 			       "ACL: KIND:WHO:OPS[;...], KIND uid|gid|user|group|unit,\n"
 			       "OPS wrap,unwrap,rewrap,read,admin,all (see vhsmctl(1)).\n");
 			return EXIT_OK;
@@ -277,6 +320,8 @@ static int kek_create(int argc, char **argv)
 	r = call_and_print(&req, "kek create", NULL);
 	if (r == EXIT_OK && !arg_json)
 		printf("created KEK %s (version 1)\n", argv[optind]);
+	if (r == EXIT_OK)
+		kek_new_opts_report(&o, argv[optind], 1);
 	return r;
 }
 
@@ -618,7 +663,22 @@ static int verb_unwrap_batch(int argc, char **argv)
 
 static void fmt_audit(json_object *o)
 {
-	printf("audit log: %" PRId64 " records, hash chain intact\n", jint(o, "records"));
+	int64_t first = jint(o, "first_seq"), keyed = jint(o, "keyed_from");
+
+	printf("audit log: records %" PRId64 "..%" PRId64 ", hash chain intact\n", first,
+	       jint(o, "records"));
+	if (jint(o, "pruned"))
+		printf("records before %" PRId64 " were pruned by the retention policy (the chain "
+		       "verifies from the recorded anchor)\n", first);
+	if (keyed > first)
+		printf("records %" PRId64 "..%" PRId64 " verified by their structure only (unkeyed "
+		       "or keyed by another image); from %" PRId64 " on keyed by this CVM\n",
+		       first, keyed - 1, keyed);
+	else if (keyed)
+		printf("every record keyed by this CVM\n");
+	if (jint(o, "reset_seq"))
+		printf("the chain was restarted at record %" PRId64 " because the previous log did "
+		       "not verify (see that record's reason)\n", jint(o, "reset_seq"));
 }
 
 static int verb_audit(int argc, char **argv)
@@ -640,8 +700,10 @@ static int verb_audit(int argc, char **argv)
 			arg_json = true;
 		else if (c == 'h') {
 			printf("Usage: vhsmctl audit --verify [--json]\n\n"
-			       "Verifies the hash chain of vhsmd's audit log: an edited, deleted or\n"
-			       "reordered record is reported with its position.\n");
+			       "Verifies vhsmd's audit log: the hash chain across every kept segment,\n"
+			       "the MAC of each record under this CVM's audit key, and that records\n"
+			       "missing at the start were pruned by the retention policy. An edited,\n"
+			       "deleted or reordered record is reported with its position.\n");
 			return EXIT_OK;
 		} else
 			return EXIT_USAGE;

@@ -91,3 +91,14 @@ int kek_new_opt(int c, const char *arg, struct kek_new_opts *o);
 struct client_req;
 /* Adds the options' PROFILE, FLAGS and DAYS fields to the request. */
 void kek_new_opts_add(struct client_req *req, const struct kek_new_opts *o);
+/*
+ * What the chosen options do not protect, or NULL: the `author` profile's key can be derived
+ * by any image on this chip whose ID block claims the same IDs. Static text.
+ */
+const char *kek_new_opts_warning(const struct kek_new_opts *o);
+/*
+ * Says the warning of the options, if any, once a KEK has been made with them: on stderr
+ * ("warning: ..."), or with --json as the "warning" member of the printed result
+ * {"kek":NAME,"version":N,"warning":TEXT}.
+ */
+void kek_new_opts_report(const struct kek_new_opts *o, const char *name, uint32_t version);

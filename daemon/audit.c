@@ -19,11 +19,14 @@
 #include <unistd.h>
 
 #include "algs.h"
+#include "audit-key.h"
 #include "audit.h"
 #include "ct.h"
 #include "fileio.h"
+#include "json-cleanup.h"
 #include "json.h"
 #include "log.h"
+#include "secmem.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free);
 
@@ -38,6 +41,19 @@ struct audit {
 	uint64_t size;
 	uint64_t segment_max;
 	char prev[HASH_HEX + 1];
+	struct snp_dev *dev;           /* derives the key; NULL: unkeyed (unit tests) */
+	const struct attest_state *attest; /* vhsmd's report: the VMPL to derive at */
+	bool ready;                    /* key derived and the current segment taken over */
+	int key_error;                 /* why the key could not be derived yet, or 0 */
+	uint8_t *key;                  /* secmem; NULL: unkeyed */
+	char kid[AUDIT_KID_HEX + 1];
+	/* Retention (audit.h): disk budget of the chain's segments, their maximum age, and what
+	 * the last check found. */
+	uint64_t budget;
+	uint64_t max_age_sec;
+	uint64_t disk_bytes;           /* the older segments' size */
+	uint64_t first_seq;
+	bool alert;
 	/* Routine successes (see audit_log) journaled at most once per AUDIT_JOURNAL_QUIET_USEC. */
 	uint64_t journal_quiet_until;
 	uint64_t journal_skipped;
@@ -53,9 +69,33 @@ struct audit {
 
 #define AUDIT_JOURNAL_QUIET_USEC 1000000ULL
 
+static int audit_apply_retention(struct audit *a);
+
 void audit_set_segment_max(struct audit *a, uint64_t bytes)
 {
 	a->segment_max = bytes;
+}
+
+void audit_set_retention(struct audit *a, uint64_t budget_bytes, uint64_t max_age_sec)
+{
+	bool ready = a->ready;
+
+	if (budget_bytes)
+		a->budget = budget_bytes;
+	a->max_age_sec = max_age_sec;
+	/* At least four segments fit in the budget, so pruning never takes the newest ones. */
+	if (a->segment_max > a->budget / 4)
+		a->segment_max = a->budget / 4;
+	if (ready)
+		(void)audit_apply_retention(a);
+}
+
+void audit_usage(const struct audit *a, struct audit_usage *ret)
+{
+	*ret = (struct audit_usage){ .bytes = a->disk_bytes + a->size, .budget = a->budget,
+				     .max_age_sec = a->max_age_sec, .first_seq = a->first_seq,
+				     .seq = a->seq, .alert = a->alert, .keyed = a->key != NULL };
+	memcpy(ret->kid, a->kid, sizeof(ret->kid));
 }
 
 static const struct {
@@ -100,7 +140,11 @@ static const struct {
 	{ "audit.reset", "e40916a19ed64314a72ee73192addd64" },
 	{ "audit.rotated", "14abd1345625422b8c07b001d401008d" },
 	{ "audit.suppressed", "a5a6e9583427487fa4ffdfe4b8e0e9c8" },
-	{ "audit.verify", "dc3f5956f1ed497b81545c5101002c0c" },};
+	{ "audit.verify", "dc3f5956f1ed497b81545c5101002c0c" },
+	{ "audit.keyed", "7d0c2f3e5a9b4c1d8e6f70a1b2c3d4e5" },
+	{ "audit.pruned", "3b8e1f0a6c2d4e5f9a7b8c0d1e2f3a4b" },
+	{ "audit.budget", "c5d4e3f2a1b04c9d8e7f6a5b4c3d2e1f" },
+};
 
 static const char *message_id_of(const char *event)
 {
@@ -132,22 +176,36 @@ static int chain_hash(const char *prev, const char *record, size_t len, char out
 }
 
 /*
- * Splits a log line into the hashed record and its hash: a line is the record's JSON with
- * ,"hash":"<64 hex>"} replacing its closing brace.
+ * Splits a log line into the hashed record, its hash and its MAC: a line is the record's JSON
+ * with ,"hash":"<64 hex>"} (unkeyed) or ,"hash":"<64 hex>","mac":"<64 hex>"} (keyed)
+ * replacing its closing brace. mac is "" for an unkeyed line.
  */
 static int split_line(const char *line, size_t len, char *record, size_t rec_cap,
-		      char hash[HASH_HEX + 1])
+		      char hash[HASH_HEX + 1], char mac[HASH_HEX + 1])
 {
-	static const char suffix_head[] = ",\"hash\":\"";
-	size_t tail = sizeof(suffix_head) - 1 + HASH_HEX + 2; /* + "\"}" */
+	static const char hash_head[] = ",\"hash\":\"", mac_head[] = "\",\"mac\":\"";
+	size_t tail = sizeof(hash_head) - 1 + HASH_HEX + 2; /* + "\"}" */
+	size_t keyed_tail = tail + sizeof(mac_head) - 1 + HASH_HEX;
+	const char *s;
 
+	mac[0] = 0;
+	if (len >= keyed_tail + 2 &&
+	    memcmp(line + len - 2 - HASH_HEX - (sizeof(mac_head) - 1), mac_head,
+		   sizeof(mac_head) - 1) == 0) {
+		memcpy(mac, line + len - 2 - HASH_HEX, HASH_HEX);
+		mac[HASH_HEX] = 0;
+		tail = keyed_tail;
+	}
 	if (len < tail + 2 || len - tail + 1 >= rec_cap)
 		return -EBADMSG;
-	const char *s = line + len - tail;
-	if (memcmp(s, suffix_head, sizeof(suffix_head) - 1) != 0 || memcmp(line + len - 2, "\"}", 2))
+	s = line + len - tail;
+	if (memcmp(s, hash_head, sizeof(hash_head) - 1) != 0 || memcmp(line + len - 2, "\"}", 2))
 		return -EBADMSG;
-	memcpy(hash, s + sizeof(suffix_head) - 1, HASH_HEX);
+	memcpy(hash, s + sizeof(hash_head) - 1, HASH_HEX);
 	hash[HASH_HEX] = 0;
+	if (strspn(hash, "0123456789abcdef") != HASH_HEX ||
+	    (mac[0] && strspn(mac, "0123456789abcdef") != HASH_HEX))
+		return -EBADMSG;
 	memcpy(record, line, len - tail);
 	record[len - tail] = '}';
 	record[len - tail + 1] = 0;
@@ -158,6 +216,9 @@ static int split_line(const char *line, size_t len, char *record, size_t rec_cap
 struct record_json {
 	uint64_t seq;
 	const char *event, *prev;
+	const char *kid;        /* starts a run under this key (audit-key.h) */
+	uint64_t first_seq;     /* "audit.pruned": the anchor */
+	const char *first_prev;
 };
 
 #define RECORD_FIELD(n, t, fn, fl, lo, hi) { n, t, fn, 0, fl, lo, hi }
@@ -179,12 +240,20 @@ static const struct json_field record_table[] = {
 	RECORD_FIELD("result", json_type_string, json_dispatch_unused, JSON_MANDATORY, 0, 0),
 	RECORD_FIELD("errno", json_type_string, json_dispatch_unused, 0, 0, 0),
 	RECORD_FIELD("reason", json_type_string, json_dispatch_unused, 0, 0, 0),
+	RECORD_FIELD("via_uid", json_type_int, json_dispatch_unused, 0, 0, 0),
+	RECORD_FIELD("via_pid", json_type_int, json_dispatch_unused, 0, 0, 0),
+	{ "kid", json_type_string, json_dispatch_string, offsetof(struct record_json, kid), 0,
+	  AUDIT_KID_HEX, AUDIT_KID_HEX },
+	{ "first_seq", json_type_int, json_dispatch_uint64, offsetof(struct record_json, first_seq),
+	  0, 1, INT64_MAX },
+	{ "first_prev", json_type_string, json_dispatch_string,
+	  offsetof(struct record_json, first_prev), 0, HASH_HEX, HASH_HEX },
 	{}
 };
 
-/* Parses one record (the line without its hash) into seq, prev and whether it is a rotation. */
-static int record_parse(const char *record, uint64_t *ret_seq, char ret_prev[HASH_HEX + 1],
-			bool *ret_rotated, char *err, size_t errlen)
+/* Parses one record (the line without its hash and MAC) into its members. */
+static int record_parse(const char *record, json_object **ret_o, struct record_json *ret,
+			char *err, size_t errlen)
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	struct record_json j = {};
@@ -196,84 +265,361 @@ static int record_parse(const char *record, uint64_t *ret_seq, char ret_prev[HAS
 	r = json_dispatch(o, NULL, record_table, &j, err, errlen);
 	if (r < 0)
 		return r;
-	*ret_seq = j.seq;
-	memcpy(ret_prev, j.prev, HASH_HEX + 1);
-	*ret_rotated = strcmp(j.event, "audit.rotated") == 0;
+	*ret = j;
+	*ret_o = TAKE_PTR(o); /* the strings in j are borrowed from it */
 	return 0;
 }
 
-static int audit_verify_chain(const char *path, uint64_t *ret_records,
-			      char ret_last[HASH_HEX + 1], char *why, size_t whylen)
+/* What a walk over records has seen so far (one segment or the whole log). */
+struct chain_state {
+	const uint8_t *key;            /* NULL: offline, structure only */
+	const char *kid;               /* id of key */
+	bool started;
+	uint64_t seq;                  /* last record */
+	char prev[HASH_HEX + 1];       /* its hash */
+	uint64_t first_seq;            /* first record walked */
+	char first_prev[HASH_HEX + 1];
+	char ctx_kid[AUDIT_KID_HEX + 1]; /* key of the records now: "" before any "kid" */
+	uint64_t keyed_from;           /* first record of the newest run under key, 0: none */
+	uint64_t pruned_first;         /* latest "audit.pruned": first kept record, 0: none */
+	uint64_t pruned_seq;
+	char pruned_prev[HASH_HEX + 1];
+	uint64_t reset_seq;            /* an "audit.reset" record, 0: none */
+	const char *file;              /* segment being walked, for messages */
+	uint64_t line;
+};
+
+static int bad(struct chain_state *st, char *why, size_t whylen, const char *what)
+{
+	snprintf(why, whylen, "record %" PRIu64 "%s%s: %s", st->line, st->file ? " of " : "",
+		 st->file ? st->file : "", what);
+	return -EBADMSG;
+}
+
+static const char *jget_str(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : NULL;
+}
+
+static bool jget_u64(json_object *o, const char *k, uint64_t *ret)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0)
+		return false;
+	*ret = (uint64_t)json_object_get_int64(v);
+	return true;
+}
+
+/* The key context of a record: its "kid" switches it; its MAC is checked under our key. */
+static int check_keying(struct chain_state *st, json_object *o, uint64_t s,
+			const char hash[HASH_HEX + 1], const char *mac, char *why, size_t whylen)
+{
+	const char *kid = jget_str(o, "kid");
+	char calc[HASH_HEX + 1];
+
+	if (kid) {
+		if (strlen(kid) != AUDIT_KID_HEX || !mac[0])
+			return bad(st, why, whylen, "invalid key id");
+		memcpy(st->ctx_kid, kid, AUDIT_KID_HEX + 1);
+	}
+	if (!mac[0]) {
+		if (st->ctx_kid[0])
+			return bad(st, why, whylen, "unkeyed record inside the keyed chain "
+				   "(rewritten without this CVM's audit key?)");
+		return 0;
+	}
+	if (!st->ctx_kid[0])
+		return bad(st, why, whylen, "a MAC without a key id");
+	if (!st->key || strcmp(st->ctx_kid, st->kid) != 0) {
+		st->keyed_from = 0; /* under another CVM's key: structure only */
+		return 0;
+	}
+	if (audit_key_mac(st->key, hash, HASH_HEX, calc) < 0)
+		return -EIO;
+	if (!ct_memeq(calc, mac, HASH_HEX))
+		return bad(st, why, whylen, "MAC mismatch (record written or rewritten without "
+			   "this CVM's audit key)");
+	if (st->keyed_from == 0)
+		st->keyed_from = s;
+	return 0;
+}
+
+/* Checks one record against the walk so far and advances it. */
+static int check_record(struct chain_state *st, const char *record, const char *hash,
+			const char *mac, char *why, size_t whylen)
+{
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	char calc[HASH_HEX + 1], err[JSON_ERR_MAX] = "", w[JSON_ERR_MAX + 32];
+	struct record_json j;
+	const char *p, *ev;
+	uint64_t s;
+	int r;
+
+	if (record_parse(record, &o, &j, err, sizeof(err)) < 0) {
+		snprintf(w, sizeof(w), "not a valid record (%s)", err);
+		return bad(st, why, whylen, w);
+	}
+	if (!jget_u64(o, "seq", &s) || !(p = jget_str(o, "prev")) || strlen(p) != HASH_HEX)
+		return bad(st, why, whylen, "not a valid record");
+	ev = jget_str(o, "event");
+	if (!st->started) {
+		/* A walk starts at the first record or at the start of a later segment. */
+		if (s == 1 ? strspn(p, "0") != HASH_HEX
+			   : !(ev && strcmp(ev, "audit.rotated") == 0) || s == 0)
+			return bad(st, why, whylen, "the log does not start with its first record "
+				   "or a segment start");
+		st->first_seq = s;
+		memcpy(st->first_prev, p, HASH_HEX + 1);
+		memcpy(st->prev, p, HASH_HEX + 1);
+		st->seq = s - 1;
+		st->started = true;
+	}
+	if (s != st->seq + 1) {
+		snprintf(w, sizeof(w), "sequence %" PRIu64 " (a record was deleted or reordered)", s);
+		return bad(st, why, whylen, w);
+	}
+	if (strcmp(p, st->prev) != 0)
+		return bad(st, why, whylen, "does not chain to the previous record (deleted, "
+			   "reordered or edited)");
+	r = chain_hash(st->prev, record, strlen(record), calc);
+	if (r < 0)
+		return r;
+	if (strcmp(calc, hash) != 0)
+		return bad(st, why, whylen, "hash mismatch (record edited)");
+	r = check_keying(st, o, s, hash, mac, why, whylen);
+	if (r < 0)
+		return r;
+	if (ev && strcmp(ev, "audit.pruned") == 0) {
+		const char *fp = jget_str(o, "first_prev");
+		if (!jget_u64(o, "first_seq", &st->pruned_first) || !fp || strlen(fp) != HASH_HEX)
+			return bad(st, why, whylen, "invalid pruning record");
+		memcpy(st->pruned_prev, fp, HASH_HEX + 1);
+		st->pruned_seq = s;
+	}
+	if (ev && strcmp(ev, "audit.reset") == 0)
+		st->reset_seq = s;
+	st->seq = s;
+	memcpy(st->prev, hash, HASH_HEX + 1);
+	return 0;
+}
+
+/* Walks the records of one segment file. */
+static int walk_file(struct chain_state *st, const char *path, char *why, size_t whylen)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	char prev[HASH_HEX + 1], hash[HASH_HEX + 1], calc[HASH_HEX + 1];
+	char hash[HASH_HEX + 1], mac[HASH_HEX + 1];
 	char record[AUDIT_LINE_MAX + 2];
-	uint64_t n = 0, first = 0;
 	size_t len;
 	int r;
 
-	memset(prev, '0', HASH_HEX);
-	prev[HASH_HEX] = 0;
 	r = fileio_read_all(path, AUDIT_FILE_MAX, &buf, &len);
 	if (r < 0) {
 		snprintf(why, whylen, "cannot read %s: %s", path, strerror(-r));
 		return r;
 	}
+	st->line = 0;
 	for (char *line = (char *)buf, *nl; line < (char *)buf + len; line = nl + 1) {
+		st->line++;
 		nl = memchr(line, '\n', (size_t)((char *)buf + len - line));
-		if (!nl) {
-			snprintf(why, whylen, "record %" PRIu64 ": truncated line", n + 1);
-			return -EBADMSG;
-		}
-		if (split_line(line, (size_t)(nl - line), record, sizeof(record), hash) < 0) {
-			snprintf(why, whylen, "record %" PRIu64 ": malformed line", n + 1);
-			return -EBADMSG;
-		}
-		char rprev[HASH_HEX + 1], err[JSON_ERR_MAX] = "";
-		uint64_t s;
-		bool rotated;
-
-		if (record_parse(record, &s, rprev, &rotated, err, sizeof(err)) < 0) {
-			snprintf(why, whylen, "record %" PRIu64 ": not a valid record (%s)", n + 1,
-				 err);
-			return -EBADMSG;
-		}
-		/* A rotated segment continues the sequence and the chain of the previous one. */
-		if (n == 0 && rotated && s > 1) {
-			first = s - 1;
-			memcpy(prev, rprev, HASH_HEX);
-		}
-		bool prev_ok = strcmp(rprev, prev) == 0;
-		if (s != first + n + 1) {
-			snprintf(why, whylen, "record %" PRIu64 ": sequence %" PRIu64
-				 " (a record was deleted or reordered)", n + 1, s);
-			return -EBADMSG;
-		}
-		if (!prev_ok) {
-			snprintf(why, whylen, "record %" PRIu64 ": does not chain to the previous "
-				 "record (deleted, reordered or edited)", n + 1);
-			return -EBADMSG;
-		}
-		r = chain_hash(prev, record, strlen(record), calc);
+		if (!nl)
+			return bad(st, why, whylen, "truncated line");
+		if (split_line(line, (size_t)(nl - line), record, sizeof(record), hash, mac) < 0)
+			return bad(st, why, whylen, "malformed line");
+		r = check_record(st, record, hash, mac, why, whylen);
 		if (r < 0)
 			return r;
-		if (strcmp(calc, hash) != 0) {
-			snprintf(why, whylen, "record %" PRIu64 ": hash mismatch (record edited)",
-				 n + 1);
-			return -EBADMSG;
-		}
-		memcpy(prev, hash, sizeof(prev));
-		n++;
 	}
-	*ret_records = first + n;
-	if (ret_last)
-		memcpy(ret_last, prev, sizeof(prev));
 	return 0;
 }
 
 int audit_verify_file(const char *path, uint64_t *ret_records, char *why, size_t whylen)
 {
-	return audit_verify_chain(path, ret_records, NULL, why, whylen);
+	struct chain_state st = {};
+	int r = walk_file(&st, path, why, whylen);
+
+	if (r < 0)
+		return r;
+	*ret_records = st.seq;
+	return 0;
+}
+
+/* Parses a segment's first record (without verifying it). */
+static int first_record(const char *path, json_object **ret)
+{
+	char line[AUDIT_LINE_MAX + 256], record[AUDIT_LINE_MAX + 2], h[HASH_HEX + 1],
+		m[HASH_HEX + 1];
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	json_object *o;
+	ssize_t n;
+	char *nl;
+
+	if (fd < 0)
+		return negative_errno();
+	n = read(fd, line, sizeof(line) - 1);
+	if (n < 0)
+		return negative_errno();
+	line[n] = 0;
+	nl = strchr(line, '\n');
+	if (!nl)
+		return -ENODATA;
+	*nl = 0;
+	char err[JSON_ERR_MAX];
+	struct record_json j;
+	if (split_line(line, (size_t)(nl - line), record, sizeof(record), h, m) < 0 ||
+	    record_parse(record, &o, &j, err, sizeof(err)) < 0)
+		return -EBADMSG;
+	*ret = o;
+	return 0;
+}
+
+/* The seq and prev of a segment's first record: the pruning anchor. */
+static int walk_first(struct chain_state *st, const char *path)
+{
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	const char *p;
+	int r = first_record(path, &o);
+
+	if (r < 0)
+		return r;
+	if (!jget_u64(o, "seq", &st->first_seq) || !(p = jget_str(o, "prev")) ||
+	    strlen(p) != HASH_HEX)
+		return -EBADMSG;
+	memcpy(st->first_prev, p, HASH_HEX + 1);
+	return 0;
+}
+
+/* The seq and event of a segment's first record. */
+static int segment_start(const char *path, uint64_t *ret_seq, bool *ret_rotated)
+{
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	const char *ev;
+	int r = first_record(path, &o);
+
+	if (r < 0)
+		return r;
+	if (!jget_u64(o, "seq", ret_seq))
+		return -EBADMSG;
+	ev = jget_str(o, "event");
+	*ret_rotated = ev && strcmp(ev, "audit.rotated") == 0;
+	return 0;
+}
+
+#define AUDIT_SEGMENTS_MAX 4096u
+
+/* One segment of the chain on disk: path, first seq, size and mtime. */
+struct segment {
+	char path[4200];
+	uint64_t first;
+	uint64_t size;
+	time_t mtime;
+};
+
+/*
+ * The chain's segments, oldest first, found from audit.log back through each segment's
+ * "audit.rotated" start (a segment ending at seq N is audit.log.N). Stops at seq 1, at a
+ * reset, or at a segment that is gone (pruned or deleted: the verification decides).
+ */
+static int segments_list(const char *path, struct segment **ret, size_t *ret_n)
+{
+	_cleanup_free_ struct segment *v = calloc(AUDIT_SEGMENTS_MAX, sizeof(*v));
+	size_t n = 0;
+	struct stat sb;
+
+	if (!v)
+		return -ENOMEM;
+	snprintf(v[0].path, sizeof(v[0].path), "%s", path);
+	for (;;) {
+		struct segment *g = &v[n];
+		bool rotated = false;
+		if (stat(g->path, &sb) < 0)
+			break;
+		g->size = (uint64_t)sb.st_size;
+		g->mtime = sb.st_mtime;
+		n++;
+		if (segment_start(g->path, &g->first, &rotated) < 0 || !rotated || g->first <= 1 ||
+		    n == AUDIT_SEGMENTS_MAX)
+			break;
+		snprintf(v[n].path, sizeof(v[n].path), "%s.%" PRIu64, path, g->first - 1);
+	}
+	/* oldest first */
+	for (size_t i = 0; i < n / 2; i++) {
+		struct segment t = v[i];
+		v[i] = v[n - 1 - i];
+		v[n - 1 - i] = t;
+	}
+	*ret = TAKE_PTR(v);
+	*ret_n = n;
+	return 0;
+}
+
+static int audit_walk_all(const struct audit *a, struct chain_state *st, char *why,
+			  size_t whylen)
+{
+	_cleanup_free_ struct segment *segs = NULL;
+	size_t n = 0;
+	int r;
+
+	r = segments_list(a->path, &segs, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const char *base = strrchr(segs[i].path, '/');
+		st->file = i + 1 < n ? (base ? base + 1 : segs[i].path) : NULL;
+		r = walk_file(st, segs[i].path, why, whylen);
+		if (r < 0)
+			return r;
+	}
+	st->file = NULL;
+	return 0;
+}
+
+int audit_verify(const struct audit *a, struct audit_verify_result *ret, char *why,
+		 size_t whylen)
+{
+	struct chain_state st = { .key = a->key, .kid = a->kid };
+	int r;
+
+	if (!a->ready) {
+		snprintf(why, whylen, "the audit log is not open: %s",
+			 a->key_error ? "the audit key cannot be derived yet" : "not readable");
+		return a->key_error ? a->key_error : -EBADF;
+	}
+	r = audit_walk_all(a, &st, why, whylen);
+	if (r < 0)
+		return r;
+	/* Records before the first kept one are only missing when pruning recorded it, in a
+	 * record this CVM keyed (an attacker can neither write one nor move its numbers). */
+	if (st.started && st.first_seq > 1 && st.reset_seq == 0) {
+		bool anchored = st.pruned_first != 0 && st.first_seq <= st.pruned_first &&
+				(st.first_seq != st.pruned_first ||
+				 strcmp(st.first_prev, st.pruned_prev) == 0) &&
+				(!a->key || (st.keyed_from && st.pruned_seq >= st.keyed_from));
+		if (!anchored) {
+			snprintf(why, whylen, "records 1..%" PRIu64 " are missing and no pruning by "
+				 "the retention policy is recorded for them (segments deleted?)",
+				 st.first_seq - 1);
+			return -EBADMSG;
+		}
+	}
+	if (a->key && st.started && st.keyed_from == 0) {
+		snprintf(why, whylen, "the newest records (up to %" PRIu64 ") are not keyed with "
+			 "this CVM's audit key (rewritten?)", st.seq);
+		return -EBADMSG;
+	}
+	*ret = (struct audit_verify_result){
+		.records = st.seq,
+		.first_seq = st.started ? st.first_seq : 0,
+		.keyed_from = st.keyed_from,
+		.pruned = st.started && st.first_seq > 1 && st.reset_seq == 0,
+		.reset_seq = st.reset_seq,
+	};
+	return 0;
 }
 
 static int audit_open_fd(struct audit *a)
@@ -290,53 +636,185 @@ static int audit_open_fd(struct audit *a)
 static int audit_append(struct audit *a, const struct audit_record *rec, bool sync,
 			char ret_hash[HASH_HEX + 1]);
 
+/* The key id this state directory's log was last keyed with ("" when none). */
+static void marker_read(const struct audit *a, char ret[AUDIT_KID_HEX + 1])
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	char path[4200];
+	size_t len = 0;
+
+	ret[0] = 0;
+	snprintf(path, sizeof(path), "%s.kid", a->path);
+	if (fileio_read_all(path, 64, &buf, &len) == 0 && len >= AUDIT_KID_HEX) {
+		memcpy(ret, buf, AUDIT_KID_HEX);
+		ret[AUDIT_KID_HEX] = 0;
+	}
+}
+
+static int marker_write(const struct audit *a)
+{
+	char path[4200], text[AUDIT_KID_HEX + 2];
+
+	snprintf(path, sizeof(path), "%s.kid", a->path);
+	snprintf(text, sizeof(text), "%s\n", a->kid);
+	return fileio_write_atomic(path, text, strlen(text), 0600);
+}
+
+/*
+ * Verifies the current segment at start. Returns 0 (chain state taken over; *ret_unkeyed set
+ * when its newest records are not under this CVM's key), or -EBADMSG/-EMSGSIZE with why, or
+ * another -errno.
+ */
+static int audit_resume(struct audit *a, bool *ret_unkeyed, char *why, size_t whylen)
+{
+	struct chain_state st = { .key = a->key, .kid = a->kid };
+	char marker[AUDIT_KID_HEX + 1];
+	int r = walk_file(&st, a->path, why, whylen);
+
+	if (r < 0)
+		return r;
+	*ret_unkeyed = a->key && st.started && st.keyed_from == 0;
+	if (*ret_unkeyed) {
+		marker_read(a, marker);
+		/* This CVM keyed this log before: a log that no longer ends under its key was
+		 * replaced or rewritten, not left by an older version or another image. */
+		if (strcmp(marker, a->kid) == 0) {
+			snprintf(why, whylen, "the log no longer ends with records keyed by this CVM, "
+				 "which keyed it before (replaced or rewritten)");
+			return -EBADMSG;
+		}
+	}
+	a->seq = st.seq;
+	if (st.started)
+		memcpy(a->prev, st.prev, sizeof(a->prev));
+	return 0;
+}
+
+/* Keeps a log that does not verify as evidence; the new chain's first record names it. */
+static int audit_set_aside(struct audit *a, char *moved, size_t movedlen)
+{
+	snprintf(moved, movedlen, "%s.broken.%ld", a->path, (long)time(NULL));
+	if (rename(a->path, moved) < 0)
+		return negative_errno();
+	memset(a->prev, '0', HASH_HEX);
+	a->seq = 0;
+	return 0;
+}
+
+/* The first record of this start, if the chain needs one: a reset or the keyed start. */
+static int audit_open_record(struct audit *a, const char *moved, const char *why, bool unkeyed)
+{
+	char reason[4800], hash[HASH_HEX + 1];
+	int r;
+
+	if (moved[0]) {
+		snprintf(reason, sizeof(reason), "previous log kept as %s: %s", moved, why);
+		struct audit_record rec = { .event = "audit.reset", .result = -EBADMSG,
+					    .reason = reason };
+		r = audit_append(a, &rec, true, hash);
+	} else if (unkeyed || (a->key && a->seq == 0)) {
+		if (a->seq)
+			snprintf(reason, sizeof(reason), "records up to %" PRIu64 " are unkeyed or "
+				 "keyed by another image: verified by their structure only", a->seq);
+		else
+			snprintf(reason, sizeof(reason), "a new log");
+		struct audit_record rec = { .event = "audit.keyed", .reason = reason };
+		r = audit_append(a, &rec, true, hash);
+	} else {
+		return 0;
+	}
+	if (r >= 0 && a->key)
+		r = marker_write(a);
+	return r;
+}
+
+/*
+ * Finishes opening: derives the key, verifies and continues the current segment (or sets it
+ * aside), writes the start record and applies the retention. Until the key can be derived
+ * (the firmware throttled or refused) nothing is chained: audit_log() retries here and fails,
+ * so that operations that need a record are refused while the journal still has them.
+ */
+static int audit_ready(struct audit *a)
+{
+	char moved[4200] = "", why[512] = "";
+	bool unkeyed = false;
+	int r;
+
+	if (a->ready)
+		return 0;
+	if (a->dev && !a->key) {
+		/* After vhsmd's first report: it names the VMPL, and the attestation gets the
+		 * firmware's first answer (and so any refusal to explain). */
+		r = a->attest->report_valid ? audit_key_derive(a->dev, a->attest->report.vmpl,
+								&a->key, a->kid)
+					    : -ENOKEY;
+		if (r < 0) {
+			a->key_error = r;
+			return r;
+		}
+		a->key_error = 0;
+	}
+	r = audit_resume(a, &unkeyed, why, sizeof(why));
+	if (r == -EBADMSG || r == -EMSGSIZE) {
+		/* A torn, edited or oversized log must not keep vhsmd from starting: keep it as
+		 * evidence and begin a new chain whose first record says so. */
+		r = audit_set_aside(a, moved, sizeof(moved));
+		if (r < 0)
+			return r;
+	} else if (r < 0 && r != -ENOENT) {
+		return r;
+	}
+	r = audit_open_fd(a);
+	if (r < 0)
+		return r;
+	r = audit_open_record(a, moved, why, unkeyed);
+	if (r < 0) {
+		close(a->fd);
+		a->fd = -EBADF;
+		return r;
+	}
+	a->ready = true;
+	(void)audit_apply_retention(a);
+	return 0;
+}
+
 int audit_open(struct manager *m, struct audit **ret)
 {
-	_cleanup_free_ struct audit *a = calloc(1, sizeof(*a));
-	char moved[4200] = "", why[256] = "";
-	uint64_t n = 0;
+	_cleanup_(audit_freep) struct audit *a = calloc(1, sizeof(*a));
 	int r;
 
 	if (!a)
 		return -ENOMEM;
 	a->fd = -EBADF;
+	a->dev = m->dev;
+	a->attest = &m->attest;
 	a->segment_max = AUDIT_SEGMENT_MAX;
+	a->budget = AUDIT_BUDGET_DEFAULT;
 	if (asprintf(&a->path, "%s/audit.log", m->state_dir) < 0) {
 		a->path = NULL;
 		return -ENOMEM;
 	}
 	memset(a->prev, '0', HASH_HEX);
-	r = audit_verify_chain(a->path, &n, a->prev, why, sizeof(why));
-	if (r == 0) {
-		a->seq = n;
-	} else if (r == -EBADMSG || r == -EMSGSIZE) {
-		/* A torn, edited or oversized log must not keep vhsmd from starting: keep it as
-		 * evidence and begin a new chain whose first record says so. */
-		snprintf(moved, sizeof(moved), "%s.broken.%ld", a->path, (long)time(NULL));
-		if (rename(a->path, moved) < 0) {
-			free(a->path);
+	if (a->dev) {
+		/* Keyed: taken over at the first record after vhsmd's first report; whether the
+		 * log can be written is known now. */
+		_cleanup_close_ int fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+						       O_NOFOLLOW, 0600);
+		if (fd < 0)
 			return negative_errno();
-		}
-		memset(a->prev, '0', HASH_HEX);
-		a->seq = 0;
-	} else if (r != -ENOENT) {
-		free(a->path);
-		return r;
-	}
-	r = audit_open_fd(a);
-	if (r < 0) {
-		free(a->path);
-		return r;
-	}
-	if (moved[0]) {
-		char reason[4600], hash[HASH_HEX + 1];
-		snprintf(reason, sizeof(reason), "previous log kept as %s: %s", moved, why);
-		struct audit_record rec = { .event = "audit.reset", .result = -EBADMSG,
-					    .reason = reason };
-		(void)audit_append(a, &rec, true, hash);
+		a->key_error = -ENOKEY;
+	} else {
+		r = audit_ready(a);
+		if (r < 0)
+			return r;
 	}
 	*ret = TAKE_PTR(a);
 	return 0;
+}
+
+int audit_key_status(const struct audit *a)
+{
+	return a->ready ? 0 : a->key_error ? a->key_error : -EBADF;
 }
 
 struct audit *audit_free(struct audit *a)
@@ -346,6 +824,7 @@ struct audit *audit_free(struct audit *a)
 			close(a->fd);
 		free(a->path);
 		free(a->held);
+		secmem_free(a->key);
 		free(a);
 	}
 	return NULL;
@@ -417,12 +896,25 @@ static int audit_append(struct audit *a, const struct audit_record *rec, bool sy
 		if (rec->peer->unit[0])
 			add_str(o, "unit", rec->peer->unit);
 	}
+	if (rec->via) {
+		json_object_object_add(o, "via_uid", json_object_new_int64(rec->via->uid));
+		json_object_object_add(o, "via_pid", json_object_new_int64(rec->via->pid));
+	}
 	if (rec->count > 1)
 		json_object_object_add(o, "count", json_object_new_int64(rec->count));
 	add_str(o, "result", rec->result == 0 ? "ok" : "refused");
 	if (rec->result)
 		add_str(o, "errno", strerror(-rec->result));
 	add_str(o, "reason", rec->reason);
+	if (rec->first_prev) {
+		json_object_object_add(o, "first_seq", json_object_new_int64((int64_t)rec->first_seq));
+		add_str(o, "first_prev", rec->first_prev);
+	}
+	/* Records that begin a run under a key name it (audit-key.h). */
+	if (a->key && (strcmp(rec->event, "audit.keyed") == 0 ||
+		       strcmp(rec->event, "audit.rotated") == 0 ||
+		       strcmp(rec->event, "audit.reset") == 0))
+		add_str(o, "kid", a->kid);
 	add_str(o, "prev", a->prev);
 	js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 						       JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -436,7 +928,18 @@ static int audit_append(struct audit *a, const struct audit_record *rec, bool sy
 		json_object_put(o);
 		return r;
 	}
-	int n = snprintf(line, sizeof(line), "%.*s,\"hash\":\"%s\"}\n", (int)(len - 1), js, hash);
+	char mac[HASH_HEX + 1] = "";
+	if (a->key) {
+		r = audit_key_mac(a->key, hash, HASH_HEX, mac);
+		if (r < 0) {
+			json_object_put(o);
+			return r;
+		}
+	}
+	int n = mac[0] ? snprintf(line, sizeof(line), "%.*s,\"hash\":\"%s\",\"mac\":\"%s\"}\n",
+				  (int)(len - 1), js, hash, mac)
+		       : snprintf(line, sizeof(line), "%.*s,\"hash\":\"%s\"}\n", (int)(len - 1), js,
+				  hash);
 	json_object_put(o);
 	if (a->holding && !sync && (size_t)n <= AUDIT_HOLD_MAX) {
 		if (a->held_len + (size_t)n > AUDIT_HOLD_MAX) {
@@ -492,7 +995,98 @@ static int audit_rotate(struct audit *a)
 	if (r < 0)
 		return r;
 	struct audit_record rec = { .event = "audit.rotated", .reason = old };
-	return audit_append(a, &rec, true, hash);
+	r = audit_append(a, &rec, true, hash);
+	if (r < 0)
+		return r;
+	(void)audit_apply_retention(a);
+	return 0;
+}
+
+/*
+ * How many of the oldest segments the budget and the age limit leave out (never the newest):
+ * the older segments plus a full newest one must fit in the budget.
+ */
+static size_t prune_count(const struct audit *a, const struct segment *segs, size_t n,
+			  uint64_t total)
+{
+	uint64_t newest = segs[n - 1].size > a->segment_max ? segs[n - 1].size : a->segment_max;
+	uint64_t older = total - segs[n - 1].size;
+	time_t now = time(NULL);
+	size_t k = 0;
+
+	while (k + 1 < n) {
+		bool too_old = a->max_age_sec &&
+			       (uint64_t)(now - segs[k].mtime) > a->max_age_sec;
+		if (older + newest <= a->budget && !too_old)
+			break;
+		older -= segs[k].size;
+		k++;
+	}
+	return k;
+}
+
+/*
+ * Prunes segments oldest first beyond the budget or the age limit: first a durable
+ * "audit.pruned" record names the first record kept and the hash it chains to (the anchor
+ * that --verify starts from), then the files go. Above AUDIT_BUDGET_ALERT_PERCENT of the
+ * budget the journal and status say so, once per segment.
+ */
+static int audit_apply_retention(struct audit *a)
+{
+	_cleanup_free_ struct segment *segs = NULL;
+	uint64_t total = 0;
+	size_t n = 0, k;
+	int r;
+
+	r = segments_list(a->path, &segs, &n);
+	if (r < 0 || n == 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		total += segs[i].size;
+	k = prune_count(a, segs, n, total);
+	if (k > 0) {
+		struct chain_state st = {};
+		char reason[256], hash[HASH_HEX + 1];
+		uint64_t freed = 0;
+		/* the anchor: the first record of the first segment kept */
+		if (walk_first(&st, segs[k].path) < 0)
+			return -EBADMSG;
+		for (size_t i = 0; i < k; i++)
+			freed += segs[i].size;
+		snprintf(reason, sizeof(reason), "retention: %zu segment(s), records %" PRIu64
+			 "..%" PRIu64 ", %" PRIu64 " bytes pruned (budget %" PRIu64 " bytes%s)", k,
+			 segs[0].first, st.first_seq - 1, freed, a->budget,
+			 a->max_age_sec ? ", age limit" : "");
+		struct audit_record rec = { .event = "audit.pruned", .reason = reason,
+					    .first_seq = st.first_seq, .first_prev = st.first_prev };
+		r = audit_append(a, &rec, true, hash);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < k; i++)
+			if (unlink(segs[i].path) < 0)
+				vhsm_log_debug("audit: cannot prune %s: %m", segs[i].path);
+		if (fileio_fsync_parent(a->path) < 0)
+			vhsm_log_debug("audit: cannot sync the state directory after pruning");
+		total -= freed;
+		sd_journal_send("MESSAGE=vhsm audit.pruned: %s", reason,
+				"MESSAGE_ID=%s", message_id_of("audit.pruned"), "PRIORITY=5",
+				"VHSM_EVENT=audit.pruned", NULL);
+	}
+	a->disk_bytes = total - segs[n - 1].size; /* the older segments; + a->size */
+	a->first_seq = k < n ? segs[k].first : 1;
+	if (a->first_seq == 0)
+		a->first_seq = 1;
+	/* Alert when the next full segment would reach the alert share of the budget, and from
+	 * the first pruning on. */
+	a->alert = a->first_seq > 1 ||
+		   (a->disk_bytes + a->segment_max) * 100 >= a->budget * AUDIT_BUDGET_ALERT_PERCENT;
+	if (a->alert)
+		sd_journal_send("MESSAGE=vhsm audit.budget: the audit log uses %" PRIu64 " of its %"
+				PRIu64 " byte budget; its oldest segments are pruned from now on "
+				"(forward the journal or copy audit.log.* to keep them)",
+				total, a->budget, "MESSAGE_ID=%s", message_id_of("audit.budget"),
+				"PRIORITY=4", "VHSM_EVENT=audit.budget", NULL);
+	return 0;
 }
 
 /*
@@ -529,8 +1123,8 @@ int audit_log(struct manager *m, const struct audit_record *rec)
 	int r = -EBADF;
 
 	if (m->audit && !rec->journal_only) {
-		r = 0;
-		if (m->audit->size >= m->audit->segment_max)
+		r = audit_ready(m->audit);
+		if (r >= 0 && m->audit->size >= m->audit->segment_max)
 			r = audit_rotate(m->audit);
 		if (r >= 0)
 			r = audit_append(m->audit, rec, event_needs_sync(rec->event, rec->result),

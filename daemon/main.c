@@ -5,6 +5,7 @@
  * only after attestation. See vhsmd(8).
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "amd-cert.h"
 #include "attest.h"
+#include "audit-coalesce.h"
 #include "audit.h"
 #include "fileio.h"
 #include "log.h"
@@ -30,6 +32,8 @@ static const char *arg_trust_roots[VHSMD_MAX_TRUST_ROOTS];
 static size_t arg_n_trust_roots;
 static long arg_idle = 60;
 static long arg_interval = 3600;
+static long arg_audit_max_bytes = (long)AUDIT_BUDGET_DEFAULT;
+static long arg_audit_max_age_days;
 static bool arg_debug;
 static const char *arg_luks_key_socket;
 static bool arg_luks_standalone;
@@ -77,6 +81,9 @@ static void help(void)
 	       "  --trust-root PEM       also trust this ARK (simulator); repeatable\n"
 	       "  --idle-timeout SEC     exit after SEC idle seconds (0 = never; default 60)\n"
 	       "  --attest-interval SEC  re-attest after SEC seconds (default 3600)\n"
+	       "  --audit-max-bytes N    disk budget of the audit log; the oldest segments are\n"
+	       "                         pruned beyond it (default 1073741824, minimum 65536)\n"
+	       "  --audit-max-age-days D prune audit segments older than D days (default 0: never)\n"
 	       "  --luks-key-socket PATH serve crypttab key requests on the stream socket PATH\n"
 	       "                         when not socket-activated\n"
 	       "  --luks-standalone      no KEK store in use (initrd): LUKS2 tokens unlock with\n"
@@ -100,7 +107,7 @@ static int parse_long(const char *s, long min, long max, long *ret)
 static int parse_argv(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_STATE, O_DEV, O_POLICY, O_TRUST, O_IDLE, O_INTERVAL, O_DEBUG,
-	       O_VERSION, O_KEYSOCK, O_STANDALONE };
+	       O_VERSION, O_KEYSOCK, O_STANDALONE, O_AUDIT_BYTES, O_AUDIT_AGE };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "state-dir", required_argument, NULL, O_STATE },
@@ -109,6 +116,8 @@ static int parse_argv(int argc, char **argv)
 		{ "trust-root", required_argument, NULL, O_TRUST },
 		{ "idle-timeout", required_argument, NULL, O_IDLE },
 		{ "attest-interval", required_argument, NULL, O_INTERVAL },
+		{ "audit-max-bytes", required_argument, NULL, O_AUDIT_BYTES },
+		{ "audit-max-age-days", required_argument, NULL, O_AUDIT_AGE },
 		{ "debug", no_argument, NULL, O_DEBUG },
 		{ "luks-key-socket", required_argument, NULL, O_KEYSOCK },
 		{ "luks-standalone", no_argument, NULL, O_STANDALONE },
@@ -140,6 +149,19 @@ static int parse_argv(int argc, char **argv)
 		case O_INTERVAL:
 			if (parse_long(optarg, 1, 86400 * 365, &arg_interval) < 0) {
 				log_msg(3, "invalid --attest-interval '%s'", optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_AUDIT_BYTES:
+			if (parse_long(optarg, AUDIT_BUDGET_MIN, LONG_MAX, &arg_audit_max_bytes) < 0) {
+				log_msg(3, "invalid --audit-max-bytes '%s' (at least %u)", optarg,
+					AUDIT_BUDGET_MIN);
+				return -EINVAL;
+			}
+			break;
+		case O_AUDIT_AGE:
+			if (parse_long(optarg, 0, 36500, &arg_audit_max_age_days) < 0) {
+				log_msg(3, "invalid --audit-max-age-days '%s' (0..36500)", optarg);
 				return -EINVAL;
 			}
 			break;
@@ -227,9 +249,12 @@ static int setup(struct manager *m)
 	}
 	r = audit_open(m, &m->audit);
 	if (r < 0) {
-		log_msg(3, "cannot open the audit log in %s: %s", arg_state_dir, strerror(-r));
+		log_msg(3, "cannot open the audit log in %s: %s%s", arg_state_dir, strerror(-r),
+			r == -EREMOTEIO || r == -ENODEV ? " (the audit key cannot be derived)" : "");
 		return r;
 	}
+	audit_set_retention(m->audit, (uint64_t)arg_audit_max_bytes,
+			    (uint64_t)arg_audit_max_age_days * 86400u);
 	return 0;
 }
 
@@ -260,15 +285,19 @@ static int run(int argc, char **argv)
 		log_msg(3, "cannot listen: %s", strerror(-r));
 		return r;
 	}
-	struct audit_record rec = { .event = "daemon.start", .result = 0 };
-	(void)audit_log(m, &rec);
+	/* The attestation first: the audit key is derived after vhsmd's first report. */
 	r = attest_now(m);
 	if (r < 0)
 		log_msg(4, "initial attestation failed (%s): nothing will be released until it "
 			"passes", m->attest.error[0] ? m->attest.error : m->attest.failures);
+	struct audit_record rec = { .event = "daemon.start", .result = 0 };
+	if (audit_log(m, &rec) < 0 && audit_key_status(m->audit) < 0)
+		log_msg(4, "the audit log is not open yet (%s): requests that need an audit "
+			"record are refused until it is", strerror(-audit_key_status(m->audit)));
 	sd_notify(false, "READY=1");
 	r = sd_event_loop(m->event);
 	sd_notify(false, "STOPPING=1");
+	(void)audit_coalesce_flush(m);
 	rec.event = "daemon.stop";
 	(void)audit_log(m, &rec);
 	return r;

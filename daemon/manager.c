@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "manifest.h"
 #include "luks.h"
 #include "log.h"
 #include "secmem.h"
@@ -95,6 +96,7 @@ struct manager *manager_free(struct manager *m)
 		free(m->trust_roots[i]);
 	shield_free(m->shield);
 	audit_free(m->audit);
+	manifest_free(m->manifest);
 	sd_event_unref(m->event);
 	free(m->socket_path);
 	free(m->state_dir);

@@ -350,13 +350,17 @@ int op_keyring_request(struct op_ctx *c)
 	    (vhsm_wire_get_i32(c->req, VHSM_TAG_KEYRING, &keyring) < 0 &&
 	     vhsm_wire_get(c->req, VHSM_TAG_KEYRING)))
 		return op_fail(c, -EINVAL, "a keyring request needs uid, gid and the key serial");
+	/* From here on the request is the requester's: its refusals are charged to that uid. */
+	requester_peer(c->m, (uid_t)uid, (gid_t)gid, &c->requester);
+	c->requester.pid = c->peer->pid;
+	c->requester_set = true;
+	who = c->requester;
 	r = dek_get(c, &d);
 	if (r < 0) {
 		char why[sizeof(c->why)];
 		snprintf(why, sizeof(why), "%s", c->why);
 		return op_fail(c, r, "for uid %u: %s", uid, why);
 	}
-	requester_peer(c->m, (uid_t)uid, (gid_t)gid, &who);
 	r = may_load(c, &d, &who);
 	if (r >= 0 && wrap_parse(d.wrapped, d.wrapped_len, &info) < 0)
 		r = op_fail(c, -EBADMSG, "DEK %s: damaged wrapped key", d.name);

@@ -9,6 +9,7 @@
 #include "attest.h"
 #include "audit.h"
 #include "ct.h"
+#include "manifest.h"
 #include "ops.h"
 #include "store.h"
 
@@ -53,6 +54,25 @@ static json_object *attest_json(const struct attest_state *a)
 	return o;
 }
 
+static json_object *audit_json(const struct audit *a)
+{
+	json_object *o = json_object_new_object();
+	struct audit_usage u;
+
+	audit_usage(a, &u);
+	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)u.bytes));
+	json_object_object_add(o, "budget", json_object_new_int64((int64_t)u.budget));
+	json_object_object_add(o, "max_age_days",
+			       json_object_new_int64((int64_t)(u.max_age_sec / 86400u)));
+	json_object_object_add(o, "first_seq", json_object_new_int64((int64_t)u.first_seq));
+	json_object_object_add(o, "seq", json_object_new_int64((int64_t)u.seq));
+	json_object_object_add(o, "alert", json_object_new_boolean(u.alert));
+	json_object_object_add(o, "keyed", json_object_new_boolean(u.keyed));
+	json_object_object_add(o, "open", json_object_new_boolean(audit_key_status(a) == 0));
+	json_object_object_add(o, "kid", json_object_new_string(u.kid));
+	return o;
+}
+
 int op_status(struct op_ctx *c)
 {
 	struct manager *m = c->m;
@@ -78,6 +98,10 @@ int op_status(struct op_ctx *c)
 	json_object_object_add(o, "keks", json_object_new_int64((int64_t)n));
 	json_object_object_add(o, "requests", json_object_new_int64((int64_t)m->n_requests));
 	json_object_object_add(o, "attestation", attest_json(&m->attest));
+	if (m->audit)
+		json_object_object_add(o, "audit", audit_json(m->audit));
+	/* Sealed files refused since start because the store manifest names another version. */
+	json_object_object_add(o, "store_rollbacks", json_object_new_int64(manifest_refusals(m)));
 	vhsm_wire_add_str(c->reply, VHSM_TAG_JSON,
 			  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 								    JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -137,18 +161,23 @@ int op_attest_report(struct op_ctx *c)
 
 int op_audit_verify(struct op_ctx *c)
 {
-	char path[4096], why[256] = "";
+	struct audit_verify_result v = {};
+	char why[512] = "";
 	json_object *o;
-	uint64_t n = 0;
 	int r;
 
-	snprintf(path, sizeof(path), "%s/audit.log", c->m->state_dir);
-	r = audit_verify_file(path, &n, why, sizeof(why));
+	if (!c->m->audit)
+		return op_fail(c, -EBADF, "the audit log is not open");
+	r = audit_verify(c->m->audit, &v, why, sizeof(why));
 	o = json_object_new_object();
 	if (!o)
 		return -ENOMEM;
 	json_object_object_add(o, "ok", json_object_new_boolean(r == 0));
-	json_object_object_add(o, "records", json_object_new_int64((int64_t)n));
+	json_object_object_add(o, "records", json_object_new_int64((int64_t)v.records));
+	json_object_object_add(o, "first_seq", json_object_new_int64((int64_t)v.first_seq));
+	json_object_object_add(o, "pruned", json_object_new_boolean(v.pruned));
+	json_object_object_add(o, "keyed_from", json_object_new_int64((int64_t)v.keyed_from));
+	json_object_object_add(o, "reset_seq", json_object_new_int64((int64_t)v.reset_seq));
 	json_object_object_add(o, "error", json_object_new_string(r == 0 ? "" : why));
 	vhsm_wire_add_str(c->reply, VHSM_TAG_JSON,
 			  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |

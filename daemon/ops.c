@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit-coalesce.h"
 #include "audit.h"
 #include "log.h"
 #include "ops.h"
@@ -20,8 +21,10 @@ enum op_access {
 };
 
 /* Read-only operations are audited in the journal only: anyone may call them, and in the
- * chained log they would only let an unprivileged caller grow it. */
-enum op_audit { AUDIT_CHAIN, AUDIT_JOURNAL };
+ * chained log they would only let an unprivileged caller grow it. Read-only successes on one
+ * key (AUDIT_COALESCE) are chained once per principal, key and minute with their count
+ * (audit-coalesce.h); their refusals are chained like any other. */
+enum op_audit { AUDIT_CHAIN, AUDIT_JOURNAL, AUDIT_COALESCE };
 
 static const struct op_desc {
 	uint16_t op;
@@ -35,7 +38,7 @@ static const struct op_desc {
 	{ VHSM_OP_AUDIT_VERIFY, "audit.verify", OP_ADMIN, op_audit_verify, AUDIT_CHAIN },
 	{ VHSM_OP_KEK_CREATE, "kek.create", OP_ADMIN, op_kek_create, AUDIT_CHAIN },
 	{ VHSM_OP_KEK_LIST, "kek.list", OP_ANYONE, op_kek_list, AUDIT_JOURNAL },
-	{ VHSM_OP_KEK_SHOW, "kek.show", OP_ANYONE, op_kek_show, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_SHOW, "kek.show", OP_ANYONE, op_kek_show, AUDIT_COALESCE },
 	{ VHSM_OP_KEK_ROTATE, "kek.rotate", OP_ANYONE, op_kek_rotate, AUDIT_CHAIN },
 	{ VHSM_OP_KEK_RESEAL, "kek.reseal", OP_ANYONE, op_kek_reseal, AUDIT_CHAIN },
 	{ VHSM_OP_KEK_DISABLE, "kek.disable", OP_ANYONE, op_kek_disable, AUDIT_CHAIN },
@@ -56,7 +59,7 @@ static const struct op_desc {
 	{ VHSM_OP_UNWRAP_BATCH, "unwrap.batch", OP_ANYONE, op_unwrap_batch, AUDIT_JOURNAL },
 	{ VHSM_OP_DEK_CREATE, "dek.create", OP_ADMIN, op_dek_create, AUDIT_CHAIN },
 	{ VHSM_OP_DEK_LIST, "dek.list", OP_ANYONE, op_dek_list, AUDIT_JOURNAL },
-	{ VHSM_OP_DEK_LOAD, "dek.load", OP_ANYONE, op_dek_load, AUDIT_CHAIN },
+	{ VHSM_OP_DEK_LOAD, "dek.load", OP_ANYONE, op_dek_load, AUDIT_COALESCE },
 	{ VHSM_OP_DEK_DROP, "dek.drop", OP_ANYONE, op_dek_drop, AUDIT_CHAIN },
 	{ VHSM_OP_KEYRING_REQUEST, "keyring.request", OP_ANYONE, op_keyring_request, AUDIT_CHAIN },
 	{ VHSM_OP_KEK_SHRED_VOLUME, "kek.shred.volume", OP_ADMIN, op_kek_shred_volume, AUDIT_CHAIN },
@@ -103,16 +106,14 @@ static bool refusal_chain(const struct peer *p, unsigned *ret_suppressed)
 	return true;
 }
 
-int op_audit(struct manager *m, const struct peer *p, const char *event, const char *key,
-	     uint32_t version, int result, const char *reason, bool journal_only)
+/* Records rec as op_audit() does; rec->journal_only may be set for a capped refusal. */
+static int op_audit_record(struct manager *m, struct audit_record *rec)
 {
-	struct audit_record rec = { .event = event, .key = key, .version = version, .peer = p,
-				    .result = result, .reason = reason,
-				    .journal_only = journal_only };
+	const struct peer *p = rec->peer;
 	unsigned suppressed = 0;
 
-	if (result < 0 && !rec.journal_only && !refusal_chain(p, &suppressed))
-		rec.journal_only = true;
+	if (rec->result < 0 && !rec->journal_only && !refusal_chain(p, &suppressed))
+		rec->journal_only = true;
 	if (suppressed) {
 		char note[96];
 		snprintf(note, sizeof(note), "%u refusals of uid %u in the last minute in the journal only",
@@ -121,7 +122,35 @@ int op_audit(struct manager *m, const struct peer *p, const char *event, const c
 					    .result = -EPERM, .reason = note };
 		(void)audit_log(m, &sup);
 	}
-	return audit_log(m, &rec);
+	return audit_log(m, rec);
+}
+
+int op_audit(struct manager *m, const struct peer *p, const char *event, const char *key,
+	     uint32_t version, int result, const char *reason, bool journal_only)
+{
+	struct audit_record rec = { .event = event, .key = key, .version = version, .peer = p,
+				    .result = result, .reason = reason,
+				    .journal_only = journal_only };
+
+	return op_audit_record(m, &rec);
+}
+
+/* The audit record of a dispatched request: charged to the principal the request acts for. */
+static int op_audit_dispatched(struct op_ctx *c, const struct op_desc *d, int r)
+{
+	const struct peer *p = c->requester_set ? &c->requester : c->peer;
+	struct audit_record rec = { .event = d->event, .key = c->key[0] ? c->key : NULL,
+				    .version = c->version, .peer = p, .result = r < 0 ? r : 0,
+				    .reason = c->why[0] ? c->why : NULL,
+				    .journal_only = d->audit == AUDIT_JOURNAL,
+				    .via = c->requester_set ? c->peer : NULL };
+	uint64_t now;
+
+	if (d->audit == AUDIT_COALESCE && r >= 0 &&
+	    sd_event_now(c->m->event, CLOCK_MONOTONIC, &now) >= 0)
+		rec.journal_only = !audit_coalesce_admit(p, d->event, rec.key, now / 1000000u,
+							 &rec.count);
+	return op_audit_record(c->m, &rec);
 }
 
 int op_fail(struct op_ctx *c, int r, const char *fmt, ...)
@@ -212,8 +241,7 @@ int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, si
 	else
 		r = d->fn(&c);
 
-	int ar = op_audit(m, p, d->event, c.key[0] ? c.key : NULL, c.version, r < 0 ? r : 0,
-			  c.why[0] ? c.why : NULL, d->audit == AUDIT_JOURNAL);
+	int ar = op_audit_dispatched(&c, d, r);
 	bool journal_only = d->audit == AUDIT_JOURNAL;
 	if (r >= 0 && ar < 0 && !journal_only) {
 		/* An operation that cannot be audited is not performed as far as the caller

@@ -15,6 +15,11 @@ struct op_ctx {
 	uint32_t version;
 	uint8_t policy_digest[32]; /* policy the KEK was sealed under (kek show) */
 	char why[512];
+	/* Set by a handler that acts for another principal (KEYRING_REQUEST: the uid/gid the
+	 * kernel names, accepted from root only): the audit record and the refusal cap are
+	 * charged to it, and the record names the relaying peer as "via". */
+	bool requester_set;
+	struct peer requester;
 };
 
 typedef int (*op_handler)(struct op_ctx *c);

@@ -25,6 +25,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "secmem.h"
+#include "manifest.h"
 #include "store.h"
 
 #define SHIELD_PREKEY_SIZE 4096u
@@ -284,14 +285,28 @@ int store_list(struct manager *m, char ***ret_names)
 	return 0;
 }
 
-static int read_blob(struct manager *m, const char *name, uint8_t **ret, size_t *ret_len)
+/* Reads a KEK's sealed file and checks it against the store manifest (-EKEYREJECTED). */
+static int read_blob(struct manager *m, const char *name, uint8_t **ret, size_t *ret_len,
+		     char *why, size_t whylen)
 {
-	char path[4096];
+	_cleanup_free_ uint8_t *blob = NULL;
+	char path[4096], rel[KEK_NAME_MAX + 24];
+	size_t len;
+	int r;
 
 	if (!store_name_valid(name))
 		return -EINVAL;
 	kek_path(m, name, path, sizeof(path));
-	return fileio_read_all(path, SEAL_BLOB_MAX, ret, ret_len);
+	r = fileio_read_all(path, SEAL_BLOB_MAX, &blob, &len);
+	if (r < 0)
+		return r;
+	snprintf(rel, sizeof(rel), "kek/%s.sealed", name);
+	r = manifest_check(m, rel, blob, len, why, whylen);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(blob);
+	*ret_len = len;
+	return 0;
 }
 
 static int meta_from_header(const struct seal_header *h, const char *name, struct kek_meta *ret)
@@ -311,10 +326,11 @@ int store_read_meta(struct manager *m, const char *name, struct kek_meta *ret,
 {
 	_cleanup_free_ uint8_t *blob = NULL;
 	struct seal_header h;
+	char why[512];
 	size_t len;
 	int r;
 
-	r = read_blob(m, name, &blob, &len);
+	r = read_blob(m, name, &blob, &len, why, sizeof(why));
 	if (r < 0)
 		return r;
 	r = seal_parse_header(blob, len, &h);
@@ -412,13 +428,13 @@ static int store_unseal_blob(struct manager *m, const char *name, struct kek_met
 	_cleanup_secmem_ uint8_t *pt = NULL;
 	struct seal_header h;
 	struct kek_meta meta;
-	char what[KEK_NAME_MAX + 16];
+	char what[KEK_NAME_MAX + 24];
 	size_t len, pt_len;
 	int r;
 
 	if (shield_get(m->shield, name, ret_meta, ret_params, ret_binding, ret_keys) == 0)
 		return 0;
-	r = read_blob(m, name, &blob, &len);
+	r = read_blob(m, name, &blob, &len, why, whylen);
 	if (r < 0)
 		return r;
 	if (seal_parse_header(blob, len, &h) < 0 || meta_from_header(&h, name, &meta) < 0) {
@@ -478,7 +494,7 @@ int store_write(struct manager *m, const struct kek_meta *meta, enum seal_profil
 	_cleanup_free_ char *json = NULL;
 	struct seal_params params;
 	struct seal_binding binding;
-	char path[4096];
+	char path[4096], rel[KEK_NAME_MAX + 24];
 	size_t len, keys_len = (size_t)meta->n_versions * KEK_KEY_SIZE;
 	int r;
 
@@ -493,8 +509,27 @@ int store_write(struct manager *m, const struct kek_meta *meta, enum seal_profil
 	if (r < 0)
 		return r;
 	kek_path(m, meta->name, path, sizeof(path));
+	snprintf(rel, sizeof(rel), "kek/%s.sealed", meta->name);
+	if (create && access(path, F_OK) == 0) {
+		snprintf(why, whylen, "KEK %s already exists", meta->name);
+		return -EEXIST;
+	}
+	/* Manifest first (pending), then the file, then the commit (manifest.h). */
+	r = manifest_begin(m, rel, blob, len);
+	if (r < 0) {
+		snprintf(why, whylen, "cannot update the store manifest: %s", strerror(-r));
+		return r;
+	}
+	manifest_test_crash("manifest-pending");
 	r = create ? fileio_create_atomic(path, blob, len, 0600)
 		   : fileio_write_atomic(path, blob, len, 0600);
+	if (r >= 0) {
+		manifest_test_crash("file-written");
+		/* Not fatal: the manifest on disk still accepts the new file (pending), and the
+		 * next start commits it. */
+		if (manifest_commit(m, rel) < 0)
+			vhsm_log_debug("store: cannot commit the manifest entry of %s", rel);
+	}
 	if (r < 0) {
 		/* The write may have happened after all (a failed directory fsync comes after the
 		 * rename): drop the cached copy so the next use reads what is on disk. */
@@ -516,11 +551,23 @@ int store_remove(struct manager *m, const char *name)
 
 	if (!store_name_valid(name))
 		return -EINVAL;
+	char rel[KEK_NAME_MAX + 24];
+	int r;
+
 	kek_path(m, name, path, sizeof(path));
+	snprintf(rel, sizeof(rel), "kek/%s.sealed", name);
 	shield_forget(m->shield, name);
+	r = manifest_begin(m, rel, NULL, 0);
+	if (r < 0)
+		return r;
 	if (unlink(path) < 0)
 		return negative_errno();
-	return fileio_fsync_parent(path);
+	r = fileio_fsync_parent(path);
+	if (r < 0)
+		return r;
+	if (manifest_commit(m, rel) < 0)
+		vhsm_log_debug("store: cannot commit the manifest entry of %s", rel);
+	return 0;
 }
 
 /* ---- exchange keys (BYOK): sealed like KEKs, in <state>/exchange/ ---- */
@@ -537,7 +584,7 @@ int store_exchange_write(struct manager *m, const char *kek, const char *meta_js
 	_cleanup_free_ uint8_t *blob = NULL;
 	struct seal_params params;
 	struct seal_binding binding;
-	char path[4096], label[SEAL_LABEL_MAX + 1];
+	char path[4096], label[SEAL_LABEL_MAX + 1], rel[KEK_NAME_MAX + 24];
 	size_t len;
 	int r;
 
@@ -553,10 +600,20 @@ int store_exchange_write(struct manager *m, const char *kek, const char *meta_js
 	if (r < 0)
 		return r;
 	exchange_path(m, kek, ".sealed", path, sizeof(path));
+	snprintf(rel, sizeof(rel), "exchange/%s.sealed", kek);
+	r = manifest_begin(m, rel, blob, len);
+	if (r < 0) {
+		snprintf(why, whylen, "cannot update the store manifest: %s", strerror(-r));
+		return r;
+	}
 	r = fileio_write_atomic(path, blob, len, 0600);
-	if (r < 0)
+	if (r < 0) {
 		snprintf(why, whylen, "cannot write %s: %s", path, strerror(-r));
-	return r;
+		return r;
+	}
+	if (manifest_commit(m, rel) < 0)
+		vhsm_log_debug("store: cannot commit the manifest entry of %s", rel);
+	return 0;
 }
 
 int store_exchange_read(struct manager *m, const char *kek, char **ret_meta, uint8_t **ret_pt,
@@ -565,7 +622,7 @@ int store_exchange_read(struct manager *m, const char *kek, char **ret_meta, uin
 	_cleanup_free_ uint8_t *blob = NULL;
 	_cleanup_secmem_ uint8_t *pt = NULL;
 	struct seal_header h;
-	char path[4096], label[SEAL_LABEL_MAX + 1];
+	char path[4096], label[SEAL_LABEL_MAX + 1], rel[KEK_NAME_MAX + 24];
 	size_t len, pt_len;
 	int r;
 
@@ -573,6 +630,10 @@ int store_exchange_read(struct manager *m, const char *kek, char **ret_meta, uin
 		return -EINVAL;
 	exchange_path(m, kek, ".sealed", path, sizeof(path));
 	r = fileio_read_all(path, SEAL_BLOB_MAX, &blob, &len);
+	if (r < 0)
+		return r;
+	snprintf(rel, sizeof(rel), "exchange/%s.sealed", kek);
+	r = manifest_check(m, rel, blob, len, why, whylen);
 	if (r < 0)
 		return r;
 	snprintf(label, sizeof(label), "exchange:%s", kek);
@@ -609,7 +670,21 @@ static int exchange_unlink(struct manager *m, const char *name, const char *suff
 
 int store_exchange_remove(struct manager *m, const char *kek)
 {
-	return exchange_unlink(m, kek, ".sealed");
+	char rel[KEK_NAME_MAX + 24];
+	int r;
+
+	if (!store_name_valid(kek))
+		return -EINVAL;
+	snprintf(rel, sizeof(rel), "exchange/%s.sealed", kek);
+	r = manifest_begin(m, rel, NULL, 0);
+	if (r < 0)
+		return r;
+	r = exchange_unlink(m, kek, ".sealed");
+	if (r < 0)
+		return r;
+	if (manifest_commit(m, rel) < 0)
+		vhsm_log_debug("store: cannot commit the manifest entry of %s", rel);
+	return 0;
 }
 
 int store_exchange_mark(struct manager *m, const char *kid, const char *what)

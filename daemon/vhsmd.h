@@ -135,6 +135,7 @@ struct manager {
 	struct attest_state attest;
 	struct shield *shield; /* in-memory shielding of unsealed KEKs (store.c) */
 	struct audit *audit;
+	struct manifest *manifest; /* store manifest (manifest.c), loaded at first use */
 	uint32_t wipe_after_use; /* reserved */
 };
 

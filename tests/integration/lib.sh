@@ -72,6 +72,7 @@ start_daemon() {
 	rm -f "$SOCK"
 	systemd-socket-activate --seqpacket -l "$SOCK" -E VHSMD_LOG_STDERR=1 \
 		-E VHSM_SNP_SIM_MODULE="$VHSM_SNP_SIM_MODULE" -E ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
+		${VHSMD_TEST_CRASH:+-E VHSMD_TEST_CRASH="$VHSMD_TEST_CRASH"} \
 		-- "$DAEMON" --state-dir "$STATE" \
 		--snp-device "sim:$WORK/$cvm.json" --trust-root "$WORK/$cvm-certs/ark.pem" \
 		--idle-timeout 0 "$@" >>"$WORK/daemon.log" 2>&1 &

@@ -58,6 +58,43 @@ out=$(nobody 300 1); [ "$out" = "0:300" ] || fail "status: $out"
 expect_exit 0 ctl audit --verify
 ok "malformed and read-only requests stay out of the chain; refusals are capped per uid"
 
+# KEYRING_REQUEST refusals come from the root helper but are the requester's: a flood of them
+# for one uid is charged to that uid (recorded as "uid", the helper as "via_uid"/"via_pid")
+# and capped like that uid's own refusals; the helper's root identity does not lift the cap.
+HELPER=$B/vhsm-request-key
+r2=$(records)
+for i in $(seq 100); do
+	"$HELPER" --debug --socket "$SOCK" --description "vhsm:nosuch$i" 77 4242 4242 -3 \
+		>/dev/null 2>&1 && fail "keyring request $i for uid 4242 served"
+done
+kr=$(grep -c '"event":"keyring.request"' "$STATE/audit.log")
+[ "$kr" -ge 60 ] && [ "$kr" -le 100 ] || fail "$kr chained keyring refusals"
+mine=$(grep '"event":"keyring.request"' "$STATE/audit.log" | grep -c '"uid":4242,"gid":4242,.*"via_uid":0,')
+[ "$mine" -eq "$kr" ] || fail "keyring refusals recorded for another uid: $(grep '"event":"keyring.request"' "$STATE/audit.log" | grep -v '"uid":4242' | head -n 1)"
+grown=$(( $(records) - r2 ))
+[ "$grown" -le 62 ] || [ "$(grep -c '"event":"audit.suppressed"' "$STATE/audit.log")" -ge 1 ] ||
+	fail "100 keyring refusals for one uid added $grown chained records"
+[ "$grown" -le 122 ] || fail "100 keyring refusals for one uid added $grown chained records"
+expect_exit 0 ctl audit --verify
+ok "keyring refusals charged to the requester's uid and capped ($grown records for 100)"
+
+# Read-only successes (kek show, dek load) do not add one chained record each: per uid, event
+# and key one record a minute, with the count of the ones in between. (uid 4243: a caller
+# whose refusals are not yet capped this minute.)
+reader() { setpriv --reuid=4243 --regid=4243 --clear-groups /usr/bin/python3 "$WORK/wire.py" "$SOCK" "$@"; }
+expect_exit 0 ctl kek acl k1 "uid:4243:read"
+r3=$(records)
+out=$(reader 100 19 k1); [ "$out" = "0:100" ] || fail "kek show by uid 4243: $out"
+grown=$(( $(records) - r3 ))
+[ "$grown" -ge 1 ] && [ "$grown" -le 2 ] || fail "100 kek show added $grown chained records"
+grep '"event":"kek.show"' "$STATE/audit.log" | grep -q '"uid":4243' || fail "kek show not in the chain"
+expect_exit 0 ctl kek acl k1 ""
+shown_refused() { grep '"event":"kek.show","key":"k1"' "$STATE/audit.log" | grep '"uid":4243' | grep -c '"result":"refused"' || true; }
+out=$(reader 3 19 k1); [ "$out" = "1:3" ] || fail "kek show after the ACL was removed: $out"
+[ "$(shown_refused)" -eq 3 ] || fail "kek show refusals were coalesced"
+expect_exit 0 ctl audit --verify
+ok "read-only successes coalesced ($grown records for 100); their refusals are not"
+
 # Connection slots: nobody holds as many connections as it can; root still gets served.
 as_user nobody /usr/bin/python3 - "$SOCK" >"$WORK/held" 2>&1 <<'PY' &
 import socket, struct, sys, time
@@ -87,5 +124,9 @@ for _ in $(seq 50); do nobody 1 1 >/dev/null 2>&1 && break; sleep 0.1; done # sl
 out=$(nobody 20 2); case $out in 0:*" 16:"*) ;; *) fail "report rate limit: $out" ;; esac
 for _ in 1 2 3 4 5 6 7; do ctl attestation report --out "$WORK/r.bin" || fail "root report"; done
 ok "report rate limit for unprivileged callers ($out)"
+# The successes counted in the open window are written when vhsmd stops.
 stop_daemon
+grep '"event":"kek.show"' "$STATE/audit.log" | grep '"uid":4243' | grep -v refused | tail -n 1 |
+	grep -q '"count":99,' || fail "the counted kek show successes were not written at stop: $(grep '"event":"kek.show"' "$STATE/audit.log" | tail -n 2)"
+ok "counted read-only successes written at stop"
 echo "$_checks checks passed"

@@ -98,9 +98,9 @@ done
 # ---- disk full during writes ----
 dd if=/dev/zero of="$STATE/filler" bs=4k 2>/dev/null || true
 expect_exit 3 ctl kek create c
-refused_clearly "cannot write c: No space left on device"
+refused_clearly "cannot (write c|update the store manifest): No space left on device"
 expect_exit 3 ctl kek rotate a
-refused_clearly "cannot write a: No space left on device"
+refused_clearly "cannot (write a|update the store manifest): No space left on device"
 # Audited requests fail once the audit log cannot grow (its last page may still have room).
 audit_full=0
 for _ in $(seq 64); do

@@ -165,7 +165,7 @@ expect_exit 1 ctl audit --verify
 expect_out 'record 5'
 cp "$WORK/audit.orig" "$STATE/audit.log"
 expect_exit 0 ctl audit --verify
-expect_out "records, hash chain intact"
+expect_out "records [0-9]+\.\.[0-9]+, hash chain intact"
 ok "audit chain detects edit, deletion and reordering"
 
 # attestation report through the daemon verifies like any other evidence

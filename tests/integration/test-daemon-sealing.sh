@@ -11,7 +11,18 @@ make_cvm a genoa --measurement "$M1" --family-id "$FAM" --image-id "$IMG" \
 	--tcb bl=10,tee=0,snp=25,ucode=84
 start_daemon a
 expect_exit 0 ctl kek create strict-kek
+not_out 'warning'
 expect_exit 0 ctl kek create author-kek --profile author
+expect_out "^vhsmctl: warning: profile 'author' protects the KEK only against use on another chip"
+expect_out 'pinning ID or author key digests in the policy does not help'
+expect_exit 0 ctl --json kek create author-json --profile author
+python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); assert o["kek"]=="author-json" and o["version"]==1 and "only against use on another chip" in o["warning"], o' "$WORK/out" \
+	|| fail "kek create --json --profile author: no warning member"
+expect_exit 0 ctl --json kek create strict-json --profile strict
+not_out 'warning'
+expect_exit 0 ctl kek delete author-json
+expect_exit 0 ctl kek delete strict-json
+ok "kek create --profile author warns (stderr; --json: warning member); strict does not"
 head -c 32 /dev/urandom >"$WORK/dek"
 ctl wrap --kek strict-kek <"$WORK/dek" >"$WORK/w-strict" || fail "wrap strict"
 ctl wrap --kek author-kek <"$WORK/dek" >"$WORK/w-author" || fail "wrap author"
