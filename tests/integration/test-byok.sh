@@ -18,8 +18,8 @@ start_daemon a
 # byok_wrap BUNDLE KEYFILE OUT [more vhsm-byok options]
 byok_wrap() {
 	local b=$1 k=$2 o=$3; shift 3
-	"$BYOK" wrap --bundle "$b" --policy "$WORK/pol-a.json" "${TR_A[@]}" --key-file "$k" \
-		--out "$o" "$@"
+	"$BYOK" wrap --bundle "$b" --policy "$WORK/pol-a.json" "${TR_A[@]}" --allow-test-root \
+		--key-file "$k" --out "$o" "$@"
 }
 
 # ---- argument handling ----
@@ -188,7 +188,7 @@ ok "tampered bundles (report, key, expiry, encoding) and untrusted roots refused
 expect_exit 1 "$BYOK" verify "$WORK/b7.json" --policy "$WORK/pol-b.json" "${TR_A[@]}"
 expect_out 'fail +measurement'
 expect_exit 1 "$BYOK" wrap --bundle "$WORK/b7.json" --policy "$WORK/pol-b.json" "${TR_A[@]}" \
-	--key-file "$WORK/kek1" --out "$WORK/out.byok"
+	--allow-test-root --key-file "$WORK/kek1" --out "$WORK/out.byok"
 [ ! -e "$WORK/out.byok" ] || fail "wrapped for a wrong measurement"
 ok "wrong measurement in the customer's policy refused by verify and wrap"
 
@@ -229,12 +229,12 @@ start_daemon c
 expect_exit 1 ctl unwrap <"$WORK/w-v1"
 expect_exit 0 ctl kek export-exchange-key esc --out "$WORK/bc.json"
 REWRAP=(rewrap --backup "$WORK/esc.bak" --private-key "$WORK/cust.pem" --bundle "$WORK/bc.json"
-	--trust-root "$WORK/c-certs/ark.pem")
+	--trust-root "$WORK/c-certs/ark.pem" --allow-test-root --backup-policy "$WORK/pol-a.json")
 expect_exit 1 "$BYOK" "${REWRAP[@]}" --policy "$WORK/pol-a.json" --out "$WORK/esc.byok"
 expect_out 'fail +measurement'
 expect_exit 1 "$BYOK" rewrap --backup "$WORK/esc.bak" --private-key "$WORK/evil.pem" \
-	--bundle "$WORK/bc.json" --trust-root "$WORK/c-certs/ark.pem" --policy "$WORK/pol-b.json" \
-	--out "$WORK/esc.byok"
+	--bundle "$WORK/bc.json" --trust-root "$WORK/c-certs/ark.pem" --allow-test-root \
+	--policy "$WORK/pol-b.json" --out "$WORK/esc.byok"
 expect_out 'not to this private key'
 [ ! -e "$WORK/esc.byok" ] || fail "re-wrapped despite a refusal"
 expect_exit 0 "$BYOK" "${REWRAP[@]}" --policy "$WORK/pol-b.json" --out "$WORK/esc.byok"
@@ -257,6 +257,7 @@ expect_exit 1 "$BYOK" verify "$WORK/b8.json" --policy "$WORK/pol-a.json" \
 	--trust-root "$WORK/d-certs/ark.pem"
 expect_out 'fail +debug'
 expect_exit 1 "$BYOK" wrap --bundle "$WORK/b8.json" --policy "$WORK/pol-a.json" \
-	--trust-root "$WORK/d-certs/ark.pem" --key-file "$WORK/kek1" --out "$WORK/out.byok"
+	--trust-root "$WORK/d-certs/ark.pem" --allow-test-root --key-file "$WORK/kek1" \
+	--out "$WORK/out.byok"
 [ ! -e "$WORK/out.byok" ] || fail "wrapped for a debug CVM"
 ok "a debug-enabled CVM is refused by verify and wrap"
