@@ -78,8 +78,10 @@ void out_check(const char *state, const char *name, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	if (!out_quiet)
+	if (!out_quiet) {
 		printf("  %-8s %-18s %s\n", state, ESCAPED(name), ESCAPED(detail));
+		fflush(stdout); /* progress, also into a pipe, before a step that may block */
+	}
 	if (c) {
 		json_object_object_add(c, "check", json_object_new_string(name));
 		json_object_object_add(c, "state", json_object_new_string(state));
@@ -99,6 +101,7 @@ void out_say(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	printf("%s\n", ESCAPED(msg));
+	fflush(stdout);
 }
 
 void out_finish(int exit_code)
