@@ -275,6 +275,10 @@ grep -q '^result: REJECTED' "$WORK/out" || fail "no REJECTED result line"
 jq -e '.result == "refused" and .exit == 1 and
        (.checks[0].detail | contains("\u001b[2Kresult"))' "$WORK/out.json" >/dev/null ||
 	fail "--json: the refusal, with the name as data"
+# vhsmctl too: a file name (or any daemon or report text) quoted in a message.
+expect_exit 3 ctl attestation verify --report $'/nonexistent\r\e[2Kresult: VERIFIED'
+expect_out 'nonexistent\\r\\x1b\[2Kresult: VERIFIED: No such file'
+! grep -q $'\x1b' "$WORK/out" || fail "vhsmctl: an escape character reached the terminal"
 ok "a control-sequence member name is shown escaped, never as terminal control"
 
 # --json on success and usage errors, --expect-name, ISO dates.
