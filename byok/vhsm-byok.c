@@ -39,6 +39,7 @@ enum { EXIT_OK = 0, EXIT_REJECTED = 1, EXIT_USAGE = 2, EXIT_ERROR = 3 };
 #define MAX_TRUST_ROOTS 8
 #define KEY_FILE_MAX 4096u
 #define PRIVATE_KEY_MAX (64u * 1024u)
+#define CRL_MAX (1024u * 1024u)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
@@ -46,11 +47,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
 /* Options shared by the verbs. */
 static const char *arg_bundle, *arg_policy, *arg_out, *arg_key_file, *arg_uri, *arg_backup,
 	*arg_private_key, *arg_module, *arg_nonce, *arg_expect_name, *arg_backup_policy;
+static uint8_t *arg_crl; /* AMD's CRL for the ARK (--crl), checked by lib/snp-verify */
+static size_t arg_crl_len;
 static uint8_t *arg_roots[MAX_TRUST_ROOTS];
 static size_t arg_root_lens[MAX_TRUST_ROOTS], arg_n_roots;
 static bool arg_quiet, arg_oaep_sha1, arg_verbose, arg_json, arg_accept_any_guest,
 	arg_allow_test_root, arg_exportable, arg_purge_protection, arg_attest_each_use,
-	arg_accept_unauthenticated_backup;
+	arg_accept_unauthenticated_backup, arg_require_crl;
 /* wrap and rewrap give a key away: they refuse what verify only warns about. */
 static bool arg_gives_key;
 
@@ -213,6 +216,9 @@ static bool verify_evidence(const uint8_t *report, size_t report_len, const uint
 		.trust_roots = (const uint8_t *const *)arg_roots,
 		.trust_root_lens = arg_root_lens,
 		.n_trust_roots = arg_n_roots,
+		.crl = arg_crl,
+		.crl_len = arg_crl_len,
+		.require_crl = arg_require_crl,
 	};
 	ok = snp_verify(&ev, &vo, vr) == 0;
 	for (int c = 0; c < _SNP_CHECK_MAX; c++) {
@@ -730,6 +736,8 @@ static void help(void)
 	       "                    leaves the CVM); --purge-protection, --attest-each-use too\n"
 	       "  --backup-policy F the policy the CVM that made the backup must satisfy\n"
 	       "  --trust-root PEM  also trust this ARK (the simulator's); repeatable\n"
+	       "  --crl FILE        AMD's CRL for the ARK (KDS .../crl): refuse a revoked ASK/ASVK\n"
+	       "  --require-crl     refuse without a --crl\n"
 	       "  --allow-test-root wrap/rewrap for a chain ending in a --trust-root (TEST ONLY)\n"
 	       "  --accept-any-guest wrap/rewrap although the policy pins no guest code\n"
 	       "  --accept-unauthenticated-backup  rewrap a backup without a report\n"
@@ -758,7 +766,8 @@ static int parse_args(int argc, char **argv)
 {
 	enum { O_BUNDLE = 256, O_POLICY, O_TRUST, O_OUT, O_KEY, O_URI, O_MODULE, O_SHA1,
 	       O_BACKUP, O_PRIV, O_NONCE, O_QUIET, O_VERBOSE, O_JSON, O_ANY_GUEST, O_TEST_ROOT,
-	       O_EXPORTABLE, O_PURGE, O_ATTEST, O_EXPECT_NAME, O_BACKUP_POLICY, O_UNAUTH };
+	       O_EXPORTABLE, O_PURGE, O_ATTEST, O_EXPECT_NAME, O_BACKUP_POLICY, O_UNAUTH, O_CRL,
+	       O_REQUIRE_CRL };
 	static const struct option opts[] = {
 		{ "bundle", required_argument, NULL, O_BUNDLE },
 		{ "policy", required_argument, NULL, O_POLICY },
@@ -782,6 +791,8 @@ static int parse_args(int argc, char **argv)
 		{ "expect-name", required_argument, NULL, O_EXPECT_NAME },
 		{ "backup-policy", required_argument, NULL, O_BACKUP_POLICY },
 		{ "accept-unauthenticated-backup", no_argument, NULL, O_UNAUTH },
+		{ "crl", required_argument, NULL, O_CRL },
+		{ "require-crl", no_argument, NULL, O_REQUIRE_CRL },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -811,6 +822,17 @@ static int parse_args(int argc, char **argv)
 		case O_EXPECT_NAME: arg_expect_name = optarg; break;
 		case O_BACKUP_POLICY: arg_backup_policy = optarg; break;
 		case O_UNAUTH: arg_accept_unauthenticated_backup = true; break;
+		case O_REQUIRE_CRL: arg_require_crl = true; break;
+		case O_CRL:
+			free(arg_crl);
+			arg_crl = NULL;
+			r = fileio_read_all(optarg, CRL_MAX, &arg_crl, &arg_crl_len);
+			if (r < 0) {
+				err("--crl %s: %s", optarg,
+				    r == -EMSGSIZE ? "file too large" : strerror(-r));
+				return EXIT_ERROR;
+			}
+			break;
 		case O_TRUST:
 			r = add_trust_root(optarg);
 			if (r != EXIT_OK)
@@ -908,6 +930,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < arg_n_roots; i++)
 		free(arg_roots[i]);
+	free(arg_crl);
 	if (r < 0) /* --help */
 		r = EXIT_OK;
 	out_finish(r);

@@ -119,9 +119,12 @@ expect_exit 1 ctl kek import k3 --byok "$WORK/k3-azure.byok"
 expect_out 'spent'
 ok "a modified BYOK file is refused and its exchange key destroyed"
 
-expect_exit 0 ctl kek export-exchange-key k4 --ttl 5 --out "$WORK/b4.json"
+# The file must be wrapped while the key is valid (a loaded machine may take seconds for
+# that), then imported after its expiry: wait for the bundle's own "expires", not a guess.
+expect_exit 0 ctl kek export-exchange-key k4 --ttl 30 --out "$WORK/b4.json"
 expect_exit 0 byok_wrap "$WORK/b4.json" "$WORK/kek1" "$WORK/k4.byok"
-sleep 6 # the exchange key's lifetime is 5 s: after 6 s it has expired, whatever the load
+exp4=$(jq .expires "$WORK/b4.json")
+while [ "$(date +%s)" -le "$exp4" ]; do sleep 1; done
 expect_exit 1 ctl kek import k4 --byok "$WORK/k4.byok"
 expect_out 'expired'
 expect_exit 1 ctl kek import k4 --byok "$WORK/k4.byok"
@@ -260,6 +263,57 @@ expect_exit 0 "$BYOK" verify "$WORK/b-vmpl0.json" --policy "$WORK/pol-a.json" "$
 printf '{"measurements":["%s"],"vmpl":2}\n' "$M1" >"$WORK/pol-vmpl2.json"
 expect_exit 0 "$BYOK" verify "$WORK/b-vmpl2.json" --policy "$WORK/pol-vmpl2.json" "${TR_A[@]}"
 ok "a report from another VMPL than vhsmd's is refused (VMPL 2 attack; policy vmpl for SVSM)"
+
+# AMD CRL: the ARK's CRL revoking the ASK (made here with the simulator's ARK key, as AMD's
+# KDS serves /vcek/v1/{product}/crl signed by the ARK) refuses the chain.
+mkcrl() { # mkcrl OUT [CERT-TO-REVOKE] [KEY CERT [openssl ca options]]: a CRL for a's ARK,
+	# RSA-PSS like AMD's
+	local d=$WORK/ca.$RANDOM key=${3:-$WORK/ark.key} cert=${4:-$WORK/a-certs/ark.pem}
+	local more=("${@:5}")
+	mkdir -p "$d"; : >"$d/index.txt"; echo 01 >"$d/crlnumber"
+	printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index.txt\ncrlnumber = %s/crlnumber\ndefault_md = sha384\ndefault_crl_days = 30\n' \
+		"$d" "$d" >"$d/ca.cnf"
+	if [ -n "${2:-}" ]; then
+		openssl ca -batch -config "$d/ca.cnf" -keyfile "$key" -cert "$cert" \
+			-revoke "$2" >/dev/null 2>&1 || fail "openssl ca -revoke"
+	fi
+	openssl ca -batch -config "$d/ca.cnf" -keyfile "$key" -cert "$cert" -gencrl \
+		-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:48 ${more[@]+"${more[@]}"} \
+		-out "$1" >/dev/null 2>&1 ||
+		fail "openssl ca -gencrl"
+}
+jq -r .ark_key "$WORK/a.json" >"$WORK/ark.key"
+jq -r .ask_key "$WORK/a.json" >"$WORK/ask.key"
+mkcrl "$WORK/crl-ok.pem"
+mkcrl "$WORK/crl-revoked.pem" "$WORK/a-certs/ask.pem"
+# A CRL in the ARK's name signed by another key (a certificate with the ARK's subject).
+openssl req -new -x509 -key "$WORK/ask.key" -days 30 -out "$WORK/fake-ark.pem" -subj \
+	"$(openssl x509 -in "$WORK/a-certs/ark.pem" -noout -subject -nameopt compat | sed 's/^subject=//')"
+mkcrl "$WORK/crl-forged.pem" "" "$WORK/ask.key" "$WORK/fake-ark.pem"
+V7=(verify "$WORK/b7.json" --policy "$WORK/pol-a.json" "${TR_A[@]}")
+expect_exit 0 "$BYOK" "${V7[@]}" --crl "$WORK/crl-ok.pem" --require-crl
+expect_out 'pass +crl +ASK not revoked \(0 CRL entries\)'
+expect_exit 1 "$BYOK" "${V7[@]}" --crl "$WORK/crl-revoked.pem"
+expect_out 'fail +crl +the ARK.s CRL revokes this ASK'
+expect_exit 1 "$BYOK" wrap --bundle "$WORK/b7.json" --policy "$WORK/pol-a.json" "${TR_A[@]}" \
+	--allow-test-root --crl "$WORK/crl-revoked.pem" --key-file "$WORK/kek1" --out "$WORK/out.byok"
+[ ! -e "$WORK/out.byok" ] || fail "wrapped under a revoked ASK"
+expect_exit 1 "$BYOK" "${V7[@]}" --crl "$WORK/crl-forged.pem"
+expect_out 'fail +crl +the CRL.s signature does not verify with the ARK'
+mkcrl "$WORK/crl-old.pem" "" "$WORK/ark.key" "$WORK/a-certs/ark.pem" \
+	-crl_lastupdate 20200101000000Z -crl_nextupdate 20200201000000Z
+expect_exit 1 "$BYOK" "${V7[@]}" --crl "$WORK/crl-old.pem"
+expect_out 'fail +crl +the CRL is out of date'
+openssl crl -in "$WORK/crl-ok.pem" -outform DER -out "$WORK/crl-ok.der"
+expect_exit 0 "$BYOK" "${V7[@]}" --crl "$WORK/crl-ok.der"
+head -c 100 "$WORK/crl-ok.der" >"$WORK/crl-cut.der"
+expect_exit 1 "$BYOK" "${V7[@]}" --crl "$WORK/crl-cut.der"
+expect_out 'fail +crl +the CRL does not parse'
+expect_exit 1 "$BYOK" "${V7[@]}" --require-crl
+expect_out 'fail +crl +no CRL given, and one is required'
+expect_exit 0 "$BYOK" "${V7[@]}"
+expect_out 'n/a +crl +no CRL given'
+ok "AMD CRL: a revoked ASK is refused; forged, stale, truncated and missing (when required) CRLs too"
 
 # 5. Terminal control sequences in untrusted names are escaped in every message.
 jq '. + {"\r\u001b[2Kresult: VERIFIED\u001b[8m": 1}' "$WORK/b7.json" >"$WORK/b-esc.json"
