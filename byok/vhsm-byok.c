@@ -14,7 +14,6 @@
 #include <getopt.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
-#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +55,8 @@ static bool arg_quiet, arg_oaep_sha1, arg_verbose, arg_json, arg_accept_any_gues
 	arg_accept_unauthenticated_backup, arg_require_crl;
 /* wrap and rewrap give a key away: they refuse what verify only warns about. */
 static bool arg_gives_key;
+/* CRYPTO_secure_malloc_init(): 1 locked, 2 allocated but not locked, 0 failed. */
+static int secure_heap;
 
 #define err(...) out_err(__VA_ARGS__)
 
@@ -519,7 +520,7 @@ static int load_private_key(EVP_PKEY **ret)
 	size_t len;
 	int fd, r;
 
-	if (CRYPTO_secure_malloc_initialized() != 1) {
+	if (secure_heap != 1) {
 		err("cannot lock memory for the private key (OpenSSL secure heap; "
 		    "RLIMIT_MEMLOCK too low?): refusing to load %s", arg_private_key);
 		return EXIT_ERROR;
@@ -903,9 +904,9 @@ int main(int argc, char **argv)
 
 	/* Key material passes through this process: no core, no ptrace by the same user, and
 	 * private keys in OpenSSL's locked, MADV_DONTDUMP secure heap. */
-	(void)secmem_harden_process();
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	(void)CRYPTO_secure_malloc_init(256u * 1024u, 32);
+	if (secmem_harden_process() < 0)
+		fprintf(stderr, "vhsm-byok: WARNING: cannot make the process non-dumpable\n");
+	secure_heap = CRYPTO_secure_malloc_init(256u * 1024u, 32);
 	prescan_output_flags(argc, argv);
 	if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0) {
 		help();
