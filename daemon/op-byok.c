@@ -389,7 +389,7 @@ int op_kek_import(struct op_ctx *c)
 	struct byok_file f = {};
 	struct kek_meta meta = {};
 	enum seal_profile prof = SEAL_PROFILE_STRICT;
-	const uint8_t *keys;
+	const uint8_t *keys = NULL;
 	size_t pt_len;
 	int r;
 
