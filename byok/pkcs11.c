@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "out.h"
 #include "pkcs11.h"
 #include "secmem.h"
 
@@ -36,7 +37,7 @@ struct p11 {
 
 static int p11_err(const char *what, CK_RV rv)
 {
-	fprintf(stderr, "vhsm-byok: PKCS#11 %s failed: CKR 0x%lx\n", what, (unsigned long)rv);
+	out_err("PKCS#11 %s failed: CKR 0x%lx", what, (unsigned long)rv);
 	return rv == CKR_PIN_INCORRECT ? -EACCES : -EIO;
 }
 
@@ -65,18 +66,18 @@ static int p11_load(struct p11 *p, const char *module)
 
 	p->eph = p->pub = CK_INVALID_HANDLE;
 	if (!module || !module[0]) {
-		fprintf(stderr, "vhsm-byok: no PKCS#11 module: add module-path= to the URI or "
-			"give --pkcs11-module\n");
+		out_err("no PKCS#11 module: add module-path= to the URI or "
+			"give --pkcs11-module");
 		return -EINVAL;
 	}
 	p->dl = dlopen(module, RTLD_NOW | RTLD_LOCAL);
 	if (!p->dl) {
-		fprintf(stderr, "vhsm-byok: cannot load %s: %s\n", module, dlerror());
+		out_err("cannot load %s: %s", module, dlerror());
 		return -ENOENT;
 	}
 	*(void **)&get = dlsym(p->dl, "C_GetFunctionList");
 	if (!get || (rv = get(&p->f)) != CKR_OK || !p->f) {
-		fprintf(stderr, "vhsm-byok: %s is not a PKCS#11 module\n", module);
+		out_err("%s is not a PKCS#11 module", module);
 		return -EINVAL;
 	}
 	rv = p->f->C_Initialize(NULL);
@@ -120,7 +121,7 @@ static int p11_find_slot(struct p11 *p, const struct p11uri *u, CK_SLOT_ID *ret)
 		}
 	}
 	if (found != 1) {
-		fprintf(stderr, "vhsm-byok: %s token matches the URI\n", found ? "more than one"
+		out_err("%s token matches the URI", found ? "more than one"
 											: "no");
 		return -ENOENT;
 	}
@@ -147,7 +148,7 @@ static int p11_pin(const struct p11uri *u, char **ret)
 		path += 5;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		fprintf(stderr, "vhsm-byok: pin-source %s: %s\n", path, strerror(errno));
+		out_err("pin-source %s: %s", path, strerror(errno));
 		return -errno;
 	}
 	r = fileio_read_fd_secret(fd, P11_PIN_MAX, &buf, &len);
@@ -204,7 +205,7 @@ static int p11_find_key(struct p11 *p, const struct p11uri *u, CK_OBJECT_HANDLE 
 	if (u->has_id)
 		t[nt++] = (CK_ATTRIBUTE){ CKA_ID, memcpy(id, u->id, u->id_len), u->id_len };
 	if (nt == 1) {
-		fprintf(stderr, "vhsm-byok: the URI must name the key (object= or id=)\n");
+		out_err("the URI must name the key (object= or id=)");
 		return -EINVAL;
 	}
 	rv = p->f->C_FindObjectsInit(p->s, t, nt);
@@ -215,13 +216,13 @@ static int p11_find_key(struct p11 *p, const struct p11uri *u, CK_OBJECT_HANDLE 
 	if (rv != CKR_OK)
 		return p11_err("C_FindObjects", rv);
 	if (n != 1) {
-		fprintf(stderr, "vhsm-byok: %s secret key matches the URI\n", n ? "more than one"
+		out_err("%s secret key matches the URI", n ? "more than one"
 										  : "no");
 		return -ENOENT;
 	}
 	CK_ATTRIBUTE a[2] = { { CKA_KEY_TYPE, &kt, sizeof(kt) }, { CKA_VALUE_LEN, &vl, sizeof(vl) } };
 	if (p->f->C_GetAttributeValue(p->s, h[0], a, 2) != CKR_OK || kt != CKK_AES || vl != 32) {
-		fprintf(stderr, "vhsm-byok: the key is not an AES-256 key\n");
+		out_err("the key is not an AES-256 key");
 		return -EINVAL;
 	}
 	*ret = h[0];
@@ -370,9 +371,9 @@ static int p11_do_wrap(struct p11 *p, const struct p11_wrap_opts *o, CK_OBJECT_H
 			direct ? "offers" : "does not offer");
 	for (int sha1 = 0; sha1 <= 1; sha1++) {
 		if (sha1 && !o->allow_oaep_sha1) {
-			fprintf(stderr, "vhsm-byok: the token cannot wrap with RSA-OAEP SHA-256 "
+			out_err("the token cannot wrap with RSA-OAEP SHA-256 "
 				"(CKR 0x%lx); --oaep-sha1 allows Azure's original "
-				"CKM_RSA_AES_KEY_WRAP with SHA-1 OAEP\n", (unsigned long)rv);
+				"CKM_RSA_AES_KEY_WRAP with SHA-1 OAEP", (unsigned long)rv);
 			return -EOPNOTSUPP;
 		}
 		if (direct) {

@@ -4,8 +4,11 @@
  *   verify BUNDLE --policy F [--trust-root F]...     check a CVM's exchange-key evidence
  *   wrap --bundle B (--key-file F | --pkcs11-uri U) --out FILE
  *   rewrap --backup FILE --private-key F --bundle B --policy F --out FILE
- * wrap and rewrap verify first and refuse unless everything passes. The verifier and policy
- * engine are vhsmd's own (lib/snp-verify, lib/policy). docs/byok.md, vhsm-byok(1).
+ * wrap and rewrap verify first and refuse unless everything passes, including that the
+ * policy pins the guest's code, that the report comes from the VMPL vhsmd runs at and that
+ * the chain ends in an AMD root (docs/byok.md "What a successful wrap guarantees"). The
+ * verifier and policy engine are vhsmd's own (lib/snp-verify, lib/policy). Every message
+ * is escaped (byok/out.c); private keys live in OpenSSL's secure heap. vhsm-byok(1).
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -20,222 +23,41 @@
 
 #include "amd-cert.h"
 #include "byok.h"
-#include "certtable.h"
 #include "ct.h"
 #include "fileio.h"
 #include "log.h"
+#include "out.h"
 #include "pkcs11.h"
 #include "policy.h"
 #include "secmem.h"
 #include "snp-report.h"
 #include "snp-verify.h"
+#include "verify.h"
 
-enum { EXIT_OK = 0, EXIT_REJECTED = 1, EXIT_USAGE = 2, EXIT_ERROR = 3 };
 #define MAX_TRUST_ROOTS 8
 #define KEY_FILE_MAX 4096u
 #define PRIVATE_KEY_MAX (64u * 1024u)
+#define CRL_MAX (1024u * 1024u)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
 
 /* Options shared by the verbs. */
 static const char *arg_bundle, *arg_policy, *arg_out, *arg_key_file, *arg_uri, *arg_backup,
-	*arg_private_key, *arg_module, *arg_nonce;
+	*arg_private_key, *arg_module, *arg_nonce, *arg_expect_name, *arg_backup_policy;
+static uint8_t *arg_crl; /* AMD's CRL for the ARK (--crl), checked by lib/snp-verify */
+static size_t arg_crl_len;
 static uint8_t *arg_roots[MAX_TRUST_ROOTS];
 static size_t arg_root_lens[MAX_TRUST_ROOTS], arg_n_roots;
-static bool arg_quiet, arg_oaep_sha1, arg_verbose;
+static bool arg_quiet, arg_oaep_sha1, arg_verbose, arg_json, arg_accept_any_guest,
+	arg_allow_test_root, arg_exportable, arg_purge_protection, arg_attest_each_use,
+	arg_accept_unauthenticated_backup, arg_require_crl;
+/* What verify.c needs of the options (filled by run_verb()). */
+static struct byok_verify_opts arg_verify;
+/* CRYPTO_secure_malloc_init(): 1 locked, 2 allocated but not locked, 0 failed. */
+static int secure_heap;
 
-static void err(const char *fmt, ...) _printf_(1, 2);
-static void err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("vhsm-byok: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-/* One line per check: "  pass  name  detail". Verify prints them; wrap with --quiet not. */
-static void check(bool ok, const char *name, const char *fmt, ...) _printf_(3, 4);
-static void check(bool ok, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (arg_quiet)
-		return;
-	printf("  %-8s %-18s ", ok ? "pass" : "fail", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
-
-static const char *state_name(enum snp_check_state s)
-{
-	return s == SNP_CHECK_PASS ? "pass" : s == SNP_CHECK_FAIL ? "fail"
-		: s == SNP_CHECK_NOT_APPLICABLE ? "n/a" : "not-run";
-}
-
-struct verified {
-	struct byok_bundle b;
-	EVP_PKEY *pub;
-};
-
-static void verified_done(struct verified *v)
-{
-	byok_bundle_done(&v->b);
-	EVP_PKEY_free(v->pub);
-	v->pub = NULL;
-}
-
-static int load_policy(struct snp_policy **ret)
-{
-	_cleanup_free_ uint8_t *buf = NULL;
-	char e[POLICY_ERR_MAX] = "";
-	size_t len;
-	int r;
-
-	r = fileio_read_all(arg_policy, POLICY_MAX_SIZE, &buf, &len);
-	if (r < 0) {
-		err("policy %s: %s", arg_policy, strerror(-r));
-		return EXIT_ERROR;
-	}
-	r = snp_policy_parse((const char *)buf, len, ret, e, sizeof(e));
-	if (r < 0) {
-		err("policy %s: %s", arg_policy, e[0] ? e : strerror(-r));
-		return EXIT_ERROR;
-	}
-	return EXIT_OK;
-}
-
-/* The attestation part: report, chain (from the bundle's certificate table) and policy. */
-static bool verify_report(const struct byok_bundle *b, const struct snp_policy *pol,
-			  struct snp_verify_result *vr)
-{
-	struct certtable t = {};
-	const struct certtable_entry *vek = NULL, *ask = NULL, *ark = NULL;
-	struct snp_policy_result pr = {};
-	bool ok;
-
-	if (!b->certs || certtable_parse(b->certs, b->certs_len, &t) < 0) {
-		check(false, "certificates", "no valid certificate table in the bundle");
-		return false;
-	}
-	amd_cert_pick_from_table(&t, snp_report_raw_signing_key(b->report, b->report_len), &vek,
-				 &ask, &ark);
-	const struct snp_evidence ev = {
-		.report = b->report, .report_len = b->report_len,
-		.vek = vek ? vek->data : NULL, .vek_len = vek ? vek->len : 0,
-		.ask = ask ? ask->data : NULL, .ask_len = ask ? ask->len : 0,
-		.ark = ark ? ark->data : NULL, .ark_len = ark ? ark->len : 0,
-	};
-	const struct snp_verify_opts vo = {
-		.trust_roots = (const uint8_t *const *)arg_roots,
-		.trust_root_lens = arg_root_lens,
-		.n_trust_roots = arg_n_roots,
-	};
-	if (!vek) {
-		check(false, "certificates", "no VCEK/VLEK in the certificate table");
-		return false;
-	}
-	ok = snp_verify(&ev, &vo, vr) == 0;
-	for (int c = 0; c < _SNP_CHECK_MAX; c++)
-		if (!arg_quiet)
-			printf("  %-8s %-18s %s\n", state_name(vr->state[c]), snp_check_name(c),
-			       vr->detail[c]);
-	if (vr->trusted_by_extra_root && !arg_quiet)
-		printf("  %-8s %-18s %s\n", "note", "trust_root",
-		       "chain ends in a --trust-root, NOT an AMD root (simulated or test CVM)");
-	if (!vr->report_parsed)
-		return false;
-	if (snp_policy_eval(pol, &vr->report, vr->product, &pr) < 0)
-		ok = false;
-	for (size_t i = 0; i < pr.n; i++)
-		check(false, pr.v[i].rule, "%s", pr.v[i].detail);
-	uint8_t d[32];
-	char hex[65];
-	snp_policy_digest(pol, d);
-	ct_hex_encode(hex, d, sizeof(d));
-	check(pr.n == 0, "policy", "%s (sha256 %.16s...)", pr.n ? "violated" : "satisfied", hex);
-	return ok;
-}
-
-/* The binding part: REPORT_DATA, kid, key type and size, lifetime, nonce. */
-static bool verify_binding(const struct byok_bundle *b, const struct snp_verify_result *vr,
-			   EVP_PKEY *pub)
-{
-	char kid[BYOK_KID_MAX + 1] = "";
-	uint8_t want[64];
-	uint64_t now = (uint64_t)time(NULL);
-	bool ok = true, c;
-
-	c = vr->report_parsed &&
-	    byok_report_data(b->spki, b->spki_len, b->nonce, b->expires, b->kek, want) == 0 &&
-	    CRYPTO_memcmp(want, vr->report.report_data, 64) == 0;
-	check(c, "report_data", c ? "binds the public key, nonce, expiry and KEK name"
-				  : "does not bind this public key, nonce, expiry and KEK name");
-	ok &= c;
-	c = byok_kid_from_spki(b->spki, b->spki_len, kid) == 0 && strcmp(kid, b->kid) == 0;
-	check(c, "kid", "%s%s", b->kid, c ? "" : " does not name this public key");
-	ok &= c;
-	c = pub && EVP_PKEY_get_bits(pub) == (int)BYOK_RSA_BITS;
-	check(c, "key", "RSA-%d, import only", pub ? EVP_PKEY_get_bits(pub) : 0);
-	ok &= c;
-	c = b->created <= now + 300 && now < b->expires && b->expires > b->created;
-	check(c, "lifetime", "expires %llu (%s)", (unsigned long long)b->expires,
-	      now < b->expires ? "valid" : "EXPIRED");
-	ok &= c;
-	if (arg_nonce) {
-		uint8_t n[BYOK_NONCE_SIZE];
-		c = ct_hex_decode(n, sizeof(n), arg_nonce, strlen(arg_nonce)) == 0 &&
-		    CRYPTO_memcmp(n, b->nonce, sizeof(n)) == 0;
-		check(c, "nonce", c ? "matches --nonce" : "differs from --nonce (replayed bundle?)");
-		ok &= c;
-	}
-	return ok;
-}
-
-/* Loads and verifies the bundle. EXIT_OK with v filled, EXIT_REJECTED, or an error exit. */
-static int verify_bundle(struct verified *v)
-{
-	_cleanup_(snp_policy_freep) struct snp_policy *pol = NULL;
-	_cleanup_free_ uint8_t *buf = NULL;
-	struct snp_verify_result vr = {};
-	char e[160] = "";
-	size_t len;
-	int r;
-
-	if (!arg_bundle || !arg_policy) {
-		err("--bundle/BUNDLE and --policy FILE are required");
-		return EXIT_USAGE;
-	}
-	if (load_policy(&pol) != EXIT_OK)
-		return EXIT_ERROR;
-	r = fileio_read_all(arg_bundle, BYOK_JSON_MAX, &buf, &len);
-	if (r < 0) {
-		err("%s: %s", arg_bundle, r == -EMSGSIZE ? "file too large" : strerror(-r));
-		return EXIT_ERROR;
-	}
-	if (!arg_quiet)
-		printf("bundle %s\n", arg_bundle);
-	r = byok_bundle_parse((const char *)buf, len, &v->b, e, sizeof(e));
-	check(r >= 0, "bundle_parse", "%s", r >= 0 ? "well-formed" : e);
-	if (r < 0)
-		return EXIT_REJECTED;
-	if (!arg_quiet)
-		printf("exchange key %s for KEK %s\n", v->b.kid, v->b.kek);
-	if (byok_pubkey_load(v->b.spki, v->b.spki_len, &v->pub) < 0)
-		v->pub = NULL; /* reported by the "key" check */
-	bool ok = verify_report(&v->b, pol, &vr);
-	ok &= verify_binding(&v->b, &vr, v->pub);
-	if (!arg_quiet)
-		printf("result: %s\n", ok ? "VERIFIED" : "REJECTED");
-	if (!ok)
-		err("the exchange key's evidence does not verify: nothing was wrapped");
-	return ok ? EXIT_OK : EXIT_REJECTED;
-}
+#define err(...) out_err(__VA_ARGS__)
 
 static int write_byok(const struct byok_file *f)
 {
@@ -246,9 +68,10 @@ static int write_byok(const struct byok_file *f)
 		err("cannot write %s", arg_out);
 		return EXIT_ERROR;
 	}
-	if (!arg_quiet)
-		printf("wrote %s for exchange key %s (%s)\n", arg_out, f->kid,
-		       byok_enc_to_string(f->enc));
+	out_say("wrote %s for exchange key %s (%s)", arg_out, f->kid, byok_enc_to_string(f->enc));
+	out_set("out", json_object_new_string(arg_out));
+	out_set("kid", json_object_new_string(f->kid));
+	out_set("enc", json_object_new_string(byok_enc_to_string(f->enc)));
 	return EXIT_OK;
 }
 
@@ -256,25 +79,107 @@ static int read_key_file(uint8_t **ret, size_t *ret_len)
 {
 	int fd = strcmp(arg_key_file, "-") == 0 ? STDIN_FILENO
 						: open(arg_key_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	uint8_t *buf = NULL;
+	size_t len = 0;
 	int r;
 
 	if (fd < 0) {
 		err("%s: %s", arg_key_file, strerror(errno));
 		return EXIT_ERROR;
 	}
-	r = fileio_read_fd_secret(fd, KEY_FILE_MAX, ret, ret_len);
+	r = fileio_read_fd_secret(fd, KEY_FILE_MAX, &buf, &len);
 	if (fd != STDIN_FILENO)
 		close(fd);
 	if (r < 0) {
 		err("%s: %s", arg_key_file, strerror(-r));
 		return EXIT_ERROR;
 	}
-	if (*ret_len != BYOK_AES_KEY_SIZE) {
-		err("%s: a KEK is a raw AES-256 key of 32 bytes, this is %zu", arg_key_file,
-		    *ret_len);
-		*ret = secmem_free(*ret);
+	if (len != BYOK_AES_KEY_SIZE) {
+		err("%s: a KEK is a raw AES-256 key of 32 bytes, this is %zu", arg_key_file, len);
+		secmem_free(buf);
 		return EXIT_USAGE;
 	}
+	*ret = buf;
+	*ret_len = len;
+	return EXIT_OK;
+}
+
+static uint8_t customer_flags(void)
+{
+	return (arg_exportable ? BYOK_KEYSET_FLAG_EXPORTABLE : 0) |
+	       (arg_purge_protection ? BYOK_KEYSET_FLAG_PURGE_PROTECTION : 0) |
+	       (arg_attest_each_use ? BYOK_KEYSET_FLAG_ATTEST_EACH_USE : 0);
+}
+
+static void flags_json(uint8_t flags)
+{
+	out_set("exportable", json_object_new_boolean(flags & BYOK_KEYSET_FLAG_EXPORTABLE));
+	out_set("purge_protection",
+		json_object_new_boolean(flags & BYOK_KEYSET_FLAG_PURGE_PROTECTION));
+	out_set("attest_each_use", json_object_new_boolean(flags & BYOK_KEYSET_FLAG_ATTEST_EACH_USE));
+}
+
+/*
+ * The customer's decision travels inside the ciphertext: a key set naming the KEK, with its
+ * flags (not exportable unless --exportable), one version created now. vhsmd enforces it
+ * over the import options.
+ */
+static int wrap_key_file(const struct verified *v, struct byok_file *f)
+{
+	_cleanup_secmem_ uint8_t *key = NULL, *set = NULL;
+	struct byok_keyset ks = { .flags = customer_flags(), .n = 1, .version = { 1 },
+				  .created = { (uint64_t)time(NULL) } };
+	size_t key_len, set_len;
+	int ret = read_key_file(&key, &key_len);
+
+	if (ret != EXIT_OK)
+		return ret;
+	strcpy(ks.name, v->b.kek);
+	if (byok_keyset_encode(&ks, key, &set, &set_len) < 0 ||
+	    byok_rsa_aes_wrap(v->pub, f->enc, set, set_len, &f->ciphertext, &f->ciphertext_len) < 0) {
+		err("wrapping failed");
+		return EXIT_ERROR;
+	}
+	out_say("KEK %s: %s%s%s", v->b.kek,
+		ks.flags & BYOK_KEYSET_FLAG_EXPORTABLE ? "exportable" : "not exportable",
+		ks.flags & BYOK_KEYSET_FLAG_PURGE_PROTECTION ? ", purge protection" : "",
+		ks.flags & BYOK_KEYSET_FLAG_ATTEST_EACH_USE ? ", attest each use" : "");
+	flags_json(ks.flags);
+	return EXIT_OK;
+}
+
+/* The token wraps the bare key: no flags can travel with it (imports as not exportable). */
+static int wrap_pkcs11(const struct verified *v, struct byok_file *f)
+{
+	struct p11uri u;
+	char e[160] = "";
+	struct p11_wrap_opts o = { .module = arg_module, .allow_oaep_sha1 = arg_oaep_sha1,
+				   .verbose = arg_verbose };
+	int r;
+
+	if (customer_flags()) {
+		err("--exportable, --purge-protection and --attest-each-use cannot travel with "
+		    "--pkcs11-uri: the token wraps the bare key, which vhsmd imports as not "
+		    "exportable");
+		return EXIT_USAGE;
+	}
+	if (p11uri_parse(arg_uri, &u, e, sizeof(e)) < 0) {
+		err("--pkcs11-uri: %s", e);
+		return EXIT_USAGE;
+	}
+	if (u.module_name[0]) {
+		err("--pkcs11-uri: module-name=%s is not supported (no module search path): give the "
+		    "module's file with module-path= or --pkcs11-module", u.module_name);
+		p11uri_done(&u);
+		return EXIT_USAGE;
+	}
+	if (u.pin_value)
+		out_warn("pin-value puts the PIN on the command line; use pin-source");
+	r = p11_wrap_key(&u, &o, v->pub, &f->ciphertext, &f->ciphertext_len, &f->enc);
+	p11uri_done(&u);
+	if (r < 0)
+		return r == -EOPNOTSUPP || r == -EACCES ? EXIT_REJECTED : EXIT_ERROR;
+	flags_json(0);
 	return EXIT_OK;
 }
 
@@ -282,58 +187,40 @@ static int verb_wrap(void)
 {
 	struct verified v = {};
 	struct byok_file f = { .kind = BYOK_KIND_IMPORT, .enc = BYOK_ENC_RSA_AES_KEY_WRAP_256 };
-	_cleanup_secmem_ uint8_t *key = NULL;
-	size_t key_len;
 	int ret;
 
 	if (!arg_out || !!arg_key_file == !!arg_uri) {
 		err("wrap: --bundle, --policy, --out and one of --key-file/--pkcs11-uri are required");
 		return EXIT_USAGE;
 	}
-	ret = verify_bundle(&v);
-	if (ret != EXIT_OK)
-		goto out;
-	strcpy(f.kid, v.b.kid);
-	strcpy(f.kek, v.b.kek);
-	if (arg_key_file) {
-		ret = read_key_file(&key, &key_len);
-		if (ret == EXIT_OK && byok_rsa_aes_wrap(v.pub, f.enc, key, key_len, &f.ciphertext,
-							&f.ciphertext_len) < 0) {
-			err("wrapping failed");
-			ret = EXIT_ERROR;
-		}
-	} else {
-		struct p11uri u;
-		char e[160] = "";
-		struct p11_wrap_opts o = { .module = arg_module, .allow_oaep_sha1 = arg_oaep_sha1,
-					   .verbose = arg_verbose };
-		if (p11uri_parse(arg_uri, &u, e, sizeof(e)) < 0) {
-			err("--pkcs11-uri: %s", e);
-			ret = EXIT_USAGE;
-			goto out;
-		}
-		if (u.pin_value)
-			err("warning: pin-value puts the PIN on the command line; use pin-source");
-		int r = p11_wrap_key(&u, &o, v.pub, &f.ciphertext, &f.ciphertext_len, &f.enc);
-		p11uri_done(&u);
-		if (r < 0)
-			ret = r == -EOPNOTSUPP || r == -EACCES ? EXIT_REJECTED : EXIT_ERROR;
+	ret = verify_bundle(&arg_verify, &v);
+	if (ret == EXIT_OK) {
+		strcpy(f.kid, v.b.kid);
+		strcpy(f.kek, v.b.kek);
+		ret = arg_key_file ? wrap_key_file(&v, &f) : wrap_pkcs11(&v, &f);
 	}
 	if (ret == EXIT_OK)
 		ret = write_byok(&f);
-out:
 	byok_file_done(&f);
 	verified_done(&v);
 	return ret;
 }
 
+/* The private key goes into OpenSSL's secure heap (locked, MADV_DONTDUMP), never the heap. */
 static int load_private_key(EVP_PKEY **ret)
 {
 	_cleanup_secmem_ uint8_t *buf = NULL;
 	_cleanup_(BIO_freep) BIO *bio = NULL;
+	EVP_PKEY *k;
 	size_t len;
-	int fd = open(arg_private_key, O_RDONLY | O_CLOEXEC | O_NOCTTY), r;
+	int fd, r;
 
+	if (secure_heap != 1) {
+		err("cannot lock memory for the private key (OpenSSL secure heap; "
+		    "RLIMIT_MEMLOCK too low?): refusing to load %s", arg_private_key);
+		return EXIT_ERROR;
+	}
+	fd = open(arg_private_key, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		err("%s: %s", arg_private_key, strerror(errno));
 		return EXIT_ERROR;
@@ -347,12 +234,59 @@ static int load_private_key(EVP_PKEY **ret)
 	bio = BIO_new_mem_buf(buf, (int)len);
 	/* No passphrase prompt: an encrypted key is refused (decrypt it into a pipe). */
 	char empty[1] = "";
-	*ret = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, empty) : NULL;
-	if (!*ret) {
+	k = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, empty) : NULL;
+	if (!k) {
 		err("%s: not an unencrypted PEM private key", arg_private_key);
 		return EXIT_ERROR;
 	}
+	*ret = k;
 	return EXIT_OK;
+}
+
+/*
+ * The backup's evidence: a report, verified against the customer's policy (--backup-policy,
+ * default --policy), whose REPORT_DATA binds this ciphertext, kid and KEK name. Anyone can
+ * wrap a key set to the customer's public key; only the customer's vhsmd can attest it.
+ */
+static int verify_backup_evidence(const struct byok_file *f)
+{
+	_cleanup_(snp_policy_freep) struct snp_policy *pol = NULL;
+	struct snp_verify_result vr = {};
+	const char *path = arg_backup_policy ? arg_backup_policy : arg_policy;
+	uint8_t want[64];
+	bool ok, c;
+
+	if (!f->report) {
+		if (!arg_accept_unauthenticated_backup) {
+			out_check("fail", "backup_evidence", "the backup carries no report (made by "
+				  "an older vhsmd?)");
+			err("refused: %s is not authenticated: anyone with the escrow public key can "
+			    "make such a file (--accept-unauthenticated-backup restores it anyway)",
+			    arg_backup);
+			return EXIT_REJECTED;
+		}
+		out_check("warn", "backup_evidence", "none (--accept-unauthenticated-backup)");
+		out_warn("--accept-unauthenticated-backup: %s is not authenticated; its keys may "
+			 "be anyone's", arg_backup);
+		return EXIT_OK;
+	}
+	if (verify_load_policy(path, &pol) != EXIT_OK)
+		return EXIT_ERROR;
+	out_say("backup %s (policy %s)", arg_backup, path);
+	ok = verify_pinning(&arg_verify, pol);
+	ok &= verify_evidence(&arg_verify, f->report, f->report_len, f->certs, f->certs_len, pol,
+			      "backup.", &vr);
+	c = vr.report_parsed && f->kek[0] &&
+	    byok_backup_report_data(f->ciphertext, f->ciphertext_len, f->kid, f->kek, want) == 0 &&
+	    CRYPTO_memcmp(want, vr.report.report_data, 64) == 0;
+	out_check(c ? "pass" : "fail", "backup_binding", c
+		  ? "the report binds this backup's ciphertext, escrow key and KEK name"
+		  : "the report does not bind this backup (substituted or modified)");
+	ok &= c;
+	if (!ok)
+		err("refused: the backup %s is not authenticated by a CVM the policy accepts",
+		    arg_backup);
+	return ok ? EXIT_OK : EXIT_REJECTED;
 }
 
 /* Opens the backup with the customer's private key: the key set in secmem. */
@@ -374,23 +308,60 @@ static int open_backup(EVP_PKEY *priv, uint8_t **ret, size_t *ret_len, struct by
 		err("%s: not a BYOK backup: %s", arg_backup, e);
 		return EXIT_REJECTED;
 	}
-	if (byok_pubkey_spki(priv, &spki, &n) < 0 || byok_spki_fingerprint(spki, n, fp) < 0)
+	if (byok_pubkey_spki(priv, &spki, &n) < 0 || byok_spki_fingerprint(spki, n, fp) < 0) {
+		ret_code = EXIT_ERROR;
 		goto out;
+	}
 	snprintf(kid, sizeof(kid), "vhsm-bk-%.32s", fp);
 	if (f.kind != BYOK_KIND_BACKUP)
 		err("%s is not a backup (vhsm.kind)", arg_backup);
 	else if (strcmp(f.kid, kid) != 0)
 		err("%s is wrapped to key %s, not to this private key (%s)", arg_backup, f.kid, kid);
-	else if (byok_rsa_aes_unwrap(priv, f.enc, f.ciphertext, f.ciphertext_len, ret, ret_len) < 0)
+	else if ((ret_code = verify_backup_evidence(&f)) != EXIT_OK)
+		;
+	else if (byok_rsa_aes_unwrap(priv, f.enc, f.ciphertext, f.ciphertext_len, ret, ret_len) < 0) {
 		err("%s does not unwrap with this private key (modified?)", arg_backup);
-	else if (byok_keyset_decode(*ret, *ret_len, ks) < 0) {
+		ret_code = EXIT_REJECTED;
+	} else if (byok_keyset_decode(*ret, *ret_len, ks) < 0) {
 		err("%s: the key set inside is malformed", arg_backup);
 		*ret = secmem_free(*ret);
+		ret_code = EXIT_REJECTED;
+	} else if (f.kek[0] && strcmp(f.kek, ks->name) != 0) {
+		err("%s says KEK %s but holds KEK %s", arg_backup, f.kek, ks->name);
+		*ret = secmem_free(*ret);
+		ret_code = EXIT_REJECTED;
 	} else
 		ret_code = EXIT_OK;
 out:
 	byok_file_done(&f);
 	return ret_code;
+}
+
+/* States what the restore brings back: name, versions with their creation, flags. */
+static void report_restore(const struct byok_keyset *ks)
+{
+	json_object *vs = json_object_new_array();
+	char t[32];
+
+	out_say("restores KEK %s: %u version(s), %s%s%s, retention %u days", ks->name, ks->n,
+		ks->flags & BYOK_KEYSET_FLAG_EXPORTABLE ? "exportable" : "not exportable",
+		ks->flags & BYOK_KEYSET_FLAG_PURGE_PROTECTION ? ", purge protection" : "",
+		ks->flags & BYOK_KEYSET_FLAG_ATTEST_EACH_USE ? ", attest each use" : "",
+		ks->retention_days);
+	for (uint32_t i = 0; i < ks->n; i++) {
+		json_object *v = json_object_new_object();
+		out_say("  version %u created %s", ks->version[i], verify_iso_time(ks->created[i], t));
+		if (v && vs) {
+			json_object_object_add(v, "version", json_object_new_int64(ks->version[i]));
+			json_object_object_add(v, "created", json_object_new_string(t));
+			json_object_array_add(vs, v);
+		} else
+			json_object_put(v);
+	}
+	out_set("kek", json_object_new_string(ks->name));
+	out_set("versions", vs);
+	out_set("retention_days", json_object_new_int64(ks->retention_days));
+	flags_json(ks->flags);
 }
 
 static int verb_rewrap(void)
@@ -410,7 +381,7 @@ static int verb_rewrap(void)
 	ret = load_private_key(&priv);
 	if (ret != EXIT_OK)
 		return ret;
-	ret = verify_bundle(&v);
+	ret = verify_bundle(&arg_verify, &v);
 	if (ret == EXIT_OK)
 		ret = open_backup(priv, &set, &set_len, &ks);
 	if (ret == EXIT_OK && strcmp(ks.name, v.b.kek) != 0) {
@@ -418,6 +389,7 @@ static int verb_rewrap(void)
 		ret = EXIT_REJECTED;
 	}
 	if (ret == EXIT_OK) {
+		report_restore(&ks);
 		strcpy(f.kid, v.b.kid);
 		strcpy(f.kek, v.b.kek);
 		if (byok_rsa_aes_wrap(v.pub, f.enc, set, set_len, &f.ciphertext,
@@ -426,11 +398,8 @@ static int verb_rewrap(void)
 			ret = EXIT_ERROR;
 		}
 	}
-	if (ret == EXIT_OK) {
-		if (!arg_quiet)
-			printf("backup of KEK %s: %u version(s)\n", ks.name, ks.n);
+	if (ret == EXIT_OK)
 		ret = write_byok(&f);
-	}
 	byok_file_done(&f);
 	verified_done(&v);
 	return ret;
@@ -439,29 +408,62 @@ static int verb_rewrap(void)
 static void help(void)
 {
 	printf("Usage: vhsm-byok verify BUNDLE --policy FILE [--trust-root PEM]... [--nonce HEX]\n"
+	       "                 [--expect-name KEK]\n"
 	       "       vhsm-byok wrap --bundle BUNDLE --policy FILE [--trust-root PEM]...\n"
+	       "                 [--nonce HEX] [--expect-name KEK] [--exportable]\n"
+	       "                 [--purge-protection] [--attest-each-use]\n"
 	       "                 (--key-file FILE|- | --pkcs11-uri URI [--pkcs11-module SO]\n"
 	       "                 [--oaep-sha1]) --out FILE\n"
 	       "       vhsm-byok rewrap --backup FILE --private-key PEM --bundle BUNDLE\n"
-	       "                 --policy FILE [--trust-root PEM]... --out FILE\n\n"
+	       "                 --policy FILE [--backup-policy FILE] [--trust-root PEM]...\n"
+	       "                 [--nonce HEX] [--expect-name KEK] --out FILE\n"
+	       "       vhsm-byok --help | --version\n\n"
 	       "The customer's side of BYOK for vhsm (docs/byok.md):\n"
 	       "  verify  checks a CVM's exchange-key bundle: report signature, AMD chain,\n"
-	       "          policy, and that REPORT_DATA binds the key; prints every check\n"
+	       "          policy, VMPL, and that REPORT_DATA binds the key; prints every check\n"
 	       "  wrap    verifies, then wraps a 32-byte KEK (file, or a PKCS#11 token without\n"
 	       "          the key leaving it) with CKM_RSA_AES_KEY_WRAP into a BYOK file\n"
-	       "  rewrap  verifies a new CVM's bundle, opens a backup made by `vhsmctl kek\n"
-	       "          backup` with the customer's private key, and wraps it for that CVM\n\n"
-	       "  --trust-root PEM  also trust this ARK (the simulator's); repeatable\n"
+	       "  rewrap  verifies a new CVM's bundle and the backup's own evidence, opens a\n"
+	       "          backup made by `vhsmctl kek backup` with the customer's private key,\n"
+	       "          says what it restores, and wraps it for that CVM\n\n"
 	       "  --nonce HEX       the nonce given to export-exchange-key (freshness)\n"
-	       "  --quiet           print errors only\n"
+	       "  --expect-name KEK refuse unless the exchange key imports this KEK name\n"
+	       "  --exportable      the customer allows `kek backup` of this KEK (default: never\n"
+	       "                    leaves the CVM); --purge-protection, --attest-each-use too\n"
+	       "  --backup-policy F the policy the CVM that made the backup must satisfy\n"
+	       "  --trust-root PEM  also trust this ARK (the simulator's); repeatable\n"
+	       "  --crl FILE        AMD's CRL for the ARK (KDS .../crl): refuse a revoked ASK/ASVK\n"
+	       "  --require-crl     refuse without a --crl\n"
+	       "  --allow-test-root wrap/rewrap for a chain ending in a --trust-root (TEST ONLY)\n"
+	       "  --accept-any-guest wrap/rewrap although the policy pins no guest code\n"
+	       "  --accept-unauthenticated-backup  rewrap a backup without a report\n"
+	       "  --json            one JSON object on standard output (checks, errors, results)\n"
+	       "  --quiet           print errors and warnings only\n"
 	       "  --verbose         print the PKCS#11 mechanisms used\n\n"
 	       "Exit status: 0 success, 1 refused, 2 usage error, 3 other error.\n");
+}
+
+static int add_trust_root(const char *path)
+{
+	if (arg_n_roots >= MAX_TRUST_ROOTS) {
+		err("at most %d --trust-root options", MAX_TRUST_ROOTS);
+		return EXIT_USAGE;
+	}
+	if (amd_cert_load_file_role(path, AMD_CERT_ARK, &arg_roots[arg_n_roots],
+				    &arg_root_lens[arg_n_roots]) < 0) {
+		err("%s: not a certificate", path);
+		return EXIT_ERROR;
+	}
+	arg_n_roots++;
+	return EXIT_OK;
 }
 
 static int parse_args(int argc, char **argv)
 {
 	enum { O_BUNDLE = 256, O_POLICY, O_TRUST, O_OUT, O_KEY, O_URI, O_MODULE, O_SHA1,
-	       O_BACKUP, O_PRIV, O_NONCE, O_QUIET, O_VERBOSE };
+	       O_BACKUP, O_PRIV, O_NONCE, O_QUIET, O_VERBOSE, O_JSON, O_ANY_GUEST, O_TEST_ROOT,
+	       O_EXPORTABLE, O_PURGE, O_ATTEST, O_EXPECT_NAME, O_BACKUP_POLICY, O_UNAUTH, O_CRL,
+	       O_REQUIRE_CRL };
 	static const struct option opts[] = {
 		{ "bundle", required_argument, NULL, O_BUNDLE },
 		{ "policy", required_argument, NULL, O_POLICY },
@@ -476,12 +478,24 @@ static int parse_args(int argc, char **argv)
 		{ "nonce", required_argument, NULL, O_NONCE },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "accept-any-guest", no_argument, NULL, O_ANY_GUEST },
+		{ "allow-test-root", no_argument, NULL, O_TEST_ROOT },
+		{ "exportable", no_argument, NULL, O_EXPORTABLE },
+		{ "purge-protection", no_argument, NULL, O_PURGE },
+		{ "attest-each-use", no_argument, NULL, O_ATTEST },
+		{ "expect-name", required_argument, NULL, O_EXPECT_NAME },
+		{ "backup-policy", required_argument, NULL, O_BACKUP_POLICY },
+		{ "accept-unauthenticated-backup", no_argument, NULL, O_UNAUTH },
+		{ "crl", required_argument, NULL, O_CRL },
+		{ "require-crl", no_argument, NULL, O_REQUIRE_CRL },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	int c;
+	int c, r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+	opterr = 0; /* our own message, escaped and in the JSON output */
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) >= 0) {
 		switch (c) {
 		case O_BUNDLE: arg_bundle = optarg; break;
 		case O_POLICY: arg_policy = optarg; break;
@@ -495,71 +509,136 @@ static int parse_args(int argc, char **argv)
 		case O_NONCE: arg_nonce = optarg; break;
 		case O_QUIET: arg_quiet = true; break;
 		case O_VERBOSE: arg_verbose = true; break;
-		case O_TRUST:
-			if (arg_n_roots >= MAX_TRUST_ROOTS) {
-				err("at most %d --trust-root options", MAX_TRUST_ROOTS);
-				return EXIT_USAGE;
-			}
-			if (amd_cert_load_file_role(optarg, AMD_CERT_ARK, &arg_roots[arg_n_roots],
-						    &arg_root_lens[arg_n_roots]) < 0) {
-				err("%s: not a certificate", optarg);
+		case O_JSON: arg_json = true; break;
+		case O_ANY_GUEST: arg_accept_any_guest = true; break;
+		case O_TEST_ROOT: arg_allow_test_root = true; break;
+		case O_EXPORTABLE: arg_exportable = true; break;
+		case O_PURGE: arg_purge_protection = true; break;
+		case O_ATTEST: arg_attest_each_use = true; break;
+		case O_EXPECT_NAME: arg_expect_name = optarg; break;
+		case O_BACKUP_POLICY: arg_backup_policy = optarg; break;
+		case O_UNAUTH: arg_accept_unauthenticated_backup = true; break;
+		case O_REQUIRE_CRL: arg_require_crl = true; break;
+		case O_CRL:
+			free(arg_crl);
+			arg_crl = NULL;
+			r = fileio_read_all(optarg, CRL_MAX, &arg_crl, &arg_crl_len);
+			if (r < 0) {
+				err("--crl %s: %s", optarg,
+				    r == -EMSGSIZE ? "file too large" : strerror(-r));
 				return EXIT_ERROR;
 			}
-			arg_n_roots++;
+			break;
+		case O_TRUST:
+			r = add_trust_root(optarg);
+			if (r != EXIT_OK)
+				return r;
 			break;
 		case 'h': help(); return -1;
-		default: return EXIT_USAGE;
+		case ':':
+			err("option '%s' needs an argument", argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			err("unknown option '%s' (see --help)", argv[optind - 1]);
+			return EXIT_USAGE;
 		}
+	}
+	if (arg_nonce && strlen(arg_nonce) != 2 * BYOK_NONCE_SIZE) {
+		err("--nonce: %u hex digits expected", 2 * BYOK_NONCE_SIZE);
+		return EXIT_USAGE;
 	}
 	return EXIT_OK;
 }
 
-int main(int argc, char **argv)
+/* Pre-scan for --json/--quiet, so that errors in the arguments are reported in that form. */
+static void prescan_output_flags(int argc, char **argv)
 {
-	const char *verb;
-	int r;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			arg_json = true;
+		else if (strcmp(argv[i], "--quiet") == 0)
+			arg_quiet = true;
+	}
+}
 
-	(void)secmem_harden_process(); /* key material passes through this process */
-	if (argc < 2) {
-		help();
+static int run_verb(const char *verb, int argc, char **argv)
+{
+	int r = parse_args(argc - 1, argv + 1);
+
+	if (r != EXIT_OK)
+		return r;
+	arg_verify = (struct byok_verify_opts){
+		.policy = arg_policy, .nonce = arg_nonce, .expect_name = arg_expect_name,
+		.trust_roots = (const uint8_t *const *)arg_roots, .trust_root_lens = arg_root_lens,
+		.n_trust_roots = arg_n_roots, .crl = arg_crl, .crl_len = arg_crl_len,
+		.require_crl = arg_require_crl, .accept_any_guest = arg_accept_any_guest,
+		.allow_test_root = arg_allow_test_root,
+	};
+	if (strcmp(verb, "verify") == 0) {
+		if (optind + 1 < argc) /* argv + 1: optind counts from the verb */
+			arg_bundle = argv[optind + 1];
+		arg_verify.bundle = arg_bundle;
+		if (optind + 2 < argc) {
+			err("verify: unexpected argument '%s'", argv[optind + 2]);
+			return EXIT_USAGE;
+		}
+		struct verified v = {};
+		r = verify_bundle(&arg_verify, &v);
+		verified_done(&v);
+		return r;
+	}
+	if (optind + 1 < argc) {
+		err("%s: unexpected argument '%s'", verb, argv[optind + 1]);
 		return EXIT_USAGE;
 	}
-	verb = argv[1];
+	arg_verify.gives_key = true;
+	arg_verify.bundle = arg_bundle;
+	if (strcmp(verb, "wrap") == 0)
+		return verb_wrap();
+	if (strcmp(verb, "rewrap") == 0 || strcmp(verb, "import-backup") == 0)
+		return verb_rewrap();
+	err("unknown verb '%s' (verify, wrap, rewrap)", verb);
+	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	const char *verb = argc >= 2 ? argv[1] : "";
+	int r;
+
+	/* Key material passes through this process: no core, no ptrace by the same user, and
+	 * private keys in OpenSSL's locked, MADV_DONTDUMP secure heap. */
+	if (secmem_harden_process() < 0)
+		fprintf(stderr, "vhsm-byok: WARNING: cannot make the process non-dumpable\n");
+	secure_heap = CRYPTO_secure_malloc_init(256u * 1024u, 32);
+	prescan_output_flags(argc, argv);
 	if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0) {
 		help();
 		return EXIT_OK;
 	}
 	if (strcmp(verb, "--version") == 0) {
-		printf("vhsm-byok %s\n", VHSM_VERSION);
+		if (arg_json)
+			printf("{\"program\":\"vhsm-byok\",\"version\":\"%s\"}\n", VHSM_VERSION);
+		else
+			printf("vhsm-byok %s\n", VHSM_VERSION);
 		return EXIT_OK;
 	}
-	r = parse_args(argc - 1, argv + 1);
-	if (r != EXIT_OK)
-		goto out;
-	if (strcmp(verb, "verify") == 0) {
-		if (optind + 1 < argc) /* argv + 1: optind counts from the verb */
-			arg_bundle = argv[optind + 1];
-		if (optind + 2 < argc) {
-			err("verify: unexpected argument '%s'", argv[optind + 2]);
-			r = EXIT_USAGE;
-			goto out;
-		}
-		struct verified v = {};
-		r = verify_bundle(&v);
-		verified_done(&v);
-	} else if (optind + 1 < argc) {
-		err("%s: unexpected argument '%s'", verb, argv[optind + 1]);
+	if (out_init(verb, arg_json, arg_quiet) < 0)
+		return EXIT_ERROR;
+	if (argc < 2 || verb[0] == '-') {
+		if (!arg_json)
+			help();
+		err("a verb is required (verify, wrap, rewrap)");
 		r = EXIT_USAGE;
-	} else if (strcmp(verb, "wrap") == 0) {
-		r = verb_wrap();
-	} else if (strcmp(verb, "rewrap") == 0 || strcmp(verb, "import-backup") == 0) {
-		r = verb_rewrap();
 	} else {
-		err("unknown verb '%s' (verify, wrap, rewrap)", verb);
-		r = EXIT_USAGE;
+		r = run_verb(verb, argc, argv);
 	}
-out:
 	for (size_t i = 0; i < arg_n_roots; i++)
 		free(arg_roots[i]);
-	return r < 0 ? EXIT_OK : r;
+	free(arg_crl);
+	if (r < 0) /* --help */
+		r = EXIT_OK;
+	out_finish(r);
+	CRYPTO_secure_malloc_done();
+	return r;
 }

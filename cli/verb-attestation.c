@@ -206,7 +206,7 @@ static void print_verify_text(const struct snp_verify_result *vr, const struct s
 	       vr->trusted_by_extra_root ? " (chain ends in a --trust-root, NOT an AMD root)" : "");
 	for (int c = 0; c < _SNP_CHECK_MAX; c++)
 		printf("  %-8s %-15s %s\n", state_name(vr->state[c]), snp_check_name(c),
-		       vr->detail[c]);
+		       cli_esc(vr->detail[c]));
 	if (pol) {
 		uint8_t d[32];
 		_cleanup_free_ char *hex = NULL;
@@ -215,7 +215,7 @@ static void print_verify_text(const struct snp_verify_result *vr, const struct s
 		printf("policy (sha256 %s): %s\n", hex ? hex : "?",
 		       !vr->report_parsed ? "not evaluated" : pr->n ? "violated" : "satisfied");
 		for (size_t i = 0; i < pr->n; i++)
-			printf("  %-8s %-15s %s\n", "fail", pr->v[i].rule, pr->v[i].detail);
+			printf("  %-8s %-15s %s\n", "fail", pr->v[i].rule, cli_esc(pr->v[i].detail));
 	} else {
 		printf("policy: none given (cryptographic and structural checks only)\n");
 	}

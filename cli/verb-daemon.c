@@ -41,7 +41,8 @@ static const char *jstr(json_object *o, const char *k)
 {
 	json_object *v;
 
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+	/* Daemon-provided text reaches the terminal escaped. */
+	return json_object_object_get_ex(o, k, &v) ? cli_esc(json_object_get_string(v)) : "";
 }
 
 static int64_t jint(json_object *o, const char *k)

@@ -122,13 +122,14 @@ static void fmt_dek_list(json_object *arr)
 	printf("%-24s %-16s %4s %7s  %s\n", "NAME", "KEK", "SIZE", "TIMEOUT", "LOADED (serial keyring uid expiry)");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i), *v, *keys;
-		const char *name = json_object_object_get_ex(o, "name", &v) ? json_object_get_string(v) : "?";
+		const char *name = json_object_object_get_ex(o, "name", &v)
+					   ? cli_esc(json_object_get_string(v)) : "?";
 		if (json_object_object_get_ex(o, "state", &v)) {
-			printf("%-24s %s\n", name, json_object_get_string(v));
+			printf("%-24s %s\n", name, cli_esc(json_object_get_string(v)));
 			continue;
 		}
 		json_object_object_get_ex(o, "kek", &v);
-		printf("%-24s %-16s", name, json_object_get_string(v));
+		printf("%-24s %-16s", name, cli_esc(json_object_get_string(v)));
 		json_object_object_get_ex(o, "size", &v);
 		printf(" %4" PRId64, json_object_get_int64(v));
 		json_object_object_get_ex(o, "timeout", &v);
@@ -142,8 +143,9 @@ static void fmt_dek_list(json_object *arr)
 			json_object_object_get_ex(e, "uid", &uid);
 			json_object_object_get_ex(e, "expiry", &exp);
 			printf(" %" PRId64 " %s %s %s", json_object_get_int64(s),
-			       ring ? json_object_get_string(ring) : "-",
-			       uid ? json_object_get_string(uid) : "-", json_object_get_string(exp));
+			       ring ? cli_esc(json_object_get_string(ring)) : "-",
+			       uid ? cli_esc(json_object_get_string(uid)) : "-",
+			       cli_esc(json_object_get_string(exp)));
 		}
 		putchar('\n');
 	}

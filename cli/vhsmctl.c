@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ct.h"
+#include "escape.h"
 #include "log.h"
 #include "vhsmctl.h"
 #include "wire-client.h"
@@ -24,13 +25,22 @@ bool arg_debug;
 
 void cli_error(const char *fmt, ...)
 {
+	char msg[TEXT_ESCAPE_MAX];
 	va_list ap;
 
-	fputs("vhsmctl: ", stderr);
+	/* Messages quote daemon replies, file names and certificate fields: escape them all. */
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "vhsmctl: %s\n", ESCAPED(msg));
+}
+
+const char *cli_esc(const char *s)
+{
+	static char ring[8][TEXT_ESCAPE_MAX];
+	static unsigned next;
+
+	return text_escape(s, ring[next++ % 8], TEXT_ESCAPE_MAX);
 }
 
 int cli_fail(int r, const char *what)

@@ -44,6 +44,12 @@ extern const size_t verbs_attestation_n;
 
 /* Prints "vhsmctl: " + message to stderr. */
 void cli_error(const char *fmt, ...) _printf_(1, 2);
+/*
+ * Text from outside (daemon replies, reports, certificates) escaped for the terminal
+ * (lib/escape). The result lives in one of 8 rotating static buffers: valid for the next 7
+ * calls, enough for the arguments of one printf.
+ */
+const char *cli_esc(const char *s);
 
 /* Maps a negative errno from a library call to an EXIT_* and prints what failed. */
 int cli_fail(int r, const char *what);

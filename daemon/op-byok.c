@@ -285,16 +285,50 @@ static int import_flags(struct op_ctx *c, struct kek_meta *meta, enum seal_profi
 	return 0;
 }
 
-/* The unwrapped plaintext: a raw AES-256 key (version 1) or a key set (a restored backup). */
+/*
+ * The customer's decision wins over the import options: a key set (what vhsm-byok wraps, and
+ * every restored backup) carries the KEK's name and flags; options may only add the
+ * restrictions purge protection and attest-each-use. A bare 32-byte key (an older
+ * vhsm-byok, Azure's tooling, a PKCS#11 token) carries no decision: it is never exportable.
+ */
+static int import_customer_flags(struct op_ctx *c, const struct byok_keyset *ks,
+				 struct kek_meta *meta)
+{
+	bool want_export = meta->exportable;
+
+	if (!ks) {
+		if (want_export)
+			return op_fail(c, -EPERM, "this BYOK file holds a bare key without the "
+				       "customer's flags (an older vhsm-byok, other tooling or a "
+				       "PKCS#11 token): it imports only as not exportable; drop "
+				       "--exportable");
+		return 0;
+	}
+	if (want_export && !(ks->flags & BYOK_KEYSET_FLAG_EXPORTABLE))
+		return op_fail(c, -EPERM, "the customer wrapped KEK %s as not exportable: "
+			       "import it without --exportable (only vhsm-byok wrap --exportable "
+			       "makes an exportable KEK)", c->key);
+	meta->exportable = ks->flags & BYOK_KEYSET_FLAG_EXPORTABLE;
+	meta->purge_protection |= !!(ks->flags & BYOK_KEYSET_FLAG_PURGE_PROTECTION);
+	meta->attest_each_use |= !!(ks->flags & BYOK_KEYSET_FLAG_ATTEST_EACH_USE);
+	return 0;
+}
+
+/* The unwrapped plaintext: a raw AES-256 key (version 1) or a key set (vhsm-byok wrap, or a
+ * restored backup). */
 static int import_material(struct op_ctx *c, const uint8_t *pt, size_t len, struct kek_meta *meta,
 			   const uint8_t **ret_keys)
 {
 	struct byok_keyset ks;
+	int r;
 
 	if (!byok_is_keyset(pt, len)) {
 		if (len != KEK_KEY_SIZE)
 			return op_fail(c, -EBADMSG, "the wrapped key is %zu bytes; a KEK is an "
 				       "AES-256 key (32 bytes)", len);
+		r = import_customer_flags(c, NULL, meta);
+		if (r < 0)
+			return r;
 		meta->n_versions = 1;
 		meta->versions[0].version = 1;
 		meta->versions[0].created = meta->created;
@@ -303,15 +337,15 @@ static int import_material(struct op_ctx *c, const uint8_t *pt, size_t len, stru
 	}
 	if (byok_keyset_decode(pt, len, &ks) < 0 || ks.n > KEK_MAX_VERSIONS)
 		return op_fail(c, -EBADMSG, "the wrapped key set is malformed");
-	/* Wrapped DEKs name their KEK: a restored KEK keeps its name. */
+	/* Wrapped DEKs name their KEK, and the customer named it: a KEK keeps its name. */
 	if (strcmp(ks.name, c->key) != 0)
 		return op_fail(c, -EINVAL, "the key set is KEK %s; import it under that name",
 			       ks.name);
+	r = import_customer_flags(c, &ks, meta);
+	if (r < 0)
+		return r;
 	if (ks.retention_days >= KEK_MIN_RETENTION_DAYS && ks.retention_days <= KEK_MAX_RETENTION_DAYS)
 		meta->retention_days = ks.retention_days;
-	meta->exportable = ks.flags & BYOK_KEYSET_FLAG_EXPORTABLE;
-	meta->purge_protection = ks.flags & BYOK_KEYSET_FLAG_PURGE_PROTECTION;
-	meta->attest_each_use = ks.flags & BYOK_KEYSET_FLAG_ATTEST_EACH_USE;
 	meta->n_versions = ks.n;
 	for (uint32_t i = 0; i < ks.n; i++) {
 		meta->versions[i].version = ks.version[i];
@@ -355,7 +389,7 @@ int op_kek_import(struct op_ctx *c)
 	struct byok_file f = {};
 	struct kek_meta meta = {};
 	enum seal_profile prof = SEAL_PROFILE_STRICT;
-	const uint8_t *keys;
+	const uint8_t *keys = NULL;
 	size_t pt_len;
 	int r;
 
@@ -443,6 +477,35 @@ static int backup_pubkey(struct op_ctx *c, EVP_PKEY **ret, char *kid)
 	return 0;
 }
 
+/*
+ * Authenticates the backup end to end: a fresh report whose REPORT_DATA binds the ciphertext,
+ * the customer's key (kid) and the KEK name. vhsm-byok rewrap verifies it against the
+ * customer's policy, so a file made by anyone else with the customer's public key (which
+ * is not secret) is refused.
+ */
+static int backup_evidence(struct op_ctx *c, struct byok_file *f)
+{
+	struct snp_status st = {};
+	uint8_t data[64];
+	int r;
+
+	r = byok_backup_report_data(f->ciphertext, f->ciphertext_len, f->kid, f->kek, data);
+	if (r < 0)
+		return op_fail(c, r, "cannot compute the backup's REPORT_DATA");
+	f->report = malloc(SNP_REPORT_SIZE);
+	if (!f->report)
+		return -ENOMEM;
+	f->report_len = SNP_REPORT_SIZE;
+	r = snp_dev_get_ext_report(c->m->dev, data, 0, f->report, &f->certs, &f->certs_len, &st);
+	if (r < 0)
+		return op_fail(c, r, "attestation report for the backup failed: %s (status 0x%x)",
+			       strerror(-r), st.msg_status);
+	if (f->certs_len > BYOK_CERTS_MAX)
+		return op_fail(c, -EMSGSIZE, "the host's certificate table is %zu bytes (at most "
+			       "%u fit a backup)", f->certs_len, BYOK_CERTS_MAX);
+	return 0;
+}
+
 int op_kek_backup(struct op_ctx *c)
 {
 	_cleanup_secmem_ uint8_t *keys = NULL, *set = NULL;
@@ -478,11 +541,19 @@ int op_kek_backup(struct op_ctx *c)
 		return op_fail(c, r, "cannot encode the key set");
 	strcpy(f.kek, c->key);
 	r = byok_rsa_aes_wrap(pub, f.enc, set, set_len, &f.ciphertext, &f.ciphertext_len);
-	if (r >= 0)
-		r = byok_file_format(&f, "vhsmd " VHSM_VERSION " (backup)", &json);
+	if (r < 0) {
+		byok_file_done(&f);
+		return op_fail(c, r, "wrapping the backup failed");
+	}
+	r = backup_evidence(c, &f);
+	if (r < 0) {
+		byok_file_done(&f);
+		return r;
+	}
+	r = byok_file_format(&f, "vhsmd " VHSM_VERSION " (backup)", &json);
 	byok_file_done(&f);
 	if (r < 0)
-		return op_fail(c, r, "wrapping the backup failed");
+		return op_fail(c, r, "formatting the backup failed");
 	c->version = meta.versions[meta.n_versions - 1].version;
 	vhsm_wire_add_str(c->reply, VHSM_TAG_BYOK, json);
 	return 0;

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "fileio.h"
 #include "kmip-client.h"
 #include "kmip.h"
@@ -48,23 +49,20 @@ static bool arg_json, arg_no_activate, arg_compromised;
 static void err(const char *fmt, ...) _printf_(1, 2);
 static void err(const char *fmt, ...)
 {
+	char msg[TEXT_ESCAPE_MAX];
 	va_list ap;
 
-	fputs("vhsm-fleet: ", stderr);
+	/* Messages quote key manager replies, endpoints and names: escaped (lib/escape). */
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "vhsm-fleet: %s\n", ESCAPED(msg));
 }
 
-/* Untrusted text from the key manager, printable: other bytes as \xNN. */
+/* Untrusted text from the key manager, escaped for the terminal (lib/escape). */
 static void print_text(FILE *f, const char *s)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s >= 0x20 && *s != 0x7f && *s != '\\')
-			fputc(*s, f);
-		else
-			fprintf(f, "\\x%02x", (unsigned char)*s);
+	fputs(ESCAPED(s), f);
 }
 
 struct session {
@@ -210,9 +208,9 @@ static void print_result(const char *action, const char *uid, const char *name)
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 		return;
 	}
-	printf("%s %s", action, uid);
+	printf("%s %s", action, ESCAPED(uid));
 	if (name)
-		printf(" (%s)", name);
+		printf(" (%s)", ESCAPED(name));
 	putchar('\n');
 }
 
@@ -415,7 +413,7 @@ static json_object *object_json(const struct object *o)
 
 static void object_print(const struct object *o)
 {
-	printf("%-20s ", o->uid);
+	printf("%-20s ", ESCAPED(o->uid));
 	print_text(stdout, o->name[0] ? o->name : "-");
 	printf("  %-12s %4d  ", kmip_state_to_string(o->state), o->bits);
 	print_text(stdout, o->group[0] ? o->group : "-");

@@ -350,11 +350,38 @@ int byok_report_data(const uint8_t *spki, size_t spki_len, const uint8_t nonce[s
 	return sha(EVP_sha512(), buf, n, out);
 }
 
+int byok_backup_report_data(const uint8_t *ct, size_t ct_len, const char *kid, const char *kek,
+			    uint8_t out[static 64])
+{
+	uint8_t buf[sizeof(BYOK_BACKUP_REPORT_DATA_LABEL) + 32 + 1 + BYOK_KID_MAX + 1 +
+		    BYOK_NAME_MAX];
+	size_t kl = strlen(kid), nl = strlen(kek), n;
+	int r;
+
+	if (kl > BYOK_KID_MAX || nl > BYOK_NAME_MAX || !ct || ct_len == 0)
+		return -EINVAL;
+	memcpy(buf, BYOK_BACKUP_REPORT_DATA_LABEL, sizeof(BYOK_BACKUP_REPORT_DATA_LABEL));
+	n = sizeof(BYOK_BACKUP_REPORT_DATA_LABEL);
+	r = sha(EVP_sha256(), ct, ct_len, buf + n);
+	if (r < 0)
+		return r;
+	n += 32;
+	buf[n++] = (uint8_t)kl;
+	memcpy(buf + n, kid, kl);
+	n += kl;
+	buf[n++] = (uint8_t)nl;
+	memcpy(buf + n, kek, nl);
+	n += nl;
+	return sha(EVP_sha512(), buf, n, out);
+}
+
 /* ---- BYOK file ---- */
 
 void byok_file_done(struct byok_file *f)
 {
 	free(f->ciphertext);
+	free(f->report);
+	free(f->certs);
 	*f = (struct byok_file){};
 }
 
@@ -365,6 +392,7 @@ struct file_json {
 	const char *kid, *alg, *enc; /* header */
 	const char *kind;            /* vhsm */
 	char kek[BYOK_NAME_MAX + 1]; /* vhsm */
+	const char *report, *certificates; /* vhsm: a backup's evidence */
 };
 
 #define FILE_FIELD(n, t, fn, m, fl, lo, hi) { n, t, fn, offsetof(struct file_json, m), fl, lo, hi }
@@ -387,6 +415,8 @@ static const struct json_field file_header_table[] = {
 static const struct json_field file_vhsm_table[] = {
 	FILE_FIELD("kind", json_type_string, json_dispatch_string, kind, JSON_MANDATORY, 1, 16),
 	FILE_FIELD("kek", json_type_string, json_dispatch_key_name, kek, 0, 0, 0),
+	B64_FIELD("report", struct file_json, report, 4096, 0),
+	B64_FIELD("certificates", struct file_json, certificates, BYOK_CERTS_MAX, 0),
 	{}
 };
 
@@ -413,6 +443,24 @@ static int file_members(const struct file_json *j, struct byok_file *f, char *er
 	return 0;
 }
 
+/* A backup's evidence (vhsm.report, vhsm.certificates): only a backup carries it. */
+static int file_evidence(const struct file_json *j, struct byok_file *f, char *err,
+			 size_t errlen)
+{
+	int r;
+
+	if (j->certificates && !j->report)
+		return fail(err, errlen, "vhsm.certificates", "present without vhsm.report");
+	if (j->report && f->kind != BYOK_KIND_BACKUP)
+		return fail(err, errlen, "vhsm.report", "only a backup carries a report");
+	r = get_b64(j->report, "vhsm.report", 4096, false, &f->report, &f->report_len, err,
+		    errlen);
+	if (r >= 0)
+		r = get_b64(j->certificates, "vhsm.certificates", BYOK_CERTS_MAX, false, &f->certs,
+			    &f->certs_len, err, errlen);
+	return r;
+}
+
 int byok_file_parse(const char *json, size_t len, struct byok_file *ret, char *err, size_t errlen)
 {
 	_cleanup_(json_object_putp) json_object *o = NULL;
@@ -435,8 +483,12 @@ int byok_file_parse(const char *json, size_t len, struct byok_file *ret, char *e
 	if (r >= 0)
 		r = get_b64(j.ciphertext, "ciphertext", BYOK_CIPHERTEXT_MAX, true, &f.ciphertext,
 			    &f.ciphertext_len, err, errlen);
-	if (r < 0)
+	if (r >= 0)
+		r = file_evidence(&j, &f, err, errlen);
+	if (r < 0) {
+		byok_file_done(&f);
 		return r;
+	}
 	*ret = f;
 	return 0;
 }
@@ -446,8 +498,11 @@ int byok_file_format(const struct byok_file *f, const char *generator, char **re
 	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
 	json_object *h = json_object_new_object(), *v = json_object_new_object();
 	_cleanup_free_ char *ct = b64_encode(f->ciphertext, f->ciphertext_len, true);
+	_cleanup_free_ char *rep = f->report ? b64_encode(f->report, f->report_len, false) : NULL;
+	_cleanup_free_ char *certs = f->certs ? b64_encode(f->certs, f->certs_len, false) : NULL;
 
-	if (!o || !h || !v || !ct || !byok_enc_to_string(f->enc)) {
+	if (!o || !h || !v || !ct || !byok_enc_to_string(f->enc) || (f->report && !rep) ||
+	    (f->certs && !certs)) {
 		json_object_put(h);
 		json_object_put(v);
 		return !o || !h || !v || !ct ? -ENOMEM : -EINVAL;
@@ -463,6 +518,10 @@ int byok_file_format(const struct byok_file *f, const char *generator, char **re
 						  f->kind == BYOK_KIND_BACKUP ? "backup" : "import"));
 	if (f->kek[0])
 		json_object_object_add(v, "kek", json_object_new_string(f->kek));
+	if (rep)
+		json_object_object_add(v, "report", json_object_new_string(rep));
+	if (certs)
+		json_object_object_add(v, "certificates", json_object_new_string(certs));
 	json_object_object_add(o, "vhsm", v);
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 							       JSON_C_TO_STRING_NOSLASHESCAPE);

@@ -28,6 +28,7 @@
 #define BYOK_JSON_MAX (48u * 1024u)
 #define BYOK_AES_KEY_SIZE 32u
 #define BYOK_REPORT_DATA_LABEL "vhsm-exchange-key-v1"
+#define BYOK_BACKUP_REPORT_DATA_LABEL "vhsm-backup-v1"
 
 /* The "enc" member: which OAEP digest wraps the ephemeral AES key. */
 enum byok_enc {
@@ -76,6 +77,16 @@ int byok_kid_from_spki(const uint8_t *spki, size_t len, char *out) _wur_;
 int byok_report_data(const uint8_t *spki, size_t spki_len, const uint8_t nonce[static 32],
 		     uint64_t expires, const char *kek, uint8_t out[static 64]) _wur_;
 
+/*
+ * REPORT_DATA of a backup's report (vhsmd at `kek backup`), checked by vhsm-byok rewrap:
+ *   SHA-512("vhsm-backup-v1" || 0x00 || SHA-256(ciphertext) || u8 len(kid) || kid
+ *           || u8 len(kek) || kek)
+ * so the report vouches for exactly this ciphertext, wrapped to this customer key (kid) for
+ * this KEK. 0 or -EINVAL / -EIO.
+ */
+int byok_backup_report_data(const uint8_t *ct, size_t ct_len, const char *kid, const char *kek,
+			    uint8_t out[static 64]) _wur_;
+
 /* ---- BYOK transfer file (customer -> vhsmd), Azure's shape ---- */
 enum byok_kind { BYOK_KIND_IMPORT, BYOK_KIND_BACKUP };
 struct byok_file {
@@ -85,6 +96,13 @@ struct byok_file {
 	char kek[BYOK_NAME_MAX + 1]; /* "vhsm".kek, "" when absent */
 	uint8_t *ciphertext;         /* malloc */
 	size_t ciphertext_len;
+	/* A backup's evidence ("vhsm".report, "vhsm".certificates; malloc, NULL when absent):
+	 * a report of the CVM that made the backup whose REPORT_DATA binds this ciphertext
+	 * (byok_backup_report_data). */
+	uint8_t *report;
+	size_t report_len;
+	uint8_t *certs;
+	size_t certs_len;
 };
 void byok_file_done(struct byok_file *f);
 /* Parses a BYOK file (untrusted). 0, -EBADMSG (err names the member), -EMSGSIZE, -ENOMEM. */

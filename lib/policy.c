@@ -56,6 +56,7 @@ struct snp_policy {
 	uint32_t vmpl;
 	bool has_report_data;
 	uint8_t report_data[64];
+	enum snp_measurement_owner measurement_owner;
 	struct policy_list lists[_POLICY_LIST_MAX];
 };
 
@@ -385,6 +386,22 @@ static int parse_list(struct json_object *v, enum policy_list_kind k, struct pol
 
 /* ---- top-level members ---- */
 
+/* "tenant" (default) or "provider": who decides what the launch measurement covers. */
+static int parse_measurement_owner(struct json_object *v, enum snp_measurement_owner *ret,
+				   char *err, size_t errlen)
+{
+	const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+
+	if (strcmp(s, "tenant") == 0)
+		*ret = SNP_MEASUREMENT_OWNER_TENANT;
+	else if (strcmp(s, "provider") == 0)
+		*ret = SNP_MEASUREMENT_OWNER_PROVIDER;
+	else
+		return fail(err, errlen, -EBADMSG,
+			    "measurement_owner: expected \"tenant\" or \"provider\"");
+	return 0;
+}
+
 enum member_kind {
 	MEMBER_VERSION,
 	MEMBER_BOOL,
@@ -396,6 +413,7 @@ enum member_kind {
 	MEMBER_VMPL,
 	MEMBER_LIST,
 	MEMBER_REPORT_DATA,
+	MEMBER_MEASUREMENT_OWNER,
 };
 
 static const struct member {
@@ -427,6 +445,7 @@ static const struct member {
 	{ "image_ids", MEMBER_LIST, 0, POLICY_LIST_IMAGE_ID },
 	{ "chip_ids", MEMBER_LIST, 0, POLICY_LIST_CHIP_ID },
 	{ "report_data", MEMBER_REPORT_DATA, 0, 0 },
+	{ "measurement_owner", MEMBER_MEASUREMENT_OWNER, 0, 0 },
 };
 
 static int parse_member(struct snp_policy *p, const struct member *m, struct json_object *v,
@@ -463,6 +482,8 @@ static int parse_member(struct snp_policy *p, const struct member *m, struct jso
 		if (r >= 0)
 			p->has_report_data = true;
 		return r;
+	case MEMBER_MEASUREMENT_OWNER:
+		return parse_measurement_owner(v, &p->measurement_owner, err, errlen);
 	}
 	return -EINVAL;
 }
@@ -543,6 +564,20 @@ int snp_policy_new_default(struct snp_policy **ret)
 	return 0;
 }
 
+void snp_policy_get_pins(const struct snp_policy *p, struct snp_policy_pins *ret)
+{
+	*ret = (struct snp_policy_pins){
+		.measurement = p->lists[POLICY_LIST_MEASUREMENT].n > 0,
+		.id_key = p->lists[POLICY_LIST_ID_KEY_DIGEST].n > 0,
+		.author_key = p->lists[POLICY_LIST_AUTHOR_KEY_DIGEST].n > 0,
+		.host_data = p->lists[POLICY_LIST_HOST_DATA].n > 0,
+		.chip_id = p->lists[POLICY_LIST_CHIP_ID].n > 0,
+		.has_vmpl = p->has_vmpl,
+		.vmpl = p->vmpl,
+		.measurement_owner = p->measurement_owner,
+	};
+}
+
 struct snp_policy *snp_policy_free(struct snp_policy *p)
 {
 	if (!p)
@@ -567,7 +602,10 @@ struct snp_policy *snp_policy_free(struct snp_policy *p)
  *   u8 has_vmpl, u8 vmpl,
  *   per list (measurements, host_data, id_key_digests, author_key_digests, family_ids,
  *   image_ids, chip_ids): u32 count, then the entries in ascending byte order,
- *   u8 has_report_data, 64 bytes report_data (zero when absent).
+ *   u8 has_report_data, 64 bytes report_data (zero when absent),
+ *   and only when measurement_owner is "provider": the bytes "measurement_owner=provider"
+ *   (so that every policy without the member keeps the digest it had before the member
+ *   existed).
  * An absent member and the member at its default are the same policy and serialise alike.
  */
 #define POLICY_DIGEST_TAG "vhsm-policy"
@@ -622,7 +660,10 @@ void snp_policy_digest(const struct snp_policy *p, uint8_t out[static 32])
 	rd[0] = p->has_report_data;
 	if (p->has_report_data)
 		memcpy(rd + 1, p->report_data, sizeof(p->report_data));
-	ok = ok && EVP_DigestUpdate(ctx, rd, sizeof(rd)) && EVP_DigestFinal_ex(ctx, out, &n) &&
+	ok = ok && EVP_DigestUpdate(ctx, rd, sizeof(rd));
+	if (p->measurement_owner == SNP_MEASUREMENT_OWNER_PROVIDER)
+		ok = ok && EVP_DigestUpdate(ctx, "measurement_owner=provider", 26);
+	ok = ok && EVP_DigestFinal_ex(ctx, out, &n) &&
 	     n == 32;
 	EVP_MD_CTX_free(ctx);
 	/* The digest pins the policy in sealed blobs and the API has no error return: any

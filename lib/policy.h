@@ -26,7 +26,9 @@
  *     "family_ids": ["<32 hex>", ...],
  *     "image_ids": ["<32 hex>", ...],
  *     "chip_ids": ["<128 hex>", ...],
- *     "report_data": "<128 hex>"               exact REPORT_DATA (rarely useful; for tests)
+ *     "report_data": "<128 hex>",              exact REPORT_DATA (rarely useful; for tests)
+ *     "measurement_owner": "tenant"            or "provider": who decides what MEASUREMENT
+ *                                              covers (default tenant; not a report rule)
  *   }
  */
 #pragma once
@@ -82,3 +84,30 @@ struct snp_policy_result {
  */
 int snp_policy_eval(const struct snp_policy *p, const struct snp_report *r, enum snp_product prod,
 		    struct snp_policy_result *ret);
+
+/*
+ * Who owns the launch measurement. "provider": the cloud's firmware is the whole measured
+ * launch (AWS, GCP; docs/byok.md): pinning MEASUREMENT, or the ID/author key the provider
+ * signs its ID block with, pins the provider's firmware and not the code that runs in it.
+ */
+enum snp_measurement_owner {
+	SNP_MEASUREMENT_OWNER_TENANT,
+	SNP_MEASUREMENT_OWNER_PROVIDER,
+	_SNP_MEASUREMENT_OWNER_MAX,
+	_SNP_MEASUREMENT_OWNER_INVALID = -EINVAL,
+};
+
+/* What a policy pins about the guest: read by the BYOK tool to refuse an unpinned policy. */
+struct snp_policy_pins {
+	bool measurement; /* "measurements" non-empty */
+	bool id_key;      /* "id_key_digests" non-empty */
+	bool author_key;  /* "author_key_digests" non-empty */
+	bool host_data;   /* "host_data" non-empty */
+	bool chip_id;     /* "chip_ids" non-empty */
+	bool has_vmpl;    /* "vmpl" present, with its value in vmpl */
+	uint32_t vmpl;
+	enum snp_measurement_owner measurement_owner;
+};
+
+/* Fills *ret from p. Never fails. */
+void snp_policy_get_pins(const struct snp_policy *p, struct snp_policy_pins *ret);

@@ -17,17 +17,21 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "amd-cert.h"
 #include "log.h"
 #include "snp-verify.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(X509_CRL *, X509_CRL_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509_ALGOR *, X509_ALGOR_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(RSA_PSS_PARAMS *, RSA_PSS_PARAMS_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ECDSA_SIG *, ECDSA_SIG_free);
@@ -56,6 +60,7 @@ static const char *const check_names[_SNP_CHECK_MAX] = {
 	[SNP_CHECK_REPORT_SIG] = "report_sig",
 	[SNP_CHECK_TCB_MATCH] = "tcb_match",
 	[SNP_CHECK_HWID_MATCH] = "hwid_match",
+	[SNP_CHECK_CRL] = "crl",
 };
 
 const char *snp_check_name(enum snp_check c)
@@ -653,6 +658,79 @@ static void check_validity(struct verify *v)
 	check_set(v, SNP_CHECK_CERT_VALIDITY, SNP_CHECK_PASS, "all valid at %s UTC", date);
 }
 
+/* One CRL, DER or PEM, filling the buffer (untrusted); NULL otherwise. */
+static X509_CRL *crl_parse(const uint8_t *p, size_t n)
+{
+	const unsigned char *q = p;
+	X509_CRL *crl;
+
+	if (n == 0 || n > INT32_MAX)
+		return NULL;
+	if (n > 10 && memcmp(p, "-----BEGIN", 10) == 0) {
+		_cleanup_(BIO_freep) BIO *bio = BIO_new_mem_buf(p, (int)n);
+		return bio ? PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL) : NULL;
+	}
+	crl = d2i_X509_CRL(NULL, &q, (long)n);
+	if (crl && q != p + n) {
+		X509_CRL_free(crl);
+		crl = NULL;
+	}
+	return crl;
+}
+
+/* NULL when the CRL is the ARK's, verifies under it and is current at t; else why not. */
+static const char *crl_trusted(X509_CRL *crl, X509 *ark, time_t t)
+{
+	const ASN1_TIME *last = X509_CRL_get0_lastUpdate(crl), *next = X509_CRL_get0_nextUpdate(crl);
+
+	if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ark)) != 0)
+		return "the CRL's issuer is not the ARK";
+	if (X509_CRL_verify(crl, X509_get0_pubkey(ark)) != 1)
+		return "the CRL's signature does not verify with the ARK";
+	if (!last || ASN1_TIME_cmp_time_t(last, t) > 0)
+		return "the CRL is issued in the future";
+	if (next && ASN1_TIME_cmp_time_t(next, t) < 0)
+		return "the CRL is out of date (past its nextUpdate): fetch a current one";
+	return NULL;
+}
+
+static void check_crl(struct verify *v)
+{
+	const struct snp_verify_opts *o = v->opts;
+	X509_REVOKED *rev = NULL;
+	const char *why;
+
+	if (!o || !o->crl) {
+		if (o && o->require_crl)
+			check_set(v, SNP_CHECK_CRL, SNP_CHECK_FAIL, "no CRL given, and one is required");
+		else
+			check_set(v, SNP_CHECK_CRL, SNP_CHECK_NOT_APPLICABLE, "no CRL given");
+		return;
+	}
+	if (!v->ark || !v->ask) {
+		check_set(v, SNP_CHECK_CRL, SNP_CHECK_NOT_RUN, "no trusted ARK and usable %s",
+			  ask_name(v));
+		return;
+	}
+	_cleanup_(X509_CRL_freep) X509_CRL *crl = crl_parse(o->crl, o->crl_len);
+	if (!crl) {
+		check_set(v, SNP_CHECK_CRL, SNP_CHECK_FAIL, "the CRL does not parse");
+		return;
+	}
+	why = crl_trusted(crl, v->ark, v->at);
+	if (why) {
+		check_set(v, SNP_CHECK_CRL, SNP_CHECK_FAIL, "%s", why);
+		return;
+	}
+	if (X509_CRL_get0_by_serial(crl, &rev, X509_get0_serialNumber(v->ask)) == 1)
+		check_set(v, SNP_CHECK_CRL, SNP_CHECK_FAIL, "the ARK's CRL revokes this %s",
+			  ask_name(v));
+	else /* an empty CRL has no list at all: sk_num() says -1 */
+		check_set(v, SNP_CHECK_CRL, SNP_CHECK_PASS, "%s not revoked (%d CRL entries)",
+			  ask_name(v), X509_CRL_get_REVOKED(crl)
+			  ? sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)) : 0);
+}
+
 static void chain_not_run(struct verify *v, const char *why)
 {
 	for (int c = SNP_CHECK_ARK_PINNED; c <= SNP_CHECK_CERT_VALIDITY; c++)
@@ -682,6 +760,7 @@ static void check_chain(struct verify *v)
 	check_ask_by_ark(v);
 	check_vek_by_ask(v);
 	check_validity(v);
+	check_crl(v);
 }
 
 /* ---- report signature, TCB, hwID ---- */
@@ -924,7 +1003,8 @@ int snp_verify(const struct snp_evidence *ev, const struct snp_verify_opts *opts
 	for (int c = 0; c < _SNP_CHECK_MAX; c++) {
 		if (ret->state[c] == SNP_CHECK_PASS)
 			continue;
-		if (c == SNP_CHECK_HWID_MATCH && ret->state[c] == SNP_CHECK_NOT_APPLICABLE)
+		if ((c == SNP_CHECK_HWID_MATCH || c == SNP_CHECK_CRL) &&
+		    ret->state[c] == SNP_CHECK_NOT_APPLICABLE)
 			continue;
 		return -EKEYREJECTED;
 	}

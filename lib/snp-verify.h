@@ -4,7 +4,8 @@
  * 0x000-0x29F, R/S little-endian), certificate chain VCEK -> ASK (VLEK -> ASVK) -> ARK with the
  * ARK pinned per product, VCEK TCB extensions == REPORTED_TCB, hwID == CHIP_ID, validity at an
  * injectable time. Every check has a stable name (snp_check_name) used by the CLI, the audit
- * log and tests. Used unchanged by vhsmd, vhsmctl and the customer tool.
+ * log and tests. With a CRL, also that the ARK has not revoked the ASK/ASVK. Used unchanged
+ * by vhsmd, vhsmctl and the customer tool.
  * Library code: logs at debug level only.
  */
 #pragma once
@@ -31,6 +32,8 @@ enum snp_check {
 	SNP_CHECK_REPORT_SIG,     /* "report_sig": ECDSA P-384 signature by the leaf key */
 	SNP_CHECK_TCB_MATCH,      /* "tcb_match": leaf SPL extensions == REPORTED_TCB */
 	SNP_CHECK_HWID_MATCH,     /* "hwid_match": VCEK hwID == CHIP_ID (VLEK: not applicable) */
+	SNP_CHECK_CRL,            /* "crl": the ARK's CRL (when given) is signed by the ARK, current,
+				   * and does not revoke the ASK/ASVK (no CRL: not applicable) */
 	_SNP_CHECK_MAX,
 	_SNP_CHECK_INVALID = -EINVAL,
 };
@@ -79,6 +82,11 @@ struct snp_verify_opts {
 	const size_t *trust_root_lens;
 	size_t n_trust_roots;
 	time_t at; /* time of the validity check; 0 = now */
+	/* AMD's CRL for the product's ARK (KDS /vcek/v1/{product}/crl or .../vlek/...), DER or
+	 * PEM, untrusted: checked only when given; require_crl makes a missing CRL a failure. */
+	const uint8_t *crl;
+	size_t crl_len;
+	bool require_crl;
 };
 
 /*

@@ -29,7 +29,7 @@ start_daemon a
 expect_exit 0 ctl kek export-exchange-key tok --out "$WORK/b.json"
 URI="pkcs11:token=byok;object=cust-kek?module-path=$MOD&pin-source=file:$WORK/pin"
 WRAP=(wrap --verbose --bundle "$WORK/b.json" --policy "$WORK/pol.json"
-	--trust-root "$WORK/a-certs/ark.pem" --out "$WORK/tok.byok")
+	--trust-root "$WORK/a-certs/ark.pem" --allow-test-root --out "$WORK/tok.byok")
 
 # URI errors, wrong PIN, missing object.
 expect_exit 2 "$BYOK" "${WRAP[@]}" --pkcs11-uri "pkcs11:token=byok;bogus=1"
@@ -41,8 +41,15 @@ expect_out 'C_Login failed'
 expect_exit 3 "$BYOK" "${WRAP[@]}" \
 	--pkcs11-uri "pkcs11:token=byok;object=nope?module-path=$MOD&pin-source=file:$WORK/pin"
 expect_out 'no secret key matches'
+# module-name is part of RFC 7512 but has no search path here: refused, never ignored.
+expect_exit 2 "$BYOK" "${WRAP[@]}" \
+	--pkcs11-uri "pkcs11:token=byok;object=cust-kek?module-name=softhsm2&pin-source=file:$WORK/pin"
+expect_out 'module-name=softhsm2 is not supported'
+# The token wraps the bare key: no customer flags can travel with it.
+expect_exit 2 "$BYOK" "${WRAP[@]}" --pkcs11-uri "$URI" --exportable
+expect_out 'cannot travel with --pkcs11-uri'
 [ ! -e "$WORK/tok.byok" ] || fail "output written on failure"
-ok "PKCS#11 URI, PIN and object errors refused"
+ok "PKCS#11 URI (module-name refused), PIN, object and flag errors refused"
 
 if grep -q 'CKM_RSA_AES_KEY_WRAP .*wrap' "$WORK/mechs"; then
 	expect_exit 0 "$BYOK" "${WRAP[@]}" --pkcs11-uri "$URI"
@@ -60,7 +67,11 @@ else
 fi
 ok "the token wrapped its key for the verified exchange key"
 
+# A bare key carries no customer decision: it never imports as exportable.
+expect_exit 1 ctl kek import tok --byok "$WORK/tok.byok" --exportable
+expect_out 'imports only as not exportable'
 expect_exit 0 ctl kek import tok --byok "$WORK/tok.byok"
+ctl --json kek show tok | jq -e '.kek.exportable == false' >/dev/null || fail "exportable"
 head -c 32 /dev/urandom >"$WORK/dek"
 ctl wrap --kek tok <"$WORK/dek" >"$WORK/w" || fail "wrap"
 ctl unwrap <"$WORK/w" | cmp -s - "$WORK/dek" || fail "unwrap"

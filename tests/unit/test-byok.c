@@ -394,3 +394,58 @@ TEST(byok_file_strict_members)
 		}
 	}
 }
+
+TEST(byok_backup_evidence_members_and_binding)
+{
+	uint8_t ct[64], rep[32], certs[16], d1[64], d2[64];
+	struct byok_file f = { .kid = "vhsm-bk-00ff", .enc = BYOK_ENC_RSA_AES_KEY_WRAP_256,
+			       .kind = BYOK_KIND_BACKUP, .kek = "esc", .ciphertext = ct,
+			       .ciphertext_len = sizeof(ct), .report = rep,
+			       .report_len = sizeof(rep), .certs = certs,
+			       .certs_len = sizeof(certs) };
+	struct byok_file g = {};
+	char *json = NULL, err[160] = "";
+
+	memset(ct, 0x11, sizeof(ct));
+	memset(rep, 0x22, sizeof(rep));
+	memset(certs, 0x33, sizeof(certs));
+	ASSERT_OK(byok_file_format(&f, "unit", &json));
+	ASSERT_OK(byok_file_parse(json, strlen(json), &g, err, sizeof(err)));
+	ASSERT_EQ(g.report_len, sizeof(rep));
+	ASSERT_MEMEQ(g.report, rep, sizeof(rep));
+	ASSERT_EQ(g.certs_len, sizeof(certs));
+	ASSERT_MEMEQ(g.certs, certs, sizeof(certs));
+	byok_file_done(&g);
+	free(json);
+
+	/* Only a backup carries a report, and certificates need a report. */
+	static const char *const bad[] = {
+		"{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\",\"enc\":"
+		"\"RSA_AES_KEY_WRAP_256\"},\"ciphertext\":\"AAAA\",\"vhsm\":{\"kind\":\"import\","
+		"\"report\":\"AAAA\"}}",
+		"{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\",\"enc\":"
+		"\"RSA_AES_KEY_WRAP_256\"},\"ciphertext\":\"AAAA\",\"vhsm\":{\"kind\":\"backup\","
+		"\"certificates\":\"AAAA\"}}",
+		"{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\",\"enc\":"
+		"\"RSA_AES_KEY_WRAP_256\"},\"ciphertext\":\"AAAA\",\"vhsm\":{\"kind\":\"backup\","
+		"\"report\":\"!\"}}",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		ASSERT_EQ(byok_file_parse(bad[i], strlen(bad[i]), &g, err, sizeof(err)), -EBADMSG);
+		ASSERT_TRUE(strstr(err, "vhsm.") != NULL || strstr(err, "report") != NULL);
+	}
+
+	/* The binding covers the ciphertext, the escrow key id and the KEK name. */
+	ASSERT_OK(byok_backup_report_data(ct, sizeof(ct), "vhsm-bk-00ff", "esc", d1));
+	ct[63] ^= 1;
+	ASSERT_OK(byok_backup_report_data(ct, sizeof(ct), "vhsm-bk-00ff", "esc", d2));
+	ASSERT_MEMNE(d1, d2, 64);
+	ct[63] ^= 1;
+	ASSERT_OK(byok_backup_report_data(ct, sizeof(ct), "vhsm-bk-00fe", "esc", d2));
+	ASSERT_MEMNE(d1, d2, 64);
+	ASSERT_OK(byok_backup_report_data(ct, sizeof(ct), "vhsm-bk-00ff", "esd", d2));
+	ASSERT_MEMNE(d1, d2, 64);
+	ASSERT_OK(byok_backup_report_data(ct, sizeof(ct), "vhsm-bk-00ff", "esc", d2));
+	ASSERT_MEMEQ(d1, d2, 64);
+	ASSERT_EQ(byok_backup_report_data(ct, 0, "vhsm-bk-00ff", "esc", d2), -EINVAL);
+}

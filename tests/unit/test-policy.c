@@ -883,3 +883,41 @@ TEST(policy_digest_pinned)
 		  "\"measurements\":[\"" M_GENOA "\"]}", d);
 	ASSERT_MEMEQ(d, strict, 32);
 }
+
+TEST(policy_measurement_owner_and_pins)
+{
+	_cleanup_(snp_policy_freep) struct snp_policy *p = NULL, *q = NULL, *e = NULL;
+	struct snp_policy_pins pins;
+	uint8_t d0[32], d1[32], d2[32];
+
+	/* The default policy pins nothing: the BYOK tool must not wrap to it. */
+	ASSERT_EQ(parse("{}", &e), 0);
+	snp_policy_get_pins(e, &pins);
+	ASSERT_FALSE(pins.measurement || pins.id_key || pins.author_key || pins.host_data ||
+		     pins.chip_id || pins.has_vmpl);
+	ASSERT_EQ(pins.measurement_owner, SNP_MEASUREMENT_OWNER_TENANT);
+
+	ASSERT_EQ(parse("{\"measurements\":[\"" M_GENOA "\"],\"vmpl\":2,\"host_data\":[\"" Z64
+			"\"]}", &p), 0);
+	snp_policy_get_pins(p, &pins);
+	ASSERT_TRUE(pins.measurement && pins.host_data && pins.has_vmpl);
+	ASSERT_FALSE(pins.id_key || pins.author_key || pins.chip_id);
+	ASSERT_EQ(pins.vmpl, 2);
+
+	ASSERT_EQ(parse("{\"measurements\":[\"" M_GENOA "\"],\"measurement_owner\":\"provider\"}",
+			&q), 0);
+	snp_policy_get_pins(q, &pins);
+	ASSERT_EQ(pins.measurement_owner, SNP_MEASUREMENT_OWNER_PROVIDER);
+
+	/* "tenant" is the default and digests alike; "provider" is another policy. */
+	digest_of("{\"measurements\":[\"" M_GENOA "\"]}", d0);
+	digest_of("{\"measurements\":[\"" M_GENOA "\"],\"measurement_owner\":\"tenant\"}", d1);
+	digest_of("{\"measurements\":[\"" M_GENOA "\"],\"measurement_owner\":\"provider\"}", d2);
+	ASSERT_MEMEQ(d0, d1, 32);
+	ASSERT_MEMNE(d0, d2, 32);
+
+	struct snp_policy *bad = NULL;
+	ASSERT_EQ(parse("{\"measurement_owner\":\"cloud\"}", &bad), -EBADMSG);
+	ASSERT_EQ(parse("{\"measurement_owner\":1}", &bad), -EBADMSG);
+	ASSERT_TRUE(bad == NULL);
+}
