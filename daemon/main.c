@@ -5,18 +5,17 @@
  * only after attestation. See vhsmd(8).
  */
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
-#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "amd-cert.h"
 #include "attest.h"
 #include "audit.h"
 #include "fileio.h"
+#include "journal.h"
 #include "log.h"
 #include "secmem.h"
 #include "store.h"
@@ -33,28 +32,6 @@ static long arg_interval = 3600;
 static bool arg_debug;
 static const char *arg_luks_key_socket;
 static bool arg_luks_standalone;
-
-/* Messages for the operator: journal (stderr is the journal under systemd). */
-static void log_msg(int prio, const char *fmt, ...) _printf_(2, 3);
-static void log_msg(int prio, const char *fmt, ...)
-{
-	va_list ap, aq;
-	int r = -1;
-
-	va_start(ap, fmt);
-	va_copy(aq, ap);
-	/* The journal when there is one (stderr is the journal under systemd anyway), else
-	 * stderr: a daemon started by hand or in a test must not fail silently. */
-	if (!isatty(STDERR_FILENO) && !getenv("VHSMD_LOG_STDERR"))
-		r = sd_journal_printv(prio, fmt, ap);
-	if (r < 0) {
-		fprintf(stderr, "vhsmd: ");
-		vfprintf(stderr, fmt, aq);
-		fputc('\n', stderr);
-	}
-	va_end(aq);
-	va_end(ap);
-}
 
 static void debug_sink(void *userdata, const char *msg)
 {
@@ -256,10 +233,8 @@ static int run(int argc, char **argv)
 	if (r < 0)
 		return r;
 	r = manager_start(m, arg_socket, arg_luks_key_socket);
-	if (r < 0) {
-		log_msg(3, "cannot listen: %s", strerror(-r));
+	if (r < 0)
 		return r;
-	}
 	struct audit_record rec = { .event = "daemon.start", .result = 0 };
 	(void)audit_log(m, &rec);
 	r = attest_now(m);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "journal.h"
 #include "luks.h"
 #include "log.h"
 #include "secmem.h"
@@ -392,26 +393,41 @@ static int manager_listen(struct manager *m, const char *socket_arg, const char 
 {
 	int n = sd_listen_fds(true);
 
-	if (n < 0)
+	if (n < 0) {
+		log_msg(3, "cannot take the sockets passed by the service manager: %s",
+			strerror(-n));
 		return n;
-	if (n > 2)
+	}
+	if (n > 2) {
+		log_msg(3, "%d sockets passed by the service manager; at most 2 (requests, "
+			"crypttab keys)", n);
 		return -E2BIG;
+	}
 	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
 		if (m->listen_fd < 0 && sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) > 0)
 			m->listen_fd = fd;
 		else if (m->luks_key_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0)
 			m->luks_key_fd = fd;
-		else
+		else {
+			log_msg(3, "passed fd %d is neither a listening SOCK_SEQPACKET nor a "
+				"SOCK_STREAM unix socket", fd);
 			return -ENOTSOCK;
+		}
 	}
 	if (m->luks_key_fd < 0 && key_socket_arg) {
 		int r = manager_bind_key_socket(m, key_socket_arg);
-		if (r < 0)
+		if (r < 0) {
+			log_msg(3, "cannot listen on %s: %s", key_socket_arg, strerror(-r));
 			return r;
+		}
 	}
 	if (m->listen_fd >= 0)
 		return 0;
-	return manager_bind(m, socket_arg ? socket_arg : VHSMD_DEFAULT_SOCKET);
+	const char *path = socket_arg ? socket_arg : VHSMD_DEFAULT_SOCKET;
+	int r = manager_bind(m, path);
+	if (r < 0)
+		log_msg(3, "cannot listen on %s: %s", path, strerror(-r));
+	return r;
 }
 
 static int key_accept_handler(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -421,6 +437,19 @@ static int key_accept_handler(sd_event_source *s, int fd, uint32_t revents, void
 	return luks_keysock_accept(userdata, fd);
 }
 
+static int manager_event_setup(struct manager *m)
+{
+	int r;
+
+	r = sd_event_default(&m->event);
+	if (r < 0)
+		return r;
+	r = sd_event_set_signal_exit(m->event, true);
+	if (r < 0)
+		return r;
+	return sd_event_set_watchdog(m->event, true);
+}
+
 int manager_start(struct manager *m, const char *socket_arg, const char *key_socket_arg)
 {
 	int r;
@@ -428,27 +457,24 @@ int manager_start(struct manager *m, const char *socket_arg, const char *key_soc
 	m->rx = secmem_alloc(VHSM_WIRE_MAX_MESSAGE + 1);
 	m->tx = secmem_alloc(VHSM_WIRE_MAX_MESSAGE);
 	m->batch = secmem_alloc(VHSM_WIRE_MAX_DATA);
-	if (!m->rx || !m->tx || !m->batch)
+	if (!m->rx || !m->tx || !m->batch) {
+		log_msg(3, "cannot allocate locked memory for request buffers (RLIMIT_MEMLOCK?)");
 		return -ENOMEM;
-	r = sd_event_default(&m->event);
-	if (r < 0)
+	}
+	r = manager_event_setup(m);
+	if (r < 0) {
+		log_msg(3, "cannot set up the event loop: %s", strerror(-r));
 		return r;
-	r = sd_event_set_signal_exit(m->event, true);
-	if (r < 0)
-		return r;
-	r = sd_event_set_watchdog(m->event, true);
-	if (r < 0)
-		return r;
+	}
 	r = manager_listen(m, socket_arg, key_socket_arg);
 	if (r < 0)
 		return r;
 	r = sd_event_add_io(m->event, NULL, m->listen_fd, EPOLLIN, accept_handler, m);
-	if (r < 0)
-		return r;
-	if (m->luks_key_fd >= 0) {
+	if (r >= 0 && m->luks_key_fd >= 0)
 		r = sd_event_add_io(m->event, NULL, m->luks_key_fd, EPOLLIN, key_accept_handler, m);
-		if (r < 0)
-			return r;
-	}
-	return manager_arm_idle(m);
+	if (r >= 0)
+		r = manager_arm_idle(m);
+	if (r < 0)
+		log_msg(3, "cannot watch the listening sockets: %s", strerror(-r));
+	return r;
 }
