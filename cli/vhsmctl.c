@@ -91,6 +91,7 @@ static const struct {
 	{ verbs_byok, &verbs_byok_n },
 	{ verbs_dek, &verbs_dek_n },
 	{ verbs_luks, &verbs_luks_n },
+	{ verbs_policy, &verbs_policy_n },
 };
 
 static void help(void)

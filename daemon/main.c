@@ -17,6 +17,7 @@
 #include "fileio.h"
 #include "journal.h"
 #include "log.h"
+#include "policy-file.h"
 #include "secmem.h"
 #include "store.h"
 #include "vhsmd.h"
@@ -135,36 +136,6 @@ static int parse_argv(int argc, char **argv)
 	return 1;
 }
 
-static int load_policy(struct manager *m)
-{
-	_cleanup_free_ uint8_t *buf = NULL;
-	const char *path = arg_policy ? arg_policy : VHSMD_DEFAULT_POLICY;
-	char err[POLICY_ERR_MAX] = "";
-	size_t len;
-	int r;
-
-	r = fileio_read_all(path, POLICY_MAX_SIZE, &buf, &len);
-	if (r == -ENOENT && !arg_policy) {
-		log_msg(4, "no %s: using the built-in default policy (debug and migration agents "
-			"refused, anything else allowed)", path);
-		r = snp_policy_new_default(&m->policy);
-	} else if (r < 0) {
-		log_msg(3, "cannot read policy %s: %s", path, strerror(-r));
-		return r;
-	} else {
-		r = snp_policy_parse((const char *)buf, len, &m->policy, err, sizeof(err));
-		if (r < 0) {
-			log_msg(3, "policy %s: %s", path, err);
-			return r;
-		}
-		m->policy_path = strdup(path);
-	}
-	if (r < 0)
-		return r;
-	snp_policy_digest(m->policy, m->policy_digest);
-	return 0;
-}
-
 static int setup(struct manager *m)
 {
 	int r;
@@ -176,9 +147,13 @@ static int setup(struct manager *m)
 	m->device_spec = strdup(arg_device);
 	if (!m->state_dir || !m->device_spec)
 		return -ENOMEM;
-	r = load_policy(m);
-	if (r < 0)
-		return r;
+	m->policy_path = strdup(arg_policy ? arg_policy : VHSMD_DEFAULT_POLICY);
+	if (!m->policy_path)
+		return -ENOMEM;
+	m->policy_required = arg_policy != NULL;
+	/* A broken policy does not stop the daemon (a restart loop would end in the socket's
+	 * start limit and lock every volume at boot): it fails closed and says why. */
+	(void)policy_file_load(m);
 	for (size_t i = 0; i < arg_n_trust_roots; i++) {
 		r = amd_cert_load_file_role(arg_trust_roots[i], AMD_CERT_ARK, &m->trust_roots[i],
 					    &m->trust_root_lens[i]);

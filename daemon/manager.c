@@ -6,6 +6,7 @@
  * operation is short), connections stay open for several requests.
  */
 #include <grp.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,10 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attest.h"
 #include "audit.h"
 #include "journal.h"
 #include "luks.h"
 #include "log.h"
+#include "policy-file.h"
 #include "secmem.h"
 #include "store.h"
 #include "vhsmd.h"
@@ -437,8 +440,25 @@ static int key_accept_handler(sd_event_source *s, int fd, uint32_t revents, void
 	return luks_keysock_accept(userdata, fd);
 }
 
+/* SIGHUP (systemctl reload vhsmd): read the policy file again and attest under it. */
+static int reload_handler(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct manager *m = userdata;
+
+	(void)s;
+	(void)si;
+	sd_notify(false, "RELOADING=1");
+	if (policy_file_load(m) >= 0)
+		(void)attest_now(m);
+	else
+		manager_status(m, "policy file invalid: %s", m->policy_error);
+	sd_notify(false, "READY=1");
+	return 0;
+}
+
 static int manager_event_setup(struct manager *m)
 {
+	sigset_t ss;
 	int r;
 
 	r = sd_event_default(&m->event);
@@ -447,7 +467,14 @@ static int manager_event_setup(struct manager *m)
 	r = sd_event_set_signal_exit(m->event, true);
 	if (r < 0)
 		return r;
-	return sd_event_set_watchdog(m->event, true);
+	r = sd_event_set_watchdog(m->event, true);
+	if (r < 0)
+		return r;
+	/* sd-event (252) delivers a signal only while it is blocked. */
+	if (sigemptyset(&ss) < 0 || sigaddset(&ss, SIGHUP) < 0 ||
+	    sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+		return negative_errno();
+	return sd_event_add_signal(m->event, NULL, SIGHUP, reload_handler, m);
 }
 
 int manager_start(struct manager *m, const char *socket_arg, const char *key_socket_arg)
