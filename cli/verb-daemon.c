@@ -138,6 +138,11 @@ static void fmt_status(json_object *o)
 		printf("policy INVALID: %s\n  nothing is released until the file is fixed "
 		       "(vhsmctl policy check; systemctl reload vhsmd)\n", jstr(o, "policy_error"));
 	fmt_status_attestation(o);
+	json_object *d;
+	if (json_object_object_get_ex(o, "damaged_keks", &d))
+		for (size_t i = 0; i < json_object_array_length(d); i++)
+			printf("DAMAGED KEK %s: %s\n", jstr(json_object_array_get_idx(d, i), "name"),
+			       jstr(json_object_array_get_idx(d, i), "error"));
 }
 
 /* The gate passes: a valid policy and a passing attestation (exit 1 otherwise). */

@@ -23,6 +23,7 @@
 #include "attest.h"
 #include "audit.h"
 #include "journal.h"
+#include "kek-file.h"
 #include "luks.h"
 #include "log.h"
 #include "policy-file.h"
@@ -98,6 +99,7 @@ struct manager *manager_free(struct manager *m)
 	for (size_t i = 0; i < m->n_trust_roots; i++)
 		free(m->trust_roots[i]);
 	shield_free(m->shield);
+	kek_marks_free(m->kek_marks);
 	audit_free(m->audit);
 	sd_event_unref(m->event);
 	free(m->socket_path);

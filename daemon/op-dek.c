@@ -16,6 +16,7 @@
 
 #include "acl.h"
 #include "dek.h"
+#include "kek-file.h"
 #include "keyring.h"
 #include "ops.h"
 #include "secmem.h"
@@ -136,6 +137,10 @@ int op_dek_create(struct op_ctx *c)
 	if (r != -ENOENT)
 		return op_fail(c, -EEXIST, "DEK %s already exists", d.name);
 	r = kek_key(c, d.kek, 0, &kek);
+	if (r < 0)
+		return r;
+	/* A new DEK is a new wrap: not under a KEK whose sealed file would not bring it back. */
+	r = kek_file_verify(c->m, d.kek, c->why, sizeof(c->why));
 	if (r < 0)
 		return r;
 	key = secmem_alloc(d.size);

@@ -9,6 +9,7 @@
 #include "attest.h"
 #include "audit.h"
 #include "ct.h"
+#include "kek-file.h"
 #include "ops.h"
 #include "policy-file.h"
 #include "store.h"
@@ -90,6 +91,33 @@ static void add_policy(json_object *o, struct manager *m)
 	json_object_object_add(o, "policy_effective", eff);
 }
 
+/*
+ * KEKs whose sealed file is damaged, with what to do (administrators only: the names of
+ * KEKs are not everyone's business). A KEK held in memory is compared with its file.
+ */
+static json_object *damaged_keks(struct manager *m, char **names)
+{
+	json_object *a = json_object_new_array();
+	struct kek_meta meta;
+	char why[1024];
+
+	for (char **p = names; a && p && *p; p++) {
+		int r = kek_file_verify(m, *p, why, sizeof(why));
+		if (r >= 0 && store_read_meta(m, *p, &meta, NULL) >= 0)
+			continue;
+		if (r >= 0)
+			snprintf(why, sizeof(why), "sealed file %s/kek/%s.sealed of KEK %s is "
+				 "damaged: restore it from a backup or re-import the KEK (BYOK)",
+				 m->state_dir, *p, *p);
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "name", json_object_new_string(*p));
+		json_object_object_add(e, "in_memory", json_object_new_boolean(r < 0));
+		json_object_object_add(e, "error", json_object_new_string(why));
+		json_object_array_add(a, e);
+	}
+	return a;
+}
+
 int op_status(struct op_ctx *c)
 {
 	struct manager *m = c->m;
@@ -106,6 +134,8 @@ int op_status(struct op_ctx *c)
 	if (store_list(m, &names) >= 0)
 		for (char **p = names; *p; p++)
 			n++;
+	if (c->peer->admin)
+		json_object_object_add(o, "damaged_keks", damaged_keks(m, names));
 	strv_free(names);
 	json_object_object_add(o, "version", json_object_new_string(VHSM_VERSION));
 	json_object_object_add(o, "device", json_object_new_string(m->device_spec));

@@ -154,6 +154,7 @@ struct manager {
 	uint64_t n_requests;
 	struct attest_state attest;
 	struct shield *shield; /* in-memory shielding of unsealed KEKs (store.c) */
+	struct kek_marks *kek_marks; /* the sealed file behind each KEK in memory (kek-file.c) */
 	struct audit *audit;
 	uint32_t wipe_after_use; /* reserved */
 };
