@@ -37,6 +37,8 @@ extern const size_t verbs_byok_n;
 extern const struct verb verbs_dek[];
 extern const size_t verbs_dek_n;
 int verb_kek_disable(int argc, char **argv);
+extern const struct verb verbs_dek_deleted[];
+extern const size_t verbs_dek_deleted_n;
 extern const struct verb verbs_policy[];
 extern const size_t verbs_policy_n;
 extern const struct verb verbs_luks[];

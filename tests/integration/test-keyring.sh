@@ -126,10 +126,12 @@ expect_exit 0 ctl dek drop "$P-small"
 expect_out "70 key\(s\) revoked"
 [ "$(grep -cE " I-----.* logon +vhsm:$P-small: " /proc/keys)" = 0 ] || fail "live keys left after drop"
 expect_exit 0 ctl dek drop "$P-small" --delete
+out=$(keyctl session - keyctl request2 logon "vhsm:$P-small" '' @s 2>&1) && fail "deleted DEK loaded: $out"
+expect_exit 0 ctl dek purge "$P-small"
 [ ! -e "$STATE/dek/$P-small.dek" ] || fail "DEK file still there"
 expect_exit 1 ctl dek drop "$P-small"
 expect_exit 2 ctl dek drop
-ok "dek drop revokes; --delete removes the DEK"
+ok "dek drop revokes; --delete refuses loads (test-dek-delete.sh), purge removes the DEK"
 
 # an edited registry file no longer unwraps (the ACL is bound to the wrapped key)
 sed -i "s/uid:$USER_OK:/uid:4242:/" "$STATE/dek/$P-disk.dek"
