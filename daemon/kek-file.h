@@ -11,6 +11,7 @@
 
 struct kek_marks;
 
+/* Frees what kek_file_mark() recorded (manager shutdown). Accepts NULL; returns NULL. */
 struct kek_marks *kek_marks_free(struct kek_marks *k);
 
 /*
