@@ -2,6 +2,7 @@
 /* vhsmctl <-> vhsmd: one request, one reply through lib/wire-client, errors printed. */
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,6 +110,32 @@ int client_refused(const struct client_reply *r, const char *what)
 	}
 }
 
+/*
+ * Listings (kek list, dek list) reply with a JSON array, which json_parse() refuses at the
+ * top level: parse it as the one member of an object, with the same strict rules.
+ */
+static json_object *parse_json_array(const uint8_t *text, size_t len)
+{
+	static const char pre[] = "{\"v\":", post[] = "}";
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	_cleanup_free_ char *buf = NULL;
+	json_object *v;
+
+	if (len > VHSM_WIRE_MAX_TEXT)
+		return NULL;
+	buf = malloc(sizeof(pre) - 1 + len + sizeof(post));
+	if (!buf)
+		return NULL;
+	memcpy(buf, pre, sizeof(pre) - 1);
+	memcpy(buf + sizeof(pre) - 1, text, len);
+	memcpy(buf + sizeof(pre) - 1 + len, post, sizeof(post));
+	if (json_parse(buf, sizeof(pre) - 1 + len + sizeof(post) - 1, VHSM_WIRE_MAX_TEXT + 8,
+		       "reply", &o, NULL, 0) < 0 ||
+	    !json_object_object_get_ex(o, "v", &v) || !json_object_is_type(v, json_type_array))
+		return NULL;
+	return json_object_get(v);
+}
+
 json_object *client_parse_json(const struct client_reply *r)
 {
 	const struct vhsm_wire_field *f = vhsm_wire_get(&r->msg, VHSM_TAG_JSON);
@@ -117,6 +144,8 @@ json_object *client_parse_json(const struct client_reply *r)
 	if (!f)
 		return NULL;
 	/* The field is a view into the reply buffer, not NUL-terminated: pass its length. */
+	if (f->len > 0 && f->value[0] == '[')
+		return parse_json_array(f->value, f->len);
 	if (json_parse((const char *)f->value, f->len, VHSM_WIRE_MAX_TEXT, "reply", &o, NULL, 0) < 0)
 		return NULL;
 	return o;

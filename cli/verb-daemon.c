@@ -99,17 +99,47 @@ static int simple_opts(int argc, char **argv, const char *usage)
 
 /* ---- status ---- */
 
+static void fmt_status_attestation(json_object *o)
+{
+	json_object *a, *f;
+	char t[32];
+
+	if (!json_object_object_get_ex(o, "attestation", &a))
+		return;
+	if (!jint(a, "done")) {
+		printf("attestation: not yet run\n");
+		return;
+	}
+	printf("attestation: %s at %s\n", jint(a, "passed") ? "PASSED" : "FAILED",
+	       fmt_time(jint(a, "time"), t, sizeof(t)));
+	/* Each failed check or rule with the value seen and the value required. */
+	if (json_object_object_get_ex(a, "findings", &f) && json_object_array_length(f) > 0)
+		for (size_t i = 0; i < json_object_array_length(f); i++) {
+			json_object *e = json_object_array_get_idx(f, i);
+			printf("  fail  %-28s %s\n", jstr(e, "check"), jstr(e, "detail"));
+		}
+	else if (!jint(a, "passed"))
+		printf("  failing: %s %s\n", jstr(a, "failures"), jstr(a, "error"));
+	if (jstr(a, "product")[0])
+		printf("  %s, measurement %.24s..., reported TCB %s\n", jstr(a, "product"),
+		       jstr(a, "measurement"), jstr(a, "reported_tcb"));
+}
+
 static void fmt_status(json_object *o)
 {
 	json_object *a;
-	char t[32];
 
 	printf("vhsmd %s, device %s%s%s\n", jstr(o, "version"), jstr(o, "device"),
 	       jint(o, "simulated") ? " (SIMULATED: not AMD hardware)" : "",
 	       jint(o, "locked_out") ? " (LOCKED OUT: VMPCK disabled, reboot the VM)" : "");
 	printf("state dir %s, %" PRId64 " KEKs, %" PRId64 " requests served\n",
 	       jstr(o, "state_dir"), jint(o, "keks"), jint(o, "requests"));
-	printf("policy %s (sha256 %.16s...)\n", jstr(o, "policy"), jstr(o, "policy_digest"));
+	if (jint(o, "policy_valid"))
+		printf("policy %s (sha256 %.16s...)\n", jstr(o, "policy"),
+		       jstr(o, "policy_digest"));
+	else
+		printf("policy INVALID: %s\n  nothing is released until the file is fixed "
+		       "(vhsmctl policy check; systemctl reload vhsmd)\n", jstr(o, "policy_error"));
 	if (jint(o, "store_rollbacks"))
 		printf("STORE ROLLBACK: %" PRId64 " sealed file(s) refused as rolled back or replaced "
 		       "(see the journal)\n", jint(o, "store_rollbacks"));
@@ -119,24 +149,27 @@ static void fmt_status(json_object *o)
 		       jint(a, "seq"), !jint(a, "open") ? ", NOT OPEN (no audit key yet)" : jint(a, "keyed") ? ", keyed" : ", UNKEYED",
 		       jint(a, "alert") ? " (ALERT: near the budget, oldest segments are pruned)"
 					: "");
-	if (!json_object_object_get_ex(o, "attestation", &a))
-		return;
-	if (!jint(a, "done")) {
-		printf("attestation: not yet run\n");
-		return;
-	}
-	printf("attestation: %s at %s\n", jint(a, "passed") ? "PASSED" : "FAILED",
-	       fmt_time(jint(a, "time"), t, sizeof(t)));
-	if (!jint(a, "passed"))
-		printf("  failing: %s %s\n", jstr(a, "failures"), jstr(a, "error"));
-	if (jstr(a, "product")[0])
-		printf("  %s, measurement %.24s..., reported TCB %s\n", jstr(a, "product"),
-		       jstr(a, "measurement"), jstr(a, "reported_tcb"));
+	fmt_status_attestation(o);
+	json_object *d;
+	if (json_object_object_get_ex(o, "damaged_keks", &d))
+		for (size_t i = 0; i < json_object_array_length(d); i++)
+			printf("DAMAGED KEK %s: %s\n", jstr(json_object_array_get_idx(d, i), "name"),
+			       jstr(json_object_array_get_idx(d, i), "error"));
+}
+
+/* The gate passes: a valid policy and a passing attestation (exit 1 otherwise). */
+static bool status_gate_open(json_object *o)
+{
+	json_object *a;
+
+	return o && jint(o, "policy_valid") && json_object_object_get_ex(o, "attestation", &a) &&
+	       jint(a, "passed");
 }
 
 static int verb_status(int argc, char **argv)
 {
 	struct client_req req;
+	struct client_reply rep;
 	int r = simple_opts(argc, argv, "status [--json]");
 
 	if (r)
@@ -145,7 +178,18 @@ static int verb_status(int argc, char **argv)
 		return EXIT_USAGE;
 	if (client_begin(&req, VHSM_OP_STATUS) < 0)
 		return EXIT_ERROR;
-	return call_and_print(&req, "status", fmt_status);
+	r = client_call_checked(&req, "status", &rep);
+	if (r != EXIT_OK)
+		return r;
+	json_object *o = client_parse_json(&rep);
+	if (arg_json || !o)
+		client_print_json(&rep);
+	else
+		fmt_status(o);
+	r = status_gate_open(o) ? EXIT_OK : EXIT_REJECTED;
+	json_object_put(o);
+	client_reply_done(&rep);
+	return r;
 }
 
 /* ---- kek ---- */

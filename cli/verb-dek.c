@@ -124,7 +124,9 @@ static void fmt_dek_list(json_object *arr)
 		json_object *o = json_object_array_get_idx(arr, i), *v, *keys;
 		const char *name = json_object_object_get_ex(o, "name", &v)
 					   ? cli_esc(json_object_get_string(v)) : "?";
-		if (json_object_object_get_ex(o, "state", &v)) {
+		/* A damaged registry file has only a name and a state. */
+		if (!json_object_object_get_ex(o, "kek", NULL) &&
+		    json_object_object_get_ex(o, "state", &v)) {
 			printf("%-24s %s\n", name, cli_esc(json_object_get_string(v)));
 			continue;
 		}
@@ -134,6 +136,15 @@ static void fmt_dek_list(json_object *arr)
 		printf(" %4" PRId64, json_object_get_int64(v));
 		json_object_object_get_ex(o, "timeout", &v);
 		printf(" %7" PRId64 " ", json_object_get_int64(v));
+		if (json_object_object_get_ex(o, "purge_after", &v)) {
+			char t[32];
+			time_t tt = (time_t)json_object_get_int64(v);
+			struct tm tm;
+			if (!gmtime_r(&tt, &tm) || !strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm))
+				snprintf(t, sizeof(t), "?");
+			printf(" deleted, recoverable until %s\n", t);
+			continue;
+		}
 		if (!json_object_object_get_ex(o, "loaded", &keys) || json_object_array_length(keys) == 0)
 			printf(" no");
 		for (size_t k = 0; keys && k < json_object_array_length(keys); k++) {
@@ -301,22 +312,30 @@ static int dek_drop(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "delete", no_argument, NULL, 'd' },
+		{ "retention-days", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct client_req req;
 	struct client_reply rep;
 	uint64_t flags = 0;
-	uint32_t n = 0;
+	uint32_t n = 0, days = 0;
+	long rdays = -1;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		if (c == 'd') {
 			flags |= VHSM_DEK_DROP_DELETE;
+		} else if (c == 'r') {
+			if (cli_parse_retention_days(optarg, &rdays))
+				return EXIT_USAGE;
 		} else if (c == 'h') {
-			printf("Usage: vhsmctl dek drop NAME [--delete]\n\n"
+			printf("Usage: vhsmctl dek drop NAME [--delete [--retention-days N]]\n\n"
 			       "Revokes every key of DEK NAME in the kernel keyring. --delete also\n"
-			       "destroys the DEK (root or the vhsm group only; it cannot be undone).\n");
+			       "deletes the DEK (root or the vhsm group only): loads are refused, and\n"
+			       "it can be recovered (dek recover) for its retention, by default the\n"
+			       "KEK's (7..3650 days; not shorter than a purge-protected KEK's), then\n"
+			       "purged (dek purge).\n");
 			return EXIT_OK;
 		} else {
 			return EXIT_USAGE;
@@ -324,16 +343,25 @@ static int dek_drop(int argc, char **argv)
 	}
 	if (!args_count(argc, argv, 1))
 		return EXIT_USAGE;
+	if (rdays >= 0 && !(flags & VHSM_DEK_DROP_DELETE)) {
+		cli_error("dek drop: --retention-days needs --delete (see --help)");
+		return EXIT_USAGE;
+	}
 	if (client_begin(&req, VHSM_OP_DEK_DROP) < 0)
 		return EXIT_ERROR;
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
 	vhsm_wire_add_u64(&req.b, VHSM_TAG_FLAGS, flags);
+	if (rdays >= 0)
+		vhsm_wire_add_u32(&req.b, VHSM_TAG_DAYS, (uint32_t)rdays);
 	r = client_call_checked(&req, "dek drop", &rep);
 	if (r != EXIT_OK)
 		return r;
 	(void)vhsm_wire_get_u32(&rep.msg, VHSM_TAG_SIZE, &n);
-	printf("DEK %s: %u key(s) revoked%s\n", argv[optind], n,
-	       flags & VHSM_DEK_DROP_DELETE ? "; DEK deleted" : "");
+	(void)vhsm_wire_get_u32(&rep.msg, VHSM_TAG_DAYS, &days);
+	printf("DEK %s: %u key(s) revoked\n", argv[optind], n);
+	if (flags & VHSM_DEK_DROP_DELETE)
+		printf("DEK %s deleted: recoverable for %u days (vhsmctl dek recover %s), then "
+		       "purged with vhsmctl dek purge\n", argv[optind], days, argv[optind]);
 	client_reply_done(&rep);
 	return EXIT_OK;
 }
@@ -589,7 +617,7 @@ const struct verb verbs_dek[] = {
 	{ "dek", "create", dek_create, "generate a DEK, stored wrapped under a KEK" },
 	{ "dek", "list", dek_list, "list DEKs and their keys in the kernel keyring" },
 	{ "dek", "load", dek_load, "put a DEK into the kernel keyring (logon vhsm:NAME)" },
-	{ "dek", "drop", dek_drop, "revoke a DEK's keys (--delete: destroy the DEK)" },
+	{ "dek", "drop", dek_drop, "revoke a DEK's keys (--delete: soft-delete the DEK)" },
 	{ "kek", "volumes", kek_volumes, "LUKS2 volumes enrolled with a KEK" },
 };
 const size_t verbs_dek_n = ELEMENTSOF(verbs_dek);

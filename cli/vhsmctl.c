@@ -101,7 +101,9 @@ static const struct {
 	{ verbs_daemon, &verbs_daemon_n },
 	{ verbs_byok, &verbs_byok_n },
 	{ verbs_dek, &verbs_dek_n },
+	{ verbs_dek_deleted, &verbs_dek_deleted_n },
 	{ verbs_luks, &verbs_luks_n },
+	{ verbs_policy, &verbs_policy_n },
 };
 
 static void help(void)

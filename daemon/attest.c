@@ -17,6 +17,7 @@
 #include "audit.h"
 #include "certtable.h"
 #include "log.h"
+#include "policy-file.h"
 
 #define ATTEST_RETRY_USEC (2ULL * 1000000ULL)
 
@@ -34,6 +35,17 @@ static void append_reason(char *buf, size_t len, const char *what)
 
 	if (used + 2 < len)
 		snprintf(buf + used, len - used, "%s%s", used ? "," : "", what);
+}
+
+/* Records a failed check or rule: its name in failures, and what was seen vs required. */
+static void add_finding(struct attest_state *a, const char *check, const char *detail)
+{
+	append_reason(a->failures, sizeof(a->failures), check);
+	if (a->n_findings >= ELEMENTSOF(a->findings))
+		return;
+	struct attest_finding *f = &a->findings[a->n_findings++];
+	snprintf(f->check, sizeof(f->check), "%s", check);
+	snprintf(f->detail, sizeof(f->detail), "%s", detail);
 }
 
 static int report_request(struct manager *m, const uint8_t *nonce, size_t nonce_len,
@@ -87,14 +99,14 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 	const struct certtable_entry *vek, *ask, *ark;
 
 	if (certtable_parse(certs, certs_len, &t) < 0) {
-		snprintf(a->failures, sizeof(a->failures), "certificate_table");
+		add_finding(a, "certificate_table", "the host's certificate table is malformed");
 		return;
 	}
 	/* The report names the key that signed it; a host may offer both a VCEK and a VLEK. */
 	amd_cert_pick_from_table(&t, snp_report_raw_signing_key(report, SNP_REPORT_SIZE), &vek, &ask,
 				 &ark);
 	if (!vek) {
-		snprintf(a->failures, sizeof(a->failures), "no_vcek");
+		add_finding(a, "no_vcek", "no VCEK or VLEK for the report's signing key");
 		return;
 	}
 	const struct snp_evidence ev = {
@@ -111,7 +123,7 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 	int r = snp_verify(&ev, &vo, &vr);
 	for (int c = 0; c < _SNP_CHECK_MAX; c++)
 		if (vr.state[c] == SNP_CHECK_FAIL)
-			append_reason(a->failures, sizeof(a->failures), snp_check_name(c));
+			add_finding(a, snp_check_name(c), vr.detail[c]);
 	if (vr.report_parsed) {
 		a->report = vr.report;
 		a->report_valid = true;
@@ -119,9 +131,23 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 		/* An unknown product fails the policy's "product" rule (and the verifier). */
 		if (snp_policy_eval(m->policy, &vr.report, vr.product, &pr) < 0)
 			for (size_t i = 0; i < pr.n; i++)
-				append_reason(a->failures, sizeof(a->failures), pr.v[i].rule);
+				add_finding(a, pr.v[i].rule, pr.v[i].detail);
 	}
 	a->ok = r == 0 && pr.n == 0 && vr.report_parsed;
+}
+
+/* Without a valid policy there is nothing to evaluate a report against: refuse, and say why. */
+static int attest_no_policy(struct manager *m, struct attest_state *a)
+{
+	snprintf(a->error, sizeof(a->error), "policy file invalid: %s", m->policy_error);
+	add_finding(a, "policy", a->error);
+	m->attest = *a;
+	struct audit_record rec = {
+		.event = "attestation", .result = -EKEYREJECTED, .reason = a->error,
+	};
+	(void)audit_log(m, &rec);
+	manager_status(m, "attestation FAILED: %s", a->error);
+	return -EKEYREJECTED;
 }
 
 int attest_now(struct manager *m)
@@ -134,13 +160,15 @@ int attest_now(struct manager *m)
 
 	a.at_usec = now_usec(CLOCK_REALTIME);
 	a.mono_usec = now_usec(CLOCK_MONOTONIC);
+	if (!m->policy)
+		return attest_no_policy(m, &a);
 	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
 		return vhsm_log_openssl(-EIO, "RAND_bytes");
 	struct snp_status st = {};
 	r = report_request(m, nonce, sizeof(nonce), report, &certs, &certs_len, &st);
 	if (r < 0) {
 		describe_device_error(m, r, &st, a.error, sizeof(a.error));
-		snprintf(a.failures, sizeof(a.failures), "device");
+		add_finding(&a, "device", a.error);
 	} else {
 		attest_evaluate(m, report, certs, certs_len, &a);
 		/* The report must answer our nonce, or it may be a replayed or swapped one. */
@@ -149,7 +177,7 @@ int attest_now(struct manager *m)
 		if (!EVP_Digest(nonce, sizeof(nonce), want, &wl, EVP_sha512(), NULL) || wl != 64 ||
 		    CRYPTO_memcmp(want, report + SNP_R_REPORT_DATA, 64) != 0) {
 			a.ok = false;
-			append_reason(a.failures, sizeof(a.failures), "report_data");
+			add_finding(&a, "report_data", "REPORT_DATA does not answer this request's nonce");
 		}
 	}
 	m->attest = a;
@@ -169,8 +197,16 @@ int attest_now(struct manager *m)
 
 int attest_require(struct manager *m, bool fresh, char *why, size_t whylen)
 {
-	uint64_t age = now_usec(CLOCK_MONOTONIC) - m->attest.mono_usec;
+	uint64_t age;
 	int r;
+
+	/* An edited policy file counts from the next request on, a broken one refuses it. */
+	(void)policy_file_refresh(m);
+	if (!m->policy) {
+		snprintf(why, whylen, "policy file invalid: %s", m->policy_error);
+		return -EKEYREJECTED;
+	}
+	age = now_usec(CLOCK_MONOTONIC) - m->attest.mono_usec;
 
 	/* A failed attestation is retried at most every ATTEST_RETRY_USEC: every attempt is a
 	 * guest request, and flooding the host can end in throttling timeouts that disable the

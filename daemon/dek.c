@@ -57,6 +57,12 @@ static const struct json_field dek_table[] = {
 	DEK_FIELD("acl", json_type_string, json_dispatch_strbuf, d.acl_text, 0, DEK_ACL_TEXT_MAX),
 	DEK_FIELD("wrapped", json_type_string, json_dispatch_string, wrapped, 2,
 		  2 * WRAP_BLOB_MAX),
+	/* A deleted DEK (dek drop --delete) has both; an active one neither. */
+	{ "deleted_at", json_type_int, json_dispatch_uint64, offsetof(struct dek_json, d.deleted_at),
+	  0, 1, INT64_MAX },
+	{ "retention_days", json_type_int, json_dispatch_uint32,
+	  offsetof(struct dek_json, d.retention_days), 0, KEK_MIN_RETENTION_DAYS,
+	  KEK_MAX_RETENTION_DAYS },
 	{}
 };
 
@@ -79,6 +85,9 @@ static int dek_parse(const char *text, size_t len, const char *name, struct dek_
 				 j->d.name);
 	if (j->d.size != 32 && j->d.size != 64)
 		return json_fail(err, errlen, -EBADMSG, "size: 32 or 64 expected");
+	if (!j->d.deleted_at != !j->d.retention_days)
+		return json_fail(err, errlen, -EBADMSG,
+				 "deleted_at and retention_days: both or neither expected");
 	if (acl_parse(j->d.acl_text, j->d.acl, &j->d.n_acl) < 0)
 		return json_fail(err, errlen, -EBADMSG, "acl: not a valid access list");
 	hl = strlen(j->wrapped);
@@ -131,10 +140,19 @@ json_object *dek_meta_json(const struct dek *d)
 	json_object_object_add(o, "timeout", json_object_new_int64(d->timeout));
 	json_object_object_add(o, "created", json_object_new_int64((int64_t)d->created));
 	json_object_object_add(o, "acl", json_object_new_string(d->acl_text));
+	if (d->deleted_at) {
+		json_object_object_add(o, "deleted_at", json_object_new_int64((int64_t)d->deleted_at));
+		json_object_object_add(o, "retention_days", json_object_new_int64(d->retention_days));
+	}
 	return o;
 }
 
-int dek_create_file(struct manager *m, const struct dek *d)
+uint64_t dek_retention_end(const struct dek *d)
+{
+	return d->deleted_at + (uint64_t)d->retention_days * 86400u;
+}
+
+static int dek_write_file(struct manager *m, const struct dek *d, bool create)
 {
 	_cleanup_free_ char *hex = malloc(2 * d->wrapped_len + 1);
 	char path[4096];
@@ -152,9 +170,24 @@ int dek_create_file(struct manager *m, const struct dek *d)
 	json_object_object_add(o, "wrapped", json_object_new_string(hex));
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	dek_path(m, d->name, path, sizeof(path));
-	r = s ? fileio_create_atomic(path, s, strlen(s), 0600) : -ENOMEM;
+	if (!s)
+		r = -ENOMEM;
+	else if (create)
+		r = fileio_create_atomic(path, s, strlen(s), 0600);
+	else
+		r = fileio_write_atomic(path, s, strlen(s), 0600);
 	json_object_put(o);
 	return r;
+}
+
+int dek_create_file(struct manager *m, const struct dek *d)
+{
+	return dek_write_file(m, d, true);
+}
+
+int dek_replace_file(struct manager *m, const struct dek *d)
+{
+	return dek_write_file(m, d, false);
 }
 
 int dek_remove_file(struct manager *m, const char *name)

@@ -21,6 +21,8 @@ struct dek {
 	uint32_t size;    /* 32 or 64 bytes */
 	uint32_t timeout; /* seconds; 0 = the key does not expire */
 	uint64_t created;
+	uint64_t deleted_at;     /* 0 unless deleted (dek drop --delete): loads are refused */
+	uint32_t retention_days; /* a deleted DEK is recoverable this long */
 	char acl_text[DEK_ACL_TEXT_MAX + 1]; /* canonical (acl_format) */
 	size_t n_acl;
 	struct acl_entry acl[KEK_MAX_ACL];
@@ -39,11 +41,16 @@ int dek_context(const struct dek *d, char *out, size_t outlen);
 
 /* Reads <state>/dek/<name>.dek. Returns 0, -ENOENT, -EINVAL (bad name) or -EBADMSG. */
 int dek_read(struct manager *m, const char *name, struct dek *ret);
-/* A new JSON object with d's public fields (name, kek, size, timeout, created, acl), which
+/* A new JSON object with d's public fields (name, kek, size, timeout, created, acl; when
+ * deleted, deleted_at and retention_days), which
  * the DEK file and dek list share; NULL when out of memory. */
 struct json_object *dek_meta_json(const struct dek *d);
 /* Writes a new DEK file atomically; -EEXIST when one exists. */
 int dek_create_file(struct manager *m, const struct dek *d);
+/* Replaces the DEK file atomically (a state change: delete, recover). */
+int dek_replace_file(struct manager *m, const struct dek *d);
+/* Seconds since the epoch from which a deleted DEK can no longer be recovered. */
+uint64_t dek_retention_end(const struct dek *d);
 /* Removes the DEK file durably. */
 int dek_remove_file(struct manager *m, const char *name);
 /* Sorted DEK names (NULL-terminated; free with strv_free). */

@@ -6,12 +6,10 @@
  */
 #include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
-#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "amd-cert.h"
@@ -19,7 +17,9 @@
 #include "audit-coalesce.h"
 #include "audit.h"
 #include "fileio.h"
+#include "journal.h"
 #include "log.h"
+#include "policy-file.h"
 #include "secmem.h"
 #include "store.h"
 #include "vhsmd.h"
@@ -37,28 +37,6 @@ static long arg_audit_max_age_days;
 static bool arg_debug;
 static const char *arg_luks_key_socket;
 static bool arg_luks_standalone;
-
-/* Messages for the operator: journal (stderr is the journal under systemd). */
-static void log_msg(int prio, const char *fmt, ...) _printf_(2, 3);
-static void log_msg(int prio, const char *fmt, ...)
-{
-	va_list ap, aq;
-	int r = -1;
-
-	va_start(ap, fmt);
-	va_copy(aq, ap);
-	/* The journal when there is one (stderr is the journal under systemd anyway), else
-	 * stderr: a daemon started by hand or in a test must not fail silently. */
-	if (!isatty(STDERR_FILENO) && !getenv("VHSMD_LOG_STDERR"))
-		r = sd_journal_printv(prio, fmt, ap);
-	if (r < 0) {
-		fprintf(stderr, "vhsmd: ");
-		vfprintf(stderr, fmt, aq);
-		fputc('\n', stderr);
-	}
-	va_end(aq);
-	va_end(ap);
-}
 
 static void debug_sink(void *userdata, const char *msg)
 {
@@ -180,36 +158,6 @@ static int parse_argv(int argc, char **argv)
 	return 1;
 }
 
-static int load_policy(struct manager *m)
-{
-	_cleanup_free_ uint8_t *buf = NULL;
-	const char *path = arg_policy ? arg_policy : VHSMD_DEFAULT_POLICY;
-	char err[POLICY_ERR_MAX] = "";
-	size_t len;
-	int r;
-
-	r = fileio_read_all(path, POLICY_MAX_SIZE, &buf, &len);
-	if (r == -ENOENT && !arg_policy) {
-		log_msg(4, "no %s: using the built-in default policy (debug and migration agents "
-			"refused, anything else allowed)", path);
-		r = snp_policy_new_default(&m->policy);
-	} else if (r < 0) {
-		log_msg(3, "cannot read policy %s: %s", path, strerror(-r));
-		return r;
-	} else {
-		r = snp_policy_parse((const char *)buf, len, &m->policy, err, sizeof(err));
-		if (r < 0) {
-			log_msg(3, "policy %s: %s", path, err);
-			return r;
-		}
-		m->policy_path = strdup(path);
-	}
-	if (r < 0)
-		return r;
-	snp_policy_digest(m->policy, m->policy_digest);
-	return 0;
-}
-
 static int setup(struct manager *m)
 {
 	int r;
@@ -221,9 +169,13 @@ static int setup(struct manager *m)
 	m->device_spec = strdup(arg_device);
 	if (!m->state_dir || !m->device_spec)
 		return -ENOMEM;
-	r = load_policy(m);
-	if (r < 0)
-		return r;
+	m->policy_path = strdup(arg_policy ? arg_policy : VHSMD_DEFAULT_POLICY);
+	if (!m->policy_path)
+		return -ENOMEM;
+	m->policy_required = arg_policy != NULL;
+	/* A broken policy does not stop the daemon (a restart loop would end in the socket's
+	 * start limit and lock every volume at boot): it fails closed and says why. */
+	(void)policy_file_load(m);
 	for (size_t i = 0; i < arg_n_trust_roots; i++) {
 		r = amd_cert_load_file_role(arg_trust_roots[i], AMD_CERT_ARK, &m->trust_roots[i],
 					    &m->trust_root_lens[i]);
@@ -281,10 +233,8 @@ static int run(int argc, char **argv)
 	if (r < 0)
 		return r;
 	r = manager_start(m, arg_socket, arg_luks_key_socket);
-	if (r < 0) {
-		log_msg(3, "cannot listen: %s", strerror(-r));
+	if (r < 0)
 		return r;
-	}
 	/* The attestation first: the audit key is derived after vhsmd's first report. */
 	r = attest_now(m);
 	if (r < 0)

@@ -6,6 +6,7 @@
  * operation is short), connections stay open for several requests.
  */
 #include <grp.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,10 +20,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attest.h"
 #include "audit.h"
+#include "journal.h"
+#include "kek-file.h"
 #include "manifest.h"
 #include "luks.h"
 #include "log.h"
+#include "policy-file.h"
 #include "secmem.h"
 #include "store.h"
 #include "vhsmd.h"
@@ -95,6 +100,7 @@ struct manager *manager_free(struct manager *m)
 	for (size_t i = 0; i < m->n_trust_roots; i++)
 		free(m->trust_roots[i]);
 	shield_free(m->shield);
+	kek_marks_free(m->kek_marks);
 	audit_free(m->audit);
 	manifest_free(m->manifest);
 	sd_event_unref(m->event);
@@ -394,26 +400,41 @@ static int manager_listen(struct manager *m, const char *socket_arg, const char 
 {
 	int n = sd_listen_fds(true);
 
-	if (n < 0)
+	if (n < 0) {
+		log_msg(3, "cannot take the sockets passed by the service manager: %s",
+			strerror(-n));
 		return n;
-	if (n > 2)
+	}
+	if (n > 2) {
+		log_msg(3, "%d sockets passed by the service manager; at most 2 (requests, "
+			"crypttab keys)", n);
 		return -E2BIG;
+	}
 	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
 		if (m->listen_fd < 0 && sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) > 0)
 			m->listen_fd = fd;
 		else if (m->luks_key_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0)
 			m->luks_key_fd = fd;
-		else
+		else {
+			log_msg(3, "passed fd %d is neither a listening SOCK_SEQPACKET nor a "
+				"SOCK_STREAM unix socket", fd);
 			return -ENOTSOCK;
+		}
 	}
 	if (m->luks_key_fd < 0 && key_socket_arg) {
 		int r = manager_bind_key_socket(m, key_socket_arg);
-		if (r < 0)
+		if (r < 0) {
+			log_msg(3, "cannot listen on %s: %s", key_socket_arg, strerror(-r));
 			return r;
+		}
 	}
 	if (m->listen_fd >= 0)
 		return 0;
-	return manager_bind(m, socket_arg ? socket_arg : VHSMD_DEFAULT_SOCKET);
+	const char *path = socket_arg ? socket_arg : VHSMD_DEFAULT_SOCKET;
+	int r = manager_bind(m, path);
+	if (r < 0)
+		log_msg(3, "cannot listen on %s: %s", path, strerror(-r));
+	return r;
 }
 
 static int key_accept_handler(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -423,15 +444,27 @@ static int key_accept_handler(sd_event_source *s, int fd, uint32_t revents, void
 	return luks_keysock_accept(userdata, fd);
 }
 
-int manager_start(struct manager *m, const char *socket_arg, const char *key_socket_arg)
+/* SIGHUP (systemctl reload vhsmd): read the policy file again and attest under it. */
+static int reload_handler(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
+	struct manager *m = userdata;
+
+	(void)s;
+	(void)si;
+	sd_notify(false, "RELOADING=1");
+	if (policy_file_load(m) >= 0)
+		(void)attest_now(m);
+	else
+		manager_status(m, "policy file invalid: %s", m->policy_error);
+	sd_notify(false, "READY=1");
+	return 0;
+}
+
+static int manager_event_setup(struct manager *m)
+{
+	sigset_t ss;
 	int r;
 
-	m->rx = secmem_alloc(VHSM_WIRE_MAX_MESSAGE + 1);
-	m->tx = secmem_alloc(VHSM_WIRE_MAX_MESSAGE);
-	m->batch = secmem_alloc(VHSM_WIRE_MAX_DATA);
-	if (!m->rx || !m->tx || !m->batch)
-		return -ENOMEM;
 	r = sd_event_default(&m->event);
 	if (r < 0)
 		return r;
@@ -441,16 +474,38 @@ int manager_start(struct manager *m, const char *socket_arg, const char *key_soc
 	r = sd_event_set_watchdog(m->event, true);
 	if (r < 0)
 		return r;
+	/* sd-event (252) delivers a signal only while it is blocked. */
+	if (sigemptyset(&ss) < 0 || sigaddset(&ss, SIGHUP) < 0 ||
+	    sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+		return negative_errno();
+	return sd_event_add_signal(m->event, NULL, SIGHUP, reload_handler, m);
+}
+
+int manager_start(struct manager *m, const char *socket_arg, const char *key_socket_arg)
+{
+	int r;
+
+	m->rx = secmem_alloc(VHSM_WIRE_MAX_MESSAGE + 1);
+	m->tx = secmem_alloc(VHSM_WIRE_MAX_MESSAGE);
+	m->batch = secmem_alloc(VHSM_WIRE_MAX_DATA);
+	if (!m->rx || !m->tx || !m->batch) {
+		log_msg(3, "cannot allocate locked memory for request buffers (RLIMIT_MEMLOCK?)");
+		return -ENOMEM;
+	}
+	r = manager_event_setup(m);
+	if (r < 0) {
+		log_msg(3, "cannot set up the event loop: %s", strerror(-r));
+		return r;
+	}
 	r = manager_listen(m, socket_arg, key_socket_arg);
 	if (r < 0)
 		return r;
 	r = sd_event_add_io(m->event, NULL, m->listen_fd, EPOLLIN, accept_handler, m);
-	if (r < 0)
-		return r;
-	if (m->luks_key_fd >= 0) {
+	if (r >= 0 && m->luks_key_fd >= 0)
 		r = sd_event_add_io(m->event, NULL, m->luks_key_fd, EPOLLIN, key_accept_handler, m);
-		if (r < 0)
-			return r;
-	}
-	return manager_arm_idle(m);
+	if (r >= 0)
+		r = manager_arm_idle(m);
+	if (r < 0)
+		log_msg(3, "cannot watch the listening sockets: %s", strerror(-r));
+	return r;
 }

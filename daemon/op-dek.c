@@ -16,6 +16,7 @@
 
 #include "acl.h"
 #include "dek.h"
+#include "kek-file.h"
 #include "keyring.h"
 #include "ops.h"
 #include "secmem.h"
@@ -134,8 +135,13 @@ int op_dek_create(struct op_ctx *c)
 	r = dek_read(c->m, d.name, &old);
 	dek_done(&old);
 	if (r != -ENOENT)
-		return op_fail(c, -EEXIST, "DEK %s already exists", d.name);
+		return op_fail(c, -EEXIST, "DEK %s already exists%s", d.name,
+			       old.deleted_at ? " (deleted; purge it first: vhsmctl dek purge)" : "");
 	r = kek_key(c, d.kek, 0, &kek);
+	if (r < 0)
+		return r;
+	/* A new DEK is a new wrap: not under a KEK whose sealed file would not bring it back. */
+	r = kek_file_verify(c->m, d.kek, c->why, sizeof(c->why));
 	if (r < 0)
 		return r;
 	key = secmem_alloc(d.size);
@@ -181,6 +187,11 @@ static json_object *dek_json(const struct dek *d)
 		json_object_array_add(arr, k);
 	}
 	json_object_object_add(o, "loaded", arr);
+	json_object_object_add(o, "state", json_object_new_string(d->deleted_at ? "deleted"
+										 : "active"));
+	if (d->deleted_at)
+		json_object_object_add(o, "purge_after",
+				       json_object_new_int64((int64_t)dek_retention_end(d)));
 	return o;
 }
 
@@ -231,15 +242,32 @@ static uint32_t effective_timeout(const struct dek *d, uint32_t requested)
 	return d->timeout;
 }
 
+/* t as "YYYY-MM-DDTHH:MM:SSZ" in buf. */
+static const char *iso_time(uint64_t t, char buf[static 32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, 32, "@%llu", (unsigned long long)t);
+	return buf;
+}
+
 /* Checks that p may load d and that its KEK is enabled, without unsealing anything. */
 static int may_load(struct op_ctx *c, const struct dek *d, const struct peer *p)
 {
 	struct kek_meta meta;
 	int r;
 
+	char until[32];
+
 	if (!dek_acl_allows(d, p, ACL_OP_UNWRAP))
 		return op_fail(c, -EKEYREJECTED, "uid %u gid %u may not load DEK %s",
 			       (unsigned)p->uid, (unsigned)p->gid, d->name);
+	if (d->deleted_at)
+		return op_fail(c, -EKEYREVOKED, "DEK %s is deleted (an administrator can recover "
+			       "it with vhsmctl dek recover %s until %s)", d->name, d->name,
+			       iso_time(dek_retention_end(d), until));
 	r = store_read_meta(c->m, d->kek, &meta, NULL);
 	if (r == -ENOENT)
 		return op_fail(c, -ENOKEY, "KEK %s of DEK %s does not exist", d->kek, d->name);
@@ -271,9 +299,55 @@ int op_dek_load(struct op_ctx *c)
 	return r;
 }
 
+/*
+ * What the DEK's KEK says about deleting it: its retention (the default for the DEK's) and
+ * its purge protection. A KEK whose file cannot be read protects (fail safe); a purged one
+ * no longer does.
+ */
+static void kek_deletion_terms(struct op_ctx *c, const struct dek *d, uint32_t *ret_days,
+			       bool *ret_protected)
+{
+	struct kek_meta meta;
+	int r = store_read_meta(c->m, d->kek, &meta, NULL);
+
+	*ret_days = r >= 0 ? meta.retention_days : KEK_DEFAULT_RETENTION_DAYS;
+	*ret_protected = r >= 0 ? meta.purge_protection : r != -ENOENT;
+}
+
+/* Marks d deleted (recoverable for its retention); loads are refused from now on. */
+static int dek_soft_delete(struct op_ctx *c, struct dek *d)
+{
+	uint32_t days, kek_days;
+	bool protect;
+	char until[32];
+	int r;
+
+	if (d->deleted_at)
+		return op_fail(c, -EALREADY, "DEK %s is already deleted", d->name);
+	kek_deletion_terms(c, d, &kek_days, &protect);
+	days = kek_days;
+	if (vhsm_wire_get_u32(c->req, VHSM_TAG_DAYS, &days) < 0 && vhsm_wire_get(c->req, VHSM_TAG_DAYS))
+		return op_fail(c, -EINVAL, "invalid retention");
+	if (days < KEK_MIN_RETENTION_DAYS || days > KEK_MAX_RETENTION_DAYS)
+		return op_fail(c, -EINVAL, "retention must be %u..%u days", KEK_MIN_RETENTION_DAYS,
+			       KEK_MAX_RETENTION_DAYS);
+	if (protect && days < kek_days)
+		return op_fail(c, -EPERM, "purge protection of KEK %s: the retention of DEK %s "
+			       "cannot be shorter than the KEK's %u days", d->kek, d->name, kek_days);
+	d->deleted_at = (uint64_t)time(NULL);
+	d->retention_days = days;
+	r = dek_replace_file(c->m, d);
+	if (r < 0)
+		return op_fail(c, r, "cannot delete DEK %s: %s", d->name, strerror(-r));
+	vhsm_wire_add_u32(c->reply, VHSM_TAG_DAYS, days);
+	snprintf(c->why, sizeof(c->why), "recoverable until %s",
+		 iso_time(dek_retention_end(d), until));
+	return 0;
+}
+
 int op_dek_drop(struct op_ctx *c)
 {
-	struct dek d = {};
+	_cleanup_(dek_done) struct dek d = {};
 	uint64_t flags = 0;
 	unsigned failed = 0;
 	int r = dek_get(c, &d);
@@ -281,7 +355,6 @@ int op_dek_drop(struct op_ctx *c)
 	if (r < 0)
 		return r;
 	bool allowed = dek_acl_allows(&d, c->peer, ACL_OP_ADMIN);
-	dek_done(&d);
 	if (!allowed)
 		return op_fail(c, -EPERM, "uid %u may not drop DEK %s", (unsigned)c->peer->uid,
 			       c->key);
@@ -298,12 +371,58 @@ int op_dek_drop(struct op_ctx *c)
 		return op_fail(c, -EACCES, "%u key(s) of DEK %s could not be revoked", failed, c->key);
 	vhsm_wire_add_u32(c->reply, VHSM_TAG_SIZE, (uint32_t)r); /* number revoked */
 	if (flags & VHSM_DEK_DROP_DELETE) {
-		int k = dek_remove_file(c->m, c->key);
+		int k = dek_soft_delete(c, &d);
 		if (k < 0)
-			return op_fail(c, k, "cannot delete DEK %s: %s", c->key, strerror(-k));
+			return k;
 	}
 	snprintf(c->why, sizeof(c->why), "%d key(s) revoked%s", r,
 		 flags & VHSM_DEK_DROP_DELETE ? ", DEK deleted" : "");
+	return 0;
+}
+
+int op_dek_recover(struct op_ctx *c)
+{
+	_cleanup_(dek_done) struct dek d = {};
+	char until[32];
+	int r = dek_get(c, &d);
+
+	if (r < 0)
+		return r;
+	if (!d.deleted_at)
+		return op_fail(c, -EALREADY, "DEK %s is not deleted", d.name);
+	if ((uint64_t)time(NULL) >= dek_retention_end(&d))
+		return op_fail(c, -EKEYEXPIRED, "DEK %s: the %u-day retention ended %s; it can only "
+			       "be purged", d.name, d.retention_days,
+			       iso_time(dek_retention_end(&d), until));
+	d.deleted_at = 0;
+	d.retention_days = 0;
+	r = dek_replace_file(c->m, &d);
+	if (r < 0)
+		return op_fail(c, r, "cannot recover DEK %s: %s", d.name, strerror(-r));
+	return 0;
+}
+
+int op_dek_purge(struct op_ctx *c)
+{
+	_cleanup_(dek_done) struct dek d = {};
+	uint32_t kek_days;
+	bool protect;
+	char until[32];
+	int r = dek_get(c, &d);
+
+	if (r < 0)
+		return r;
+	if (!d.deleted_at)
+		return op_fail(c, -EPERM, "DEK %s must be deleted (dek drop --delete) before it can "
+			       "be purged", d.name);
+	kek_deletion_terms(c, &d, &kek_days, &protect);
+	if (protect && (uint64_t)time(NULL) < dek_retention_end(&d))
+		return op_fail(c, -EPERM, "purge protection of KEK %s: DEK %s can be purged from "
+			       "%s (retention %u days)", d.kek, d.name,
+			       iso_time(dek_retention_end(&d), until), d.retention_days);
+	r = dek_remove_file(c->m, d.name);
+	if (r < 0)
+		return op_fail(c, r, "cannot purge DEK %s: %s", d.name, strerror(-r));
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "kek-file.h"
 #include "luks.h"
 #include "luks-token.h"
 #include "ops.h"
@@ -184,6 +185,9 @@ static int make_token_material(struct op_ctx *c, const char *name, const char *u
 	r = store_kek(c->m, name, &meta, &params, &keys, c->why, sizeof(c->why));
 	if (r == -ENOENT)
 		return op_fail(c, -ENOKEY, "no KEK named %s", name);
+	if (r < 0)
+		return r;
+	r = kek_file_verify(c->m, name, c->why, sizeof(c->why));
 	if (r < 0)
 		return r;
 	v = meta.versions[meta.n_versions - 1].version;

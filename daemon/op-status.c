@@ -10,7 +10,9 @@
 #include "audit.h"
 #include "ct.h"
 #include "manifest.h"
+#include "kek-file.h"
 #include "ops.h"
+#include "policy-file.h"
 #include "store.h"
 
 static void add_hex(json_object *o, const char *k, const uint8_t *p, size_t n)
@@ -32,6 +34,14 @@ static json_object *attest_json(const struct attest_state *a)
 	json_object_object_add(o, "time", json_object_new_int64((int64_t)(a->at_usec / 1000000)));
 	json_object_object_add(o, "failures", json_object_new_string(a->failures));
 	json_object_object_add(o, "error", json_object_new_string(a->error));
+	json_object *f = json_object_new_array();
+	for (size_t i = 0; f && i < a->n_findings; i++) {
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "check", json_object_new_string(a->findings[i].check));
+		json_object_object_add(e, "detail", json_object_new_string(a->findings[i].detail));
+		json_object_array_add(f, e);
+	}
+	json_object_object_add(o, "findings", f);
 	if (a->report_valid) {
 		struct snp_tcb t = {};
 		char tcb[96];
@@ -73,6 +83,61 @@ static json_object *audit_json(const struct audit *a)
 	return o;
 }
 
+/*
+ * The policy in force and where it came from: "policy" is the file, or "(built-in default)"
+ * when the default file does not exist; policy_error says why the file is invalid (then
+ * nothing is released and policy_effective is null).
+ */
+static void add_policy(json_object *o, struct manager *m)
+{
+	json_object *eff = NULL;
+
+	if (m->policy)
+		add_hex(o, "policy_digest", m->policy_digest, sizeof(m->policy_digest));
+	else
+		json_object_object_add(o, "policy_digest", NULL);
+	json_object_object_add(o, "policy", json_object_new_string(
+						    m->policy_from_file || !m->policy ? m->policy_path
+										: "(built-in default)"));
+	json_object_object_add(o, "policy_file", json_object_new_string(m->policy_path));
+	json_object_object_add(o, "policy_source", json_object_new_string(
+							   !m->policy ? "none" : m->policy_from_file
+										 ? "file"
+										 : "built-in default"));
+	json_object_object_add(o, "policy_valid", json_object_new_boolean(m->policy != NULL));
+	json_object_object_add(o, "policy_error", json_object_new_string(m->policy_error));
+	if (m->policy && snp_policy_to_json(m->policy, &eff) < 0)
+		eff = NULL;
+	json_object_object_add(o, "policy_effective", eff);
+}
+
+/*
+ * KEKs whose sealed file is damaged, with what to do (administrators only: the names of
+ * KEKs are not everyone's business). A KEK held in memory is compared with its file.
+ */
+static json_object *damaged_keks(struct manager *m, char **names)
+{
+	json_object *a = json_object_new_array();
+	struct kek_meta meta;
+	char why[1024];
+
+	for (char **p = names; a && p && *p; p++) {
+		int r = kek_file_verify(m, *p, why, sizeof(why));
+		if (r >= 0 && store_read_meta(m, *p, &meta, NULL) >= 0)
+			continue;
+		if (r >= 0)
+			snprintf(why, sizeof(why), "sealed file %s/kek/%s.sealed of KEK %s is "
+				 "damaged: restore it from a backup or re-import the KEK (BYOK)",
+				 m->state_dir, *p, *p);
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "name", json_object_new_string(*p));
+		json_object_object_add(e, "in_memory", json_object_new_boolean(r < 0));
+		json_object_object_add(e, "error", json_object_new_string(why));
+		json_object_array_add(a, e);
+	}
+	return a;
+}
+
 int op_status(struct op_ctx *c)
 {
 	struct manager *m = c->m;
@@ -82,18 +147,22 @@ int op_status(struct op_ctx *c)
 
 	if (!o)
 		return -ENOMEM;
+	/* Status shows the file as it is now: an edit is picked up here as on any request. */
+	(void)policy_file_refresh(m);
+	if (!m->attest.done)
+		(void)attest_now(m);
 	if (store_list(m, &names) >= 0)
 		for (char **p = names; *p; p++)
 			n++;
+	if (c->peer->admin)
+		json_object_object_add(o, "damaged_keks", damaged_keks(m, names));
 	strv_free(names);
 	json_object_object_add(o, "version", json_object_new_string(VHSM_VERSION));
 	json_object_object_add(o, "device", json_object_new_string(m->device_spec));
 	json_object_object_add(o, "simulated", json_object_new_boolean(snp_dev_is_simulated(m->dev)));
 	json_object_object_add(o, "locked_out", json_object_new_boolean(snp_dev_locked_out(m->dev)));
 	json_object_object_add(o, "state_dir", json_object_new_string(m->state_dir));
-	add_hex(o, "policy_digest", m->policy_digest, sizeof(m->policy_digest));
-	json_object_object_add(o, "policy", json_object_new_string(m->policy_path ? m->policy_path
-										   : "(built-in default)"));
+	add_policy(o, m);
 	json_object_object_add(o, "trust_roots", json_object_new_int64((int64_t)m->n_trust_roots));
 	json_object_object_add(o, "keks", json_object_new_int64((int64_t)n));
 	json_object_object_add(o, "requests", json_object_new_int64((int64_t)m->n_requests));

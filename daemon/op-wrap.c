@@ -9,6 +9,7 @@
 
 #include "acl.h"
 #include "audit.h"
+#include "kek-file.h"
 #include "ops.h"
 #include "secmem.h"
 #include "store.h"
@@ -83,6 +84,10 @@ static int do_wrap(struct op_ctx *c, const struct kek_meta *meta, const uint8_t 
 	size_t len;
 	int r;
 
+	/* Nothing is wrapped under a KEK whose sealed file would not bring it back. */
+	r = kek_file_verify(c->m, meta->name, c->why, sizeof(c->why));
+	if (r < 0)
+		return r;
 	r = wrap_key(kek_version_key(meta, keys, v), meta->name, v, ctx, ctx_len, pt, pt_len,
 		     &blob, &len);
 	if (r < 0)

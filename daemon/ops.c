@@ -61,6 +61,8 @@ static const struct op_desc {
 	{ VHSM_OP_DEK_LIST, "dek.list", OP_ANYONE, op_dek_list, AUDIT_JOURNAL },
 	{ VHSM_OP_DEK_LOAD, "dek.load", OP_ANYONE, op_dek_load, AUDIT_COALESCE },
 	{ VHSM_OP_DEK_DROP, "dek.drop", OP_ANYONE, op_dek_drop, AUDIT_CHAIN },
+	{ VHSM_OP_DEK_RECOVER, "dek.recover", OP_ADMIN, op_dek_recover, AUDIT_CHAIN },
+	{ VHSM_OP_DEK_PURGE, "dek.purge", OP_ADMIN, op_dek_purge, AUDIT_CHAIN },
 	{ VHSM_OP_KEYRING_REQUEST, "keyring.request", OP_ANYONE, op_keyring_request, AUDIT_CHAIN },
 	{ VHSM_OP_KEK_SHRED_VOLUME, "kek.shred.volume", OP_ADMIN, op_kek_shred_volume, AUDIT_CHAIN },
 	{ VHSM_OP_LUKS_UNLOCK, "luks.unlock", OP_ADMIN, op_luks_unlock, AUDIT_CHAIN },

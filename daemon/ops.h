@@ -51,6 +51,8 @@ int op_dek_create(struct op_ctx *c);
 int op_dek_list(struct op_ctx *c);
 int op_dek_load(struct op_ctx *c);
 int op_dek_drop(struct op_ctx *c);
+int op_dek_recover(struct op_ctx *c);
+int op_dek_purge(struct op_ctx *c);
 int op_keyring_request(struct op_ctx *c);
 int op_kek_shred_volume(struct op_ctx *c);
 int op_luks_unlock(struct op_ctx *c);

@@ -23,6 +23,7 @@
 #include "algs.h"
 #include "attest.h"
 #include "fileio.h"
+#include "kek-file.h"
 #include "log.h"
 #include "secmem.h"
 #include "manifest.h"
@@ -450,6 +451,7 @@ static int store_unseal_blob(struct manager *m, const char *name, struct kek_met
 		return -EBADMSG;
 	}
 	(void)shield_put(m->shield, &meta, &h.params, &h.binding, pt, pt_len);
+	(void)kek_file_mark(m, name, blob, len);
 	*ret_meta = meta;
 	*ret_params = h.params;
 	*ret_binding = h.binding;
@@ -540,6 +542,7 @@ int store_write(struct manager *m, const struct kek_meta *meta, enum seal_profil
 		return r;
 	}
 	(void)shield_put(m->shield, meta, &params, &binding, keys, keys_len);
+	(void)kek_file_mark(m, meta->name, blob, len);
 	if (ret_params)
 		*ret_params = params;
 	return 0;
@@ -557,6 +560,7 @@ int store_remove(struct manager *m, const char *name)
 	kek_path(m, name, path, sizeof(path));
 	snprintf(rel, sizeof(rel), "kek/%s.sealed", name);
 	shield_forget(m->shield, name);
+	kek_file_forget(m, name);
 	r = manifest_begin(m, rel, NULL, 0);
 	if (r < 0)
 		return r;

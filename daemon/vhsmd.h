@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <systemd/sd-event.h>
+#include <time.h>
 
 #include "macro.h"
 #include "policy.h"
@@ -42,7 +43,22 @@ struct attest_state {
 	bool report_valid;
 	enum snp_product product;
 	char failures[512];       /* comma-separated failed checks and policy rules */
-	char error[256];          /* device error, when no report could be obtained */
+	char error[512];          /* device error or invalid policy: why no report was evaluated */
+	size_t n_findings;        /* each failed check or rule with its reported vs required value */
+	struct attest_finding {
+		char check[40];   /* verifier check or policy rule name */
+		char detail[SNP_CHECK_DETAIL_MAX];
+	} findings[_SNP_CHECK_MAX + POLICY_MAX_VIOLATIONS + 2];
+};
+
+/* ---- the policy file (policy-file.c) ---- */
+struct policy_file_id {
+	bool exists;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	struct timespec ctime;
 };
 
 /* ---- per-KEK metadata (public, authenticated in the sealed blob) ---- */
@@ -116,9 +132,13 @@ struct manager {
 	int state_fd;        /* O_PATH|O_DIRECTORY of state_dir */
 	char *device_spec;
 	struct snp_dev *dev;
-	char *policy_path;
-	struct snp_policy *policy;
-	uint8_t policy_digest[32];
+	char *policy_path;   /* the policy file watched: --policy or the default path */
+	bool policy_required; /* --policy given: a missing file is an error, not the default */
+	bool policy_from_file; /* the policy in force was read from policy_path */
+	struct snp_policy *policy; /* NULL while the file is invalid: nothing is released */
+	uint8_t policy_digest[32]; /* of the policy in force (zero while invalid) */
+	char policy_error[POLICY_ERR_MAX + 64]; /* "" or why the file is invalid */
+	struct policy_file_id policy_id; /* the file as last read, to notice changes */
 	uint8_t *trust_roots[VHSMD_MAX_TRUST_ROOTS];
 	size_t trust_root_lens[VHSMD_MAX_TRUST_ROOTS];
 	size_t n_trust_roots;
@@ -134,6 +154,7 @@ struct manager {
 	uint64_t n_requests;
 	struct attest_state attest;
 	struct shield *shield; /* in-memory shielding of unsealed KEKs (store.c) */
+	struct kek_marks *kek_marks; /* the sealed file behind each KEK in memory (kek-file.c) */
 	struct audit *audit;
 	struct manifest *manifest; /* store manifest (manifest.c), loaded at first use */
 	uint32_t wipe_after_use; /* reserved */

@@ -803,3 +803,83 @@ int snp_policy_eval(const struct snp_policy *p, const struct snp_report *r, enum
 	eval_values(p, r, ret);
 	return ret->n > 0 ? -EKEYREJECTED : 0;
 }
+
+/* ---- effective policy as JSON ---- */
+
+static json_object *tcb_json(const struct snp_tcb *t)
+{
+	json_object *o = json_object_new_object();
+
+	for (enum tcb_component c = 0; o && c < _TCB_MAX; c++)
+		json_object_object_add(o, tcb_info[c].name, json_object_new_int(tcb_get(t, c)));
+	return o;
+}
+
+static json_object *list_json(const struct policy_list *l, size_t size)
+{
+	json_object *a = json_object_new_array();
+	char hex[2 * HEX_MAX_BYTES + 1];
+
+	for (size_t i = 0; a && i < l->n; i++) {
+		hex_string(hex, l->items + i * size, size);
+		json_object_array_add(a, json_object_new_string(hex));
+	}
+	return a;
+}
+
+static void add_flags_json(json_object *o, const struct snp_policy *p)
+{
+	json_object_object_add(o, "allow_debug", json_object_new_boolean(p->allow_debug));
+	json_object_object_add(o, "allow_migration_agent",
+			       json_object_new_boolean(p->allow_migration_agent));
+	json_object_object_add(o, "allow_smt", json_object_new_boolean(p->allow_smt));
+	json_object_object_add(o, "require_single_socket",
+			       json_object_new_boolean(p->require_single_socket));
+	json_object_object_add(o, "allow_vlek", json_object_new_boolean(p->allow_vlek));
+}
+
+int snp_policy_to_json(const struct snp_policy *p, struct json_object **ret)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	json_object *abi;
+	char hex[2 * sizeof(p->report_data) + 1];
+
+	if (!p || !ret)
+		return -EINVAL;
+	o = json_object_new_object();
+	abi = json_object_new_object();
+	if (!o || !abi) {
+		json_object_put(abi);
+		return -ENOMEM;
+	}
+	json_object_object_add(o, "version", json_object_new_int(1));
+	add_flags_json(o, p);
+	if (p->products) {
+		json_object *a = json_object_new_array();
+		for (enum snp_product k = 0; a && k < _SNP_PRODUCT_MAX; k++)
+			if (p->products & (1u << k))
+				json_object_array_add(a, json_object_new_string(
+								 snp_product_to_string(k)));
+		json_object_object_add(o, "products", a);
+	}
+	json_object_object_add(o, "min_report_version", json_object_new_int64(p->min_report_version));
+	json_object_object_add(o, "min_tcb", tcb_json(&p->min_tcb));
+	json_object_object_add(o, "min_committed_tcb", tcb_json(&p->min_committed_tcb));
+	json_object_object_add(o, "min_guest_svn", json_object_new_int64(p->min_guest_svn));
+	json_object_object_add(abi, "major", json_object_new_int(p->min_abi_major));
+	json_object_object_add(abi, "minor", json_object_new_int(p->min_abi_minor));
+	json_object_object_add(o, "min_abi", abi);
+	if (p->has_vmpl)
+		json_object_object_add(o, "vmpl", json_object_new_int64(p->vmpl));
+	/* An absent list allows any value; an explicit one is listed (sorted). */
+	for (size_t k = 0; k < _POLICY_LIST_MAX; k++)
+		if (p->lists[k].n)
+			json_object_object_add(o, list_info[k].member,
+					       list_json(&p->lists[k], list_info[k].size));
+	if (p->has_report_data) {
+		hex_string(hex, p->report_data, sizeof(p->report_data));
+		json_object_object_add(o, "report_data", json_object_new_string(hex));
+	}
+	*ret = TAKE_PTR(o);
+	return 0;
+}

@@ -66,6 +66,15 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct snp_policy *, snp_policy_free);
  */
 void snp_policy_digest(const struct snp_policy *p, uint8_t out[static 32]);
 
+struct json_object;
+
+/*
+ * The effective policy as a JSON object in the file format, defaults filled in (what
+ * `vhsmctl policy check` and `policy show` print). Parsing it gives the same digest.
+ * Returns 0 and a new object in *ret, -ENOMEM, or -EINVAL. Never logs.
+ */
+int snp_policy_to_json(const struct snp_policy *p, struct json_object **ret) _wur_;
+
 #define POLICY_MAX_VIOLATIONS 32
 
 struct snp_policy_violation {

@@ -13,12 +13,15 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /*
  * Debian 12's uapi header uses GENMASK_ULL, which only the kernel defines. Its struct tags
@@ -512,15 +515,37 @@ static int kernel_open(const char *path, struct snp_dev **ret)
 	return snp_dev_open_transport(&kernel_ops, k, ret);
 }
 
+/*
+ * A program run from the build tree finds the simulator built beside it; an installed one
+ * finds none there (only tests and development install the simulator).
+ */
+static bool sim_module_beside_exe(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	char *slash;
+
+	if (n <= 0 || (size_t)n >= len - 1)
+		return false;
+	buf[n] = 0;
+	slash = strrchr(buf, '/');
+	if (!slash || (size_t)(slash - buf) + sizeof("/vhsm-snp-sim.so") > len)
+		return false;
+	strcpy(slash, "/vhsm-snp-sim.so");
+	return access(buf, F_OK) == 0;
+}
+
 static int sim_open(const char *state_file, struct snp_dev **ret)
 {
 	const char *module = secure_getenv("VHSM_SNP_SIM_MODULE");
+	char beside[PATH_MAX];
 	const struct snp_transport_ops *ops = NULL;
 	struct snp_dev *d = NULL;
 	snp_sim_open_fn open_fn;
 	void *ctx = NULL, *h;
 	int r;
 
+	if ((!module || !*module) && sim_module_beside_exe(beside, sizeof(beside)))
+		module = beside;
 	if (!module || !*module)
 		module = VHSM_SIM_MODULE_DEFAULT;
 	h = dlopen(module, RTLD_NOW | RTLD_LOCAL);

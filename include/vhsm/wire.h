@@ -50,6 +50,8 @@ enum vhsm_op {
 	VHSM_OP_DEK_DROP = 51,
 	VHSM_OP_KEYRING_REQUEST = 52, /* request-key upcall on behalf of uid/gid */
 	VHSM_OP_KEK_SHRED_VOLUME = 53, /* audit: a volume suspended by `kek disable --shred` */
+	VHSM_OP_DEK_RECOVER = 54,     /* undo a DEK_DROP with DELETE within the retention */
+	VHSM_OP_DEK_PURGE = 55,       /* remove a deleted DEK from the registry for good */
 	VHSM_OP_LUKS_UNLOCK = 64,     /* token: unseal a keyslot secret */
 	VHSM_OP_LUKS_ENROLL = 65,     /* new keyslot secret + token material for a volume */
 	VHSM_OP_LUKS_REWRAP = 66,     /* token material to the KEK's newest version and TCB */
@@ -67,7 +69,7 @@ enum vhsm_op {
 #define VHSM_KEK_FLAG_ATTEST_EACH_USE (1ull << 2)  /* a fresh attestation before every use */
 /* VHSM_TAG_FLAGS of KEK_DISABLE and DEK_DROP. */
 #define VHSM_KEK_DISABLE_SHRED (1ull << 0) /* also revoke the KEK's DEKs in the kernel keyring */
-#define VHSM_DEK_DROP_DELETE (1ull << 0)   /* also delete the DEK from the registry */
+#define VHSM_DEK_DROP_DELETE (1ull << 0)   /* also delete the DEK (recoverable, see DEK_RECOVER) */
 
 /* Field tags. Type of each tag is fixed (see vhsm_wire_tag_type in lib/wire.h). */
 enum vhsm_tag {

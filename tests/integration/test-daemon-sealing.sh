@@ -70,9 +70,9 @@ ok "blobs from another chip refused"
 cp "$WORK/a.json" "$WORK/d.json"; cp -r "$WORK/a-certs" "$WORK/d-certs"
 "$SIM" set "$WORK/d.json" --policy 0xb0000 >/dev/null
 start_daemon d
-expect_exit 0 ctl status
+expect_exit 1 ctl status
 expect_out 'attestation: FAILED'
-expect_out 'debug'
+expect_out 'fail +debug +POLICY.DEBUG=1'
 expect_exit 1 ctl unwrap <"$WORK/w-author"
 expect_out 'attestation failed: .*debug'
 expect_exit 1 ctl kek create new-kek
@@ -84,8 +84,10 @@ echo '{"min_tcb": {"snp": 26}}' >"$WORK/policy.json"
 start_daemon a --policy "$WORK/policy.json"
 expect_exit 1 ctl unwrap <"$WORK/w-strict"
 expect_out 'min_tcb.snp'
-expect_exit 0 ctl --json status
+expect_exit 1 ctl --json status
 [ "$(jq -r .attestation.passed "$WORK/out")" = false ] || fail "gate passed below min TCB"
+[ "$(jq -r '.attestation.findings[0].check' "$WORK/out")" = min_tcb.snp ] ||
+	fail "status does not name the failed rule: $(cat "$WORK/out")"
 stop_daemon
 ok "TCB below policy refused"
 

@@ -27,6 +27,8 @@ grep -q '^Sockets=vhsmd.socket vhsmd-luks-key.socket' "$top/systemd/vhsmd.servic
 	fail "vhsmd.service does not take the key socket"
 grep -q '^Type=notify' "$top/systemd/vhsmd.service" || fail "Type=notify"
 grep -q '^WatchdogSec=' "$top/systemd/vhsmd.service" || fail "watchdog"
+# systemctl reload vhsmd re-reads the policy file (SIGHUP) instead of failing "not supported".
+grep -q '^ExecReload=/bin/kill -HUP \$MAINPID' "$top/systemd/vhsmd.service" || fail "ExecReload"
 grep -q '^DeviceAllow=/dev/sev-guest' "$top/systemd/vhsmd.service" || fail "DeviceAllow"
 ! grep -q '^PrivateDevices=yes' "$top/systemd/vhsmd.service" || fail "PrivateDevices hides /dev/sev-guest"
 ok "early-boot ordering, notify, watchdog, device policy"

@@ -81,6 +81,31 @@ check_keyring_write() {
 	say "keyring: key $k, 1 MiB written through $(kr_table | cut -d' ' -f3-5), marker set"
 }
 
+# Requesters other than root: the kernel runs the upcall for them as well (some container
+# hosts run it for uid 0 only, where test-keyring-user.sh skips). An ACL-admitted uid gets a
+# root-owned logon key in vhsmd's group that it cannot read; nobody is rejected by vhsmd.
+check_keyring_nonroot() {
+	local u=52341 out got gid
+	out=$(vhsmctl kek create vmuser-kek 2>&1) || { why "kek create: $out"; return 1; }
+	out=$(vhsmctl dek create vmuser --kek vmuser-kek --size 32 --acl "uid:$u:unwrap,read" 2>&1) ||
+		{ why "dek create: $out"; return 1; }
+	out=$(setpriv --reuid=$u --regid=$u --clear-groups keyctl session - sh -c '
+		keyctl link @u @s
+		k=$(keyctl request2 logon vhsm:vmuser "" @u) || exit 10
+		keyctl print "$k" >/dev/null 2>&1 && exit 11
+		keyctl rdescribe "$k"' 2>&1) || { why "uid $u request2 (exit $?): $out"; return 1; }
+	got=$(tail -n 1 <<<"$out")
+	gid=$(getent group vhsm | cut -d: -f3)
+	[ "$got" = "logon;0;$gid;19212100;vhsm:vmuser" ] ||
+		{ why "uid $u key owner/group/permissions: $out"; return 1; }
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups keyctl session - \
+		keyctl request2 logon vhsm:vmuser "" @s 2>&1) && { why "nobody got the key: $out"; return 1; }
+	grep -q "Key was rejected by service" <<<"$out" || { why "nobody not rejected: $out"; return 1; }
+	grep -q '"event":"keyring.request".*may not load DEK vmuser' /var/lib/vhsm/audit.log ||
+		{ why "the refusal of nobody is not audited"; return 1; }
+	say "keyring: non-root upcall: uid $u got $got; nobody rejected"
+}
+
 # ---- boot 2 ----
 check_keyring_after_reboot() {
 	local k want got

@@ -23,7 +23,8 @@ GUEST_PKGS="systemd-sysv udev kmod cryptsetup keyutils e2fsprogs dracut-core"
 CACHE_RECIPE=1
 # The checks guest-check.sh must report, in order; a missing one counts as failed.
 CHECKS=(vhsmd-socket-attestation kek-wrap-unwrap dmcrypt-crypttab-data
-	dmcrypt-wrong-key-stays-closed keyring-dek-dmcrypt-write no-unexpected-failed-units
+	dmcrypt-wrong-key-stays-closed keyring-dek-dmcrypt-write keyring-nonroot-upcall
+	no-unexpected-failed-units
 	keyring-dek-after-reboot keyring-shred-revokes-and-suspends)
 # LUKS2 token and key-socket volumes (tests/vm/luks-setup.sh, tests/vm/guest-luks.sh).
 . "$here/luks-setup.sh"

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vhsmctl dek recover | purge: undo a `dek drop --delete`, or end a deleted DEK for good. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "client.h"
+#include "vhsmctl.h"
+
+/* One NAME, --help and --json; sends op and prints done (or the daemon's refusal). */
+static int dek_deleted_verb(int argc, char **argv, uint16_t op, const char *usage,
+			    const char *done)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct client_req req;
+	struct client_reply rep;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		if (c == 'j') {
+			arg_json = true;
+		} else if (c == 'h') {
+			fputs(usage, stdout);
+			return EXIT_OK;
+		} else {
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		cli_error("%s: expected 1 argument, got %d (see --help)", argv[0], argc - optind);
+		return EXIT_USAGE;
+	}
+	if (client_begin(&req, op) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
+	r = client_call_checked(&req, argv[0], &rep);
+	if (r != EXIT_OK)
+		return r;
+	if (arg_json)
+		printf("{\"name\":\"%s\",\"result\":\"%s\"}\n", argv[optind], done);
+	else
+		printf("DEK %s %s\n", argv[optind], done);
+	client_reply_done(&rep);
+	return EXIT_OK;
+}
+
+static int dek_recover(int argc, char **argv)
+{
+	return dek_deleted_verb(argc, argv, VHSM_OP_DEK_RECOVER,
+				"Usage: vhsmctl dek recover NAME\n\n"
+				"Undoes dek drop --delete within the DEK's retention: it can be\n"
+				"loaded again. Root or the vhsm group only.\n",
+				"recovered");
+}
+
+static int dek_purge(int argc, char **argv)
+{
+	return dek_deleted_verb(argc, argv, VHSM_OP_DEK_PURGE,
+				"Usage: vhsmctl dek purge NAME\n\n"
+				"Removes a deleted DEK from the registry for good. Refused before the\n"
+				"retention ends when its KEK has purge protection. Root or the vhsm\n"
+				"group only.\n",
+				"purged");
+}
+
+const struct verb verbs_dek_deleted[] = {
+	{ "dek", "recover", dek_recover, "undo dek drop --delete (within the retention)" },
+	{ "dek", "purge", dek_purge, "remove a deleted DEK for good" },
+};
+const size_t verbs_dek_deleted_n = ELEMENTSOF(verbs_dek_deleted);

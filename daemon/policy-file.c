@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The policy file: load, fail closed on error, notice changes. See policy-file.h. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ct.h"
+#include "fileio.h"
+#include "journal.h"
+#include "policy-file.h"
+
+static void file_id_from_stat(const struct stat *st, struct policy_file_id *ret)
+{
+	*ret = (struct policy_file_id){
+		.exists = true,
+		.dev = st->st_dev,
+		.ino = st->st_ino,
+		.size = st->st_size,
+		.mtime = st->st_mtim,
+		.ctime = st->st_ctim,
+	};
+}
+
+static bool file_id_equal(const struct policy_file_id *a, const struct policy_file_id *b)
+{
+	if (a->exists != b->exists)
+		return false;
+	if (!a->exists)
+		return true;
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	       a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/*
+ * Reads and parses the file. On success *ret_policy is the policy (the built-in default,
+ * with *ret_from_file false, when the default file does not exist). On failure err names
+ * the cause. *id is always set to the identity of the file as opened (or "absent"), also on
+ * failure: a broken file is read again only once it changed.
+ */
+static int read_policy(const struct manager *m, struct snp_policy **ret_policy,
+		       bool *ret_from_file, struct policy_file_id *id, char *err, size_t errlen)
+{
+	_cleanup_close_ int fd = -EBADF;
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct stat st;
+	size_t len;
+	int r;
+
+	*id = (struct policy_file_id){};
+	fd = open(m->policy_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		r = negative_errno();
+		if (r == -ENOENT && !m->policy_required) {
+			*ret_from_file = false;
+			return snp_policy_new_default(ret_policy);
+		}
+		snprintf(err, errlen, "cannot open: %s", strerror(-r));
+		return r;
+	}
+	/* The identity of what is read, so that a change after this read is noticed. */
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	file_id_from_stat(&st, id);
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		return -EBADMSG;
+	}
+	r = fileio_read_fd(fd, POLICY_MAX_SIZE, &buf, &len);
+	if (r == -EMSGSIZE)
+		snprintf(err, errlen, "larger than the limit of %u bytes", POLICY_MAX_SIZE);
+	else if (r < 0)
+		snprintf(err, errlen, "cannot read: %s", strerror(-r));
+	if (r < 0)
+		return r;
+	r = snp_policy_parse((const char *)buf, len, ret_policy, err, errlen);
+	if (r < 0)
+		return r;
+	*ret_from_file = true;
+	return 0;
+}
+
+static void log_policy(const struct manager *m, bool changed)
+{
+	char hex[65];
+
+	if (!m->policy) {
+		log_msg(3, "policy file invalid: %s; nothing is released until it is fixed "
+			"(check it with vhsmctl policy check %s; reload with systemctl reload vhsmd)",
+			m->policy_error, m->policy_path);
+		return;
+	}
+	if (!changed)
+		return;
+	ct_hex_encode(hex, m->policy_digest, sizeof(m->policy_digest));
+	if (m->policy_from_file)
+		log_msg(5, "policy %s in force (digest %s)", m->policy_path, hex);
+	else
+		log_msg(4, "no %s: using the built-in default policy (debug and migration agents "
+			"refused, anything else allowed; digest %s)", m->policy_path, hex);
+}
+
+int policy_file_load(struct manager *m)
+{
+	struct snp_policy *p = NULL;
+	struct policy_file_id id = {};
+	bool from_file = false, was_valid = m->policy != NULL;
+	char err[POLICY_ERR_MAX] = "";
+	uint8_t digest[32] = {};
+	int r;
+
+	/* Any failure, out of memory included, leaves no policy in force: fail closed. */
+	r = read_policy(m, &p, &from_file, &id, err, sizeof(err));
+	if (r >= 0)
+		snp_policy_digest(p, digest);
+	bool changed = was_valid != (p != NULL) || memcmp(digest, m->policy_digest, 32) != 0;
+	snp_policy_free(m->policy);
+	m->policy = p;
+	m->policy_from_file = from_file;
+	memcpy(m->policy_digest, digest, sizeof(digest));
+	m->policy_error[0] = 0;
+	if (r < 0)
+		snprintf(m->policy_error, sizeof(m->policy_error), "%s: %s", m->policy_path,
+			 err[0] ? err : strerror(-r));
+	m->policy_id = id;
+	/* An attestation evaluated under another policy (or none) no longer counts. */
+	if (changed)
+		m->attest.done = m->attest.ok = false;
+	log_policy(m, changed);
+	return r;
+}
+
+int policy_file_refresh(struct manager *m)
+{
+	struct policy_file_id id = {};
+	struct stat st;
+
+	if (stat(m->policy_path, &st) == 0)
+		file_id_from_stat(&st, &id);
+	if (file_id_equal(&id, &m->policy_id))
+		return m->policy ? 0 : -EBADMSG;
+	return policy_file_load(m);
+}
