@@ -880,6 +880,8 @@ int snp_policy_to_json(const struct snp_policy *p, struct json_object **ret)
 		hex_string(hex, p->report_data, sizeof(p->report_data));
 		json_object_object_add(o, "report_data", json_object_new_string(hex));
 	}
+	if (p->measurement_owner == SNP_MEASUREMENT_OWNER_PROVIDER)
+		json_object_object_add(o, "measurement_owner", json_object_new_string("provider"));
 	*ret = TAKE_PTR(o);
 	return 0;
 }

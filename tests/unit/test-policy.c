@@ -947,6 +947,7 @@ TEST(policy_to_json_roundtrip)
 	struct json_object *v;
 
 	roundtrip("{}");
+	roundtrip("{\"measurements\":[\"" M_GENOA "\"],\"measurement_owner\":\"provider\"}");
 	roundtrip("{\"allow_vlek\":false,\"products\":[\"genoa\",\"milan\"],\"min_report_version\":3,"
 		  "\"min_tcb\":{\"bootloader\":10,\"tee\":0,\"snp\":25,\"microcode\":84},"
 		  "\"min_committed_tcb\":{\"fmc\":1,\"snp\":25,\"microcode\":84},\"allow_smt\":false,"
