@@ -48,8 +48,8 @@ cp "$STATE/exchange/imp.sealed" "$WORK/ek1.sealed"
 expect_exit 0 ctl kek export-exchange-key imp --out "$WORK/ek2.json"
 head -c 32 /dev/urandom >"$WORK/kek-imp"
 "$B/vhsm-byok" wrap --bundle "$WORK/ek2.json" --policy "$WORK/pol-x.json" \
-	--trust-root "$WORK/x-certs/ark.pem" --key-file "$WORK/kek-imp" --out "$WORK/imp.byok" \
-	>/dev/null 2>&1 || fail "vhsm-byok wrap"
+	--trust-root "$WORK/x-certs/ark.pem" --allow-test-root --key-file "$WORK/kek-imp" --out "$WORK/imp.byok" \
+	>"$WORK/byok.out" 2>&1 || fail "vhsm-byok wrap: $(cat "$WORK/byok.out")"
 stop_daemon
 cp "$WORK/ek1.sealed" "$STATE/exchange/imp.sealed"
 start_daemon x
