@@ -24,7 +24,8 @@ expect_exit 1 ctl kek create .hidden
 expect_out "invalid KEK name '.hidden': names are 1-64 characters of A-Z a-z 0-9 _ . -, not starting with '.' or '-'"
 # one message for every refused name, the name escaped: a bidi override, an over-long name
 expect_exit 1 ctl kek create "$(printf 'ab\xe2\x80\xaecd')"
-expect_out "invalid KEK name 'ab\\\\xe2\\\\x80\\\\xaecd': names are 1-64"
+# (vhsmctl escapes daemon text once more: the backslash of \xNN may show doubled)
+expect_out "invalid KEK name 'ab(\\\\)+xe2(\\\\)+x80(\\\\)+xaecd': names are 1-64"
 ! grep -q "$(printf '\xe2\x80\xae')" "$WORK/out" || fail "a bidi override reached the terminal"
 expect_exit 1 ctl kek create "$(printf 'k%.0s' {1..65})"
 expect_out "invalid name 'k{64}\\.\\.\\.': names are 1-64"
