@@ -55,7 +55,7 @@ char *text_escape_mem(const void *s, size_t n, char *out, size_t outlen)
 		char buf[16];
 		uint32_t cp = 0;
 		size_t k = text_utf8_decode(p + i, n - i, &cp);
-		bool keep = k > 0 && !cp_is_control(cp) && cp != '\\';
+		bool keep = k > 0 && !cp_is_control(cp);
 		size_t m = escape_one(p + i, k ? k : 1, keep, buf);
 
 		/* Room for this character, and for "..." if more follows. */

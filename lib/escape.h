@@ -6,10 +6,11 @@
  * "refused" must not be made to look like "VERIFIED". Every tool passes such text, or the
  * whole message that quotes it, through text_escape() before printing it.
  *
- * Kept: printable ASCII except the backslash, and well-formed UTF-8 code points that are
- * neither control characters (C0, DEL, C1) nor bidirectional-text controls. Everything else
- * becomes "\\r", "\\n", "\\t", "\\\\" or "\\xHH" (one per byte), so the output is unambiguous
- * and reversible. Pure; library code, never logs.
+ * Kept: printable ASCII and well-formed UTF-8 code points that are neither control
+ * characters (C0, DEL, C1) nor bidirectional-text controls. Everything else becomes "\\r",
+ * "\\n", "\\t" or "\\xHH" (one per byte). A backslash is kept as it is: text that a daemon
+ * already escaped (an invalid name quoted in its message) is not escaped twice. Pure;
+ * library code, never logs.
  */
 #pragma once
 
