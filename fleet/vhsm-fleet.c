@@ -45,6 +45,8 @@ static size_t arg_n_servers;
 static const char *arg_ca, *arg_cert, *arg_key, *arg_group, *arg_name, *arg_key_file;
 static int arg_timeout_ms;
 static bool arg_json, arg_no_activate, arg_compromised;
+/* CRYPTO_secure_malloc_init(): 1 locked, 2 allocated but not locked, 0 failed. */
+static int secure_heap;
 
 static void err(const char *fmt, ...) _printf_(1, 2);
 static void err(const char *fmt, ...)
@@ -118,6 +120,10 @@ static int session_open(struct session *s)
 	if (arg_n_servers == 0 || !arg_ca || !arg_cert || !arg_key) {
 		err("--server, --ca, --cert and --key are needed (see vhsm-fleet --help)");
 		return -EINVAL;
+	}
+	if (secure_heap != 1) {
+		err("cannot lock OpenSSL's secure heap for the client key (RLIMIT_MEMLOCK?)");
+		return -ENOMEM;
 	}
 	r = load_key(&key);
 	if (r < 0)
@@ -685,7 +691,7 @@ int main(int argc, char **argv)
 
 	(void)secmem_harden_process(); /* KEKs and the client key pass through this process */
 	/* Private keys OpenSSL loads (the client key) go to its locked secure heap. */
-	(void)CRYPTO_secure_malloc_init(64 * 1024, 64);
+	secure_heap = CRYPTO_secure_malloc_init(64 * 1024, 64);
 	r = parse_args(argc, argv);
 	if (r != EXIT_OK)
 		return r < 0 ? EXIT_OK : r;
