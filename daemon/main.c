@@ -16,6 +16,7 @@
 #include "attest.h"
 #include "audit-coalesce.h"
 #include "audit.h"
+#include "clock.h"
 #include "fileio.h"
 #include "journal.h"
 #include "log.h"
@@ -35,6 +36,7 @@ static long arg_interval = 3600;
 static long arg_audit_max_bytes = (long)AUDIT_BUDGET_DEFAULT;
 static long arg_audit_max_age_days;
 static long arg_fresh_ms = VHSMD_ATTEST_FRESH_MS_DEFAULT;
+static const char *arg_test_clock;
 static bool arg_debug;
 static const char *arg_luks_key_socket;
 static bool arg_luks_standalone;
@@ -89,7 +91,7 @@ static int parse_long(const char *s, long min, long max, long *ret)
 static int parse_argv(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_STATE, O_DEV, O_POLICY, O_TRUST, O_IDLE, O_INTERVAL, O_DEBUG,
-	       O_VERSION, O_KEYSOCK, O_STANDALONE, O_AUDIT_BYTES, O_AUDIT_AGE, O_FRESH };
+	       O_VERSION, O_KEYSOCK, O_STANDALONE, O_AUDIT_BYTES, O_AUDIT_AGE, O_FRESH, O_TEST_CLOCK };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "state-dir", required_argument, NULL, O_STATE },
@@ -101,6 +103,7 @@ static int parse_argv(int argc, char **argv)
 		{ "audit-max-bytes", required_argument, NULL, O_AUDIT_BYTES },
 		{ "audit-max-age-days", required_argument, NULL, O_AUDIT_AGE },
 		{ "attest-fresh-ms", required_argument, NULL, O_FRESH },
+		{ "test-clock", required_argument, NULL, O_TEST_CLOCK },
 		{ "debug", no_argument, NULL, O_DEBUG },
 		{ "luks-key-socket", required_argument, NULL, O_KEYSOCK },
 		{ "luks-standalone", no_argument, NULL, O_STANDALONE },
@@ -156,6 +159,7 @@ static int parse_argv(int argc, char **argv)
 				return -EINVAL;
 			}
 			break;
+		case O_TEST_CLOCK: arg_test_clock = optarg; break;
 		case O_DEBUG: arg_debug = true; break;
 		case O_KEYSOCK: arg_luks_key_socket = optarg; break;
 		case O_STANDALONE: arg_luks_standalone = true; break;
@@ -183,6 +187,16 @@ static int setup(struct manager *m)
 	m->device_spec = strdup(arg_device);
 	if (!m->state_dir || !m->device_spec)
 		return -ENOMEM;
+	if (arg_test_clock) {
+		/* A clock the caller controls would let it move purge protection: tests only. */
+		if (strncmp(arg_device, "sim:", 4) != 0) {
+			log_msg(3, "--test-clock is for tests on the simulator (sim:FILE) only");
+			return -EINVAL;
+		}
+		m->test_clock_path = strdup(arg_test_clock);
+		if (!m->test_clock_path)
+			return -ENOMEM;
+	}
 	m->policy_path = strdup(arg_policy ? arg_policy : VHSMD_DEFAULT_POLICY);
 	if (!m->policy_path)
 		return -ENOMEM;
@@ -211,6 +225,12 @@ static int setup(struct manager *m)
 	r = store_open(m);
 	if (r < 0) {
 		log_msg(3, "cannot open state directory %s: %s", arg_state_dir, strerror(-r));
+		return r;
+	}
+	r = clock_load(m);
+	if (r < 0) {
+		log_msg(3, "cannot read the clock high-water mark %s/clock: %s", arg_state_dir,
+			strerror(-r));
 		return r;
 	}
 	r = audit_open(m, &m->audit);

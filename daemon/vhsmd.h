@@ -155,6 +155,9 @@ struct manager {
 	uint64_t idle_usec;  /* 0 = never exit on idle */
 	uint64_t attest_interval_usec;
 	uint64_t attest_fresh_usec; /* "each use": an attestation no older than this */
+	char *test_clock_path; /* --test-clock (simulator only), or NULL */
+	uint64_t clock_hwm;    /* latest wall-clock second seen (clock.c) */
+	uint64_t clock_saved;  /* the value in <state>/clock */
 	sd_event_source *idle_source;
 	unsigned n_connections;
 	unsigned n_unprivileged; /* connections of non-administrators */
