@@ -11,36 +11,8 @@
 #include <unistd.h>
 
 #include "keyring.h"
+#include "luks-match.h"
 #include "shred-dm.h"
-
-/* True when the crypt target parameters name the keyring key "vhsm:<dek>" of one of deks. */
-static bool params_use_dek(const char *params, char *const *deks)
-{
-	char key[160], want[96];
-	const char *sp = strchr(params, ' '), *end;
-	size_t n;
-
-	/* "<cipher> <key> <iv_offset> <device> <offset> ..." */
-	if (!sp)
-		return false;
-	end = strchr(sp + 1, ' ');
-	n = end ? (size_t)(end - sp - 1) : strlen(sp + 1);
-	if (n >= sizeof(key))
-		return false;
-	memcpy(key, sp + 1, n);
-	key[n] = 0;
-	/* ":SIZE:logon:DESCRIPTION"; anything else may be another mapping's key in hex. */
-	bool found = false;
-	const char *t = key[0] == ':' ? strchr(key + 1, ':') : NULL;
-	if (t && strncmp(t, ":" KEYRING_DEK_TYPE ":", strlen(KEYRING_DEK_TYPE) + 2) == 0) {
-		t += strlen(KEYRING_DEK_TYPE) + 2;
-		for (char *const *d = deks; *d && !found; d++)
-			found = keyring_dek_description(*d, want, sizeof(want)) == 0 &&
-				strcmp(t, want) == 0;
-	}
-	explicit_bzero(key, sizeof(key));
-	return found;
-}
 
 static bool device_uses_dek(const char *name, char *const *deks)
 {
@@ -55,7 +27,7 @@ static bool device_uses_dek(const char *name, char *const *deks)
 		uint64_t start, length;
 		char *type = NULL, *params = NULL;
 		next = dm_get_next_target(dmt, next, &start, &length, &type, &params);
-		if (type && params && strcmp(type, "crypt") == 0 && params_use_dek(params, deks))
+		if (type && params && strcmp(type, "crypt") == 0 && dm_crypt_params_use_dek(params, deks))
 			found = true;
 	} while (next && !found);
 out:

@@ -387,8 +387,9 @@ static bool header_uses_kek(struct crypt_device *cd, const char *kek)
 	return false;
 }
 
-/* Calls fn for every active dm-crypt LUKS2 mapping whose header names kek. Returns the number
- * of failures of fn. */
+/* Calls fn for every active dm-crypt LUKS2 mapping (the kernel's list) whose header names kek
+ * and is the header the mapping was opened with. Returns the number of failures of fn plus
+ * the mappings that could not be judged. */
 static int for_each_active_volume(const char *kek, int (*fn)(struct crypt_device *cd,
 							      const char *name, const char *kek))
 {
@@ -416,11 +417,28 @@ static int for_each_active_volume(const char *kek, int (*fn)(struct crypt_device
 			name[0] = 0;
 		fclose(f);
 		name[strcspn(name, "\n")] = 0;
+		uuid[strcspn(uuid, "\n")] = 0;
 		struct crypt_device *cd = NULL;
-		if (!name[0] || crypt_init_by_name(&cd, name) < 0)
+		if (!name[0])
 			continue;
-		if (header_uses_kek(cd, kek) && fn(cd, name, kek) < 0)
+		/* The kernel's dm uuid says which volume is active; the header that says which
+		 * KEK it uses is on a disk the host can edit. A header that cannot be read, or
+		 * that is not the one the volume was opened with, is a volume we cannot judge:
+		 * named, and counted as a failure. */
+		if (crypt_init_by_name(&cd, name) < 0) {
+			cli_error("volume %s: active LUKS2 mapping whose header cannot be read; check "
+				  "it by hand", name);
 			failures++;
+			continue;
+		}
+		if (luks_header_matches_dm_uuid(crypt_get_uuid(cd), uuid) != 1) {
+			cli_error("volume %s: the header on disk (UUID %s) is not the one the mapping "
+				  "was opened with (%s); check it by hand", name,
+				  crypt_get_uuid(cd) ?: "none", uuid);
+			failures++;
+		} else if (header_uses_kek(cd, kek) && fn(cd, name, kek) < 0) {
+			failures++;
+		}
 		crypt_free(cd);
 	}
 	if (d)

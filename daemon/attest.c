@@ -16,6 +16,7 @@
 #include "amd-cert.h"
 #include "audit.h"
 #include "certtable.h"
+#include "limits.h"
 #include "log.h"
 #include "policy-file.h"
 
@@ -59,6 +60,7 @@ static int report_request(struct manager *m, const uint8_t *nonce, size_t nonce_
 	/* REPORT_DATA binds the caller's nonce: SHA-512 fills the 64 bytes exactly. */
 	if (!EVP_Digest(nonce, nonce_len, data, &dlen, EVP_sha512(), NULL) || dlen != 64)
 		return vhsm_log_openssl(-EIO, "SHA-512");
+	m->n_reports++;
 	r = snp_dev_get_ext_report(m->dev, data, 0, report, ret_certs, ret_certs_len, st);
 	if (r < 0)
 		vhsm_log_debug("report request failed: %s (status 0x%x fw 0x%x vmm 0x%x)",
@@ -160,6 +162,7 @@ int attest_now(struct manager *m)
 
 	a.at_usec = now_usec(CLOCK_REALTIME);
 	a.mono_usec = now_usec(CLOCK_MONOTONIC);
+	a.request_seq = m->request_seq;
 	if (!m->policy)
 		return attest_no_policy(m, &a);
 	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
@@ -195,9 +198,17 @@ int attest_now(struct manager *m)
 	return a.ok ? 0 : -EKEYREJECTED;
 }
 
+/* Whether the last attestation counts as fresh for "each use": made during this request, or
+ * no older than m->attest_fresh_usec. One attestation thus serves every KEK of a request. */
+static bool attest_fresh(const struct manager *m, uint64_t age)
+{
+	return m->attest.done && ((m->request_seq != 0 && m->attest.request_seq == m->request_seq) ||
+				  age <= m->attest_fresh_usec);
+}
+
 int attest_require(struct manager *m, bool fresh, char *why, size_t whylen)
 {
-	uint64_t age;
+	uint64_t now, age;
 	int r;
 
 	/* An edited policy file counts from the next request on, a broken one refuses it. */
@@ -206,14 +217,22 @@ int attest_require(struct manager *m, bool fresh, char *why, size_t whylen)
 		snprintf(why, whylen, "policy file invalid: %s", m->policy_error);
 		return -EKEYREJECTED;
 	}
-	age = now_usec(CLOCK_MONOTONIC) - m->attest.mono_usec;
+	now = now_usec(CLOCK_MONOTONIC);
+	age = now - m->attest.mono_usec;
 
 	/* A failed attestation is retried at most every ATTEST_RETRY_USEC: every attempt is a
 	 * guest request, and flooding the host can end in throttling timeouts that disable the
-	 * VMPCK for good (SNP-ABI "Driver behaviour"). Callers asking for a fresh one are
-	 * admins or keys whose policy demands it. */
+	 * VMPCK for good (SNP-ABI "Driver behaviour"). A fresh one, for KEKs whose policy
+	 * demands one for each use, is charged to the caller's and the global report budgets
+	 * (limits.h), as ATTEST_REPORT is. */
 	bool retry = !m->attest.ok && age >= ATTEST_RETRY_USEC;
-	if (fresh || !m->attest.done || retry || age >= m->attest_interval_usec) {
+	bool need_fresh = fresh && !attest_fresh(m, age);
+	if (need_fresh && m->request_peer && m->limits) {
+		r = limits_take_report(m->limits, m->request_peer, now, why, whylen);
+		if (r < 0)
+			return r;
+	}
+	if (need_fresh || !m->attest.done || retry || age >= m->attest_interval_usec) {
 		r = attest_now(m);
 		if (r < 0 && r != -EKEYREJECTED) {
 			snprintf(why, whylen, "attestation failed: %s", m->attest.error);

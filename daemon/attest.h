@@ -12,8 +12,11 @@
 int attest_now(struct manager *m);
 
 /*
- * Ensures a passing attestation no older than the interval (fresh=true: run a new one).
- * Returns 0, or -EKEYREJECTED with the failed checks/rules in why, or -errno from the device.
+ * Ensures a passing attestation no older than the interval. fresh=true ("each use"): one made
+ * during the current request or no older than m->attest_fresh_usec; a new one for a
+ * non-administrator's request is charged to its report budgets first.
+ * Returns 0, or -EKEYREJECTED with the failed checks/rules in why, -EAGAIN with the exhausted
+ * budget in why (no report requested), or -errno from the device.
  */
 int attest_require(struct manager *m, bool fresh, char *why, size_t whylen);
 

@@ -357,6 +357,7 @@ int luks_keysock_accept(struct manager *m, int listen_fd)
 		snprintf(why, sizeof(why), "peer address is not a systemd-cryptsetup key request");
 		r = -EBADMSG;
 	} else {
+		m->request_seq++; /* a request of its own for attest.c's "each use" */
 		r = keysock_answer(m, fd, &p, volume, kek, sizeof(kek), &version, why, sizeof(why));
 	}
 	struct audit_record rec = { .event = "luks.keysock", .key = kek[0] ? kek : NULL,

@@ -16,6 +16,7 @@
 #include "attest.h"
 #include "audit-coalesce.h"
 #include "audit.h"
+#include "clock.h"
 #include "fileio.h"
 #include "journal.h"
 #include "log.h"
@@ -34,6 +35,8 @@ static long arg_idle = 60;
 static long arg_interval = 3600;
 static long arg_audit_max_bytes = (long)AUDIT_BUDGET_DEFAULT;
 static long arg_audit_max_age_days;
+static long arg_fresh_ms = VHSMD_ATTEST_FRESH_MS_DEFAULT;
+static const char *arg_test_clock;
 static bool arg_debug;
 static const char *arg_luks_key_socket;
 static bool arg_luks_standalone;
@@ -62,6 +65,9 @@ static void help(void)
 	       "  --audit-max-bytes N    disk budget of the audit log; the oldest segments are\n"
 	       "                         pruned beyond it (default 1073741824, minimum 65536)\n"
 	       "  --audit-max-age-days D prune audit segments older than D days (default 0: never)\n"
+	       "  --attest-fresh-ms MS   \"each use\" of an attest-each-use KEK: an attestation\n"
+	       "                         of the same request or no older than MS (10..10000,\n"
+	       "                         default 100)\n"
 	       "  --luks-key-socket PATH serve crypttab key requests on the stream socket PATH\n"
 	       "                         when not socket-activated\n"
 	       "  --luks-standalone      no KEK store in use (initrd): LUKS2 tokens unlock with\n"
@@ -85,7 +91,7 @@ static int parse_long(const char *s, long min, long max, long *ret)
 static int parse_argv(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_STATE, O_DEV, O_POLICY, O_TRUST, O_IDLE, O_INTERVAL, O_DEBUG,
-	       O_VERSION, O_KEYSOCK, O_STANDALONE, O_AUDIT_BYTES, O_AUDIT_AGE };
+	       O_VERSION, O_KEYSOCK, O_STANDALONE, O_AUDIT_BYTES, O_AUDIT_AGE, O_FRESH, O_TEST_CLOCK };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "state-dir", required_argument, NULL, O_STATE },
@@ -96,6 +102,8 @@ static int parse_argv(int argc, char **argv)
 		{ "attest-interval", required_argument, NULL, O_INTERVAL },
 		{ "audit-max-bytes", required_argument, NULL, O_AUDIT_BYTES },
 		{ "audit-max-age-days", required_argument, NULL, O_AUDIT_AGE },
+		{ "attest-fresh-ms", required_argument, NULL, O_FRESH },
+		{ "test-clock", required_argument, NULL, O_TEST_CLOCK },
 		{ "debug", no_argument, NULL, O_DEBUG },
 		{ "luks-key-socket", required_argument, NULL, O_KEYSOCK },
 		{ "luks-standalone", no_argument, NULL, O_STANDALONE },
@@ -143,6 +151,15 @@ static int parse_argv(int argc, char **argv)
 				return -EINVAL;
 			}
 			break;
+		case O_FRESH:
+			if (parse_long(optarg, VHSMD_ATTEST_FRESH_MS_MIN, VHSMD_ATTEST_FRESH_MS_MAX,
+				       &arg_fresh_ms) < 0) {
+				log_msg(3, "invalid --attest-fresh-ms '%s' (%u..%u)", optarg,
+					VHSMD_ATTEST_FRESH_MS_MIN, VHSMD_ATTEST_FRESH_MS_MAX);
+				return -EINVAL;
+			}
+			break;
+		case O_TEST_CLOCK: arg_test_clock = optarg; break;
 		case O_DEBUG: arg_debug = true; break;
 		case O_KEYSOCK: arg_luks_key_socket = optarg; break;
 		case O_STANDALONE: arg_luks_standalone = true; break;
@@ -165,10 +182,21 @@ static int setup(struct manager *m)
 	m->idle_usec = (uint64_t)arg_idle * 1000000ULL;
 	m->luks_standalone = arg_luks_standalone;
 	m->attest_interval_usec = (uint64_t)arg_interval * 1000000ULL;
+	m->attest_fresh_usec = (uint64_t)arg_fresh_ms * 1000ULL;
 	m->state_dir = strdup(arg_state_dir);
 	m->device_spec = strdup(arg_device);
 	if (!m->state_dir || !m->device_spec)
 		return -ENOMEM;
+	if (arg_test_clock) {
+		/* A clock the caller controls would let it move purge protection: tests only. */
+		if (strncmp(arg_device, "sim:", 4) != 0) {
+			log_msg(3, "--test-clock is for tests on the simulator (sim:FILE) only");
+			return -EINVAL;
+		}
+		m->test_clock_path = strdup(arg_test_clock);
+		if (!m->test_clock_path)
+			return -ENOMEM;
+	}
 	m->policy_path = strdup(arg_policy ? arg_policy : VHSMD_DEFAULT_POLICY);
 	if (!m->policy_path)
 		return -ENOMEM;
@@ -197,6 +225,12 @@ static int setup(struct manager *m)
 	r = store_open(m);
 	if (r < 0) {
 		log_msg(3, "cannot open state directory %s: %s", arg_state_dir, strerror(-r));
+		return r;
+	}
+	r = clock_load(m);
+	if (r < 0) {
+		log_msg(3, "cannot read the clock high-water mark %s/clock: %s", arg_state_dir,
+			strerror(-r));
 		return r;
 	}
 	r = audit_open(m, &m->audit);

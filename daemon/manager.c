@@ -25,12 +25,18 @@
 #include "journal.h"
 #include "kek-file.h"
 #include "manifest.h"
+#include "limits.h"
 #include "luks.h"
 #include "log.h"
 #include "policy-file.h"
+#include "ops.h"
 #include "secmem.h"
 #include "store.h"
 #include "vhsmd.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
 
 struct conn {
 	struct manager *m;
@@ -65,6 +71,11 @@ int manager_new(struct manager **ret)
 	m->state_fd = -EBADF;
 	m->idle_usec = 60ULL * 1000000ULL;
 	m->attest_interval_usec = 3600ULL * 1000000ULL;
+	m->attest_fresh_usec = VHSMD_ATTEST_FRESH_MS_DEFAULT * 1000ULL;
+	if (limits_new(&m->limits) < 0) {
+		free(m);
+		return -ENOMEM;
+	}
 	g = getgrnam("vhsm");
 	m->admin_gid = g ? g->gr_gid : (gid_t)-1;
 	*ret = m;
@@ -103,11 +114,13 @@ struct manager *manager_free(struct manager *m)
 	kek_marks_free(m->kek_marks);
 	audit_free(m->audit);
 	manifest_free(m->manifest);
+	limits_free(m->limits);
 	sd_event_unref(m->event);
 	free(m->socket_path);
 	free(m->state_dir);
 	free(m->device_spec);
 	free(m->policy_path);
+	free(m->test_clock_path);
 	free(m);
 	return NULL;
 }
@@ -191,21 +204,55 @@ static void conn_touch(struct conn *c)
 	}
 }
 
-/* Whether a new connection of peer p fits the per-uid and reserved-slot limits. */
-static bool conn_admissible(struct manager *m, const struct peer *p)
+/* Whether a new connection of peer p fits the global, reserved-slot and per-principal limits:
+ * 0, or -EAGAIN with the limit named in why. */
+static int conn_admissible(struct manager *m, const struct peer *p, char *why, size_t whylen)
 {
-	unsigned same = 0;
+	struct principal who[2];
+	unsigned n = limits_principals(p, who);
+	char name[32];
 
-	if (m->n_connections >= VHSMD_MAX_CONNECTIONS)
-		return false;
+	if (m->n_connections >= VHSMD_MAX_CONNECTIONS) {
+		snprintf(why, whylen, "all %u connections are in use; try again",
+			 VHSMD_MAX_CONNECTIONS);
+		return -EAGAIN;
+	}
 	if (p->admin)
-		return true;
-	if (m->n_unprivileged >= VHSMD_MAX_CONNECTIONS - VHSMD_ADMIN_RESERVED)
-		return false;
-	for (struct conn *c = m->conns; c; c = c->next)
-		if (c->peer.uid == p->uid)
-			same++;
-	return same < VHSMD_MAX_CONNECTIONS_PER_UID;
+		return 0;
+	if (m->n_unprivileged >= VHSMD_MAX_CONNECTIONS - VHSMD_ADMIN_RESERVED) {
+		snprintf(why, whylen, "all %u connections of non-administrators are in use; try again",
+			 VHSMD_MAX_CONNECTIONS - VHSMD_ADMIN_RESERVED);
+		return -EAGAIN;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		unsigned same = 0;
+		for (struct conn *c = m->conns; c; c = c->next)
+			if (limits_charged_to(&c->peer, &who[i]))
+				same++;
+		if (same >= VHSMD_MAX_CONNECTIONS_PER_UID) {
+			principal_format(&who[i], name, sizeof(name));
+			snprintf(why, whylen, "%s holds %u connections, the limit per user; try again",
+				 name, same);
+			return -EAGAIN;
+		}
+	}
+	return 0;
+}
+
+/* The login uid of the peer of fd (pid from SO_PEERCRED) into p: the principal of limits.h. */
+static int peer_identify_login(int fd, struct peer *p)
+{
+	_cleanup_close_ int pidfd = -EBADF;
+	socklen_t len = sizeof(int);
+	int r;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0 || len != sizeof(int))
+		pidfd = -EBADF;
+	r = limits_read_loginuid(p->pid, pidfd, &p->loginuid);
+	if (r < 0)
+		return r;
+	p->has_loginuid = r > 0;
+	return 0;
 }
 
 static int peer_identify(struct manager *m, int fd, struct peer *ret)
@@ -241,6 +288,11 @@ static int peer_identify(struct manager *m, int fd, struct peer *ret)
 		/* ACLs see the first groups only; a peer in more groups is matched on those. */
 		if (p.n_groups < ELEMENTSOF(p.groups))
 			p.groups[p.n_groups++] = groups[i];
+	}
+	if (!p.admin) {
+		int r = peer_identify_login(fd, &p);
+		if (r < 0)
+			return r;
 	}
 	*ret = p;
 	return 0;
@@ -291,12 +343,33 @@ static int conn_handler(sd_event_source *s, int fd, uint32_t revents, void *user
 	return 0;
 }
 
+/* Tells a connection over a limit why, in one reply (request id 0, status err) before it is
+ * closed: the client retries later. Nothing was read from it, so nothing was acted on. */
+static void conn_decline(struct manager *m, int fd, const struct peer *p, int err, const char *why)
+{
+	int n = ops_reply_declined(m->tx, VHSM_WIRE_MAX_MESSAGE, err, why);
+
+	vhsm_log_debug("declining a connection of uid %u (pid %d): %s", (unsigned)p->uid,
+		       (int)p->pid, why);
+	if (n > 0 && send(fd, m->tx, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		vhsm_log_debug("decline reply to pid %d failed: %m", (int)p->pid);
+	if (n > 0)
+		explicit_bzero(m->tx, (size_t)n);
+	/* Closing with the request unread would make the client's next recv() fail with
+	 * ECONNRESET before it sees the reply. After the shutdown no request can arrive (the
+	 * client's send fails with EPIPE); one already queued is discarded unread. */
+	(void)shutdown(fd, SHUT_RDWR);
+	for (int i = 0; i < 4 && recv(fd, NULL, 0, MSG_DONTWAIT | MSG_TRUNC) > 0; i++)
+		;
+}
+
 static int accept_handler(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct manager *m = userdata;
 	_cleanup_close_ int cfd = -EBADF;
 	struct conn *c;
 	struct peer p;
+	char why[160];
 	int r;
 
 	(void)s;
@@ -304,10 +377,14 @@ static int accept_handler(sd_event_source *s, int fd, uint32_t revents, void *us
 	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (cfd < 0)
 		return 0;
-	if (peer_identify(m, cfd, &p) < 0)
+	r = peer_identify(m, cfd, &p);
+	if (r < 0) {
+		vhsm_log_debug("cannot identify the peer of a connection: %s", strerror(-r));
 		return 0;
-	if (!conn_admissible(m, &p)) {
-		vhsm_log_debug("connection limit reached for uid %u, refusing", (unsigned)p.uid);
+	}
+	r = conn_admissible(m, &p, why, sizeof(why));
+	if (r < 0) {
+		conn_decline(m, cfd, &p, r, why);
 		return 0;
 	}
 	c = calloc(1, sizeof(*c));

@@ -21,6 +21,7 @@
 #include "acl.h"
 #include "attest.h"
 #include "byok.h"
+#include "clock.h"
 #include "json.h"
 #include "log.h"
 #include "ops.h"
@@ -122,7 +123,7 @@ static int export_params(struct op_ctx *c, struct byok_bundle *b)
 		memcpy(b->nonce, nf->value, BYOK_NONCE_SIZE);
 	else if (RAND_bytes(b->nonce, BYOK_NONCE_SIZE) != 1)
 		return op_fail(c, -EIO, "random number generator failed");
-	b->created = (uint64_t)time(NULL);
+	b->created = clock_wall(c->m);
 	b->expires = b->created + ttl;
 	strcpy(b->kek, c->key);
 	return 0;
@@ -243,7 +244,9 @@ static int import_exchange_key(struct op_ctx *c, const struct byok_file *f, EVP_
 	if (strcmp(p.kid, f->kid) != 0) /* kids are public */
 		return op_fail(c, -ENOKEY, "the BYOK file is for exchange key %s; the exchange key "
 			       "pending for KEK %s is %s", f->kid, c->key, p.kid);
-	if ((uint64_t)time(NULL) >= p.expires) {
+	/* Against the latest time seen: a clock moved backwards does not revive an expired
+	 * exchange key. */
+	if (clock_latest(c->m) >= p.expires) {
 		exchange_spend(c, p.kid, "expired");
 		return op_fail(c, -EKEYEXPIRED, "exchange key %s expired at %llu; export a new one",
 			       p.kid, (unsigned long long)p.expires);
@@ -276,7 +279,7 @@ static int import_flags(struct op_ctx *c, struct kek_meta *meta, enum seal_profi
 			       KEK_MAX_RETENTION_DAYS);
 	strcpy(meta->name, c->key);
 	meta->state = meta->state_before_delete = KEK_ENABLED;
-	meta->created = meta->updated = (uint64_t)time(NULL);
+	meta->created = meta->updated = clock_wall(c->m);
 	meta->retention_days = days;
 	meta->exportable = flags & VHSM_KEK_FLAG_EXPORTABLE;
 	meta->purge_protection = flags & VHSM_KEK_FLAG_PURGE_PROTECTION;

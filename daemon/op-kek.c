@@ -13,6 +13,7 @@
 
 #include "acl.h"
 #include "attest.h"
+#include "clock.h"
 #include "ct.h"
 #include "dek.h"
 #include "ops.h"
@@ -32,10 +33,6 @@ static uint64_t retention_end(const struct kek_meta *meta)
 	return meta->deleted_at + (uint64_t)meta->retention_days * 86400u;
 }
 
-static uint64_t now_sec(void)
-{
-	return (uint64_t)time(NULL);
-}
 
 /*
  * Refuses callers the KEK's ACL does not admit before anything asks the firmware: unsealing
@@ -150,7 +147,7 @@ int op_kek_create(struct op_ctx *c)
 		return op_fail(c, -EINVAL, "invalid ACL '%s'", acl);
 	strcpy(meta.name, c->key);
 	meta.state = meta.state_before_delete = KEK_ENABLED;
-	meta.created = meta.updated = now_sec();
+	meta.created = meta.updated = clock_wall(c->m);
 	meta.retention_days = days;
 	meta.purge_protection = flags & VHSM_KEK_FLAG_PURGE_PROTECTION;
 	meta.exportable = flags & VHSM_KEK_FLAG_EXPORTABLE;
@@ -242,7 +239,7 @@ static int kek_commit(struct op_ctx *c, struct kek_meta *meta, const struct seal
 {
 	struct seal_params now;
 
-	meta->updated = now_sec();
+	meta->updated = clock_wall(c->m);
 	int r = store_write(c->m, meta, p->profile, keys, false, &now, c->why, sizeof(c->why));
 	if (r < 0)
 		return r;
@@ -274,7 +271,7 @@ int op_kek_rotate(struct op_ctx *c)
 	if (RAND_priv_bytes(nk + (size_t)meta.n_versions * KEK_KEY_SIZE, KEK_KEY_SIZE) != 1)
 		return op_fail(c, -EIO, "random number generator failed");
 	meta.versions[meta.n_versions].version = meta.versions[meta.n_versions - 1].version + 1;
-	meta.versions[meta.n_versions].created = now_sec();
+	meta.versions[meta.n_versions].created = clock_wall(c->m);
 	meta.n_versions++;
 	c->version = meta.versions[meta.n_versions - 1].version;
 	return kek_commit(c, &meta, &p, nk);
@@ -395,7 +392,7 @@ int op_kek_delete(struct op_ctx *c)
 	}
 	meta.state_before_delete = meta.state;
 	meta.state = KEK_DELETED;
-	meta.deleted_at = now_sec();
+	meta.deleted_at = clock_wall(c->m);
 	return kek_commit(c, &meta, &p, keys);
 }
 
@@ -410,7 +407,10 @@ int op_kek_recover(struct op_ctx *c)
 		return r;
 	if (meta.state != KEK_DELETED)
 		return op_fail(c, -EALREADY, "KEK %s is not deleted", c->key);
-	if (now_sec() >= retention_end(&meta))
+	/* Against the latest time seen: a clock moved backwards does not reopen the window (and
+	 * the KEK's authenticated timestamps bound that time from below). */
+	clock_observe(c->m, meta.updated);
+	if (clock_latest(c->m) >= retention_end(&meta))
 		return op_fail(c, -EKEYEXPIRED, "KEK %s: the %u-day retention has passed; it can "
 			       "only be purged", c->key, meta.retention_days);
 	meta.state = meta.state_before_delete;
@@ -429,8 +429,10 @@ int op_kek_purge(struct op_ctx *c)
 		return r;
 	if (meta.state != KEK_DELETED)
 		return op_fail(c, -EPERM, "KEK %s must be deleted before it can be purged", c->key);
+	/* Against the wall clock only: a clock moved backwards delays the purge. One moved
+	 * forward is not detected (docs/SECURITY.md, "Guest clock"). */
 	uint64_t until = retention_end(&meta);
-	if (meta.purge_protection && now_sec() < until)
+	if (meta.purge_protection && clock_wall(c->m) < until)
 		return op_fail(c, -EPERM, "purge protection: KEK %s can be purged after %llu "
 			       "(retention %u days)", c->key, (unsigned long long)until,
 			       meta.retention_days);

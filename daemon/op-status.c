@@ -11,6 +11,7 @@
 #include "ct.h"
 #include "manifest.h"
 #include "kek-file.h"
+#include "limits.h"
 #include "ops.h"
 #include "policy-file.h"
 #include "store.h"
@@ -166,6 +167,10 @@ int op_status(struct op_ctx *c)
 	json_object_object_add(o, "trust_roots", json_object_new_int64((int64_t)m->n_trust_roots));
 	json_object_object_add(o, "keks", json_object_new_int64((int64_t)n));
 	json_object_object_add(o, "requests", json_object_new_int64((int64_t)m->n_requests));
+	/* Guest requests for reports, the ones the host throttles: for administrators. */
+	if (c->peer->admin)
+		json_object_object_add(o, "report_requests",
+				       json_object_new_int64((int64_t)m->n_reports));
 	json_object_object_add(o, "attestation", attest_json(&m->attest));
 	if (m->audit)
 		json_object_object_add(o, "audit", audit_json(m->audit));
@@ -178,36 +183,6 @@ int op_status(struct op_ctx *c)
 	return 0;
 }
 
-/*
- * Reports for unprivileged callers come from a token bucket (REPORT_BURST, then one per
- * REPORT_REFILL_SEC): each is a guest request, and the host throttles those.
- */
-#define REPORT_BURST 5.0
-#define REPORT_REFILL_SEC 1.0
-
-static bool report_token(const struct peer *p)
-{
-	static double tokens = REPORT_BURST;
-	static struct timespec last;
-	struct timespec now;
-
-	if (p->admin)
-		return true;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (last.tv_sec || last.tv_nsec) {
-		double dt = (double)(now.tv_sec - last.tv_sec) +
-			    (double)(now.tv_nsec - last.tv_nsec) / 1e9;
-		tokens += dt / REPORT_REFILL_SEC;
-		if (tokens > REPORT_BURST)
-			tokens = REPORT_BURST;
-	}
-	last = now;
-	if (tokens < 1.0)
-		return false;
-	tokens -= 1.0;
-	return true;
-}
-
 int op_attest_report(struct op_ctx *c)
 {
 	const struct vhsm_wire_field *nonce = vhsm_wire_get(c->req, VHSM_TAG_NONCE);
@@ -218,8 +193,15 @@ int op_attest_report(struct op_ctx *c)
 
 	if (!nonce || nonce->len == 0 || nonce->len > 64)
 		return op_fail(c, -EINVAL, "a nonce of 1..64 bytes is required");
-	if (!report_token(c->peer))
-		return op_fail(c, -EBUSY, "too many report requests; try again in a second");
+	/* Each report is a guest request, and the host throttles those: non-administrators
+	 * draw from their own and the global budget (limits.h). */
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	r = limits_take_report(c->m->limits, c->peer,
+			       (uint64_t)now.tv_sec * 1000000ULL + (uint64_t)now.tv_nsec / 1000ULL,
+			       c->why, sizeof(c->why));
+	if (r < 0)
+		return r;
 	r = attest_report_for(c->m, nonce->value, nonce->len, report, &certs, &certs_len);
 	if (r < 0)
 		return op_fail(c, r, "report request failed: %s", strerror(-r));

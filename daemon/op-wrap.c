@@ -129,8 +129,10 @@ int op_wrap(struct op_ctx *c)
  * UNWRAP_BATCH keeps the KEK of one item open for the next items that name it, so that the
  * shield is decrypted once per batch and KEK instead of once per item. Nothing that decides
  * whether an item may be unwrapped changes during one request (the daemon serves one at a
- * time), and the ACL and state checks still run for every item; a KEK whose policy demands
- * an attestation for every use is never kept.
+ * time), and the ACL and state checks still run for every item. That holds for a KEK whose
+ * policy demands an attestation for every use too: "each use" means an attestation made
+ * during the request (or no older than --attest-fresh-ms, attest.c), and the one made when
+ * the KEK was opened serves every item of the request.
  */
 struct kek_open {
 	char name[KEK_NAME_MAX + 1];
@@ -147,7 +149,7 @@ static void kek_open_done(struct kek_open *k)
 /* Opens the KEK name for op into k, or reuses k when it holds that KEK already. */
 static int kek_open_for(struct op_ctx *c, const char *name, uint32_t op, struct kek_open *k)
 {
-	if (k->keys && strcmp(k->name, name) == 0 && !k->meta.attest_each_use) {
+	if (k->keys && strcmp(k->name, name) == 0) {
 		memcpy(c->key, k->name, sizeof(c->key));
 		return kek_usable(c, name, op, &k->meta);
 	}

@@ -11,6 +11,7 @@
 
 #include "audit-coalesce.h"
 #include "audit.h"
+#include "limits.h"
 #include "log.h"
 #include "ops.h"
 #include "text.h"
@@ -73,39 +74,21 @@ static const struct op_desc {
 };
 
 /*
- * Refusals of unprivileged callers go to the chained log, but at most REFUSALS_PER_MINUTE per
- * uid and minute; beyond that they go to the journal only, and the next chained record of that
- * uid says how many were left out. Keeps one local user from flooding the state directory.
+ * Refusals of unprivileged callers go to the chained log, but at most LIMITS_REFUSALS_PER_MINUTE
+ * per principal (limits.h) and minute; beyond that they go to the journal only, and the next
+ * chained record of that caller says how many were left out. Keeps local users from flooding
+ * the state directory. Minutes of the monotonic clock: setting the wall clock back does not
+ * reopen a window.
  */
-#define REFUSALS_PER_MINUTE 60u
-#define REFUSAL_SLOTS 64u
-
-static struct refusal_window {
-	uid_t uid;
-	time_t minute;
-	unsigned chained;
-	unsigned suppressed;
-} refusals[REFUSAL_SLOTS];
-
-/* Returns true when this refusal goes to the chain; *ret_suppressed gets the count to report. */
-static bool refusal_chain(const struct peer *p, unsigned *ret_suppressed)
+static bool refusal_chain(struct manager *m, const struct peer *p, unsigned *ret_suppressed)
 {
-	time_t minute = time(NULL) / 60;
-	struct refusal_window *w = &refusals[p->uid % REFUSAL_SLOTS];
+	struct timespec ts;
 
 	*ret_suppressed = 0;
-	if (p->admin)
+	if (p->admin || !m->limits)
 		return true;
-	if (w->uid != p->uid || w->minute != minute) {
-		*ret_suppressed = w->uid == p->uid ? w->suppressed : 0;
-		*w = (struct refusal_window){ .uid = p->uid, .minute = minute };
-	}
-	if (w->chained >= REFUSALS_PER_MINUTE) {
-		w->suppressed++;
-		return false;
-	}
-	w->chained++;
-	return true;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return limits_refusal_chain(m->limits, p, (uint64_t)ts.tv_sec / 60, ret_suppressed);
 }
 
 /* Records rec as op_audit() does; rec->journal_only may be set for a capped refusal. */
@@ -114,7 +97,7 @@ static int op_audit_record(struct manager *m, struct audit_record *rec)
 	const struct peer *p = rec->peer;
 	unsigned suppressed = 0;
 
-	if (rec->result < 0 && !rec->journal_only && !refusal_chain(p, &suppressed))
+	if (rec->result < 0 && !rec->journal_only && !refusal_chain(m, p, &suppressed))
 		rec->journal_only = true;
 	if (suppressed) {
 		char note[96];
@@ -203,6 +186,11 @@ static int reply_error(uint8_t *out, size_t cap, uint16_t op, uint32_t id, int e
 	return vhsm_wire_finish(&b);
 }
 
+int ops_reply_declined(uint8_t *out, size_t cap, int err, const char *msg)
+{
+	return reply_error(out, cap, 0, 0, err, msg);
+}
+
 int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, size_t req_len,
 		 uint8_t *out, size_t out_cap)
 {
@@ -238,10 +226,13 @@ int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, si
 
 	vhsm_wire_begin(&b, out, out_cap, (uint16_t)(msg.op | VHSM_OP_REPLY_FLAG), msg.id);
 	vhsm_wire_add_i32(&b, VHSM_TAG_ERRNO, 0);
+	m->request_seq++;
+	m->request_peer = p; /* charged for fresh attestations (attest.c) */
 	if (d->access == OP_ADMIN && !p->admin)
 		r = op_fail(&c, -EPERM, "%s requires root or the vhsm group", d->event);
 	else
 		r = d->fn(&c);
+	m->request_peer = NULL;
 
 	int ar = op_audit_dispatched(&c, d, r);
 	bool journal_only = d->audit == AUDIT_JOURNAL;

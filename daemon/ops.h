@@ -61,6 +61,12 @@ int op_luks_rewrap(struct op_ctx *c);
 int op_luks_bind(struct op_ctx *c);
 int op_luks_unbind(struct op_ctx *c);
 
+/*
+ * The reply to a connection declined at accept (a limit): request id 0, status err (-EAGAIN)
+ * and msg naming the limit, written into out. Returns its length or -errno.
+ */
+int ops_reply_declined(uint8_t *out, size_t cap, int err, const char *msg);
+
 /* Helpers for handlers. */
 /* Checks op against the (unauthenticated) ACL before any firmware request; 0 or -EPERM. */
 int kek_precheck(struct op_ctx *c, const char *name, uint32_t op);

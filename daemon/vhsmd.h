@@ -19,14 +19,20 @@
 #include "vhsm/wire.h"
 
 #define VHSMD_MAX_CONNECTIONS 256u
-/* A non-administrator holds at most this many connections, and all non-administrators
- * together leave VHSMD_ADMIN_RESERVED slots free, so nobody can lock root out. */
+/* A non-administrator principal (uid, and login uid when set: limits.h) holds at most this
+ * many connections, and all non-administrators together leave VHSMD_ADMIN_RESERVED slots
+ * free, so nobody can lock root out. */
 #define VHSMD_MAX_CONNECTIONS_PER_UID 8u
 #define VHSMD_ADMIN_RESERVED 32u
 /* Released secure-memory mappings kept for reuse (lib/secmem pool). */
 #define VHSMD_SECMEM_POOL 16u
 /* A connection without a request for this long is closed. */
 #define VHSMD_CONNECTION_IDLE_USEC (30ULL * 1000000ULL)
+/* "Each use" of an attest-each-use KEK: an attestation no older than this (--attest-fresh-ms,
+ * within the bounds), or one made during the same request. */
+#define VHSMD_ATTEST_FRESH_MS_DEFAULT 100u
+#define VHSMD_ATTEST_FRESH_MS_MIN 10u
+#define VHSMD_ATTEST_FRESH_MS_MAX 10000u
 #define VHSMD_MAX_TRUST_ROOTS 8u
 #define VHSMD_DEFAULT_SOCKET "/run/vhsm/vhsmd.sock"
 #define VHSMD_DEFAULT_STATE_DIR "/var/lib/vhsm"
@@ -39,6 +45,7 @@ struct attest_state {
 	bool ok;                  /* the last one passed */
 	uint64_t at_usec;         /* CLOCK_REALTIME of the last attestation */
 	uint64_t mono_usec;       /* CLOCK_MONOTONIC of the last attestation */
+	uint64_t request_seq;     /* the request during which it ran (manager.request_seq) */
 	struct snp_report report; /* last verified (or failed) report, parsed */
 	bool report_valid;
 	enum snp_product product;
@@ -117,6 +124,8 @@ struct peer {
 	gid_t gid;
 	char unit[128]; /* "" when unknown */
 	bool admin;     /* root or member of the vhsm admin group */
+	bool has_loginuid; /* /proc/PID/loginuid was set at accept */
+	uid_t loginuid;
 	size_t n_groups; /* supplementary groups (from /proc; may be empty) */
 	gid_t groups[32];
 };
@@ -145,6 +154,10 @@ struct manager {
 	gid_t admin_gid;     /* gid of group "vhsm", or (gid_t)-1 */
 	uint64_t idle_usec;  /* 0 = never exit on idle */
 	uint64_t attest_interval_usec;
+	uint64_t attest_fresh_usec; /* "each use": an attestation no older than this */
+	char *test_clock_path; /* --test-clock (simulator only), or NULL */
+	uint64_t clock_hwm;    /* latest wall-clock second seen (clock.c) */
+	uint64_t clock_saved;  /* the value in <state>/clock */
 	sd_event_source *idle_source;
 	unsigned n_connections;
 	unsigned n_unprivileged; /* connections of non-administrators */
@@ -152,6 +165,10 @@ struct manager {
 	uint8_t *rx, *tx;        /* secmem request/reply buffers, reused (one request at a time) */
 	uint8_t *batch;          /* secmem VHSM_WIRE_MAX_DATA: UNWRAP_BATCH reply items */
 	uint64_t n_requests;
+	uint64_t n_reports;               /* firmware report requests since start */
+	uint64_t request_seq;             /* advanced for every request (both sockets) */
+	const struct peer *request_peer;  /* the caller of the request being served, or NULL */
+	struct limits *limits;            /* per-principal and global limits (limits.c) */
 	struct attest_state attest;
 	struct shield *shield; /* in-memory shielding of unsealed KEKs (store.c) */
 	struct kek_marks *kek_marks; /* the sealed file behind each KEK in memory (kek-file.c) */

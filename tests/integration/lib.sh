@@ -77,10 +77,23 @@ start_daemon() {
 		--snp-device "sim:$WORK/$cvm.json" --trust-root "$WORK/$cvm-certs/ark.pem" \
 		--idle-timeout 0 "$@" >>"$WORK/daemon.log" 2>&1 &
 	DAEMON_PID=$!
-	local i
-	for i in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
-	[ -S "$SOCK" ] || { cat "$WORK/daemon.log" >&2; fail "daemon socket did not appear"; }
+	wait_listening "$SOCK" || { cat "$WORK/daemon.log" >&2; fail "daemon socket did not appear"; }
 	chmod 0666 "$SOCK" # as the unit's SocketMode=0666: authorization is per request
+}
+
+# wait_listening PATH: until a unix socket at PATH listens (at most 10 s). The path exists from
+# bind() on, but connect() is refused until listen(): on a loaded machine the socket activator
+# can be preempted between the two, so the file alone is no sign of a listening socket.
+wait_listening() {
+	local i
+	for i in $(seq 200); do
+		# /proc/net/unix: Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 is
+		# __SO_ACCEPTCON, a listening socket.
+		awk -v p="$1" '$8 == p && $4 == "00010000" { found = 1 } END { exit !found }' \
+			/proc/net/unix && return 0
+		sleep 0.05
+	done
+	return 1
 }
 
 stop_daemon() {

@@ -1,8 +1,8 @@
 #!/bin/bash
 # UNWRAP_BATCH (vhsmctl unwrap-batch): every item checked and audited (consecutive releases
 # under one KEK version share a record with "count", a refusal has its own); a bad item fails
-# only itself, a malformed batch fails as a whole; refusals per item for ACL and state; a KEK
-# that attests at every use attests for every item.
+# only itself, a malformed batch fails as a whole; refusals per item for ACL and state; KEKs
+# that attest at every use share one fresh attestation per request.
 source "$(dirname "$0")/lib.sh"
 command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
 
@@ -86,18 +86,39 @@ expect_out "^2 $WORK/w2 refused: Key has been revoked$"
 expect_exit 0 ctl kek enable b-kek
 ok "ACL and KEK state are checked for every item"
 
-# A KEK whose policy wants a fresh attestation for every use is not kept open between items.
+# "Each use" of an attest-each-use KEK means an attestation made during the request (or no
+# older than --attest-fresh-ms): one firmware report serves every item of a batch, also 128
+# items alternating between two such KEKs, and the audit records still count every item.
 expect_exit 0 ctl kek create fresh-kek --attest-each-use
+expect_exit 0 ctl kek create fresh-kek2 --attest-each-use
 ctl wrap --kek fresh-kek --context vol <"$WORK/dek3" >"$WORK/wf" || fail "wrap fresh"
-attestations() { grep -c '"event":"attestation"' "$STATE/audit.log"; }
+ctl wrap --kek fresh-kek2 --context vol <"$WORK/dek2" >"$WORK/wf2" || fail "wrap fresh2"
+reports() { ctl --json status | jq -er .report_requests; }
 mkdir -p "$WORK/out4"
-n0=$(attestations)
+n0=$(reports)
 expect_exit 0 ctl unwrap-batch --out-dir "$WORK/out4" --context vol "$WORK/wf" "$WORK/w1" "$WORK/wf" "$WORK/wf"
 for i in 1 3 4; do cmp -s "$WORK/out4/$i.key" "$WORK/dek3" || fail "fresh item $i"; done
-n1=$(attestations)
-[ $((n1 - n0)) -eq 3 ] || fail "attest-each-use in a batch: $((n1 - n0)) attestations for 3 items"
-ok "a KEK that attests at every use attests for every batch item"
-
+n1=$(reports)
+[ $((n1 - n0)) -le 1 ] || fail "attest-each-use in a batch: $((n1 - n0)) report requests for 3 items"
+items=()
+for _ in $(seq 64); do items+=("$WORK/wf" "$WORK/wf2"); done
+mkdir -p "$WORK/out5"
+before=$(records)
+n0=$(reports)
+expect_exit 0 ctl unwrap-batch --out-dir "$WORK/out5" --context vol "${items[@]}"
+n1=$(reports)
+[ $((n1 - n0)) -le 1 ] ||
+	fail "128 items under two attest-each-use KEKs: $((n1 - n0)) report requests (one per request)"
+for i in 1 128; do [ -s "$WORK/out5/$i.key" ] || fail "item $i of 128 not released"; done
+cmp -s "$WORK/out5/127.key" "$WORK/dek3" && cmp -s "$WORK/out5/128.key" "$WORK/dek2" ||
+	fail "items 127/128 are not the fresh DEKs"
+# One record per run (each item here) plus the attestation's own record.
+grown=$(($(records) - before))
+[ "$grown" -eq $((128 + n1 - n0)) ] ||
+	fail "alternating items: $grown chained records, want 128 runs + $((n1 - n0)) attestation"
+[ "$(tail -n "$grown" "$STATE/audit.log" | jq -s '[.[] | select(.event == "unwrap" and .result == "ok")] | length')" = 128 ] ||
+	fail "the batch's records are not 128 released unwraps"
+ok "attest-each-use KEKs in a batch: at most one report request per request ($((n1 - n0)) for 128 items)"
 # Whole-batch failures: bad framing and too many items (raw request), bad argv.
 expect_exit 2 ctl unwrap-batch --context vol "$WORK/w1"
 expect_exit 2 ctl unwrap-batch --out-dir "$WORK/out3"

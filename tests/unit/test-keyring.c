@@ -125,3 +125,59 @@ TEST(luks_token_kek_match)
 	static const char bidi[] = "{\"type\":\"vhsm\",\"kek\":\"a\\u202e\"}";
 	ASSERT_EQ(luks_token_kek(bidi, strlen(bidi), k, sizeof(k)), -EBADMSG);
 }
+
+/* Captured from active mappings: cryptsetup's dm uuid of a LUKS2 volume, and its header UUID. */
+TEST(luks_header_dm_uuid)
+{
+	const char *dm = "CRYPT-LUKS2-6b1e3f2a9c0d4e7f8a1b2c3d4e5f6a7b-data";
+	const char *hdr = "6b1e3f2a-9c0d-4e7f-8a1b-2c3d4e5f6a7b";
+
+	ASSERT_EQ(luks_header_matches_dm_uuid(hdr, dm), 1);
+	ASSERT_EQ(luks_header_matches_dm_uuid("6B1E3F2A-9C0D-4E7F-8A1B-2C3D4E5F6A7B", dm), 1);
+	/* A header put in place of the one the volume was opened with. */
+	ASSERT_EQ(luks_header_matches_dm_uuid("6b1e3f2a-9c0d-4e7f-8a1b-2c3d4e5f6a7c", dm), 0);
+	/* Not a LUKS2 mapping's dm uuid: plain dm-crypt, LUKS1, other targets, malformed. */
+	ASSERT_EQ(luks_header_matches_dm_uuid(hdr, "CRYPT-PLAIN-data"), -EINVAL);
+	ASSERT_EQ(luks_header_matches_dm_uuid(hdr, "CRYPT-LUKS1-6b1e3f2a9c0d4e7f8a1b2c3d4e5f6a7b-data"),
+		  -EINVAL);
+	ASSERT_EQ(luks_header_matches_dm_uuid(hdr, "LVM-abc"), -EINVAL);
+	ASSERT_EQ(luks_header_matches_dm_uuid(hdr, "CRYPT-LUKS2-6b1e3f2a9c0d4e7f8a1b2c3d4e5f6a7b"),
+		  -EINVAL);
+	ASSERT_EQ(luks_header_matches_dm_uuid(hdr, "CRYPT-LUKS2-6b1e3f2a9c0d4e7f8a1b2c3d4e5f6a7b-"),
+		  -EINVAL);
+	ASSERT_EQ(luks_header_matches_dm_uuid(hdr, "CRYPT-LUKS2-6b1e3f2a9c0d4e7f8a1b2c3d4e5f6a7-data"),
+		  -EINVAL);
+	ASSERT_EQ(luks_header_matches_dm_uuid(hdr, "CRYPT-LUKS2-6b1e3f2a9c0d4e7f8a1b2c3d4e5f6a7x-data"),
+		  -EINVAL);
+	/* Header UUIDs that are not UUIDs. */
+	ASSERT_EQ(luks_header_matches_dm_uuid("6b1e3f2a9c0d4e7f8a1b2c3d4e5f6a7b", dm), -EINVAL);
+	ASSERT_EQ(luks_header_matches_dm_uuid("6b1e3f2a-9c0d-4e7f-8a1b-2c3d4e5f6a7b0", dm), -EINVAL);
+	ASSERT_EQ(luks_header_matches_dm_uuid("6b1e3f2a-9c0d-4e7f-8a1b-2c3d4e5f6a7", dm), -EINVAL);
+	ASSERT_EQ(luks_header_matches_dm_uuid("", dm), -EINVAL);
+}
+
+/* Captured dm-crypt table parameters (dmsetup table --showkeys, key fields replaced). */
+TEST(dm_crypt_params_dek)
+{
+	char db[] = "db", logs[] = "logs";
+	char *deks[] = { db, logs, NULL };
+	char *none[] = { NULL };
+
+	ASSERT_TRUE(dm_crypt_params_use_dek("aes-xts-plain64 :64:logon:vhsm:db 0 7:0 0", deks));
+	ASSERT_TRUE(dm_crypt_params_use_dek("aes-xts-plain64 :32:logon:vhsm:logs 0 /dev/vdb 0 1 "
+					    "allow_discards", deks));
+	ASSERT_FALSE(dm_crypt_params_use_dek("aes-xts-plain64 :64:logon:vhsm:db 0 7:0 0", none));
+	/* Another DEK's key, a prefix of a name, a user key with the same description. */
+	ASSERT_FALSE(dm_crypt_params_use_dek("aes-xts-plain64 :64:logon:vhsm:dbx 0 7:0 0", deks));
+	ASSERT_FALSE(dm_crypt_params_use_dek("aes-xts-plain64 :64:logon:vhsm:d 0 7:0 0", deks));
+	ASSERT_FALSE(dm_crypt_params_use_dek("aes-xts-plain64 :64:user:vhsm:db 0 7:0 0", deks));
+	/* LUKS through the keyring (cryptsetup's own description) and a hex key. */
+	ASSERT_FALSE(dm_crypt_params_use_dek("aes-xts-plain64 :64:logon:cryptsetup:"
+					     "6b1e3f2a-9c0d-4e7f-8a1b-2c3d4e5f6a7b-d0 0 7:0 32768",
+					     deks));
+	ASSERT_FALSE(dm_crypt_params_use_dek("aes-xts-plain64 "
+					     "00112233445566778899aabbccddeeff00112233445566778899"
+					     "aabbccddeeff 0 7:0 0", deks));
+	ASSERT_FALSE(dm_crypt_params_use_dek("aes-xts-plain64", deks));
+	ASSERT_FALSE(dm_crypt_params_use_dek("", deks));
+}
