@@ -32,8 +32,8 @@ void dek_done(struct dek *d)
 
 int dek_context(const struct dek *d, char *out, size_t outlen)
 {
-	int n = snprintf(out, outlen, "vhsm-dek-v1\n%s\n%u\n%u\n%s", d->name, d->size, d->timeout,
-			 d->acl_text);
+	int n = snprintf(out, outlen, WRAP_CONTEXT_DEK_PREFIX "%s\n%u\n%u\n%s", d->name, d->size,
+			 d->timeout, d->acl_text);
 
 	if (n < 0 || (size_t)n >= outlen)
 		return -EMSGSIZE;

@@ -152,8 +152,8 @@ int op_dek_create(struct op_ctx *c)
 	n = dek_context(&d, ctx, sizeof(ctx));
 	if (n < 0)
 		return op_fail(c, n, "DEK description too long");
-	r = wrap_key(kek, d.kek, c->version, (const uint8_t *)ctx, (size_t)n, key, d.size,
-		     &d.wrapped, &d.wrapped_len);
+	r = wrap_key(kek, WRAP_PURPOSE_DEK, d.kek, c->version, (const uint8_t *)ctx, (size_t)n, key,
+		     d.size, &d.wrapped, &d.wrapped_len);
 	if (r < 0)
 		return op_fail(c, r, "wrapping failed: %s", strerror(-r));
 	r = dek_create_file(c->m, &d);
@@ -490,8 +490,8 @@ int op_keyring_request(struct op_ctx *c)
 	if (r >= 0) {
 		n = dek_context(&d, ctx, sizeof(ctx));
 		r = n < 0 ? -EKEYREJECTED
-			  : unwrap_key(kek, d.wrapped, d.wrapped_len, (const uint8_t *)ctx,
-				       (size_t)n, &key, &len);
+			  : unwrap_key(kek, WRAP_PURPOSE_DEK, d.wrapped, d.wrapped_len,
+				       (const uint8_t *)ctx, (size_t)n, &key, &len);
 		if (r < 0 || len != d.size)
 			r = op_fail(c, -EKEYREJECTED, "DEK %s does not unwrap (edited registry file?)",
 				    d.name);
