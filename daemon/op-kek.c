@@ -43,6 +43,19 @@ static uint64_t now_sec(void)
  * (throttling can end in a VMPCK lockout). The metadata read here is not yet authenticated;
  * the ACL is checked again on the unsealed, authenticated copy.
  */
+int kek_refuse(struct op_ctx *c, const char *name, uint32_t op)
+{
+	return op_fail(c, -EPERM, "uid %u may not %s KEK %s", (unsigned)c->peer->uid,
+		       acl_op_name(op), name);
+}
+
+int kek_not_found(struct op_ctx *c, int r, const char *name, uint32_t op)
+{
+	if (!c->peer->admin)
+		return kek_refuse(c, name, op);
+	return op_fail(c, r, "no KEK named %s", name);
+}
+
 int kek_precheck(struct op_ctx *c, const char *name, uint32_t op)
 {
 	struct kek_meta meta;
@@ -51,11 +64,9 @@ int kek_precheck(struct op_ctx *c, const char *name, uint32_t op)
 	if (c->peer->admin)
 		return 0;
 	r = store_read_meta(c->m, name, &meta, NULL);
-	if (r == -ENOENT)
-		return op_fail(c, -ENOENT, "no KEK named %s", name);
+	/* Absent, damaged or not permitted: one answer, so names are no oracle. */
 	if (r < 0 || !acl_allows(&meta, c->peer, op))
-		return op_fail(c, -EPERM, "uid %u may not %s KEK %s", (unsigned)c->peer->uid,
-			       acl_op_name(op), name);
+		return kek_refuse(c, name, op);
 	return 0;
 }
 
@@ -77,13 +88,12 @@ static int kek_open(struct op_ctx *c, uint32_t op, struct kek_meta *ret_meta,
 		return r;
 	r = store_unseal(c->m, c->key, ret_meta, ret_params, &b, ret_keys, c->why, sizeof(c->why));
 	if (r == -ENOENT)
-		return op_fail(c, -ENOENT, "no KEK named %s", c->key);
+		return kek_not_found(c, -ENOENT, c->key, op);
 	if (r < 0)
 		return r;
 	if (!acl_allows(ret_meta, c->peer, op)) {
 		*ret_keys = secmem_free(*ret_keys);
-		return op_fail(c, -EPERM, "uid %u may not %s KEK %s", (unsigned)c->peer->uid,
-			       acl_op_name(op), c->key);
+		return kek_refuse(c, c->key, op);
 	}
 	c->version = ret_meta->versions[ret_meta->n_versions - 1].version;
 	memcpy(c->policy_digest, b.policy_digest, sizeof(c->policy_digest));

@@ -62,8 +62,7 @@ static int kek_usable(struct op_ctx *c, const char *name, uint32_t op,
 		      const struct kek_meta *meta)
 {
 	if (!acl_allows(meta, c->peer, op))
-		return op_fail(c, -EPERM, "uid %u may not %s with KEK %s", (unsigned)c->peer->uid,
-			       acl_op_name(op), name);
+		return kek_refuse(c, name, op);
 	if (meta->state != KEK_ENABLED)
 		return op_fail(c, -EKEYREVOKED, "KEK %s is %s", name,
 			       kek_state_to_string(meta->state));
@@ -82,13 +81,11 @@ static int open_enabled(struct op_ctx *c, const char *name, uint32_t op, struct 
 	if (r < 0)
 		return r;
 	r = kek_precheck(c, name, op);
-	if (r == -ENOENT)
-		return op_fail(c, -ENOKEY, "no KEK named %s", name);
 	if (r < 0)
 		return r;
 	r = store_unseal(c->m, name, meta, &p, NULL, keys, c->why, sizeof(c->why));
 	if (r == -ENOENT)
-		return op_fail(c, -ENOKEY, "no KEK named %s", name);
+		return kek_not_found(c, -ENOKEY, name, op);
 	if (r < 0)
 		return r;
 	return kek_usable(c, name, op, meta);
