@@ -107,7 +107,7 @@ const char *text_key_name_error(char out[static TEXT_KEY_NAME_ERR_MAX], const ch
 /* The escape of the character at s[0..n) into e (at least 11 bytes); returns bytes used. */
 static size_t escape_one(const uint8_t *s, size_t n, char *e, size_t *ret_used)
 {
-	uint32_t cp;
+	uint32_t cp = 0; /* set by the decoder whenever k > 0 */
 	size_t k = text_utf8_decode(s, n, &cp);
 
 	if (k == 1 && cp >= 0x20 && cp < 0x7f) {
