@@ -150,8 +150,8 @@ static int gcm_unwrap_once(void *ctx)
 	size_t len;
 	int r;
 
-	r = unwrap_key(k->key, k->gcm, k->gcm_len, (const uint8_t *)kwp_context,
-		       sizeof(kwp_context) - 1, &pt, &len);
+	r = unwrap_key(k->key, WRAP_PURPOSE_GENERIC, k->gcm, k->gcm_len,
+		       (const uint8_t *)kwp_context, sizeof(kwp_context) - 1, &pt, &len);
 	return r < 0 ? r : check_out(k, pt, len, "unwrap_key");
 }
 
@@ -171,7 +171,7 @@ static int kwp_round(struct kwp_ctx *k, size_t len)
 	memcpy(k->wrapped, k->out, k->wrapped_len);
 	free(k->gcm);
 	k->gcm = NULL;
-	return wrap_key(k->key, "bench-kek", 1, (const uint8_t *)kwp_context,
+	return wrap_key(k->key, WRAP_PURPOSE_GENERIC, "bench-kek", 1, (const uint8_t *)kwp_context,
 			sizeof(kwp_context) - 1, k->payload, len, &k->gcm, &k->gcm_len);
 }
 

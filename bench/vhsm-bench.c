@@ -383,8 +383,9 @@ static int wrap_once(void *ctx)
 	size_t len;
 	int r;
 
-	r = wrap_key(c->key, BENCH_KEK_NAME, 1, (const uint8_t *)bench_context,
-		     sizeof(bench_context) - 1, c->payload, sizeof(c->payload), &blob, &len);
+	r = wrap_key(c->key, WRAP_PURPOSE_GENERIC, BENCH_KEK_NAME, 1,
+		     (const uint8_t *)bench_context, sizeof(bench_context) - 1, c->payload,
+		     sizeof(c->payload), &blob, &len);
 	if (r >= 0 && len <= sizeof(c->payload))
 		r = -EBADMSG;
 	return r;
@@ -397,8 +398,8 @@ static int unwrap_once(void *ctx)
 	size_t len;
 	int r;
 
-	r = unwrap_key(c->key, c->wrapped, c->wrapped_len, (const uint8_t *)bench_context,
-		       sizeof(bench_context) - 1, &pt, &len);
+	r = unwrap_key(c->key, WRAP_PURPOSE_GENERIC, c->wrapped, c->wrapped_len,
+		       (const uint8_t *)bench_context, sizeof(bench_context) - 1, &pt, &len);
 	if (r < 0)
 		return r;
 	if (len != sizeof(c->payload) || CRYPTO_memcmp(pt, c->payload, len) != 0) {
@@ -424,9 +425,9 @@ static int crypt_ctx_init(struct crypt_ctx *c, const struct verify_ctx *v)
 	snp_policy_digest(v->policy, digest);
 	seal_params_from_report(SEAL_PROFILE_STRICT, &v->res.report, &c->params);
 	seal_binding_from_report(&v->res.report, digest, &c->binding);
-	return wrap_key(c->key, BENCH_KEK_NAME, 1, (const uint8_t *)bench_context,
-			sizeof(bench_context) - 1, c->payload, sizeof(c->payload), &c->wrapped,
-			&c->wrapped_len);
+	return wrap_key(c->key, WRAP_PURPOSE_GENERIC, BENCH_KEK_NAME, 1,
+			(const uint8_t *)bench_context, sizeof(bench_context) - 1, c->payload,
+			sizeof(c->payload), &c->wrapped, &c->wrapped_len);
 }
 
 /* Opens the simulator like vhsmd does and derives the strict-profile key of its report. */

@@ -132,8 +132,10 @@ static void fmt_status(json_object *o)
 	printf("vhsmd %s, device %s%s%s\n", jstr(o, "version"), jstr(o, "device"),
 	       jint(o, "simulated") ? " (SIMULATED: not AMD hardware)" : "",
 	       jint(o, "locked_out") ? " (LOCKED OUT: VMPCK disabled, reboot the VM)" : "");
-	printf("state dir %s, %" PRId64 " KEKs, %" PRId64 " requests served\n",
-	       jstr(o, "state_dir"), jint(o, "keks"), jint(o, "requests"));
+	printf("state dir %s, ", jstr(o, "state_dir"));
+	if (json_object_object_get_ex(o, "keks", &a)) /* administrators only */
+		printf("%" PRId64 " KEKs, ", jint(o, "keks"));
+	printf("%" PRId64 " requests served\n", jint(o, "requests"));
 	if (jint(o, "policy_valid"))
 		printf("policy %s (sha256 %.16s...)\n", jstr(o, "policy"),
 		       jstr(o, "policy_digest"));

@@ -27,6 +27,7 @@
 #include "json.h"
 #include "log.h"
 #include "secmem.h"
+#include "text.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free);
 
@@ -1115,7 +1116,33 @@ static bool journal_skip(struct manager *m, const struct audit_record *rec, bool
 	return false;
 }
 
+/* Escaped copies of what a record quotes from callers, the only form that is ever written. */
+#define AUDIT_KEY_ESCAPED_MAX 257u
+#define AUDIT_REASON_ESCAPED_MAX 1025u
+
+static const char *escaped(const char *s, char *buf, size_t len)
+{
+	if (!s)
+		return NULL;
+	text_escape_bytes((const uint8_t *)s, strlen(s), buf, len);
+	return buf;
+}
+
+static int audit_log_escaped(struct manager *m, const struct audit_record *rec);
+
 int audit_log(struct manager *m, const struct audit_record *rec)
+{
+	char key[AUDIT_KEY_ESCAPED_MAX], reason[AUDIT_REASON_ESCAPED_MAX];
+	struct audit_record e = *rec;
+
+	/* Names and reasons may quote a request's bytes (an invalid name, a right-to-left
+	 * override, control characters): the chain and the journal get them escaped only. */
+	e.key = escaped(rec->key, key, sizeof(key));
+	e.reason = escaped(rec->reason, reason, sizeof(reason));
+	return audit_log_escaped(m, &e);
+}
+
+static int audit_log_escaped(struct manager *m, const struct audit_record *rec)
 {
 	char hash[HASH_HEX + 1] = "";
 	const struct peer *p = rec->peer;

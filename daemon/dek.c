@@ -32,8 +32,8 @@ void dek_done(struct dek *d)
 
 int dek_context(const struct dek *d, char *out, size_t outlen)
 {
-	int n = snprintf(out, outlen, "vhsm-dek-v1\n%s\n%u\n%u\n%s", d->name, d->size, d->timeout,
-			 d->acl_text);
+	int n = snprintf(out, outlen, WRAP_CONTEXT_DEK_PREFIX "%s\n%u\n%u\n%s", d->name, d->size,
+			 d->timeout, d->acl_text);
 
 	if (n < 0 || (size_t)n >= outlen)
 		return -EMSGSIZE;
@@ -254,12 +254,29 @@ bool dek_acl_allows(const struct dek *d, const struct peer *p, uint32_t op)
 	return acl_allows(&acl, p, op);
 }
 
-/* A key in /proc/keys that vhsmd handed out for DEK name (see lib/keyring.h). */
+/* A key in /proc/keys that vhsmd handed out for DEK name (see lib/keyring.h), as the line
+ * claims: a candidate only, since a user key's description can hold a forged line. */
 static bool is_our_key(const struct keyring_proc_key *k, const char *desc)
 {
 	return strcmp(k->type, KEYRING_DEK_TYPE) == 0 && strcmp(k->description, desc) == 0 &&
 	       k->uid == KEYRING_DEK_OWNER && k->gid == (uint32_t)getegid() &&
 	       k->perm == KEYRING_DEK_PERM && keyring_proc_key_live(k);
+}
+
+/* Asks the kernel about serial: true only when it is a live logon key of root and vhsmd's
+ * group with the vhsm permissions whose whole description is desc. */
+static bool confirm_key(int32_t serial, const char *desc)
+{
+	_cleanup_free_ char *d = NULL;
+	struct keyring_key_desc k;
+
+	/* Fails for a serial that does not exist, is revoked or expired, or that vhsmd may not
+	 * view: none of them is a key vhsmd handed out and may act on. */
+	if (keyctl_describe_alloc(serial, &d) < 0 || keyring_describe_parse(d, &k) < 0)
+		return false;
+	return strcmp(k.type, KEYRING_DEK_TYPE) == 0 && strcmp(k.description, desc) == 0 &&
+	       k.uid == KEYRING_DEK_OWNER && k.gid == (uint32_t)getegid() &&
+	       k.perm == KEYRING_DEK_PERM;
 }
 
 /* Calls fn for each key of DEK name that vhsmd handed out, as /proc/keys lists them; stops
@@ -280,7 +297,8 @@ static int for_each_key(const char *name, bool (*fn)(const struct keyring_proc_k
 	/* Whole lines, however long: a piece of a long description is never read as a line. */
 	while (getline(&line, &cap, f) > 0) {
 		struct keyring_proc_key k;
-		if (keyring_proc_parse_line(line, &k) < 0 || !is_our_key(&k, desc))
+		if (keyring_proc_parse_line(line, &k) < 0 || !is_our_key(&k, desc) ||
+		    !confirm_key(k.serial, desc))
 			continue;
 		if (!fn(&k, userdata))
 			break;
@@ -298,6 +316,12 @@ static bool find_one(const struct keyring_proc_key *k, void *u)
 {
 	struct find_state *s = u;
 
+	/* A confirmed key on two lines: one of them is forged, so its expiry is unknown. */
+	for (size_t i = 0; i < s->n; i++)
+		if (s->out[i].serial == k->serial) {
+			snprintf(s->out[i].expiry, sizeof(s->out[i].expiry), "?");
+			return true;
+		}
 	if (s->n >= s->max)
 		return false;
 	s->out[s->n].serial = k->serial;

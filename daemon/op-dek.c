@@ -46,8 +46,19 @@ static const struct loaded *loaded_find(int32_t serial)
 	return NULL;
 }
 
-/* Reads the DEK named in the request's NAME field into d (c->key names it for the audit). */
-static int dek_get(struct op_ctx *c, struct dek *d)
+/* The one refusal of op (ACL_OP_UNWRAP = load, ACL_OP_ADMIN = drop) on DEK name for p,
+ * also when it does not exist and p is no administrator: DEK names are no oracle. */
+static int dek_refuse(struct op_ctx *c, const struct peer *p, const char *name, uint32_t op)
+{
+	if (op == ACL_OP_UNWRAP)
+		return op_fail(c, -EKEYREJECTED, "uid %u gid %u may not load DEK %s",
+			       (unsigned)p->uid, (unsigned)p->gid, name);
+	return op_fail(c, -EPERM, "uid %u may not drop DEK %s", (unsigned)p->uid, name);
+}
+
+/* Reads the DEK named in the request's NAME field into d (c->key names it for the audit),
+ * for op by p. */
+static int dek_get(struct op_ctx *c, const struct peer *p, uint32_t op, struct dek *d)
 {
 	int r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
 
@@ -57,6 +68,8 @@ static int dek_get(struct op_ctx *c, struct dek *d)
 	if (r < 0)
 		return r;
 	r = dek_read(c->m, c->key, d);
+	if (r < 0 && !p->admin)
+		return dek_refuse(c, p, c->key, op);
 	if (r == -ENOENT)
 		return op_fail(c, -ENOKEY, "no DEK named %s", c->key);
 	if (r < 0)
@@ -152,8 +165,8 @@ int op_dek_create(struct op_ctx *c)
 	n = dek_context(&d, ctx, sizeof(ctx));
 	if (n < 0)
 		return op_fail(c, n, "DEK description too long");
-	r = wrap_key(kek, d.kek, c->version, (const uint8_t *)ctx, (size_t)n, key, d.size,
-		     &d.wrapped, &d.wrapped_len);
+	r = wrap_key(kek, WRAP_PURPOSE_DEK, d.kek, c->version, (const uint8_t *)ctx, (size_t)n, key,
+		     d.size, &d.wrapped, &d.wrapped_len);
 	if (r < 0)
 		return op_fail(c, r, "wrapping failed: %s", strerror(-r));
 	r = dek_create_file(c->m, &d);
@@ -262,8 +275,7 @@ static int may_load(struct op_ctx *c, const struct dek *d, const struct peer *p)
 	char until[32];
 
 	if (!dek_acl_allows(d, p, ACL_OP_UNWRAP))
-		return op_fail(c, -EKEYREJECTED, "uid %u gid %u may not load DEK %s",
-			       (unsigned)p->uid, (unsigned)p->gid, d->name);
+		return dek_refuse(c, p, d->name, ACL_OP_UNWRAP);
 	if (d->deleted_at)
 		return op_fail(c, -EKEYREVOKED, "DEK %s is deleted (an administrator can recover "
 			       "it with vhsmctl dek recover %s until %s)", d->name, d->name,
@@ -283,7 +295,7 @@ int op_dek_load(struct op_ctx *c)
 {
 	struct dek d = {};
 	uint32_t requested = UINT32_MAX;
-	int r = dek_get(c, &d);
+	int r = dek_get(c, c->peer, ACL_OP_UNWRAP, &d);
 
 	if (r < 0)
 		return r;
@@ -350,14 +362,13 @@ int op_dek_drop(struct op_ctx *c)
 	_cleanup_(dek_done) struct dek d = {};
 	uint64_t flags = 0;
 	unsigned failed = 0;
-	int r = dek_get(c, &d);
+	int r = dek_get(c, c->peer, ACL_OP_ADMIN, &d);
 
 	if (r < 0)
 		return r;
 	bool allowed = dek_acl_allows(&d, c->peer, ACL_OP_ADMIN);
 	if (!allowed)
-		return op_fail(c, -EPERM, "uid %u may not drop DEK %s", (unsigned)c->peer->uid,
-			       c->key);
+		return dek_refuse(c, c->peer, c->key, ACL_OP_ADMIN);
 	if (vhsm_wire_get_u64(c->req, VHSM_TAG_FLAGS, &flags) < 0 && vhsm_wire_get(c->req, VHSM_TAG_FLAGS))
 		return op_fail(c, -EINVAL, "invalid flags");
 	if (flags & ~VHSM_DEK_DROP_DELETE)
@@ -384,7 +395,7 @@ int op_dek_recover(struct op_ctx *c)
 {
 	_cleanup_(dek_done) struct dek d = {};
 	char until[32];
-	int r = dek_get(c, &d);
+	int r = dek_get(c, c->peer, ACL_OP_ADMIN, &d);
 
 	if (r < 0)
 		return r;
@@ -408,7 +419,7 @@ int op_dek_purge(struct op_ctx *c)
 	uint32_t kek_days;
 	bool protect;
 	char until[32];
-	int r = dek_get(c, &d);
+	int r = dek_get(c, c->peer, ACL_OP_ADMIN, &d);
 
 	if (r < 0)
 		return r;
@@ -474,12 +485,14 @@ int op_keyring_request(struct op_ctx *c)
 	c->requester.pid = c->peer->pid;
 	c->requester_set = true;
 	who = c->requester;
-	r = dek_get(c, &d);
-	if (r < 0) {
+	r = dek_get(c, &who, ACL_OP_UNWRAP, &d);
+	if (r < 0 && who.admin) {
 		char why[sizeof(c->why)];
 		snprintf(why, sizeof(why), "%s", c->why);
 		return op_fail(c, r, "for uid %u: %s", uid, why);
 	}
+	if (r < 0)
+		return r;
 	r = may_load(c, &d, &who);
 	if (r >= 0 && wrap_parse(d.wrapped, d.wrapped_len, &info) < 0)
 		r = op_fail(c, -EBADMSG, "DEK %s: damaged wrapped key", d.name);
@@ -490,8 +503,8 @@ int op_keyring_request(struct op_ctx *c)
 	if (r >= 0) {
 		n = dek_context(&d, ctx, sizeof(ctx));
 		r = n < 0 ? -EKEYREJECTED
-			  : unwrap_key(kek, d.wrapped, d.wrapped_len, (const uint8_t *)ctx,
-				       (size_t)n, &key, &len);
+			  : unwrap_key(kek, WRAP_PURPOSE_DEK, d.wrapped, d.wrapped_len,
+				       (const uint8_t *)ctx, (size_t)n, &key, &len);
 		if (r < 0 || len != d.size)
 			r = op_fail(c, -EKEYREJECTED, "DEK %s does not unwrap (edited registry file?)",
 				    d.name);

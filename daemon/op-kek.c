@@ -5,6 +5,7 @@
  * unwrapping; delete is soft for the retention period; purge protection, once on, stays on
  * and forbids purging before the retention has passed.
  */
+#include <assert.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,24 @@ static uint64_t retention_end(const struct kek_meta *meta)
 }
 
 
+/* Both return their status themselves, so that the callers' "r < 0" is evident to the
+ * analyzer too. */
+int kek_refuse(struct op_ctx *c, const char *name, uint32_t op)
+{
+	(void)op_fail(c, -EPERM, "uid %u may not %s KEK %s", (unsigned)c->peer->uid,
+		      acl_op_name(op), name);
+	return -EPERM;
+}
+
+int kek_not_found(struct op_ctx *c, int r, const char *name, uint32_t op)
+{
+	assert(r < 0);
+	if (!c->peer->admin)
+		return kek_refuse(c, name, op);
+	(void)op_fail(c, r, "no KEK named %s", name);
+	return r;
+}
+
 /*
  * Refuses callers the KEK's ACL does not admit before anything asks the firmware: unsealing
  * costs a guest request, and unauthorized callers must not be able to make vhsmd send them
@@ -48,11 +67,9 @@ int kek_precheck(struct op_ctx *c, const char *name, uint32_t op)
 	if (c->peer->admin)
 		return 0;
 	r = store_read_meta(c->m, name, &meta, NULL);
-	if (r == -ENOENT)
-		return op_fail(c, -ENOENT, "no KEK named %s", name);
+	/* Absent, damaged or not permitted: one answer, so names are no oracle. */
 	if (r < 0 || !acl_allows(&meta, c->peer, op))
-		return op_fail(c, -EPERM, "uid %u may not %s KEK %s", (unsigned)c->peer->uid,
-			       acl_op_name(op), name);
+		return kek_refuse(c, name, op);
 	return 0;
 }
 
@@ -74,13 +91,12 @@ static int kek_open(struct op_ctx *c, uint32_t op, struct kek_meta *ret_meta,
 		return r;
 	r = store_unseal(c->m, c->key, ret_meta, ret_params, &b, ret_keys, c->why, sizeof(c->why));
 	if (r == -ENOENT)
-		return op_fail(c, -ENOENT, "no KEK named %s", c->key);
+		return kek_not_found(c, -ENOENT, c->key, op);
 	if (r < 0)
 		return r;
 	if (!acl_allows(ret_meta, c->peer, op)) {
 		*ret_keys = secmem_free(*ret_keys);
-		return op_fail(c, -EPERM, "uid %u may not %s KEK %s", (unsigned)c->peer->uid,
-			       acl_op_name(op), c->key);
+		return kek_refuse(c, c->key, op);
 	}
 	c->version = ret_meta->versions[ret_meta->n_versions - 1].version;
 	memcpy(c->policy_digest, b.policy_digest, sizeof(c->policy_digest));

@@ -105,8 +105,8 @@ int luks_unseal_secret(struct manager *m, const uint8_t *sealed, size_t sealed_l
 	} else {
 		return r;
 	}
-	r = unwrap_key(key, wrapped, wrapped_len, (const uint8_t *)ctx, (size_t)ctx_len, &pt,
-		       &pt_len);
+	r = unwrap_key(key, WRAP_PURPOSE_LUKS, wrapped, wrapped_len, (const uint8_t *)ctx,
+		       (size_t)ctx_len, &pt, &pt_len);
 	if (r < 0 || pt_len != LUKS_SECRET_SIZE) {
 		WHY("keyslot secret does not unwrap for volume %s (other volume or modified token)",
 		    uuid);
@@ -195,8 +195,8 @@ static int make_token_material(struct op_ctx *c, const char *name, const char *u
 	ctx_len = luks_token_context(uuid, ctx, sizeof(ctx));
 	if (ctx_len < 0)
 		return op_fail(c, -EINVAL, "invalid LUKS UUID");
-	r = wrap_key(version_key(&meta, keys, v), name, v, (const uint8_t *)ctx, (size_t)ctx_len,
-		     secret, LUKS_SECRET_SIZE, &wrapped, &wrapped_len);
+	r = wrap_key(version_key(&meta, keys, v), WRAP_PURPOSE_LUKS, name, v, (const uint8_t *)ctx,
+		     (size_t)ctx_len, secret, LUKS_SECRET_SIZE, &wrapped, &wrapped_len);
 	if (r < 0)
 		return op_fail(c, r, "wrapping failed: %s", strerror(-r));
 	r = store_seal_copy(c->m, name, v, params.profile, version_key(&meta, keys, v), &sealed,

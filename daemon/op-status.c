@@ -152,7 +152,8 @@ int op_status(struct op_ctx *c)
 	(void)policy_file_refresh(m);
 	if (!m->attest.done)
 		(void)attest_now(m);
-	if (store_list(m, &names) >= 0)
+	/* Administrators only: a count lets others probe for KEKs they cannot see. */
+	if (c->peer->admin && store_list(m, &names) >= 0)
 		for (char **p = names; *p; p++)
 			n++;
 	if (c->peer->admin)
@@ -165,7 +166,8 @@ int op_status(struct op_ctx *c)
 	json_object_object_add(o, "state_dir", json_object_new_string(m->state_dir));
 	add_policy(o, m);
 	json_object_object_add(o, "trust_roots", json_object_new_int64((int64_t)m->n_trust_roots));
-	json_object_object_add(o, "keks", json_object_new_int64((int64_t)n));
+	if (c->peer->admin)
+		json_object_object_add(o, "keks", json_object_new_int64((int64_t)n));
 	json_object_object_add(o, "requests", json_object_new_int64((int64_t)m->n_requests));
 	/* Guest requests for reports, the ones the host throttles: for administrators. */
 	if (c->peer->admin)

@@ -24,6 +24,24 @@ static const uint8_t *kek_version_key(const struct kek_meta *meta, const uint8_t
 	return NULL;
 }
 
+/* The context prefix that marks purpose p (DEK, LUKS), without the DEK one's newline. */
+static const char *reserved_prefix(enum wrap_purpose p)
+{
+	return p == WRAP_PURPOSE_DEK ? "vhsm-dek-v1" : WRAP_CONTEXT_LUKS_PREFIX;
+}
+
+/* UNWRAP of a blob made for a DEK or a LUKS keyslot: refused, whatever the caller's ACL. */
+static int purpose_refusal(struct op_ctx *c, const struct wrap_info *info, const uint8_t *ctx,
+			   size_t ctx_len)
+{
+	enum wrap_purpose p =
+		info->format == 2 ? info->purpose : wrap_context_purpose(ctx, ctx_len);
+
+	return op_fail(c, -EPERM, "input is a %s, not a generic wrapped key: only %s releases it",
+		       wrap_purpose_to_string(p),
+		       p == WRAP_PURPOSE_DEK ? "the keyring request for its DEK" : "LUKS unlock");
+}
+
 static int get_context(struct op_ctx *c, const uint8_t **ret, size_t *ret_len)
 {
 	const struct vhsm_wire_field *f = vhsm_wire_get(c->req, VHSM_TAG_CONTEXT);
@@ -44,8 +62,7 @@ static int kek_usable(struct op_ctx *c, const char *name, uint32_t op,
 		      const struct kek_meta *meta)
 {
 	if (!acl_allows(meta, c->peer, op))
-		return op_fail(c, -EPERM, "uid %u may not %s with KEK %s", (unsigned)c->peer->uid,
-			       acl_op_name(op), name);
+		return kek_refuse(c, name, op);
 	if (meta->state != KEK_ENABLED)
 		return op_fail(c, -EKEYREVOKED, "KEK %s is %s", name,
 			       kek_state_to_string(meta->state));
@@ -64,13 +81,11 @@ static int open_enabled(struct op_ctx *c, const char *name, uint32_t op, struct 
 	if (r < 0)
 		return r;
 	r = kek_precheck(c, name, op);
-	if (r == -ENOENT)
-		return op_fail(c, -ENOKEY, "no KEK named %s", name);
 	if (r < 0)
 		return r;
 	r = store_unseal(c->m, name, meta, &p, NULL, keys, c->why, sizeof(c->why));
 	if (r == -ENOENT)
-		return op_fail(c, -ENOKEY, "no KEK named %s", name);
+		return kek_not_found(c, -ENOKEY, name, op);
 	if (r < 0)
 		return r;
 	return kek_usable(c, name, op, meta);
@@ -88,8 +103,12 @@ static int do_wrap(struct op_ctx *c, const struct kek_meta *meta, const uint8_t 
 	r = kek_file_verify(c->m, meta->name, c->why, sizeof(c->why));
 	if (r < 0)
 		return r;
-	r = wrap_key(kek_version_key(meta, keys, v), meta->name, v, ctx, ctx_len, pt, pt_len,
-		     &blob, &len);
+	r = wrap_key(kek_version_key(meta, keys, v), WRAP_PURPOSE_GENERIC, meta->name, v, ctx,
+		     ctx_len, pt, pt_len, &blob, &len);
+	if (r == -EPERM)
+		return op_fail(c, -EPERM, "a context starting with \"%s\" is reserved for %s blobs",
+			       reserved_prefix(wrap_context_purpose(ctx, ctx_len)),
+			       wrap_purpose_to_string(wrap_context_purpose(ctx, ctx_len)));
 	if (r < 0)
 		return op_fail(c, r, "wrapping failed: %s", strerror(-r));
 	c->version = v;
@@ -185,7 +204,9 @@ static int unwrap_blob(struct op_ctx *c, uint32_t op, const uint8_t *blob, size_
 	if (!key)
 		return op_fail(c, -ENOKEY, "KEK %s has no version %u", info.kek_name,
 			       info.kek_version);
-	r = unwrap_key(key, blob, blob_len, ctx, ctx_len, ret_pt, ret_len);
+	r = unwrap_key(key, WRAP_PURPOSE_GENERIC, blob, blob_len, ctx, ctx_len, ret_pt, ret_len);
+	if (r == -EMEDIUMTYPE)
+		return purpose_refusal(c, &info, ctx, ctx_len);
 	if (r == -EKEYREJECTED || r == -EBADMSG)
 		return op_fail(c, -EKEYREJECTED, "unwrap failed: wrong context or modified input");
 	if (r < 0)

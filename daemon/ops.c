@@ -154,7 +154,12 @@ int op_check_name(struct op_ctx *c, const char *kind, const char *name)
 
 	if (text_key_name_valid(name))
 		return 0;
-	return op_fail(c, -EINVAL, "%s", text_key_name_error(msg, kind, name, strlen(name)));
+	(void)op_fail(c, -EINVAL, "%s", text_key_name_error(msg, kind, name, strlen(name)));
+	/* Checked before anything records it: an invalid name is no record's key (the reason
+	 * quotes it escaped). */
+	if (name == c->key || strcmp(name, c->key) == 0)
+		c->key[0] = 0;
+	return -EINVAL;
 }
 
 int op_get_name(struct op_ctx *c, uint16_t tag, char *out, size_t len)
@@ -174,15 +179,19 @@ int op_get_name(struct op_ctx *c, uint16_t tag, char *out, size_t len)
 	return 0;
 }
 
+/* A refusal's message may quote the request (a name): the caller gets it escaped too. */
 static int reply_error(uint8_t *out, size_t cap, uint16_t op, uint32_t id, int err,
 		       const char *msg)
 {
 	struct vhsm_wire_builder b;
+	char e[TEXT_ESCAPE_SIZE(sizeof(((struct op_ctx *)0)->why))];
 
 	vhsm_wire_begin(&b, out, cap, (uint16_t)(op | VHSM_OP_REPLY_FLAG), id);
 	vhsm_wire_add_i32(&b, VHSM_TAG_ERRNO, -err);
-	if (msg && msg[0])
-		vhsm_wire_add_str(&b, VHSM_TAG_MESSAGE, msg);
+	if (msg && msg[0]) {
+		text_escape_bytes((const uint8_t *)msg, strlen(msg), e, sizeof(e));
+		vhsm_wire_add_str(&b, VHSM_TAG_MESSAGE, e);
+	}
 	return vhsm_wire_finish(&b);
 }
 

@@ -70,11 +70,20 @@ int ops_reply_declined(uint8_t *out, size_t cap, int err, const char *msg);
 /* Helpers for handlers. */
 /* Checks op against the (unauthenticated) ACL before any firmware request; 0 or -EPERM. */
 int kek_precheck(struct op_ctx *c, const char *name, uint32_t op);
+/*
+ * The one refusal a non-administrator gets for KEK name and op, whether it does not exist or
+ * the caller may not use it (-EPERM "uid U may not OP KEK NAME"): KEK names are no oracle.
+ * kek_not_found() gives administrators "no KEK named NAME" with status r instead. Both
+ * return the status via op_fail().
+ */
+int kek_refuse(struct op_ctx *c, const char *name, uint32_t op);
+int kek_not_found(struct op_ctx *c, int r, const char *name, uint32_t op);
 int op_get_name(struct op_ctx *c, uint16_t tag, char *out, size_t len);
 int op_fail(struct op_ctx *c, int r, const char *fmt, ...) _printf_(3, 4);
 /*
  * Checks name against the one key-name rule (text.h). Returns 0, or -EINVAL with the one
- * invalid-name message ("invalid KIND name 'X': names are ...") as the reply's reason.
+ * invalid-name message ("invalid KIND name 'X': names are ...") as the reply's reason; when
+ * c->key holds name it is emptied, so that the audit record names no invalid key.
  */
 int op_check_name(struct op_ctx *c, const char *kind, const char *name);
 /* Records one event as the dispatcher does for a request (refusals of unprivileged callers

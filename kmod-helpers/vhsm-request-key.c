@@ -149,22 +149,24 @@ static int describe(key_serial_t key, uint32_t uid, uint32_t gid, char *name, si
 		    const char **why)
 {
 	_cleanup_free_ char *d = NULL;
-	char type[16], desc[4096];
-	unsigned kuid, kgid, perm;
+	struct keyring_key_desc k;
+	const char *desc;
 
 	if (arg_debug) {
 		if (!arg_description)
 			return *why = "--debug needs --description", -EINVAL;
-		snprintf(desc, sizeof(desc), "%s", arg_description);
+		desc = arg_description;
 	} else {
 		if (keyctl_describe_alloc(key, &d) < 0)
 			return *why = "cannot describe the key", negative_errno();
-		if (sscanf(d, "%15[^;];%u;%u;%x;%4095[^\n]", type, &kuid, &kgid, &perm, desc) != 5 ||
-		    strcmp(type, KEYRING_DEK_TYPE) != 0)
+		/* The whole description, so that "vhsm:NAME\n<more>" is refused below. */
+		if (keyring_describe_parse(d, &k) < 0 || strcmp(k.type, KEYRING_DEK_TYPE) != 0)
 			return *why = "not a logon key", -EINVAL;
-		if (kuid != uid || kgid != gid)
+		if (k.uid != uid || k.gid != gid)
 			return *why = "uid/gid differ from the key's owner", -EINVAL;
+		desc = k.description;
 	}
+	/* Exactly "vhsm:" and a valid name: no byte after it (a newline, a space) passes. */
 	if (keyring_dek_name(desc, name, namelen) < 0)
 		return *why = "description is not vhsm:<DEK name>", -EINVAL;
 	return 0;

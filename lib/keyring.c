@@ -127,6 +127,36 @@ int keyring_proc_parse_line(const char *line, struct keyring_proc_key *ret)
 	return 0;
 }
 
+/* Reads one ';'-terminated field of at most max - 1 bytes at *p. */
+static int field(const char **p, char *out, size_t max)
+{
+	const char *e = strchr(*p, ';');
+	size_t n = e ? (size_t)(e - *p) : 0;
+
+	if (!e || n == 0 || n >= max)
+		return -EBADMSG;
+	memcpy(out, *p, n);
+	out[n] = 0;
+	*p = e + 1;
+	return 0;
+}
+
+/* Format (security/keys/keyctl.c keyctl_describe_key): "%s;%d;%d;%08x;%s". */
+int keyring_describe_parse(const char *s, struct keyring_key_desc *ret)
+{
+	struct keyring_key_desc k = {};
+	char uid[16], gid[16], perm[16];
+	const char *p = s;
+
+	if (!s || field(&p, k.type, sizeof(k.type)) < 0 || field(&p, uid, sizeof(uid)) < 0 ||
+	    dec32(uid, &k.uid) < 0 || field(&p, gid, sizeof(gid)) < 0 || dec32(gid, &k.gid) < 0 ||
+	    field(&p, perm, sizeof(perm)) < 0 || strlen(perm) != 8 || hex32(perm, &k.perm) < 0)
+		return -EBADMSG;
+	k.description = p;
+	*ret = k;
+	return 0;
+}
+
 bool keyring_proc_key_live(const struct keyring_proc_key *k)
 {
 	return k->flags[0] == 'I' && !strpbrk(k->flags, "RDNi");

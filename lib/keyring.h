@@ -70,6 +70,22 @@ struct keyring_proc_key {
  */
 int keyring_proc_parse_line(const char *line, struct keyring_proc_key *ret) _wur_;
 
+/* A key as keyctl_describe(3) reports it: "<type>;<uid>;<gid>;<perm>;<description>". */
+struct keyring_key_desc {
+	char type[33];
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t perm;
+	const char *description; /* the rest, verbatim (may hold ';' or '\n'); points into the input */
+};
+
+/*
+ * Parses keyctl_describe() output. The description is everything after the fourth ';', with
+ * nothing cut off, so a caller comparing it byte for byte sees "vhsm:NAME\n<more>" as what it
+ * is. Returns 0, or -EBADMSG for anything that is not well-formed. Pure; fuzzed.
+ */
+int keyring_describe_parse(const char *s, struct keyring_key_desc *ret) _wur_;
+
 /* True when the flags show a live, positively instantiated key (not revoked/dead/negative). */
 bool keyring_proc_key_live(const struct keyring_proc_key *k);
 

@@ -2,8 +2,10 @@
 /*
  * Name validation (see text.h). One implementation of the text rule for the wire codec,
  * sealing and wrapping, and one of the key-name rule for everything that names a key, so
- * that a name one of them accepts is never refused by another.
+ * that a name one of them accepts is never refused by another; and the escape of untrusted
+ * text for records.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -100,4 +102,64 @@ const char *text_key_name_error(char out[static TEXT_KEY_NAME_ERR_MAX], const ch
 		memcpy(out + o, "...", 3), o += 3;
 	snprintf(out + o, TEXT_KEY_NAME_ERR_MAX - o, "': %s", TEXT_KEY_NAME_RULE);
 	return out;
+}
+
+/* The escape of the character at s[0..n) into e (at least 11 bytes); returns bytes used. */
+static size_t escape_one(const uint8_t *s, size_t n, char *e, size_t *ret_used)
+{
+	uint32_t cp = 0; /* set by the decoder whenever k > 0 */
+	size_t k = text_utf8_decode(s, n, &cp);
+
+	if (k == 1 && cp >= 0x20 && cp < 0x7f) {
+		e[0] = (char)cp, e[1] = 0;
+	} else if (k > 1 && cp <= 0xffff && cp >= 0xa0) {
+		snprintf(e, 11, "\\u%04x", (unsigned)cp);
+	} else if (k > 1 && cp > 0xffff) {
+		snprintf(e, 11, "\\U%08x", (unsigned)cp);
+	} else {
+		/* Control characters, C1 and bytes that are not UTF-8: one byte at a time. */
+		snprintf(e, 11, "\\x%02x", s[0]);
+		k = 1;
+	}
+	*ret_used = k;
+	return strlen(e);
+}
+
+/* The length of the whole escape of s[0..n). */
+static size_t escape_len(const uint8_t *s, size_t n)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < n;) {
+		char e[11];
+		size_t used;
+
+		total += escape_one(s + i, n - i, e, &used);
+		i += used;
+	}
+	return total;
+}
+
+size_t text_escape_bytes(const uint8_t *s, size_t n, char *out, size_t outlen)
+{
+	size_t o = 0, room;
+
+	assert(out && outlen >= 4);
+	/* When it does not all fit, leave room for a "..." that says something is missing. */
+	room = escape_len(s, n) < outlen ? outlen - 1 : outlen - 4;
+	for (size_t i = 0; i < n;) {
+		char e[11];
+		size_t used, el = escape_one(s + i, n - i, e, &used);
+
+		if (o + el > room) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(out + o, e, el);
+		o += el;
+		i += used;
+	}
+	out[o] = 0;
+	return o;
 }

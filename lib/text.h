@@ -4,7 +4,8 @@
  * (text_name_valid: well-formed UTF-8 without control characters or '/') for wire strings,
  * seal labels and wrapped-key names as containers carry them, and the stricter key-name rule
  * (text_key_name_valid) for what names a key. Every key name passes the text rule. A name ends
- * up in file names, log lines and terminals. Pure; library code, never logs.
+ * up in file names, log lines and terminals; untrusted text that is recorded anyway (a reason
+ * quoting input) is escaped with text_escape_bytes(). Pure; library code, never logs.
  */
 #pragma once
 
@@ -65,3 +66,18 @@ bool text_key_name_valid_n(const char *s, size_t n);
  */
 const char *text_key_name_error(char out[static TEXT_KEY_NAME_ERR_MAX], const char *kind,
 				const char *s, size_t n);
+
+/*
+ * Writes s[0..n) into out (outlen >= 4 bytes, always NUL-terminated) so that it is safe in a
+ * log line, the audit log and a terminal: printable ASCII (the backslash too) stays as it is,
+ * other well-formed UTF-8 becomes \uXXXX or \UXXXXXXXX (U+202E, the right-to-left override,
+ * becomes \u202e), control characters (C0, DEL, C1) and bytes that are not UTF-8 become \xNN.
+ * Text that is safe already, such as text_key_name_error()'s message, passes unchanged, so
+ * escaping at every sink never escapes twice (the escape is for safety, not reversible).
+ * When out is too small the escape is cut at a character boundary and ends in "...".
+ * Returns the length written. s may contain NUL bytes (written as \x00).
+ */
+size_t text_escape_bytes(const uint8_t *s, size_t n, char *out, size_t outlen);
+
+/* The size of a buffer that always holds text_escape_bytes() of n bytes without cutting. */
+#define TEXT_ESCAPE_SIZE(n) (4u * (n) + 1u)

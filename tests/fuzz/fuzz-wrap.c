@@ -36,13 +36,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    4 + 1 + 1 + name_len + 4 + 32 + 12 + 4 + wi.plaintext_len + 16 != size)
 			abort();
 	}
-	u = unwrap_key(fuzz_kek, data, size, NULL, 0, &pt, &pt_len);
+	u = unwrap_key(fuzz_kek, WRAP_PURPOSE_GENERIC, data, size, NULL, 0, &pt, &pt_len);
 	if (u == 0) {
 		if (r != 0 || pt_len != wi.plaintext_len)
 			abort();
 		pt = secmem_free(pt);
-		if (unwrap_key(fuzz_kek, data, size, ctx, sizeof(ctx) - 1, &pt, &pt_len) !=
-		    -EKEYREJECTED)
+		if (unwrap_key(fuzz_kek, WRAP_PURPOSE_GENERIC, data, size, ctx, sizeof(ctx) - 1,
+			       &pt, &pt_len) != -EKEYREJECTED)
 			abort();
 	} else if ((u == -EBADMSG) != (r < 0) || (u != -EBADMSG && u != -EKEYREJECTED)) {
 		abort();

@@ -143,6 +143,31 @@ expect_exit 1 as_user nobody "$CTL" --socket "$SOCK" luks unlock --print-key "$I
 expect_out 'requires root or the vhsm group'
 ok "vhsmctl luks unlock --test/--print-key work without the plugin; non-root refused"
 
+# ---- the keyslot secret is no generic wrapped key (purpose bound into the AAD) ----
+# A principal with wrap and unwrap on the KEK reads the public token and asks the ordinary
+# UNWRAP with the volume's context: refused. WRAP cannot mint a keyslot secret either.
+expect_exit 0 ctl kek acl disk-kek "user:nobody:unwrap,wrap"
+uuid=$(cryptsetup luksUUID "$IMG")
+python3 -c 'import base64, json, sys
+t = json.load(open(sys.argv[1]))["tokens"]["0"]
+sys.stdout.buffer.write(base64.b64decode(t["wrapped_secret"]))' "$WORK/meta.json" >"$WORK/ws.bin"
+expect_exit 1 as_user nobody "$CTL" --socket "$SOCK" unwrap --context "vhsm-luks2:$uuid" <"$WORK/ws.bin"
+expect_out 'input is a LUKS keyslot secret, not a generic wrapped key'
+not_out '[^ -~]'
+expect_exit 1 ctl unwrap --context "vhsm-luks2:$uuid" <"$WORK/ws.bin"
+expect_out 'LUKS keyslot secret'
+expect_exit 1 as_user nobody "$CTL" --socket "$SOCK" wrap --kek disk-kek --context "vhsm-luks2:$uuid" <"$WORK/pass"
+expect_out 'reserved for LUKS keyslot secret blobs'
+as_user nobody "$CTL" --socket "$SOCK" wrap --kek disk-kek --context vol1 <"$WORK/pass" >"$WORK/gw" ||
+	fail "generic wrap by an ACL principal"
+as_user nobody "$CTL" --socket "$SOCK" unwrap --context vol1 <"$WORK/gw" | cmp -s - "$WORK/pass" ||
+	fail "generic unwrap by an ACL principal"
+grep -q '"event":"unwrap".*"result":"refused".*LUKS keyslot secret' "$STATE/audit.log" ||
+	fail "refused unwrap of a keyslot secret not audited"
+expect_exit 0 ctl kek acl disk-kek
+expect_exit 0 ctl luks unlock --test "$IMG"
+ok "UNWRAP refuses a token's keyslot secret, WRAP cannot mint one; generic wrap and LUKS unlock work"
+
 # ---- refusals leave the passphrase path intact ----
 expect_exit 0 ctl kek disable disk-kek
 expect_exit 1 ns cryptsetup open --test-passphrase --token-only --debug "$IMG"

@@ -78,6 +78,43 @@ TEST(keyring_proc_lines)
 	ASSERT_EQ(keyring_proc_parse_line("1 I--Q-----toolong 1 perm 0 0 0 logon x", &k), -EBADMSG);
 }
 
+TEST(keyring_describe_output)
+{
+	struct keyring_key_desc k;
+	char name[KEYRING_DEK_NAME_MAX + 1];
+
+	ASSERT_OK(keyring_describe_parse("logon;0;997;19212100;vhsm:disk", &k));
+	ASSERT_STREQ(k.type, "logon");
+	ASSERT_EQ(k.uid, 0u);
+	ASSERT_EQ(k.gid, 997u);
+	ASSERT_EQ(k.perm, 0x19212100u);
+	ASSERT_STREQ(k.description, "vhsm:disk");
+	ASSERT_OK(keyring_dek_name(k.description, name, sizeof(name)));
+	ASSERT_STREQ(name, "disk");
+
+	/* the description is kept whole: ';' and a second line are part of it, and a
+	 * description with bytes after the name is no DEK's */
+	ASSERT_OK(keyring_describe_parse("logon;1000;1000;3f010000;vhsm:disk\nlogon;0;0", &k));
+	ASSERT_STREQ(k.description, "vhsm:disk\nlogon;0;0");
+	ASSERT_EQ(keyring_dek_name(k.description, name, sizeof(name)), -EINVAL);
+	ASSERT_OK(keyring_describe_parse("user;5;5;3f010001;a;b;c", &k));
+	ASSERT_STREQ(k.description, "a;b;c");
+	ASSERT_OK(keyring_describe_parse("logon;0;0;19212100;vhsm:disk ", &k));
+	ASSERT_EQ(keyring_dek_name(k.description, name, sizeof(name)), -EINVAL);
+
+	/* malformed */
+	ASSERT_EQ(keyring_describe_parse("", &k), -EBADMSG);
+	ASSERT_EQ(keyring_describe_parse("logon;0;0;19212100", &k), -EBADMSG);
+	ASSERT_EQ(keyring_describe_parse(";0;0;19212100;x", &k), -EBADMSG);
+	ASSERT_EQ(keyring_describe_parse("logon;-1;0;19212100;x", &k), -EBADMSG);
+	ASSERT_EQ(keyring_describe_parse("logon;0;x;19212100;x", &k), -EBADMSG);
+	ASSERT_EQ(keyring_describe_parse("logon;0;0;1921210;x", &k), -EBADMSG);
+	ASSERT_EQ(keyring_describe_parse("logon;0;0;1921210g;x", &k), -EBADMSG);
+	ASSERT_EQ(keyring_describe_parse("logon;99999999999;0;19212100;x", &k), -EBADMSG);
+	ASSERT_EQ(keyring_describe_parse("a234567890123456789012345678901234;0;0;19212100;x", &k),
+		  -EBADMSG);
+}
+
 TEST(keyring_callout)
 {
 	uint32_t t;

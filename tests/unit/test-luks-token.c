@@ -74,7 +74,8 @@ static int make_token(struct luks_token *t, char **ret_json)
 	memcpy(t->sealed_kek, blob, len);
 	t->sealed_kek_len = len;
 	free(blob);
-	r = wrap_key(kek, "disk-kek", 3, (const uint8_t *)"vhsm-luks2:u", 12, secret, 64, &blob, &len);
+	r = wrap_key(kek, WRAP_PURPOSE_LUKS, "disk-kek", 3, (const uint8_t *)"vhsm-luks2:u", 12,
+		     secret, 64, &blob, &len);
 	if (r < 0 || len > sizeof(t->wrapped_secret))
 		return -EIO;
 	memcpy(t->wrapped_secret, blob, len);

@@ -266,3 +266,46 @@ TEST(text_key_name_error_message)
 	ASSERT_TRUE(strstr(msg, "...': " TEXT_KEY_NAME_RULE) != NULL);
 	ASSERT_LT(strlen(msg), sizeof(msg));
 }
+
+/* text_escape_bytes() of a NUL-terminated s into a buffer of outlen. */
+static const char *esc(const char *s, size_t outlen)
+{
+	static char out[256];
+
+	if (outlen > sizeof(out))
+		return "(test buffer too small)";
+	text_escape_bytes((const uint8_t *)s, strlen(s), out, outlen);
+	return out;
+}
+
+TEST(text_escape_untrusted)
+{
+	char out[64];
+
+	ASSERT_STREQ(esc("disk-1.key_A", 64), "disk-1.key_A");
+	ASSERT_STREQ(esc("a b:c'\"", 64), "a b:c'\"");
+	/* the right-to-left override and other non-ASCII: never raw */
+	ASSERT_STREQ(esc("evil\xe2\x80\xaegpj.exe", 64), "evil\\u202egpj.exe");
+	ASSERT_STREQ(esc("caf\xc3\xa9", 64), "caf\\u00e9");
+	ASSERT_STREQ(esc("\xf0\x9f\x94\x91", 64), "\\U0001f511");
+	/* control bytes (C0, DEL, C1) and bytes that are not UTF-8 */
+	ASSERT_STREQ(esc("a\nb\tc\x1b[31m", 64), "a\\x0ab\\x09c\\x1b[31m");
+	ASSERT_STREQ(esc("\x7f\xc2\x85", 64), "\\x7f\\xc2\\x85");
+	/* a backslash stays: safe text passes unchanged, so nothing is escaped twice */
+	ASSERT_STREQ(esc("back\\slash", 64), "back\\slash");
+	ASSERT_STREQ(esc("invalid KEK name 'e\\xe2': names are", 64),
+		     "invalid KEK name 'e\\xe2': names are");
+	ASSERT_STREQ(esc("\xff\xc0\xaf\xed\xa0\x80", 64), "\\xff\\xc0\\xaf\\xed\\xa0\\x80");
+	ASSERT_STREQ(esc("\xe2\x80", 64), "\\xe2\\x80"); /* truncated sequence */
+	/* NUL inside */
+	ASSERT_EQ(text_escape_bytes((const uint8_t *)"a\0b", 3, out, sizeof(out)), 6u);
+	ASSERT_STREQ(out, "a\\x00b");
+	/* too small: cut at a character boundary, marked, terminated */
+	ASSERT_STREQ(esc("abcdefgh", 8), "abcd...");
+	ASSERT_STREQ(esc("abcdefg", 8), "abcdefg");
+	ASSERT_STREQ(esc("ab\xe2\x80\xae", 8), "ab...");
+	ASSERT_STREQ(esc("\n\n\n", 4), "...");
+	ASSERT_STREQ(esc("", 4), "");
+	/* the documented worst case fits without cutting */
+	ASSERT_EQ(text_escape_bytes((const uint8_t *)"\x01\x02", 2, out, TEXT_ESCAPE_SIZE(2)), 8u);
+}

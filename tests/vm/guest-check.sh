@@ -247,6 +247,7 @@ run_check dmcrypt-crypttab-data check_dmcrypt_data
 run_check dmcrypt-wrong-key-stays-closed check_dmcrypt_wrong_key
 run_check keyring-dek-dmcrypt-write check_keyring_write
 run_check keyring-nonroot-upcall check_keyring_nonroot
+run_check keyring-requester-race check_keyring_requester_race
 declare -F luks_checks >/dev/null && luks_checks
 [ ! -e /etc/vhsm-vm/root-in-initrd ] || run_check initrd-root-token-unlock check_initrd_root
 run_check no-unexpected-failed-units check_failed_units

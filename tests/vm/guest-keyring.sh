@@ -106,6 +106,62 @@ check_keyring_nonroot() {
 	say "keyring: non-root upcall: uid $u got $got; nobody rejected"
 }
 
+# A non-root requester races vhsm-request-key: while the helper asks vhsmd and after, a loop
+# of the requester's keeps widening the permissions of its key (under construction, then
+# instantiated), clearing its timeout and moving it to the requester's group. However the race ends, the key is refused
+# or it is vhsm's: owner root, vhsmd's group, 0x19212100, a timeout, no read. (The host
+# kernel of `make check` runs request-key upcalls for uid 0 only, so this runs here.)
+KR_RACE_UID=4711
+KR_RACE_ROUNDS=20
+kr_race_round() {
+	# shellcheck disable=SC2016
+	setpriv --reuid=$KR_RACE_UID --regid=$KR_RACE_UID --clear-groups keyctl session - sh -c '
+		keyctl link @u @s >/dev/null; keyctl clear @u
+		(while :; do
+			for h in $(awk "\$9 == \"vhsm:vmrace\" || \$9 == \"vhsm:vmrace:\" {print \$1}" /proc/keys); do
+				keyctl setperm $((0x$h)) 0x3f3f3f3f 2>/dev/null
+				keyctl timeout $((0x$h)) 0 2>/dev/null
+				keyctl chgrp $((0x$h)) '"$KR_RACE_UID"' 2>/dev/null
+			done
+		done) &
+		racer=$!
+		k=$(keyctl request2 logon vhsm:vmrace "" @u 2>/dev/null) || k=refused
+		sleep 0.3; kill $racer; wait $racer 2>/dev/null
+		echo "key=$k"
+		[ "$k" = refused ] && exit 0
+		keyctl print $k >/dev/null 2>&1 && echo READABLE-print
+		keyctl pipe $k >/dev/null 2>&1 && echo READABLE-pipe
+		echo "describe=$(keyctl rdescribe $k)"
+		echo "expiry=$(awk -v s=$(printf %08x $k) "\$1 == s {print \$4}" /proc/keys)"
+		keyctl unlink $k @u >/dev/null 2>&1' 2>&1
+}
+
+check_keyring_requester_race() {
+	local out i served=0 refused=0 desc exp
+	out=$(vhsmctl dek create vmrace --kek "$KR_KEK" --timeout 120 \
+		--acl "uid:$KR_RACE_UID:unwrap" 2>&1) || { why "dek create vmrace: $out"; return 1; }
+	for ((i = 1; i <= KR_RACE_ROUNDS; i++)); do
+		out=$(kr_race_round)
+		case $out in
+		*key=refused*) refused=$((refused + 1)); continue ;;
+		*key=[0-9]*) ;;
+		*) why "round $i: $out"; return 1 ;;
+		esac
+		[[ $out != *READABLE* ]] || { why "round $i: the payload can be read: $out"; return 1; }
+		desc=$(sed -n 's/^describe=//p' <<<"$out")
+		exp=$(sed -n 's/^expiry=//p' <<<"$out")
+		[[ $desc =~ ^logon\;0\;([0-9]+)\;19212100\;vhsm:vmrace$ ]] &&
+			[ "${BASH_REMATCH[1]}" != "$KR_RACE_UID" ] ||
+			{ why "round $i: key not vhsm's after the race: $desc"; return 1; }
+		[[ $exp =~ ^[0-9]+[smh]$ ]] || { why "round $i: timeout lost in the race: '$exp'"; return 1; }
+		served=$((served + 1))
+	done
+	say "keyring race: $served served, $refused refused of $KR_RACE_ROUNDS"
+	# A race may make the helper refuse, never succeed with a weaker key; but a check in
+	# which every round was refused has shown nothing.
+	[ "$served" -gt 0 ] || { why "all $KR_RACE_ROUNDS racing requests were refused"; return 1; }
+}
+
 # ---- boot 2 ----
 check_keyring_after_reboot() {
 	local k want got

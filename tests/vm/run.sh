@@ -24,6 +24,7 @@ CACHE_RECIPE=1
 # The checks guest-check.sh must report, in order; a missing one counts as failed.
 CHECKS=(vhsmd-socket-attestation kek-wrap-unwrap dmcrypt-crypttab-data
 	dmcrypt-wrong-key-stays-closed keyring-dek-dmcrypt-write keyring-nonroot-upcall
+	keyring-requester-race
 	no-unexpected-failed-units
 	keyring-dek-after-reboot keyring-shred-revokes-and-suspends)
 # LUKS2 token and key-socket volumes (tests/vm/luks-setup.sh, tests/vm/guest-luks.sh).
