@@ -174,7 +174,8 @@ int op_status(struct op_ctx *c)
 		json_object_object_add(o, "report_requests",
 				       json_object_new_int64((int64_t)m->n_reports));
 	json_object_object_add(o, "attestation", attest_json(&m->attest));
-	if (m->audit)
+	/* The audit log's size and sequence numbers count every operation: administrators only. */
+	if (m->audit && c->peer->admin)
 		json_object_object_add(o, "audit", audit_json(m->audit));
 	/* Sealed files refused since start because the store manifest names another version. */
 	json_object_object_add(o, "store_rollbacks", json_object_new_int64(manifest_refusals(m)));

@@ -80,11 +80,13 @@ ok "keyring requests of a non-administrator: one refusal for a missing and a for
 
 expect_exit 0 nb --json status
 [ "$(jq 'has("keks")' "$WORK/out")" = false ] || fail "status shows nobody a KEK count"
+[ "$(jq 'has("audit")' "$WORK/out")" = false ] || fail "status shows nobody the audit log's counts"
 expect_exit 0 nb status
 not_out 'KEKs'
 expect_exit 0 ctl --json status
 [ "$(jq .keks "$WORK/out")" = 2 ] || fail "status shows root no KEK count"
-ok "status: KEK count for administrators only"
+[ "$(jq 'has("audit")' "$WORK/out")" = true ] || fail "status shows root no audit counts"
+ok "status: KEK count and audit counts for administrators only"
 
 # ---- invalid names in requests: refused, recorded escaped only ----
 # A raw client (vhsmctl refuses some of these itself): OP NAME-HEX -> "errno message".
