@@ -295,13 +295,16 @@ man-lint:
 
 # gcc's static analyzer over lib/ and daemon/ (CI). Every finding is an error; a false positive
 # is fixed at the code (an initialiser) or suppressed there with a comment giving the reason.
+# -ftrivial-auto-var-init is left out: gcc 12's analyzer takes the variables it initialises as
+# uninitialised (fixed in gcc 13), which buries real findings under false ones.
 ANALYZE_SRCS := $(LIB_SRCS) $(DAEMON_SRCS)
 ANALYZE_STAMPS := $(ANALYZE_SRCS:%.c=$(B)/analyze/%.ok)
 analyze: $(ANALYZE_STAMPS)
 $(B)/analyze/%.ok: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  ANALYZE $<")
-	$(Q)$(CC) $(filter-out -fsanitize=%,$(ALL_CFLAGS)) -fanalyzer -Werror -c -o /dev/null $<
+	$(Q)$(CC) $(filter-out -fsanitize=% -ftrivial-auto-var-init=%,$(ALL_CFLAGS)) -fanalyzer \
+		-Werror -c -o /dev/null $<
 	@touch $@
 
 clean:

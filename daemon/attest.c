@@ -155,7 +155,7 @@ static int attest_no_policy(struct manager *m, struct attest_state *a)
 int attest_now(struct manager *m)
 {
 	struct attest_state a = { .done = true, .product = _SNP_PRODUCT_INVALID };
-	uint8_t nonce[32], report[SNP_REPORT_SIZE];
+	uint8_t nonce[32], report[SNP_REPORT_SIZE] = {};
 	_cleanup_free_ uint8_t *certs = NULL;
 	size_t certs_len = 0;
 	int r;

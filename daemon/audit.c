@@ -791,10 +791,9 @@ int audit_open(struct manager *m, struct audit **ret)
 	a->attest = &m->attest;
 	a->segment_max = AUDIT_SEGMENT_MAX;
 	a->budget = AUDIT_BUDGET_DEFAULT;
-	if (asprintf(&a->path, "%s/audit.log", m->state_dir) < 0) {
-		a->path = NULL;
+	a->path = text_printf("%s/audit.log", m->state_dir);
+	if (!a->path)
 		return -ENOMEM;
-	}
 	memset(a->prev, '0', HASH_HEX);
 	if (a->dev) {
 		/* Keyed: taken over at the first record after vhsmd's first report; whether the

@@ -18,6 +18,7 @@
 #include "manifest.h"
 #include "secmem.h"
 #include "store.h"
+#include "text.h"
 
 #define MANIFEST_MAX_ENTRIES 4096u
 #define MANIFEST_FILE_MAX (2u * 1024u * 1024u)
@@ -124,7 +125,8 @@ static int manifest_write(struct manager *m, struct manifest *mf)
 	r = audit_key_mac(mf->key, js, strlen(js), mac);
 	if (r < 0)
 		return r;
-	if (asprintf(&text, "%s\n%s\n", js, mac) < 0)
+	text = text_printf("%s\n%s\n", js, mac);
+	if (!text)
 		return -ENOMEM;
 	manifest_path(m, path, sizeof(path));
 	return fileio_write_atomic(path, text, strlen(text), 0600);

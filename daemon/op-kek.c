@@ -117,11 +117,12 @@ static int reply_meta(struct op_ctx *c, const struct kek_meta *meta, const struc
 	ct_hex_encode(sealed_pd, c->policy_digest, sizeof(c->policy_digest));
 	ct_hex_encode(current_pd, c->m->policy_digest, sizeof(c->m->policy_digest));
 	/* The TCB as a hex string: a u64 does not survive JSON consumers that use doubles. */
-	if (asprintf(&out, "{\"kek\":%s,\"profile\":\"%s\",\"sealed_tcb\":\"0x%016llx\","
-		     "\"guest_svn\":%u,\"policy_digest\":\"%s\",\"current_policy_digest\":\"%s\","
-		     "\"verified\":%s}", json, seal_profile_to_string(p->profile),
-		     (unsigned long long)p->tcb_version, p->guest_svn, sealed_pd, current_pd,
-		     verified ? "true" : "false") < 0)
+	out = text_printf("{\"kek\":%s,\"profile\":\"%s\",\"sealed_tcb\":\"0x%016llx\","
+			  "\"guest_svn\":%u,\"policy_digest\":\"%s\",\"current_policy_digest\":\"%s\","
+			  "\"verified\":%s}", json, seal_profile_to_string(p->profile),
+			  (unsigned long long)p->tcb_version, p->guest_svn, sealed_pd, current_pd,
+			  verified ? "true" : "false");
+	if (!out)
 		return -ENOMEM;
 	vhsm_wire_add_str(c->reply, VHSM_TAG_JSON, out);
 	return 0;
@@ -203,13 +204,15 @@ int op_kek_list(struct op_ctx *c)
 		_cleanup_free_ char *json = NULL, *entry = NULL;
 		r = store_read_meta(c->m, *n, &meta, &p);
 		if (r < 0) {
-			if (asprintf(&entry, "%s{\"kek\":{\"name\":\"%s\",\"state\":\"damaged\"}}",
-				     len > 1 ? "," : "", *n) < 0)
+			entry = text_printf("%s{\"kek\":{\"name\":\"%s\",\"state\":\"damaged\"}}",
+					    len > 1 ? "," : "", *n);
+			if (!entry)
 				goto oom;
 		} else if (c->peer->admin || acl_allows(&meta, c->peer, ACL_OP_READ)) {
 			if (kek_meta_to_json(&meta, &json) < 0 ||
-			    asprintf(&entry, "%s{\"kek\":%s,\"profile\":\"%s\"}", len > 1 ? "," : "",
-				     json, seal_profile_to_string(p.profile)) < 0)
+			    !(entry = text_printf("%s{\"kek\":%s,\"profile\":\"%s\"}",
+						  len > 1 ? "," : "", json,
+						  seal_profile_to_string(p.profile))))
 				goto oom;
 		} else {
 			continue; /* not visible to this caller */

@@ -659,7 +659,7 @@ static int tsm_read_attr(int dfd, const char *name, uint8_t *buf, size_t cap, si
 /* Reads a short text attribute, without its trailing newline, as a C string. */
 static int tsm_read_text(int dfd, const char *name, char buf[static TSM_SMALL_ATTR])
 {
-	size_t len;
+	size_t len = 0;
 	int r;
 
 	r = tsm_read_attr(dfd, name, (uint8_t *)buf, TSM_SMALL_ATTR - 1, &len);

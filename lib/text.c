@@ -6,7 +6,9 @@
  * text for records.
  */
 #include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "text.h"
@@ -162,4 +164,16 @@ size_t text_escape_bytes(const uint8_t *s, size_t n, char *out, size_t outlen)
 	}
 	out[o] = 0;
 	return o;
+}
+
+char *text_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return n < 0 ? NULL : s;
 }

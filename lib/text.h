@@ -81,3 +81,10 @@ size_t text_escape_bytes(const uint8_t *s, size_t n, char *out, size_t outlen);
 
 /* The size of a buffer that always holds text_escape_bytes() of n bytes without cutting. */
 #define TEXT_ESCAPE_SIZE(n) (4u * (n) + 1u)
+
+/*
+ * A newly allocated string formatted like printf (free() it), or NULL when out of memory.
+ * Unlike asprintf(), which leaves its pointer undefined on failure, nothing is left for a
+ * cleanup handler to free by mistake.
+ */
+char *text_printf(const char *fmt, ...) _printf_(1, 2);

@@ -20,6 +20,7 @@
 #include "secmem.h"
 #include "sim.h"
 #include "snp-dev.h"
+#include "text.h"
 
 #define EXIT_USAGE 2
 #define PROG "vhsm-snp-sim"
@@ -611,7 +612,8 @@ static int write_file(const char *dir, const char *name, const void *data, size_
 	_cleanup_free_ char *path = NULL;
 	int r;
 
-	if (asprintf(&path, "%s/%s", dir, name) < 0)
+	path = text_printf("%s/%s", dir, name);
+	if (!path)
 		return -ENOMEM;
 	r = fileio_write_atomic(path, data, len, 0644);
 	if (r < 0)
