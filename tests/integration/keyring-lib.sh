@@ -13,6 +13,7 @@ HELPER=$B/vhsm-request-key
 P=it$$x$RANDOM            # unique per run: DEK and KEK names, request-key.d match
 USER_OK=52341             # a uid the DEK's ACL admits (no passwd entry needed)
 DUID=$(id -u daemon) DGID=$(id -g daemon) # vhsmd runs unprivileged, as in vhsmd.service
+need_reachable "$DUID"
 
 # vhsmd as uid/gid daemon: revocation must work through the keys' group permission.
 cat >"$WORK/vhsmd-unpriv" <<EOS

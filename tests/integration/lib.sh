@@ -107,3 +107,10 @@ on_exit stop_daemon
 ctl() { "$CTL" --socket "$SOCK" "$@"; }
 # as_user USER CMD...: runs CMD with USER's uid/gid and no supplementary groups.
 as_user() { local u=$1; shift; setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups "$@"; }
+
+# need_reachable UID: the tests run the built programs as UID; say so plainly when the build
+# directory cannot be reached by it (a clone inside a 0700 directory).
+need_reachable() {
+	setpriv --reuid="$1" --regid="$1" --clear-groups test -x "$B/vhsmd" ||
+		fail "uid $1 cannot run $B/vhsmd: make the directories above the build directory o+x"
+}

@@ -18,6 +18,7 @@ HELPER=$B/vhsm-request-key
 P=ia$$x$RANDOM            # unique per run: DEK and KEK names, request-key.d match
 USER_OK=52342             # a uid the DEK's ACL admits (no passwd entry needed)
 DUID=$(id -u daemon) DGID=$(id -g daemon) # vhsmd runs unprivileged, as in vhsmd.service
+need_reachable "$DUID"
 
 cat >"$WORK/vhsmd-unpriv" <<EOS
 #!/bin/sh

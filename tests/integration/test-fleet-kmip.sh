@@ -111,8 +111,9 @@ ok "no key manager: one clear message naming every endpoint"
 
 # The client key is loaded only into OpenSSL's locked secure heap: where memory cannot be
 # locked (an unprivileged user with RLIMIT_MEMLOCK 0), the tool refuses to load it.
+install -m 0755 "$FLEET" "$WORK/vhsm-fleet" # reachable by nobody wherever the build is
 expect_exit 3 setpriv --reuid=nobody --regid=nogroup --clear-groups bash -c \
 	'ulimit -l 0; exec "$0" --server 127.0.0.1:1 --ca "$1/ca.pem" --cert "$1/admin.pem" --key "$1/admin.key" list' \
-	"$FLEET" "$PKI"
+	"$WORK/vhsm-fleet" "$PKI"
 expect_out 'cannot lock OpenSSL.s secure heap'
 ok "the client key is refused where the secure heap cannot be locked"
