@@ -385,7 +385,7 @@ static int verify_parse_args(int argc, char **argv, struct verify_inputs *in,
 	return EXIT_OK;
 }
 
-static int verb_verify(int argc, char **argv)
+int verb_attestation_verify(int argc, char **argv)
 {
 	_cleanup_(snp_policy_freep) struct snp_policy *pol = NULL;
 	struct verify_inputs in = {};
@@ -437,9 +437,3 @@ out:
 	verify_inputs_done(&in);
 	return ret < 0 ? EXIT_OK : ret;
 }
-
-const struct verb verbs_attestation[] = {
-	{ "attestation", "verify", verb_verify, "verify a report, its AMD chain and a policy" },
-	{ "attestation", "show", verb_attestation_show, "decode a report" },
-};
-const size_t verbs_attestation_n = ELEMENTSOF(verbs_attestation);

@@ -47,7 +47,7 @@ static int dek_deleted_verb(int argc, char **argv, uint16_t op, const char *usag
 	return EXIT_OK;
 }
 
-static int dek_recover(int argc, char **argv)
+int verb_dek_recover(int argc, char **argv)
 {
 	return dek_deleted_verb(argc, argv, VHSM_OP_DEK_RECOVER,
 				"Usage: vhsmctl dek recover NAME\n\n"
@@ -56,7 +56,7 @@ static int dek_recover(int argc, char **argv)
 				"recovered");
 }
 
-static int dek_purge(int argc, char **argv)
+int verb_dek_purge(int argc, char **argv)
 {
 	return dek_deleted_verb(argc, argv, VHSM_OP_DEK_PURGE,
 				"Usage: vhsmctl dek purge NAME\n\n"
@@ -65,9 +65,3 @@ static int dek_purge(int argc, char **argv)
 				"group only.\n",
 				"purged");
 }
-
-const struct verb verbs_dek_deleted[] = {
-	{ "dek", "recover", dek_recover, "undo dek drop --delete (within the retention)" },
-	{ "dek", "purge", dek_purge, "remove a deleted DEK for good" },
-};
-const size_t verbs_dek_deleted_n = ELEMENTSOF(verbs_dek_deleted);

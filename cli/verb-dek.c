@@ -48,7 +48,7 @@ static bool args_count(int argc, char **argv, int n)
 	return true;
 }
 
-static int dek_create(int argc, char **argv)
+int verb_dek_create(int argc, char **argv)
 {
 	enum { O_KEK = 256, O_SIZE, O_TIMEOUT, O_ACL };
 	static const struct option opts[] = {
@@ -162,7 +162,7 @@ static void fmt_dek_list(json_object *arr)
 	}
 }
 
-static int dek_list(int argc, char **argv)
+int verb_dek_list(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -246,7 +246,7 @@ static int dek_load_check(const char *name, uint32_t timeout, uint32_t *ret_time
 	return EXIT_OK;
 }
 
-static int dek_load(int argc, char **argv)
+int verb_dek_load(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "keyring", required_argument, NULL, 'k' },
@@ -308,7 +308,7 @@ static int dek_load(int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int dek_drop(int argc, char **argv)
+int verb_dek_drop(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "delete", no_argument, NULL, 'd' },
@@ -486,7 +486,7 @@ static int suspend_volume(struct crypt_device *cd, const char *name, const char 
 	return r;
 }
 
-static int kek_volumes(int argc, char **argv)
+int verb_kek_volumes(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -630,12 +630,3 @@ int verb_kek_disable(int argc, char **argv)
 		return EXIT_ERROR;
 	return EXIT_OK;
 }
-
-const struct verb verbs_dek[] = {
-	{ "dek", "create", dek_create, "generate a DEK, stored wrapped under a KEK" },
-	{ "dek", "list", dek_list, "list DEKs and their keys in the kernel keyring" },
-	{ "dek", "load", dek_load, "put a DEK into the kernel keyring (logon vhsm:NAME)" },
-	{ "dek", "drop", dek_drop, "revoke a DEK's keys (--delete: soft-delete the DEK)" },
-	{ "kek", "volumes", kek_volumes, "LUKS2 volumes enrolled with a KEK" },
-};
-const size_t verbs_dek_n = ELEMENTSOF(verbs_dek);

@@ -335,7 +335,7 @@ static int enroll_run(const struct enroll_args *a)
 	return a->wipe ? do_wipe(cd, a->wipe, t.keyslot) : EXIT_OK;
 }
 
-static int luks_enroll(int argc, char **argv)
+int verb_luks_enroll(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "kek", required_argument, NULL, 'k' },
@@ -487,7 +487,7 @@ static int do_wipe(struct crypt_device *cd, const char *spec, unsigned keep_slot
 
 /* ---- list ---- */
 
-static int luks_list(int argc, char **argv)
+int verb_luks_list(int argc, char **argv)
 {
 	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
 	struct luks_token t;
@@ -546,7 +546,7 @@ static int unbind_uuid(const char *uuid)
 	return r;
 }
 
-static int luks_remove(int argc, char **argv)
+int verb_luks_remove(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "token", required_argument, NULL, 't' },
@@ -648,7 +648,7 @@ static int rewrap_one(struct crypt_device *cd, int id)
 	return EXIT_OK;
 }
 
-static int luks_rewrap(int argc, char **argv)
+int verb_luks_rewrap(int argc, char **argv)
 {
 	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
 	int ids[32], n, r, ret = EXIT_OK;
@@ -741,7 +741,7 @@ static int unlock_run(const struct unlock_args *a)
 	return ret;
 }
 
-static int luks_unlock(int argc, char **argv)
+int verb_luks_unlock(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "test", no_argument, NULL, 't' },
@@ -782,12 +782,3 @@ static int luks_unlock(int argc, char **argv)
 	a.name = a.test || a.print_key ? NULL : argv[optind + 1];
 	return unlock_run(&a);
 }
-
-const struct verb verbs_luks[] = {
-	{ "luks", "enroll", luks_enroll, "add a vhsm keyslot and token to a LUKS2 volume" },
-	{ "luks", "list", luks_list, "list a volume's vhsm tokens" },
-	{ "luks", "remove", luks_remove, "remove vhsm tokens and their keyslots" },
-	{ "luks", "rewrap", luks_rewrap, "move tokens to the KEK's newest version" },
-	{ "luks", "unlock", luks_unlock, "unlock a volume through vhsmd (no plugin needed)" },
-};
-const size_t verbs_luks_n = ELEMENTSOF(verbs_luks);

@@ -77,7 +77,7 @@ static void check_report(const char *file, const struct snp_policy *p, const cha
 	print_json(o);
 }
 
-static int verb_policy_check(int argc, char **argv)
+int verb_policy_check(int argc, char **argv)
 {
 	_cleanup_(snp_policy_freep) struct snp_policy *p = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
@@ -135,7 +135,7 @@ static void show_text(json_object *o)
 		print_json(eff);
 }
 
-static int verb_policy_show(int argc, char **argv)
+int verb_policy_show(int argc, char **argv)
 {
 	static const char *const keys[] = { "policy_file", "policy_source", "policy_valid",
 					    "policy_error", "policy_digest", "policy_effective" };
@@ -177,9 +177,3 @@ static int verb_policy_show(int argc, char **argv)
 	return json_object_object_get_ex(o, "policy_valid", &v) && json_object_get_boolean(v)
 		       ? EXIT_OK : EXIT_REJECTED;
 }
-
-const struct verb verbs_policy[] = {
-	{ "policy", "check", verb_policy_check, "check a policy file offline, print it in effect" },
-	{ "policy", "show", verb_policy_show, "the daemon's policy in force and its source" },
-};
-const size_t verbs_policy_n = ELEMENTSOF(verbs_policy);

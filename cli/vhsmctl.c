@@ -93,17 +93,47 @@ static void debug_sink(void *userdata, const char *msg)
 	fprintf(stderr, "debug: %s\n", msg);
 }
 
-static const struct {
-	const struct verb *v;
-	const size_t *n;
-} verb_tables[] = {
-	{ verbs_attestation, &verbs_attestation_n },
-	{ verbs_daemon, &verbs_daemon_n },
-	{ verbs_byok, &verbs_byok_n },
-	{ verbs_dek, &verbs_dek_n },
-	{ verbs_dek_deleted, &verbs_dek_deleted_n },
-	{ verbs_luks, &verbs_luks_n },
-	{ verbs_policy, &verbs_policy_n },
+/* The one verb table: each noun's rows together, in the order of --help. */
+static const struct verb verbs[] = {
+	{ "status", NULL, verb_status, "daemon, device and attestation status" },
+	{ "kek", "create", verb_kek_create, "generate and seal a new KEK" },
+	{ "kek", "list", verb_kek_list, "list KEKs" },
+	{ "kek", "show", verb_kek_show, "show one KEK" },
+	{ "kek", "rotate", verb_kek_rotate, "add a new version (old versions still unwrap)" },
+	{ "kek", "reseal", verb_kek_reseal, "re-seal to the current TCB (after a firmware update)" },
+	{ "kek", "disable", verb_kek_disable, "stop using a KEK (--shred: revoke and suspend)" },
+	{ "kek", "enable", verb_kek_enable, "re-enable a disabled KEK" },
+	{ "kek", "delete", verb_kek_delete, "soft-delete (recoverable for the retention period)" },
+	{ "kek", "recover", verb_kek_recover, "undo a soft delete" },
+	{ "kek", "purge", verb_kek_purge, "destroy a deleted KEK for good" },
+	{ "kek", "acl", verb_kek_acl, "set who may use a KEK" },
+	{ "kek", "volumes", verb_kek_volumes, "LUKS2 volumes enrolled with a KEK" },
+	{ "kek", "export-exchange-key", verb_kek_export_exchange_key,
+	  "attested RSA exchange key for a BYOK import" },
+	{ "kek", "import", verb_kek_import, "import a KEK from a BYOK file" },
+	{ "kek", "backup", verb_kek_backup, "escrow an exportable KEK to the customer's RSA key" },
+	{ "dek", "create", verb_dek_create, "generate a DEK, stored wrapped under a KEK" },
+	{ "dek", "list", verb_dek_list, "list DEKs and their keys in the kernel keyring" },
+	{ "dek", "load", verb_dek_load, "put a DEK into the kernel keyring (logon vhsm:NAME)" },
+	{ "dek", "drop", verb_dek_drop, "revoke a DEK's keys (--delete: soft-delete the DEK)" },
+	{ "dek", "recover", verb_dek_recover, "undo dek drop --delete (within the retention)" },
+	{ "dek", "purge", verb_dek_purge, "remove a deleted DEK for good" },
+	{ "luks", "enroll", verb_luks_enroll, "add a vhsm keyslot and token to a LUKS2 volume" },
+	{ "luks", "list", verb_luks_list, "list a volume's vhsm tokens" },
+	{ "luks", "remove", verb_luks_remove, "remove vhsm tokens and their keyslots" },
+	{ "luks", "rewrap", verb_luks_rewrap, "move tokens to the KEK's newest version" },
+	{ "luks", "unlock", verb_luks_unlock, "unlock a volume through vhsmd (no plugin needed)" },
+	{ "wrap", NULL, verb_wrap, "wrap a key from stdin under a KEK" },
+	{ "unwrap", NULL, verb_unwrap, "unwrap a wrapped key from stdin" },
+	{ "unwrap-batch", NULL, verb_unwrap_batch, "unwrap many wrapped keys in one request" },
+	{ "rewrap", NULL, verb_rewrap, "move a wrapped key to the newest KEK version" },
+	{ "audit", NULL, verb_audit, "verify the audit log" },
+	{ "attestation", "verify", verb_attestation_verify,
+	  "verify a report, its AMD chain and a policy" },
+	{ "attestation", "show", verb_attestation_show, "decode a report" },
+	{ "attestation", "report", verb_attestation_report, "fresh report from vhsmd for a nonce" },
+	{ "policy", "check", verb_policy_check, "check a policy file offline, print it in effect" },
+	{ "policy", "show", verb_policy_show, "the daemon's policy in force and its source" },
 };
 
 static void help(void)
@@ -111,11 +141,10 @@ static void help(void)
 	printf("Usage: vhsmctl [--socket PATH] [--json] [--debug] VERB ...\n\n"
 	       "Manage and verify the vhsm virtual HSM of an SEV-SNP confidential VM.\n\n"
 	       "Verbs:\n");
-	for (size_t t = 0; t < ELEMENTSOF(verb_tables); t++)
-		for (size_t i = 0; i < *verb_tables[t].n; i++) {
-			const struct verb *v = &verb_tables[t].v[i];
-			printf("  %-11s %-8s %s\n", v->group, v->name ? v->name : "", v->summary);
-		}
+	for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+		const struct verb *v = &verbs[i];
+		printf("  %-11s %-8s %s\n", v->group, v->name ? v->name : "", v->summary);
+	}
 	printf("\nGlobal options:\n"
 	       "  --socket PATH  vhsmd socket (default $VHSM_SOCKET, else /run/vhsm/vhsmd.sock)\n"
 	       "  --json         machine-readable output\n"
@@ -128,14 +157,13 @@ static void help(void)
 
 static const struct verb *find_verb(const char *group, const char *name)
 {
-	for (size_t t = 0; t < ELEMENTSOF(verb_tables); t++)
-		for (size_t i = 0; i < *verb_tables[t].n; i++) {
-			const struct verb *v = &verb_tables[t].v[i];
-			if (strcmp(v->group, group) != 0)
-				continue;
-			if (!v->name || (name && strcmp(v->name, name) == 0))
-				return v;
-		}
+	for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+		const struct verb *v = &verbs[i];
+		if (strcmp(v->group, group) != 0)
+			continue;
+		if (!v->name || (name && strcmp(v->name, name) == 0))
+			return v;
+	}
 	return NULL;
 }
 

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vhsmctl: what the verbs served by vhsmd share: calling, printing JSON replies, argument counts. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "vhsmctl.h"
+
+/* Runs a request that returns JSON, printing it (pretty with --json, else via fmt). */
+int cli_call_and_print(struct client_req *req, const char *what,
+		       void (*fmt)(json_object *o))
+{
+	struct client_reply rep;
+	int r = client_call_checked(req, what, &rep);
+
+	if (r != EXIT_OK)
+		return r;
+	json_object *o = client_parse_json(&rep);
+	if (arg_json || !fmt || !o)
+		client_print_json(&rep);
+	else
+		fmt(o);
+	json_object_put(o);
+	client_reply_done(&rep);
+	return EXIT_OK;
+}
+
+const char *cli_jstr(json_object *o, const char *k)
+{
+	json_object *v;
+
+	/* Daemon-provided text reaches the terminal escaped. */
+	return json_object_object_get_ex(o, k, &v) ? cli_esc(json_object_get_string(v)) : "";
+}
+
+int64_t cli_jint(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+const char *cli_fmt_time(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+bool cli_args_count(int argc, char **argv, int min, int max)
+{
+	int n = argc - optind;
+
+	if (n < min || n > max) {
+		cli_error("%s: expected %d%s argument%s, got %d (see --help)", argv[0], min,
+			  max > min ? " or more" : "", max == 1 ? "" : "s", n);
+		return false;
+	}
+	return true;
+}
+
+/* Parses only --help / --json for verbs without options; returns -1 after printing help. */
+int cli_simple_opts(int argc, char **argv, const char *usage)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		if (c == 'j') {
+			arg_json = true;
+		} else if (c == 'h') {
+			printf("Usage: vhsmctl %s\n", usage);
+			return -1;
+		} else {
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
