@@ -40,7 +40,7 @@ int verb_attestation_report(int argc, char **argv)
 		default: return EXIT_USAGE;
 		}
 	}
-	if (!cli_args_count(argc, argv, 0, 0))
+	if (!cli_args_count(argc, 0, 0))
 		return EXIT_USAGE;
 	if (!out) {
 		cli_error("attestation report: --out FILE is required");

@@ -368,7 +368,7 @@ static int verify_parse_args(int argc, char **argv, struct verify_inputs *in,
 		return EXIT_USAGE;
 	}
 	if (!report) {
-		cli_error("--report FILE is required (see --help)");
+		cli_error("--report FILE is required");
 		return EXIT_USAGE;
 	}
 	r = fileio_read_all(report, REPORT_FILE_MAX, &in->report, &in->report_len);
@@ -428,9 +428,10 @@ int verb_attestation_verify(int argc, char **argv)
 	} else if (pol) {
 		ok = false;
 	}
-	if (arg_json)
+	if (arg_json) {
 		print_verify_json(&vr, pol, &pr, ok);
-	else
+		cli_json_result_printed = true;
+	} else
 		print_verify_text(&vr, pol, &pr, ok);
 	ret = ok ? EXIT_OK : EXIT_REJECTED;
 out:

@@ -59,7 +59,7 @@ int verb_audit(int argc, char **argv)
 			  "VHSM_EVENT= or from the log in the state directory)");
 		return EXIT_USAGE;
 	}
-	if (!cli_args_count(argc, argv, 0, 0))
+	if (!cli_args_count(argc, 0, 0))
 		return EXIT_USAGE;
 	if (client_begin(&req, VHSM_OP_AUDIT_VERIFY) < 0)
 		return EXIT_ERROR;

@@ -16,10 +16,10 @@
 
 #define PUBKEY_FILE_MAX (16u * 1024u)
 
-static bool one_name(int argc, char **argv)
+static bool one_name(int argc)
 {
 	if (argc - optind != 1) {
-		cli_error("%s: expected 1 argument (the KEK name), got %d (see --help)", argv[0],
+		cli_error("%s: expected 1 argument (the KEK name), got %d", arg_verb,
 			  argc - optind);
 		return false;
 	}
@@ -106,7 +106,7 @@ int verb_kek_export_exchange_key(int argc, char **argv)
 		default: return EXIT_USAGE;
 		}
 	}
-	if (!one_name(argc, argv))
+	if (!one_name(argc))
 		return EXIT_USAGE;
 	if (nonce_hex && ct_hex_decode(nonce, sizeof(nonce), nonce_hex, strlen(nonce_hex)) < 0) {
 		cli_error("--nonce: 64 hex digits expected");
@@ -158,7 +158,7 @@ int verb_kek_import(int argc, char **argv)
 		default: return EXIT_USAGE;
 		}
 	}
-	if (!one_name(argc, argv))
+	if (!one_name(argc))
 		return EXIT_USAGE;
 	if (!byok) {
 		cli_error("kek import: --byok FILE is required");
@@ -228,7 +228,7 @@ int verb_kek_backup(int argc, char **argv)
 		default: return EXIT_USAGE;
 		}
 	}
-	if (!one_name(argc, argv))
+	if (!one_name(argc))
 		return EXIT_USAGE;
 	if (!to) {
 		cli_error("kek backup: --to PUBKEY.pem is required");

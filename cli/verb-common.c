@@ -53,12 +53,12 @@ const char *cli_fmt_time(int64_t t, char *buf, size_t len)
 	return buf;
 }
 
-bool cli_args_count(int argc, char **argv, int min, int max)
+bool cli_args_count(int argc, int min, int max)
 {
 	int n = argc - optind;
 
 	if (n < min || n > max) {
-		cli_error("%s: expected %d%s argument%s, got %d (see --help)", argv[0], min,
+		cli_error("%s: expected %d%s argument%s, got %d", arg_verb, min,
 			  max > min ? " or more" : "", max == 1 ? "" : "s", n);
 		return false;
 	}

@@ -30,13 +30,13 @@ static int dek_deleted_verb(int argc, char **argv, uint16_t op, const char *usag
 		}
 	}
 	if (argc - optind != 1) {
-		cli_error("%s: expected 1 argument, got %d (see --help)", argv[0], argc - optind);
+		cli_error("%s: expected 1 argument, got %d", arg_verb, argc - optind);
 		return EXIT_USAGE;
 	}
 	if (client_begin(&req, op) < 0)
 		return EXIT_ERROR;
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
-	r = client_call_checked(&req, argv[0], &rep);
+	r = client_call_checked(&req, arg_verb, &rep);
 	if (r != EXIT_OK)
 		return r;
 	if (arg_json)

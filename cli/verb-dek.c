@@ -38,10 +38,10 @@ static int parse_u32_arg(const char *opt, const char *s, uint32_t max, uint32_t 
 	return 0;
 }
 
-static bool args_count(int argc, char **argv, int n)
+static bool args_count(int argc, int n)
 {
 	if (argc - optind != n) {
-		cli_error("%s: expected %d argument%s, got %d (see --help)", argv[0], n,
+		cli_error("%s: expected %d argument%s, got %d", arg_verb, n,
 			  n == 1 ? "" : "s", argc - optind);
 		return false;
 	}
@@ -91,7 +91,7 @@ int verb_dek_create(int argc, char **argv)
 		default: return EXIT_USAGE;
 		}
 	}
-	if (!args_count(argc, argv, 1))
+	if (!args_count(argc, 1))
 		return EXIT_USAGE;
 	if (!kek) {
 		cli_error("dek create: --kek is required");
@@ -184,7 +184,7 @@ int verb_dek_list(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!args_count(argc, argv, 0))
+	if (!args_count(argc, 0))
 		return EXIT_USAGE;
 	if (client_begin(&req, VHSM_OP_DEK_LIST) < 0)
 		return EXIT_ERROR;
@@ -278,7 +278,7 @@ int verb_dek_load(int argc, char **argv)
 		default: return EXIT_USAGE;
 		}
 	}
-	if (!args_count(argc, argv, 1))
+	if (!args_count(argc, 1))
 		return EXIT_USAGE;
 	if (keyring_dek_description(argv[optind], desc, sizeof(desc)) < 0 ||
 	    keyring_dek_name(desc, name, sizeof(name)) < 0) {
@@ -341,7 +341,7 @@ int verb_dek_drop(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!args_count(argc, argv, 1))
+	if (!args_count(argc, 1))
 		return EXIT_USAGE;
 	if (rdays >= 0 && !(flags & VHSM_DEK_DROP_DELETE)) {
 		cli_error("dek drop: --retention-days needs --delete (see --help)");
@@ -602,7 +602,7 @@ int verb_kek_disable(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!args_count(argc, argv, 1))
+	if (!args_count(argc, 1))
 		return EXIT_USAGE;
 	if (client_begin(&req, VHSM_OP_KEK_DISABLE) < 0)
 		return EXIT_ERROR;

@@ -172,7 +172,7 @@ int verb_kek_create(int argc, char **argv)
 		default: return EXIT_USAGE;
 		}
 	}
-	if (!cli_args_count(argc, argv, 1, 1))
+	if (!cli_args_count(argc, 1, 1))
 		return EXIT_USAGE;
 	if (client_begin(&req, VHSM_OP_KEK_CREATE) < 0)
 		return EXIT_ERROR;
@@ -196,12 +196,12 @@ static int kek_simple(int argc, char **argv, uint16_t op, const char *usage,
 
 	if (r)
 		return r < 0 ? EXIT_OK : r;
-	if (!cli_args_count(argc, argv, 1, 1))
+	if (!cli_args_count(argc, 1, 1))
 		return EXIT_USAGE;
 	if (client_begin(&req, op) < 0)
 		return EXIT_ERROR;
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
-	return cli_call_and_print(&req, argv[0], fmt);
+	return cli_call_and_print(&req, arg_verb, fmt);
 }
 
 int verb_kek_list(int argc, char **argv)
@@ -211,7 +211,7 @@ int verb_kek_list(int argc, char **argv)
 
 	if (r)
 		return r < 0 ? EXIT_OK : r;
-	if (!cli_args_count(argc, argv, 0, 0))
+	if (!cli_args_count(argc, 0, 0))
 		return EXIT_USAGE;
 	if (client_begin(&req, VHSM_OP_KEK_LIST) < 0)
 		return EXIT_ERROR;
@@ -275,7 +275,7 @@ int verb_kek_delete(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!cli_args_count(argc, argv, 1, 1))
+	if (!cli_args_count(argc, 1, 1))
 		return EXIT_USAGE;
 	if (client_begin(&req, VHSM_OP_KEK_DELETE) < 0)
 		return EXIT_ERROR;
@@ -293,7 +293,7 @@ int verb_kek_acl(int argc, char **argv)
 
 	if (r)
 		return r < 0 ? EXIT_OK : r;
-	if (!cli_args_count(argc, argv, 1, 2))
+	if (!cli_args_count(argc, 1, 2))
 		return EXIT_USAGE;
 	if (client_begin(&req, VHSM_OP_KEK_SET_ACL) < 0)
 		return EXIT_ERROR;

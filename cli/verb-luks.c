@@ -384,7 +384,7 @@ int verb_luks_enroll(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1 || !a.kek) {
-		cli_error("luks enroll: DEVICE and --kek NAME are required (see --help)");
+		cli_error("luks enroll: DEVICE and --kek NAME are required");
 		return EXIT_USAGE;
 	}
 	if (!luks_token_kek_name_valid(a.kek) || (a.volume && !luks_token_kek_name_valid(a.volume))) {
@@ -499,7 +499,7 @@ int verb_luks_list(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (argc != 2) {
-		cli_error("luks list: expected DEVICE (see --help)");
+		cli_error("luks list: expected DEVICE");
 		return EXIT_USAGE;
 	}
 	r = luks_open(argv[1], &cd);
@@ -576,7 +576,7 @@ int verb_luks_remove(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1) {
-		cli_error("luks remove: expected DEVICE (see --help)");
+		cli_error("luks remove: expected DEVICE");
 		return EXIT_USAGE;
 	}
 	r = luks_open(argv[optind], &cd);
@@ -660,7 +660,7 @@ int verb_luks_rewrap(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (argc != 2) {
-		cli_error("luks rewrap: expected DEVICE (see --help)");
+		cli_error("luks rewrap: expected DEVICE");
 		return EXIT_USAGE;
 	}
 	r = luks_open(argv[1], &cd);

@@ -85,7 +85,7 @@ int verb_status(int argc, char **argv)
 
 	if (r)
 		return r < 0 ? EXIT_OK : r;
-	if (!cli_args_count(argc, argv, 0, 0))
+	if (!cli_args_count(argc, 0, 0))
 		return EXIT_USAGE;
 	if (client_begin(&req, VHSM_OP_STATUS) < 0)
 		return EXIT_ERROR;
@@ -97,6 +97,7 @@ int verb_status(int argc, char **argv)
 		client_print_json(&rep);
 	else
 		fmt_status(o);
+	cli_json_result_printed = arg_json; /* a closed gate is in the printed status */
 	r = status_gate_open(o) ? EXIT_OK : EXIT_REJECTED;
 	json_object_put(o);
 	client_reply_done(&rep);

@@ -60,29 +60,29 @@ static int crypt_verb(int argc, char **argv, uint16_t op)
 		default: return EXIT_USAGE;
 		}
 	}
-	if (!cli_args_count(argc, argv, 0, 0))
+	if (!cli_args_count(argc, 0, 0))
 		return EXIT_USAGE;
 	if (op == VHSM_OP_WRAP && !kek) {
 		cli_error("wrap: --kek NAME is required");
 		return EXIT_USAGE;
 	}
 	if (op != VHSM_OP_WRAP && kek) {
-		cli_error("%s: the wrapped key names its KEK; --kek is not used", argv[0]);
+		cli_error("%s: the wrapped key names its KEK; --kek is not used", arg_verb);
 		return EXIT_USAGE;
 	}
 	if (isatty(STDIN_FILENO)) {
-		cli_error("%s: reads the key from standard input; refusing a terminal", argv[0]);
+		cli_error("%s: reads the key from standard input; refusing a terminal", arg_verb);
 		return EXIT_USAGE;
 	}
 	r = fileio_read_fd_secret(STDIN_FILENO, op == VHSM_OP_WRAP ? WRAP_PLAINTEXT_MAX : WRAP_BLOB_MAX,
 				  &in, &in_len);
 	if (r < 0) {
-		cli_error("%s: reading standard input: %s", argv[0],
+		cli_error("%s: reading standard input: %s", arg_verb,
 			  r == -EMSGSIZE ? "input too large" : strerror(-r));
 		return EXIT_ERROR;
 	}
 	if (in_len == 0) {
-		cli_error("%s: standard input is empty", argv[0]);
+		cli_error("%s: standard input is empty", arg_verb);
 		return EXIT_USAGE;
 	}
 	if (client_begin(&req, op) < 0)
@@ -92,16 +92,16 @@ static int crypt_verb(int argc, char **argv, uint16_t op)
 	if (ctx)
 		vhsm_wire_add_data(&req.b, VHSM_TAG_CONTEXT, ctx, strlen(ctx));
 	vhsm_wire_add_data(&req.b, VHSM_TAG_DATA, in, in_len);
-	ret = client_call_checked(&req, argv[0], &rep);
+	ret = client_call_checked(&req, arg_verb, &rep);
 	if (ret != EXIT_OK)
 		return ret;
 	const struct vhsm_wire_field *out = vhsm_wire_get(&rep.msg, VHSM_TAG_DATA);
 	ret = EXIT_OK;
 	if (!out) {
-		cli_error("%s: reply has no data", argv[0]);
+		cli_error("%s: reply has no data", arg_verb);
 		ret = EXIT_ERROR;
 	} else if (write_all(STDOUT_FILENO, out->value, out->len) < 0) {
-		cli_error("%s: writing standard output failed", argv[0]);
+		cli_error("%s: writing standard output failed", arg_verb);
 		ret = EXIT_ERROR;
 	}
 	client_reply_done(&rep);

@@ -21,6 +21,10 @@ enum {
 extern const char *arg_socket;
 extern bool arg_json;
 extern bool arg_debug;
+/* The verb running, for messages: "kek create". */
+extern const char *arg_verb;
+/* Set by a verb that printed its own --json result also on failure (no error object then). */
+extern bool cli_json_result_printed;
 
 /*
  * One row of vhsmctl's verb table: a noun ("kek") and a verb ("create"), or a noun that is a
@@ -101,8 +105,8 @@ int64_t cli_jint(struct json_object *o, const char *k);
 /* Formats seconds since the epoch as ISO 8601 UTC into buf; "-" for 0 or an invalid time. */
 const char *cli_fmt_time(int64_t t, char *buf, size_t len);
 
-/* Checks that the verb got min..max operands after its options; says why when not. */
-bool cli_args_count(int argc, char **argv, int min, int max);
+/* Checks that the verb got min..max operands (argv from optind) after its options; says why when not. */
+bool cli_args_count(int argc, int min, int max);
 
 /*
  * Parses --help and --json of a verb without other options. Returns 0 to go on, -1 after
