@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vhsmctl: what the verbs served by vhsmd share: calling, printing JSON replies, argument counts. */
 #include <getopt.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "vhsmctl.h"
@@ -86,4 +88,30 @@ int cli_simple_opts(int argc, char **argv, const char *usage)
 		}
 	}
 	return 0;
+}
+
+bool cli_caller_is_admin(void)
+{
+	struct group *g = getgrnam("vhsm");
+	gid_t groups[256];
+	int n;
+
+	if (geteuid() == 0)
+		return true;
+	if (!g)
+		return false;
+	if (getegid() == g->gr_gid)
+		return true;
+	n = getgroups(ELEMENTSOF(groups), groups);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == g->gr_gid)
+			return true;
+	return false;
+}
+
+void cli_note_filtered(const char *what)
+{
+	if (!cli_caller_is_admin())
+		cli_error("note: not an administrator (root or group vhsm): the list shows only the "
+			  "%s your ACL entries let you see", what);
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "json-cleanup.h"
 #include "keyring.h"
 #include "luks-match.h"
 #include "shred-dm.h"
@@ -198,6 +199,7 @@ int verb_dek_list(int argc, char **argv)
 		fmt_dek_list(o);
 	json_object_put(o);
 	client_reply_done(&rep);
+	cli_note_filtered("DEKs");
 	return EXIT_OK;
 }
 
@@ -583,7 +585,7 @@ int verb_kek_disable(int argc, char **argv)
 	};
 	struct client_req req;
 	struct client_reply rep;
-	bool shred = false;
+	bool shred = false, already;
 	uint32_t revoked = 0;
 	int c, r;
 
@@ -609,12 +611,31 @@ int verb_kek_disable(int argc, char **argv)
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
 	if (shred)
 		vhsm_wire_add_u64(&req.b, VHSM_TAG_FLAGS, VHSM_KEK_DISABLE_SHRED);
-	r = client_call_checked(&req, "kek disable", &rep);
-	if (r != EXIT_OK)
+	r = client_call(&req, &rep);
+	client_req_done(&req);
+	if (r < 0) {
+		client_reply_done(&rep);
+		return r == -EINVAL ? EXIT_USAGE : EXIT_ERROR;
+	}
+	already = rep.err == -EALREADY; /* only without --shred: the daemon shreds anyway */
+	if (rep.err && !already) {
+		r = client_refused(&rep, "kek disable");
+		client_reply_done(&rep);
 		return r;
+	}
 	(void)vhsm_wire_get_u32(&rep.msg, VHSM_TAG_SIZE, &revoked);
 	client_reply_done(&rep);
-	printf("KEK %s disabled\n", argv[optind]);
+	if (arg_json && !shred) {
+		_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+		if (o) {
+			json_object_object_add(o, "name", json_object_new_string(argv[optind]));
+			json_object_object_add(o, "changed", json_object_new_boolean(!already));
+			puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								       JSON_C_TO_STRING_NOSLASHESCAPE));
+		}
+	} else
+		printf(already ? "KEK %s is already disabled\n" : "KEK %s disabled\n", argv[optind]);
 	if (!shred)
 		return EXIT_OK;
 	printf("%u DEK key(s) revoked in the kernel keyring\n", revoked);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "json-cleanup.h"
 #include "vhsmctl.h"
 
 static void fmt_kek_line(json_object *e)
@@ -46,8 +47,12 @@ static void fmt_kek_show(json_object *o)
 	       cli_jstr(o, "profile"), cli_jstr(o, "sealed_tcb"), cli_jint(o, "guest_svn"));
 	printf("created:          %s\n", cli_fmt_time(cli_jint(k, "created"), t, sizeof(t)));
 	printf("updated:          %s\n", cli_fmt_time(cli_jint(k, "updated"), t, sizeof(t)));
-	if (cli_jint(k, "deleted_at"))
+	if (cli_jint(k, "deleted_at")) {
 		printf("deleted:          %s\n", cli_fmt_time(cli_jint(k, "deleted_at"), t, sizeof(t)));
+		printf("purge after:      %s (recoverable until then)\n",
+		       cli_fmt_time(cli_jint(k, "deleted_at") + cli_jint(k, "retention_days") * 86400,
+				    t, sizeof(t)));
+	}
 	printf("retention:        %" PRId64 " days\n", cli_jint(k, "retention_days"));
 	printf("purge protection: %s\n", cli_jint(k, "purge_protection") ? "on" : "off");
 	printf("exportable:       %s\n", cli_jint(k, "exportable") ? "yes" : "no");
@@ -132,6 +137,175 @@ void kek_new_opts_report(const struct kek_new_opts *o, const char *name, uint32_
 	json_object_put(j);
 }
 
+static int kek_simple(int argc, char **argv, uint16_t op, const char *usage,
+		      void (*fmt)(json_object *o))
+{
+	struct client_req req;
+	int r = cli_simple_opts(argc, argv, usage);
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (!cli_args_count(argc, 1, 1))
+		return EXIT_USAGE;
+	if (client_begin(&req, op) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
+	return cli_call_and_print(&req, arg_verb, fmt);
+}
+
+int verb_kek_list(int argc, char **argv)
+{
+	struct client_req req;
+	int r = cli_simple_opts(argc, argv, "kek list [--json]");
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (!cli_args_count(argc, 0, 0))
+		return EXIT_USAGE;
+	if (client_begin(&req, VHSM_OP_KEK_LIST) < 0)
+		return EXIT_ERROR;
+	r = cli_call_and_print(&req, "kek list", fmt_kek_list);
+	if (r == EXIT_OK)
+		cli_note_filtered("KEKs");
+	return r;
+}
+
+int verb_kek_show(int argc, char **argv)
+{
+	return kek_simple(argc, argv, VHSM_OP_KEK_SHOW, "kek show NAME [--json]", fmt_kek_show);
+}
+
+enum kek_action {
+	KEK_CREATED,
+	KEK_ROTATED,
+	KEK_RESEALED,
+	KEK_ENABLED,
+	KEK_DELETED,
+	KEK_RECOVERED,
+	KEK_PURGED,
+	KEK_ACL_SET,
+};
+
+/* What "already" means for an action the daemon answered with EALREADY. */
+static const char *const kek_already[] = {
+	[KEK_ENABLED] = "is already enabled",
+	[KEK_DELETED] = "is already deleted",
+	[KEK_RECOVERED] = "is not deleted: nothing to recover",
+};
+
+/* The one line of text a lifecycle verb prints about what it did. */
+static void print_kek_action(enum kek_action a, const char *name, json_object *o)
+{
+	json_object *k = NULL, *vs;
+	char t[32];
+	size_t nv;
+
+	if (o)
+		(void)json_object_object_get_ex(o, "kek", &k);
+	nv = k && json_object_object_get_ex(k, "versions", &vs) ? json_object_array_length(vs) : 0;
+	switch (a) {
+	case KEK_CREATED: printf("KEK %s created (version 1)\n", name); break;
+	case KEK_ROTATED: printf("KEK %s rotated: version %zu wraps from now on\n", name, nv); break;
+	case KEK_RESEALED:
+		printf("KEK %s resealed to the current TCB %s\n", name, cli_jstr(o, "sealed_tcb"));
+		break;
+	case KEK_ENABLED: printf("KEK %s enabled\n", name); break;
+	case KEK_DELETED:
+		printf("KEK %s deleted; vhsmctl kek recover can undo this until %s\n", name,
+		       cli_fmt_time(cli_jint(k, "deleted_at") +
+					    cli_jint(k, "retention_days") * 86400, t, sizeof(t)));
+		break;
+	case KEK_RECOVERED:
+		printf("KEK %s recovered (%s)\n", name, cli_jstr(k, "state"));
+		break;
+	case KEK_PURGED: printf("KEK %s purged\n", name); break;
+	case KEK_ACL_SET:
+		printf("KEK %s ACL set: %s\n", name,
+		       cli_jstr(k, "acl")[0] ? cli_jstr(k, "acl") : "(admins only)");
+		break;
+	}
+}
+
+/*
+ * --json: the daemon's KEK object with "changed" added; {"name", "changed"} without one. A new
+ * KEK adds "kek" (its name) and "version", and the options' warning, if any, as "warning".
+ */
+static void print_kek_action_json(enum kek_action a, const char *name, json_object *o,
+				  bool changed, const char *warning)
+{
+	_cleanup_(json_object_putp) json_object *n = o ? NULL : json_object_new_object();
+	json_object *out = o ?: n;
+
+	if (!out)
+		return;
+	if (!o)
+		json_object_object_add(out, "name", json_object_new_string(name));
+	json_object_object_add(out, "changed", json_object_new_boolean(changed));
+	if (a == KEK_CREATED) {
+		json_object_object_add(out, "kek", json_object_new_string(name));
+		json_object_object_add(out, "version", json_object_new_int64(1));
+	}
+	if (warning)
+		json_object_object_add(out, "warning", json_object_new_string(warning));
+	puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/*
+ * Sends a lifecycle request for KEK name (req always released) and prints its result: one line,
+ * or with --json the KEK with "changed". A verb asked to reach a state the KEK is already in
+ * (kek_already[]) succeeds with changed false. A warning about what the new KEK's options do
+ * not protect is said once it exists: on stderr, or as the "warning" member. Returns an EXIT_*.
+ */
+static int kek_lifecycle(struct client_req *req, enum kek_action a, const char *name,
+			 const char *warning)
+{
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	struct client_reply rep;
+	bool already;
+	int r = client_call(req, &rep);
+
+	client_req_done(req);
+	if (r < 0) {
+		client_reply_done(&rep);
+		return r == -EINVAL ? EXIT_USAGE : EXIT_ERROR;
+	}
+	already = rep.err == -EALREADY && a < ELEMENTSOF(kek_already) && kek_already[a];
+	if (rep.err && !already) {
+		r = client_refused(&rep, arg_verb);
+		client_reply_done(&rep);
+		return r;
+	}
+	o = already ? NULL : client_parse_json(&rep);
+	client_reply_done(&rep);
+	if (arg_json)
+		print_kek_action_json(a, name, o, !already, warning);
+	else if (already)
+		printf("KEK %s %s\n", name, kek_already[a]);
+	else
+		print_kek_action(a, name, o);
+	if (warning && !arg_json)
+		fprintf(stderr, "vhsmctl: warning: %s\n", warning);
+	return EXIT_OK;
+}
+
+/* The lifecycle verbs that take only NAME. */
+static int kek_simple_action(int argc, char **argv, uint16_t op, enum kek_action a,
+			     const char *usage)
+{
+	struct client_req req;
+	int r = cli_simple_opts(argc, argv, usage);
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (!cli_args_count(argc, 1, 1))
+		return EXIT_USAGE;
+	if (client_begin(&req, op) < 0)
+		return EXIT_ERROR;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
+	return kek_lifecycle(&req, a, argv[optind], NULL);
+}
+
 int verb_kek_create(int argc, char **argv)
 {
 	enum { O_ACL = 256, O_JSON };
@@ -180,72 +354,33 @@ int verb_kek_create(int argc, char **argv)
 	kek_new_opts_add(&req, &o);
 	if (acl)
 		vhsm_wire_add_str(&req.b, VHSM_TAG_ACL, acl);
-	r = cli_call_and_print(&req, "kek create", NULL);
-	if (r == EXIT_OK && !arg_json)
-		printf("created KEK %s (version 1)\n", argv[optind]);
-	if (r == EXIT_OK)
-		kek_new_opts_report(&o, argv[optind], 1);
-	return r;
+	return kek_lifecycle(&req, KEK_CREATED, argv[optind], kek_new_opts_warning(&o));
 }
 
-static int kek_simple(int argc, char **argv, uint16_t op, const char *usage,
-		      void (*fmt)(json_object *o))
-{
-	struct client_req req;
-	int r = cli_simple_opts(argc, argv, usage);
-
-	if (r)
-		return r < 0 ? EXIT_OK : r;
-	if (!cli_args_count(argc, 1, 1))
-		return EXIT_USAGE;
-	if (client_begin(&req, op) < 0)
-		return EXIT_ERROR;
-	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
-	return cli_call_and_print(&req, arg_verb, fmt);
-}
-
-int verb_kek_list(int argc, char **argv)
-{
-	struct client_req req;
-	int r = cli_simple_opts(argc, argv, "kek list [--json]");
-
-	if (r)
-		return r < 0 ? EXIT_OK : r;
-	if (!cli_args_count(argc, 0, 0))
-		return EXIT_USAGE;
-	if (client_begin(&req, VHSM_OP_KEK_LIST) < 0)
-		return EXIT_ERROR;
-	return cli_call_and_print(&req, "kek list", fmt_kek_list);
-}
-
-int verb_kek_show(int argc, char **argv)
-{
-	return kek_simple(argc, argv, VHSM_OP_KEK_SHOW, "kek show NAME [--json]", fmt_kek_show);
-}
 int verb_kek_rotate(int argc, char **argv)
 {
-	return kek_simple(argc, argv, VHSM_OP_KEK_ROTATE, "kek rotate NAME", fmt_kek_show);
+	return kek_simple_action(argc, argv, VHSM_OP_KEK_ROTATE, KEK_ROTATED,
+				 "kek rotate NAME [--json]");
 }
 int verb_kek_reseal(int argc, char **argv)
 {
-	return kek_simple(argc, argv, VHSM_OP_KEK_RESEAL, "kek reseal NAME", fmt_kek_show);
+	return kek_simple_action(argc, argv, VHSM_OP_KEK_RESEAL, KEK_RESEALED,
+				 "kek reseal NAME [--json]");
 }
 int verb_kek_enable(int argc, char **argv)
 {
-	return kek_simple(argc, argv, VHSM_OP_KEK_ENABLE, "kek enable NAME", fmt_kek_show);
+	return kek_simple_action(argc, argv, VHSM_OP_KEK_ENABLE, KEK_ENABLED,
+				 "kek enable NAME [--json]");
 }
 int verb_kek_recover(int argc, char **argv)
 {
-	return kek_simple(argc, argv, VHSM_OP_KEK_RECOVER, "kek recover NAME", fmt_kek_show);
+	return kek_simple_action(argc, argv, VHSM_OP_KEK_RECOVER, KEK_RECOVERED,
+				 "kek recover NAME [--json]");
 }
-
 int verb_kek_purge(int argc, char **argv)
 {
-	int r = kek_simple(argc, argv, VHSM_OP_KEK_PURGE, "kek purge NAME", NULL);
-
-	if (r == EXIT_OK && optind < argc && !arg_json)
-		printf("purged KEK %s\n", argv[optind]);
-	return r;
+	return kek_simple_action(argc, argv, VHSM_OP_KEK_PURGE, KEK_PURGED,
+				 "kek purge NAME [--json]");
 }
 
 int verb_kek_delete(int argc, char **argv)
@@ -282,7 +417,7 @@ int verb_kek_delete(int argc, char **argv)
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
 	if (days >= 0)
 		vhsm_wire_add_u32(&req.b, VHSM_TAG_DAYS, (uint32_t)days);
-	return cli_call_and_print(&req, "kek delete", fmt_kek_show);
+	return kek_lifecycle(&req, KEK_DELETED, argv[optind], NULL);
 }
 
 int verb_kek_acl(int argc, char **argv)
@@ -300,5 +435,5 @@ int verb_kek_acl(int argc, char **argv)
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
 	if (optind + 1 < argc && argv[optind + 1][0])
 		vhsm_wire_add_str(&req.b, VHSM_TAG_ACL, argv[optind + 1]);
-	return cli_call_and_print(&req, "kek acl", fmt_kek_show);
+	return kek_lifecycle(&req, KEK_ACL_SET, argv[optind], NULL);
 }

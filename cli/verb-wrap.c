@@ -43,7 +43,7 @@ static int crypt_verb(int argc, char **argv, uint16_t op)
 	const char *kek = NULL, *ctx = NULL;
 	struct client_req req;
 	struct client_reply rep;
-	size_t in_len;
+	size_t in_len, max;
 	int c, r, ret;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -74,11 +74,21 @@ static int crypt_verb(int argc, char **argv, uint16_t op)
 		cli_error("%s: reads the key from standard input; refusing a terminal", arg_verb);
 		return EXIT_USAGE;
 	}
-	r = fileio_read_fd_secret(STDIN_FILENO, op == VHSM_OP_WRAP ? WRAP_PLAINTEXT_MAX : WRAP_BLOB_MAX,
-				  &in, &in_len);
+	/* A key on a terminal ends up in its scrollback, logs and screen sharing. */
+	if (op == VHSM_OP_UNWRAP && isatty(STDOUT_FILENO)) {
+		cli_error("%s: writes the key to standard output; refusing a terminal "
+			  "(redirect it to a file or a pipe)", arg_verb);
+		return EXIT_USAGE;
+	}
+	max = op == VHSM_OP_WRAP ? WRAP_PLAINTEXT_MAX : WRAP_BLOB_MAX;
+	r = fileio_read_fd_secret(STDIN_FILENO, max, &in, &in_len);
+	if (r == -EMSGSIZE) {
+		cli_error("%s: standard input is larger than %zu bytes, the limit for %s", arg_verb,
+			  max, op == VHSM_OP_WRAP ? "a key to wrap" : "a wrapped key");
+		return EXIT_USAGE;
+	}
 	if (r < 0) {
-		cli_error("%s: reading standard input: %s", arg_verb,
-			  r == -EMSGSIZE ? "input too large" : strerror(-r));
+		cli_error("%s: reading standard input: %s", arg_verb, strerror(-r));
 		return EXIT_ERROR;
 	}
 	if (in_len == 0) {

@@ -114,6 +114,15 @@ bool cli_args_count(int argc, int min, int max);
  */
 int cli_simple_opts(int argc, char **argv, const char *usage);
 
+/*
+ * Whether vhsmd will treat this process as an administrator (uid 0 or group "vhsm", as the
+ * daemon decides from the peer's credentials). Administrators see every KEK and DEK.
+ */
+bool cli_caller_is_admin(void);
+
+/* For a non-administrator, says on stderr that a list of WHAT ("KEKs") is filtered by access. */
+void cli_note_filtered(const char *what);
+
 /* Parses --at values: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ" or "@SECONDS". */
 int cli_parse_time(const char *s, time_t *ret) _wur_;
 

@@ -94,4 +94,94 @@ expect_split 3 "$CTL" --socket "$WORK/absent.sock" kek list
 [ ! -s "$WORK/stdout" ] || fail "text-mode failure wrote to stdout"
 ok "--json errors are one object on stdout with the exit status kept"
 
+# every binary: --version and --help, exit 0, on stdout
+for bin in "$CTL" "$B/vhsmd" "$B/vhsm-byok" "$SIM" "$B/vhsm-request-key" "$top/kmod-helpers/vhsm-kmod-check"; do
+	name=${bin##*/}
+	expect_split 0 "$bin" --version
+	grep -qE "^$name [0-9]+\.[0-9]+" "$WORK/stdout" || fail "$name --version: $(cat "$WORK/stdout")"
+	expect_split 0 "$bin" --help
+	grep -q "^Usage: $name" "$WORK/stdout" || fail "$name --help: $(head -2 "$WORK/stdout")"
+done
+ok "--version and --help on every binary"
+
+# ---- with a daemon ----
+command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
+make_cvm cvm genoa
+start_daemon cvm
+
+# lifecycle verbs: one line each; a state already reached is "already", exit 0
+expect_split 0 ctl kek create life
+grep -qx 'KEK life created (version 1)' "$WORK/stdout" || fail "create: $(cat "$WORK/stdout")"
+expect_split 0 ctl kek enable life
+grep -qx 'KEK life is already enabled' "$WORK/stdout" || fail "enable twice: $(cat "$WORK/stdout")"
+expect_split 0 ctl --json kek enable life
+jq -e '.name == "life" and .changed == false' "$WORK/stdout" >/dev/null || fail "json already"
+expect_split 0 ctl kek rotate life
+grep -qx 'KEK life rotated: version 2 wraps from now on' "$WORK/stdout" || fail "rotate"
+expect_split 0 ctl kek disable life
+grep -qx 'KEK life disabled' "$WORK/stdout" || fail "disable"
+expect_split 0 ctl kek disable life
+grep -qx 'KEK life is already disabled' "$WORK/stdout" || fail "disable twice"
+expect_split 0 ctl --json kek enable life
+jq -e '.kek.state == "enabled" and .changed == true' "$WORK/stdout" >/dev/null ||
+	fail "json enable: $(cat "$WORK/stdout")"
+expect_split 0 ctl kek recover life
+grep -qx 'KEK life is not deleted: nothing to recover' "$WORK/stdout" || fail "recover"
+expect_split 0 ctl kek delete life --retention-days 7
+# the date the KEK can be recovered until: ISO 8601, 7 days after now (the minute may turn)
+grep -qE '^KEK life deleted; vhsmctl kek recover can undo this until [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' \
+	"$WORK/stdout" || fail "delete: $(cat "$WORK/stdout")"
+until_day=$(sed -E 's/.* until ([0-9-]+)T.*/\1/' "$WORK/stdout")
+[ "$until_day" = "$(date -u -d '+7 days' +%F)" ] || [ "$until_day" = "$(date -u -d '+7 days -1 min' +%F)" ] ||
+	fail "purge date $until_day is not 7 days from now"
+expect_split 0 ctl kek delete life
+grep -qx 'KEK life is already deleted' "$WORK/stdout" || fail "delete twice"
+expect_split 0 ctl kek show life
+grep -qE '^purge after: +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z \(recoverable until then\)$' \
+	"$WORK/stdout" || fail "show: no ISO purge date"
+if grep -E '[^0-9][0-9]{9,10}([^0-9]|$)' "$WORK/stdout"; then fail "kek show prints epoch seconds"; fi
+expect_split 0 ctl --json kek show life
+jq -e '(.kek.deleted_at | type) == "number" and (.kek.created | type) == "number"' \
+	"$WORK/stdout" >/dev/null || fail "json times are not one type"
+expect_split 0 ctl kek recover life
+grep -qx 'KEK life recovered (enabled)' "$WORK/stdout" || fail "recover: $(cat "$WORK/stdout")"
+expect_split 0 ctl kek acl life 'user:nobody:wrap,read'
+grep -qxE 'KEK life ACL set: (user:nobody|uid:[0-9]+):wrap,read' "$WORK/stdout" || fail "acl: $(cat "$WORK/stdout")"
+# a refusal is still a refusal
+expect_split 1 ctl kek enable no-such-kek
+every_line_prefixed "$WORK/stderr"
+expect_split 1 ctl --json kek purge life
+jq -e '.exit_status == 1 and (.error | test("deleted before"))' "$WORK/stdout" >/dev/null ||
+	fail "json refusal: $(cat "$WORK/stdout")"
+ok "lifecycle verbs print one result line; already-reached states exit 0; ISO dates"
+
+# unwrap refuses a terminal on stdout; size limits are named
+head -c 32 /dev/urandom >"$WORK/key"
+ctl wrap --kek life <"$WORK/key" >"$WORK/key.wrapped" || fail "wrap"
+script -qec "$CTL --socket $SOCK unwrap <$WORK/key.wrapped; echo rc=\$?" /dev/null >"$WORK/tty.out" 2>&1 || true
+grep -q 'unwrap: writes the key to standard output; refusing a terminal' "$WORK/tty.out" ||
+	fail "unwrap to a terminal: $(cat "$WORK/tty.out")"
+grep -q 'rc=2' "$WORK/tty.out" || fail "unwrap to a terminal: exit status"
+ctl unwrap <"$WORK/key.wrapped" | cmp -s - "$WORK/key" || fail "unwrap to a pipe"
+head -c 4097 /dev/zero >"$WORK/big"
+expect_split 2 ctl wrap --kek life <"$WORK/big"
+grep -q 'standard input is larger than 4096 bytes, the limit for a key to wrap' "$WORK/stderr" ||
+	fail "wrap size: $(cat "$WORK/stderr")"
+head -c 5000 /dev/zero >"$WORK/big"
+expect_split 2 ctl unwrap <"$WORK/big"
+grep -q 'larger than 4608 bytes, the limit for a wrapped key' "$WORK/stderr" || fail "unwrap size"
+ok "unwrap refuses a terminal on stdout; size limits named"
+
+# a non-administrator's lists say they are filtered
+expect_split 0 as_user nobody "$CTL" --socket "$SOCK" kek list
+grep -q 'filtered\|only the KEKs your ACL entries let you see' "$WORK/stderr" ||
+	fail "kek list as nobody: $(cat "$WORK/stderr")"
+grep -q '^life ' "$WORK/stdout" || fail "nobody's ACL entry lets it see life"
+expect_split 0 as_user nobody "$CTL" --socket "$SOCK" dek list
+grep -q 'only the DEKs your ACL entries let you see' "$WORK/stderr" || fail "dek list as nobody"
+expect_split 0 ctl kek list
+[ ! -s "$WORK/stderr" ] || fail "root's list has a note: $(cat "$WORK/stderr")"
+ok "non-administrators' kek list and dek list say the list is filtered"
+
+stop_daemon
 echo "$_checks checks passed"
