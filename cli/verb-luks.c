@@ -7,11 +7,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <getopt.h>
 #include <libcryptsetup.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -35,15 +37,31 @@ static inline void crypt_freep(struct crypt_device **cd)
 static int luks_open(const char *device, struct crypt_device **ret)
 {
 	struct crypt_device *cd = NULL;
-	int r = crypt_init(&cd, device);
+	struct stat st;
+	int r;
 
+	if (stat(device, &st) < 0) {
+		r = negative_errno();
+		if (r == -ENOENT)
+			cli_error("%s: not found", device);
+		else
+			cli_error("%s: %s", device, strerror(-r));
+		return EXIT_ERROR;
+	}
+	r = crypt_init(&cd, device);
 	if (r < 0) {
 		cli_error("%s: %s", device, strerror(-r));
 		return EXIT_ERROR;
 	}
 	r = crypt_load(cd, CRYPT_LUKS2, NULL);
 	if (r < 0) {
-		cli_error("%s is not a LUKS2 volume: %s", device, strerror(-r));
+		if (crypt_load(cd, CRYPT_LUKS1, NULL) == 0)
+			cli_error("%s is a LUKS1 volume; vhsm tokens need LUKS2. Convert it with "
+				  "'cryptsetup convert --type luks2 %s' (back up the header first: "
+				  "cryptsetup luksHeaderBackup)", device, device);
+		else
+			cli_error("%s is not a LUKS2 volume: %s", device,
+				  r == -EINVAL ? "no LUKS header" : strerror(-r));
 		crypt_free(cd);
 		return EXIT_REJECTED;
 	}
@@ -69,8 +87,9 @@ static int read_unlock_key(const char *file, uint8_t **ret, size_t *ret_len)
 		return -ENOTTY;
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
-	(void)!write(fd, "Current passphrase for the volume: ", 35);
+	/* Echo off before the prompt: what is typed after it is neither shown nor flushed. */
 	(void)tcsetattr(fd, TCSAFLUSH, &quiet);
+	(void)!write(fd, "Current passphrase for the volume: ", 35);
 	uint8_t *buf = secmem_alloc(1024);
 	size_t n = 0;
 	r = buf ? 0 : -ENOMEM;
@@ -217,6 +236,7 @@ static int bind_volume(const char *volume, const struct luks_token *t, const cha
 struct enroll_args {
 	const char *device, *kek, *key_file, *wipe, *volume;
 	uint32_t token_timeout; /* seconds; 0: not set */
+	bool force;
 };
 
 /* Adds the keyslot and the token; on failure removes the keyslot again. Returns an EXIT_*. */
@@ -249,12 +269,15 @@ static int enroll_slot(struct crypt_device *cd, const uint8_t *vk, size_t vk_len
 }
 
 /* Gets the volume key with the admin's passphrase. Returns an EXIT_*. */
-static int get_volume_key(struct crypt_device *cd, const char *key_file, uint8_t **ret,
-			  size_t *ret_len)
+/* Tries of the passphrase prompt, as cryptsetup's --tries default. */
+#define PASSPHRASE_TRIES 3
+
+/* One try: reads the unlock key and gets the volume key with it. Returns an EXIT_*. */
+static int try_volume_key(struct crypt_device *cd, const char *key_file, uint8_t *vk,
+			  size_t *vk_len)
 {
 	_cleanup_secmem_ uint8_t *pass = NULL;
-	size_t pass_len, vk_len = (size_t)crypt_get_volume_key_size(cd);
-	uint8_t *vk;
+	size_t pass_len;
 	int r = read_unlock_key(key_file, &pass, &pass_len);
 
 	if (r == -ENOTTY) {
@@ -263,23 +286,86 @@ static int get_volume_key(struct crypt_device *cd, const char *key_file, uint8_t
 	}
 	if (r < 0)
 		return cli_fail(r, "reading the unlock key");
-	vk = secmem_alloc(vk_len ? vk_len : 1);
+	r = crypt_volume_key_get(cd, CRYPT_ANY_SLOT, (char *)vk, vk_len, (const char *)pass,
+				 pass_len);
+	return r < 0 ? EXIT_REJECTED : EXIT_OK;
+}
+
+/* Gets the volume key with the admin's passphrase (3 tries on a terminal). Returns an EXIT_*. */
+static int get_volume_key(struct crypt_device *cd, const char *key_file, uint8_t **ret,
+			  size_t *ret_len)
+{
+	size_t vk_max = (size_t)crypt_get_volume_key_size(cd), vk_len = vk_max;
+	_cleanup_secmem_ uint8_t *vk = secmem_alloc(vk_max ? vk_max : 1);
+	int r = EXIT_REJECTED;
+
 	if (!vk)
 		return EXIT_ERROR;
-	r = crypt_volume_key_get(cd, CRYPT_ANY_SLOT, (char *)vk, &vk_len, (const char *)pass,
-				 pass_len);
-	if (r < 0) {
-		secmem_free(vk);
-		cli_error("the unlock key opens no keyslot of this volume");
-		return EXIT_REJECTED;
+	for (int i = 0; i < (key_file ? 1 : PASSPHRASE_TRIES) && r == EXIT_REJECTED; i++) {
+		vk_len = vk_max;
+		r = try_volume_key(cd, key_file, vk, &vk_len);
+		if (r == EXIT_REJECTED && !key_file && i + 1 < PASSPHRASE_TRIES)
+			cli_error("no keyslot opens with this passphrase; try again");
 	}
-	*ret = vk;
+	if (r == EXIT_REJECTED && key_file)
+		cli_error("the unlock key opens no keyslot of this volume");
+	else if (r == EXIT_REJECTED)
+		cli_error("the passphrase opens no keyslot of this volume (%d tries)",
+			  PASSPHRASE_TRIES);
+	if (r != EXIT_OK)
+		return r;
+	*ret = TAKE_PTR(vk);
 	*ret_len = vk_len;
 	return EXIT_OK;
 }
 
 static int do_wipe(struct crypt_device *cd, const char *spec, unsigned keep_slot);
 static int parse_wipe(struct crypt_device *cd, const char *spec, uint32_t *ret);
+static uint32_t slots_of_tokens(struct crypt_device *cd, const char *type);
+
+/* The keyslots in use, as a bit mask. */
+static uint32_t active_slots(struct crypt_device *cd)
+{
+	uint32_t used = 0;
+
+	for (int s = 0; s < 32; s++)
+		if (crypt_keyslot_status(cd, s) >= CRYPT_SLOT_ACTIVE)
+			used |= 1u << s;
+	return used;
+}
+
+/*
+ * --wipe-slot must leave a way in that does not depend on vhsmd: a passphrase or recovery
+ * keyslot. Without one, losing this CVM's KEK (a new measurement under the strict profile, a
+ * purged KEK, a lost VM) loses the volume. Returns EXIT_OK, or EXIT_REJECTED after saying why.
+ */
+static int check_wipe_keeps_recovery(struct crypt_device *cd, const char *spec, uint32_t wipe)
+{
+	uint32_t left = active_slots(cd) & ~wipe & ~slots_of_tokens(cd, LUKS_TOKEN_TYPE);
+
+	if (left)
+		return EXIT_OK;
+	cli_error("luks enroll: --wipe-slot=%s would leave only vhsm keyslots: the volume could then "
+		  "be opened only through vhsmd on this CVM, and losing the KEK would lose the data. "
+		  "Keep a passphrase or recovery keyslot, or add --force", spec);
+	return EXIT_REJECTED;
+}
+
+/* Warns when the volume already has a vhsm token for the KEK that wipe does not remove. */
+static void warn_same_kek(struct crypt_device *cd, const char *kek, uint32_t wipe)
+{
+	struct luks_token t;
+	int ids[32], n = vhsm_tokens(cd, ids);
+
+	for (int i = 0; i < n; i++) {
+		if (read_token(cd, ids[i], &t) < 0 || strcmp(t.kek, kek) != 0 ||
+		    (wipe & (1u << t.keyslot)))
+			continue;
+		cli_error("warning: the volume already has vhsm token %d for KEK %s (keyslot %u); "
+			  "adding another. To replace it: --wipe-slot=vhsm, or vhsmctl luks remove "
+			  "--token %d", ids[i], kek, t.keyslot, ids[i]);
+	}
+}
 
 static int enroll_run(const struct enroll_args *a)
 {
@@ -296,11 +382,14 @@ static int enroll_run(const struct enroll_args *a)
 	r = luks_open(a->device, &cd);
 	if (r)
 		return r;
-	uint32_t mask;
+	uint32_t mask = 0;
 	if (a->wipe && parse_wipe(cd, a->wipe, &mask) < 0) {
 		cli_error("--wipe-slot: expected all, password, recovery, vhsm or slot numbers 0..31");
 		return EXIT_USAGE;
 	}
+	if (a->wipe && !a->force && (r = check_wipe_keeps_recovery(cd, a->wipe, mask)))
+		return r;
+	warn_same_kek(cd, a->kek, mask);
 	r = get_volume_key(cd, a->key_file, &vk, &vk_len);
 	if (r)
 		return r;
@@ -343,6 +432,7 @@ int verb_luks_enroll(int argc, char **argv)
 		{ "wipe-slot", required_argument, NULL, 'w' },
 		{ "volume", required_argument, NULL, 'v' },
 		{ "token-timeout", required_argument, NULL, 't' },
+		{ "force", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -368,14 +458,17 @@ int verb_luks_enroll(int argc, char **argv)
 			}
 			a.token_timeout = (uint32_t)v;
 			break;
+		case 'F': a.force = true; break;
 		case 'h':
 			printf("Usage: vhsmctl luks enroll DEVICE --kek NAME [--unlock-key-file FILE|-]\n"
-			       "       [--wipe-slot=all|password|recovery|vhsm|N,...] [--volume NAME]\n"
-			       "       [--token-timeout SECONDS]\n"
+			       "       [--wipe-slot=all|password|recovery|vhsm|N,...] [--force]\n"
+			       "       [--volume NAME] [--token-timeout SECONDS]\n"
 			       "Adds a keyslot with a random 64-byte secret that vhsmd keeps under the KEK,\n"
 			       "and a LUKS2 token of type vhsm. Without --unlock-key-file the current\n"
-			       "passphrase is asked on the terminal. --volume NAME also binds the volume\n"
-			       "to the crypttab key socket (/run/vhsm/luks-key.sock) under that name.\n"
+			       "passphrase is asked on the terminal (3 tries). --volume NAME also binds\n"
+			       "the volume to the crypttab key socket (/run/vhsm/luks-key.sock) under that\n"
+			       "name. --wipe-slot that would leave no passphrase or recovery keyslot is\n"
+			       "refused without --force.\n"
 			       "--token-timeout SECONDS (1..%u) is how long the token plugin waits for\n"
 			       "vhsmd when it unlocks this volume (default 60, or VHSM_TOKEN_TIMEOUT).\n",
 			       LUKS_TOKEN_TIMEOUT_MAX);
@@ -686,6 +779,12 @@ struct unlock_args {
 	bool test, print_key;
 };
 
+static void mapping_exists(const char *name)
+{
+	cli_error("luks unlock: /dev/mapper/%s already exists; is the volume already open? "
+		  "(cryptsetup status %s)", name, name);
+}
+
 static int unlock_with(struct crypt_device *cd, const struct unlock_args *a,
 		       const struct luks_token *t, const char *pass)
 {
@@ -705,6 +804,10 @@ static int unlock_with(struct crypt_device *cd, const struct unlock_args *a,
 	}
 	r = crypt_activate_by_passphrase(cd, a->test ? NULL : a->name, (int)t->keyslot, pass,
 					 LUKS_PASSPHRASE_LEN, 0);
+	if (r == -EEXIST) {
+		mapping_exists(a->name);
+		return EXIT_REJECTED;
+	}
 	if (r < 0) {
 		cli_error("keyslot %u: %s", t->keyslot, strerror(-r));
 		return r == -EPERM ? EXIT_REJECTED : EXIT_ERROR;
@@ -722,6 +825,17 @@ static int unlock_run(const struct unlock_args *a)
 	struct luks_token t;
 	int ids[32], n, r, ret = EXIT_REJECTED;
 
+	/* Before asking vhsmd: a mapping of that name is one clear message, not a failed unlock. */
+	if (a->name && !strchr(a->name, '/')) {
+		char node[PATH_MAX];
+		struct stat st;
+
+		snprintf(node, sizeof(node), "/dev/mapper/%s", a->name);
+		if (lstat(node, &st) == 0) {
+			mapping_exists(a->name);
+			return EXIT_REJECTED;
+		}
+	}
 	r = luks_open(a->device, &cd);
 	if (r)
 		return r;
