@@ -383,17 +383,53 @@ int verb_kek_purge(int argc, char **argv)
 				 "kek purge NAME [--json]");
 }
 
+int kek_state(const char *name, char *buf, size_t len)
+{
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	struct client_req req;
+	struct client_reply rep;
+	json_object *k;
+	int r;
+
+	if (client_begin(&req, VHSM_OP_KEK_SHOW) < 0)
+		return -ENOMEM;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, name);
+	r = client_call(&req, &rep);
+	client_req_done(&req);
+	if (r < 0) { /* said by client_call() */
+		client_reply_done(&rep);
+		return r == -EINVAL ? EXIT_USAGE : EXIT_ERROR;
+	}
+	if (rep.err) {
+		r = rep.err;
+		client_reply_done(&rep);
+		return r;
+	}
+	o = client_parse_json(&rep);
+	client_reply_done(&rep);
+	if (!o || !json_object_object_get_ex(o, "kek", &k))
+		return -EBADMSG;
+	snprintf(buf, len, "%s", cli_jstr(k, "state"));
+	return 0;
+}
+
 int verb_kek_delete(int argc, char **argv)
 {
+	enum { O_CRYPTTAB = 256, O_FORCE };
 	static const struct option opts[] = {
 		{ "retention-days", required_argument, NULL, 'd' },
+		{ "force", no_argument, NULL, O_FORCE },
+		{ "crypttab", required_argument, NULL, O_CRYPTTAB },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	const char *crypttab = "/etc/crypttab";
 	struct client_req req;
+	bool force = false;
+	char state[32];
 	long days = -1;
-	int c;
+	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		if (c == 'd') {
@@ -401,10 +437,17 @@ int verb_kek_delete(int argc, char **argv)
 				return EXIT_USAGE;
 		} else if (c == 'j') {
 			arg_json = true;
+		} else if (c == O_FORCE) {
+			force = true;
+		} else if (c == O_CRYPTTAB) {
+			crypttab = optarg;
 		} else if (c == 'h') {
-			printf("Usage: vhsmctl kek delete NAME [--retention-days N]\n\n"
+			printf("Usage: vhsmctl kek delete NAME [--retention-days N] [--force]\n"
+			       "         [--crypttab FILE]\n\n"
 			       "Soft-deletes a KEK: it stops working and can be recovered until the\n"
-			       "retention period (default 90 days, minimum 7) has passed.\n");
+			       "retention period (default 90 days, minimum 7) has passed. When open or\n"
+			       "crypttab volumes depend on the KEK (see vhsmctl kek volumes), they are\n"
+			       "listed and the delete is refused without --force.\n");
 			return EXIT_OK;
 		} else {
 			return EXIT_USAGE;
@@ -412,6 +455,13 @@ int verb_kek_delete(int argc, char **argv)
 	}
 	if (!cli_args_count(argc, 1, 1))
 		return EXIT_USAGE;
+	/* A KEK already deleted gets "already deleted" from the daemon, not a list. */
+	r = force ? -1 : kek_state(argv[optind], state, sizeof(state));
+	if (r > 0)
+		return r;
+	if (r == 0 && strcmp(state, "deleted") != 0 &&
+	    (r = kek_check_dependents("kek delete", argv[optind], crypttab)) != EXIT_OK)
+		return r;
 	if (client_begin(&req, VHSM_OP_KEK_DELETE) < 0)
 		return EXIT_ERROR;
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);

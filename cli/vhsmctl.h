@@ -123,6 +123,20 @@ bool cli_caller_is_admin(void);
 /* For a non-administrator, says on stderr that a list of WHAT ("KEKs") is filtered by access. */
 void cli_note_filtered(const char *what);
 
+/*
+ * For kek delete and disable without --force: when volumes depend on kek (open LUKS2 volumes
+ * with a vhsm token of it, plain dm-crypt mappings keyed by its DEKs, entries of the crypttab
+ * at path crypttab), lists them on stderr and returns EXIT_REJECTED; else EXIT_OK, or
+ * EXIT_ERROR when they could not be looked for (said).
+ */
+int kek_check_dependents(const char *verb, const char *kek, const char *crypttab);
+
+/*
+ * The state of KEK name as vhsmd reports it ("enabled", ...) into buf. Returns 0, -errno when
+ * vhsmd refused (not said), or EXIT_USAGE/EXIT_ERROR when it could not be asked (said).
+ */
+int kek_state(const char *name, char *buf, size_t len);
+
 /* Parses --at values: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ" or "@SECONDS". */
 int cli_parse_time(const char *s, time_t *ret) _wur_;
 
