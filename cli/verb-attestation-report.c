@@ -7,6 +7,7 @@
 #include "client.h"
 #include "ct.h"
 #include "fileio.h"
+#include "json-cleanup.h"
 #include "vhsmctl.h"
 
 int verb_attestation_report(int argc, char **argv)
@@ -77,5 +78,15 @@ int verb_attestation_report(int argc, char **argv)
 		ret = EXIT_ERROR;
 	}
 	client_reply_done(&rep);
+	if (ret == EXIT_OK && arg_json) {
+		_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+		if (o) {
+			json_object_object_add(o, "report", json_object_new_string(out));
+			json_object_object_add(o, "certs", json_object_new_string(
+								   certs_out && cf ? certs_out : ""));
+		}
+		cli_print_json_object(o);
+	}
 	return ret;
 }

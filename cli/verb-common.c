@@ -115,3 +115,10 @@ void cli_note_filtered(const char *what)
 		cli_error("note: not an administrator (root or group vhsm): the list shows only the "
 			  "%s your ACL entries let you see", what);
 }
+
+void cli_print_json_object(json_object *o)
+{
+	if (o)
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							       JSON_C_TO_STRING_NOSLASHESCAPE));
+}

@@ -115,7 +115,18 @@ int verb_dek_create(int argc, char **argv)
 		return r;
 	if (vhsm_wire_get_u32(&rep.msg, VHSM_TAG_SIZE, &size) < 0)
 		size = 0;
-	printf("created DEK %s (%u bytes, wrapped under KEK %s)\n", argv[optind], size, kek);
+	if (arg_json) {
+		_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+		if (o) {
+			json_object_object_add(o, "name", json_object_new_string(argv[optind]));
+			json_object_object_add(o, "size", json_object_new_int64(size));
+			json_object_object_add(o, "kek", json_object_new_string(kek));
+		}
+		cli_print_json_object(o);
+	} else
+		printf("created DEK %s (%u bytes, wrapped under KEK %s)\n", argv[optind], size,
+		       kek);
 	client_reply_done(&rep);
 	return EXIT_OK;
 }

@@ -20,6 +20,7 @@
 #include "client.h"
 #include "ct.h"
 #include "fileio.h"
+#include "json-cleanup.h"
 #include "luks-token.h"
 #include "secmem.h"
 #include "text.h"
@@ -413,15 +414,32 @@ static int enroll_run(const struct enroll_args *a)
 	r = enroll_slot(cd, vk, vk_len, &t, pass, &tok);
 	if (r)
 		return r;
-	printf("Enrolled keyslot %u with vhsm token %d (KEK %s version %u, %s).\n", t.keyslot, tok,
-	       t.kek, t.kek_version, seal_profile_to_string(t.profile));
+	if (!arg_json)
+		printf("Enrolled keyslot %u with vhsm token %d (KEK %s version %u, %s).\n",
+		       t.keyslot, tok, t.kek, t.kek_version, seal_profile_to_string(t.profile));
 	if (a->volume) {
 		r = bind_volume(a->volume, &t, crypt_get_uuid(cd));
 		if (r)
 			return r;
-		printf("Volume %s bound for the key socket.\n", a->volume);
+		if (!arg_json)
+			printf("Volume %s bound for the key socket.\n", a->volume);
 	}
-	return a->wipe ? do_wipe(cd, a->wipe, t.keyslot) : EXIT_OK;
+	r = a->wipe ? do_wipe(cd, a->wipe, t.keyslot) : EXIT_OK;
+	if (r == EXIT_OK && arg_json) {
+		_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+		if (o) {
+			json_object_object_add(o, "keyslot", json_object_new_int64(t.keyslot));
+			json_object_object_add(o, "token", json_object_new_int64(tok));
+			json_object_object_add(o, "kek", json_object_new_string(t.kek));
+			json_object_object_add(o, "kek_version", json_object_new_int64(t.kek_version));
+			json_object_object_add(o, "profile", json_object_new_string(
+								     seal_profile_to_string(t.profile)));
+			json_object_object_add(o, "volume", json_object_new_string(a->volume ?: ""));
+		}
+		cli_print_json_object(o);
+	}
+	return r;
 }
 
 int verb_luks_enroll(int argc, char **argv)
@@ -573,7 +591,8 @@ static int do_wipe(struct crypt_device *cd, const char *spec, unsigned keep_slot
 			r = crypt_keyslot_destroy(cd, s);
 			if (r < 0)
 				return cli_fail(r, "wiping a keyslot");
-			printf("Wiped keyslot %d.\n", s);
+			if (!arg_json)
+				printf("Wiped keyslot %d.\n", s);
 		}
 	return EXIT_OK;
 }

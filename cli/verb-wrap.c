@@ -11,6 +11,7 @@
 
 #include "client.h"
 #include "fileio.h"
+#include "json-cleanup.h"
 #include "secmem.h"
 #include "vhsmctl.h"
 #include "wrap.h"
@@ -36,6 +37,7 @@ static int crypt_verb(int argc, char **argv, uint16_t op)
 	static const struct option opts[] = {
 		{ "kek", required_argument, NULL, O_KEK },
 		{ "context", required_argument, NULL, O_CTX },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -50,12 +52,14 @@ static int crypt_verb(int argc, char **argv, uint16_t op)
 		switch (c) {
 		case O_KEK: kek = optarg; break;
 		case O_CTX: ctx = optarg; break;
+		case 'j': arg_json = true; break;
 		case 'h':
 			printf("Usage: vhsmctl wrap --kek NAME [--context S] < key > wrapped\n"
 			       "       vhsmctl unwrap [--context S] < wrapped > key\n"
 			       "       vhsmctl rewrap [--context S] < wrapped > wrapped-newest\n\n"
 			       "Binary-safe on stdin/stdout. The context (not secret) is bound to the\n"
-			       "wrapped key and must be given again to unwrap it.\n");
+			       "wrapped key and must be given again to unwrap it. The output is\n"
+			       "binary: --json applies to errors only.\n");
 			return EXIT_OK;
 		default: return EXIT_USAGE;
 		}
@@ -134,6 +138,31 @@ int verb_rewrap(int argc, char **argv)
 
 /* ---- unwrap-batch ---- */
 
+/*
+ * One line per file, "N FILE ok" or "N FILE refused: REASON"; with --json an element
+ * {"index", "file", "ok", "error"} of results instead (never any key byte).
+ */
+static void batch_result(json_object *results, unsigned i, const char *file, const char *refused)
+{
+	json_object *o;
+
+	if (!results) {
+		if (refused)
+			printf("%u %s refused: %s\n", i, file, refused);
+		else
+			printf("%u %s ok\n", i, file);
+		return;
+	}
+	o = json_object_new_object();
+	if (!o)
+		return;
+	json_object_object_add(o, "index", json_object_new_int64(i));
+	json_object_object_add(o, "file", json_object_new_string(file));
+	json_object_object_add(o, "ok", json_object_new_boolean(!refused));
+	json_object_object_add(o, "error", json_object_new_string(refused ?: ""));
+	json_object_array_add(results, o);
+}
+
 /* The key of the i-th FILE goes to DIR/<i>.key; a refused item has no file. */
 static int batch_write_key(const char *dir, unsigned i, const uint8_t *key, size_t len)
 {
@@ -150,9 +179,11 @@ int verb_unwrap_batch(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "context", required_argument, NULL, O_CTX },
 		{ "out-dir", required_argument, NULL, O_OUT },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	_cleanup_(json_object_putp) json_object *results = NULL;
 	_cleanup_secmem_ uint8_t *items = NULL;
 	const char *ctx = "", *dir = NULL;
 	struct vhsm_batch_cursor cur;
@@ -168,17 +199,21 @@ int verb_unwrap_batch(int argc, char **argv)
 		switch (c) {
 		case O_CTX: ctx = optarg; break;
 		case O_OUT: dir = optarg; break;
+		case 'j': arg_json = true; break;
 		case 'h':
-			printf("Usage: vhsmctl unwrap-batch --out-dir DIR [--context S] WRAPPED...\n\n"
+			printf("Usage: vhsmctl unwrap-batch --out-dir DIR [--context S] [--json] WRAPPED...\n\n"
 			       "Unwraps up to %u wrapped keys in one request. The key of the N-th file\n"
 			       "(from 1) is written to DIR/N.key (mode 0600); one line per file on\n"
-			       "standard output says \"N FILE ok\" or \"N FILE refused: reason\".\n"
+			       "standard output says \"N FILE ok\" or \"N FILE refused: reason\"\n"
+			       "(--json: an array of {index, file, ok, error}).\n"
 			       "Exit status 0 when every key was unwrapped, 1 when any was refused.\n",
 			       VHSM_BATCH_MAX);
 			return EXIT_OK;
 		default: return EXIT_USAGE;
 		}
 	}
+	if (arg_json && !(results = json_object_new_array()))
+		return EXIT_ERROR;
 	n = (unsigned)(argc - optind);
 	if (!dir || n == 0 || n > VHSM_BATCH_MAX) {
 		cli_error("unwrap-batch: --out-dir DIR and 1..%u wrapped files are required",
@@ -226,18 +261,23 @@ int verb_unwrap_batch(int argc, char **argv)
 		}
 		file = argv[optind + (int)i++];
 		if (e < 0) {
-			printf("%u %s refused: %s\n", i, file, strerror(-e));
+			batch_result(results, i, file, strerror(-e));
 			ret = EXIT_REJECTED;
 		} else if ((r = batch_write_key(dir, i, pt, len)) < 0) {
 			cli_error("unwrap-batch: writing key %u to %s: %s", i, dir, strerror(-r));
 			ret = EXIT_ERROR;
 		} else
-			printf("%u %s ok\n", i, file);
+			batch_result(results, i, file, NULL);
 	}
 	if (ret != EXIT_ERROR && (r < 0 || i != n)) {
 		cli_error("unwrap-batch: the reply has %u items for %u files", i, n);
 		ret = EXIT_ERROR;
 	}
 	client_reply_done(&rep);
+	if (results && ret != EXIT_ERROR) {
+		puts(json_object_to_json_string_ext(results, JSON_C_TO_STRING_PRETTY |
+								     JSON_C_TO_STRING_NOSLASHESCAPE));
+		cli_json_result_printed = true;
+	}
 	return ret;
 }

@@ -296,9 +296,23 @@ static int run_verb(const struct verb *v, int argc, char **argv)
 	/* getopt names argv[0] in its messages: "vhsmctl: unrecognized option ..." */
 	static char prog[] = "vhsmctl";
 	argv[0] = prog;
-	for (int i = 1; i < argc; i++)
-		if (is_help(argv[i]))
-			help_asked = true;
+	/* --json is every verb's option: taken here, up to "--", so each verb need not list it. */
+	int n = 1;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < argc)
+				argv[n++] = argv[i++];
+			break;
+		}
+		if (strcmp(argv[i], "--json") == 0) {
+			arg_json = true;
+			continue;
+		}
+		help_asked |= is_help(argv[i]);
+		argv[n++] = argv[i];
+	}
+	argv[n] = NULL;
+	argc = n;
 	optind = 0; /* a fresh getopt scan for the verb's own options */
 	r = v->run(argc, argv);
 	if (r == EXIT_USAGE && !help_asked) {

@@ -102,6 +102,9 @@ int cli_call_and_print(struct client_req *req, const char *what,
 const char *cli_jstr(struct json_object *o, const char *k);
 int64_t cli_jint(struct json_object *o, const char *k);
 
+/* Prints o (not a secret) pretty on stdout, as every --json result is. NULL: nothing. */
+void cli_print_json_object(struct json_object *o);
+
 /* Formats seconds since the epoch as ISO 8601 UTC into buf; "-" for 0 or an invalid time. */
 const char *cli_fmt_time(int64_t t, char *buf, size_t len);
 

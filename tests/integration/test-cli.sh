@@ -104,6 +104,26 @@ for bin in "$CTL" "$B/vhsmd" "$B/vhsm-byok" "$SIM" "$B/vhsm-request-key" "$top/k
 done
 ok "--version and --help on every binary"
 
+# vhsm-snp-sim --json: results and errors as one object, exit status kept
+expect_split 0 "$SIM" --json init "$WORK/s.json" --product genoa
+jq -e '.ok == true and .verb == "init"' "$WORK/stdout" >/dev/null || fail "sim init json"
+expect_split 0 "$SIM" show "$WORK/s.json" --json
+jq -e '.product == "Genoa" and (.guest_svn | type) == "number" and
+	(.reported_tcb | test("^0x[0-9a-f]{16}$")) and .vmpck_disabled == false and
+	(.ark_sha256 | length) == 64' "$WORK/stdout" >/dev/null || fail "sim show json: $(cat "$WORK/stdout")"
+expect_split 0 "$SIM" show "$WORK/s.json"
+grep -q '^product: ' "$WORK/stdout" || fail "sim show text"
+expect_split 1 "$SIM" --json show "$WORK/absent.json"
+jq -e '.exit_status == 1 and (.error | test("absent.json: No such file"))' "$WORK/stdout" \
+	>/dev/null || fail "sim error json: $(cat "$WORK/stdout")"
+expect_split 2 "$SIM" --json fault "$WORK/s.json"
+jq -e '.exit_status == 2 and .error == "fault: no fault given"' "$WORK/stdout" >/dev/null ||
+	fail "sim usage json: $(cat "$WORK/stdout")"
+grep -q '^vhsm-snp-sim: fault: no fault given' "$WORK/stderr" || fail "sim usage text"
+expect_split 2 "$SIM" --json unseal "$WORK/s.json" "$WORK/s.json"
+jq -e '.error | test("key material")' "$WORK/stdout" >/dev/null || fail "sim unseal --json"
+ok "vhsm-snp-sim --json: show, success and error objects; unseal refuses it"
+
 # ---- with a daemon ----
 command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
 make_cvm cvm genoa
@@ -171,6 +191,30 @@ head -c 5000 /dev/zero >"$WORK/big"
 expect_split 2 ctl unwrap <"$WORK/big"
 grep -q 'larger than 4608 bytes, the limit for a wrapped key' "$WORK/stderr" || fail "unwrap size"
 ok "unwrap refuses a terminal on stdout; size limits named"
+
+# --json on the verbs that print files or lines
+expect_split 0 ctl dek create jd --kek life --json
+jq -e '.name == "jd" and .kek == "life" and (.size | type) == "number"' "$WORK/stdout" \
+	>/dev/null || fail "dek create json: $(cat "$WORK/stdout")"
+expect_split 0 ctl attestation report --out "$WORK/r.bin" --certs-out "$WORK/c.bin" --json
+jq -e --arg r "$WORK/r.bin" '.report == $r' "$WORK/stdout" >/dev/null || fail "report json"
+[ "$(stat -c %s "$WORK/r.bin")" = 1184 ] || fail "report not written"
+printf 'x' >"$WORK/junk"
+mkdir -p "$WORK/keys"
+expect_split 1 ctl unwrap-batch --json --out-dir "$WORK/keys" "$WORK/key.wrapped" "$WORK/junk"
+jq -e --arg f "$WORK/key.wrapped" '.[0].ok == true and .[0].file == $f and .[1].ok == false and
+	(.[1].error | length) > 0 and length == 2' "$WORK/stdout" >/dev/null ||
+	fail "unwrap-batch json: $(cat "$WORK/stdout")"
+cmp -s "$WORK/keys/1.key" "$WORK/key" || fail "unwrap-batch --json key file"
+if grep -q "$(od -An -tx1 "$WORK/key" | tr -d ' \n' | head -c 16)" "$WORK/stdout"; then
+	fail "unwrap-batch --json printed key bytes"
+fi
+# wrap with --json among its options: the output stays binary, errors are objects
+ctl wrap --json --kek life <"$WORK/key" >"$WORK/key2.wrapped" || fail "wrap --json"
+ctl unwrap <"$WORK/key2.wrapped" | cmp -s - "$WORK/key" || fail "wrap --json output"
+expect_split 1 ctl unwrap --json --context other <"$WORK/key.wrapped"
+jq -e '.exit_status == 1' "$WORK/stdout" >/dev/null || fail "unwrap error json"
+ok "--json on dek create, attestation report, unwrap-batch; wrap/unwrap errors"
 
 # a non-administrator's lists say they are filtered
 expect_split 0 as_user nobody "$CTL" --socket "$SOCK" kek list

@@ -85,9 +85,13 @@ expect_exit 0 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm
 not_out 'warning'
 [ "$(tokens "$IMG")" = 1 ] || fail "--wipe-slot=vhsm left $(tokens "$IMG") tokens"
 expect_exit 0 ctl kek create other-kek
-expect_exit 0 ctl luks enroll "$IMG" --kek other-kek --unlock-key-file "$WORK/adm.key"
-not_out 'warning'
-ok "a second token for the same KEK warns; --wipe-slot=vhsm and another KEK do not"
+ctl luks enroll "$IMG" --kek other-kek --unlock-key-file "$WORK/adm.key" --json >"$WORK/json" \
+	2>"$WORK/err" || fail "enroll --json: $(cat "$WORK/err")"
+[ ! -s "$WORK/err" ] || fail "another KEK warned: $(cat "$WORK/err")"
+jq -e '.kek == "other-kek" and .kek_version == 1 and .profile == "strict" and
+	(.keyslot | type) == "number" and (.token | type) == "number"' "$WORK/json" >/dev/null ||
+	fail "enroll --json: $(cat "$WORK/json")"
+ok "a second token for the same KEK warns; --wipe-slot=vhsm and another KEK do not; --json"
 
 # ---- the passphrase prompt on a terminal: three tries, like cryptsetup ----
 # tty_enroll ANSWER...: runs luks enroll on a pseudo-terminal and types each ANSWER after a
