@@ -95,7 +95,7 @@ expect_split 3 "$CTL" --socket "$WORK/absent.sock" kek list
 ok "--json errors are one object on stdout with the exit status kept"
 
 # every binary: --version and --help, exit 0, on stdout
-for bin in "$CTL" "$B/vhsmd" "$B/vhsm-byok" "$SIM" "$B/vhsm-request-key" "$top/kmod-helpers/vhsm-kmod-check"; do
+for bin in "$CTL" "$B/vhsmd" "$B/vhsm-byok" "$B/vhsm-fleet" "$SIM" "$B/vhsm-request-key" "$top/kmod-helpers/vhsm-kmod-check"; do
 	name=${bin##*/}
 	expect_split 0 "$bin" --version
 	grep -qE "^$name [0-9]+\.[0-9]+" "$WORK/stdout" || fail "$name --version: $(cat "$WORK/stdout")"
