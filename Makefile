@@ -25,7 +25,8 @@ UDEVDIR ?= $(shell $(PKG_CONFIG) --variable=udevdir udev 2>/dev/null || echo /li
 # Where libcryptsetup and dracut look, whatever PREFIX is: libcryptsetup loads token plugins
 # only from $(libdir)/cryptsetup of its own build (Debian 12: /lib/<triplet>/cryptsetup), and
 # dracut reads modules only from its own modules.d.
-TOKENDIR ?= $(shell d=$$($(PKG_CONFIG) --variable=libdir libcryptsetup 2>/dev/null) && [ -n "$$d" ] && echo $$d/cryptsetup || echo $(LIBDIR)/cryptsetup)
+# On a merged-/usr system /lib is /usr/lib: the canonical path is the one to install to.
+TOKENDIR ?= $(shell d=$$($(PKG_CONFIG) --variable=libdir libcryptsetup 2>/dev/null) && [ -n "$$d" ] && echo $$(readlink -f $$d)/cryptsetup || echo $(LIBDIR)/cryptsetup)
 DRACUTMODDIR ?= $(shell $(PKG_CONFIG) --variable=dracutmodulesdir dracut 2>/dev/null || echo /usr/lib/dracut/modules.d)
 # bash-completion also searches $(PREFIX)/share through XDG_DATA_DIRS (/usr/local/share first).
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions

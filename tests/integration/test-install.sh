@@ -14,6 +14,9 @@ san=0
 triplet=$(${CC:-cc} -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
 cryptsetup_libdir=$(pkg-config --variable=libdir libcryptsetup)
 [ -n "$cryptsetup_libdir" ] || skip "pkg-config does not know libcryptsetup"
+# What libcryptsetup searches, and the same directory without symlinks (merged /usr).
+search_dir=$cryptsetup_libdir/cryptsetup
+tokendir=$(readlink -f "$cryptsetup_libdir")/cryptsetup
 
 # install PREFIX ROOT: make install WITH_SIM=1 into ROOT.
 install_to() {
@@ -38,11 +41,11 @@ ok "PREFIX=/usr/local: ExecStart and request-key.d name the installed programs"
 
 # The plugin goes where this libcryptsetup loads tokens from, the dracut module where dracut
 # reads modules; both outside PREFIX.
-[ -f "$R$cryptsetup_libdir/cryptsetup/libcryptsetup-token-vhsm.so" ] ||
-	fail "token plugin not in $cryptsetup_libdir/cryptsetup"
+[ -f "$R$tokendir/libcryptsetup-token-vhsm.so" ] || fail "token plugin not in $tokendir"
+[ "$(readlink -f "$search_dir")" = "$tokendir" ] || fail "$tokendir is not $search_dir"
 lib=$(find /lib /usr/lib -name 'libcryptsetup.so.12*' -print -quit 2>/dev/null)
-[ -z "$lib" ] || strings "$lib" | grep -x >/dev/null "$cryptsetup_libdir/cryptsetup" ||
-	fail "libcryptsetup does not search $cryptsetup_libdir/cryptsetup"
+[ -z "$lib" ] || strings "$lib" | grep -x >/dev/null "$search_dir" ||
+	fail "libcryptsetup does not search $search_dir"
 [ -x "$R/usr/lib/dracut/modules.d/91vhsm/module-setup.sh" ] ||
 	fail "dracut module not in /usr/lib/dracut/modules.d"
 if find "$R/usr/local" -name 'libcryptsetup-token-vhsm.so' -o -name 91vhsm | grep -q .; then
