@@ -138,6 +138,27 @@ static int read_token(struct crypt_device *cd, int id, struct luks_token *t)
 	return 0;
 }
 
+/* --json: {KEY: VAL, ...} of integers and strings, added to arr (or printed when arr is NULL). */
+static void json_item(json_object *arr, const char *k1, int64_t v1, const char *k2, int64_t v2,
+		      const char *ks, const char *vs)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return;
+	json_object_object_add(o, k1, json_object_new_int64(v1));
+	if (k2)
+		json_object_object_add(o, k2, json_object_new_int64(v2));
+	if (ks)
+		json_object_object_add(o, ks, json_object_new_string(vs));
+	if (arr) {
+		json_object_array_add(arr, o);
+		return;
+	}
+	cli_print_json_object(o);
+	json_object_put(o);
+}
+
 /* ---- daemon requests ---- */
 
 /* Reply material for a token (enroll and rewrap). */
@@ -666,6 +687,7 @@ int verb_luks_remove(int argc, char **argv)
 		{}
 	};
 	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+	_cleanup_(json_object_putp) json_object *arr = NULL;
 	struct luks_token t;
 	int ids[32], n, c, r, only = -1, removed = 0, used = 0;
 
@@ -691,6 +713,8 @@ int verb_luks_remove(int argc, char **argv)
 		cli_error("luks remove: expected DEVICE");
 		return EXIT_USAGE;
 	}
+	if (arg_json && !(arr = json_object_new_array()))
+		return EXIT_ERROR;
 	r = luks_open(argv[optind], &cd);
 	if (r)
 		return r;
@@ -713,7 +737,10 @@ int verb_luks_remove(int argc, char **argv)
 		}
 		if (r < 0)
 			return cli_fail(r, "removing the token");
-		printf("Removed vhsm token %d and keyslot %u.\n", ids[i], t.keyslot);
+		if (arr)
+			json_item(arr, "token", ids[i], "keyslot", t.keyslot, NULL, NULL);
+		else
+			printf("Removed vhsm token %d and keyslot %u.\n", ids[i], t.keyslot);
 		removed++;
 	}
 	if (!removed) {
@@ -722,12 +749,13 @@ int verb_luks_remove(int argc, char **argv)
 	}
 	if (vhsm_tokens(cd, ids) == 0 && unbind_uuid(crypt_get_uuid(cd)) != EXIT_OK)
 		cli_error("warning: the volume's key-socket bindings may remain in vhsmd");
+	cli_print_json_object(arr);
 	return EXIT_OK;
 }
 
 /* ---- rewrap ---- */
 
-static int rewrap_one(struct crypt_device *cd, int id)
+static int rewrap_one(struct crypt_device *cd, int id, json_object *arr)
 {
 	_cleanup_free_ char *json = NULL;
 	struct client_req req;
@@ -755,14 +783,18 @@ static int rewrap_one(struct crypt_device *cd, int id)
 		r = crypt_token_json_set(cd, id, json);
 	if (r < 0)
 		return cli_fail(r, "writing the token");
-	printf("Token %d: KEK %s version %u -> %u (%s).\n", id, t.kek, t.kek_version,
-	       nt.kek_version, seal_profile_to_string(nt.profile));
+	if (arr)
+		json_item(arr, "token", id, "kek_version", nt.kek_version, "kek", t.kek);
+	else
+		printf("Token %d: KEK %s version %u -> %u (%s).\n", id, t.kek, t.kek_version,
+		       nt.kek_version, seal_profile_to_string(nt.profile));
 	return EXIT_OK;
 }
 
 int verb_luks_rewrap(int argc, char **argv)
 {
 	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+	_cleanup_(json_object_putp) json_object *arr = NULL;
 	int ids[32], n, r, ret = EXIT_OK;
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -783,11 +815,15 @@ int verb_luks_rewrap(int argc, char **argv)
 		cli_error("no vhsm token on %s", argv[1]);
 		return EXIT_REJECTED;
 	}
+	if (arg_json && !(arr = json_object_new_array()))
+		return EXIT_ERROR;
 	for (int i = 0; i < n; i++) {
-		r = rewrap_one(cd, ids[i]);
+		r = rewrap_one(cd, ids[i], arr);
 		if (r)
 			ret = r;
 	}
+	if (ret == EXIT_OK)
+		cli_print_json_object(arr);
 	return ret;
 }
 
@@ -831,7 +867,9 @@ static int unlock_with(struct crypt_device *cd, const struct unlock_args *a,
 		cli_error("keyslot %u: %s", t->keyslot, strerror(-r));
 		return r == -EPERM ? EXIT_REJECTED : EXIT_ERROR;
 	}
-	if (a->test)
+	if (arg_json)
+		json_item(NULL, "keyslot", r, NULL, 0, "activated", a->test ? "" : a->name);
+	else if (a->test)
 		printf("Key slot %d unlocked (test only, nothing activated).\n", r);
 	else
 		printf("Activated %s with key slot %d.\n", a->name, r);

@@ -145,6 +145,20 @@ expect_out 'the unlock key opens no keyslot'
 not_out 'try again'
 ok "the terminal prompt gives 3 tries without echo; a key file gets one"
 
+# ---- --json on the other luks verbs ----
+new_image "$IMG"
+expect_exit 0 ctl luks enroll "$IMG" --kek disk-kek --unlock-key-file "$WORK/adm.key"
+ctl luks unlock --test "$IMG" --json >"$WORK/json" || fail "unlock --test --json"
+jq -e '.keyslot == 1 and .activated == ""' "$WORK/json" >/dev/null || fail "unlock json: $(cat "$WORK/json")"
+expect_exit 0 ctl kek rotate disk-kek
+ctl luks rewrap --json "$IMG" >"$WORK/json" || fail "rewrap --json"
+jq -e '. == [{"token": 0, "kek_version": 2, "kek": "disk-kek"}]' "$WORK/json" >/dev/null ||
+	fail "rewrap json: $(cat "$WORK/json")"
+ctl luks remove "$IMG" --json >"$WORK/json" || fail "remove --json"
+jq -e '. == [{"token": 0, "keyslot": 1}]' "$WORK/json" >/dev/null || fail "remove json: $(cat "$WORK/json")"
+[ "$(tokens "$IMG")" = 0 ] || fail "remove --json left a token"
+ok "luks unlock --test, rewrap and remove with --json"
+
 # ---- luks unlock onto a name that is taken ----
 # A real open mapping needs device-mapper (VM tier); /dev/mapper/control is the node every
 # device-mapper host has, so the check before asking vhsmd is exercised here.
