@@ -71,9 +71,16 @@ complete_words() { # WORD...: what completing the last WORD offers
 		_vhsmctl; printf "%s\n" "${COMPREPLY[@]}"' _ "$comp" "$@"
 }
 c=$(complete_words "$CTL" "")
-for w in status kek dek luks attestation help; do grep -qx "$w" <<<"$c" || fail "nouns: $c"; done
+for w in status kek dek luks attestation policy help; do grep -qx "$w" <<<"$c" || fail "nouns: $c"; done
 c=$(complete_words "$CTL" kek re)
 [ "$(sort <<<"$c" | tr '\n' ' ')" = "recover reseal " ] || fail "kek re: $c"
+c=$(complete_words "$CTL" dek "")
+for w in recover purge; do grep -qx "$w" <<<"$c" || fail "dek verbs: $c"; done
+c=$(complete_words "$CTL" policy "")
+[ "$(sort <<<"$c" | tr '\n' ' ')" = "--help check show " ] || fail "policy verbs: $c"
+: >"$WORK/policy.json"
+c=$(complete_words "$CTL" policy check "$WORK/pol")
+[ "$c" = "$WORK/policy.json" ] || fail "policy check FILE: $c"
 c=$(complete_words "$CTL" kek create --pu)
 [ "$c" = --purge-protection ] || fail "kek create --pu: $c"
 c=$(complete_words "$CTL" --socket x luks en)
