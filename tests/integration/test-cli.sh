@@ -20,7 +20,7 @@ every_line_prefixed() {
 
 # vhsmctl --help names each noun once
 expect_split 0 "$CTL" --help
-for noun in status kek dek luks wrap unwrap unwrap-batch rewrap audit attestation; do
+for noun in status kek dek luks wrap unwrap unwrap-batch rewrap audit attestation policy; do
 	n=$(grep -cE "^  $noun( |$)" "$WORK/stdout" || true)
 	[ "$n" = 1 ] || { cat "$WORK/stdout" >&2; fail "--help lists '$noun' $n times"; }
 done
@@ -48,7 +48,27 @@ expect_split 0 "$CTL" help kek create
 grep -q '^Usage: vhsmctl kek create NAME' "$WORK/stdout" || fail "help kek create"
 expect_split 0 "$CTL" help status
 grep -q '^Usage: vhsmctl status' "$WORK/stdout" || fail "help status"
-ok "kek --help, help kek, help kek create; bare 'kek' lists its verbs and exits 2"
+expect_split 0 "$CTL" dek --help
+for verb in create list load drop recover purge; do
+	grep -qE "^  $verb +" "$WORK/stdout" || fail "'vhsmctl dek --help' lacks $verb"
+done
+expect_split 0 "$CTL" help policy
+for verb in check show; do
+	grep -qE "^  $verb +" "$WORK/stdout" || fail "'vhsmctl help policy' lacks $verb"
+done
+expect_split 0 "$CTL" policy check --help
+grep -q '^Usage: vhsmctl policy check' "$WORK/stdout" || fail "policy check --help"
+expect_split 0 "$CTL" help dek purge
+grep -q '^Usage: vhsmctl dek purge NAME' "$WORK/stdout" || fail "help dek purge"
+expect_split 2 "$CTL" policy
+grep -q '^vhsmctl: policy: a verb is needed (see vhsmctl policy --help)$' "$WORK/stderr" ||
+	fail "vhsmctl policy: $(cat "$WORK/stderr")"
+expect_split 2 "$CTL" dek recover
+every_line_prefixed "$WORK/stderr"
+grep -q '^vhsmctl: dek recover: expected 1 argument, got 0$' "$WORK/stderr" ||
+	fail "dek recover operand count: $(cat "$WORK/stderr")"
+grep -q '^vhsmctl: see vhsmctl dek recover --help$' "$WORK/stderr" || fail "dek recover pointer"
+ok "kek --help, help kek, help kek create; bare 'kek' lists its verbs and exits 2; policy and dek recover/purge in the table"
 
 # usage errors: exit 2, every line "vhsmctl: ", the right help named
 expect_split 2 "$CTL" kek frobnicate
