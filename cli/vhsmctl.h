@@ -123,7 +123,10 @@ int cli_simple_opts(int argc, char **argv, const char *usage);
  */
 bool cli_caller_is_admin(void);
 
-/* For a non-administrator, says on stderr that a list of WHAT ("KEKs") is filtered by access. */
+/*
+ * For a non-administrator, says on stderr that a list of WHAT ("KEKs") is filtered by access
+ * (not with --json).
+ */
 void cli_note_filtered(const char *what);
 
 /*
