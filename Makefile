@@ -22,8 +22,14 @@ SYSCONFDIR ?= /etc
 PKG_CONFIG ?= pkg-config
 SYSTEMDUNITDIR ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 UDEVDIR ?= $(shell $(PKG_CONFIG) --variable=udevdir udev 2>/dev/null || echo /lib/udev)
-# libcryptsetup looks for token plugins in $(libdir)/cryptsetup (Debian: /usr/lib/<triplet>/cryptsetup).
-TOKENDIR ?= $(LIBDIR)/cryptsetup
+# Where libcryptsetup and dracut look, whatever PREFIX is: libcryptsetup loads token plugins
+# only from $(libdir)/cryptsetup of its own build (Debian 12: /lib/<triplet>/cryptsetup), and
+# dracut reads modules only from its own modules.d.
+# On a merged-/usr system /lib is /usr/lib: the canonical path is the one to install to.
+TOKENDIR ?= $(shell d=$$($(PKG_CONFIG) --variable=libdir libcryptsetup 2>/dev/null) && [ -n "$$d" ] && echo $$(readlink -f $$d)/cryptsetup || echo $(LIBDIR)/cryptsetup)
+DRACUTMODDIR ?= $(shell $(PKG_CONFIG) --variable=dracutmodulesdir dracut 2>/dev/null || echo /usr/lib/dracut/modules.d)
+# bash-completion also searches $(PREFIX)/share through XDG_DATA_DIRS (/usr/local/share first).
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 WITH_SIM ?= 0
 
@@ -108,6 +114,15 @@ $(B)/byok/%.o: byok/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -c -o $@ $<
+
+# The simulator module's path is compiled in: rebuild what uses it when PKGLIBDIR changes
+# (make install PREFIX=/usr/local after a plain make).
+$(B)/paths.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PKGLIBDIR)' | cmp -s - $@ || echo '$(PKGLIBDIR)' >$@
+$(B)/lib/snp-dev.o: $(B)/paths.stamp
+.PHONY: FORCE
+FORCE:
 
 $(B)/libvhsm.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
@@ -246,7 +261,6 @@ bench: all $(B)/vhsm-bench
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 MODULESLOADDIR ?= $(PREFIX)/lib/modules-load.d
-DRACUTMODDIR ?= $(PREFIX)/lib/dracut/modules.d
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
@@ -258,7 +272,9 @@ install: all
 	install -m 0755 $(B)/vhsm-byok $(DESTDIR)$(BINDIR)/vhsm-byok
 	install -m 0755 $(B)/vhsm-fleet $(DESTDIR)$(BINDIR)/vhsm-fleet
 	install -m 0755 $(B)/vhsm-request-key $(DESTDIR)$(SBINDIR)/vhsm-request-key
-	install -m 0755 kmod-helpers/vhsm-kmod-check $(DESTDIR)$(SBINDIR)/vhsm-kmod-check
+	sed 's|^version=.*|version=$(VERSION)|' kmod-helpers/vhsm-kmod-check \
+		>$(DESTDIR)$(SBINDIR)/vhsm-kmod-check
+	chmod 0755 $(DESTDIR)$(SBINDIR)/vhsm-kmod-check
 	sed 's|/usr/sbin/vhsm-request-key|$(SBINDIR)/vhsm-request-key|' kmod-helpers/vhsm.conf \
 		>$(DESTDIR)$(SYSCONFDIR)/request-key.d/vhsm.conf
 	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/request-key.d/vhsm.conf
@@ -266,8 +282,13 @@ install: all
 	install -m 0755 $(B)/vhsmd $(DESTDIR)$(SBINDIR)/vhsmd
 	install -d $(DESTDIR)$(TOKENDIR)
 	install -m 0644 $(B)/token/libcryptsetup-token-vhsm.so $(DESTDIR)$(TOKENDIR)/
-	install -m 0644 systemd/vhsmd.socket systemd/vhsmd.service \
-		systemd/vhsmd-luks-key.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -m 0644 systemd/vhsmd.socket systemd/vhsmd-luks-key.socket \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/
+	sed 's|^ExecStart=/usr/sbin/vhsmd|ExecStart=$(SBINDIR)/vhsmd|' systemd/vhsmd.service \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/vhsmd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/vhsmd.service
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 shell-completion/bash/vhsmctl $(DESTDIR)$(BASHCOMPDIR)/vhsmctl
 	install -m 0644 systemd/vhsm.sysusers $(DESTDIR)$(SYSUSERSDIR)/vhsm.conf
 	install -m 0644 systemd/vhsm.tmpfiles $(DESTDIR)$(TMPFILESDIR)/vhsm.conf
 	install -m 0644 udev/60-vhsm-sev-guest.rules $(DESTDIR)$(UDEVDIR)/rules.d/

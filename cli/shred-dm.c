@@ -50,7 +50,8 @@ static int simple_task(int type, const char *name, const char *message)
 	return r;
 }
 
-int shred_plain_mappings(char *const *deks, int (*report)(const char *volume, int result))
+int plain_mappings_of_deks(char *const *deks, int (*fn)(const char *volume, void *userdata),
+			   void *userdata)
 {
 	struct dm_task *dmt;
 	struct dm_names *names;
@@ -58,7 +59,7 @@ int shred_plain_mappings(char *const *deks, int (*report)(const char *volume, in
 	int failures = 0;
 
 	/* No device-mapper in the kernel (its misc device is not registered, whatever
-	 * /dev/mapper/control says): no mapping to suspend. */
+	 * /dev/mapper/control says): no mapping. */
 	if (!deks[0] || access("/sys/class/misc/device-mapper", F_OK) < 0)
 		return 0;
 	dmt = dm_task_create(DM_DEVICE_LIST);
@@ -70,18 +71,29 @@ int shred_plain_mappings(char *const *deks, int (*report)(const char *volume, in
 	if (names->dev) {
 		do {
 			names = (struct dm_names *)((char *)names + next);
-			if (device_uses_dek(names->name, deks)) {
-				int r = simple_task(DM_DEVICE_SUSPEND, names->name, NULL);
-				if (r == 0)
-					r = simple_task(DM_DEVICE_TARGET_MSG, names->name, "key wipe");
-				if (r < 0)
-					failures++;
-				if (report(names->name, r) < 0)
-					failures++;
-			}
+			if (device_uses_dek(names->name, deks) && fn(names->name, userdata) < 0)
+				failures++;
 			next = names->next;
 		} while (next);
 	}
 	dm_task_destroy(dmt);
 	return failures;
+}
+
+static int shred_one(const char *volume, void *userdata)
+{
+	int (*report)(const char *volume, int result) = *(int (**)(const char *, int))userdata;
+	int r = simple_task(DM_DEVICE_SUSPEND, volume, NULL), failed;
+
+	if (r == 0)
+		r = simple_task(DM_DEVICE_TARGET_MSG, volume, "key wipe");
+	failed = r < 0;
+	if (report(volume, r) < 0)
+		failed = 1;
+	return failed ? -EIO : 0;
+}
+
+int shred_plain_mappings(char *const *deks, int (*report)(const char *volume, int result))
+{
+	return plain_mappings_of_deks(deks, shred_one, &report);
 }

@@ -9,3 +9,11 @@
  * device-mapper is there but cannot be listed. Needs CAP_SYS_ADMIN.
  */
 int shred_plain_mappings(char *const *deks, int (*report)(const char *volume, int result));
+
+/*
+ * Calls fn(volume, userdata) for every active dm-crypt mapping whose table key is the logon key
+ * of one of deks: what shred_plain_mappings() would suspend. Returns the number of fn's
+ * negative returns, or -EIO when device-mapper is there but cannot be listed.
+ */
+int plain_mappings_of_deks(char *const *deks, int (*fn)(const char *volume, void *userdata),
+			   void *userdata);

@@ -368,7 +368,7 @@ static int verify_parse_args(int argc, char **argv, struct verify_inputs *in,
 		return EXIT_USAGE;
 	}
 	if (!report) {
-		cli_error("--report FILE is required (see --help)");
+		cli_error("--report FILE is required");
 		return EXIT_USAGE;
 	}
 	r = fileio_read_all(report, REPORT_FILE_MAX, &in->report, &in->report_len);
@@ -385,7 +385,7 @@ static int verify_parse_args(int argc, char **argv, struct verify_inputs *in,
 	return EXIT_OK;
 }
 
-static int verb_verify(int argc, char **argv)
+int verb_attestation_verify(int argc, char **argv)
 {
 	_cleanup_(snp_policy_freep) struct snp_policy *pol = NULL;
 	struct verify_inputs in = {};
@@ -428,18 +428,13 @@ static int verb_verify(int argc, char **argv)
 	} else if (pol) {
 		ok = false;
 	}
-	if (arg_json)
+	if (arg_json) {
 		print_verify_json(&vr, pol, &pr, ok);
-	else
+		cli_json_result_printed = true;
+	} else
 		print_verify_text(&vr, pol, &pr, ok);
 	ret = ok ? EXIT_OK : EXIT_REJECTED;
 out:
 	verify_inputs_done(&in);
 	return ret < 0 ? EXIT_OK : ret;
 }
-
-const struct verb verbs_attestation[] = {
-	{ "attestation", "verify", verb_verify, "verify a report, its AMD chain and a policy" },
-	{ "attestation", "show", verb_attestation_show, "decode a report" },
-};
-const size_t verbs_attestation_n = ELEMENTSOF(verbs_attestation);

@@ -16,10 +16,10 @@
 
 #define PUBKEY_FILE_MAX (16u * 1024u)
 
-static bool one_name(int argc, char **argv)
+static bool one_name(int argc)
 {
 	if (argc - optind != 1) {
-		cli_error("%s: expected 1 argument (the KEK name), got %d (see --help)", argv[0],
+		cli_error("%s: expected 1 argument (the KEK name), got %d", arg_verb,
 			  argc - optind);
 		return false;
 	}
@@ -64,7 +64,7 @@ static int call_write_byok(struct client_req *req, const char *what, const char 
 	return ret;
 }
 
-static int kek_export_exchange_key(int argc, char **argv)
+int verb_kek_export_exchange_key(int argc, char **argv)
 {
 	enum { O_OUT = 256, O_NONCE, O_TTL };
 	static const struct option opts[] = {
@@ -106,7 +106,7 @@ static int kek_export_exchange_key(int argc, char **argv)
 		default: return EXIT_USAGE;
 		}
 	}
-	if (!one_name(argc, argv))
+	if (!one_name(argc))
 		return EXIT_USAGE;
 	if (nonce_hex && ct_hex_decode(nonce, sizeof(nonce), nonce_hex, strlen(nonce_hex)) < 0) {
 		cli_error("--nonce: 64 hex digits expected");
@@ -122,7 +122,7 @@ static int kek_export_exchange_key(int argc, char **argv)
 	return call_write_byok(&req, "kek export-exchange-key", out, "exchange key");
 }
 
-static int kek_import(int argc, char **argv)
+int verb_kek_import(int argc, char **argv)
 {
 	enum { O_BYOK = 256 };
 	static const struct option opts[] = {
@@ -158,7 +158,7 @@ static int kek_import(int argc, char **argv)
 		default: return EXIT_USAGE;
 		}
 	}
-	if (!one_name(argc, argv))
+	if (!one_name(argc))
 		return EXIT_USAGE;
 	if (!byok) {
 		cli_error("kek import: --byok FILE is required");
@@ -198,7 +198,7 @@ static int kek_import(int argc, char **argv)
 	return r < 0 ? EXIT_ERROR : r;
 }
 
-static int kek_backup(int argc, char **argv)
+int verb_kek_backup(int argc, char **argv)
 {
 	enum { O_TO = 256, O_OUT };
 	static const struct option opts[] = {
@@ -228,7 +228,7 @@ static int kek_backup(int argc, char **argv)
 		default: return EXIT_USAGE;
 		}
 	}
-	if (!one_name(argc, argv))
+	if (!one_name(argc))
 		return EXIT_USAGE;
 	if (!to) {
 		cli_error("kek backup: --to PUBKEY.pem is required");
@@ -245,11 +245,3 @@ static int kek_backup(int argc, char **argv)
 	vhsm_wire_add_data(&req.b, VHSM_TAG_PUBKEY, pem, len);
 	return call_write_byok(&req, "kek backup", out, "backup");
 }
-
-const struct verb verbs_byok[] = {
-	{ "kek", "export-exchange-key", kek_export_exchange_key,
-	  "attested RSA exchange key for a BYOK import" },
-	{ "kek", "import", kek_import, "import a KEK from a BYOK file" },
-	{ "kek", "backup", kek_backup, "escrow an exportable KEK to the customer's RSA key" },
-};
-const size_t verbs_byok_n = ELEMENTSOF(verbs_byok);

@@ -30,13 +30,13 @@ static int dek_deleted_verb(int argc, char **argv, uint16_t op, const char *usag
 		}
 	}
 	if (argc - optind != 1) {
-		cli_error("%s: expected 1 argument, got %d (see --help)", argv[0], argc - optind);
+		cli_error("%s: expected 1 argument, got %d", arg_verb, argc - optind);
 		return EXIT_USAGE;
 	}
 	if (client_begin(&req, op) < 0)
 		return EXIT_ERROR;
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
-	r = client_call_checked(&req, argv[0], &rep);
+	r = client_call_checked(&req, arg_verb, &rep);
 	if (r != EXIT_OK)
 		return r;
 	if (arg_json)
@@ -47,7 +47,7 @@ static int dek_deleted_verb(int argc, char **argv, uint16_t op, const char *usag
 	return EXIT_OK;
 }
 
-static int dek_recover(int argc, char **argv)
+int verb_dek_recover(int argc, char **argv)
 {
 	return dek_deleted_verb(argc, argv, VHSM_OP_DEK_RECOVER,
 				"Usage: vhsmctl dek recover NAME\n\n"
@@ -56,7 +56,7 @@ static int dek_recover(int argc, char **argv)
 				"recovered");
 }
 
-static int dek_purge(int argc, char **argv)
+int verb_dek_purge(int argc, char **argv)
 {
 	return dek_deleted_verb(argc, argv, VHSM_OP_DEK_PURGE,
 				"Usage: vhsmctl dek purge NAME\n\n"
@@ -65,9 +65,3 @@ static int dek_purge(int argc, char **argv)
 				"group only.\n",
 				"purged");
 }
-
-const struct verb verbs_dek_deleted[] = {
-	{ "dek", "recover", dek_recover, "undo dek drop --delete (within the retention)" },
-	{ "dek", "purge", dek_purge, "remove a deleted DEK for good" },
-};
-const size_t verbs_dek_deleted_n = ELEMENTSOF(verbs_dek_deleted);

@@ -6,6 +6,7 @@
  * vhsmctl never sees the DEK.
  */
 #include <dirent.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <keyutils.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "crypttab.h"
+#include "json-cleanup.h"
 #include "keyring.h"
 #include "luks-match.h"
 #include "shred-dm.h"
@@ -38,17 +41,17 @@ static int parse_u32_arg(const char *opt, const char *s, uint32_t max, uint32_t 
 	return 0;
 }
 
-static bool args_count(int argc, char **argv, int n)
+static bool args_count(int argc, int n)
 {
 	if (argc - optind != n) {
-		cli_error("%s: expected %d argument%s, got %d (see --help)", argv[0], n,
+		cli_error("%s: expected %d argument%s, got %d", arg_verb, n,
 			  n == 1 ? "" : "s", argc - optind);
 		return false;
 	}
 	return true;
 }
 
-static int dek_create(int argc, char **argv)
+int verb_dek_create(int argc, char **argv)
 {
 	enum { O_KEK = 256, O_SIZE, O_TIMEOUT, O_ACL };
 	static const struct option opts[] = {
@@ -91,7 +94,7 @@ static int dek_create(int argc, char **argv)
 		default: return EXIT_USAGE;
 		}
 	}
-	if (!args_count(argc, argv, 1))
+	if (!args_count(argc, 1))
 		return EXIT_USAGE;
 	if (!kek) {
 		cli_error("dek create: --kek is required");
@@ -112,7 +115,18 @@ static int dek_create(int argc, char **argv)
 		return r;
 	if (vhsm_wire_get_u32(&rep.msg, VHSM_TAG_SIZE, &size) < 0)
 		size = 0;
-	printf("created DEK %s (%u bytes, wrapped under KEK %s)\n", argv[optind], size, kek);
+	if (arg_json) {
+		_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+		if (o) {
+			json_object_object_add(o, "name", json_object_new_string(argv[optind]));
+			json_object_object_add(o, "size", json_object_new_int64(size));
+			json_object_object_add(o, "kek", json_object_new_string(kek));
+		}
+		cli_print_json_object(o);
+	} else
+		printf("created DEK %s (%u bytes, wrapped under KEK %s)\n", argv[optind], size,
+		       kek);
 	client_reply_done(&rep);
 	return EXIT_OK;
 }
@@ -162,7 +176,7 @@ static void fmt_dek_list(json_object *arr)
 	}
 }
 
-static int dek_list(int argc, char **argv)
+int verb_dek_list(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -184,7 +198,7 @@ static int dek_list(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!args_count(argc, argv, 0))
+	if (!args_count(argc, 0))
 		return EXIT_USAGE;
 	if (client_begin(&req, VHSM_OP_DEK_LIST) < 0)
 		return EXIT_ERROR;
@@ -198,6 +212,7 @@ static int dek_list(int argc, char **argv)
 		fmt_dek_list(o);
 	json_object_put(o);
 	client_reply_done(&rep);
+	cli_note_filtered("DEKs");
 	return EXIT_OK;
 }
 
@@ -246,7 +261,7 @@ static int dek_load_check(const char *name, uint32_t timeout, uint32_t *ret_time
 	return EXIT_OK;
 }
 
-static int dek_load(int argc, char **argv)
+int verb_dek_load(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "keyring", required_argument, NULL, 'k' },
@@ -278,7 +293,7 @@ static int dek_load(int argc, char **argv)
 		default: return EXIT_USAGE;
 		}
 	}
-	if (!args_count(argc, argv, 1))
+	if (!args_count(argc, 1))
 		return EXIT_USAGE;
 	if (keyring_dek_description(argv[optind], desc, sizeof(desc)) < 0 ||
 	    keyring_dek_name(desc, name, sizeof(name)) < 0) {
@@ -308,7 +323,7 @@ static int dek_load(int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int dek_drop(int argc, char **argv)
+int verb_dek_drop(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "delete", no_argument, NULL, 'd' },
@@ -341,7 +356,7 @@ static int dek_drop(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!args_count(argc, argv, 1))
+	if (!args_count(argc, 1))
 		return EXIT_USAGE;
 	if (rdays >= 0 && !(flags & VHSM_DEK_DROP_DELETE)) {
 		cli_error("dek drop: --retention-days needs --delete (see --help)");
@@ -446,13 +461,6 @@ static int for_each_active_volume(const char *kek, int (*fn)(struct crypt_device
 	return failures;
 }
 
-static int print_volume(struct crypt_device *cd, const char *name, const char *kek)
-{
-	(void)kek;
-	printf("%s %s %s\n", name, crypt_get_uuid(cd) ?: "-", crypt_get_device_name(cd) ?: "-");
-	return 0;
-}
-
 static int report_volume(const char *kek, const char *volume, const char *result)
 {
 	struct client_req req;
@@ -486,63 +494,6 @@ static int suspend_volume(struct crypt_device *cd, const char *name, const char 
 	return r;
 }
 
-static int kek_volumes(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	char kek_desc[128], kek[96], msg[TEXT_KEY_NAME_ERR_MAX];
-	int c, found = 0;
-
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		if (c == 'h') {
-			printf("Usage: vhsmctl kek volumes KEK [DEVICE...]\n\n"
-			       "Lists the LUKS2 volumes whose header has a vhsm token of KEK: the\n"
-			       "active dm-crypt mappings, or the given devices or header files.\n");
-			return EXIT_OK;
-		}
-		return EXIT_USAGE;
-	}
-	if (argc - optind < 1) {
-		cli_error("kek volumes: a KEK name is required");
-		return EXIT_USAGE;
-	}
-	if (keyring_dek_description(argv[optind], kek_desc, sizeof(kek_desc)) < 0 ||
-	    keyring_dek_name(kek_desc, kek, sizeof(kek)) < 0) {
-		cli_error("kek volumes: %s", text_key_name_error(msg, "KEK", argv[optind],
-								      strlen(argv[optind])));
-		return EXIT_USAGE;
-	}
-	if (argc - optind == 1)
-		return for_each_active_volume(kek, print_volume) ? EXIT_ERROR : EXIT_OK;
-	for (int i = optind + 1; i < argc; i++) {
-		struct crypt_device *cd = NULL;
-		if (crypt_init(&cd, argv[i]) < 0 || crypt_load(cd, CRYPT_LUKS2, NULL) < 0) {
-			cli_error("kek volumes: %s is not a LUKS2 device", argv[i]);
-		} else if (header_uses_kek(cd, kek)) {
-			printf("%s %s\n", argv[i], crypt_get_uuid(cd) ?: "-");
-			found++;
-		}
-		crypt_free(cd);
-	}
-	return found ? EXIT_OK : EXIT_REJECTED;
-}
-
-static const char *shred_kek; /* the KEK being shredded, for report_mapping() */
-
-static int report_mapping(const char *volume, int result)
-{
-	char msg[160];
-
-	if (result < 0)
-		snprintf(msg, sizeof(msg), "suspend and key wipe failed: %s", strerror(-result));
-	else
-		snprintf(msg, sizeof(msg), "suspended, key wiped (plain dm-crypt)");
-	printf("volume %s: %s\n", volume, msg);
-	return report_volume(shred_kek, volume, msg);
-}
-
 /* The names of the DEKs wrapped under kek (NULL-terminated, malloc'ed), from DEK_LIST. */
 static char **deks_of_kek(const char *kek)
 {
@@ -573,69 +524,301 @@ static char **deks_of_kek(const char *kek)
 	return v;
 }
 
-int verb_kek_disable(int argc, char **argv)
+static void free_strv(char **v)
 {
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+/* ---- what depends on a KEK: kek volumes, and kek delete/disable without --force ---- */
+
+#define CRYPTTAB_DEFAULT "/etc/crypttab"
+
+/* The volumes found so far; printed as they are found, or collected for --json. */
+struct dependents {
+	const char *kek;
+	json_object *json; /* array, with --json */
+	unsigned n;
+	FILE *out;
+	const char *refusal; /* said before the first one (delete/disable), or NULL */
+};
+
+static struct dependents *cur_deps; /* for the for_each_active_volume() callback */
+
+static void add_dependent(struct dependents *d, const char *volume, const char *kind,
+			  const char *device)
+{
+	if (d->n++ == 0 && d->refusal)
+		cli_error("%s", d->refusal);
+	if (d->json) {
+		json_object *o = json_object_new_object();
+		if (!o)
+			return;
+		json_object_object_add(o, "volume", json_object_new_string(volume));
+		json_object_object_add(o, "kind", json_object_new_string(kind));
+		json_object_object_add(o, "device", json_object_new_string(device));
+		json_object_array_add(d->json, o);
+		return;
+	}
+	fprintf(d->out, "%s%-24s %-10s %s\n", d->refusal ? "  " : "", volume, kind, device);
+}
+
+static int open_luks_dependent(struct crypt_device *cd, const char *name, const char *kek)
+{
+	char dev[PATH_MAX + 64];
+
+	(void)kek;
+	snprintf(dev, sizeof(dev), "%s %s", crypt_get_device_name(cd) ?: "-",
+		 crypt_get_uuid(cd) ?: "-");
+	add_dependent(cur_deps, name, "luks2", dev);
+	return 0;
+}
+
+static int plain_dependent(const char *volume, void *userdata)
+{
+	add_dependent(userdata, volume, "plain", "dm-crypt keyed by a DEK of the KEK");
+	return 0;
+}
+
+static int crypttab_dependent(const struct crypttab_entry *e, void *userdata)
+{
+	struct dependents *d = userdata;
+	struct crypt_device *cd = NULL;
+	struct stat st;
+
+	if (stat(e->device, &st) < 0) {
+		cli_error("note: crypttab line %u (%s): %s not found; not checked", e->line, e->name,
+			  e->device);
+		return 0;
+	}
+	if (crypt_init(&cd, e->device) == 0 && crypt_load(cd, CRYPT_LUKS2, NULL) == 0 &&
+	    header_uses_kek(cd, d->kek))
+		add_dependent(d, e->name, "crypttab", e->device);
+	crypt_free(cd);
+	return 0;
+}
+
+/*
+ * Finds what depends on kek: open LUKS2 volumes with a vhsm token of it, plain dm-crypt
+ * mappings keyed by one of its DEKs (what --shred would suspend), and crypttab entries whose
+ * device has a vhsm token of it. Returns 0, or an EXIT_* after saying what could not be looked
+ * at.
+ */
+static int find_dependents(struct dependents *d, const char *crypttab)
+{
+	char **deks = deks_of_kek(d->kek);
+	int r, ret = EXIT_OK;
+
+	cur_deps = d;
+	if (for_each_active_volume(d->kek, open_luks_dependent))
+		ret = EXIT_ERROR;
+	r = deks ? plain_mappings_of_deks(deks, plain_dependent, d) : -ENOMEM;
+	free_strv(deks);
+	if (r < 0) {
+		cli_error("cannot list device-mapper devices: %s", strerror(-r));
+		ret = EXIT_ERROR;
+	}
+	r = crypttab_foreach(crypttab, crypttab_dependent, d);
+	if (r < 0 && !(r == -ENOENT && strcmp(crypttab, CRYPTTAB_DEFAULT) == 0)) {
+		cli_error("%s: %s", crypttab, strerror(-r));
+		ret = EXIT_ERROR;
+	}
+	return ret;
+}
+
+/*
+ * For kek delete and disable without --force: refuses when volumes depend on the KEK, listing
+ * them. Returns EXIT_OK to go on, else the EXIT_* to exit with.
+ */
+int kek_check_dependents(const char *verb, const char *kek, const char *crypttab)
+{
+	char refusal[256];
+	struct dependents d = { .kek = kek, .out = stderr, .refusal = refusal };
+	int r;
+
+	snprintf(refusal, sizeof(refusal),
+		 "%s: volumes depend on KEK %s and could no longer be unlocked:", verb, kek);
+	r = find_dependents(&d, crypttab);
+	if (r != EXIT_OK || d.n == 0)
+		return r;
+	cli_error("%s: add --force to go ahead (vhsmctl kek volumes %s lists them)", verb, kek);
+	return EXIT_REJECTED;
+}
+
+int verb_kek_volumes(int argc, char **argv)
+{
+	enum { O_CRYPTTAB = 256 };
 	static const struct option opts[] = {
-		{ "shred", no_argument, NULL, 's' },
+		{ "crypttab", required_argument, NULL, O_CRYPTTAB },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	const char *crypttab = CRYPTTAB_DEFAULT;
+	char kek_desc[128], kek[96], msg[TEXT_KEY_NAME_ERR_MAX];
+	int c, found = 0;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		if (c == 'h') {
+			printf("Usage: vhsmctl kek volumes KEK [--crypttab FILE] [--json]\n"
+			       "       vhsmctl kek volumes KEK DEVICE...\n\n"
+			       "Lists what depends on KEK, one line each (VOLUME KIND DEVICE):\n"
+			       "  luks2     an open LUKS2 volume with a vhsm token of KEK\n"
+			       "  plain     a plain dm-crypt mapping keyed by one of its DEKs\n"
+			       "  crypttab  a crypttab entry whose device has a vhsm token of KEK\n"
+			       "The open volumes are what kek disable --shred suspends. With DEVICE...,\n"
+			       "lists those of the given devices or header files whose header has a vhsm\n"
+			       "token of KEK (exit status 1 when none has).\n");
+			return EXIT_OK;
+		}
+		if (c == 'j') {
+			arg_json = true;
+			continue;
+		}
+		if (c == O_CRYPTTAB) {
+			crypttab = optarg;
+			continue;
+		}
+		return EXIT_USAGE;
+	}
+	if (argc - optind < 1) {
+		cli_error("kek volumes: a KEK name is required");
+		return EXIT_USAGE;
+	}
+	if (keyring_dek_description(argv[optind], kek_desc, sizeof(kek_desc)) < 0 ||
+	    keyring_dek_name(kek_desc, kek, sizeof(kek)) < 0) {
+		cli_error("kek volumes: %s", text_key_name_error(msg, "KEK", argv[optind],
+								      strlen(argv[optind])));
+		return EXIT_USAGE;
+	}
+	if (argc - optind == 1) {
+		_cleanup_(json_object_putp) json_object *arr = arg_json ? json_object_new_array()
+									: NULL;
+		struct dependents d = { .kek = kek, .json = arr, .out = stdout };
+		int r = find_dependents(&d, crypttab);
+
+		if (arr && r == EXIT_OK)
+			puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+								  JSON_C_TO_STRING_NOSLASHESCAPE));
+		return r;
+	}
+	for (int i = optind + 1; i < argc; i++) {
+		struct crypt_device *cd = NULL;
+		if (crypt_init(&cd, argv[i]) < 0 || crypt_load(cd, CRYPT_LUKS2, NULL) < 0) {
+			cli_error("kek volumes: %s is not a LUKS2 device", argv[i]);
+		} else if (header_uses_kek(cd, kek)) {
+			printf("%s %s\n", argv[i], crypt_get_uuid(cd) ?: "-");
+			found++;
+		}
+		crypt_free(cd);
+	}
+	return found ? EXIT_OK : EXIT_REJECTED;
+}
+
+static const char *shred_kek; /* the KEK being shredded, for report_mapping() */
+
+static int report_mapping(const char *volume, int result)
+{
+	char msg[160];
+
+	if (result < 0)
+		snprintf(msg, sizeof(msg), "suspend and key wipe failed: %s", strerror(-result));
+	else
+		snprintf(msg, sizeof(msg), "suspended, key wiped (plain dm-crypt)");
+	printf("volume %s: %s\n", volume, msg);
+	return report_volume(shred_kek, volume, msg);
+}
+
+int verb_kek_disable(int argc, char **argv)
+{
+	enum { O_CRYPTTAB = 256, O_FORCE };
+	static const struct option opts[] = {
+		{ "shred", no_argument, NULL, 's' },
+		{ "force", no_argument, NULL, O_FORCE },
+		{ "crypttab", required_argument, NULL, O_CRYPTTAB },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *crypttab = CRYPTTAB_DEFAULT;
 	struct client_req req;
 	struct client_reply rep;
-	bool shred = false;
+	bool shred = false, force = false, already;
 	uint32_t revoked = 0;
+	char state[32];
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		if (c == 's') {
 			shred = true;
+		} else if (c == O_FORCE) {
+			force = true;
+		} else if (c == O_CRYPTTAB) {
+			crypttab = optarg;
 		} else if (c == 'j') {
 			arg_json = true;
 		} else if (c == 'h') {
-			printf("Usage: vhsmctl kek disable NAME [--shred]\n\n"
+			printf("Usage: vhsmctl kek disable NAME [--shred] [--force] [--crypttab FILE]\n\n"
 			       "Stops all use of a KEK. --shred also revokes every key of its DEKs in\n"
 			       "the kernel keyring and suspends (luksSuspend) the active LUKS2 volumes\n"
-			       "enrolled with it, which wipes their volume keys from the kernel.\n");
+			       "enrolled with it, which wipes their volume keys from the kernel.\n"
+			       "Without --shred, when open or crypttab volumes depend on the KEK (see\n"
+			       "vhsmctl kek volumes), they are listed and it is refused without --force.\n");
 			return EXIT_OK;
 		} else {
 			return EXIT_USAGE;
 		}
 	}
-	if (!args_count(argc, argv, 1))
+	if (!args_count(argc, 1))
 		return EXIT_USAGE;
+	/* --shred is the decision to cut those volumes off; an already disabled KEK changes nothing. */
+	r = force || shred ? -1 : kek_state(argv[optind], state, sizeof(state));
+	if (r > 0)
+		return r;
+	if (r == 0 && strcmp(state, "enabled") == 0 &&
+	    (r = kek_check_dependents("kek disable", argv[optind], crypttab)) != EXIT_OK)
+		return r;
 	if (client_begin(&req, VHSM_OP_KEK_DISABLE) < 0)
 		return EXIT_ERROR;
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
 	if (shred)
 		vhsm_wire_add_u64(&req.b, VHSM_TAG_FLAGS, VHSM_KEK_DISABLE_SHRED);
-	r = client_call_checked(&req, "kek disable", &rep);
-	if (r != EXIT_OK)
+	r = client_call(&req, &rep);
+	client_req_done(&req);
+	if (r < 0) {
+		client_reply_done(&rep);
+		return r == -EINVAL ? EXIT_USAGE : EXIT_ERROR;
+	}
+	already = rep.err == -EALREADY; /* only without --shred: the daemon shreds anyway */
+	if (rep.err && !already) {
+		r = client_refused(&rep, "kek disable");
+		client_reply_done(&rep);
 		return r;
+	}
 	(void)vhsm_wire_get_u32(&rep.msg, VHSM_TAG_SIZE, &revoked);
 	client_reply_done(&rep);
-	printf("KEK %s disabled\n", argv[optind]);
+	if (arg_json && !shred) {
+		_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+		if (o) {
+			json_object_object_add(o, "name", json_object_new_string(argv[optind]));
+			json_object_object_add(o, "changed", json_object_new_boolean(!already));
+			puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								       JSON_C_TO_STRING_NOSLASHESCAPE));
+		}
+	} else
+		printf(already ? "KEK %s is already disabled\n" : "KEK %s disabled\n", argv[optind]);
 	if (!shred)
 		return EXIT_OK;
 	printf("%u DEK key(s) revoked in the kernel keyring\n", revoked);
 	char **deks = deks_of_kek(argv[optind]);
 	shred_kek = argv[optind];
 	r = deks ? shred_plain_mappings(deks, report_mapping) : -ENOMEM;
-	for (char **d = deks; d && *d; d++)
-		free(*d);
-	free(deks);
+	free_strv(deks);
 	if (r < 0)
 		cli_error("kek disable: cannot list device-mapper devices: %s", strerror(-r));
 	if (for_each_active_volume(argv[optind], suspend_volume) || r != 0)
 		return EXIT_ERROR;
 	return EXIT_OK;
 }
-
-const struct verb verbs_dek[] = {
-	{ "dek", "create", dek_create, "generate a DEK, stored wrapped under a KEK" },
-	{ "dek", "list", dek_list, "list DEKs and their keys in the kernel keyring" },
-	{ "dek", "load", dek_load, "put a DEK into the kernel keyring (logon vhsm:NAME)" },
-	{ "dek", "drop", dek_drop, "revoke a DEK's keys (--delete: soft-delete the DEK)" },
-	{ "kek", "volumes", kek_volumes, "LUKS2 volumes enrolled with a KEK" },
-};
-const size_t verbs_dek_n = ELEMENTSOF(verbs_dek);

@@ -7,17 +7,20 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <getopt.h>
 #include <libcryptsetup.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "client.h"
 #include "ct.h"
 #include "fileio.h"
+#include "json-cleanup.h"
 #include "luks-token.h"
 #include "secmem.h"
 #include "text.h"
@@ -35,15 +38,31 @@ static inline void crypt_freep(struct crypt_device **cd)
 static int luks_open(const char *device, struct crypt_device **ret)
 {
 	struct crypt_device *cd = NULL;
-	int r = crypt_init(&cd, device);
+	struct stat st;
+	int r;
 
+	if (stat(device, &st) < 0) {
+		r = negative_errno();
+		if (r == -ENOENT)
+			cli_error("%s: not found", device);
+		else
+			cli_error("%s: %s", device, strerror(-r));
+		return EXIT_ERROR;
+	}
+	r = crypt_init(&cd, device);
 	if (r < 0) {
 		cli_error("%s: %s", device, strerror(-r));
 		return EXIT_ERROR;
 	}
 	r = crypt_load(cd, CRYPT_LUKS2, NULL);
 	if (r < 0) {
-		cli_error("%s is not a LUKS2 volume: %s", device, strerror(-r));
+		if (crypt_load(cd, CRYPT_LUKS1, NULL) == 0)
+			cli_error("%s is a LUKS1 volume; vhsm tokens need LUKS2. Convert it with "
+				  "'cryptsetup convert --type luks2 %s' (back up the header first: "
+				  "cryptsetup luksHeaderBackup)", device, device);
+		else
+			cli_error("%s is not a LUKS2 volume: %s", device,
+				  r == -EINVAL ? "no LUKS header" : strerror(-r));
 		crypt_free(cd);
 		return EXIT_REJECTED;
 	}
@@ -69,8 +88,9 @@ static int read_unlock_key(const char *file, uint8_t **ret, size_t *ret_len)
 		return -ENOTTY;
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
-	(void)!write(fd, "Current passphrase for the volume: ", 35);
+	/* Echo off before the prompt: what is typed after it is neither shown nor flushed. */
 	(void)tcsetattr(fd, TCSAFLUSH, &quiet);
+	(void)!write(fd, "Current passphrase for the volume: ", 35);
 	uint8_t *buf = secmem_alloc(1024);
 	size_t n = 0;
 	r = buf ? 0 : -ENOMEM;
@@ -116,6 +136,27 @@ static int read_token(struct crypt_device *cd, int id, struct luks_token *t)
 		return -EBADMSG;
 	}
 	return 0;
+}
+
+/* --json: {KEY: VAL, ...} of integers and strings, added to arr (or printed when arr is NULL). */
+static void json_item(json_object *arr, const char *k1, int64_t v1, const char *k2, int64_t v2,
+		      const char *ks, const char *vs)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return;
+	json_object_object_add(o, k1, json_object_new_int64(v1));
+	if (k2)
+		json_object_object_add(o, k2, json_object_new_int64(v2));
+	if (ks)
+		json_object_object_add(o, ks, json_object_new_string(vs));
+	if (arr) {
+		json_object_array_add(arr, o);
+		return;
+	}
+	cli_print_json_object(o);
+	json_object_put(o);
 }
 
 /* ---- daemon requests ---- */
@@ -217,6 +258,7 @@ static int bind_volume(const char *volume, const struct luks_token *t, const cha
 struct enroll_args {
 	const char *device, *kek, *key_file, *wipe, *volume;
 	uint32_t token_timeout; /* seconds; 0: not set */
+	bool force;
 };
 
 /* Adds the keyslot and the token; on failure removes the keyslot again. Returns an EXIT_*. */
@@ -249,12 +291,15 @@ static int enroll_slot(struct crypt_device *cd, const uint8_t *vk, size_t vk_len
 }
 
 /* Gets the volume key with the admin's passphrase. Returns an EXIT_*. */
-static int get_volume_key(struct crypt_device *cd, const char *key_file, uint8_t **ret,
-			  size_t *ret_len)
+/* Tries of the passphrase prompt, as cryptsetup's --tries default. */
+#define PASSPHRASE_TRIES 3
+
+/* One try: reads the unlock key and gets the volume key with it. Returns an EXIT_*. */
+static int try_volume_key(struct crypt_device *cd, const char *key_file, uint8_t *vk,
+			  size_t *vk_len)
 {
 	_cleanup_secmem_ uint8_t *pass = NULL;
-	size_t pass_len, vk_len = (size_t)crypt_get_volume_key_size(cd);
-	uint8_t *vk;
+	size_t pass_len;
 	int r = read_unlock_key(key_file, &pass, &pass_len);
 
 	if (r == -ENOTTY) {
@@ -263,23 +308,86 @@ static int get_volume_key(struct crypt_device *cd, const char *key_file, uint8_t
 	}
 	if (r < 0)
 		return cli_fail(r, "reading the unlock key");
-	vk = secmem_alloc(vk_len ? vk_len : 1);
+	r = crypt_volume_key_get(cd, CRYPT_ANY_SLOT, (char *)vk, vk_len, (const char *)pass,
+				 pass_len);
+	return r < 0 ? EXIT_REJECTED : EXIT_OK;
+}
+
+/* Gets the volume key with the admin's passphrase (3 tries on a terminal). Returns an EXIT_*. */
+static int get_volume_key(struct crypt_device *cd, const char *key_file, uint8_t **ret,
+			  size_t *ret_len)
+{
+	size_t vk_max = (size_t)crypt_get_volume_key_size(cd), vk_len = vk_max;
+	_cleanup_secmem_ uint8_t *vk = secmem_alloc(vk_max ? vk_max : 1);
+	int r = EXIT_REJECTED;
+
 	if (!vk)
 		return EXIT_ERROR;
-	r = crypt_volume_key_get(cd, CRYPT_ANY_SLOT, (char *)vk, &vk_len, (const char *)pass,
-				 pass_len);
-	if (r < 0) {
-		secmem_free(vk);
-		cli_error("the unlock key opens no keyslot of this volume");
-		return EXIT_REJECTED;
+	for (int i = 0; i < (key_file ? 1 : PASSPHRASE_TRIES) && r == EXIT_REJECTED; i++) {
+		vk_len = vk_max;
+		r = try_volume_key(cd, key_file, vk, &vk_len);
+		if (r == EXIT_REJECTED && !key_file && i + 1 < PASSPHRASE_TRIES)
+			cli_error("no keyslot opens with this passphrase; try again");
 	}
-	*ret = vk;
+	if (r == EXIT_REJECTED && key_file)
+		cli_error("the unlock key opens no keyslot of this volume");
+	else if (r == EXIT_REJECTED)
+		cli_error("the passphrase opens no keyslot of this volume (%d tries)",
+			  PASSPHRASE_TRIES);
+	if (r != EXIT_OK)
+		return r;
+	*ret = TAKE_PTR(vk);
 	*ret_len = vk_len;
 	return EXIT_OK;
 }
 
 static int do_wipe(struct crypt_device *cd, const char *spec, unsigned keep_slot);
 static int parse_wipe(struct crypt_device *cd, const char *spec, uint32_t *ret);
+static uint32_t slots_of_tokens(struct crypt_device *cd, const char *type);
+
+/* The keyslots in use, as a bit mask. */
+static uint32_t active_slots(struct crypt_device *cd)
+{
+	uint32_t used = 0;
+
+	for (int s = 0; s < 32; s++)
+		if (crypt_keyslot_status(cd, s) >= CRYPT_SLOT_ACTIVE)
+			used |= 1u << s;
+	return used;
+}
+
+/*
+ * --wipe-slot must leave a way in that does not depend on vhsmd: a passphrase or recovery
+ * keyslot. Without one, losing this CVM's KEK (a new measurement under the strict profile, a
+ * purged KEK, a lost VM) loses the volume. Returns EXIT_OK, or EXIT_REJECTED after saying why.
+ */
+static int check_wipe_keeps_recovery(struct crypt_device *cd, const char *spec, uint32_t wipe)
+{
+	uint32_t left = active_slots(cd) & ~wipe & ~slots_of_tokens(cd, LUKS_TOKEN_TYPE);
+
+	if (left)
+		return EXIT_OK;
+	cli_error("luks enroll: --wipe-slot=%s would leave only vhsm keyslots: the volume could then "
+		  "be opened only through vhsmd on this CVM, and losing the KEK would lose the data. "
+		  "Keep a passphrase or recovery keyslot, or add --force", spec);
+	return EXIT_REJECTED;
+}
+
+/* Warns when the volume already has a vhsm token for the KEK that wipe does not remove. */
+static void warn_same_kek(struct crypt_device *cd, const char *kek, uint32_t wipe)
+{
+	struct luks_token t;
+	int ids[32], n = vhsm_tokens(cd, ids);
+
+	for (int i = 0; i < n; i++) {
+		if (read_token(cd, ids[i], &t) < 0 || strcmp(t.kek, kek) != 0 ||
+		    (wipe & (1u << t.keyslot)))
+			continue;
+		cli_error("warning: the volume already has vhsm token %d for KEK %s (keyslot %u); "
+			  "adding another. To replace it: --wipe-slot=vhsm, or vhsmctl luks remove "
+			  "--token %d", ids[i], kek, t.keyslot, ids[i]);
+	}
+}
 
 static int enroll_run(const struct enroll_args *a)
 {
@@ -296,11 +404,14 @@ static int enroll_run(const struct enroll_args *a)
 	r = luks_open(a->device, &cd);
 	if (r)
 		return r;
-	uint32_t mask;
+	uint32_t mask = 0;
 	if (a->wipe && parse_wipe(cd, a->wipe, &mask) < 0) {
 		cli_error("--wipe-slot: expected all, password, recovery, vhsm or slot numbers 0..31");
 		return EXIT_USAGE;
 	}
+	if (a->wipe && !a->force && (r = check_wipe_keeps_recovery(cd, a->wipe, mask)))
+		return r;
+	warn_same_kek(cd, a->kek, mask);
 	r = get_volume_key(cd, a->key_file, &vk, &vk_len);
 	if (r)
 		return r;
@@ -324,18 +435,35 @@ static int enroll_run(const struct enroll_args *a)
 	r = enroll_slot(cd, vk, vk_len, &t, pass, &tok);
 	if (r)
 		return r;
-	printf("Enrolled keyslot %u with vhsm token %d (KEK %s version %u, %s).\n", t.keyslot, tok,
-	       t.kek, t.kek_version, seal_profile_to_string(t.profile));
+	if (!arg_json)
+		printf("Enrolled keyslot %u with vhsm token %d (KEK %s version %u, %s).\n",
+		       t.keyslot, tok, t.kek, t.kek_version, seal_profile_to_string(t.profile));
 	if (a->volume) {
 		r = bind_volume(a->volume, &t, crypt_get_uuid(cd));
 		if (r)
 			return r;
-		printf("Volume %s bound for the key socket.\n", a->volume);
+		if (!arg_json)
+			printf("Volume %s bound for the key socket.\n", a->volume);
 	}
-	return a->wipe ? do_wipe(cd, a->wipe, t.keyslot) : EXIT_OK;
+	r = a->wipe ? do_wipe(cd, a->wipe, t.keyslot) : EXIT_OK;
+	if (r == EXIT_OK && arg_json) {
+		_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+		if (o) {
+			json_object_object_add(o, "keyslot", json_object_new_int64(t.keyslot));
+			json_object_object_add(o, "token", json_object_new_int64(tok));
+			json_object_object_add(o, "kek", json_object_new_string(t.kek));
+			json_object_object_add(o, "kek_version", json_object_new_int64(t.kek_version));
+			json_object_object_add(o, "profile", json_object_new_string(
+								     seal_profile_to_string(t.profile)));
+			json_object_object_add(o, "volume", json_object_new_string(a->volume ?: ""));
+		}
+		cli_print_json_object(o);
+	}
+	return r;
 }
 
-static int luks_enroll(int argc, char **argv)
+int verb_luks_enroll(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "kek", required_argument, NULL, 'k' },
@@ -343,6 +471,7 @@ static int luks_enroll(int argc, char **argv)
 		{ "wipe-slot", required_argument, NULL, 'w' },
 		{ "volume", required_argument, NULL, 'v' },
 		{ "token-timeout", required_argument, NULL, 't' },
+		{ "force", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -368,14 +497,17 @@ static int luks_enroll(int argc, char **argv)
 			}
 			a.token_timeout = (uint32_t)v;
 			break;
+		case 'F': a.force = true; break;
 		case 'h':
 			printf("Usage: vhsmctl luks enroll DEVICE --kek NAME [--unlock-key-file FILE|-]\n"
-			       "       [--wipe-slot=all|password|recovery|vhsm|N,...] [--volume NAME]\n"
-			       "       [--token-timeout SECONDS]\n"
+			       "       [--wipe-slot=all|password|recovery|vhsm|N,...] [--force]\n"
+			       "       [--volume NAME] [--token-timeout SECONDS]\n"
 			       "Adds a keyslot with a random 64-byte secret that vhsmd keeps under the KEK,\n"
 			       "and a LUKS2 token of type vhsm. Without --unlock-key-file the current\n"
-			       "passphrase is asked on the terminal. --volume NAME also binds the volume\n"
-			       "to the crypttab key socket (/run/vhsm/luks-key.sock) under that name.\n"
+			       "passphrase is asked on the terminal (3 tries). --volume NAME also binds\n"
+			       "the volume to the crypttab key socket (/run/vhsm/luks-key.sock) under that\n"
+			       "name. --wipe-slot that would leave no passphrase or recovery keyslot is\n"
+			       "refused without --force.\n"
 			       "--token-timeout SECONDS (1..%u) is how long the token plugin waits for\n"
 			       "vhsmd when it unlocks this volume (default 60, or VHSM_TOKEN_TIMEOUT).\n",
 			       LUKS_TOKEN_TIMEOUT_MAX);
@@ -384,7 +516,7 @@ static int luks_enroll(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1 || !a.kek) {
-		cli_error("luks enroll: DEVICE and --kek NAME are required (see --help)");
+		cli_error("luks enroll: DEVICE and --kek NAME are required");
 		return EXIT_USAGE;
 	}
 	if (!luks_token_kek_name_valid(a.kek) || (a.volume && !luks_token_kek_name_valid(a.volume))) {
@@ -480,14 +612,15 @@ static int do_wipe(struct crypt_device *cd, const char *spec, unsigned keep_slot
 			r = crypt_keyslot_destroy(cd, s);
 			if (r < 0)
 				return cli_fail(r, "wiping a keyslot");
-			printf("Wiped keyslot %d.\n", s);
+			if (!arg_json)
+				printf("Wiped keyslot %d.\n", s);
 		}
 	return EXIT_OK;
 }
 
 /* ---- list ---- */
 
-static int luks_list(int argc, char **argv)
+int verb_luks_list(int argc, char **argv)
 {
 	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
 	struct luks_token t;
@@ -499,7 +632,7 @@ static int luks_list(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (argc != 2) {
-		cli_error("luks list: expected DEVICE (see --help)");
+		cli_error("luks list: expected DEVICE");
 		return EXIT_USAGE;
 	}
 	r = luks_open(argv[1], &cd);
@@ -546,7 +679,7 @@ static int unbind_uuid(const char *uuid)
 	return r;
 }
 
-static int luks_remove(int argc, char **argv)
+int verb_luks_remove(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "token", required_argument, NULL, 't' },
@@ -554,6 +687,7 @@ static int luks_remove(int argc, char **argv)
 		{}
 	};
 	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+	_cleanup_(json_object_putp) json_object *arr = NULL;
 	struct luks_token t;
 	int ids[32], n, c, r, only = -1, removed = 0, used = 0;
 
@@ -576,9 +710,11 @@ static int luks_remove(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1) {
-		cli_error("luks remove: expected DEVICE (see --help)");
+		cli_error("luks remove: expected DEVICE");
 		return EXIT_USAGE;
 	}
+	if (arg_json && !(arr = json_object_new_array()))
+		return EXIT_ERROR;
 	r = luks_open(argv[optind], &cd);
 	if (r)
 		return r;
@@ -601,7 +737,10 @@ static int luks_remove(int argc, char **argv)
 		}
 		if (r < 0)
 			return cli_fail(r, "removing the token");
-		printf("Removed vhsm token %d and keyslot %u.\n", ids[i], t.keyslot);
+		if (arr)
+			json_item(arr, "token", ids[i], "keyslot", t.keyslot, NULL, NULL);
+		else
+			printf("Removed vhsm token %d and keyslot %u.\n", ids[i], t.keyslot);
 		removed++;
 	}
 	if (!removed) {
@@ -610,12 +749,13 @@ static int luks_remove(int argc, char **argv)
 	}
 	if (vhsm_tokens(cd, ids) == 0 && unbind_uuid(crypt_get_uuid(cd)) != EXIT_OK)
 		cli_error("warning: the volume's key-socket bindings may remain in vhsmd");
+	cli_print_json_object(arr);
 	return EXIT_OK;
 }
 
 /* ---- rewrap ---- */
 
-static int rewrap_one(struct crypt_device *cd, int id)
+static int rewrap_one(struct crypt_device *cd, int id, json_object *arr)
 {
 	_cleanup_free_ char *json = NULL;
 	struct client_req req;
@@ -643,14 +783,18 @@ static int rewrap_one(struct crypt_device *cd, int id)
 		r = crypt_token_json_set(cd, id, json);
 	if (r < 0)
 		return cli_fail(r, "writing the token");
-	printf("Token %d: KEK %s version %u -> %u (%s).\n", id, t.kek, t.kek_version,
-	       nt.kek_version, seal_profile_to_string(nt.profile));
+	if (arr)
+		json_item(arr, "token", id, "kek_version", nt.kek_version, "kek", t.kek);
+	else
+		printf("Token %d: KEK %s version %u -> %u (%s).\n", id, t.kek, t.kek_version,
+		       nt.kek_version, seal_profile_to_string(nt.profile));
 	return EXIT_OK;
 }
 
-static int luks_rewrap(int argc, char **argv)
+int verb_luks_rewrap(int argc, char **argv)
 {
 	_cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+	_cleanup_(json_object_putp) json_object *arr = NULL;
 	int ids[32], n, r, ret = EXIT_OK;
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -660,7 +804,7 @@ static int luks_rewrap(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (argc != 2) {
-		cli_error("luks rewrap: expected DEVICE (see --help)");
+		cli_error("luks rewrap: expected DEVICE");
 		return EXIT_USAGE;
 	}
 	r = luks_open(argv[1], &cd);
@@ -671,11 +815,15 @@ static int luks_rewrap(int argc, char **argv)
 		cli_error("no vhsm token on %s", argv[1]);
 		return EXIT_REJECTED;
 	}
+	if (arg_json && !(arr = json_object_new_array()))
+		return EXIT_ERROR;
 	for (int i = 0; i < n; i++) {
-		r = rewrap_one(cd, ids[i]);
+		r = rewrap_one(cd, ids[i], arr);
 		if (r)
 			ret = r;
 	}
+	if (ret == EXIT_OK)
+		cli_print_json_object(arr);
 	return ret;
 }
 
@@ -685,6 +833,12 @@ struct unlock_args {
 	const char *device, *name;
 	bool test, print_key;
 };
+
+static void mapping_exists(const char *name)
+{
+	cli_error("luks unlock: /dev/mapper/%s already exists; is the volume already open? "
+		  "(cryptsetup status %s)", name, name);
+}
 
 static int unlock_with(struct crypt_device *cd, const struct unlock_args *a,
 		       const struct luks_token *t, const char *pass)
@@ -705,11 +859,17 @@ static int unlock_with(struct crypt_device *cd, const struct unlock_args *a,
 	}
 	r = crypt_activate_by_passphrase(cd, a->test ? NULL : a->name, (int)t->keyslot, pass,
 					 LUKS_PASSPHRASE_LEN, 0);
+	if (r == -EEXIST) {
+		mapping_exists(a->name);
+		return EXIT_REJECTED;
+	}
 	if (r < 0) {
 		cli_error("keyslot %u: %s", t->keyslot, strerror(-r));
 		return r == -EPERM ? EXIT_REJECTED : EXIT_ERROR;
 	}
-	if (a->test)
+	if (arg_json)
+		json_item(NULL, "keyslot", r, NULL, 0, "activated", a->test ? "" : a->name);
+	else if (a->test)
 		printf("Key slot %d unlocked (test only, nothing activated).\n", r);
 	else
 		printf("Activated %s with key slot %d.\n", a->name, r);
@@ -722,6 +882,17 @@ static int unlock_run(const struct unlock_args *a)
 	struct luks_token t;
 	int ids[32], n, r, ret = EXIT_REJECTED;
 
+	/* Before asking vhsmd: a mapping of that name is one clear message, not a failed unlock. */
+	if (a->name && !strchr(a->name, '/')) {
+		char node[PATH_MAX];
+		struct stat st;
+
+		snprintf(node, sizeof(node), "/dev/mapper/%s", a->name);
+		if (lstat(node, &st) == 0) {
+			mapping_exists(a->name);
+			return EXIT_REJECTED;
+		}
+	}
 	r = luks_open(a->device, &cd);
 	if (r)
 		return r;
@@ -741,7 +912,7 @@ static int unlock_run(const struct unlock_args *a)
 	return ret;
 }
 
-static int luks_unlock(int argc, char **argv)
+int verb_luks_unlock(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "test", no_argument, NULL, 't' },
@@ -782,12 +953,3 @@ static int luks_unlock(int argc, char **argv)
 	a.name = a.test || a.print_key ? NULL : argv[optind + 1];
 	return unlock_run(&a);
 }
-
-const struct verb verbs_luks[] = {
-	{ "luks", "enroll", luks_enroll, "add a vhsm keyslot and token to a LUKS2 volume" },
-	{ "luks", "list", luks_list, "list a volume's vhsm tokens" },
-	{ "luks", "remove", luks_remove, "remove vhsm tokens and their keyslots" },
-	{ "luks", "rewrap", luks_rewrap, "move tokens to the KEK's newest version" },
-	{ "luks", "unlock", luks_unlock, "unlock a volume through vhsmd (no plugin needed)" },
-};
-const size_t verbs_luks_n = ELEMENTSOF(verbs_luks);

@@ -75,9 +75,10 @@ static void check_report(const char *file, const struct snp_policy *p, const cha
 	json_object_object_add(o, "digest", hex ? json_object_new_string(hex) : NULL);
 	json_object_object_add(o, "policy", eff);
 	print_json(o);
+	cli_json_result_printed = true; /* the result says why, also when invalid */
 }
 
-static int verb_policy_check(int argc, char **argv)
+int verb_policy_check(int argc, char **argv)
 {
 	_cleanup_(snp_policy_freep) struct snp_policy *p = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
@@ -92,7 +93,7 @@ static int verb_policy_check(int argc, char **argv)
 	if (r)
 		return r < 0 ? EXIT_OK : r;
 	if (argc - optind != 1) {
-		cli_error("policy check: expected one FILE, got %d (see --help)", argc - optind);
+		cli_error("policy check: expected one FILE, got %d", argc - optind);
 		return EXIT_USAGE;
 	}
 	const char *file = argv[optind];
@@ -135,7 +136,7 @@ static void show_text(json_object *o)
 		print_json(eff);
 }
 
-static int verb_policy_show(int argc, char **argv)
+int verb_policy_show(int argc, char **argv)
 {
 	static const char *const keys[] = { "policy_file", "policy_source", "policy_valid",
 					    "policy_error", "policy_digest", "policy_effective" };
@@ -149,7 +150,7 @@ static int verb_policy_show(int argc, char **argv)
 	if (r)
 		return r < 0 ? EXIT_OK : r;
 	if (argc != optind) {
-		cli_error("policy show: unexpected argument '%s' (see --help)", argv[optind]);
+		cli_error("policy show: unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
 	if (client_begin(&req, VHSM_OP_STATUS) < 0)
@@ -169,17 +170,12 @@ static int verb_policy_show(int argc, char **argv)
 		if (json_object_object_get_ex(o, keys[i], &v))
 			json_object_object_add(out, keys[i] + strlen("policy_"), json_object_get(v));
 	}
-	if (arg_json)
+	if (arg_json) {
 		print_json(out);
-	else
+		cli_json_result_printed = true;
+	} else
 		show_text(o);
 	json_object *v;
 	return json_object_object_get_ex(o, "policy_valid", &v) && json_object_get_boolean(v)
 		       ? EXIT_OK : EXIT_REJECTED;
 }
-
-const struct verb verbs_policy[] = {
-	{ "policy", "check", verb_policy_check, "check a policy file offline, print it in effect" },
-	{ "policy", "show", verb_policy_show, "the daemon's policy in force and its source" },
-};
-const size_t verbs_policy_n = ELEMENTSOF(verbs_policy);

@@ -9,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "ct.h"
 #include "escape.h"
+#include "json-cleanup.h"
 #include "log.h"
 #include "vhsmctl.h"
 #include "wire-client.h"
@@ -22,16 +25,23 @@
 const char *arg_socket; /* --socket, else $VHSM_SOCKET, else the default */
 bool arg_json;
 bool arg_debug;
+const char *arg_verb = "vhsmctl";
+bool cli_json_result_printed;
+
+/* The first error said, for the --json error object. */
+static char first_error[TEXT_ESCAPE_MAX];
 
 void cli_error(const char *fmt, ...)
 {
 	char msg[TEXT_ESCAPE_MAX];
 	va_list ap;
 
-	/* Messages quote daemon replies, file names and certificate fields: escape them all. */
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (!first_error[0])
+		memcpy(first_error, msg, sizeof(first_error));
+	/* Messages quote daemon replies, file names and certificate fields: escape them all. */
 	fprintf(stderr, "vhsmctl: %s\n", ESCAPED(msg));
 }
 
@@ -93,50 +103,228 @@ static void debug_sink(void *userdata, const char *msg)
 	fprintf(stderr, "debug: %s\n", msg);
 }
 
-static const struct {
-	const struct verb *v;
-	const size_t *n;
-} verb_tables[] = {
-	{ verbs_attestation, &verbs_attestation_n },
-	{ verbs_daemon, &verbs_daemon_n },
-	{ verbs_byok, &verbs_byok_n },
-	{ verbs_dek, &verbs_dek_n },
-	{ verbs_dek_deleted, &verbs_dek_deleted_n },
-	{ verbs_luks, &verbs_luks_n },
-	{ verbs_policy, &verbs_policy_n },
+/*
+ * The one verb table: each noun's rows together, in the order of --help. A row without run
+ * describes its noun; a row without name is a noun that is its own verb.
+ */
+static const struct verb verbs[] = {
+	{ "status", NULL, verb_status, "daemon, device and attestation status" },
+	{ "kek", NULL, NULL, "key-encryption keys sealed to this CVM" },
+	{ "kek", "create", verb_kek_create, "generate and seal a new KEK" },
+	{ "kek", "list", verb_kek_list, "list KEKs" },
+	{ "kek", "show", verb_kek_show, "show one KEK" },
+	{ "kek", "rotate", verb_kek_rotate, "add a new version (old versions still unwrap)" },
+	{ "kek", "reseal", verb_kek_reseal, "re-seal to the current TCB (after a firmware update)" },
+	{ "kek", "disable", verb_kek_disable, "stop using a KEK (--shred: revoke and suspend)" },
+	{ "kek", "enable", verb_kek_enable, "re-enable a disabled KEK" },
+	{ "kek", "delete", verb_kek_delete, "soft-delete (recoverable for the retention period)" },
+	{ "kek", "recover", verb_kek_recover, "undo a soft delete" },
+	{ "kek", "purge", verb_kek_purge, "destroy a deleted KEK for good" },
+	{ "kek", "acl", verb_kek_acl, "set who may use a KEK" },
+	{ "kek", "volumes", verb_kek_volumes, "LUKS2 volumes enrolled with a KEK" },
+	{ "kek", "export-exchange-key", verb_kek_export_exchange_key,
+	  "attested RSA exchange key for a BYOK import" },
+	{ "kek", "import", verb_kek_import, "import a KEK from a BYOK file" },
+	{ "kek", "backup", verb_kek_backup, "escrow an exportable KEK to the customer's RSA key" },
+	{ "dek", NULL, NULL, "data-encryption keys for the kernel keyring" },
+	{ "dek", "create", verb_dek_create, "generate a DEK, stored wrapped under a KEK" },
+	{ "dek", "list", verb_dek_list, "list DEKs and their keys in the kernel keyring" },
+	{ "dek", "load", verb_dek_load, "put a DEK into the kernel keyring (logon vhsm:NAME)" },
+	{ "dek", "drop", verb_dek_drop, "revoke a DEK's keys (--delete: soft-delete the DEK)" },
+	{ "dek", "recover", verb_dek_recover, "undo dek drop --delete (within the retention)" },
+	{ "dek", "purge", verb_dek_purge, "remove a deleted DEK for good" },
+	{ "luks", NULL, NULL, "LUKS2 volumes unlocked through vhsmd" },
+	{ "luks", "enroll", verb_luks_enroll, "add a vhsm keyslot and token to a LUKS2 volume" },
+	{ "luks", "list", verb_luks_list, "list a volume's vhsm tokens" },
+	{ "luks", "remove", verb_luks_remove, "remove vhsm tokens and their keyslots" },
+	{ "luks", "rewrap", verb_luks_rewrap, "move tokens to the KEK's newest version" },
+	{ "luks", "unlock", verb_luks_unlock, "unlock a volume through vhsmd (no plugin needed)" },
+	{ "wrap", NULL, verb_wrap, "wrap a key from stdin under a KEK" },
+	{ "unwrap", NULL, verb_unwrap, "unwrap a wrapped key from stdin" },
+	{ "unwrap-batch", NULL, verb_unwrap_batch, "unwrap many wrapped keys in one request" },
+	{ "rewrap", NULL, verb_rewrap, "move a wrapped key to the newest KEK version" },
+	{ "audit", NULL, verb_audit, "verify the audit log" },
+	{ "attestation", NULL, NULL, "SEV-SNP attestation reports" },
+	{ "attestation", "verify", verb_attestation_verify,
+	  "verify a report, its AMD chain and a policy" },
+	{ "attestation", "show", verb_attestation_show, "decode a report" },
+	{ "attestation", "report", verb_attestation_report, "fresh report from vhsmd for a nonce" },
+	{ "policy", NULL, NULL, "the attestation policy: checked offline, or the one in force" },
+	{ "policy", "check", verb_policy_check, "check a policy file offline, print it in effect" },
+	{ "policy", "show", verb_policy_show, "the daemon's policy in force and its source" },
 };
 
 static void help(void)
 {
-	printf("Usage: vhsmctl [--socket PATH] [--json] [--debug] VERB ...\n\n"
+	printf("Usage: vhsmctl [--socket PATH] [--json] [--debug] NOUN [VERB] ...\n\n"
 	       "Manage and verify the vhsm virtual HSM of an SEV-SNP confidential VM.\n\n"
-	       "Verbs:\n");
-	for (size_t t = 0; t < ELEMENTSOF(verb_tables); t++)
-		for (size_t i = 0; i < *verb_tables[t].n; i++) {
-			const struct verb *v = &verb_tables[t].v[i];
-			printf("  %-11s %-8s %s\n", v->group, v->name ? v->name : "", v->summary);
-		}
+	       "Commands:\n");
+	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+		if (!verbs[i].name)
+			printf("  %-13s %s\n", verbs[i].group, verbs[i].summary);
+	printf("  %-13s %s\n", "help [NOUN]", "this help, or a noun's verbs");
 	printf("\nGlobal options:\n"
 	       "  --socket PATH  vhsmd socket (default $VHSM_SOCKET, else /run/vhsm/vhsmd.sock)\n"
-	       "  --json         machine-readable output\n"
+	       "  --json         machine-readable output, also for errors\n"
 	       "  --debug        debug messages on stderr\n"
-	       "  -h, --help     this help; VERB --help for a verb's options\n"
+	       "  -h, --help     this help\n"
 	       "  --version      print the version\n\n"
+	       "vhsmctl NOUN --help lists a noun's verbs, vhsmctl NOUN VERB --help a verb's options.\n"
 	       "Exit status: 0 success, 1 refused (verification/policy/permission),\n"
 	       "2 usage error, 3 other error. See vhsmctl(1).\n");
 }
 
-static const struct verb *find_verb(const char *group, const char *name)
+/* The row describing a noun (or the noun's own verb); NULL for an unknown noun. */
+static const struct verb *find_noun(const char *noun)
 {
-	for (size_t t = 0; t < ELEMENTSOF(verb_tables); t++)
-		for (size_t i = 0; i < *verb_tables[t].n; i++) {
-			const struct verb *v = &verb_tables[t].v[i];
-			if (strcmp(v->group, group) != 0)
-				continue;
-			if (!v->name || (name && strcmp(v->name, name) == 0))
-				return v;
-		}
+	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+		if (!verbs[i].name && strcmp(verbs[i].group, noun) == 0)
+			return &verbs[i];
 	return NULL;
+}
+
+static void noun_help(FILE *f, const struct verb *n)
+{
+	fprintf(f, "Usage: vhsmctl %s VERB [OPTIONS] ...\n\n%s.\n\nVerbs:\n", n->group,
+		n->summary);
+	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+		if (verbs[i].name && strcmp(verbs[i].group, n->group) == 0)
+			fprintf(f, "  %-20s %s\n", verbs[i].name, verbs[i].summary);
+	fprintf(f, "\nvhsmctl %s VERB --help shows a verb's options.\n", n->group);
+}
+
+static const struct verb *find_verb(const char *noun, const char *name)
+{
+	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+		if (verbs[i].name && strcmp(verbs[i].group, noun) == 0 &&
+		    strcmp(verbs[i].name, name) == 0)
+			return &verbs[i];
+	return NULL;
+}
+
+static bool is_help(const char *a)
+{
+	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+/*
+ * Finds what argv[0..argc) names: a one-word verb, a noun's verb, or help. Returns the verb
+ * with *ret_consumed the words it took, or NULL with *ret_exit the status to exit with (after
+ * printing help or saying why).
+ */
+static const struct verb *resolve(int argc, char **argv, int *ret_consumed, int *ret_exit)
+{
+	const struct verb *n, *v;
+
+	if (strcmp(argv[0], "help") == 0) {
+		if (argc < 2) {
+			help();
+			*ret_exit = EXIT_OK;
+			return NULL;
+		}
+		n = find_noun(argv[1]);
+		if (n && n->run && argc == 2) {
+			*ret_consumed = 2;
+			return n; /* the verb's own --help follows */
+		}
+		if (n && argc == 2) {
+			noun_help(stdout, n);
+			*ret_exit = EXIT_OK;
+			return NULL;
+		}
+		if (n && argc == 3 && (v = find_verb(argv[1], argv[2]))) {
+			*ret_consumed = 3;
+			return v;
+		}
+		cli_error("help: unknown command '%s%s%s' (see vhsmctl --help)", argv[1],
+			  argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
+		*ret_exit = EXIT_USAGE;
+		return NULL;
+	}
+	n = find_noun(argv[0]);
+	if (!n) {
+		cli_error("unknown command '%s' (see vhsmctl --help)", argv[0]);
+		*ret_exit = EXIT_USAGE;
+		return NULL;
+	}
+	if (n->run) {
+		*ret_consumed = 1;
+		return n;
+	}
+	if (argc < 2 || is_help(argv[1])) {
+		noun_help(argc < 2 ? stderr : stdout, n);
+		if (argc < 2)
+			cli_error("%s: a verb is needed (see vhsmctl %s --help)", n->group, n->group);
+		*ret_exit = argc < 2 ? EXIT_USAGE : EXIT_OK;
+		return NULL;
+	}
+	v = find_verb(argv[0], argv[1]);
+	if (!v) {
+		cli_error("%s: unknown verb '%s' (see vhsmctl %s --help)", n->group, argv[1],
+			  n->group);
+		*ret_exit = EXIT_USAGE;
+		return NULL;
+	}
+	*ret_consumed = 2;
+	return v;
+}
+
+/* With --json, a failure is also an object on stdout: {"error": MESSAGE, "exit_status": N}. */
+static void json_error(int status)
+{
+	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+	if (!o)
+		return;
+	json_object_object_add(o, "error", json_object_new_string(
+		first_error[0] ? first_error : "invalid option or missing option value"));
+	json_object_object_add(o, "exit_status", json_object_new_int(status));
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* Runs the verb on its own arguments, with the hint and --json error object of a failure. */
+static int run_verb(const struct verb *v, int argc, char **argv)
+{
+	static char label[64];
+	bool help_asked = false;
+	int r;
+
+	snprintf(label, sizeof(label), "%s%s%s", v->group, v->name ? " " : "",
+		 v->name ? v->name : "");
+	arg_verb = label;
+	/* getopt names argv[0] in its messages: "vhsmctl: unrecognized option ..." */
+	static char prog[] = "vhsmctl";
+	argv[0] = prog;
+	/* --json is every verb's option: taken here, up to "--", so each verb need not list it. */
+	int n = 1;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < argc)
+				argv[n++] = argv[i++];
+			break;
+		}
+		if (strcmp(argv[i], "--json") == 0) {
+			arg_json = true;
+			continue;
+		}
+		help_asked |= is_help(argv[i]);
+		argv[n++] = argv[i];
+	}
+	argv[n] = NULL;
+	argc = n;
+	optind = 0; /* a fresh getopt scan for the verb's own options */
+	r = v->run(argc, argv);
+	if (r == EXIT_USAGE && !help_asked) {
+		/* getopt said what was wrong, but not to cli_error() */
+		if (!first_error[0])
+			snprintf(first_error, sizeof(first_error),
+				 "%s: invalid option or missing option value", label);
+		fprintf(stderr, "vhsmctl: see vhsmctl %s --help\n", label);
+	}
+	if (r != EXIT_OK && arg_json && !cli_json_result_printed)
+		json_error(r);
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -150,8 +338,7 @@ int main(int argc, char **argv)
 		{}
 	};
 	const struct verb *v;
-	char label[64];
-	int c;
+	int c, r, consumed;
 
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
 		switch (c) {
@@ -182,20 +369,18 @@ int main(int argc, char **argv)
 		arg_socket = vhsm_client_socket_default();
 	if (arg_debug)
 		vhsm_log_set_sink(debug_sink, NULL);
-	v = find_verb(argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL);
+	v = resolve(argc - optind, argv + optind, &consumed, &r);
 	if (!v) {
-		cli_error("unknown verb '%s%s%s' (see vhsmctl --help)", argv[optind],
-			  optind + 1 < argc ? " " : "", optind + 1 < argc ? argv[optind + 1] : "");
-		return EXIT_USAGE;
+		if (r != EXIT_OK && arg_json)
+			json_error(r);
+		return r;
 	}
-	snprintf(label, sizeof(label), "%s%s%s", v->group, v->name ? " " : "",
-		 v->name ? v->name : "");
-	/* The verb sees its own arguments; argv[0] names it for messages. */
-	if (v->name)
-		optind++;
-	argv[optind] = label;
-	argc -= optind;
-	argv += optind;
-	optind = 0; /* a fresh getopt scan for the verb's own options */
-	return v->run(argc, argv);
+	/* The verb sees its own arguments from argv[1]; "help NOUN VERB" means VERB --help. */
+	if (strcmp(argv[optind], "help") == 0) {
+		static char help_opt[] = "--help";
+		char *hv[] = { argv[0], help_opt, NULL };
+		return run_verb(v, 2, hv);
+	}
+	optind += consumed - 1;
+	return run_verb(v, argc - optind, argv + optind);
 }

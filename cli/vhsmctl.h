@@ -21,7 +21,15 @@ enum {
 extern const char *arg_socket;
 extern bool arg_json;
 extern bool arg_debug;
+/* The verb running, for messages: "kek create". */
+extern const char *arg_verb;
+/* Set by a verb that printed its own --json result also on failure (no error object then). */
+extern bool cli_json_result_printed;
 
+/*
+ * One row of vhsmctl's verb table: a noun ("kek") and a verb ("create"), or a noun that is a
+ * verb of its own ("status": name NULL). The table in vhsmctl.c keeps each noun's rows together.
+ */
 struct verb {
 	const char *group; /* "attestation" */
 	const char *name;  /* "verify"; NULL for one-word verbs ("status") */
@@ -29,22 +37,44 @@ struct verb {
 	const char *summary;
 };
 
-extern const struct verb verbs_attestation[];
-extern const struct verb verbs_daemon[];
-extern const size_t verbs_daemon_n;
-extern const struct verb verbs_byok[];
-extern const size_t verbs_byok_n;
-extern const struct verb verbs_dek[];
-extern const size_t verbs_dek_n;
+/* The verbs, one file per noun (verb-NOUN.c); each parses its own options. */
+int verb_status(int argc, char **argv);
+int verb_kek_create(int argc, char **argv);
+int verb_kek_list(int argc, char **argv);
+int verb_kek_show(int argc, char **argv);
+int verb_kek_rotate(int argc, char **argv);
+int verb_kek_reseal(int argc, char **argv);
 int verb_kek_disable(int argc, char **argv);
-extern const struct verb verbs_dek_deleted[];
-extern const size_t verbs_dek_deleted_n;
-extern const struct verb verbs_policy[];
-extern const size_t verbs_policy_n;
-extern const struct verb verbs_luks[];
-extern const size_t verbs_luks_n;
+int verb_kek_enable(int argc, char **argv);
+int verb_kek_delete(int argc, char **argv);
+int verb_kek_recover(int argc, char **argv);
+int verb_kek_purge(int argc, char **argv);
+int verb_kek_acl(int argc, char **argv);
+int verb_kek_volumes(int argc, char **argv);
+int verb_kek_export_exchange_key(int argc, char **argv);
+int verb_kek_import(int argc, char **argv);
+int verb_kek_backup(int argc, char **argv);
+int verb_dek_create(int argc, char **argv);
+int verb_dek_list(int argc, char **argv);
+int verb_dek_load(int argc, char **argv);
+int verb_dek_drop(int argc, char **argv);
+int verb_dek_recover(int argc, char **argv);
+int verb_dek_purge(int argc, char **argv);
+int verb_luks_enroll(int argc, char **argv);
+int verb_luks_list(int argc, char **argv);
+int verb_luks_remove(int argc, char **argv);
+int verb_luks_rewrap(int argc, char **argv);
+int verb_luks_unlock(int argc, char **argv);
+int verb_wrap(int argc, char **argv);
+int verb_unwrap(int argc, char **argv);
+int verb_rewrap(int argc, char **argv);
+int verb_unwrap_batch(int argc, char **argv);
+int verb_audit(int argc, char **argv);
+int verb_attestation_verify(int argc, char **argv);
 int verb_attestation_show(int argc, char **argv);
-extern const size_t verbs_attestation_n;
+int verb_attestation_report(int argc, char **argv);
+int verb_policy_check(int argc, char **argv);
+int verb_policy_show(int argc, char **argv);
 
 /* Prints "vhsmctl: " + message to stderr. */
 void cli_error(const char *fmt, ...) _printf_(1, 2);
@@ -57,6 +87,61 @@ const char *cli_esc(const char *s);
 
 /* Maps a negative errno from a library call to an EXIT_* and prints what failed. */
 int cli_fail(int r, const char *what);
+
+struct client_req;
+struct json_object;
+
+/*
+ * Sends req (always released) and prints the reply's JSON: as it is with --json or when fmt is
+ * NULL, else through fmt. Returns an EXIT_* after printing any failure.
+ */
+int cli_call_and_print(struct client_req *req, const char *what,
+		       void (*fmt)(struct json_object *o));
+
+/* A string or integer member of a JSON reply; "" or 0 when absent. */
+const char *cli_jstr(struct json_object *o, const char *k);
+int64_t cli_jint(struct json_object *o, const char *k);
+
+/* Prints o (not a secret) pretty on stdout, as every --json result is. NULL: nothing. */
+void cli_print_json_object(struct json_object *o);
+
+/* Formats seconds since the epoch as ISO 8601 UTC into buf; "-" for 0 or an invalid time. */
+const char *cli_fmt_time(int64_t t, char *buf, size_t len);
+
+/* Checks that the verb got min..max operands (argv from optind) after its options; says why when not. */
+bool cli_args_count(int argc, int min, int max);
+
+/*
+ * Parses --help and --json of a verb without other options. Returns 0 to go on, -1 after
+ * printing "Usage: vhsmctl USAGE", or EXIT_USAGE.
+ */
+int cli_simple_opts(int argc, char **argv, const char *usage);
+
+/*
+ * Whether vhsmd will treat this process as an administrator (uid 0 or group "vhsm", as the
+ * daemon decides from the peer's credentials). Administrators see every KEK and DEK.
+ */
+bool cli_caller_is_admin(void);
+
+/*
+ * For a non-administrator, says on stderr that a list of WHAT ("KEKs") is filtered by access
+ * (not with --json).
+ */
+void cli_note_filtered(const char *what);
+
+/*
+ * For kek delete and disable without --force: when volumes depend on kek (open LUKS2 volumes
+ * with a vhsm token of it, plain dm-crypt mappings keyed by its DEKs, entries of the crypttab
+ * at path crypttab), lists them on stderr and returns EXIT_REJECTED; else EXIT_OK, or
+ * EXIT_ERROR when they could not be looked for (said).
+ */
+int kek_check_dependents(const char *verb, const char *kek, const char *crypttab);
+
+/*
+ * The state of KEK name as vhsmd reports it ("enabled", ...) into buf. Returns 0, -errno when
+ * vhsmd refused (not said), or EXIT_USAGE/EXIT_ERROR when it could not be asked (said).
+ */
+int kek_state(const char *name, char *buf, size_t len);
 
 /* Parses --at values: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ" or "@SECONDS". */
 int cli_parse_time(const char *s, time_t *ret) _wur_;
@@ -98,7 +183,6 @@ struct kek_new_opts {
  * a bad value (said on stderr). */
 int kek_new_opt(int c, const char *arg, struct kek_new_opts *o);
 
-struct client_req;
 /* Adds the options' PROFILE, FLAGS and DAYS fields to the request. */
 void kek_new_opts_add(struct client_req *req, const struct kek_new_opts *o);
 /*

@@ -246,19 +246,21 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: vhsm-request-key [--socket PATH] KEY UID GID DEST_KEYRING\n"
 		   "       vhsm-request-key --debug --description vhsm:NAME [--callout C] [--socket PATH]\n"
-		   "                        KEY UID GID DEST_KEYRING\n\n"
+		   "                        KEY UID GID DEST_KEYRING\n"
+		   "       vhsm-request-key --version | --help\n\n"
 		   "request-key(8) handler for vhsm logon keys (see vhsm-request-key(8)).\n");
 }
 
 int main(int argc, char **argv)
 {
-	enum { O_SOCKET = 256, O_DEBUG, O_DESC, O_CALLOUT };
+	enum { O_SOCKET = 256, O_DEBUG, O_DESC, O_CALLOUT, O_VERSION };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "debug", no_argument, NULL, O_DEBUG },
 		{ "description", required_argument, NULL, O_DESC },
 		{ "callout", required_argument, NULL, O_CALLOUT },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
 		{}
 	};
 	struct outcome o = { .err = EINVAL };
@@ -278,6 +280,7 @@ int main(int argc, char **argv)
 		case O_DESC: arg_description = optarg; break;
 		case O_CALLOUT: arg_callout = optarg; break;
 		case 'h': usage(stdout); return 0;
+		case O_VERSION: printf("vhsm-request-key %s\n", VHSM_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}

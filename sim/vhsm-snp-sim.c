@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include <json-c/json.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include "certtable.h"
 #include "fileio.h"
+#include "json-cleanup.h"
 #include "seal.h"
 #include "secmem.h"
 #include "sim.h"
@@ -27,10 +29,31 @@
 
 /* ---- messages and small parsers ---- */
 
+/* --json (anywhere before "--"): results and errors as one JSON object on stdout. */
+static bool arg_json;
+/* The first error said, for the --json error object. */
+static char first_error[512];
+/* A verb's --json result; NULL: {"ok": true}. */
+static json_object *json_result;
+
+static void remember_error(const char *prefix, const char *fmt, va_list ap)
+{
+	int n;
+
+	if (first_error[0])
+		return;
+	n = snprintf(first_error, sizeof(first_error), "%s", prefix);
+	if (n >= 0 && (size_t)n < sizeof(first_error))
+		vsnprintf(first_error + n, sizeof(first_error) - (size_t)n, fmt, ap);
+}
+
 static void _printf_(1, 2) err_msg(const char *fmt, ...)
 {
 	va_list ap;
 
+	va_start(ap, fmt);
+	remember_error("", fmt, ap);
+	va_end(ap);
 	fputs(PROG ": ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -41,9 +64,14 @@ static void _printf_(1, 2) err_msg(const char *fmt, ...)
 static int usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);
 static int usage_error(const char *verb, const char *fmt, ...)
 {
+	char prefix[64];
 	va_list ap;
 
-	fprintf(stderr, PROG " %s: ", verb);
+	snprintf(prefix, sizeof(prefix), "%s: ", verb);
+	va_start(ap, fmt);
+	remember_error(prefix, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, PROG ": %s: ", verb);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -914,8 +942,88 @@ static void show_ark(const struct sim_keys *k)
 	show_bytes("ark sha256:", md, len);
 }
 
-static const char show_usage[] = "Usage: " PROG " show FILE\n"
+static const char show_usage[] = "Usage: " PROG " show FILE [--json]\n"
 				 "Prints the state without its secrets.\n";
+
+static void jadd(json_object *o, const char *k, json_object *v)
+{
+	if (json_object_object_add(o, k, v) < 0)
+		json_object_put(v);
+}
+
+static json_object *jhex(const uint8_t *b, size_t n)
+{
+	char buf[2 * 64 + 1];
+
+	n = n > 64 ? 64 : n;
+	for (size_t i = 0; i < n; i++)
+		snprintf(buf + 2 * i, 3, "%02x", b[i]);
+	buf[2 * n] = 0;
+	return json_object_new_string(buf);
+}
+
+static json_object *jhex64(uint64_t v)
+{
+	char buf[19];
+
+	snprintf(buf, sizeof(buf), "0x%016" PRIx64, v);
+	return json_object_new_string(buf);
+}
+
+static json_object *jversion(const struct sim_fw_version *v)
+{
+	char buf[40];
+
+	snprintf(buf, sizeof(buf), "%u.%u.%u", v->major, v->minor, v->build);
+	return json_object_new_string(buf);
+}
+
+/* show --json: what show prints, hex as strings, counts as integers. */
+static json_object *show_json(const struct sim_state *s, const struct sim_keys *k)
+{
+	json_object *o = json_object_new_object();
+	struct snp_tcb rep = sim_state_reported_tcb(s);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+
+	if (!o)
+		return NULL;
+	jadd(o, "product", json_object_new_string(snp_product_kds_name(s->product)));
+	jadd(o, "report_version", json_object_new_int64(s->report_version));
+	jadd(o, "chip_id", jhex(s->chip_id, s->product == SNP_PRODUCT_TURIN ? 8 : 64));
+	jadd(o, "measurement", jhex(s->measurement, sizeof(s->measurement)));
+	jadd(o, "policy", jhex64(s->policy));
+	jadd(o, "debug_allowed", json_object_new_boolean(s->policy & SNP_POLICY_DEBUG));
+	jadd(o, "family_id", jhex(s->family_id, sizeof(s->family_id)));
+	jadd(o, "image_id", jhex(s->image_id, sizeof(s->image_id)));
+	jadd(o, "host_data", jhex(s->host_data, sizeof(s->host_data)));
+	jadd(o, "id_key_digest", jhex(s->id_key_digest, sizeof(s->id_key_digest)));
+	jadd(o, "author_key_digest", s->author_key_en ? jhex(s->author_key_digest,
+							     sizeof(s->author_key_digest))
+						      : json_object_new_string(""));
+	jadd(o, "guest_svn", json_object_new_int64(s->guest_svn));
+	jadd(o, "vmpck_vmpl", json_object_new_int64(s->vmpck_vmpl));
+	jadd(o, "current_tcb", jhex64(snp_tcb_encode(&s->current_tcb, s->product)));
+	jadd(o, "committed_tcb", jhex64(snp_tcb_encode(&s->committed_tcb, s->product)));
+	jadd(o, "launch_tcb", jhex64(snp_tcb_encode(&s->launch_tcb, s->product)));
+	jadd(o, "reported_tcb", jhex64(snp_tcb_encode(&rep, s->product)));
+	jadd(o, "reported_tcb_pinned", json_object_new_boolean(s->reported_tcb_set));
+	jadd(o, "firmware", jversion(&s->fw_current));
+	jadd(o, "firmware_committed", jversion(&s->fw_committed));
+	jadd(o, "platform_info", jhex64(s->platform_info));
+	jadd(o, "cpuid_family", json_object_new_int64(s->cpuid_fam));
+	jadd(o, "cpuid_model", json_object_new_int64(s->cpuid_mod));
+	jadd(o, "cpuid_stepping", json_object_new_int64(s->cpuid_step));
+	if (X509_digest(k->ark, EVP_sha256(), md, &len))
+		jadd(o, "ark_sha256", jhex(md, len));
+	ERR_clear_error();
+	jadd(o, "vmpck_disabled", json_object_new_boolean(s->faults.vmpck_disabled));
+	jadd(o, "busy", json_object_new_int64(s->faults.busy_count));
+	jadd(o, "transport_error", json_object_new_boolean(s->faults.transport_error));
+	jadd(o, "fail_status", s->faults.fail_status_set ? jhex64(s->faults.fail_status)
+							 : json_object_new_string(""));
+	return o;
+}
 
 static int verb_show(int argc, char **argv)
 {
@@ -940,6 +1048,10 @@ static int verb_show(int argc, char **argv)
 	if (r < 0) {
 		err_msg("%s: the simulated CA is unusable: %s", file, strerror(-r));
 		return EXIT_FAILURE;
+	}
+	if (arg_json) {
+		json_result = show_json(s, k);
+		return json_result ? EXIT_SUCCESS : EXIT_FAILURE;
 	}
 	show_launch(s);
 	show_platform(s);
@@ -1080,6 +1192,8 @@ static int verb_unseal(int argc, char **argv)
 		return r;
 	if (n != 2)
 		return usage_error("unseal", "expected a state FILE and a BLOB");
+	if (arg_json) /* the plaintext is a secret: never through json-c */
+		return usage_error("unseal", "--json is not offered: the output is key material");
 	r = fileio_read_all(pos[1], SEAL_BLOB_MAX, &blob, &len);
 	if (r < 0) {
 		err_msg("%s: %s", pos[1], strerror(-r));
@@ -1141,24 +1255,85 @@ static void main_usage(FILE *f)
 	fputs("\nRun '" PROG " VERB --help' for the options of a verb.\n", f);
 }
 
-int main(int argc, char **argv)
+/* Takes every --json out of argv (up to "--"); returns the new argc. */
+static int take_json(int argc, char **argv)
+{
+	int n = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < argc)
+				argv[n++] = argv[i++];
+			break;
+		}
+		if (strcmp(argv[i], "--json") == 0)
+			arg_json = true;
+		else
+			argv[n++] = argv[i];
+	}
+	argv[n] = NULL;
+	return n;
+}
+
+/* With --json: the verb's result, {"ok": true}, or {"error", "exit_status"} on failure. */
+static void print_json(int status, const char *verb)
+{
+	_cleanup_(json_object_putp) json_object *o = json_result ?: json_object_new_object();
+
+	json_result = NULL;
+	if (!o)
+		return;
+	if (status != EXIT_SUCCESS) {
+		jadd(o, "error", json_object_new_string(first_error[0] ? first_error
+								       : "failed"));
+		jadd(o, "exit_status", json_object_new_int(status));
+	} else if (!json_object_object_length(o)) {
+		jadd(o, "ok", json_object_new_boolean(true));
+		if (verb)
+			jadd(o, "verb", json_object_new_string(verb));
+	}
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static int run(int argc, char **argv)
 {
 	if (argc < 2) {
 		main_usage(stderr);
+		if (!first_error[0])
+			snprintf(first_error, sizeof(first_error), "a verb is needed");
 		return EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		main_usage(stdout);
-		return EXIT_SUCCESS;
+		return -1;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
 		puts(PROG " " VHSM_VERSION);
-		return EXIT_SUCCESS;
+		return -1;
 	}
 	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-		if (strcmp(argv[1], verbs[i].name) == 0)
-			return verbs[i].run(argc - 1, argv + 1);
+		if (strcmp(argv[1], verbs[i].name) == 0) {
+			bool help = false;
+			for (int a = 2; a < argc; a++)
+				help |= strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0;
+			int r = verbs[i].run(argc - 1, argv + 1);
+			return r == EXIT_SUCCESS && help ? -1 : r;
+		}
 	err_msg("unknown verb '%s'", argv[1]);
 	main_usage(stderr);
 	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	int r;
+
+	argc = take_json(argc, argv);
+	r = run(argc, argv);
+	if (r < 0) /* help or version: printed as text */
+		return EXIT_SUCCESS;
+	if (arg_json)
+		print_json(r, argc > 1 ? argv[1] : NULL);
+	return r;
 }

@@ -57,7 +57,7 @@ ok "wrap/unwrap round trip; wrong context and modified input refused"
 
 # rotate: old wrapped keys still unwrap; rewrap moves them to the newest version
 expect_exit 0 ctl kek rotate db-kek
-expect_out '^version 2 '
+expect_out '^KEK db-kek rotated: version 2 wraps from now on$'
 ctl unwrap --context vol1 <"$WORK/dek.wrapped" | cmp -s - "$WORK/dek" || fail "v1 unwrap after rotate"
 ctl rewrap --context vol1 <"$WORK/dek.wrapped" >"$WORK/dek.v2" || fail "rewrap"
 ctl unwrap --context vol1 <"$WORK/dek.v2" | cmp -s - "$WORK/dek" || fail "v2 unwrap"
@@ -83,14 +83,15 @@ ok "ACL: refused by default, granted op only, revocable"
 expect_exit 0 ctl kek disable db-kek
 expect_exit 1 ctl unwrap --context vol1 <"$WORK/dek.wrapped"
 expect_out 'disabled'
-expect_exit 1 ctl kek disable db-kek
+expect_exit 0 ctl kek disable db-kek
+expect_out '^KEK db-kek is already disabled$'
 expect_exit 0 ctl kek enable db-kek
 ctl unwrap --context vol1 <"$WORK/dek.wrapped" | cmp -s - "$WORK/dek" || fail "unwrap after enable"
 ok "disabled KEK does not unwrap; enable restores"
 
 # soft delete / recover / purge
 expect_exit 0 ctl kek delete db-kek
-expect_out '^state: +deleted'
+expect_out '^KEK db-kek deleted; vhsmctl kek recover can undo this until '
 expect_exit 1 ctl unwrap --context vol1 <"$WORK/dek.wrapped"
 expect_exit 0 ctl kek recover db-kek
 ctl unwrap --context vol1 <"$WORK/dek.wrapped" | cmp -s - "$WORK/dek" || fail "unwrap after recover"

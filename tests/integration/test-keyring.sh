@@ -42,6 +42,9 @@ expect_exit 0 ctl dek list
 expect_out "^$P-small .* no$"
 expect_exit 0 as_uid $USER_OK "$CTL" --socket "$SOCK" --json dek list
 [ "$(jq -r 'map(.name) | join(",")' "$WORK/out")" = "$P-disk" ] || fail "ACL-filtered list: $(cat "$WORK/out")"
+expect_exit 0 as_uid $USER_OK "$CTL" --socket "$SOCK" dek list
+expect_out '^vhsmctl: note: not an administrator \(root or group vhsm\): the list shows only the DEKs'
+expect_out "^$P-disk "
 expect_exit 2 ctl dek list extra
 ok "dek list: filtered by ACL for a non-administrator"
 

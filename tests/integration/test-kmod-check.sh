@@ -69,3 +69,20 @@ expect_exit 2 "$CHECK" --root "$WORK/nonexistent"
 expect_exit 0 "$CHECK" --help
 expect_out '^Usage: vhsm-kmod-check'
 ok "usage errors exit 2"
+
+# --json: one object with every check, the exit status kept; errors as an object too
+mkroot
+rc=0; "$CHECK" --root "$R" --json >"$WORK/json" 2>"$WORK/err" || rc=$?
+[ "$rc" = 1 ] || fail "--json exit $rc"
+jq -e '.ready == false and .missing == 1 and
+	([.checks[] | select(.status == "missing") | .name] == ["sev-guest"]) and
+	([.checks[] | select(.name == "keyrings") | .status] == ["ok"]) and
+	(.checks[] | select(.name == "sev-guest") | .fix | test("SEV-SNP CVM"))' "$WORK/json" \
+	>/dev/null || fail "--json report: $(cat "$WORK/json")"
+rc=0; "$CHECK" --json --root "$WORK/nonexistent" >"$WORK/json" 2>/dev/null || rc=$?
+[ "$rc" = 2 ] || fail "--json usage error exit $rc"
+jq -e '.exit_status == 2 and (.error | test("not a directory"))' "$WORK/json" >/dev/null ||
+	fail "--json error object: $(cat "$WORK/json")"
+expect_exit 0 "$CHECK" --version
+expect_out '^vhsm-kmod-check [0-9]+\.[0-9]+'
+ok "--json report and error object; --version"

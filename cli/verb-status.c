@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vhsmctl status: the daemon, its device and the last attestation. */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "client.h"
+#include "vhsmctl.h"
+
+static void fmt_status_attestation(json_object *o)
+{
+	json_object *a, *f;
+	char t[32];
+
+	if (!json_object_object_get_ex(o, "attestation", &a))
+		return;
+	if (!cli_jint(a, "done")) {
+		printf("attestation: not yet run\n");
+		return;
+	}
+	printf("attestation: %s at %s\n", cli_jint(a, "passed") ? "PASSED" : "FAILED",
+	       cli_fmt_time(cli_jint(a, "time"), t, sizeof(t)));
+	/* Each failed check or rule with the value seen and the value required. */
+	if (json_object_object_get_ex(a, "findings", &f) && json_object_array_length(f) > 0)
+		for (size_t i = 0; i < json_object_array_length(f); i++) {
+			json_object *e = json_object_array_get_idx(f, i);
+			printf("  fail  %-28s %s\n", cli_jstr(e, "check"), cli_jstr(e, "detail"));
+		}
+	else if (!cli_jint(a, "passed"))
+		printf("  failing: %s %s\n", cli_jstr(a, "failures"), cli_jstr(a, "error"));
+	if (cli_jstr(a, "product")[0])
+		printf("  %s, measurement %.24s..., reported TCB %s\n", cli_jstr(a, "product"),
+		       cli_jstr(a, "measurement"), cli_jstr(a, "reported_tcb"));
+}
+
+static void fmt_status(json_object *o)
+{
+	json_object *a, *d;
+
+	printf("vhsmd %s, device %s%s%s\n", cli_jstr(o, "version"), cli_jstr(o, "device"),
+	       cli_jint(o, "simulated") ? " (SIMULATED: not AMD hardware)" : "",
+	       cli_jint(o, "locked_out") ? " (LOCKED OUT: VMPCK disabled, reboot the VM)" : "");
+	printf("state dir %s, ", cli_jstr(o, "state_dir"));
+	if (json_object_object_get_ex(o, "keks", &a)) /* administrators only */
+		printf("%" PRId64 " KEKs, ", cli_jint(o, "keks"));
+	printf("%" PRId64 " requests served\n", cli_jint(o, "requests"));
+	if (cli_jint(o, "policy_valid"))
+		printf("policy %s (sha256 %.16s...)\n", cli_jstr(o, "policy"),
+		       cli_jstr(o, "policy_digest"));
+	else
+		printf("policy INVALID: %s\n  nothing is released until the file is fixed "
+		       "(vhsmctl policy check; systemctl reload vhsmd)\n", cli_jstr(o, "policy_error"));
+	if (cli_jint(o, "store_rollbacks"))
+		printf("STORE ROLLBACK: %" PRId64 " sealed file(s) refused as rolled back or replaced "
+		       "(see the journal)\n", cli_jint(o, "store_rollbacks"));
+	if (json_object_object_get_ex(o, "audit", &a))
+		printf("audit log: %" PRId64 " of %" PRId64 " bytes, records %" PRId64 "..%" PRId64
+		       "%s%s\n", cli_jint(a, "bytes"), cli_jint(a, "budget"), cli_jint(a, "first_seq"),
+		       cli_jint(a, "seq"),
+		       !cli_jint(a, "open") ? ", NOT OPEN (no audit key yet)"
+		       : cli_jint(a, "keyed") ? ", keyed" : ", UNKEYED",
+		       cli_jint(a, "alert") ? " (ALERT: near the budget, oldest segments are pruned)"
+					    : "");
+	fmt_status_attestation(o);
+	if (json_object_object_get_ex(o, "damaged_keks", &d))
+		for (size_t i = 0; i < json_object_array_length(d); i++)
+			printf("DAMAGED KEK %s: %s\n", cli_jstr(json_object_array_get_idx(d, i), "name"),
+			       cli_jstr(json_object_array_get_idx(d, i), "error"));
+}
+
+/* The gate passes: a valid policy and a passing attestation (exit 1 otherwise). */
+static bool status_gate_open(json_object *o)
+{
+	json_object *a;
+
+	return o && cli_jint(o, "policy_valid") && json_object_object_get_ex(o, "attestation", &a) &&
+	       cli_jint(a, "passed");
+}
+
+int verb_status(int argc, char **argv)
+{
+	struct client_req req;
+	struct client_reply rep;
+	int r = cli_simple_opts(argc, argv, "status [--json]");
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (!cli_args_count(argc, 0, 0))
+		return EXIT_USAGE;
+	if (client_begin(&req, VHSM_OP_STATUS) < 0)
+		return EXIT_ERROR;
+	r = client_call_checked(&req, "status", &rep);
+	if (r != EXIT_OK)
+		return r;
+	json_object *o = client_parse_json(&rep);
+	if (arg_json || !o)
+		client_print_json(&rep);
+	else
+		fmt_status(o);
+	cli_json_result_printed = arg_json; /* a closed gate is in the printed status */
+	r = status_gate_open(o) ? EXIT_OK : EXIT_REJECTED;
+	json_object_put(o);
+	client_reply_done(&rep);
+	return r;
+}
