@@ -134,6 +134,18 @@ static bool scan_key_eq(const char *a, size_t alen, const char *b, size_t blen)
 	return i == alen && j == blen;
 }
 
+/* A raw member name (as written, escapes kept) for a message: bytes that are not printable
+ * ASCII become '?', so no control or bidi character reaches a terminal or a log; shortened. */
+static const char *raw_name(char *out, size_t outlen, const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && i + 1 < outlen; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	out[i] = 0;
+	return out;
+}
+
 /* Records member name s[0..len) in the innermost object; rejects a NUL or a repeat. */
 static int scan_key(struct scan_frame *f, const char *s, size_t len, size_t off, char *err,
 		    size_t errlen)
@@ -141,15 +153,17 @@ static int scan_key(struct scan_frame *f, const char *s, size_t len, size_t off,
 	if (scan_key_has_nul(s, len))
 		return json_fail(err, errlen, -EBADMSG, "member name with \\u0000 at offset %zu", off);
 	for (unsigned i = 0; i < f->n_keys; i++) {
+		char up[41], dup[41];
+
 		if (!scan_key_eq(f->keys[i], f->key_lens[i], s, len))
 			continue;
+		raw_name(dup, sizeof(dup), s, len);
 		if (f->name)
 			return json_fail(err, errlen, -EBADMSG,
-					 "%.*s.%.*s: duplicate member (offset %zu)",
-					 f->name_len > 40 ? 40 : (int)f->name_len, f->name,
-					 len > 40 ? 40 : (int)len, s, off);
-		return json_fail(err, errlen, -EBADMSG, "%.*s: duplicate member (offset %zu)",
-				 len > 40 ? 40 : (int)len, s, off);
+					 "%s.%s: duplicate member (offset %zu)",
+					 raw_name(up, sizeof(up), f->name, f->name_len), dup, off);
+		return json_fail(err, errlen, -EBADMSG, "%s: duplicate member (offset %zu)", dup,
+				 off);
 	}
 	if (f->n_keys >= JSON_MEMBERS_MAX)
 		return json_fail(err, errlen, -EBADMSG,

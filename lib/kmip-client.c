@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -33,6 +34,45 @@ struct endpoint {
 	char port[6];
 	bool is_ip;
 };
+
+/*
+ * OpenSSL writes to the socket with write(2) (the TLS records, an alert, close_notify): to a
+ * key manager that reset the connection, that raises SIGPIPE, which would end the calling
+ * process without a word. Every SSL call runs under a guard that blocks SIGPIPE on the calling
+ * thread and takes one raised meanwhile before the old mask returns; the write fails with
+ * EPIPE instead, reported as a lost connection.
+ */
+struct sigpipe_guard {
+	sigset_t old;
+	bool was_pending;
+};
+
+static struct sigpipe_guard sigpipe_block(void)
+{
+	struct sigpipe_guard g = {};
+	sigset_t set, pending;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	g.was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+	(void)pthread_sigmask(SIG_BLOCK, &set, &g.old);
+	return g;
+}
+
+static void sigpipe_restore(struct sigpipe_guard *g)
+{
+	const struct timespec zero = {};
+	sigset_t set, pending;
+	int saved = errno;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	if (!g->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1)
+		while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	(void)pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+	errno = saved;
+}
 
 static uint64_t now_ms(void)
 {
@@ -294,6 +334,7 @@ static int try_endpoint(struct kmip_client *c, const char *s, char *why, size_t 
 int kmip_client_open(const struct kmip_tls_config *cfg, const char *const *endpoints, size_t n,
 		     struct kmip_client **ret, char *why, size_t whylen)
 {
+	_cleanup_(sigpipe_restore) struct sigpipe_guard guard = sigpipe_block();
 	struct kmip_client *c;
 	int r = -EINVAL;
 
@@ -370,6 +411,7 @@ static int ssl_read_all(struct kmip_client *c, uint8_t *p, size_t len)
 int kmip_client_call(struct kmip_client *c, const uint8_t *req, size_t len, uint8_t *resp,
 		     size_t cap)
 {
+	_cleanup_(sigpipe_restore) struct sigpipe_guard guard = sigpipe_block();
 	uint32_t tag, body;
 	int r;
 
@@ -405,6 +447,8 @@ fail:
 
 struct kmip_client *kmip_client_free(struct kmip_client *c)
 {
+	_cleanup_(sigpipe_restore) struct sigpipe_guard guard = sigpipe_block();
+
 	if (!c)
 		return NULL;
 	client_close(c);

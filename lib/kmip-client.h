@@ -6,6 +6,8 @@
  * address); the client presents its certificate and key. Endpoints are tried in order: the
  * first that completes the TLS handshake serves the connection, so a dead key manager fails
  * over to the next. Every connect, handshake, write and read is bounded by the timeout.
+ * A server that resets the connection never raises SIGPIPE in the caller: each call blocks it
+ * on the calling thread while OpenSSL writes and restores the mask after.
  * Library code: no process-wide state; never logs; failures come back as -errno with a
  * sentence naming the endpoint and the cause.
  */

@@ -37,6 +37,9 @@ TEST(json_parse_refusals)
 		{ "{\"a\":1,\"a\":2}", "a: duplicate member (offset 7)" },
 		{ "{\"o\":{\"b\":1,\"\\u0062\":2}}", "o.\\u0062: duplicate member" },
 		{ "{\"a\\u0000b\":1}", "member name with \\u0000 at offset 1" },
+		/* Raw member names in the message: printable ASCII only (bidi and C1 controls). */
+		{ "{\"\xe2\x80\xae\":1,\"\xe2\x80\xae\":2}", "???: duplicate member (offset 9)" },
+		{ "{\"\xc2\x9b\":{\"b\":1,\"b\":2}}", "??.b: duplicate member" },
 		{ "{\"a\":'x'}", "truncated or malformed JSON at offset " },
 		{ "{\"a\":[[[[[[[[1]]]]]]]]}", "nested more than 8 deep" },
 	};
