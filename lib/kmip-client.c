@@ -250,10 +250,26 @@ static SSL_CTX *tls_context(const struct kmip_tls_config *cfg, char *why, size_t
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY);
+	/* The server's certificate is verified once, at the handshake. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+/* OpenSSL accepts a server certificate without an extended key usage; a key manager's must
+ * name serverAuth. */
+static int server_eku_ok(struct kmip_client *c, char *why, size_t whylen)
+{
+	X509 *peer = SSL_get0_peer_certificate(c->ssl);
+
+	if (peer && (X509_get_extension_flags(peer) & EXFLAG_XKUSAGE) &&
+	    (X509_get_extended_key_usage(peer) & XKU_SSL_SERVER))
+		return 0;
+	why_add(why, whylen, "%s: server certificate refused: no serverAuth extended key usage",
+		c->endpoint);
+	return -EKEYREJECTED;
 }
 
 static int tls_handshake(struct kmip_client *c, const struct endpoint *ep, char *why,
@@ -292,7 +308,7 @@ static int tls_handshake(struct kmip_client *c, const struct endpoint *ep, char 
 			openssl_reason(reason, sizeof(reason)));
 		return -EKEYREJECTED;
 	}
-	return 0;
+	return server_eku_ok(c, why, whylen);
 }
 
 static void client_close(struct kmip_client *c)

@@ -5,7 +5,8 @@
  * roots), its certificate must carry serverAuth and name the endpoint's host (DNS name or IP
  * address); the client presents its certificate and key. Endpoints are tried in order: the
  * first that completes the TLS handshake serves the connection, so a dead key manager fails
- * over to the next. Every connect, handshake, write and read is bounded by the timeout.
+ * over to the next. Renegotiation is refused (the server is verified once). Every connect,
+ * handshake, write and read is bounded by the timeout.
  * A server that resets the connection never raises SIGPIPE in the caller: each call blocks it
  * on the calling thread while OpenSSL writes and restores the mask after.
  * Library code: no process-wide state; never logs; failures come back as -errno with a

@@ -42,8 +42,9 @@ def leaf(issuer, cn, eku, san=None, before=None, after=None):
          .issuer_name(icert.subject).public_key(key.public_key())
          .serial_number(x509.random_serial_number())
          .not_valid_before(before or now - day).not_valid_after(after or now + 7 * day)
-         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-         .add_extension(x509.ExtendedKeyUsage(eku), critical=False))
+         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
+    if eku:
+        b = b.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
     if san:
         b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
     return key, b.sign(ikey, hashes.SHA256())
@@ -57,6 +58,7 @@ server_san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("k
 save("server", *leaf(fleet, "kmip.test", [ExtendedKeyUsageOID.SERVER_AUTH], server_san))
 save("server-expired", *leaf(fleet, "kmip.test", [ExtendedKeyUsageOID.SERVER_AUTH], server_san,
                              before=now - 10 * day, after=now - day))
+save("server-no-eku", *leaf(fleet, "kmip.test", None, server_san))
 save("admin", *leaf(fleet, "fleet-admin", [ExtendedKeyUsageOID.CLIENT_AUTH]))
 save("admin-no-eku", *leaf(fleet, "fleet-admin", [ExtendedKeyUsageOID.SERVER_AUTH]))
 save("admin-other-ca", *leaf(other, "fleet-admin", [ExtendedKeyUsageOID.CLIENT_AUTH]))

@@ -95,7 +95,11 @@ start_kmip old server-expired
 expect_exit 3 fleet_as admin "127.0.0.1:$KMIP_PORT_old" -- list
 expect_out 'server certificate refused: certificate has expired'
 stop_kmip old
-ok "TLS: wrong CA, wrong server name, client certificates of another CA, expired or without clientAuth, an expired server certificate: all refused"
+start_kmip noeku server-no-eku
+expect_exit 3 fleet_as admin "127.0.0.1:$KMIP_PORT_noeku" -- list
+expect_out 'server certificate refused: no serverAuth extended key usage'
+stop_kmip noeku
+ok "TLS: wrong CA, wrong server name, client certificates of another CA, expired or without clientAuth, an expired server certificate or one without serverAuth: all refused"
 
 # ---- failover and a dead key manager ----
 start_kmip b "" "$WORK/shared.db"
