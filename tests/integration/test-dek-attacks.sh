@@ -7,45 +7,8 @@
 # Only root's requests go through the kernel's upcall here (hosts that run upcalls for root
 # only); the non-root races are attacked in the VM tier (tests/vm/guest-keyring.sh).
 source "$(dirname "$0")/lib.sh"
-command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
-command -v keyctl >/dev/null || skip "keyctl (keyutils) not installed"
-[ -r /proc/keys ] || skip "no /proc/keys (kernel without keyrings?)"
-[ "$(id -u)" = 0 ] || skip "needs root (request-key.d, other uids)"
-[ -x /sbin/request-key ] || skip "/sbin/request-key not installed"
-[ -d /etc/request-key.d ] || skip "no /etc/request-key.d"
-
-HELPER=$B/vhsm-request-key
-P=ia$$x$RANDOM            # unique per run: DEK and KEK names, request-key.d match
-USER_OK=52342             # a uid the DEK's ACL admits (no passwd entry needed)
-DUID=$(id -u daemon) DGID=$(id -g daemon) # vhsmd runs unprivileged, as in vhsmd.service
-need_reachable "$DUID"
-
-cat >"$WORK/vhsmd-unpriv" <<EOS
-#!/bin/sh
-exec setpriv --reuid=$DUID --regid=$DGID --clear-groups --inh-caps=-all "$B/vhsmd" "\$@"
-EOS
-chmod 0755 "$WORK/vhsmd-unpriv"
-DAEMON=$WORK/vhsmd-unpriv
-make_cvm cvm genoa
-mkdir -p "$STATE"
-chown "$DUID:$DGID" "$STATE" "$WORK/cvm.json"
-chmod 0755 "$WORK/cvm-certs"
-start_daemon cvm
-
-conf=/etc/request-key.d/vhsm-test-$P.conf
-on_exit "rm -f $conf"
-cat >"$conf" <<EOC
-create	logon	vhsm:$P-*	*	$HELPER --socket $SOCK %k %u %g %S
-EOC
-cleanup_keys() {
-	local h
-	for h in $(awk -v d="vhsm:$P-" 'index($9, d) == 1 {print $1}' /proc/keys); do
-		keyctl unlink $((16#$h)) @u >/dev/null 2>&1
-	done
-	return 0
-}
-on_exit cleanup_keys
-as_uid() { local u=$1; shift; setpriv --reuid="$u" --regid="$u" --clear-groups "$@"; }
+# The keyring tests' set-up: unprivileged vhsmd, request-key.d file for $P, key cleanup.
+source "$(dirname "$0")/keyring-lib.sh"
 
 expect_exit 0 ctl kek create "$P-kek"
 expect_exit 0 ctl dek create "$P-disk" --kek "$P-kek" --timeout 300 --acl "uid:$USER_OK:unwrap,read"
