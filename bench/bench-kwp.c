@@ -193,19 +193,19 @@ int bench_kwp(void)
 		k->key[i] = (uint8_t)(0x5a ^ (i * 3));
 	r = kwp_round(k, 64);
 	if (r >= 0)
-		r = micro_run("kwp_openssl_wrap_us_median", kwp_wrap_once, k);
+		r = micro_run("kwp_openssl_wrap_us_median", kwp_wrap_once, k, NULL);
 	if (r >= 0)
-		r = micro_run("kwp_openssl_unwrap_us_median", kwp_unwrap_once, k);
+		r = micro_run("kwp_openssl_unwrap_us_median", kwp_unwrap_once, k, NULL);
 	if (r >= 0)
-		r = micro_run("kwp_aesni_ecb_unwrap_us_median", kwp_ecb_unwrap_once, k);
+		r = micro_run("kwp_aesni_ecb_unwrap_us_median", kwp_ecb_unwrap_once, k, NULL);
 	if (r >= 0)
 		r = kwp_round(k, KWP_MAX);
 	if (r >= 0)
-		r = micro_run("kwp_openssl_unwrap_4096_us_median", kwp_unwrap_once, k);
+		r = micro_run("kwp_openssl_unwrap_4096_us_median", kwp_unwrap_once, k, NULL);
 	if (r >= 0)
-		r = micro_run("kwp_aesni_ecb_unwrap_4096_us_median", kwp_ecb_unwrap_once, k);
+		r = micro_run("kwp_aesni_ecb_unwrap_4096_us_median", kwp_ecb_unwrap_once, k, NULL);
 	if (r >= 0)
-		r = micro_run("unwrap_4096_us_median", gcm_unwrap_once, k);
+		r = micro_run("unwrap_4096_us_median", gcm_unwrap_once, k, NULL);
 out:
 	EVP_CIPHER_free(k->wrap_pad);
 	EVP_CIPHER_free(k->ecb);

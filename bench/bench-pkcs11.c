@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -17,7 +18,7 @@
 
 #include "bench.h"
 
-struct p11 {
+struct bench_p11 {
 	void *dl;
 	CK_FUNCTION_LIST_PTR f;
 	CK_SESSION_HANDLE s;
@@ -41,7 +42,7 @@ static int p11_fail(const char *what, CK_RV rv)
 }
 
 /* Initializes a token in the first free slot and returns a user session on it. */
-static int p11_token(struct p11 *p)
+static int p11_token(struct bench_p11 *p)
 {
 	CK_SLOT_ID slots[16];
 	CK_ULONG n = ELEMENTSOF(slots);
@@ -82,7 +83,7 @@ static int p11_token(struct p11 *p)
 }
 
 /* An AES-256 wrapping key and an extractable AES-256 key, wrapped with it. */
-static int p11_keys(struct p11 *p)
+static int p11_keys(struct bench_p11 *p)
 {
 	CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 }, kwp = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
 	CK_ATTRIBUTE kek_t[] = {
@@ -121,7 +122,7 @@ static int p11_keys(struct p11 *p)
 }
 
 /* One C_UnwrapKey; with check, the new key's value must be the original. */
-static int p11_unwrap(struct p11 *p, bool check)
+static int p11_unwrap(struct bench_p11 *p, bool check)
 {
 	CK_MECHANISM kwp = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
 	CK_ATTRIBUTE t[] = {
@@ -151,7 +152,7 @@ static int p11_unwrap(struct p11 *p, bool check)
 	return r < 0 ? r : rv == CKR_OK ? 0 : p11_fail("C_DestroyObject", rv);
 }
 
-static int p11_open(struct p11 *p, const char *module)
+static int p11_open(struct bench_p11 *p, const char *module)
 {
 	CK_C_GetFunctionList get;
 	CK_RV rv;
@@ -172,43 +173,63 @@ static int p11_open(struct p11 *p, const char *module)
 	return 0;
 }
 
-int bench_softhsm2(const char *module, double seconds, double *ret_ops_per_s)
+struct bench_p11 *bench_softhsm2_close(struct bench_p11 *p)
 {
-	struct p11 p = { .s = CK_INVALID_HANDLE };
-	uint64_t t0, deadline, ops = 0;
+	if (!p)
+		return NULL;
+	if (p->f) {
+		if (p->s != CK_INVALID_HANDLE)
+			p->f->C_CloseSession(p->s);
+		p->f->C_Finalize(NULL);
+	}
+	if (p->dl)
+		dlclose(p->dl);
+	OPENSSL_cleanse(p, sizeof(*p));
+	free(p);
+	return NULL;
+}
+
+int bench_softhsm2_open(const char *module, struct bench_p11 **ret)
+{
+	struct bench_p11 *p = calloc(1, sizeof(*p));
 	int r;
 
-	r = p11_open(&p, module);
+	if (!p)
+		return -ENOMEM;
+	p->s = CK_INVALID_HANDLE;
+	r = p11_open(p, module);
 	if (r >= 0)
-		r = p11_token(&p);
+		r = p11_token(p);
 	if (r >= 0)
-		r = p11_keys(&p);
+		r = p11_keys(p);
 	for (unsigned i = 0; r >= 0 && i < 50; i++) /* warm-up, first one checked */
-		r = p11_unwrap(&p, i == 0);
+		r = p11_unwrap(p, i == 0);
+	if (r < 0) {
+		bench_softhsm2_close(p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+int bench_softhsm2_sample(struct bench_p11 *p, double seconds, double *ret_ops_per_s)
+{
+	uint64_t t0, deadline, ops = 0;
+	double rate;
+	int r;
+
 	t0 = now_ns();
 	deadline = t0 + (uint64_t)(seconds * NSEC_PER_SEC);
-	while (r >= 0) {
-		r = p11_unwrap(&p, false);
+	do {
+		r = p11_unwrap(p, false);
 		ops++;
-		if (now_ns() >= deadline)
-			break;
-	}
-	if (r >= 0) {
-		double rate = (double)ops * NSEC_PER_SEC / (double)(now_ns() - t0);
-
-		r = p11_unwrap(&p, true);
-		if (r >= 0) {
-			result("softhsm2_unwrap_ops_per_s", rate, "ops/s");
-			*ret_ops_per_s = rate;
-		}
-	}
-	if (p.f) {
-		if (p.s != CK_INVALID_HANDLE)
-			p.f->C_CloseSession(p.s);
-		p.f->C_Finalize(NULL);
-	}
-	if (p.dl)
-		dlclose(p.dl);
-	OPENSSL_cleanse(&p, sizeof(p));
-	return r;
+	} while (r >= 0 && now_ns() < deadline);
+	if (r < 0)
+		return r;
+	rate = (double)ops * NSEC_PER_SEC / (double)(now_ns() - t0);
+	r = p11_unwrap(p, true);
+	if (r < 0)
+		return r;
+	*ret_ops_per_s = rate;
+	return 0;
 }

@@ -1,36 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The benchmark driver shared by vhsm-bench's modules (bench/vhsm-bench.c): results are
- * printed as "name: value unit" lines on stdout, errors on stderr.
+ * vhsm-bench's benchmark modules, called by its main (bench/vhsm-bench.c). Each one measures
+ * with the harness (harness.h) and prints its own result lines.
  */
 #pragma once
 
-#include <stdbool.h>
-#include <stdint.h>
-
-#include "macro.h"
-
-#define NSEC_PER_SEC 1000000000ull
-
-extern bool arg_quick; /* few iterations: numbers for smoke tests only */
-
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t now_ns(void);
-
-/* Prints "vhsm-bench: MESSAGE" on stderr. */
-void bench_fail(const char *fmt, ...) _printf_(1, 2);
-
-/* Prints one "name: value unit" line on stdout. */
-void result(const char *name, double value, const char *unit);
-
-/* A benchmarked call: returns 0, or -errno after printing why with bench_fail(). */
-typedef int (*bench_fn)(void *ctx);
-
-/*
- * Warms fn up, times batches of calls and prints "name: MEDIAN us" (median per call).
- * Returns 0 or the first error of fn (then prints no result).
- */
-int micro_run(const char *name, bench_fn fn, void *ctx);
+#include "harness.h"
 
 /*
  * AES key wrap with padding (RFC 5649) through OpenSSL's wrap cipher and through AES-ECB, and
@@ -41,11 +16,40 @@ int bench_kwp(void);
 
 /*
  * SoftHSM2 as a PKCS#11 peer: C_UnwrapKey (CKM_AES_KEY_WRAP_PAD) of an AES-256 key under an
- * AES-256 key, in the process, for `seconds`; prints softhsm2_unwrap_ops_per_s. `module` is
- * the path of libsofthsm2.so; SOFTHSM2_CONF must name a configuration with an empty token
- * directory. Returns 0 and the rate, or -errno (logged).
+ * AES-256 key, in this process. bench_softhsm2_open() dlopens `module` (libsofthsm2.so;
+ * SOFTHSM2_CONF must name a configuration with an empty token directory), makes a token and
+ * the keys and checks one unwrap; it returns 0 and the open peer, or -errno (logged).
  */
-int bench_softhsm2(const char *module, double seconds, double *ret_ops_per_s);
+struct bench_p11;
+int bench_softhsm2_open(const char *module, struct bench_p11 **ret) _wur_;
+
+/* Unwraps (C_UnwrapKey + C_DestroyObject) for `seconds`, checking the key's value before and
+ * after; 0 and the rate in unwraps per second, or -errno (logged). */
+int bench_softhsm2_sample(struct bench_p11 *p, double seconds, double *ret_ops_per_s) _wur_;
+
+/* Closes the session, finalizes and unloads the module. Accepts NULL; returns NULL. */
+struct bench_p11 *bench_softhsm2_close(struct bench_p11 *p);
+
+/* The cheapest correct OpenSSL path of what one unwrap computes, for comparison with
+ * unwrap_key(): floor_* rows. Returns 0 and the sum per unwrap in us, or -errno (logged). */
+int bench_floor(double *ret_item_us) _wur_;
+
+/* What the daemon benchmarks need (bench/bench-daemon.c). */
+struct bench_daemon {
+	const char *socket;  /* running vhsmd */
+	const char *wrapped; /* a DEK that daemon wrapped under context */
+	const char *dek;     /* the DEK itself */
+	const char *context;
+	const char *vhsmctl; /* vhsmctl binary for the CLI rows, or NULL */
+	struct bench_p11 *softhsm2; /* the peer for the paired ratio, or NULL */
+	double floor_item_us;       /* bench_floor()'s sum, or 0 */
+};
+
+/*
+ * vhsmd throughput and latency (unwrap_*, unwrap_batch_*), the echo ceiling (ipc_echo_*),
+ * the vhsmctl rows and the paired ratios of the targets. Returns 0 or -errno (logged).
+ */
+int bench_daemon_run(const struct bench_daemon *d) _wur_;
 
 /*
  * Opens a token of `type` on the LUKS2 image without activating it (the check
