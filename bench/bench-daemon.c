@@ -713,3 +713,25 @@ int bench_daemon_run(const struct bench_daemon *d)
 	secmem_free(in.dek);
 	return r;
 }
+
+int bench_daemon_load(const struct bench_daemon *d, const char *what, double seconds)
+{
+	struct load_input in = {};
+	bool batch = strcmp(what, "batch") == 0;
+	double ops;
+	int r;
+
+	if (!batch && strcmp(what, "unwrap") != 0)
+		return -EINVAL;
+	D = d;
+	r = load_input_read(&in);
+	for (unsigned i = 0; r >= 0 && i < 20; i++)
+		r = newconn_once(&in);
+	if (r >= 0)
+		r = load_run(&in, batch, false, 1, seconds, NULL, &ops);
+	if (r >= 0)
+		result(batch ? "unwrap_batch_ops_per_s_1c" : "unwrap_ops_per_s_1c", ops, "ops/s");
+	free(in.wrapped);
+	secmem_free(in.dek);
+	return r;
+}

@@ -51,6 +51,10 @@ struct bench_daemon {
  */
 int bench_daemon_run(const struct bench_daemon *d) _wur_;
 
+/* Only one load, for profiling the daemon: `what` "unwrap" or "batch", one client for
+ * `seconds`; prints its rate. Returns 0, -EINVAL for another `what`, or -errno (logged). */
+int bench_daemon_load(const struct bench_daemon *d, const char *what, double seconds) _wur_;
+
 /*
  * Opens a token of `type` on the LUKS2 image without activating it (the check
  * `cryptsetup open --test-passphrase --token-only` makes). tpm2_device, when not NULL, is

@@ -10,6 +10,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -17,6 +18,7 @@
 #include "amd-cert.h"
 #include "bench.h"
 #include "fileio.h"
+#include "hkdf.h"
 #include "policy.h"
 #include "seal.h"
 #include "secmem.h"
@@ -40,6 +42,8 @@ static const char *arg_softhsm2;  /* libsofthsm2.so for the PKCS#11 peer */
 static const char *arg_luks_image;  /* --token-open: image, token type, TPM device */
 static const char *arg_token_type;
 static const char *arg_tpm2_device;
+static const char *arg_load;      /* --load: only this daemon load (profiling) */
+static double arg_seconds = 10.0;
 
 /* ---- report verification and policy ---- */
 
@@ -216,6 +220,18 @@ static int wrap_once(void *ctx)
 	return r;
 }
 
+/* What unwrap_key() derives per blob: HKDF-SHA256 of the KEK, a 32-byte salt, 12-byte info. */
+static int hkdf_once(void *ctx)
+{
+	struct crypt_ctx *c = ctx;
+	uint8_t out[32];
+	int r = hkdf_sha256(c->key, 32, c->payload, 32, (const uint8_t *)"vhsm-wrap-v2", 12, out,
+			    sizeof(out));
+
+	explicit_bzero(out, sizeof(out));
+	return r;
+}
+
 static int unwrap_once(void *ctx)
 {
 	struct crypt_ctx *c = ctx;
@@ -304,6 +320,8 @@ static int run_micro(void)
 	if (r >= 0)
 		r = micro_run("unwrap_us_median", unwrap_once, &c, NULL);
 	if (r >= 0)
+		r = micro_run("hkdf_sha256_us_median", hkdf_once, &c, NULL);
+	if (r >= 0)
 		r = micro_run("secmem_alloc_free_us_median", secmem_once, NULL, NULL);
 	if (r >= 0)
 		r = bench_kwp();
@@ -335,13 +353,16 @@ static void help(void)
 	       "  --token-open IMAGE --token-type TYPE [--tpm2-device DEV]\n"
 	       "                    only check that a TYPE token opens IMAGE (exit 0), as\n"
 	       "                    cryptsetup open --test-passphrase --token-only does\n"
+	       "  --load unwrap|batch [--seconds N]\n"
+	       "                    only that load on --socket, one client, N s (default 10):\n"
+	       "                    for profiling vhsmd\n"
 	       "  --quick           few iterations, 0.5 s daemon runs (smoke test)\n");
 }
 
 static int parse_argv(int argc, char **argv)
 {
 	enum { O_VEC = 256, O_SIM, O_SOCK, O_WRAPPED, O_DEK, O_CTX, O_CTL, O_QUICK, O_P11, O_LUKS, O_TTYPE,
-	       O_TPM2 };
+	       O_TPM2, O_LOAD, O_SECONDS };
 	static const struct option opts[] = {
 		{ "vectors", required_argument, NULL, O_VEC },
 		{ "sim-state", required_argument, NULL, O_SIM },
@@ -355,9 +376,12 @@ static int parse_argv(int argc, char **argv)
 		{ "token-open", required_argument, NULL, O_LUKS },
 		{ "token-type", required_argument, NULL, O_TTYPE },
 		{ "tpm2-device", required_argument, NULL, O_TPM2 },
+		{ "load", required_argument, NULL, O_LOAD },
+		{ "seconds", required_argument, NULL, O_SECONDS },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	char *end;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -374,13 +398,21 @@ static int parse_argv(int argc, char **argv)
 		case O_LUKS: arg_luks_image = optarg; break;
 		case O_TTYPE: arg_token_type = optarg; break;
 		case O_TPM2: arg_tpm2_device = optarg; break;
+		case O_LOAD: arg_load = optarg; break;
+		case O_SECONDS:
+			arg_seconds = strtod(optarg, &end);
+			if (*end || !(arg_seconds > 0 && arg_seconds <= 3600)) {
+				fprintf(stderr, "vhsm-bench: --seconds takes 0 < N <= 3600\n");
+				return -EINVAL;
+			}
+			break;
 		case 'h': help(); return 0;
 		default: return -EINVAL;
 		}
 	}
 	if (optind < argc || (arg_socket && (!arg_wrapped || !arg_dek)) ||
 	    (!arg_socket && arg_vhsmctl) || (arg_sim_state && !arg_vectors) ||
-	    !arg_luks_image != !arg_token_type) {
+	    !arg_luks_image != !arg_token_type || (arg_load && !arg_socket)) {
 		fprintf(stderr, "vhsm-bench: invalid arguments (see --help)\n");
 		return -EINVAL;
 	}
@@ -420,5 +452,11 @@ int main(int argc, char **argv)
 		return r < 0 ? 2 : 0;
 	if (arg_luks_image)
 		return bench_luks_token_open(arg_luks_image, arg_token_type, arg_tpm2_device) < 0;
+	if (arg_load) {
+		struct bench_daemon d = { .socket = arg_socket, .wrapped = arg_wrapped,
+					  .dek = arg_dek, .context = arg_context };
+
+		return bench_daemon_load(&d, arg_load, arg_seconds) < 0;
+	}
 	return run_all() < 0 ? 1 : 0;
 }

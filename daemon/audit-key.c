@@ -6,10 +6,10 @@
 #include "algs.h"
 #include "audit-key.h"
 #include "ct.h"
+#include "hkdf.h"
 #include "log.h"
 #include "secmem.h"
 #include "snp-abi.h"
-#include "wrap.h"
 
 static const char audit_key_info[] = "vhsm-audit-chain-v1";
 static const char audit_kid_info[] = "vhsm-audit-key-id";
@@ -65,8 +65,8 @@ int audit_key_derive_info(struct snp_dev *dev, uint32_t vmpl, const char *info,
 	r = snp_dev_get_derived_key(dev, &kr, dkey, &st);
 	if (r < 0)
 		return r;
-	r = kdf_hkdf_sha256(dkey, 32, NULL, 0, (const uint8_t *)info, strlen(info), key,
-			    AUDIT_KEY_SIZE);
+	r = hkdf_sha256(dkey, 32, NULL, 0, (const uint8_t *)info, strlen(info), key,
+			AUDIT_KEY_SIZE);
 	if (r < 0)
 		return r;
 	r = hmac_sha256(key, audit_kid_info, sizeof(audit_kid_info) - 1, id);

@@ -2,20 +2,17 @@
 /* Algorithms fetched once and kept (see algs.h). */
 #include <pthread.h>
 
-#include <openssl/core_names.h>
 #include <openssl/err.h>
 
 #include "algs.h"
 
 static EVP_MD *sha256_kept;
 static EVP_CIPHER *gcm_kept;
-static EVP_KDF *hkdf_kept;
 
 static void fetch_all(void)
 {
 	sha256_kept = EVP_MD_fetch(NULL, "SHA256", NULL);
 	gcm_kept = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-	hkdf_kept = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
 	ERR_clear_error();
 }
 
@@ -36,10 +33,4 @@ const EVP_CIPHER *algs_aes256_gcm(void)
 {
 	fetch_once();
 	return gcm_kept;
-}
-
-EVP_KDF *algs_hkdf(void)
-{
-	fetch_once();
-	return hkdf_kept;
 }

@@ -10,8 +10,6 @@
 #pragma once
 
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
 
 const EVP_MD *algs_sha256(void);
 const EVP_CIPHER *algs_aes256_gcm(void);
-EVP_KDF *algs_hkdf(void);

@@ -38,11 +38,11 @@
 
 #include "aead.h"
 #include "algs.h"
+#include "hkdf.h"
 #include "log.h"
 #include "seal.h"
 #include "secmem.h"
 #include "text.h"
-#include "wrap.h"
 
 #define SEAL_MAGIC "VHSMSEAL"
 #define SEAL_MAGIC_LEN 8u
@@ -297,8 +297,8 @@ static int seal_derive_key(const uint8_t derived_key[static 32], const uint8_t *
 		return -ENOMEM;
 	memcpy(info, SEAL_INFO, SEAL_INFO_LEN);
 	memcpy(info + SEAL_INFO_LEN, header, header_len);
-	return kdf_hkdf_sha256(derived_key, 32, salt, SEAL_SALT_LEN, info,
-			       SEAL_INFO_LEN + header_len, ret, SEAL_KEY_LEN);
+	return hkdf_sha256(derived_key, 32, salt, SEAL_SALT_LEN, info, SEAL_INFO_LEN + header_len,
+			   ret, SEAL_KEY_LEN);
 }
 
 /* Checks seal_blob()'s inputs. Returns 0, -EINVAL or -EMSGSIZE; *ret_label_len on success. */

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Wrapping of DEKs and keyslot secrets under a KEK version (see wrap.h), and the HKDF helper
- * that sealing uses too.
+ * Wrapping of DEKs and keyslot secrets under a KEK version (see wrap.h).
  *
  * Every wrap draws a fresh 32-byte salt, so every wrap has its own AES-256-GCM key and the
  * 96-bit random nonce is used exactly once under that key: the GCM nonce-reuse bound never
@@ -11,21 +10,17 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
-#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "aead.h"
 #include "algs.h"
+#include "hkdf.h"
 #include "log.h"
 #include "secmem.h"
 #include "text.h"
 #include "wrap.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_KDF_CTX *, EVP_KDF_CTX_free);
 
 #define WRAP_MAGIC_V1 "VHW1"
 #define WRAP_MAGIC_V2 "VHW2"
@@ -48,47 +43,6 @@ _Static_assert(WRAP_HEADER_FIXED_V2 + WRAP_NAME_MAX + WRAP_PLAINTEXT_MAX + WRAP_
 _Static_assert(WRAP_KEY_LEN == AEAD_GCM_KEY_SIZE && WRAP_NONCE_LEN == AEAD_GCM_NONCE_SIZE &&
 		       WRAP_TAG_LEN == AEAD_GCM_TAG_SIZE,
 	       "the format's sizes are AES-256-GCM's");
-
-/* OSSL_PARAM wants non-const pointers even for inputs it only reads. */
-static void *unconst(const void *p)
-{
-	return (void *)(uintptr_t)p;
-}
-
-int kdf_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
-		    const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len)
-{
-	_cleanup_(EVP_KDF_CTX_freep) EVP_KDF_CTX *kctx = NULL;
-	OSSL_PARAM params[5], *p = params;
-
-	if (!ikm || ikm_len == 0 || (!salt && salt_len > 0) || (!info && info_len > 0) || !out ||
-	    out_len == 0 || out_len > 255u * 32u)
-		return -EINVAL;
-
-	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, unconst("SHA256"), 0);
-	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, unconst(ikm), ikm_len);
-	/* An absent salt is HashLen zero bytes (RFC 5869 2.2); OpenSSL does that itself. */
-	if (salt_len > 0)
-		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, unconst(salt),
-							 salt_len);
-	if (info_len > 0)
-		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, unconst(info),
-							 info_len);
-	*p = OSSL_PARAM_construct_end();
-
-	if (!algs_hkdf())
-		return vhsm_log_openssl(-EIO, "EVP_KDF_fetch(HKDF)");
-	kctx = EVP_KDF_CTX_new(algs_hkdf());
-	if (!kctx)
-		return vhsm_log_openssl(-EIO, "EVP_KDF_CTX_new");
-	/* OpenSSL copies the key into the context and clears it on free. */
-	if (EVP_KDF_derive(kctx, out, out_len, params) != 1) {
-		explicit_bzero(out, out_len);
-		return vhsm_log_openssl(-EIO, "HKDF-SHA256");
-	}
-	ERR_clear_error();
-	return 0;
-}
 
 /* ---- format ---- */
 
@@ -222,8 +176,8 @@ static int wrap_derive_key(const uint8_t kek[static 32], const struct wrap_layou
 {
 	const char *info = l->format == 1 ? WRAP_INFO_V1 : WRAP_INFO_V2;
 
-	return kdf_hkdf_sha256(kek, 32, l->salt, WRAP_SALT_LEN, (const uint8_t *)info, strlen(info),
-			       ret, WRAP_KEY_LEN);
+	return hkdf_sha256(kek, 32, l->salt, WRAP_SALT_LEN, (const uint8_t *)info, strlen(info),
+			   ret, WRAP_KEY_LEN);
 }
 
 /* Writes the v2 header for purpose/name/version/ct_len with a fresh salt and nonce. Returns

@@ -79,7 +79,3 @@ int wrap_parse(const uint8_t *blob, size_t len, struct wrap_info *ret) _wur_;
 int unwrap_key(const uint8_t kek[static 32], enum wrap_purpose purpose, const uint8_t *blob,
 	       size_t len, const uint8_t *ctx, size_t ctx_len, uint8_t **ret_pt,
 	       size_t *ret_len) _wur_;
-
-/* HKDF-SHA256 (EVP_KDF). out_len <= 255*32. Returns 0 or -EIO. */
-int kdf_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
-		    const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len) _wur_;

@@ -33,6 +33,10 @@ const char *test_vector(const char *rel);
 const char *test_tmpdir(void);
 /* Reads a whole file (aborts the test run on error: test data must exist). */
 uint8_t *test_read_file(const char *path, size_t *ret_len);
+/* HKDF-SHA256 through OpenSSL's own EVP_KDF (test-hkdf.c), for checks of a format that must
+ * not depend on lib/hkdf.c. 0 or -1. */
+int test_openssl_hkdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
+		      const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len);
 
 #define TEST(tname)                                                                                \
 	static void test_##tname(void);                                                            \
