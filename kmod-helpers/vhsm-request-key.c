@@ -21,7 +21,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
-#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "keyring.h"
@@ -58,7 +57,10 @@ static void log_msg(int prio, const char *fmt, ...)
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
 	} else {
-		sd_journal_printv(prio, fmt, ap);
+		/* syslog(3): the journal reads /dev/log, and the helper need not load libsystemd
+		 * (and its compression and crypto libraries) at every upcall. */
+		openlog("vhsm-request-key", LOG_PID, LOG_DAEMON);
+		vsyslog(prio, fmt, ap);
 	}
 	va_end(ap);
 }
