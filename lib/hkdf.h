@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * HKDF-SHA256 (RFC 5869), for wrapping keys (lib/wrap.c), sealing keys (lib/seal.c) and the
- * daemon's audit key. Built from HMAC-SHA256 on an OpenSSL EVP_MAC context copied from one
- * prepared once per process: OpenSSL 3.0's EVP_KDF HKDF looks HMAC and SHA-256 up by name and
- * parses its parameters on every derivation, which cost more than the hashing itself. The
+ * daemon's audit key. Built from HMAC-SHA256 (RFC 2104) written out over one kept OpenSSL
+ * SHA-256 context: OpenSSL 3.0's EVP_KDF HKDF looks HMAC and SHA-256 up by name and parses
+ * its parameters on every derivation, which cost several times the hashing itself. The
  * output equals EVP_KDF's HKDF byte for byte (known-answer tests: RFC 5869 A.1-A.3 and
  * comparisons with EVP_KDF, tests/unit/test-hkdf.c). Library code: logs OpenSSL failures at
  * debug level and leaves the OpenSSL error queue empty.

@@ -7,6 +7,7 @@
  * applies however many DEKs one KEK wraps. The context is hashed into the AAD, so a blob
  * moved to another device, volume or purpose does not unwrap.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -157,16 +158,27 @@ int wrap_parse(const uint8_t *blob, size_t len, struct wrap_info *ret)
 	return 0;
 }
 
+/* SHA-256 of contexts (public data): one kept context instead of a new one per unwrap. */
+static pthread_mutex_t ctx_md_lock = PTHREAD_MUTEX_INITIALIZER;
+static EVP_MD_CTX *ctx_md; /* under ctx_md_lock */
+
 /* AAD tail: SHA-256 of the context, so that any context length costs 32 bytes of AAD. */
 static int wrap_context_hash(const uint8_t *ctx, size_t ctx_len, uint8_t ret[static 32])
 {
-	static const uint8_t empty[1];
+	unsigned n = 0;
+	bool ok;
 
 	if (!algs_sha256())
 		return vhsm_log_openssl(-EIO, "EVP_MD_fetch(SHA256)");
-	if (EVP_Digest(ctx_len ? ctx : empty, ctx_len, ret, NULL, algs_sha256(), NULL) != 1)
+	(void)pthread_mutex_lock(&ctx_md_lock);
+	if (!ctx_md)
+		ctx_md = EVP_MD_CTX_new();
+	ok = ctx_md && EVP_DigestInit_ex(ctx_md, algs_sha256(), NULL) == 1 &&
+	     (ctx_len == 0 || EVP_DigestUpdate(ctx_md, ctx, ctx_len) == 1) &&
+	     EVP_DigestFinal_ex(ctx_md, ret, &n) == 1 && n == 32;
+	(void)pthread_mutex_unlock(&ctx_md_lock);
+	if (!ok)
 		return vhsm_log_openssl(-EIO, "SHA-256(context)");
-	ERR_clear_error();
 	return 0;
 }
 
