@@ -628,6 +628,54 @@ static int pair_cli(struct load_input *in)
 	return 0;
 }
 
+/* The CPU time (user + system) the daemon has used so far, in us, or -errno. */
+static int daemon_cpu_us(double *ret)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)D->daemon_pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	/* Fields after the command name (which may hold spaces): state is field 3, utime 14. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			 &st) != 2)
+		return -EBADMSG;
+	*ret = (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+	return 0;
+}
+
+/* One run of 1 client; with the daemon's pid known, also prints the daemon's CPU time per
+ * unwrap (name_cpu): unlike a rate, it hardly moves with the machine's load. */
+static int load_run_cpu(const struct load_input *in, bool batch, double seconds,
+			struct samples *lat, const char *name_cpu, double *ret_ops_per_s)
+{
+	double c0 = 0, c1 = 0;
+	uint64_t t0 = now_ns();
+	int r = D->daemon_pid > 0 ? daemon_cpu_us(&c0) : 0;
+
+	if (r >= 0)
+		r = load_run(in, batch, false, 1, seconds, lat, ret_ops_per_s);
+	if (r >= 0 && D->daemon_pid > 0) {
+		double items = *ret_ops_per_s * (double)(now_ns() - t0) / NSEC_PER_SEC;
+
+		r = daemon_cpu_us(&c1);
+		if (r >= 0)
+			result(name_cpu, (c1 - c0) / items, "us");
+	}
+	if (r < 0)
+		bench_fail("vhsmd CPU time: %s", strerror(-r));
+	return r;
+}
+
 /* unwrap_ops_per_s_{1,2,8}c, the latencies of the 1-client run, unwrap_batch_ops_per_s_*. */
 static int run_load_rows(struct load_input *in, double seconds)
 {
@@ -638,8 +686,11 @@ static int run_load_rows(struct load_input *in, double seconds)
 	int r = 0;
 
 	for (unsigned i = 0; r >= 0 && i < ELEMENTSOF(clients); i++) {
-		r = load_run(in, false, false, clients[i], seconds, clients[i] == 1 ? &lat : NULL,
-			     &ops);
+		if (clients[i] == 1)
+			r = load_run_cpu(in, false, seconds, &lat, "unwrap_daemon_cpu_us_per_request",
+					 &ops);
+		else
+			r = load_run(in, false, false, clients[i], seconds, NULL, &ops);
 		if (r < 0)
 			break;
 		snprintf(name, sizeof(name), "unwrap_ops_per_s_%uc", clients[i]);
@@ -652,7 +703,11 @@ static int run_load_rows(struct load_input *in, double seconds)
 	samples_done(&lat);
 	/* The same unwraps, BENCH_BATCH per UNWRAP_BATCH request (each item audited). */
 	for (unsigned i = 0; r >= 0 && i < ELEMENTSOF(clients); i++) {
-		r = load_run(in, true, false, clients[i], seconds, NULL, &ops);
+		if (clients[i] == 1)
+			r = load_run_cpu(in, true, seconds, NULL, "unwrap_batch_daemon_cpu_us_per_item",
+					 &ops);
+		else
+			r = load_run(in, true, false, clients[i], seconds, NULL, &ops);
 		if (r < 0)
 			break;
 		snprintf(name, sizeof(name), "unwrap_batch_ops_per_s_%uc", clients[i]);

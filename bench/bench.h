@@ -43,6 +43,7 @@ struct bench_daemon {
 	const char *vhsmctl; /* vhsmctl binary for the CLI rows, or NULL */
 	struct bench_p11 *softhsm2; /* the peer for the paired ratio, or NULL */
 	double floor_item_us;       /* bench_floor()'s sum, or 0 */
+	int daemon_pid;             /* vhsmd's pid for its CPU time, or 0 */
 };
 
 /*

@@ -44,6 +44,7 @@ static const char *arg_token_type;
 static const char *arg_tpm2_device;
 static const char *arg_load;      /* --load: only this daemon load (profiling) */
 static double arg_seconds = 10.0;
+static int arg_daemon_pid;        /* vhsmd's pid: its CPU time per unwrap */
 
 /* ---- report verification and policy ---- */
 
@@ -349,6 +350,7 @@ static void help(void)
 	       "  --socket PATH     running vhsmd; --wrapped is a DEK it wrapped with --context,\n"
 	       "                    --dek the DEK itself\n"
 	       "  --vhsmctl PATH    also time `vhsmctl unwrap` (process spawn included)\n"
+	       "  --daemon-pid PID  that daemon's pid: also its CPU time per unwrap\n"
 	       "  --softhsm2 PATH   also time SoftHSM2's C_UnwrapKey (SOFTHSM2_CONF set)\n"
 	       "  --token-open IMAGE --token-type TYPE [--tpm2-device DEV]\n"
 	       "                    only check that a TYPE token opens IMAGE (exit 0), as\n"
@@ -362,7 +364,7 @@ static void help(void)
 static int parse_argv(int argc, char **argv)
 {
 	enum { O_VEC = 256, O_SIM, O_SOCK, O_WRAPPED, O_DEK, O_CTX, O_CTL, O_QUICK, O_P11, O_LUKS, O_TTYPE,
-	       O_TPM2, O_LOAD, O_SECONDS };
+	       O_TPM2, O_LOAD, O_SECONDS, O_PID };
 	static const struct option opts[] = {
 		{ "vectors", required_argument, NULL, O_VEC },
 		{ "sim-state", required_argument, NULL, O_SIM },
@@ -378,6 +380,7 @@ static int parse_argv(int argc, char **argv)
 		{ "tpm2-device", required_argument, NULL, O_TPM2 },
 		{ "load", required_argument, NULL, O_LOAD },
 		{ "seconds", required_argument, NULL, O_SECONDS },
+		{ "daemon-pid", required_argument, NULL, O_PID },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -399,6 +402,13 @@ static int parse_argv(int argc, char **argv)
 		case O_TTYPE: arg_token_type = optarg; break;
 		case O_TPM2: arg_tpm2_device = optarg; break;
 		case O_LOAD: arg_load = optarg; break;
+		case O_PID:
+			arg_daemon_pid = (int)strtol(optarg, &end, 10);
+			if (*end || arg_daemon_pid <= 0) {
+				fprintf(stderr, "vhsm-bench: --daemon-pid takes a pid\n");
+				return -EINVAL;
+			}
+			break;
 		case O_SECONDS:
 			arg_seconds = strtod(optarg, &end);
 			if (*end || !(arg_seconds > 0 && arg_seconds <= 3600)) {
@@ -422,7 +432,8 @@ static int parse_argv(int argc, char **argv)
 static int run_all(void)
 {
 	struct bench_daemon d = { .socket = arg_socket, .wrapped = arg_wrapped, .dek = arg_dek,
-				  .context = arg_context, .vhsmctl = arg_vhsmctl };
+				  .context = arg_context, .vhsmctl = arg_vhsmctl,
+				  .daemon_pid = arg_daemon_pid };
 	int r = 0;
 
 	if (arg_vectors)

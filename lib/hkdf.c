@@ -151,6 +151,31 @@ static bool hkdf_extract(EVP_MD_CTX *c, const uint8_t *salt, size_t salt_len,
 	return ok;
 }
 
+int hkdf_hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_t len,
+		     uint8_t out[static HKDF_SHA256_LEN])
+{
+	struct hmac_key k;
+	uint8_t md[HKDF_SHA256_LEN];
+	EVP_MD_CTX *c;
+	bool ok;
+
+	if ((!key && key_len > 0) || (!data && len > 0))
+		return -EINVAL;
+	c = md_take();
+	if (!c)
+		return vhsm_log_openssl(-EIO, "SHA-256 context");
+	ok = hmac_key_set(c, &k, key, key_len) && hmac3(c, &k, data, len, NULL, 0, NULL, 0, md);
+	md_give_back(c);
+	hmac_key_done(&k);
+	if (!ok) {
+		explicit_bzero(md, sizeof(md));
+		return vhsm_log_openssl(-EIO, "HMAC-SHA256");
+	}
+	memcpy(out, md, sizeof(md));
+	explicit_bzero(md, sizeof(md));
+	return 0;
+}
+
 int hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
 		const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len)
 {

@@ -2,13 +2,16 @@
 /*
  * HKDF-SHA256 (lib/hkdf.h): the RFC 5869 test vectors A.1-A.3, equality with OpenSSL's own
  * EVP_KDF HKDF over many lengths of salt, info, key and output (including several output
- * blocks and the maximum), a long info, and the argument refusals.
+ * blocks and the maximum), a long info, and the argument refusals; HMAC-SHA256 against RFC
+ * 4231 and OpenSSL's HMAC().
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
+#include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
@@ -190,4 +193,52 @@ TEST(hkdf_inputs_matter)
 	ASSERT_MEMNE(a, b, 32);
 	ASSERT_OK(hkdf_sha256(k1, 32, s1, 32, (const uint8_t *)"y", 1, b, 32));
 	ASSERT_MEMNE(a, b, 32);
+}
+
+TEST(hmac_rfc4231)
+{
+	/* RFC 4231 test cases 1, 2 and 6 (a 131-byte key, hashed first), HMAC-SHA-256. */
+	uint8_t key[131], md[32], want[32];
+
+	memset(key, 0x0b, 20);
+	ASSERT_EQ(unhex("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7", want),
+		  32);
+	ASSERT_OK(hkdf_hmac_sha256(key, 20, "Hi There", 8, md));
+	ASSERT_MEMEQ(md, want, 32);
+
+	ASSERT_EQ(unhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", want),
+		  32);
+	ASSERT_OK(hkdf_hmac_sha256((const uint8_t *)"Jefe", 4, "what do ya want for nothing?", 28,
+				   md));
+	ASSERT_MEMEQ(md, want, 32);
+
+	memset(key, 0xaa, sizeof(key));
+	ASSERT_EQ(unhex("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54", want),
+		  32);
+	ASSERT_OK(hkdf_hmac_sha256(key, 131,
+				   "Test Using Larger Than Block-Size Key - Hash Key First", 54, md));
+	ASSERT_MEMEQ(md, want, 32);
+}
+
+TEST(hmac_equals_openssl_hmac)
+{
+	static const size_t keys[] = { 0, 1, 32, 63, 64, 65, 200 };
+	static const size_t lens[] = { 0, 1, 55, 56, 64, 300, 5000 };
+
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+		for (size_t j = 0; j < ELEMENTSOF(lens); j++) {
+			uint8_t *k = fill(keys[i], 9), *d = fill(lens[j], 5), a[32], b[32];
+			unsigned n = 0;
+			int r = hkdf_hmac_sha256(keys[i] ? k : NULL, keys[i], lens[j] ? d : NULL,
+						 lens[j], a);
+			bool same = HMAC(EVP_sha256(), k, (int)keys[i], d, lens[j], b, &n) && n == 32 &&
+				    memcmp(a, b, 32) == 0;
+
+			free(k);
+			free(d);
+			ASSERT_OK(r);
+			ASSERT_TRUE(same);
+		}
+	ASSERT_EQ(hkdf_hmac_sha256(NULL, 3, "x", 1, (uint8_t[32]){}), -EINVAL);
+	ASSERT_EQ(hkdf_hmac_sha256((const uint8_t *)"k", 1, NULL, 3, (uint8_t[32]){}), -EINVAL);
 }
