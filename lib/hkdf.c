@@ -91,7 +91,7 @@ static bool hmac_key_set(EVP_MD_CTX *c, struct hmac_key *k, const uint8_t *key, 
 	if (len > SHA256_BLOCK) {
 		if (!sha256_parts(c, key, len, NULL, 0, NULL, 0, NULL, 0, kb))
 			return false;
-	} else {
+	} else if (len > 0) {
 		memcpy(kb, key, len);
 	}
 	for (unsigned i = 0; i < SHA256_BLOCK; i++) {
