@@ -23,12 +23,12 @@ int audit_key_mac(const uint8_t key[static AUDIT_KEY_SIZE], const char *data, si
 		  char ret_hex[static 65])
 {
 	uint8_t md[32];
+	CLEANUP_ERASE(md);
 	int r = hmac_sha256(key, data, len, md);
 
 	if (r < 0)
 		return r;
 	ct_hex_encode(ret_hex, md, sizeof(md));
-	explicit_bzero(md, sizeof(md));
 	return 0;
 }
 

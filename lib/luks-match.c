@@ -7,6 +7,7 @@
 #include "json.h"
 #include "keyring.h"
 #include "luks-match.h"
+#include "secmem.h"
 #include "text.h"
 
 /* The size libcryptsetup allows for a whole LUKS2 JSON area is larger; one token is small. */
@@ -81,6 +82,7 @@ int luks_header_matches_dm_uuid(const char *header_uuid, const char *dm_uuid)
 bool dm_crypt_params_use_dek(const char *params, char *const *deks)
 {
 	char key[160], want[96];
+	CLEANUP_ERASE(key);
 	const char *sp = strchr(params, ' '), *end;
 	size_t n;
 
@@ -102,6 +104,5 @@ bool dm_crypt_params_use_dek(const char *params, char *const *deks)
 			found = keyring_dek_description(*d, want, sizeof(want)) == 0 &&
 				strcmp(t, want) == 0;
 	}
-	explicit_bzero(key, sizeof(key));
 	return found;
 }

@@ -331,6 +331,7 @@ int seal_blob(const uint8_t derived_key[static 32], const struct seal_params *p,
 	_cleanup_free_ uint8_t *blob = NULL;
 	const uint8_t *salt = NULL, *nonce = NULL;
 	uint8_t key[SEAL_KEY_LEN];
+	CLEANUP_ERASE(key);
 	struct seal_header h;
 	size_t label_len, total;
 	int r;
@@ -352,7 +353,6 @@ int seal_blob(const uint8_t derived_key[static 32], const struct seal_params *p,
 		return r;
 	r = aead_gcm_encrypt(key, nonce, blob, h.header_len, NULL, 0, pt, pt_len,
 			     blob + h.header_len, blob + h.header_len + pt_len);
-	explicit_bzero(key, sizeof(key));
 	if (r < 0)
 		return r;
 	*ret_blob = TAKE_PTR(blob);
@@ -366,6 +366,7 @@ int unseal_blob(const uint8_t derived_key[static 32], const uint8_t *blob, size_
 	_cleanup_secmem_ uint8_t *pt = NULL;
 	const uint8_t *salt, *nonce;
 	uint8_t key[SEAL_KEY_LEN];
+	CLEANUP_ERASE(key);
 	struct seal_header h;
 	int r;
 
@@ -380,7 +381,6 @@ int unseal_blob(const uint8_t derived_key[static 32], const uint8_t *blob, size_
 		return r;
 	r = aead_gcm_decrypt(key, nonce, blob, h.header_len, NULL, 0, blob + h.header_len,
 			     h.ciphertext_len, pt, blob + h.header_len + h.ciphertext_len);
-	explicit_bzero(key, sizeof(key));
 	if (r < 0)
 		return r;
 	*ret_pt = TAKE_PTR(pt);

@@ -221,6 +221,7 @@ int wrap_key(const uint8_t kek[static 32], enum wrap_purpose purpose, const char
 {
 	_cleanup_free_ uint8_t *blob = NULL;
 	uint8_t key[WRAP_KEY_LEN], ctx_hash[32];
+	CLEANUP_ERASE(key);
 	struct wrap_layout l = {};
 	size_t name_len, total;
 	int r;
@@ -256,7 +257,6 @@ int wrap_key(const uint8_t kek[static 32], enum wrap_purpose purpose, const char
 		return r;
 	r = aead_gcm_encrypt(key, l.nonce, blob, l.header_len, ctx_hash, sizeof(ctx_hash), pt,
 			     pt_len, blob + l.header_len, blob + l.header_len + pt_len);
-	explicit_bzero(key, sizeof(key));
 	if (r < 0)
 		return r;
 	*ret_blob = TAKE_PTR(blob);
@@ -276,6 +276,7 @@ int unwrap_key(const uint8_t kek[static 32], enum wrap_purpose purpose, const ui
 {
 	_cleanup_secmem_ uint8_t *pt = NULL;
 	uint8_t key[WRAP_KEY_LEN], ctx_hash[32];
+	CLEANUP_ERASE(key);
 	struct wrap_layout l;
 	int r;
 
@@ -298,7 +299,6 @@ int unwrap_key(const uint8_t kek[static 32], enum wrap_purpose purpose, const ui
 		return r;
 	r = aead_gcm_decrypt(key, l.nonce, blob, l.header_len, ctx_hash, sizeof(ctx_hash),
 			     blob + l.header_len, l.ct_len, pt, blob + l.header_len + l.ct_len);
-	explicit_bzero(key, sizeof(key));
 	if (r < 0)
 		return r;
 	*ret_pt = TAKE_PTR(pt);

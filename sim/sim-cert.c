@@ -15,6 +15,7 @@
 
 #include "certtable.h"
 #include "log.h"
+#include "secmem.h"
 #include "sim.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
@@ -98,6 +99,7 @@ int sim_vcek_derive(const struct sim_state *s, const struct snp_tcb *tcb, EVP_PK
 	_cleanup_(BN_CTX_freep) BN_CTX *bnctx = NULL;
 	_cleanup_(BN_clear_freep) BIGNUM *d = NULL;
 	uint8_t info[16], okm[64];
+	CLEANUP_ERASE(okm);
 	int r;
 
 	if (!s || !tcb || !ret)
@@ -116,11 +118,8 @@ int sim_vcek_derive(const struct sim_state *s, const struct snp_tcb *tcb, EVP_PK
 	bnctx = BN_CTX_secure_new();
 	d = BN_secure_new();
 	if (!group || !bnctx || !d || !BN_bin2bn(okm, sizeof(okm), d) ||
-	    !BN_nnmod(d, d, EC_GROUP_get0_order(group), bnctx)) {
-		explicit_bzero(okm, sizeof(okm));
+	    !BN_nnmod(d, d, EC_GROUP_get0_order(group), bnctx))
 		return vhsm_log_openssl(-EIO, "sim: VCEK scalar");
-	}
-	explicit_bzero(okm, sizeof(okm));
 	if (BN_is_zero(d) && !BN_one(d))
 		return vhsm_log_openssl(-EIO, "sim: VCEK scalar");
 	return ec_pkey_from_scalar(d, ret);

@@ -528,3 +528,46 @@ TEST(secmem_pool_empty_in_fork_child)
 	ASSERT_EQ(secmem_pool_count(), 1u);
 	ASSERT_EQ(secmem_pool_enable(0), 0);
 }
+
+/* Fills *k with a pattern and fails: the wipe must not depend on reaching a manual one. */
+static int erase_on_error_path(uint8_t (*k)[24])
+{
+	CLEANUP_ERASE(*k);
+
+	memset(*k, 0xa5, sizeof(*k));
+	if ((*k)[0] == 0xa5)
+		return -EIO;
+	return 0;
+}
+
+struct erase_pair {
+	uint64_t a;
+	uint8_t b[13];
+};
+
+TEST(secmem_cleanup_erase)
+{
+	uint8_t key[24], guard_after[8];
+	struct erase_pair s;
+
+	memset(guard_after, 0x5a, sizeof(guard_after));
+	{
+		CLEANUP_ERASE(key);
+		memset(key, 0xff, sizeof(key));
+		ASSERT_EQ(key[23], 0xff);
+	}
+	ASSERT_TRUE(mem_is_zero(key, sizeof(key)));
+
+	ASSERT_EQ(erase_on_error_path(&key), -EIO);
+	ASSERT_TRUE(mem_is_zero(key, sizeof(key)));
+
+	/* A struct is erased whole, and only it: its neighbour keeps its bytes. */
+	{
+		CLEANUP_ERASE(s);
+		s.a = UINT64_MAX;
+		memset(s.b, 0x11, sizeof(s.b));
+	}
+	ASSERT_TRUE(mem_is_zero(&s, sizeof(s)));
+	for (size_t i = 0; i < sizeof(guard_after); i++)
+		ASSERT_EQ(guard_after[i], 0x5a);
+}
