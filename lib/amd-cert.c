@@ -15,32 +15,7 @@
 #include "certtable.h"
 #include "fileio.h"
 #include "log.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(ASN1_INTEGER *, ASN1_INTEGER_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(ASN1_IA5STRING *, ASN1_IA5STRING_free);
-
-static void openssl_freep(unsigned char **p)
-{
-	OPENSSL_free(*p);
-}
-
-/* Parses DER that must be exactly one certificate with nothing after it. */
-static X509 *der_to_x509(const uint8_t *der, size_t len)
-{
-	const unsigned char *p = der;
-	X509 *x;
-
-	if (!der || len == 0 || len > AMD_CERT_MAX)
-		return NULL;
-	x = d2i_X509(NULL, &p, (long)len);
-	if (x && p != der + len) {
-		X509_free(x);
-		return NULL;
-	}
-	return x;
-}
+#include "openssl-util.h"
 
 /* Whether certificate x plays role (by its subject CN, as AMD names them). */
 static bool cert_has_role(X509 *x, enum amd_cert_role role)
@@ -96,7 +71,7 @@ static int pem_to_der(const uint8_t *buf, size_t len, enum amd_cert_role role,
 			OPENSSL_free(data);
 			continue;
 		}
-		_cleanup_(X509_freep) X509 *x = der_to_x509(data, (size_t)dlen);
+		_cleanup_(X509_freep) X509 *x = openssl_x509_from_der(data, (size_t)dlen, AMD_CERT_MAX);
 		if (x && cert_has_role(x, role)) {
 			OPENSSL_free(first);
 			*ret = data;
@@ -144,7 +119,7 @@ int amd_cert_to_der_role(const uint8_t *buf, size_t len, enum amd_cert_role role
 		der_len = (size_t)l;
 	}
 
-	X509 *x = der_to_x509(der, der_len);
+	X509 *x = openssl_x509_from_der(der, der_len, AMD_CERT_MAX);
 	if (!x)
 		return vhsm_log_openssl(-EBADMSG, "certificate does not parse as DER X.509");
 	X509_free(x);
@@ -161,7 +136,7 @@ int amd_cert_to_der_role(const uint8_t *buf, size_t len, enum amd_cert_role role
 
 bool amd_cert_is_asvk(const uint8_t *der, size_t len)
 {
-	_cleanup_(X509_freep) X509 *x = der_to_x509(der, len);
+	_cleanup_(X509_freep) X509 *x = openssl_x509_from_der(der, len, AMD_CERT_MAX);
 	char cn[64] = "";
 
 	ERR_clear_error();
@@ -406,7 +381,7 @@ int amd_vek_ext_parse(const uint8_t *der, size_t len, struct amd_vek_ext *ret)
 
 	if (!der || !ret)
 		return -EINVAL;
-	x = der_to_x509(der, len);
+	x = openssl_x509_from_der(der, len, AMD_CERT_MAX);
 	if (!x)
 		return vhsm_log_openssl(-EBADMSG, "VCEK/VLEK does not parse");
 	r = amd_exts_decode(x, &ext);

@@ -15,6 +15,7 @@
 #include "json.h"
 #include "ct.h"
 #include "log.h"
+#include "openssl-util.h"
 #include "secmem.h"
 #include "text.h"
 
@@ -24,11 +25,6 @@ _Static_assert(BYOK_NAME_MAX == TEXT_KEY_NAME_MAX, "one name rule");
 #define KEYSET_MAGIC "VHSMKS01"
 #define KEYSET_MAGIC_LEN 8u
 #define KEYSET_ENTRY (4u + 8u + 32u)
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER *, EVP_CIPHER_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
 
 static const char *const enc_names[_BYOK_ENC_MAX] = {
 	[BYOK_ENC_RSA_AES_KEY_WRAP_256] = "RSA_AES_KEY_WRAP_256",

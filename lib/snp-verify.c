@@ -27,21 +27,8 @@
 
 #include "amd-cert.h"
 #include "log.h"
+#include "openssl-util.h"
 #include "snp-verify.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(X509_CRL *, X509_CRL_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(X509_ALGOR *, X509_ALGOR_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(RSA_PSS_PARAMS *, RSA_PSS_PARAMS_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(ECDSA_SIG *, ECDSA_SIG_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free);
-
-static void openssl_freep(unsigned char **p)
-{
-	OPENSSL_free(*p);
-}
 
 #define PSS_SALT_LEN 48 /* what AMD (and the simulator) sign with */
 #define CN_MAX	     64
@@ -134,16 +121,8 @@ static const char *ask_name(const struct verify *v)
 /* Exactly one DER certificate filling the buffer; NULL otherwise. */
 static X509 *x509_from_der(const uint8_t *der, size_t len)
 {
-	const unsigned char *p = der;
-	X509 *x;
+	X509 *x = openssl_x509_from_der(der, len, AMD_CERT_MAX);
 
-	if (!der || len == 0 || len > AMD_CERT_MAX)
-		return NULL;
-	x = d2i_X509(NULL, &p, (long)len);
-	if (x && p != der + len) {
-		X509_free(x);
-		x = NULL;
-	}
 	if (!x)
 		(void)vhsm_log_openssl(-EBADMSG, "certificate does not parse");
 	return x;
