@@ -26,10 +26,9 @@
 #include "json-cleanup.h"
 #include "json.h"
 #include "log.h"
+#include "openssl-util.h"
 #include "secmem.h"
 #include "text.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free);
 
 #define AUDIT_LINE_MAX 4096u
 #define AUDIT_FILE_MAX (AUDIT_SEGMENT_MAX + 1024u * 1024u)

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "json.h"
 #include "log.h"
+#include "openssl-util.h"
 #include "ops.h"
 #include "seal.h"
 #include "secmem.h"
@@ -33,8 +34,6 @@
 #define XK_TTL_DEFAULT 3600u
 #define XK_TTL_MIN 1u
 #define XK_TTL_MAX (7u * 86400u)
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free);
 
 static int optional(int r)
 {
