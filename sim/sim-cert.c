@@ -18,8 +18,6 @@
 #include "secmem.h"
 #include "sim.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
-
 #define SIM_ORG "vhsm SNP simulator"
 #define SIM_RSA_BITS 4096
 #define SIM_CA_DAYS (20 * 365)
