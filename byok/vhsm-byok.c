@@ -26,6 +26,7 @@
 #include "ct.h"
 #include "fileio.h"
 #include "log.h"
+#include "openssl-util.h"
 #include "out.h"
 #include "pkcs11.h"
 #include "policy.h"
@@ -38,9 +39,6 @@
 #define KEY_FILE_MAX 4096u
 #define PRIVATE_KEY_MAX (64u * 1024u)
 #define CRL_MAX (1024u * 1024u)
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
 
 /* Options shared by the verbs. */
 static const char *arg_bundle, *arg_policy, *arg_out, *arg_key_file, *arg_uri, *arg_backup,

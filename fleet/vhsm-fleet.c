@@ -25,8 +25,10 @@
 
 #include "escape.h"
 #include "fileio.h"
+#include "json-cleanup.h"
 #include "kmip-client.h"
 #include "kmip.h"
+#include "openssl-util.h"
 #include "secmem.h"
 #include "text.h"
 
@@ -35,10 +37,7 @@ enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_ERROR = 3 };
 #define KEK_BYTES 32
 #define MAX_LISTED 1000
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmip_client *, kmip_client_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 static const char *arg_servers[KMIP_CLIENT_MAX_ENDPOINTS];
 static size_t arg_n_servers;
