@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The one integer parser (see parse-util.h). */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "parse-util.h"
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Whether a number in base may start with c (hex digits count in base 16 only). */
+static bool is_first_digit(char c, unsigned base)
+{
+	return is_digit(c) ||
+	       (base == 16 && ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')));
+}
+
+/* What may follow the number: nothing, or with PARSE_NEWLINE one '\n'. */
+static bool rest_ok(const char *e, unsigned flags)
+{
+	return *e == '\0' || ((flags & PARSE_NEWLINE) && e[0] == '\n' && e[1] == '\0');
+}
+
+int parse_uint64_full(const char *s, unsigned base, unsigned flags, uint64_t min, uint64_t max,
+		      uint64_t *ret_value)
+{
+	unsigned long long v;
+	char *e;
+
+	if (!s || !ret_value || (base != 0 && base != 10 && base != 16))
+		return -EINVAL;
+	/* strtoull would skip white space and accept a sign (and negate with '-'). */
+	if (!is_first_digit(s[0], base))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &e, (int)base);
+	if (e == s || !rest_ok(e, flags))
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	if (errno != 0)
+		return -EINVAL;
+	*ret_value = v;
+	return 0;
+}
+
+int parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret_value)
+{
+	long long v;
+	char *e;
+
+	if (!s || !ret_value)
+		return -EINVAL;
+	if (!is_digit(s[s[0] == '-']))
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &e, 10);
+	if (e == s || *e != '\0')
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	if (errno != 0)
+		return -EINVAL;
+	*ret_value = v;
+	return 0;
+}
