@@ -12,6 +12,7 @@
 #include "client.h"
 #include "ct.h"
 #include "fileio.h"
+#include "parse-util.h"
 #include "vhsmctl.h"
 
 #define PUBKEY_FILE_MAX (16u * 1024u)
@@ -85,12 +86,12 @@ int verb_kek_export_exchange_key(int argc, char **argv)
 		case O_OUT: out = optarg; break;
 		case O_NONCE: nonce_hex = optarg; break;
 		case O_TTL: {
-			char *e;
-			ttl = strtol(optarg, &e, 10);
-			if (*e || e == optarg || ttl < 1 || ttl > 7 * 86400) {
+			int64_t v;
+			if (parse_int64(optarg, 1, 7 * 86400, &v) < 0) {
 				cli_error("--ttl: 1 to 604800 seconds expected");
 				return EXIT_USAGE;
 			}
+			ttl = (long)v;
 			break;
 		}
 		case 'h':

@@ -21,6 +21,7 @@
 #include "json-cleanup.h"
 #include "keyring.h"
 #include "luks-match.h"
+#include "parse-util.h"
 #include "shred-dm.h"
 #include "text.h"
 #include "vhsmctl.h"
@@ -29,15 +30,10 @@
 
 static int parse_u32_arg(const char *opt, const char *s, uint32_t max, uint32_t *ret)
 {
-	char *e;
-
-	errno = 0;
-	unsigned long v = strtoul(s, &e, 10);
-	if (errno || e == s || *e || s[0] == '-' || v > max) {
+	if (parse_uint32(s, 0, max, ret) < 0) {
 		cli_error("invalid %s '%s'", opt, s);
 		return -EINVAL;
 	}
-	*ret = (uint32_t)v;
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 
 #include "client.h"
 #include "json-cleanup.h"
+#include "parse-util.h"
 #include "vhsmctl.h"
 
 static void fmt_kek_line(json_object *e)
@@ -72,14 +73,13 @@ static void fmt_kek_show(json_object *o)
 
 int cli_parse_retention_days(const char *s, long *ret)
 {
-	char *e;
-	long v = strtol(s, &e, 10);
+	uint64_t v;
 
-	if (*e || e == s || v < 0 || v > 100000) {
+	if (parse_uint64(s, 0, 100000, &v) < 0) {
 		cli_error("invalid --retention-days '%s'", s);
 		return EXIT_USAGE;
 	}
-	*ret = v;
+	*ret = (long)v;
 	return 0;
 }
 

@@ -22,6 +22,7 @@
 #include "fileio.h"
 #include "json-cleanup.h"
 #include "luks-token.h"
+#include "parse-util.h"
 #include "secmem.h"
 #include "text.h"
 #include "vhsmctl.h"
@@ -476,8 +477,6 @@ int verb_luks_enroll(int argc, char **argv)
 		{}
 	};
 	struct enroll_args a = {};
-	unsigned long v;
-	char *e;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -487,15 +486,11 @@ int verb_luks_enroll(int argc, char **argv)
 		case 'w': a.wipe = optarg; break;
 		case 'v': a.volume = optarg; break;
 		case 't':
-			errno = 0;
-			v = strtoul(optarg, &e, 10);
-			if (errno || e == optarg || *e || optarg[0] == '-' || v == 0 ||
-			    v > LUKS_TOKEN_TIMEOUT_MAX) {
+			if (parse_uint32(optarg, 1, LUKS_TOKEN_TIMEOUT_MAX, &a.token_timeout) < 0) {
 				cli_error("luks enroll: --token-timeout: expected 1..%u seconds",
 					  LUKS_TOKEN_TIMEOUT_MAX);
 				return EXIT_USAGE;
 			}
-			a.token_timeout = (uint32_t)v;
 			break;
 		case 'F': a.force = true; break;
 		case 'h':
@@ -564,7 +559,6 @@ static int parse_wipe(struct crypt_device *cd, const char *spec, uint32_t *ret)
 		if (crypt_keyslot_status(cd, s) >= CRYPT_SLOT_ACTIVE)
 			used |= 1u << s;
 	for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-		char *e;
 		if (strcmp(w, "all") == 0)
 			mask |= used;
 		else if (strcmp(w, "password") == 0)
@@ -574,8 +568,8 @@ static int parse_wipe(struct crypt_device *cd, const char *spec, uint32_t *ret)
 		else if (strcmp(w, "vhsm") == 0)
 			mask |= slots_of_tokens(cd, LUKS_TOKEN_TYPE);
 		else {
-			unsigned long v = strtoul(w, &e, 10);
-			if (*w == '\0' || *e || v > 31)
+			uint32_t v;
+			if (parse_uint32(w, 0, 31, &v) < 0)
 				return -EINVAL;
 			mask |= 1u << v;
 		}
@@ -693,9 +687,8 @@ int verb_luks_remove(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		if (c == 't') {
-			char *e;
-			long v = strtol(optarg, &e, 10);
-			if (*optarg == '\0' || *e || v < 0 || v > 31) {
+			uint32_t v;
+			if (parse_uint32(optarg, 0, 31, &v) < 0) {
 				cli_error("--token: expected 0..31");
 				return EXIT_USAGE;
 			}

@@ -15,6 +15,7 @@
 #include "escape.h"
 #include "json-cleanup.h"
 #include "log.h"
+#include "parse-util.h"
 #include "vhsmctl.h"
 #include "wire-client.h"
 
@@ -63,12 +64,10 @@ int cli_parse_time(const char *s, time_t *ret)
 {
 	struct tm tm = {};
 	const char *end;
-	char *e;
 
 	if (s[0] == '@') {
-		errno = 0;
-		long long v = strtoll(s + 1, &e, 10);
-		if (errno || e == s + 1 || *e || v <= 0)
+		uint64_t v;
+		if (parse_uint64(s + 1, 1, INT64_MAX, &v) < 0)
 			return -EINVAL;
 		*ret = (time_t)v;
 		return 0;
