@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "acl.h"
+#include "parse-util.h"
 
 #define ACL_TEXT_MAX 4096u
 
@@ -46,16 +47,10 @@ static int parse_ops(char *s, uint32_t *ret)
 	return 0;
 }
 
+/* A uid or gid; (uid_t)-1 is "no id" to the kernel, never a caller. */
 static int parse_id(const char *s, uint32_t *ret)
 {
-	char *e;
-
-	errno = 0;
-	unsigned long v = strtoul(s, &e, 10);
-	if (errno || e == s || *e || v >= UINT32_MAX || s[0] == '-')
-		return -EINVAL;
-	*ret = (uint32_t)v;
-	return 0;
+	return parse_uint32(s, 0, UINT32_MAX - 1, ret) < 0 ? -EINVAL : 0;
 }
 
 static int parse_entry(char *s, struct acl_entry *e)

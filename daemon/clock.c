@@ -9,11 +9,12 @@
 #include "clock.h"
 #include "fileio.h"
 #include "log.h"
+#include "parse-util.h"
 
 static int read_seconds(const char *path, uint64_t *ret)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	char s[32], *e;
+	char s[32];
 	size_t len;
 	int r;
 
@@ -22,11 +23,8 @@ static int read_seconds(const char *path, uint64_t *ret)
 		return r;
 	memcpy(s, buf, len);
 	s[len] = '\0';
-	errno = 0;
-	unsigned long long v = strtoull(s, &e, 10);
-	if (errno || e == s || (*e && *e != '\n') || s[0] == '-')
+	if (parse_uint64_full(s, 10, PARSE_NEWLINE, 0, UINT64_MAX, ret) < 0)
 		return -EBADMSG;
-	*ret = v;
 	return 0;
 }
 

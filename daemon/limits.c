@@ -17,6 +17,7 @@
 
 #include "fileio.h"
 #include "limits.h"
+#include "parse-util.h"
 
 struct bucket {
 	struct principal who;
@@ -59,8 +60,7 @@ struct limits *limits_free(struct limits *l)
 static int read_loginuid_file(const char *path, uid_t *ret_loginuid)
 {
 	char buf[16];
-	unsigned long v;
-	char *e;
+	uint64_t v;
 	int fd;
 	ssize_t n;
 
@@ -72,9 +72,7 @@ static int read_loginuid_file(const char *path, uid_t *ret_loginuid)
 	if (n <= 0)
 		return n < 0 ? negative_errno() : -EBADMSG;
 	buf[n] = '\0';
-	errno = 0;
-	v = strtoul(buf, &e, 10);
-	if (errno || e == buf || (*e && *e != '\n') || v > UINT32_MAX)
+	if (parse_uint64_full(buf, 10, PARSE_NEWLINE, 0, UINT32_MAX, &v) < 0)
 		return -EBADMSG;
 	if (v == UINT32_MAX)
 		return 0;

@@ -20,6 +20,7 @@
 #include "fileio.h"
 #include "journal.h"
 #include "log.h"
+#include "parse-util.h"
 #include "policy-file.h"
 #include "secmem.h"
 #include "store.h"
@@ -78,13 +79,11 @@ static void help(void)
 
 static int parse_long(const char *s, long min, long max, long *ret)
 {
-	char *e;
+	int64_t v;
 
-	errno = 0;
-	long v = strtol(s, &e, 10);
-	if (errno || e == s || *e || v < min || v > max)
+	if (parse_int64(s, min, max, &v) < 0)
 		return -EINVAL;
-	*ret = v;
+	*ret = (long)v;
 	return 0;
 }
 
