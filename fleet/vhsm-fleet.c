@@ -29,6 +29,7 @@
 #include "kmip-client.h"
 #include "kmip.h"
 #include "openssl-util.h"
+#include "parse-util.h"
 #include "secmem.h"
 #include "text.h"
 
@@ -558,12 +559,9 @@ static void help(void)
 
 static int parse_timeout(const char *s)
 {
-	char *end;
-	long v;
+	uint32_t v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < 100 || v > 600000) {
+	if (parse_uint32(s, 100, 600000, &v) < 0) {
 		err("--timeout: a number of milliseconds from 100 to 600000, not '%s'", s);
 		return -EINVAL;
 	}

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "keyring.h"
+#include "parse-util.h"
 #include "secmem.h"
 #include "wire-client.h"
 #include "wire.h"
@@ -124,11 +125,9 @@ static int finish(struct outcome *o, const char *reason)
 /* A keyring serial, or a negative KEY_SPEC_* value as request-key's %S gives it. */
 static int parse_keyring(const char *s, int32_t *ret)
 {
-	char *e;
+	int64_t v;
 
-	errno = 0;
-	long v = strtol(s, &e, 10);
-	if (errno || e == s || *e || v < INT32_MIN || v > INT32_MAX)
+	if (parse_int64(s, INT32_MIN, INT32_MAX, &v) < 0)
 		return -EINVAL;
 	*ret = (int32_t)v;
 	return 0;
@@ -136,14 +135,7 @@ static int parse_keyring(const char *s, int32_t *ret)
 
 static int parse_u32(const char *s, uint32_t *ret)
 {
-	char *e;
-
-	errno = 0;
-	unsigned long v = strtoul(s, &e, 10);
-	if (errno || e == s || *e || s[0] == '-' || v > UINT32_MAX)
-		return -EINVAL;
-	*ret = (uint32_t)v;
-	return 0;
+	return parse_uint32(s, 0, UINT32_MAX, ret) < 0 ? -EINVAL : 0;
 }
 
 /* Reads the key's description and checks it is ours and belongs to uid/gid. */

@@ -2,6 +2,7 @@
 /* KMIP over mutually authenticated TLS, with failover and bounded waits (kmip-client.h). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -19,6 +20,7 @@
 #include "kmip-client.h"
 #include "kmip-ttlv.h"
 #include "kmip.h"
+#include "parse-util.h"
 
 struct kmip_client {
 	SSL_CTX *ctx;
@@ -118,8 +120,7 @@ static int parse_endpoint(const char *s, struct endpoint *ret)
 	const char *host = s, *colon;
 	size_t hlen;
 	unsigned char addr[sizeof(struct in6_addr)];
-	char *end;
-	unsigned long port;
+	uint32_t port;
 
 	if (s[0] == '[') {
 		const char *close = strchr(s, ']');
@@ -138,11 +139,9 @@ static int parse_endpoint(const char *s, struct endpoint *ret)
 	if (hlen == 0 || hlen >= sizeof(ep.host))
 		return -EINVAL;
 	memcpy(ep.host, host, hlen);
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || colon[1] < '0' || colon[1] > '9' || port == 0 || port > 65535)
+	if (parse_uint32(colon + 1, 1, 65535, &port) < 0)
 		return -EINVAL;
-	snprintf(ep.port, sizeof(ep.port), "%lu", port);
+	snprintf(ep.port, sizeof(ep.port), "%" PRIu32, port);
 	ep.is_ip = inet_pton(AF_INET, ep.host, addr) == 1 || inet_pton(AF_INET6, ep.host, addr) == 1;
 	*ret = ep;
 	return 0;

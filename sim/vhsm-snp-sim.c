@@ -18,6 +18,7 @@
 #include "certtable.h"
 #include "fileio.h"
 #include "json-cleanup.h"
+#include "parse-util.h"
 #include "seal.h"
 #include "secmem.h"
 #include "sim.h"
@@ -114,31 +115,18 @@ static int parse_hex_bytes(const char *s, uint8_t *out, size_t n, bool pad)
 	return 0;
 }
 
+/* Hexadecimal with an optional 0x. */
 static int parse_u64_hex(const char *s, uint64_t *ret)
 {
-	unsigned long long v;
-	char *end;
-
-	if (!*s || *s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 16); /* accepts an optional 0x */
-	if (errno != 0 || *end != '\0' || end == s)
-		return -EINVAL;
-	*ret = v;
-	return 0;
+	return parse_uint64_full(s, 16, 0, 0, UINT64_MAX, ret) < 0 ? -EINVAL : 0;
 }
 
+/* Decimal, or hexadecimal and octal with C's prefixes. */
 static int parse_uint(const char *s, unsigned long max, uint32_t *ret)
 {
-	unsigned long v;
-	char *end;
+	uint64_t v;
 
-	if (!*s || *s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno != 0 || *end != '\0' || end == s || v > max)
+	if (parse_uint64_full(s, 0, 0, 0, max, &v) < 0)
 		return -EINVAL;
 	*ret = (uint32_t)v;
 	return 0;

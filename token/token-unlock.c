@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ct.h"
+#include "parse-util.h"
 #include "secmem.h"
 #include "token-unlock.h"
 #include "wire-client.h"
@@ -25,7 +26,6 @@ int token_config_load(const struct luks_token *t, struct token_config *ret, char
 {
 	const char *s = getenv("VHSM_TOKEN_SOCKET"), *w = getenv("VHSM_TOKEN_TIMEOUT");
 	const char *name = "VHSM_TOKEN_SOCKET";
-	char *e;
 
 	snprintf(ret->socket, sizeof(ret->socket), "%s", VHSM_CLIENT_DEFAULT_SOCKET);
 	ret->timeout_sec = TOKEN_DEFAULT_TIMEOUT_SEC;
@@ -45,9 +45,8 @@ int token_config_load(const struct luks_token *t, struct token_config *ret, char
 		ret->timeout_sec = t->token_timeout;
 		ret->source = "token_timeout";
 	} else if (w) {
-		errno = 0;
-		unsigned long v = strtoul(w, &e, 10);
-		if (errno || e == w || *e || w[0] == '-' || v > TOKEN_MAX_TIMEOUT_SEC) {
+		uint32_t v;
+		if (parse_uint32(w, 0, TOKEN_MAX_TIMEOUT_SEC, &v) < 0) {
 			snprintf(why, whylen, "ignoring invalid VHSM_TOKEN_TIMEOUT (0..%u seconds)",
 				 TOKEN_MAX_TIMEOUT_SEC);
 		} else if (v == 0) {
