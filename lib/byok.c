@@ -46,59 +46,36 @@ enum byok_enc byok_enc_from_string(const char *s)
 
 /* ---- base64 (standard for vhsm's own members, base64url for Azure's "ciphertext") ---- */
 
+/* lib/ct's codec into a malloc'ed string: standard and padded, or url-safe and unpadded. */
 static char *b64_encode(const uint8_t *in, size_t len, bool url)
 {
-	size_t cap = 4 * ((len + 2) / 3) + 1;
-	char *out = malloc(cap);
+	char *out = len <= SIZE_MAX / 2 ? malloc(CT_BASE64_LEN(len) + 1) : NULL;
 
-	if (!out || len > INT32_MAX)
-		return free(out), NULL;
-	int n = EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-	if (url) {
-		while (n > 0 && out[n - 1] == '=')
-			out[--n] = 0;
-		for (int i = 0; i < n; i++)
-			out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
-	}
+	if (!out)
+		return NULL;
+	if (url)
+		(void)ct_base64url_encode(out, in, len);
+	else
+		ct_base64_encode(out, in, len);
 	return out;
 }
 
-/* Decodes standard or url-safe base64 (padding optional); at most max bytes. */
+/* Decodes standard or url-safe base64 (padding optional); 1 .. max bytes. */
 static int b64_decode(const char *in, size_t max, uint8_t **ret, size_t *ret_len)
 {
-	size_t len = strlen(in), pad = 0;
-	_cleanup_free_ char *tmp = NULL;
+	size_t len = strlen(in);
 	_cleanup_free_ uint8_t *out = NULL;
+	int n;
 
 	if (len == 0 || len > 4 * (max / 3 + 2))
 		return -EBADMSG;
-	tmp = malloc(len + 4);
-	if (!tmp)
-		return -ENOMEM;
-	for (size_t i = 0; i < len; i++) {
-		char c = in[i];
-		if (c == '-')
-			c = '+';
-		else if (c == '_')
-			c = '/';
-		else if (c == '=' && i + 2 >= len)
-			pad++;
-		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			   (c >= '0' && c <= '9') || c == '+' || c == '/'))
-			return -EBADMSG;
-		tmp[i] = c;
-	}
-	if (len % 4 == 1 || (pad && len % 4))
-		return -EBADMSG;
-	while (len % 4)
-		tmp[len++] = '=', pad++;
-	out = malloc(len / 4 * 3 + 1);
+	out = malloc(max ? max : 1);
 	if (!out)
 		return -ENOMEM;
-	int n = EVP_DecodeBlock(out, (const unsigned char *)tmp, (int)len);
-	if (n < 0 || (size_t)n < pad || (size_t)n - pad > max || (size_t)n == pad)
+	n = ct_base64_decode_full(out, max, in, len, CT_BASE64_URL_TOO | CT_BASE64_PAD_OPTIONAL);
+	if (n <= 0) /* malformed, over max, or empty */
 		return -EBADMSG;
-	*ret_len = (size_t)n - pad;
+	*ret_len = (size_t)n;
 	*ret = TAKE_PTR(out);
 	return 0;
 }

@@ -85,18 +85,23 @@ int ct_hex_decode(uint8_t *out, size_t n, const char *in, size_t inlen)
 	return 0;
 }
 
-/* Base64 digit for a 6-bit value, by range masks (A-Z, a-z, 0-9, '+', '/'). */
-static char ct_base64_digit(uint32_t v)
+/*
+ * Base64 digit for a 6-bit value, by range masks (A-Z, a-z, 0-9, then c62 and c63: '+' '/'
+ * or, URL-safe, '-' '_'). Which alphabet is public; the value is not.
+ */
+static char ct_base64_digit(uint32_t v, char c62, char c63)
 {
 	uint32_t upper = ct_in_range(v, 0, 25), lower = ct_in_range(v, 26, 51);
 	uint32_t digit = ct_in_range(v, 52, 61), plus = ct_in_range(v, 62, 62);
 	uint32_t slash = ct_in_range(v, 63, 63);
 
 	return (char)((upper & (v + 'A')) | (lower & (v - 26 + 'a')) | (digit & (v - 52 + '0')) |
-		      (plus & '+') | (slash & '/'));
+		      (plus & (uint32_t)c62) | (slash & (uint32_t)c63));
 }
 
-void ct_base64_encode(char *out, const uint8_t *in, size_t n)
+/* Encodes in[0..n) with the given digits 62 and 63, '=' padding or none; returns the length. */
+static size_t ct_base64_encode_alphabet(char *out, const uint8_t *in, size_t n, char c62,
+					char c63, bool pad)
 {
 	size_t o = 0;
 
@@ -104,21 +109,42 @@ void ct_base64_encode(char *out, const uint8_t *in, size_t n)
 		uint32_t b0 = in[i], b1 = i + 1 < n ? in[i + 1] : 0, b2 = i + 2 < n ? in[i + 2] : 0;
 		uint32_t w = b0 << 16 | b1 << 8 | b2;
 
-		out[o++] = ct_base64_digit(w >> 18);
-		out[o++] = ct_base64_digit((w >> 12) & 0x3f);
-		out[o++] = i + 1 < n ? ct_base64_digit((w >> 6) & 0x3f) : '=';
-		out[o++] = i + 2 < n ? ct_base64_digit(w & 0x3f) : '=';
+		out[o++] = ct_base64_digit(w >> 18, c62, c63);
+		out[o++] = ct_base64_digit((w >> 12) & 0x3f, c62, c63);
+		if (i + 1 < n)
+			out[o++] = ct_base64_digit((w >> 6) & 0x3f, c62, c63);
+		else if (pad)
+			out[o++] = '=';
+		if (i + 2 < n)
+			out[o++] = ct_base64_digit(w & 0x3f, c62, c63);
+		else if (pad)
+			out[o++] = '=';
 	}
 	out[o] = '\0';
+	return o;
 }
 
-/* Value of base64 digit c; *err gets all ones or'ed in when c is not one. */
-static uint32_t ct_base64_value(unsigned char ch, uint32_t *err)
+void ct_base64_encode(char *out, const uint8_t *in, size_t n)
 {
-	uint32_t c = ch;
+	(void)ct_base64_encode_alphabet(out, in, n, '+', '/', true);
+}
+
+size_t ct_base64url_encode(char *out, const uint8_t *in, size_t n)
+{
+	return ct_base64_encode_alphabet(out, in, n, '-', '_', false);
+}
+
+/*
+ * Value of base64 digit c; *err gets all ones or'ed in when c is not one. With url_too, '-'
+ * and '_' are digits 62 and 63 as well.
+ */
+static uint32_t ct_base64_value(unsigned char ch, bool url_too, uint32_t *err)
+{
+	uint32_t c = ch, url = 0u - (uint32_t)url_too;
 	uint32_t upper = ct_in_range(c, 'A', 'Z'), lower = ct_in_range(c, 'a', 'z');
-	uint32_t digit = ct_in_range(c, '0', '9'), plus = ct_in_range(c, '+', '+');
-	uint32_t slash = ct_in_range(c, '/', '/');
+	uint32_t digit = ct_in_range(c, '0', '9');
+	uint32_t plus = ct_in_range(c, '+', '+') | (url & ct_in_range(c, '-', '-'));
+	uint32_t slash = ct_in_range(c, '/', '/') | (url & ct_in_range(c, '_', '_'));
 
 	*err |= ~(upper | lower | digit | plus | slash);
 	return (upper & (c - 'A')) | (lower & (c - 'a' + 26)) | (digit & (c - '0' + 52)) |
@@ -127,24 +153,37 @@ static uint32_t ct_base64_value(unsigned char ch, uint32_t *err)
 
 int ct_base64_decode(uint8_t *out, size_t outcap, const char *in, size_t inlen)
 {
-	uint32_t err = 0;
-	size_t pad = 0, n, o = 0;
+	return ct_base64_decode_full(out, outcap, in, inlen, 0);
+}
 
-	/* Length and padding are public. */
-	if (inlen % 4 != 0)
-		return -EBADMSG;
-	if (inlen >= 1 && in[inlen - 1] == '=')
+int ct_base64_decode_full(uint8_t *out, size_t outcap, const char *in, size_t inlen,
+			  unsigned flags)
+{
+	bool url_too = flags & CT_BASE64_URL_TOO;
+	uint32_t err = 0;
+	size_t pad = 0, n, o = 0, padded = inlen;
+
+	/* Length and padding are public. Unpadded text is read as if padded to a multiple of 4. */
+	if (inlen % 4 != 0) {
+		if (!(flags & CT_BASE64_PAD_OPTIONAL) || inlen % 4 == 1 ||
+		    memchr(in, '=', inlen))
+			return -EBADMSG;
+		padded = inlen + (4 - inlen % 4);
+		pad = padded - inlen;
+	} else if (inlen >= 1 && in[inlen - 1] == '=')
 		pad = inlen >= 2 && in[inlen - 2] == '=' ? 2 : 1;
-	n = inlen / 4 * 3 - pad;
+	n = padded / 4 * 3 - pad;
 	if (n > outcap)
 		return -EMSGSIZE;
-	for (size_t i = 0; i < inlen; i += 4) {
-		bool last = i + 4 == inlen;
+	for (size_t i = 0; i < padded; i += 4) {
+		bool last = i + 4 == padded;
 		size_t digits = last ? 4 - pad : 4;
 		uint32_t w = 0;
 
 		for (size_t k = 0; k < 4; k++)
-			w = w << 6 | (k < digits ? ct_base64_value((unsigned char)in[i + k], &err) : 0);
+			w = w << 6 | (k < digits ? ct_base64_value((unsigned char)in[i + k], url_too,
+								   &err)
+						 : 0);
 		out[o++] = (uint8_t)(w >> 16);
 		if (digits > 2)
 			out[o++] = (uint8_t)(w >> 8);

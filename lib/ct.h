@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Constant-time helpers for secret data: comparison and hex encoding whose timing does not
- * depend on the bytes. Library code; never logs.
+ * Constant-time helpers for secret data: comparison, and hex and base64 (standard and
+ * URL-safe) codecs whose timing does not depend on the bytes. The tree's only base64 codec.
+ * Library code; never logs.
  */
 #pragma once
 
@@ -44,3 +45,24 @@ void ct_base64_encode(char *out, const uint8_t *in, size_t n);
  * in the data (lengths and the padding count are public).
  */
 int ct_base64_decode(uint8_t *out, size_t outcap, const char *in, size_t inlen) _wur_;
+
+/*
+ * The URL-safe alphabet (RFC 4648 section 5: '-' '_') without padding, as Azure Key Vault's
+ * BYOK files carry it: writes the text and a NUL to out (CT_BASE64_LEN(n) + 1 bytes are
+ * enough). Returns the text's length. Constant time in the data.
+ */
+size_t ct_base64url_encode(char *out, const uint8_t *in, size_t n);
+
+enum ct_base64_flags {
+	CT_BASE64_URL_TOO = 1u << 0,	  /* '-' and '_' accepted as well as '+' and '/' */
+	CT_BASE64_PAD_OPTIONAL = 1u << 1, /* unpadded text accepted (padded text still is) */
+};
+
+/*
+ * ct_base64_decode() with the liberties flags allows, for files written by other tools.
+ * Still refused: padding anywhere but at the end, padding on a length that is not a
+ * multiple of 4, a length of 1 modulo 4, and non-zero unused bits. Returns as
+ * ct_base64_decode().
+ */
+int ct_base64_decode_full(uint8_t *out, size_t outcap, const char *in, size_t inlen,
+			  unsigned flags) _wur_;

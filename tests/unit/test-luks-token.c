@@ -54,6 +54,59 @@ TEST(base64_rejects_noncanonical)
 	ASSERT_EQ(ct_base64_decode(dec, 2, "Zm9v", 4), -EMSGSIZE);
 }
 
+TEST(base64url_unpadded_vectors)
+{
+	static const char *const in[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+	static const char *const out[] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy" };
+	static const uint8_t hi[] = { 0xfb, 0xff, 0xbf };
+	char buf[16];
+	uint8_t dec[8];
+
+	for (size_t i = 0; i < 7; i++) {
+		ASSERT_EQ(ct_base64url_encode(buf, (const uint8_t *)in[i], strlen(in[i])),
+			  strlen(out[i]));
+		ASSERT_STREQ(buf, out[i]);
+		ASSERT_EQ(ct_base64_decode_full(dec, sizeof(dec), out[i], strlen(out[i]),
+						CT_BASE64_URL_TOO | CT_BASE64_PAD_OPTIONAL),
+			  (int)strlen(in[i]));
+		ASSERT_MEMEQ(dec, in[i], strlen(in[i]));
+	}
+	/* Digits 62 and 63: '-' '_' in the URL-safe alphabet, '+' '/' in the standard one. */
+	ct_base64_encode(buf, hi, sizeof(hi));
+	ASSERT_STREQ(buf, "+/+/");
+	ct_base64url_encode(buf, hi, sizeof(hi));
+	ASSERT_STREQ(buf, "-_-_");
+	ASSERT_EQ(ct_base64_decode_full(dec, sizeof(dec), "-_+/", 4, CT_BASE64_URL_TOO), 3);
+	ASSERT_MEMEQ(dec, hi, sizeof(hi));
+	/* Padded text is still read with padding optional. */
+	ASSERT_EQ(ct_base64_decode_full(dec, sizeof(dec), "Zg==", 4, CT_BASE64_PAD_OPTIONAL), 1);
+}
+
+TEST(base64_decode_full_refuses)
+{
+	/* Liberties only where asked for: the URL alphabet and missing padding. */
+	static const struct {
+		const char *in;
+		unsigned flags;
+	} bad[] = {
+		{ "-_-_", 0 }, { "Zg", 0 }, { "Zg", CT_BASE64_URL_TOO },
+		{ "-_-_", CT_BASE64_PAD_OPTIONAL }, { "Z", CT_BASE64_PAD_OPTIONAL },
+		{ "Zm9vY", CT_BASE64_PAD_OPTIONAL }, { "Zg=", CT_BASE64_PAD_OPTIONAL },
+		{ "Zh", CT_BASE64_PAD_OPTIONAL }, { "Zm9", CT_BASE64_PAD_OPTIONAL },
+		{ "Zm=v", CT_BASE64_PAD_OPTIONAL | CT_BASE64_URL_TOO },
+		{ "Zm9v!", CT_BASE64_PAD_OPTIONAL | CT_BASE64_URL_TOO },
+		{ "Zm.v", CT_BASE64_PAD_OPTIONAL | CT_BASE64_URL_TOO },
+	};
+	uint8_t dec[16];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ASSERT_EQ(ct_base64_decode_full(dec, sizeof(dec), bad[i].in, strlen(bad[i].in),
+						bad[i].flags),
+			  -EBADMSG);
+	ASSERT_EQ(ct_base64_decode_full(dec, 2, "Zm9v", 4, CT_BASE64_PAD_OPTIONAL), -EMSGSIZE);
+	ASSERT_EQ(ct_base64_decode_full(dec, 1, "Zm8", 3, CT_BASE64_PAD_OPTIONAL), -EMSGSIZE);
+}
+
 /* A valid token for KEK "disk-kek" version 3, keyslot 1, with its JSON. */
 static int make_token(struct luks_token *t, char **ret_json)
 {
