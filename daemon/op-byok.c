@@ -146,7 +146,7 @@ int op_kek_export_exchange_key(struct op_ctx *c)
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
 	_cleanup_secmem_ uint8_t *der = NULL;
 	_cleanup_free_ char *meta = NULL, *json = NULL;
-	struct byok_bundle b = {};
+	_cleanup_(byok_bundle_done) struct byok_bundle b = {};
 	size_t der_len = 0;
 	int r;
 
@@ -164,23 +164,21 @@ int op_kek_export_exchange_key(struct op_ctx *c)
 	if ((r = byok_pubkey_spki(k, &b.spki, &b.spki_len)) < 0 ||
 	    (r = byok_kid_from_spki(b.spki, b.spki_len, b.kid)) < 0 ||
 	    (r = private_der(k, &der, &der_len)) < 0 || (r = exchange_meta_json(&b, &meta)) < 0)
-		goto out;
+		return r;
 	/* Sealing runs the attestation gate first: no exchange key from a CVM that fails it. */
 	r = store_exchange_write(c->m, c->key, meta, der, der_len, c->why, sizeof(c->why));
 	if (r < 0)
-		goto out;
+		return r;
 	r = bundle_report(c, &b);
 	if (r < 0) {
 		(void)store_exchange_remove(c->m, c->key);
-		goto out;
+		return r;
 	}
 	r = byok_bundle_format(&b, &json);
 	if (r < 0)
-		goto out;
+		return r;
 	vhsm_wire_add_str(c->reply, VHSM_TAG_KID, b.kid);
 	vhsm_wire_add_str(c->reply, VHSM_TAG_BYOK, json);
-out:
-	byok_bundle_done(&b);
 	return r;
 }
 #pragma GCC diagnostic pop
@@ -402,7 +400,7 @@ int op_kek_import(struct op_ctx *c)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *xk = NULL;
 	_cleanup_secmem_ uint8_t *pt = NULL;
-	struct byok_file f = {};
+	_cleanup_(byok_file_done) struct byok_file f = {};
 	struct kek_meta meta = {};
 	enum seal_profile prof = SEAL_PROFILE_STRICT;
 	const uint8_t *keys = NULL;
@@ -411,47 +409,40 @@ int op_kek_import(struct op_ctx *c)
 
 	if ((r = op_get_kek_name(c)) < 0 || (r = import_flags(c, &meta, &prof)) < 0 ||
 	    (r = import_parse(c, &f)) < 0)
-		goto out;
-	if (kek_exists(c)) {
-		r = op_fail(c, -EEXIST, "KEK %s already exists", c->key);
-		goto out;
-	}
+		return r;
+	if (kek_exists(c))
+		return op_fail(c, -EEXIST, "KEK %s already exists", c->key);
 	r = import_exchange_key(c, &f, &xk);
 	if (r < 0)
-		goto out;
+		return r;
 	r = byok_rsa_aes_unwrap(xk, f.enc, f.ciphertext, f.ciphertext_len, &pt, &pt_len);
 	if (r < 0) {
 		/* A failed unwrap burns the key: no decryption oracle for repeated tries. */
 		exchange_spend(c, f.kid, "burnt by a failed unwrap");
-		r = op_fail(c, r == -EBADMSG ? -EBADMSG : -EKEYREJECTED, "the BYOK ciphertext does "
-			    "not unwrap with exchange key %s (modified or wrapped for another "
-			    "key); the exchange key is destroyed", f.kid);
-		goto out;
+		return op_fail(c, r == -EBADMSG ? -EBADMSG : -EKEYREJECTED, "the BYOK ciphertext "
+			       "does not unwrap with exchange key %s (modified or wrapped for "
+			       "another key); the exchange key is destroyed", f.kid);
 	}
 	r = import_material(c, pt, pt_len, &meta, &keys);
 	if (r < 0)
-		goto out;
+		return r;
 	/* Spent before the KEK is sealed: a crash between the two must leave the file refused,
 	 * never importable a second time once the KEK is deleted. */
 	r = store_exchange_mark(c->m, f.kid, "used");
-	if (r < 0) {
-		r = op_fail(c, r, "cannot record exchange key %s as spent: %s; nothing imported",
-			    f.kid, strerror(-r));
-		goto out;
-	}
+	if (r < 0)
+		return op_fail(c, r, "cannot record exchange key %s as spent: %s; nothing imported",
+			       f.kid, strerror(-r));
 	r = store_write(c->m, &meta, prof, keys, true, NULL, c->why, sizeof(c->why));
 	if (r < 0) {
 		/* Nothing was stored (a failed directory fsync may still have stored it): only
 		 * then may the file be tried again. */
 		if (!kek_exists(c))
 			(void)store_exchange_unmark(c->m, f.kid);
-		goto out;
+		return r;
 	}
 	(void)store_exchange_remove(c->m, c->key);
 	c->version = meta.versions[meta.n_versions - 1].version;
 	vhsm_wire_add_u32(c->reply, VHSM_TAG_VERSION, c->version);
-out:
-	byok_file_done(&f);
 	return r;
 }
 
@@ -530,12 +521,16 @@ static int backup_evidence(struct op_ctx *c, struct byok_file *f)
 	return 0;
 }
 
+/* The same false positive of gcc 12's analyzer as above (on json, initialised to NULL). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-use-of-uninitialized-value"
 int op_kek_backup(struct op_ctx *c)
 {
 	_cleanup_secmem_ uint8_t *keys = NULL, *set = NULL;
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
 	_cleanup_free_ char *json = NULL;
-	struct byok_file f = { .enc = BYOK_ENC_RSA_AES_KEY_WRAP_256, .kind = BYOK_KIND_BACKUP };
+	_cleanup_(byok_file_done) struct byok_file f = { .enc = BYOK_ENC_RSA_AES_KEY_WRAP_256,
+							 .kind = BYOK_KIND_BACKUP };
 	struct kek_meta meta;
 	struct seal_params p;
 	struct seal_binding b;
@@ -565,20 +560,16 @@ int op_kek_backup(struct op_ctx *c)
 		return op_fail(c, r, "cannot encode the key set");
 	strcpy(f.kek, c->key);
 	r = byok_rsa_aes_wrap(pub, f.enc, set, set_len, &f.ciphertext, &f.ciphertext_len);
-	if (r < 0) {
-		byok_file_done(&f);
+	if (r < 0)
 		return op_fail(c, r, "wrapping the backup failed");
-	}
 	r = backup_evidence(c, &f);
-	if (r < 0) {
-		byok_file_done(&f);
+	if (r < 0)
 		return r;
-	}
 	r = byok_file_format(&f, "vhsmd " VHSM_VERSION " (backup)", &json);
-	byok_file_done(&f);
 	if (r < 0)
 		return op_fail(c, r, "formatting the backup failed");
 	c->version = meta.versions[meta.n_versions - 1].version;
 	vhsm_wire_add_str(c->reply, VHSM_TAG_BYOK, json);
 	return 0;
 }
+#pragma GCC diagnostic pop
