@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <syslog.h> /* LOG_ERR, LOG_WARNING, ... for log_msg() */
 
 #include "macro.h"
 
@@ -16,5 +17,8 @@
  */
 bool journal_reachable(void);
 
-/* Logs one operator message at syslog priority prio (journal or "vhsmd: ..." on stderr). */
+/*
+ * Logs one operator message at syslog priority prio (LOG_ERR, LOG_WARNING, ...; journal or
+ * "vhsmd: ..." on stderr).
+ */
 void log_msg(int prio, const char *fmt, ...) _printf_(2, 3);

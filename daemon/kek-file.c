@@ -121,7 +121,7 @@ static int damaged(struct kek_mark *k, const char *path, const char *what, char 
 		 "or restore it from a backup or re-import the KEK (BYOK) and restart vhsmd",
 		 path, k->name, what, k->name);
 	if (first)
-		log_msg(2, "%s", why);
+		log_msg(LOG_CRIT, "%s", why);
 	return -EBADMSG;
 }
 
@@ -144,8 +144,8 @@ static int compare_file(struct kek_mark *k, int fd, const struct stat *st, const
 		return damaged(k, path, "its content changed: it no longer holds the KEK in use",
 			       why, whylen);
 	if (k->damage[0])
-		log_msg(5, "sealed file %s of KEK %s matches the KEK in memory again", path,
-			k->name);
+		log_msg(LOG_NOTICE, "sealed file %s of KEK %s matches the KEK in memory again",
+			path, k->name);
 	k->damage[0] = 0;
 	k->has_id = true;
 	k->dev = st->st_dev;

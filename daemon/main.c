@@ -45,7 +45,7 @@ static bool arg_luks_standalone;
 static void debug_sink(void *userdata, const char *msg)
 {
 	(void)userdata;
-	log_msg(7, "debug: %s", msg);
+	log_msg(LOG_DEBUG, "debug: %s", msg);
 }
 
 static void help(void)
@@ -120,40 +120,41 @@ static int parse_argv(int argc, char **argv)
 		case O_POLICY: arg_policy = optarg; break;
 		case O_TRUST:
 			if (arg_n_trust_roots >= VHSMD_MAX_TRUST_ROOTS) {
-				log_msg(3, "at most %u --trust-root", VHSMD_MAX_TRUST_ROOTS);
+				log_msg(LOG_ERR, "at most %u --trust-root", VHSMD_MAX_TRUST_ROOTS);
 				return -EINVAL;
 			}
 			arg_trust_roots[arg_n_trust_roots++] = optarg;
 			break;
 		case O_IDLE:
 			if (parse_long(optarg, 0, 86400 * 365, &arg_idle) < 0) {
-				log_msg(3, "invalid --idle-timeout '%s'", optarg);
+				log_msg(LOG_ERR, "invalid --idle-timeout '%s'", optarg);
 				return -EINVAL;
 			}
 			break;
 		case O_INTERVAL:
 			if (parse_long(optarg, 1, 86400 * 365, &arg_interval) < 0) {
-				log_msg(3, "invalid --attest-interval '%s'", optarg);
+				log_msg(LOG_ERR, "invalid --attest-interval '%s'", optarg);
 				return -EINVAL;
 			}
 			break;
 		case O_AUDIT_BYTES:
 			if (parse_long(optarg, AUDIT_BUDGET_MIN, LONG_MAX, &arg_audit_max_bytes) < 0) {
-				log_msg(3, "invalid --audit-max-bytes '%s' (at least %u)", optarg,
-					AUDIT_BUDGET_MIN);
+				log_msg(LOG_ERR, "invalid --audit-max-bytes '%s' (at least %u)",
+					optarg, AUDIT_BUDGET_MIN);
 				return -EINVAL;
 			}
 			break;
 		case O_AUDIT_AGE:
 			if (parse_long(optarg, 0, 36500, &arg_audit_max_age_days) < 0) {
-				log_msg(3, "invalid --audit-max-age-days '%s' (0..36500)", optarg);
+				log_msg(LOG_ERR, "invalid --audit-max-age-days '%s' (0..36500)",
+					optarg);
 				return -EINVAL;
 			}
 			break;
 		case O_FRESH:
 			if (parse_long(optarg, VHSMD_ATTEST_FRESH_MS_MIN, VHSMD_ATTEST_FRESH_MS_MAX,
 				       &arg_fresh_ms) < 0) {
-				log_msg(3, "invalid --attest-fresh-ms '%s' (%u..%u)", optarg,
+				log_msg(LOG_ERR, "invalid --attest-fresh-ms '%s' (%u..%u)", optarg,
 					VHSMD_ATTEST_FRESH_MS_MIN, VHSMD_ATTEST_FRESH_MS_MAX);
 				return -EINVAL;
 			}
@@ -168,7 +169,7 @@ static int parse_argv(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		log_msg(3, "unexpected argument '%s'", argv[optind]);
+		log_msg(LOG_ERR, "unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
 	return 1;
@@ -189,7 +190,8 @@ static int setup(struct manager *m)
 	if (arg_test_clock) {
 		/* A clock the caller controls would let it move purge protection: tests only. */
 		if (strncmp(arg_device, "sim:", 4) != 0) {
-			log_msg(3, "--test-clock is for tests on the simulator (sim:FILE) only");
+			log_msg(LOG_ERR,
+				"--test-clock is for tests on the simulator (sim:FILE) only");
 			return -EINVAL;
 		}
 		m->test_clock_path = strdup(arg_test_clock);
@@ -207,34 +209,35 @@ static int setup(struct manager *m)
 		r = amd_cert_load_file_role(arg_trust_roots[i], AMD_CERT_ARK, &m->trust_roots[i],
 					    &m->trust_root_lens[i]);
 		if (r < 0) {
-			log_msg(3, "--trust-root %s: %s", arg_trust_roots[i], strerror(-r));
+			log_msg(LOG_ERR, "--trust-root %s: %s", arg_trust_roots[i], strerror(-r));
 			return r;
 		}
 		m->n_trust_roots++;
 	}
 	r = snp_dev_open(arg_device, &m->dev);
 	if (r < 0) {
-		log_msg(3, "cannot open SNP device %s: %s%s", arg_device, strerror(-r),
+		log_msg(LOG_ERR, "cannot open SNP device %s: %s%s", arg_device, strerror(-r),
 			r == -ENOPKG ? " (the simulator module is not installed)" : "");
 		return r;
 	}
 	if (snp_dev_is_simulated(m->dev))
-		log_msg(4, "SIMULATED SNP device %s: evidence is not AMD-signed; for tests and "
-			"development only", arg_device);
+		log_msg(LOG_WARNING, "SIMULATED SNP device %s: evidence is not AMD-signed; for "
+			"tests and development only", arg_device);
 	r = store_open(m);
 	if (r < 0) {
-		log_msg(3, "cannot open state directory %s: %s", arg_state_dir, strerror(-r));
+		log_msg(LOG_ERR, "cannot open state directory %s: %s", arg_state_dir, strerror(-r));
 		return r;
 	}
 	r = clock_load(m);
 	if (r < 0) {
-		log_msg(3, "cannot read the clock high-water mark %s/clock: %s", arg_state_dir,
-			strerror(-r));
+		log_msg(LOG_ERR, "cannot read the clock high-water mark %s/clock: %s",
+			arg_state_dir, strerror(-r));
 		return r;
 	}
 	r = audit_open(m, &m->audit);
 	if (r < 0) {
-		log_msg(3, "cannot open the audit log in %s: %s%s", arg_state_dir, strerror(-r),
+		log_msg(LOG_ERR, "cannot open the audit log in %s: %s%s", arg_state_dir,
+			strerror(-r),
 			r == -EREMOTEIO || r == -ENODEV ? " (the audit key cannot be derived)" : "");
 		return r;
 	}
@@ -255,7 +258,7 @@ static int run(int argc, char **argv)
 		vhsm_log_set_sink(debug_sink, NULL);
 	r = secmem_harden_process();
 	if (r < 0)
-		log_msg(4, "cannot disable core dumps: %s", strerror(-r));
+		log_msg(LOG_WARNING, "cannot disable core dumps: %s", strerror(-r));
 	/* Every request allocates and frees small secrets (KEK versions, DEKs); keep a few
 	 * wiped, locked pages for them rather than mapping and unmapping each time. */
 	(void)secmem_pool_enable(VHSMD_SECMEM_POOL);
@@ -271,12 +274,14 @@ static int run(int argc, char **argv)
 	/* The attestation first: the audit key is derived after vhsmd's first report. */
 	r = attest_now(m);
 	if (r < 0)
-		log_msg(4, "initial attestation failed (%s): nothing will be released until it "
-			"passes", m->attest.error[0] ? m->attest.error : m->attest.failures);
+		log_msg(LOG_WARNING, "initial attestation failed (%s): nothing will be released "
+			"until it passes",
+			m->attest.error[0] ? m->attest.error : m->attest.failures);
 	struct audit_record rec = { .event = "daemon.start", .result = 0 };
 	if (audit_log(m, &rec) < 0 && audit_key_status(m->audit) < 0)
-		log_msg(4, "the audit log is not open yet (%s): requests that need an audit "
-			"record are refused until it is", strerror(-audit_key_status(m->audit)));
+		log_msg(LOG_WARNING, "the audit log is not open yet (%s): requests that need an "
+			"audit record are refused until it is",
+			strerror(-audit_key_status(m->audit)));
 	sd_notify(false, "READY=1");
 	r = sd_event_loop(m->event);
 	sd_notify(false, "STOPPING=1");

@@ -88,7 +88,7 @@ static void log_policy(const struct manager *m, bool changed)
 	char hex[65];
 
 	if (!m->policy) {
-		log_msg(3, "policy file invalid: %s; nothing is released until it is fixed "
+		log_msg(LOG_ERR, "policy file invalid: %s; nothing is released until it is fixed "
 			"(check it with vhsmctl policy check %s; reload with systemctl reload vhsmd)",
 			m->policy_error, m->policy_path);
 		return;
@@ -97,10 +97,10 @@ static void log_policy(const struct manager *m, bool changed)
 		return;
 	ct_hex_encode(hex, m->policy_digest, sizeof(m->policy_digest));
 	if (m->policy_from_file)
-		log_msg(5, "policy %s in force (digest %s)", m->policy_path, hex);
+		log_msg(LOG_NOTICE, "policy %s in force (digest %s)", m->policy_path, hex);
 	else
-		log_msg(4, "no %s: using the built-in default policy (debug and migration agents "
-			"refused, anything else allowed; digest %s)", m->policy_path, hex);
+		log_msg(LOG_WARNING, "no %s: using the built-in default policy (debug and migration "
+			"agents refused, anything else allowed; digest %s)", m->policy_path, hex);
 }
 
 int policy_file_load(struct manager *m)
