@@ -360,16 +360,18 @@ int dek_revoke_keys(const char *name, unsigned *ret_failed)
 	struct revoke_state s = {};
 	int r = for_each_key(name, revoke_one, &s);
 
+	if (r < 0)
+		return r;
 	*ret_failed = s.failed;
-	return r < 0 ? r : s.done;
+	return s.done;
 }
 
 int dek_revoke_for_kek(struct manager *m, const char *kek, unsigned *ret_failed)
 {
 	char **names = NULL;
+	unsigned failed_total = 0;
 	int total = 0, r;
 
-	*ret_failed = 0;
 	r = dek_list_names(m, &names);
 	if (r < 0)
 		return r;
@@ -382,11 +384,14 @@ int dek_revoke_for_kek(struct manager *m, const char *kek, unsigned *ret_failed)
 		dek_done(&d);
 		if (!match)
 			continue;
+		/* A DEK whose keys cannot be listed has none revoked and none failed. */
 		r = dek_revoke_keys(*n, &failed);
-		*ret_failed += failed;
-		if (r > 0)
-			total += r;
+		if (r < 0)
+			continue;
+		failed_total += failed;
+		total += r;
 	}
 	strv_free(names);
+	*ret_failed = failed_total;
 	return total;
 }

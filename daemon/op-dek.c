@@ -96,9 +96,12 @@ static int kek_key(struct op_ctx *c, const char *kek, uint32_t version, uint8_t 
 		version = meta.versions[meta.n_versions - 1].version;
 	for (uint32_t i = 0; i < meta.n_versions; i++)
 		if (meta.versions[i].version == version) {
-			*ret_key = secmem_dup(keys + (size_t)i * KEK_KEY_SIZE, KEK_KEY_SIZE);
+			uint8_t *key = secmem_dup(keys + (size_t)i * KEK_KEY_SIZE, KEK_KEY_SIZE);
 			c->version = version;
-			return *ret_key ? 0 : -ENOMEM;
+			if (!key)
+				return -ENOMEM;
+			*ret_key = key;
+			return 0;
 		}
 	return op_fail(c, -ENOKEY, "KEK %s has no version %u", kek, version);
 }

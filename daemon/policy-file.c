@@ -55,8 +55,11 @@ static int read_policy(const struct manager *m, struct snp_policy **ret_policy,
 	if (fd < 0) {
 		r = negative_errno();
 		if (r == -ENOENT && !m->policy_required) {
+			r = snp_policy_new_default(ret_policy);
+			if (r < 0)
+				return r;
 			*ret_from_file = false;
-			return snp_policy_new_default(ret_policy);
+			return r;
 		}
 		snprintf(err, errlen, "cannot open: %s", strerror(-r));
 		return r;
