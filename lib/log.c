@@ -34,6 +34,13 @@ static void log_emit(const char *msg)
 	errno = saved;
 }
 
+void vhsm_log_forward(void *userdata, const char *msg)
+{
+	(void)userdata;
+	if (log_sink && msg)
+		log_emit(msg);
+}
+
 void vhsm_log_debug(const char *fmt, ...)
 {
 	char buf[LOG_LINE_MAX];

@@ -21,3 +21,11 @@ void vhsm_log_debug(const char *fmt, ...) _printf_(1, 2);
  * err (a negative errno) so that callers can write `return log_openssl(-EIO, "...")`.
  */
 int vhsm_log_openssl(int err, const char *what);
+
+/*
+ * A sink that hands msg to this copy of the library's sink for the calling thread (dropped
+ * when there is none). For a dlopen'ed module that links its own copy of libvhsm (the
+ * simulator): installed there as the module's sink, the module's messages reach the
+ * program's. userdata is unused.
+ */
+void vhsm_log_forward(void *userdata, const char *msg);

@@ -541,6 +541,7 @@ static int sim_open(const char *state_file, struct snp_dev **ret)
 	const struct snp_transport_ops *ops = NULL;
 	struct snp_dev *d = NULL;
 	snp_sim_open_fn open_fn;
+	snp_sim_set_log_fn set_log_fn;
 	void *ctx = NULL, *h;
 	int r;
 
@@ -562,6 +563,10 @@ static int sim_open(const char *state_file, struct snp_dev **ret)
 		dlclose(h);
 		return -ELIBBAD;
 	}
+	/* The module logs through its own copy of libvhsm: point that at our sink. */
+	set_log_fn = (snp_sim_set_log_fn)dlsym(h, SNP_SIM_SET_LOG_SYMBOL);
+	if (set_log_fn)
+		set_log_fn(vhsm_log_forward, NULL);
 	r = open_fn(state_file, &ops, &ctx);
 	if (r >= 0 && (!ops || !ops->guest_request)) {
 		if (ops && ops->close)

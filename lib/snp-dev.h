@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
 #include "macro.h"
 #include "snp-abi.h"
 
@@ -125,3 +126,11 @@ const char *snp_fw_status_name(uint32_t status);
 typedef int (*snp_sim_open_fn)(const char *state_file, const struct snp_transport_ops **ret_ops,
 			       void **ret_ctx);
 #define SNP_SIM_OPEN_SYMBOL "vhsm_snp_sim_open"
+
+/*
+ * Optional second entry point (symbol "vhsm_snp_sim_set_log"): the sink the module's debug
+ * messages go to, installed by each of its entry points. snp_dev_open() passes
+ * vhsm_log_forward, so that they appear wherever the program's own debug messages do.
+ */
+typedef void (*snp_sim_set_log_fn)(vhsm_log_sink_t sink, void *userdata);
+#define SNP_SIM_SET_LOG_SYMBOL "vhsm_snp_sim_set_log"

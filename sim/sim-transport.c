@@ -241,6 +241,19 @@ static int envelope_check(enum snp_ioctl_nr nr, struct snp_guest_request *io,
 	return 0;
 }
 
+/*
+ * The sink the loading program gave (vhsm_snp_sim_set_log), for this module's copy of
+ * libvhsm: its sink is per thread, so each entry point installs it on the calling thread.
+ */
+static vhsm_log_sink_t host_sink;
+static void *host_userdata;
+
+static void sim_log_enter(void)
+{
+	if (host_sink)
+		vhsm_log_set_sink(host_sink, host_userdata);
+}
+
 static int sim_guest_request(void *ctx, enum snp_ioctl_nr nr, struct snp_guest_request *io)
 {
 	struct sim_ctx *c = ctx;
@@ -248,6 +261,7 @@ static int sim_guest_request(void *ctx, enum snp_ioctl_nr nr, struct snp_guest_r
 	uint64_t exitinfo2_in;
 	int r;
 
+	sim_log_enter();
 	if (!c || !io)
 		return -EINVAL;
 	exitinfo2_in = io->exitinfo2;
@@ -278,6 +292,7 @@ static void sim_close(void *ctx)
 {
 	struct sim_ctx *c = ctx;
 
+	sim_log_enter();
 	if (!c)
 		return;
 	loaded_done(&c->cur);
@@ -298,6 +313,7 @@ _public_ int vhsm_snp_sim_open(const char *state_file, const struct snp_transpor
 	struct sim_ctx *c;
 	int r;
 
+	sim_log_enter();
 	if (!state_file || !*state_file || !ret_ops || !ret_ctx)
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
@@ -319,4 +335,18 @@ _public_ int vhsm_snp_sim_open(const char *state_file, const struct snp_transpor
 	*ret_ops = &sim_ops;
 	*ret_ctx = c;
 	return 0;
+}
+
+/*
+ * sink: where this module's debug messages go from now on (NULL: nowhere), as the loading
+ * program's vhsm_log_forward. This copy's own vhsm_log_forward is refused: installed as this
+ * copy's sink it would call itself.
+ */
+_public_ void vhsm_snp_sim_set_log(vhsm_log_sink_t sink, void *userdata)
+{
+	if (sink == vhsm_log_forward)
+		return;
+	host_sink = sink;
+	host_userdata = userdata;
+	vhsm_log_set_sink(sink, userdata);
 }

@@ -198,3 +198,9 @@ int sim_fw_derived_key(const struct sim_state *s, const struct snp_derived_key_r
  */
 int vhsm_snp_sim_open(const char *state_file, const struct snp_transport_ops **ret_ops,
 		      void **ret_ctx) _wur_;
+
+/*
+ * Module entry point (see snp_sim_set_log_fn in snp-dev.h): the loading program's debug
+ * sink, which this module's entry points then install for their thread. Never fails.
+ */
+void vhsm_snp_sim_set_log(vhsm_log_sink_t sink, void *userdata);
