@@ -177,3 +177,23 @@ TEST(log_sink_is_per_thread)
 	ASSERT_EQ(capture.count, 1);
 	ASSERT_STREQ(capture.first, "from this thread");
 }
+
+TEST(log_forward_hands_messages_to_the_sink)
+{
+	unsigned with_sink;
+	int saved;
+
+	capture_start();
+	errno = ENOKEY;
+	vhsm_log_forward(NULL, "sim: from another copy");
+	saved = errno;
+	vhsm_log_forward(NULL, NULL);
+	with_sink = capture.count;
+	vhsm_log_set_sink(NULL, NULL);
+	vhsm_log_forward(NULL, "dropped: no sink");
+
+	ASSERT_EQ(with_sink, 1);
+	ASSERT_EQ(capture.count, 1);
+	ASSERT_STREQ(capture.last, "sim: from another copy");
+	ASSERT_EQ(saved, ENOKEY); /* the sink's errno does not leak out */
+}
