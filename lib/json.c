@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "parse-util.h"
 #include "text.h"
 
 int json_fail(char *err, size_t errlen, int r, const char *fmt, ...)
@@ -73,17 +74,6 @@ struct scan_frame {
 	size_t key_lens[JSON_MEMBERS_MAX];
 };
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decodes the next code unit of a raw (already validated) JSON string: an escape gives the
  * unit it stands for (\uXXXX: the 16-bit value), any other byte itself. Two member names are
@@ -108,7 +98,7 @@ static unsigned scan_unit(const char *s, size_t len, size_t *i)
 	case 't': return '\t';
 	case 'u':
 		for (unsigned k = 0; k < 4 && *i < len; k++, (*i)++) {
-			int d = hex_digit(s[*i]);
+			int d = parse_hex_digit(s[*i]);
 			u = u << 4 | (unsigned)(d < 0 ? 0 : d);
 		}
 		return u;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "p11uri.h"
+#include "parse-util.h"
 #include "secmem.h"
 
 void p11uri_done(struct p11uri *u)
@@ -12,12 +13,6 @@ void p11uri_done(struct p11uri *u)
 	if (u->pin_value)
 		secmem_free(u->pin_value);
 	u->pin_value = NULL;
-}
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
 /* Percent-decodes v[0..n) into out (cap bytes, NUL-terminated unless binary). */
@@ -30,7 +25,7 @@ static int pct_decode(const char *v, size_t n, uint8_t *out, size_t cap, size_t 
 		if (c == '%') {
 			if (i + 2 >= n)
 				return -EBADMSG;
-			int h = hexval(v[i + 1]), l = hexval(v[i + 2]);
+			int h = parse_hex_digit(v[i + 1]), l = parse_hex_digit(v[i + 2]);
 			if (h < 0 || l < 0)
 				return -EBADMSG;
 			c = h << 4 | l;

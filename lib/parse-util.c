@@ -47,6 +47,17 @@ int parse_uint64_full(const char *s, unsigned base, unsigned flags, uint64_t min
 	return 0;
 }
 
+int parse_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -EINVAL;
+}
+
 int parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret_value)
 {
 	long long v;

@@ -23,6 +23,12 @@ enum parse_flags {
 int parse_uint64_full(const char *s, unsigned base, unsigned flags, uint64_t min, uint64_t max,
 		      uint64_t *ret_value) _wur_;
 
+/*
+ * Value of the hexadecimal digit c (either case), or -EINVAL. Not constant time: for public
+ * text (JSON escapes, measurements, URIs); secrets go through ct_hex_decode().
+ */
+int parse_hex_digit(char c);
+
 /* A decimal signed integer (optional leading '-') within [min, max]; returns as above. */
 int parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret_value) _wur_;
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "parse-util.h"
 #include "policy.h"
 
 enum policy_list_kind {
@@ -185,17 +186,6 @@ static int parse_uint(struct json_object *v, const char *path, uint32_t min, uin
 	return 0;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int parse_hex(struct json_object *v, const char *path, uint8_t *out, size_t size,
 		     char *err, size_t errlen)
 {
@@ -211,7 +201,7 @@ static int parse_hex(struct json_object *v, const char *path, uint8_t *out, size
 		return fail(err, errlen, -EBADMSG, "%s: expected %zu hex digits, got %zu", path,
 			    2 * size, len);
 	for (size_t i = 0; i < size; i++) {
-		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+		int hi = parse_hex_digit(s[2 * i]), lo = parse_hex_digit(s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return fail(err, errlen, -EBADMSG, "%s: non-hex character at position %zu",

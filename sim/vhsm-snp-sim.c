@@ -80,17 +80,6 @@ static int usage_error(const char *verb, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Hex bytes, optional "0x". Exactly n bytes, or with pad up to n bytes (zero-filled). */
 static int parse_hex_bytes(const char *s, uint8_t *out, size_t n, bool pad)
 {
@@ -106,7 +95,7 @@ static int parse_hex_bytes(const char *s, uint8_t *out, size_t n, bool pad)
 		return -EINVAL;
 	memset(out, 0, n);
 	for (size_t i = 0; i < bytes; i++) {
-		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+		int hi = parse_hex_digit(s[2 * i]), lo = parse_hex_digit(s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -EINVAL;

@@ -2,6 +2,7 @@
 /* Tests for parse-util: whole-string integers with their range checked. */
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "parse-util.h"
 #include "test.h"
@@ -79,4 +80,19 @@ TEST(parse_int64_signed)
 	ASSERT_EQ(parse_int64(" 1", INT64_MIN, INT64_MAX, &v), -EINVAL);
 	ASSERT_EQ(parse_int64("1 ", INT64_MIN, INT64_MAX, &v), -EINVAL);
 	ASSERT_EQ(v, 7);
+}
+
+TEST(parse_hex_digit_both_cases_only)
+{
+	static const char digits[] = "0123456789abcdef", upper[] = "ABCDEF";
+
+	for (int i = 0; i < 16; i++)
+		ASSERT_EQ(parse_hex_digit(digits[i]), i);
+	for (int i = 0; i < 6; i++)
+		ASSERT_EQ(parse_hex_digit(upper[i]), 10 + i);
+	for (int c = 0; c < 256; c++) {
+		if (c < 128 && strchr("0123456789abcdefABCDEF", c) && c != 0)
+			continue;
+		ASSERT_EQ(parse_hex_digit((char)c), -EINVAL);
+	}
 }
