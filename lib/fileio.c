@@ -234,29 +234,56 @@ static size_t grow_cap(size_t cap, size_t limit)
 	return cap * 2;
 }
 
-int fileio_read_fd(int fd, size_t max, uint8_t **ret_data, size_t *ret_len)
+/* Replaces *buf (cap bytes, len used) by a secmem region of ncap bytes; the old one is wiped. */
+static int secret_grow(uint8_t **buf, size_t len, size_t ncap)
 {
-	_cleanup_free_ uint8_t *buf = NULL;
-	size_t cap = 0, len = 0;
+	uint8_t *nbuf = secmem_alloc(ncap);
 
-	if (fd < 0 || !ret_data || !ret_len)
-		return -EINVAL;
-	/* Keeps limit + 1 content bytes + the NUL representable. */
-	if (max > SIZE_MAX - 2)
-		max = SIZE_MAX - 2;
+	if (!nbuf)
+		return negative_errno();
+	if (len > 0)
+		memcpy(nbuf, *buf, len);
+	secmem_free(*buf);
+	*buf = nbuf;
+	return 0;
+}
+
+/* Grows *buf (len bytes used) to ncap bytes and a NUL: plain memory, or secmem for secrets. */
+static int buf_grow(uint8_t **buf, size_t len, size_t ncap, bool secret)
+{
+	uint8_t *nbuf;
+
+	if (secret)
+		return secret_grow(buf, len, ncap + 1);
+	nbuf = realloc(*buf, ncap + 1);
+	if (!nbuf)
+		return -ENOMEM;
+	*buf = nbuf;
+	return 0;
+}
+
+/*
+ * Reads fd to its end into *buf (NULL at first), grown as needed up to max content bytes, and
+ * NUL-terminates it. Returns 0, -EMSGSIZE past max, or -errno; the caller frees *buf on every
+ * path (free or secmem_free, as secret says).
+ */
+static int read_to_end(int fd, size_t max, bool secret, uint8_t **buf, size_t *ret_len)
+{
+	size_t cap = 0, len = 0;
+	int r;
+
 	for (;;) {
 		ssize_t k;
 
 		if (len == cap) {
 			size_t ncap = grow_cap(cap, max);
-			uint8_t *nbuf = realloc(buf, ncap + 1);
 
-			if (!nbuf)
-				return -ENOMEM;
-			buf = nbuf;
+			r = buf_grow(buf, len, ncap, secret);
+			if (r < 0)
+				return r;
 			cap = ncap;
 		}
-		k = read_retry(fd, buf + len, cap - len);
+		k = read_retry(fd, *buf + len, cap - len);
 		if (k < 0)
 			return (int)k;
 		if (k == 0)
@@ -265,7 +292,25 @@ int fileio_read_fd(int fd, size_t max, uint8_t **ret_data, size_t *ret_len)
 		if (len > max)
 			return -EMSGSIZE;
 	}
-	buf[len] = 0;
+	(*buf)[len] = 0;
+	*ret_len = len;
+	return 0;
+}
+
+int fileio_read_fd(int fd, size_t max, uint8_t **ret_data, size_t *ret_len)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len;
+	int r;
+
+	if (fd < 0 || !ret_data || !ret_len)
+		return -EINVAL;
+	/* Keeps limit + 1 content bytes + the NUL representable. */
+	if (max > SIZE_MAX - 2)
+		max = SIZE_MAX - 2;
+	r = read_to_end(fd, max, false, &buf, &len);
+	if (r < 0)
+		return r;
 	*ret_data = TAKE_PTR(buf);
 	*ret_len = len;
 	return 0;
@@ -283,23 +328,10 @@ int fileio_read_all(const char *path, size_t max, uint8_t **ret_data, size_t *re
 	return fileio_read_fd(fd, max, ret_data, ret_len);
 }
 
-/* Replaces *buf (cap bytes, len used) by a secmem region of ncap bytes; the old one is wiped. */
-static int secret_grow(uint8_t **buf, size_t len, size_t ncap)
-{
-	uint8_t *nbuf = secmem_alloc(ncap);
-
-	if (!nbuf)
-		return negative_errno();
-	memcpy(nbuf, *buf, len);
-	secmem_free(*buf);
-	*buf = nbuf;
-	return 0;
-}
-
 int fileio_read_fd_secret(int fd, size_t max, uint8_t **ret_data, size_t *ret_len)
 {
 	_cleanup_secmem_ uint8_t *buf = NULL;
-	size_t cap = 0, len = 0;
+	size_t len;
 	int r;
 
 	if (fd < 0 || !ret_data || !ret_len)
@@ -307,31 +339,9 @@ int fileio_read_fd_secret(int fd, size_t max, uint8_t **ret_data, size_t *ret_le
 	/* Content, one byte to detect overflow and the NUL must fit into one secmem region. */
 	if (max > SECMEM_MAX - 2)
 		max = SECMEM_MAX - 2;
-	cap = grow_cap(0, max);
-	buf = secmem_alloc(cap + 1);
-	if (!buf)
-		return negative_errno();
-	for (;;) {
-		ssize_t k;
-
-		if (len == cap) {
-			size_t ncap = grow_cap(cap, max);
-
-			r = secret_grow(&buf, len, ncap + 1);
-			if (r < 0)
-				return r;
-			cap = ncap;
-		}
-		k = read_retry(fd, buf + len, cap - len);
-		if (k < 0)
-			return (int)k;
-		if (k == 0)
-			break;
-		len += (size_t)k;
-		if (len > max)
-			return -EMSGSIZE;
-	}
-	buf[len] = 0;
+	r = read_to_end(fd, max, true, &buf, &len);
+	if (r < 0)
+		return r;
 	*ret_data = TAKE_PTR(buf);
 	*ret_len = len;
 	return 0;
