@@ -68,7 +68,7 @@ bool cli_args_count(int argc, int min, int max)
 }
 
 /* Parses only --help / --json for verbs without options; returns -1 after printing help. */
-int cli_simple_opts(int argc, char **argv, const char *usage)
+int cli_simple_opts_what(int argc, char **argv, const char *usage, const char *what)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -82,12 +82,19 @@ int cli_simple_opts(int argc, char **argv, const char *usage)
 			arg_json = true;
 		} else if (c == 'h') {
 			printf("Usage: vhsmctl %s\n", usage);
+			if (what)
+				printf("\n%s", what);
 			return -1;
 		} else {
 			return EXIT_USAGE;
 		}
 	}
 	return 0;
+}
+
+int cli_simple_opts(int argc, char **argv, const char *usage)
+{
+	return cli_simple_opts_what(argc, argv, usage, NULL);
 }
 
 bool cli_caller_is_admin(void)

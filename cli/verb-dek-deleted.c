@@ -8,27 +8,15 @@
 
 /* One NAME, --help and --json; sends op and prints done (or the daemon's refusal). */
 static int dek_deleted_verb(int argc, char **argv, uint16_t op, const char *usage,
-			    const char *done)
+			    const char *what, const char *done)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	struct client_req req;
 	struct client_reply rep;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		if (c == 'j') {
-			arg_json = true;
-		} else if (c == 'h') {
-			fputs(usage, stdout);
-			return EXIT_OK;
-		} else {
-			return EXIT_USAGE;
-		}
-	}
+	r = cli_simple_opts_what(argc, argv, usage, what);
+	if (r)
+		return r < 0 ? EXIT_OK : r;
 	if (argc - optind != 1) {
 		cli_error("%s: expected 1 argument, got %d", arg_verb, argc - optind);
 		return EXIT_USAGE;
@@ -50,7 +38,7 @@ static int dek_deleted_verb(int argc, char **argv, uint16_t op, const char *usag
 int verb_dek_recover(int argc, char **argv)
 {
 	return dek_deleted_verb(argc, argv, VHSM_OP_DEK_RECOVER,
-				"Usage: vhsmctl dek recover NAME\n\n"
+				"dek recover NAME",
 				"Undoes dek drop --delete within the DEK's retention: it can be\n"
 				"loaded again. Root or the vhsm group only.\n",
 				"recovered");
@@ -59,7 +47,7 @@ int verb_dek_recover(int argc, char **argv)
 int verb_dek_purge(int argc, char **argv)
 {
 	return dek_deleted_verb(argc, argv, VHSM_OP_DEK_PURGE,
-				"Usage: vhsmctl dek purge NAME\n\n"
+				"dek purge NAME",
 				"Removes a deleted DEK from the registry for good. Refused before the\n"
 				"retention ends when its KEK has purge protection. Root or the vhsm\n"
 				"group only.\n",

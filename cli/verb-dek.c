@@ -174,26 +174,14 @@ static void fmt_dek_list(json_object *arr)
 
 int verb_dek_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	struct client_req req;
 	struct client_reply rep;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		if (c == 'j') {
-			arg_json = true;
-		} else if (c == 'h') {
-			printf("Usage: vhsmctl dek list [--json]\n\n"
-			       "Lists the DEKs you may see, and their keys in the kernel keyring.\n");
-			return EXIT_OK;
-		} else {
-			return EXIT_USAGE;
-		}
-	}
+	r = cli_simple_opts_what(argc, argv, "dek list [--json]", "Lists the DEKs you may see, "
+				 "and their keys in the kernel keyring.\n");
+	if (r)
+		return r < 0 ? EXIT_OK : r;
 	if (!args_count(argc, 0))
 		return EXIT_USAGE;
 	if (client_begin(&req, VHSM_OP_DEK_LIST) < 0)

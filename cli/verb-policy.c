@@ -15,29 +15,6 @@
 #include "policy.h"
 #include "vhsmctl.h"
 
-/* Parses --help and --json; returns -1 after printing help, EXIT_USAGE, or 0. */
-static int policy_opts(int argc, char **argv, const char *usage, const char *what)
-{
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	int c;
-
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		if (c == 'j') {
-			arg_json = true;
-		} else if (c == 'h') {
-			printf("Usage: vhsmctl %s\n\n%s", usage, what);
-			return -1;
-		} else {
-			return EXIT_USAGE;
-		}
-	}
-	return 0;
-}
-
 static void print_json(json_object *o)
 {
 	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
@@ -84,11 +61,12 @@ int verb_policy_check(int argc, char **argv)
 	_cleanup_free_ uint8_t *buf = NULL;
 	char err[POLICY_ERR_MAX + 64] = "";
 	size_t len;
-	int r = policy_opts(argc, argv, "policy check [--json] FILE",
-			    "Parses an attestation policy file as vhsmd does and prints the\n"
-			    "effective policy (defaults filled in) and its digest. Exit 0 when\n"
-			    "valid, 1 when invalid (the error names the member), 3 when the\n"
-			    "file cannot be read.\n");
+	static const char what[] =
+		"Parses an attestation policy file as vhsmd does and prints the\n"
+		"effective policy (defaults filled in) and its digest. Exit 0 when\n"
+		"valid, 1 when invalid (the error names the member), 3 when the\n"
+		"file cannot be read.\n";
+	int r = cli_simple_opts_what(argc, argv, "policy check [--json] FILE", what);
 
 	if (r)
 		return r < 0 ? EXIT_OK : r;
@@ -142,10 +120,11 @@ int verb_policy_show(int argc, char **argv)
 					    "policy_error", "policy_digest", "policy_effective" };
 	struct client_req req;
 	struct client_reply rep;
-	int r = policy_opts(argc, argv, "policy show [--json]",
-			    "Prints the attestation policy vhsmd has in force and where it came\n"
-			    "from (the file, or the built-in default when the file is absent).\n"
-			    "Exit 1 when the daemon's policy file is invalid.\n");
+	static const char what[] =
+		"Prints the attestation policy vhsmd has in force and where it came\n"
+		"from (the file, or the built-in default when the file is absent).\n"
+		"Exit 1 when the daemon's policy file is invalid.\n";
+	int r = cli_simple_opts_what(argc, argv, "policy show [--json]", what);
 
 	if (r)
 		return r < 0 ? EXIT_OK : r;

@@ -118,6 +118,12 @@ bool cli_args_count(int argc, int min, int max);
 int cli_simple_opts(int argc, char **argv, const char *usage);
 
 /*
+ * cli_simple_opts() with a description: --help prints "Usage: vhsmctl USAGE", a blank line
+ * and what (NULL: nothing more). Returns as cli_simple_opts().
+ */
+int cli_simple_opts_what(int argc, char **argv, const char *usage, const char *what);
+
+/*
  * Whether vhsmd will treat this process as an administrator (uid 0 or group "vhsm", as the
  * daemon decides from the peer's credentials). Administrators see every KEK and DEK.
  */
