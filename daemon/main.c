@@ -20,6 +20,7 @@
 #include "fileio.h"
 #include "journal.h"
 #include "log.h"
+#include "manager.h"
 #include "policy-file.h"
 #include "secmem.h"
 #include "store.h"
@@ -271,6 +272,7 @@ static int run(int argc, char **argv)
 		return r;
 	/* The attestation first: the audit key is derived after vhsmd's first report. */
 	r = attest_now(m);
+	manager_status_attest(m);
 	if (r < 0)
 		log_msg(4, "initial attestation failed (%s): nothing will be released until it "
 			"passes", m->attest.error[0] ? m->attest.error : m->attest.failures);

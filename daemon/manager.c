@@ -28,6 +28,7 @@
 #include "limits.h"
 #include "luks.h"
 #include "log.h"
+#include "manager.h"
 #include "policy-file.h"
 #include "ops.h"
 #include "secmem.h"
@@ -47,16 +48,31 @@ struct conn {
 	struct conn *prev, *next;
 };
 
-void manager_status(struct manager *m, const char *fmt, ...)
+static void manager_status(const char *fmt, ...) _printf_(1, 2);
+static void manager_status(const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
 
-	(void)m;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	sd_notifyf(false, "STATUS=%s", buf);
+}
+
+void manager_status_attest(struct manager *m)
+{
+	const struct attest_state *a = &m->attest;
+
+	if (!a->done || a->seq == m->status_seq)
+		return;
+	m->status_seq = a->seq;
+	if (a->no_policy)
+		manager_status("attestation FAILED: %s", a->error);
+	else
+		manager_status("%s; attestation %s%s",
+			       snp_dev_is_simulated(m->dev) ? "SIMULATED SNP device" : "Ready",
+			       a->ok ? "passed" : "FAILED: ", a->ok ? "" : a->failures);
 }
 
 int manager_new(struct manager **ret)
@@ -326,6 +342,7 @@ static int conn_handler(sd_event_source *s, int fd, uint32_t revents, void *user
 	}
 	m->n_requests++;
 	r = ops_dispatch(m, &c->peer, m->rx, (size_t)n, m->tx, VHSM_WIRE_MAX_MESSAGE);
+	manager_status_attest(m);
 	explicit_bzero(m->rx, (size_t)n > VHSM_WIRE_MAX_MESSAGE + 1 ? VHSM_WIRE_MAX_MESSAGE + 1
 								      : (size_t)n);
 	if (r > 0 && send(fd, m->tx, (size_t)r, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
@@ -516,9 +533,13 @@ static int manager_listen(struct manager *m, const char *socket_arg, const char 
 
 static int key_accept_handler(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
+	int r;
+
 	(void)s;
 	(void)revents;
-	return luks_keysock_accept(userdata, fd);
+	r = luks_keysock_accept(userdata, fd);
+	manager_status_attest(userdata);
+	return r;
 }
 
 /* SIGHUP (systemctl reload vhsmd): read the policy file again and attest under it. */
@@ -529,10 +550,12 @@ static int reload_handler(sd_event_source *s, const struct signalfd_siginfo *si,
 	(void)s;
 	(void)si;
 	sd_notify(false, "RELOADING=1");
-	if (policy_file_load(m) >= 0)
+	if (policy_file_load(m) >= 0) {
 		(void)attest_now(m);
-	else
-		manager_status(m, "policy file invalid: %s", m->policy_error);
+		manager_status_attest(m);
+	} else {
+		manager_status("policy file invalid: %s", m->policy_error);
+	}
 	sd_notify(false, "READY=1");
 	return 0;
 }

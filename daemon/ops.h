@@ -90,3 +90,11 @@ int op_check_name(struct op_ctx *c, const char *kind, const char *name);
  * rate-limited in the chain); returns audit_log()'s result. */
 int op_audit(struct manager *m, const struct peer *p, const char *event, const char *key,
 	     uint32_t version, int result, const char *reason, bool journal_only);
+
+/*
+ * Decodes one request (req_len bytes), authorizes, acts and audits it, and writes the reply
+ * into out (out_cap bytes). Returns the reply's length, or -errno when not even an error
+ * reply could be built (the caller then drops the connection).
+ */
+int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, size_t req_len,
+		 uint8_t *out, size_t out_cap);
