@@ -26,7 +26,7 @@
 #include "kek-file.h"
 #include "manifest.h"
 #include "limits.h"
-#include "luks.h"
+#include "luks-keysock.h"
 #include "log.h"
 #include "manager.h"
 #include "policy-file.h"
