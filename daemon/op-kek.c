@@ -5,7 +5,6 @@
  * unwrapping; delete is soft for the retention period; purge protection, once on, stays on
  * and forbids purging before the retention has passed.
  */
-#include <assert.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,45 +31,6 @@ static int optional(int r)
 static uint64_t retention_end(const struct kek_meta *meta)
 {
 	return meta->deleted_at + (uint64_t)meta->retention_days * 86400u;
-}
-
-
-/* Both return their status themselves, so that the callers' "r < 0" is evident to the
- * analyzer too. */
-int kek_refuse(struct op_ctx *c, const char *name, uint32_t op)
-{
-	(void)op_fail(c, -EPERM, "uid %u may not %s KEK %s", (unsigned)c->peer->uid,
-		      acl_op_name(op), name);
-	return -EPERM;
-}
-
-int kek_not_found(struct op_ctx *c, int r, const char *name, uint32_t op)
-{
-	assert(r < 0);
-	if (!c->peer->admin)
-		return kek_refuse(c, name, op);
-	(void)op_fail(c, r, "no KEK named %s", name);
-	return r;
-}
-
-/*
- * Refuses callers the KEK's ACL does not admit before anything asks the firmware: unsealing
- * costs a guest request, and unauthorized callers must not be able to make vhsmd send them
- * (throttling can end in a VMPCK lockout). The metadata read here is not yet authenticated;
- * the ACL is checked again on the unsealed, authenticated copy.
- */
-int kek_precheck(struct op_ctx *c, const char *name, uint32_t op)
-{
-	struct kek_meta meta;
-	int r;
-
-	if (c->peer->admin)
-		return 0;
-	r = store_read_meta(c->m, name, &meta, NULL);
-	/* Absent, damaged or not permitted: one answer, so names are no oracle. */
-	if (r < 0 || !acl_allows(&meta, c->peer, op))
-		return kek_refuse(c, name, op);
-	return 0;
 }
 
 /* Loads and unseals a KEK named in the request, checking the caller's right to op. */
