@@ -18,6 +18,7 @@
 #include "luks-secret.h"
 #include "luks-token.h"
 #include "secmem.h"
+#include "store-copy.h"
 #include "store.h"
 
 const uint8_t *luks_kek_version_key(const struct kek_meta *meta, const uint8_t *keys, uint32_t v)

@@ -32,6 +32,7 @@
 #include "policy-file.h"
 #include "ops.h"
 #include "secmem.h"
+#include "shield.h"
 #include "store.h"
 #include "vhsmd.h"
 

@@ -16,6 +16,7 @@
 #include "luks-token.h"
 #include "ops.h"
 #include "secmem.h"
+#include "store-copy.h"
 #include "store.h"
 #include "wrap.h"
 

@@ -172,10 +172,9 @@ struct manager {
 	const struct peer *request_peer;  /* the caller of the request being served, or NULL */
 	struct limits *limits;            /* per-principal and global limits (limits.c) */
 	struct attest_state attest;
-	struct shield *shield; /* in-memory shielding of unsealed KEKs (store.c) */
+	struct shield *shield; /* in-memory shielding of unsealed KEKs (shield.c) */
 	struct kek_marks *kek_marks; /* the sealed file behind each KEK in memory (kek-file.c) */
 	struct audit *audit;
 	struct manifest *manifest; /* store manifest (manifest.c), loaded at first use */
 	uint64_t status_seq;       /* attest.seq last told to the service manager (manager.c) */
-	uint32_t wipe_after_use; /* reserved */
 };
