@@ -34,22 +34,27 @@ const uint8_t *luks_kek_version_key(const struct kek_meta *meta, const uint8_t *
 int luks_kek_unseal(struct manager *m, const char *name, struct kek_meta *meta,
 		    struct seal_params *params, uint8_t **keys, char *why, size_t whylen)
 {
-	int r = store_read_meta(m, name, meta, NULL);
+	_cleanup_secmem_ uint8_t *k = NULL;
+	struct kek_meta md;
+	struct seal_params p;
+	int r = store_read_meta(m, name, &md, NULL);
 
-	if (r == 0 && meta->state != KEK_ENABLED) { /* refuse before any firmware request */
-		WHY("KEK %s is %s", name, kek_state_to_string(meta->state));
+	if (r == 0 && md.state != KEK_ENABLED) { /* refuse before any firmware request */
+		WHY("KEK %s is %s", name, kek_state_to_string(md.state));
 		return -EKEYREVOKED;
 	}
 	if (r < 0)
 		return r;
-	r = store_unseal(m, name, meta, params, NULL, keys, why, whylen);
+	r = store_unseal(m, name, &md, &p, NULL, &k, why, whylen);
 	if (r < 0)
 		return r;
-	if (meta->state != KEK_ENABLED) {
-		*keys = secmem_free(*keys);
-		WHY("KEK %s is %s", name, kek_state_to_string(meta->state));
+	if (md.state != KEK_ENABLED) {
+		WHY("KEK %s is %s", name, kek_state_to_string(md.state));
 		return -EKEYREVOKED;
 	}
+	*meta = md;
+	*params = p;
+	*keys = TAKE_PTR(k);
 	return 0;
 }
 

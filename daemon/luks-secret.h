@@ -22,7 +22,7 @@ int luks_unseal_secret(struct manager *m, const uint8_t *sealed, size_t sealed_l
 /*
  * Unseals the store's KEK name, refusing one that is not enabled (-EKEYREVOKED, checked
  * before any firmware request). 0 with meta, params and the keys (secmem, the caller frees),
- * or -ENOENT and store_unseal()'s errors, with why filled.
+ * or -ENOENT and store_unseal()'s errors, with why filled. Outputs are set only on success.
  */
 int luks_kek_unseal(struct manager *m, const char *name, struct kek_meta *meta,
 		    struct seal_params *params, uint8_t **keys, char *why, size_t whylen);

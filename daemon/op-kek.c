@@ -33,10 +33,14 @@ static uint64_t retention_end(const struct kek_meta *meta)
 	return meta->deleted_at + (uint64_t)meta->retention_days * 86400u;
 }
 
-/* Loads and unseals a KEK named in the request, checking the caller's right to op. */
+/* Loads and unseals a KEK named in the request, checking the caller's right to op. Outputs
+ * are set only on success. */
 static int kek_open(struct op_ctx *c, uint32_t op, struct kek_meta *ret_meta,
 		    struct seal_params *ret_params, uint8_t **ret_keys)
 {
+	_cleanup_secmem_ uint8_t *keys = NULL;
+	struct kek_meta meta;
+	struct seal_params params;
 	struct seal_binding b;
 
 	int r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
@@ -49,17 +53,18 @@ static int kek_open(struct op_ctx *c, uint32_t op, struct kek_meta *ret_meta,
 	r = kek_precheck(c, c->key, op);
 	if (r < 0)
 		return r;
-	r = store_unseal(c->m, c->key, ret_meta, ret_params, &b, ret_keys, c->why, sizeof(c->why));
+	r = store_unseal(c->m, c->key, &meta, &params, &b, &keys, c->why, sizeof(c->why));
 	if (r == -ENOENT)
 		return kek_not_found(c, -ENOENT, c->key, op);
 	if (r < 0)
 		return r;
-	if (!acl_allows(ret_meta, c->peer, op)) {
-		*ret_keys = secmem_free(*ret_keys);
+	if (!acl_allows(&meta, c->peer, op))
 		return kek_refuse(c, c->key, op);
-	}
-	c->version = ret_meta->versions[ret_meta->n_versions - 1].version;
+	c->version = meta.versions[meta.n_versions - 1].version;
 	memcpy(c->policy_digest, b.policy_digest, sizeof(c->policy_digest));
+	*ret_meta = meta;
+	*ret_params = params;
+	*ret_keys = TAKE_PTR(keys);
 	return 0;
 }
 
