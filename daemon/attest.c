@@ -148,7 +148,7 @@ static int attest_no_policy(struct manager *m, struct attest_state *a)
 	struct audit_record rec = {
 		.event = "attestation", .result = -EKEYREJECTED, .reason = a->error,
 	};
-	(void)audit_log(m, &rec);
+	(void)audit_log(m->audit, &rec);
 	return -EKEYREJECTED;
 }
 
@@ -190,7 +190,7 @@ int attest_now(struct manager *m)
 		.result = a.ok ? 0 : -EKEYREJECTED,
 		.reason = a.ok ? NULL : a.error[0] ? a.error : a.failures,
 	};
-	(void)audit_log(m, &rec);
+	(void)audit_log(m->audit, &rec);
 	if (r < 0)
 		return r;
 	return a.ok ? 0 : -EKEYREJECTED;

@@ -121,7 +121,7 @@ int luks_keysock_accept(struct manager *m, int listen_fd)
 	}
 	struct audit_record rec = { .event = "luks.keysock", .key = kek[0] ? kek : NULL,
 				    .version = version, .peer = &p, .result = r, .reason = why };
-	(void)audit_log(m, &rec);
+	(void)audit_log(m->audit, &rec);
 	(void)shutdown(fd, SHUT_RDWR);
 	return 0;
 }

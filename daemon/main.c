@@ -277,7 +277,7 @@ static int run(int argc, char **argv)
 		log_msg(4, "initial attestation failed (%s): nothing will be released until it "
 			"passes", m->attest.error[0] ? m->attest.error : m->attest.failures);
 	struct audit_record rec = { .event = "daemon.start", .result = 0 };
-	if (audit_log(m, &rec) < 0 && audit_key_status(m->audit) < 0)
+	if (audit_log(m->audit, &rec) < 0 && audit_key_status(m->audit) < 0)
 		log_msg(4, "the audit log is not open yet (%s): requests that need an audit "
 			"record are refused until it is", strerror(-audit_key_status(m->audit)));
 	sd_notify(false, "READY=1");
@@ -285,7 +285,7 @@ static int run(int argc, char **argv)
 	sd_notify(false, "STOPPING=1");
 	(void)audit_coalesce_flush(m);
 	rec.event = "daemon.stop";
-	(void)audit_log(m, &rec);
+	(void)audit_log(m->audit, &rec);
 	return r;
 }
 

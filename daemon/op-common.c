@@ -48,9 +48,9 @@ int op_audit_record(struct manager *m, struct audit_record *rec)
 			 suppressed, (unsigned)p->uid);
 		struct audit_record sup = { .event = "audit.suppressed", .peer = p,
 					    .result = -EPERM, .reason = note };
-		(void)audit_log(m, &sup);
+		(void)audit_log(m->audit, &sup);
 	}
-	return audit_log(m, rec);
+	return audit_log(m->audit, rec);
 }
 
 int op_audit(struct manager *m, const struct peer *p, const char *event, const char *key,

@@ -127,7 +127,7 @@ int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, si
 		struct audit_record rec = { .event = "request.malformed", .peer = p,
 					    .result = r < 0 ? r : -EBADMSG, .reason = why,
 					    .journal_only = true };
-		(void)audit_log(m, &rec);
+		(void)audit_log(m->audit, &rec);
 		uint32_t id = req_len >= VHSM_WIRE_HEADER_SIZE ? le32_get(req + 8) : 0;
 		return reply_error(out, out_cap, 0, id, r < 0 ? r : -EBADMSG, why);
 	}
@@ -138,7 +138,7 @@ int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, si
 		struct audit_record rec = { .event = "request.malformed", .peer = p,
 					    .result = -EOPNOTSUPP, .reason = "unsupported operation",
 					    .journal_only = true };
-		(void)audit_log(m, &rec);
+		(void)audit_log(m->audit, &rec);
 		return reply_error(out, out_cap, msg.op, msg.id, -EOPNOTSUPP,
 				   "operation not supported");
 	}
