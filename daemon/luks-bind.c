@@ -23,9 +23,9 @@
 #include "ct.h"
 #include "fileio.h"
 #include "json.h"
+#include "kek-meta.h"
 #include "log.h"
 #include "luks-bind.h"
-#include "store.h"
 
 #define BINDING_FILE_MAX 8192u
 

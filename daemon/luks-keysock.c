@@ -14,11 +14,11 @@
 
 #include "audit.h"
 #include "ct.h"
+#include "kek-meta.h"
 #include "luks-bind.h"
 #include "luks-keysock.h"
 #include "luks-secret.h"
 #include "secmem.h"
-#include "store.h"
 
 /*
  * The volume from systemd-cryptsetup's abstract peer address "\0<hex>/cryptsetup/<volume>".

@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "attest.h"
+#include "kek-meta.h"
 #include "secmem.h"
 #include "store-copy.h"
 #include "store-seal.h"
-#include "store.h"
 
 static int copy_meta(const char *name, uint32_t version, char *buf, size_t len)
 {

@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "kek-meta.h"
 #include "log.h"
 #include "manifest.h"
 #include "store-file.h"
-#include "store.h"
 
 /* Temporaries of writes a crash interrupted (".NAME.tmp.*"): the target is intact (the
  * rename never happened), so they are only litter. */

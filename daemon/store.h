@@ -8,25 +8,10 @@
  */
 #pragma once
 
+#include "kek-meta.h"
 #include "vhsmd.h"
 
 #define KEK_KEY_SIZE 32u
-
-/* ---- names ---- */
-/* The one key-name rule (text_key_name_valid in lib/text.h), for KEK, DEK and volume names. */
-bool store_name_valid(const char *name);
-
-/* ---- metadata JSON (public) ---- */
-const char *kek_state_to_string(enum kek_state s);
-int kek_meta_to_json(const struct kek_meta *meta, char **ret);
-/*
- * Parses KEK metadata (strict: lib/json, every member typed and required, no other member).
- * 0, -EBADMSG with the reason naming the member in err (errlen bytes, may be 0), -EMSGSIZE,
- * -ENOMEM. ret is set only on success. Does not log.
- */
-int kek_meta_parse(const char *json, size_t len, struct kek_meta *ret, char *err, size_t errlen);
-/* kek_meta_parse() without the reason. */
-int kek_meta_from_json(const char *json, size_t len, struct kek_meta *ret);
 
 /* ---- store ---- */
 /* Opens the state directory (store_dirs_open) and creates the shield. 0 or -errno. */
