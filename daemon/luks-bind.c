@@ -26,13 +26,14 @@
 #include "kek-meta.h"
 #include "log.h"
 #include "luks-bind.h"
+#include "store-file.h"
 
 #define BINDING_FILE_MAX 8192u
 
-static int binding_dir(struct manager *m, char *buf, size_t len)
+/* Creates <state>/luks (0700) when it is not there. */
+static int binding_dir(struct manager *m)
 {
-	snprintf(buf, len, "%s/luks", m->state_dir);
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+	if (mkdirat(m->state_fd, "luks", 0700) < 0 && errno != EEXIST)
 		return negative_errno();
 	return 0;
 }
@@ -44,13 +45,16 @@ int luks_binding_write(struct manager *m, const char *volume, const char *uuid,
 	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
 	_cleanup_free_ char *s = malloc(CT_BASE64_LEN(sealed_len) + 1);
 	_cleanup_free_ char *w = malloc(CT_BASE64_LEN(wrapped_len) + 1);
-	char path[4096];
+	char rel[STORE_REL_MAX];
 	const char *text;
 	int r;
 
 	if (!o || !s || !w)
 		return -ENOMEM;
-	r = binding_dir(m, path, sizeof(path));
+	r = store_rel("luks", volume, ".json", rel);
+	if (r < 0)
+		return r;
+	r = binding_dir(m);
 	if (r < 0)
 		return r;
 	ct_base64_encode(s, sealed, sealed_len);
@@ -62,8 +66,7 @@ int luks_binding_write(struct manager *m, const char *volume, const char *uuid,
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	if (!text)
 		return -ENOMEM;
-	snprintf(path, sizeof(path), "%s/luks/%s.json", m->state_dir, volume);
-	return fileio_write_atomic(path, text, strlen(text), 0600);
+	return fileio_write_atomic_at(m->state_fd, rel, text, strlen(text), 0600);
 }
 
 /* The binding file's members as json_dispatch() leaves them; strings borrowed from the tree. */
@@ -124,14 +127,14 @@ static int binding_parse(const char *text, size_t len, const char *volume, struc
 int luks_binding_read(struct manager *m, const char *volume, struct luks_binding *ret)
 {
 	_cleanup_free_ uint8_t *data = NULL;
-	char path[4096], err[JSON_ERR_MAX] = "";
+	char rel[STORE_REL_MAX], err[JSON_ERR_MAX] = "";
 	size_t len;
 	int r;
 
-	if (!store_name_valid(volume))
-		return -EINVAL;
-	snprintf(path, sizeof(path), "%s/luks/%s.json", m->state_dir, volume);
-	r = fileio_read_all(path, BINDING_FILE_MAX, &data, &len);
+	r = store_rel("luks", volume, ".json", rel);
+	if (r < 0)
+		return r;
+	r = fileio_read_all_at(m->state_fd, rel, BINDING_FILE_MAX, &data, &len);
 	if (r < 0)
 		return r;
 	r = binding_parse((const char *)data, len, volume, ret, err, sizeof(err));
@@ -145,19 +148,24 @@ static int bindings_of(struct manager *m, const char *uuid,
 		       int (*fn)(struct manager *m, const char *volume, const void *userdata),
 		       const void *userdata, unsigned *ret_n)
 {
-	char path[4096];
 	struct dirent *de;
 	struct luks_binding b;
 	DIR *d;
-	int r = 0;
+	int fd, r = 0;
 
 	*ret_n = 0;
-	r = binding_dir(m, path, sizeof(path));
+	r = binding_dir(m);
 	if (r < 0)
 		return r;
-	d = opendir(path);
-	if (!d)
+	fd = openat(m->state_fd, "luks", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
 		return negative_errno();
+	d = fdopendir(fd);
+	if (!d) {
+		r = negative_errno();
+		close(fd);
+		return r;
+	}
 	while (r >= 0 && (de = readdir(d))) {
 		size_t l = strlen(de->d_name);
 		char volume[KEK_NAME_MAX + 1];
@@ -195,13 +203,14 @@ int luks_bindings_update(struct manager *m, const char *uuid, const struct luks_
 
 static int remove_one(struct manager *m, const char *volume, const void *userdata)
 {
-	char path[4096];
+	char rel[STORE_REL_MAX];
+	int r;
 
 	(void)userdata;
-	snprintf(path, sizeof(path), "%s/luks/%s.json", m->state_dir, volume);
-	if (unlink(path) < 0)
-		return negative_errno();
-	return fileio_fsync_parent(path);
+	r = store_rel("luks", volume, ".json", rel);
+	if (r < 0)
+		return r;
+	return fileio_remove_at(m->state_fd, rel);
 }
 
 int luks_bindings_remove(struct manager *m, const char *uuid, unsigned *ret_n)
