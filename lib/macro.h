@@ -59,25 +59,6 @@ static inline void closep(int *fd)
 }
 #define _cleanup_close_ _cleanup_(closep)
 
-/*
- * CLEANUP_ERASE(var): wipes var (a key or other secret on the stack) when it goes out of
- * scope, on every path, so no early return can leave it behind. Declare it right after var.
- */
-struct var_eraser {
-	void *p;
-	size_t size;
-};
-static inline void var_erasep(struct var_eraser *e)
-{
-	explicit_bzero(e->p, e->size);
-}
-#define CLEANUP_ERASE_NAME_(a, b) a##b
-#define CLEANUP_ERASE_NAME(n) CLEANUP_ERASE_NAME_(erase_var_, n)
-#define CLEANUP_ERASE(var)                                                                         \
-	_cleanup_(var_erasep) _unused_ struct var_eraser CLEANUP_ERASE_NAME(__COUNTER__) = {        \
-		.p = &(var), .size = sizeof(var)                                                   \
-	}
-
 /* Returns -errno of the last failing libc call, never 0 (guards against a stale errno of 0). */
 static inline int negative_errno(void)
 {

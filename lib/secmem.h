@@ -40,6 +40,30 @@ static inline void secmem_freep(void *p)
 #define _cleanup_secmem_ _cleanup_(secmem_freep)
 
 /*
+ * Erasure by construction for secrets that live on the stack (derived keys, hashes of key
+ * material): CLEANUP_ERASE(var) placed after var's declaration wipes all sizeof(var) bytes
+ * with explicit_bzero when the scope ends, on every return path, so no path depends on call
+ * order to reach a manual wipe. var must be an object (an array or a struct), not a pointer
+ * to one: sizeof a pointer would wipe the pointer. Cleanups run in reverse declaration order,
+ * so the wipe happens before var leaves scope.
+ */
+struct secmem_eraser {
+	void *p;
+	size_t n;
+};
+
+static inline void secmem_erasep(struct secmem_eraser *e)
+{
+	explicit_bzero(e->p, e->n);
+}
+
+#define SECMEM_CONCAT_(a, b) a##b
+#define SECMEM_CONCAT(a, b) SECMEM_CONCAT_(a, b)
+#define CLEANUP_ERASE(var)                                                                         \
+	_cleanup_(secmem_erasep) _unused_ struct secmem_eraser SECMEM_CONCAT(                      \
+		secmem_eraser_, __COUNTER__) = { .p = &(var), .n = sizeof(var) }
+
+/*
  * Pool of released allocations (off by default; for long-running programs that allocate small
  * secrets per request). With n > 0, up to n released mappings of at most 16 KiB are wiped with
  * explicit_bzero and kept locked, guard-paged and marked, instead of being unlocked and
