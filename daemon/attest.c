@@ -143,12 +143,12 @@ static int attest_no_policy(struct manager *m, struct attest_state *a)
 {
 	snprintf(a->error, sizeof(a->error), "policy file invalid: %s", m->policy_error);
 	add_finding(a, "policy", a->error);
+	a->no_policy = true;
 	m->attest = *a;
 	struct audit_record rec = {
 		.event = "attestation", .result = -EKEYREJECTED, .reason = a->error,
 	};
-	(void)audit_log(m, &rec);
-	manager_status(m, "attestation FAILED: %s", a->error);
+	(void)audit_log(m->audit, &rec);
 	return -EKEYREJECTED;
 }
 
@@ -163,6 +163,7 @@ int attest_now(struct manager *m)
 	a.at_usec = now_usec(CLOCK_REALTIME);
 	a.mono_usec = now_usec(CLOCK_MONOTONIC);
 	a.request_seq = m->request_seq;
+	a.seq = m->attest.seq + 1;
 	if (!m->policy)
 		return attest_no_policy(m, &a);
 	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
@@ -189,10 +190,7 @@ int attest_now(struct manager *m)
 		.result = a.ok ? 0 : -EKEYREJECTED,
 		.reason = a.ok ? NULL : a.error[0] ? a.error : a.failures,
 	};
-	(void)audit_log(m, &rec);
-	manager_status(m, "%s; attestation %s%s%s", snp_dev_is_simulated(m->dev) ?
-			  "SIMULATED SNP device" : "Ready", a.ok ? "passed" : "FAILED: ",
-		       a.ok ? "" : a.failures, "");
+	(void)audit_log(m->audit, &rec);
 	if (r < 0)
 		return r;
 	return a.ok ? 0 : -EKEYREJECTED;

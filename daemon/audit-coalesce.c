@@ -78,7 +78,7 @@ int audit_coalesce_flush(struct manager *m)
 		struct audit_record rec = { .event = w->event, .key = w->key[0] ? w->key : NULL,
 					    .peer = &w->last, .count = w->pending,
 					    .reason = "successes counted since the last record" };
-		int r = audit_log(m, &rec);
+		int r = audit_log(m->audit, &rec);
 		if (r < 0 && ret == 0)
 			ret = r;
 		w->pending = 0;

@@ -1093,17 +1093,18 @@ static int audit_apply_retention(struct audit *a)
  * in the last second; the next journal entry counts the ones in between (VHSM_CHAIN_ONLY), so
  * the journal shows the activity and audit.log has every record. Returns true to skip.
  */
-static bool journal_skip(struct manager *m, const struct audit_record *rec, bool chained,
+static bool journal_skip(struct audit *a, const struct audit_record *rec, bool chained,
 			 uint64_t *ret_skipped)
 {
-	struct audit *a = m->audit;
+	struct timespec ts;
 	uint64_t now;
 
 	*ret_skipped = 0;
 	if (!a || !chained || rec->result != 0 || event_needs_sync(rec->event, rec->result))
 		return false;
-	if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0)
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
 		return false;
+	now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 	if (now < a->journal_quiet_until) {
 		a->journal_skipped += rec->count > 1 ? rec->count : 1;
 		return true;
@@ -1126,9 +1127,9 @@ static const char *escaped(const char *s, char *buf, size_t len)
 	return buf;
 }
 
-static int audit_log_escaped(struct manager *m, const struct audit_record *rec);
+static int audit_log_escaped(struct audit *a, const struct audit_record *rec);
 
-int audit_log(struct manager *m, const struct audit_record *rec)
+int audit_log(struct audit *a, const struct audit_record *rec)
 {
 	char key[AUDIT_KEY_ESCAPED_MAX], reason[AUDIT_REASON_ESCAPED_MAX];
 	struct audit_record e = *rec;
@@ -1137,27 +1138,26 @@ int audit_log(struct manager *m, const struct audit_record *rec)
 	 * override, control characters): the chain and the journal get them escaped only. */
 	e.key = escaped(rec->key, key, sizeof(key));
 	e.reason = escaped(rec->reason, reason, sizeof(reason));
-	return audit_log_escaped(m, &e);
+	return audit_log_escaped(a, &e);
 }
 
-static int audit_log_escaped(struct manager *m, const struct audit_record *rec)
+static int audit_log_escaped(struct audit *a, const struct audit_record *rec)
 {
 	char hash[HASH_HEX + 1] = "";
 	const struct peer *p = rec->peer;
 	uint64_t skipped;
 	int r = -EBADF;
 
-	if (m->audit && !rec->journal_only) {
-		r = audit_ready(m->audit);
-		if (r >= 0 && m->audit->size >= m->audit->segment_max)
-			r = audit_rotate(m->audit);
+	if (a && !rec->journal_only) {
+		r = audit_ready(a);
+		if (r >= 0 && a->size >= a->segment_max)
+			r = audit_rotate(a);
 		if (r >= 0)
-			r = audit_append(m->audit, rec, event_needs_sync(rec->event, rec->result),
-					 hash);
+			r = audit_append(a, rec, event_needs_sync(rec->event, rec->result), hash);
 	} else if (rec->journal_only) {
 		r = 0;
 	}
-	if (journal_skip(m, rec, r >= 0 && !rec->journal_only, &skipped))
+	if (journal_skip(a, rec, r >= 0 && !rec->journal_only, &skipped))
 		return r;
 	sd_journal_send("MESSAGE=vhsm %s%s%s: %s%s%s", rec->event, rec->key ? " " : "",
 			rec->key ? rec->key : "", rec->result == 0 ? "ok" : "refused",
@@ -1172,7 +1172,7 @@ static int audit_log_escaped(struct manager *m, const struct audit_record *rec)
 			"VHSM_CALLER_UNIT=%s", p && p->unit[0] ? p->unit : "",
 			"VHSM_RESULT=%s", rec->result == 0 ? "ok" : "refused",
 			"VHSM_REASON=%s", rec->reason ? rec->reason : "",
-			"VHSM_AUDIT_SEQ=%" PRIu64, m->audit ? m->audit->seq : 0,
+			"VHSM_AUDIT_SEQ=%" PRIu64, a ? a->seq : 0,
 			"VHSM_AUDIT_HASH=%s", hash,
 			"VHSM_COUNT=%u", rec->count > 1 ? rec->count : 1,
 			"VHSM_CHAIN_ONLY=%" PRIu64, skipped, NULL);

@@ -53,9 +53,13 @@ int audit_open(struct manager *m, struct audit **ret);
 int audit_key_status(const struct audit *a);
 struct audit *audit_free(struct audit *a);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct audit *, audit_free);
-/* Records one event in the journal and the chained log. Never fails the caller's operation
- * silently: returns -errno when the log could not be written (the caller refuses the op). */
-int audit_log(struct manager *m, const struct audit_record *rec);
+/*
+ * Records one event in the journal and in a's chained log (a NULL while the log is not open:
+ * the journal only, and a chained record fails with -EBADF). Never fails the caller's
+ * operation silently: returns -errno when the log could not be written (the caller refuses
+ * the op).
+ */
+int audit_log(struct audit *a, const struct audit_record *rec);
 
 /*
  * Between audit_hold() and audit_release(), records that need no fdatasync (successful

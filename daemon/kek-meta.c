@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "acl.h"
-#include "store.h"
 #include "json.h"
+#include "kek-meta.h"
 #include "seal.h"
 #include "text.h"
 

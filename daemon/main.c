@@ -20,6 +20,7 @@
 #include "fileio.h"
 #include "journal.h"
 #include "log.h"
+#include "manager.h"
 #include "parse-util.h"
 #include "policy-file.h"
 #include "secmem.h"
@@ -273,12 +274,13 @@ static int run(int argc, char **argv)
 		return r;
 	/* The attestation first: the audit key is derived after vhsmd's first report. */
 	r = attest_now(m);
+	manager_status_attest(m);
 	if (r < 0)
 		log_msg(LOG_WARNING, "initial attestation failed (%s): nothing will be released "
 			"until it passes",
 			m->attest.error[0] ? m->attest.error : m->attest.failures);
 	struct audit_record rec = { .event = "daemon.start", .result = 0 };
-	if (audit_log(m, &rec) < 0 && audit_key_status(m->audit) < 0)
+	if (audit_log(m->audit, &rec) < 0 && audit_key_status(m->audit) < 0)
 		log_msg(LOG_WARNING, "the audit log is not open yet (%s): requests that need an "
 			"audit record are refused until it is",
 			strerror(-audit_key_status(m->audit)));
@@ -287,7 +289,7 @@ static int run(int argc, char **argv)
 	sd_notify(false, "STOPPING=1");
 	(void)audit_coalesce_flush(m);
 	rec.event = "daemon.stop";
-	(void)audit_log(m, &rec);
+	(void)audit_log(m->audit, &rec);
 	return r;
 }
 

@@ -26,11 +26,13 @@
 #include "kek-file.h"
 #include "manifest.h"
 #include "limits.h"
-#include "luks.h"
+#include "luks-keysock.h"
 #include "log.h"
+#include "manager.h"
 #include "policy-file.h"
 #include "ops.h"
 #include "secmem.h"
+#include "shield.h"
 #include "store.h"
 #include "vhsmd.h"
 
@@ -47,16 +49,31 @@ struct conn {
 	struct conn *prev, *next;
 };
 
-void manager_status(struct manager *m, const char *fmt, ...)
+static void manager_status(const char *fmt, ...) _printf_(1, 2);
+static void manager_status(const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
 
-	(void)m;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	sd_notifyf(false, "STATUS=%s", buf);
+}
+
+void manager_status_attest(struct manager *m)
+{
+	const struct attest_state *a = &m->attest;
+
+	if (!a->done || a->seq == m->status_seq)
+		return;
+	m->status_seq = a->seq;
+	if (a->no_policy)
+		manager_status("attestation FAILED: %s", a->error);
+	else
+		manager_status("%s; attestation %s%s",
+			       snp_dev_is_simulated(m->dev) ? "SIMULATED SNP device" : "Ready",
+			       a->ok ? "passed" : "FAILED: ", a->ok ? "" : a->failures);
 }
 
 int manager_new(struct manager **ret)
@@ -326,6 +343,7 @@ static int conn_handler(sd_event_source *s, int fd, uint32_t revents, void *user
 	}
 	m->n_requests++;
 	r = ops_dispatch(m, &c->peer, m->rx, (size_t)n, m->tx, VHSM_WIRE_MAX_MESSAGE);
+	manager_status_attest(m);
 	explicit_bzero(m->rx, (size_t)n > VHSM_WIRE_MAX_MESSAGE + 1 ? VHSM_WIRE_MAX_MESSAGE + 1
 								      : (size_t)n);
 	if (r > 0 && send(fd, m->tx, (size_t)r, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
@@ -478,12 +496,12 @@ static int manager_listen(struct manager *m, const char *socket_arg, const char 
 	int n = sd_listen_fds(true);
 
 	if (n < 0) {
-		log_msg(3, "cannot take the sockets passed by the service manager: %s",
+		log_msg(LOG_ERR, "cannot take the sockets passed by the service manager: %s",
 			strerror(-n));
 		return n;
 	}
 	if (n > 2) {
-		log_msg(3, "%d sockets passed by the service manager; at most 2 (requests, "
+		log_msg(LOG_ERR, "%d sockets passed by the service manager; at most 2 (requests, "
 			"crypttab keys)", n);
 		return -E2BIG;
 	}
@@ -493,7 +511,7 @@ static int manager_listen(struct manager *m, const char *socket_arg, const char 
 		else if (m->luks_key_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0)
 			m->luks_key_fd = fd;
 		else {
-			log_msg(3, "passed fd %d is neither a listening SOCK_SEQPACKET nor a "
+			log_msg(LOG_ERR, "passed fd %d is neither a listening SOCK_SEQPACKET nor a "
 				"SOCK_STREAM unix socket", fd);
 			return -ENOTSOCK;
 		}
@@ -501,7 +519,7 @@ static int manager_listen(struct manager *m, const char *socket_arg, const char 
 	if (m->luks_key_fd < 0 && key_socket_arg) {
 		int r = manager_bind_key_socket(m, key_socket_arg);
 		if (r < 0) {
-			log_msg(3, "cannot listen on %s: %s", key_socket_arg, strerror(-r));
+			log_msg(LOG_ERR, "cannot listen on %s: %s", key_socket_arg, strerror(-r));
 			return r;
 		}
 	}
@@ -510,15 +528,19 @@ static int manager_listen(struct manager *m, const char *socket_arg, const char 
 	const char *path = socket_arg ? socket_arg : VHSMD_DEFAULT_SOCKET;
 	int r = manager_bind(m, path);
 	if (r < 0)
-		log_msg(3, "cannot listen on %s: %s", path, strerror(-r));
+		log_msg(LOG_ERR, "cannot listen on %s: %s", path, strerror(-r));
 	return r;
 }
 
 static int key_accept_handler(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
+	int r;
+
 	(void)s;
 	(void)revents;
-	return luks_keysock_accept(userdata, fd);
+	r = luks_keysock_accept(userdata, fd);
+	manager_status_attest(userdata);
+	return r;
 }
 
 /* SIGHUP (systemctl reload vhsmd): read the policy file again and attest under it. */
@@ -529,10 +551,12 @@ static int reload_handler(sd_event_source *s, const struct signalfd_siginfo *si,
 	(void)s;
 	(void)si;
 	sd_notify(false, "RELOADING=1");
-	if (policy_file_load(m) >= 0)
+	if (policy_file_load(m) >= 0) {
 		(void)attest_now(m);
-	else
-		manager_status(m, "policy file invalid: %s", m->policy_error);
+		manager_status_attest(m);
+	} else {
+		manager_status("policy file invalid: %s", m->policy_error);
+	}
 	sd_notify(false, "READY=1");
 	return 0;
 }
@@ -566,12 +590,12 @@ int manager_start(struct manager *m, const char *socket_arg, const char *key_soc
 	m->tx = secmem_alloc(VHSM_WIRE_MAX_MESSAGE);
 	m->batch = secmem_alloc(VHSM_WIRE_MAX_DATA);
 	if (!m->rx || !m->tx || !m->batch) {
-		log_msg(3, "cannot allocate locked memory for request buffers (RLIMIT_MEMLOCK?)");
+		log_msg(LOG_ERR, "cannot allocate locked memory for request buffers (RLIMIT_MEMLOCK?)");
 		return -ENOMEM;
 	}
 	r = manager_event_setup(m);
 	if (r < 0) {
-		log_msg(3, "cannot set up the event loop: %s", strerror(-r));
+		log_msg(LOG_ERR, "cannot set up the event loop: %s", strerror(-r));
 		return r;
 	}
 	r = manager_listen(m, socket_arg, key_socket_arg);
@@ -583,6 +607,6 @@ int manager_start(struct manager *m, const char *socket_arg, const char *key_soc
 	if (r >= 0)
 		r = manager_arm_idle(m);
 	if (r < 0)
-		log_msg(3, "cannot watch the listening sockets: %s", strerror(-r));
+		log_msg(LOG_ERR, "cannot watch the listening sockets: %s", strerror(-r));
 	return r;
 }

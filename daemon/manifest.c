@@ -17,7 +17,6 @@
 #include "json-cleanup.h"
 #include "manifest.h"
 #include "secmem.h"
-#include "store.h"
 #include "text.h"
 
 #define MANIFEST_MAX_ENTRIES 4096u

@@ -28,6 +28,7 @@
 #include "ops.h"
 #include "seal.h"
 #include "secmem.h"
+#include "store-exchange.h"
 #include "store.h"
 #include "text.h"
 

@@ -5,7 +5,6 @@
  * unwrapping; delete is soft for the retention period; purge protection, once on, stays on
  * and forbids purging before the retention has passed.
  */
-#include <assert.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,49 +33,14 @@ static uint64_t retention_end(const struct kek_meta *meta)
 	return meta->deleted_at + (uint64_t)meta->retention_days * 86400u;
 }
 
-
-/* Both return their status themselves, so that the callers' "r < 0" is evident to the
- * analyzer too. */
-int kek_refuse(struct op_ctx *c, const char *name, uint32_t op)
-{
-	(void)op_fail(c, -EPERM, "uid %u may not %s KEK %s", (unsigned)c->peer->uid,
-		      acl_op_name(op), name);
-	return -EPERM;
-}
-
-int kek_not_found(struct op_ctx *c, int r, const char *name, uint32_t op)
-{
-	assert(r < 0);
-	if (!c->peer->admin)
-		return kek_refuse(c, name, op);
-	(void)op_fail(c, r, "no KEK named %s", name);
-	return r;
-}
-
-/*
- * Refuses callers the KEK's ACL does not admit before anything asks the firmware: unsealing
- * costs a guest request, and unauthorized callers must not be able to make vhsmd send them
- * (throttling can end in a VMPCK lockout). The metadata read here is not yet authenticated;
- * the ACL is checked again on the unsealed, authenticated copy.
- */
-int kek_precheck(struct op_ctx *c, const char *name, uint32_t op)
-{
-	struct kek_meta meta;
-	int r;
-
-	if (c->peer->admin)
-		return 0;
-	r = store_read_meta(c->m, name, &meta, NULL);
-	/* Absent, damaged or not permitted: one answer, so names are no oracle. */
-	if (r < 0 || !acl_allows(&meta, c->peer, op))
-		return kek_refuse(c, name, op);
-	return 0;
-}
-
-/* Loads and unseals a KEK named in the request, checking the caller's right to op. */
+/* Loads and unseals a KEK named in the request, checking the caller's right to op. Outputs
+ * are set only on success. */
 static int kek_open(struct op_ctx *c, uint32_t op, struct kek_meta *ret_meta,
 		    struct seal_params *ret_params, uint8_t **ret_keys)
 {
+	_cleanup_secmem_ uint8_t *keys = NULL;
+	struct kek_meta meta;
+	struct seal_params params;
 	struct seal_binding b;
 
 	int r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
@@ -89,17 +53,18 @@ static int kek_open(struct op_ctx *c, uint32_t op, struct kek_meta *ret_meta,
 	r = kek_precheck(c, c->key, op);
 	if (r < 0)
 		return r;
-	r = store_unseal(c->m, c->key, ret_meta, ret_params, &b, ret_keys, c->why, sizeof(c->why));
+	r = store_unseal(c->m, c->key, &meta, &params, &b, &keys, c->why, sizeof(c->why));
 	if (r == -ENOENT)
 		return kek_not_found(c, -ENOENT, c->key, op);
 	if (r < 0)
 		return r;
-	if (!acl_allows(ret_meta, c->peer, op)) {
-		*ret_keys = secmem_free(*ret_keys);
+	if (!acl_allows(&meta, c->peer, op))
 		return kek_refuse(c, c->key, op);
-	}
-	c->version = ret_meta->versions[ret_meta->n_versions - 1].version;
+	c->version = meta.versions[meta.n_versions - 1].version;
 	memcpy(c->policy_digest, b.policy_digest, sizeof(c->policy_digest));
+	*ret_meta = meta;
+	*ret_params = params;
+	*ret_keys = TAKE_PTR(keys);
 	return 0;
 }
 

@@ -1,120 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * LUKS2 keyslot secrets (docs/boot-unlock.md). A volume's token carries a sealed copy of one
- * KEK version and the 64-byte keyslot secret wrapped under it with the context
- * "vhsm-luks2:<UUID>". Which key unwraps it:
- *   - the KEK store knows the KEK: the store decides. Only an enabled KEK unwraps; a disabled
- *     or deleted one refuses (EKEYREVOKED), so `kek disable` stops unlocks at once.
- *   - the store has no such KEK: refused (ENOKEY: purged, or from another machine), unless the
- *     daemon runs with --luks-standalone (an initrd, which has no store): then the token's own
- *     sealed copy is unsealed with this CVM's derived key.
- * The attestation gate applies on both paths. Only administrators (root, group vhsm) get a
- * secret; every release and refusal is audited by ops.c or the key socket.
+ * The LUKS2 requests (docs/boot-unlock.md): UNLOCK, ENROLL and REWRAP of a token's keyslot
+ * secret, and BIND/UNBIND of a volume for the crypttab key socket. Which key unwraps a token
+ * is decided by luks-secret.c. Administrators only (ops.c); every release and refusal is
+ * audited by ops.c.
  */
-#include <dirent.h>
-#include <json-c/json.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "fileio.h"
 #include "kek-file.h"
-#include "luks.h"
+#include "luks-bind.h"
+#include "luks-secret.h"
 #include "luks-token.h"
 #include "ops.h"
 #include "secmem.h"
+#include "store-copy.h"
 #include "store.h"
 #include "wrap.h"
-
-static const uint8_t *version_key(const struct kek_meta *meta, const uint8_t *keys, uint32_t v)
-{
-	for (uint32_t i = 0; i < meta->n_versions; i++)
-		if (meta->versions[i].version == v)
-			return keys + (size_t)i * KEK_KEY_SIZE;
-	return NULL;
-}
-
-#define WHY(...) snprintf(why, whylen, __VA_ARGS__)
-
-/* Unseals the store's KEK name, refusing one that is not enabled. */
-static int store_kek(struct manager *m, const char *name, struct kek_meta *meta,
-		     struct seal_params *params, uint8_t **keys, char *why, size_t whylen)
-{
-	int r = store_read_meta(m, name, meta, NULL);
-
-	if (r == 0 && meta->state != KEK_ENABLED) { /* refuse before any firmware request */
-		WHY("KEK %s is %s", name, kek_state_to_string(meta->state));
-		return -EKEYREVOKED;
-	}
-	if (r < 0)
-		return r;
-	r = store_unseal(m, name, meta, params, NULL, keys, why, whylen);
-	if (r < 0)
-		return r;
-	if (meta->state != KEK_ENABLED) {
-		*keys = secmem_free(*keys);
-		WHY("KEK %s is %s", name, kek_state_to_string(meta->state));
-		return -EKEYREVOKED;
-	}
-	return 0;
-}
-
-int luks_unseal_secret(struct manager *m, const uint8_t *sealed, size_t sealed_len,
-		       const uint8_t *wrapped, size_t wrapped_len, const char *uuid,
-		       struct wrap_info *ret_info, uint8_t **ret_secret, char *why, size_t whylen)
-{
-	_cleanup_secmem_ uint8_t *keys = NULL, *copy = NULL, *pt = NULL;
-	const uint8_t *key = NULL;
-	struct kek_meta meta;
-	struct seal_params params;
-	struct wrap_info wi;
-	char ctx[sizeof(LUKS_CONTEXT_PREFIX) + LUKS_UUID_MAX];
-	size_t pt_len;
-	int r, ctx_len;
-
-	ctx_len = luks_token_context(uuid, ctx, sizeof(ctx));
-	if (ctx_len < 0) {
-		WHY("invalid LUKS UUID");
-		return -EINVAL;
-	}
-	if (wrap_parse(wrapped, wrapped_len, &wi) < 0 || wi.plaintext_len != LUKS_SECRET_SIZE ||
-	    !store_name_valid(wi.kek_name)) {
-		WHY("token does not hold a vhsm keyslot secret");
-		return -EBADMSG;
-	}
-	*ret_info = wi;
-	r = store_kek(m, wi.kek_name, &meta, &params, &keys, why, whylen);
-	if (r == 0) {
-		key = version_key(&meta, keys, wi.kek_version);
-		if (!key) {
-			WHY("KEK %s has no version %u", wi.kek_name, wi.kek_version);
-			return -ENOKEY;
-		}
-	} else if (r == -ENOENT && m->luks_standalone) {
-		r = store_unseal_copy(m, sealed, sealed_len, wi.kek_name, wi.kek_version, &copy, why,
-				      whylen);
-		if (r < 0)
-			return r;
-		key = copy;
-	} else if (r == -ENOENT) {
-		WHY("no KEK named %s in the store (purged, or enrolled elsewhere); the token's "
-		    "sealed copy is used only by vhsmd --luks-standalone", wi.kek_name);
-		return -ENOKEY;
-	} else {
-		return r;
-	}
-	r = unwrap_key(key, WRAP_PURPOSE_LUKS, wrapped, wrapped_len, (const uint8_t *)ctx,
-		       (size_t)ctx_len, &pt, &pt_len);
-	if (r < 0 || pt_len != LUKS_SECRET_SIZE) {
-		WHY("keyslot secret does not unwrap for volume %s (other volume or modified token)",
-		    uuid);
-		return -EKEYREJECTED;
-	}
-	*ret_secret = TAKE_PTR(pt);
-	return 0;
-}
 
 /* Request fields shared by unlock, rewrap and bind. */
 struct luks_req {
@@ -182,7 +86,7 @@ static int make_token_material(struct op_ctx *c, const char *name, const char *u
 	int r, ctx_len;
 
 	snprintf(c->key, sizeof(c->key), "%s", name);
-	r = store_kek(c->m, name, &meta, &params, &keys, c->why, sizeof(c->why));
+	r = luks_kek_unseal(c->m, name, &meta, &params, &keys, c->why, sizeof(c->why));
 	if (r == -ENOENT)
 		return op_fail(c, -ENOKEY, "no KEK named %s", name);
 	if (r < 0)
@@ -195,11 +99,11 @@ static int make_token_material(struct op_ctx *c, const char *name, const char *u
 	ctx_len = luks_token_context(uuid, ctx, sizeof(ctx));
 	if (ctx_len < 0)
 		return op_fail(c, -EINVAL, "invalid LUKS UUID");
-	r = wrap_key(version_key(&meta, keys, v), WRAP_PURPOSE_LUKS, name, v, (const uint8_t *)ctx,
+	r = wrap_key(luks_kek_version_key(&meta, keys, v), WRAP_PURPOSE_LUKS, name, v, (const uint8_t *)ctx,
 		     (size_t)ctx_len, secret, LUKS_SECRET_SIZE, &wrapped, &wrapped_len);
 	if (r < 0)
 		return op_fail(c, r, "wrapping failed: %s", strerror(-r));
-	r = store_seal_copy(c->m, name, v, params.profile, version_key(&meta, keys, v), &sealed,
+	r = store_seal_copy(c->m, name, v, params.profile, luks_kek_version_key(&meta, keys, v), &sealed,
 			    &sealed_len, c->why, sizeof(c->why));
 	if (r < 0)
 		return r;
@@ -270,5 +174,52 @@ int op_luks_rewrap(struct op_ctx *c)
 	if (r < 0)
 		return op_fail(c, r, "token rewrapped, but its key-socket binding could not be "
 			       "updated: %s", strerror(-r));
+	return 0;
+}
+
+int op_luks_bind(struct op_ctx *c)
+{
+	_cleanup_secmem_ uint8_t *secret = NULL;
+	const struct vhsm_wire_field *sealed, *wrapped;
+	char volume[KEK_NAME_MAX + 1], uuid[LUKS_UUID_MAX + 1];
+	struct wrap_info wi;
+	int r;
+
+	if (vhsm_wire_get_str(c->req, VHSM_TAG_VOLUME, volume, sizeof(volume)) < 0 ||
+	    !store_name_valid(volume))
+		return op_fail(c, -EINVAL, "volume names are 1..64 characters of A-Z a-z 0-9 _ . -");
+	if (vhsm_wire_get_str(c->req, VHSM_TAG_UUID, uuid, sizeof(uuid)) < 0)
+		return op_fail(c, -EINVAL, "a LUKS UUID is required");
+	sealed = vhsm_wire_get(c->req, VHSM_TAG_SEALED_KEK);
+	wrapped = vhsm_wire_get(c->req, VHSM_TAG_WRAPPED_SECRET);
+	if (!sealed || !wrapped || sealed->len > LUKS_TOKEN_SEALED_MAX ||
+	    wrapped->len > LUKS_TOKEN_WRAPPED_MAX)
+		return op_fail(c, -EINVAL, "SEALED_KEK and WRAPPED_SECRET are required");
+	/* Only material that unlocks now is recorded. */
+	r = luks_unseal_secret(c->m, sealed->value, sealed->len, wrapped->value, wrapped->len, uuid,
+			       &wi, &secret, c->why, sizeof(c->why));
+	if (r < 0)
+		return r;
+	snprintf(c->key, sizeof(c->key), "%.64s", wi.kek_name);
+	c->version = wi.kek_version;
+	r = luks_binding_write(c->m, volume, uuid, sealed->value, sealed->len, wrapped->value,
+			  wrapped->len);
+	if (r < 0)
+		return op_fail(c, r, "cannot record the binding of %s: %s", volume, strerror(-r));
+	return 0;
+}
+
+int op_luks_unbind(struct op_ctx *c)
+{
+	char uuid[LUKS_UUID_MAX + 1];
+	unsigned n = 0;
+	int r;
+
+	if (vhsm_wire_get_str(c->req, VHSM_TAG_UUID, uuid, sizeof(uuid)) < 0)
+		return op_fail(c, -EINVAL, "a LUKS UUID is required");
+	r = luks_bindings_remove(c->m, uuid, &n);
+	if (r < 0)
+		return op_fail(c, r, "cannot remove bindings: %s", strerror(-r));
+	vhsm_wire_add_u32(c->reply, VHSM_TAG_SIZE, n);
 	return 0;
 }

@@ -289,7 +289,7 @@ static int batch_run_flush(struct op_ctx *c, struct batch_run *run, unsigned n)
 		snprintf(why, sizeof(why), "batch items %u-%u of %u", run->first,
 			 run->first + run->count - 1, n);
 	run->count = 0;
-	return audit_log(c->m, &rec);
+	return audit_log(c->m->audit, &rec);
 }
 
 /*

@@ -4,14 +4,12 @@
  * Every request goes decode -> authorize -> act -> reply -> audit; malformed requests get an
  * error reply and the daemon keeps serving.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "audit-coalesce.h"
 #include "audit.h"
-#include "limits.h"
 #include "log.h"
 #include "ops.h"
 #include "text.h"
@@ -73,53 +71,6 @@ static const struct op_desc {
 	{ VHSM_OP_LUKS_UNBIND, "luks.unbind", OP_ADMIN, op_luks_unbind, AUDIT_CHAIN },
 };
 
-/*
- * Refusals of unprivileged callers go to the chained log, but at most LIMITS_REFUSALS_PER_MINUTE
- * per principal (limits.h) and minute; beyond that they go to the journal only, and the next
- * chained record of that caller says how many were left out. Keeps local users from flooding
- * the state directory. Minutes of the monotonic clock: setting the wall clock back does not
- * reopen a window.
- */
-static bool refusal_chain(struct manager *m, const struct peer *p, unsigned *ret_suppressed)
-{
-	struct timespec ts;
-
-	*ret_suppressed = 0;
-	if (p->admin || !m->limits)
-		return true;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return limits_refusal_chain(m->limits, p, (uint64_t)ts.tv_sec / 60, ret_suppressed);
-}
-
-/* Records rec as op_audit() does; rec->journal_only may be set for a capped refusal. */
-static int op_audit_record(struct manager *m, struct audit_record *rec)
-{
-	const struct peer *p = rec->peer;
-	unsigned suppressed = 0;
-
-	if (rec->result < 0 && !rec->journal_only && !refusal_chain(m, p, &suppressed))
-		rec->journal_only = true;
-	if (suppressed) {
-		char note[96];
-		snprintf(note, sizeof(note), "%u refusals of uid %u in the last minute in the journal only",
-			 suppressed, (unsigned)p->uid);
-		struct audit_record sup = { .event = "audit.suppressed", .peer = p,
-					    .result = -EPERM, .reason = note };
-		(void)audit_log(m, &sup);
-	}
-	return audit_log(m, rec);
-}
-
-int op_audit(struct manager *m, const struct peer *p, const char *event, const char *key,
-	     uint32_t version, int result, const char *reason, bool journal_only)
-{
-	struct audit_record rec = { .event = event, .key = key, .version = version, .peer = p,
-				    .result = result, .reason = reason,
-				    .journal_only = journal_only };
-
-	return op_audit_record(m, &rec);
-}
-
 /* The audit record of a dispatched request: charged to the principal the request acts for. */
 static int op_audit_dispatched(struct op_ctx *c, const struct op_desc *d, int r)
 {
@@ -136,47 +87,6 @@ static int op_audit_dispatched(struct op_ctx *c, const struct op_desc *d, int r)
 		rec.journal_only = !audit_coalesce_admit(p, d->event, rec.key, now / 1000000u,
 							 &rec.count);
 	return op_audit_record(c->m, &rec);
-}
-
-int op_fail(struct op_ctx *c, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(c->why, sizeof(c->why), fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-int op_check_name(struct op_ctx *c, const char *kind, const char *name)
-{
-	char msg[TEXT_KEY_NAME_ERR_MAX];
-
-	if (text_key_name_valid(name))
-		return 0;
-	(void)op_fail(c, -EINVAL, "%s", text_key_name_error(msg, kind, name, strlen(name)));
-	/* Checked before anything records it: an invalid name is no record's key (the reason
-	 * quotes it escaped). */
-	if (name == c->key || strcmp(name, c->key) == 0)
-		c->key[0] = 0;
-	return -EINVAL;
-}
-
-int op_get_name(struct op_ctx *c, uint16_t tag, char *out, size_t len)
-{
-	int r = vhsm_wire_get_str(c->req, tag, out, len);
-
-	if (r == -ENOENT)
-		return op_fail(c, -EINVAL, "a key name is required");
-	if (r < 0) { /* too long for any name, or with a NUL: the one message, escaped */
-		const struct vhsm_wire_field *f = vhsm_wire_get(c->req, tag);
-		char msg[TEXT_KEY_NAME_ERR_MAX];
-
-		return op_fail(c, -EINVAL, "%s",
-			       text_key_name_error(msg, tag == VHSM_TAG_KEK ? "KEK" : NULL,
-						   f ? (const char *)f->value : NULL, f ? f->len : 0));
-	}
-	return 0;
 }
 
 /* A refusal's message may quote the request (a name): the caller gets it escaped too. */
@@ -217,7 +127,7 @@ int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, si
 		struct audit_record rec = { .event = "request.malformed", .peer = p,
 					    .result = r < 0 ? r : -EBADMSG, .reason = why,
 					    .journal_only = true };
-		(void)audit_log(m, &rec);
+		(void)audit_log(m->audit, &rec);
 		uint32_t id = req_len >= VHSM_WIRE_HEADER_SIZE ? le32_get(req + 8) : 0;
 		return reply_error(out, out_cap, 0, id, r < 0 ? r : -EBADMSG, why);
 	}
@@ -228,7 +138,7 @@ int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, si
 		struct audit_record rec = { .event = "request.malformed", .peer = p,
 					    .result = -EOPNOTSUPP, .reason = "unsupported operation",
 					    .journal_only = true };
-		(void)audit_log(m, &rec);
+		(void)audit_log(m->audit, &rec);
 		return reply_error(out, out_cap, msg.op, msg.id, -EOPNOTSUPP,
 				   "operation not supported");
 	}

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Request handling: the op table (ops.c) and the handlers (op-*.c). */
+/*
+ * Request handling: the op table (ops.c), the handlers (op-*.c) and what they share
+ * (op-common.c).
+ */
 #pragma once
 
 #include "wire.h"
@@ -86,7 +89,19 @@ int op_fail(struct op_ctx *c, int r, const char *fmt, ...) _printf_(3, 4);
  * c->key holds name it is emptied, so that the audit record names no invalid key.
  */
 int op_check_name(struct op_ctx *c, const char *kind, const char *name);
+/* Records rec, capping refusals of unprivileged callers as op_audit() says; may set
+ * rec->journal_only. Returns audit_log()'s result. */
+struct audit_record;
+int op_audit_record(struct manager *m, struct audit_record *rec);
 /* Records one event as the dispatcher does for a request (refusals of unprivileged callers
  * rate-limited in the chain); returns audit_log()'s result. */
 int op_audit(struct manager *m, const struct peer *p, const char *event, const char *key,
 	     uint32_t version, int result, const char *reason, bool journal_only);
+
+/*
+ * Decodes one request (req_len bytes), authorizes, acts and audits it, and writes the reply
+ * into out (out_cap bytes). Returns the reply's length, or -errno when not even an error
+ * reply could be built (the caller then drops the connection).
+ */
+int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, size_t req_len,
+		 uint8_t *out, size_t out_cap);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vhsmd internal declarations: the manager, connections, the KEK store, attestation, audit. */
+/* vhsmd internal types: the manager's state, peers, KEK metadata, the attestation result. */
 #pragma once
 
 #include <stdbool.h>
@@ -43,6 +43,8 @@
 struct attest_state {
 	bool done;                /* at least one attestation ran */
 	bool ok;                  /* the last one passed */
+	bool no_policy;           /* refused unevaluated: no valid policy in force */
+	uint64_t seq;             /* advanced by every attestation (STATUS= follows it) */
 	uint64_t at_usec;         /* CLOCK_REALTIME of the last attestation */
 	uint64_t mono_usec;       /* CLOCK_MONOTONIC of the last attestation */
 	uint64_t request_seq;     /* the request during which it ran (manager.request_seq) */
@@ -170,27 +172,9 @@ struct manager {
 	const struct peer *request_peer;  /* the caller of the request being served, or NULL */
 	struct limits *limits;            /* per-principal and global limits (limits.c) */
 	struct attest_state attest;
-	struct shield *shield; /* in-memory shielding of unsealed KEKs (store.c) */
+	struct shield *shield; /* in-memory shielding of unsealed KEKs (shield.c) */
 	struct kek_marks *kek_marks; /* the sealed file behind each KEK in memory (kek-file.c) */
 	struct audit *audit;
 	struct manifest *manifest; /* store manifest (manifest.c), loaded at first use */
-	uint32_t wipe_after_use; /* reserved */
+	uint64_t status_seq;       /* attest.seq last told to the service manager (manager.c) */
 };
-
-struct conn;
-
-/* manager.c */
-int manager_new(struct manager **ret);
-struct manager *manager_free(struct manager *m);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
-/*
- * Listens (socket activation: the SOCK_SEQPACKET fd is the request socket, a SOCK_STREAM fd
- * the crypttab key socket; else binds socket_arg or the default path, and key_socket_arg if
- * given) and arms timers.
- */
-int manager_start(struct manager *m, const char *socket_arg, const char *key_socket_arg);
-void manager_status(struct manager *m, const char *fmt, ...) _printf_(2, 3);
-
-/* ops.c: decode one request, authorize, act, audit; writes the reply into out. */
-int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, size_t req_len,
-		 uint8_t *out, size_t out_cap);

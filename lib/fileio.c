@@ -54,8 +54,11 @@ static int path_split(const char *path, char **ret_dir, const char **ret_base)
 	return 0;
 }
 
-/* Opens the directory containing path, for openat() and fsync(). Returns the fd or -errno. */
-static int open_parent(const char *path, const char **ret_base)
+/*
+ * Opens the directory containing path (relative to dir_fd, or AT_FDCWD), for openat() and
+ * fsync(). Returns the fd or -errno.
+ */
+static int open_parent(int dir_fd, const char *path, const char **ret_base)
 {
 	_cleanup_free_ char *dir = NULL;
 	const char *base;
@@ -64,7 +67,7 @@ static int open_parent(const char *path, const char **ret_base)
 	r = path_split(path, &dir, &base);
 	if (r < 0)
 		return r;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(dir_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return negative_errno();
 	if (ret_base)
@@ -76,7 +79,7 @@ int fileio_fsync_parent(const char *path)
 {
 	_cleanup_close_ int dfd = -EBADF;
 
-	dfd = open_parent(path, NULL);
+	dfd = open_parent(AT_FDCWD, path, NULL);
 	if (dfd < 0)
 		return dfd;
 	if (fsync(dfd) < 0)
@@ -165,8 +168,8 @@ static int tmp_link_noreplace(int dfd, const char *tmp, const char *base)
 	return 0;
 }
 
-static int write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			bool replace)
+static int write_atomic(int dir_fd, const char *path, const void *data, size_t len,
+			mode_t mode, bool replace)
 {
 	_cleanup_close_ int dfd = -EBADF;
 	char tmp[NAME_MAX + 1];
@@ -175,7 +178,7 @@ static int write_atomic(const char *path, const void *data, size_t len, mode_t m
 
 	if (!data && len > 0)
 		return -EINVAL;
-	dfd = open_parent(path, &base);
+	dfd = open_parent(dir_fd, path, &base);
 	if (dfd < 0)
 		return dfd;
 	fd = tmp_create(dfd, base, tmp);
@@ -200,12 +203,39 @@ static int write_atomic(const char *path, const void *data, size_t len, mode_t m
 
 int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
-	return write_atomic(path, data, len, mode, true);
+	return write_atomic(AT_FDCWD, path, data, len, mode, true);
 }
 
 int fileio_create_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
-	return write_atomic(path, data, len, mode, false);
+	return write_atomic(AT_FDCWD, path, data, len, mode, false);
+}
+
+int fileio_write_atomic_at(int dir_fd, const char *path, const void *data, size_t len,
+			   mode_t mode)
+{
+	return write_atomic(dir_fd, path, data, len, mode, true);
+}
+
+int fileio_create_atomic_at(int dir_fd, const char *path, const void *data, size_t len,
+			    mode_t mode)
+{
+	return write_atomic(dir_fd, path, data, len, mode, false);
+}
+
+int fileio_remove_at(int dir_fd, const char *path)
+{
+	_cleanup_close_ int dfd = -EBADF;
+	const char *base;
+
+	dfd = open_parent(dir_fd, path, &base);
+	if (dfd < 0)
+		return dfd;
+	if (unlinkat(dfd, base, 0) < 0)
+		return negative_errno();
+	if (fsync(dfd) < 0)
+		return negative_errno();
+	return 0;
 }
 
 /* read(2) that retries on EINTR. Returns bytes read (0 at EOF) or -errno. */
@@ -318,11 +348,17 @@ int fileio_read_fd(int fd, size_t max, uint8_t **ret_data, size_t *ret_len)
 
 int fileio_read_all(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)
 {
+	return fileio_read_all_at(AT_FDCWD, path, max, ret_data, ret_len);
+}
+
+int fileio_read_all_at(int dir_fd, const char *path, size_t max, uint8_t **ret_data,
+		       size_t *ret_len)
+{
 	_cleanup_close_ int fd = -EBADF;
 
 	if (!path || !ret_data || !ret_len)
 		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return negative_errno();
 	return fileio_read_fd(fd, max, ret_data, ret_len);

@@ -33,6 +33,24 @@ int fileio_create_atomic(const char *path, const void *data, size_t len, mode_t 
  */
 int fileio_read_all(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len) _wur_;
 
+/*
+ * The same relative to the directory fd dir_fd (an O_PATH fd will do; AT_FDCWD is the plain
+ * function). path may name a subdirectory ("kek/NAME.sealed"); an absolute path ignores
+ * dir_fd, as openat(2) does.
+ */
+int fileio_write_atomic_at(int dir_fd, const char *path, const void *data, size_t len,
+			   mode_t mode) _wur_;
+int fileio_create_atomic_at(int dir_fd, const char *path, const void *data, size_t len,
+			    mode_t mode) _wur_;
+int fileio_read_all_at(int dir_fd, const char *path, size_t max, uint8_t **ret_data,
+		       size_t *ret_len) _wur_;
+
+/*
+ * Removes path (relative to dir_fd, as above) and fsync()s its directory, so the removal is
+ * durable. Returns 0 or -errno (-ENOENT when there is no such file).
+ */
+int fileio_remove_at(int dir_fd, const char *path) _wur_;
+
 /* Same as fileio_read_all() on an open fd ("-" style callers pass STDIN_FILENO). */
 int fileio_read_fd(int fd, size_t max, uint8_t **ret_data, size_t *ret_len) _wur_;
 

@@ -223,7 +223,7 @@ static int write_audit(const char *dir, int n)
 		struct audit_record rec = { .event = i % 2 ? "unwrap" : "wrap", .key = "k",
 					    .version = 1, .peer = &p, .result = i % 3 ? 0 : -EPERM,
 					    .reason = i % 3 ? NULL : "uid 1000 may not unwrap" };
-		r = audit_log(&m, &rec);
+		r = audit_log(m.audit, &rec);
 	}
 	audit_free(m.audit);
 	return r;
@@ -350,7 +350,7 @@ TEST(daemon_audit_rotation)
 	audit_set_segment_max(m.audit, 1500);
 	for (int i = 0; i < 30; i++) {
 		struct audit_record rec = { .event = "kek.rotate", .key = "k", .peer = &p };
-		if (audit_log(&m, &rec) < 0) {
+		if (audit_log(m.audit, &rec) < 0) {
 			audit_free(m.audit);
 			test_fail(__FILE__, __LINE__, "audit_log failed at %d", i);
 			return;

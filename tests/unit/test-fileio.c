@@ -212,6 +212,45 @@ TEST(fileio_create_refuses_existing)
 	ASSERT_EQ(access("/nonexistent/vhsm-test", F_OK), -1);
 }
 
+/* The *_at functions resolve relative paths against the directory fd, not the working directory. */
+TEST(fileio_at_dir_fd)
+{
+	const char *dir = test_tmpdir();
+	char sub[PATH_MAX], path[PATH_MAX + 16];
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int dfd;
+
+	path_join(sub, sizeof(sub), dir, "kek");
+	ASSERT_EQ(mkdir(sub, 0700), 0);
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_TRUE(dfd >= 0);
+	ASSERT_EQ(fileio_create_atomic_at(dfd, "kek/a.sealed", "one", 3, 0600), 0);
+	ASSERT_EQ(fileio_create_atomic_at(dfd, "kek/a.sealed", "two", 3, 0600), -EEXIST);
+	path_join(path, sizeof(path), sub, "a.sealed");
+	ASSERT_TRUE(file_is(path, "one"));
+	ASSERT_EQ(file_mode(path), 0600);
+	ASSERT_EQ(fileio_write_atomic_at(dfd, "kek/a.sealed", "three", 5, 0640), 0);
+	ASSERT_TRUE(file_is(path, "three"));
+	ASSERT_EQ(fileio_read_all_at(dfd, "kek/a.sealed", 16, &data, &len), 0);
+	ASSERT_EQ(len, 5u);
+	ASSERT_TRUE(memcmp(data, "three", 5) == 0);
+	free(data);
+	data = NULL;
+	ASSERT_EQ(fileio_read_all_at(dfd, "kek/a.sealed", 4, &data, &len), -EMSGSIZE);
+	ASSERT_TRUE(data == NULL);
+	/* Not resolved against the working directory. */
+	ASSERT_EQ(access("kek/a.sealed", F_OK), -1);
+	ASSERT_EQ(fileio_read_all_at(dfd, "kek/none", 16, &data, &len), -ENOENT);
+	ASSERT_EQ(fileio_write_atomic_at(dfd, "nodir/x", "x", 1, 0600), -ENOENT);
+	ASSERT_EQ(fileio_remove_at(dfd, "kek/a.sealed"), 0);
+	ASSERT_EQ(access(path, F_OK), -1);
+	ASSERT_EQ(fileio_remove_at(dfd, "kek/a.sealed"), -ENOENT);
+	ASSERT_EQ(fileio_remove_at(dfd, ""), -EINVAL);
+	ASSERT_EQ(dir_count(sub), 0);
+	close(dfd);
+}
+
 TEST(fileio_read_all_bounds)
 {
 	const char *dir = test_tmpdir();

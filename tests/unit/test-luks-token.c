@@ -6,7 +6,7 @@
 
 #include "ct.h"
 #include "luks-token.h"
-#include "../../daemon/luks.h"
+#include "../../daemon/luks-keysock.h"
 #include "secmem.h"
 #include "test.h"
 #include "wrap.h"

@@ -101,6 +101,35 @@ static bool died(int status)
 	return WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
 }
 
+/* CLEANUP_ERASE wipes its variable when the scope ends, on an early exit from it too. */
+static void erase_in_scope(uint8_t (*buf)[32], bool leave_early)
+{
+	for (int i = 0; i < 1; i++) {
+		CLEANUP_ERASE(*buf);
+		if (leave_early)
+			break;
+		(*buf)[0] = 0x55;
+	}
+}
+
+TEST(cleanup_erase_wipes_on_every_exit)
+{
+	uint8_t buf[32];
+
+	memset(buf, 0xaa, sizeof(buf));
+	{
+		CLEANUP_ERASE(buf);
+		ASSERT_EQ(buf[31], 0xaa);
+	}
+	ASSERT_TRUE(mem_is_zero(buf, sizeof(buf)));
+	memset(buf, 0xaa, sizeof(buf));
+	erase_in_scope(&buf, true);
+	ASSERT_TRUE(mem_is_zero(buf, sizeof(buf)));
+	memset(buf, 0xaa, sizeof(buf));
+	erase_in_scope(&buf, false);
+	ASSERT_TRUE(mem_is_zero(buf, sizeof(buf)));
+}
+
 TEST(secmem_alloc_free_roundtrip)
 {
 	static const size_t sizes[] = { 1, 15, 16, 17, 100, 4000, 4064, 4096, 4097, 100000 };

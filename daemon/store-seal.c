@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Sealing for the store (store-seal.h). The sealing key is derived by the firmware
+ * (MSG_KEY_REQ) from the blob's parameters and lives in secure memory for one call.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "secmem.h"
+#include "store-seal.h"
+
+static int derive_key(struct manager *m, const struct seal_params *p, uint8_t *key, char *why,
+		      size_t whylen)
+{
+	struct snp_key_request kr;
+	struct snp_status st = {};
+	int r;
+
+	seal_key_request(p, &kr);
+	r = snp_dev_get_derived_key(m->dev, &kr, key, &st);
+	if (r == -EREMOTEIO)
+		snprintf(why, whylen, "firmware refused the sealing key (status %s): the TCB or "
+			 "guest SVN the key was sealed at is above this CVM's (rollback?)",
+			 snp_fw_status_name(st.msg_status));
+	else if (r < 0)
+		snprintf(why, whylen, "derived key request failed: %s", strerror(-r));
+	return r == -EREMOTEIO ? -EKEYREJECTED : r;
+}
+
+int store_seal_now(struct manager *m, enum seal_profile profile, const char *label,
+		   const void *meta, size_t meta_len, const uint8_t *pt, size_t pt_len,
+		   const char *what, struct seal_params *ret_params,
+		   struct seal_binding *ret_binding, uint8_t **ret_blob, size_t *ret_len,
+		   char *why, size_t whylen)
+{
+	_cleanup_secmem_ uint8_t *dkey = NULL;
+	struct seal_params params;
+	struct seal_binding binding;
+	uint8_t *blob;
+	size_t len;
+	int r;
+
+	seal_params_from_report(profile, &m->attest.report, &params);
+	seal_binding_from_report(&m->attest.report, m->policy_digest, &binding);
+	dkey = secmem_alloc(32);
+	if (!dkey)
+		return -ENOMEM;
+	r = derive_key(m, &params, dkey, why, whylen);
+	if (r < 0)
+		return r;
+	r = seal_blob(dkey, &params, &binding, label, meta, meta_len, pt, pt_len, &blob, &len);
+	if (r < 0) {
+		snprintf(why, whylen, "sealing %s failed: %s", what, strerror(-r));
+		return r;
+	}
+	*ret_params = params;
+	*ret_binding = binding;
+	*ret_blob = blob;
+	*ret_len = len;
+	return 0;
+}
+
+int store_unseal_now(struct manager *m, const struct seal_header *h, const uint8_t *blob,
+		     size_t len, const char *what, uint8_t **ret_pt, size_t *ret_len, char *why,
+		     size_t whylen)
+{
+	_cleanup_secmem_ uint8_t *dkey = NULL;
+	int r;
+
+	dkey = secmem_alloc(32);
+	if (!dkey)
+		return -ENOMEM;
+	r = derive_key(m, &h->params, dkey, why, whylen);
+	if (r < 0)
+		return r;
+	r = unseal_blob(dkey, blob, len, ret_pt, ret_len);
+	if (r < 0) {
+		if (m->attest.report_valid)
+			seal_explain_failure(h, &m->attest.report, m->attest.product, why, whylen);
+		else
+			snprintf(why, whylen, "%s does not unseal", what);
+		return -EKEYREJECTED;
+	}
+	return 0;
+}

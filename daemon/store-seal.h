@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Sealing for the store's files (store-seal.c): seal at the current attested state and
+ * unseal with this CVM's derived key. Used by the KEK files, exchange keys and sealed copies;
+ * the caller has passed the attestation gate.
+ */
+#pragma once
+
+#include "vhsmd.h"
+
+/*
+ * Seals pt under profile at the current attested state: fills the blob's parameters and
+ * binding and returns a malloc'ed blob, or -errno with why filled ("sealing WHAT failed", or
+ * the firmware's refusal of the sealing key). Outputs are set only on success.
+ */
+int store_seal_now(struct manager *m, enum seal_profile profile, const char *label,
+		   const void *meta, size_t meta_len, const uint8_t *pt, size_t pt_len,
+		   const char *what, struct seal_params *ret_params,
+		   struct seal_binding *ret_binding, uint8_t **ret_blob, size_t *ret_len,
+		   char *why, size_t whylen);
+
+/*
+ * Unseals blob (header h, already parsed) with this CVM's derived key: 0 with the plaintext
+ * in fresh secmem, or -EKEYREJECTED with why explaining which sealed field differs (or, with
+ * no valid report, "WHAT does not unseal"), -ENOMEM or the device's -errno. Outputs are set
+ * only on success.
+ */
+int store_unseal_now(struct manager *m, const struct seal_header *h, const uint8_t *blob,
+		     size_t len, const char *what, uint8_t **ret_pt, size_t *ret_len, char *why,
+		     size_t whylen);
