@@ -27,6 +27,10 @@ UDEVDIR ?= $(shell $(PKG_CONFIG) --variable=udevdir udev 2>/dev/null || echo /li
 # dracut reads modules only from its own modules.d.
 # On a merged-/usr system /lib is /usr/lib: the canonical path is the one to install to.
 TOKENDIR ?= $(shell d=$$($(PKG_CONFIG) --variable=libdir libcryptsetup 2>/dev/null) && [ -n "$$d" ] && echo $$(readlink -f $$d)/cryptsetup || echo $(LIBDIR)/cryptsetup)
+# initramfs-tools reads hooks and scripts only from its own directory, and cryptsetup-initramfs
+# resolves crypttab keyscript=NAME in /lib/cryptsetup/scripts.
+INITRAMFSDIR ?= /usr/share/initramfs-tools
+KEYSCRIPTDIR ?= /lib/cryptsetup/scripts
 DRACUTMODDIR ?= $(shell $(PKG_CONFIG) --variable=dracutmodulesdir dracut 2>/dev/null || echo /usr/lib/dracut/modules.d)
 # bash-completion also searches $(PREFIX)/share through XDG_DATA_DIRS (/usr/local/share first).
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
@@ -102,8 +106,10 @@ TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup
 # Keep intermediate objects (fuzz harness objects are built through a pattern chain).
 .SECONDARY:
 .PHONY: all check check-unit check-fuzz-corpus check-integration check-vm check-vm-initrd fuzz \
-	fuzz-campaign bench install install-sim clean lint man-lint analyze
+	fuzz-campaign bench install install-sim clean lint man-lint analyze programs
 all: $(PROGRAMS) $(TESTS)
+# What install needs (the packaging builds only this).
+programs: $(PROGRAMS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -262,7 +268,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 MODULESLOADDIR ?= $(PREFIX)/lib/modules-load.d
 
-install: all
+install: programs
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(UDEVDIR)/rules.d \
@@ -299,11 +305,21 @@ install: all
 	install -d $(DESTDIR)$(DRACUTMODDIR)/91vhsm
 	install -m 0755 dracut/91vhsm/module-setup.sh $(DESTDIR)$(DRACUTMODDIR)/91vhsm/
 	install -m 0644 dracut/91vhsm/*.conf $(DESTDIR)$(DRACUTMODDIR)/91vhsm/
+	install -d $(DESTDIR)$(INITRAMFSDIR)/hooks $(DESTDIR)$(INITRAMFSDIR)/scripts/local-top \
+		$(DESTDIR)$(INITRAMFSDIR)/scripts/init-bottom $(DESTDIR)$(KEYSCRIPTDIR)
+	sed -e 's|^VHSMD_BIN=.*|VHSMD_BIN=$(SBINDIR)/vhsmd|' -e 's|^VHSMCTL_BIN=.*|VHSMCTL_BIN=$(BINDIR)/vhsmctl|' \
+		initramfs-tools/hooks/vhsm >$(DESTDIR)$(INITRAMFSDIR)/hooks/vhsm
+	chmod 0755 $(DESTDIR)$(INITRAMFSDIR)/hooks/vhsm
+	install -m 0755 initramfs-tools/scripts/local-top/vhsm \
+		$(DESTDIR)$(INITRAMFSDIR)/scripts/local-top/vhsm
+	install -m 0755 initramfs-tools/scripts/init-bottom/vhsm \
+		$(DESTDIR)$(INITRAMFSDIR)/scripts/init-bottom/vhsm
+	install -m 0755 initramfs-tools/decrypt_vhsm $(DESTDIR)$(KEYSCRIPTDIR)/decrypt_vhsm
 ifeq ($(WITH_SIM),1)
 	$(MAKE) install-sim
 endif
 
-install-sim: all
+install-sim: programs
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGLIBDIR)
 	install -d $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(B)/vhsm-snp-sim $(DESTDIR)$(BINDIR)/vhsm-snp-sim
