@@ -7,6 +7,7 @@
 #   make fuzz-campaign                       10 million executions per harness (docs/fuzzing.md)
 #   make bench                               benchmarks
 #   make install [DESTDIR=] [PREFIX=/usr] [WITH_SIM=1]
+#   make deb                                 Debian packages in ../ (dpkg-buildpackage, debian/)
 #
 # Dependencies: scripts/install-deps.sh (Debian 12 packages).
 
@@ -106,7 +107,7 @@ TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup
 # Keep intermediate objects (fuzz harness objects are built through a pattern chain).
 .SECONDARY:
 .PHONY: all check check-unit check-fuzz-corpus check-integration check-vm check-vm-initrd fuzz \
-	fuzz-campaign bench install install-sim clean lint man-lint analyze programs
+	fuzz-campaign bench install install-sim clean lint man-lint analyze programs deb
 all: $(PROGRAMS) $(TESTS)
 # What install needs (the packaging builds only this).
 programs: $(PROGRAMS)
@@ -325,6 +326,20 @@ install-sim: programs
 	install -m 0755 $(B)/vhsm-snp-sim $(DESTDIR)$(BINDIR)/vhsm-snp-sim
 	install -m 0644 docs/man/vhsm-snp-sim.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(B)/vhsm-snp-sim.so $(DESTDIR)$(PKGLIBDIR)/vhsm-snp-sim.so
+
+# Debian packages (debian/): dpkg-buildpackage writes them beside the source tree; they are
+# moved to DEB_OUT. The package build uses its own build directory (debian/build).
+DEB_OUT ?= $(B)/deb
+deb:
+	$(Q)command -v dpkg-buildpackage >/dev/null || \
+		{ echo "make deb: dpkg-buildpackage missing (scripts/install-deps.sh)" >&2; exit 1; }
+	dpkg-buildpackage -b -us -uc -j2
+	$(Q)v=$$(dpkg-parsechangelog -S Version) && mkdir -p $(DEB_OUT) && \
+		for p in $$(dh_listpackages); do mv ../$${p}_$${v}_*.deb $(DEB_OUT)/ || exit 1; \
+			for d in ../$${p}-dbgsym_$${v}_*.deb; do [ ! -e $$d ] || mv $$d $(DEB_OUT)/; done; \
+		done && \
+		mv ../vhsm_$${v}_*.changes ../vhsm_$${v}_*.buildinfo $(DEB_OUT)/ && \
+		echo "make deb: packages in $(DEB_OUT)"
 
 lint: man-lint analyze
 man-lint:
