@@ -211,10 +211,11 @@ check-fuzz-corpus: $(TESTS)
 check-integration: all
 	$(Q)tests/check.sh integration
 
-check-vm: all
+# The guests install the Debian packages of make deb (VHSM_VM_INSTALL=make: make install).
+check-vm: all deb
 	$(Q)tests/vm/run.sh
 
-check-vm-initrd: all
+check-vm-initrd: all deb
 	$(Q)tests/vm/run-initrd.sh
 
 # ---- fuzzing (clang + libFuzzer) ----
@@ -360,6 +361,6 @@ $(B)/analyze/%.ok: %.c
 	@touch $@
 
 clean:
-	rm -rf build build-asan $(B)
+	rm -rf build build-asan $(B) debian/build
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -6,7 +6,9 @@
 #     --rebuild  rebuild the cached guest root file system and kernel
 # Environment: VHSM_BUILDDIR (set by make), VHSM_VM_CACHE (default /var/cache/vhsm-vm),
 # VHSM_VM_WORK (work directory; default a new /tmp/vhsm-vm.XXXXXX), VHSM_VM_TIMEOUT (seconds
-# for the boot, default 480), VHSM_VM_MIRROR (Debian mirror; default: the host's apt sources).
+# for the boot, default 480), VHSM_VM_MIRROR (Debian mirror; default: the host's apt sources),
+# VHSM_VM_INSTALL (deb: the packages of make deb in VHSM_DEB_DIR, default $VHSM_BUILDDIR/deb,
+# installed with dpkg in the guest, the default; make: make install DESTDIR=).
 # Needs root (debootstrap, chroot, file ownership in the image) and scripts/install-deps.sh --vm.
 # Exit status 0 only when every guest check passed; the last line is "N passed, N failed".
 # See docs/vm-testing.md.
@@ -16,6 +18,10 @@ here=$top/tests/vm
 B=${VHSM_BUILDDIR:-$top/build}
 CACHE=${VHSM_VM_CACHE:-/var/cache/vhsm-vm}
 BOOT_TIMEOUT=${VHSM_VM_TIMEOUT:-480}
+INSTALL_MODE=${VHSM_VM_INSTALL:-deb}
+DEB_DIR=${VHSM_DEB_DIR:-$B/deb}
+# The packages a guest gets in deb mode (run-initramfs.sh installs another set).
+GUEST_DEBS=${GUEST_DEBS:-"vhsm libcryptsetup-token-vhsm vhsm-snp-sim vhsm-dracut"}
 SUITE=bookworm
 KERNEL_PKG=linux-image-cloud-amd64
 GUEST_PKGS="systemd-sysv udev kmod cryptsetup keyutils e2fsprogs dracut-core"
@@ -250,12 +256,51 @@ ensure_cache() {
 
 # ---- 2. this run's guest ----
 
+# install_debs ROOT PACKAGE...: the newest .deb of each PACKAGE in $DEB_DIR, installed with dpkg
+# in the guest root (its dependencies are in the cached root file system: no network). The
+# maintainer scripts run as on a real system (user, tmpfiles, socket enabled); no service
+# starts in the chroot, and the initramfs triggers stay pending: the VM tiers build the initrd
+# they boot themselves.
+install_debs() {
+	local r=$1 p f debs=() rc=0
+	shift
+	for p in "$@"; do
+		f=$(find "$DEB_DIR" -maxdepth 1 -name "${p}_*_*.deb" 2>/dev/null | sort -V | tail -n 1)
+		[ -n "$f" ] || die "no $p package in $DEB_DIR: run make deb (or VHSM_VM_INSTALL=make)"
+		debs+=("$f")
+	done
+	rm -rf "$r/tmp/vhsm-debs"
+	mkdir -p "$r/tmp/vhsm-debs"
+	cp "${debs[@]}" "$r/tmp/vhsm-debs/"
+	printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d"
+	chmod 0755 "$r/usr/sbin/policy-rc.d"
+	chroot_mount "$r"
+	chroot "$r" env DEBIAN_FRONTEND=noninteractive LC_ALL=C \
+		sh -c 'dpkg --no-triggers -i /tmp/vhsm-debs/*.deb' >"$W/install.log" 2>&1 || rc=$?
+	chroot_umount "$r"
+	rm -rf "$r/tmp/vhsm-debs" "$r/usr/sbin/policy-rc.d"
+	[ "$rc" -eq 0 ] || { tail -n 20 "$W/install.log" >&2; die "dpkg -i failed ($W/install.log)"; }
+	log "installed from packages: $(printf '%s ' "${debs[@]##*/}")"
+}
+
 install_guest() {
 	local r=$W/rootfs uid gid simmod t=$SECONDS
 
-	# The project, as a user would install it (the guest is bookworm like the host).
-	make -C "$top" install DESTDIR="$r" WITH_SIM=1 BUILDDIR="$B" >"$W/install.log" 2>&1 ||
-		{ tail -n 20 "$W/install.log" >&2; die "make install failed ($W/install.log)"; }
+	# The project, as a user would install it (the guest is bookworm like the host): the
+	# Debian packages, or make install.
+	case $INSTALL_MODE in
+	deb)
+		# shellcheck disable=SC2086 # a list of package names
+		install_debs "$r" $GUEST_DEBS
+		[ -L "$r/etc/systemd/system/sockets.target.wants/vhsmd.socket" ] ||
+			die "the vhsm package did not enable vhsmd.socket"
+		;;
+	make)
+		make -C "$top" install DESTDIR="$r" WITH_SIM=1 BUILDDIR="$B" >"$W/install.log" 2>&1 ||
+			{ tail -n 20 "$W/install.log" >&2; die "make install failed ($W/install.log)"; }
+		;;
+	*) die "VHSM_VM_INSTALL=$INSTALL_MODE: expected deb or make" ;;
+	esac
 	simmod=$(cd "$r" && find usr/lib -name vhsm-snp-sim.so -path '*/vhsm/*' | head -n 1)
 	[ -n "$simmod" ] || die "vhsm-snp-sim.so not installed (WITH_SIM=1)"
 	simmod=/$simmod
