@@ -106,7 +106,7 @@ TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup
 .PHONY: demo
 # Keep intermediate objects (fuzz harness objects are built through a pattern chain).
 .SECONDARY:
-.PHONY: all check check-unit check-fuzz-corpus check-integration check-vm check-vm-initrd fuzz \
+.PHONY: all check check-unit check-fuzz-corpus check-integration check-vm check-vm-initrd check-vm-initramfs fuzz \
 	fuzz-campaign bench install install-sim clean lint man-lint analyze programs deb
 all: $(PROGRAMS) $(TESTS)
 # What install needs (the packaging builds only this).
@@ -217,6 +217,9 @@ check-vm: all deb
 
 check-vm-initrd: all deb
 	$(Q)tests/vm/run-initrd.sh
+
+check-vm-initramfs: all deb
+	$(Q)tests/vm/run-initramfs.sh
 
 # ---- fuzzing (clang + libFuzzer) ----
 FUZZ_CC ?= clang-14

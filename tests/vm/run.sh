@@ -24,7 +24,7 @@ DEB_DIR=${VHSM_DEB_DIR:-$B/deb}
 GUEST_DEBS=${GUEST_DEBS:-"vhsm libcryptsetup-token-vhsm vhsm-snp-sim vhsm-dracut"}
 SUITE=bookworm
 KERNEL_PKG=linux-image-cloud-amd64
-GUEST_PKGS="systemd-sysv udev kmod cryptsetup keyutils e2fsprogs dracut-core"
+GUEST_PKGS=${GUEST_PKGS:-"systemd-sysv udev kmod cryptsetup keyutils e2fsprogs dracut-core"}
 # Bump when the way the cached root file system is built changes.
 CACHE_RECIPE=1
 # The checks guest-check.sh must report, in order; a missing one counts as failed.
@@ -427,10 +427,17 @@ boot() {
 	cmdline="${ROOT_ARGS:-root=/dev/vda rw} console=ttyS0 panic=-1 systemd.show_status=1 systemd.log_color=0"
 	# -cpu max shows SVM, and udev's load of kvm_amd stalls a TCG guest for a minute or more.
 	cmdline+=" modprobe.blacklist=kvm_amd,kvm_intel,kvm"
+	# BOOT_CONSOLE: a program that talks to the serial console (run-initramfs.sh types a
+	# passphrase), called as PROGRAM SOCKET; the console is then a unix socket, logged as usual.
+	local serial_args=(-serial "file:$serial")
+	if [ -n "${BOOT_CONSOLE:-}" ]; then
+		serial_args=(-chardev "socket,id=ser0,path=$W/console-$n.sock,server=on,wait=off,logfile=$serial"
+			-serial chardev:ser0)
+	fi
 	QEMU=(timeout --kill-after=10 "$BOOT_TIMEOUT" qemu-system-x86_64
 		-accel tcg -cpu max -smp 2 -m 1024
 		-nodefaults -no-reboot -display none -nic none -device virtio-rng-pci
-		-serial "file:$serial"
+		"${serial_args[@]}"
 		-kernel "$W/vmlinuz" -initrd "$W/initrd.img" -append "$cmdline")
 	local d
 	for d in root data bad kr shred result $LUKS_DISKS; do
@@ -443,16 +450,28 @@ boot() {
 	: >"$serial"
 	"${QEMU[@]}" >>"$W/qemu.log" 2>&1 &
 	qpid=$!
-	# A guest stuck in emergency mode would wait for the full timeout: end it early.
+	local cpid=
+	if [ -n "${BOOT_CONSOLE:-}" ]; then
+		"$BOOT_CONSOLE" "$W/console-$n.sock" >"$W/console-$n.log" 2>&1 &
+		cpid=$!
+	fi
+	# A guest stuck in emergency mode would wait for the full timeout: end it early. So does
+	# a boot that has shown what it had to (BOOT_STOP_AT, a regular expression).
 	while kill -0 "$qpid" 2>/dev/null; do
 		if grep -q 'You are in emergency mode' "$serial"; then
 			log "guest entered emergency mode; stopping it"
 			kill -TERM "$qpid" 2>/dev/null || true
 			break
 		fi
+		if [ -n "${BOOT_STOP_AT:-}" ] && grep -qE "$BOOT_STOP_AT" "$serial"; then
+			log "boot $n reached /$BOOT_STOP_AT/; stopping it"
+			kill -TERM "$qpid" 2>/dev/null || true
+			break
+		fi
 		sleep 2
 	done
 	wait "$qpid" || rc=$?
+	[ -z "$cpid" ] || { kill "$cpid" 2>/dev/null || true; wait "$cpid" 2>/dev/null || true; }
 	BOOT_SECS=$((${BOOT_SECS:-0} + SECONDS - t))
 	case $rc in
 	0) log "boot $n: guest ran $((SECONDS - t)) s and powered off" ;;
