@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the VM tiers whose root file system is on LUKS2 (run-initrd.sh: dracut,
 # run-initramfs.sh: initramfs-tools); sourced after run.sh.
 # ROOT_RECOVERY_PASS: when set, enroll_root also adds a keyslot with this passphrase (ASCII, to
