@@ -7,6 +7,7 @@
 #   make fuzz-campaign                       10 million executions per harness (docs/fuzzing.md)
 #   make bench                               benchmarks
 #   make install [DESTDIR=] [PREFIX=/usr] [WITH_SIM=1]
+#   make deb                                 Debian packages in ../ (dpkg-buildpackage, debian/)
 #
 # Dependencies: scripts/install-deps.sh (Debian 12 packages).
 
@@ -27,6 +28,10 @@ UDEVDIR ?= $(shell $(PKG_CONFIG) --variable=udevdir udev 2>/dev/null || echo /li
 # dracut reads modules only from its own modules.d.
 # On a merged-/usr system /lib is /usr/lib: the canonical path is the one to install to.
 TOKENDIR ?= $(shell d=$$($(PKG_CONFIG) --variable=libdir libcryptsetup 2>/dev/null) && [ -n "$$d" ] && echo $$(readlink -f $$d)/cryptsetup || echo $(LIBDIR)/cryptsetup)
+# initramfs-tools reads hooks and scripts only from its own directory, and cryptsetup-initramfs
+# resolves crypttab keyscript=NAME in /lib/cryptsetup/scripts.
+INITRAMFSDIR ?= /usr/share/initramfs-tools
+KEYSCRIPTDIR ?= /lib/cryptsetup/scripts
 DRACUTMODDIR ?= $(shell $(PKG_CONFIG) --variable=dracutmodulesdir dracut 2>/dev/null || echo /usr/lib/dracut/modules.d)
 # bash-completion also searches $(PREFIX)/share through XDG_DATA_DIRS (/usr/local/share first).
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
@@ -101,9 +106,11 @@ TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup
 .PHONY: demo
 # Keep intermediate objects (fuzz harness objects are built through a pattern chain).
 .SECONDARY:
-.PHONY: all check check-unit check-fuzz-corpus check-integration check-vm check-vm-initrd fuzz \
-	fuzz-campaign bench install install-sim clean lint man-lint analyze
+.PHONY: all check check-unit check-fuzz-corpus check-integration check-vm check-vm-initrd check-vm-initramfs fuzz \
+	fuzz-campaign bench install install-sim clean lint man-lint analyze programs deb
 all: $(PROGRAMS) $(TESTS)
+# What install needs (the packaging builds only this).
+programs: $(PROGRAMS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -204,11 +211,15 @@ check-fuzz-corpus: $(TESTS)
 check-integration: all
 	$(Q)tests/check.sh integration
 
-check-vm: all
+# The guests install the Debian packages of make deb (VHSM_VM_INSTALL=make: make install).
+check-vm: all deb
 	$(Q)tests/vm/run.sh
 
-check-vm-initrd: all
+check-vm-initrd: all deb
 	$(Q)tests/vm/run-initrd.sh
+
+check-vm-initramfs: all deb
+	$(Q)tests/vm/run-initramfs.sh
 
 # ---- fuzzing (clang + libFuzzer) ----
 FUZZ_CC ?= clang-14
@@ -262,7 +273,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 MODULESLOADDIR ?= $(PREFIX)/lib/modules-load.d
 
-install: all
+install: programs
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(UDEVDIR)/rules.d \
@@ -299,16 +310,40 @@ install: all
 	install -d $(DESTDIR)$(DRACUTMODDIR)/91vhsm
 	install -m 0755 dracut/91vhsm/module-setup.sh $(DESTDIR)$(DRACUTMODDIR)/91vhsm/
 	install -m 0644 dracut/91vhsm/*.conf $(DESTDIR)$(DRACUTMODDIR)/91vhsm/
+	install -d $(DESTDIR)$(INITRAMFSDIR)/hooks $(DESTDIR)$(INITRAMFSDIR)/scripts/local-top \
+		$(DESTDIR)$(INITRAMFSDIR)/scripts/init-bottom $(DESTDIR)$(KEYSCRIPTDIR)
+	sed -e 's|^VHSMD_BIN=.*|VHSMD_BIN=$(SBINDIR)/vhsmd|' -e 's|^VHSMCTL_BIN=.*|VHSMCTL_BIN=$(BINDIR)/vhsmctl|' \
+		initramfs-tools/hooks/vhsm >$(DESTDIR)$(INITRAMFSDIR)/hooks/vhsm
+	chmod 0755 $(DESTDIR)$(INITRAMFSDIR)/hooks/vhsm
+	install -m 0755 initramfs-tools/scripts/local-top/vhsm \
+		$(DESTDIR)$(INITRAMFSDIR)/scripts/local-top/vhsm
+	install -m 0755 initramfs-tools/scripts/init-bottom/vhsm \
+		$(DESTDIR)$(INITRAMFSDIR)/scripts/init-bottom/vhsm
+	install -m 0755 initramfs-tools/decrypt_vhsm $(DESTDIR)$(KEYSCRIPTDIR)/decrypt_vhsm
 ifeq ($(WITH_SIM),1)
 	$(MAKE) install-sim
 endif
 
-install-sim: all
+install-sim: programs
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGLIBDIR)
 	install -d $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(B)/vhsm-snp-sim $(DESTDIR)$(BINDIR)/vhsm-snp-sim
 	install -m 0644 docs/man/vhsm-snp-sim.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(B)/vhsm-snp-sim.so $(DESTDIR)$(PKGLIBDIR)/vhsm-snp-sim.so
+
+# Debian packages (debian/): dpkg-buildpackage writes them beside the source tree; they are
+# moved to DEB_OUT. The package build uses its own build directory (debian/build).
+DEB_OUT ?= $(B)/deb
+deb:
+	$(Q)command -v dpkg-buildpackage >/dev/null || \
+		{ echo "make deb: dpkg-buildpackage missing (scripts/install-deps.sh)" >&2; exit 1; }
+	dpkg-buildpackage -b -us -uc -j2
+	$(Q)v=$$(dpkg-parsechangelog -S Version) && mkdir -p $(DEB_OUT) && \
+		for p in $$(dh_listpackages); do mv ../$${p}_$${v}_*.deb $(DEB_OUT)/ || exit 1; \
+			for d in ../$${p}-dbgsym_$${v}_*.deb; do [ ! -e $$d ] || mv $$d $(DEB_OUT)/; done; \
+		done && \
+		mv ../vhsm_$${v}_*.changes ../vhsm_$${v}_*.buildinfo $(DEB_OUT)/ && \
+		echo "make deb: packages in $(DEB_OUT)"
 
 lint: man-lint analyze
 man-lint:
@@ -329,6 +364,6 @@ $(B)/analyze/%.ok: %.c
 	@touch $@
 
 clean:
-	rm -rf build build-asan $(B)
+	rm -rf build build-asan $(B) debian/build
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -53,6 +53,18 @@ if find "$R/usr/local" -name 'libcryptsetup-token-vhsm.so' -o -name 91vhsm | gre
 fi
 ok "PREFIX=/usr/local: token plugin and dracut module where libcryptsetup and dracut look"
 
+# initramfs-tools reads hooks and scripts only from /usr/share/initramfs-tools, cryptroot
+# resolves keyscript=decrypt_vhsm in /lib/cryptsetup/scripts; the hook copies the programs
+# from where they were installed.
+for f in /usr/share/initramfs-tools/hooks/vhsm /usr/share/initramfs-tools/scripts/local-top/vhsm \
+	/usr/share/initramfs-tools/scripts/init-bottom/vhsm /lib/cryptsetup/scripts/decrypt_vhsm; do
+	[ -x "$R$f" ] || fail "$f not installed (executable)"
+done
+grep -qx 'VHSMD_BIN=/usr/local/sbin/vhsmd' "$R/usr/share/initramfs-tools/hooks/vhsm" &&
+	grep -qx 'VHSMCTL_BIN=/usr/local/bin/vhsmctl' "$R/usr/share/initramfs-tools/hooks/vhsm" ||
+	fail "the initramfs hook names other programs: $(grep '_BIN=' "$R/usr/share/initramfs-tools/hooks/vhsm")"
+ok "PREFIX=/usr/local: initramfs-tools hook, scripts and keyscript where initramfs-tools looks, naming the installed programs"
+
 # The simulator module path compiled into vhsmd is the one it was installed to.
 [ -f "$R/usr/local/lib/$triplet/vhsm/vhsm-snp-sim.so" ] || fail "sim module not installed"
 strings "$R/usr/local/sbin/vhsmd" | grep -x >/dev/null "/usr/local/lib/$triplet/vhsm/vhsm-snp-sim.so" ||

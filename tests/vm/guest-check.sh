@@ -207,6 +207,31 @@ check_failed_units() {
 # ---- 6. (make check-vm-initrd) the root file system was unlocked in the initrd by the token ----
 # The root volume has two keyslots: the vhsm token's and an admin key that never enters the
 # guest. The boot is headless (no password prompt), so a mounted root proves the token.
+# check_initramfs_root (tests/vm/run-initramfs.sh): / is the LUKS2 volume with the vhsm token,
+# opened by the initramfs-tools initrd, whose vhsmd ran there, logged, and was stopped before
+# the switch (the host checks that no passphrase prompt appeared on the console).
+check_initramfs_root() {
+	local src dm uuid backing tok
+	src=$(findmnt -n -o SOURCE /)
+	[ "$src" = /dev/mapper/root ] || { why "/ is mounted from '$src'"; return 1; }
+	dm=$(basename "$(readlink -f /dev/mapper/root)")
+	uuid=$(cat "/sys/block/$dm/dm/uuid" 2>/dev/null)
+	[[ $uuid == CRYPT-LUKS2-* ]] || { why "dm uuid of root is '$uuid'"; return 1; }
+	backing=$(basename "$(readlink -f "$ROOT_DEV")")
+	[ -e "/sys/block/$dm/slaves/$backing" ] ||
+		{ why "root is not stacked on $backing ($ROOT_DEV)"; return 1; }
+	tok=$(cryptsetup luksDump --dump-json-metadata "$ROOT_DEV" 2>&1 | tr -d ' \n')
+	[[ $tok == *'"type":"vhsm"'* ]] || { why "no vhsm token on the root volume"; return 1; }
+	[ -s /run/vhsm/initramfs-vhsmd.log ] || { why "no log of the initramfs's vhsmd"; return 1; }
+	[ ! -e /run/vhsm-initramfs ] || { why "/run/vhsm-initramfs left by the initrd"; return 1; }
+	if grep -qa -- '--luks-standalone' /proc/[0-9]*/cmdline 2>/dev/null; then
+		why "the initrd's vhsmd still runs"
+		return 1
+	fi
+	say "vhsmd in the initramfs:"
+	head -n 12 /run/vhsm/initramfs-vhsmd.log | sed 's/^/VHSM-VM:   /'
+}
+
 check_initrd_root() {
 	local src dm uuid backing switch_us first_us last_us tok
 	src=$(findmnt -n -o SOURCE /)
@@ -250,6 +275,8 @@ run_check keyring-nonroot-upcall check_keyring_nonroot
 run_check keyring-requester-race check_keyring_requester_race
 declare -F luks_checks >/dev/null && luks_checks
 [ ! -e /etc/vhsm-vm/root-in-initrd ] || run_check initrd-root-token-unlock check_initrd_root
+[ ! -e /etc/vhsm-vm/root-in-initramfs ] ||
+	run_check initramfs-root-keyscript-unlock check_initramfs_root
 run_check no-unexpected-failed-units check_failed_units
 
 if [ "$nfailed" -eq 0 ]; then

@@ -12,6 +12,8 @@ set -euo pipefail
 VHSM_VM_LIB=1
 # shellcheck source=tests/vm/run.sh
 . "$(dirname "$0")/run.sh"
+# shellcheck source=tests/vm/root-lib.sh
+. "$here/root-lib.sh"
 
 HOST_CHECKS=(initrd-content initrd-simulator-only-when-configured)
 CHECKS+=(initrd-root-token-unlock)
@@ -136,64 +138,6 @@ check_sim_gating() {
 		host_fail initrd-simulator-only-when-configured \
 			"missing: ${missing[*]:-none}; unexpected: ${found[*]:-none}"
 	fi
-}
-
-ENROLL_PID=
-stop_enroll_daemon() {
-	[ -n "$ENROLL_PID" ] || return 0
-	kill -TERM "$ENROLL_PID" 2>/dev/null || true
-	wait "$ENROLL_PID" 2>/dev/null || true
-	ENROLL_PID=
-}
-
-# enroll_root: the guest's root file system, encrypted in place (LUKS2 offline encryption needs
-# no device-mapper), with a vhsm token enrolled by a vhsmd on this host that runs on the same
-# simulated CVM as the guest. The admin key stays on the host: in the guest, only the token
-# can open the volume.
-enroll_root() {
-	local t=$SECONDS sock=$W/enroll.sock ctl policy=() i
-	truncate -s 1G "$W/root.img"
-	# Smaller than the disk by the room that reencrypt --encrypt takes for the header.
-	mkfs.ext4 -q -F -L vhsm-root -d "$W/rootfs" "$W/root.img" 992M >/dev/null ||
-		die "mkfs.ext4 -d failed"
-	head -c 64 /dev/urandom >"$W/root-admin.key"
-	chmod 0400 "$W/root-admin.key"
-	cryptsetup reencrypt --encrypt --type luks2 --uuid "$ROOT_UUID" --reduce-device-size 32M \
-		--batch-mode \
-		--pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$W/root-admin.key" \
-		"$W/root.img" >"$W/reencrypt.log" 2>&1 ||
-		die "offline encryption of root.img failed ($W/reencrypt.log)"
-	[ "$(cryptsetup luksUUID "$W/root.img")" = "$ROOT_UUID" ] || die "root.img has another UUID"
-	log "root image encrypted (LUKS2 $ROOT_UUID): $(elapsed $t)"
-
-	t=$SECONDS
-	mkdir -p "$W/enroll-state"
-	# The guest's policy, or the built-in default (not this host's /etc/vhsm/policy.json).
-	if [ -f "$W/rootfs/etc/vhsm/policy.json" ]; then
-		policy=(--policy "$W/rootfs/etc/vhsm/policy.json")
-	else
-		policy=(--policy "$top/docs/examples/policy-default.json")
-	fi
-	systemd-socket-activate --seqpacket -l "$sock" -E VHSMD_LOG_STDERR=1 \
-		-E VHSM_SNP_SIM_MODULE="$B/vhsm-snp-sim.so" -- "$B/vhsmd" \
-		--state-dir "$W/enroll-state" --snp-device "sim:$W/cvm.json" \
-		--trust-root "$W/cvm-certs/ark.pem" "${policy[@]}" --idle-timeout 0 \
-		>"$W/enroll-daemon.log" 2>&1 &
-	ENROLL_PID=$!
-	for ((i = 0; i < 100; i++)); do [ -S "$sock" ] && break; sleep 0.1; done
-	[ -S "$sock" ] || die "enrollment vhsmd did not start ($W/enroll-daemon.log)"
-	ctl=("$B/vhsmctl" --socket "$sock")
-	"${ctl[@]}" kek create rootkek >"$W/enroll.log" 2>&1 ||
-		die "kek create for the root volume failed ($W/enroll.log)"
-	"${ctl[@]}" luks enroll "$W/root.img" --kek rootkek --unlock-key-file "$W/root-admin.key" \
-		>>"$W/enroll.log" 2>&1 ||
-		die "vhsmctl luks enroll root.img failed ($W/enroll.log)"
-	stop_enroll_daemon
-	cryptsetup luksDump --dump-json-metadata "$W/root.img" >"$W/root-header.json" 2>&1 ||
-		die "cannot dump the root header"
-	grep -qE '"type"[[:space:]]*:[[:space:]]*"vhsm"' "$W/root-header.json" ||
-		die "no vhsm token in the root header after enrollment"
-	log "root volume enrolled: $(elapsed $t)"
 }
 
 # configure_initrd_guest: root from /dev/mapper/root, named in crypttab as an administrator

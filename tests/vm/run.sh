@@ -6,7 +6,9 @@
 #     --rebuild  rebuild the cached guest root file system and kernel
 # Environment: VHSM_BUILDDIR (set by make), VHSM_VM_CACHE (default /var/cache/vhsm-vm),
 # VHSM_VM_WORK (work directory; default a new /tmp/vhsm-vm.XXXXXX), VHSM_VM_TIMEOUT (seconds
-# for the boot, default 480), VHSM_VM_MIRROR (Debian mirror; default: the host's apt sources).
+# for the boot, default 480), VHSM_VM_MIRROR (Debian mirror; default: the host's apt sources),
+# VHSM_VM_INSTALL (deb: the packages of make deb in VHSM_DEB_DIR, default $VHSM_BUILDDIR/deb,
+# installed with dpkg in the guest, the default; make: make install DESTDIR=).
 # Needs root (debootstrap, chroot, file ownership in the image) and scripts/install-deps.sh --vm.
 # Exit status 0 only when every guest check passed; the last line is "N passed, N failed".
 # See docs/vm-testing.md.
@@ -16,9 +18,13 @@ here=$top/tests/vm
 B=${VHSM_BUILDDIR:-$top/build}
 CACHE=${VHSM_VM_CACHE:-/var/cache/vhsm-vm}
 BOOT_TIMEOUT=${VHSM_VM_TIMEOUT:-480}
+INSTALL_MODE=${VHSM_VM_INSTALL:-deb}
+DEB_DIR=${VHSM_DEB_DIR:-$B/deb}
+# The packages a guest gets in deb mode (run-initramfs.sh installs another set).
+GUEST_DEBS=${GUEST_DEBS:-"vhsm libcryptsetup-token-vhsm vhsm-snp-sim vhsm-dracut"}
 SUITE=bookworm
 KERNEL_PKG=linux-image-cloud-amd64
-GUEST_PKGS="systemd-sysv udev kmod cryptsetup keyutils e2fsprogs dracut-core"
+GUEST_PKGS=${GUEST_PKGS:-"systemd-sysv udev kmod cryptsetup keyutils e2fsprogs dracut-core"}
 # Bump when the way the cached root file system is built changes.
 CACHE_RECIPE=1
 # The checks guest-check.sh must report, in order; a missing one counts as failed.
@@ -250,12 +256,51 @@ ensure_cache() {
 
 # ---- 2. this run's guest ----
 
+# install_debs ROOT PACKAGE...: the newest .deb of each PACKAGE in $DEB_DIR, installed with dpkg
+# in the guest root (its dependencies are in the cached root file system: no network). The
+# maintainer scripts run as on a real system (user, tmpfiles, socket enabled); no service
+# starts in the chroot, and the initramfs triggers stay pending: the VM tiers build the initrd
+# they boot themselves.
+install_debs() {
+	local r=$1 p f debs=() rc=0
+	shift
+	for p in "$@"; do
+		f=$(find "$DEB_DIR" -maxdepth 1 -name "${p}_*_*.deb" 2>/dev/null | sort -V | tail -n 1)
+		[ -n "$f" ] || die "no $p package in $DEB_DIR: run make deb (or VHSM_VM_INSTALL=make)"
+		debs+=("$f")
+	done
+	rm -rf "$r/tmp/vhsm-debs"
+	mkdir -p "$r/tmp/vhsm-debs"
+	cp "${debs[@]}" "$r/tmp/vhsm-debs/"
+	printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d"
+	chmod 0755 "$r/usr/sbin/policy-rc.d"
+	chroot_mount "$r"
+	chroot "$r" env DEBIAN_FRONTEND=noninteractive LC_ALL=C \
+		sh -c 'dpkg --no-triggers -i /tmp/vhsm-debs/*.deb' >"$W/install.log" 2>&1 || rc=$?
+	chroot_umount "$r"
+	rm -rf "$r/tmp/vhsm-debs" "$r/usr/sbin/policy-rc.d"
+	[ "$rc" -eq 0 ] || { tail -n 20 "$W/install.log" >&2; die "dpkg -i failed ($W/install.log)"; }
+	log "installed from packages: $(printf '%s ' "${debs[@]##*/}")"
+}
+
 install_guest() {
 	local r=$W/rootfs uid gid simmod t=$SECONDS
 
-	# The project, as a user would install it (the guest is bookworm like the host).
-	make -C "$top" install DESTDIR="$r" WITH_SIM=1 BUILDDIR="$B" >"$W/install.log" 2>&1 ||
-		{ tail -n 20 "$W/install.log" >&2; die "make install failed ($W/install.log)"; }
+	# The project, as a user would install it (the guest is bookworm like the host): the
+	# Debian packages, or make install.
+	case $INSTALL_MODE in
+	deb)
+		# shellcheck disable=SC2086 # a list of package names
+		install_debs "$r" $GUEST_DEBS
+		[ -L "$r/etc/systemd/system/sockets.target.wants/vhsmd.socket" ] ||
+			die "the vhsm package did not enable vhsmd.socket"
+		;;
+	make)
+		make -C "$top" install DESTDIR="$r" WITH_SIM=1 BUILDDIR="$B" >"$W/install.log" 2>&1 ||
+			{ tail -n 20 "$W/install.log" >&2; die "make install failed ($W/install.log)"; }
+		;;
+	*) die "VHSM_VM_INSTALL=$INSTALL_MODE: expected deb or make" ;;
+	esac
 	simmod=$(cd "$r" && find usr/lib -name vhsm-snp-sim.so -path '*/vhsm/*' | head -n 1)
 	[ -n "$simmod" ] || die "vhsm-snp-sim.so not installed (WITH_SIM=1)"
 	simmod=/$simmod
@@ -382,10 +427,17 @@ boot() {
 	cmdline="${ROOT_ARGS:-root=/dev/vda rw} console=ttyS0 panic=-1 systemd.show_status=1 systemd.log_color=0"
 	# -cpu max shows SVM, and udev's load of kvm_amd stalls a TCG guest for a minute or more.
 	cmdline+=" modprobe.blacklist=kvm_amd,kvm_intel,kvm"
+	# BOOT_CONSOLE: a program that talks to the serial console (run-initramfs.sh types a
+	# passphrase), called as PROGRAM SOCKET; the console is then a unix socket, logged as usual.
+	local serial_args=(-serial "file:$serial")
+	if [ -n "${BOOT_CONSOLE:-}" ]; then
+		serial_args=(-chardev "socket,id=ser0,path=$W/console-$n.sock,server=on,wait=off,logfile=$serial"
+			-serial chardev:ser0)
+	fi
 	QEMU=(timeout --kill-after=10 "$BOOT_TIMEOUT" qemu-system-x86_64
 		-accel tcg -cpu max -smp 2 -m 1024
 		-nodefaults -no-reboot -display none -nic none -device virtio-rng-pci
-		-serial "file:$serial"
+		"${serial_args[@]}"
 		-kernel "$W/vmlinuz" -initrd "$W/initrd.img" -append "$cmdline")
 	local d
 	for d in root data bad kr shred result $LUKS_DISKS; do
@@ -398,16 +450,28 @@ boot() {
 	: >"$serial"
 	"${QEMU[@]}" >>"$W/qemu.log" 2>&1 &
 	qpid=$!
-	# A guest stuck in emergency mode would wait for the full timeout: end it early.
+	local cpid=
+	if [ -n "${BOOT_CONSOLE:-}" ]; then
+		"$BOOT_CONSOLE" "$W/console-$n.sock" >"$W/console-$n.log" 2>&1 &
+		cpid=$!
+	fi
+	# A guest stuck in emergency mode would wait for the full timeout: end it early. So does
+	# a boot that has shown what it had to (BOOT_STOP_AT, a regular expression).
 	while kill -0 "$qpid" 2>/dev/null; do
 		if grep -q 'You are in emergency mode' "$serial"; then
 			log "guest entered emergency mode; stopping it"
 			kill -TERM "$qpid" 2>/dev/null || true
 			break
 		fi
+		if [ -n "${BOOT_STOP_AT:-}" ] && grep -qE "$BOOT_STOP_AT" "$serial"; then
+			log "boot $n reached /$BOOT_STOP_AT/; stopping it"
+			kill -TERM "$qpid" 2>/dev/null || true
+			break
+		fi
 		sleep 2
 	done
 	wait "$qpid" || rc=$?
+	[ -z "$cpid" ] || { kill "$cpid" 2>/dev/null || true; wait "$cpid" 2>/dev/null || true; }
 	BOOT_SECS=$((${BOOT_SECS:-0} + SECONDS - t))
 	case $rc in
 	0) log "boot $n: guest ran $((SECONDS - t)) s and powered off" ;;

@@ -1,0 +1,163 @@
+#!/bin/bash
+# make check-vm-initramfs: the check-vm guest without dracut, with Debian's default initrd
+# (initramfs-tools + cryptsetup-initramfs) and its ROOT file system on a LUKS2 volume opened in
+# the initrd through the keyscript decrypt_vhsm of the package vhsm-initramfs-tools.
+#   tests/vm/run-initramfs.sh [--keep] [--rebuild]
+# Same environment as tests/vm/run.sh, whose functions it uses. Host side: update-initramfs in
+# the guest root puts vhsm in (simulator with its warning). Boots 1 (and 2): root opened by
+# vhsm with no prompt, then the usual check-vm checks plus initramfs-root-keyscript-unlock.
+# Boot 3, the negative control: an initrd whose policy refuses this CVM; the boot stops at the
+# passphrase prompt, the recovery passphrase typed on the serial console opens root.
+# The last line is "N passed, N failed"; exit status 0 only when every check passed.
+# See docs/vm-testing.md and docs/boot-unlock.md.
+set -euo pipefail
+GUEST_PKGS="systemd-sysv udev kmod cryptsetup cryptsetup-initramfs busybox keyutils e2fsprogs"
+GUEST_DEBS="vhsm libcryptsetup-token-vhsm vhsm-snp-sim vhsm-initramfs-tools"
+VHSM_VM_LIB=1
+# The busybox initrd and the full check-vm suite after it: the first boot ran past 480 s (the
+# default) on a 2-core machine at load 18, killed before the guest checks reported.
+VHSM_VM_TIMEOUT=${VHSM_VM_TIMEOUT:-900}
+# shellcheck source=tests/vm/run.sh
+. "$(dirname "$0")/run.sh"
+# shellcheck source=tests/vm/root-lib.sh
+. "$here/root-lib.sh"
+
+HOST_CHECKS=(initramfs-content initramfs-boot-without-prompt)
+CHECKS+=(initramfs-root-keyscript-unlock)
+NEG_CHECKS=(initramfs-refused-prompts initramfs-recovery-passphrase-opens)
+ALL_CHECKS=("${HOST_CHECKS[@]}" "${CHECKS[@]}" "${NEG_CHECKS[@]}")
+CHECKS_SAVED=("${CHECKS[@]}")
+CHECKS=("${ALL_CHECKS[@]}")
+PROMPT="Please unlock disk root: "
+ROOT_RECOVERY_PASS=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+
+trap 'chroot_umount "$W/rootfs"; stop_enroll_daemon; on_exit' EXIT
+
+host_results=()
+host_pass() { host_results+=("PASS vm/$1"); }
+host_fail() { host_results+=("FAIL vm/$1: $2"); }
+
+# mkinitramfs_in_guest OUT LOG: an initramfs for the guest's kernel, made in the guest root.
+mkinitramfs_in_guest() {
+	local out=$1 log=$2 rc=0 kv
+	kv=$(sed -n 's/^kernel //p' "$W/manifest")
+	chroot_mount "$W/rootfs"
+	timeout --kill-after=10 600 chroot "$W/rootfs" mkinitramfs -o "$out" "$kv" >"$log" 2>&1 ||
+		rc=$?
+	chroot_umount "$W/rootfs"
+	return "$rc"
+}
+
+# configure_initramfs_guest: root from /dev/mapper/root, named in crypttab with the keyscript
+# (the LUKS UUID is chosen now, the volume made later from this root file system); the boot
+# initrd and the refusing one built by mkinitramfs in the guest root.
+configure_initramfs_guest() {
+	local r=$W/rootfs t=$SECONDS
+	[ ! -e "$r/usr/bin/dracut" ] || die "dracut is installed in the initramfs-tools guest"
+	ROOT_UUID=$(cat /proc/sys/kernel/random/uuid)
+	sed -i 's|^/dev/vda / |/dev/mapper/root / |' "$r/etc/fstab"
+	grep -q '^/dev/mapper/root / ' "$r/etc/fstab" || die "cannot set the root in fstab"
+	printf 'root UUID=%s none luks,initramfs,keyscript=decrypt_vhsm\n' "$ROOT_UUID" \
+		>>"$r/etc/crypttab"
+	# Tells guest-check.sh to run initramfs-root-keyscript-unlock.
+	touch "$r/etc/vhsm-vm/root-in-initramfs"
+	mkinitramfs_in_guest /boot/vhsm-test-initrd.img "$W/initramfs.log" ||
+		{ tail -n 20 "$W/initramfs.log" >&2; die "mkinitramfs failed ($W/initramfs.log)"; }
+	mv "$r/boot/vhsm-test-initrd.img" "$W/initrd.img"
+	# The negative control: a policy that allows no measurement but an impossible one.
+	printf '{"version": 1, "measurements": ["%s"]}\n' "$(printf '00%.0s' $(seq 48))" \
+		>"$r/etc/vhsm/policy.json"
+	mkinitramfs_in_guest /boot/vhsm-refuse-initrd.img "$W/initramfs-refuse.log" ||
+		{ tail -n 20 "$W/initramfs-refuse.log" >&2; die "mkinitramfs (refusing) failed"; }
+	mv "$r/boot/vhsm-refuse-initrd.img" "$W/initrd-refuse.img"
+	rm "$r/etc/vhsm/policy.json"
+	log "initramfs-tools initrds ($(du -h "$W/initrd.img" | cut -f1)): $(elapsed $t)"
+}
+
+# check_initramfs_content: what the hook promises, in the boot initrd.
+check_initramfs_content() {
+	local list missing=() conf
+	# (sev-guest.ko too when the kernel has it; Debian 12's cloud kernel 6.1 does not.)
+	list=$(lsinitramfs "$W/initrd.img" 2>/dev/null)
+	for re in '^usr/sbin/vhsmd$' '^usr/bin/vhsmctl$' '^usr/lib/vhsm/setpriv$' \
+		'^(usr/)?lib/cryptsetup/scripts/decrypt_vhsm$' '^(usr/)?lib/cryptsetup/askpass$' \
+		'^scripts/local-top/vhsm$' '^scripts/init-bottom/vhsm$' '^conf/vhsm\.conf$' \
+		'^etc/vhsm/sim-ark\.pem$' '^var/lib/vhsm-sim/cvm\.json$' '/vhsm/vhsm-snp-sim\.so$' \
+		'^cryptroot/crypttab$'; do
+		grep -qE "$re" <<<"$list" || missing+=("$re")
+	done
+	grep -qE '^var/lib/vhsm/.' <<<"$list" && missing+=("no state in var/lib/vhsm")
+	grep -q 'W: vhsm: SIMULATED SEV-SNP' "$W/initramfs.log" || missing+=("the simulator warning")
+	mkdir -p "$W/initrd-x"
+	unmkinitramfs "$W/initrd.img" "$W/initrd-x" 2>/dev/null || true
+	conf=$(cat "$W/initrd-x/conf/vhsm.conf" "$W/initrd-x/main/conf/vhsm.conf" 2>/dev/null || true)
+	grep -q "^VHSMD_ARGS='--snp-device sim:" <<<"$conf" || missing+=("the installed vhsmd arguments")
+	rm -rf "$W/initrd-x"
+	if [ ${#missing[@]} -eq 0 ]; then
+		host_pass initramfs-content
+	else
+		host_fail initramfs-content "missing: ${missing[*]}"
+	fi
+}
+
+# The operator at the console of boot 3.
+type_recovery() { "$here/console-type.py" "$1" "$PROMPT" "$W/root-recovery.pass"; }
+
+# boot_refused: boot 3 with the refusing initrd, the console scripted; stops once the real
+# root's systemd starts. Then the checks on its serial log.
+boot_refused() {
+	local s=$W/serial-3.log
+	cp "$W/result.img" "$W/result-saved.img"
+	cp "$W/initrd.img" "$W/initrd-ok.img"
+	cp "$W/initrd-refuse.img" "$W/initrd.img"
+	BOOT_CONSOLE=type_recovery BOOT_STOP_AT='Welcome to .*Debian' boot 3
+	cp "$W/initrd-ok.img" "$W/initrd.img"
+	mv "$W/result-saved.img" "$W/result.img"
+	if grep -q 'vhsm: root: vhsmd did not release the key' "$s" && grep -qF "$PROMPT" "$s"; then
+		host_pass initramfs-refused-prompts
+	else
+		host_fail initramfs-refused-prompts "no refusal and prompt on the console (serial-3.log)"
+	fi
+	if grep -q 'typed the passphrase at prompt 1' "$W/console-3.log" &&
+		grep -q 'root: set up successfully' "$s" && grep -qE 'Welcome to .*Debian' "$s"; then
+		host_pass initramfs-recovery-passphrase-opens
+	else
+		host_fail initramfs-recovery-passphrase-opens \
+			"root not opened by the typed passphrase (serial-3.log, console-3.log)"
+	fi
+}
+
+ensure_cache
+make_disks
+install_guest
+luks_setup
+configure_initramfs_guest
+check_initramfs_content
+enroll_root
+ROOT_ARGS="root=/dev/mapper/root rw"
+boot 1
+# Headless: the keyscript's prompt never appeared on the console of the first boot.
+if grep -q 'root: set up successfully' "$W/serial.log" && ! grep -qF "$PROMPT" "$W/serial.log"; then
+	host_pass initramfs-boot-without-prompt
+else
+	host_fail initramfs-boot-without-prompt "a prompt, or root not set up (serial.log)"
+fi
+if second_boot_wanted; then
+	boot 2
+else
+	log "the first boot left no phase marker: no second boot"
+fi
+boot_refused
+CHECKS=("${CHECKS_SAVED[@]}")
+ok=0
+hp=0
+hf=0
+for l in "${host_results[@]}"; do
+	echo "$l"
+	case $l in PASS*) hp=$((hp + 1)) ;; *) hf=$((hf + 1)) ;; esac
+done
+report || ok=$?
+[ "$hf" -eq 0 ] || ok=1
+read -r gp _ gf _ <<<"$RESULT_LINE"
+RESULT_LINE="$((gp + hp)) passed, $((gf + hf)) failed"
+finish "$ok" "serial*.log, console-3.log, result.txt, initramfs*.log, enroll.log"
