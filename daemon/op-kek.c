@@ -448,13 +448,17 @@ int op_kek_purge(struct op_ctx *c)
 		return r;
 	if (meta.state != KEK_DELETED)
 		return op_fail(c, -EPERM, "KEK %s must be deleted before it can be purged", c->key);
-	/* Against the wall clock only: a clock moved backwards delays the purge. One moved
-	 * forward is not detected (docs/SECURITY.md, "Guest clock"). */
+	/* Against the wall clock (a clock moved backwards delays the purge) less its lead over
+	 * the boot-time clock (a clock moved forwards brings no purge forward): docs/SECURITY.md,
+	 * "Guest clock". */
 	uint64_t until = retention_end(&meta);
+	char when[32], why[320];
 	if (meta.purge_protection && clock_wall(c->m) < until)
-		return op_fail(c, -EPERM, "purge protection: KEK %s can be purged after %llu "
-			       "(retention %u days)", c->key, (unsigned long long)until,
+		return op_fail(c, -EPERM, "purge protection: KEK %s can be purged from %s "
+			       "(retention %u days)", c->key, clock_iso(until, when),
 			       meta.retention_days);
+	if (meta.purge_protection && (r = clock_check_purge(c->m, until, why, sizeof(why))) < 0)
+		return op_fail(c, r, "purge protection: KEK %s: %s", c->key, why);
 	r = store_remove(c->m, c->key);
 	if (r < 0)
 		return op_fail(c, r, "cannot remove KEK %s: %s", c->key, strerror(-r));
