@@ -119,7 +119,7 @@ int token_unlock(struct crypt_device *cd, int token, const struct token_config *
 		return r;
 	}
 	if (c->status < 0) {
-		*ret_missing = c->status == -EAGAIN; /* still busy at the deadline */
+		*ret_missing = c->declined_busy; /* still busy at the deadline */
 		crypt_logf(cd, CRYPT_LOG_NORMAL, "vhsm token %d (KEK via vhsmd): %s\n", token,
 			   c->message[0] ? c->message : strerror(-c->status));
 		return c->status;
