@@ -114,6 +114,7 @@ int verb_kek_export_exchange_key(int argc, char **argv)
 	}
 	if (client_begin(&req, VHSM_OP_KEK_EXPORT_EXCHANGE_KEY) < 0)
 		return EXIT_ERROR;
+	req.timeout_ms = CLIENT_KEYGEN_TIMEOUT_MS;
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
 	if (nonce_hex)
 		vhsm_wire_add_data(&req.b, VHSM_TAG_NONCE, nonce, sizeof(nonce));
