@@ -315,9 +315,15 @@ int verb_dek_load(int argc, char **argv)
 			       ? EXIT_REJECTED
 			       : EXIT_ERROR;
 	}
-	if (arg_json)
-		printf("{\"name\":\"%s\",\"serial\":%d,\"timeout\":%u}\n", argv[optind], key, effective);
-	else
+	if (arg_json) {
+		_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+		if (o) {
+			json_object_object_add(o, "name", json_object_new_string(argv[optind]));
+			json_object_object_add(o, "serial", json_object_new_int64(key));
+			json_object_object_add(o, "timeout", json_object_new_int64(effective));
+			cli_print_json_object(o);
+		}
+	} else
 		printf("loaded DEK %s as logon key %s, serial %d (timeout %u s)\n", argv[optind],
 		       desc, key, effective);
 	return EXIT_OK;
@@ -373,8 +379,22 @@ int verb_dek_drop(int argc, char **argv)
 		return r;
 	(void)vhsm_wire_get_u32(&rep.msg, VHSM_TAG_SIZE, &n);
 	(void)vhsm_wire_get_u32(&rep.msg, VHSM_TAG_DAYS, &days);
-	printf("DEK %s: %u key(s) revoked\n", argv[optind], n);
-	if (flags & VHSM_DEK_DROP_DELETE)
+	if (arg_json) {
+		_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+		if (o) {
+			bool del = flags & VHSM_DEK_DROP_DELETE;
+			json_object_object_add(o, "name", json_object_new_string(argv[optind]));
+			json_object_object_add(o, "revoked", json_object_new_int64(n));
+			json_object_object_add(o, "deleted", json_object_new_boolean(del));
+			if (del)
+				json_object_object_add(o, "retention_days",
+						       json_object_new_int64(days));
+			cli_print_json_object(o);
+		}
+	} else {
+		printf("DEK %s: %u key(s) revoked\n", argv[optind], n);
+	}
+	if (!arg_json && (flags & VHSM_DEK_DROP_DELETE))
 		printf("DEK %s deleted: recoverable for %u days (vhsmctl dek recover %s), then "
 		       "purged with vhsmctl dek purge\n", argv[optind], days, argv[optind]);
 	client_reply_done(&rep);
