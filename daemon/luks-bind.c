@@ -31,6 +31,7 @@
 #include "ops.h"
 #include "secmem.h"
 #include "store.h"
+#include "volumes.h"
 
 #define BINDING_FILE_MAX 8192u
 
@@ -327,6 +328,7 @@ static int keysock_answer(struct manager *m, int fd, const struct peer *p, const
 		return r;
 	}
 	snprintf(why, whylen, "volume %s", volume);
+	(void)volumes_record(m, kek, b.uuid, volume); /* for kek disable --shred */
 	return 0;
 }
 

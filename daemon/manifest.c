@@ -25,7 +25,8 @@
 #define MANIFEST_MAX_ENTRIES 4096u
 #define MANIFEST_FILE_MAX (2u * 1024u * 1024u)
 #define DIGEST_HEX 64u
-/* 1: sealed KEK and exchange key files; 2: also the DEK registry (dek/NAME.dek). */
+/* 1: sealed KEK and exchange key files; 2: also the DEK registry (dek/NAME.dek) and the
+ * volumes each KEK unlocked (volumes/UUID.json). */
 #define MANIFEST_FORMAT 2
 
 struct entry {
@@ -326,7 +327,7 @@ static int manifest_adopt(struct manager *m, struct manifest *mf)
 	if (r >= 0)
 		r = manifest_adopt_dir(m, mf, "dek", ".dek");
 	if (r >= 0)
-		mf->format = MANIFEST_FORMAT;
+		r = manifest_adopt_dir(m, mf, "volumes", ".json");
 	return r < 0 ? r : manifest_write(m, mf);
 }
 
@@ -340,9 +341,11 @@ static int manifest_upgrade(struct manager *m, struct manifest *mf)
 
 	if (mf->format >= MANIFEST_FORMAT)
 		return mf->anchor_stale ? manifest_write(m, mf) : 0; /* this boot's first anchor */
-	sd_journal_send("MESSAGE=vhsm store manifest: format %d; recording the DEK registry files "
-			"as they are now", mf->format, "PRIORITY=5", NULL);
+	sd_journal_send("MESSAGE=vhsm store manifest: format %d; recording the DEK registry and "
+			"volume files as they are now", mf->format, "PRIORITY=5", NULL);
 	r = manifest_adopt_dir(m, mf, "dek", ".dek");
+	if (r >= 0)
+		r = manifest_adopt_dir(m, mf, "volumes", ".json");
 	if (r >= 0)
 		mf->format = MANIFEST_FORMAT;
 	return r < 0 ? r : manifest_write(m, mf);

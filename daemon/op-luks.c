@@ -27,6 +27,7 @@
 #include "secmem.h"
 #include "store.h"
 #include "wrap.h"
+#include "volumes.h"
 
 static const uint8_t *version_key(const struct kek_meta *meta, const uint8_t *keys, uint32_t v)
 {
@@ -160,6 +161,7 @@ int op_luks_unlock(struct op_ctx *c)
 	r = unseal_req(c, &lr, &secret);
 	if (r < 0)
 		return r;
+	(void)volumes_record(c->m, c->key, lr.uuid, NULL); /* for kek disable --shred */
 	vhsm_wire_add_data(c->reply, VHSM_TAG_DATA, secret, LUKS_SECRET_SIZE);
 	return 0;
 }
