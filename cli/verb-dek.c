@@ -573,6 +573,24 @@ static int report_volume(const char *kek, const char *volume, const char *result
 	return r == EXIT_OK ? 0 : -EIO;
 }
 
+static json_object *shred_json; /* kek disable --shred --json: the volumes' results */
+
+/* One volume's result of --shred: a line, or an item of shred_json. */
+static void shred_said(const char *volume, const char *result, int r)
+{
+	if (!shred_json) {
+		printf("volume %s: %s\n", volume, result);
+		return;
+	}
+	json_object *o = json_object_new_object();
+	if (!o)
+		return;
+	json_object_object_add(o, "volume", json_object_new_string(volume));
+	json_object_object_add(o, "result", json_object_new_string(result));
+	json_object_object_add(o, "ok", json_object_new_boolean(r >= 0));
+	json_object_array_add(shred_json, o);
+}
+
 /* A recorded volume whose header cannot be used: suspend and "key wipe" through device-mapper,
  * as luksSuspend does. */
 static int suspend_dm_volume(const char *name, const char *kek)
@@ -583,7 +601,7 @@ static int suspend_dm_volume(const char *name, const char *kek)
 	snprintf(result, sizeof(result), r < 0 ? "suspend and key wipe failed: %s"
 		 : "suspended, key wiped (LUKS2 by vhsmd's record: header unreadable or replaced)",
 		 strerror(-r));
-	printf("volume %s: %s\n", name, result);
+	shred_said(name, result, r);
 	if (report_volume(kek, name, result) < 0)
 		r = r < 0 ? r : -EIO;
 	return r;
@@ -599,7 +617,7 @@ static int suspend_volume(struct crypt_device *cd, const char *name, const char 
 		snprintf(result, sizeof(result), "suspend failed: %s", strerror(-r));
 	else
 		snprintf(result, sizeof(result), "suspended (LUKS %s)", crypt_get_uuid(cd) ?: "?");
-	printf("volume %s: %s\n", name, result);
+	shred_said(name, result, r);
 	if (report_volume(kek, name, result) < 0)
 		r = r < 0 ? r : -EIO;
 	return r;
@@ -852,7 +870,7 @@ static int report_mapping(const char *volume, int result)
 		snprintf(msg, sizeof(msg), "suspend and key wipe failed: %s", strerror(-result));
 	else
 		snprintf(msg, sizeof(msg), "suspended, key wiped (plain dm-crypt)");
-	printf("volume %s: %s\n", volume, msg);
+	shred_said(volume, msg, result);
 	return report_volume(shred_kek, volume, msg);
 }
 
@@ -936,19 +954,32 @@ int verb_kek_disable(int argc, char **argv)
 			puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 								       JSON_C_TO_STRING_NOSLASHESCAPE));
 		}
-	} else
+	} else if (!arg_json) {
 		printf(already ? "KEK %s is already disabled\n" : "KEK %s disabled\n", argv[optind]);
+	}
 	if (!shred)
 		return EXIT_OK;
-	printf("%u DEK key(s) revoked in the kernel keyring\n", revoked);
+	if (!arg_json)
+		printf("%u DEK key(s) revoked in the kernel keyring\n", revoked);
+	_cleanup_(json_object_putp) json_object *result = arg_json ? json_object_new_object() : NULL;
+	shred_json = arg_json ? json_object_new_array() : NULL;
+	if (result) {
+		json_object_object_add(result, "name", json_object_new_string(argv[optind]));
+		json_object_object_add(result, "changed", json_object_new_boolean(true));
+		json_object_object_add(result, "revoked", json_object_new_int64(revoked));
+		json_object_object_add(result, "volumes", shred_json);
+	} else if (shred_json) {
+		shred_json = json_object_put(shred_json) ? NULL : NULL;
+	}
 	char **deks = deks_of_kek(argv[optind]);
 	shred_kek = argv[optind];
 	r = deks ? shred_plain_mappings(deks, report_mapping) : -ENOMEM;
 	free_strv(deks);
 	if (r < 0)
 		cli_error("kek disable: cannot list device-mapper devices: %s", strerror(-r));
-	if (for_each_active_volume(argv[optind], recorded, suspend_volume, suspend_dm_volume) ||
-	    r != 0)
-		return EXIT_ERROR;
-	return EXIT_OK;
+	int failed = for_each_active_volume(argv[optind], recorded, suspend_volume,
+					    suspend_dm_volume) || r != 0;
+	shred_json = NULL; /* owned by result */
+	cli_print_json_object(result);
+	return failed ? EXIT_ERROR : EXIT_OK;
 }

@@ -102,6 +102,10 @@ expect_exit 1 keyctl session - "$CTL" --socket "$SOCK" dek load "$P-disk" --keyr
 expect_out "is disabled"
 expect_exit 0 ctl kek disable "$P-kek" --shred
 expect_out "^0 DEK key"
+# --json: one object (name, revoked, the volumes' results), nothing else on stdout.
+ctl --json kek disable "$P-kek" --shred >"$WORK/shred.json" 2>"$WORK/err" || fail "shred --json: $(cat "$WORK/err")"
+[ "$(jq -c '[.name, .revoked, (.volumes | type)]' "$WORK/shred.json")" = "[\"$P-kek\",0,\"array\"]" ] ||
+	fail "kek disable --shred --json: $(cat "$WORK/shred.json")"
 expect_exit 0 ctl kek enable "$P-kek"
 keyctl unlink "$diskkey" @u >/dev/null
 ok "kek disable --shred revokes root's keys; requests refused while disabled"
