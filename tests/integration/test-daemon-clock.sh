@@ -58,7 +58,7 @@ start_daemon cvm --test-clock "$WORK/now"
 # Purge protection: not one second before the retention ends on the wall clock.
 at $((7 * DAY - 1))
 expect_exit 1 ctl kek purge prot
-expect_out 'purge protection'
+expect_out "purge protection: KEK prot can be purged from $iso \(retention 7 days\)"
 at $((7 * DAY))
 # The retention has passed: recover is refused from now on.
 expect_exit 1 ctl kek recover soft
