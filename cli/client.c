@@ -19,6 +19,7 @@ int client_begin(struct client_req *r, uint16_t op)
 	r->buf = secmem_alloc(VHSM_WIRE_MAX_MESSAGE);
 	if (!r->buf)
 		return -ENOMEM;
+	r->timeout_ms = VHSM_CLIENT_TIMEOUT_MS;
 	id = ((uint32_t)getpid() ^ (uint32_t)time(NULL)) | 1u; /* never 0: see lib/wire-client.h */
 	vhsm_wire_begin(&r->b, r->buf, VHSM_WIRE_MAX_MESSAGE, op, id);
 	return 0;
@@ -58,7 +59,7 @@ int client_call(struct client_req *r, struct client_reply *ret)
 	ret->conn = c;
 	ret->buf = c->rep;
 	rc = vhsm_client_request(c, r->buf, (size_t)len,
-				 vhsm_client_deadline(VHSM_CLIENT_TIMEOUT_MS));
+				 vhsm_client_deadline(r->timeout_ms));
 	vhsm_client_disconnect(c);
 	if (rc < 0) {
 		cli_error("%s", c->error);

@@ -10,7 +10,15 @@
 struct client_req {
 	uint8_t *buf; /* secmem */
 	struct vhsm_wire_builder b;
+	unsigned timeout_ms; /* the call's deadline from now; VHSM_CLIENT_TIMEOUT_MS unless set */
 };
+
+/*
+ * The deadline of a request that makes vhsmd generate an RSA-3072 key (BYOK exchange key):
+ * the prime search takes seconds, and many times that on a loaded machine; the daemon is
+ * working, not gone.
+ */
+#define CLIENT_KEYGEN_TIMEOUT_MS 300000u
 
 struct client_reply {
 	struct vhsm_client *conn; /* owns buf */

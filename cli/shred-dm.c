@@ -80,13 +80,18 @@ int plain_mappings_of_deks(char *const *deks, int (*fn)(const char *volume, void
 	return failures;
 }
 
+int shred_mapping(const char *name)
+{
+	int r = simple_task(DM_DEVICE_SUSPEND, name, NULL);
+
+	return r < 0 ? r : simple_task(DM_DEVICE_TARGET_MSG, name, "key wipe");
+}
+
 static int shred_one(const char *volume, void *userdata)
 {
 	int (*report)(const char *volume, int result) = *(int (**)(const char *, int))userdata;
-	int r = simple_task(DM_DEVICE_SUSPEND, volume, NULL), failed;
+	int r = shred_mapping(volume), failed;
 
-	if (r == 0)
-		r = simple_task(DM_DEVICE_TARGET_MSG, volume, "key wipe");
 	failed = r < 0;
 	if (report(volume, r) < 0)
 		failed = 1;

@@ -11,6 +11,12 @@
 int shred_plain_mappings(char *const *deks, int (*report)(const char *volume, int result));
 
 /*
+ * Suspends the active mapping name and wipes its key ("key wipe"), as luksSuspend does, through
+ * device-mapper alone (no header needed). Returns 0 or -EIO. Needs CAP_SYS_ADMIN.
+ */
+int shred_mapping(const char *name);
+
+/*
  * Calls fn(volume, userdata) for every active dm-crypt mapping whose table key is the logon key
  * of one of deks: what shred_plain_mappings() would suspend. Returns the number of fn's
  * negative returns, or -EIO when device-mapper is there but cannot be listed.

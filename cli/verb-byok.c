@@ -4,6 +4,7 @@
  * The customer side (verify the evidence, wrap, re-wrap a backup) is vhsm-byok(1).
  */
 #include <getopt.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "client.h"
 #include "ct.h"
 #include "fileio.h"
+#include "json-cleanup.h"
 #include "parse-util.h"
 #include "vhsmctl.h"
 
@@ -27,9 +29,27 @@ static bool one_name(int argc)
 	return true;
 }
 
-/* Sends req and writes the reply's BYOK text to out (or stdout). */
-static int call_write_byok(struct client_req *req, const char *what, const char *out,
-			   const char *note)
+/* With --json and --out: the result as an object (name, what was written, its key id, file). */
+static void print_written_json(const char *name, const char *kind, const char *kid,
+			       const char *out)
+{
+	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+	if (!o)
+		return;
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "written", json_object_new_string(kind));
+	json_object_object_add(o, "kid", kid[0] ? json_object_new_string(kid) : NULL);
+	json_object_object_add(o, "file", json_object_new_string(out));
+	cli_print_json_object(o);
+}
+
+/*
+ * Sends req and writes the reply's BYOK text to out (or stdout: the BYOK JSON is then the
+ * result, also with --json). name is the KEK's, note what is written.
+ */
+static int call_write_byok(struct client_req *req, const char *what, const char *name,
+			   const char *out, const char *note)
 {
 	struct client_reply rep;
 	int r = client_call(req, &rep), ret = EXIT_OK;
@@ -56,6 +76,8 @@ static int call_write_byok(struct client_req *req, const char *what, const char 
 			ret = EXIT_ERROR;
 		} else if (!arg_json) {
 			fprintf(stderr, "%s%s%s written to %s\n", note, kid[0] ? " " : "", kid, out);
+		} else {
+			print_written_json(name, note, kid, out);
 		}
 	} else {
 		fwrite(f->value, 1, f->len, stdout);
@@ -115,12 +137,29 @@ int verb_kek_export_exchange_key(int argc, char **argv)
 	}
 	if (client_begin(&req, VHSM_OP_KEK_EXPORT_EXCHANGE_KEY) < 0)
 		return EXIT_ERROR;
+	req.timeout_ms = CLIENT_KEYGEN_TIMEOUT_MS;
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
 	if (nonce_hex)
 		vhsm_wire_add_data(&req.b, VHSM_TAG_NONCE, nonce, sizeof(nonce));
 	if (ttl > 0)
 		vhsm_wire_add_u32(&req.b, VHSM_TAG_TIMEOUT, (uint32_t)ttl);
-	return call_write_byok(&req, "kek export-exchange-key", out, "exchange key");
+	return call_write_byok(&req, "kek export-exchange-key", argv[optind], out, "exchange key");
+}
+
+/* kek import --json: name, changed, kek, version and the options' warning (as kek create). */
+static void print_imported_json(const char *name, uint32_t version, const char *warning)
+{
+	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+	if (!o)
+		return;
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "changed", json_object_new_boolean(true));
+	json_object_object_add(o, "kek", json_object_new_string(name));
+	json_object_object_add(o, "version", json_object_new_int64(version));
+	if (warning)
+		json_object_object_add(o, "warning", json_object_new_string(warning));
+	cli_print_json_object(o);
 }
 
 int verb_kek_import(int argc, char **argv)
@@ -190,9 +229,10 @@ int verb_kek_import(int argc, char **argv)
 	uint32_t version = 0;
 	if (rep.err)
 		r = client_refused(&rep, "kek import");
-	else if (vhsm_wire_get_u32(&rep.msg, VHSM_TAG_VERSION, &version) == 0) {
-		if (!arg_json)
-			printf("imported KEK %s (newest version %u)\n", argv[optind], version);
+	else if (vhsm_wire_get_u32(&rep.msg, VHSM_TAG_VERSION, &version) == 0 && arg_json)
+		print_imported_json(argv[optind], version, kek_new_opts_warning(&o));
+	else if (version) {
+		printf("imported KEK %s (newest version %u)\n", argv[optind], version);
 		kek_new_opts_report(&o, argv[optind], version);
 	}
 	client_reply_done(&rep);
@@ -244,5 +284,5 @@ int verb_kek_backup(int argc, char **argv)
 		return EXIT_ERROR;
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
 	vhsm_wire_add_data(&req.b, VHSM_TAG_PUBKEY, pem, len);
-	return call_write_byok(&req, "kek backup", out, "backup");
+	return call_write_byok(&req, "kek backup", argv[optind], out, "backup");
 }

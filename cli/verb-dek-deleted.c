@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vhsmctl dek recover | purge: undo a `dek drop --delete`, or end a deleted DEK for good. */
 #include <getopt.h>
+#include <json-c/json.h>
 #include <stdio.h>
 
 #include "client.h"
+#include "json-cleanup.h"
 #include "vhsmctl.h"
 
 /* One NAME, --help and --json; sends op and prints done (or the daemon's refusal). */
@@ -27,9 +29,15 @@ static int dek_deleted_verb(int argc, char **argv, uint16_t op, const char *usag
 	r = client_call_checked(&req, arg_verb, &rep);
 	if (r != EXIT_OK)
 		return r;
-	if (arg_json)
-		printf("{\"name\":\"%s\",\"result\":\"%s\"}\n", argv[optind], done);
-	else
+	if (arg_json) {
+		_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+		if (o) {
+			json_object_object_add(o, "name", json_object_new_string(argv[optind]));
+			json_object_object_add(o, "result", json_object_new_string(done));
+			json_object_object_add(o, "changed", json_object_new_boolean(true));
+			cli_print_json_object(o);
+		}
+	} else
 		printf("DEK %s %s\n", argv[optind], done);
 	client_reply_done(&rep);
 	return EXIT_OK;

@@ -5,6 +5,7 @@
  * made by vhsm-request-key for the caller's uid exactly as any other program would get it;
  * vhsmctl never sees the DEK.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <sys/stat.h>
 #include <getopt.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -299,9 +301,15 @@ int verb_dek_load(int argc, char **argv)
 			       ? EXIT_REJECTED
 			       : EXIT_ERROR;
 	}
-	if (arg_json)
-		printf("{\"name\":\"%s\",\"serial\":%d,\"timeout\":%u}\n", argv[optind], key, effective);
-	else
+	if (arg_json) {
+		_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+		if (o) {
+			json_object_object_add(o, "name", json_object_new_string(argv[optind]));
+			json_object_object_add(o, "serial", json_object_new_int64(key));
+			json_object_object_add(o, "timeout", json_object_new_int64(effective));
+			cli_print_json_object(o);
+		}
+	} else
 		printf("loaded DEK %s as logon key %s, serial %d (timeout %u s)\n", argv[optind],
 		       desc, key, effective);
 	return EXIT_OK;
@@ -357,8 +365,22 @@ int verb_dek_drop(int argc, char **argv)
 		return r;
 	(void)vhsm_wire_get_u32(&rep.msg, VHSM_TAG_SIZE, &n);
 	(void)vhsm_wire_get_u32(&rep.msg, VHSM_TAG_DAYS, &days);
-	printf("DEK %s: %u key(s) revoked\n", argv[optind], n);
-	if (flags & VHSM_DEK_DROP_DELETE)
+	if (arg_json) {
+		_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+		if (o) {
+			bool del = flags & VHSM_DEK_DROP_DELETE;
+			json_object_object_add(o, "name", json_object_new_string(argv[optind]));
+			json_object_object_add(o, "revoked", json_object_new_int64(n));
+			json_object_object_add(o, "deleted", json_object_new_boolean(del));
+			if (del)
+				json_object_object_add(o, "retention_days",
+						       json_object_new_int64(days));
+			cli_print_json_object(o);
+		}
+	} else {
+		printf("DEK %s: %u key(s) revoked\n", argv[optind], n);
+	}
+	if (!arg_json && (flags & VHSM_DEK_DROP_DELETE))
 		printf("DEK %s deleted: recoverable for %u days (vhsmctl dek recover %s), then "
 		       "purged with vhsmctl dek purge\n", argv[optind], days, argv[optind]);
 	client_reply_done(&rep);
@@ -386,11 +408,75 @@ static bool header_uses_kek(struct crypt_device *cd, const char *kek)
 	return false;
 }
 
-/* Calls fn for every active dm-crypt LUKS2 mapping (the kernel's list) whose header names kek
- * and is the header the mapping was opened with. Returns the number of failures of fn plus
- * the mappings that could not be judged. */
-static int for_each_active_volume(const char *kek, int (*fn)(struct crypt_device *cd,
-							      const char *name, const char *kek))
+#define VOLUMES_RECORDED_MAX 256u
+
+/*
+ * The LUKS UUIDs vhsmd recorded as unlocked by kek (kek show's "unlocked_volumes"), as the 32
+ * lower-case hex digits a dm uuid carries; NULL-terminated, malloc'ed (an empty list when
+ * there are none or vhsmd cannot say).
+ */
+static char **recorded_volumes(const char *kek)
+{
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	struct client_req req;
+	struct client_reply rep;
+	json_object *a;
+	char **v = calloc(VOLUMES_RECORDED_MAX + 1, sizeof(char *));
+	size_t n = 0;
+
+	if (!v || client_begin(&req, VHSM_OP_KEK_SHOW) < 0)
+		return v;
+	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, kek);
+	if (client_call(&req, &rep) < 0 || rep.err) {
+		client_req_done(&req);
+		client_reply_done(&rep);
+		return v;
+	}
+	client_req_done(&req);
+	o = client_parse_json(&rep);
+	client_reply_done(&rep);
+	if (!o || !json_object_object_get_ex(o, "unlocked_volumes", &a) ||
+	    !json_object_is_type(a, json_type_array))
+		return v;
+	for (size_t i = 0; i < json_object_array_length(a) && n < VOLUMES_RECORDED_MAX; i++) {
+		json_object *u;
+		char hex[33];
+		size_t k = 0;
+		if (!json_object_object_get_ex(json_object_array_get_idx(a, i), "uuid", &u))
+			continue;
+		for (const char *p = json_object_get_string(u); p && *p && k < 32; p++)
+			if (*p != '-')
+				hex[k++] = (char)tolower((unsigned char)*p);
+		hex[k] = 0;
+		if (k == 32 && (v[n] = strdup(hex)))
+			n++;
+	}
+	return v;
+}
+
+/* Whether the dm uuid "CRYPT-LUKS2-<32 hex>-<name>" is of a volume in recorded. */
+static bool dm_uuid_recorded(const char *dm_uuid, char *const *recorded)
+{
+	if (strncmp(dm_uuid, "CRYPT-LUKS2-", 12) != 0 || strlen(dm_uuid) < 12 + 32)
+		return false;
+	for (char *const *r = recorded; r && *r; r++)
+		if (strncasecmp(dm_uuid + 12, *r, 32) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Calls fn for every active dm-crypt LUKS2 mapping (the kernel's list) whose header names kek
+ * and is the header the mapping was opened with, or that vhsmd recorded as unlocked by kek
+ * (recorded: its LUKS UUIDs, as recorded_volumes() gives them), so that a token removed from
+ * the header hides no volume. A recorded mapping whose header cannot be read or is not the one
+ * it was opened with goes to fn_dm (by name, the kernel's view only). Returns the number of
+ * failures of fn and fn_dm plus the mappings that could not be judged.
+ */
+static int for_each_active_volume(const char *kek, char *const *recorded,
+				  int (*fn)(struct crypt_device *cd, const char *name,
+					    const char *kek),
+				  int (*fn_dm)(const char *name, const char *kek))
 {
 	DIR *d = opendir("/sys/block");
 	struct dirent *de;
@@ -424,18 +510,27 @@ static int for_each_active_volume(const char *kek, int (*fn)(struct crypt_device
 		 * KEK it uses is on a disk the host can edit. A header that cannot be read, or
 		 * that is not the one the volume was opened with, is a volume we cannot judge:
 		 * named, and counted as a failure. */
+		bool rec = dm_uuid_recorded(uuid, recorded);
 		if (crypt_init_by_name(&cd, name) < 0) {
+			if (rec) {
+				failures += fn_dm(name, kek) < 0;
+				continue;
+			}
 			cli_error("volume %s: active LUKS2 mapping whose header cannot be read; check "
 				  "it by hand", name);
 			failures++;
 			continue;
 		}
 		if (luks_header_matches_dm_uuid(crypt_get_uuid(cd), uuid) != 1) {
-			cli_error("volume %s: the header on disk (UUID %s) is not the one the mapping "
-				  "was opened with (%s); check it by hand", name,
-				  crypt_get_uuid(cd) ?: "none", uuid);
-			failures++;
-		} else if (header_uses_kek(cd, kek) && fn(cd, name, kek) < 0) {
+			if (rec) {
+				failures += fn_dm(name, kek) < 0;
+			} else {
+				cli_error("volume %s: the header on disk (UUID %s) is not the one the "
+					  "mapping was opened with (%s); check it by hand", name,
+					  crypt_get_uuid(cd) ?: "none", uuid);
+				failures++;
+			}
+		} else if ((rec || header_uses_kek(cd, kek)) && fn(cd, name, kek) < 0) {
 			failures++;
 		}
 		crypt_free(cd);
@@ -462,6 +557,40 @@ static int report_volume(const char *kek, const char *volume, const char *result
 	return r == EXIT_OK ? 0 : -EIO;
 }
 
+static json_object *shred_json; /* kek disable --shred --json: the volumes' results */
+
+/* One volume's result of --shred: a line, or an item of shred_json. */
+static void shred_said(const char *volume, const char *result, int r)
+{
+	if (!shred_json) {
+		printf("volume %s: %s\n", volume, result);
+		return;
+	}
+	json_object *o = json_object_new_object();
+	if (!o)
+		return;
+	json_object_object_add(o, "volume", json_object_new_string(volume));
+	json_object_object_add(o, "result", json_object_new_string(result));
+	json_object_object_add(o, "ok", json_object_new_boolean(r >= 0));
+	json_object_array_add(shred_json, o);
+}
+
+/* A recorded volume whose header cannot be used: suspend and "key wipe" through device-mapper,
+ * as luksSuspend does. */
+static int suspend_dm_volume(const char *name, const char *kek)
+{
+	char result[160];
+	int r = shred_mapping(name);
+
+	snprintf(result, sizeof(result), r < 0 ? "suspend and key wipe failed: %s"
+		 : "suspended, key wiped (LUKS2 by vhsmd's record: header unreadable or replaced)",
+		 strerror(-r));
+	shred_said(name, result, r);
+	if (report_volume(kek, name, result) < 0)
+		r = r < 0 ? r : -EIO;
+	return r;
+}
+
 /* luksSuspend: the kernel wipes the volume key; I/O blocks until luksResume. */
 static int suspend_volume(struct crypt_device *cd, const char *name, const char *kek)
 {
@@ -472,7 +601,7 @@ static int suspend_volume(struct crypt_device *cd, const char *name, const char 
 		snprintf(result, sizeof(result), "suspend failed: %s", strerror(-r));
 	else
 		snprintf(result, sizeof(result), "suspended (LUKS %s)", crypt_get_uuid(cd) ?: "?");
-	printf("volume %s: %s\n", name, result);
+	shred_said(name, result, r);
 	if (report_volume(kek, name, result) < 0)
 		r = r < 0 ? r : -EIO;
 	return r;
@@ -515,6 +644,11 @@ static void free_strv(char **v)
 	free(v);
 }
 
+static void strv_freep(char ***v)
+{
+	free_strv(*v);
+}
+
 /* ---- what depends on a KEK: kek volumes, and kek delete/disable without --force ---- */
 
 #define CRYPTTAB_DEFAULT "/etc/crypttab"
@@ -546,6 +680,15 @@ static void add_dependent(struct dependents *d, const char *volume, const char *
 		return;
 	}
 	fprintf(d->out, "%s%-24s %-10s %s\n", d->refusal ? "  " : "", volume, kind, device);
+}
+
+/* A volume vhsmd unlocked with the KEK whose header is unreadable or replaced. */
+static int recorded_dependent(const char *name, const char *kek)
+{
+	(void)kek;
+	add_dependent(cur_deps, name, "luks2", "unlocked by this KEK (vhsmd's record); header "
+		      "unreadable or replaced");
+	return 0;
 }
 
 static int open_luks_dependent(struct crypt_device *cd, const char *name, const char *kek)
@@ -591,12 +734,13 @@ static int crypttab_dependent(const struct crypttab_entry *e, void *userdata)
  */
 static int find_dependents(struct dependents *d, const char *crypttab)
 {
-	char **deks = deks_of_kek(d->kek);
+	char **deks = deks_of_kek(d->kek), **recorded = recorded_volumes(d->kek);
 	int r, ret = EXIT_OK;
 
 	cur_deps = d;
-	if (for_each_active_volume(d->kek, open_luks_dependent))
+	if (for_each_active_volume(d->kek, recorded, open_luks_dependent, recorded_dependent))
 		ret = EXIT_ERROR;
+	free_strv(recorded);
 	r = deks ? plain_mappings_of_deks(deks, plain_dependent, d) : -ENOMEM;
 	free_strv(deks);
 	if (r < 0) {
@@ -710,7 +854,7 @@ static int report_mapping(const char *volume, int result)
 		snprintf(msg, sizeof(msg), "suspend and key wipe failed: %s", strerror(-result));
 	else
 		snprintf(msg, sizeof(msg), "suspended, key wiped (plain dm-crypt)");
-	printf("volume %s: %s\n", volume, msg);
+	shred_said(volume, msg, result);
 	return report_volume(shred_kek, volume, msg);
 }
 
@@ -763,6 +907,9 @@ int verb_kek_disable(int argc, char **argv)
 	if (r == 0 && strcmp(state, "enabled") == 0 &&
 	    (r = kek_check_dependents("kek disable", argv[optind], crypttab)) != EXIT_OK)
 		return r;
+	/* Before the disable: what vhsmd recorded as unlocked by the KEK (a volume whose header
+	 * no longer names it is still found). */
+	_cleanup_(strv_freep) char **recorded = shred ? recorded_volumes(argv[optind]) : NULL;
 	if (client_begin(&req, VHSM_OP_KEK_DISABLE) < 0)
 		return EXIT_ERROR;
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
@@ -791,18 +938,32 @@ int verb_kek_disable(int argc, char **argv)
 			puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 								       JSON_C_TO_STRING_NOSLASHESCAPE));
 		}
-	} else
+	} else if (!arg_json) {
 		printf(already ? "KEK %s is already disabled\n" : "KEK %s disabled\n", argv[optind]);
+	}
 	if (!shred)
 		return EXIT_OK;
-	printf("%u DEK key(s) revoked in the kernel keyring\n", revoked);
+	if (!arg_json)
+		printf("%u DEK key(s) revoked in the kernel keyring\n", revoked);
+	_cleanup_(json_object_putp) json_object *result = arg_json ? json_object_new_object() : NULL;
+	shred_json = arg_json ? json_object_new_array() : NULL;
+	if (result) {
+		json_object_object_add(result, "name", json_object_new_string(argv[optind]));
+		json_object_object_add(result, "changed", json_object_new_boolean(true));
+		json_object_object_add(result, "revoked", json_object_new_int64(revoked));
+		json_object_object_add(result, "volumes", shred_json);
+	} else if (shred_json) {
+		shred_json = json_object_put(shred_json) ? NULL : NULL;
+	}
 	char **deks = deks_of_kek(argv[optind]);
 	shred_kek = argv[optind];
 	r = deks ? shred_plain_mappings(deks, report_mapping) : -ENOMEM;
 	free_strv(deks);
 	if (r < 0)
 		cli_error("kek disable: cannot list device-mapper devices: %s", strerror(-r));
-	if (for_each_active_volume(argv[optind], suspend_volume) || r != 0)
-		return EXIT_ERROR;
-	return EXIT_OK;
+	int failed = for_each_active_volume(argv[optind], recorded, suspend_volume,
+					    suspend_dm_volume) || r != 0;
+	shred_json = NULL; /* owned by result */
+	cli_print_json_object(result);
+	return failed ? EXIT_ERROR : EXIT_OK;
 }

@@ -11,10 +11,11 @@
 #include "log.h"
 #include "parse-util.h"
 
-static int read_seconds(const char *path, uint64_t *ret)
+/* Reads "N" or, when ret_second is given, "N [M]" (M absent: *ret_second untouched). */
+static int read_seconds2(const char *path, uint64_t *ret, uint64_t *ret_second)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	char s[32];
+	char s[64], *sp;
 	size_t len;
 	int r;
 
@@ -23,9 +24,23 @@ static int read_seconds(const char *path, uint64_t *ret)
 		return r;
 	memcpy(s, buf, len);
 	s[len] = '\0';
-	if (parse_uint64_full(s, 10, PARSE_NEWLINE, 0, UINT64_MAX, ret) < 0)
+	sp = ret_second ? strchr(s, ' ') : NULL;
+	if (sp)
+		*sp = '\0';
+	uint64_t v, w = 0;
+	if (parse_uint64_full(s, 10, sp ? 0 : PARSE_NEWLINE, 0, UINT64_MAX, &v) < 0)
 		return -EBADMSG;
+	if (sp && parse_uint64_full(sp + 1, 10, PARSE_NEWLINE, 0, UINT64_MAX, &w) < 0)
+		return -EBADMSG;
+	if (sp)
+		*ret_second = w;
+	*ret = v;
 	return 0;
+}
+
+static int read_seconds(const char *path, uint64_t *ret)
+{
+	return read_seconds2(path, ret, NULL);
 }
 
 int clock_load(struct manager *m)
@@ -36,11 +51,11 @@ int clock_load(struct manager *m)
 
 	snprintf(path, sizeof(path), "%s/clock", m->state_dir);
 	r = read_seconds(path, &v);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
+	if (r < 0 && r != -ENOENT)
 		return r;
-	m->clock_hwm = m->clock_saved = v;
+	if (r == 0)
+		m->clock_hwm = m->clock_saved = v;
+	m->clock_start = (struct clock_anchor){ clock_wall(m), clock_boottime(m), true };
 	return 0;
 }
 
@@ -68,12 +83,65 @@ void clock_observe(struct manager *m, uint64_t t)
 
 uint64_t clock_wall(struct manager *m)
 {
-	uint64_t now = (uint64_t)time(NULL);
+	uint64_t now = (uint64_t)time(NULL), boot;
 
-	if (m->test_clock_path && read_seconds(m->test_clock_path, &now) < 0)
+	if (m->test_clock_path && read_seconds2(m->test_clock_path, &now, &boot) < 0)
 		now = (uint64_t)time(NULL);
 	clock_observe(m, now);
 	return now;
+}
+
+uint64_t clock_boottime(struct manager *m)
+{
+	struct timespec ts;
+	uint64_t wall, boot = UINT64_MAX;
+
+	if (m->test_clock_path && read_seconds2(m->test_clock_path, &wall, &boot) == 0 &&
+	    boot != UINT64_MAX)
+		return boot;
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec;
+}
+
+/* How far the wall clock ran ahead of the boot-time clock since anchor a (0 if not ahead). */
+static uint64_t lead_since(const struct clock_anchor *a, uint64_t wall, uint64_t boot)
+{
+	if (!a->set || wall <= a->wall)
+		return 0;
+	uint64_t dwall = wall - a->wall, dboot = boot > a->boot ? boot - a->boot : 0;
+	return dwall > dboot ? dwall - dboot : 0;
+}
+
+uint64_t clock_forward_jump(struct manager *m, uint64_t *ret_since)
+{
+	/* The earliest anchor of this boot: the wall clock's lead over it is its net forward
+	 * displacement since then (a later anchor taken while the clock was behind would count
+	 * the correction as a jump). */
+	struct clock_anchor a = clock_anchor_of_boot(m);
+	uint64_t wall = clock_wall(m), boot = clock_boottime(m);
+
+	if (ret_since)
+		*ret_since = a.wall;
+	return lead_since(&a, wall, boot);
+}
+
+uint64_t clock_trusted(struct manager *m)
+{
+	uint64_t wall = clock_wall(m), jump = clock_forward_jump(m, NULL);
+
+	return wall > jump ? wall - jump : 0;
+}
+
+void clock_anchor_restore(struct manager *m, uint64_t wall, uint64_t boot)
+{
+	if (!m->clock_boot.set || boot < m->clock_boot.boot)
+		m->clock_boot = (struct clock_anchor){ wall, boot, true };
+}
+
+struct clock_anchor clock_anchor_of_boot(const struct manager *m)
+{
+	return m->clock_boot.set ? m->clock_boot : m->clock_start;
 }
 
 uint64_t clock_latest(struct manager *m)
@@ -81,4 +149,29 @@ uint64_t clock_latest(struct manager *m)
 	uint64_t now = clock_wall(m);
 
 	return now > m->clock_hwm ? now : m->clock_hwm;
+}
+
+const char *clock_iso(uint64_t t, char buf[static 32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, 32, "@%llu", (unsigned long long)t);
+	return buf;
+}
+
+int clock_check_purge(struct manager *m, uint64_t until, char *why, size_t whylen)
+{
+	uint64_t since, jump;
+	char a[32], b[32];
+
+	if (clock_trusted(m) >= until)
+		return 0;
+	jump = clock_forward_jump(m, &since);
+	snprintf(why, whylen, "the wall clock is %llu s ahead of the boot-time clock since %s "
+		 "(moved forwards?); purge protection counts only time both clocks saw: purge "
+		 "possible from %s", (unsigned long long)jump, clock_iso(since, a),
+		 clock_iso(until + jump, b));
+	return -EPERM;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "acl.h"
 #include "ct.h"
@@ -15,12 +16,19 @@
 #include "json.h"
 #include "keyring.h"
 #include "log.h"
+#include "manifest.h"
 #include "store.h"
 #include "wrap.h"
 
 static void dek_path(struct manager *m, const char *name, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/dek/%s.dek", m->state_dir, name);
+}
+
+/* The file's name in the store manifest. */
+static void dek_rel(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "dek/%s.dek", name);
 }
 
 void dek_done(struct dek *d)
@@ -106,7 +114,7 @@ int dek_read(struct manager *m, const char *name, struct dek *ret)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_free_ struct dek_json *j = calloc(1, sizeof(*j));
-	char path[4096], err[JSON_ERR_MAX] = "";
+	char path[4096], err[JSON_ERR_MAX] = "", rel[KEK_NAME_MAX + 24];
 	size_t len;
 	int r;
 
@@ -118,6 +126,12 @@ int dek_read(struct manager *m, const char *name, struct dek *ret)
 	r = fileio_read_all(path, DEK_FILE_MAX, &buf, &len);
 	if (r < 0)
 		return r == -EMSGSIZE ? -EBADMSG : r;
+	/* Before anything in it is believed: deleted_at and the ACL are only as fresh as the
+	 * manifest says (a rolled-back or edited file is refused, and the journal says why). */
+	dek_rel(name, rel, sizeof(rel));
+	r = manifest_check(m, rel, buf, len, err, sizeof(err));
+	if (r < 0)
+		return r;
 	r = dek_parse((const char *)buf, len, name, j, err, sizeof(err));
 	if (r < 0) {
 		vhsm_log_debug("DEK %s: %s", name, err);
@@ -152,6 +166,29 @@ uint64_t dek_retention_end(const struct dek *d)
 	return d->deleted_at + (uint64_t)d->retention_days * 86400u;
 }
 
+/* Writes text to the file of DEK name: manifest entry pending, file, commit (manifest.h). */
+static int dek_write_text(struct manager *m, const char *name, const char *text, bool create)
+{
+	char path[4096], rel[KEK_NAME_MAX + 24];
+	int r;
+
+	dek_path(m, name, path, sizeof(path));
+	dek_rel(name, rel, sizeof(rel));
+	/* Before the manifest: a pending entry for a file that is not written would refuse the
+	 * one that is there. */
+	if (create && access(path, F_OK) == 0)
+		return -EEXIST;
+	r = manifest_begin(m, rel, (const uint8_t *)text, strlen(text));
+	if (r < 0)
+		return r;
+	r = create ? fileio_create_atomic(path, text, strlen(text), 0600)
+		   : fileio_write_atomic(path, text, strlen(text), 0600);
+	if (r >= 0 && manifest_commit(m, rel) < 0)
+		vhsm_log_debug("DEK %s: cannot commit the manifest entry (the next start does)",
+			       name);
+	return r;
+}
+
 static int dek_write_file(struct manager *m, const struct dek *d, bool create)
 {
 	_cleanup_free_ char *hex = malloc(2 * d->wrapped_len + 1);
@@ -169,13 +206,7 @@ static int dek_write_file(struct manager *m, const struct dek *d, bool create)
 		return -ENOMEM;
 	json_object_object_add(o, "wrapped", json_object_new_string(hex));
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	dek_path(m, d->name, path, sizeof(path));
-	if (!s)
-		r = -ENOMEM;
-	else if (create)
-		r = fileio_create_atomic(path, s, strlen(s), 0600);
-	else
-		r = fileio_write_atomic(path, s, strlen(s), 0600);
+	r = s ? dek_write_text(m, d->name, s, create) : -ENOMEM;
 	json_object_put(o);
 	return r;
 }
@@ -192,14 +223,23 @@ int dek_replace_file(struct manager *m, const struct dek *d)
 
 int dek_remove_file(struct manager *m, const char *name)
 {
-	char path[4096];
+	char path[4096], rel[KEK_NAME_MAX + 24];
+	int r;
 
 	if (!store_name_valid(name))
 		return -EINVAL;
 	dek_path(m, name, path, sizeof(path));
+	dek_rel(name, rel, sizeof(rel));
+	r = manifest_begin(m, rel, NULL, 0);
+	if (r < 0)
+		return r;
 	if (unlink(path) < 0)
 		return negative_errno();
-	return fileio_fsync_parent(path);
+	r = fileio_fsync_parent(path);
+	if (r >= 0 && manifest_commit(m, rel) < 0)
+		vhsm_log_debug("DEK %s: cannot commit the manifest entry (the next start does)",
+			       name);
+	return r;
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -39,19 +39,23 @@ void dek_done(struct dek *d);
  */
 int dek_context(const struct dek *d, char *out, size_t outlen);
 
-/* Reads <state>/dek/<name>.dek. Returns 0, -ENOENT, -EINVAL (bad name) or -EBADMSG. */
+/*
+ * Reads <state>/dek/<name>.dek and checks it against the store manifest. Returns 0, -ENOENT,
+ * -EINVAL (bad name), -EBADMSG, or -EKEYREJECTED for a file that is not the one this CVM wrote
+ * last (rolled back, edited, or put back after a purge; the journal says which).
+ */
 int dek_read(struct manager *m, const char *name, struct dek *ret);
 /* A new JSON object with d's public fields (name, kek, size, timeout, created, acl; when
  * deleted, deleted_at and retention_days), which
  * the DEK file and dek list share; NULL when out of memory. */
 struct json_object *dek_meta_json(const struct dek *d);
-/* Writes a new DEK file atomically; -EEXIST when one exists. */
+/* Writes a new DEK file atomically, recorded in the store manifest; -EEXIST when one exists. */
 int dek_create_file(struct manager *m, const struct dek *d);
 /* Replaces the DEK file atomically (a state change: delete, recover). */
 int dek_replace_file(struct manager *m, const struct dek *d);
 /* Seconds since the epoch from which a deleted DEK can no longer be recovered. */
 uint64_t dek_retention_end(const struct dek *d);
-/* Removes the DEK file durably. */
+/* Removes the DEK file durably (and its entry in the store manifest). */
 int dek_remove_file(struct manager *m, const char *name);
 /* Sorted DEK names (NULL-terminated; free with strv_free). */
 int dek_list_names(struct manager *m, char ***ret);

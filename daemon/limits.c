@@ -35,6 +35,7 @@ struct window {
 };
 
 struct limits {
+	unsigned declined; /* requests declined by a budget since start (the busy marker) */
 	struct bucket reports[LIMITS_TABLE_SIZE];
 	struct bucket global;
 	struct window refusals[LIMITS_TABLE_SIZE];
@@ -180,6 +181,18 @@ static void bucket_take(struct bucket *b, uint64_t now_usec, double burst, doubl
 	b->last_usec = now_usec;
 }
 
+/* A request over a budget: counted, so that the reply can say "busy" (limits_declined()). */
+static int limits_decline(struct limits *l)
+{
+	l->declined++;
+	return -EAGAIN;
+}
+
+unsigned limits_declined(const struct limits *l)
+{
+	return l ? l->declined : 0;
+}
+
 int limits_take_report(struct limits *l, const struct peer *p, uint64_t now_usec, char *why,
 		       size_t whylen)
 {
@@ -196,13 +209,13 @@ int limits_take_report(struct limits *l, const struct peer *p, uint64_t now_usec
 		if (!b[i]) {
 			snprintf(why, whylen, "report budget: %u principals are being tracked "
 				 "already; try again in a second", LIMITS_TABLE_SIZE);
-			return -EAGAIN;
+			return limits_decline(l);
 		}
 		if (bucket_level(b[i], now_usec, LIMITS_REPORT_BURST, LIMITS_REPORT_PER_SEC) < 1.0) {
 			snprintf(why, whylen, "report budget of %s exhausted (%u, then %u per second); "
 				 "try again in a second", name, LIMITS_REPORT_BURST,
 				 LIMITS_REPORT_PER_SEC);
-			return -EAGAIN;
+			return limits_decline(l);
 		}
 	}
 	if (bucket_level(&l->global, now_usec, LIMITS_REPORT_GLOBAL_BURST,
@@ -210,7 +223,7 @@ int limits_take_report(struct limits *l, const struct peer *p, uint64_t now_usec
 		snprintf(why, whylen, "global report budget of non-administrators exhausted (%u, "
 			 "then %u per second); try again in a second", LIMITS_REPORT_GLOBAL_BURST,
 			 LIMITS_REPORT_GLOBAL_PER_SEC);
-		return -EAGAIN;
+		return limits_decline(l);
 	}
 	for (unsigned i = 0; i < n; i++)
 		bucket_take(b[i], now_usec, LIMITS_REPORT_BURST, LIMITS_REPORT_PER_SEC);

@@ -60,6 +60,12 @@ void principal_format(const struct principal *who, char *buf, size_t len);
 bool limits_charged_to(const struct peer *a, const struct principal *who);
 
 /*
+ * How many requests a budget has declined since start: a handler's -EAGAIN is a limit's decline
+ * (and its reply carries VHSM_TAG_BUSY) only when this advanced while it ran.
+ */
+unsigned limits_declined(const struct limits *l);
+
+/*
  * Takes one report request from p's budgets and the global one, all or none (administrators
  * are not charged). now_usec is CLOCK_MONOTONIC. Returns 0, or -EAGAIN with the exhausted
  * budget named in why.

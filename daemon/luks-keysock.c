@@ -19,6 +19,7 @@
 #include "luks-keysock.h"
 #include "luks-secret.h"
 #include "secmem.h"
+#include "volumes.h"
 
 /*
  * The volume from systemd-cryptsetup's abstract peer address "\0<hex>/cryptsetup/<volume>".
@@ -86,6 +87,7 @@ static int keysock_answer(struct manager *m, int fd, const struct peer *p, const
 		return r;
 	}
 	snprintf(why, whylen, "volume %s", volume);
+	(void)volumes_record(m, kek, b.uuid, volume); /* for kek disable --shred */
 	return 0;
 }
 

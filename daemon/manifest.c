@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The store manifest: generation and digest of every sealed KEK file (see manifest.h). */
+/* The store manifest: generation and digest of every sealed KEK, exchange key and DEK file (see
+ * manifest.h). */
 #include <dirent.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
@@ -12,6 +13,7 @@
 
 #include "algs.h"
 #include "audit-key.h"
+#include "clock.h"
 #include "ct.h"
 #include "fileio.h"
 #include "json-cleanup.h"
@@ -22,6 +24,9 @@
 #define MANIFEST_MAX_ENTRIES 4096u
 #define MANIFEST_FILE_MAX (2u * 1024u * 1024u)
 #define DIGEST_HEX 64u
+/* 1: sealed KEK and exchange key files; 2: also the DEK registry (dek/NAME.dek) and the
+ * volumes each KEK unlocked (volumes/UUID.json). */
+#define MANIFEST_FORMAT 2
 
 struct entry {
 	char rel[KEK_NAME_MAX + 24];
@@ -37,6 +42,8 @@ struct manifest {
 	char kid[AUDIT_KID_HEX + 1];
 	struct entry *v;
 	size_t n;
+	int format; /* as read */
+	bool anchor_stale; /* the clock anchor read is not of this boot (or there is none) */
 	unsigned refusals;
 };
 
@@ -93,6 +100,54 @@ static struct entry *entry_add(struct manifest *mf, const char *rel)
 	return e;
 }
 
+/* This boot's id ("" when unknown: then no anchor is kept across starts). */
+static void boot_id(char out[40])
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len;
+
+	out[0] = 0;
+	if (fileio_read_all("/proc/sys/kernel/random/boot_id", 64, &buf, &len) < 0 || len < 36)
+		return;
+	memcpy(out, buf, 36);
+	out[36] = 0;
+}
+
+/* The earliest clock anchor of this boot (clock.h), so a restart still sees a clock moved
+ * forwards since then. */
+static json_object *anchor_json(const struct manager *m)
+{
+	struct clock_anchor a = clock_anchor_of_boot(m);
+	json_object *j = json_object_new_object();
+	char id[40];
+
+	boot_id(id);
+	if (!j || !a.set || !id[0])
+		return j;
+	json_object_object_add(j, "boot_id", json_object_new_string(id));
+	json_object_object_add(j, "wall", json_object_new_int64((int64_t)a.wall));
+	json_object_object_add(j, "boot", json_object_new_int64((int64_t)a.boot));
+	return j;
+}
+
+/* Takes the anchor of the verified manifest when it is of this boot. */
+static void anchor_parse(struct manager *m, struct manifest *mf, json_object *o)
+{
+	json_object *j, *id, *w, *b;
+	char cur[40];
+
+	boot_id(cur);
+	mf->anchor_stale = true;
+	if (!json_object_object_get_ex(o, "clock", &j) ||
+	    !json_object_object_get_ex(j, "boot_id", &id) ||
+	    !json_object_object_get_ex(j, "wall", &w) || !json_object_is_type(w, json_type_int) ||
+	    !json_object_object_get_ex(j, "boot", &b) || !json_object_is_type(b, json_type_int) ||
+	    !cur[0] || strcmp(json_object_get_string(id), cur) != 0)
+		return;
+	clock_anchor_restore(m, (uint64_t)json_object_get_int64(w), (uint64_t)json_object_get_int64(b));
+	mf->anchor_stale = false;
+}
+
 /* Serializes the entries and appends "\n" + HMAC(key, json) as hex. */
 static int manifest_write(struct manager *m, struct manifest *mf)
 {
@@ -104,9 +159,10 @@ static int manifest_write(struct manager *m, struct manifest *mf)
 
 	if (!o || !arr)
 		return -ENOMEM;
-	json_object_object_add(o, "format", json_object_new_int(1));
+	json_object_object_add(o, "format", json_object_new_int(MANIFEST_FORMAT));
 	json_object_object_add(o, "kid", json_object_new_string(mf->kid));
 	json_object_object_add(o, "files", arr);
+	json_object_object_add(o, "clock", anchor_json(m));
 	for (size_t i = 0; i < mf->n; i++) {
 		const struct entry *e = &mf->v[i];
 		json_object *j = json_object_new_object();
@@ -173,7 +229,7 @@ static int manifest_read(struct manager *m, struct manifest *mf)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_(json_object_putp) json_object *o = NULL;
-	json_object *arr, *kid;
+	json_object *arr, *kid, *fmt;
 	char path[4200], mac[65];
 	size_t len;
 	char *nl;
@@ -198,13 +254,18 @@ static int manifest_read(struct manager *m, struct manifest *mf)
 		return r;
 	if (!ct_memeq(mac, nl + 1, 64) || strlen((const char *)buf) != (size_t)(nl - (char *)buf))
 		return -EKEYREJECTED;
-	if (!json_object_object_get_ex(o, "files", &arr) || !json_object_is_type(arr, json_type_array))
+	if (!json_object_object_get_ex(o, "files", &arr) || !json_object_is_type(arr, json_type_array) ||
+	    !json_object_object_get_ex(o, "format", &fmt) || !json_object_is_type(fmt, json_type_int))
+		return -EBADMSG;
+	mf->format = json_object_get_int(fmt);
+	if (mf->format < 1 || mf->format > MANIFEST_FORMAT)
 		return -EBADMSG;
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		r = entry_parse(mf, json_object_array_get_idx(arr, i));
 		if (r < 0)
 			return r;
 	}
+	anchor_parse(m, mf, o);
 	return 0;
 }
 
@@ -223,9 +284,11 @@ static int file_digest(struct manager *m, const char *rel, char out[DIGEST_HEX +
 	return sha256_hex(buf, len, out);
 }
 
-/* Adds every DIR/NAME.sealed file as it is now. */
-static int manifest_adopt_dir(struct manager *m, struct manifest *mf, const char *dir)
+/* Adds every DIR/NAME<suffix> file (not listed yet) as it is now. */
+static int manifest_adopt_dir(struct manager *m, struct manifest *mf, const char *dir,
+			      const char *suffix)
 {
+	size_t sl = strlen(suffix);
 	char path[4200], rel[KEK_NAME_MAX + 24];
 	struct dirent *de;
 	DIR *d;
@@ -238,11 +301,11 @@ static int manifest_adopt_dir(struct manager *m, struct manifest *mf, const char
 	while (r >= 0 && (de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		struct entry *e;
-		if (n <= 7 || strcmp(de->d_name + n - 7, ".sealed") != 0 || de->d_name[0] == '.' ||
-		    n - 7 > KEK_NAME_MAX)
+		if (n <= sl || strcmp(de->d_name + n - sl, suffix) != 0 || de->d_name[0] == '.' ||
+		    n - sl > KEK_NAME_MAX)
 			continue;
-		if ((size_t)snprintf(rel, sizeof(rel), "%s/%.*s", dir, KEK_NAME_MAX + 7, de->d_name) >=
-		    sizeof(rel))
+		if ((size_t)snprintf(rel, sizeof(rel), "%s/%s", dir, de->d_name) >= sizeof(rel) ||
+		    entry_find(mf, rel))
 			continue;
 		e = entry_add(mf, rel);
 		r = e ? file_digest(m, rel, e->digest) : -E2BIG;
@@ -256,10 +319,34 @@ static int manifest_adopt_dir(struct manager *m, struct manifest *mf, const char
 /* Adds every sealed KEK and exchange key file as it is now (a new manifest: trust on first use). */
 static int manifest_adopt(struct manager *m, struct manifest *mf)
 {
-	int r = manifest_adopt_dir(m, mf, "kek");
+	int r = manifest_adopt_dir(m, mf, "kek", ".sealed");
 
 	if (r >= 0)
-		r = manifest_adopt_dir(m, mf, "exchange");
+		r = manifest_adopt_dir(m, mf, "exchange", ".sealed");
+	if (r >= 0)
+		r = manifest_adopt_dir(m, mf, "dek", ".dek");
+	if (r >= 0)
+		r = manifest_adopt_dir(m, mf, "volumes", ".json");
+	return r < 0 ? r : manifest_write(m, mf);
+}
+
+/*
+ * A manifest of format 1 did not list the DEK registry: its files are recorded as they are now
+ * (trust on first use, once, as for a new manifest); the KEK entries keep their generations.
+ */
+static int manifest_upgrade(struct manager *m, struct manifest *mf)
+{
+	int r;
+
+	if (mf->format >= MANIFEST_FORMAT)
+		return mf->anchor_stale ? manifest_write(m, mf) : 0; /* this boot's first anchor */
+	sd_journal_send("MESSAGE=vhsm store manifest: format %d; recording the DEK registry and "
+			"volume files as they are now", mf->format, "PRIORITY=5", NULL);
+	r = manifest_adopt_dir(m, mf, "dek", ".dek");
+	if (r >= 0)
+		r = manifest_adopt_dir(m, mf, "volumes", ".json");
+	if (r >= 0)
+		mf->format = MANIFEST_FORMAT;
 	return r < 0 ? r : manifest_write(m, mf);
 }
 
@@ -316,6 +403,8 @@ static int manifest_load(struct manager *m)
 		r = manifest_adopt(m, mf);
 	} else if (r == 0) {
 		r = manifest_settle(m, mf);
+		if (r >= 0)
+			r = manifest_upgrade(m, mf);
 	}
 	if (r < 0)
 		return r;

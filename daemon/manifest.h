@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The store manifest: <state>/store.manifest lists every sealed KEK and BYOK exchange key
- * file (kek/NAME.sealed, exchange/NAME.sealed) with its generation and SHA-256, under an HMAC
- * whose key only this CVM derives (audit-key.h, info "vhsm-store-manifest-v1"). Every write or removal of such a file advances its entry, so a
- * single older sealed file put back (undoing acl, disable, delete or purge) no longer matches
- * and is refused. Crash safety: an entry is first made pending (new digest and the previous
+ * file (kek/NAME.sealed, exchange/NAME.sealed) and every DEK registry file (dek/NAME.dek) with
+ * its generation and SHA-256, under an HMAC whose key only this CVM derives (audit-key.h, info
+ * "vhsm-store-manifest-v1"). Every write or removal of such a file advances its entry, so a
+ * single older file put back (undoing acl, disable, delete or purge, or a DEK's deletion) or an
+ * edited one (a DEK's deleted_at) no longer matches and is refused. Crash safety: an entry is first made pending (new digest and the previous
  * one), then the file is written, then the entry is committed; at load a pending entry
  * accepts either digest, whichever is on disk, and is committed to it, so a crash between the
  * two writes loses nothing and accepts no rollback. Not covered: a rollback of the whole state
@@ -23,7 +24,7 @@ struct manifest *manifest_free(struct manifest *mf);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct manifest *, manifest_free);
 
 /*
- * Checks the bytes of the sealed file rel ("kek/NAME.sealed") against the manifest. Loads the
+ * Checks the bytes of the file rel ("kek/NAME.sealed", "dek/NAME.dek") against the manifest. Loads the
  * manifest first (creating it from the files present when there is none, or when it was made
  * by another launch image). Returns 0 when it matches (or there is no SNP device: unit
  * tests), -EKEYREJECTED with why for a file that is older or other than the manifest says

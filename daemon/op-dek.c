@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "acl.h"
+#include "clock.h"
 #include "dek.h"
 #include "kek-file.h"
 #include "keyring.h"
@@ -72,6 +73,10 @@ static int dek_get(struct op_ctx *c, const struct peer *p, uint32_t op, struct d
 		return dek_refuse(c, p, c->key, op);
 	if (r == -ENOENT)
 		return op_fail(c, -ENOKEY, "no DEK named %s", c->key);
+	if (r == -EKEYREJECTED)
+		return op_fail(c, r, "DEK %s: dek/%s.dek is not the registry file this CVM wrote "
+			       "last: refused as rolled back, replaced or modified (restore the "
+			       "current file, or remove it to drop the DEK)", c->key, c->key);
 	if (r < 0)
 		return op_fail(c, -EBADMSG, "DEK %s: damaged registry file", c->key);
 	return 0;
@@ -146,7 +151,7 @@ int op_dek_create(struct op_ctx *c)
 	    strlen(canon) > DEK_ACL_TEXT_MAX)
 		return op_fail(c, -EINVAL, "invalid ACL '%s'", acl);
 	strcpy(d.acl_text, canon);
-	d.created = (uint64_t)time(NULL);
+	d.created = clock_wall(c->m);
 	struct dek old = {};
 	r = dek_read(c->m, d.name, &old);
 	dek_done(&old);
@@ -224,10 +229,12 @@ int op_dek_list(struct op_ctx *c)
 	for (char **n = names; *n; n++) {
 		struct dek d = {};
 		json_object *o;
-		if (dek_read(c->m, *n, &d) < 0) {
+		int k = dek_read(c->m, *n, &d);
+		if (k < 0) {
 			o = json_object_new_object();
 			json_object_object_add(o, "name", json_object_new_string(*n));
-			json_object_object_add(o, "state", json_object_new_string("damaged"));
+			json_object_object_add(o, "state", json_object_new_string(
+				k == -EKEYREJECTED ? "rolled-back" : "damaged"));
 		} else if (dek_acl_allows(&d, c->peer, ACL_OP_READ | ACL_OP_UNWRAP)) {
 			o = dek_json(&d);
 		} else {
@@ -258,17 +265,6 @@ static uint32_t effective_timeout(const struct dek *d, uint32_t requested)
 	return d->timeout;
 }
 
-/* t as "YYYY-MM-DDTHH:MM:SSZ" in buf. */
-static const char *iso_time(uint64_t t, char buf[static 32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (!gmtime_r(&tt, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(buf, 32, "@%llu", (unsigned long long)t);
-	return buf;
-}
-
 /* Checks that p may load d and that its KEK is enabled, without unsealing anything. */
 static int may_load(struct op_ctx *c, const struct dek *d, const struct peer *p)
 {
@@ -282,7 +278,7 @@ static int may_load(struct op_ctx *c, const struct dek *d, const struct peer *p)
 	if (d->deleted_at)
 		return op_fail(c, -EKEYREVOKED, "DEK %s is deleted (an administrator can recover "
 			       "it with vhsmctl dek recover %s until %s)", d->name, d->name,
-			       iso_time(dek_retention_end(d), until));
+			       clock_iso(dek_retention_end(d), until));
 	r = store_read_meta(c->m, d->kek, &meta, NULL);
 	if (r == -ENOENT)
 		return op_fail(c, -ENOKEY, "KEK %s of DEK %s does not exist", d->kek, d->name);
@@ -349,14 +345,14 @@ static int dek_soft_delete(struct op_ctx *c, struct dek *d)
 	if (protect && days < kek_days)
 		return op_fail(c, -EPERM, "purge protection of KEK %s: the retention of DEK %s "
 			       "cannot be shorter than the KEK's %u days", d->kek, d->name, kek_days);
-	d->deleted_at = (uint64_t)time(NULL);
+	d->deleted_at = clock_wall(c->m);
 	d->retention_days = days;
 	r = dek_replace_file(c->m, d);
 	if (r < 0)
 		return op_fail(c, r, "cannot delete DEK %s: %s", d->name, strerror(-r));
 	vhsm_wire_add_u32(c->reply, VHSM_TAG_DAYS, days);
 	snprintf(c->why, sizeof(c->why), "recoverable until %s",
-		 iso_time(dek_retention_end(d), until));
+		 clock_iso(dek_retention_end(d), until));
 	return 0;
 }
 
@@ -404,10 +400,12 @@ int op_dek_recover(struct op_ctx *c)
 		return r;
 	if (!d.deleted_at)
 		return op_fail(c, -EALREADY, "DEK %s is not deleted", d.name);
-	if ((uint64_t)time(NULL) >= dek_retention_end(&d))
+	/* Against the latest time seen: a clock moved backwards does not reopen the window. */
+	clock_observe(c->m, d.deleted_at);
+	if (clock_latest(c->m) >= dek_retention_end(&d))
 		return op_fail(c, -EKEYEXPIRED, "DEK %s: the %u-day retention ended %s; it can only "
 			       "be purged", d.name, d.retention_days,
-			       iso_time(dek_retention_end(&d), until));
+			       clock_iso(dek_retention_end(&d), until));
 	d.deleted_at = 0;
 	d.retention_days = 0;
 	r = dek_replace_file(c->m, &d);
@@ -430,10 +428,17 @@ int op_dek_purge(struct op_ctx *c)
 		return op_fail(c, -EPERM, "DEK %s must be deleted (dek drop --delete) before it can "
 			       "be purged", d.name);
 	kek_deletion_terms(c, &d, &kek_days, &protect);
-	if (protect && (uint64_t)time(NULL) < dek_retention_end(&d))
+	if (protect && clock_wall(c->m) < dek_retention_end(&d))
 		return op_fail(c, -EPERM, "purge protection of KEK %s: DEK %s can be purged from "
 			       "%s (retention %u days)", d.kek, d.name,
-			       iso_time(dek_retention_end(&d), until), d.retention_days);
+			       clock_iso(dek_retention_end(&d), until), d.retention_days);
+	if (protect) {
+		char why[320];
+		r = clock_check_purge(c->m, dek_retention_end(&d), why, sizeof(why));
+		if (r < 0)
+			return op_fail(c, r, "purge protection of KEK %s: DEK %s: %s", d.kek, d.name,
+				       why);
+	}
 	r = dek_remove_file(c->m, d.name);
 	if (r < 0)
 		return op_fail(c, r, "cannot purge DEK %s: %s", d.name, strerror(-r));

@@ -20,6 +20,7 @@
 #include "secmem.h"
 #include "store.h"
 #include "text.h"
+#include "volumes.h"
 
 /* An optional request field: -ENOENT (absent) is success. */
 static int optional(int r)
@@ -71,11 +72,13 @@ static int kek_open(struct op_ctx *c, uint32_t op, struct kek_meta *ret_meta,
 static int reply_meta(struct op_ctx *c, const struct kek_meta *meta, const struct seal_params *p,
 		      bool verified)
 {
-	_cleanup_free_ char *json = NULL, *out = NULL;
+	_cleanup_free_ char *json = NULL, *out = NULL, *vols = NULL;
 	int r = kek_meta_to_json(meta, &json);
 
 	if (r < 0)
 		return r;
+	if (volumes_of_kek_json(c->m, meta->name, &vols) < 0)
+		vols = NULL; /* "null": the record could not be read */
 	/* Add what is not part of the stored metadata: sealing profile, pinned TCB, trust. */
 	char sealed_pd[65], current_pd[65];
 
@@ -84,9 +87,10 @@ static int reply_meta(struct op_ctx *c, const struct kek_meta *meta, const struc
 	/* The TCB as a hex string: a u64 does not survive JSON consumers that use doubles. */
 	out = text_printf("{\"kek\":%s,\"profile\":\"%s\",\"sealed_tcb\":\"0x%016llx\","
 			  "\"guest_svn\":%u,\"policy_digest\":\"%s\",\"current_policy_digest\":\"%s\","
-			  "\"verified\":%s}", json, seal_profile_to_string(p->profile),
-			  (unsigned long long)p->tcb_version, p->guest_svn, sealed_pd, current_pd,
-			  verified ? "true" : "false");
+			  "\"verified\":%s,\"unlocked_volumes\":%s}", json,
+			  seal_profile_to_string(p->profile), (unsigned long long)p->tcb_version,
+			  p->guest_svn, sealed_pd, current_pd, verified ? "true" : "false",
+			  vols ? vols : "null");
 	if (!out)
 		return -ENOMEM;
 	vhsm_wire_add_str(c->reply, VHSM_TAG_JSON, out);
@@ -413,13 +417,17 @@ int op_kek_purge(struct op_ctx *c)
 		return r;
 	if (meta.state != KEK_DELETED)
 		return op_fail(c, -EPERM, "KEK %s must be deleted before it can be purged", c->key);
-	/* Against the wall clock only: a clock moved backwards delays the purge. One moved
-	 * forward is not detected (docs/SECURITY.md, "Guest clock"). */
+	/* Against the wall clock (a clock moved backwards delays the purge) less its lead over
+	 * the boot-time clock (a clock moved forwards brings no purge forward): docs/SECURITY.md,
+	 * "Guest clock". */
 	uint64_t until = retention_end(&meta);
+	char when[32], why[320];
 	if (meta.purge_protection && clock_wall(c->m) < until)
-		return op_fail(c, -EPERM, "purge protection: KEK %s can be purged after %llu "
-			       "(retention %u days)", c->key, (unsigned long long)until,
+		return op_fail(c, -EPERM, "purge protection: KEK %s can be purged from %s "
+			       "(retention %u days)", c->key, clock_iso(until, when),
 			       meta.retention_days);
+	if (meta.purge_protection && (r = clock_check_purge(c->m, until, why, sizeof(why))) < 0)
+		return op_fail(c, r, "purge protection: KEK %s: %s", c->key, why);
 	r = store_remove(c->m, c->key);
 	if (r < 0)
 		return op_fail(c, r, "cannot remove KEK %s: %s", c->key, strerror(-r));

@@ -19,6 +19,7 @@
 #include "store-copy.h"
 #include "store.h"
 #include "wrap.h"
+#include "volumes.h"
 
 /* Request fields shared by unlock, rewrap and bind. */
 struct luks_req {
@@ -64,6 +65,7 @@ int op_luks_unlock(struct op_ctx *c)
 	r = unseal_req(c, &lr, &secret);
 	if (r < 0)
 		return r;
+	(void)volumes_record(c->m, c->key, lr.uuid, NULL); /* for kek disable --shred */
 	vhsm_wire_add_data(c->reply, VHSM_TAG_DATA, secret, LUKS_SECRET_SIZE);
 	return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "audit-coalesce.h"
 #include "audit.h"
+#include "limits.h"
 #include "log.h"
 #include "ops.h"
 #include "text.h"
@@ -89,9 +90,12 @@ static int op_audit_dispatched(struct op_ctx *c, const struct op_desc *d, int r)
 	return op_audit_record(c->m, &rec);
 }
 
-/* A refusal's message may quote the request (a name): the caller gets it escaped too. */
+/*
+ * A refusal's message may quote the request (a name): the caller gets it escaped too. busy
+ * marks a decline by a limit (VHSM_TAG_BUSY): the one reply a client may retry.
+ */
 static int reply_error(uint8_t *out, size_t cap, uint16_t op, uint32_t id, int err,
-		       const char *msg)
+		       const char *msg, bool busy)
 {
 	struct vhsm_wire_builder b;
 	char e[TEXT_ESCAPE_SIZE(sizeof(((struct op_ctx *)0)->why))];
@@ -102,12 +106,28 @@ static int reply_error(uint8_t *out, size_t cap, uint16_t op, uint32_t id, int e
 		text_escape_bytes((const uint8_t *)msg, strlen(msg), e, sizeof(e));
 		vhsm_wire_add_str(&b, VHSM_TAG_MESSAGE, e);
 	}
+	if (busy)
+		vhsm_wire_add_u32(&b, VHSM_TAG_BUSY, 1);
 	return vhsm_wire_finish(&b);
+}
+
+int ops_status(int r, bool limit_declined, char *why, size_t whylen)
+{
+	char was[512];
+
+	/* EAGAIN tells a client "not acted on, retry": only a limit's decline may say that. Any
+	 * other EAGAIN (a library call deep inside, the report source changing under a read)
+	 * may come after something was done: it is an I/O error. */
+	if (r != -EAGAIN || limit_declined)
+		return r;
+	snprintf(was, sizeof(was), "%s", why[0] ? why : strerror(EAGAIN));
+	snprintf(why, whylen, "%s (temporary failure inside vhsmd, not a limit)", was);
+	return -EIO;
 }
 
 int ops_reply_declined(uint8_t *out, size_t cap, int err, const char *msg)
 {
-	return reply_error(out, cap, 0, 0, err, msg);
+	return reply_error(out, cap, 0, 0, err, msg, err == -EAGAIN);
 }
 
 int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, size_t req_len,
@@ -129,7 +149,7 @@ int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, si
 					    .journal_only = true };
 		(void)audit_log(m->audit, &rec);
 		uint32_t id = req_len >= VHSM_WIRE_HEADER_SIZE ? le32_get(req + 8) : 0;
-		return reply_error(out, out_cap, 0, id, r < 0 ? r : -EBADMSG, why);
+		return reply_error(out, out_cap, 0, id, r < 0 ? r : -EBADMSG, why, false);
 	}
 	for (size_t i = 0; i < ELEMENTSOF(op_table); i++)
 		if (op_table[i].op == msg.op)
@@ -140,18 +160,21 @@ int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, si
 					    .journal_only = true };
 		(void)audit_log(m->audit, &rec);
 		return reply_error(out, out_cap, msg.op, msg.id, -EOPNOTSUPP,
-				   "operation not supported");
+				   "operation not supported", false);
 	}
 
 	vhsm_wire_begin(&b, out, out_cap, (uint16_t)(msg.op | VHSM_OP_REPLY_FLAG), msg.id);
 	vhsm_wire_add_i32(&b, VHSM_TAG_ERRNO, 0);
 	m->request_seq++;
 	m->request_peer = p; /* charged for fresh attestations (attest.c) */
+	unsigned declined = limits_declined(m->limits);
 	if (d->access == OP_ADMIN && !p->admin)
 		r = op_fail(&c, -EPERM, "%s requires root or the vhsm group", d->event);
 	else
 		r = d->fn(&c);
 	m->request_peer = NULL;
+	bool busy = r == -EAGAIN && limits_declined(m->limits) != declined;
+	r = ops_status(r, busy, c.why, sizeof(c.why));
 
 	int ar = op_audit_dispatched(&c, d, r);
 	bool journal_only = d->audit == AUDIT_JOURNAL;
@@ -163,12 +186,12 @@ int ops_dispatch(struct manager *m, const struct peer *p, const uint8_t *req, si
 	if (r < 0) {
 		explicit_bzero(out, out_cap); /* the reply may already hold key material */
 		return reply_error(out, out_cap, msg.op, msg.id, r,
-				   c.why[0] ? c.why : strerror(-r));
+				   c.why[0] ? c.why : strerror(-r), busy);
 	}
 	r = vhsm_wire_finish(&b);
 	if (r < 0) {
 		explicit_bzero(out, out_cap);
-		return reply_error(out, out_cap, msg.op, msg.id, r, "reply too large");
+		return reply_error(out, out_cap, msg.op, msg.id, r, "reply too large", false);
 	}
 	return r;
 }

@@ -65,8 +65,15 @@ int op_luks_bind(struct op_ctx *c);
 int op_luks_unbind(struct op_ctx *c);
 
 /*
- * The reply to a connection declined at accept (a limit): request id 0, status err (-EAGAIN)
- * and msg naming the limit, written into out. Returns its length or -errno.
+ * The status a handler's result r is answered with: -EAGAIN only when a limit declined the
+ * request (limit_declined; the reply then carries VHSM_TAG_BUSY), any other -EAGAIN becomes
+ * -EIO with why (the handler's message, may be "") saying so. Other results unchanged.
+ */
+int ops_status(int r, bool limit_declined, char *why, size_t whylen);
+
+/*
+ * The reply to a connection declined at accept (a limit): request id 0, status err (-EAGAIN,
+ * then marked busy: VHSM_TAG_BUSY) and msg naming the limit, written into out. Returns its length or -errno.
  */
 int ops_reply_declined(uint8_t *out, size_t cap, int err, const char *msg);
 

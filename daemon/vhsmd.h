@@ -132,6 +132,13 @@ struct peer {
 	gid_t groups[32];
 };
 
+/* The wall clock and CLOCK_BOOTTIME read together (clock.h). */
+struct clock_anchor {
+	uint64_t wall;
+	uint64_t boot;
+	bool set;
+};
+
 struct manager {
 	sd_event *event;
 	int listen_fd;
@@ -160,6 +167,8 @@ struct manager {
 	char *test_clock_path; /* --test-clock (simulator only), or NULL */
 	uint64_t clock_hwm;    /* latest wall-clock second seen (clock.c) */
 	uint64_t clock_saved;  /* the value in <state>/clock */
+	struct clock_anchor clock_start; /* wall and boot-time clock when vhsmd started */
+	struct clock_anchor clock_boot;  /* the earliest anchor of this boot (store manifest) */
 	sd_event_source *idle_source;
 	unsigned n_connections;
 	unsigned n_unprivileged; /* connections of non-administrators */

@@ -23,6 +23,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "keyring.h"
 #include "parse-util.h"
 #include "secmem.h"
@@ -208,8 +209,9 @@ static int ask_vhsmd(struct outcome *o, const char *name, uint32_t uid, uint32_t
 	if (vhsm_wire_finish(b) < 0)
 		return -EINVAL; /* the request could not be built */
 	r = vhsm_client_call(c, vhsm_client_deadline(VHSM_CLIENT_TIMEOUT_MS));
+	/* The daemon's text is escaped before it reaches the journal or a terminal (--debug). */
 	if (r == -ETIMEDOUT || r == -EPROTO || r == -EMSGSIZE) {
-		snprintf(why, whylen, "%.400s", c->error);
+		text_escape(c->error, why, whylen);
 		return r == -ETIMEDOUT ? r : -EPROTO;
 	}
 	if (r < 0) {
@@ -218,7 +220,7 @@ static int ask_vhsmd(struct outcome *o, const char *name, uint32_t uid, uint32_t
 		return -ECONNREFUSED;
 	}
 	if (c->status < 0) {
-		snprintf(why, whylen, "%.500s", c->message[0] ? c->message : "refused by vhsmd");
+		text_escape(c->message[0] ? c->message : "refused by vhsmd", why, whylen);
 		return c->status;
 	}
 	f = vhsm_wire_get(&c->msg, VHSM_TAG_DATA);

@@ -310,13 +310,17 @@ static int decode_reply(struct vhsm_client *c, uint16_t op, uint32_t id)
 		return -EPROTO;
 	}
 	/* The one reply with another id: a connection declined at accept (id 0, busy). */
-	bool declined = c->msg.id == 0 && e == EAGAIN;
+	uint32_t busy = 0;
+	bool marked = e == EAGAIN && vhsm_wire_get_u32(&c->msg, VHSM_TAG_BUSY, &busy) == 0 &&
+		      busy == 1;
+	bool declined = c->msg.id == 0 && marked;
 	if (!declined && (c->msg.id != id || (c->msg.op != (op | VHSM_OP_REPLY_FLAG) &&
 					      c->msg.op != VHSM_OP_REPLY_FLAG))) {
 		snprintf(c->error, sizeof(c->error), "reply from vhsmd does not match the request");
 		return -EPROTO;
 	}
 	c->status = -e;
+	c->declined_busy = marked;
 	c->message[0] = '\0';
 	(void)vhsm_wire_get_str(&c->msg, VHSM_TAG_MESSAGE, c->message, sizeof(c->message));
 	return 0;
@@ -344,6 +348,7 @@ int vhsm_client_request(struct vhsm_client *c, const uint8_t *req, size_t len, u
 	c->status = 0;
 	c->message[0] = '\0';
 	c->busy = 0;
+	c->declined_busy = false;
 	memset(&c->msg, 0, sizeof(c->msg));
 	if (!req || len < VHSM_WIRE_HEADER_SIZE || len > VHSM_WIRE_MAX_MESSAGE) {
 		snprintf(c->error, sizeof(c->error), "request too large");
@@ -362,7 +367,9 @@ int vhsm_client_request(struct vhsm_client *c, const uint8_t *req, size_t len, u
 			vhsm_client_disconnect(c);
 			return r;
 		}
-		if (c->status != -EAGAIN)
+		/* Only a reply marked busy was not acted on: any other answer, EAGAIN included,
+		 * may mean the request was carried out. */
+		if (!c->declined_busy)
 			return 0;
 		/* Busy: vhsmd did not act on the request. A declined connection is closed. */
 		c->busy++;

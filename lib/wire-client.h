@@ -58,6 +58,7 @@ struct vhsm_client {
 	int status;               /* the daemon's answer: 0 or -errno */
 	char message[1024];       /* the daemon's message, "" when it sent none */
 	unsigned busy;            /* busy replies the call retried */
+	bool declined_busy;       /* the last reply was marked busy (VHSM_TAG_BUSY) */
 	/* After a call returned -errno: why, as one sentence without the program's name. */
 	char error[512];
 };
@@ -109,9 +110,10 @@ int vhsm_client_call(struct vhsm_client *c, uint64_t deadline);
  * Sends the request req[0..len) (a whole wire message; the caller's buffer, in secure memory
  * when it carries secrets) and receives, decodes and checks its reply: the request's op with
  * VHSM_OP_REPLY_FLAG (or op 0 for the daemon's "malformed request"), the request's id, an
- * ERRNO field. A reply with status -EAGAIN means vhsmd declined without acting (a limit, named
- * in its message): the request is sent again after a pause (VHSM_CLIENT_BUSY_*) on a new
- * connection while the deadline allows; no other status is retried. Keeps the connection for
+ * ERRNO field. A reply with status -EAGAIN and VHSM_TAG_BUSY means vhsmd declined without
+ * acting (a limit, named in its message): the request is sent again after a pause
+ * (VHSM_CLIENT_BUSY_*) on a new connection while the deadline allows; no other reply is
+ * retried, an -EAGAIN without the marker included. Keeps the connection for
  * the next request; a kept connection the daemon has closed meanwhile is reopened once before
  * anything was sent.
  * Returns 0 when a reply arrived: c->status, c->message, c->msg hold it (after the deadline

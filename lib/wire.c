@@ -46,6 +46,7 @@ static const struct tag_info {
 	[VHSM_TAG_PUBKEY] = { true, VHSM_WIRE_DATA, 0 },
 	[VHSM_TAG_TOKEN] = { true, VHSM_WIRE_DATA, 0 },
 	[VHSM_TAG_VOLUME] = { true, VHSM_WIRE_STRING, 0 },
+	[VHSM_TAG_BUSY] = { true, VHSM_WIRE_U32, 0 },
 	[VHSM_TAG_SEALED_KEK] = { true, VHSM_WIRE_DATA, 0 },
 	[VHSM_TAG_WRAPPED_SECRET] = { true, VHSM_WIRE_DATA, 0 },
 	[VHSM_TAG_POLICY_DIGEST] = { true, VHSM_WIRE_DATA, 0 },

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ct.h"
+#include "escape.h"
 #include "parse-util.h"
 #include "secmem.h"
 #include "token-unlock.h"
@@ -110,17 +111,19 @@ int token_unlock(struct crypt_device *cd, int token, const struct token_config *
 				   token, cfg->socket, strerror(-r));
 		return r;
 	}
+	/* What comes back is the daemon's (or whatever listens at the socket): escaped, so it
+	 * cannot move the cursor or rewrite the console line of a boot prompt. */
 	r = vhsm_client_call(c, deadline);
 	if (r < 0) {
 		*ret_missing = r == -ETIMEDOUT;
 		crypt_logf(cd, CRYPT_LOG_NORMAL, "vhsm token %d (KEK via vhsmd): %s\n", token,
-			   c->error);
+			   ESCAPED(c->error));
 		return r;
 	}
 	if (c->status < 0) {
-		*ret_missing = c->status == -EAGAIN; /* still busy at the deadline */
+		*ret_missing = c->declined_busy; /* still busy at the deadline */
 		crypt_logf(cd, CRYPT_LOG_NORMAL, "vhsm token %d (KEK via vhsmd): %s\n", token,
-			   c->message[0] ? c->message : strerror(-c->status));
+			   c->message[0] ? ESCAPED(c->message) : strerror(-c->status));
 		return c->status;
 	}
 	f = vhsm_wire_get(&c->msg, VHSM_TAG_DATA);

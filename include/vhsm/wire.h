@@ -97,6 +97,7 @@ enum vhsm_tag {
 	VHSM_TAG_PUBKEY = 22,    /* data: public key (DER/PEM) */
 	VHSM_TAG_TOKEN = 23,     /* data: LUKS2 token payload (sealed KEK copy + wrapped secret) */
 	VHSM_TAG_VOLUME = 24,    /* string: volume name or LUKS UUID */
+	VHSM_TAG_BUSY = 25,      /* u32 1: declined by a limit, not acted on (replies, ERRNO EAGAIN) */
 	VHSM_TAG_SEALED_KEK = 32,     /* data: sealed copy of one KEK version (LUKS2 token) */
 	VHSM_TAG_WRAPPED_SECRET = 33, /* data: keyslot secret wrapped under that version */
 	VHSM_TAG_POLICY_DIGEST = 34,  /* data (32): attestation policy digest at sealing */

@@ -69,7 +69,7 @@ mkfifo "$WORK/backup.fifo"
 	--allow-test-root --out "$WORK/x.byok" >"$WORK/rewrap.log" 2>&1 &
 pid=$!
 on_exit "kill $pid 2>/dev/null || true"
-for _ in $(seq 600); do # blocked in openat (257) on the FIFO
+for _ in $(seq 3000); do # blocked in openat (257) on the FIFO; loaded machines are slow
 	[ "$(cut -d' ' -f1 "/proc/$pid/syscall" 2>/dev/null)" = 257 ] && break
 	kill -0 "$pid" 2>/dev/null || { cat "$WORK/rewrap.log" >&2; fail "rewrap exited"; }
 	sleep 0.1

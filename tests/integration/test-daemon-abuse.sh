@@ -11,7 +11,8 @@ expect_exit 0 ctl kek create k2 --attest-each-use
 attestations() { grep -c '"event":"attestation"' "$STATE/audit.log"; }
 records() { wc -l <"$STATE/audit.log"; }
 
-# A raw protocol client: python3 wire.py SOCK COUNT OP [NAME]
+# A raw protocol client: python3 wire.py SOCK COUNT OP [NAME]; prints ERRNO:COUNT pairs, where
+# an EAGAIN (11) without the busy marker (tag 25 = 1: declined by a limit) counts as 1011.
 cat >"$WORK/wire.py" <<'PY'
 import socket, struct, sys
 sock, count, op = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -32,6 +33,8 @@ for i in range(count):
     e = 0
     if len(r) >= 24 and struct.unpack("<H", r[16:18])[0] == 1:
         e = struct.unpack("<i", r[24:28])[0]
+    if e == 11 and struct.pack("<HHII", 25, 0, 4, 1) not in r[16:]:
+        e = 1011
     errs[e] = errs.get(e, 0) + 1
 print(" ".join("%d:%d" % kv for kv in sorted(errs.items())))
 PY
@@ -119,7 +122,7 @@ ok "colliding uids keep their own refusal windows ($second chained for $a, 1 for
 
 # A connection holder: python3 hold.py SOCK COUNT STOPFILE opens COUNT connections, keeps
 # those that get a status reply and prints "held declined other" at once; a declined one must
-# be answered with EAGAIN (11), request id 0 and a message naming the limit (the last one is
+# be answered with EAGAIN (11), the busy marker, request id 0 and a message naming the limit (the last one is
 # printed on a second line), then closed. Holds until STOPFILE exists (at most 120 s).
 cat >"$WORK/hold.py" <<'PY'
 import os, socket, struct, sys, time
@@ -150,7 +153,7 @@ for i in range(int(sys.argv[2])):
     rid = struct.unpack("<I", r[8:12])[0] if len(r) >= 16 else -1
     if e == 0 and rid == 7:
         held.append(s)
-    elif e == 11 and rid == 0 and closed(s):
+    elif e == 11 and rid == 0 and f.get(25) == struct.pack("<I", 1) and closed(s):
         declined += 1; why = f.get(2, b"").decode()
     else:
         other += 1
@@ -255,6 +258,8 @@ for i in range(30):
     s.send(struct.pack("<IHHII", 0x4d534856, 1, 33, i + 1, 16 + len(body)) + body)
     r = s.recv(70000)
     e = struct.unpack("<i", r[24:28])[0]
+    if e == 11 and struct.pack("<HHII", 25, 0, 4, 1) not in r[16:]:
+        e = 1011 # EAGAIN without the busy marker
     errs[e] = errs.get(e, 0) + 1
     if e == 11:
         n = struct.unpack("<I", r[32:36])[0]

@@ -1,18 +1,29 @@
 #!/bin/bash
 # The guest clock under the lifecycle checks, with a clock the test controls (--test-clock,
-# simulator only): purge protection is measured on the wall clock (a clock moved backwards
-# delays a purge), the recover window against the latest time the daemon has seen (a clock
-# moved backwards does not reopen it, also across a restart), and the override is refused
-# outside the simulator.
+# simulator only, "WALL BOOT": the wall clock and CLOCK_BOOTTIME): purge protection is measured
+# on the wall clock (a clock moved backwards delays a purge) less the wall clock's lead over the
+# boot-time clock (a clock moved forwards brings no purge forward, also across a restart), the
+# recover window against the latest time the daemon has seen (a clock moved backwards does not
+# reopen it, also across a restart), and the override is refused outside the simulator.
 source "$(dirname "$0")/lib.sh"
 command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
 
 make_cvm cvm genoa
 DAY=86400
 T0=1900000000
-echo "$T0" >"$WORK/now"
+B0=1000
+BOOT=$B0
+echo "$T0 $B0" >"$WORK/now"
 start_daemon cvm --test-clock "$WORK/now"
-at() { echo $((T0 + $1)) >"$WORK/now"; } # at SECONDS: the test clock at T0 + SECONDS
+# at SECONDS: the wall clock at T0 + SECONDS; the boot-time clock runs on as real time would
+# (only forwards: when the wall clock goes back it moves by a second).
+at() {
+	local b=$((B0 + $1))
+	[ "$b" -gt "$BOOT" ] && BOOT=$b || BOOT=$((BOOT + 1))
+	echo "$((T0 + $1)) $BOOT" >"$WORK/now"
+}
+# jump SECONDS: the wall clock at T0 + SECONDS, the boot-time clock one second later than before
+jump() { BOOT=$((BOOT + 1)); echo "$((T0 + $1)) $BOOT" >"$WORK/now"; }
 
 expect_exit 0 ctl kek create prot --purge-protection --retention-days 7
 expect_exit 0 ctl kek create soft --retention-days 7
@@ -21,11 +32,33 @@ expect_exit 0 ctl kek delete soft
 expect_exit 0 ctl --json kek show prot
 [ "$(jq -r .kek.deleted_at "$WORK/out")" = "$T0" ] || fail "deleted_at is not the test clock: $(cat "$WORK/out")"
 ok "the lifecycle runs on the test clock"
+stop_daemon
+cp -a "$STATE" "$WORK/state-before-jump"
+start_daemon cvm --test-clock "$WORK/now"
+
+# The host moves the clock forwards past the retention (the boot-time clock saw one second):
+# the purge is refused, naming the lead and the date it becomes possible; also after a
+# restart (the anchor of this boot is kept in the store manifest). A KEK without purge
+# protection is not held back, and the recover window closes (a forward clock only closes it).
+iso='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
+jump $((8 * DAY))
+expect_exit 1 ctl kek purge prot
+expect_out "purge protection: KEK prot: the wall clock is [0-9]+ s ahead of the boot-time clock since $iso \(moved forwards\?\).* purge possible from $iso"
+stop_daemon
+start_daemon cvm --test-clock "$WORK/now"
+expect_exit 1 ctl kek purge prot
+expect_out "ahead of the boot-time clock"
+ok "a clock moved forwards brings no purge of a purge-protected KEK forward, also after a restart"
+stop_daemon
+cp -a "$STATE" "$WORK/state-jumped"
+rm -rf "$STATE"; cp -a "$WORK/state-before-jump" "$STATE"
+at 0
+start_daemon cvm --test-clock "$WORK/now"
 
 # Purge protection: not one second before the retention ends on the wall clock.
 at $((7 * DAY - 1))
 expect_exit 1 ctl kek purge prot
-expect_out 'purge protection'
+expect_out "purge protection: KEK prot can be purged from $iso \(retention 7 days\)"
 at $((7 * DAY))
 # The retention has passed: recover is refused from now on.
 expect_exit 1 ctl kek recover soft

@@ -9,7 +9,10 @@ command -v jq >/dev/null || skip "jq not installed"
 [ "$(id -u)" = 0 ] || skip "needs root (keyring requests are accepted from root only)"
 
 make_cvm cvm genoa
-start_daemon cvm
+# The test clock (vhsmd --test-clock, "WALL BOOT"): the wall clock and the boot-time clock.
+T0=$(date +%s)
+echo "$T0 1000" >"$WORK/now"
+start_daemon cvm --test-clock "$WORK/now"
 HELPER=$B/vhsm-request-key
 load() { "$HELPER" --debug --socket "$SOCK" --description "vhsm:$1" 77 0 0 -3; }
 iso='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
@@ -79,8 +82,13 @@ expect_out "recoverable for 30 days"
 expect_exit 1 ctl dek purge d2
 expect_out "purge protection of KEK kp: DEK d2 can be purged from $iso \(retention 30 days\)"
 [ -f "$STATE/dek/d2.dek" ] || fail "a purge-protected DEK was purged"
-# The retention passes (the deletion time moved back 31 days in the registry file).
-jq -c '.deleted_at -= 31 * 86400' "$STATE/dek/d2.dek" >"$WORK/d2" && cp "$WORK/d2" "$STATE/dek/d2.dek"
+# The host moves the clock 31 days forwards (the boot-time clock saw a second): no purge.
+echo "$((T0 + 31 * 86400)) 1001" >"$WORK/now"
+expect_exit 1 ctl dek purge d2
+expect_out "purge protection of KEK kp: DEK d2: the wall clock is [0-9]+ s ahead of the boot-time clock since $iso"
+[ -f "$STATE/dek/d2.dek" ] || fail "a clock moved forwards purged a purge-protected DEK"
+# The retention passes (both clocks 31 days on).
+echo "$((T0 + 31 * 86400)) $((1000 + 31 * 86400))" >"$WORK/now"
 expect_exit 1 ctl dek recover d2
 expect_out "DEK d2: the 30-day retention ended $iso; it can only be purged"
 expect_exit 1 load d2

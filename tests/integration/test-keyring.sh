@@ -102,6 +102,10 @@ expect_exit 1 keyctl session - "$CTL" --socket "$SOCK" dek load "$P-disk" --keyr
 expect_out "is disabled"
 expect_exit 0 ctl kek disable "$P-kek" --shred
 expect_out "^0 DEK key"
+# --json: one object (name, revoked, the volumes' results), nothing else on stdout.
+ctl --json kek disable "$P-kek" --shred >"$WORK/shred.json" 2>"$WORK/err" || fail "shred --json: $(cat "$WORK/err")"
+[ "$(jq -c '[.name, .revoked, (.volumes | type)]' "$WORK/shred.json")" = "[\"$P-kek\",0,\"array\"]" ] ||
+	fail "kek disable --shred --json: $(cat "$WORK/shred.json")"
 expect_exit 0 ctl kek enable "$P-kek"
 keyctl unlink "$diskkey" @u >/dev/null
 ok "kek disable --shred revokes root's keys; requests refused while disabled"
@@ -136,10 +140,13 @@ expect_exit 1 ctl dek drop "$P-small"
 expect_exit 2 ctl dek drop
 ok "dek drop revokes; --delete refuses loads (test-dek-delete.sh), purge removes the DEK"
 
-# an edited registry file no longer unwraps (the ACL is bound to the wrapped key)
+# an edited registry file is refused: the store manifest no longer matches it (and the ACL
+# is bound to the wrapped key besides); the requester gets the one refusal, dek list says why
 sed -i "s/uid:$USER_OK:/uid:4242:/" "$STATE/dek/$P-disk.dek"
 expect_exit 1 dbg --description "vhsm:$P-disk" 77 4242 4242 -3
-expect_out "does not unwrap"
+expect_out "uid 4242 gid 4242 may not load DEK $P-disk"
+ctl --json dek list | jq -e --arg n "$P-disk" '.[] | select(.name == $n and .state == "rolled-back")' >/dev/null ||
+	fail "the edited DEK file is not listed as rolled-back: $(ctl --json dek list)"
 ok "a DEK whose ACL was edited on disk is refused"
 
 # a DEK whose registry file was damaged after its key was loaded: --shred still revokes it

@@ -91,6 +91,22 @@ expect_out 'Policy: +[0-9a-f]{32}'
 not_out 'sealed_kek|wrapped_secret|Timeout'
 ok "plugin unlocks keyslot 1 via the real loader; luksDump shows KEK, version, profile, policy"
 
+# vhsmd remembers which volume the KEK unlocked (for kek disable --shred, when a header's token
+# is removed): the LUKS UUID under the KEK, in a file the store manifest covers.
+IMG_UUID=$(cryptsetup luksUUID "$IMG")
+unlocked() { ctl --json kek show "$1" | jq -c '[.unlocked_volumes[] | [.uuid, .volume, .verified]]'; }
+[ "$(unlocked disk-kek)" = "[[\"$IMG_UUID\",null,true]]" ] ||
+	fail "the unlock is not recorded: $(unlocked disk-kek)"
+[ -s "$STATE/volumes/$IMG_UUID.json" ] || fail "no record file"
+cp "$STATE/volumes/$IMG_UUID.json" "$WORK/vol-record"
+printf '{"keks":["other"],"uuid":"%s"}' "$IMG_UUID" >"$STATE/volumes/$IMG_UUID.json"
+[ "$(unlocked disk-kek)" = "[]" ] || fail "an edited record still names the KEK: $(unlocked disk-kek)"
+printf '{"keks":["disk-kek"],"uuid":"%s","volume":"x"}' "$IMG_UUID" >"$STATE/volumes/$IMG_UUID.json"
+[ "$(unlocked disk-kek)" = "[[\"$IMG_UUID\",\"x\",false]]" ] ||
+	fail "a record the manifest does not know is not marked: $(unlocked disk-kek)"
+cp "$WORK/vol-record" "$STATE/volumes/$IMG_UUID.json"
+ok "the unlock is recorded under the KEK (kek show unlocked_volumes); an edited record is marked unverified"
+
 # The socket: $VHSM_TOKEN_SOCKET, else $VHSM_SOCKET (as every client), else the default.
 expect_exit 0 env -u VHSM_TOKEN_SOCKET VHSM_SOCKET="$SOCK" "$WORK/ns" cryptsetup open \
 	--test-passphrase --token-only -v "$IMG"
@@ -341,6 +357,9 @@ keyclient() { python3 "$WORK/keyclient.py" "$KEYSOCK" "$@"; }
 keyclient vol1 >"$WORK/sockkey"
 [ "$(wc -c <"$WORK/sockkey")" -eq 88 ] || fail "key socket answered $(wc -c <"$WORK/sockkey") bytes"
 cryptsetup open --test-passphrase --key-slot 1 --key-file "$WORK/sockkey" "$IMG" || fail "socket key"
+ctl --json kek show disk-kek | jq -e --arg u "$(cryptsetup luksUUID "$IMG")" \
+	'.unlocked_volumes[] | select(.uuid == $u and .volume == "vol1" and .verified)' >/dev/null ||
+	fail "the key socket's answer is not recorded with the volume name: $(ctl --json kek show disk-kek)"
 keyclient unknown-vol >"$WORK/sockkey"
 [ ! -s "$WORK/sockkey" ] || fail "key socket answered an unknown volume"
 keyclient vol1 cryptsetup-tpm2 >"$WORK/sockkey"

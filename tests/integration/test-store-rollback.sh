@@ -58,6 +58,62 @@ expect_out "exchange/imp.sealed is not the sealed file this CVM wrote last"
 stop_daemon
 ok "an older exchange key put back is refused"
 
+# The DEK registry is in the manifest too: an older DEK file put back (undoing its deletion),
+# a deleted_at edited to end a purge-protected retention early, and a purged DEK's file put
+# back are each refused, and the file is kept.
+command -v jq >/dev/null || skip "jq not installed"
+rm -rf "$STATE"
+start_daemon cvm
+expect_exit 0 ctl kek create kp --purge-protection --retention-days 30
+expect_exit 0 ctl dek create d1 --kek kp --size 32
+expect_exit 0 ctl dek create d2 --kek kp --size 32
+expect_exit 0 ctl kek create k
+expect_exit 0 ctl dek create d3 --kek k --size 32
+cp "$STATE/dek/d1.dek" "$WORK/d1.active"; cp "$STATE/dek/d3.dek" "$WORK/d3.active"
+expect_exit 0 ctl dek drop d1 --delete
+expect_exit 0 ctl dek drop d2 --delete
+expect_exit 0 ctl dek drop d3 --delete
+expect_exit 0 ctl dek purge d3
+expect_exit 1 ctl dek purge d2
+expect_out "purge protection of KEK kp"
+stop_daemon
+cp "$WORK/d1.active" "$STATE/dek/d1.dek"
+cp "$STATE/dek/d2.dek" "$WORK/d2.current"
+jq -c '.deleted_at -= 31 * 86400' "$STATE/dek/d2.dek" >"$WORK/d2.edited" || fail "jq d2"
+cp "$WORK/d2.edited" "$STATE/dek/d2.dek"
+cp "$WORK/d3.active" "$STATE/dek/d3.dek"
+start_daemon cvm
+expect_exit 1 ctl dek load d1
+expect_out "dek/d1.dek is not the registry file this CVM wrote last: refused as rolled back"
+expect_exit 1 ctl dek purge d2
+expect_out "dek/d2.dek is not the registry file this CVM wrote last"
+[ -f "$STATE/dek/d2.dek" ] || fail "an edited deleted_at purged the DEK"
+expect_exit 1 ctl dek recover d2
+expect_out "dek/d2.dek .*rolled back"
+expect_exit 1 ctl dek load d3
+expect_out "dek/d3.dek .*rolled back"
+expect_exit 0 ctl --json dek list
+[ "$(jq -r '[.[] | select(.state=="rolled-back") | .name] | join(",")' "$WORK/out")" = d1,d2,d3 ] ||
+	fail "dek list does not show the refused files: $(cat "$WORK/out")"
+expect_exit 0 ctl --json status
+[ "$(jq -r .store_rollbacks "$WORK/out")" -ge 3 ] || fail "status does not count the DEK rollbacks"
+ok "DEK registry: an older file put back, an edited deleted_at and a purged DEK put back are refused"
+# The current file restored is accepted again (nothing was lost): still under purge
+# protection, recoverable; the purged DEK's name can be used again once its file is gone.
+stop_daemon
+cp "$WORK/d2.current" "$STATE/dek/d2.dek"
+rm -f "$STATE/dek/d3.dek"
+start_daemon cvm
+expect_exit 1 ctl dek purge d2
+expect_out "purge protection of KEK kp: DEK d2 can be purged from"
+expect_exit 0 ctl dek recover d2
+expect_exit 0 ctl dek create d3 --kek k --size 32
+expect_exit 0 ctl --json dek list
+[ "$(jq -r '[.[] | .name + ":" + .state] | join(",")' "$WORK/out")" = d1:rolled-back,d2:active,d3:active ] ||
+	fail "after the restore: $(cat "$WORK/out")"
+ok "the current DEK file restored works again; a purged name can be reused"
+stop_daemon
+
 # Crash between the manifest and the KEK file, both orders: the KEK is in its old or new
 # state, never lost, and the next start accepts it.
 for point in manifest-pending file-written; do

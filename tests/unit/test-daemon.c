@@ -7,6 +7,7 @@
 
 #include "../../daemon/acl.h"
 #include "../../daemon/audit.h"
+#include "../../daemon/ops.h"
 #include "../../daemon/store.h"
 #include "json.h"
 #include "test.h"
@@ -373,4 +374,26 @@ TEST(daemon_audit_rotation)
 	ASSERT_EQ(run_sh("sed -i '1s/\"prev\":\"[0-9a-f]*\"/\"prev\":\"" "1234567890abcdef"
 			 "1234567890abcdef1234567890abcdef1234567890abcdef\"/' @/audit.log", dir), 0);
 	ASSERT_LT(audit_verify_file(path, &n, why, sizeof(why)), 0);
+}
+
+TEST(daemon_ops_status_eagain_only_from_a_limit)
+{
+	char why[256] = "report source changed while reading";
+
+	/* A limit's decline stays EAGAIN (the client retries it: nothing was done). */
+	ASSERT_EQ(ops_status(-EAGAIN, true, why, sizeof(why)), -EAGAIN);
+	ASSERT_STREQ(why, "report source changed while reading");
+	/* Any other EAGAIN may follow an action: EIO, the message kept and marked. */
+	ASSERT_EQ(ops_status(-EAGAIN, false, why, sizeof(why)), -EIO);
+	ASSERT_STREQ(why, "report source changed while reading (temporary failure inside vhsmd, "
+		     "not a limit)");
+	why[0] = 0;
+	ASSERT_EQ(ops_status(-EAGAIN, false, why, sizeof(why)), -EIO);
+	ASSERT_TRUE(strstr(why, "not a limit") != NULL);
+	/* Everything else passes unchanged. */
+	why[0] = 0;
+	ASSERT_EQ(ops_status(-EPERM, false, why, sizeof(why)), -EPERM);
+	ASSERT_EQ(ops_status(0, false, why, sizeof(why)), 0);
+	ASSERT_EQ(ops_status(-EPERM, true, why, sizeof(why)), -EPERM);
+	ASSERT_STREQ(why, "");
 }

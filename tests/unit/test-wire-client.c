@@ -32,6 +32,7 @@ enum script {
 	BUSY_AT_ACCEPT_THEN_OK, /* two connections declined at accept (id 0), the third answered */
 	BUSY_REQUEST_THEN_OK,   /* one request declined (its id), the next answered */
 	BUSY_FOREVER,           /* every connection declined */
+	EAGAIN_UNMARKED,        /* EAGAIN without the busy marker, once: not a decline */
 	OTHER_ERROR,            /* EPERM, once */
 	TRUNCATED,              /* a reply longer than the client's buffer */
 	WRONG_ID,               /* a reply to another request */
@@ -42,6 +43,7 @@ enum script {
 
 static uint8_t srv_buf[VHSM_WIRE_MAX_MESSAGE];
 
+/* A reply; EAGAIN carries the busy marker (a limit's decline) unless err is -EAGAIN. */
 static void srv_send(int fd, uint16_t op, uint32_t id, int err, const char *msg, size_t data)
 {
 	static uint8_t out[VHSM_WIRE_MAX_MESSAGE];
@@ -50,7 +52,9 @@ static void srv_send(int fd, uint16_t op, uint32_t id, int err, const char *msg,
 	int len;
 
 	vhsm_wire_begin(&b, out, sizeof(out), (uint16_t)(op | VHSM_OP_REPLY_FLAG), id);
-	vhsm_wire_add_i32(&b, VHSM_TAG_ERRNO, err);
+	vhsm_wire_add_i32(&b, VHSM_TAG_ERRNO, err < 0 ? -err : err);
+	if (err == EAGAIN)
+		vhsm_wire_add_u32(&b, VHSM_TAG_BUSY, 1);
 	if (msg)
 		vhsm_wire_add_str(&b, VHSM_TAG_MESSAGE, msg);
 	if (data)
@@ -121,6 +125,14 @@ static void srv_run(struct srv *s, int lfd, enum script sc)
 			srv_send(fd, 0, 0, EAGAIN, LIMIT_MSG, 0);
 			close(fd);
 		}
+	case EAGAIN_UNMARKED:
+		fd = srv_accept(lfd);
+		srv_read(fd, &op, &id);
+		srv_send(fd, op, id, -EAGAIN, "resource temporarily unavailable", 0);
+		if (recv(fd, srv_buf, sizeof(srv_buf), 0) > 0)
+			_exit(21); /* retried: an EAGAIN that may have been acted on */
+		close(fd);
+		break;
 	case OTHER_ERROR:
 		fd = srv_accept(lfd);
 		srv_read(fd, &op, &id);
@@ -293,6 +305,21 @@ TEST(wire_client_other_error_not_retried)
 	ASSERT_EQ(c->status, -EPERM);
 	ASSERT_EQ(c->busy, 0);
 	ASSERT_STREQ(c->message, "unwrap requires root");
+	vhsm_client_disconnect(c);
+	ASSERT_EQ(srv_stop(&s, false), 0); /* no second request arrived */
+}
+
+TEST(wire_client_eagain_without_busy_marker_not_retried)
+{
+	_cleanup_vhsm_client_ struct vhsm_client *c = NULL;
+	struct srv s;
+
+	ASSERT_OK(srv_start(&s, EAGAIN_UNMARKED));
+	ASSERT_OK(vhsm_client_new(s.path, 0, 0, &c));
+	ASSERT_EQ(call_unwrap(c, 60000), 0);
+	ASSERT_EQ(c->status, -EAGAIN);
+	ASSERT_EQ(c->busy, 0);
+	ASSERT_FALSE(c->declined_busy);
 	vhsm_client_disconnect(c);
 	ASSERT_EQ(srv_stop(&s, false), 0); /* no second request arrived */
 }

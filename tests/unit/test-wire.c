@@ -205,6 +205,7 @@ TEST(wire_tag_types)
 		{ VHSM_TAG_ACL, VHSM_WIRE_TEXT },       { VHSM_TAG_KEK, VHSM_WIRE_STRING },
 		{ VHSM_TAG_SERIAL, VHSM_WIRE_I32 },     { VHSM_TAG_PUBKEY, VHSM_WIRE_DATA },
 		{ VHSM_TAG_TOKEN, VHSM_WIRE_DATA },     { VHSM_TAG_VOLUME, VHSM_WIRE_STRING },
+		{ VHSM_TAG_BUSY, VHSM_WIRE_U32 },
 		{ VHSM_TAG_SEALED_KEK, VHSM_WIRE_DATA }, { VHSM_TAG_WRAPPED_SECRET, VHSM_WIRE_DATA },
 		{ VHSM_TAG_POLICY_DIGEST, VHSM_WIRE_DATA }, { VHSM_TAG_UUID, VHSM_WIRE_STRING },
 		{ VHSM_TAG_KID, VHSM_WIRE_STRING },     { VHSM_TAG_BYOK, VHSM_WIRE_TEXT },
@@ -439,7 +440,7 @@ TEST(wire_decode_reserved_nonzero)
 
 TEST(wire_decode_unknown_tag)
 {
-	static const uint16_t bad[] = { 0, 25, 31, _VHSM_TAG_MAX, 63, 64, 0x8003, 0xffff };
+	static const uint16_t bad[] = { 0, 26, 31, _VHSM_TAG_MAX, 63, 64, 0x8003, 0xffff };
 
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		struct raw *r = raw_begin();

@@ -179,11 +179,34 @@ check_keyring_after_reboot() {
 	echo "$k" >"$T/kr.serial"
 }
 
+# An open LUKS2 volume with a token of the KEK and a plain dm-crypt mapping keyed by its DEK:
+# kek volumes lists both, kek disable and kek delete refuse without --force and list them.
+check_keyring_dependents() {
+	local out verb state
+	[ -e /dev/mapper/vhsmkr ] || { why "the plain mapping vhsmkr is not active"; return 1; }
+	cryptsetup open --key-file /etc/vhsm-vm/shred.key "$SHRED_DEV" vmshred 2>"$T/err" ||
+		{ why "cannot open the LUKS volume: $(cat "$T/err")"; return 1; }
+	out=$(vhsmctl kek volumes "$KR_KEK" 2>&1) || { why "kek volumes: $out"; return 1; }
+	grep -qE '^vmshred +luks2 ' <<<"$out" && grep -qE '^vhsmkr +plain ' <<<"$out" ||
+		{ why "kek volumes: $out"; return 1; }
+	for verb in disable delete; do
+		out=$(vhsmctl kek "$verb" "$KR_KEK" 2>&1) &&
+			{ why "kek $verb without --force succeeded with volumes open"; return 1; }
+		grep -q "kek $verb: volumes depend on KEK $KR_KEK" <<<"$out" &&
+			grep -qE '^ +vmshred +luks2 ' <<<"$out" && grep -qE '^ +vhsmkr +plain ' <<<"$out" ||
+			{ why "kek $verb refusal: $out"; return 1; }
+		state=$(vhsmctl --json kek show "$KR_KEK" | sed -n 's/^ *"state": *"\([a-z]*\)".*/\1/p' | head -n 1)
+		[ "$state" = enabled ] || { why "refused kek $verb left $KR_KEK $state"; return 1; }
+	done
+	say "dependents: kek disable/delete $KR_KEK refused, vmshred (luks2) and vhsmkr (plain) listed"
+}
+
 check_keyring_shred() {
 	local k out state
 	k=$(cat "$T/kr.serial" 2>/dev/null)
 	[ -n "$k" ] || { why "no key from the previous check"; return 1; }
-	cryptsetup open --key-file /etc/vhsm-vm/shred.key "$SHRED_DEV" vmshred 2>"$T/err" ||
+	[ -e /dev/mapper/vmshred ] ||
+		cryptsetup open --key-file /etc/vhsm-vm/shred.key "$SHRED_DEV" vmshred 2>"$T/err" ||
 		{ why "cannot open the LUKS volume: $(cat "$T/err")"; return 1; }
 	out=$(vhsmctl kek volumes "$KR_KEK" 2>&1)
 	grep -q '^vmshred ' <<<"$out" || { why "kek volumes: $out"; return 1; }
@@ -224,6 +247,7 @@ check_keyring_shred() {
 if [ "$(kr_phase)" = 2 ]; then
 	say "keyring: second boot"
 	run_check keyring-dek-after-reboot check_keyring_after_reboot
+	run_check keyring-dependents-need-force check_keyring_dependents
 	run_check keyring-shred-revokes-and-suspends check_keyring_shred
 	{
 		[ "$nfailed" -eq 0 ] && echo PASS || echo "FAIL $first_failure"

@@ -72,6 +72,13 @@ check_luks_vhsmctl_unlock() {
 	out=$(vhsmctl luks unlock "$dev" tokagain 2>&1) ||
 		{ why "vhsmctl luks unlock: $out"; return 1; }
 	cryptsetup status tokagain | grep -q 'type: *LUKS2' || { why "tokagain not active"; return 1; }
+	# Onto the mapping that is open now: refused with one clear message, nothing else.
+	out=$(vhsmctl luks unlock "$dev" tokagain 2>&1) &&
+		{ why "a second luks unlock onto the open tokagain succeeded"; return 1; }
+	[ "$(wc -l <<<"$out")" -eq 1 ] &&
+		grep -q '^vhsmctl: luks unlock: /dev/mapper/tokagain already exists; is the volume already open?' <<<"$out" ||
+		{ why "luks unlock onto an open mapping: $out"; return 1; }
+	say "luks unlock onto an open mapping: $out"
 	install -d /run/tokagain
 	mount -o ro /dev/mapper/tokagain /run/tokagain || { why "cannot mount tokagain"; return 1; }
 	cmp -s /run/tokagain/marker.txt /etc/vhsm-vm/tok.marker ||
@@ -86,9 +93,59 @@ check_luks_vhsmctl_unlock() {
 	[ ! -e /dev/mapper/lockedagain ] || { why "/dev/mapper/lockedagain exists"; return 1; }
 }
 
+# kek_state KEK: its state as vhsmd reports it.
+kek_state() {
+	vhsmctl --json kek show "$1" 2>/dev/null | sed -n 's/^ *"state": *"\([a-z]*\)".*/\1/p' | head -n 1
+}
+
+# ---- a KEK that an open LUKS2 volume depends on: kek disable/delete need --force ----
+check_luks_dependents() {
+	local out
+	cryptsetup status sockdata | grep -q 'type: *LUKS2' || { why "sockdata is not open"; return 1; }
+	out=$(vhsmctl kek volumes bootkek 2>&1) || { why "kek volumes bootkek: $out"; return 1; }
+	grep -qE '^sockdata +luks2 ' <<<"$out" || { why "kek volumes does not list sockdata: $out"; return 1; }
+	for verb in disable delete; do
+		out=$(vhsmctl kek "$verb" bootkek 2>&1) &&
+			{ why "kek $verb without --force succeeded with sockdata open"; return 1; }
+		grep -q "kek $verb: volumes depend on KEK bootkek" <<<"$out" &&
+			grep -qE '^ +sockdata +luks2 ' <<<"$out" && grep -q 'add --force' <<<"$out" ||
+			{ why "kek $verb refusal: $out"; return 1; }
+		[ "$(kek_state bootkek)" = enabled ] ||
+			{ why "refused kek $verb left bootkek $(kek_state bootkek)"; return 1; }
+	done
+	say "dependents: kek disable/delete bootkek refused, sockdata listed"
+}
+
+# ---- kek disable --shred finds an open volume whose header lost its vhsm token ----
+check_luks_shred_without_token() {
+	local dev=/dev/disk/by-id/virtio-vhsm-sock uuid out state
+	uuid=$(cryptsetup luksUUID "$dev")
+	vhsmctl --json kek show bootkek | grep -q "\"uuid\": *\"$uuid\"" ||
+		{ why "vhsmd did not record sockdata ($uuid) under bootkek"; return 1; }
+	umount /srv/sock 2>/dev/null
+	cryptsetup token remove --token-id 0 "$dev" || { why "cannot remove sockdata's token"; return 1; }
+	cryptsetup luksDump "$dev" | grep -q 'vhsm' && { why "sockdata's header still has a vhsm token"; return 1; }
+	out=$(vhsmctl kek volumes bootkek 2>&1)
+	grep -qE '^sockdata +luks2 ' <<<"$out" || { why "kek volumes without the token: $out"; return 1; }
+	out=$(vhsmctl kek disable bootkek --shred 2>&1) || { why "kek disable --shred: $out"; return 1; }
+	say "shred without the token: $(tr '\n' ';' <<<"$out")"
+	grep -q '^volume sockdata: suspended' <<<"$out" || { why "sockdata not suspended: $out"; return 1; }
+	state=$(dmsetup info sockdata | awk '/^State:/ {print $2}')
+	[ "$state" = SUSPENDED ] || { why "sockdata is $state after --shred"; return 1; }
+	if dmsetup resume sockdata 2>/dev/null; then
+		why "sockdata resumed after --shred: its key was not wiped"
+		return 1
+	fi
+	dmsetup remove --force sockdata >/dev/null 2>&1
+	# The key socket's binding still unlocks sockdata at the next boot.
+	vhsmctl kek enable bootkek >/dev/null 2>&1 || { why "cannot enable bootkek again"; return 1; }
+}
+
 luks_checks() {
 	run_check luks-token-crypttab-mounted check_luks_token
 	run_check luks-keysocket-crypttab-mounted check_luks_keysocket
 	run_check luks-disabled-kek-stays-locked check_luks_disabled
 	run_check luks-vhsmctl-unlock-dm check_luks_vhsmctl_unlock
+	run_check luks-dependents-need-force check_luks_dependents
+	run_check luks-shred-without-header-token check_luks_shred_without_token
 }

@@ -10,7 +10,8 @@
 
 LUKS_DISKS="tok sock locked"
 LUKS_CHECKS=(luks-token-crypttab-mounted luks-keysocket-crypttab-mounted
-	luks-disabled-kek-stays-locked luks-vhsmctl-unlock-dm)
+	luks-disabled-kek-stays-locked luks-vhsmctl-unlock-dm luks-dependents-need-force
+	luks-shred-without-header-token)
 
 # luks_volume NAME: $W/NAME.img, LUKS2 over ext4 holding marker.txt; admin key $W/NAME-adm.key.
 luks_volume() {

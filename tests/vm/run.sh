@@ -32,7 +32,7 @@ CHECKS=(vhsmd-socket-attestation kek-wrap-unwrap dmcrypt-crypttab-data
 	dmcrypt-wrong-key-stays-closed keyring-dek-dmcrypt-write keyring-nonroot-upcall
 	keyring-requester-race
 	no-unexpected-failed-units
-	keyring-dek-after-reboot keyring-shred-revokes-and-suspends)
+	keyring-dek-after-reboot keyring-dependents-need-force keyring-shred-revokes-and-suspends)
 # LUKS2 token and key-socket volumes (tests/vm/luks-setup.sh, tests/vm/guest-luks.sh).
 . "$here/luks-setup.sh"
 CHECKS+=("${LUKS_CHECKS[@]}")
