@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <string.h>
 
+#include "hkdf.h"
 #include "rsa-ir.h"
 
 #define RSA_IR_K_MAX 1024u /* RSA-8192 */
@@ -37,12 +38,7 @@ int rsa_ir_key(const uint8_t *d_be, size_t k, uint8_t ret[static RSA_IR_KEY_SIZE
 
 static int hmac(const uint8_t *key, const uint8_t *in, size_t n, uint8_t out[static 32])
 {
-	size_t len = 0;
-
-	return EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, 32, in, n, out, 32, &len) &&
-			       len == 32
-		       ? 0
-		       : -EIO;
+	return hkdf_hmac_sha256(key, 32, in, n, out);
 }
 
 /* PRF(kdk, label, n bytes) into out. */
@@ -104,8 +100,7 @@ int rsa_ir_unpad(const uint8_t *em, const uint8_t *c, size_t k,
 
 	if (k <= 11 || k > RSA_IR_K_MAX)
 		return -EINVAL;
-	r = EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, RSA_IR_KEY_SIZE, c, k, kdk, 32,
-		      &(size_t){ 0 }) ? 0 : -EIO;
+	r = hkdf_hmac_sha256(key, RSA_IR_KEY_SIZE, c, k, kdk);
 	if (r == 0)
 		r = prf(kdk, "message", out, k);
 	if (r == 0)
