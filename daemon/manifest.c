@@ -316,13 +316,15 @@ static int manifest_adopt_dir(struct manager *m, struct manifest *mf, const char
 	return r;
 }
 
-/* Adds every sealed KEK and exchange key file as it is now (a new manifest: trust on first use). */
+/* Adds every sealed KEK, exchange key and key pair file as it is now (a new manifest: trust on first use). */
 static int manifest_adopt(struct manager *m, struct manifest *mf)
 {
 	int r = manifest_adopt_dir(m, mf, "kek", ".sealed");
 
 	if (r >= 0)
 		r = manifest_adopt_dir(m, mf, "exchange", ".sealed");
+	if (r >= 0)
+		r = manifest_adopt_dir(m, mf, "keypair", ".sealed");
 	if (r >= 0)
 		r = manifest_adopt_dir(m, mf, "dek", ".dek");
 	if (r >= 0)

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The store manifest: <state>/store.manifest lists every sealed KEK and BYOK exchange key
- * file (kek/NAME.sealed, exchange/NAME.sealed) and every DEK registry file (dek/NAME.dek) with
- * its generation and SHA-256, under an HMAC whose key only this CVM derives (audit-key.h, info
- * "vhsm-store-manifest-v1"). Every write or removal of such a file advances its entry, so a
- * single older file put back (undoing acl, disable, delete or purge, or a DEK's deletion) or an
- * edited one (a DEK's deleted_at) no longer matches and is refused. Crash safety: an entry is first made pending (new digest and the previous
+ * The store manifest: <state>/store.manifest lists every sealed KEK, BYOK exchange key and key
+ * pair file (kek/NAME.sealed, exchange/NAME.sealed, keypair/NAME.sealed) and every DEK registry
+ * file (dek/NAME.dek) with its generation and SHA-256, under an HMAC whose key only this CVM
+ * derives (audit-key.h, info "vhsm-store-manifest-v1"). Every write or removal of such a file
+ * advances its entry, so a single older file put back (undoing acl, disable, delete or purge,
+ * or a DEK's deletion) or an edited one (a DEK's deleted_at) no longer matches and is refused.
+ * Crash safety: an entry is first made pending (new digest and the previous
  * one), then the file is written, then the entry is committed; at load a pending entry
  * accepts either digest, whichever is on disk, and is committed to it, so a crash between the
  * two writes loses nothing and accepts no rollback. Not covered: a rollback of the whole state
