@@ -71,6 +71,23 @@ static const struct op_desc {
 	{ VHSM_OP_LUKS_REWRAP, "luks.rewrap", OP_ADMIN, op_luks_rewrap, AUDIT_CHAIN },
 	{ VHSM_OP_LUKS_BIND, "luks.bind", OP_ADMIN, op_luks_bind, AUDIT_CHAIN },
 	{ VHSM_OP_LUKS_UNBIND, "luks.unbind", OP_ADMIN, op_luks_unbind, AUDIT_CHAIN },
+	{ VHSM_OP_KEY_CREATE, "key.create", OP_ADMIN, op_key_create, AUDIT_CHAIN },
+	{ VHSM_OP_KEY_LIST, "key.list", OP_ANYONE, op_key_list, AUDIT_JOURNAL },
+	{ VHSM_OP_KEY_GET, "key.get", OP_ANYONE, op_key_get, AUDIT_COALESCE },
+	{ VHSM_OP_KEY_SIGN, "key.sign", OP_ANYONE, op_key_sign, AUDIT_CHAIN },
+	{ VHSM_OP_KEY_DECRYPT, "key.decrypt", OP_ANYONE, op_key_decrypt, AUDIT_CHAIN },
+	{ VHSM_OP_KEY_SET_CERT, "key.cert", OP_ANYONE, op_key_set_cert, AUDIT_CHAIN },
+	{ VHSM_OP_KEY_DISABLE, "key.disable", OP_ANYONE, op_key_disable, AUDIT_CHAIN },
+	{ VHSM_OP_KEY_ENABLE, "key.enable", OP_ANYONE, op_key_enable, AUDIT_CHAIN },
+	{ VHSM_OP_KEY_DELETE, "key.delete", OP_ANYONE, op_key_delete, AUDIT_CHAIN },
+	{ VHSM_OP_KEY_RECOVER, "key.recover", OP_ANYONE, op_key_recover, AUDIT_CHAIN },
+	{ VHSM_OP_KEY_PURGE, "key.purge", OP_ANYONE, op_key_purge, AUDIT_CHAIN },
+	{ VHSM_OP_KEY_SET_ACL, "key.acl", OP_ANYONE, op_key_set_acl, AUDIT_CHAIN },
+	{ VHSM_OP_KEY_ATTEST, "key.attest", OP_ANYONE, op_key_attest, AUDIT_COALESCE },
+	{ VHSM_OP_KEK_WRAP_KWP, "kek.wrap-kwp", OP_ANYONE, op_kek_wrap_kwp, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_UNWRAP_KWP, "kek.unwrap-kwp", OP_ANYONE, op_kek_unwrap_kwp, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_GCM_ENCRYPT, "kek.gcm-encrypt", OP_ANYONE, op_kek_gcm_encrypt, AUDIT_CHAIN },
+	{ VHSM_OP_KEK_GCM_DECRYPT, "kek.gcm-decrypt", OP_ANYONE, op_kek_gcm_decrypt, AUDIT_CHAIN },
 };
 
 /*

@@ -60,6 +60,24 @@ int op_luks_enroll(struct op_ctx *c);
 int op_luks_rewrap(struct op_ctx *c);
 int op_luks_bind(struct op_ctx *c);
 int op_luks_unbind(struct op_ctx *c);
+/* Key pairs and the PKCS#11 AES operations under a KEK (op-key.c). */
+int op_key_create(struct op_ctx *c);
+int op_key_list(struct op_ctx *c);
+int op_key_get(struct op_ctx *c);
+int op_key_sign(struct op_ctx *c);
+int op_key_decrypt(struct op_ctx *c);
+int op_key_set_cert(struct op_ctx *c);
+int op_key_disable(struct op_ctx *c);
+int op_key_enable(struct op_ctx *c);
+int op_key_delete(struct op_ctx *c);
+int op_key_recover(struct op_ctx *c);
+int op_key_purge(struct op_ctx *c);
+int op_key_set_acl(struct op_ctx *c);
+int op_key_attest(struct op_ctx *c);
+int op_kek_wrap_kwp(struct op_ctx *c);
+int op_kek_unwrap_kwp(struct op_ctx *c);
+int op_kek_gcm_encrypt(struct op_ctx *c);
+int op_kek_gcm_decrypt(struct op_ctx *c);
 
 /*
  * The reply to a connection declined at accept (a limit): request id 0, status err (-EAGAIN)

@@ -12,10 +12,13 @@
 #include "text.h"
 #include "wire.h"
 
-_Static_assert(_VHSM_TAG_MAX <= 64, "the duplicate-tag bitmap holds 64 tags");
+_Static_assert(_VHSM_TAG_MAX <= 128, "the duplicate-tag bitmap holds 128 tags");
 _Static_assert(VHSM_WIRE_MAX_MESSAGE <= INT32_MAX, "finish returns the length as an int");
 
 #define WIRE_NONCE_MAX 64u
+#define WIRE_KEY_ID_MAX 64u
+#define WIRE_CERT_MAX (16u * 1024u)
+#define WIRE_MECH_PARAM_MAX 1024u
 
 static const struct tag_info {
 	bool known;
@@ -53,6 +56,11 @@ static const struct tag_info {
 	[VHSM_TAG_KID] = { true, VHSM_WIRE_STRING, 0 },
 	[VHSM_TAG_BYOK] = { true, VHSM_WIRE_TEXT, 0 },
 	[VHSM_TAG_BATCH] = { true, VHSM_WIRE_DATA, 0 },
+	[VHSM_TAG_KEY_ALG] = { true, VHSM_WIRE_STRING, 0 },
+	[VHSM_TAG_KEY_ID] = { true, VHSM_WIRE_DATA, WIRE_KEY_ID_MAX },
+	[VHSM_TAG_CERT] = { true, VHSM_WIRE_DATA, WIRE_CERT_MAX },
+	[VHSM_TAG_MECH] = { true, VHSM_WIRE_U32, 0 },
+	[VHSM_TAG_MECH_PARAM] = { true, VHSM_WIRE_DATA, WIRE_MECH_PARAM_MAX },
 };
 
 enum vhsm_wire_type vhsm_wire_tag_type(uint16_t tag)
@@ -168,7 +176,7 @@ static int wire_decode_header(const uint8_t *buf, size_t len, struct vhsm_wire_m
 int vhsm_wire_decode(const uint8_t *buf, size_t len, struct vhsm_wire_msg *ret)
 {
 	struct vhsm_wire_msg m = {};
-	uint64_t seen = 0;
+	uint64_t seen[2] = {};
 	size_t off = VHSM_WIRE_HEADER_SIZE;
 	int r;
 
@@ -186,11 +194,12 @@ int vhsm_wire_decode(const uint8_t *buf, size_t len, struct vhsm_wire_msg *ret)
 		m.n_fields++;
 	}
 	for (size_t i = 0; i < m.n_fields; i++) {
-		uint64_t bit = UINT64_C(1) << m.fields[i].tag;
+		uint16_t t = m.fields[i].tag; /* < _VHSM_TAG_MAX <= 128: decode checked it */
+		uint64_t bit = UINT64_C(1) << (t % 64u);
 
-		if (seen & bit)
+		if (seen[t / 64u] & bit)
 			return -EBADMSG;
-		seen |= bit;
+		seen[t / 64u] |= bit;
 	}
 	*ret = m;
 	return 0;

@@ -59,6 +59,25 @@ enum vhsm_op {
 	VHSM_OP_LUKS_UNBIND = 68,     /* forget the bindings of a LUKS UUID */
 	VHSM_OP_AUDIT_VERIFY = 80,
 	VHSM_OP_UNWRAP_BATCH = 96, /* up to VHSM_BATCH_MAX unwraps, each checked and audited */
+	/* Asymmetric key pairs held by vhsmd (PKCS#11 module, vhsmctl key). */
+	VHSM_OP_KEY_CREATE = 112,
+	VHSM_OP_KEY_LIST = 113,
+	VHSM_OP_KEY_GET = 114,
+	VHSM_OP_KEY_SIGN = 115,
+	VHSM_OP_KEY_DECRYPT = 116,
+	VHSM_OP_KEY_SET_CERT = 117,
+	VHSM_OP_KEY_DISABLE = 118,
+	VHSM_OP_KEY_ENABLE = 119,
+	VHSM_OP_KEY_DELETE = 120,
+	VHSM_OP_KEY_RECOVER = 121,
+	VHSM_OP_KEY_PURGE = 122,
+	VHSM_OP_KEY_SET_ACL = 123,
+	VHSM_OP_KEY_ATTEST = 124, /* fresh report whose REPORT_DATA binds the public key */
+	/* AES operations under a KEK for PKCS#11 (CKM_AES_KEY_WRAP_KWP, CKM_AES_GCM). */
+	VHSM_OP_KEK_WRAP_KWP = 128,
+	VHSM_OP_KEK_UNWRAP_KWP = 129,
+	VHSM_OP_KEK_GCM_ENCRYPT = 130,
+	VHSM_OP_KEK_GCM_DECRYPT = 131,
 	_VHSM_OP_MAX = 0x7fff,
 };
 #define VHSM_OP_REPLY_FLAG 0x8000u
@@ -70,6 +89,10 @@ enum vhsm_op {
 /* VHSM_TAG_FLAGS of KEK_DISABLE and DEK_DROP. */
 #define VHSM_KEK_DISABLE_SHRED (1ull << 0) /* also revoke the KEK's DEKs in the kernel keyring */
 #define VHSM_DEK_DROP_DELETE (1ull << 0)   /* also delete the DEK (recoverable, see DEK_RECOVER) */
+/* VHSM_TAG_FLAGS of KEY_CREATE: the key pair's usage (at least one). */
+#define VHSM_KEY_FLAG_SIGN (1ull << 0)
+#define VHSM_KEY_FLAG_DECRYPT (1ull << 1)
+#define VHSM_KEY_FLAG_PURGE_PROTECTION (1ull << 2) /* no purge before the retention ends */
 
 /* Field tags. Type of each tag is fixed (see vhsm_wire_tag_type in lib/wire.h). */
 enum vhsm_tag {
@@ -104,5 +127,10 @@ enum vhsm_tag {
 	VHSM_TAG_KID = 48,       /* string: BYOK exchange key id ("vhsm-xk-<32 hex>") */
 	VHSM_TAG_BYOK = 49,      /* text: BYOK transfer file or exchange-key bundle (JSON) */
 	VHSM_TAG_BATCH = 56,     /* data: UNWRAP_BATCH items (docs/PROTOCOL.md) */
+	VHSM_TAG_KEY_ALG = 64,   /* string: "rsa2048" "rsa3072" "rsa4096" "ec-p256" "ec-p384" */
+	VHSM_TAG_KEY_ID = 65,    /* data (1..64): CKA_ID, SHA-1 of the public key bits */
+	VHSM_TAG_CERT = 66,      /* data (<= 16 KiB): X.509 certificate, DER */
+	VHSM_TAG_MECH = 67,      /* u32: a CKM_* value (PKCS#11 2.40) */
+	VHSM_TAG_MECH_PARAM = 68, /* data (<= 1 KiB): mechanism parameters (docs/PROTOCOL.md) */
 	_VHSM_TAG_MAX,
 };

@@ -209,6 +209,9 @@ TEST(wire_tag_types)
 		{ VHSM_TAG_POLICY_DIGEST, VHSM_WIRE_DATA }, { VHSM_TAG_UUID, VHSM_WIRE_STRING },
 		{ VHSM_TAG_KID, VHSM_WIRE_STRING },     { VHSM_TAG_BYOK, VHSM_WIRE_TEXT },
 		{ VHSM_TAG_BATCH, VHSM_WIRE_DATA },
+		{ VHSM_TAG_KEY_ALG, VHSM_WIRE_STRING }, { VHSM_TAG_KEY_ID, VHSM_WIRE_DATA },
+		{ VHSM_TAG_CERT, VHSM_WIRE_DATA },      { VHSM_TAG_MECH, VHSM_WIRE_U32 },
+		{ VHSM_TAG_MECH_PARAM, VHSM_WIRE_DATA },
 	};
 
 	ASSERT_EQ(ELEMENTSOF(want), known_tags());
@@ -439,7 +442,7 @@ TEST(wire_decode_reserved_nonzero)
 
 TEST(wire_decode_unknown_tag)
 {
-	static const uint16_t bad[] = { 0, 25, 31, _VHSM_TAG_MAX, 63, 64, 0x8003, 0xffff };
+	static const uint16_t bad[] = { 0, 25, 31, _VHSM_TAG_MAX, 63, 127, 128, 0x8003, 0xffff };
 
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		struct raw *r = raw_begin();
@@ -539,6 +542,46 @@ TEST(wire_decode_duplicate_tag)
 	raw_field(r, VHSM_TAG_DATA, NULL, 0);
 	raw_field(r, VHSM_TAG_DATA, NULL, 0);
 	ASSERT_EQ(raw_decode(r, NULL), -EBADMSG);
+}
+
+/* Tags from 64 on have their own half of the bitmap: MECH (67) is no duplicate of NAME (3),
+ * and a second MECH is one. */
+TEST(wire_decode_duplicate_tag_above_63)
+{
+	struct raw *r = raw_begin();
+
+	raw_field(r, VHSM_TAG_NAME, "a", 1);
+	raw_u32(r, VHSM_TAG_MECH, 1);
+	ASSERT_EQ(raw_decode(r, NULL), 0);
+	raw_u32(r, VHSM_TAG_MECH, 1);
+	ASSERT_EQ(raw_decode(r, NULL), -EBADMSG);
+	r = raw_begin();
+	raw_field(r, VHSM_TAG_KEY_ID, "id", 2);
+	raw_field(r, VHSM_TAG_KEY_ID, "id", 2);
+	ASSERT_EQ(raw_decode(r, NULL), -EBADMSG);
+}
+
+/* The bounds of the key pair tags: KEY_ID <= 64, CERT <= 16 KiB, MECH_PARAM <= 1 KiB. */
+TEST(wire_decode_key_tag_bounds)
+{
+	static uint8_t v[16 * 1024 + 1];
+	struct raw *r = raw_begin();
+
+	raw_field(r, VHSM_TAG_KEY_ID, v, 64);
+	raw_field(r, VHSM_TAG_MECH_PARAM, v, 1024);
+	ASSERT_EQ(raw_decode(r, NULL), 0);
+	r = raw_begin();
+	raw_field(r, VHSM_TAG_KEY_ID, v, 65);
+	ASSERT_EQ(raw_decode(r, NULL), -EMSGSIZE);
+	r = raw_begin();
+	raw_field(r, VHSM_TAG_MECH_PARAM, v, 1025);
+	ASSERT_EQ(raw_decode(r, NULL), -EMSGSIZE);
+	r = raw_begin();
+	raw_field(r, VHSM_TAG_CERT, v, 16 * 1024);
+	ASSERT_EQ(raw_decode(r, NULL), 0);
+	r = raw_begin();
+	raw_field(r, VHSM_TAG_CERT, v, 16 * 1024 + 1);
+	ASSERT_EQ(raw_decode(r, NULL), -EMSGSIZE);
 }
 
 TEST(wire_decode_too_many_fields)
