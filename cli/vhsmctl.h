@@ -75,6 +75,19 @@ int verb_attestation_show(int argc, char **argv);
 int verb_attestation_report(int argc, char **argv);
 int verb_policy_check(int argc, char **argv);
 int verb_policy_show(int argc, char **argv);
+int verb_key_create(int argc, char **argv);
+int verb_key_list(int argc, char **argv);
+int verb_key_show(int argc, char **argv);
+int verb_key_sign(int argc, char **argv);
+int verb_key_decrypt(int argc, char **argv);
+int verb_key_disable(int argc, char **argv);
+int verb_key_enable(int argc, char **argv);
+int verb_key_delete(int argc, char **argv);
+int verb_key_recover(int argc, char **argv);
+int verb_key_purge(int argc, char **argv);
+int verb_key_acl(int argc, char **argv);
+int verb_key_cert(int argc, char **argv);
+int verb_key_attest(int argc, char **argv);
 
 /* Prints "vhsmctl: " + message to stderr. */
 void cli_error(const char *fmt, ...) _printf_(1, 2);

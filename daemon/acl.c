@@ -11,35 +11,56 @@
 
 #define ACL_TEXT_MAX 4096u
 
-static const struct {
+struct op_name {
 	const char *name;
 	uint32_t op;
-} op_names[] = {
-	{ "wrap", ACL_OP_WRAP },	 { "unwrap", ACL_OP_UNWRAP }, { "rewrap", ACL_OP_REWRAP },
-	{ "read", ACL_OP_READ },	 { "admin", ACL_OP_ADMIN },   { "all", ACL_OP_ALL },
 };
 
-const char *acl_op_name(uint32_t op)
+/* "all" comes last in each table (acl_format() leaves it out). */
+static const struct op_name kek_op_names[] = {
+	{ "wrap", ACL_OP_WRAP },	 { "unwrap", ACL_OP_UNWRAP }, { "rewrap", ACL_OP_REWRAP },
+	{ "read", ACL_OP_READ },	 { "admin", ACL_OP_ADMIN },   { "all", ACL_OP_ALL },
+	{},
+};
+
+/* Key pairs (keypair.h): sign and decrypt take the bits of wrap and unwrap. */
+static const struct op_name key_op_names[] = {
+	{ "sign", ACL_OP_WRAP },	  { "decrypt", ACL_OP_UNWRAP }, { "read", ACL_OP_READ },
+	{ "admin", ACL_OP_ADMIN },	  { "all", ACL_OP_WRAP | ACL_OP_UNWRAP | ACL_OP_READ | ACL_OP_ADMIN },
+	{},
+};
+
+static const char *op_name_in(const struct op_name *t, uint32_t op)
 {
-	for (size_t i = 0; i < ELEMENTSOF(op_names); i++)
-		if (op_names[i].op == op)
-			return op_names[i].name;
+	for (; t->name; t++)
+		if (t->op == op)
+			return t->name;
 	return "?";
 }
 
-static int parse_ops(char *s, uint32_t *ret)
+const char *acl_op_name(uint32_t op)
+{
+	return op_name_in(kek_op_names, op);
+}
+
+const char *acl_key_op_name(uint32_t op)
+{
+	return op_name_in(key_op_names, op);
+}
+
+static int parse_ops(const struct op_name *names, char *s, uint32_t *ret)
 {
 	uint32_t ops = 0;
 	char *save = NULL;
 
 	for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		size_t i;
-		for (i = 0; i < ELEMENTSOF(op_names); i++)
-			if (strcmp(t, op_names[i].name) == 0)
+		const struct op_name *n;
+		for (n = names; n->name; n++)
+			if (strcmp(t, n->name) == 0)
 				break;
-		if (i == ELEMENTSOF(op_names))
+		if (!n->name)
 			return -EINVAL;
-		ops |= op_names[i].op;
+		ops |= n->op;
 	}
 	if (!ops)
 		return -EINVAL;
@@ -53,7 +74,7 @@ static int parse_id(const char *s, uint32_t *ret)
 	return parse_uint32(s, 0, UINT32_MAX - 1, ret) < 0 ? -EINVAL : 0;
 }
 
-static int parse_entry(char *s, struct acl_entry *e)
+static int parse_entry(const struct op_name *names, char *s, struct acl_entry *e)
 {
 	char *kind = s, *who, *ops;
 
@@ -66,7 +87,7 @@ static int parse_entry(char *s, struct acl_entry *e)
 		return -EINVAL;
 	*ops++ = 0;
 	memset(e, 0, sizeof(*e));
-	if (parse_ops(ops, &e->ops) < 0)
+	if (parse_ops(names, ops, &e->ops) < 0)
 		return -EINVAL;
 	if (strcmp(kind, "uid") == 0) {
 		e->kind = ACL_UID;
@@ -103,7 +124,8 @@ static int parse_entry(char *s, struct acl_entry *e)
 	return -EINVAL;
 }
 
-int acl_parse(const char *s, struct acl_entry *out, size_t *ret_n)
+static int parse_with(const struct op_name *names, const char *s, struct acl_entry *out,
+		      size_t *ret_n)
 {
 	_cleanup_free_ char *copy = NULL;
 	char *save = NULL;
@@ -118,7 +140,7 @@ int acl_parse(const char *s, struct acl_entry *out, size_t *ret_n)
 	for (char *t = strtok_r(copy, ";", &save); t; t = strtok_r(NULL, ";", &save)) {
 		if (n >= KEK_MAX_ACL)
 			return -EMSGSIZE;
-		r = parse_entry(t, &out[n]);
+		r = parse_entry(names, t, &out[n]);
 		if (r < 0)
 			return r;
 		n++;
@@ -127,7 +149,18 @@ int acl_parse(const char *s, struct acl_entry *out, size_t *ret_n)
 	return 0;
 }
 
-int acl_format(const struct acl_entry *e, size_t n, char **ret)
+int acl_parse(const char *s, struct acl_entry *out, size_t *ret_n)
+{
+	return parse_with(kek_op_names, s, out, ret_n);
+}
+
+int acl_parse_key(const char *s, struct acl_entry *out, size_t *ret_n)
+{
+	return parse_with(key_op_names, s, out, ret_n);
+}
+
+static int format_with(const struct op_name *names, const struct acl_entry *e, size_t n,
+		       char **ret)
 {
 	char buf[ACL_TEXT_MAX + 256] = "";
 	size_t off = 0;
@@ -141,10 +174,10 @@ int acl_format(const struct acl_entry *e, size_t n, char **ret)
 						i ? ";" : "", e[i].kind == ACL_UID ? "uid" : "gid",
 						e[i].id);
 		bool first = true;
-		for (size_t k = 0; k < ELEMENTSOF(op_names) - 1 && off < ACL_TEXT_MAX; k++)
-			if (e[i].ops & op_names[k].op) {
+		for (const struct op_name *k = names; k[1].name && off < ACL_TEXT_MAX; k++)
+			if (e[i].ops & k->op) {
 				off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s",
-							first ? "" : ",", op_names[k].name);
+							first ? "" : ",", k->name);
 				first = false;
 			}
 	}
@@ -154,12 +187,27 @@ int acl_format(const struct acl_entry *e, size_t n, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
+int acl_format(const struct acl_entry *e, size_t n, char **ret)
+{
+	return format_with(kek_op_names, e, n, ret);
+}
+
+int acl_format_key(const struct acl_entry *e, size_t n, char **ret)
+{
+	return format_with(key_op_names, e, n, ret);
+}
+
 bool acl_allows(const struct kek_meta *m, const struct peer *p, uint32_t op)
+{
+	return acl_entries_allow(m->acl, m->n_acl, p, op);
+}
+
+bool acl_entries_allow(const struct acl_entry *acl, size_t n, const struct peer *p, uint32_t op)
 {
 	if (p->admin)
 		return true;
-	for (size_t i = 0; i < m->n_acl; i++) {
-		const struct acl_entry *e = &m->acl[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct acl_entry *e = &acl[i];
 		bool in_group = e->kind == ACL_GID && e->id == p->gid;
 		for (size_t g = 0; e->kind == ACL_GID && g < p->n_groups; g++)
 			in_group = in_group || p->groups[g] == e->id;

@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "fileio.h"
 #include "journal.h"
+#include "keypair.h"
 #include "log.h"
 #include "parse-util.h"
 #include "policy-file.h"
@@ -262,6 +263,8 @@ static int run(int argc, char **argv)
 	/* Every request allocates and frees small secrets (KEK versions, DEKs); keep a few
 	 * wiped, locked pages for them rather than mapping and unmapping each time. */
 	(void)secmem_pool_enable(VHSMD_SECMEM_POOL);
+	if (keypair_secure_heap_init() <= 0)
+		log_msg(4, "OpenSSL's secure heap for key pairs is not locked in memory");
 	r = manager_new(&m);
 	if (r < 0)
 		return r;
@@ -286,6 +289,7 @@ static int run(int argc, char **argv)
 	r = sd_event_loop(m->event);
 	sd_notify(false, "STOPPING=1");
 	(void)audit_coalesce_flush(m);
+	keypair_cache_clear();
 	rec.event = "daemon.stop";
 	(void)audit_log(m, &rec);
 	return r;

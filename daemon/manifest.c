@@ -254,13 +254,15 @@ static int manifest_adopt_dir(struct manager *m, struct manifest *mf, const char
 	return r;
 }
 
-/* Adds every sealed KEK and exchange key file as it is now (a new manifest: trust on first use). */
+/* Adds every sealed KEK, exchange key and key pair file as it is now (a new manifest: trust on first use). */
 static int manifest_adopt(struct manager *m, struct manifest *mf)
 {
 	int r = manifest_adopt_dir(m, mf, "kek");
 
 	if (r >= 0)
 		r = manifest_adopt_dir(m, mf, "exchange");
+	if (r >= 0)
+		r = manifest_adopt_dir(m, mf, "keypair");
 	return r < 0 ? r : manifest_write(m, mf);
 }
 
