@@ -598,15 +598,3 @@ int op_key_attest(struct op_ctx *c)
 	vhsm_wire_add_data(c->reply, VHSM_TAG_PUBKEY, meta->spki, meta->spki_len);
 	return reply_json(c, meta);
 }
-
-/* ---- AES under a KEK for PKCS#11 (not yet) ---- */
-
-static int op_unsupported(struct op_ctx *c)
-{
-	return op_fail(c, -EOPNOTSUPP, "operation not supported by this vhsmd yet");
-}
-
-int op_kek_wrap_kwp(struct op_ctx *c) { return op_unsupported(c); }
-int op_kek_unwrap_kwp(struct op_ctx *c) { return op_unsupported(c); }
-int op_kek_gcm_encrypt(struct op_ctx *c) { return op_unsupported(c); }
-int op_kek_gcm_decrypt(struct op_ctx *c) { return op_unsupported(c); }

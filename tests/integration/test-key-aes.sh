@@ -1,0 +1,111 @@
+#!/bin/bash
+# AES operations under a KEK for PKCS#11 secret-key objects: KEK_WRAP_KWP / KEK_UNWRAP_KWP
+# (RFC 5649) and KEK_GCM_ENCRYPT / KEK_GCM_DECRYPT (the primitives' known answers are unit
+# tests: test-p11-aes.c). Here: round trips through vhsmd, versions after a rotation, the KEK
+# ACL (wrap / unwrap) and its audit records, disabled KEKs, tampered input, bad parameters.
+source "$(dirname "$0")/lib.sh"
+command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
+need_reachable "$(id -u nobody)"
+NB=$(id -u nobody)
+
+# A raw wire client: OP NAME [TAG:TYPE:VALUE]... -> "errno version data-hex message".
+cat >"$WORK/p11.py" <<'PY'
+import socket, struct, sys
+sock, op, name = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+def field(tag, val):
+    return struct.pack("<HHI", tag, 0, len(val)) + val + b"\0" * ((4 - len(val) % 4) % 4)
+body = field(3, name)
+for f in sys.argv[4:]:
+    tag, typ, val = f.split(":", 2)
+    body += field(int(tag), struct.pack("<I", int(val)) if typ == "u32" else bytes.fromhex(val))
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(sock)
+s.send(struct.pack("<IHHII", 0x4d534856, 1, op, 7, 16 + len(body)) + body)
+r = s.recv(70000); off = 16; err = None; msg = b""; data = b""; ver = 0
+while off + 8 <= len(r):
+    tag, _, ln = struct.unpack("<HHI", r[off:off + 8]); v = r[off + 8:off + 8 + ln]
+    if tag == 1: err = struct.unpack("<i", v)[0]
+    if tag == 2: msg = v
+    if tag == 4: ver = struct.unpack("<I", v)[0]
+    if tag == 5: data = v
+    off += 8 + ln + (4 - ln % 4) % 4
+print(err, ver, data.hex() or "-", msg.decode(errors="replace"))
+PY
+p11() { /usr/bin/python3 "$WORK/p11.py" "$SOCK" "$@"; }
+nbp11() { as_user nobody /usr/bin/python3 "$WORK/p11.py" "$SOCK" "$@"; }
+field() { cut -d' ' -f"$1" <<<"$2"; }
+gcm_param() { # IVLEN-BYTES TAGBITS IV-HEX AAD-HEX
+	printf '%08x%08x' "$1" "$2" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/g'; echo -n "$3$4"
+}
+
+make_cvm cvm genoa
+start_daemon cvm
+expect_exit 0 ctl kek create tde
+key=$(head -c 32 /dev/urandom | xxd -p -c 64)
+
+# ---- KWP ----
+out=$(p11 128 tde "5:data:$key")
+[ "$(field 1 "$out")" = 0 ] || fail "wrap-kwp: $out"
+[ "$(field 2 "$out")" = 1 ] || fail "wrap-kwp version: $out"
+w=$(field 3 "$out")
+[ ${#w} -eq 80 ] || fail "RFC 5649 wrap of 32 bytes is not 40 bytes: $w"
+out=$(p11 129 tde "5:data:$w")
+[ "$(field 1 "$out")" = 0 ] && [ "$(field 3 "$out")" = "$key" ] || fail "unwrap-kwp: $out"
+bad=$(sed 's/^\(..\)/ff/' <<<"$w")
+out=$(p11 129 tde "5:data:$bad")
+[ "$(field 1 "$out")" = 74 ] || fail "tampered KWP blob: $out"
+[[ $out == *"not made by it, or modified"* ]] || fail "tampered KWP message: $out"
+out=$(p11 129 tde "5:data:${w:0:78}")
+[ "$(field 1 "$out")" = 22 ] || fail "KWP blob of 39 bytes: $out"
+ok "KWP: wrap and unwrap through vhsmd; a tampered or malformed blob is refused"
+
+# ---- GCM ----
+iv=$(head -c 12 /dev/urandom | xxd -p); aad=$(printf 'table-7' | xxd -p)
+pt=$(head -c 100 /dev/urandom | xxd -p -c 200)
+out=$(p11 130 tde "5:data:$pt" "68:data:$(gcm_param 12 128 "$iv" "$aad")")
+[ "$(field 1 "$out")" = 0 ] || fail "gcm-encrypt: $out"
+ct=$(field 3 "$out")
+[ ${#ct} -eq $((2 * 116)) ] || fail "GCM output is not ciphertext || 16-byte tag"
+# the same AES-256-GCM with OpenSSL's key would differ: the key is derived, not the KEK
+out=$(p11 131 tde "5:data:$ct" "68:data:$(gcm_param 12 128 "$iv" "$aad")")
+[ "$(field 1 "$out")" = 0 ] && [ "$(field 3 "$out")" = "$pt" ] || fail "gcm-decrypt: $out"
+out=$(p11 131 tde "5:data:$ct" "68:data:$(gcm_param 12 128 "$iv" "$(printf 'table-8' | xxd -p)")")
+[ "$(field 1 "$out")" = 74 ] || fail "GCM with other AAD: $out"
+out=$(p11 130 tde "5:data:$pt" "68:data:$(gcm_param 12 64 "$iv" "")")
+[ "$(field 1 "$out")" = 22 ] && [[ $out == *"96..128"* ]] || fail "64-bit tag accepted: $out"
+out=$(p11 130 tde "5:data:$pt")
+[ "$(field 1 "$out")" = 22 ] && [[ $out == *"MECH_PARAM"* ]] || fail "GCM without parameters: $out"
+ok "GCM: encrypt/decrypt with IV and AAD; other AAD, short tags and missing parameters refused"
+
+# ---- versions: after a rotation, old blobs still unwrap, new ones use the new version ----
+expect_exit 0 ctl kek rotate tde
+out=$(p11 129 tde "5:data:$w")
+[ "$(field 1 "$out")" = 0 ] && [ "$(field 2 "$out")" = 1 ] || fail "old KWP blob after rotation: $out"
+out=$(p11 128 tde "5:data:$key")
+[ "$(field 2 "$out")" = 2 ] || fail "wrap after rotation is not version 2: $out"
+w2=$(field 3 "$out")
+out=$(p11 129 tde "5:data:$w2" "4:u32:1")
+[ "$(field 1 "$out")" = 74 ] || fail "version 2 blob unwrapped under version 1: $out"
+out=$(p11 129 tde "5:data:$w2" "4:u32:9")
+[ "$(field 1 "$out")" = 126 ] || fail "unknown version: $out"
+ok "after a rotation: old blobs unwrap with version 1, new wraps use version 2, VERSION pins one"
+
+# ---- ACL, audit, state ----
+before=$(wc -l <"$STATE/audit.log")
+out=$(nbp11 128 tde "5:data:$key")
+[ "$(field 1 "$out")" = 1 ] && [[ $out == *"uid $NB may not wrap KEK tde"* ]] || fail "nobody wraps: $out"
+out=$(nbp11 128 no-such-kek "5:data:$key")
+[[ $out == *"uid $NB may not wrap KEK no-such-kek"* ]] || fail "absent KEK is an oracle: $out"
+tail -n +$((before + 1)) "$STATE/audit.log" | jq -se --argjson u "$NB" \
+	'any(.event == "kek.wrap-kwp" and .key == "tde" and .uid == $u and .result != "ok")' >/dev/null ||
+	fail "refused wrap-kwp not audited"
+expect_exit 0 ctl kek acl tde "uid:$NB:wrap"
+out=$(nbp11 128 tde "5:data:$key")
+[ "$(field 1 "$out")" = 0 ] || fail "nobody with wrap cannot wrap: $out"
+out=$(nbp11 129 tde "5:data:$w")
+[ "$(field 1 "$out")" = 1 ] || fail "nobody with wrap only unwraps: $out"
+jq -se 'any(.event == "kek.unwrap-kwp" and .key == "tde" and .result == "ok")' "$STATE/audit.log" >/dev/null ||
+	fail "unwrap-kwp not audited"
+expect_exit 0 ctl kek disable tde
+out=$(p11 129 tde "5:data:$w")
+[ "$(field 1 "$out")" = 128 ] || fail "disabled KEK unwraps: $out"
+ok "KEK ACL wrap/unwrap enforced (one refusal for absent KEKs), uses and refusals audited, disabled KEK refused"
