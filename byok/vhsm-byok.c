@@ -33,6 +33,7 @@
 #include "secmem.h"
 #include "snp-report.h"
 #include "snp-verify.h"
+#include "verify-key.h"
 #include "verify.h"
 
 #define MAX_TRUST_ROOTS 8
@@ -42,7 +43,8 @@
 
 /* Options shared by the verbs. */
 static const char *arg_bundle, *arg_policy, *arg_out, *arg_key_file, *arg_uri, *arg_backup,
-	*arg_private_key, *arg_module, *arg_nonce, *arg_expect_name, *arg_backup_policy;
+	*arg_private_key, *arg_module, *arg_nonce, *arg_expect_name, *arg_backup_policy,
+	*arg_expect_key;
 static uint8_t *arg_crl; /* AMD's CRL for the ARK (--crl), checked by lib/snp-verify */
 static size_t arg_crl_len;
 static uint8_t *arg_roots[MAX_TRUST_ROOTS];
@@ -415,12 +417,16 @@ static void help(void)
 	       "       vhsm-byok rewrap --backup FILE --private-key PEM --bundle BUNDLE\n"
 	       "                 --policy FILE [--backup-policy FILE] [--trust-root PEM]...\n"
 	       "                 [--nonce HEX] [--expect-name KEK] --out FILE\n"
+	       "       vhsm-byok verify-key FILE --policy FILE [--trust-root PEM]... [--nonce HEX]\n"
+	       "                 [--expect-key PEM|DER]\n"
 	       "       vhsm-byok --help | --version\n\n"
 	       "The customer's side of BYOK for vhsm (docs/byok.md):\n"
 	       "  verify  checks a CVM's exchange-key bundle: report signature, AMD chain,\n"
 	       "          policy, VMPL, and that REPORT_DATA binds the key; prints every check\n"
 	       "  wrap    verifies, then wraps a 32-byte KEK (file, or a PKCS#11 token without\n"
 	       "          the key leaving it) with CKM_RSA_AES_KEY_WRAP into a BYOK file\n"
+	       "  verify-key  checks a key attestation (`vhsmctl key attest`): the key pair was\n"
+	       "          generated in and is held by a vhsmd whose CVM satisfies the policy\n"
 	       "  rewrap  verifies a new CVM's bundle and the backup's own evidence, opens a\n"
 	       "          backup made by `vhsmctl kek backup` with the customer's private key,\n"
 	       "          says what it restores, and wraps it for that CVM\n\n"
@@ -461,7 +467,7 @@ static int parse_args(int argc, char **argv)
 	enum { O_BUNDLE = 256, O_POLICY, O_TRUST, O_OUT, O_KEY, O_URI, O_MODULE, O_SHA1,
 	       O_BACKUP, O_PRIV, O_NONCE, O_QUIET, O_VERBOSE, O_JSON, O_ANY_GUEST, O_TEST_ROOT,
 	       O_EXPORTABLE, O_PURGE, O_ATTEST, O_EXPECT_NAME, O_BACKUP_POLICY, O_UNAUTH, O_CRL,
-	       O_REQUIRE_CRL };
+	       O_REQUIRE_CRL, O_EXPECT_KEY };
 	static const struct option opts[] = {
 		{ "bundle", required_argument, NULL, O_BUNDLE },
 		{ "policy", required_argument, NULL, O_POLICY },
@@ -487,6 +493,7 @@ static int parse_args(int argc, char **argv)
 		{ "accept-unauthenticated-backup", no_argument, NULL, O_UNAUTH },
 		{ "crl", required_argument, NULL, O_CRL },
 		{ "require-crl", no_argument, NULL, O_REQUIRE_CRL },
+		{ "expect-key", required_argument, NULL, O_EXPECT_KEY },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -517,6 +524,7 @@ static int parse_args(int argc, char **argv)
 		case O_BACKUP_POLICY: arg_backup_policy = optarg; break;
 		case O_UNAUTH: arg_accept_unauthenticated_backup = true; break;
 		case O_REQUIRE_CRL: arg_require_crl = true; break;
+		case O_EXPECT_KEY: arg_expect_key = optarg; break;
 		case O_CRL:
 			free(arg_crl);
 			arg_crl = NULL;
@@ -585,6 +593,16 @@ static int run_verb(const char *verb, int argc, char **argv)
 		verified_done(&v);
 		return r;
 	}
+	if (strcmp(verb, "verify-key") == 0) {
+		if (optind + 2 < argc) {
+			err("verify-key: unexpected argument '%s'", argv[optind + 2]);
+			return EXIT_USAGE;
+		}
+		/* A statement about a key: as strict as giving one (pinning, real roots). */
+		arg_verify.gives_key = true;
+		return verify_key_attestation(&arg_verify, optind + 1 < argc ? argv[optind + 1] : NULL,
+					      arg_expect_key);
+	}
 	if (optind + 1 < argc) {
 		err("%s: unexpected argument '%s'", verb, argv[optind + 1]);
 		return EXIT_USAGE;
@@ -595,7 +613,7 @@ static int run_verb(const char *verb, int argc, char **argv)
 		return verb_wrap();
 	if (strcmp(verb, "rewrap") == 0 || strcmp(verb, "import-backup") == 0)
 		return verb_rewrap();
-	err("unknown verb '%s' (verify, wrap, rewrap)", verb);
+	err("unknown verb '%s' (verify, verify-key, wrap, rewrap)", verb);
 	return EXIT_USAGE;
 }
 

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vhsm-byok verify-key (verify-key.h): the third party's check that a key pair's private key
+ * was generated in, and is held by, a vhsmd in a CVM that satisfies the customer's policy.
+ * The file is `vhsmctl key attest`'s: {"format":"vhsm-key-attestation-v1", "name", "nonce"
+ * (hex), "spki", "report", "certs" (base64)}; REPORT_DATA = lib/keyattest's binding of the SPKI
+ * and the nonce. vhsmd generates key pairs inside and has no operation that exports a private
+ * key, so a policy that pins vhsmd's code makes the report a statement about the key.
+ */
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ct.h"
+#include "fileio.h"
+#include "json.h"
+#include "keyattest.h"
+#include "out.h"
+#include "snp-abi.h"
+#include "verify-key.h"
+
+#define err(...) out_err(__VA_ARGS__)
+#define KEY_ATTEST_FILE_MAX (64u * 1024u)
+
+struct key_file {
+	const char *format, *name, *nonce, *spki, *report, *certs;
+};
+
+static const struct json_field key_file_table[] = {
+	{ "format", json_type_string, json_dispatch_string, offsetof(struct key_file, format),
+	  JSON_MANDATORY, 1, 64 },
+	{ "name", json_type_string, json_dispatch_string, offsetof(struct key_file, name),
+	  JSON_MANDATORY, 1, 255 },
+	{ "nonce", json_type_string, json_dispatch_string, offsetof(struct key_file, nonce),
+	  JSON_MANDATORY, 0, 128 },
+	{ "spki", json_type_string, json_dispatch_string, offsetof(struct key_file, spki),
+	  JSON_MANDATORY, 4, 8192 },
+	{ "report", json_type_string, json_dispatch_string, offsetof(struct key_file, report),
+	  JSON_MANDATORY, 4, 8192 },
+	{ "certs", json_type_string, json_dispatch_string, offsetof(struct key_file, certs),
+	  JSON_MANDATORY, 0, 48 * 1024 },
+	{}
+};
+
+struct key_evidence {
+	char name[256];
+	uint8_t nonce[KEY_ATTEST_NONCE_MAX];
+	size_t nonce_len;
+	uint8_t spki[4096];
+	size_t spki_len;
+	uint8_t report[SNP_REPORT_SIZE];
+	uint8_t *certs; /* malloc */
+	size_t certs_len;
+};
+
+static int b64(const char *s, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	int n = ct_base64_decode(out, cap, s, strlen(s));
+
+	if (n < 0)
+		return n;
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+static int load(const char *path, struct key_evidence *e)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct key_file f = {};
+	char e_json[JSON_ERR_MAX] = "";
+	size_t len, rl;
+	int r = fileio_read_all(path, KEY_ATTEST_FILE_MAX, &buf, &len);
+
+	if (r < 0) {
+		err("%s: %s", path, strerror(-r));
+		return EXIT_ERROR;
+	}
+	r = json_parse((const char *)buf, len, KEY_ATTEST_FILE_MAX, "a key attestation", &o,
+		       e_json, sizeof(e_json));
+	if (r >= 0)
+		r = json_dispatch(o, NULL, key_file_table, &f, e_json, sizeof(e_json));
+	if (r >= 0 && strcmp(f.format, "vhsm-key-attestation-v1") != 0)
+		r = json_fail(e_json, sizeof(e_json), -EBADMSG, "format: not vhsm-key-attestation-v1");
+	if (r < 0) {
+		err("%s: %s", path, e_json);
+		return EXIT_REJECTED;
+	}
+	snprintf(e->name, sizeof(e->name), "%s", f.name);
+	e->nonce_len = strlen(f.nonce) / 2;
+	e->certs = malloc(strlen(f.certs) + 1);
+	if (!e->certs)
+		return EXIT_ERROR;
+	if (strlen(f.nonce) % 2 || ct_hex_decode(e->nonce, e->nonce_len, f.nonce, strlen(f.nonce)) < 0 ||
+	    b64(f.spki, e->spki, sizeof(e->spki), &e->spki_len) < 0 ||
+	    b64(f.report, e->report, sizeof(e->report), &rl) < 0 || rl != SNP_REPORT_SIZE ||
+	    b64(f.certs, e->certs, strlen(f.certs) + 1, &e->certs_len) < 0) {
+		err("%s: a member is not valid hex or base64, or the report is not %u bytes", path,
+		    SNP_REPORT_SIZE);
+		return EXIT_REJECTED;
+	}
+	return EXIT_OK;
+}
+
+/* The SPKI (DER) of a public key or certificate file, PEM or DER. */
+static int expected_spki(const char *path, uint8_t **ret, size_t *ret_len)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	EVP_PKEY *k = NULL;
+	X509 *x = NULL;
+	size_t len;
+	int n, r = fileio_read_all(path, KEY_ATTEST_FILE_MAX, &buf, &len);
+
+	if (r < 0)
+		return r;
+	BIO *b = BIO_new_mem_buf(buf, (int)len);
+	if (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL) {
+		(void)BIO_reset(b);
+		k = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
+	}
+	BIO_free(b);
+	if (!x && !k) {
+		const uint8_t *p = buf;
+		x = d2i_X509(NULL, &p, (long)len);
+		p = buf;
+		if (!x)
+			k = d2i_PUBKEY(NULL, &p, (long)len);
+	}
+	ERR_clear_error();
+	if (x)
+		k = X509_get_pubkey(x);
+	X509_free(x);
+	*ret = NULL;
+	n = k ? i2d_PUBKEY(k, ret) : -1;
+	EVP_PKEY_free(k);
+	if (n <= 0)
+		return -EBADMSG;
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+static bool check_binding(const struct key_evidence *e, const struct snp_verify_result *vr)
+{
+	uint8_t want[64];
+	bool c = vr->report_parsed &&
+		 key_attest_report_data(e->spki, e->spki_len, e->nonce, e->nonce_len, want) == 0 &&
+		 CRYPTO_memcmp(want, vr->report.report_data, 64) == 0;
+
+	out_check(c ? "pass" : "fail", "key_binding", c
+		  ? "REPORT_DATA binds this public key and nonce"
+		  : "REPORT_DATA does not bind this public key and nonce (substituted or modified)");
+	return c;
+}
+
+static bool check_nonce(const struct byok_verify_opts *o, const struct key_evidence *e)
+{
+	uint8_t want[KEY_ATTEST_NONCE_MAX];
+	size_t l = o->nonce ? strlen(o->nonce) / 2 : 0;
+	bool c;
+
+	if (!o->nonce) {
+		out_check("warn", "freshness", "no --nonce: the report may be an old one, replayed");
+		return true;
+	}
+	c = l == e->nonce_len && ct_hex_decode(want, l, o->nonce, strlen(o->nonce)) == 0 &&
+	    CRYPTO_memcmp(want, e->nonce, l) == 0;
+	out_check(c ? "pass" : "fail", "freshness", c ? "the report binds the given nonce"
+						   : "the attestation's nonce is not the one given");
+	return c;
+}
+
+static bool check_expected(const char *expect_key, const struct key_evidence *e)
+{
+	uint8_t *spki = NULL;
+	size_t len;
+	bool c;
+
+	if (!expect_key)
+		return true;
+	if (expected_spki(expect_key, &spki, &len) < 0) {
+		out_check("fail", "key_match", "%s is no public key or certificate", expect_key);
+		return false;
+	}
+	c = len == e->spki_len && memcmp(spki, e->spki, len) == 0;
+	OPENSSL_free(spki);
+	out_check(c ? "pass" : "fail", "key_match", c ? "the attested key is %s's"
+						   : "the attested key is not %s's", expect_key);
+	return c;
+}
+
+int verify_key_attestation(const struct byok_verify_opts *o, const char *path,
+			   const char *expect_key)
+{
+	_cleanup_(snp_policy_freep) struct snp_policy *pol = NULL;
+	_cleanup_free_ struct key_evidence *e = calloc(1, sizeof(*e));
+	struct snp_verify_result vr = {};
+	uint8_t fp[32];
+	char hex[65];
+	unsigned int n;
+	bool ok;
+	int r;
+
+	if (!e)
+		return EXIT_ERROR;
+	if (!path || !o->policy) {
+		err("verify-key FILE --policy FILE is required");
+		return EXIT_USAGE;
+	}
+	r = load(path, e);
+	if (r != EXIT_OK) {
+		free(e->certs);
+		return r;
+	}
+	r = verify_load_policy(o->policy, &pol);
+	if (r != EXIT_OK) {
+		free(e->certs);
+		return r;
+	}
+	EVP_Digest(e->spki, e->spki_len, fp, &n, EVP_sha256(), NULL);
+	ct_hex_encode(hex, fp, sizeof(fp));
+	out_say("key pair %s, public key sha256 %s", e->name, hex);
+	ok = verify_pinning(o, pol);
+	ok &= verify_evidence(o, e->report, sizeof(e->report), e->certs, e->certs_len, pol, "", &vr);
+	ok &= check_binding(e, &vr);
+	ok &= check_nonce(o, e);
+	ok &= check_expected(expect_key, e);
+	free(e->certs);
+	if (!ok) {
+		err("refused: %s does not prove that the key was made in a CVM the policy accepts",
+		    path);
+		return EXIT_REJECTED;
+	}
+	out_say("the private key of %s was generated in and is held by a vhsmd whose CVM "
+		"satisfies %s", e->name, o->policy);
+	return EXIT_OK;
+}
