@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The store manifest: <state>/store.manifest lists every sealed KEK and BYOK exchange key
- * file (kek/NAME.sealed, exchange/NAME.sealed) with its generation and SHA-256, under an HMAC
+ * The store manifest: <state>/store.manifest lists every sealed KEK, BYOK exchange key and
+ * key pair file (kek/NAME.sealed, exchange/NAME.sealed, keypair/NAME.sealed) with its generation and SHA-256, under an HMAC
  * whose key only this CVM derives (audit-key.h, info "vhsm-store-manifest-v1"). Every write or removal of such a file advances its entry, so a
  * single older sealed file put back (undoing acl, disable, delete or purge) no longer matches
  * and is refused. Crash safety: an entry is first made pending (new digest and the previous
