@@ -438,30 +438,48 @@ int verb_key_decrypt(int argc, char **argv)
 
 /* ---- lifecycle ---- */
 
-/* Sends a lifecycle request and prints one line, or the key pair's JSON with --json. */
-static int key_lifecycle(struct client_req *req, const char *name, const char *done)
+/*
+ * Sends a lifecycle request and prints one line, or the key pair's JSON with "changed" with
+ * --json. A key pair already in the state asked for (already, non-NULL: what to say) is a
+ * success with changed false, as for KEKs.
+ */
+static int key_lifecycle(struct client_req *req, const char *name, const char *done,
+			 const char *already)
 {
 	_cleanup_(json_object_putp) json_object *o = NULL;
 	struct client_reply rep;
-	int r = client_call_checked(req, arg_verb, &rep);
+	bool same;
+	int r = client_call(req, &rep);
 
-	if (r != EXIT_OK)
+	client_req_done(req);
+	if (r < 0) {
+		client_reply_done(&rep);
+		return r == -EINVAL ? EXIT_USAGE : EXIT_ERROR;
+	}
+	same = already && rep.err == -EALREADY;
+	if (rep.err && !same) {
+		r = client_refused(&rep, arg_verb);
+		client_reply_done(&rep);
 		return r;
-	o = client_parse_json(&rep);
+	}
+	o = same ? NULL : client_parse_json(&rep);
+	client_reply_done(&rep);
 	if (arg_json) {
 		if (!o)
 			o = json_object_new_object();
 		if (o && !json_object_object_get_ex(o, "name", NULL))
 			json_object_object_add(o, "name", json_object_new_string(name));
+		if (o)
+			json_object_object_add(o, "changed", json_object_new_boolean(!same));
 		cli_print_json_object(o);
 	} else {
-		printf("key pair %s %s\n", cli_esc(name), done);
+		printf("key pair %s %s\n", cli_esc(name), same ? already : done);
 	}
-	client_reply_done(&rep);
 	return EXIT_OK;
 }
 
-static int key_simple(int argc, char **argv, uint16_t op, const char *usage, const char *done)
+static int key_simple(int argc, char **argv, uint16_t op, const char *usage, const char *done,
+		      const char *already)
 {
 	struct client_req req;
 	int r = cli_simple_opts(argc, argv, usage);
@@ -473,29 +491,31 @@ static int key_simple(int argc, char **argv, uint16_t op, const char *usage, con
 	if (client_begin(&req, op) < 0)
 		return EXIT_ERROR;
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
-	return key_lifecycle(&req, argv[optind], done);
+	return key_lifecycle(&req, argv[optind], done, already);
 }
 
 int verb_key_disable(int argc, char **argv)
 {
-	return key_simple(argc, argv, VHSM_OP_KEY_DISABLE, "key disable NAME [--json]", "disabled");
+	return key_simple(argc, argv, VHSM_OP_KEY_DISABLE, "key disable NAME [--json]", "disabled",
+			  "is already disabled");
 }
 
 int verb_key_enable(int argc, char **argv)
 {
-	return key_simple(argc, argv, VHSM_OP_KEY_ENABLE, "key enable NAME [--json]", "enabled");
+	return key_simple(argc, argv, VHSM_OP_KEY_ENABLE, "key enable NAME [--json]", "enabled",
+			  "is already enabled");
 }
 
 int verb_key_recover(int argc, char **argv)
 {
 	return key_simple(argc, argv, VHSM_OP_KEY_RECOVER, "key recover NAME [--json]",
-			  "recovered");
+			  "recovered", "is not deleted: nothing to recover");
 }
 
 int verb_key_purge(int argc, char **argv)
 {
 	return key_simple(argc, argv, VHSM_OP_KEY_PURGE, "key purge NAME [--json]",
-			  "purged: destroyed for good");
+			  "purged: destroyed for good", NULL);
 }
 
 int verb_key_delete(int argc, char **argv)
@@ -534,7 +554,8 @@ int verb_key_delete(int argc, char **argv)
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
 	if (days >= 0)
 		vhsm_wire_add_u32(&req.b, VHSM_TAG_DAYS, (uint32_t)days);
-	return key_lifecycle(&req, argv[optind], "deleted (key recover undoes this)");
+	return key_lifecycle(&req, argv[optind], "deleted (key recover undoes this)",
+			     "is already deleted");
 }
 
 int verb_key_acl(int argc, char **argv)
@@ -551,7 +572,7 @@ int verb_key_acl(int argc, char **argv)
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
 	if (argc - optind == 2 && argv[optind + 1][0])
 		vhsm_wire_add_str(&req.b, VHSM_TAG_ACL, argv[optind + 1]);
-	return key_lifecycle(&req, argv[optind], "ACL set");
+	return key_lifecycle(&req, argv[optind], "ACL set", NULL);
 }
 
 /* A certificate file, PEM or DER, as DER (malloc'ed). 0 or EXIT_* (said). */
@@ -609,7 +630,7 @@ int verb_key_cert(int argc, char **argv)
 		return EXIT_ERROR;
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
 	vhsm_wire_add_data(&req.b, VHSM_TAG_CERT, cert, len);
-	return key_lifecycle(&req, argv[optind], "certificate stored");
+	return key_lifecycle(&req, argv[optind], "certificate stored", NULL);
 }
 
 /* ---- attest ---- */

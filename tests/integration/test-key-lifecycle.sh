@@ -21,18 +21,21 @@ echo hello >"$WORK/msg"
 # disable / enable, with "already" answered as such
 expect_exit 0 ctl key disable soft --json
 jq -e '.state == "disabled"' "$WORK/out" >/dev/null || fail "disable result: $(cat "$WORK/out")"
-expect_exit 1 ctl key disable soft
+expect_exit 0 ctl key disable soft
 expect_out "already disabled"
+expect_exit 0 ctl key disable soft --json
+jq -e '.changed == false and .name == "soft"' "$WORK/out" >/dev/null || fail "already: $(cat "$WORK/out")"
+expect_exit 0 ctl key enable soft --json
+jq -e '.changed == true and .state == "enabled"' "$WORK/out" >/dev/null || fail "enable: $(cat "$WORK/out")"
 expect_exit 0 ctl key enable soft
-expect_exit 1 ctl key enable soft
 expect_out "already enabled"
-ok "disable and enable; a second one says it is already so"
+ok "disable and enable; a second one says it is already so (success, changed false)"
 
 # soft delete, recover, delete again, purge
 expect_exit 0 ctl key delete soft --json
 jq -e --argjson t "$T0" '.state == "deleted" and .deleted_at == $t' "$WORK/out" >/dev/null ||
 	fail "delete result: $(cat "$WORK/out")"
-expect_exit 1 ctl key delete soft
+expect_exit 0 ctl key delete soft
 expect_out "already deleted"
 expect_exit 1 ctl key disable soft
 expect_out "is deleted \(recover it first\)"

@@ -124,3 +124,21 @@ expect_exit 1 nb key show k-ec-p256
 expect_exit 1 ctl key show k-ec-p256
 expect_out "rolled back|not the sealed file"
 ok "an older sealed file put back (undoing an ACL change) is refused as rolled back"
+
+# ---- every verb: no arguments, a bad option, --help ----
+for v in create list show sign decrypt disable enable delete recover purge acl cert attest; do
+	if [ $v != list ]; then
+		expect_exit 2 ctl key $v </dev/null
+	fi
+	expect_exit 2 ctl key $v --bogus </dev/null
+	expect_exit 0 ctl key $v --help
+	expect_out "Usage: vhsmctl key"
+done
+expect_exit 2 ctl key list extra
+expect_exit 0 ctl key --help
+expect_out "attest"
+expect_exit 2 ctl key sign k-ec-p256 </dev/null
+expect_out "--mech is required"
+expect_exit 2 ctl key sign k-ec-p256 --mech nope </dev/null
+expect_out "unknown mechanism"
+ok "every key verb: usage errors exit 2, --help exits 0"
