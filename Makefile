@@ -87,12 +87,14 @@ SIM_CORE_SRCS := $(wildcard sim/sim-*.c)
 SIM_CORE_OBJS := $(SIM_CORE_SRCS:%.c=$(B)/%.o)
 TOKEN_SRCS := $(wildcard token/*.c)
 TOKEN_OBJS := $(TOKEN_SRCS:%.c=$(B)/%.o)
+PKCS11_SRCS := $(wildcard pkcs11/*.c)
+PKCS11_OBJS := $(PKCS11_SRCS:%.c=$(B)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz-%.c,%,$(filter-out tests/fuzz/fuzz-main.c,$(wildcard tests/fuzz/fuzz-*.c)))
 
 PROGRAMS := $(B)/vhsmctl $(B)/vhsm-byok $(B)/vhsm-fleet $(B)/vhsm-snp-sim $(B)/vhsm-snp-sim.so $(B)/vhsm-request-key \
-	$(B)/token/libcryptsetup-token-vhsm.so
+	$(B)/token/libcryptsetup-token-vhsm.so $(B)/libvhsm-pkcs11.so
 ifneq ($(DAEMON_SRCS),)
 PROGRAMS += $(B)/vhsmd
 endif
@@ -109,6 +111,11 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/pkcs11/%.o: pkcs11/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -c -o $@ $<
 
 $(B)/byok/%.o: byok/%.c
 	@mkdir -p $(dir $@)
@@ -165,6 +172,12 @@ $(B)/token/libcryptsetup-token-vhsm.so: $(TOKEN_OBJS) $(B)/libvhsm.a token/token
 		$(TOKEN_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
 
 # Unit tests link the simulator core and the daemon's modules (not its main) to test them.
+# The PKCS#11 module: only C_GetFunctionList is exported (pkcs11/pkcs11.sym).
+$(B)/libvhsm-pkcs11.so: $(PKCS11_OBJS) $(B)/libvhsm.a pkcs11/pkcs11.sym
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared $(ALL_LDFLAGS) -Wl,-z,defs -Wl,--version-script=pkcs11/pkcs11.sym -o $@ \
+		$(PKCS11_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl -lpthread
+
 DAEMON_LIB_OBJS := $(filter-out $(B)/daemon/main.o,$(DAEMON_OBJS))
 $(B)/test-unit: $(UNIT_OBJS) $(SIM_CORE_OBJS) $(DAEMON_LIB_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
