@@ -98,7 +98,7 @@ PROGRAMS := $(B)/vhsmctl $(B)/vhsm-byok $(B)/vhsm-fleet $(B)/vhsm-snp-sim $(B)/v
 ifneq ($(DAEMON_SRCS),)
 PROGRAMS += $(B)/vhsmd
 endif
-TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup $(B)/test-kmip-tool
+TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup $(B)/test-p11-module-check $(B)/test-kmip-tool
 
 .PHONY: demo
 # Keep intermediate objects (fuzz harness objects are built through a pattern chain).
@@ -189,6 +189,12 @@ $(B)/test-p11-setup: tests/helpers/p11-setup.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -pie $(ALL_LDFLAGS) -o $@ $< -ldl
+
+# Checks the PKCS#11 module's life-cycle rules (C_Initialize variants, fork, threads, fds).
+$(B)/test-p11-module-check: tests/helpers/p11-module-check.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -pie $(ALL_LDFLAGS) -o $@ $< -ldl -lpthread
 
 # Drives the KMIP codec against PyKMIP in tests/integration/test-kmip-pykmip.sh.
 $(B)/test-kmip-tool: $(B)/tests/helpers/kmip-tool.o $(B)/libvhsm.a

@@ -7,7 +7,8 @@ set -eu
 BUILD="build-essential pkg-config libssl-dev libkeyutils-dev libsystemd-dev \
 libcryptsetup-dev libdevmapper-dev libjson-c-dev libp11-kit-dev"
 TEST="keyutils cryptsetup-bin util-linux systemd openssl xxd jq python3 mandoc \
-clang-14 libclang-rt-14-dev valgrind softhsm2 gdb python3-pykmip"
+clang-14 libclang-rt-14-dev valgrind softhsm2 gdb python3-pykmip \
+p11-kit p11-kit-modules opensc gnutls-bin libengine-pkcs11-openssl python3-pykcs11 openssh-client"
 # make bench: SoftHSM2 (above) as the PKCS#11 peer, swtpm for systemd's tpm2 token.
 BENCH="swtpm swtpm-tools libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0 libtss2-tcti-swtpm0"
 VM="qemu-system-x86 qemu-utils debootstrap e2fsprogs busybox-static kmod cpio"
