@@ -27,6 +27,12 @@ UDEVDIR ?= $(shell $(PKG_CONFIG) --variable=udevdir udev 2>/dev/null || echo /li
 # dracut reads modules only from its own modules.d.
 # On a merged-/usr system /lib is /usr/lib: the canonical path is the one to install to.
 TOKENDIR ?= $(shell d=$$($(PKG_CONFIG) --variable=libdir libcryptsetup 2>/dev/null) && [ -n "$$d" ] && echo $$(readlink -f $$d)/cryptsetup || echo $(LIBDIR)/cryptsetup)
+# PKCS#11: the module under LIBDIR (p11-kit resolves relative module paths in its own
+# p11_module_path; ssh-agent's default allow-list is /usr/lib*/* and /usr/local/lib*/*), its
+# registration where p11-kit reads registrations, whatever PREFIX is, naming the module by its
+# absolute path.
+P11MODULEDIR ?= $(LIBDIR)/pkcs11
+P11CONFDIR ?= $(shell $(PKG_CONFIG) --variable=p11_module_configs p11-kit-1 2>/dev/null || echo /usr/share/p11-kit/modules)
 DRACUTMODDIR ?= $(shell $(PKG_CONFIG) --variable=dracutmodulesdir dracut 2>/dev/null || echo /usr/lib/dracut/modules.d)
 # bash-completion also searches $(PREFIX)/share through XDG_DATA_DIRS (/usr/local/share first).
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
@@ -301,6 +307,11 @@ install: all
 	install -m 0755 $(B)/vhsmd $(DESTDIR)$(SBINDIR)/vhsmd
 	install -d $(DESTDIR)$(TOKENDIR)
 	install -m 0644 $(B)/token/libcryptsetup-token-vhsm.so $(DESTDIR)$(TOKENDIR)/
+	install -d $(DESTDIR)$(P11MODULEDIR) $(DESTDIR)$(P11CONFDIR)
+	install -m 0644 $(B)/libvhsm-pkcs11.so $(DESTDIR)$(P11MODULEDIR)/
+	sed 's|@MODULE@|$(P11MODULEDIR)/libvhsm-pkcs11.so|' pkcs11/vhsm.module.in \
+		>$(DESTDIR)$(P11CONFDIR)/vhsm.module
+	chmod 0644 $(DESTDIR)$(P11CONFDIR)/vhsm.module
 	install -m 0644 systemd/vhsmd.socket systemd/vhsmd-luks-key.socket \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/
 	sed 's|^ExecStart=/usr/sbin/vhsmd|ExecStart=$(SBINDIR)/vhsmd|' systemd/vhsmd.service \
