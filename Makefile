@@ -279,7 +279,13 @@ $(B)/vhsm-bench: $(BENCH_OBJS) $(B)/libvhsm.a
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(BENCH_OBJS) $(B)/libvhsm.a $(PKG_LIBS) \
 		-ldl -lpthread -lm
 
-bench: all $(B)/vhsm-bench
+# The PKCS#11 rows (bench/pkcs11/run.sh, called by bench/run.sh): one op against any module.
+$(B)/p11-bench: bench/pkcs11/p11-bench.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -pie $(ALL_LDFLAGS) -o $@ $< -ldl
+
+bench: all $(B)/vhsm-bench $(B)/p11-bench
 	$(Q)bench/run.sh
 
 # ---- install ----
@@ -324,6 +330,7 @@ install: all
 	install -m 0644 udev/60-vhsm-sev-guest.rules $(DESTDIR)$(UDEVDIR)/rules.d/
 	install -m 0644 docs/man/vhsmctl.1 docs/man/vhsm-byok.1 docs/man/vhsm-fleet.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 docs/man/vhsmd.8 docs/man/vhsm-request-key.8 docs/man/vhsm-kmod-check.8 \
+		docs/man/vhsm-pkcs11.8 \
 		$(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 	install -d $(DESTDIR)$(DRACUTMODDIR)/91vhsm
