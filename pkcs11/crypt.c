@@ -81,13 +81,12 @@ static CK_RV op_request(struct p11_session *s, const char *name, const uint8_t *
 {
 	const struct vhsm_wire_field *f;
 	struct vhsm_wire_builder *b;
-	struct vhsm_client *c;
+	struct vhsm_client *c = NULL;
 	uint16_t op = op_code(s);
 	CK_RV rv;
 	int r;
 
-	p11_mutex_lock(s->lock);
-	r = p11_session_client(s, &c);
+	r = p11_conn_get(&c);
 	if (r == 0) {
 		b = vhsm_client_begin(c, op);
 		vhsm_wire_add_str(b, VHSM_TAG_NAME, name);
@@ -112,7 +111,7 @@ static CK_RV op_request(struct p11_session *s, const char *name, const uint8_t *
 		*outlen = f->len;
 		rv = CKR_OK;
 	}
-	p11_mutex_unlock(s->lock);
+	p11_conn_put(c);
 	return rv;
 }
 

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Requests to vhsmd through the one wire client (lib/wire-client). Every connection the module
- * opens is O_CLOEXEC (the wire client's sockets are), so exec'd children inherit none.
+ * Requests to vhsmd through the one wire client (lib/wire-client), on pooled connections. Every
+ * connection the module opens is O_CLOEXEC (the wire client's sockets are), so exec'd children
+ * inherit none.
  */
 #include <errno.h>
+#include <unistd.h>
 
 #include "p11.h"
 #include "wire-client.h"
@@ -30,12 +32,58 @@ int p11_call(struct vhsm_client *c, uint16_t op, unsigned timeout_ms)
 	return 0;
 }
 
+static struct vhsm_client *idle[P11_IDLE_CONNS];
+static size_t n_idle;
+
+int p11_conn_get(struct vhsm_client **ret)
+{
+	struct vhsm_client *c = NULL;
+
+	p11_lock();
+	if (n_idle > 0)
+		c = idle[--n_idle];
+	p11_unlock();
+	if (c) {
+		*ret = c;
+		return 0;
+	}
+	return p11_client_new(ret);
+}
+
+void p11_conn_put(struct vhsm_client *c)
+{
+	if (!c)
+		return;
+	p11_lock();
+	if (n_idle < P11_IDLE_CONNS) {
+		idle[n_idle++] = c;
+		c = NULL;
+	}
+	p11_unlock();
+	vhsm_client_free(c);
+}
+
+void p11_conns_free(bool abandon)
+{
+	for (size_t i = 0; i < n_idle; i++) {
+		if (!abandon)
+			vhsm_client_free(idle[i]);
+		else if (idle[i]->fd >= 0)
+			close(idle[i]->fd); /* the parent's connection: only the fd is the child's */
+		idle[i] = NULL;
+	}
+	n_idle = 0;
+}
+
 bool p11_daemon_present(void)
 {
-	_cleanup_vhsm_client_ struct vhsm_client *c = NULL;
+	struct vhsm_client *c = NULL;
+	bool ok;
 
-	if (vhsm_client_new(p11_socket_path(), 16384, 0, &c) < 0)
+	if (p11_conn_get(&c) < 0)
 		return false;
 	vhsm_client_begin(c, VHSM_OP_STATUS);
-	return p11_call(c, VHSM_OP_STATUS, P11_PROBE_TIMEOUT_MS) == 0;
+	ok = p11_call(c, VHSM_OP_STATUS, P11_PROBE_TIMEOUT_MS) == 0;
+	p11_conn_put(c);
+	return ok;
 }

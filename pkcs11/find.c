@@ -6,7 +6,6 @@
 #include <stdlib.h>
 
 #include "p11.h"
-#include "wire-client.h"
 
 CK_RV vhsm_C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n)
 {
@@ -22,7 +21,7 @@ CK_RV vhsm_C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n
 	else if (s->op != P11_OP_NONE)
 		rv = CKR_OPERATION_ACTIVE;
 	if (rv == CKR_OK)
-		rv = p11_session_refresh(s);
+		rv = p11_objects_update();
 	if (rv != CKR_OK) {
 		p11_session_put(s);
 		return rv;

@@ -19,16 +19,15 @@
 static const uint8_t oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
 static const uint8_t oid_p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
 
-/* One request on the session's connection with a NAME and optional data field. */
-static CK_RV session_request(struct p11_session *s, uint16_t op, const char *name,
+/* One request with a NAME and an optional data field. */
+static CK_RV name_request(uint16_t op, const char *name,
 			     uint16_t tag, const void *data, size_t len)
 {
 	struct vhsm_wire_builder *b;
-	struct vhsm_client *c;
+	struct vhsm_client *c = NULL;
 	int r;
 
-	p11_mutex_lock(s->lock);
-	r = p11_session_client(s, &c);
+	r = p11_conn_get(&c);
 	if (r == 0) {
 		b = vhsm_client_begin(c, op);
 		vhsm_wire_add_str(b, VHSM_TAG_NAME, name);
@@ -36,7 +35,7 @@ static CK_RV session_request(struct p11_session *s, uint16_t op, const char *nam
 			vhsm_wire_add_data(b, tag, data, len);
 		r = p11_call(c, op, VHSM_CLIENT_TIMEOUT_MS);
 	}
-	p11_mutex_unlock(s->lock);
+	p11_conn_put(c);
 	return r == -EEXIST ? CKR_ATTRIBUTE_VALUE_INVALID : p11_rv_from_errno(r);
 }
 
@@ -54,7 +53,7 @@ static CK_RV handle_of(struct p11_session *s, enum p11_obj_kind kind, const char
 {
 	_cleanup_free_ CK_OBJECT_HANDLE *all = NULL;
 	size_t n = 0;
-	CK_RV rv = p11_session_refresh(s);
+	CK_RV rv = p11_objects_update();
 
 	if (rv != CKR_OK)
 		return rv;
@@ -123,13 +122,13 @@ static CK_RV create_cert(struct p11_session *s, CK_ATTRIBUTE_PTR t, CK_ULONG n,
 	if (!v || !v->pValue || v->ulValueLen == 0 || v->ulValueLen > 16384)
 		return v ? CKR_ATTRIBUTE_VALUE_INVALID : CKR_TEMPLATE_INCOMPLETE;
 	/* Refresh first: the key pair may be new since the last C_FindObjectsInit. */
-	rv = p11_session_refresh(s);
+	rv = p11_objects_update();
 	if (rv != CKR_OK)
 		return rv;
 	rv = cert_owner(s, v->pValue, v->ulValueLen, name);
 	if (rv != CKR_OK)
 		return rv; /* a certificate for no key pair of vhsmd's: nothing to store it with */
-	rv = session_request(s, VHSM_OP_KEY_SET_CERT, name, VHSM_TAG_CERT, v->pValue,
+	rv = name_request(VHSM_OP_KEY_SET_CERT, name, VHSM_TAG_CERT, v->pValue,
 			     v->ulValueLen);
 	return rv == CKR_OK ? handle_of(s, P11_OBJ_CERT, name, ret) : rv;
 }
@@ -216,7 +215,7 @@ CK_RV vhsm_C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
 		rv = may_write(s);
 		/* The key pair goes (soft delete: vhsmctl key recover undoes it in time). */
 		if (rv == CKR_OK)
-			rv = session_request(s, VHSM_OP_KEY_DELETE, name, 0, NULL, 0);
+			rv = name_request(VHSM_OP_KEY_DELETE, name, 0, NULL, 0);
 		if (rv == CKR_OK) {
 			p11_lock();
 			if ((o = p11_object_find(oh)))
@@ -286,15 +285,14 @@ static CK_RV keygen_flags(const CK_ATTRIBUTE *priv, CK_ULONG n, bool ec, uint64_
 	return CKR_OK;
 }
 
-static CK_RV keygen_request(struct p11_session *s, const char *name, const char *alg,
+static CK_RV keygen_request(const char *name, const char *alg,
 			    uint64_t flags)
 {
 	struct vhsm_wire_builder *b;
-	struct vhsm_client *c;
+	struct vhsm_client *c = NULL;
 	int r;
 
-	p11_mutex_lock(s->lock);
-	r = p11_session_client(s, &c);
+	r = p11_conn_get(&c);
 	if (r == 0) {
 		b = vhsm_client_begin(c, VHSM_OP_KEY_CREATE);
 		vhsm_wire_add_str(b, VHSM_TAG_NAME, name);
@@ -302,7 +300,7 @@ static CK_RV keygen_request(struct p11_session *s, const char *name, const char 
 		vhsm_wire_add_u64(b, VHSM_TAG_FLAGS, flags);
 		r = p11_call(c, VHSM_OP_KEY_CREATE, VHSM_CLIENT_TIMEOUT_MS);
 	}
-	p11_mutex_unlock(s->lock);
+	p11_conn_put(c);
 	if (r == -EEXIST || r == -EINVAL)
 		return CKR_ATTRIBUTE_VALUE_INVALID; /* the label names an existing or invalid key */
 	return p11_rv_from_errno(r);
@@ -337,7 +335,7 @@ CK_RV vhsm_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBU
 			rv = CKR_ATTRIBUTE_VALUE_INVALID;
 	}
 	if (rv == CKR_OK)
-		rv = keygen_request(s, name, alg, flags);
+		rv = keygen_request(name, alg, flags);
 	if (rv == CKR_OK)
 		rv = handle_of(s, P11_OBJ_PRIVATE, name, ret_priv);
 	if (rv == CKR_OK)

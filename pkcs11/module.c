@@ -184,6 +184,7 @@ static CK_RV vhsm_C_Initialize(CK_VOID_PTR init)
 		 * (secmem is wiped in the child anyway); only the fds are the child's to close. */
 		p11_sessions_abandon();
 		p11_objects_free(true);
+		p11_conns_free(true);
 		g.initialized = false;
 	}
 	rv = init_args(init);
@@ -216,6 +217,7 @@ static CK_RV vhsm_C_Finalize(CK_VOID_PTR reserved)
 	p11_objects_free(false);
 	p11_logout_all();
 	p11_unlock();
+	p11_conns_free(false);
 	g.module_lock = p11_mutex_free(g.module_lock);
 	g.initialized = false;
 	pthread_mutex_unlock(&init_lock);

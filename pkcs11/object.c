@@ -323,6 +323,16 @@ CK_RV p11_objects_refresh(struct vhsm_client *c)
 	return CKR_OK;
 }
 
+CK_RV p11_objects_update(void)
+{
+	struct vhsm_client *c = NULL;
+	int r = p11_conn_get(&c);
+	CK_RV rv = r < 0 ? p11_rv_from_errno(r) : p11_objects_refresh(c);
+
+	p11_conn_put(c);
+	return rv;
+}
+
 struct p11_object *p11_object_find(CK_OBJECT_HANDLE h)
 {
 	if (h == 0 || h > n_objects || objects[h - 1]->gone)

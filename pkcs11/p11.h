@@ -7,8 +7,8 @@
  * but C_GetFunctionList (pkcs11/pkcs11.sym).
  *
  * Locking: one module lock (p11_lock) guards the session table, the object table and the login
- * state; it is never held across a request to vhsmd. A session's requests go through the
- * session's own connection under the session's own lock, so sessions work in parallel.
+ * state; it is never held across a request to vhsmd. A request borrows a connection from a
+ * small pool (daemon.c), so sessions of different threads work in parallel.
  */
 #pragma once
 
@@ -76,8 +76,20 @@ int p11_client_new(struct vhsm_client **ret);
  */
 int p11_call(struct vhsm_client *c, uint16_t op, unsigned timeout_ms);
 
-/* True when vhsmd answers STATUS within P11_PROBE_TIMEOUT_MS. */
+/* True when vhsmd answers STATUS within P11_PROBE_TIMEOUT_MS (on a pooled connection). */
 bool p11_daemon_present(void);
+
+/*
+ * Connections: a request borrows one (an idle one, else a new one) and gives it back. At most
+ * P11_IDLE_CONNS stay open while idle, so many sessions cost vhsmd few connections (vhsmd
+ * limits connections per user). p11_conn_get() returns 0 or -errno; p11_conn_put(NULL) is a
+ * no-op.
+ */
+#define P11_IDLE_CONNS 2u
+int p11_conn_get(struct vhsm_client **ret);
+void p11_conn_put(struct vhsm_client *c);
+/* Closes the idle connections (C_Finalize); abandon = forked child: close the fds only. */
+void p11_conns_free(bool abandon);
 
 /* ---- slot.c ---- */
 /* Login state (module lock held or not: a plain read). */
@@ -100,8 +112,6 @@ struct p11_session {
 	CK_FLAGS flags;
 	unsigned refs;
 	bool closing;
-	struct p11_mutex *lock; /* held while the session talks to vhsmd */
-	struct vhsm_client *client; /* lazily connected */
 	/* The active operation (one per session, as PKCS#11 allows). */
 	enum p11_op_kind op;
 	CK_OBJECT_HANDLE op_key;
@@ -122,10 +132,6 @@ CK_RV p11_session_get(CK_SESSION_HANDLE h, struct p11_session **ret);
 void p11_session_put(struct p11_session *s);
 /* Ends the session's active operation and frees its buffers. */
 void p11_session_op_reset(struct p11_session *s);
-/* Connects the session's client if needed. Returns 0 or -errno. */
-int p11_session_client(struct p11_session *s, struct vhsm_client **ret);
-/* Refreshes the object table through the session's connection (p11_objects_refresh()). */
-CK_RV p11_session_refresh(struct p11_session *s);
 /* Closes every session (C_Finalize, C_CloseAllSessions). Takes the module lock itself. */
 void p11_sessions_close_all(void);
 /* Forgets every session without freeing what a forked child must not touch. */
@@ -174,6 +180,8 @@ struct p11_object {
  * and publishes it under the lock. Returns CKR_OK or the mapped error.
  */
 CK_RV p11_objects_refresh(struct vhsm_client *c);
+/* p11_objects_refresh() on a pooled connection. */
+CK_RV p11_objects_update(void);
 /* Looks up a live object (module lock held by the caller). NULL when invalid. */
 struct p11_object *p11_object_find(CK_OBJECT_HANDLE h);
 /* Handles of every live object visible to a session (module lock held); malloc'd. */

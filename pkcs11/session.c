@@ -6,11 +6,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "p11.h"
 #include "secmem.h"
-#include "wire-client.h"
 
 static struct p11_session *sessions[P11_SESSIONS_MAX];
 static CK_SESSION_HANDLE next_handle = 1;
@@ -58,8 +56,6 @@ void p11_session_op_reset(struct p11_session *s)
 static void session_free(struct p11_session *s)
 {
 	p11_session_op_reset(s);
-	vhsm_client_free(s->client);
-	p11_mutex_free(s->lock);
 	free(s);
 }
 
@@ -74,30 +70,6 @@ void p11_session_put(struct p11_session *s)
 	p11_unlock();
 	if (last)
 		session_free(s);
-}
-
-int p11_session_client(struct p11_session *s, struct vhsm_client **ret)
-{
-	if (!s->client) {
-		int r = p11_client_new(&s->client);
-		if (r < 0)
-			return r;
-	}
-	*ret = s->client;
-	return 0;
-}
-
-CK_RV p11_session_refresh(struct p11_session *s)
-{
-	struct vhsm_client *c;
-	CK_RV rv;
-	int r;
-
-	p11_mutex_lock(s->lock);
-	r = p11_session_client(s, &c);
-	rv = r < 0 ? p11_rv_from_errno(r) : p11_objects_refresh(c);
-	p11_mutex_unlock(s->lock);
-	return rv;
 }
 
 /* Takes the session out of the table; frees it now or when its last user puts it. */
@@ -140,16 +112,13 @@ CK_RV vhsm_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NO
 		return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
 	if (!(flags & CKF_RW_SESSION) && p11_logged_in_so())
 		return CKR_SESSION_READ_WRITE_SO_EXISTS;
-	if (!p11_daemon_present())
-		return CKR_TOKEN_NOT_PRESENT;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return CKR_HOST_MEMORY;
 	s->flags = flags & (CKF_SERIAL_SESSION | CKF_RW_SESSION);
-	s->lock = p11_mutex_new();
-	if (!s->lock) {
-		free(s);
-		return CKR_HOST_MEMORY;
+	if (!p11_daemon_present()) {
+		session_free(s);
+		return CKR_TOKEN_NOT_PRESENT;
 	}
 	p11_lock();
 	rv = CKR_SESSION_COUNT;
@@ -203,10 +172,7 @@ void p11_sessions_abandon(void)
 		struct p11_session *s = sessions[i];
 		if (!s)
 			continue;
-		/* The parent's socket is ours to close; its buffers (secmem, wiped on fork) and
-		 * locks are left alone. */
-		if (s->client && s->client->fd >= 0)
-			close(s->client->fd);
+		/* Left alone: the parent's memory (secmem is wiped on fork anyway). */
 		sessions[i] = NULL;
 	}
 	next_handle = 1;

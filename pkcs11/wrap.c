@@ -52,18 +52,17 @@ static CK_RV wrap_objects(struct p11_session *s, CK_MECHANISM_PTR m, CK_OBJECT_H
 	return rv;
 }
 
-/* One KWP request on the session's connection; the reply's DATA is copied to out. */
-static CK_RV kwp_request(struct p11_session *s, uint16_t op, const char *name, const uint8_t *in,
+/* One KWP request; the reply's DATA is copied to out. */
+static CK_RV kwp_request(uint16_t op, const char *name, const uint8_t *in,
 			 size_t len, uint8_t *out, size_t *outlen)
 {
 	const struct vhsm_wire_field *f;
 	struct vhsm_wire_builder *b;
-	struct vhsm_client *c;
+	struct vhsm_client *c = NULL;
 	CK_RV rv;
 	int r;
 
-	p11_mutex_lock(s->lock);
-	r = p11_session_client(s, &c);
+	r = p11_conn_get(&c);
 	if (r == 0) {
 		b = vhsm_client_begin(c, op);
 		vhsm_wire_add_str(b, VHSM_TAG_NAME, name);
@@ -80,7 +79,7 @@ static CK_RV kwp_request(struct p11_session *s, uint16_t op, const char *name, c
 		*outlen = f->len;
 		rv = CKR_OK;
 	}
-	p11_mutex_unlock(s->lock);
+	p11_conn_put(c);
 	return rv;
 }
 
@@ -107,7 +106,7 @@ CK_RV vhsm_C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE w
 		rv = CKR_BUFFER_TOO_SMALL;
 	} else if (rv == CKR_OK) {
 		got = *outlen;
-		rv = kwp_request(s, VHSM_OP_KEK_WRAP_KWP, name, value, len, out, &got);
+		rv = kwp_request(VHSM_OP_KEK_WRAP_KWP, name, value, len, out, &got);
 		if (rv == CKR_OK)
 			*outlen = got;
 	}
@@ -180,7 +179,7 @@ CK_RV vhsm_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE
 	if (rv == CKR_OK && !(value = secmem_alloc(KWP_MAX_KEY)))
 		rv = CKR_HOST_MEMORY;
 	if (rv == CKR_OK)
-		rv = kwp_request(s, VHSM_OP_KEK_UNWRAP_KWP, name, in, inlen, value, &len);
+		rv = kwp_request(VHSM_OP_KEK_UNWRAP_KWP, name, in, inlen, value, &len);
 	if (rv == CKR_OK) {
 		p11_lock();
 		rv = p11_object_add_secret(h, TAKE_PTR(value), len, label, sensitive, extractable,
