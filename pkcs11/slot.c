@@ -7,7 +7,8 @@
  * carries no secret and is ignored. CKF_LOGIN_REQUIRED keeps private keys behind C_Login as
  * every consumer expects (and systemd's "auto" token pick tests it); with
  * CKF_PROTECTED_AUTHENTICATION_PATH systemd logs in headless with C_Login(CKU_USER, NULL, 0),
- * ssh-agent accepts an empty PIN and pkcs11-tool --login asks for none. CKF_TOKEN_INITIALIZED
+ * ssh -I and pkcs11-tool --login ask for no PIN (OpenSSH 9.2's agent still wants a non-empty
+ * one, which is ignored: docs/pkcs11.md). CKF_TOKEN_INITIALIZED
  * (OpenSSH ignores tokens without it), CKF_USER_PIN_INITIALIZED and CKF_RNG complete the set.
  */
 #include <string.h>
