@@ -106,8 +106,9 @@ def sc_unwrap_token_refused():
 
 
 def sc_wrap_vhsm_key_refused():
-    priv = S.findObjects([(PyKCS11.CKA_CLASS, PyKCS11.CKO_SECRET_KEY)])
-    others = [o for o in priv if o.value() != kek().value()]
+    # vhsm's KEKs (token objects), not this process's session keys: another KEK, or itself.
+    keks = S.findObjects([(PyKCS11.CKA_CLASS, PyKCS11.CKO_SECRET_KEY), (PyKCS11.CKA_TOKEN, True)])
+    others = [o for o in keks if o.value() != kek().value()]
     target = others[0] if others else kek()
     try:
         S.wrapKey(kek(), target, KWP)
