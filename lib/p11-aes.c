@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <string.h>
 
+#include "hkdf.h"
 #include "p11-aes.h"
 #include "wrap.h"
 
@@ -14,7 +15,7 @@ int p11_aes_derive(const uint8_t kek[static 32], enum p11_aes_use use, uint8_t r
 {
 	const char *info = use == P11_AES_KWP ? "vhsm-p11-kwp-v1" : "vhsm-p11-gcm-v1";
 
-	return kdf_hkdf_sha256(kek, 32, NULL, 0, (const uint8_t *)info, strlen(info), ret, 32);
+	return hkdf_sha256(kek, 32, NULL, 0, (const uint8_t *)info, strlen(info), ret, 32);
 }
 
 static int kwp(const uint8_t *key, size_t key_len, bool wrap, const uint8_t *in, size_t len,
