@@ -32,6 +32,12 @@ TOKENDIR ?= $(shell d=$$($(PKG_CONFIG) --variable=libdir libcryptsetup 2>/dev/nu
 # resolves crypttab keyscript=NAME in /lib/cryptsetup/scripts.
 INITRAMFSDIR ?= /usr/share/initramfs-tools
 KEYSCRIPTDIR ?= /lib/cryptsetup/scripts
+# PKCS#11: the module under LIBDIR (p11-kit resolves relative module paths in its own
+# p11_module_path; ssh-agent's default allow-list is /usr/lib*/* and /usr/local/lib*/*), its
+# registration where p11-kit reads registrations, whatever PREFIX is, naming the module by its
+# absolute path.
+P11MODULEDIR ?= $(LIBDIR)/pkcs11
+P11CONFDIR ?= $(shell $(PKG_CONFIG) --variable=p11_module_configs p11-kit-1 2>/dev/null || echo /usr/share/p11-kit/modules)
 DRACUTMODDIR ?= $(shell $(PKG_CONFIG) --variable=dracutmodulesdir dracut 2>/dev/null || echo /usr/lib/dracut/modules.d)
 # bash-completion also searches $(PREFIX)/share through XDG_DATA_DIRS (/usr/local/share first).
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
@@ -92,16 +98,18 @@ SIM_CORE_SRCS := $(wildcard sim/sim-*.c)
 SIM_CORE_OBJS := $(SIM_CORE_SRCS:%.c=$(B)/%.o)
 TOKEN_SRCS := $(wildcard token/*.c)
 TOKEN_OBJS := $(TOKEN_SRCS:%.c=$(B)/%.o)
+PKCS11_SRCS := $(wildcard pkcs11/*.c)
+PKCS11_OBJS := $(PKCS11_SRCS:%.c=$(B)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz-%.c,%,$(filter-out tests/fuzz/fuzz-main.c,$(wildcard tests/fuzz/fuzz-*.c)))
 
 PROGRAMS := $(B)/vhsmctl $(B)/vhsm-byok $(B)/vhsm-fleet $(B)/vhsm-snp-sim $(B)/vhsm-snp-sim.so $(B)/vhsm-request-key \
-	$(B)/token/libcryptsetup-token-vhsm.so
+	$(B)/token/libcryptsetup-token-vhsm.so $(B)/libvhsm-pkcs11.so
 ifneq ($(DAEMON_SRCS),)
 PROGRAMS += $(B)/vhsmd
 endif
-TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup $(B)/test-kmip-tool
+TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup $(B)/test-p11-module-check $(B)/test-kmip-tool
 
 .PHONY: demo
 # Keep intermediate objects (fuzz harness objects are built through a pattern chain).
@@ -116,6 +124,11 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/pkcs11/%.o: pkcs11/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -c -o $@ $<
 
 $(B)/byok/%.o: byok/%.c
 	@mkdir -p $(dir $@)
@@ -172,6 +185,12 @@ $(B)/token/libcryptsetup-token-vhsm.so: $(TOKEN_OBJS) $(B)/libvhsm.a token/token
 		$(TOKEN_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
 
 # Unit tests link the simulator core and the daemon's modules (not its main) to test them.
+# The PKCS#11 module: only C_GetFunctionList is exported (pkcs11/pkcs11.sym).
+$(B)/libvhsm-pkcs11.so: $(PKCS11_OBJS) $(B)/libvhsm.a pkcs11/pkcs11.sym
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared $(ALL_LDFLAGS) -Wl,-z,defs -Wl,--version-script=pkcs11/pkcs11.sym -o $@ \
+		$(PKCS11_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl -lpthread
+
 DAEMON_LIB_OBJS := $(filter-out $(B)/daemon/main.o,$(DAEMON_OBJS))
 $(B)/test-unit: $(UNIT_OBJS) $(SIM_CORE_OBJS) $(DAEMON_LIB_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
@@ -183,6 +202,12 @@ $(B)/test-p11-setup: tests/helpers/p11-setup.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -pie $(ALL_LDFLAGS) -o $@ $< -ldl
+
+# Checks the PKCS#11 module's life-cycle rules (C_Initialize variants, fork, threads, fds).
+$(B)/test-p11-module-check: tests/helpers/p11-module-check.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -pie $(ALL_LDFLAGS) -o $@ $< -ldl -lpthread
 
 # Drives the KMIP codec against PyKMIP in tests/integration/test-kmip-pykmip.sh.
 $(B)/test-kmip-tool: $(B)/tests/helpers/kmip-tool.o $(B)/libvhsm.a
@@ -265,7 +290,13 @@ $(B)/vhsm-bench: $(BENCH_OBJS) $(B)/libvhsm.a
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(BENCH_OBJS) $(B)/libvhsm.a $(PKG_LIBS) \
 		-ldl -lpthread -lm
 
-bench: all $(B)/vhsm-bench
+# The PKCS#11 rows (bench/pkcs11/run.sh, called by bench/run.sh): one op against any module.
+$(B)/p11-bench: bench/pkcs11/p11-bench.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -pie $(ALL_LDFLAGS) -o $@ $< -ldl
+
+bench: all $(B)/vhsm-bench $(B)/p11-bench
 	$(Q)bench/run.sh
 
 # ---- install ----
@@ -293,6 +324,11 @@ install: programs
 	install -m 0755 $(B)/vhsmd $(DESTDIR)$(SBINDIR)/vhsmd
 	install -d $(DESTDIR)$(TOKENDIR)
 	install -m 0644 $(B)/token/libcryptsetup-token-vhsm.so $(DESTDIR)$(TOKENDIR)/
+	install -d $(DESTDIR)$(P11MODULEDIR) $(DESTDIR)$(P11CONFDIR)
+	install -m 0644 $(B)/libvhsm-pkcs11.so $(DESTDIR)$(P11MODULEDIR)/
+	sed 's|@MODULE@|$(P11MODULEDIR)/libvhsm-pkcs11.so|' pkcs11/vhsm.module.in \
+		>$(DESTDIR)$(P11CONFDIR)/vhsm.module
+	chmod 0644 $(DESTDIR)$(P11CONFDIR)/vhsm.module
 	install -m 0644 systemd/vhsmd.socket systemd/vhsmd-luks-key.socket \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/
 	sed 's|^ExecStart=/usr/sbin/vhsmd|ExecStart=$(SBINDIR)/vhsmd|' systemd/vhsmd.service \
@@ -305,6 +341,7 @@ install: programs
 	install -m 0644 udev/60-vhsm-sev-guest.rules $(DESTDIR)$(UDEVDIR)/rules.d/
 	install -m 0644 docs/man/vhsmctl.1 docs/man/vhsm-byok.1 docs/man/vhsm-fleet.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 docs/man/vhsmd.8 docs/man/vhsm-request-key.8 docs/man/vhsm-kmod-check.8 \
+		docs/man/vhsm-pkcs11.8 \
 		$(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 	install -d $(DESTDIR)$(DRACUTMODDIR)/91vhsm

@@ -88,6 +88,9 @@ timeout --kill-after=5 "$LIMIT" "$B/vhsm-bench" "${quick[@]}" --vectors "$vec" \
 [ ${#softhsm2_args[@]} -gt 0 ] ||
 	echo "softhsm2_unwrap_ops_per_s: skipped: $SOFTHSM2_MODULE missing (apt install softhsm2)"
 
+# ---- PKCS#11: vhsm's module against SoftHSM2 in process and behind p11-kit server ----
+"$top/bench/pkcs11/run.sh" "$B" "$WORK" "$SOCK" "${quick[@]}" || echo "pkcs11: failed (see above)"
+
 # ---- LUKS2 unlock and keyring load: one median per way, same image, same run ----
 
 skipped() { echo "$1: skipped: $2"; }

@@ -65,6 +65,13 @@ grep -qx 'VHSMD_BIN=/usr/local/sbin/vhsmd' "$R/usr/share/initramfs-tools/hooks/v
 	fail "the initramfs hook names other programs: $(grep '_BIN=' "$R/usr/share/initramfs-tools/hooks/vhsm")"
 ok "PREFIX=/usr/local: initramfs-tools hook, scripts and keyscript where initramfs-tools looks, naming the installed programs"
 
+# The PKCS#11 module under PREFIX, its p11-kit registration where p11-kit reads them, naming it.
+p11conf=$(pkg-config --variable=p11_module_configs p11-kit-1 2>/dev/null || echo /usr/share/p11-kit/modules)
+[ -f "$R/usr/local/lib/$triplet/pkcs11/libvhsm-pkcs11.so" ] || fail "PKCS#11 module not installed"
+grep -qx "module: /usr/local/lib/$triplet/pkcs11/libvhsm-pkcs11.so" "$R$p11conf/vhsm.module" ||
+	fail "vhsm.module does not name the installed module: $(cat "$R$p11conf/vhsm.module")"
+ok "PREFIX=/usr/local: the PKCS#11 module and its p11-kit registration"
+
 # The simulator module path compiled into vhsmd is the one it was installed to.
 [ -f "$R/usr/local/lib/$triplet/vhsm/vhsm-snp-sim.so" ] || fail "sim module not installed"
 strings "$R/usr/local/sbin/vhsmd" | grep -x >/dev/null "/usr/local/lib/$triplet/vhsm/vhsm-snp-sim.so" ||
