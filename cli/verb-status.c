@@ -31,6 +31,8 @@ static void fmt_status_attestation(json_object *o)
 	if (cli_jstr(a, "product")[0])
 		printf("  %s, measurement %.24s..., reported TCB %s\n", cli_jstr(a, "product"),
 		       cli_jstr(a, "measurement"), cli_jstr(a, "reported_tcb"));
+	if (cli_jstr(a, "collateral")[0])
+		printf("  certificates: %s\n", cli_esc(cli_jstr(a, "collateral")));
 }
 
 static void fmt_status(json_object *o)

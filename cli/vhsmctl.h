@@ -75,6 +75,9 @@ int verb_attestation_show(int argc, char **argv);
 int verb_attestation_report(int argc, char **argv);
 int verb_policy_check(int argc, char **argv);
 int verb_policy_show(int argc, char **argv);
+int verb_collateral_list(int argc, char **argv);
+int verb_collateral_import(int argc, char **argv);
+int verb_collateral_fetch(int argc, char **argv);
 
 /* Prints "vhsmctl: " + message to stderr. */
 void cli_error(const char *fmt, ...) _printf_(1, 2);

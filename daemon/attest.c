@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "attest.h"
+#include "collateral.h"
 #include "amd-cert.h"
 #include "audit.h"
 #include "certtable.h"
@@ -98,7 +99,9 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 	struct certtable t = {};
 	struct snp_verify_result vr;
 	struct snp_policy_result pr = {};
+	struct snp_policy_pins pins;
 	const struct certtable_entry *vek, *ask, *ark;
+	_cleanup_(collateral_done) struct collateral cached = {};
 
 	if (certtable_parse(certs, certs_len, &t) < 0) {
 		add_finding(a, "certificate_table", "the host's certificate table is malformed");
@@ -107,20 +110,28 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 	/* The report names the key that signed it; a host may offer both a VCEK and a VLEK. */
 	amd_cert_pick_from_table(&t, snp_report_raw_signing_key(report, SNP_REPORT_SIZE), &vek, &ask,
 				 &ark);
-	if (!vek) {
-		add_finding(a, "no_vcek", "no VCEK or VLEK for the report's signing key");
-		return;
-	}
-	const struct snp_evidence ev = {
+	struct snp_evidence ev = {
 		.report = report, .report_len = SNP_REPORT_SIZE,
-		.vek = vek->data, .vek_len = vek->len,
+		.vek = vek ? vek->data : NULL, .vek_len = vek ? vek->len : 0,
 		.ask = ask ? ask->data : NULL, .ask_len = ask ? ask->len : 0,
 		.ark = ark ? ark->data : NULL, .ark_len = ark ? ark->len : 0,
 	};
+	/* What the host's table lacks, and the ARK's CRL, come from the collateral cache. */
+	collateral_complete_evidence(m->collateral_dir, report, &ev, &cached, a->collateral,
+			       sizeof(a->collateral));
+	if (!ev.vek) {
+		add_finding(a, "no_vcek", "no VCEK or VLEK for the report's signing key in the "
+			    "host's certificate table or the collateral cache (vhsmctl collateral "
+			    "fetch)");
+		return;
+	}
+	snp_policy_get_pins(m->policy, &pins);
 	const struct snp_verify_opts vo = {
 		.trust_roots = (const uint8_t *const *)m->trust_roots,
 		.trust_root_lens = m->trust_root_lens,
 		.n_trust_roots = m->n_trust_roots,
+		.crl = cached.crl, .crl_len = cached.crl_len,
+		.require_crl = pins.require_crl,
 	};
 	int r = snp_verify(&ev, &vo, &vr);
 	for (int c = 0; c < _SNP_CHECK_MAX; c++)
@@ -192,7 +203,8 @@ int attest_now(struct manager *m)
 	(void)audit_log(m, &rec);
 	manager_status(m, "%s; attestation %s%s%s", snp_dev_is_simulated(m->dev) ?
 			  "SIMULATED SNP device" : "Ready", a.ok ? "passed" : "FAILED: ",
-		       a.ok ? "" : a.failures, "");
+		       a.ok ? "" : a.failures, a.ok && strstr(a.collateral, "no AMD CRL") ?
+		       " (no AMD CRL cached: revocation not checked)" : "");
 	if (r < 0)
 		return r;
 	return a.ok ? 0 : -EKEYREJECTED;

@@ -120,6 +120,7 @@ struct manager *manager_free(struct manager *m)
 	free(m->state_dir);
 	free(m->device_spec);
 	free(m->policy_path);
+	free(m->collateral_dir);
 	free(m->test_clock_path);
 	free(m);
 	return NULL;

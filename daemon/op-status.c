@@ -35,6 +35,7 @@ static json_object *attest_json(const struct attest_state *a)
 	json_object_object_add(o, "time", json_object_new_int64((int64_t)(a->at_usec / 1000000)));
 	json_object_object_add(o, "failures", json_object_new_string(a->failures));
 	json_object_object_add(o, "error", json_object_new_string(a->error));
+	json_object_object_add(o, "collateral", json_object_new_string(a->collateral));
 	json_object *f = json_object_new_array();
 	for (size_t i = 0; f && i < a->n_findings; i++) {
 		json_object *e = json_object_new_object();

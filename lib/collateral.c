@@ -22,6 +22,7 @@
 #include "json-cleanup.h"
 #include "json.h"
 #include "log.h"
+#include "snp-verify.h"
 #include "text.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free);
@@ -619,4 +620,68 @@ char *collateral_kds_crl_url(const char *base, enum snp_product p, bool vlek)
 		return NULL;
 	return text_printf("%s/%s/v1/%s/crl", base, vlek ? "vlek" : "vcek",
 			   snp_product_kds_name(p));
+}
+
+/* ---- completing a report's evidence ---- */
+
+/* The product to look the cache up for: the report's CPUID fields (version 3 and later), the
+ * host's leaf certificate, or (version 2 reports, no leaf) the first product with a VCEK
+ * cached for this chip and TCB. */
+static int cache_id(const char *dir, const struct snp_report *r, const struct snp_evidence *ev,
+		    struct collateral_id *ret)
+{
+	struct collateral_id leaf;
+	int p = snp_report_product_from_cpuid(r);
+
+	if (p < 0 && ev->vek && collateral_id_from_vcek(ev->vek, ev->vek_len, &leaf) == 0)
+		p = leaf.product;
+	if (p >= 0)
+		return collateral_id_from_report(r, p, ret);
+	for (p = 0; p < _SNP_PRODUCT_MAX; p++) {
+		struct collateral c = {};
+		struct collateral_id id;
+		bool hit = collateral_id_from_report(r, p, &id) == 0 &&
+			   collateral_lookup(dir, &id, true, false, &c) == 0 && c.vek;
+		collateral_done(&c);
+		if (hit) {
+			*ret = id;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+void collateral_complete_evidence(const char *dir, const uint8_t report[static SNP_REPORT_SIZE],
+				  struct snp_evidence *ev, struct collateral *ret_hold,
+				  char *summary, size_t summary_len)
+{
+	const char *vek_src = ev->vek ? "host" : "none", *ask_src = ev->ask ? "host" : "built-in";
+	bool vlek = snp_report_raw_signing_key(report, SNP_REPORT_SIZE) == SNP_SIGNING_KEY_VLEK;
+	struct collateral_id id;
+	struct snp_report r;
+	int k = -ENOENT;
+
+	*ret_hold = (struct collateral){};
+	if (dir && snp_report_parse(report, SNP_REPORT_SIZE, &r) == 0 &&
+	    cache_id(dir, &r, ev, &id) == 0)
+		k = collateral_lookup(dir, &id, !ev->vek && !vlek, vlek, ret_hold);
+	if (k < 0 && k != -ENOENT)
+		vhsm_log_debug("collateral cache %s: %s", dir, strerror(-k));
+	if (!ev->vek && ret_hold->vek) {
+		ev->vek = ret_hold->vek, ev->vek_len = ret_hold->vek_len;
+		vek_src = "cache";
+	}
+	if (!ev->ask && ret_hold->ask) {
+		ev->ask = ret_hold->ask, ev->ask_len = ret_hold->ask_len;
+		ask_src = "cache";
+	}
+	if (!ev->ark && ret_hold->ark) {
+		ev->ark = ret_hold->ark, ev->ark_len = ret_hold->ark_len;
+	}
+	snprintf(summary, summary_len, "%s from the %s, %s from the %s; %s", vlek ? "VLEK" : "VCEK",
+		 strcmp(vek_src, "host") == 0 ? "host's certificate table" :
+		 strcmp(vek_src, "cache") == 0 ? "collateral cache" : "nowhere (none found)",
+		 vlek ? "ASVK" : "ASK", strcmp(ask_src, "host") == 0 ? "host's certificate table" :
+		 strcmp(ask_src, "cache") == 0 ? "collateral cache" : "built-in AMD copies",
+		 ret_hold->crl ? "AMD CRL from the collateral cache" : "no AMD CRL cached");
 }

@@ -22,6 +22,8 @@
 #include "macro.h"
 #include "snp-report.h"
 
+struct snp_evidence;
+
 #define COLLATERAL_FILE_MAX (1024u * 1024u) /* largest file imported or read from the cache */
 
 /* What a VCEK is filed under: product, hwID (CHIP_ID; 8 bytes on Turin) and TCB. */
@@ -118,3 +120,15 @@ int collateral_fetch_thim(const char *dir, const char *url, struct collateral_ad
 #define COLLATERAL_DIR_DEFAULT "/var/lib/vhsm/collateral"
 #define COLLATERAL_KDS_DEFAULT "https://kdsintf.amd.com"
 #define COLLATERAL_THIM_DEFAULT "http://169.254.169.254/metadata/THIM/amd/certification"
+
+/*
+ * Completes ev (whose members from the host's table may be NULL) for report from the cache at
+ * dir (NULL: no cache): the leaf when ev has none (a VCEK; VLEKs are not cached), the ASK or
+ * ASVK and the ARK when ev has none, and the CRL into *ret_hold. *ret_hold owns every buffer
+ * ev then points to: release it with collateral_done() after snp_verify(). summary gets one
+ * line saying where the certificates and the CRL came from. Never fails: what is missing
+ * stays missing, for the verifier to name. Logs at debug level only.
+ */
+void collateral_complete_evidence(const char *dir, const uint8_t report[static SNP_REPORT_SIZE],
+				  struct snp_evidence *ev, struct collateral *ret_hold,
+				  char *summary, size_t summary_len);

@@ -47,7 +47,7 @@ static int loaded_load(const char *path, struct sim_loaded *ret)
 	r = sim_state_load(path, &l.state);
 	if (r >= 0)
 		r = sim_keys_load(l.state, &l.keys);
-	if (r >= 0)
+	if (r >= 0 && !l.state->host_certs_none)
 		r = sim_cert_table(l.keys, &l.table, &l.table_len);
 	if (r < 0) {
 		loaded_done(&l);
