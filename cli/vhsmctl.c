@@ -108,6 +108,7 @@ static void debug_sink(void *userdata, const char *msg)
  */
 static const struct verb verbs[] = {
 	{ "status", NULL, verb_status, "daemon, device and attestation status" },
+	{ "platform", NULL, verb_platform, "what this CVM offers and what sealing protects here" },
 	{ "kek", NULL, NULL, "key-encryption keys sealed to this CVM" },
 	{ "kek", "create", verb_kek_create, "generate and seal a new KEK" },
 	{ "kek", "list", verb_kek_list, "list KEKs" },

@@ -75,6 +75,7 @@ int verb_attestation_show(int argc, char **argv);
 int verb_attestation_report(int argc, char **argv);
 int verb_policy_check(int argc, char **argv);
 int verb_policy_show(int argc, char **argv);
+int verb_platform(int argc, char **argv);
 int verb_collateral_list(int argc, char **argv);
 int verb_collateral_import(int argc, char **argv);
 int verb_collateral_fetch(int argc, char **argv);

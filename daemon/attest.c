@@ -62,7 +62,10 @@ static int report_request(struct manager *m, const uint8_t *nonce, size_t nonce_
 	if (!EVP_Digest(nonce, nonce_len, data, &dlen, EVP_sha512(), NULL) || dlen != 64)
 		return vhsm_log_openssl(-EIO, "SHA-512");
 	m->n_reports++;
-	r = snp_dev_get_ext_report(m->dev, data, 0, report, ret_certs, ret_certs_len, st);
+	/* At the VMPL this guest runs at (an SVSM guest at VMPL 2): the firmware refuses a more
+	 * privileged one, and the policy's "vmpl" rule then checks the report's. */
+	r = snp_dev_get_ext_report(m->dev, data, snp_dev_running_vmpl(m->dev), report, ret_certs,
+				   ret_certs_len, st);
 	if (r < 0)
 		vhsm_log_debug("report request failed: %s (status 0x%x fw 0x%x vmm 0x%x)",
 			       strerror(-r), st->msg_status, st->fw_error, st->vmm_error);

@@ -42,6 +42,7 @@
 #undef snp_derived_key_resp
 #undef snp_ext_report_req
 
+#include "fileio.h"
 #include "log.h"
 #include "snp-dev.h"
 
@@ -424,6 +425,22 @@ struct snp_dev *snp_dev_close(struct snp_dev *d)
 		dlclose(d->module);
 	free(d);
 	return NULL;
+}
+
+uint32_t snp_dev_running_vmpl(const struct snp_dev *d)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = 0;
+
+	if (d && d->ops->running_vmpl) {
+		int v = d->ops->running_vmpl(d->ctx);
+		if (v >= 0 && (uint32_t)v <= SNP_VMPL_MAX)
+			return (uint32_t)v;
+	}
+	if (fileio_read_all("/sys/devices/system/cpu/sev/vmpl", 16, &buf, &len) < 0 || len == 0 ||
+	    buf[0] < '0' || buf[0] > '3')
+		return 0;
+	return (uint32_t)(buf[0] - '0');
 }
 
 bool snp_dev_is_simulated(const struct snp_dev *d)

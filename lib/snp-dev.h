@@ -42,6 +42,9 @@ struct snp_transport_ops {
 	bool simulated;    /* evidence is not AMD-signed */
 	int (*guest_request)(void *ctx, enum snp_ioctl_nr nr, struct snp_guest_request *io);
 	void (*close)(void *ctx);
+	/* The VMPL the guest runs at (0..3), or -errno when unknown; NULL: see
+	 * snp_dev_running_vmpl(). */
+	int (*running_vmpl)(void *ctx);
 };
 
 struct snp_dev;
@@ -63,6 +66,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct snp_dev *, snp_dev_close);
 
 bool snp_dev_is_simulated(const struct snp_dev *d);
 const char *snp_dev_name(const struct snp_dev *d);
+/*
+ * The VMPL this guest runs at, which every report and key request must name (the firmware
+ * refuses a more privileged one): the transport's answer (the simulator's VMPL mode), else
+ * /sys/devices/system/cpu/sev/vmpl (Linux 6.11), else 0 (older kernels run guests at VMPL 0
+ * only). Never fails.
+ */
+uint32_t snp_dev_running_vmpl(const struct snp_dev *d);
+
 /* True once the device returned ENOTTY (VMPCK disabled): no request is sent after that. */
 bool snp_dev_locked_out(const struct snp_dev *d);
 

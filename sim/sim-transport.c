@@ -300,11 +300,21 @@ static void sim_close(void *ctx)
 	free(c);
 }
 
+/* The VMPL of the VMPCK the simulated guest driver uses: the VMPL it runs at. */
+static int sim_running_vmpl(void *ctx)
+{
+	struct sim_ctx *c = ctx;
+
+	ctx_refresh(c);
+	return c->cur.state ? (int)c->cur.state->vmpck_vmpl : -ENODEV;
+}
+
 static const struct snp_transport_ops sim_ops = {
 	.name = "simulator",
 	.simulated = true,
 	.guest_request = sim_guest_request,
 	.close = sim_close,
+	.running_vmpl = sim_running_vmpl,
 };
 
 _public_ int vhsm_snp_sim_open(const char *state_file, const struct snp_transport_ops **ret_ops,
