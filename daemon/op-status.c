@@ -77,6 +77,8 @@ static json_object *platform_json(const struct manager *m)
 	static const uint8_t zero[64];
 
 	platform_probe("/", &f);
+	/* The path vhsmd's device layer takes, not only what exists. */
+	f.configfs_tsm = strcmp(snp_dev_report_path(m->dev), "configfs-tsm") == 0;
 	if (m->policy)
 		snp_policy_get_pins(m->policy, &pins);
 	f.owner = pins.measurement_owner;
