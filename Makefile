@@ -227,7 +227,7 @@ $(FUZZ_B)/%.o: %.c
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_B)/fuzz-%: $(FUZZ_B)/tests/fuzz/fuzz-%.o $(FUZZ_LIB_OBJS)
-	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -ldl
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) $(CURL_LIBS) -ldl
 
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz-%)
 	$(Q)for t in $(FUZZ_TARGETS); do \

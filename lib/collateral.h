@@ -51,7 +51,7 @@ struct collateral_added {
 
 /*
  * Imports one source into the cache at dir (created if missing, mode 0755; files 0644,
- * written atomically): a certificate (DER or PEM), a PEM bundle, a CRL (DER or PEM), THIM JSON
+ * written atomically; NULL: parse and count only, write nothing): a certificate (DER or PEM), a PEM bundle, a CRL (DER or PEM), THIM JSON
  * ({"vcekCert", "certificateChain", ...}), the base64 of THIM JSON (ACI), or a GHCB
  * certificate table. The kind is detected. Nothing is written unless the whole source parses.
  * Returns 0 and counts in *ret_added (may be NULL), -EBADMSG for unrecognised or malformed
