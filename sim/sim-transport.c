@@ -211,7 +211,8 @@ static int do_ext_report(struct sim_ctx *c, const struct snp_ext_report_req *req
 			io->exitinfo2 = (uint64_t)SNP_VMM_ERR_INVALID_LEN << 32;
 			return -EIO;
 		}
-		memcpy(user_ptr(req->certs_address), c->cur.table, c->cur.table_len);
+		if (c->cur.table_len) /* a bare-metal host (--host-certs none) has no table */
+			memcpy(user_ptr(req->certs_address), c->cur.table, c->cur.table_len);
 		memset((uint8_t *)user_ptr(req->certs_address) + c->cur.table_len, 0,
 		       req->certs_len - c->cur.table_len);
 	}
