@@ -54,6 +54,9 @@ B := $(BUILDDIR)
 PKGS := libcrypto libssl json-c libsystemd libkeyutils libcryptsetup devmapper
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
+# libcurl only for the programs that fetch collateral (vhsmctl, vhsm-byok).
+CURL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl)
+CURL_LIBS := $(shell $(PKG_CONFIG) --libs libcurl)
 
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wvla -Wimplicit-fallthrough -Wcast-qual -Wwrite-strings -Wundef
@@ -68,7 +71,7 @@ SANLD :=
 endif
 
 VHSM_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) -fvisibility=hidden -fPIC \
-	-MMD -MP -Ilib -Iinclude $(PKG_CFLAGS) \
+	-MMD -MP -Ilib -Iinclude $(PKG_CFLAGS) $(CURL_CFLAGS) \
 	-DVHSM_SIM_MODULE_DEFAULT=\"$(PKGLIBDIR)/vhsm-snp-sim.so\" \
 	-DVHSM_VERSION=\"$(VERSION)\"
 VHSM_LDFLAGS := -Wl,-z,relro,-z,now,-z,noexecstack,--as-needed $(SANLD)
@@ -150,11 +153,11 @@ $(B)/libvhsm.a: $(LIB_OBJS)
 
 $(B)/vhsmctl: $(CLI_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(B)/libvhsm.a $(PKG_LIBS) $(CURL_LIBS) -ldl
 
 $(B)/vhsm-byok: $(BYOK_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(BYOK_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(BYOK_OBJS) $(B)/libvhsm.a $(PKG_LIBS) $(CURL_LIBS) -ldl
 
 $(B)/vhsm-fleet: $(FLEET_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
@@ -260,7 +263,7 @@ $(FUZZ_B)/%.o: %.c
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_B)/fuzz-%: $(FUZZ_B)/tests/fuzz/fuzz-%.o $(FUZZ_LIB_OBJS)
-	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -ldl
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) $(CURL_LIBS) -ldl
 
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz-%)
 	$(Q)for t in $(FUZZ_TARGETS); do \

@@ -13,6 +13,7 @@
 
 #include "amd-cert.h"
 #include "certtable.h"
+#include "collateral.h"
 #include "ct.h"
 #include "fileio.h"
 #include "out.h"
@@ -158,22 +159,32 @@ bool verify_evidence(const struct byok_verify_opts *o, const uint8_t *report, si
 	}
 	amd_cert_pick_from_table(&t, snp_report_raw_signing_key(report, report_len), &vek, &ask,
 				 &ark);
-	if (!vek) {
-		out_check("fail", "certificates", "%sno VCEK/VLEK in the certificate table", prefix);
-		return false;
-	}
-	const struct snp_evidence ev = {
+	struct snp_evidence ev = {
 		.report = report, .report_len = report_len,
-		.vek = vek->data, .vek_len = vek->len,
+		.vek = vek ? vek->data : NULL, .vek_len = vek ? vek->len : 0,
 		.ask = ask ? ask->data : NULL, .ask_len = ask ? ask->len : 0,
 		.ark = ark ? ark->data : NULL, .ark_len = ark ? ark->len : 0,
 	};
+	/* The customer's own cache (vhsm-byok fetch-collateral) supplies what the bundle lacks
+	 * and the ARK's CRL, unless --crl names one. */
+	_cleanup_(collateral_done) struct collateral cached = {};
+	if (o->collateral_dir && report_len == SNP_REPORT_SIZE) {
+		char summary[192];
+		collateral_complete_evidence(o->collateral_dir, report, &ev, &cached, summary,
+					     sizeof(summary));
+		out_say("%scollateral: %s", prefix, summary);
+	}
+	if (!ev.vek) {
+		out_check("fail", "certificates", "%sno VCEK/VLEK in the certificate table%s", prefix,
+			  o->collateral_dir ? " or the collateral cache" : "");
+		return false;
+	}
 	const struct snp_verify_opts vo = {
 		.trust_roots = o->trust_roots,
 		.trust_root_lens = o->trust_root_lens,
 		.n_trust_roots = o->n_trust_roots,
-		.crl = o->crl,
-		.crl_len = o->crl_len,
+		.crl = o->crl ? o->crl : cached.crl,
+		.crl_len = o->crl ? o->crl_len : cached.crl_len,
 		.require_crl = o->require_crl,
 	};
 	ok = snp_verify(&ev, &vo, vr) == 0;

@@ -27,6 +27,7 @@ struct byok_verify_opts {
 	const uint8_t *crl;                   /* --crl, or NULL */
 	size_t crl_len;
 	bool require_crl;
+	const char *collateral_dir;           /* --collateral-dir: cached certificates and CRL */
 	bool gives_key;        /* wrap/rewrap: refuse what verify only warns about */
 	bool accept_any_guest; /* --accept-any-guest */
 	bool allow_test_root;  /* --allow-test-root */

@@ -31,6 +31,7 @@
 #include "pkcs11.h"
 #include "policy.h"
 #include "secmem.h"
+#include "collateral.h"
 #include "snp-report.h"
 #include "snp-verify.h"
 #include "verify-key.h"
@@ -45,6 +46,8 @@
 static const char *arg_bundle, *arg_policy, *arg_out, *arg_key_file, *arg_uri, *arg_backup,
 	*arg_private_key, *arg_module, *arg_nonce, *arg_expect_name, *arg_backup_policy,
 	*arg_expect_key;
+static const char *arg_collateral_dir; /* --collateral-dir */
+static const char *arg_kds_url = COLLATERAL_KDS_DEFAULT;
 static uint8_t *arg_crl; /* AMD's CRL for the ARK (--crl), checked by lib/snp-verify */
 static size_t arg_crl_len;
 static uint8_t *arg_roots[MAX_TRUST_ROOTS];
@@ -405,6 +408,54 @@ static int verb_rewrap(void)
 	return ret;
 }
 
+/* fetch-collateral BUNDLE: the KDS collateral for the bundle's report into --collateral-dir. */
+static int verb_fetch_collateral(int argc, char **argv)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct byok_bundle b = {};
+	struct snp_report rp;
+	struct collateral_id id;
+	struct collateral_added a = {};
+	char why[512] = "";
+	size_t len = 0;
+	int p, r;
+
+	if (optind + 1 >= argc || optind + 2 < argc || !arg_collateral_dir) {
+		err("fetch-collateral: BUNDLE and --collateral-dir DIR are required");
+		return EXIT_USAGE;
+	}
+	r = fileio_read_all(argv[optind + 1], BYOK_JSON_MAX, &buf, &len);
+	if (r < 0) {
+		err("%s: %s", argv[optind + 1], strerror(-r));
+		return EXIT_ERROR;
+	}
+	r = byok_bundle_parse((const char *)buf, len, &b, why, sizeof(why));
+	if (r >= 0 && (b.report_len != SNP_REPORT_SIZE ||
+		       snp_report_parse(b.report, b.report_len, &rp) < 0))
+		r = -EBADMSG, snprintf(why, sizeof(why), "the bundle's report does not parse");
+	p = r >= 0 ? snp_report_product_from_cpuid(&rp) : -EINVAL;
+	if (r >= 0 && p < 0)
+		r = -EBADMSG, snprintf(why, sizeof(why), "the report does not name its product "
+				       "(version 2): import the chain with vhsmctl collateral import");
+	if (r >= 0)
+		r = collateral_id_from_report(&rp, p, &id);
+	bool vlek = r >= 0 && snp_report_raw_signing_key(b.report, b.report_len) ==
+				      SNP_SIGNING_KEY_VLEK;
+	byok_bundle_done(&b);
+	if (r < 0) {
+		err("fetch-collateral: %s", why);
+		return EXIT_REJECTED;
+	}
+	r = collateral_fetch_kds(arg_collateral_dir, arg_kds_url, &id, vlek, &a, why, sizeof(why));
+	if (r < 0) {
+		err("fetch-collateral: %s", why);
+		return r == -EBADMSG ? EXIT_REJECTED : EXIT_ERROR;
+	}
+	out_say("cached: %u VCEK, %u ASK, %u ASVK, %u ARK, %u CRL", a.vcek, a.ask, a.asvk, a.ark,
+		a.crl);
+	return EXIT_OK;
+}
+
 static void help(void)
 {
 	printf("Usage: vhsm-byok verify BUNDLE --policy FILE [--trust-root PEM]... [--nonce HEX]\n"
@@ -419,6 +470,7 @@ static void help(void)
 	       "                 [--nonce HEX] [--expect-name KEK] --out FILE\n"
 	       "       vhsm-byok verify-key FILE --policy FILE [--trust-root PEM]... [--nonce HEX]\n"
 	       "                 [--expect-key PEM|DER]\n"
+	       "       vhsm-byok fetch-collateral BUNDLE --collateral-dir DIR [--kds-url URL]\n"
 	       "       vhsm-byok --help | --version\n\n"
 	       "The customer's side of BYOK for vhsm (docs/byok.md):\n"
 	       "  verify  checks a CVM's exchange-key bundle: report signature, AMD chain,\n"
@@ -429,7 +481,10 @@ static void help(void)
 	       "          generated in and is held by a vhsmd whose CVM satisfies the policy\n"
 	       "  rewrap  verifies a new CVM's bundle and the backup's own evidence, opens a\n"
 	       "          backup made by `vhsmctl kek backup` with the customer's private key,\n"
-	       "          says what it restores, and wraps it for that CVM\n\n"
+	       "          says what it restores, and wraps it for that CVM\n"
+	       "  fetch-collateral  caches the chain, the ARK's CRL and the VCEK for the\n"
+	       "          bundle's chip and TCB from AMD KDS (the only verb that uses the\n"
+	       "          network); verify, wrap and rewrap then use --collateral-dir offline\n\n"
 	       "  --nonce HEX       the nonce given to export-exchange-key (freshness)\n"
 	       "  --expect-name KEK refuse unless the exchange key imports this KEK name\n"
 	       "  --exportable      the customer allows `kek backup` of this KEK (default: never\n"
@@ -437,7 +492,10 @@ static void help(void)
 	       "  --backup-policy F the policy the CVM that made the backup must satisfy\n"
 	       "  --trust-root PEM  also trust this ARK (the simulator's); repeatable\n"
 	       "  --crl FILE        AMD's CRL for the ARK (KDS .../crl): refuse a revoked ASK/ASVK\n"
-	       "  --require-crl     refuse without a --crl\n"
+	       "  --require-crl     refuse without a CRL (--crl or in --collateral-dir)\n"
+	       "  --collateral-dir DIR  cached AMD certificates and CRL (fetch-collateral):\n"
+	       "                    fill in what the bundle lacks; the CRL unless --crl\n"
+	       "  --kds-url URL     AMD KDS for fetch-collateral (default " COLLATERAL_KDS_DEFAULT ")\n"
 	       "  --allow-test-root wrap/rewrap for a chain ending in a --trust-root (TEST ONLY)\n"
 	       "  --accept-any-guest wrap/rewrap although the policy pins no guest code\n"
 	       "  --accept-unauthenticated-backup  rewrap a backup without a report\n"
@@ -467,7 +525,7 @@ static int parse_args(int argc, char **argv)
 	enum { O_BUNDLE = 256, O_POLICY, O_TRUST, O_OUT, O_KEY, O_URI, O_MODULE, O_SHA1,
 	       O_BACKUP, O_PRIV, O_NONCE, O_QUIET, O_VERBOSE, O_JSON, O_ANY_GUEST, O_TEST_ROOT,
 	       O_EXPORTABLE, O_PURGE, O_ATTEST, O_EXPECT_NAME, O_BACKUP_POLICY, O_UNAUTH, O_CRL,
-	       O_REQUIRE_CRL, O_EXPECT_KEY };
+	       O_REQUIRE_CRL, O_EXPECT_KEY, O_COLLATERAL, O_KDS };
 	static const struct option opts[] = {
 		{ "bundle", required_argument, NULL, O_BUNDLE },
 		{ "policy", required_argument, NULL, O_POLICY },
@@ -494,6 +552,8 @@ static int parse_args(int argc, char **argv)
 		{ "crl", required_argument, NULL, O_CRL },
 		{ "require-crl", no_argument, NULL, O_REQUIRE_CRL },
 		{ "expect-key", required_argument, NULL, O_EXPECT_KEY },
+		{ "collateral-dir", required_argument, NULL, O_COLLATERAL },
+		{ "kds-url", required_argument, NULL, O_KDS },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -525,6 +585,8 @@ static int parse_args(int argc, char **argv)
 		case O_UNAUTH: arg_accept_unauthenticated_backup = true; break;
 		case O_REQUIRE_CRL: arg_require_crl = true; break;
 		case O_EXPECT_KEY: arg_expect_key = optarg; break;
+		case O_COLLATERAL: arg_collateral_dir = optarg; break;
+		case O_KDS: arg_kds_url = optarg; break;
 		case O_CRL:
 			free(arg_crl);
 			arg_crl = NULL;
@@ -578,8 +640,10 @@ static int run_verb(const char *verb, int argc, char **argv)
 		.trust_roots = (const uint8_t *const *)arg_roots, .trust_root_lens = arg_root_lens,
 		.n_trust_roots = arg_n_roots, .crl = arg_crl, .crl_len = arg_crl_len,
 		.require_crl = arg_require_crl, .accept_any_guest = arg_accept_any_guest,
-		.allow_test_root = arg_allow_test_root,
+		.allow_test_root = arg_allow_test_root, .collateral_dir = arg_collateral_dir,
 	};
+	if (strcmp(verb, "fetch-collateral") == 0)
+		return verb_fetch_collateral(argc, argv);
 	if (strcmp(verb, "verify") == 0) {
 		if (optind + 1 < argc) /* argv + 1: optind counts from the verb */
 			arg_bundle = argv[optind + 1];
@@ -613,7 +677,7 @@ static int run_verb(const char *verb, int argc, char **argv)
 		return verb_wrap();
 	if (strcmp(verb, "rewrap") == 0 || strcmp(verb, "import-backup") == 0)
 		return verb_rewrap();
-	err("unknown verb '%s' (verify, verify-key, wrap, rewrap)", verb);
+	err("unknown verb '%s' (verify, verify-key, wrap, rewrap, fetch-collateral)", verb);
 	return EXIT_USAGE;
 }
 

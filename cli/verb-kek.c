@@ -277,6 +277,14 @@ static int kek_lifecycle(struct client_req *req, enum kek_action a, const char *
 		return r;
 	}
 	o = already ? NULL : client_parse_json(&rep);
+	/* vhsmd's own warning about the new KEK (the provider owns the measurement) comes
+	 * first: it is about every KEK on this platform, the options' about this one. */
+	char daemon_warning[sizeof(rep.message)] = "";
+	if (!already && a == KEK_CREATED && rep.message[0])
+		snprintf(daemon_warning, sizeof(daemon_warning), "%s%s%s", cli_esc(rep.message),
+			 warning ? "; " : "", warning ? warning : "");
+	if (daemon_warning[0])
+		warning = daemon_warning;
 	client_reply_done(&rep);
 	if (arg_json)
 		print_kek_action_json(a, name, o, !already, warning);

@@ -31,6 +31,8 @@ static void fmt_status_attestation(json_object *o)
 	if (cli_jstr(a, "product")[0])
 		printf("  %s, measurement %.24s..., reported TCB %s\n", cli_jstr(a, "product"),
 		       cli_jstr(a, "measurement"), cli_jstr(a, "reported_tcb"));
+	if (cli_jstr(a, "collateral")[0])
+		printf("  certificates: %s\n", cli_esc(cli_jstr(a, "collateral")));
 }
 
 static void fmt_status(json_object *o)
@@ -62,6 +64,9 @@ static void fmt_status(json_object *o)
 		       cli_jint(a, "alert") ? " (ALERT: near the budget, oldest segments are pruned)"
 					    : "");
 	fmt_status_attestation(o);
+	if (json_object_object_get_ex(o, "platform", &a) && a)
+		printf("platform: %s; %s\n", cli_esc(cli_jstr(a, "report_path")),
+		       cli_esc(cli_jstr(a, "protection")));
 	if (json_object_object_get_ex(o, "damaged_keks", &d))
 		for (size_t i = 0; i < json_object_array_length(d); i++)
 			printf("DAMAGED KEK %s: %s\n", cli_jstr(json_object_array_get_idx(d, i), "name"),

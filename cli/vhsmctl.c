@@ -108,6 +108,7 @@ static void debug_sink(void *userdata, const char *msg)
  */
 static const struct verb verbs[] = {
 	{ "status", NULL, verb_status, "daemon, device and attestation status" },
+	{ "platform", NULL, verb_platform, "what this CVM offers and what sealing protects here" },
 	{ "kek", NULL, NULL, "key-encryption keys sealed to this CVM" },
 	{ "kek", "create", verb_kek_create, "generate and seal a new KEK" },
 	{ "kek", "list", verb_kek_list, "list KEKs" },
@@ -165,6 +166,11 @@ static const struct verb verbs[] = {
 	{ "policy", NULL, NULL, "the attestation policy: checked offline, or the one in force" },
 	{ "policy", "check", verb_policy_check, "check a policy file offline, print it in effect" },
 	{ "policy", "show", verb_policy_show, "the daemon's policy in force and its source" },
+	{ "collateral", NULL, NULL, "cached AMD certificates and CRLs (no network at boot)" },
+	{ "collateral", "list", verb_collateral_list, "list the cached certificates and CRLs" },
+	{ "collateral", "import", verb_collateral_import,
+	  "cache certificates, CRLs or THIM JSON from files" },
+	{ "collateral", "fetch", verb_collateral_fetch, "fetch this CVM's collateral (AMD KDS, THIM)" },
 };
 
 static void help(void)

@@ -88,6 +88,10 @@ int verb_key_purge(int argc, char **argv);
 int verb_key_acl(int argc, char **argv);
 int verb_key_cert(int argc, char **argv);
 int verb_key_attest(int argc, char **argv);
+int verb_platform(int argc, char **argv);
+int verb_collateral_list(int argc, char **argv);
+int verb_collateral_import(int argc, char **argv);
+int verb_collateral_fetch(int argc, char **argv);
 
 /* Prints "vhsmctl: " + message to stderr. */
 void cli_error(const char *fmt, ...) _printf_(1, 2);

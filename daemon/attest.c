@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "attest.h"
+#include "collateral.h"
 #include "amd-cert.h"
 #include "audit.h"
 #include "certtable.h"
@@ -61,7 +62,10 @@ static int report_request(struct manager *m, const uint8_t *nonce, size_t nonce_
 	if (!EVP_Digest(nonce, nonce_len, data, &dlen, EVP_sha512(), NULL) || dlen != 64)
 		return vhsm_log_openssl(-EIO, "SHA-512");
 	m->n_reports++;
-	r = snp_dev_get_ext_report(m->dev, data, 0, report, ret_certs, ret_certs_len, st);
+	/* At the VMPL this guest runs at (an SVSM guest at VMPL 2): the firmware refuses a more
+	 * privileged one, and the policy's "vmpl" rule then checks the report's. */
+	r = snp_dev_get_ext_report(m->dev, data, snp_dev_running_vmpl(m->dev), report, ret_certs,
+				   ret_certs_len, st);
 	if (r < 0)
 		vhsm_log_debug("report request failed: %s (status 0x%x fw 0x%x vmm 0x%x)",
 			       strerror(-r), st->msg_status, st->fw_error, st->vmm_error);
@@ -98,7 +102,9 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 	struct certtable t = {};
 	struct snp_verify_result vr;
 	struct snp_policy_result pr = {};
+	struct snp_policy_pins pins;
 	const struct certtable_entry *vek, *ask, *ark;
+	_cleanup_(collateral_done) struct collateral cached = {};
 
 	if (certtable_parse(certs, certs_len, &t) < 0) {
 		add_finding(a, "certificate_table", "the host's certificate table is malformed");
@@ -107,20 +113,28 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 	/* The report names the key that signed it; a host may offer both a VCEK and a VLEK. */
 	amd_cert_pick_from_table(&t, snp_report_raw_signing_key(report, SNP_REPORT_SIZE), &vek, &ask,
 				 &ark);
-	if (!vek) {
-		add_finding(a, "no_vcek", "no VCEK or VLEK for the report's signing key");
-		return;
-	}
-	const struct snp_evidence ev = {
+	struct snp_evidence ev = {
 		.report = report, .report_len = SNP_REPORT_SIZE,
-		.vek = vek->data, .vek_len = vek->len,
+		.vek = vek ? vek->data : NULL, .vek_len = vek ? vek->len : 0,
 		.ask = ask ? ask->data : NULL, .ask_len = ask ? ask->len : 0,
 		.ark = ark ? ark->data : NULL, .ark_len = ark ? ark->len : 0,
 	};
+	/* What the host's table lacks, and the ARK's CRL, come from the collateral cache. */
+	collateral_complete_evidence(m->collateral_dir, report, &ev, &cached, a->collateral,
+			       sizeof(a->collateral));
+	if (!ev.vek) {
+		add_finding(a, "no_vcek", "no VCEK or VLEK for the report's signing key in the "
+			    "host's certificate table or the collateral cache (vhsmctl collateral "
+			    "fetch)");
+		return;
+	}
+	snp_policy_get_pins(m->policy, &pins);
 	const struct snp_verify_opts vo = {
 		.trust_roots = (const uint8_t *const *)m->trust_roots,
 		.trust_root_lens = m->trust_root_lens,
 		.n_trust_roots = m->n_trust_roots,
+		.crl = cached.crl, .crl_len = cached.crl_len,
+		.require_crl = pins.require_crl,
 	};
 	int r = snp_verify(&ev, &vo, &vr);
 	for (int c = 0; c < _SNP_CHECK_MAX; c++)

@@ -26,12 +26,14 @@
 #include "policy-file.h"
 #include "secmem.h"
 #include "store.h"
+#include "text.h"
 #include "vhsmd.h"
 
 static const char *arg_socket;
 static const char *arg_state_dir = VHSMD_DEFAULT_STATE_DIR;
 static const char *arg_device = VHSMD_DEFAULT_DEVICE;
 static const char *arg_policy;
+static const char *arg_collateral_dir;
 static const char *arg_trust_roots[VHSMD_MAX_TRUST_ROOTS];
 static size_t arg_n_trust_roots;
 static long arg_idle = 60;
@@ -63,6 +65,8 @@ static void help(void)
 	       " if present,\n"
 	       "                         else the built-in default)\n"
 	       "  --trust-root PEM       also trust this ARK (simulator); repeatable\n"
+	       "  --collateral-dir DIR   cached AMD certificates and CRLs (vhsmctl collateral\n"
+	       "                         fetch; default STATE-DIR/collateral)\n"
 	       "  --idle-timeout SEC     exit after SEC idle seconds (0 = never; default 60)\n"
 	       "  --attest-interval SEC  re-attest after SEC seconds (default 3600)\n"
 	       "  --audit-max-bytes N    disk budget of the audit log; the oldest segments are\n"
@@ -92,13 +96,15 @@ static int parse_long(const char *s, long min, long max, long *ret)
 static int parse_argv(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_STATE, O_DEV, O_POLICY, O_TRUST, O_IDLE, O_INTERVAL, O_DEBUG,
-	       O_VERSION, O_KEYSOCK, O_STANDALONE, O_AUDIT_BYTES, O_AUDIT_AGE, O_FRESH, O_TEST_CLOCK };
+	       O_VERSION, O_KEYSOCK, O_STANDALONE, O_AUDIT_BYTES, O_AUDIT_AGE, O_FRESH, O_TEST_CLOCK,
+	       O_COLLATERAL };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "state-dir", required_argument, NULL, O_STATE },
 		{ "snp-device", required_argument, NULL, O_DEV },
 		{ "policy", required_argument, NULL, O_POLICY },
 		{ "trust-root", required_argument, NULL, O_TRUST },
+		{ "collateral-dir", required_argument, NULL, O_COLLATERAL },
 		{ "idle-timeout", required_argument, NULL, O_IDLE },
 		{ "attest-interval", required_argument, NULL, O_INTERVAL },
 		{ "audit-max-bytes", required_argument, NULL, O_AUDIT_BYTES },
@@ -120,6 +126,7 @@ static int parse_argv(int argc, char **argv)
 		case O_STATE: arg_state_dir = optarg; break;
 		case O_DEV: arg_device = optarg; break;
 		case O_POLICY: arg_policy = optarg; break;
+		case O_COLLATERAL: arg_collateral_dir = optarg; break;
 		case O_TRUST:
 			if (arg_n_trust_roots >= VHSMD_MAX_TRUST_ROOTS) {
 				log_msg(LOG_ERR, "at most %u --trust-root", VHSMD_MAX_TRUST_ROOTS);
@@ -187,7 +194,9 @@ static int setup(struct manager *m)
 	m->attest_fresh_usec = (uint64_t)arg_fresh_ms * 1000ULL;
 	m->state_dir = strdup(arg_state_dir);
 	m->device_spec = strdup(arg_device);
-	if (!m->state_dir || !m->device_spec)
+	m->collateral_dir = arg_collateral_dir ? strdup(arg_collateral_dir) :
+						 text_printf("%s/collateral", arg_state_dir);
+	if (!m->state_dir || !m->device_spec || !m->collateral_dir)
 		return -ENOMEM;
 	if (arg_test_clock) {
 		/* A clock the caller controls would let it move purge protection: tests only. */

@@ -71,9 +71,11 @@ void manager_status_attest(struct manager *m)
 	if (a->no_policy)
 		manager_status("attestation FAILED: %s", a->error);
 	else
-		manager_status("%s; attestation %s%s",
+		manager_status("%s; attestation %s%s%s",
 			       snp_dev_is_simulated(m->dev) ? "SIMULATED SNP device" : "Ready",
-			       a->ok ? "passed" : "FAILED: ", a->ok ? "" : a->failures);
+			       a->ok ? "passed" : "FAILED: ", a->ok ? "" : a->failures,
+			       a->ok && strstr(a->collateral, "no AMD CRL") ?
+				       " (no AMD CRL cached: revocation not checked)" : "");
 }
 
 int manager_new(struct manager **ret)
@@ -137,6 +139,7 @@ struct manager *manager_free(struct manager *m)
 	free(m->state_dir);
 	free(m->device_spec);
 	free(m->policy_path);
+	free(m->collateral_dir);
 	free(m->test_clock_path);
 	free(m);
 	return NULL;

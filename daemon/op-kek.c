@@ -17,6 +17,7 @@
 #include "ct.h"
 #include "dek.h"
 #include "ops.h"
+#include "platform.h"
 #include "secmem.h"
 #include "store.h"
 #include "text.h"
@@ -128,6 +129,15 @@ int op_kek_create(struct op_ctx *c)
 	if (days < KEK_MIN_RETENTION_DAYS || days > KEK_MAX_RETENTION_DAYS)
 		return op_fail(c, -EINVAL, "retention must be %u..%u days", KEK_MIN_RETENTION_DAYS,
 			       KEK_MAX_RETENTION_DAYS);
+	/* Every profile seals to the derived key: where the provider owns the measurement it
+	 * can derive it too. The policy decides between a warning and a refusal. */
+	struct snp_policy_pins pins = {};
+	if (c->m->policy)
+		snp_policy_get_pins(c->m->policy, &pins);
+	bool provider = pins.measurement_owner == SNP_MEASUREMENT_OWNER_PROVIDER;
+	if (provider && pins.refuse_provider_measured_seal)
+		return op_fail(c, -EKEYREJECTED, "refused by the policy (provider_measured_sealing: "
+			       "refuse): %s", PLATFORM_PROVIDER_SEAL_WARNING);
 	r = acl_parse(acl, meta.acl, &meta.n_acl);
 	if (r < 0)
 		return op_fail(c, -EINVAL, "invalid ACL '%s'", acl);
@@ -151,6 +161,8 @@ int op_kek_create(struct op_ctx *c)
 		return r;
 	c->version = 1;
 	vhsm_wire_add_u32(c->reply, VHSM_TAG_VERSION, 1);
+	if (provider)
+		vhsm_wire_add_str(c->reply, VHSM_TAG_MESSAGE, PLATFORM_PROVIDER_SEAL_WARNING);
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "attest.h"
+#include "platform.h"
 #include "audit.h"
 #include "ct.h"
 #include "manifest.h"
@@ -35,6 +36,7 @@ static json_object *attest_json(const struct attest_state *a)
 	json_object_object_add(o, "time", json_object_new_int64((int64_t)(a->at_usec / 1000000)));
 	json_object_object_add(o, "failures", json_object_new_string(a->failures));
 	json_object_object_add(o, "error", json_object_new_string(a->error));
+	json_object_object_add(o, "collateral", json_object_new_string(a->collateral));
 	json_object *f = json_object_new_array();
 	for (size_t i = 0; f && i < a->n_findings; i++) {
 		json_object *e = json_object_new_object();
@@ -62,6 +64,51 @@ static json_object *attest_json(const struct attest_state *a)
 		json_object_object_add(o, "debug", json_object_new_boolean(
 							   a->report.policy & SNP_POLICY_DEBUG));
 	}
+	return o;
+}
+
+/* What this CVM offers and what sealing protects against here (lib/platform). */
+static json_object *platform_json(const struct manager *m)
+{
+	struct platform_facts f = { .simulated = snp_dev_is_simulated(m->dev) };
+	struct snp_policy_pins pins = {};
+	json_object *o = json_object_new_object();
+	char sentence[512];
+	static const uint8_t zero[64];
+
+	platform_probe("/", &f);
+	/* The path vhsmd's device layer takes, not only what exists. */
+	f.configfs_tsm = strcmp(snp_dev_report_path(m->dev), "configfs-tsm") == 0;
+	if (m->policy)
+		snp_policy_get_pins(m->policy, &pins);
+	f.owner = pins.measurement_owner;
+	if (m->attest.report_valid) {
+		f.have_report = true;
+		f.vmpl = m->attest.report.vmpl;
+		f.vlek = snp_report_signing_key(&m->attest.report) == SNP_SIGNING_KEY_VLEK;
+		f.chip_id_masked = memcmp(m->attest.report.chip_id, zero, sizeof(zero)) == 0;
+	}
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "report_path", json_object_new_string(platform_report_path(&f)));
+	json_object_object_add(o, "sev_guest", json_object_new_boolean(f.sev_guest));
+	json_object_object_add(o, "configfs_tsm", json_object_new_boolean(f.configfs_tsm));
+	json_object_object_add(o, "vtpm", json_object_new_boolean(f.vtpm));
+	json_object_object_add(o, "sysfs_vmpl", f.sysfs_vmpl >= 0 ?
+				json_object_new_int64(f.sysfs_vmpl) : NULL);
+	json_object_object_add(o, "vmpl", f.have_report ? json_object_new_int64(f.vmpl) : NULL);
+	json_object_object_add(o, "signer", f.have_report ?
+				json_object_new_string(f.vlek ? "vlek" : "vcek") : NULL);
+	json_object_object_add(o, "chip_id_masked", f.have_report ?
+				json_object_new_boolean(f.chip_id_masked) : NULL);
+	json_object_object_add(o, "chip_key_masked", f.have_report ?
+				json_object_new_boolean(m->attest.report.signer_info &
+							SNP_SIGNER_MASK_CHIP_KEY) : NULL);
+	json_object_object_add(o, "measurement_owner", json_object_new_string(
+				f.owner == SNP_MEASUREMENT_OWNER_PROVIDER ? "provider" : "tenant"));
+	json_object_object_add(o, "certificates", json_object_new_string(m->attest.collateral));
+	json_object_object_add(o, "protection", json_object_new_string(
+				platform_protection(&f, sentence, sizeof(sentence))));
 	return o;
 }
 
@@ -174,6 +221,7 @@ int op_status(struct op_ctx *c)
 		json_object_object_add(o, "report_requests",
 				       json_object_new_int64((int64_t)m->n_reports));
 	json_object_object_add(o, "attestation", attest_json(&m->attest));
+	json_object_object_add(o, "platform", platform_json(m));
 	/* The audit log's size and sequence numbers count every operation: administrators only. */
 	if (m->audit && c->peer->admin)
 		json_object_object_add(o, "audit", audit_json(m->audit));

@@ -18,7 +18,11 @@ static int derive_key(struct manager *m, const struct seal_params *p, uint8_t *k
 
 	seal_key_request(p, &kr);
 	r = snp_dev_get_derived_key(m->dev, &kr, key, &st);
-	if (r == -EREMOTEIO)
+	if (r == -EREMOTEIO && p->vmpl < snp_dev_running_vmpl(m->dev))
+		snprintf(why, whylen, "firmware refused the sealing key (status %s): sealed at VMPL "
+			 "%u, this guest runs at VMPL %u and cannot derive a more privileged VMPL's key",
+			 snp_fw_status_name(st.msg_status), p->vmpl, snp_dev_running_vmpl(m->dev));
+	else if (r == -EREMOTEIO)
 		snprintf(why, whylen, "firmware refused the sealing key (status %s): the TCB or "
 			 "guest SVN the key was sealed at is above this CVM's (rollback?)",
 			 snp_fw_status_name(st.msg_status));

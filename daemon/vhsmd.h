@@ -53,6 +53,7 @@ struct attest_state {
 	enum snp_product product;
 	char failures[512];       /* comma-separated failed checks and policy rules */
 	char error[512];          /* device error or invalid policy: why no report was evaluated */
+	char collateral[192];     /* where the certificates and the CRL came from */
 	size_t n_findings;        /* each failed check or rule with its reported vs required value */
 	struct attest_finding {
 		char check[40];   /* verifier check or policy rule name */
@@ -149,6 +150,7 @@ struct manager {
 	char *state_dir;
 	int state_fd;        /* O_PATH|O_DIRECTORY of state_dir */
 	char *device_spec;
+	char *collateral_dir; /* AMD certificates and CRLs cached (lib/collateral), or NULL */
 	struct snp_dev *dev;
 	char *policy_path;   /* the policy file watched: --policy or the default path */
 	bool policy_required; /* --policy given: a missing file is an error, not the default */

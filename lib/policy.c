@@ -58,6 +58,9 @@ struct snp_policy {
 	bool has_report_data;
 	uint8_t report_data[64];
 	enum snp_measurement_owner measurement_owner;
+	bool require_crl;                 /* no cached AMD CRL fails the gate */
+	bool refuse_provider_measured_seal; /* derived-key KEKs refused when the provider owns
+					     * the measurement (else: a warning) */
 	struct policy_list lists[_POLICY_LIST_MAX];
 };
 
@@ -392,6 +395,21 @@ static int parse_measurement_owner(struct json_object *v, enum snp_measurement_o
 	return 0;
 }
 
+/* "warn" (default) or "refuse": a derived-key KEK where the provider owns the measurement. */
+static int parse_provider_sealing(struct json_object *v, bool *ret, char *err, size_t errlen)
+{
+	const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+
+	if (strcmp(s, "warn") == 0)
+		*ret = false;
+	else if (strcmp(s, "refuse") == 0)
+		*ret = true;
+	else
+		return fail(err, errlen, -EBADMSG,
+			    "provider_measured_sealing: expected \"warn\" or \"refuse\"");
+	return 0;
+}
+
 enum member_kind {
 	MEMBER_VERSION,
 	MEMBER_BOOL,
@@ -404,6 +422,7 @@ enum member_kind {
 	MEMBER_LIST,
 	MEMBER_REPORT_DATA,
 	MEMBER_MEASUREMENT_OWNER,
+	MEMBER_PROVIDER_SEALING,
 };
 
 static const struct member {
@@ -436,6 +455,8 @@ static const struct member {
 	{ "chip_ids", MEMBER_LIST, 0, POLICY_LIST_CHIP_ID },
 	{ "report_data", MEMBER_REPORT_DATA, 0, 0 },
 	{ "measurement_owner", MEMBER_MEASUREMENT_OWNER, 0, 0 },
+	{ "require_crl", MEMBER_BOOL, offsetof(struct snp_policy, require_crl), 0 },
+	{ "provider_measured_sealing", MEMBER_PROVIDER_SEALING, 0, 0 },
 };
 
 static int parse_member(struct snp_policy *p, const struct member *m, struct json_object *v,
@@ -474,6 +495,8 @@ static int parse_member(struct snp_policy *p, const struct member *m, struct jso
 		return r;
 	case MEMBER_MEASUREMENT_OWNER:
 		return parse_measurement_owner(v, &p->measurement_owner, err, errlen);
+	case MEMBER_PROVIDER_SEALING:
+		return parse_provider_sealing(v, &p->refuse_provider_measured_seal, err, errlen);
 	}
 	return -EINVAL;
 }
@@ -565,6 +588,8 @@ void snp_policy_get_pins(const struct snp_policy *p, struct snp_policy_pins *ret
 		.has_vmpl = p->has_vmpl,
 		.vmpl = p->vmpl,
 		.measurement_owner = p->measurement_owner,
+		.require_crl = p->require_crl,
+		.refuse_provider_measured_seal = p->refuse_provider_measured_seal,
 	};
 }
 
@@ -595,7 +620,8 @@ struct snp_policy *snp_policy_free(struct snp_policy *p)
  *   u8 has_report_data, 64 bytes report_data (zero when absent),
  *   and only when measurement_owner is "provider": the bytes "measurement_owner=provider"
  *   (so that every policy without the member keeps the digest it had before the member
- *   existed).
+ *   existed); likewise "require_crl" when require_crl is true and
+ *   "provider_measured_sealing=refuse" when that member is "refuse".
  * An absent member and the member at its default are the same policy and serialise alike.
  */
 #define POLICY_DIGEST_TAG "vhsm-policy"
@@ -653,6 +679,10 @@ void snp_policy_digest(const struct snp_policy *p, uint8_t out[static 32])
 	ok = ok && EVP_DigestUpdate(ctx, rd, sizeof(rd));
 	if (p->measurement_owner == SNP_MEASUREMENT_OWNER_PROVIDER)
 		ok = ok && EVP_DigestUpdate(ctx, "measurement_owner=provider", 26);
+	if (p->require_crl)
+		ok = ok && EVP_DigestUpdate(ctx, "require_crl", 11);
+	if (p->refuse_provider_measured_seal)
+		ok = ok && EVP_DigestUpdate(ctx, "provider_measured_sealing=refuse", 32);
 	ok = ok && EVP_DigestFinal_ex(ctx, out, &n) &&
 	     n == 32;
 	EVP_MD_CTX_free(ctx);
@@ -872,6 +902,11 @@ int snp_policy_to_json(const struct snp_policy *p, struct json_object **ret)
 	}
 	if (p->measurement_owner == SNP_MEASUREMENT_OWNER_PROVIDER)
 		json_object_object_add(o, "measurement_owner", json_object_new_string("provider"));
+	if (p->require_crl)
+		json_object_object_add(o, "require_crl", json_object_new_boolean(true));
+	if (p->refuse_provider_measured_seal)
+		json_object_object_add(o, "provider_measured_sealing",
+				       json_object_new_string("refuse"));
 	*ret = TAKE_PTR(o);
 	return 0;
 }

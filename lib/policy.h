@@ -29,6 +29,10 @@
  *     "report_data": "<128 hex>",              exact REPORT_DATA (rarely useful; for tests)
  *     "measurement_owner": "tenant"            or "provider": who decides what MEASUREMENT
  *                                              covers (default tenant; not a report rule)
+ *     "require_crl": false,                    true: attestation fails without a cached AMD
+ *                                              CRL (a revoking CRL always fails it)
+ *     "provider_measured_sealing": "warn"      or "refuse": kek create with the derived-key
+ *                                              profile where measurement_owner is "provider"
  *   }
  */
 #pragma once
@@ -116,6 +120,8 @@ struct snp_policy_pins {
 	bool has_vmpl;    /* "vmpl" present, with its value in vmpl */
 	uint32_t vmpl;
 	enum snp_measurement_owner measurement_owner;
+	bool require_crl;                   /* "require_crl": true */
+	bool refuse_provider_measured_seal; /* "provider_measured_sealing": "refuse" */
 };
 
 /* Fills *ret from p. Never fails. */

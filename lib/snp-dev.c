@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -42,6 +43,7 @@
 #undef snp_derived_key_resp
 #undef snp_ext_report_req
 
+#include "fileio.h"
 #include "log.h"
 #include "snp-dev.h"
 
@@ -106,6 +108,7 @@ struct snp_dev {
 	bool locked_out;
 	unsigned max_tries;
 	unsigned delay_ms;
+	char *tsm_root; /* configfs-tsm report directory tried first for reports, or NULL */
 };
 
 /* ---- wiping of request and response structs (cleanup handlers) ---- */
@@ -308,6 +311,32 @@ static int certs_grow(uint8_t **certs, size_t *len, uint32_t needed)
 	return 0;
 }
 
+/*
+ * A report from configfs-tsm when the device has a tsm root that exists: 0 with the report,
+ * -ENOENT when configfs-tsm is not there or serves another provider (use the ioctl), or
+ * -errno. A generation race is retried once.
+ */
+static int tsm_try(struct snp_dev *d, const uint8_t report_data[static 64], uint32_t vmpl,
+		   uint8_t ret_report[static SNP_REPORT_SIZE], uint8_t **ret_certs,
+		   size_t *ret_certs_len)
+{
+	int r = -ENOENT;
+
+	if (!d->tsm_root)
+		return -ENOENT;
+	for (int i = 0; i < 2; i++) {
+		r = snp_tsm_get_report(d->tsm_root, report_data, vmpl, ret_report, ret_certs,
+				       ret_certs_len);
+		if (r != -EAGAIN)
+			break;
+	}
+	if (r == -EOPNOTSUPP || r == -ENOTDIR)
+		r = -ENOENT;
+	if (r < 0 && r != -ENOENT)
+		vhsm_log_debug("snp: configfs-tsm report failed: %s", strerror(-r));
+	return r;
+}
+
 int snp_dev_get_ext_report(struct snp_dev *d, const uint8_t report_data[static 64],
 			   uint32_t vmpl, uint8_t ret_report[static SNP_REPORT_SIZE],
 			   uint8_t **ret_certs, size_t *ret_certs_len,
@@ -325,6 +354,9 @@ int snp_dev_get_ext_report(struct snp_dev *d, const uint8_t report_data[static 6
 		return r;
 	if (!report_data || !ret_report || !ret_certs || !ret_certs_len || vmpl > SNP_VMPL_MAX)
 		return -EINVAL;
+	r = tsm_try(d, report_data, vmpl, ret_report, ret_certs, ret_certs_len);
+	if (r != -ENOENT)
+		return r;
 	certs = calloc(1, certs_len);
 	if (!certs)
 		return -ENOMEM;
@@ -422,13 +454,53 @@ struct snp_dev *snp_dev_close(struct snp_dev *d)
 	/* After ops->close: ops and ctx live in the module. */
 	if (d->module)
 		dlclose(d->module);
+	free(d->tsm_root);
 	free(d);
 	return NULL;
+}
+
+int snp_dev_set_tsm_root(struct snp_dev *d, const char *root)
+{
+	char *copy = NULL;
+
+	if (!d)
+		return -EINVAL;
+	if (root && !(copy = strdup(root)))
+		return -ENOMEM;
+	free(d->tsm_root);
+	d->tsm_root = copy;
+	return 0;
+}
+
+
+uint32_t snp_dev_running_vmpl(const struct snp_dev *d)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = 0;
+
+	if (d && d->ops->running_vmpl) {
+		int v = d->ops->running_vmpl(d->ctx);
+		if (v >= 0 && (uint32_t)v <= SNP_VMPL_MAX)
+			return (uint32_t)v;
+	}
+	if (fileio_read_all("/sys/devices/system/cpu/sev/vmpl", 16, &buf, &len) < 0 || len == 0 ||
+	    buf[0] < '0' || buf[0] > '3')
+		return 0;
+	return (uint32_t)(buf[0] - '0');
 }
 
 bool snp_dev_is_simulated(const struct snp_dev *d)
 {
 	return d && d->ops->simulated;
+}
+
+const char *snp_dev_report_path(const struct snp_dev *d)
+{
+	struct stat st;
+
+	if (d && d->tsm_root && stat(d->tsm_root, &st) == 0 && S_ISDIR(st.st_mode))
+		return "configfs-tsm";
+	return snp_dev_name(d);
 }
 
 const char *snp_dev_name(const struct snp_dev *d)
@@ -472,9 +544,14 @@ static int kernel_guest_request(void *ctx, enum snp_ioctl_nr nr, struct snp_gues
 	default:
 		return -EINVAL;
 	}
-	if (ioctl(k->fd, req, io) < 0)
-		return negative_errno();
-	return 0;
+	/* One guest request at a time across every process that opened the device: a request
+	 * that fails mid-way for another reason than BUSY disables the VMPCK. */
+	while (flock(k->fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return negative_errno();
+	int r = ioctl(k->fd, req, io) < 0 ? negative_errno() : 0;
+	(void)flock(k->fd, LOCK_UN);
+	return r;
 }
 
 static void kernel_close(void *ctx)
@@ -498,7 +575,9 @@ static int kernel_open(const char *path, struct snp_dev **ret)
 {
 	_cleanup_close_ int fd = -EBADF;
 	struct kernel_ctx *k;
+	struct snp_dev *d;
 	struct stat s;
+	int r;
 
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
@@ -512,7 +591,17 @@ static int kernel_open(const char *path, struct snp_dev **ret)
 	if (!k)
 		return -ENOMEM;
 	k->fd = TAKE_FD(fd);
-	return snp_dev_open_transport(&kernel_ops, k, ret);
+	r = snp_dev_open_transport(&kernel_ops, k, &d);
+	if (r < 0)
+		return r;
+	/* Reports come from configfs-tsm where the kernel has it (Linux 6.7). */
+	r = snp_dev_set_tsm_root(d, TSM_REPORT_ROOT_DEFAULT);
+	if (r < 0) {
+		snp_dev_close(d);
+		return r;
+	}
+	*ret = d;
+	return 0;
 }
 
 /*
@@ -620,255 +709,4 @@ const char *snp_fw_status_name(uint32_t status)
 	default:
 		return "UNKNOWN";
 	}
-}
-
-/* ---- configfs-tsm ---- */
-#define TSM_PROVIDER "sev_guest"
-#define TSM_SMALL_ATTR 64
-
-/*
- * Reads attribute name below dfd into buf (at most cap bytes). Returns 0 and the length, or
- * -EMSGSIZE when the attribute holds more than cap bytes, or -errno.
- */
-static int tsm_read_attr(int dfd, const char *name, uint8_t *buf, size_t cap, size_t *ret_len)
-{
-	_cleanup_close_ int fd = -EBADF;
-	size_t len = 0;
-
-	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return negative_errno();
-	for (;;) {
-		uint8_t extra;
-		ssize_t n;
-
-		/* Once full, one more byte tells "exactly cap" from "too long". */
-		if (len < cap)
-			n = read(fd, buf + len, cap - len);
-		else
-			n = read(fd, &extra, 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return negative_errno();
-		if (n == 0)
-			break;
-		if (len >= cap)
-			return -EMSGSIZE;
-		len += (size_t)n;
-	}
-	*ret_len = len;
-	return 0;
-}
-
-/* Reads a short text attribute, without its trailing newline, as a C string. */
-static int tsm_read_text(int dfd, const char *name, char buf[static TSM_SMALL_ATTR])
-{
-	size_t len = 0;
-	int r;
-
-	r = tsm_read_attr(dfd, name, (uint8_t *)buf, TSM_SMALL_ATTR - 1, &len);
-	if (r < 0)
-		return r;
-	if (len > 0 && buf[len - 1] == '\n')
-		len--;
-	buf[len] = '\0';
-	if (memchr(buf, '\0', len))
-		return -EBADMSG;
-	return 0;
-}
-
-/*
- * Writes an attribute in a single write(). configfs hands binary attributes (inblob) to the
- * provider when the file is closed, so the close is part of the write.
- */
-static int tsm_write_attr(int dfd, const char *name, const void *data, size_t len)
-{
-	ssize_t n;
-	int fd, r = 0;
-
-	fd = openat(dfd, name, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return negative_errno();
-	do
-		n = write(fd, data, len);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		r = negative_errno();
-	else if ((size_t)n != len)
-		r = -EIO;
-	if (close(fd) < 0 && r == 0 && errno != EINTR)
-		r = negative_errno();
-	return r;
-}
-
-static int tsm_read_generation(int dfd, uint64_t *ret)
-{
-	char buf[TSM_SMALL_ATTR], *end;
-	unsigned long long v;
-	int r;
-
-	r = tsm_read_text(dfd, "generation", buf);
-	if (r < 0)
-		return r;
-	if (buf[0] < '0' || buf[0] > '9')
-		return -EBADMSG;
-	errno = 0;
-	v = strtoull(buf, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -EBADMSG;
-	*ret = v;
-	return 0;
-}
-
-static int tsm_check_provider(int dfd)
-{
-	char buf[TSM_SMALL_ATTR];
-	int r;
-
-	r = tsm_read_text(dfd, "provider", buf);
-	if (r == -ENOENT) /* not a configfs-tsm report directory */
-		return -ENOENT;
-	if (r == -EMSGSIZE || r == -EBADMSG)
-		return -EOPNOTSUPP;
-	if (r < 0)
-		return r;
-	if (strcmp(buf, TSM_PROVIDER) != 0) {
-		vhsm_log_debug("snp: configfs-tsm provider is %.32s, not " TSM_PROVIDER, buf);
-		return -EOPNOTSUPP;
-	}
-	return 0;
-}
-
-static int tsm_write_privlevel(int dfd, uint32_t vmpl)
-{
-	char buf[16];
-	int r, n;
-
-	n = snprintf(buf, sizeof(buf), "%" PRIu32 "\n", vmpl);
-	r = tsm_write_attr(dfd, "privlevel", buf, (size_t)n);
-	/* Without privlevel every report is at the floor; fine only when VMPL 0 was asked. */
-	if (r == -ENOENT)
-		return vmpl == 0 ? 0 : -EOPNOTSUPP;
-	return r;
-}
-
-/* Creates a report entry below rootfd with a name no other process or thread uses. */
-static int tsm_make_entry(int rootfd, char *name, size_t size)
-{
-	static unsigned counter;
-
-	for (unsigned i = 0; i < 8; i++) {
-		unsigned c = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
-		uint32_t rnd = 0;
-
-		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-			rnd = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)&rnd;
-		snprintf(name, size, "vhsm-%ld-%u-%08" PRIx32, (long)getpid(), c, rnd);
-		if (mkdirat(rootfd, name, 0700) == 0)
-			return 0;
-		if (errno != EEXIST)
-			return negative_errno();
-	}
-	return -EEXIST;
-}
-
-struct tsm_result {
-	uint8_t report[SNP_REPORT_SIZE];
-	uint8_t *certs;
-	size_t certs_len;
-};
-
-static int tsm_entry_report(int dfd, const uint8_t report_data[static 64], uint32_t vmpl,
-			    struct tsm_result *res)
-{
-	uint64_t gen, gen2;
-	size_t len;
-	int r;
-
-	r = tsm_check_provider(dfd);
-	if (r < 0)
-		return r;
-	r = tsm_write_privlevel(dfd, vmpl);
-	if (r < 0)
-		return r;
-	/* sev_guest insists on exactly 64 bytes. */
-	r = tsm_write_attr(dfd, "inblob", report_data, 64);
-	if (r < 0)
-		return r;
-	r = tsm_read_generation(dfd, &gen);
-	if (r < 0)
-		return r;
-	/* Reading outblob makes the report; it is the bare ATTESTATION_REPORT. */
-	r = tsm_read_attr(dfd, "outblob", res->report, SNP_REPORT_SIZE, &len);
-	if (r == -EMSGSIZE || (r >= 0 && len != SNP_REPORT_SIZE))
-		return -EBADMSG;
-	if (r < 0)
-		return r;
-	res->certs = malloc(SNP_CERTS_MAX);
-	if (!res->certs)
-		return -ENOMEM;
-	r = tsm_read_attr(dfd, "auxblob", res->certs, SNP_CERTS_MAX, &res->certs_len);
-	if (r == -ENOENT) /* providers without certificates */
-		res->certs_len = 0, r = 0;
-	if (r < 0)
-		return r;
-	r = tsm_read_generation(dfd, &gen2);
-	if (r < 0)
-		return r;
-	if (gen2 != gen) {
-		vhsm_log_debug("snp: configfs-tsm entry changed while reading (generation %" PRIu64
-			       " -> %" PRIu64 ")",
-			       gen, gen2);
-		return -EAGAIN;
-	}
-	return 0;
-}
-
-int snp_tsm_get_report(const char *root, const uint8_t report_data[static 64], uint32_t vmpl,
-		       uint8_t ret_report[static SNP_REPORT_SIZE], uint8_t **ret_certs,
-		       size_t *ret_certs_len)
-{
-	_cleanup_close_ int rootfd = -EBADF, dfd = -EBADF;
-	struct tsm_result res = {};
-	char name[64];
-	uint8_t *certs;
-	int r;
-
-	if (!root || !report_data || !ret_report || !ret_certs || !ret_certs_len ||
-	    vmpl > SNP_VMPL_MAX)
-		return -EINVAL;
-	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return negative_errno();
-	r = tsm_make_entry(rootfd, name, sizeof(name));
-	if (r < 0)
-		return r;
-
-	dfd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		r = negative_errno();
-	else
-		r = tsm_entry_report(dfd, report_data, vmpl, &res);
-	if (dfd >= 0)
-		close(TAKE_FD(dfd));
-	/* configfs removes the attributes with the entry. */
-	if (unlinkat(rootfd, name, AT_REMOVEDIR) < 0)
-		vhsm_log_debug("snp: cannot remove configfs-tsm entry %s: %s", name,
-			       strerror(errno));
-	if (r < 0) {
-		free(res.certs);
-		return r;
-	}
-
-	/* Hand out only what was read; an empty table keeps a non-NULL buffer. */
-	certs = realloc(res.certs, res.certs_len ? res.certs_len : 1);
-	if (!certs) {
-		free(res.certs);
-		return -ENOMEM;
-	}
-	memcpy(ret_report, res.report, SNP_REPORT_SIZE);
-	*ret_certs = certs;
-	*ret_certs_len = res.certs_len;
-	return 0;
 }

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "macro.h"
 #include "snp-abi.h"
+#include "tsm-report.h"
 
 struct snp_status {
 	uint32_t msg_status; /* STATUS field of MSG_*_RSP; 0 = success */
@@ -42,6 +43,9 @@ struct snp_transport_ops {
 	bool simulated;    /* evidence is not AMD-signed */
 	int (*guest_request)(void *ctx, enum snp_ioctl_nr nr, struct snp_guest_request *io);
 	void (*close)(void *ctx);
+	/* The VMPL the guest runs at (0..3), or -errno when unknown; NULL: see
+	 * snp_dev_running_vmpl(). */
+	int (*running_vmpl)(void *ctx);
 };
 
 struct snp_dev;
@@ -62,7 +66,25 @@ struct snp_dev *snp_dev_close(struct snp_dev *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct snp_dev *, snp_dev_close);
 
 bool snp_dev_is_simulated(const struct snp_dev *d);
+
+/*
+ * The configfs-tsm report directory snp_dev_get_ext_report() tries first (NULL: never): set to
+ * TSM_REPORT_ROOT_DEFAULT for /dev/sev-guest, NULL for other transports; tests point it at a
+ * fake tree. Where it does not exist or serves another provider the ioctl is used. Returns 0,
+ * -EINVAL or -ENOMEM.
+ */
+int snp_dev_set_tsm_root(struct snp_dev *d, const char *root) _wur_;
+/* "configfs-tsm" when reports come from configfs-tsm, else the transport's name. */
+const char *snp_dev_report_path(const struct snp_dev *d);
 const char *snp_dev_name(const struct snp_dev *d);
+/*
+ * The VMPL this guest runs at, which every report and key request must name (the firmware
+ * refuses a more privileged one): the transport's answer (the simulator's VMPL mode), else
+ * /sys/devices/system/cpu/sev/vmpl (Linux 6.11), else 0 (older kernels run guests at VMPL 0
+ * only). Never fails.
+ */
+uint32_t snp_dev_running_vmpl(const struct snp_dev *d);
+
 /* True once the device returned ENOTTY (VMPCK disabled): no request is sent after that. */
 bool snp_dev_locked_out(const struct snp_dev *d);
 
@@ -82,7 +104,8 @@ int snp_dev_get_report(struct snp_dev *d, const uint8_t report_data[static 64], 
 		       struct snp_status *ret_status) _wur_;
 
 /*
- * Extended report: the report plus the host's certificate table, growing the buffer when the
+ * Extended report: the report plus the host's certificate table, from configfs-tsm where the
+ * device's tsm root exists (snp_dev_set_tsm_root), else the ioctl, growing the buffer when the
  * host says it is too small (bounded by SNP_CERTS_MAX). *ret_certs is malloc'ed (may be an
  * empty, all-zero table); the caller frees it.
  */
@@ -106,15 +129,6 @@ struct snp_key_request {
  */
 int snp_dev_get_derived_key(struct snp_dev *d, const struct snp_key_request *req,
 			    uint8_t ret_key[static 32], struct snp_status *ret_status) _wur_;
-
-/*
- * configfs-tsm report (Linux >= 6.7) below root (normally /sys/kernel/config/tsm/report):
- * a report (outblob) and the certificate table (auxblob, may be empty). Returns -ENOENT when
- * configfs-tsm is not there, -EOPNOTSUPP for another provider, -EAGAIN on a generation race.
- */
-int snp_tsm_get_report(const char *root, const uint8_t report_data[static 64], uint32_t vmpl,
-		       uint8_t ret_report[static SNP_REPORT_SIZE], uint8_t **ret_certs,
-		       size_t *ret_certs_len) _wur_;
 
 /* Human-readable name of a firmware status code ("INVALID_PARAM"), or "UNKNOWN". */
 const char *snp_fw_status_name(uint32_t status);

@@ -296,6 +296,8 @@ static void put_state(struct json_out *o, const struct sim_state *s)
 	put_bool(o, "author_key_en", s->author_key_en);
 	put_int(o, "guest_svn", s->guest_svn);
 	put_int(o, "vmpck_vmpl", s->vmpck_vmpl);
+	if (s->host_certs_none)
+		put_str(o, "host_certs", "none");
 	put_tcb(o, "current_tcb", &s->current_tcb);
 	put_tcb(o, "committed_tcb", &s->committed_tcb);
 	put_tcb(o, "launch_tcb", &s->launch_tcb);
@@ -385,7 +387,8 @@ static const char *const state_keys[] = {
 	"guest_svn", "vmpck_vmpl", "current_tcb", "committed_tcb", "launch_tcb", "reported_tcb",
 	"firmware_current", "firmware_committed", "platform_info", "cpuid_family", "cpuid_model",
 	"cpuid_stepping", "report_version", "launch_mit_vector", "current_mit_vector",
-	"report_id", "report_id_ma", "ark_key", "ark_cert", "ask_key", "ask_cert", "faults", NULL,
+	"report_id", "report_id_ma", "ark_key", "ark_cert", "ask_key", "ask_cert", "faults",
+	"host_certs", NULL,
 };
 static const char *const tcb_keys[] = { "fmc", "bl", "tee", "snp", "ucode", NULL };
 static const char *const fw_keys[] = { "major", "minor", "build", NULL };
@@ -650,6 +653,12 @@ static int get_launch(struct json_object *o, struct sim_state *s)
 		r = get_uint(o, "guest_svn", UINT32_MAX, &s->guest_svn);
 	if (r >= 0)
 		r = get_uint(o, "vmpck_vmpl", SIM_VMPL_MAX, &s->vmpck_vmpl);
+	if (r >= 0 && json_object_object_get_ex(o, "host_certs", NULL)) {
+		struct json_object *v = get_typed(o, "host_certs", json_type_string);
+		if (!v || strcmp(json_object_get_string(v), "none") != 0)
+			return -EBADMSG;
+		s->host_certs_none = true;
+	}
 	return r;
 }
 

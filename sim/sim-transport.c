@@ -47,7 +47,7 @@ static int loaded_load(const char *path, struct sim_loaded *ret)
 	r = sim_state_load(path, &l.state);
 	if (r >= 0)
 		r = sim_keys_load(l.state, &l.keys);
-	if (r >= 0)
+	if (r >= 0 && !l.state->host_certs_none)
 		r = sim_cert_table(l.keys, &l.table, &l.table_len);
 	if (r < 0) {
 		loaded_done(&l);
@@ -211,7 +211,8 @@ static int do_ext_report(struct sim_ctx *c, const struct snp_ext_report_req *req
 			io->exitinfo2 = (uint64_t)SNP_VMM_ERR_INVALID_LEN << 32;
 			return -EIO;
 		}
-		memcpy(user_ptr(req->certs_address), c->cur.table, c->cur.table_len);
+		if (c->cur.table_len) /* a bare-metal host (--host-certs none) has no table */
+			memcpy(user_ptr(req->certs_address), c->cur.table, c->cur.table_len);
 		memset((uint8_t *)user_ptr(req->certs_address) + c->cur.table_len, 0,
 		       req->certs_len - c->cur.table_len);
 	}
@@ -300,11 +301,21 @@ static void sim_close(void *ctx)
 	free(c);
 }
 
+/* The VMPL of the VMPCK the simulated guest driver uses: the VMPL it runs at. */
+static int sim_running_vmpl(void *ctx)
+{
+	struct sim_ctx *c = ctx;
+
+	ctx_refresh(c);
+	return c->cur.state ? (int)c->cur.state->vmpck_vmpl : -ENODEV;
+}
+
 static const struct snp_transport_ops sim_ops = {
 	.name = "simulator",
 	.simulated = true,
 	.guest_request = sim_guest_request,
 	.close = sim_close,
+	.running_vmpl = sim_running_vmpl,
 };
 
 _public_ int vhsm_snp_sim_open(const char *state_file, const struct snp_transport_ops **ret_ops,

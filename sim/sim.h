@@ -66,6 +66,7 @@ struct sim_state {
 	bool author_key_en;
 	uint32_t guest_svn;  /* launch guest SVN (ID block) */
 	uint32_t vmpck_vmpl; /* VMPL of the VMPCK the guest driver uses */
+	bool host_certs_none; /* the host sends an empty certificate table (bare metal) */
 	/* platform */
 	struct snp_tcb current_tcb, committed_tcb, launch_tcb;
 	bool reported_tcb_set; /* else REPORTED_TCB = COMMITTED_TCB */

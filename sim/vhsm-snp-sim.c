@@ -173,6 +173,7 @@ enum {
 	OPT_AUTHOR_KEY_DIGEST,
 	OPT_GUEST_SVN,
 	OPT_VMPL,
+	OPT_HOST_CERTS,
 	OPT_REPORT_VERSION,
 	OPT_PLATFORM_INFO,
 	OPT_CHIP_ID,
@@ -208,6 +209,7 @@ enum {
 	{ "author-key-digest", required_argument, NULL, OPT_AUTHOR_KEY_DIGEST }, \
 	{ "guest-svn", required_argument, NULL, OPT_GUEST_SVN }, \
 	{ "vmpl", required_argument, NULL, OPT_VMPL }, \
+	{ "host-certs", required_argument, NULL, OPT_HOST_CERTS }, \
 	{ "report-version", required_argument, NULL, OPT_REPORT_VERSION }, \
 	{ "platform-info", required_argument, NULL, OPT_PLATFORM_INFO }, \
 	{ "tcb", required_argument, NULL, OPT_TCB }, \
@@ -294,6 +296,17 @@ static int apply_launch(struct sim_state *s, const struct edit_opts *o)
 		r = apply_u32(o, OPT_GUEST_SVN, "guest-svn", UINT32_MAX, &s->guest_svn);
 	if (r >= 0)
 		r = apply_u32(o, OPT_VMPL, "vmpl", SIM_VMPL_MAX, &s->vmpck_vmpl);
+	if (r >= 0 && o->val[OPT_HOST_CERTS]) {
+		/* "none": a bare-metal host's empty certificate table */
+		if (strcmp(o->val[OPT_HOST_CERTS], "none") == 0)
+			s->host_certs_none = true;
+		else if (strcmp(o->val[OPT_HOST_CERTS], "all") == 0)
+			s->host_certs_none = false;
+		else {
+			err_msg("--host-certs: all or none expected");
+			r = -EINVAL;
+		}
+	}
 	return r;
 }
 
@@ -485,6 +498,7 @@ static const char init_usage[] =
 	"Usage: " PROG " init FILE [PRODUCT | --product milan|genoa|turin] [--measurement HEX]\n"
 	"        [--policy HEX] [--family-id HEX] [--image-id HEX] [--host-data HEX]\n"
 	"        [--id-key-digest HEX] [--author-key-digest HEX] [--guest-svn N] [--vmpl N]\n"
+	"        [--host-certs all|none]\n"
 	"        [--tcb bl=N,tee=N,snp=N,ucode=N[,fmc=N]] [--report-version 2|3|5]\n"
 	"        [--platform-info HEX] [--chip-id HEX] [--ca OTHER_STATE] [--force]\n"
 	"Creates a simulated chip and guest launch. Without --ca, a new simulated ARK and ASK\n"
@@ -572,11 +586,12 @@ static const char set_usage[] =
 	"        [--measurement HEX] [--policy HEX] [--family-id HEX] [--image-id HEX]\n"
 	"        [--host-data HEX] [--id-key-digest HEX] [--author-key-digest HEX]\n"
 	"        [--guest-svn N] [--vmpl N] [--report-version 2|3|5] [--platform-info HEX]\n"
-	"        [--cpuid FAM/MOD/STEP]\n"
+	"        [--cpuid FAM/MOD/STEP] [--host-certs all|none]\n"
 	"T is bl=N,tee=N,snp=N,ucode=N[,fmc=N]; unnamed components keep their values.\n"
 	"--tcb updates the current and committed TCB (a committed firmware update); the\n"
 	"reported TCB, and with it the VCEK, follow the committed TCB unless --reported-tcb\n"
-	"pins it.\n";
+	"pins it. --host-certs none: the host supplies no certificates with the extended\n"
+	"report (a bare-metal host without certificate support).\n";
 
 static int verb_set(int argc, char **argv)
 {

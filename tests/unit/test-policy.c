@@ -923,6 +923,42 @@ TEST(policy_measurement_owner_and_pins)
 	ASSERT_TRUE(bad == NULL);
 }
 
+static void roundtrip(const char *json);
+
+TEST(policy_require_crl_and_provider_sealing)
+{
+	_cleanup_(snp_policy_freep) struct snp_policy *p = NULL, *d = NULL;
+	struct snp_policy_pins pins;
+	uint8_t d0[32], d1[32], d2[32], d3[32], d4[32];
+
+	ASSERT_EQ(parse("{}", &d), 0);
+	snp_policy_get_pins(d, &pins);
+	ASSERT_FALSE(pins.require_crl || pins.refuse_provider_measured_seal);
+	ASSERT_EQ(parse("{\"require_crl\":true,\"provider_measured_sealing\":\"refuse\"}", &p), 0);
+	snp_policy_get_pins(p, &pins);
+	ASSERT_TRUE(pins.require_crl && pins.refuse_provider_measured_seal);
+
+	/* Defaults digest as the policy without the member (sealed blobs keep their digest);
+	 * the non-defaults are other policies. */
+	digest_of("{}", d0);
+	digest_of("{\"require_crl\":false,\"provider_measured_sealing\":\"warn\"}", d1);
+	digest_of("{\"require_crl\":true}", d2);
+	digest_of("{\"provider_measured_sealing\":\"refuse\"}", d3);
+	digest_of("{\"require_crl\":true,\"provider_measured_sealing\":\"refuse\"}", d4);
+	ASSERT_MEMEQ(d0, d1, 32);
+	ASSERT_MEMNE(d0, d2, 32);
+	ASSERT_MEMNE(d0, d3, 32);
+	ASSERT_MEMNE(d2, d3, 32);
+	ASSERT_MEMNE(d2, d4, 32);
+	roundtrip("{\"require_crl\":true,\"provider_measured_sealing\":\"refuse\"}");
+
+	struct snp_policy *bad = NULL;
+	ASSERT_EQ(parse("{\"require_crl\":1}", &bad), -EBADMSG);
+	ASSERT_EQ(parse("{\"provider_measured_sealing\":\"maybe\"}", &bad), -EBADMSG);
+	ASSERT_EQ(parse("{\"provider_measured_sealing\":true}", &bad), -EBADMSG);
+	ASSERT_TRUE(bad == NULL);
+}
+
 /* The effective policy printed by `vhsmctl policy check` parses back to the same policy. */
 static void roundtrip(const char *json)
 {

@@ -642,6 +642,7 @@ static struct {
 	const char *provider;   /* NULL: no provider attribute */
 	const char *generation; /* NULL: "1\n" */
 	bool privlevel;
+	const char *privlevel_floor; /* NULL: no privlevel_floor attribute */
 	size_t outblob_len;
 	bool race; /* outblob is a FIFO; a writer thread bumps generation before feeding it */
 	bool no_auxblob;
@@ -738,6 +739,8 @@ static void tsm_populate(int dirfd, const char *name)
 	put_file(dfd, "inblob", NULL, 0);
 	if (tsm.privlevel)
 		put_file(dfd, "privlevel", NULL, 0);
+	if (tsm.privlevel_floor)
+		put_file(dfd, "privlevel_floor", tsm.privlevel_floor, strlen(tsm.privlevel_floor));
 	if (tsm.race) {
 		if (mkfifoat(dfd, "outblob", 0600) < 0)
 			abort();
@@ -1042,4 +1045,89 @@ TEST(snpdev_tsm_generation)
 	ASSERT_EQ(tsm_run(root, 0, report, &certs, &len), -EAGAIN);
 	ASSERT_TRUE(certs == NULL);
 	ASSERT_TRUE(dir_is_empty(root));
+}
+
+/* A guest at VMPL 2 (privlevel_floor 2) asking for VMPL 0 gets a report at its floor. */
+TEST(snpdev_tsm_privlevel_floor)
+{
+	_cleanup_(tsm_cleanup) bool guard = true;
+	const char *root = test_tmpdir();
+	_cleanup_free_ uint8_t *certs = NULL;
+	uint8_t report[SNP_REPORT_SIZE];
+	size_t len = 0;
+
+	(void)guard;
+	tsm_setup();
+	tsm.privlevel_floor = "2\n";
+	ASSERT_EQ(tsm_run(root, 0, report, &certs, &len), 0);
+	ASSERT_STREQ(tsm.privlevel_val, "2\n");
+	free(certs);
+	certs = NULL;
+	ASSERT_EQ(tsm_run(root, 3, report, &certs, &len), 0);
+	ASSERT_STREQ(tsm.privlevel_val, "3\n");
+	/* A malformed floor counts as none. */
+	free(certs);
+	certs = NULL;
+	tsm.privlevel_floor = "x\n";
+	ASSERT_EQ(tsm_run(root, 1, report, &certs, &len), 0);
+	ASSERT_STREQ(tsm.privlevel_val, "1\n");
+}
+
+/* The device layer takes reports from configfs-tsm where its root exists, else the ioctl. */
+TEST(snpdev_ext_report_prefers_configfs_tsm)
+{
+	_cleanup_(tsm_cleanup) bool guard = true;
+	struct fake f = {};
+	_cleanup_(snp_dev_closep) struct snp_dev *d = fake_open(&f);
+	const char *root = test_tmpdir();
+	_cleanup_free_ uint8_t *certs = NULL;
+	uint8_t data[64], report[SNP_REPORT_SIZE];
+	struct snp_status st = {};
+	size_t len = 0;
+
+	(void)guard;
+	ASSERT_TRUE(d);
+	fill_data(data);
+	tsm_setup();
+	ASSERT_STREQ(snp_dev_report_path(d), "fake");
+	ASSERT_EQ(snp_dev_set_tsm_root(d, root), 0);
+	ASSERT_STREQ(snp_dev_report_path(d), "configfs-tsm");
+	ASSERT_EQ(snp_dev_get_ext_report(d, data, 0, report, &certs, &len, &st), 0);
+	ASSERT_EQ(f.calls, 0);
+	ASSERT_EQ(tsm.mkdirs, 1);
+	ASSERT_EQ(tsm.inblob_len, 64);
+	ASSERT_MEMEQ(tsm.inblob, data, 64);
+	for (size_t i = 0; i < SNP_REPORT_SIZE; i++)
+		ASSERT_EQ(report[i], blob_byte(i));
+	ASSERT_EQ(len, 3000);
+	free(certs);
+	certs = NULL;
+
+	/* Another provider (e.g. tdx_guest): the ioctl. */
+	tsm.provider = "tdx_guest\n";
+	ASSERT_EQ(snp_dev_get_ext_report(d, data, 0, report, &certs, &len, &st), 0);
+	ASSERT_EQ(f.calls, 1);
+	ASSERT_EQ(f.nr, SNP_IOCTL_GET_EXT_REPORT);
+	free(certs);
+	certs = NULL;
+
+	/* No configfs-tsm (older kernel): the ioctl. */
+	char missing[PATH_MAX];
+	snprintf(missing, sizeof(missing), "%s/none", root);
+	ASSERT_EQ(snp_dev_set_tsm_root(d, missing), 0);
+	ASSERT_STREQ(snp_dev_report_path(d), "fake");
+	ASSERT_EQ(snp_dev_get_ext_report(d, data, 0, report, &certs, &len, &st), 0);
+	ASSERT_EQ(f.calls, 2);
+	free(certs);
+	certs = NULL;
+
+	/* A truncated outblob is an error, not a fallback to another source. */
+	ASSERT_EQ(snp_dev_set_tsm_root(d, root), 0);
+	tsm_setup();
+	tsm.outblob_len = 100;
+	ASSERT_EQ(snp_dev_get_ext_report(d, data, 0, report, &certs, &len, &st), -EBADMSG);
+	ASSERT_EQ(f.calls, 2);
+	ASSERT_TRUE(certs == NULL);
+	ASSERT_EQ(snp_dev_set_tsm_root(d, NULL), 0);
+	ASSERT_STREQ(snp_dev_report_path(d), "fake");
 }

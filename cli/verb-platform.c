@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vhsmctl platform: what this confidential VM offers (report path, VMPL, signer, masked chip
+ * ID, vTPM, where certificates come from) and what the sealing protects against here, as
+ * vhsmd sees it (lib/platform; docs/platforms.md).
+ */
+#include <json-c/json.h>
+#include <stdio.h>
+
+#include "client.h"
+#include "json-cleanup.h"
+#include "vhsmctl.h"
+
+/* A JSON member as text: the string, the integer, yes/no, or "unknown" for null/absent. */
+static const char *member_text(json_object *o, const char *k, char *buf, size_t len)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !v)
+		return "unknown";
+	if (json_object_is_type(v, json_type_boolean))
+		return json_object_get_boolean(v) ? "yes" : "no";
+	snprintf(buf, len, "%s", json_object_get_string(v));
+	return cli_esc(buf);
+}
+
+static void print_platform(json_object *p)
+{
+	char a[256], b[256], c[256];
+
+	printf("report path:       %s\n", member_text(p, "report_path", a, sizeof(a)));
+	printf("VMPL:              %s (report), %s (sysfs)\n", member_text(p, "vmpl", a, sizeof(a)),
+	       member_text(p, "sysfs_vmpl", b, sizeof(b)));
+	printf("signer:            %s, CHIP_ID masked: %s, chip key masked: %s\n",
+	       member_text(p, "signer", a, sizeof(a)), member_text(p, "chip_id_masked", b, sizeof(b)),
+	       member_text(p, "chip_key_masked", c, sizeof(c)));
+	printf("vTPM:              %s (an Azure HCL report is not read: no vTPM profile yet)\n",
+	       member_text(p, "vtpm", a, sizeof(a)));
+	printf("certificates:      %s\n", member_text(p, "certificates", a, sizeof(a)));
+	printf("measurement owner: %s (policy)\n", member_text(p, "measurement_owner", a, sizeof(a)));
+	printf("protection:        %s\n", member_text(p, "protection", a, sizeof(a)));
+}
+
+int verb_platform(int argc, char **argv)
+{
+	struct client_req req;
+	struct client_reply rep;
+	json_object *p;
+	int r = cli_simple_opts(argc, argv, "platform [--json]");
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (!cli_args_count(argc, 0, 0))
+		return EXIT_USAGE;
+	if (client_begin(&req, VHSM_OP_STATUS) < 0)
+		return EXIT_ERROR;
+	r = client_call_checked(&req, "platform", &rep);
+	if (r != EXIT_OK)
+		return r;
+	_cleanup_(json_object_putp) json_object *o = client_parse_json(&rep);
+	client_reply_done(&rep);
+	if (!o || !json_object_object_get_ex(o, "platform", &p) || !p) {
+		cli_error("platform: vhsmd's status has no platform description");
+		return EXIT_ERROR;
+	}
+	if (arg_json)
+		cli_print_json_object(p);
+	else
+		print_platform(p);
+	return EXIT_OK;
+}

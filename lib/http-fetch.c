@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Bounded HTTP(S) GET with libcurl (see http-fetch.h). */
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http-fetch.h"
+#include "log.h"
+
+struct body {
+	uint8_t *data;
+	size_t len, max;
+	bool too_big;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *userdata)
+{
+	struct body *b = userdata;
+	size_t add = size * n;
+
+	if (add > b->max - b->len) {
+		b->too_big = true;
+		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	uint8_t *d = realloc(b->data, b->len + add + 1);
+	if (!d)
+		return 0;
+	memcpy(d + b->len, p, add);
+	b->data = d;
+	b->len += add;
+	b->data[b->len] = '\0';
+	return add;
+}
+
+static int curl_errno(CURLcode c)
+{
+	switch (c) {
+	case CURLE_OPERATION_TIMEDOUT: return -ETIMEDOUT;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST: return -EHOSTUNREACH;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT: return -EINVAL;
+	default: return -EIO;
+	}
+}
+
+static void curl_easyp(CURL **c)
+{
+	if (*c)
+		curl_easy_cleanup(*c);
+}
+
+static void slistp(struct curl_slist **l)
+{
+	curl_slist_free_all(*l);
+}
+
+static int set_opts(CURL *c, const char *url, const struct http_fetch_opts *o, struct body *b,
+		    struct curl_slist **hdr)
+{
+	if (o->header && !(*hdr = curl_slist_append(NULL, o->header)))
+		return -ENOMEM;
+	bool ok = curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK &&
+		  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+		  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") == CURLE_OK &&
+		  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L) == CURLE_OK &&
+		  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L) == CURLE_OK &&
+		  curl_easy_setopt(c, CURLOPT_TIMEOUT, o->timeout_sec) == CURLE_OK &&
+		  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+		  curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes) ==
+			  CURLE_OK &&
+		  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
+		  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
+		  curl_easy_setopt(c, CURLOPT_USERAGENT, "vhsm/" VHSM_VERSION) == CURLE_OK &&
+		  curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdr) == CURLE_OK &&
+		  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data) == CURLE_OK &&
+		  curl_easy_setopt(c, CURLOPT_WRITEDATA, b) == CURLE_OK;
+	return ok ? 0 : -EINVAL;
+}
+
+int http_fetch(const char *url, const struct http_fetch_opts *o, uint8_t **ret_body,
+	       size_t *ret_len, long *ret_status, char *why, size_t whylen)
+{
+	_cleanup_(curl_easyp) CURL *c = NULL;
+	_cleanup_(slistp) struct curl_slist *hdr = NULL;
+	struct body b = { .max = o ? o->max_bytes : 0 };
+	long status = 0;
+	int r;
+
+	if (!url || !o || !ret_body || !ret_len || o->max_bytes == 0)
+		return -EINVAL;
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		if (why)
+			snprintf(why, whylen, "only http:// and https:// URLs are fetched");
+		return -EINVAL;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(c = curl_easy_init()))
+		return -ENOMEM;
+	r = set_opts(c, url, o, &b, &hdr);
+	if (r < 0)
+		return r;
+	CURLcode cr = curl_easy_perform(c);
+	(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (ret_status)
+		*ret_status = status;
+	if (cr != CURLE_OK) {
+		r = b.too_big || cr == CURLE_FILESIZE_EXCEEDED ? -EMSGSIZE : curl_errno(cr);
+		if (why)
+			snprintf(why, whylen, "%s", r == -EMSGSIZE ? "the answer is too large" :
+				 curl_easy_strerror(cr));
+	} else if (status != 200) {
+		r = status == 429 ? -EBUSY : status == 404 ? -ENOENT : -EPROTO;
+		if (why)
+			snprintf(why, whylen, "HTTP status %ld%s", status,
+				 status == 429 ? " (rate-limited: try again later)" : "");
+	}
+	if (r < 0) {
+		free(b.data);
+		return r;
+	}
+	if (!b.data && !(b.data = calloc(1, 1)))
+		return -ENOMEM;
+	*ret_body = b.data;
+	*ret_len = b.len;
+	return 0;
+}
