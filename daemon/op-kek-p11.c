@@ -6,6 +6,8 @@
  * dispatcher. The AES key is derived from the KEK version per mechanism (lib/p11-aes.h).
  * Encryption uses the newest version; decryption the requested one, or else tries each
  * version from the newest (both modes authenticate, so a wrong version only fails).
+ * GCM encryption takes the caller's IV, so it is also a decryption: encrypting zeros under the
+ * IV of someone else's ciphertext gives its keystream. It therefore needs wrap and unwrap.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,8 +19,18 @@
 #include "secmem.h"
 #include "store.h"
 
-/* Opens the KEK named in the request for op: ACL, enabled. */
-static int p11_kek_open(struct op_ctx *c, uint32_t op, struct kek_meta *meta, uint8_t **keys)
+/* The refusal of GCM encryption to a caller who may wrap but not unwrap. */
+static int gcm_refuse(struct op_ctx *c)
+{
+	(void)op_fail(c, -EPERM, "uid %u may not gcm-encrypt under KEK %s: with the caller's IV "
+		      "it can decrypt, so it needs unwrap as well as wrap",
+		      (unsigned)c->peer->uid, c->key);
+	return -EPERM;
+}
+
+/* Opens the KEK named in the request for op (and unwrap too when also_unwrap): ACL, enabled. */
+static int p11_kek_open(struct op_ctx *c, uint32_t op, bool also_unwrap, struct kek_meta *meta,
+			uint8_t **keys)
 {
 	struct seal_params p;
 	int r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
@@ -31,6 +43,12 @@ static int p11_kek_open(struct op_ctx *c, uint32_t op, struct kek_meta *meta, ui
 	r = kek_precheck(c, c->key, op);
 	if (r < 0)
 		return r;
+	if (also_unwrap && !c->peer->admin) {
+		/* The caller may wrap with this KEK (precheck): no oracle left to hide. */
+		r = store_read_meta(c->m, c->key, meta, NULL);
+		if (r < 0 || !acl_allows(meta, c->peer, ACL_OP_UNWRAP))
+			return gcm_refuse(c);
+	}
 	r = store_unseal(c->m, c->key, meta, &p, NULL, keys, c->why, sizeof(c->why));
 	if (r == -ENOENT)
 		return kek_not_found(c, -ENOKEY, c->key, op);
@@ -38,6 +56,8 @@ static int p11_kek_open(struct op_ctx *c, uint32_t op, struct kek_meta *meta, ui
 		return r;
 	if (!acl_allows(meta, c->peer, op))
 		return kek_refuse(c, c->key, op);
+	if (also_unwrap && !acl_allows(meta, c->peer, ACL_OP_UNWRAP))
+		return gcm_refuse(c);
 	if (meta->state != KEK_ENABLED)
 		return op_fail(c, -EKEYREVOKED, "KEK %s is %s", c->key,
 			       kek_state_to_string(meta->state));
@@ -151,7 +171,8 @@ static int p11_op(struct op_ctx *c, uint16_t op)
 	size_t len = 0;
 	int r;
 
-	r = p11_kek_open(c, enc ? ACL_OP_WRAP : ACL_OP_UNWRAP, &meta, &keys);
+	r = p11_kek_open(c, enc ? ACL_OP_WRAP : ACL_OP_UNWRAP, op == VHSM_OP_KEK_GCM_ENCRYPT,
+			 &meta, &keys);
 	if (r < 0)
 		return r;
 	if (!data || data->len == 0)

@@ -105,6 +105,31 @@ out=$(nbp11 129 tde "5:data:$w")
 [ "$(field 1 "$out")" = 1 ] || fail "nobody with wrap only unwraps: $out"
 jq -se 'any(.event == "kek.unwrap-kwp" and .key == "tde" and .result == "ok")' "$STATE/audit.log" >/dev/null ||
 	fail "unwrap-kwp not audited"
+# GCM encryption with the caller's IV is a decryption: a uid that may only wrap encrypts zeros
+# under the IV of root's ciphertext and XORs. It must be refused; wrap and unwrap together work.
+iv=$(head -c 12 /dev/urandom | xxd -p)
+secret=$(printf 'a record only unwrap may read' | xxd -p -c 200)
+out=$(p11 130 tde "5:data:$secret" "68:data:$(gcm_param 12 128 "$iv" "")")
+[ "$(field 1 "$out")" = 0 ] || fail "gcm-encrypt of the secret: $out"
+ct=$(field 3 "$out")
+zeros=$(printf '%0*d' ${#secret} 0)
+out=$(nbp11 130 tde "5:data:$zeros" "68:data:$(gcm_param 12 128 "$iv" "")")
+if [ "$(field 1 "$out")" = 0 ]; then
+	ks=$(field 3 "$out")
+	rec=$(python3 -c 'import sys; a, b = (bytes.fromhex(x) for x in sys.argv[1:]); print(bytes(x ^ y for x, y in zip(a, b)).hex())' \
+		"${ct:0:${#secret}}" "${ks:0:${#secret}}")
+	[ "$rec" != "$secret" ] || fail "a wrap-only uid decrypted GCM ciphertext through GCM encryption"
+	fail "a wrap-only uid may GCM-encrypt under a caller's IV: $out"
+fi
+[ "$(field 1 "$out")" = 1 ] && [[ $out == *"uid $NB may not gcm-encrypt under KEK tde"*"unwrap"* ]] ||
+	fail "wrap-only GCM encryption refusal: $out"
+tail -n 20 "$STATE/audit.log" | jq -se --argjson u "$NB" \
+	'any(.event == "kek.gcm-encrypt" and .key == "tde" and .uid == $u and .result != "ok")' >/dev/null ||
+	fail "refused gcm-encrypt not audited"
+expect_exit 0 ctl kek acl tde "uid:$NB:wrap,unwrap"
+out=$(nbp11 130 tde "5:data:$zeros" "68:data:$(gcm_param 12 128 "$iv" "")")
+[ "$(field 1 "$out")" = 0 ] || fail "nobody with wrap and unwrap cannot GCM-encrypt: $out"
+ok "GCM encryption (the caller's IV) needs unwrap as well as wrap: no keystream for a wrap-only uid"
 expect_exit 0 ctl kek disable tde
 out=$(p11 129 tde "5:data:$w")
 [ "$(field 1 "$out")" = 128 ] || fail "disabled KEK unwraps: $out"
