@@ -5,6 +5,9 @@
  * a synthetic message that depends only on the ciphertext and the key, never an error.
  */
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <string.h>
 
 #include "rsa-ir.h"
@@ -101,4 +104,93 @@ TEST(rsa_ir_bounds)
 	ASSERT_EQ(rsa_ir_unpad(em, c, 11, key, out, &len), -EINVAL);
 	ASSERT_EQ(rsa_ir_unpad(em, c, 1025, key, out, &len), -EINVAL);
 	ASSERT_EQ(len, 12345u);
+}
+
+/*
+ * Differential test against OpenSSL's PKCS#1 v1.5 decryption (explicit rejection in 3.0):
+ * blocks are encrypted raw under a real key, then decrypted by OpenSSL with the padding and
+ * decoded here from the raw decryption. Every block OpenSSL accepts must give the same message;
+ * every block it rejects must give a synthetic message, never the block's tail.
+ */
+static void crafted(uint8_t *em, size_t k, unsigned kind, const uint8_t *rnd)
+{
+	size_t sep = 2 + 8 + rnd[0] % (k - 11); /* a valid separator index: 10..k-1 */
+
+	em[0] = 0;
+	em[1] = 2;
+	for (size_t i = 2; i < k; i++)
+		em[i] = rnd[i] ? rnd[i] : 1;
+	em[sep] = 0;
+	switch (kind % 8) {
+	case 0: break;                                    /* valid */
+	case 1: em[sep] = 1; em[k - 1] = 0; break;        /* valid, the empty message */
+	case 2: em[0] = rnd[1] | 1; break;                /* first byte not 0 */
+	case 3: em[1] = (uint8_t)(rnd[2] % 2 ? 1 : 3); break; /* block type 1 or 3 */
+	case 4: em[sep] = 1; break;                       /* no separator at all */
+	case 5: em[2 + rnd[3] % 8] = 0; break;            /* padding shorter than 8 bytes */
+	case 6: em[9] = 0; em[sep] = 0; break;            /* separator at index 9: 7 bytes */
+	case 7: em[10] = 0; break;                        /* exactly 8 bytes of padding */
+	}
+}
+
+TEST(rsa_ir_agrees_with_openssl)
+{
+	EVP_PKEY *pkey = EVP_RSA_gen(1024);
+	size_t k = 128, accepted = 0, rejected = 0;
+	uint8_t em[128], c[128], raw[128], out[128], ossl[128], rnd[128], key[32];
+
+	ASSERT_TRUE(pkey != NULL);
+	ASSERT_EQ(EVP_PKEY_get_size(pkey), (int)k);
+	memset(key, 0x5a, sizeof(key));
+	for (unsigned t = 0; t < 400; t++) {
+		size_t len = 0, olen = sizeof(ossl), clen = sizeof(c), rlen = sizeof(raw);
+		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pkey, NULL);
+		int ok;
+
+		ASSERT_TRUE(ctx != NULL);
+		ASSERT_EQ(RAND_bytes(rnd, sizeof(rnd)), 1);
+		crafted(em, k, t, rnd);
+		/* raw RSA encryption of em (below the modulus: em[0] is 0 or the key's top byte
+		 * is larger; a block at or above n is skipped) */
+		ASSERT_EQ(EVP_PKEY_encrypt_init(ctx), 1);
+		ASSERT_EQ(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_NO_PADDING), 1);
+		if (EVP_PKEY_encrypt(ctx, c, &clen, em, k) <= 0) {
+			EVP_PKEY_CTX_free(ctx);
+			continue;
+		}
+		ASSERT_EQ(EVP_PKEY_decrypt_init(ctx), 1);
+		ASSERT_EQ(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_NO_PADDING), 1);
+		ASSERT_EQ(EVP_PKEY_decrypt(ctx, raw, &rlen, c, clen), 1);
+		ASSERT_EQ(rlen, k);
+		ASSERT_MEMEQ(raw, em, k);
+		ASSERT_EQ(EVP_PKEY_decrypt_init(ctx), 1);
+		ASSERT_EQ(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING), 1);
+		ok = EVP_PKEY_decrypt(ctx, ossl, &olen, c, clen) > 0;
+		EVP_PKEY_CTX_free(ctx);
+
+		ASSERT_EQ(rsa_ir_unpad(raw, c, k, key, out, &len), 0);
+		ASSERT_LE(len, k - 11);
+		if (ok) {
+			accepted++;
+			ASSERT_EQ(len, olen);
+			ASSERT_MEMEQ(out, ossl, len);
+		} else {
+			rejected++;
+			/* a synthetic message: not what follows the first zero byte of the block */
+			size_t z = 2;
+			while (z < k && raw[z] != 0)
+				z++;
+			ASSERT_FALSE(z < k && len == k - z - 1 && memcmp(out, raw + z + 1, len) == 0 &&
+				     len > 0);
+		}
+		/* the result depends on the ciphertext and the key only: the same again */
+		uint8_t again[128];
+		size_t alen = 0;
+		ASSERT_EQ(rsa_ir_unpad(raw, c, k, key, again, &alen), 0);
+		ASSERT_EQ(alen, len);
+		ASSERT_MEMEQ(again, out, len);
+	}
+	EVP_PKEY_free(pkey);
+	ASSERT_LT(100u, accepted);
+	ASSERT_LT(150u, rejected);
 }
