@@ -66,6 +66,10 @@ ok "malformed and read-only requests stay out of the chain; refusals are capped 
 # and capped like that uid's own refusals; the helper's root identity does not lift the cap.
 HELPER=$B/vhsm-request-key
 r2=$(records)
+# vhsmd's windows are minutes of CLOCK_MONOTONIC: on a loaded machine 100 helper starts may
+# span two of them, each with its own cap and no suppression needed.
+mono_minute() { /usr/bin/python3 -c 'import time; print(int(time.monotonic() // 60))'; }
+m0=$(mono_minute)
 for i in $(seq 100); do
 	"$HELPER" --debug --socket "$SOCK" --description "vhsm:nosuch$i" 77 4242 4242 -3 \
 		>/dev/null 2>&1 && fail "keyring request $i for uid 4242 served"
@@ -75,7 +79,9 @@ kr=$(grep -c '"event":"keyring.request"' "$STATE/audit.log")
 mine=$(grep '"event":"keyring.request"' "$STATE/audit.log" | grep -c '"uid":4242,"gid":4242,.*"via_uid":0,')
 [ "$mine" -eq "$kr" ] || fail "keyring refusals recorded for another uid: $(grep '"event":"keyring.request"' "$STATE/audit.log" | grep -v '"uid":4242' | head -n 1)"
 grown=$(( $(records) - r2 ))
-[ "$grown" -le 62 ] || [ "$(grep -c '"event":"audit.suppressed"' "$STATE/audit.log")" -ge 1 ] ||
+m1=$(mono_minute)
+[ "$grown" -le 62 ] || [ "$m1" -ne "$m0" ] ||
+	[ "$(grep -c '"event":"audit.suppressed"' "$STATE/audit.log")" -ge 1 ] ||
 	fail "100 keyring refusals for one uid added $grown chained records"
 [ "$grown" -le 122 ] || fail "100 keyring refusals for one uid added $grown chained records"
 expect_exit 0 ctl audit --verify
