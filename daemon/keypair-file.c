@@ -28,6 +28,7 @@
 #include "manifest.h"
 #include "secmem.h"
 #include "store.h"
+#include "store-seal.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free);
 
@@ -210,54 +211,23 @@ int keypair_store_read_meta(struct manager *m, const char *name, struct keypair_
 	return 0;
 }
 
-/* The sealing key for params p from the firmware (as the KEK store asks for it). */
-static int derive_key(struct manager *m, const struct seal_params *p, uint8_t key[static 32],
-		      char *why, size_t whylen)
-{
-	struct snp_key_request kr;
-	struct snp_status st = {};
-	int r;
-
-	seal_key_request(p, &kr);
-	r = snp_dev_get_derived_key(m->dev, &kr, key, &st);
-	if (r == -EREMOTEIO) {
-		snprintf(why, whylen, "firmware refused the sealing key (status %s): the TCB or "
-			 "guest SVN the key pair was sealed at is above this CVM's (rollback?)",
-			 snp_fw_status_name(st.msg_status));
-		return -EKEYREJECTED;
-	}
-	if (r < 0)
-		snprintf(why, whylen, "derived key request failed: %s", strerror(-r));
-	return r;
-}
-
 static int seal_meta(struct manager *m, const struct keypair_meta *meta,
 		     enum seal_profile profile, const uint8_t *der, size_t der_len,
 		     uint8_t **ret_blob, size_t *ret_len, char *why, size_t whylen)
 {
-	_cleanup_secmem_ uint8_t *dkey = secmem_alloc(32);
 	_cleanup_free_ char *json = NULL;
-	char label[SEAL_LABEL_MAX + 1];
+	char label[SEAL_LABEL_MAX + 1], what[KEK_NAME_MAX + 16];
 	struct seal_params params;
 	struct seal_binding binding;
 	int r;
 
-	if (!dkey)
-		return -ENOMEM;
 	r = keypair_meta_to_json(meta, true, &json);
 	if (r < 0)
 		return r;
-	seal_params_from_report(profile, &m->attest.report, &params);
-	seal_binding_from_report(&m->attest.report, m->policy_digest, &binding);
-	r = derive_key(m, &params, dkey, why, whylen);
-	if (r < 0)
-		return r;
 	keypair_label(meta->name, label, sizeof(label));
-	r = seal_blob(dkey, &params, &binding, label, (const uint8_t *)json, strlen(json), der,
-		      der_len, ret_blob, ret_len);
-	if (r < 0)
-		snprintf(why, whylen, "sealing key pair %s failed: %s", meta->name, strerror(-r));
-	return r;
+	snprintf(what, sizeof(what), "key pair %s", meta->name);
+	return store_seal_now(m, profile, label, json, strlen(json), der, der_len, what, &params,
+			      &binding, ret_blob, ret_len, why, whylen);
 }
 
 static int write_blob(struct manager *m, const char *name, const uint8_t *blob, size_t len,
@@ -317,23 +287,10 @@ int keypair_store_write(struct manager *m, const struct keypair_meta *meta,
 static int unseal_der(struct manager *m, const struct seal_header *h, const uint8_t *blob,
 		      size_t len, uint8_t **ret_der, size_t *ret_len, char *why, size_t whylen)
 {
-	_cleanup_secmem_ uint8_t *dkey = secmem_alloc(32);
-	int r;
+	char what[SEAL_LABEL_MAX + 20];
 
-	if (!dkey)
-		return -ENOMEM;
-	r = derive_key(m, &h->params, dkey, why, whylen);
-	if (r < 0)
-		return r;
-	r = unseal_blob(dkey, blob, len, ret_der, ret_len);
-	if (r < 0) {
-		if (m->attest.report_valid)
-			seal_explain_failure(h, &m->attest.report, m->attest.product, why, whylen);
-		else
-			snprintf(why, whylen, "sealed key pair %s does not unseal", h->label);
-		return -EKEYREJECTED;
-	}
-	return 0;
+	snprintf(what, sizeof(what), "sealed key pair %s", h->label);
+	return store_unseal_now(m, h, blob, len, what, ret_der, ret_len, why, whylen);
 }
 
 int keypair_store_update(struct manager *m, const struct keypair_meta *meta, char *why,
