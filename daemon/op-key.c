@@ -500,11 +500,16 @@ int op_key_purge(struct op_ctx *c)
 	if (meta->state != KEK_DELETED)
 		return op_fail(c, -EPERM, "key pair %s must be deleted before it can be purged",
 			       c->key);
+	/* As for KEKs: a clock moved backwards delays the purge, one moved forwards brings no
+	 * purge forward (docs/SECURITY.md, "Guest clock"). */
 	uint64_t until = retention_end(meta);
+	char when[32], why[320];
 	if (meta->purge_protection && clock_wall(c->m) < until)
-		return op_fail(c, -EPERM, "purge protection: key pair %s can be purged after %llu "
-			       "(retention %u days)", c->key, (unsigned long long)until,
+		return op_fail(c, -EPERM, "purge protection: key pair %s can be purged from %s "
+			       "(retention %u days)", c->key, clock_iso(until, when),
 			       meta->retention_days);
+	if (meta->purge_protection && (r = clock_check_purge(c->m, until, why, sizeof(why))) < 0)
+		return op_fail(c, r, "purge protection: key pair %s: %s", c->key, why);
 	r = keypair_store_remove(c->m, c->key);
 	if (r < 0)
 		return op_fail(c, r, "cannot remove key pair %s: %s", c->key, strerror(-r));

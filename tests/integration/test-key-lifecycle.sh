@@ -8,9 +8,18 @@ command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate n
 make_cvm cvm genoa
 DAY=86400
 T0=1900000000
-echo "$T0" >"$WORK/now"
+B0=1000
+BOOT=$B0
+echo "$T0 $B0" >"$WORK/now"
 start_daemon cvm --test-clock "$WORK/now"
-at() { echo $((T0 + $1)) >"$WORK/now"; }
+# at SECONDS: the wall clock at T0 + SECONDS, the boot-time clock running on as real time would
+# (only forwards). jump SECONDS: the wall clock moved there while the boot-time clock saw 1 s.
+at() {
+	local b=$((B0 + $1))
+	[ "$b" -gt "$BOOT" ] && BOOT=$b || BOOT=$((BOOT + 1))
+	echo "$((T0 + $1)) $BOOT" >"$WORK/now"
+}
+jump() { BOOT=$((BOOT + 1)); echo "$((T0 + $1)) $BOOT" >"$WORK/now"; }
 
 expect_exit 0 ctl key create prot --alg ec-p256 --usage sign --purge-protection --retention-days 7
 expect_exit 0 ctl key create soft --alg rsa2048 --usage sign,decrypt --retention-days 7 \
@@ -67,12 +76,17 @@ expect_exit 1 ctl key delete prot10 --retention-days 7
 expect_out "retention cannot be shortened"
 at $((21 * DAY))
 expect_exit 0 ctl key delete prot --retention-days 8
+# The host moves the wall clock past the retention while the boot-time clock saw a second:
+# no purge brought forward, and the refusal names when it becomes possible (ISO 8601).
+jump $((40 * DAY))
+expect_exit 1 ctl key purge prot
+expect_out "purge protection: key pair prot: the wall clock is [0-9]+ s ahead of the boot-time clock"
 at $((21 * DAY + 8 * DAY - 1))
 expect_exit 1 ctl key purge prot
-expect_out "purge protection"
+expect_out "purge protection: key pair prot can be purged from [0-9]{4}-[0-9]{2}-[0-9]{2}T"
 at $((21 * DAY + 8 * DAY))
 expect_exit 0 ctl key purge prot
-ok "purge protection: refused until the retention's last second, allowed from then on"
+ok "purge protection: refused until the retention's last second (a clock moved forwards brings nothing forward), allowed from then on"
 
 # set-cert: the key pair's own key only
 openssl req -x509 -new -key <(openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null) \
