@@ -24,11 +24,11 @@ V=$(dpkg-parsechangelog -l "$top/debian/changelog" -S Version)
 A=$(dpkg --print-architecture)
 MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 deb() { echo "$OUT/$1_${V}_$2.deb"; }
-for p in vhsm:$A libcryptsetup-token-vhsm:$A vhsm-byok:$A vhsm-snp-sim:$A vhsm-dracut:all \
-	vhsm-initramfs-tools:all; do
+for p in vhsm:$A libcryptsetup-token-vhsm:$A vhsm-byok:$A vhsm-snp-sim:$A vhsm-pkcs11:$A \
+	vhsm-dracut:all vhsm-initramfs-tools:all; do
 	[ -f "$(deb "${p%:*}" "${p#*:}")" ] || fail "package ${p%:*} not built"
 done
-ok "make deb: six binary packages (and debug symbols)"
+ok "make deb: seven binary packages (and debug symbols)"
 
 # ---- lintian: no errors ----
 lintian --pedantic --tag-display-limit 0 "$OUT/vhsm_${V}_$A.changes" >"$WORK/lintian" 2>&1 || true
@@ -63,6 +63,11 @@ has vhsm-byok /usr/bin/vhsm-byok /usr/bin/vhsm-fleet /usr/share/man/man1/vhsm-by
 lacks vhsm-byok 'vhsmd|vhsmctl|systemd|snp-sim'
 has vhsm-snp-sim /usr/bin/vhsm-snp-sim "/usr/lib/$MA/vhsm/vhsm-snp-sim.so" \
 	/usr/share/man/man1/vhsm-snp-sim.1.gz
+has vhsm-pkcs11 "/usr/lib/$MA/pkcs11/libvhsm-pkcs11.so" /usr/share/p11-kit/modules/vhsm.module \
+	/usr/share/man/man8/vhsm-pkcs11.8.gz
+lacks vhsm-pkcs11 'bin/|vhsmd'
+dpkg-deb --fsys-tarfile "$(deb vhsm-pkcs11 "$A")" | tar -xOf - ./usr/share/p11-kit/modules/vhsm.module |
+	grep -qx "module: /usr/lib/$MA/pkcs11/libvhsm-pkcs11.so" || fail "vhsm.module does not name the packaged module"
 ARCH_OF=all
 has vhsm-dracut /usr/lib/dracut/modules.d/91vhsm/module-setup.sh
 has vhsm-initramfs-tools /usr/share/initramfs-tools/hooks/vhsm \
@@ -72,7 +77,7 @@ has vhsm-initramfs-tools /usr/share/initramfs-tools/hooks/vhsm \
 dpkg-deb --fsys-tarfile "$(deb vhsm-initramfs-tools all)" |
 	tar -xOf - ./usr/share/initramfs-tools/hooks/vhsm >"$WORK/hook"
 grep -qx 'VHSMD_BIN=/usr/sbin/vhsmd' "$WORK/hook" || fail "hook: VHSMD_BIN not /usr/sbin/vhsmd"
-ok "contents: daemon, plugin, customer tools, simulator and initrd integrations each in its own package"
+ok "contents: daemon, plugin, PKCS#11 module, customer tools, simulator and initrd integrations each in its own package"
 
 # ---- dependencies from the linked libraries ----
 dep() { dpkg-deb -f "$(deb "$1" "$2")" Depends; }
