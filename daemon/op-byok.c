@@ -259,9 +259,11 @@ static int import_exchange_key(struct op_ctx *c, const struct byok_file *f, EVP_
 	/* Against the latest time seen: a clock moved backwards does not revive an expired
 	 * exchange key. */
 	if (clock_latest(c->m) >= p.expires) {
+		char when[32];
+
 		exchange_spend(c, p.kid, "expired");
-		return op_fail(c, -EKEYEXPIRED, "exchange key %s expired at %llu; export a new one",
-			       p.kid, (unsigned long long)p.expires);
+		return op_fail(c, -EKEYEXPIRED, "exchange key %s expired at %s; export a new one",
+			       p.kid, clock_iso(p.expires, when));
 	}
 	const unsigned char *q = der;
 	*ret = d2i_AutoPrivateKey(NULL, &q, (long)len);

@@ -126,7 +126,7 @@ expect_exit 0 byok_wrap "$WORK/b4.json" "$WORK/kek1" "$WORK/k4.byok"
 exp4=$(jq .expires "$WORK/b4.json")
 while [ "$(date +%s)" -le "$exp4" ]; do sleep 1; done
 expect_exit 1 ctl kek import k4 --byok "$WORK/k4.byok"
-expect_out 'expired'
+expect_out 'expired at [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z'
 expect_exit 1 ctl kek import k4 --byok "$WORK/k4.byok"
 expect_out 'spent \(expired\)'
 expect_exit 1 "$BYOK" verify "$WORK/b4.json" --policy "$WORK/pol-a.json" "${TR_A[@]}"
