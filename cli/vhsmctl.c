@@ -121,7 +121,7 @@ static const struct verb verbs[] = {
 	{ "kek", "recover", verb_kek_recover, "undo a soft delete" },
 	{ "kek", "purge", verb_kek_purge, "destroy a deleted KEK for good" },
 	{ "kek", "acl", verb_kek_acl, "set who may use a KEK" },
-	{ "kek", "volumes", verb_kek_volumes, "LUKS2 volumes enrolled with a KEK" },
+	{ "kek", "volumes", verb_kek_volumes, "volumes that depend on a KEK (what --shred would touch)" },
 	{ "kek", "export-exchange-key", verb_kek_export_exchange_key,
 	  "attested RSA exchange key for a BYOK import" },
 	{ "kek", "import", verb_kek_import, "import a KEK from a BYOK file" },
