@@ -17,10 +17,7 @@
 #include "log.h"
 #include "rsa-ir.h"
 #include "secmem.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(ECDSA_SIG *, ECDSA_SIG_free);
+#include "openssl-util.h"
 
 #define CKG_MGF1_SHA1 1u
 #define CKG_MGF1_SHA256 2u

@@ -29,8 +29,7 @@
 #include "secmem.h"
 #include "store.h"
 #include "store-seal.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free);
+#include "openssl-util.h"
 
 #define KEYPAIR_CACHE_MAX 64u
 

@@ -24,8 +24,7 @@
 #include "secmem.h"
 #include "store.h"
 #include "text.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free);
+#include "openssl-util.h"
 
 #define KEY_ACL_ANY_USE (KEYPAIR_ACL_SIGN | KEYPAIR_ACL_DECRYPT | KEYPAIR_ACL_READ)
 

@@ -24,10 +24,7 @@
 #include "log.h"
 #include "snp-verify.h"
 #include "text.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(X509_CRL *, X509_CRL_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
+#include "openssl-util.h"
 
 #define PENDING_MAX 40u
 #define PEM_BLOCKS_MAX 16u

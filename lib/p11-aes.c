@@ -7,8 +7,7 @@
 
 #include "p11-aes.h"
 #include "hkdf.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free);
+#include "openssl-util.h"
 
 int p11_aes_derive(const uint8_t kek[static 32], enum p11_aes_use use, uint8_t ret[static 32])
 {

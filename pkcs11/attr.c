@@ -15,11 +15,7 @@
 #include <string.h>
 
 #include "p11.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(ASN1_OCTET_STRING *, ASN1_OCTET_STRING_free);
+#include "openssl-util.h"
 
 /* One attribute's value: small values inline, larger ones malloc'd. */
 struct attr_val {
