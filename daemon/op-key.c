@@ -563,6 +563,10 @@ int op_key_set_cert(struct op_ctx *c)
 
 /* ---- attestation ---- */
 
+/* gcc 12's -fanalyzer reports the cleanup pointers below as uninitialised on early returns,
+ * although each is initialised at its declaration: the false positive op-byok.c describes. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-use-of-uninitialized-value"
 int op_key_attest(struct op_ctx *c)
 {
 	_cleanup_free_ struct keypair_meta *meta = malloc(sizeof(*meta));
@@ -602,3 +606,4 @@ int op_key_attest(struct op_ctx *c)
 	vhsm_wire_add_data(c->reply, VHSM_TAG_PUBKEY, meta->spki, meta->spki_len);
 	return reply_json(c, meta);
 }
+#pragma GCC diagnostic pop

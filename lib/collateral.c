@@ -484,9 +484,10 @@ static void asn1_time_text(const ASN1_TIME *t, char *out, size_t n)
 static void entry_detail(const uint8_t *der, size_t len, struct collateral_entry *e)
 {
 	const unsigned char *q = der;
+	const char *kind = e->kind ? e->kind : ""; /* listed files always have one */
 	char when[32];
 
-	if (strcmp(e->kind, "crl") == 0) {
+	if (strcmp(kind, "crl") == 0) {
 		_cleanup_(X509_CRL_freep) X509_CRL *c = d2i_X509_CRL(NULL, &q, (long)len);
 		if (!c) {
 			snprintf(e->detail, sizeof(e->detail), "damaged: does not parse");
@@ -504,7 +505,7 @@ static void entry_detail(const uint8_t *der, size_t len, struct collateral_entry
 	}
 	asn1_time_text(X509_get0_notAfter(x), when, sizeof(when));
 	struct collateral_id id;
-	if (strcmp(e->kind, "vcek") == 0 && collateral_id_from_vcek(der, len, &id) == 0)
+	if (strcmp(kind, "vcek") == 0 && collateral_id_from_vcek(der, len, &id) == 0)
 		snprintf(e->detail, sizeof(e->detail), "tcb %016llx, valid until %s",
 			 (unsigned long long)id.tcb, when);
 	else
