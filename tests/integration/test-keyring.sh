@@ -57,6 +57,13 @@ expect_exit 2 ctl dek load "$P-disk" --timeout -1
 expect_exit 2 ctl dek load "../x"
 ok "dek load: refusals explained"
 
+# vhsmctl dek load --json: the loaded key as one object on stdout
+keyctl session - "$CTL" --socket "$SOCK" --json dek load "$P-disk" --keyring @s \
+	>"$WORK/json" 2>"$WORK/err" || fail "dek load --json: $(cat "$WORK/err")"
+jq -e --arg n "$P-disk" '.name == $n and .serial > 0 and .timeout > 0' "$WORK/json" >/dev/null ||
+	fail "dek load --json: $(cat "$WORK/json")"
+ok "dek load --json: name, serial and timeout of the loaded key"
+
 # the helper: bad argv, the trust boundary, a dead daemon
 expect_exit 2 "$HELPER"
 expect_exit 2 "$HELPER" 12 0 0
