@@ -138,7 +138,9 @@ int ops_status(int r, bool limit_declined, char *why, size_t whylen)
 	if (r != -EAGAIN || limit_declined)
 		return r;
 	snprintf(was, sizeof(was), "%s", why[0] ? why : strerror(EAGAIN));
-	snprintf(why, whylen, "%s (temporary failure inside vhsmd, not a limit)", was);
+	/* A reason too long for why is cut: it is for people. */
+	int n = snprintf(why, whylen, "%s (temporary failure inside vhsmd, not a limit)", was);
+	(void)n;
 	return -EIO;
 }
 
