@@ -138,9 +138,8 @@ int ops_status(int r, bool limit_declined, char *why, size_t whylen)
 	if (r != -EAGAIN || limit_declined)
 		return r;
 	snprintf(was, sizeof(was), "%s", why[0] ? why : strerror(EAGAIN));
-	/* A reason too long for why is cut: it is for people. */
-	int n = snprintf(why, whylen, "%s (temporary failure inside vhsmd, not a limit)", was);
-	(void)n;
+	/* The reason is for people: its first 400 bytes and the note fit any op_ctx why. */
+	snprintf(why, whylen, "%.400s (temporary failure inside vhsmd, not a limit)", was);
 	return -EIO;
 }
 
