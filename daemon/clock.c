@@ -129,10 +129,10 @@ uint64_t clock_trusted(struct manager *m)
 	return wall > jump ? wall - jump : 0;
 }
 
-void clock_anchor_restore(struct manager *m, uint64_t wall, uint64_t boot)
+void clock_anchor_merge(struct clock_anchor *a, uint64_t wall, uint64_t boot)
 {
-	if (!m->clock_boot.set || boot < m->clock_boot.boot)
-		m->clock_boot = (struct clock_anchor){ wall, boot, true };
+	if (!a->set || boot < a->boot)
+		*a = (struct clock_anchor){ wall, boot, true };
 }
 
 struct clock_anchor clock_anchor_of_boot(const struct manager *m)

@@ -129,7 +129,7 @@ int dek_read(struct manager *m, const char *name, struct dek *ret)
 	/* Before anything in it is believed: deleted_at and the ACL are only as fresh as the
 	 * manifest says (a rolled-back or edited file is refused, and the journal says why). */
 	dek_rel(name, rel, sizeof(rel));
-	r = manifest_check(m, rel, buf, len, err, sizeof(err));
+	r = manifest_check(m->manifest, rel, buf, len, err, sizeof(err));
 	if (r < 0)
 		return r;
 	r = dek_parse((const char *)buf, len, name, j, err, sizeof(err));
@@ -178,12 +178,12 @@ static int dek_write_text(struct manager *m, const char *name, const char *text,
 	 * one that is there. */
 	if (create && access(path, F_OK) == 0)
 		return -EEXIST;
-	r = manifest_begin(m, rel, (const uint8_t *)text, strlen(text));
+	r = manifest_begin(m->manifest, rel, (const uint8_t *)text, strlen(text));
 	if (r < 0)
 		return r;
 	r = create ? fileio_create_atomic(path, text, strlen(text), 0600)
 		   : fileio_write_atomic(path, text, strlen(text), 0600);
-	if (r >= 0 && manifest_commit(m, rel) < 0)
+	if (r >= 0 && manifest_commit(m->manifest, rel) < 0)
 		vhsm_log_debug("DEK %s: cannot commit the manifest entry (the next start does)",
 			       name);
 	return r;
@@ -230,13 +230,13 @@ int dek_remove_file(struct manager *m, const char *name)
 		return -EINVAL;
 	dek_path(m, name, path, sizeof(path));
 	dek_rel(name, rel, sizeof(rel));
-	r = manifest_begin(m, rel, NULL, 0);
+	r = manifest_begin(m->manifest, rel, NULL, 0);
 	if (r < 0)
 		return r;
 	if (unlink(path) < 0)
 		return negative_errno();
 	r = fileio_fsync_parent(path);
-	if (r >= 0 && manifest_commit(m, rel) < 0)
+	if (r >= 0 && manifest_commit(m->manifest, rel) < 0)
 		vhsm_log_debug("DEK %s: cannot commit the manifest entry (the next start does)",
 			       name);
 	return r;
