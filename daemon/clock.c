@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The wall clock of the lifecycle checks and its high-water mark (clock.h). */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +12,18 @@
 #include "log.h"
 #include "parse-util.h"
 
-/* Reads "N" or, when ret_second is given, "N [M]" (M absent: *ret_second untouched). */
-static int read_seconds2(const char *path, uint64_t *ret, uint64_t *ret_second)
+/*
+ * Reads "N" or, when ret_second is given, "N [M]" (M absent: *ret_second untouched) from path
+ * (relative to dir_fd, or absolute).
+ */
+static int read_seconds2(int dir_fd, const char *path, uint64_t *ret, uint64_t *ret_second)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	char s[64], *sp;
 	size_t len;
 	int r;
 
-	r = fileio_read_all(path, sizeof(s) - 1, &buf, &len);
+	r = fileio_read_all_at(dir_fd, path, sizeof(s) - 1, &buf, &len);
 	if (r < 0)
 		return r;
 	memcpy(s, buf, len);
@@ -38,19 +42,12 @@ static int read_seconds2(const char *path, uint64_t *ret, uint64_t *ret_second)
 	return 0;
 }
 
-static int read_seconds(const char *path, uint64_t *ret)
-{
-	return read_seconds2(path, ret, NULL);
-}
-
 int clock_load(struct manager *m)
 {
-	char path[4096];
 	uint64_t v = 0;
 	int r;
 
-	snprintf(path, sizeof(path), "%s/clock", m->state_dir);
-	r = read_seconds(path, &v);
+	r = read_seconds2(m->state_fd, "clock", &v, NULL);
 	if (r < 0 && r != -ENOENT)
 		return r;
 	if (r == 0)
@@ -61,13 +58,12 @@ int clock_load(struct manager *m)
 
 static void clock_save(struct manager *m)
 {
-	char path[4096], buf[32];
+	char buf[32];
 	int n;
 
-	snprintf(path, sizeof(path), "%s/clock", m->state_dir);
 	n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", m->clock_hwm);
-	if (fileio_write_atomic(path, buf, (size_t)n, 0600) < 0)
-		vhsm_log_debug("cannot save the clock high-water mark to %s", path);
+	if (fileio_write_atomic_at(m->state_fd, "clock", buf, (size_t)n, 0600) < 0)
+		vhsm_log_debug("cannot save the clock high-water mark to %s/clock", m->state_dir);
 	else
 		m->clock_saved = m->clock_hwm;
 }
@@ -77,7 +73,7 @@ void clock_observe(struct manager *m, uint64_t t)
 	if (t <= m->clock_hwm)
 		return;
 	m->clock_hwm = t;
-	if (m->state_dir && m->clock_hwm > m->clock_saved)
+	if (m->state_fd >= 0 && m->clock_hwm > m->clock_saved)
 		clock_save(m);
 }
 
@@ -85,7 +81,7 @@ uint64_t clock_wall(struct manager *m)
 {
 	uint64_t now = (uint64_t)time(NULL), boot;
 
-	if (m->test_clock_path && read_seconds2(m->test_clock_path, &now, &boot) < 0)
+	if (m->test_clock_path && read_seconds2(AT_FDCWD, m->test_clock_path, &now, &boot) < 0)
 		now = (uint64_t)time(NULL);
 	clock_observe(m, now);
 	return now;
@@ -96,7 +92,7 @@ uint64_t clock_boottime(struct manager *m)
 	struct timespec ts;
 	uint64_t wall, boot = UINT64_MAX;
 
-	if (m->test_clock_path && read_seconds2(m->test_clock_path, &wall, &boot) == 0 &&
+	if (m->test_clock_path && read_seconds2(AT_FDCWD, m->test_clock_path, &wall, &boot) == 0 &&
 	    boot != UINT64_MAX)
 		return boot;
 	if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
@@ -133,10 +129,10 @@ uint64_t clock_trusted(struct manager *m)
 	return wall > jump ? wall - jump : 0;
 }
 
-void clock_anchor_restore(struct manager *m, uint64_t wall, uint64_t boot)
+void clock_anchor_merge(struct clock_anchor *a, uint64_t wall, uint64_t boot)
 {
-	if (!m->clock_boot.set || boot < m->clock_boot.boot)
-		m->clock_boot = (struct clock_anchor){ wall, boot, true };
+	if (!a->set || boot < a->boot)
+		*a = (struct clock_anchor){ wall, boot, true };
 }
 
 struct clock_anchor clock_anchor_of_boot(const struct manager *m)

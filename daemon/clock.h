@@ -49,8 +49,9 @@ uint64_t clock_forward_jump(struct manager *m, uint64_t *ret_since);
 /* clock_wall() minus clock_forward_jump(): for checks that must not pass early. */
 uint64_t clock_trusted(struct manager *m);
 
-/* Takes a (same-boot) anchor read from the store manifest, if it is earlier than the one held. */
-void clock_anchor_restore(struct manager *m, uint64_t wall, uint64_t boot);
+/* Takes a (same-boot) anchor read from the store manifest into *a (the manager's clock_boot),
+ * if it is earlier than the one held there. */
+void clock_anchor_merge(struct clock_anchor *a, uint64_t wall, uint64_t boot);
 
 /* The earliest anchor of this boot, to persist: the restored one, else vhsmd's start. */
 struct clock_anchor clock_anchor_of_boot(const struct manager *m);

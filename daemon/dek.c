@@ -17,18 +17,15 @@
 #include "keyring.h"
 #include "log.h"
 #include "manifest.h"
+#include "store-file.h"
 #include "store.h"
 #include "wrap.h"
 
-static void dek_path(struct manager *m, const char *name, char *buf, size_t len)
+/* The file of DEK name relative to the state directory, as the store manifest names it:
+ * 0, or -EINVAL for a name that is not a valid key name. */
+static int dek_rel(const char *name, char rel[static STORE_REL_MAX])
 {
-	snprintf(buf, len, "%s/dek/%s.dek", m->state_dir, name);
-}
-
-/* The file's name in the store manifest. */
-static void dek_rel(const char *name, char *buf, size_t len)
-{
-	snprintf(buf, len, "dek/%s.dek", name);
+	return store_rel("dek", name, ".dek", rel);
 }
 
 void dek_done(struct dek *d)
@@ -110,26 +107,24 @@ static int dek_parse(const char *text, size_t len, const char *name, struct dek_
 	return 0;
 }
 
-int dek_read(struct manager *m, const char *name, struct dek *ret)
+int dek_read(const struct dek_store *s, const char *name, struct dek *ret)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_free_ struct dek_json *j = calloc(1, sizeof(*j));
-	char path[4096], err[JSON_ERR_MAX] = "", rel[KEK_NAME_MAX + 24];
+	char err[JSON_ERR_MAX] = "", rel[STORE_REL_MAX];
 	size_t len;
 	int r;
 
 	if (!j)
 		return -ENOMEM;
-	if (!store_name_valid(name))
+	if (dek_rel(name, rel) < 0)
 		return -EINVAL;
-	dek_path(m, name, path, sizeof(path));
-	r = fileio_read_all(path, DEK_FILE_MAX, &buf, &len);
+	r = fileio_read_all_at(s->dir_fd, rel, DEK_FILE_MAX, &buf, &len);
 	if (r < 0)
 		return r == -EMSGSIZE ? -EBADMSG : r;
 	/* Before anything in it is believed: deleted_at and the ACL are only as fresh as the
 	 * manifest says (a rolled-back or edited file is refused, and the journal says why). */
-	dek_rel(name, rel, sizeof(rel));
-	r = manifest_check(m, rel, buf, len, err, sizeof(err));
+	r = manifest_check(s->manifest, rel, buf, len, err, sizeof(err));
 	if (r < 0)
 		return r;
 	r = dek_parse((const char *)buf, len, name, j, err, sizeof(err));
@@ -167,76 +162,71 @@ uint64_t dek_retention_end(const struct dek *d)
 }
 
 /* Writes text to the file of DEK name: manifest entry pending, file, commit (manifest.h). */
-static int dek_write_text(struct manager *m, const char *name, const char *text, bool create)
+static int dek_write_text(const struct dek_store *s, const char *name, const char *text,
+			  bool create)
 {
-	char path[4096], rel[KEK_NAME_MAX + 24];
+	char rel[STORE_REL_MAX];
 	int r;
 
-	dek_path(m, name, path, sizeof(path));
-	dek_rel(name, rel, sizeof(rel));
+	if (dek_rel(name, rel) < 0)
+		return -EINVAL;
 	/* Before the manifest: a pending entry for a file that is not written would refuse the
 	 * one that is there. */
-	if (create && access(path, F_OK) == 0)
+	if (create && faccessat(s->dir_fd, rel, F_OK, 0) == 0)
 		return -EEXIST;
-	r = manifest_begin(m, rel, (const uint8_t *)text, strlen(text));
+	r = manifest_begin(s->manifest, rel, (const uint8_t *)text, strlen(text));
 	if (r < 0)
 		return r;
-	r = create ? fileio_create_atomic(path, text, strlen(text), 0600)
-		   : fileio_write_atomic(path, text, strlen(text), 0600);
-	if (r >= 0 && manifest_commit(m, rel) < 0)
+	r = create ? fileio_create_atomic_at(s->dir_fd, rel, text, strlen(text), 0600)
+		   : fileio_write_atomic_at(s->dir_fd, rel, text, strlen(text), 0600);
+	if (r >= 0 && manifest_commit(s->manifest, rel) < 0)
 		vhsm_log_debug("DEK %s: cannot commit the manifest entry (the next start does)",
 			       name);
 	return r;
 }
 
-static int dek_write_file(struct manager *m, const struct dek *d, bool create)
+static int dek_write_file(const struct dek_store *s, const struct dek *d, bool create)
 {
 	_cleanup_free_ char *hex = malloc(2 * d->wrapped_len + 1);
-	char path[4096];
 	int r;
 
 	if (!hex)
 		return -ENOMEM;
 	ct_hex_encode(hex, d->wrapped, d->wrapped_len);
-	snprintf(path, sizeof(path), "%s/dek", m->state_dir);
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+	if (mkdirat(s->dir_fd, "dek", 0700) < 0 && errno != EEXIST)
 		return negative_errno();
 	json_object *o = dek_meta_json(d);
 	if (!o)
 		return -ENOMEM;
 	json_object_object_add(o, "wrapped", json_object_new_string(hex));
-	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	r = s ? dek_write_text(m, d->name, s, create) : -ENOMEM;
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	r = text ? dek_write_text(s, d->name, text, create) : -ENOMEM;
 	json_object_put(o);
 	return r;
 }
 
-int dek_create_file(struct manager *m, const struct dek *d)
+int dek_create_file(const struct dek_store *s, const struct dek *d)
 {
-	return dek_write_file(m, d, true);
+	return dek_write_file(s, d, true);
 }
 
-int dek_replace_file(struct manager *m, const struct dek *d)
+int dek_replace_file(const struct dek_store *s, const struct dek *d)
 {
-	return dek_write_file(m, d, false);
+	return dek_write_file(s, d, false);
 }
 
-int dek_remove_file(struct manager *m, const char *name)
+int dek_remove_file(const struct dek_store *s, const char *name)
 {
-	char path[4096], rel[KEK_NAME_MAX + 24];
+	char rel[STORE_REL_MAX];
 	int r;
 
-	if (!store_name_valid(name))
+	if (dek_rel(name, rel) < 0)
 		return -EINVAL;
-	dek_path(m, name, path, sizeof(path));
-	dek_rel(name, rel, sizeof(rel));
-	r = manifest_begin(m, rel, NULL, 0);
+	r = manifest_begin(s->manifest, rel, NULL, 0);
 	if (r < 0)
 		return r;
-	if (unlink(path) < 0)
-		return negative_errno();
-	r = fileio_fsync_parent(path);
-	if (r >= 0 && manifest_commit(m, rel) < 0)
+	r = fileio_remove_at(s->dir_fd, rel);
+	if (r >= 0 && manifest_commit(s->manifest, rel) < 0)
 		vhsm_log_debug("DEK %s: cannot commit the manifest entry (the next start does)",
 			       name);
 	return r;
@@ -247,9 +237,19 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int dek_list_names(struct manager *m, char ***ret)
+/* The dek/ directory for reading, or NULL (none yet, or unreadable: no DEKs listed). */
+static DIR *dek_dir_open(int dir_fd)
 {
-	char path[4096];
+	int fd = openat(dir_fd, "dek", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (fd >= 0 && !d)
+		close(fd);
+	return d;
+}
+
+int dek_list_names(const struct dek_store *s, char ***ret)
+{
 	char **v = calloc(1, sizeof(char *));
 	size_t n = 0;
 	DIR *dir;
@@ -257,8 +257,7 @@ int dek_list_names(struct manager *m, char ***ret)
 
 	if (!v)
 		return -ENOMEM;
-	snprintf(path, sizeof(path), "%s/dek", m->state_dir);
-	dir = opendir(path);
+	dir = dek_dir_open(s->dir_fd);
 	while (dir && (de = readdir(dir))) {
 		size_t l = strlen(de->d_name);
 		if (l <= 4 || strcmp(de->d_name + l - 4, ".dek") != 0)
@@ -406,13 +405,13 @@ int dek_revoke_keys(const char *name, unsigned *ret_failed)
 	return s.done;
 }
 
-int dek_revoke_for_kek(struct manager *m, const char *kek, unsigned *ret_failed)
+int dek_revoke_for_kek(const struct dek_store *s, const char *kek, unsigned *ret_failed)
 {
 	char **names = NULL;
 	unsigned failed_total = 0;
 	int total = 0, r;
 
-	r = dek_list_names(m, &names);
+	r = dek_list_names(s, &names);
 	if (r < 0)
 		return r;
 	for (char **n = names; *n; n++) {
@@ -420,7 +419,7 @@ int dek_revoke_for_kek(struct manager *m, const char *kek, unsigned *ret_failed)
 		unsigned failed;
 		/* A damaged file may be this KEK's DEK; its keys go too (it cannot be loaded
 		 * again anyway). */
-		bool match = dek_read(m, *n, &d) < 0 || strcmp(d.kek, kek) == 0;
+		bool match = dek_read(s, *n, &d) < 0 || strcmp(d.kek, kek) == 0;
 		dek_done(&d);
 		if (!match)
 			continue;

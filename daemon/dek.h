@@ -30,6 +30,16 @@ struct dek {
 	size_t wrapped_len;
 };
 
+/* What the DEK registry needs of vhsmd: the state directory and the store manifest. */
+struct dek_store {
+	int dir_fd;                /* the state directory (O_PATH will do) */
+	struct manifest *manifest; /* vouches for each DEK file; NULL: unchecked (unit tests) */
+};
+
+/* The DEK registry of manager m's state directory: a pointer valid in the enclosing block. */
+#define DEK_STORE(m)                                                                              \
+	(&(const struct dek_store){ .dir_fd = (m)->state_fd, .manifest = (m)->manifest })
+
 /* Releases what dek_read()/dek set up (the wrapped blob). Accepts a zeroed struct. */
 void dek_done(struct dek *d);
 
@@ -44,21 +54,21 @@ int dek_context(const struct dek *d, char *out, size_t outlen);
  * -EINVAL (bad name), -EBADMSG, or -EKEYREJECTED for a file that is not the one this CVM wrote
  * last (rolled back, edited, or put back after a purge; the journal says which).
  */
-int dek_read(struct manager *m, const char *name, struct dek *ret);
+int dek_read(const struct dek_store *s, const char *name, struct dek *ret);
 /* A new JSON object with d's public fields (name, kek, size, timeout, created, acl; when
  * deleted, deleted_at and retention_days), which
  * the DEK file and dek list share; NULL when out of memory. */
 struct json_object *dek_meta_json(const struct dek *d);
 /* Writes a new DEK file atomically, recorded in the store manifest; -EEXIST when one exists. */
-int dek_create_file(struct manager *m, const struct dek *d);
+int dek_create_file(const struct dek_store *s, const struct dek *d);
 /* Replaces the DEK file atomically (a state change: delete, recover). */
-int dek_replace_file(struct manager *m, const struct dek *d);
+int dek_replace_file(const struct dek_store *s, const struct dek *d);
 /* Seconds since the epoch from which a deleted DEK can no longer be recovered. */
 uint64_t dek_retention_end(const struct dek *d);
 /* Removes the DEK file durably (and its entry in the store manifest). */
-int dek_remove_file(struct manager *m, const char *name);
+int dek_remove_file(const struct dek_store *s, const char *name);
 /* Sorted DEK names (NULL-terminated; free with strv_free). */
-int dek_list_names(struct manager *m, char ***ret);
+int dek_list_names(const struct dek_store *s, char ***ret);
 
 /* True when the ACL of d admits p for op (administrators always). */
 bool dek_acl_allows(const struct dek *d, const struct peer *p, uint32_t op);
@@ -79,4 +89,4 @@ int dek_revoke_keys(const char *name, unsigned *ret_failed);
 /* Revokes the keys of every DEK wrapped under KEK kek, and of every DEK whose registry file
  * is damaged (its KEK unknown). Returns the number revoked, and the
  * number of failures in *ret_failed. */
-int dek_revoke_for_kek(struct manager *m, const char *kek, unsigned *ret_failed);
+int dek_revoke_for_kek(const struct dek_store *s, const char *kek, unsigned *ret_failed);

@@ -14,6 +14,8 @@
 #include "journal.h"
 #include "kek-file.h"
 #include "seal.h"
+#include "store-file.h"
+#include "text.h"
 
 struct kek_mark {
 	char name[KEK_NAME_MAX + 1];
@@ -159,14 +161,20 @@ static int compare_file(struct kek_mark *k, int fd, const struct stat *st, const
 int kek_file_verify(struct manager *m, const char *name, char *why, size_t whylen)
 {
 	struct kek_mark *k = mark_find(m, name);
+	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int fd = -EBADF;
-	char path[4096];
+	char rel[STORE_REL_MAX];
 	struct stat st;
 
 	if (!k)
 		return 0;
-	snprintf(path, sizeof(path), "%s/kek/%s.sealed", m->state_dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	if (store_rel("kek", name, ".sealed", rel) < 0)
+		return -EINVAL;
+	/* The full path is for the messages only. */
+	path = text_printf("%s/%s", m->state_dir, rel);
+	if (!path)
+		return -ENOMEM;
+	fd = openat(m->state_fd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	if (fd < 0)
 		return damaged(k, path, strerror(errno), why, whylen);
 	if (fstat(fd, &st) < 0)

@@ -176,7 +176,7 @@ static int read_file(struct manager *m, const char *name, uint8_t **ret_blob, si
 	if (r < 0)
 		return r;
 	keypair_rel(name, rel, sizeof(rel));
-	r = manifest_check(m, rel, blob, len, why, whylen);
+	r = manifest_check(m->manifest, rel, blob, len, why, whylen);
 	if (r < 0)
 		return r;
 	keypair_label(name, label, sizeof(label));
@@ -244,7 +244,7 @@ static int write_blob(struct manager *m, const char *name, const uint8_t *blob, 
 		snprintf(why, whylen, "key pair %s already exists", name);
 		return -EEXIST;
 	}
-	r = manifest_begin(m, rel, blob, len);
+	r = manifest_begin(m->manifest, rel, blob, len);
 	if (r < 0) {
 		snprintf(why, whylen, "cannot update the store manifest: %s", strerror(-r));
 		return r;
@@ -258,7 +258,7 @@ static int write_blob(struct manager *m, const char *name, const uint8_t *blob, 
 			 name, strerror(-r));
 		return r;
 	}
-	if (manifest_commit(m, rel) < 0)
+	if (manifest_commit(m->manifest, rel) < 0)
 		vhsm_log_debug("store: cannot commit the manifest entry of %s", rel);
 	return 0;
 }
@@ -393,7 +393,7 @@ int keypair_store_remove(struct manager *m, const char *name)
 	keypair_path(m, name, path, sizeof(path));
 	keypair_rel(name, rel, sizeof(rel));
 	cache_forget(name);
-	r = manifest_begin(m, rel, NULL, 0);
+	r = manifest_begin(m->manifest, rel, NULL, 0);
 	if (r < 0)
 		return r;
 	if (unlink(path) < 0)
@@ -401,7 +401,7 @@ int keypair_store_remove(struct manager *m, const char *name)
 	r = fileio_fsync_parent(path);
 	if (r < 0)
 		return r;
-	if (manifest_commit(m, rel) < 0)
+	if (manifest_commit(m->manifest, rel) < 0)
 		vhsm_log_debug("store: cannot commit the manifest entry of %s", rel);
 	return 0;
 }

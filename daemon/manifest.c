@@ -2,6 +2,7 @@
 /* The store manifest: generation and digest of every sealed KEK, exchange key and DEK file (see
  * manifest.h). */
 #include <dirent.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <signal.h>
@@ -38,6 +39,8 @@ struct entry {
 };
 
 struct manifest {
+	struct manifest_env env;
+	bool loaded;
 	uint8_t *key; /* secmem */
 	char kid[AUDIT_KID_HEX + 1];
 	struct entry *v;
@@ -48,6 +51,17 @@ struct manifest {
 };
 
 static const char manifest_info[] = "vhsm-store-manifest-v1";
+
+int manifest_new(const struct manifest_env *env, struct manifest **ret)
+{
+	struct manifest *mf = calloc(1, sizeof(*mf));
+
+	if (!mf)
+		return -ENOMEM;
+	mf->env = *env;
+	*ret = mf;
+	return 0;
+}
 
 struct manifest *manifest_free(struct manifest *mf)
 {
@@ -77,10 +91,7 @@ static int sha256_hex(const uint8_t *p, size_t n, char out[DIGEST_HEX + 1])
 	return 0;
 }
 
-static void manifest_path(const struct manager *m, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/store.manifest", m->state_dir);
-}
+static const char manifest_file[] = "store.manifest";
 
 static struct entry *entry_find(struct manifest *mf, const char *rel)
 {
@@ -115,9 +126,9 @@ static void boot_id(char out[40])
 
 /* The earliest clock anchor of this boot (clock.h), so a restart still sees a clock moved
  * forwards since then. */
-static json_object *anchor_json(const struct manager *m)
+static json_object *anchor_json(const struct manifest *mf)
 {
-	struct clock_anchor a = clock_anchor_of_boot(m);
+	struct clock_anchor a = mf->env.clock_boot->set ? *mf->env.clock_boot : *mf->env.clock_start;
 	json_object *j = json_object_new_object();
 	char id[40];
 
@@ -131,7 +142,7 @@ static json_object *anchor_json(const struct manager *m)
 }
 
 /* Takes the anchor of the verified manifest when it is of this boot. */
-static void anchor_parse(struct manager *m, struct manifest *mf, json_object *o)
+static void anchor_parse(struct manifest *mf, json_object *o)
 {
 	json_object *j, *id, *w, *b;
 	char cur[40];
@@ -144,17 +155,18 @@ static void anchor_parse(struct manager *m, struct manifest *mf, json_object *o)
 	    !json_object_object_get_ex(j, "boot", &b) || !json_object_is_type(b, json_type_int) ||
 	    !cur[0] || strcmp(json_object_get_string(id), cur) != 0)
 		return;
-	clock_anchor_restore(m, (uint64_t)json_object_get_int64(w), (uint64_t)json_object_get_int64(b));
+	clock_anchor_merge(mf->env.clock_boot, (uint64_t)json_object_get_int64(w),
+			   (uint64_t)json_object_get_int64(b));
 	mf->anchor_stale = false;
 }
 
 /* Serializes the entries and appends "\n" + HMAC(key, json) as hex. */
-static int manifest_write(struct manager *m, struct manifest *mf)
+static int manifest_write(struct manifest *mf)
 {
 	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
 	json_object *arr = json_object_new_array();
 	_cleanup_free_ char *text = NULL;
-	char path[4200], mac[65];
+	char mac[65];
 	int r;
 
 	if (!o || !arr)
@@ -162,7 +174,7 @@ static int manifest_write(struct manager *m, struct manifest *mf)
 	json_object_object_add(o, "format", json_object_new_int(MANIFEST_FORMAT));
 	json_object_object_add(o, "kid", json_object_new_string(mf->kid));
 	json_object_object_add(o, "files", arr);
-	json_object_object_add(o, "clock", anchor_json(m));
+	json_object_object_add(o, "clock", anchor_json(mf));
 	for (size_t i = 0; i < mf->n; i++) {
 		const struct entry *e = &mf->v[i];
 		json_object *j = json_object_new_object();
@@ -183,8 +195,7 @@ static int manifest_write(struct manager *m, struct manifest *mf)
 	text = text_printf("%s\n%s\n", js, mac);
 	if (!text)
 		return -ENOMEM;
-	manifest_path(m, path, sizeof(path));
-	return fileio_write_atomic(path, text, strlen(text), 0600);
+	return fileio_write_atomic_at(mf->env.dir_fd, manifest_file, text, strlen(text), 0600);
 }
 
 static bool jstr_hex(json_object *o, const char *k, char *out, size_t hexlen, bool empty_ok)
@@ -225,18 +236,17 @@ static int entry_parse(struct manifest *mf, json_object *j)
  * Reads and verifies the manifest: 0, -ENOENT (none), -EXDEV (made under another key: another
  * launch image), -EKEYREJECTED (does not verify), -EBADMSG.
  */
-static int manifest_read(struct manager *m, struct manifest *mf)
+static int manifest_read(struct manifest *mf)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_(json_object_putp) json_object *o = NULL;
 	json_object *arr, *kid, *fmt;
-	char path[4200], mac[65];
+	char mac[65];
 	size_t len;
 	char *nl;
 	int r;
 
-	manifest_path(m, path, sizeof(path));
-	r = fileio_read_all(path, MANIFEST_FILE_MAX, &buf, &len);
+	r = fileio_read_all_at(mf->env.dir_fd, manifest_file, MANIFEST_FILE_MAX, &buf, &len);
 	if (r < 0)
 		return r;
 	/* "<json>\n<64 hex of the MAC>\n" */
@@ -265,39 +275,41 @@ static int manifest_read(struct manager *m, struct manifest *mf)
 		if (r < 0)
 			return r;
 	}
-	anchor_parse(m, mf, o);
+	anchor_parse(mf, o);
 	return 0;
 }
 
 /* The digest of rel on disk: 0, -ENOENT, or -errno. */
-static int file_digest(struct manager *m, const char *rel, char out[DIGEST_HEX + 1])
+static int file_digest(const struct manifest *mf, const char *rel, char out[DIGEST_HEX + 1])
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	char path[4200];
 	size_t len;
 	int r;
 
-	snprintf(path, sizeof(path), "%s/%s", m->state_dir, rel);
-	r = fileio_read_all(path, SEAL_BLOB_MAX, &buf, &len);
+	r = fileio_read_all_at(mf->env.dir_fd, rel, SEAL_BLOB_MAX, &buf, &len);
 	if (r < 0)
 		return r;
 	return sha256_hex(buf, len, out);
 }
 
 /* Adds every DIR/NAME<suffix> file (not listed yet) as it is now. */
-static int manifest_adopt_dir(struct manager *m, struct manifest *mf, const char *dir,
-			      const char *suffix)
+static int manifest_adopt_dir(struct manifest *mf, const char *dir, const char *suffix)
 {
 	size_t sl = strlen(suffix);
-	char path[4200], rel[KEK_NAME_MAX + 24];
+	char rel[KEK_NAME_MAX + 24];
 	struct dirent *de;
 	DIR *d;
-	int r = 0;
+	int fd, r = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", m->state_dir, dir);
-	d = opendir(path);
-	if (!d)
+	fd = openat(mf->env.dir_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
 		return errno == ENOENT ? 0 : negative_errno();
+	d = fdopendir(fd);
+	if (!d) {
+		r = negative_errno();
+		close(fd);
+		return r;
+	}
 	while (r >= 0 && (de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		struct entry *e;
@@ -308,7 +320,7 @@ static int manifest_adopt_dir(struct manager *m, struct manifest *mf, const char
 		    entry_find(mf, rel))
 			continue;
 		e = entry_add(mf, rel);
-		r = e ? file_digest(m, rel, e->digest) : -E2BIG;
+		r = e ? file_digest(mf, rel, e->digest) : -E2BIG;
 		if (e)
 			e->gen = 1;
 	}
@@ -317,43 +329,43 @@ static int manifest_adopt_dir(struct manager *m, struct manifest *mf, const char
 }
 
 /* Adds every sealed KEK, exchange key and key pair file as it is now (a new manifest: trust on first use). */
-static int manifest_adopt(struct manager *m, struct manifest *mf)
+static int manifest_adopt(struct manifest *mf)
 {
-	int r = manifest_adopt_dir(m, mf, "kek", ".sealed");
+	int r = manifest_adopt_dir(mf, "kek", ".sealed");
 
 	if (r >= 0)
-		r = manifest_adopt_dir(m, mf, "exchange", ".sealed");
+		r = manifest_adopt_dir(mf, "exchange", ".sealed");
 	if (r >= 0)
-		r = manifest_adopt_dir(m, mf, "keypair", ".sealed");
+		r = manifest_adopt_dir(mf, "keypair", ".sealed");
 	if (r >= 0)
-		r = manifest_adopt_dir(m, mf, "dek", ".dek");
+		r = manifest_adopt_dir(mf, "dek", ".dek");
 	if (r >= 0)
-		r = manifest_adopt_dir(m, mf, "volumes", ".json");
-	return r < 0 ? r : manifest_write(m, mf);
+		r = manifest_adopt_dir(mf, "volumes", ".json");
+	return r < 0 ? r : manifest_write(mf);
 }
 
 /*
  * A manifest of format 1 did not list the DEK registry: its files are recorded as they are now
  * (trust on first use, once, as for a new manifest); the KEK entries keep their generations.
  */
-static int manifest_upgrade(struct manager *m, struct manifest *mf)
+static int manifest_upgrade(struct manifest *mf)
 {
 	int r;
 
 	if (mf->format >= MANIFEST_FORMAT)
-		return mf->anchor_stale ? manifest_write(m, mf) : 0; /* this boot's first anchor */
+		return mf->anchor_stale ? manifest_write(mf) : 0; /* this boot's first anchor */
 	sd_journal_send("MESSAGE=vhsm store manifest: format %d; recording the DEK registry and "
 			"volume files as they are now", mf->format, "PRIORITY=5", NULL);
-	r = manifest_adopt_dir(m, mf, "dek", ".dek");
+	r = manifest_adopt_dir(mf, "dek", ".dek");
 	if (r >= 0)
-		r = manifest_adopt_dir(m, mf, "volumes", ".json");
+		r = manifest_adopt_dir(mf, "volumes", ".json");
 	if (r >= 0)
 		mf->format = MANIFEST_FORMAT;
-	return r < 0 ? r : manifest_write(m, mf);
+	return r < 0 ? r : manifest_write(mf);
 }
 
 /* A crash between the manifest and the file: whichever digest is on disk is the state. */
-static int manifest_settle(struct manager *m, struct manifest *mf)
+static int manifest_settle(struct manifest *mf)
 {
 	bool changed = false;
 
@@ -362,7 +374,7 @@ static int manifest_settle(struct manager *m, struct manifest *mf)
 		char d[DIGEST_HEX + 1] = "";
 		if (!e->pending)
 			continue;
-		int r = file_digest(m, e->rel, d);
+		int r = file_digest(mf, e->rel, d);
 		if (r < 0 && r != -ENOENT)
 			return r;
 		if (strcmp(d, e->digest) != 0 && strcmp(d, e->prev) != 0)
@@ -377,49 +389,65 @@ static int manifest_settle(struct manager *m, struct manifest *mf)
 		}
 		changed = true;
 	}
-	return changed ? manifest_write(m, mf) : 0;
+	return changed ? manifest_write(mf) : 0;
 }
 
-static int manifest_load(struct manager *m)
+/* Drops what a failed load left (the next use loads again). */
+static void manifest_unload(struct manifest *mf)
 {
-	_cleanup_(manifest_freep) struct manifest *mf = NULL;
+	mf->key = secmem_free(mf->key);
+	free(mf->v);
+	mf->v = NULL;
+	mf->n = 0;
+	mf->format = 0;
+	mf->anchor_stale = false;
+}
+
+/* 1 when loaded, 0 when there is no manifest (NULL, or no SNP device: unit tests), -ENOKEY
+ * before the first verified report, or -errno. */
+static int manifest_load(struct manifest *mf)
+{
 	int r;
 
-	if (m->manifest || !m->dev)
+	if (!mf || !mf->env.dev)
 		return 0;
-	if (!m->attest.report_valid)
+	if (mf->loaded)
+		return 1;
+	if (!mf->env.attest->report_valid)
 		return -ENOKEY;
-	mf = calloc(1, sizeof(*mf));
-	if (!mf || !(mf->v = calloc(MANIFEST_MAX_ENTRIES, sizeof(*mf->v))))
+	mf->v = calloc(MANIFEST_MAX_ENTRIES, sizeof(*mf->v));
+	if (!mf->v)
 		return -ENOMEM;
-	r = audit_key_derive_info(m->dev, m->attest.report.vmpl, manifest_info, &mf->key, mf->kid);
-	if (r < 0)
-		return r;
-	r = manifest_read(m, mf);
+	r = audit_key_derive_info(mf->env.dev, mf->env.attest->report.vmpl, manifest_info,
+				  &mf->key, mf->kid);
+	if (r >= 0)
+		r = manifest_read(mf);
 	if (r == -ENOENT || r == -EXDEV) {
 		sd_journal_send("MESSAGE=vhsm store manifest: %s; recording the %s sealed files as "
 				"they are now", r == -ENOENT ? "none yet" :
 				"made by another launch image", "current",
 				"PRIORITY=%d", r == -ENOENT ? 5 : 4, NULL);
 		mf->n = 0;
-		r = manifest_adopt(m, mf);
+		r = manifest_adopt(mf);
 	} else if (r == 0) {
-		r = manifest_settle(m, mf);
+		r = manifest_settle(mf);
 		if (r >= 0)
-			r = manifest_upgrade(m, mf);
+			r = manifest_upgrade(mf);
 	}
-	if (r < 0)
+	if (r < 0) {
+		manifest_unload(mf);
 		return r;
-	m->manifest = TAKE_PTR(mf);
-	return 0;
+	}
+	mf->loaded = true;
+	return 1;
 }
 
-int manifest_check(struct manager *m, const char *rel, const uint8_t *blob, size_t len,
+int manifest_check(struct manifest *mf, const char *rel, const uint8_t *blob, size_t len,
 		   char *why, size_t whylen)
 {
 	char d[DIGEST_HEX + 1];
 	struct entry *e;
-	int r = manifest_load(m);
+	int r = manifest_load(mf);
 
 	if (r == -EKEYREJECTED || r == -EBADMSG) {
 		snprintf(why, whylen, "the store manifest does not verify (edited or replaced): "
@@ -427,15 +455,15 @@ int manifest_check(struct manager *m, const char *rel, const uint8_t *blob, size
 		sd_journal_send("MESSAGE=vhsm store manifest: %s", why, "PRIORITY=3", NULL);
 		return -EKEYREJECTED;
 	}
-	if (r < 0 || !m->manifest)
+	if (r <= 0)
 		return r == -ENOKEY ? 0 : r; /* before the first report the gate refuses anyway */
 	r = sha256_hex(blob, len, d);
 	if (r < 0)
 		return r;
-	e = entry_find(m->manifest, rel);
+	e = entry_find(mf, rel);
 	if (e && (strcmp(d, e->digest) == 0 || (e->pending && strcmp(d, e->prev) == 0)))
 		return 0;
-	m->manifest->refusals++;
+	mf->refusals++;
 	snprintf(why, whylen, "%s is not the sealed file this CVM wrote last: refused as rolled "
 		 "back, replaced or modified (the store manifest %s)", rel,
 		 e ? "names another generation" : "does not list it: deleted or purged");
@@ -444,22 +472,20 @@ int manifest_check(struct manager *m, const char *rel, const uint8_t *blob, size
 	return -EKEYREJECTED;
 }
 
-int manifest_begin(struct manager *m, const char *rel, const uint8_t *blob, size_t len)
+int manifest_begin(struct manifest *mf, const char *rel, const uint8_t *blob, size_t len)
 {
 	struct entry *e;
-	int r = manifest_load(m);
+	int r = manifest_load(mf);
 
-	if (r < 0)
+	if (r <= 0)
 		return r == -ENOKEY ? 0 : r;
-	if (!m->manifest)
-		return 0;
-	size_t n_before = m->manifest->n;
+	size_t n_before = mf->n;
 	struct entry saved = {};
-	e = entry_find(m->manifest, rel);
+	e = entry_find(mf, rel);
 	if (!e) {
 		if (!blob)
 			return 0;
-		if (!(e = entry_add(m->manifest, rel)))
+		if (!(e = entry_add(mf, rel)))
 			return -E2BIG;
 	} else {
 		saved = *e;
@@ -475,34 +501,34 @@ int manifest_begin(struct manager *m, const char *rel, const uint8_t *blob, size
 	} else {
 		e->digest[0] = 0;
 	}
-	r = manifest_write(m, m->manifest);
+	r = manifest_write(mf);
 	if (r < 0) {
 		/* Not on disk: the file is not touched, so nothing changed. */
-		if (m->manifest->n > n_before)
-			m->manifest->n = n_before;
+		if (mf->n > n_before)
+			mf->n = n_before;
 		else
 			*e = saved;
 	}
 	return r;
 }
 
-int manifest_commit(struct manager *m, const char *rel)
+int manifest_commit(struct manifest *mf, const char *rel)
 {
 	struct entry *e;
 
-	if (!m->manifest)
+	if (!mf || !mf->loaded)
 		return 0;
-	e = entry_find(m->manifest, rel);
+	e = entry_find(mf, rel);
 	if (!e)
 		return 0;
 	if (e->removing)
-		*e = m->manifest->v[--m->manifest->n];
+		*e = mf->v[--mf->n];
 	else
 		e->pending = false;
-	return manifest_write(m, m->manifest);
+	return manifest_write(mf);
 }
 
-unsigned manifest_refusals(const struct manager *m)
+unsigned manifest_refusals(const struct manifest *mf)
 {
-	return m->manifest ? m->manifest->refusals : 0;
+	return mf ? mf->refusals : 0;
 }

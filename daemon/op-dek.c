@@ -68,7 +68,7 @@ static int dek_get(struct op_ctx *c, const struct peer *p, uint32_t op, struct d
 	r = op_check_name(c, "DEK", c->key);
 	if (r < 0)
 		return r;
-	r = dek_read(c->m, c->key, d);
+	r = dek_read(DEK_STORE(c->m), c->key, d);
 	if (r < 0 && !p->admin)
 		return dek_refuse(c, p, c->key, op);
 	if (r == -ENOENT)
@@ -153,7 +153,7 @@ int op_dek_create(struct op_ctx *c)
 	strcpy(d.acl_text, canon);
 	d.created = clock_wall(c->m);
 	struct dek old = {};
-	r = dek_read(c->m, d.name, &old);
+	r = dek_read(DEK_STORE(c->m), d.name, &old);
 	dek_done(&old);
 	if (r != -ENOENT)
 		return op_fail(c, -EEXIST, "DEK %s already exists%s", d.name,
@@ -177,7 +177,7 @@ int op_dek_create(struct op_ctx *c)
 		     d.size, &d.wrapped, &d.wrapped_len);
 	if (r < 0)
 		return op_fail(c, r, "wrapping failed: %s", strerror(-r));
-	r = dek_create_file(c->m, &d);
+	r = dek_create_file(DEK_STORE(c->m), &d);
 	dek_done(&d);
 	if (r == -EEXIST)
 		return op_fail(c, r, "DEK %s already exists", c->key);
@@ -220,7 +220,7 @@ int op_dek_list(struct op_ctx *c)
 {
 	char **names = NULL;
 	json_object *arr = json_object_new_array();
-	int r = dek_list_names(c->m, &names);
+	int r = dek_list_names(DEK_STORE(c->m), &names);
 
 	if (r < 0 || !arr) {
 		json_object_put(arr);
@@ -229,7 +229,7 @@ int op_dek_list(struct op_ctx *c)
 	for (char **n = names; *n; n++) {
 		struct dek d = {};
 		json_object *o;
-		int k = dek_read(c->m, *n, &d);
+		int k = dek_read(DEK_STORE(c->m), *n, &d);
 		if (k < 0) {
 			o = json_object_new_object();
 			json_object_object_add(o, "name", json_object_new_string(*n));
@@ -347,7 +347,7 @@ static int dek_soft_delete(struct op_ctx *c, struct dek *d)
 			       "cannot be shorter than the KEK's %u days", d->kek, d->name, kek_days);
 	d->deleted_at = clock_wall(c->m);
 	d->retention_days = days;
-	r = dek_replace_file(c->m, d);
+	r = dek_replace_file(DEK_STORE(c->m), d);
 	if (r < 0)
 		return op_fail(c, r, "cannot delete DEK %s: %s", d->name, strerror(-r));
 	vhsm_wire_add_u32(c->reply, VHSM_TAG_DAYS, days);
@@ -408,7 +408,7 @@ int op_dek_recover(struct op_ctx *c)
 			       clock_iso(dek_retention_end(&d), until));
 	d.deleted_at = 0;
 	d.retention_days = 0;
-	r = dek_replace_file(c->m, &d);
+	r = dek_replace_file(DEK_STORE(c->m), &d);
 	if (r < 0)
 		return op_fail(c, r, "cannot recover DEK %s: %s", d.name, strerror(-r));
 	return 0;
@@ -439,7 +439,7 @@ int op_dek_purge(struct op_ctx *c)
 			return op_fail(c, r, "purge protection of KEK %s: DEK %s: %s", d.kek, d.name,
 				       why);
 	}
-	r = dek_remove_file(c->m, d.name);
+	r = dek_remove_file(DEK_STORE(c->m), d.name);
 	if (r < 0)
 		return op_fail(c, r, "cannot purge DEK %s: %s", d.name, strerror(-r));
 	return 0;

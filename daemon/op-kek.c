@@ -348,7 +348,7 @@ int op_kek_disable(struct op_ctx *c)
 		return r;
 	if (r == -EALREADY) /* already disabled: shredding again is what the caller asked */
 		c->why[0] = 0;
-	r = dek_revoke_for_kek(c->m, c->key, &failed);
+	r = dek_revoke_for_kek(DEK_STORE(c->m), c->key, &failed);
 	if (r < 0)
 		return op_fail(c, r, "KEK %s disabled, but its DEKs' keys were not revoked: %s",
 			       c->key, strerror(-r));

@@ -226,7 +226,8 @@ int op_status(struct op_ctx *c)
 	if (m->audit && c->peer->admin)
 		json_object_object_add(o, "audit", audit_json(m->audit));
 	/* Sealed files refused since start because the store manifest names another version. */
-	json_object_object_add(o, "store_rollbacks", json_object_new_int64(manifest_refusals(m)));
+	json_object_object_add(o, "store_rollbacks",
+			       json_object_new_int64(manifest_refusals(m->manifest)));
 	vhsm_wire_add_str(c->reply, VHSM_TAG_JSON,
 			  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 								    JSON_C_TO_STRING_NOSLASHESCAPE));

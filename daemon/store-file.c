@@ -58,6 +58,14 @@ int store_dirs_open(struct manager *m)
 		if (m->state_fd < 0)
 			return negative_errno();
 	}
+	if (!m->manifest) {
+		struct manifest_env env = { .dir_fd = m->state_fd, .dev = m->dev,
+					    .attest = &m->attest, .clock_boot = &m->clock_boot,
+					    .clock_start = &m->clock_start };
+		r = manifest_new(&env, &m->manifest);
+		if (r < 0)
+			return r;
+	}
 	r = store_subdir_open(m, "kek");
 	if (r < 0)
 		return r;
@@ -92,7 +100,7 @@ int store_file_read(struct manager *m, const char *rel, uint8_t **ret_blob, size
 	r = fileio_read_all_at(m->state_fd, rel, SEAL_BLOB_MAX, &blob, &len);
 	if (r < 0)
 		return r;
-	r = manifest_check(m, rel, blob, len, why, whylen);
+	r = manifest_check(m->manifest, rel, blob, len, why, whylen);
 	if (r < 0)
 		return r;
 	*ret_blob = TAKE_PTR(blob);
@@ -106,7 +114,7 @@ int store_file_write(struct manager *m, const char *rel, const uint8_t *blob, si
 	int r;
 
 	/* Manifest first (pending), then the file, then the commit (manifest.h). */
-	r = manifest_begin(m, rel, blob, len);
+	r = manifest_begin(m->manifest, rel, blob, len);
 	if (r < 0) {
 		snprintf(why, whylen, "cannot update the store manifest: %s", strerror(-r));
 		return r;
@@ -123,7 +131,7 @@ int store_file_write(struct manager *m, const char *rel, const uint8_t *blob, si
 		return r;
 	}
 	manifest_test_crash("file-written");
-	if (manifest_commit(m, rel) < 0)
+	if (manifest_commit(m->manifest, rel) < 0)
 		vhsm_log_debug("store: cannot commit the manifest entry of %s", rel);
 	return 0;
 }
@@ -132,13 +140,13 @@ int store_file_remove(struct manager *m, const char *rel)
 {
 	int r;
 
-	r = manifest_begin(m, rel, NULL, 0);
+	r = manifest_begin(m->manifest, rel, NULL, 0);
 	if (r < 0)
 		return r;
 	r = fileio_remove_at(m->state_fd, rel);
 	if (r < 0)
 		return r;
-	if (manifest_commit(m, rel) < 0)
+	if (manifest_commit(m->manifest, rel) < 0)
 		vhsm_log_debug("store: cannot commit the manifest entry of %s", rel);
 	return 0;
 }

@@ -14,7 +14,8 @@
 
 /*
  * Creates the state directory and its kek/ and exchange/ directories (0700), removes the
- * temporaries of writes a crash interrupted and opens m->state_fd. 0 or -errno.
+ * temporaries of writes a crash interrupted, opens m->state_fd and makes m->manifest (loaded
+ * at first use). 0 or -errno.
  */
 int store_dirs_open(struct manager *m);
 

@@ -186,6 +186,6 @@ struct manager {
 	struct shield *shield; /* in-memory shielding of unsealed KEKs (shield.c) */
 	struct kek_marks *kek_marks; /* the sealed file behind each KEK in memory (kek-file.c) */
 	struct audit *audit;
-	struct manifest *manifest; /* store manifest (manifest.c), loaded at first use */
+	struct manifest *manifest; /* store manifest (manifest.c): made with state_fd */
 	uint64_t status_seq;       /* attest.seq last told to the service manager (manager.c) */
 };

@@ -50,7 +50,7 @@ static int record_read(struct manager *m, const char *uuid, json_object **ret)
 	r = fileio_read_all(path, VOLUME_FILE_MAX, &buf, &len);
 	if (r < 0)
 		return r == -EMSGSIZE ? -EBADMSG : r;
-	k = manifest_check(m, rel, buf, len, why, sizeof(why));
+	k = manifest_check(m->manifest, rel, buf, len, why, sizeof(why));
 	o = json_tokener_parse((const char *)buf);
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
@@ -83,11 +83,11 @@ static int record_write(struct manager *m, const char *uuid, const char *text)
 		return negative_errno();
 	snprintf(path, sizeof(path), "%s/volumes/%s.json", m->state_dir, uuid);
 	snprintf(rel, sizeof(rel), "volumes/%s.json", uuid);
-	r = manifest_begin(m, rel, (const uint8_t *)text, strlen(text));
+	r = manifest_begin(m->manifest, rel, (const uint8_t *)text, strlen(text));
 	if (r < 0)
 		return r;
 	r = fileio_write_atomic(path, text, strlen(text), 0600);
-	if (r >= 0 && manifest_commit(m, rel) < 0)
+	if (r >= 0 && manifest_commit(m->manifest, rel) < 0)
 		vhsm_log_debug("volumes: cannot commit the manifest entry of %s", rel);
 	return r;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vhsmd's DEK registry files: round trip, and every damaged or renamed file refused. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,7 +21,7 @@ static void write_file(const char *dir, const char *name, const char *text)
 TEST(dek_registry_roundtrip_and_damage)
 {
 	char state[256];
-	struct manager m = { .state_dir = state };
+	_cleanup_close_ int dir_fd = -EBADF;
 	uint8_t blob[40];
 	struct dek d = { .name = "disk", .kek = "k1", .size = 64, .timeout = 600, .created = 1,
 			 .acl_text = "uid:1000:unwrap", .wrapped = blob, .wrapped_len = sizeof(blob) },
@@ -28,10 +29,13 @@ TEST(dek_registry_roundtrip_and_damage)
 	char **names = NULL;
 
 	snprintf(state, sizeof(state), "%s", test_tmpdir());
+	dir_fd = open(state, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_TRUE(dir_fd >= 0);
+	const struct dek_store ds = { .dir_fd = dir_fd };
 	memset(blob, 0xab, sizeof(blob));
-	ASSERT_OK(dek_create_file(&m, &d));
-	ASSERT_EQ(dek_create_file(&m, &d), -EEXIST);
-	ASSERT_OK(dek_read(&m, "disk", &got));
+	ASSERT_OK(dek_create_file(&ds, &d));
+	ASSERT_EQ(dek_create_file(&ds, &d), -EEXIST);
+	ASSERT_OK(dek_read(&ds, "disk", &got));
 	ASSERT_STREQ(got.kek, "k1");
 	ASSERT_EQ(got.size, 64u);
 	ASSERT_EQ(got.timeout, 600u);
@@ -43,13 +47,13 @@ TEST(dek_registry_roundtrip_and_damage)
 	ASSERT_GT(dek_context(&got, b, sizeof(b)), 0);
 	ASSERT_STREQ(a, b);
 	dek_done(&got);
-	ASSERT_EQ(dek_read(&m, "none", &got), -ENOENT);
-	ASSERT_EQ(dek_read(&m, "../x", &got), -EINVAL);
+	ASSERT_EQ(dek_read(&ds, "none", &got), -ENOENT);
+	ASSERT_EQ(dek_read(&ds, "../x", &got), -EINVAL);
 
 	/* a copy of disk's file under another name poses as another DEK */
 	write_file(state, "other", "{\"name\":\"disk\",\"kek\":\"k1\",\"size\":64,\"timeout\":0,"
 				   "\"created\":1,\"acl\":\"\",\"wrapped\":\"abab\"}");
-	ASSERT_EQ(dek_read(&m, "other", &got), -EBADMSG);
+	ASSERT_EQ(dek_read(&ds, "other", &got), -EBADMSG);
 	static const char *const bad[] = {
 		"", "[]", "{}", "not json",
 		"{\"name\":\"x\",\"kek\":\"k1\",\"size\":48,\"timeout\":0,\"created\":1,\"acl\":\"\",\"wrapped\":\"abab\"}",
@@ -68,18 +72,18 @@ TEST(dek_registry_roundtrip_and_damage)
 	};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		write_file(state, "x", bad[i]);
-		ASSERT_EQ(dek_read(&m, "x", &got), -EBADMSG);
+		ASSERT_EQ(dek_read(&ds, "x", &got), -EBADMSG);
 	}
 	write_file(state, "x", "{\"name\":\"x\",\"kek\":\"k1\",\"size\":32,\"timeout\":0,\"created\":1,"
 			       "\"acl\":\"\",\"wrapped\":\"abab\"}");
-	ASSERT_OK(dek_read(&m, "x", &got));
+	ASSERT_OK(dek_read(&ds, "x", &got));
 	dek_done(&got);
-	ASSERT_OK(dek_list_names(&m, &names));
+	ASSERT_OK(dek_list_names(&ds, &names));
 	ASSERT_STREQ(names[0], "disk");
 	ASSERT_STREQ(names[1], "other");
 	ASSERT_STREQ(names[2], "x");
 	ASSERT_TRUE(names[3] == NULL);
 	strv_free(names);
-	ASSERT_OK(dek_remove_file(&m, "x"));
-	ASSERT_EQ(dek_read(&m, "x", &got), -ENOENT);
+	ASSERT_OK(dek_remove_file(&ds, "x"));
+	ASSERT_EQ(dek_read(&ds, "x", &got), -ENOENT);
 }
