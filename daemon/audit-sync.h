@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Group commit of the audit log: a thread that makes the records written so far durable with
- * one fdatasync shared by every record written while the previous one ran. The event loop
- * writes records in chain order and only asks; it never waits for the disk.
+ * one fdatasync shared by every record written while the previous one ran or within one
+ * window after the previous one began. The event loop writes records in chain order and only
+ * asks; it never waits for the disk.
  */
 #pragma once
 
@@ -11,6 +12,9 @@
 #include "macro.h"
 
 struct audit_sync;
+
+/* Syncs start at most this often; a record waits at most this plus one fdatasync. */
+#define AUDIT_SYNC_WINDOW_USEC 10000u
 
 /*
  * Starts the sync thread for the log file fd (duplicated: the caller keeps its own), with
