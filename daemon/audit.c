@@ -22,6 +22,7 @@
 
 #include "algs.h"
 #include "audit-key.h"
+#include "audit-record.h"
 #include "audit-sync.h"
 #include "audit.h"
 #include "ct.h"
@@ -954,12 +955,6 @@ int audit_release(struct audit *a)
 	return audit_make_durable(a);
 }
 
-static void add_str(json_object *o, const char *k, const char *v)
-{
-	if (v)
-		json_object_object_add(o, k, json_object_new_string(v));
-}
-
 /* The record of n bytes with hash is the chain's newest. */
 static void audit_advance(struct audit *a, size_t n, const char hash[HASH_HEX + 1],
 			  char ret_hash[HASH_HEX + 1])
@@ -973,71 +968,30 @@ static void audit_advance(struct audit *a, size_t n, const char hash[HASH_HEX + 
 static int audit_append(struct audit *a, const struct audit_record *rec, bool sync,
 			char ret_hash[HASH_HEX + 1])
 {
-	json_object *o = json_object_new_object();
-	char hash[HASH_HEX + 1], line[AUDIT_LINE_MAX + 128];
-	const char *js;
-	int r;
-
-	if (!o)
-		return -ENOMEM;
-	json_object_object_add(o, "seq", json_object_new_int64((int64_t)(a->seq + 1)));
-	json_object_object_add(o, "time", json_object_new_int64((int64_t)time(NULL)));
-	add_str(o, "event", rec->event);
-	add_str(o, "key", rec->key);
-	if (rec->version)
-		json_object_object_add(o, "version", json_object_new_int64(rec->version));
-	if (rec->peer) {
-		json_object_object_add(o, "uid", json_object_new_int64(rec->peer->uid));
-		json_object_object_add(o, "gid", json_object_new_int64(rec->peer->gid));
-		json_object_object_add(o, "pid", json_object_new_int64(rec->peer->pid));
-		if (rec->peer->unit[0])
-			add_str(o, "unit", rec->peer->unit);
-	}
-	if (rec->via) {
-		json_object_object_add(o, "via_uid", json_object_new_int64(rec->via->uid));
-		json_object_object_add(o, "via_pid", json_object_new_int64(rec->via->pid));
-	}
-	if (rec->count > 1)
-		json_object_object_add(o, "count", json_object_new_int64(rec->count));
-	add_str(o, "result", rec->result == 0 ? "ok" : "refused");
-	if (rec->result)
-		add_str(o, "errno", strerror(-rec->result));
-	add_str(o, "reason", rec->reason);
-	if (rec->first_prev) {
-		json_object_object_add(o, "first_seq", json_object_new_int64((int64_t)rec->first_seq));
-		add_str(o, "first_prev", rec->first_prev);
-	}
+	char hash[HASH_HEX + 1], mac[HASH_HEX + 1] = "", js[AUDIT_LINE_MAX + 1];
+	char line[AUDIT_LINE_MAX + 128];
 	/* Records that begin a run under a key name it (audit-key.h). */
-	if (a->key && (strcmp(rec->event, "audit.keyed") == 0 ||
-		       strcmp(rec->event, "audit.rotated") == 0 ||
-		       strcmp(rec->event, "audit.reset") == 0))
-		add_str(o, "kid", a->kid);
-	add_str(o, "prev", a->prev);
-	js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						       JSON_C_TO_STRING_NOSLASHESCAPE);
-	size_t len = strlen(js);
-	if (len > AUDIT_LINE_MAX || len < 2) {
-		json_object_put(o);
+	bool names_kid = a->key && (strcmp(rec->event, "audit.keyed") == 0 ||
+				    strcmp(rec->event, "audit.rotated") == 0 ||
+				    strcmp(rec->event, "audit.reset") == 0);
+	struct audit_record_chain ch = { .seq = a->seq + 1, .time = (int64_t)time(NULL),
+					 .kid = names_kid ? a->kid : NULL, .prev = a->prev };
+	int len, r;
+
+	len = audit_record_format(rec, &ch, js, sizeof(js));
+	if (len < 2)
 		return -EMSGSIZE;
-	}
-	r = chain_hash(a->prev, js, len, hash);
-	if (r < 0) {
-		json_object_put(o);
+	r = chain_hash(a->prev, js, (size_t)len, hash);
+	if (r < 0)
 		return r;
-	}
-	char mac[HASH_HEX + 1] = "";
 	if (a->key) {
 		r = audit_key_mac(a->key, hash, HASH_HEX, mac);
-		if (r < 0) {
-			json_object_put(o);
+		if (r < 0)
 			return r;
-		}
 	}
 	int n = mac[0] ? snprintf(line, sizeof(line), "%.*s,\"hash\":\"%s\",\"mac\":\"%s\"}\n",
-				  (int)(len - 1), js, hash, mac)
-		       : snprintf(line, sizeof(line), "%.*s,\"hash\":\"%s\"}\n", (int)(len - 1), js,
-				  hash);
-	json_object_put(o);
+				  len - 1, js, hash, mac)
+		       : snprintf(line, sizeof(line), "%.*s,\"hash\":\"%s\"}\n", len - 1, js, hash);
 	if (a->holding && !event_needs_sync(rec->event, rec->result) &&
 	    (size_t)n <= AUDIT_HOLD_MAX) {
 		if (a->held_len + (size_t)n > AUDIT_HOLD_MAX) {
