@@ -27,6 +27,7 @@
 #include "audit.h"
 #include "ct.h"
 #include "fileio.h"
+#include "hkdf.h"
 #include "journal.h"
 #include "json-cleanup.h"
 #include "json.h"
@@ -244,14 +245,11 @@ static int audit_make_durable(struct audit *a)
 /* hash = SHA-256(prev || "\n" || record) as lowercase hex. */
 static int chain_hash(const char *prev, const char *record, size_t len, char out[HASH_HEX + 1])
 {
-	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	uint8_t md[32];
-	unsigned mdlen = 0;
+	uint8_t md[HKDF_SHA256_LEN];
+	int r = hkdf_sha256_digest(prev, strlen(prev), "\n", 1, record, len, md);
 
-	if (!ctx || !algs_sha256() || !EVP_DigestInit_ex(ctx, algs_sha256(), NULL) ||
-	    !EVP_DigestUpdate(ctx, prev, strlen(prev)) || !EVP_DigestUpdate(ctx, "\n", 1) ||
-	    !EVP_DigestUpdate(ctx, record, len) || !EVP_DigestFinal_ex(ctx, md, &mdlen))
-		return vhsm_log_openssl(-EIO, "SHA-256");
+	if (r < 0)
+		return r;
 	ct_hex_encode(out, md, sizeof(md));
 	return 0;
 }
