@@ -29,6 +29,7 @@ struct audit_sync {
 	uint64_t durable;   /* newest record known durable */
 	int error;          /* a failed fdatasync, until taken */
 	bool stop;
+	bool idle;          /* waiting for work: a request must wake it (else it looks itself) */
 };
 
 static bool sync_idle(const struct audit_sync *s)
@@ -58,8 +59,11 @@ static void *sync_main(void *p)
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		while (!s->stop && sync_idle(s))
+		while (!s->stop && sync_idle(s)) {
+			s->idle = true;
 			pthread_cond_wait(&s->wake, &s->lock);
+			s->idle = false;
+		}
 		if (sync_idle(s))
 			break; /* stopping, nothing (more) to sync */
 		struct timespec now, end = window_end(s);
@@ -159,7 +163,10 @@ void audit_sync_request(struct audit_sync *s, uint64_t seq)
 	pthread_mutex_lock(&s->lock);
 	if (seq > s->want) {
 		s->want = seq;
-		pthread_cond_signal(&s->wake);
+		/* Within a window or during a sync the thread reads want when it gets there: waking
+		 * it for every record would cost a futex call and a context switch each. */
+		if (s->idle)
+			pthread_cond_signal(&s->wake);
 	}
 	pthread_mutex_unlock(&s->lock);
 }
