@@ -20,23 +20,10 @@
  */
 #pragma once
 
+#include "audit-record.h"
 #include "vhsmd.h"
 
 struct audit;
-
-struct audit_record {
-	const char *event;   /* "kek.create", "unwrap", "attestation", ... */
-	const char *key;     /* KEK or DEK name, may be NULL */
-	uint32_t version;    /* 0 when not applicable */
-	const struct peer *peer;
-	int result;          /* 0 ok, negative errno refused/failed */
-	const char *reason;  /* why it was refused, may be NULL */
-	bool journal_only;   /* read-only or unauthenticated noise: journal, not the chain */
-	uint32_t count;      /* > 1: this many identical successes (see the top of this file) */
-	const struct peer *via; /* relayed for peer by this one (the request-key helper), or NULL */
-	uint64_t first_seq;     /* "audit.pruned": the first record kept ... */
-	const char *first_prev; /* ... and the hash it chains to */
-};
 
 /*
  * Opens <state>/audit.log: derives the audit key from m->dev (none without a device: an
