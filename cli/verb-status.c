@@ -57,12 +57,13 @@ static void fmt_status(json_object *o)
 		       "(see the journal)\n", cli_jint(o, "store_rollbacks"));
 	if (json_object_object_get_ex(o, "audit", &a))
 		printf("audit log: %" PRId64 " of %" PRId64 " bytes, records %" PRId64 "..%" PRId64
-		       "%s%s\n", cli_jint(a, "bytes"), cli_jint(a, "budget"), cli_jint(a, "first_seq"),
-		       cli_jint(a, "seq"),
+		       "%s%s; durability %s, synced to %" PRId64 "\n", cli_jint(a, "bytes"),
+		       cli_jint(a, "budget"), cli_jint(a, "first_seq"), cli_jint(a, "seq"),
 		       !cli_jint(a, "open") ? ", NOT OPEN (no audit key yet)"
 		       : cli_jint(a, "keyed") ? ", keyed" : ", UNKEYED",
 		       cli_jint(a, "alert") ? " (ALERT: near the budget, oldest segments are pruned)"
-					    : "");
+					    : "",
+		       cli_esc(cli_jstr(a, "durability")), cli_jint(a, "durable_seq"));
 	fmt_status_attestation(o);
 	if (json_object_object_get_ex(o, "platform", &a) && a)
 		printf("platform: %s; %s\n", cli_esc(cli_jstr(a, "report_path")),

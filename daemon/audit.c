@@ -2,9 +2,11 @@
 /*
  * Audit trail: journald entries with a stable MESSAGE_ID per event type, and a hash-chained
  * append-only log in the state directory (format in audit.h and docs/audit.md).
- * Lifecycle operations and refusals are fdatasync'ed before the reply; successful data-plane
- * operations (wrap, unwrap, rewrap) are written without a sync so that they stay cheap: they
- * also reach the journal, and a power loss can lose at most the last such records.
+ * Lifecycle operations and refusals are fdatasync'ed before the reply. Releases (successful
+ * wrap, unwrap, rewrap and keyring requests) are written before the reply too, and made durable
+ * as audit_durability says: by their own fdatasync before the reply ("sync"), or by the group
+ * commit thread (audit-sync.h) shortly after it ("group"), so that a power loss can lose at most
+ * the releases of one fdatasync's window.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -20,9 +22,13 @@
 
 #include "algs.h"
 #include "audit-key.h"
+#include "audit-record.h"
+#include "audit-sync.h"
 #include "audit.h"
 #include "ct.h"
 #include "fileio.h"
+#include "hkdf.h"
+#include "journal.h"
 #include "json-cleanup.h"
 #include "json.h"
 #include "log.h"
@@ -63,6 +69,10 @@ struct audit {
 	size_t held_len;
 	uint64_t held_seq, held_size;  /* chain state before the first held record */
 	char held_prev[HASH_HEX + 1];
+	/* How releases become durable (audit.h); the group commit thread once started. */
+	enum audit_durability durability;
+	struct audit_sync *sync;
+	uint64_t synced_seq;           /* durable without the thread (sync mode, lifecycle) */
 };
 
 #define AUDIT_HOLD_MAX (64u * 1024u)
@@ -96,6 +106,13 @@ void audit_usage(const struct audit *a, struct audit_usage *ret)
 				     .max_age_sec = a->max_age_sec, .first_seq = a->first_seq,
 				     .seq = a->seq, .alert = a->alert, .keyed = a->key != NULL };
 	memcpy(ret->kid, a->kid, sizeof(ret->kid));
+	ret->durability = a->durability;
+	ret->durable_seq = a->synced_seq;
+	if (a->sync) {
+		uint64_t d = audit_sync_durable(a->sync);
+		if (d > ret->durable_seq)
+			ret->durable_seq = d;
+	}
 }
 
 static const struct {
@@ -154,23 +171,85 @@ static const char *message_id_of(const char *event)
 	return "00000000000000000000000000000000";
 }
 
+/* Routine data-plane successes: held in batches, journaled at most once a second. */
 static bool event_needs_sync(const char *event, int result)
 {
 	return result != 0 || (strcmp(event, "wrap") != 0 && strcmp(event, "unwrap") != 0 &&
 			       strcmp(event, "rewrap") != 0);
 }
 
+/* Releases of key material: durable as audit_durability says (audit.h). */
+static bool event_is_release(const char *event, int result)
+{
+	return !event_needs_sync(event, result) ||
+	       (result == 0 && strcmp(event, "keyring.request") == 0);
+}
+
+static const char *const durability_names[_AUDIT_DURABILITY_MAX] = {
+	[AUDIT_DURABILITY_GROUP] = "group",
+	[AUDIT_DURABILITY_SYNC] = "sync",
+};
+
+enum audit_durability audit_durability_from_string(const char *s)
+{
+	for (size_t i = 0; i < ELEMENTSOF(durability_names); i++)
+		if (strcmp(s, durability_names[i]) == 0)
+			return (enum audit_durability)i;
+	return _AUDIT_DURABILITY_INVALID;
+}
+
+const char *audit_durability_to_string(enum audit_durability d)
+{
+	return d >= 0 && d < _AUDIT_DURABILITY_MAX ? durability_names[d] : NULL;
+}
+
+void audit_set_durability(struct audit *a, enum audit_durability d)
+{
+	a->durability = d;
+}
+
+/* Everything written so far is durable: the caller just ran fdatasync. */
+static void audit_synced(struct audit *a)
+{
+	a->synced_seq = a->seq;
+	if (a->sync)
+		audit_sync_done(a->sync, a->seq);
+}
+
+/*
+ * The releases written so far become durable: now (sync mode, or when the group commit thread
+ * cannot run or failed before) or through the thread. 0 or -errno when the fdatasync failed.
+ */
+static int audit_make_durable(struct audit *a)
+{
+	int r;
+
+	if (a->durability == AUDIT_DURABILITY_GROUP && !a->sync &&
+	    audit_sync_new(a->fd, a->synced_seq, &a->sync) < 0)
+		vhsm_log_debug("audit: no group commit thread, syncing each release");
+	if (a->durability == AUDIT_DURABILITY_GROUP && a->sync) {
+		r = audit_sync_take_error(a->sync);
+		if (r == 0) {
+			audit_sync_request(a->sync, a->seq);
+			return 0;
+		}
+		log_msg(LOG_ERR, "audit: group commit fdatasync failed (%s); syncing now",
+			strerror(-r));
+	}
+	if (fdatasync(a->fd) < 0)
+		return negative_errno();
+	audit_synced(a);
+	return 0;
+}
+
 /* hash = SHA-256(prev || "\n" || record) as lowercase hex. */
 static int chain_hash(const char *prev, const char *record, size_t len, char out[HASH_HEX + 1])
 {
-	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	uint8_t md[32];
-	unsigned mdlen = 0;
+	uint8_t md[HKDF_SHA256_LEN];
+	int r = hkdf_sha256_digest(prev, strlen(prev), "\n", 1, record, len, md);
 
-	if (!ctx || !algs_sha256() || !EVP_DigestInit_ex(ctx, algs_sha256(), NULL) ||
-	    !EVP_DigestUpdate(ctx, prev, strlen(prev)) || !EVP_DigestUpdate(ctx, "\n", 1) ||
-	    !EVP_DigestUpdate(ctx, record, len) || !EVP_DigestFinal_ex(ctx, md, &mdlen))
-		return vhsm_log_openssl(-EIO, "SHA-256");
+	if (r < 0)
+		return r;
 	ct_hex_encode(out, md, sizeof(md));
 	return 0;
 }
@@ -819,6 +898,8 @@ int audit_key_status(const struct audit *a)
 struct audit *audit_free(struct audit *a)
 {
 	if (a) {
+		/* The thread's last fdatasync covers what was asked for. */
+		audit_sync_free(a->sync);
 		if (a->fd >= 0)
 			close(a->fd);
 		free(a->path);
@@ -862,85 +943,55 @@ void audit_hold(struct audit *a)
 
 int audit_release(struct audit *a)
 {
+	uint64_t seq = a->seq;
+	int r;
+
 	a->holding = false;
-	return audit_flush_held(a);
+	r = audit_flush_held(a);
+	if (r < 0 || seq == a->synced_seq)
+		return r;
+	return audit_make_durable(a);
 }
 
-static void add_str(json_object *o, const char *k, const char *v)
+/* The record of n bytes with hash is the chain's newest. */
+static void audit_advance(struct audit *a, size_t n, const char hash[HASH_HEX + 1],
+			  char ret_hash[HASH_HEX + 1])
 {
-	if (v)
-		json_object_object_add(o, k, json_object_new_string(v));
+	a->size += (uint64_t)n;
+	a->seq++;
+	memcpy(a->prev, hash, HASH_HEX + 1);
+	memcpy(ret_hash, hash, HASH_HEX + 1);
 }
 
 static int audit_append(struct audit *a, const struct audit_record *rec, bool sync,
 			char ret_hash[HASH_HEX + 1])
 {
-	json_object *o = json_object_new_object();
-	char hash[HASH_HEX + 1], line[AUDIT_LINE_MAX + 128];
-	const char *js;
-	int r;
-
-	if (!o)
-		return -ENOMEM;
-	json_object_object_add(o, "seq", json_object_new_int64((int64_t)(a->seq + 1)));
-	json_object_object_add(o, "time", json_object_new_int64((int64_t)time(NULL)));
-	add_str(o, "event", rec->event);
-	add_str(o, "key", rec->key);
-	if (rec->version)
-		json_object_object_add(o, "version", json_object_new_int64(rec->version));
-	if (rec->peer) {
-		json_object_object_add(o, "uid", json_object_new_int64(rec->peer->uid));
-		json_object_object_add(o, "gid", json_object_new_int64(rec->peer->gid));
-		json_object_object_add(o, "pid", json_object_new_int64(rec->peer->pid));
-		if (rec->peer->unit[0])
-			add_str(o, "unit", rec->peer->unit);
-	}
-	if (rec->via) {
-		json_object_object_add(o, "via_uid", json_object_new_int64(rec->via->uid));
-		json_object_object_add(o, "via_pid", json_object_new_int64(rec->via->pid));
-	}
-	if (rec->count > 1)
-		json_object_object_add(o, "count", json_object_new_int64(rec->count));
-	add_str(o, "result", rec->result == 0 ? "ok" : "refused");
-	if (rec->result)
-		add_str(o, "errno", strerror(-rec->result));
-	add_str(o, "reason", rec->reason);
-	if (rec->first_prev) {
-		json_object_object_add(o, "first_seq", json_object_new_int64((int64_t)rec->first_seq));
-		add_str(o, "first_prev", rec->first_prev);
-	}
+	char hash[HASH_HEX + 1], mac[HASH_HEX + 1] = "", js[AUDIT_LINE_MAX + 1];
+	char line[AUDIT_LINE_MAX + 128];
 	/* Records that begin a run under a key name it (audit-key.h). */
-	if (a->key && (strcmp(rec->event, "audit.keyed") == 0 ||
-		       strcmp(rec->event, "audit.rotated") == 0 ||
-		       strcmp(rec->event, "audit.reset") == 0))
-		add_str(o, "kid", a->kid);
-	add_str(o, "prev", a->prev);
-	js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						       JSON_C_TO_STRING_NOSLASHESCAPE);
-	size_t len = strlen(js);
-	if (len > AUDIT_LINE_MAX || len < 2) {
-		json_object_put(o);
+	bool names_kid = a->key && (strcmp(rec->event, "audit.keyed") == 0 ||
+				    strcmp(rec->event, "audit.rotated") == 0 ||
+				    strcmp(rec->event, "audit.reset") == 0);
+	struct audit_record_chain ch = { .seq = a->seq + 1, .time = (int64_t)time(NULL),
+					 .kid = names_kid ? a->kid : NULL, .prev = a->prev };
+	int len, r;
+
+	len = audit_record_format(rec, &ch, js, sizeof(js));
+	if (len < 2)
 		return -EMSGSIZE;
-	}
-	r = chain_hash(a->prev, js, len, hash);
-	if (r < 0) {
-		json_object_put(o);
+	r = chain_hash(a->prev, js, (size_t)len, hash);
+	if (r < 0)
 		return r;
-	}
-	char mac[HASH_HEX + 1] = "";
 	if (a->key) {
 		r = audit_key_mac(a->key, hash, HASH_HEX, mac);
-		if (r < 0) {
-			json_object_put(o);
+		if (r < 0)
 			return r;
-		}
 	}
 	int n = mac[0] ? snprintf(line, sizeof(line), "%.*s,\"hash\":\"%s\",\"mac\":\"%s\"}\n",
-				  (int)(len - 1), js, hash, mac)
-		       : snprintf(line, sizeof(line), "%.*s,\"hash\":\"%s\"}\n", (int)(len - 1), js,
-				  hash);
-	json_object_put(o);
-	if (a->holding && !sync && (size_t)n <= AUDIT_HOLD_MAX) {
+				  len - 1, js, hash, mac)
+		       : snprintf(line, sizeof(line), "%.*s,\"hash\":\"%s\"}\n", len - 1, js, hash);
+	if (a->holding && !event_needs_sync(rec->event, rec->result) &&
+	    (size_t)n <= AUDIT_HOLD_MAX) {
 		if (a->held_len + (size_t)n > AUDIT_HOLD_MAX) {
 			r = audit_flush_held(a);
 			if (r < 0)
@@ -967,13 +1018,18 @@ static int audit_append(struct audit *a, const struct audit_record *rec, bool sy
 			vhsm_log_debug("audit: cannot cut a partial record: %m");
 		return r;
 	}
-	if (sync && fdatasync(a->fd) < 0)
-		return negative_errno();
+	audit_advance(a, (size_t)n, hash, ret_hash);
+	/* A record that fails to become durable was still written and chained: the chain goes
+	 * on from it, and the caller refuses the operation. */
+	if (sync) {
+		if (fdatasync(a->fd) < 0)
+			return negative_errno();
+		audit_synced(a);
+		return 0;
+	}
+	return event_is_release(rec->event, rec->result) ? audit_make_durable(a) : 0;
 chained:
-	a->size += (uint64_t)n;
-	a->seq++;
-	memcpy(a->prev, hash, sizeof(hash));
-	memcpy(ret_hash, hash, sizeof(hash));
+	audit_advance(a, (size_t)n, hash, ret_hash);
 	return 0;
 }
 
@@ -989,10 +1045,16 @@ static int audit_rotate(struct audit *a)
 	snprintf(old, sizeof(old), "%s.%llu", a->path, (unsigned long long)a->seq);
 	if (fdatasync(a->fd) < 0 || rename(a->path, old) < 0)
 		return negative_errno();
+	audit_synced(a);
 	close(a->fd);
 	r = audit_open_fd(a);
 	if (r < 0)
 		return r;
+	if (a->sync) {
+		r = audit_sync_set_fd(a->sync, a->fd);
+		if (r < 0)
+			a->sync = audit_sync_free(a->sync); /* started again at the next release */
+	}
 	struct audit_record rec = { .event = "audit.rotated", .reason = old };
 	r = audit_append(a, &rec, true, hash);
 	if (r < 0)
@@ -1153,7 +1215,10 @@ static int audit_log_escaped(struct audit *a, const struct audit_record *rec)
 		if (r >= 0 && a->size >= a->segment_max)
 			r = audit_rotate(a);
 		if (r >= 0)
-			r = audit_append(a, rec, event_needs_sync(rec->event, rec->result), hash);
+			r = audit_append(a, rec,
+					 !event_is_release(rec->event, rec->result) ||
+						 a->durability == AUDIT_DURABILITY_SYNC,
+					 hash);
 	} else if (rec->journal_only) {
 		r = 0;
 	}

@@ -20,23 +20,10 @@
  */
 #pragma once
 
+#include "audit-record.h"
 #include "vhsmd.h"
 
 struct audit;
-
-struct audit_record {
-	const char *event;   /* "kek.create", "unwrap", "attestation", ... */
-	const char *key;     /* KEK or DEK name, may be NULL */
-	uint32_t version;    /* 0 when not applicable */
-	const struct peer *peer;
-	int result;          /* 0 ok, negative errno refused/failed */
-	const char *reason;  /* why it was refused, may be NULL */
-	bool journal_only;   /* read-only or unauthenticated noise: journal, not the chain */
-	uint32_t count;      /* > 1: this many identical successes (see the top of this file) */
-	const struct peer *via; /* relayed for peer by this one (the request-key helper), or NULL */
-	uint64_t first_seq;     /* "audit.pruned": the first record kept ... */
-	const char *first_prev; /* ... and the hash it chains to */
-};
 
 /*
  * Opens <state>/audit.log: derives the audit key from m->dev (none without a device: an
@@ -114,9 +101,33 @@ int audit_verify(const struct audit *a, struct audit_verify_result *ret, char *w
  */
 void audit_set_retention(struct audit *a, uint64_t budget_bytes, uint64_t max_age_sec);
 
+/*
+ * When a release (successful wrap, unwrap, rewrap, UNWRAP_BATCH items, keyring request) is
+ * durable. Both write its record, chained, before the reply; lifecycle events and refusals are
+ * always fdatasync'ed before the reply.
+ *   group: one fdatasync of a group commit thread, shared by every release written while the
+ *          previous one ran, starts as soon as the record is written; the reply does not wait.
+ *          A power loss can lose the releases of that window (docs/SECURITY.md).
+ *   sync:  each release (each batch) is fdatasync'ed before its reply.
+ */
+enum audit_durability {
+	AUDIT_DURABILITY_GROUP,
+	AUDIT_DURABILITY_SYNC,
+	_AUDIT_DURABILITY_MAX,
+	_AUDIT_DURABILITY_INVALID = -EINVAL,
+};
+
+/* "group" / "sync" to the enum, or _AUDIT_DURABILITY_INVALID; and back (NULL if invalid). */
+enum audit_durability audit_durability_from_string(const char *s);
+const char *audit_durability_to_string(enum audit_durability d);
+/* Sets how releases become durable (default: group). */
+void audit_set_durability(struct audit *a, enum audit_durability d);
+
 struct audit_usage {
 	uint64_t bytes, budget, max_age_sec;
 	uint64_t first_seq, seq;
+	uint64_t durable_seq; /* newest record known to have been fdatasync'ed */
+	enum audit_durability durability;
 	bool alert, keyed;
 	char kid[17];
 };

@@ -40,6 +40,7 @@ static long arg_idle = 60;
 static long arg_interval = 3600;
 static long arg_audit_max_bytes = (long)AUDIT_BUDGET_DEFAULT;
 static long arg_audit_max_age_days;
+static enum audit_durability arg_audit_durability = AUDIT_DURABILITY_GROUP;
 static long arg_fresh_ms = VHSMD_ATTEST_FRESH_MS_DEFAULT;
 static const char *arg_test_clock;
 static bool arg_debug;
@@ -72,6 +73,9 @@ static void help(void)
 	       "  --audit-max-bytes N    disk budget of the audit log; the oldest segments are\n"
 	       "                         pruned beyond it (default 1073741824, minimum 65536)\n"
 	       "  --audit-max-age-days D prune audit segments older than D days (default 0: never)\n"
+	       "  --audit-durability M   when a release's audit record is fdatasync'ed: group\n"
+	       "                         (default; one shared sync right after the reply) or\n"
+	       "                         sync (before each reply)\n"
 	       "  --attest-fresh-ms MS   \"each use\" of an attest-each-use KEK: an attestation\n"
 	       "                         of the same request or no older than MS (10..10000,\n"
 	       "                         default 100)\n"
@@ -97,7 +101,7 @@ static int parse_argv(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_STATE, O_DEV, O_POLICY, O_TRUST, O_IDLE, O_INTERVAL, O_DEBUG,
 	       O_VERSION, O_KEYSOCK, O_STANDALONE, O_AUDIT_BYTES, O_AUDIT_AGE, O_FRESH, O_TEST_CLOCK,
-	       O_COLLATERAL };
+	       O_COLLATERAL, O_AUDIT_DURABILITY };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "state-dir", required_argument, NULL, O_STATE },
@@ -109,6 +113,7 @@ static int parse_argv(int argc, char **argv)
 		{ "attest-interval", required_argument, NULL, O_INTERVAL },
 		{ "audit-max-bytes", required_argument, NULL, O_AUDIT_BYTES },
 		{ "audit-max-age-days", required_argument, NULL, O_AUDIT_AGE },
+		{ "audit-durability", required_argument, NULL, O_AUDIT_DURABILITY },
 		{ "attest-fresh-ms", required_argument, NULL, O_FRESH },
 		{ "test-clock", required_argument, NULL, O_TEST_CLOCK },
 		{ "debug", no_argument, NULL, O_DEBUG },
@@ -156,6 +161,14 @@ static int parse_argv(int argc, char **argv)
 		case O_AUDIT_AGE:
 			if (parse_long(optarg, 0, 36500, &arg_audit_max_age_days) < 0) {
 				log_msg(LOG_ERR, "invalid --audit-max-age-days '%s' (0..36500)",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_AUDIT_DURABILITY:
+			arg_audit_durability = audit_durability_from_string(optarg);
+			if (arg_audit_durability < 0) {
+				log_msg(LOG_ERR, "invalid --audit-durability '%s' (group or sync)",
 					optarg);
 				return -EINVAL;
 			}
@@ -254,6 +267,7 @@ static int setup(struct manager *m)
 	}
 	audit_set_retention(m->audit, (uint64_t)arg_audit_max_bytes,
 			    (uint64_t)arg_audit_max_age_days * 86400u);
+	audit_set_durability(m->audit, arg_audit_durability);
 	return 0;
 }
 

@@ -128,6 +128,9 @@ static json_object *audit_json(const struct audit *a)
 	json_object_object_add(o, "keyed", json_object_new_boolean(u.keyed));
 	json_object_object_add(o, "open", json_object_new_boolean(audit_key_status(a) == 0));
 	json_object_object_add(o, "kid", json_object_new_string(u.kid));
+	json_object_object_add(o, "durability",
+			       json_object_new_string(audit_durability_to_string(u.durability)));
+	json_object_object_add(o, "durable_seq", json_object_new_int64((int64_t)u.durable_seq));
 	return o;
 }
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "aead.h"
-#include "algs.h"
+#include "hkdf.h"
 #include "log.h"
 #include "secmem.h"
 #include "shield.h"
@@ -75,12 +75,7 @@ struct shield *shield_free(struct shield *s)
 
 static int shield_key(struct shield *s, uint8_t key[static 32])
 {
-	unsigned len = 0;
-
-	if (!algs_sha256() ||
-	    !EVP_Digest(s->prekey, SHIELD_PREKEY_SIZE, key, &len, algs_sha256(), NULL))
-		return vhsm_log_openssl(-EIO, "shield key");
-	return 0;
+	return hkdf_sha256_digest(s->prekey, SHIELD_PREKEY_SIZE, NULL, 0, NULL, 0, key);
 }
 
 static int shield_crypt(struct shield *s, bool enc, struct shield_entry *e, const uint8_t *in,

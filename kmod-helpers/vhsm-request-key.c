@@ -34,6 +34,8 @@
 #define KEY_SPEC_REQUESTOR_KEYRING -8 /* linux/keyctl.h: the destination of request_key(2) */
 #endif
 
+#define REQUEST_KEY_MESSAGE_MAX 4096u
+
 static const char *arg_socket; /* --socket, else $VHSM_SOCKET, else the default */
 static bool arg_debug;
 static const char *arg_description;
@@ -193,7 +195,10 @@ static int ask_vhsmd(struct outcome *o, const char *name, uint32_t uid, uint32_t
 	const struct vhsm_wire_field *f;
 	int r;
 
-	r = vhsm_client_new(arg_socket, 0, 0, &c);
+	/* Request and reply are small (a name, four integers; a DEK of at most 64 bytes and a
+	 * message of at most 1 KiB): 4 KiB each of secure memory instead of the 64 KiB
+	 * maximum saves locking and wiping about 30 pages at every upcall. */
+	r = vhsm_client_new(arg_socket, REQUEST_KEY_MESSAGE_MAX, 0, &c);
 	if (r < 0) {
 		snprintf(why, whylen, "vhsmd at %s: %s", arg_socket, strerror(-r));
 		return r == -ENOMEM ? r : -EINVAL;

@@ -176,6 +176,29 @@ int hkdf_hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_
 	return 0;
 }
 
+int hkdf_sha256_digest(const void *p1, size_t l1, const void *p2, size_t l2, const void *p3,
+		       size_t l3, uint8_t out[static HKDF_SHA256_LEN])
+{
+	uint8_t md[HKDF_SHA256_LEN];
+	EVP_MD_CTX *c;
+	bool ok;
+
+	if ((!p1 && l1 > 0) || (!p2 && l2 > 0) || (!p3 && l3 > 0))
+		return -EINVAL;
+	c = md_take();
+	if (!c)
+		return vhsm_log_openssl(-EIO, "SHA-256 context");
+	ok = sha256_parts(c, p1, l1, p2, l2, p3, l3, NULL, 0, md);
+	md_give_back(c);
+	if (!ok) {
+		explicit_bzero(md, sizeof(md));
+		return vhsm_log_openssl(-EIO, "SHA-256");
+	}
+	memcpy(out, md, sizeof(md));
+	explicit_bzero(md, sizeof(md));
+	return 0;
+}
+
 int hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
 		const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len)
 {

@@ -34,3 +34,12 @@ int hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t 
  */
 int hkdf_hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_t len,
 		     uint8_t out[static HKDF_SHA256_LEN]) _wur_;
+
+/*
+ * SHA-256(p1 || p2 || p3) on the same kept context, without a context made and freed per call
+ * (the daemon's audit chain hash and shield key). Any part may be empty (NULL with length 0).
+ * The context is cleared before it is given back. Returns 0, -EINVAL, or -EIO (OpenSSL failed;
+ * out untouched). Thread-safe.
+ */
+int hkdf_sha256_digest(const void *p1, size_t l1, const void *p2, size_t l2, const void *p3,
+		       size_t l3, uint8_t out[static HKDF_SHA256_LEN]) _wur_;

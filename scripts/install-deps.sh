@@ -9,7 +9,8 @@ libcryptsetup-dev libdevmapper-dev libjson-c-dev libp11-kit-dev libcurl4-openssl
 TEST="keyutils cryptsetup-bin util-linux systemd openssl xxd jq python3 mandoc \
 clang-14 libclang-rt-14-dev valgrind softhsm2 gdb python3-pykmip \
 initramfs-tools cryptsetup-initramfs busybox \
-p11-kit p11-kit-modules opensc gnutls-bin libengine-pkcs11-openssl python3-pykcs11 openssh-client"
+p11-kit p11-kit-modules opensc gnutls-bin libengine-pkcs11-openssl python3-pykcs11 openssh-client \
+strace"
 # make deb and its test: Debian packaging tools and lintian.
 DEB="dpkg-dev debhelper lintian fakeroot"
 # make bench: SoftHSM2 (above) as the PKCS#11 peer, swtpm for systemd's tpm2 token.

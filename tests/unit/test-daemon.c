@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of vhsmd's pure parts: ACLs, KEK metadata JSON, the audit hash chain. */
+#include <inttypes.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../../daemon/acl.h"
+#include "../../daemon/audit-record.h"
 #include "../../daemon/audit.h"
 #include "../../daemon/ops.h"
 #include "../../daemon/store.h"
@@ -396,4 +399,89 @@ TEST(daemon_ops_status_eagain_only_from_a_limit)
 	ASSERT_EQ(ops_status(0, false, why, sizeof(why)), 0);
 	ASSERT_EQ(ops_status(-EPERM, true, why, sizeof(why)), -EPERM);
 	ASSERT_STREQ(why, "");
+}
+
+/* The record as json-c prints it: what audit.c wrote before it formatted records itself. */
+static void ref_add_str(json_object *o, const char *k, const char *v)
+{
+	if (v)
+		json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static char *ref_record(const struct audit_record *rec, const struct audit_record_chain *ch)
+{
+	json_object *o = json_object_new_object();
+	char *s;
+
+	json_object_object_add(o, "seq", json_object_new_int64((int64_t)ch->seq));
+	json_object_object_add(o, "time", json_object_new_int64(ch->time));
+	ref_add_str(o, "event", rec->event);
+	ref_add_str(o, "key", rec->key);
+	if (rec->version)
+		json_object_object_add(o, "version", json_object_new_int64(rec->version));
+	if (rec->peer) {
+		json_object_object_add(o, "uid", json_object_new_int64(rec->peer->uid));
+		json_object_object_add(o, "gid", json_object_new_int64(rec->peer->gid));
+		json_object_object_add(o, "pid", json_object_new_int64(rec->peer->pid));
+		if (rec->peer->unit[0])
+			ref_add_str(o, "unit", rec->peer->unit);
+	}
+	if (rec->via) {
+		json_object_object_add(o, "via_uid", json_object_new_int64(rec->via->uid));
+		json_object_object_add(o, "via_pid", json_object_new_int64(rec->via->pid));
+	}
+	if (rec->count > 1)
+		json_object_object_add(o, "count", json_object_new_int64(rec->count));
+	ref_add_str(o, "result", rec->result == 0 ? "ok" : "refused");
+	if (rec->result)
+		ref_add_str(o, "errno", strerror(-rec->result));
+	ref_add_str(o, "reason", rec->reason);
+	if (rec->first_prev) {
+		json_object_object_add(o, "first_seq", json_object_new_int64((int64_t)rec->first_seq));
+		ref_add_str(o, "first_prev", rec->first_prev);
+	}
+	ref_add_str(o, "kid", ch->kid);
+	ref_add_str(o, "prev", ch->prev);
+	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return s;
+}
+
+TEST(daemon_audit_record_format_equals_json_c)
+{
+	struct peer p = { .uid = 4294967294u, .gid = 0, .pid = 2147483647, .unit = "a b/\\\"c.service" };
+	struct peer bare = { .uid = 7, .gid = 8, .pid = 9 };
+	char all[256], out[4097];
+	const char *reasons[] = { NULL, "", "plain", "q\"uote\\back/slash", all,
+				  "utf-8 \xc3\xa9 \xe2\x80\xae and 0x7f \x7f" };
+	const char *prev = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+	for (int i = 1; i < 256; i++)
+		all[i - 1] = (char)i;
+	all[255] = 0;
+	for (size_t i = 0; i < ELEMENTSOF(reasons); i++)
+		for (int variant = 0; variant < 4; variant++) {
+			struct audit_record rec = {
+				.event = variant ? "unwrap" : "audit.pruned", .key = reasons[i],
+				.version = (uint32_t)variant * 7u, .peer = variant == 1 ? &bare : &p,
+				.result = variant == 2 ? -EKEYREJECTED : 0, .reason = reasons[i],
+				.count = (uint32_t)variant * 40u, .via = variant == 3 ? &bare : NULL,
+				.first_seq = variant ? 0 : UINT64_MAX, .first_prev = variant ? NULL : prev,
+			};
+			struct audit_record_chain ch = { .seq = (uint64_t)INT64_MAX - i,
+							 .time = variant ? 1796600000 : -1,
+							 .kid = variant == 3 ? "00ff00ff00ff00ff" : NULL,
+							 .prev = prev };
+			char *want = ref_record(&rec, &ch);
+			int n = audit_record_format(&rec, &ch, out, sizeof(out));
+
+			ASSERT_TRUE(want != NULL);
+			ASSERT_EQ(n, (int)strlen(want));
+			ASSERT_STREQ(out, want);
+			/* One byte short of the record and its NUL: refused, not cut. */
+			ASSERT_EQ(audit_record_format(&rec, &ch, out, strlen(want)), -EMSGSIZE);
+			ASSERT_EQ(audit_record_format(&rec, &ch, out, strlen(want) + 1), (int)strlen(want));
+			free(want);
+		}
 }

@@ -3,7 +3,8 @@
  * HKDF-SHA256 (lib/hkdf.h): the RFC 5869 test vectors A.1-A.3, equality with OpenSSL's own
  * EVP_KDF HKDF over many lengths of salt, info, key and output (including several output
  * blocks and the maximum), a long info, and the argument refusals; HMAC-SHA256 against RFC
- * 4231 and OpenSSL's HMAC().
+ * 4231 and OpenSSL's HMAC(); the plain SHA-256 on the kept context against FIPS 180-2 and
+ * OpenSSL's EVP_Digest().
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -241,4 +242,42 @@ TEST(hmac_equals_openssl_hmac)
 		}
 	ASSERT_EQ(hkdf_hmac_sha256(NULL, 3, "x", 1, (uint8_t[32]){}), -EINVAL);
 	ASSERT_EQ(hkdf_hmac_sha256((const uint8_t *)"k", 1, NULL, 3, (uint8_t[32]){}), -EINVAL);
+}
+
+TEST(sha256_digest_equals_openssl)
+{
+	static const size_t lens[] = { 0, 1, 55, 56, 64, 4096, 5000 };
+	/* FIPS 180-2 B.1: SHA-256("abc"), split over the three parts. */
+	static const uint8_t abc[32] = {
+		0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae,
+		0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61,
+		0xf2, 0x00, 0x15, 0xad,
+	};
+	uint8_t out[32];
+
+	ASSERT_OK(hkdf_sha256_digest("a", 1, "b", 1, "c", 1, out));
+	ASSERT_MEMEQ(out, abc, 32);
+	for (size_t i = 0; i < ELEMENTSOF(lens); i++)
+		for (size_t j = 0; j < ELEMENTSOF(lens); j++) {
+			uint8_t *p = fill(lens[i], 3), *q = fill(lens[j], 7), *all, a[32], b[32];
+			unsigned n = 0;
+
+			all = malloc(lens[i] + lens[j] + 1);
+			ASSERT_TRUE(all != NULL);
+			memcpy(all, p, lens[i]);
+			memcpy(all + lens[i], q, lens[j]);
+			all[lens[i] + lens[j]] = '\n';
+			int r = hkdf_sha256_digest(lens[i] ? p : NULL, lens[i], lens[j] ? q : NULL,
+						   lens[j], "\n", 1, a);
+			bool same = EVP_Digest(all, lens[i] + lens[j] + 1, b, &n, EVP_sha256(), NULL) &&
+				    n == 32 && memcmp(a, b, 32) == 0;
+
+			free(p);
+			free(q);
+			free(all);
+			ASSERT_OK(r);
+			ASSERT_TRUE(same);
+		}
+	ASSERT_EQ(hkdf_sha256_digest(NULL, 1, NULL, 0, NULL, 0, out), -EINVAL);
+	ASSERT_EQ(hkdf_sha256_digest(NULL, 0, NULL, 0, NULL, 2, out), -EINVAL);
 }
