@@ -91,6 +91,9 @@ timeout --kill-after=5 "$LIMIT" "$B/vhsm-bench" "${quick[@]}" --vectors "$vec" \
 # ---- PKCS#11: vhsm's module against SoftHSM2 in process and behind p11-kit server ----
 "$top/bench/pkcs11/run.sh" "$B" "$WORK" "$SOCK" "${quick[@]}" || echo "pkcs11: failed (see above)"
 
+# ---- fleet enrollment end to end per CVM (CSR + report + verify + sign + install) ----
+"$top/bench/fleet-enroll.sh" "$B" "$WORK" "$SOCK" "$WORK/certs/ark.pem" "${quick[@]}" || rc=1
+
 # ---- LUKS2 unlock and keyring load: one median per way, same image, same run ----
 
 skipped() { echo "$1: skipped: $2"; }

@@ -10,6 +10,7 @@
  * verifier and policy engine are vhsmd's own (lib/snp-verify, lib/policy). Every message
  * is escaped (byok/out.c); private keys live in OpenSSL's secure heap. vhsm-byok(1).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <openssl/crypto.h>
@@ -34,6 +35,7 @@
 #include "collateral.h"
 #include "snp-report.h"
 #include "snp-verify.h"
+#include "fleet-sign.h"
 #include "verify-key.h"
 #include "verify.h"
 
@@ -47,6 +49,8 @@ static const char *arg_bundle, *arg_policy, *arg_out, *arg_key_file, *arg_uri, *
 	*arg_private_key, *arg_module, *arg_nonce, *arg_expect_name, *arg_backup_policy,
 	*arg_expect_key;
 static const char *arg_collateral_dir; /* --collateral-dir */
+static const char *arg_ca_cert, *arg_ca_key; /* fleet-sign */
+static uint64_t arg_lifetime = FLEET_SIGN_LIFETIME_DEFAULT_SEC;
 static const char *arg_kds_url = COLLATERAL_KDS_DEFAULT;
 static uint8_t *arg_crl; /* AMD's CRL for the ARK (--crl), checked by lib/snp-verify */
 static size_t arg_crl_len;
@@ -471,6 +475,9 @@ static void help(void)
 	       "       vhsm-byok verify-key FILE --policy FILE [--trust-root PEM]... [--nonce HEX]\n"
 	       "                 [--expect-key PEM|DER]\n"
 	       "       vhsm-byok fetch-collateral BUNDLE --collateral-dir DIR [--kds-url URL]\n"
+	       "       vhsm-byok fleet-sign BUNDLE --policy FILE --ca-cert PEM --ca-key PEM\n"
+	       "                 [--days N|--hours N] [--nonce HEX] [--trust-root PEM]...\n"
+	       "                 --out CERT\n"
 	       "       vhsm-byok --help | --version\n\n"
 	       "The customer's side of BYOK for vhsm (docs/byok.md):\n"
 	       "  verify  checks a CVM's exchange-key bundle: report signature, AMD chain,\n"
@@ -484,7 +491,11 @@ static void help(void)
 	       "          says what it restores, and wraps it for that CVM\n"
 	       "  fetch-collateral  caches the chain, the ARK's CRL and the VCEK for the\n"
 	       "          bundle's chip and TCB from AMD KDS (the only verb that uses the\n"
-	       "          network); verify, wrap and rewrap then use --collateral-dir offline\n\n"
+	       "          network); verify, wrap and rewrap then use --collateral-dir offline\n"
+	       "  fleet-sign  checks a fleet enrollment (`vhsmctl fleet enroll`): report, AMD\n"
+	       "          chain, policy, freshness (expiry, --nonce), the CSR's signature and\n"
+	       "          that REPORT_DATA binds it; only then issues a clientAuth certificate\n"
+	       "          from the fleet CA (--ca-cert, --ca-key: mode 0600), default 1 day\n\n"
 	       "  --nonce HEX       the nonce given to export-exchange-key (freshness)\n"
 	       "  --expect-name KEK refuse unless the exchange key imports this KEK name\n"
 	       "  --exportable      the customer allows `kek backup` of this KEK (default: never\n"
@@ -520,12 +531,31 @@ static int add_trust_root(const char *path)
 	return EXIT_OK;
 }
 
+/* --days N / --hours N: the issued certificate's lifetime (1 hour .. 30 days). */
+static int parse_lifetime(const char *s, uint64_t unit)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	if (errno || end == s || *end || s[0] == '-' || v == 0 ||
+	    v > FLEET_SIGN_LIFETIME_MAX_SEC / unit) {
+		err("--%s: 1 to %llu expected (a certificate lives at most 30 days)",
+		    unit == 3600u ? "hours" : "days",
+		    (unsigned long long)(FLEET_SIGN_LIFETIME_MAX_SEC / unit));
+		return EXIT_USAGE;
+	}
+	arg_lifetime = v * unit;
+	return EXIT_OK;
+}
+
 static int parse_args(int argc, char **argv)
 {
 	enum { O_BUNDLE = 256, O_POLICY, O_TRUST, O_OUT, O_KEY, O_URI, O_MODULE, O_SHA1,
 	       O_BACKUP, O_PRIV, O_NONCE, O_QUIET, O_VERBOSE, O_JSON, O_ANY_GUEST, O_TEST_ROOT,
 	       O_EXPORTABLE, O_PURGE, O_ATTEST, O_EXPECT_NAME, O_BACKUP_POLICY, O_UNAUTH, O_CRL,
-	       O_REQUIRE_CRL, O_EXPECT_KEY, O_COLLATERAL, O_KDS };
+	       O_REQUIRE_CRL, O_EXPECT_KEY, O_COLLATERAL, O_KDS, O_CA_CERT, O_CA_KEY, O_DAYS,
+	       O_HOURS };
 	static const struct option opts[] = {
 		{ "bundle", required_argument, NULL, O_BUNDLE },
 		{ "policy", required_argument, NULL, O_POLICY },
@@ -554,6 +584,10 @@ static int parse_args(int argc, char **argv)
 		{ "expect-key", required_argument, NULL, O_EXPECT_KEY },
 		{ "collateral-dir", required_argument, NULL, O_COLLATERAL },
 		{ "kds-url", required_argument, NULL, O_KDS },
+		{ "ca-cert", required_argument, NULL, O_CA_CERT },
+		{ "ca-key", required_argument, NULL, O_CA_KEY },
+		{ "days", required_argument, NULL, O_DAYS },
+		{ "hours", required_argument, NULL, O_HOURS },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -587,6 +621,13 @@ static int parse_args(int argc, char **argv)
 		case O_EXPECT_KEY: arg_expect_key = optarg; break;
 		case O_COLLATERAL: arg_collateral_dir = optarg; break;
 		case O_KDS: arg_kds_url = optarg; break;
+		case O_CA_CERT: arg_ca_cert = optarg; break;
+		case O_CA_KEY: arg_ca_key = optarg; break;
+		case O_DAYS:
+		case O_HOURS:
+			if (parse_lifetime(optarg, c == O_DAYS ? 86400u : 3600u) != EXIT_OK)
+				return EXIT_USAGE;
+			break;
 		case O_CRL:
 			free(arg_crl);
 			arg_crl = NULL;
@@ -611,7 +652,22 @@ static int parse_args(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (arg_nonce && strlen(arg_nonce) != 2 * BYOK_NONCE_SIZE) {
+	return EXIT_OK;
+}
+
+/* The nonce of the verb: BYOK's are 32 bytes, fleet enrollment's 1 to 64. */
+static int check_nonce_arg(const char *verb)
+{
+	size_t l = arg_nonce ? strlen(arg_nonce) : 0;
+
+	if (!arg_nonce)
+		return EXIT_OK;
+	if (strcmp(verb, "fleet-sign") == 0) {
+		if (l == 0 || l % 2 || l > 2 * FLEET_ENROLL_NONCE_MAX) {
+			err("--nonce: 2 to %u hex digits expected", 2 * FLEET_ENROLL_NONCE_MAX);
+			return EXIT_USAGE;
+		}
+	} else if (l != 2 * BYOK_NONCE_SIZE) {
 		err("--nonce: %u hex digits expected", 2 * BYOK_NONCE_SIZE);
 		return EXIT_USAGE;
 	}
@@ -633,6 +689,8 @@ static int run_verb(const char *verb, int argc, char **argv)
 {
 	int r = parse_args(argc - 1, argv + 1);
 
+	if (r == EXIT_OK)
+		r = check_nonce_arg(verb);
 	if (r != EXIT_OK)
 		return r;
 	arg_verify = (struct byok_verify_opts){
@@ -667,6 +725,20 @@ static int run_verb(const char *verb, int argc, char **argv)
 		return verify_key_attestation(&arg_verify, optind + 1 < argc ? argv[optind + 1] : NULL,
 					      arg_expect_key);
 	}
+	if (strcmp(verb, "fleet-sign") == 0) {
+		if (optind + 2 < argc) {
+			err("fleet-sign: unexpected argument '%s'", argv[optind + 2]);
+			return EXIT_USAGE;
+		}
+		/* A certificate is a grant, as a key is: pinning and real roots required. */
+		arg_verify.gives_key = true;
+		struct fleet_sign_opts s = {
+			.bundle = optind + 1 < argc ? argv[optind + 1] : arg_bundle,
+			.ca_cert = arg_ca_cert, .ca_key = arg_ca_key, .out = arg_out,
+			.lifetime = arg_lifetime, .secure_heap = secure_heap == 1,
+		};
+		return fleet_sign(&arg_verify, &s);
+	}
 	if (optind + 1 < argc) {
 		err("%s: unexpected argument '%s'", verb, argv[optind + 1]);
 		return EXIT_USAGE;
@@ -677,7 +749,8 @@ static int run_verb(const char *verb, int argc, char **argv)
 		return verb_wrap();
 	if (strcmp(verb, "rewrap") == 0 || strcmp(verb, "import-backup") == 0)
 		return verb_rewrap();
-	err("unknown verb '%s' (verify, verify-key, wrap, rewrap, fetch-collateral)", verb);
+	err("unknown verb '%s' (verify, verify-key, wrap, rewrap, fetch-collateral, fleet-sign)",
+	    verb);
 	return EXIT_USAGE;
 }
 

@@ -171,6 +171,11 @@ static const struct verb verbs[] = {
 	{ "collateral", "import", verb_collateral_import,
 	  "cache certificates, CRLs or THIM JSON from files" },
 	{ "collateral", "fetch", verb_collateral_fetch, "fetch this CVM's collateral (AMD KDS, THIM)" },
+	{ "fleet", NULL, NULL, "this CVM's attested identity for the fleet's KMIP key manager" },
+	{ "fleet", "enroll", verb_fleet_enroll, "CSR + report binding the sealed fleet key" },
+	{ "fleet", "install-cert", verb_fleet_install_cert, "install the fleet CA's certificate" },
+	{ "fleet", "show", verb_fleet_show, "the fleet identity and its certificate" },
+	{ "fleet", "check", verb_fleet_check, "mutual TLS and a KMIP Locate with the identity" },
 };
 
 static void help(void)

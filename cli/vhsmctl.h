@@ -92,6 +92,10 @@ int verb_platform(int argc, char **argv);
 int verb_collateral_list(int argc, char **argv);
 int verb_collateral_import(int argc, char **argv);
 int verb_collateral_fetch(int argc, char **argv);
+int verb_fleet_enroll(int argc, char **argv);
+int verb_fleet_install_cert(int argc, char **argv);
+int verb_fleet_show(int argc, char **argv);
+int verb_fleet_check(int argc, char **argv);
 
 /* Prints "vhsmctl: " + message to stderr. */
 void cli_error(const char *fmt, ...) _printf_(1, 2);

@@ -87,6 +87,11 @@ static const struct op_desc {
 	{ VHSM_OP_KEK_UNWRAP_KWP, "kek.unwrap-kwp", OP_ANYONE, op_kek_unwrap_kwp, AUDIT_CHAIN },
 	{ VHSM_OP_KEK_GCM_ENCRYPT, "kek.gcm-encrypt", OP_ANYONE, op_kek_gcm_encrypt, AUDIT_CHAIN },
 	{ VHSM_OP_KEK_GCM_DECRYPT, "kek.gcm-decrypt", OP_ANYONE, op_kek_gcm_decrypt, AUDIT_CHAIN },
+	{ VHSM_OP_FLEET_ENROLL, "fleet.enroll", OP_ADMIN, op_fleet_enroll, AUDIT_CHAIN },
+	{ VHSM_OP_FLEET_INSTALL_CERT, "fleet.install-cert", OP_ADMIN, op_fleet_install_cert,
+	  AUDIT_CHAIN },
+	{ VHSM_OP_FLEET_SHOW, "fleet.show", OP_ANYONE, op_fleet_show, AUDIT_JOURNAL },
+	{ VHSM_OP_FLEET_CHECK, "fleet.check", OP_ADMIN, op_fleet_check, AUDIT_JOURNAL },
 };
 
 /* The audit record of a dispatched request: charged to the principal the request acts for. */

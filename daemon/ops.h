@@ -78,6 +78,11 @@ int op_key_purge(struct op_ctx *c);
 int op_key_set_acl(struct op_ctx *c);
 int op_key_attest(struct op_ctx *c);
 int op_kek_wrap_kwp(struct op_ctx *c);
+/* The fleet identity's attested enrollment (op-fleet.c). */
+int op_fleet_enroll(struct op_ctx *c);
+int op_fleet_install_cert(struct op_ctx *c);
+int op_fleet_show(struct op_ctx *c);
+int op_fleet_check(struct op_ctx *c);
 int op_kek_unwrap_kwp(struct op_ctx *c);
 int op_kek_gcm_encrypt(struct op_ctx *c);
 int op_kek_gcm_decrypt(struct op_ctx *c);

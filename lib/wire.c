@@ -19,6 +19,8 @@ _Static_assert(VHSM_WIRE_MAX_MESSAGE <= INT32_MAX, "finish returns the length as
 #define WIRE_KEY_ID_MAX 64u
 #define WIRE_CERT_MAX (16u * 1024u)
 #define WIRE_MECH_PARAM_MAX 1024u
+#define WIRE_CSR_MAX (8u * 1024u)  /* fleet-enroll.h FLEET_CSR_MAX */
+#define WIRE_PEM_MAX (16u * 1024u) /* fleet-enroll.h FLEET_CHAIN_MAX */
 
 static const struct tag_info {
 	bool known;
@@ -62,6 +64,11 @@ static const struct tag_info {
 	[VHSM_TAG_CERT] = { true, VHSM_WIRE_DATA, WIRE_CERT_MAX },
 	[VHSM_TAG_MECH] = { true, VHSM_WIRE_U32, 0 },
 	[VHSM_TAG_MECH_PARAM] = { true, VHSM_WIRE_DATA, WIRE_MECH_PARAM_MAX },
+	[VHSM_TAG_CSR] = { true, VHSM_WIRE_DATA, WIRE_CSR_MAX },
+	[VHSM_TAG_EXPIRES] = { true, VHSM_WIRE_U64, 0 },
+	[VHSM_TAG_CHAIN] = { true, VHSM_WIRE_DATA, WIRE_PEM_MAX },
+	[VHSM_TAG_CA] = { true, VHSM_WIRE_DATA, WIRE_PEM_MAX },
+	[VHSM_TAG_ENDPOINT] = { true, VHSM_WIRE_STRING, 0 },
 };
 
 enum vhsm_wire_type vhsm_wire_tag_type(uint16_t tag)

@@ -78,6 +78,11 @@ enum vhsm_op {
 	VHSM_OP_KEK_UNWRAP_KWP = 129,
 	VHSM_OP_KEK_GCM_ENCRYPT = 130,
 	VHSM_OP_KEK_GCM_DECRYPT = 131,
+	/* Attested enrollment of this CVM's fleet identity (docs/fleet.md "Enrollment"). */
+	VHSM_OP_FLEET_ENROLL = 140,       /* CSR + report binding its key, nonce and expiry */
+	VHSM_OP_FLEET_INSTALL_CERT = 141, /* the fleet CA's certificate for the identity */
+	VHSM_OP_FLEET_SHOW = 142,         /* the identity and its certificate (JSON) */
+	VHSM_OP_FLEET_CHECK = 143,        /* a KMIP Locate over mutual TLS with the identity */
 	_VHSM_OP_MAX = 0x7fff,
 };
 #define VHSM_OP_REPLY_FLAG 0x8000u
@@ -89,6 +94,8 @@ enum vhsm_op {
 /* VHSM_TAG_FLAGS of KEK_DISABLE and DEK_DROP. */
 #define VHSM_KEK_DISABLE_SHRED (1ull << 0) /* also revoke the KEK's DEKs in the kernel keyring */
 #define VHSM_DEK_DROP_DELETE (1ull << 0)   /* also delete the DEK (recoverable, see DEK_RECOVER) */
+/* VHSM_TAG_FLAGS of FLEET_ENROLL. */
+#define VHSM_FLEET_ENROLL_NEW_KEY (1ull << 0) /* replace the fleet key (else kept) */
 /* VHSM_TAG_FLAGS of KEY_CREATE: the key pair's usage (at least one). */
 #define VHSM_KEY_FLAG_SIGN (1ull << 0)
 #define VHSM_KEY_FLAG_DECRYPT (1ull << 1)
@@ -133,5 +140,10 @@ enum vhsm_tag {
 	VHSM_TAG_CERT = 66,      /* data (<= 16 KiB): X.509 certificate, DER */
 	VHSM_TAG_MECH = 67,      /* u32: a CKM_* value (PKCS#11 2.40) */
 	VHSM_TAG_MECH_PARAM = 68, /* data (<= 1 KiB): mechanism parameters (docs/PROTOCOL.md) */
+	VHSM_TAG_CSR = 80,       /* data (<= 8 KiB): PKCS#10 certificate request, DER */
+	VHSM_TAG_EXPIRES = 81,   /* u64: Unix time after which an enrollment is not signed */
+	VHSM_TAG_CHAIN = 82,     /* data (<= 16 KiB): PEM certificate chain, leaf first */
+	VHSM_TAG_CA = 83,        /* data (<= 16 KiB): PEM CA certificate(s) */
+	VHSM_TAG_ENDPOINT = 84,  /* string: KMIP endpoint "host:port" */
 	_VHSM_TAG_MAX,
 };

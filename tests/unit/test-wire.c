@@ -213,6 +213,9 @@ TEST(wire_tag_types)
 		{ VHSM_TAG_KEY_ALG, VHSM_WIRE_STRING }, { VHSM_TAG_KEY_ID, VHSM_WIRE_DATA },
 		{ VHSM_TAG_CERT, VHSM_WIRE_DATA },      { VHSM_TAG_MECH, VHSM_WIRE_U32 },
 		{ VHSM_TAG_MECH_PARAM, VHSM_WIRE_DATA },
+		{ VHSM_TAG_CSR, VHSM_WIRE_DATA },       { VHSM_TAG_EXPIRES, VHSM_WIRE_U64 },
+		{ VHSM_TAG_CHAIN, VHSM_WIRE_DATA },     { VHSM_TAG_CA, VHSM_WIRE_DATA },
+		{ VHSM_TAG_ENDPOINT, VHSM_WIRE_STRING },
 	};
 
 	ASSERT_EQ(ELEMENTSOF(want), known_tags());
@@ -583,6 +586,26 @@ TEST(wire_decode_key_tag_bounds)
 	r = raw_begin();
 	raw_field(r, VHSM_TAG_CERT, v, 16 * 1024 + 1);
 	ASSERT_EQ(raw_decode(r, NULL), -EMSGSIZE);
+}
+
+/* The bounds of the fleet enrollment tags: CSR <= 8 KiB, CHAIN and CA <= 16 KiB each. */
+TEST(wire_decode_fleet_tag_bounds)
+{
+	static uint8_t v[16 * 1024 + 1];
+	static const struct {
+		uint16_t tag;
+		size_t max;
+	} b[] = { { VHSM_TAG_CSR, 8 * 1024 }, { VHSM_TAG_CHAIN, 16 * 1024 },
+		  { VHSM_TAG_CA, 16 * 1024 } };
+
+	for (size_t i = 0; i < ELEMENTSOF(b); i++) {
+		struct raw *r = raw_begin();
+		raw_field(r, b[i].tag, v, b[i].max);
+		ASSERT_EQ(raw_decode(r, NULL), 0);
+		r = raw_begin();
+		raw_field(r, b[i].tag, v, b[i].max + 1);
+		ASSERT_EQ(raw_decode(r, NULL), -EMSGSIZE);
+	}
 }
 
 TEST(wire_decode_too_many_fields)
