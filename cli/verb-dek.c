@@ -23,6 +23,7 @@
 #include "json-cleanup.h"
 #include "keyring.h"
 #include "luks-match.h"
+#include "luks-withdraw.h"
 #include "parse-util.h"
 #include "shred-dm.h"
 #include "text.h"
@@ -858,6 +859,94 @@ static int report_mapping(const char *volume, int result)
 	return report_volume(shred_kek, volume, msg);
 }
 
+/* ---- kek disable: the sealed copies in the tokens (luks-withdraw.c) ---- */
+
+static json_object *withdrawn_json; /* kek disable --json: where copies were withdrawn */
+static unsigned withdraw_failures;
+static const char *withdraw_kek; /* for withdraw_crypttab() */
+
+/* One header's result: a line, or an item of withdrawn_json. Returns r. */
+static int withdrawn_said(const char *volume, const char *device, int r, const char *why)
+{
+	if (r < 0) {
+		cli_error("kek disable: %s (%s): sealed KEK copy not withdrawn: %s", volume, device,
+			  why);
+		withdraw_failures++;
+	}
+	if (r == 0 || (r < 0 && !withdrawn_json))
+		return r;
+	if (!withdrawn_json) {
+		printf("%s (%s): sealed KEK copy withdrawn from %d token(s); the initrd no longer "
+		       "unlocks it\n", volume, device, r);
+		return r;
+	}
+	json_object *o = json_object_new_object();
+	if (!o)
+		return r;
+	json_object_object_add(o, "volume", json_object_new_string(volume));
+	json_object_object_add(o, "device", json_object_new_string(device));
+	json_object_object_add(o, "tokens", json_object_new_int(r < 0 ? 0 : r));
+	if (r < 0)
+		json_object_object_add(o, "error", json_object_new_string(why));
+	json_object_array_add(withdrawn_json, o);
+	return r;
+}
+
+static int withdraw_active(struct crypt_device *cd, const char *name, const char *kek)
+{
+	char why[200] = "";
+	int r = luks_withdraw_copies(cd, kek, why, sizeof(why));
+
+	return withdrawn_said(name, crypt_get_device_name(cd) ?: "-", r, why) < 0 ? -1 : 0;
+}
+
+static int withdraw_dm(const char *name, const char *kek)
+{
+	(void)kek;
+	return withdrawn_said(name, "-", -ENOENT, "header unreadable or replaced") < 0 ? -1 : 0;
+}
+
+static int withdraw_crypttab(const struct crypttab_entry *e, void *userdata)
+{
+	char why[200] = "";
+	struct stat st;
+
+	(void)userdata;
+	if (stat(e->device, &st) < 0)
+		return 0; /* kek volumes notes it; nothing to rewrite */
+	int r = luks_withdraw_copies_at(e->device, withdraw_kek, why, sizeof(why));
+	if (r != -ENOTBLK) /* plain dm-crypt, swap: no token to withdraw from */
+		(void)withdrawn_said(e->name, e->device, r, why);
+	return 0;
+}
+
+/*
+ * Withdraws the sealed copies of kek from the tokens of the given devices (header files too),
+ * the open LUKS2 volumes enrolled with it and the crypttab entries whose device has its token.
+ * Returns the number of headers that could not be rewritten.
+ */
+static unsigned withdraw_copies(const char *kek, char *const *devices, const char *crypttab)
+{
+	char why[200];
+	int r;
+
+	withdraw_failures = 0;
+	for (char *const *d = devices; *d; d++) {
+		why[0] = 0;
+		r = luks_withdraw_copies_at(*d, kek, why, sizeof(why));
+		(void)withdrawn_said(*d, *d, r, why);
+	}
+	withdraw_failures += (unsigned)for_each_active_volume(kek, NULL, withdraw_active,
+							       withdraw_dm);
+	withdraw_kek = kek;
+	r = crypttab_foreach(crypttab, withdraw_crypttab, NULL);
+	if (r < 0 && !(r == -ENOENT && strcmp(crypttab, CRYPTTAB_DEFAULT) == 0)) {
+		cli_error("kek disable: %s: %s", crypttab, strerror(-r));
+		withdraw_failures++;
+	}
+	return withdraw_failures;
+}
+
 int verb_kek_disable(int argc, char **argv)
 {
 	enum { O_CRYPTTAB = 256, O_FORCE };
@@ -887,19 +976,26 @@ int verb_kek_disable(int argc, char **argv)
 		} else if (c == 'j') {
 			arg_json = true;
 		} else if (c == 'h') {
-			printf("Usage: vhsmctl kek disable NAME [--shred] [--force] [--crypttab FILE]\n\n"
+			printf("Usage: vhsmctl kek disable NAME [DEVICE...] [--shred] [--force]\n"
+			       "                          [--crypttab FILE] [--json]\n\n"
 			       "Stops all use of a KEK. --shred also revokes every key of its DEKs in\n"
 			       "the kernel keyring and suspends (luksSuspend) the active LUKS2 volumes\n"
 			       "enrolled with it, which wipes their volume keys from the kernel.\n"
 			       "Without --shred, when open or crypttab volumes depend on the KEK (see\n"
-			       "vhsmctl kek volumes), they are listed and it is refused without --force.\n");
+			       "vhsmctl kek volumes), they are listed and it is refused without --force.\n"
+			       "The sealed KEK copy is withdrawn from the vhsm tokens of KEK in the open\n"
+			       "LUKS2 volumes, the crypttab entries and each DEVICE (device or header\n"
+			       "file), so that the initrd no longer unlocks them; after kek enable,\n"
+			       "vhsmctl luks rewrap DEVICE puts a copy back.\n");
 			return EXIT_OK;
 		} else {
 			return EXIT_USAGE;
 		}
 	}
-	if (!args_count(argc, 1))
+	if (argc - optind < 1) {
+		cli_error("kek disable: a KEK name is required");
 		return EXIT_USAGE;
+	}
 	/* --shred is the decision to cut those volumes off; an already disabled KEK changes nothing. */
 	r = force || shred ? -1 : kek_state(argv[optind], state, sizeof(state));
 	if (r > 0)
@@ -929,20 +1025,28 @@ int verb_kek_disable(int argc, char **argv)
 	}
 	(void)vhsm_wire_get_u32(&rep.msg, VHSM_TAG_SIZE, &revoked);
 	client_reply_done(&rep);
+	if (!arg_json)
+		printf(already ? "KEK %s is already disabled\n" : "KEK %s disabled\n", argv[optind]);
+	/* Disabled in the store: now the copies the initrd would use (also when it already
+	 * was, so that a repeated disable reaches volumes enrolled or rewrapped since). */
+	_cleanup_(json_object_putp) json_object *withdrawn = arg_json ? json_object_new_array()
+									: NULL;
+	withdrawn_json = withdrawn;
+	unsigned wfail = withdraw_copies(argv[optind], argv + optind + 1, crypttab);
+	withdrawn_json = NULL;
 	if (arg_json && !shred) {
 		_cleanup_(json_object_putp) json_object *o = json_object_new_object();
 
 		if (o) {
 			json_object_object_add(o, "name", json_object_new_string(argv[optind]));
 			json_object_object_add(o, "changed", json_object_new_boolean(!already));
+			json_object_object_add(o, "withdrawn", json_object_get(withdrawn));
 			puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 								       JSON_C_TO_STRING_NOSLASHESCAPE));
 		}
-	} else if (!arg_json) {
-		printf(already ? "KEK %s is already disabled\n" : "KEK %s disabled\n", argv[optind]);
 	}
 	if (!shred)
-		return EXIT_OK;
+		return wfail ? EXIT_ERROR : EXIT_OK;
 	if (!arg_json)
 		printf("%u DEK key(s) revoked in the kernel keyring\n", revoked);
 	_cleanup_(json_object_putp) json_object *result = arg_json ? json_object_new_object() : NULL;
@@ -952,6 +1056,7 @@ int verb_kek_disable(int argc, char **argv)
 		json_object_object_add(result, "changed", json_object_new_boolean(true));
 		json_object_object_add(result, "revoked", json_object_new_int64(revoked));
 		json_object_object_add(result, "volumes", shred_json);
+		json_object_object_add(result, "withdrawn", json_object_get(withdrawn));
 	} else if (shred_json) {
 		shred_json = json_object_put(shred_json) ? NULL : NULL;
 	}
@@ -962,7 +1067,7 @@ int verb_kek_disable(int argc, char **argv)
 	if (r < 0)
 		cli_error("kek disable: cannot list device-mapper devices: %s", strerror(-r));
 	int failed = for_each_active_volume(argv[optind], recorded, suspend_volume,
-					    suspend_dm_volume) || r != 0;
+					    suspend_dm_volume) || r != 0 || wfail;
 	shred_json = NULL; /* owned by result */
 	cli_print_json_object(result);
 	return failed ? EXIT_ERROR : EXIT_OK;

@@ -8,7 +8,8 @@
  *     or deleted one refuses (EKEYREVOKED), so `kek disable` stops unlocks at once.
  *   - the store has no such KEK: refused (ENOKEY: purged, or from another machine), unless the
  *     daemon runs with --luks-standalone (an initrd, which has no store): then the token's own
- *     sealed copy is unsealed with this CVM's derived key.
+ *     sealed copy is unsealed with this CVM's derived key. A token whose copy `kek disable`
+ *     withdrew (none sent) is refused there (EKEYREVOKED).
  * The attestation gate applies on both paths. Only administrators (root, group vhsm) get a
  * secret (callers check); every release and refusal is audited by the caller.
  */
@@ -93,6 +94,10 @@ int luks_unseal_secret(struct manager *m, const uint8_t *sealed, size_t sealed_l
 			WHY("KEK %s has no version %u", wi.kek_name, wi.kek_version);
 			return -ENOKEY;
 		}
+	} else if (r == -ENOENT && m->luks_standalone && sealed_len == 0) {
+		WHY("the token's sealed copy of KEK %s was withdrawn (vhsmctl kek disable); only "
+		    "a vhsmd whose store holds the enabled KEK unlocks it", wi.kek_name);
+		return -EKEYREVOKED;
 	} else if (r == -ENOENT && m->luks_standalone) {
 		r = store_unseal_copy(m, sealed, sealed_len, wi.kek_name, wi.kek_version, &copy, why,
 				      whylen);

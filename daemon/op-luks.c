@@ -197,6 +197,9 @@ int op_luks_bind(struct op_ctx *c)
 	if (!sealed || !wrapped || sealed->len > LUKS_TOKEN_SEALED_MAX ||
 	    wrapped->len > LUKS_TOKEN_WRAPPED_MAX)
 		return op_fail(c, -EINVAL, "SEALED_KEK and WRAPPED_SECRET are required");
+	if (sealed->len == 0) /* a binding file always carries the sealed copy */
+		return op_fail(c, -EINVAL, "the token's sealed KEK copy was withdrawn by kek "
+			       "disable: vhsmctl luks rewrap the volume first");
 	/* Only material that unlocks now is recorded. */
 	r = luks_unseal_secret(c->m, sealed->value, sealed->len, wrapped->value, wrapped->len, uuid,
 			       &wi, &secret, c->why, sizeof(c->why));

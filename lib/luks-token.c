@@ -72,8 +72,9 @@ static const struct json_field token_table[] = {
 	TOKEN_FIELD("kek_version", json_type_int, json_dispatch_uint32, kek_version, 1, INT32_MAX),
 	TOKEN_FIELD("profile", json_type_string, json_dispatch_string, profile, 1, 16),
 	TOKEN_FIELD("policy_digest", json_type_string, json_dispatch_string, policy_digest, 64, 64),
-	TOKEN_FIELD("sealed_kek", json_type_string, json_dispatch_string, sealed_kek, 1,
-		    CT_BASE64_LEN(LUKS_TOKEN_SEALED_MAX)),
+	/* Optional: vhsmctl kek disable withdraws it (luks-token.h). */
+	{ "sealed_kek", json_type_string, json_dispatch_string,
+	  offsetof(struct token_json, sealed_kek), 0, 1, CT_BASE64_LEN(LUKS_TOKEN_SEALED_MAX) },
 	TOKEN_FIELD("wrapped_secret", json_type_string, json_dispatch_string, wrapped_secret, 1,
 		    CT_BASE64_LEN(LUKS_TOKEN_WRAPPED_MAX)),
 	{ "token_timeout", json_type_int, json_dispatch_uint32,
@@ -137,13 +138,15 @@ static int parse_plain(const struct token_json *j, struct luks_token *t, char *w
 	return 0;
 }
 
-/* The blobs must be well formed and agree with the plain members. */
-static int parse_blobs(const struct token_json *j, struct luks_token *t, char *why,
-		       size_t whylen)
+/* The sealed copy, when present, must be a sealed blob of one version of the token's KEK. */
+static int parse_sealed(const struct token_json *j, struct luks_token *t, char *why,
+			size_t whylen)
 {
 	struct seal_header h;
-	struct wrap_info wi;
 
+	t->sealed_kek_len = 0;
+	if (!j->sealed_kek) /* withdrawn: only a daemon whose store holds the KEK unlocks */
+		return 0;
 	if (parse_b64(j->sealed_kek, t->sealed_kek, sizeof(t->sealed_kek), &t->sealed_kek_len) < 0 ||
 	    seal_parse_header(t->sealed_kek, t->sealed_kek_len, &h) < 0)
 		return fail(why, whylen, -EBADMSG, "\"sealed_kek\" is not a sealed blob");
@@ -152,6 +155,18 @@ static int parse_blobs(const struct token_json *j, struct luks_token *t, char *w
 		return fail(why, whylen, -EBADMSG,
 			    "\"sealed_kek\" does not hold one version of KEK %s (%s)", t->kek,
 			    seal_profile_to_string(t->profile));
+	return 0;
+}
+
+/* The blobs must be well formed and agree with the plain members. */
+static int parse_blobs(const struct token_json *j, struct luks_token *t, char *why,
+		       size_t whylen)
+{
+	struct wrap_info wi;
+	int r = parse_sealed(j, t, why, whylen);
+
+	if (r < 0)
+		return r;
 	if (parse_b64(j->wrapped_secret, t->wrapped_secret, sizeof(t->wrapped_secret),
 		      &t->wrapped_secret_len) < 0 ||
 	    wrap_parse(t->wrapped_secret, t->wrapped_secret_len, &wi) < 0)
@@ -214,7 +229,7 @@ int luks_token_to_json(const struct luks_token *t, char **ret)
 	}
 	if (t->keyslot >= 32 || !luks_token_kek_name_valid(t->kek) || t->kek_version == 0 ||
 	    t->kek_version > INT32_MAX || !seal_profile_to_string(t->profile) ||
-	    t->sealed_kek_len == 0 || t->sealed_kek_len > LUKS_TOKEN_SEALED_MAX ||
+	    t->sealed_kek_len > LUKS_TOKEN_SEALED_MAX ||
 	    t->wrapped_secret_len == 0 || t->wrapped_secret_len > LUKS_TOKEN_WRAPPED_MAX ||
 	    t->token_timeout > LUKS_TOKEN_TIMEOUT_MAX) {
 		json_object_put(slots);
@@ -233,7 +248,8 @@ int luks_token_to_json(const struct luks_token *t, char **ret)
 	json_object_object_add(o, "policy_digest", json_object_new_string(digest));
 	if (t->token_timeout)
 		json_object_object_add(o, "token_timeout", json_object_new_int64(t->token_timeout));
-	r = add_b64(o, "sealed_kek", t->sealed_kek, t->sealed_kek_len);
+	if (t->sealed_kek_len)
+		r = add_b64(o, "sealed_kek", t->sealed_kek, t->sealed_kek_len);
 	if (r >= 0)
 		r = add_b64(o, "wrapped_secret", t->wrapped_secret, t->wrapped_secret_len);
 	if (r < 0)

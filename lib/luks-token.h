@@ -7,7 +7,9 @@
  *    "sealed_kek":"<base64>","wrapped_secret":"<base64>"[,"token_timeout":SECONDS]}
  *
  * sealed_kek is a lib/seal blob (label = KEK name) holding one KEK version, so that a daemon
- * without a KEK store (initrd) can unseal it on this CVM; wrapped_secret is a lib/wrap blob of
+ * without a KEK store (initrd) can unseal it on this CVM; `vhsmctl kek disable` removes it
+ * (withdrawn: sealed_kek_len 0, the member absent), so that such a daemon refuses the volume,
+ * and `vhsmctl luks rewrap` puts a new one back; wrapped_secret is a lib/wrap blob of
  * the 64-byte keyslot secret under that version, with the context "vhsm-luks2:<LUKS UUID>".
  * token_timeout (optional, 1..LUKS_TOKEN_TIMEOUT_MAX) is how long the plugin waits for vhsmd
  * on this volume. The token holds no secret in the clear. Pure; fuzzed; library code, never logs.
@@ -49,7 +51,7 @@ struct luks_token {
 
 /*
  * Parses and checks token JSON json[0..len) (not necessarily NUL-terminated): every member
- * present with its type and length, no unknown member, the blobs well formed and consistent
+ * present (sealed_kek and token_timeout may be absent) with its type and length, no unknown member, the blobs well formed and consistent
  * with kek/kek_version/profile. Returns 0, -EMSGSIZE (over LUKS_TOKEN_JSON_MAX) or -EBADMSG
  * with the offending member named in why (why may be NULL).
  */

@@ -220,6 +220,35 @@ TEST(luks_token_rejects_each_field)
 	free(json);
 }
 
+/* kek disable withdraws the sealed copy: such a token parses and builds without the member;
+ * an empty or damaged one is still refused. */
+TEST(luks_token_without_sealed_copy)
+{
+	struct luks_token t, u;
+	char *json = NULL, *json2 = NULL, why[256];
+
+	ASSERT_OK(make_token(&t, &json));
+	free(json);
+	t.sealed_kek_len = 0;
+	ASSERT_OK(luks_token_to_json(&t, &json));
+	ASSERT_TRUE(strstr(json, "sealed_kek") == NULL);
+	ASSERT_EQ(luks_token_parse(json, strlen(json), &u, why, sizeof(why)), 0);
+	ASSERT_EQ(u.sealed_kek_len, 0);
+	ASSERT_STREQ(u.kek, "disk-kek");
+	ASSERT_EQ(u.wrapped_secret_len, t.wrapped_secret_len);
+	ASSERT_MEMEQ(u.wrapped_secret, t.wrapped_secret, t.wrapped_secret_len);
+	ASSERT_OK(luks_token_to_json(&u, &json2));
+	ASSERT_STREQ(json2, json);
+	ASSERT_TRUE(rejects(json, "\"wrapped_secret\"", "\"sealed_kek\":\"\",\"wrapped_secret\"",
+			    "sealed_kek"));
+	ASSERT_TRUE(rejects(json, "\"wrapped_secret\"", "\"sealed_kek\":\"AAAA\",\"wrapped_secret\"",
+			    "sealed_kek"));
+	ASSERT_TRUE(rejects(json, "\"wrapped_secret\"", "\"sealed_kek\":1,\"wrapped_secret\"",
+			    "sealed_kek"));
+	free(json);
+	free(json2);
+}
+
 TEST(luks_token_rejects_size_and_garbage)
 {
 	struct luks_token t;
