@@ -103,7 +103,7 @@ static int read_sealed(struct manager *m, uint8_t **ret_blob, size_t *ret_len,
 		snprintf(why, whylen, "cannot read the fleet identity: %s", strerror(-r));
 		return r;
 	}
-	r = manifest_check(m, FLEET_IDENTITY_SEALED, blob, len, why, whylen);
+	r = manifest_check(m->manifest, FLEET_IDENTITY_SEALED, blob, len, why, whylen);
 	if (r < 0)
 		return r;
 	if (seal_parse_header(blob, len, &h) < 0 || strcmp(h.label, FLEET_IDENTITY_LABEL) != 0 ||
@@ -146,7 +146,7 @@ static int write_sealed(struct manager *m, const struct fleet_identity *id,
 		return r;
 	if (mkdirat(m->state_fd, "fleet", 0700) < 0 && errno != EEXIST)
 		return negative_errno();
-	r = manifest_begin(m, FLEET_IDENTITY_SEALED, blob, len);
+	r = manifest_begin(m->manifest, FLEET_IDENTITY_SEALED, blob, len);
 	if (r < 0) {
 		snprintf(why, whylen, "cannot update the store manifest: %s", strerror(-r));
 		return r;
@@ -156,7 +156,7 @@ static int write_sealed(struct manager *m, const struct fleet_identity *id,
 		snprintf(why, whylen, "cannot write the fleet identity: %s", strerror(-r));
 		return r;
 	}
-	if (manifest_commit(m, FLEET_IDENTITY_SEALED) < 0)
+	if (manifest_commit(m->manifest, FLEET_IDENTITY_SEALED) < 0)
 		vhsm_log_debug("store: cannot commit the manifest entry of %s",
 			       FLEET_IDENTITY_SEALED);
 	return 0;
