@@ -263,26 +263,40 @@ bench_requestkey_load() {
 		{ skipped requestkey_load_ms_median "/etc/request-key.d not writable"; return 0; }
 	ctl dek create "$name" --kek bench-kek >/dev/null ||
 		{ echo "bench: vhsmctl dek create failed" >&2; return 1; }
-	printf 'create\tlogon\tvhsm:%s\t*\t%s --socket %s %%k %%u %%g %%S\n' "$name" "$helper" \
-		"$SOCK" >"$RK_CONF"
+	# The floor: the same upcall for another logon key whose handler is keyctl instantiating
+	# a constant payload (an exec of request-key and of one small program, no vhsmd).
+	{
+		printf 'create\tlogon\tvhsm:%s\t*\t%s --socket %s %%k %%u %%g %%S\n' "$name" \
+			"$helper" "$SOCK"
+		printf 'create\tlogon\tvhsm:%s-floor\t*\t%s instantiate %%k %s %%S\n' "$name" \
+			"$(command -v keyctl)" "$(printf '%064d' 0)"
+	} >"$RK_CONF"
 	cat >"$WORK/requestkey-bench.sh" <<EOS
 $(declare -f sample_us median_of)
 load() { keyctl request2 logon "vhsm:$name" "" @s; }
 drop() { keyctl unlink "%logon:vhsm:$name" @s >/dev/null 2>&1; }
+floor() { keyctl request2 logon "vhsm:$name-floor" "" @s; }
+dropf() { keyctl unlink "%logon:vhsm:$name-floor" @s >/dev/null 2>&1; }
 drop; load >/dev/null || exit 1
 drop
+dropf; floor >/dev/null || exit 1
+dropf
 # A cached key would make request2 a lookup: the first timed call must find none.
 keyctl search @s logon "vhsm:$name" >/dev/null 2>&1 && exit 1
 # Pairs, alternating: the same command cold (the key unlinked first, untimed: an upcall
-# through request-key, vhsm-request-key and vhsmd) and warm (found in @s, no upcall).
-cold=() warm=()
+# through request-key, vhsm-request-key and vhsmd) and warm (found in @s, no upcall), then the
+# same pair for the floor's key.
+cold=() warm=() fcold=() fwarm=()
 for ((i = 0; i < $REPS; i++)); do
 	drop
 	cold+=(\$(sample_us load)) || exit 1
 	warm+=(\$(sample_us load)) || exit 1
+	dropf
+	fcold+=(\$(sample_us floor)) || exit 1
+	fwarm+=(\$(sample_us floor)) || exit 1
 done
 echo "\$(median_of "\${cold[@]}") \$(median_of "\${warm[@]}")"
-for ((i = 0; i < $REPS; i++)); do echo "\${cold[i]} \${warm[i]}"; done
+for ((i = 0; i < $REPS; i++)); do echo "\${cold[i]} \${warm[i]} \${fcold[i]} \${fwarm[i]}"; done
 EOS
 	keyctl session - bash "$WORK/requestkey-bench.sh" >"$WORK/requestkey.out" \
 		2>"$WORK/requestkey.err" || {
@@ -298,6 +312,12 @@ EOS
 		m = NR % 2 ? d[(NR + 1) / 2] : (d[NR / 2] + d[NR / 2 + 1]) / 2
 		printf "requestkey_upcall_added_ms: %.2f ms (min %.2f, max %.2f, %d pairs;" \
 			" cold minus cached, alternating; target <= 2)\n", m, d[1], d[NR], NR }'
+	tail -n +2 "$WORK/requestkey.out" | awk '{ print $3 - $4 }' | sort -n | awk '
+		{ d[NR] = $1 / 1000 } END {
+		m = NR % 2 ? d[(NR + 1) / 2] : (d[NR / 2] + d[NR / 2 + 1]) / 2
+		printf "requestkey_floor_added_ms: %.2f ms (min %.2f, max %.2f, %d pairs; the same" \
+			" upcall with keyctl instantiate as handler, alternating with the above)\n", \
+			m, d[1], d[NR], NR }'
 }
 
 if [ "$rc" -eq 0 ]; then
