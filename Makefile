@@ -57,6 +57,8 @@ PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
 # libcurl only for the programs that fetch collateral (vhsmctl, vhsm-byok).
 CURL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl)
 CURL_LIBS := $(shell $(PKG_CONFIG) --libs libcurl)
+# The TPM software stack (ESAPI) only for what reads the vTPM (vhsmctl, the simulator's HCL mode).
+TSS_LIBS := $(shell $(PKG_CONFIG) --libs tss2-esys tss2-tctildr)
 
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wvla -Wimplicit-fallthrough -Wcast-qual -Wwrite-strings -Wundef
@@ -153,7 +155,7 @@ $(B)/libvhsm.a: $(LIB_OBJS)
 
 $(B)/vhsmctl: $(CLI_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(B)/libvhsm.a $(PKG_LIBS) $(CURL_LIBS) -ldl
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(B)/libvhsm.a $(PKG_LIBS) $(CURL_LIBS) $(TSS_LIBS) -ldl
 
 $(B)/vhsm-byok: $(BYOK_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
@@ -173,7 +175,7 @@ $(B)/vhsm-request-key: $(B)/kmod-helpers/vhsm-request-key.o $(B)/libvhsm.a
 
 $(B)/vhsm-snp-sim: $(B)/sim/vhsm-snp-sim.o $(SIM_CORE_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TSS_LIBS) -ldl
 
 $(B)/vhsm-snp-sim.so: $(SIM_CORE_OBJS) $(B)/libvhsm.a sim/sim.sym
 	@$(if $(Q),echo "  LD      $@")
@@ -263,7 +265,7 @@ $(FUZZ_B)/%.o: %.c
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_B)/fuzz-%: $(FUZZ_B)/tests/fuzz/fuzz-%.o $(FUZZ_LIB_OBJS)
-	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) $(CURL_LIBS) -ldl
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) $(CURL_LIBS) $(TSS_LIBS) -ldl
 
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz-%)
 	$(Q)for t in $(FUZZ_TARGETS); do \

@@ -1,11 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Attestation from an Azure HCL report (see hcl-attest.h). */
 #include <json-c/json.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/param_build.h>
-#include <openssl/x509.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,28 +53,10 @@ static int jwk_bytes(json_object *jwk, const char *name, uint8_t *out, size_t ca
 static int rsa_spki(const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_len,
 		    struct hcl_claims *c)
 {
-	_cleanup_(BN_freep) BIGNUM *bn = BN_bin2bn(n, (int)n_len, NULL);
-	_cleanup_(BN_freep) BIGNUM *be = BN_bin2bn(e, (int)e_len, NULL);
-	_cleanup_(OSSL_PARAM_BLD_freep) OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-	_cleanup_(OSSL_PARAM_freep) OSSL_PARAM *params = NULL;
-	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA",
-										    NULL);
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pk = NULL;
-	unsigned char *p = c->ak_spki;
+	int len = openssl_rsa_spki(n, n_len, e, e_len, c->ak_spki, sizeof(c->ak_spki));
 
-	if (!bn || !be || !bld || !ctx ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) ||
-	    !(params = OSSL_PARAM_BLD_to_param(bld)) || EVP_PKEY_fromdata_init(ctx) <= 0 ||
-	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
-		ERR_clear_error();
+	if (len < 0)
 		return -EBADMSG;
-	}
-	int len = i2d_PUBKEY(pk, NULL);
-	if (len <= 0 || (size_t)len > sizeof(c->ak_spki) || i2d_PUBKEY(pk, &p) != len) {
-		ERR_clear_error();
-		return -EBADMSG;
-	}
 	c->ak_spki_len = (size_t)len;
 	return 0;
 }
