@@ -173,7 +173,7 @@ $(B)/vhsm-request-key: $(B)/kmod-helpers/vhsm-request-key.o $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
 
-$(B)/vhsm-snp-sim: $(B)/sim/vhsm-snp-sim.o $(SIM_CORE_OBJS) $(B)/libvhsm.a
+$(B)/vhsm-snp-sim: $(B)/sim/vhsm-snp-sim.o $(B)/sim/hcl-mode.o $(SIM_CORE_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TSS_LIBS) -ldl
 

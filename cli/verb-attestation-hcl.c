@@ -30,7 +30,7 @@
 
 struct hcl_inputs {
 	const char *tcti, *file, *collateral_dir;
-	bool fresh;
+	bool fresh, require_persisted;
 	long wait_sec;
 	time_t at;
 	uint8_t *roots[MAX_TRUST_ROOTS];
@@ -47,7 +47,8 @@ static void hcl_inputs_done(struct hcl_inputs *in)
 static void hcl_help(void)
 {
 	printf("Usage: vhsmctl attestation hcl [--tcti TCTI | --file FILE] [--fresh [--wait SEC]]\n"
-	       "         [--collateral-dir DIR] [--trust-root F]... [--at TIME] [--json]\n\n"
+	       "         [--require-persisted] [--collateral-dir DIR] [--trust-root F]... [--at TIME]\n"
+	       "         [--json]\n\n"
 	       "Verifies the Azure paravisor's HCL report: the report layout, the runtime claims\n"
 	       "bound by the SNP report's REPORT_DATA, the SNP report and its AMD certificate chain\n"
 	       "(the VCEK from the collateral cache: vhsmctl collateral import of Azure THIM JSON),\n"
@@ -58,6 +59,8 @@ static void hcl_help(void)
 	       "  --fresh             write a random nonce to NV 0x01400002 first and require the\n"
 	       "                      new report's user-data to carry it (not stale, not replayed)\n"
 	       "  --wait SEC          how long to wait for the paravisor's new report (default %d)\n"
+	       "  --require-persisted refuse unless the claims say tpm-persisted: true (what\n"
+	       "                      sealing to the vTPM needs)\n"
 	       "  --collateral-dir D  collateral cache (default %s)\n"
 	       "  --trust-root F      also trust this ARK (e.g. the simulator's); repeatable\n"
 	       "  --at TIME           check certificate validity at TIME\n"
@@ -68,12 +71,14 @@ static void hcl_help(void)
 
 static int parse_args(int argc, char **argv, struct hcl_inputs *in)
 {
-	enum { O_TCTI = 256, O_FILE, O_FRESH, O_WAIT, O_COLLATERAL, O_TRUST, O_AT, O_JSON };
+	enum { O_TCTI = 256, O_FILE, O_FRESH, O_WAIT, O_COLLATERAL, O_TRUST, O_AT, O_JSON,
+	       O_PERSISTED };
 	static const struct option opts[] = {
 		{ "tcti", required_argument, NULL, O_TCTI },
 		{ "file", required_argument, NULL, O_FILE },
 		{ "fresh", no_argument, NULL, O_FRESH },
 		{ "wait", required_argument, NULL, O_WAIT },
+		{ "require-persisted", no_argument, NULL, O_PERSISTED },
 		{ "collateral-dir", required_argument, NULL, O_COLLATERAL },
 		{ "trust-root", required_argument, NULL, O_TRUST },
 		{ "at", required_argument, NULL, O_AT },
@@ -89,6 +94,7 @@ static int parse_args(int argc, char **argv, struct hcl_inputs *in)
 		case O_TCTI: in->tcti = optarg; break;
 		case O_FILE: in->file = optarg; break;
 		case O_FRESH: in->fresh = true; break;
+		case O_PERSISTED: in->require_persisted = true; break;
 		case O_COLLATERAL: in->collateral_dir = optarg; break;
 		case O_JSON: arg_json = true; break;
 		case O_WAIT:
@@ -217,16 +223,21 @@ static char *ak_fingerprint(const struct hcl_claims *c)
 	return cli_hex(d, n);
 }
 
-static const char *check_state(const struct hcl_verify_result *res, int c, bool ran_ak,
-			       bool ran_nonce)
+/* Which optional checks were asked for. */
+struct hcl_asked {
+	bool ak, nonce, persisted;
+};
+
+static const char *check_state(const struct hcl_verify_result *res, int c,
+			       const struct hcl_asked *a)
 {
 	if (res->passed[c])
-		return (c == HCL_CHECK_AK && !ran_ak) || (c == HCL_CHECK_USER_DATA && !ran_nonce) ?
-			       "n/a" : "pass";
+		return (c == HCL_CHECK_AK && !a->ak) || (c == HCL_CHECK_USER_DATA && !a->nonce) ||
+			       (c == HCL_CHECK_PERSISTED && !a->persisted) ? "n/a" : "pass";
 	return res->failed == c ? "fail" : "not-run";
 }
 
-static void print_text(const struct hcl_verify_result *res, bool ran_ak, bool ran_nonce,
+static void print_text(const struct hcl_verify_result *res, const struct hcl_asked *a,
 		       const char *source)
 {
 	bool claims = res->passed[HCL_CHECK_CLAIMS];
@@ -234,7 +245,7 @@ static void print_text(const struct hcl_verify_result *res, bool ran_ak, bool ra
 
 	printf("HCL report: %s (version %u)\n", source, res->version);
 	for (int c = 0; c < _HCL_CHECK_MAX; c++)
-		printf("  %-8s %-15s %s\n", check_state(res, c, ran_ak, ran_nonce), hcl_check_name(c),
+		printf("  %-8s %-15s %s\n", check_state(res, c, a), hcl_check_name(c),
 		       res->failed == c ? cli_esc(res->detail) : "");
 	if (res->collateral[0])
 		printf("certificates: %s\n", cli_esc(res->collateral));
@@ -248,7 +259,7 @@ static void print_text(const struct hcl_verify_result *res, bool ran_ak, bool ra
 	printf("result: %s\n", res->failed < 0 ? "VERIFIED" : "REJECTED");
 }
 
-static void print_json(const struct hcl_verify_result *res, bool ran_ak, bool ran_nonce,
+static void print_json(const struct hcl_verify_result *res, const struct hcl_asked *a,
 		       const char *source)
 {
 	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
@@ -263,7 +274,7 @@ static void print_json(const struct hcl_verify_result *res, bool ran_ak, bool ra
 		json_object *e = json_object_new_object();
 		json_object_object_add(e, "name", json_object_new_string(hcl_check_name(c)));
 		json_object_object_add(e, "result", json_object_new_string(
-							    check_state(res, c, ran_ak, ran_nonce)));
+							    check_state(res, c, a)));
 		json_object_object_add(e, "detail", json_object_new_string(
 							    res->failed == c ? res->detail : ""));
 		json_object_array_add(checks, e);
@@ -308,13 +319,6 @@ static int run(struct hcl_inputs *in)
 			cli_error("no TPM at %s", in->tcti ? in->tcti : TPM2_TCTI_DEFAULT);
 			return EXIT_ERROR;
 		}
-		ak_len = tpm2_public_spki(t, TPM2_HCL_AK_HANDLE, ak, sizeof(ak));
-		if (ak_len < 0) {
-			cli_error("cannot read the vTPM's attestation key at 0x%08x: %s",
-				  TPM2_HCL_AK_HANDLE, ak_len == -ENOENT ? "not persisted" :
-				  strerror(-ak_len));
-			return EXIT_ERROR;
-		}
 		if (in->fresh) {
 			if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
 				cli_error("cannot draw a nonce");
@@ -326,6 +330,13 @@ static int run(struct hcl_inputs *in)
 		}
 		if (r < 0)
 			return EXIT_ERROR;
+		ak_len = tpm2_public_spki(t, TPM2_HCL_AK_HANDLE, ak, sizeof(ak));
+		if (ak_len < 0) {
+			cli_error("cannot read the vTPM's attestation key at 0x%08x: %s",
+				  TPM2_HCL_AK_HANDLE, ak_len == -ENOENT ? "not persisted" :
+				  strerror(-ak_len));
+			return EXIT_ERROR;
+		}
 	}
 
 	struct hcl_verify_opts o = {
@@ -339,17 +350,19 @@ static int run(struct hcl_inputs *in)
 		.expect_ak_spki = ak_len > 0 ? ak : NULL,
 		.expect_ak_spki_len = ak_len > 0 ? (size_t)ak_len : 0,
 		.expect_user_data = in->fresh ? nonce : NULL,
+		.require_tpm_persisted = in->require_persisted,
 	};
 	struct hcl_verify_result res;
 	r = hcl_verify(buf, len, &o, &res);
 	if (r == -ENOMEM)
 		return cli_fail(r, "verification could not run");
 	const char *source = in->file ? "file" : "vTPM NV 0x01400001";
+	const struct hcl_asked asked = { ak_len > 0, in->fresh, in->require_persisted };
 	if (arg_json) {
-		print_json(&res, ak_len > 0, in->fresh, source);
+		print_json(&res, &asked, source);
 		cli_json_result_printed = true;
 	} else {
-		print_text(&res, ak_len > 0, in->fresh, source);
+		print_text(&res, &asked, source);
 	}
 	if (r < 0 && !arg_json)
 		cli_error("HCL report rejected: %s: %s", hcl_check_name(res.failed),

@@ -22,6 +22,7 @@ static const char *const check_names[_HCL_CHECK_MAX] = {
 	[HCL_CHECK_SNP] = "snp_report",
 	[HCL_CHECK_AK] = "ak_match",
 	[HCL_CHECK_USER_DATA] = "user_data",
+	[HCL_CHECK_PERSISTED] = "tpm_persisted",
 };
 
 const char *hcl_check_name(enum hcl_check c)
@@ -228,5 +229,13 @@ int hcl_verify(const uint8_t *buf, size_t len, const struct hcl_verify_opts *o,
 		return reject(ret, HCL_CHECK_USER_DATA, -EKEYREJECTED, "the claims' user data is "
 			      "not the nonce written: the report is stale or replayed");
 	ret->passed[HCL_CHECK_USER_DATA] = true;
+	if (o && o->require_tpm_persisted && ret->claims.tpm_persisted != HCL_TPM_PERSISTED_YES)
+		return reject(ret, HCL_CHECK_PERSISTED, -EKEYREJECTED,
+			      ret->claims.tpm_persisted == HCL_TPM_PERSISTED_NO ?
+			      "the claims say tpm-persisted: false: the vTPM's state (and anything "
+			      "sealed to it) is dropped on reboot" :
+			      "the claims do not say whether the vTPM's state persists "
+			      "(no tpm-persisted)");
+	ret->passed[HCL_CHECK_PERSISTED] = true;
 	return 0;
 }

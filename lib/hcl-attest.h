@@ -52,6 +52,7 @@ enum hcl_check {
 	HCL_CHECK_SNP,       /* "snp_report": the SNP report and its AMD chain (snp_verify) */
 	HCL_CHECK_AK,        /* "ak_match": the claims' AK is the expected one */
 	HCL_CHECK_USER_DATA, /* "user_data": the claims' user data is the expected nonce */
+	HCL_CHECK_PERSISTED, /* "tpm_persisted": the claims say the vTPM's state persists */
 	_HCL_CHECK_MAX,
 };
 
@@ -63,6 +64,7 @@ struct hcl_verify_opts {
 	const uint8_t *expect_ak_spki;  /* NULL: not checked */
 	size_t expect_ak_spki_len;
 	const uint8_t *expect_user_data; /* HCL_USER_DATA_SIZE bytes; NULL: not checked */
+	bool require_tpm_persisted;     /* "tpm-persisted" must be true (absent fails too) */
 };
 
 struct hcl_verify_result {

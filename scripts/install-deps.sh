@@ -10,7 +10,7 @@ TEST="keyutils cryptsetup-bin util-linux systemd openssl xxd jq python3 mandoc \
 clang-14 libclang-rt-14-dev valgrind softhsm2 gdb python3-pykmip \
 initramfs-tools cryptsetup-initramfs busybox \
 p11-kit p11-kit-modules opensc gnutls-bin libengine-pkcs11-openssl python3-pykcs11 openssh-client \
-strace swtpm swtpm-tools"
+strace swtpm swtpm-tools tpm2-tools"
 # make deb and its test: Debian packaging tools and lintian.
 DEB="dpkg-dev debhelper lintian fakeroot"
 # make bench: SoftHSM2 (above) as the PKCS#11 peer, swtpm for systemd's tpm2 token.

@@ -197,6 +197,12 @@ TEST(hcl_verify_genuine_with_thim_collateral)
 	o.expect_ak_spki_len = aklen;
 	o.expect_user_data = zero;
 	ASSERT_EQ(hcl_verify(buf, len, &o, &res), 0);
+
+	/* This report does not say whether the vTPM persists: refused where that is required. */
+	o.require_tpm_persisted = true;
+	ASSERT_EQ(hcl_verify(buf, len, &o, &res), -EKEYREJECTED);
+	ASSERT_EQ(res.failed, HCL_CHECK_PERSISTED);
+	ASSERT_TRUE(strstr(res.detail, "no tpm-persisted") != NULL);
 }
 
 TEST(hcl_verify_refusals)
