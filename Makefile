@@ -57,7 +57,8 @@ PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
 # libcurl only for the programs that fetch collateral (vhsmctl, vhsm-byok).
 CURL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl)
 CURL_LIBS := $(shell $(PKG_CONFIG) --libs libcurl)
-# The TPM software stack (ESAPI) only for what reads the vTPM (vhsmctl, the simulator's HCL mode).
+# The TPM software stack (ESAPI) only for what reads the vTPM (vhsmctl, vhsmd, the simulator's
+# HCL mode, the unit tests that link vhsmd's modules).
 TSS_LIBS := $(shell $(PKG_CONFIG) --libs tss2-esys tss2-tctildr)
 
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -167,7 +168,7 @@ $(B)/vhsm-fleet: $(FLEET_OBJS) $(B)/libvhsm.a
 
 $(B)/vhsmd: $(DAEMON_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJS) $(B)/libvhsm.a $(PKG_LIBS) $(TSS_LIBS) -ldl
 
 $(B)/vhsm-request-key: $(B)/kmod-helpers/vhsm-request-key.o $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
@@ -200,7 +201,7 @@ DAEMON_LIB_OBJS := $(filter-out $(B)/daemon/main.o,$(DAEMON_OBJS))
 $(B)/test-unit: $(UNIT_OBJS) $(SIM_CORE_OBJS) $(DAEMON_LIB_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(SIM_CORE_OBJS) $(DAEMON_LIB_OBJS) \
-		$(B)/libvhsm.a $(PKG_LIBS) -ldl
+		$(B)/libvhsm.a $(PKG_LIBS) $(TSS_LIBS) -ldl
 
 # Prepares a SoftHSM2 token for the BYOK tests (PINs from files, never argv).
 $(B)/test-p11-setup: tests/helpers/p11-setup.c

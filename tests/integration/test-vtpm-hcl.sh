@@ -164,6 +164,38 @@ expect_exit 1 "$CTL" attestation hcl --file "$hv/orig/hcl-report.bin" --collater
 expect_out 'no VCEK'
 ok "genuine Azure HCL report verifies with THIM collateral"
 
+# vhsmctl platform: vhsmd reports whether its vTPM holds an HCL report, not only that a vTPM
+# exists: present (and what it says), malformed, absent; not probed without a vTPM.
+if command -v systemd-socket-activate >/dev/null; then
+	expect_exit 0 "$SIM" hcl "$WORK/a.json" --tcti "$(tcti tpm-a)" --tpm-persisted yes
+	start_daemon a --tcti "$(tcti tpm-a)"
+	expect_exit 0 ctl --json platform
+	jq -e '.hcl_report.state == "present" and .hcl_report.tpm_persisted == "yes"' \
+		"$WORK/out" >/dev/null || { cat "$WORK/out" >&2; fail "platform: present"; }
+	expect_exit 0 ctl platform
+	expect_out '^HCL report: +present, claims bound, tpm-persisted: yes'
+	tpm2_nvwrite -T "$(tcti tpm-a)" -C o 0x01400001 -i "$WORK/junk.bin" >/dev/null 2>&1 ||
+		fail "tpm2_nvwrite junk"
+	expect_exit 0 ctl platform
+	expect_out '^HCL report: +malformed \(NV index 0x01400001 holds no HCL report\)'
+	stop_daemon
+	swtpm_start tpm-c
+	start_daemon a --tcti "$(tcti tpm-c)"
+	expect_exit 0 ctl --json platform
+	jq -e '.hcl_report.state == "absent" and .hcl_report.tpm_persisted == null' \
+		"$WORK/out" >/dev/null || { cat "$WORK/out" >&2; fail "platform: absent"; }
+	stop_daemon
+	if [ ! -e /dev/tpmrm0 ]; then
+		start_daemon a
+		expect_exit 0 ctl --json platform
+		jq -e '.hcl_report == null' "$WORK/out" >/dev/null || fail "platform: probed"
+		expect_exit 0 ctl platform
+		expect_out '^HCL report: +not probed'
+		stop_daemon
+	fi
+	ok "vhsmctl platform reports the HCL report's presence"
+fi
+
 # Usage errors.
 expect_exit 2 "$CTL" attestation hcl --file "$hv/orig/hcl-report.bin" --fresh
 expect_exit 2 "$CTL" attestation hcl --wait 0
