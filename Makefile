@@ -59,7 +59,7 @@ CURL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl)
 CURL_LIBS := $(shell $(PKG_CONFIG) --libs libcurl)
 # The TPM software stack (ESAPI) only for what reads the vTPM (vhsmctl, vhsmd, the simulator's
 # HCL mode, the unit tests that link vhsmd's modules).
-TSS_LIBS := $(shell $(PKG_CONFIG) --libs tss2-esys tss2-tctildr)
+TSS_LIBS := $(shell $(PKG_CONFIG) --libs tss2-esys tss2-tctildr tss2-mu)
 
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wvla -Wimplicit-fallthrough -Wcast-qual -Wwrite-strings -Wundef
@@ -115,7 +115,8 @@ PROGRAMS := $(B)/vhsmctl $(B)/vhsm-byok $(B)/vhsm-fleet $(B)/vhsm-snp-sim $(B)/v
 ifneq ($(DAEMON_SRCS),)
 PROGRAMS += $(B)/vhsmd
 endif
-TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup $(B)/test-p11-module-check $(B)/test-kmip-tool
+TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup $(B)/test-p11-module-check $(B)/test-kmip-tool \
+	$(B)/test-tpm2-seal-tool
 
 .PHONY: demo
 # Keep intermediate objects (fuzz harness objects are built through a pattern chain).
@@ -219,6 +220,11 @@ $(B)/test-p11-module-check: tests/helpers/p11-module-check.c
 $(B)/test-kmip-tool: $(B)/tests/helpers/kmip-tool.o $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Drives lib/tpm2-seal against swtpm in tests/integration/test-vtpm-seal.sh.
+$(B)/test-tpm2-seal-tool: $(B)/tests/helpers/tpm2-seal-tool.o $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TSS_LIBS)
 
 $(B)/fuzz-replay-%: $(B)/tests/fuzz/fuzz-%.o $(B)/tests/fuzz/fuzz-main.o $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")

@@ -23,8 +23,7 @@ static void esys_freep(void *p)
 	Esys_Free(*(void **)p);
 }
 
-/* The TPM's response codes we tell apart; everything else is an I/O failure. */
-static int rc_errno(TSS2_RC rc)
+int tpm2_rc_errno(uint32_t rc)
 {
 	TSS2_RC fmt1;
 
@@ -40,12 +39,20 @@ static int rc_errno(TSS2_RC rc)
 				return -EACCES;
 			if (fmt1 == TPM2_RC_NV_RANGE || fmt1 == TPM2_RC_SIZE)
 				return -EMSGSIZE;
+			if (fmt1 == TPM2_RC_POLICY_FAIL || fmt1 == TPM2_RC_INTEGRITY ||
+			    fmt1 == TPM2_RC_POLICY_CC)
+				return -EKEYREJECTED;
 		} else if (rc == TPM2_RC_NV_LOCKED || rc == TPM2_RC_NV_UNINITIALIZED ||
 			   rc == TPM2_RC_NV_AUTHORIZATION) {
 			return rc == TPM2_RC_NV_UNINITIALIZED ? -ENODATA : -EACCES;
 		}
 	}
 	return -EIO;
+}
+
+ESYS_CONTEXT *tpm2_esys(struct tpm2 *t)
+{
+	return t->esys;
 }
 
 struct tpm2 *tpm2_close(struct tpm2 *t)
@@ -102,11 +109,11 @@ static int nv_open(struct tpm2 *t, uint32_t idx, ESYS_TR *ret_tr, uint16_t *ret_
 
 	rc = Esys_TR_FromTPMPublic(t->esys, idx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
 	if (rc != TSS2_RC_SUCCESS)
-		return rc_errno(rc);
+		return tpm2_rc_errno(rc);
 	rc = Esys_NV_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		Esys_TR_Close(t->esys, &tr);
-		return rc_errno(rc);
+		return tpm2_rc_errno(rc);
 	}
 	*ret_tr = tr;
 	*ret_size = pub->nvPublic.dataSize;
@@ -133,7 +140,7 @@ int tpm2_nv_read(struct tpm2 *t, uint32_t idx, uint8_t **ret, size_t *ret_len)
 					  ESYS_TR_NONE, ESYS_TR_NONE, n, off, &d);
 		if (rc != TSS2_RC_SUCCESS || d->size != n) {
 			Esys_TR_Close(t->esys, &tr);
-			return rc != TSS2_RC_SUCCESS ? rc_errno(rc) : -EIO;
+			return rc != TSS2_RC_SUCCESS ? tpm2_rc_errno(rc) : -EIO;
 		}
 		memcpy(buf + off, d->buffer, n);
 		off = (uint16_t)(off + n);
@@ -159,7 +166,7 @@ static int nv_define(struct tpm2 *t, uint32_t idx, size_t len, ESYS_TR *ret_tr)
 	TSS2_RC rc = Esys_NV_DefineSpace(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 					 ESYS_TR_NONE, &empty, &pub, ret_tr);
 
-	return rc == TSS2_RC_SUCCESS ? 0 : rc_errno(rc);
+	return rc == TSS2_RC_SUCCESS ? 0 : tpm2_rc_errno(rc);
 }
 
 int tpm2_nv_write(struct tpm2 *t, uint32_t idx, const uint8_t *data, size_t len)
@@ -190,7 +197,7 @@ int tpm2_nv_write(struct tpm2 *t, uint32_t idx, const uint8_t *data, size_t len)
 					   ESYS_TR_NONE, ESYS_TR_NONE, &d, (uint16_t)off);
 		if (rc != TSS2_RC_SUCCESS) {
 			Esys_TR_Close(t->esys, &tr);
-			return rc_errno(rc);
+			return tpm2_rc_errno(rc);
 		}
 		off += n;
 	}
@@ -206,12 +213,12 @@ int tpm2_public_spki(struct tpm2 *t, uint32_t handle, uint8_t *out, size_t cap)
 
 	rc = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
 	if (rc != TSS2_RC_SUCCESS)
-		return rc_errno(rc);
+		return tpm2_rc_errno(rc);
 	rc = Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL,
 			     NULL);
 	Esys_TR_Close(t->esys, &tr);
 	if (rc != TSS2_RC_SUCCESS)
-		return rc_errno(rc);
+		return tpm2_rc_errno(rc);
 	if (pub->publicArea.type != TPM2_ALG_RSA)
 		return -EOPNOTSUPP;
 

@@ -31,6 +31,13 @@ int tpm2_open(const char *tcti, struct tpm2 **ret) _wur_;
 struct tpm2 *tpm2_close(struct tpm2 *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct tpm2 *, tpm2_close);
 
+/* For the other lib/tpm2-*.c files: the ESAPI context of t, and a TSS2_RC as an errno
+ * (-ENOENT bad handle, -EACCES authorization, -EKEYREJECTED policy or integrity failure,
+ * -EMSGSIZE, -EIO). */
+struct ESYS_CONTEXT;
+struct ESYS_CONTEXT *tpm2_esys(struct tpm2 *t);
+int tpm2_rc_errno(uint32_t rc);
+
 /*
  * Reads NV index idx whole (owner authorization with the empty password, as Azure's indices
  * take it), up to TPM2_NV_READ_MAX bytes, into a malloc'ed buffer. Returns 0, -ENOENT when

@@ -4,29 +4,8 @@
 # (ESAPI): claims binding, SNP report and chain from the collateral cache, the vTPM's AK, a fresh
 # nonce through NV 0x01400002, tpm-persisted. Every forgery is refused, naming the check.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/vtpm-lib.sh"
 
-for t in swtpm swtpm_ioctl tpm2_nvread tpm2_nvwrite; do
-	command -v "$t" >/dev/null || skip "$t not installed (scripts/install-deps.sh)"
-done
-
-# swtpm_start NAME: a software TPM with its state in $WORK/NAME, on a private socket.
-swtpm_start() {
-	local n=$1
-	mkdir -p "$WORK/$n"
-	swtpm socket --tpm2 --server type=unixio,path="$WORK/$n.sock" \
-		--ctrl type=unixio,path="$WORK/$n.sock.ctrl" --tpmstate dir="$WORK/$n" \
-		--flags startup-clear,not-need-init --daemon --pid file="$WORK/$n.pid" ||
-		fail "swtpm $n did not start"
-	wait_listening "$WORK/$n.sock" || fail "swtpm $n socket did not appear"
-	on_exit "swtpm_stop $n"
-}
-swtpm_stop() {
-	local pid
-	pid=$(cat "$WORK/$1.pid" 2>/dev/null) || return 0
-	swtpm_ioctl --unix "$WORK/$1.sock.ctrl" -s >/dev/null 2>&1 || kill "$pid" 2>/dev/null
-	rm -f "$WORK/$1.pid"
-}
-tcti() { echo "swtpm:path=$WORK/$1.sock"; }
 # hcl NAME [options]: vhsmctl attestation hcl against swtpm NAME, trusting the simulated ARK.
 hcl() {
 	local n=$1; shift
