@@ -25,22 +25,15 @@ static void set(struct tpm2_hcl_probe *p, enum tpm2_hcl_state s, const char *det
 	snprintf(p->detail, sizeof(p->detail), "%s", detail);
 }
 
-void tpm2_hcl_probe(const char *tcti, struct tpm2_hcl_probe *ret)
+static void probe_report(struct tpm2 *t, struct tpm2_hcl_probe *ret)
 {
-	_cleanup_(tpm2_closep) struct tpm2 *t = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
 	struct hcl_report h;
 	struct hcl_claims c;
 	char err[160];
 	size_t len = 0;
-	int r;
+	int r = tpm2_nv_read(t, TPM2_HCL_REPORT_INDEX, &buf, &len);
 
-	*ret = (struct tpm2_hcl_probe){};
-	if (tpm2_open(tcti, &t) < 0) {
-		set(ret, TPM2_HCL_NO_TPM, "no TPM answers");
-		return;
-	}
-	r = tpm2_nv_read(t, TPM2_HCL_REPORT_INDEX, &buf, &len);
 	if (r == -ENOENT) {
 		set(ret, TPM2_HCL_ABSENT, "NV index 0x01400001 is not defined");
 	} else if (r < 0) {
@@ -56,4 +49,15 @@ void tpm2_hcl_probe(const char *tcti, struct tpm2_hcl_probe *ret)
 		ret->tpm_persisted = c.tpm_persisted;
 		set(ret, TPM2_HCL_PRESENT, "");
 	}
+}
+
+void tpm2_hcl_probe(const char *tcti, struct tpm2_hcl_probe *ret)
+{
+	_cleanup_(tpm2_closep) struct tpm2 *t = NULL;
+
+	*ret = (struct tpm2_hcl_probe){};
+	if (tpm2_open(tcti, &t) < 0)
+		set(ret, TPM2_HCL_NO_TPM, "no TPM answers");
+	else
+		probe_report(t, ret);
 }
