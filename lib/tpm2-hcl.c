@@ -56,8 +56,10 @@ void tpm2_hcl_probe(const char *tcti, struct tpm2_hcl_probe *ret)
 	_cleanup_(tpm2_closep) struct tpm2 *t = NULL;
 
 	*ret = (struct tpm2_hcl_probe){};
-	if (tpm2_open(tcti, &t) < 0)
-		set(ret, TPM2_HCL_NO_TPM, "no TPM answers");
-	else
+	if (tpm2_open(tcti, &t) < 0) {
+		char why[160];
+		snprintf(why, sizeof(why), "cannot open the TPM at %.100s", tcti ?: TPM2_TCTI_DEFAULT);
+		set(ret, TPM2_HCL_NO_TPM, why);
+	} else
 		probe_report(t, ret);
 }
