@@ -57,6 +57,9 @@ PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
 # libcurl only for the programs that fetch collateral (vhsmctl, vhsm-byok).
 CURL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl)
 CURL_LIBS := $(shell $(PKG_CONFIG) --libs libcurl)
+# The TPM software stack (ESAPI) only for what reads the vTPM (vhsmctl, vhsmd, the simulator's
+# HCL mode, the unit tests that link vhsmd's modules).
+TSS_LIBS := $(shell $(PKG_CONFIG) --libs tss2-esys tss2-tctildr tss2-mu)
 
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wvla -Wimplicit-fallthrough -Wcast-qual -Wwrite-strings -Wundef
@@ -112,7 +115,8 @@ PROGRAMS := $(B)/vhsmctl $(B)/vhsm-byok $(B)/vhsm-fleet $(B)/vhsm-snp-sim $(B)/v
 ifneq ($(DAEMON_SRCS),)
 PROGRAMS += $(B)/vhsmd
 endif
-TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup $(B)/test-p11-module-check $(B)/test-kmip-tool
+TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup $(B)/test-p11-module-check $(B)/test-kmip-tool \
+	$(B)/test-tpm2-seal-tool
 
 .PHONY: demo
 # Keep intermediate objects (fuzz harness objects are built through a pattern chain).
@@ -153,7 +157,7 @@ $(B)/libvhsm.a: $(LIB_OBJS)
 
 $(B)/vhsmctl: $(CLI_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(B)/libvhsm.a $(PKG_LIBS) $(CURL_LIBS) -ldl
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(B)/libvhsm.a $(PKG_LIBS) $(CURL_LIBS) $(TSS_LIBS) -ldl
 
 $(B)/vhsm-byok: $(BYOK_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
@@ -165,15 +169,15 @@ $(B)/vhsm-fleet: $(FLEET_OBJS) $(B)/libvhsm.a
 
 $(B)/vhsmd: $(DAEMON_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJS) $(B)/libvhsm.a $(PKG_LIBS) $(TSS_LIBS) -ldl
 
 $(B)/vhsm-request-key: $(B)/kmod-helpers/vhsm-request-key.o $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
 
-$(B)/vhsm-snp-sim: $(B)/sim/vhsm-snp-sim.o $(SIM_CORE_OBJS) $(B)/libvhsm.a
+$(B)/vhsm-snp-sim: $(B)/sim/vhsm-snp-sim.o $(B)/sim/hcl-mode.o $(SIM_CORE_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TSS_LIBS) -ldl
 
 $(B)/vhsm-snp-sim.so: $(SIM_CORE_OBJS) $(B)/libvhsm.a sim/sim.sym
 	@$(if $(Q),echo "  LD      $@")
@@ -198,7 +202,7 @@ DAEMON_LIB_OBJS := $(filter-out $(B)/daemon/main.o,$(DAEMON_OBJS))
 $(B)/test-unit: $(UNIT_OBJS) $(SIM_CORE_OBJS) $(DAEMON_LIB_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(SIM_CORE_OBJS) $(DAEMON_LIB_OBJS) \
-		$(B)/libvhsm.a $(PKG_LIBS) -ldl
+		$(B)/libvhsm.a $(PKG_LIBS) $(TSS_LIBS) -ldl
 
 # Prepares a SoftHSM2 token for the BYOK tests (PINs from files, never argv).
 $(B)/test-p11-setup: tests/helpers/p11-setup.c
@@ -216,6 +220,11 @@ $(B)/test-p11-module-check: tests/helpers/p11-module-check.c
 $(B)/test-kmip-tool: $(B)/tests/helpers/kmip-tool.o $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Drives lib/tpm2-seal against swtpm in tests/integration/test-vtpm-seal.sh.
+$(B)/test-tpm2-seal-tool: $(B)/tests/helpers/tpm2-seal-tool.o $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TSS_LIBS)
 
 $(B)/fuzz-replay-%: $(B)/tests/fuzz/fuzz-%.o $(B)/tests/fuzz/fuzz-main.o $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
@@ -263,7 +272,7 @@ $(FUZZ_B)/%.o: %.c
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_B)/fuzz-%: $(FUZZ_B)/tests/fuzz/fuzz-%.o $(FUZZ_LIB_OBJS)
-	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) $(CURL_LIBS) -ldl
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) $(CURL_LIBS) $(TSS_LIBS) -ldl
 
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz-%)
 	$(Q)for t in $(FUZZ_TARGETS); do \

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vhsmctl platform: what this confidential VM offers (report path, VMPL, signer, masked chip
- * ID, vTPM, where certificates come from) and what the sealing protects against here, as
- * vhsmd sees it (lib/platform; docs/platforms.md).
+ * ID, vTPM and its Azure HCL report, where certificates come from) and what the sealing
+ * protects against here, as vhsmd sees it (lib/platform, lib/tpm2-hcl; docs/platforms.md).
  */
 #include <json-c/json.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "client.h"
 #include "json-cleanup.h"
@@ -24,6 +25,24 @@ static const char *member_text(json_object *o, const char *k, char *buf, size_t 
 	return cli_esc(buf);
 }
 
+/* The Azure HCL report in the vTPM, as vhsmd found it (null: no vTPM configured). */
+static void print_hcl(json_object *p)
+{
+	char a[256], b[256], c[256];
+	json_object *h;
+
+	if (!json_object_object_get_ex(p, "hcl_report", &h) || !h) {
+		printf("HCL report:        not probed (no vTPM configured in vhsmd)\n");
+		return;
+	}
+	const char *state = member_text(h, "state", a, sizeof(a));
+	if (strcmp(state, "present") == 0)
+		printf("HCL report:        present, claims bound, tpm-persisted: %s (verify it: "
+		       "vhsmctl attestation hcl)\n", member_text(h, "tpm_persisted", b, sizeof(b)));
+	else
+		printf("HCL report:        %s (%s)\n", state, member_text(h, "detail", c, sizeof(c)));
+}
+
 static void print_platform(json_object *p)
 {
 	char a[256], b[256], c[256];
@@ -34,8 +53,8 @@ static void print_platform(json_object *p)
 	printf("signer:            %s, CHIP_ID masked: %s, chip key masked: %s\n",
 	       member_text(p, "signer", a, sizeof(a)), member_text(p, "chip_id_masked", b, sizeof(b)),
 	       member_text(p, "chip_key_masked", c, sizeof(c)));
-	printf("vTPM:              %s (an Azure HCL report is not read: no vTPM profile yet)\n",
-	       member_text(p, "vtpm", a, sizeof(a)));
+	printf("vTPM:              %s (/dev/tpmrm0)\n", member_text(p, "vtpm", a, sizeof(a)));
+	print_hcl(p);
 	printf("certificates:      %s\n", member_text(p, "certificates", a, sizeof(a)));
 	printf("measurement owner: %s (policy)\n", member_text(p, "measurement_owner", a, sizeof(a)));
 	printf("protection:        %s\n", member_text(p, "protection", a, sizeof(a)));

@@ -163,6 +163,8 @@ static const struct verb verbs[] = {
 	  "verify a report, its AMD chain and a policy" },
 	{ "attestation", "show", verb_attestation_show, "decode a report" },
 	{ "attestation", "report", verb_attestation_report, "fresh report from vhsmd for a nonce" },
+	{ "attestation", "hcl", verb_attestation_hcl,
+	  "verify the Azure paravisor's HCL report in the vTPM" },
 	{ "policy", NULL, NULL, "the attestation policy: checked offline, or the one in force" },
 	{ "policy", "check", verb_policy_check, "check a policy file offline, print it in effect" },
 	{ "policy", "show", verb_policy_show, "the daemon's policy in force and its source" },

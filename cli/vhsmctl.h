@@ -73,6 +73,7 @@ int verb_audit(int argc, char **argv);
 int verb_attestation_verify(int argc, char **argv);
 int verb_attestation_show(int argc, char **argv);
 int verb_attestation_report(int argc, char **argv);
+int verb_attestation_hcl(int argc, char **argv);
 int verb_policy_check(int argc, char **argv);
 int verb_policy_show(int argc, char **argv);
 int verb_key_create(int argc, char **argv);

@@ -27,6 +27,7 @@
 #include "secmem.h"
 #include "store.h"
 #include "text.h"
+#include "tpm2-nv.h"
 #include "vhsmd.h"
 
 static const char *arg_socket;
@@ -34,6 +35,7 @@ static const char *arg_state_dir = VHSMD_DEFAULT_STATE_DIR;
 static const char *arg_device = VHSMD_DEFAULT_DEVICE;
 static const char *arg_policy;
 static const char *arg_collateral_dir;
+static const char *arg_tcti;
 static const char *arg_trust_roots[VHSMD_MAX_TRUST_ROOTS];
 static size_t arg_n_trust_roots;
 static long arg_idle = 60;
@@ -68,6 +70,8 @@ static void help(void)
 	       "  --trust-root PEM       also trust this ARK (simulator); repeatable\n"
 	       "  --collateral-dir DIR   cached AMD certificates and CRLs (vhsmctl collateral\n"
 	       "                         fetch; default STATE-DIR/collateral)\n"
+	       "  --tcti TCTI            the vTPM whose Azure HCL report the platform description\n"
+	       "                         reports (default " TPM2_TCTI_DEFAULT " when present)\n"
 	       "  --idle-timeout SEC     exit after SEC idle seconds (0 = never; default 60)\n"
 	       "  --attest-interval SEC  re-attest after SEC seconds (default 3600)\n"
 	       "  --audit-max-bytes N    disk budget of the audit log; the oldest segments are\n"
@@ -101,7 +105,7 @@ static int parse_argv(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_STATE, O_DEV, O_POLICY, O_TRUST, O_IDLE, O_INTERVAL, O_DEBUG,
 	       O_VERSION, O_KEYSOCK, O_STANDALONE, O_AUDIT_BYTES, O_AUDIT_AGE, O_FRESH, O_TEST_CLOCK,
-	       O_COLLATERAL, O_AUDIT_DURABILITY };
+	       O_COLLATERAL, O_AUDIT_DURABILITY, O_TCTI };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "state-dir", required_argument, NULL, O_STATE },
@@ -109,6 +113,7 @@ static int parse_argv(int argc, char **argv)
 		{ "policy", required_argument, NULL, O_POLICY },
 		{ "trust-root", required_argument, NULL, O_TRUST },
 		{ "collateral-dir", required_argument, NULL, O_COLLATERAL },
+		{ "tcti", required_argument, NULL, O_TCTI },
 		{ "idle-timeout", required_argument, NULL, O_IDLE },
 		{ "attest-interval", required_argument, NULL, O_INTERVAL },
 		{ "audit-max-bytes", required_argument, NULL, O_AUDIT_BYTES },
@@ -132,6 +137,7 @@ static int parse_argv(int argc, char **argv)
 		case O_DEV: arg_device = optarg; break;
 		case O_POLICY: arg_policy = optarg; break;
 		case O_COLLATERAL: arg_collateral_dir = optarg; break;
+		case O_TCTI: arg_tcti = optarg; break;
 		case O_TRUST:
 			if (arg_n_trust_roots >= VHSMD_MAX_TRUST_ROOTS) {
 				log_msg(LOG_ERR, "at most %u --trust-root", VHSMD_MAX_TRUST_ROOTS);
@@ -211,6 +217,12 @@ static int setup(struct manager *m)
 						 text_printf("%s/collateral", arg_state_dir);
 	if (!m->state_dir || !m->device_spec || !m->collateral_dir)
 		return -ENOMEM;
+	/* The vTPM, when one is configured or the kernel's resource manager exists. */
+	if (arg_tcti || access("/dev/tpmrm0", F_OK) == 0) {
+		m->tcti = strdup(arg_tcti ?: TPM2_TCTI_DEFAULT);
+		if (!m->tcti)
+			return -ENOMEM;
+	}
 	if (arg_test_clock) {
 		/* A clock the caller controls would let it move purge protection: tests only. */
 		if (strncmp(arg_device, "sim:", 4) != 0) {

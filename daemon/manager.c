@@ -140,6 +140,7 @@ struct manager *manager_free(struct manager *m)
 	free(m->device_spec);
 	free(m->policy_path);
 	free(m->collateral_dir);
+	free(m->tcti);
 	free(m->test_clock_path);
 	free(m);
 	return NULL;

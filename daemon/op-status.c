@@ -16,6 +16,7 @@
 #include "ops.h"
 #include "policy-file.h"
 #include "store.h"
+#include "tpm2-hcl.h"
 
 static void add_hex(json_object *o, const char *k, const uint8_t *p, size_t n)
 {
@@ -67,6 +68,26 @@ static json_object *attest_json(const struct attest_state *a)
 	return o;
 }
 
+/* The Azure HCL report in the vTPM: null without a vTPM configured. */
+static json_object *hcl_json(const char *tcti, const struct tpm2_hcl_probe *p)
+{
+	static const char *const persisted[] = {
+		[HCL_TPM_PERSISTED_UNKNOWN] = "unknown",
+		[HCL_TPM_PERSISTED_NO] = "no",
+		[HCL_TPM_PERSISTED_YES] = "yes",
+	};
+	json_object *o;
+
+	if (!tcti || !(o = json_object_new_object()))
+		return NULL;
+	json_object_object_add(o, "state", json_object_new_string(
+						   tpm2_hcl_state_to_string(p->state)));
+	json_object_object_add(o, "tpm_persisted", p->state == TPM2_HCL_PRESENT ?
+				json_object_new_string(persisted[p->tpm_persisted]) : NULL);
+	json_object_object_add(o, "detail", json_object_new_string(p->detail));
+	return o;
+}
+
 /* What this CVM offers and what sealing protects against here (lib/platform). */
 static json_object *platform_json(const struct manager *m)
 {
@@ -77,6 +98,10 @@ static json_object *platform_json(const struct manager *m)
 	static const uint8_t zero[64];
 
 	platform_probe("/", &f);
+	struct tpm2_hcl_probe hcl = { .state = TPM2_HCL_NO_TPM };
+	if (m->tcti)
+		tpm2_hcl_probe(m->tcti, &hcl);
+	f.hcl_report = hcl.state == TPM2_HCL_PRESENT;
 	/* The path vhsmd's device layer takes, not only what exists. */
 	f.configfs_tsm = strcmp(snp_dev_report_path(m->dev), "configfs-tsm") == 0;
 	if (m->policy)
@@ -94,6 +119,7 @@ static json_object *platform_json(const struct manager *m)
 	json_object_object_add(o, "sev_guest", json_object_new_boolean(f.sev_guest));
 	json_object_object_add(o, "configfs_tsm", json_object_new_boolean(f.configfs_tsm));
 	json_object_object_add(o, "vtpm", json_object_new_boolean(f.vtpm));
+	json_object_object_add(o, "hcl_report", hcl_json(m->tcti, &hcl));
 	json_object_object_add(o, "sysfs_vmpl", f.sysfs_vmpl >= 0 ?
 				json_object_new_int64(f.sysfs_vmpl) : NULL);
 	json_object_object_add(o, "vmpl", f.have_report ? json_object_new_int64(f.vmpl) : NULL);

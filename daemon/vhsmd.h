@@ -151,6 +151,7 @@ struct manager {
 	int state_fd;        /* O_PATH|O_DIRECTORY of state_dir */
 	char *device_spec;
 	char *collateral_dir; /* AMD certificates and CRLs cached (lib/collateral), or NULL */
+	char *tcti;           /* the vTPM (lib/tpm2-nv TCTI string), or NULL: none */
 	struct snp_dev *dev;
 	char *policy_path;   /* the policy file watched: --policy or the default path */
 	bool policy_required; /* --policy given: a missing file is an error, not the default */

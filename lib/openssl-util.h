@@ -64,3 +64,11 @@ static inline void openssl_freep(void *p)
  * queue for the caller to drain. Never logs.
  */
 X509 *openssl_x509_from_der(const uint8_t *der, size_t len, size_t max) _wur_;
+
+/*
+ * The RSA public key with modulus n and public exponent e (big-endian, untrusted) as DER
+ * SubjectPublicKeyInfo into out[0..cap). Returns the length, -EBADMSG when OpenSSL refuses
+ * the key, or -EMSGSIZE. Clears OpenSSL's error queue on failure.
+ */
+int openssl_rsa_spki(const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_len,
+		     uint8_t *out, size_t cap) _wur_;

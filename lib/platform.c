@@ -59,9 +59,12 @@ static void protection_hw(const struct platform_facts *f, char *buf, size_t len)
 
 	if (!f->simulated && !f->sev_guest && !f->configfs_tsm)
 		snprintf(buf, len, "no SEV-SNP guest interface%s: no derived key here, so nothing can "
-			 "be sealed to this CVM; use a fleet key manager", f->vtpm ?
-			 " (a paravisor such as Azure's hides SNP; the vTPM profile is not "
-			 "implemented yet)" : "");
+			 "be sealed to this CVM with it; use a fleet key manager", f->hcl_report ?
+			 " (Azure paravisor CVM: its vTPM, inside the TEE, attests through the HCL "
+			 "report, vhsmctl attestation hcl; sealing KEKs to the vTPM is not "
+			 "implemented yet)" : f->vtpm ?
+			 " (a paravisor such as Azure's hides SNP; this vTPM holds no HCL report)" :
+			 "");
 	else if (f->owner == SNP_MEASUREMENT_OWNER_PROVIDER)
 		snprintf(buf, len, "derived key: protects against disk theft; the launch measurement "
 			 "is the provider's firmware, so the provider can derive it; use a fleet key "

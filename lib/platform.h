@@ -19,6 +19,7 @@ struct platform_facts {
 	bool sev_guest;           /* <root>/dev/sev-guest exists */
 	bool configfs_tsm;        /* <root>/sys/kernel/config/tsm/report exists */
 	bool vtpm;                /* <root>/dev/tpmrm0 exists */
+	bool hcl_report;          /* the vTPM holds an Azure HCL report (lib/tpm2-hcl) */
 	int sysfs_vmpl;           /* <root>/sys/devices/system/cpu/sev/vmpl, -1 when absent */
 	/* from vhsmd (status) */
 	bool simulated;           /* the daemon uses the simulator */

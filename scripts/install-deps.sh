@@ -5,12 +5,12 @@
 set -eu
 
 BUILD="build-essential pkg-config libssl-dev libkeyutils-dev libsystemd-dev \
-libcryptsetup-dev libdevmapper-dev libjson-c-dev libp11-kit-dev libcurl4-openssl-dev"
+libcryptsetup-dev libdevmapper-dev libjson-c-dev libp11-kit-dev libcurl4-openssl-dev libtss2-dev"
 TEST="keyutils cryptsetup-bin util-linux systemd openssl xxd jq python3 mandoc \
 clang-14 libclang-rt-14-dev valgrind softhsm2 gdb python3-pykmip \
 initramfs-tools cryptsetup-initramfs busybox \
 p11-kit p11-kit-modules opensc gnutls-bin libengine-pkcs11-openssl python3-pykcs11 openssh-client \
-strace"
+strace swtpm swtpm-tools tpm2-tools"
 # make deb and its test: Debian packaging tools and lintian.
 DEB="dpkg-dev debhelper lintian fakeroot"
 # make bench: SoftHSM2 (above) as the PKCS#11 peer, swtpm for systemd's tpm2 token.

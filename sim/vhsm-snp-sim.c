@@ -17,6 +17,7 @@
 
 #include "certtable.h"
 #include "fileio.h"
+#include "hcl-mode.h"
 #include "json-cleanup.h"
 #include "parse-util.h"
 #include "seal.h"
@@ -1234,6 +1235,7 @@ static const struct verb {
 	{ "fault", verb_fault, "inject BUSY, VMPCK lockout, firmware status, transport error" },
 	{ "reboot", verb_reboot, "clear the VMPCK lockout" },
 	{ "unseal", verb_unseal, "print what a blob sealed in this CVM holds (tests)" },
+	{ "hcl", sim_verb_hcl, "write an Azure HCL report into a (software) TPM" },
 };
 
 static void main_usage(FILE *f)

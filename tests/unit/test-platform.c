@@ -88,6 +88,12 @@ TEST(platform_protection_sentences)
 	struct platform_facts az = { .vtpm = true, .sysfs_vmpl = -1 };
 	ASSERT_TRUE(strstr(say(&az), "no derived key") != NULL);
 	ASSERT_TRUE(strstr(say(&az), "paravisor") != NULL);
+	ASSERT_TRUE(strstr(say(&az), "holds no HCL report") != NULL);
+	/* ... with the HCL report in it: the vTPM attests, sealing to it is not there yet. */
+	az.hcl_report = true;
+	ASSERT_TRUE(strstr(say(&az), "Azure paravisor CVM") != NULL);
+	ASSERT_TRUE(strstr(say(&az), "vhsmctl attestation hcl") != NULL);
+	ASSERT_TRUE(strstr(say(&az), "not implemented yet") != NULL);
 	/* The simulator protects nothing, and says what hardware would give. */
 	struct platform_facts sim = { .simulated = true, .sysfs_vmpl = -1,
 				      .owner = SNP_MEASUREMENT_OWNER_PROVIDER };

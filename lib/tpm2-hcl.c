@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Whether the vTPM holds an Azure HCL report (see tpm2-hcl.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "hcl-report.h"
+#include "tpm2-hcl.h"
+#include "tpm2-nv.h"
+
+const char *tpm2_hcl_state_to_string(enum tpm2_hcl_state s)
+{
+	static const char *const names[] = {
+		[TPM2_HCL_NO_TPM] = "no-tpm",
+		[TPM2_HCL_ABSENT] = "absent",
+		[TPM2_HCL_UNREADABLE] = "unreadable",
+		[TPM2_HCL_MALFORMED] = "malformed",
+		[TPM2_HCL_PRESENT] = "present",
+	};
+	return (unsigned)s < ELEMENTSOF(names) ? names[s] : "unknown";
+}
+
+static void set(struct tpm2_hcl_probe *p, enum tpm2_hcl_state s, const char *detail)
+{
+	p->state = s;
+	snprintf(p->detail, sizeof(p->detail), "%s", detail);
+}
+
+static void probe_report(struct tpm2 *t, struct tpm2_hcl_probe *ret)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct hcl_report h;
+	struct hcl_claims c;
+	char err[160];
+	size_t len = 0;
+	int r = tpm2_nv_read(t, TPM2_HCL_REPORT_INDEX, &buf, &len);
+
+	if (r == -ENOENT) {
+		set(ret, TPM2_HCL_ABSENT, "NV index 0x01400001 is not defined");
+	} else if (r < 0) {
+		snprintf(err, sizeof(err), "NV index 0x01400001 cannot be read: %s", strerror(-r));
+		set(ret, TPM2_HCL_UNREADABLE, err);
+	} else if (hcl_report_parse(buf, len, &h) < 0) {
+		set(ret, TPM2_HCL_MALFORMED, "NV index 0x01400001 holds no HCL report");
+	} else if (hcl_claims_parse(h.claims, h.claims_len, &c, err, sizeof(err)) < 0) {
+		set(ret, TPM2_HCL_MALFORMED, err);
+	} else if (hcl_report_check_binding(&h) < 0) {
+		set(ret, TPM2_HCL_MALFORMED, "REPORT_DATA does not bind the claims");
+	} else {
+		ret->tpm_persisted = c.tpm_persisted;
+		set(ret, TPM2_HCL_PRESENT, "");
+	}
+}
+
+void tpm2_hcl_probe(const char *tcti, struct tpm2_hcl_probe *ret)
+{
+	_cleanup_(tpm2_closep) struct tpm2 *t = NULL;
+
+	*ret = (struct tpm2_hcl_probe){};
+	if (tpm2_open(tcti, &t) < 0) {
+		char why[160];
+		snprintf(why, sizeof(why), "cannot open the TPM at %.100s", tcti ?: TPM2_TCTI_DEFAULT);
+		set(ret, TPM2_HCL_NO_TPM, why);
+	} else
+		probe_report(t, ret);
+}
