@@ -6,7 +6,7 @@
 #     --rebuild  rebuild the cached guest root file system and kernel
 # Environment: VHSM_BUILDDIR (set by make), VHSM_VM_CACHE (default /var/cache/vhsm-vm),
 # VHSM_VM_WORK (work directory; default a new /tmp/vhsm-vm.XXXXXX), VHSM_VM_TIMEOUT (seconds
-# for the boot, default 480), VHSM_VM_MIRROR (Debian mirror; default: the host's apt sources),
+# for the boot, default 1200), VHSM_VM_MIRROR (Debian mirror; default: the host's apt sources),
 # VHSM_VM_INSTALL (deb: the packages of make deb in VHSM_DEB_DIR, default $VHSM_BUILDDIR/deb,
 # installed with dpkg in the guest, the default; make: make install DESTDIR=).
 # Needs root (debootstrap, chroot, file ownership in the image) and scripts/install-deps.sh --vm.
@@ -17,7 +17,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 here=$top/tests/vm
 B=${VHSM_BUILDDIR:-$top/build}
 CACHE=${VHSM_VM_CACHE:-/var/cache/vhsm-vm}
-BOOT_TIMEOUT=${VHSM_VM_TIMEOUT:-480}
+BOOT_TIMEOUT=${VHSM_VM_TIMEOUT:-1200}
 INSTALL_MODE=${VHSM_VM_INSTALL:-deb}
 DEB_DIR=${VHSM_DEB_DIR:-$B/deb}
 # The packages a guest gets in deb mode (run-initramfs.sh installs another set).
@@ -358,7 +358,7 @@ install_guest() {
 	EOF
 	# The data file system is made in the guest (vhsm-vm-mkfs-data.service), then mounted.
 	install -m 0644 "$here/vhsm-vm-mkfs-data.service" "$r/etc/systemd/system/"
-	local fsopts=nofail,x-systemd.device-timeout=90s
+	local fsopts=nofail,x-systemd.device-timeout=300s
 	fsopts+=,x-systemd.requires=vhsm-vm-mkfs-data.service
 	cat >"$r/etc/fstab" <<-EOF
 		/dev/vda / ext4 rw 0 0
@@ -425,8 +425,8 @@ boot() {
 		log "root image: $(elapsed $t)"
 	fi
 	cmdline="${ROOT_ARGS:-root=/dev/vda rw} console=ttyS0 panic=-1 systemd.show_status=1 systemd.log_color=0"
-	# -cpu max shows SVM, and udev's load of kvm_amd stalls a TCG guest for a minute or more.
-	cmdline+=" modprobe.blacklist=kvm_amd,kvm_intel,kvm"
+	# -cpu max shows SVM; udev's kvm_amd stalls a TCG guest for over a minute.
+	cmdline+=" modprobe.blacklist=kvm_amd,kvm_intel,kvm no_timer_check"
 	# BOOT_CONSOLE: a program that talks to the serial console (run-initramfs.sh types a
 	# passphrase), called as PROGRAM SOCKET; the console is then a unix socket, logged as usual.
 	local serial_args=(-serial "file:$serial")
