@@ -21,7 +21,7 @@ BOOT_TIMEOUT=${VHSM_VM_TIMEOUT:-1200}
 INSTALL_MODE=${VHSM_VM_INSTALL:-deb}
 DEB_DIR=${VHSM_DEB_DIR:-$B/deb}
 # The packages a guest gets in deb mode (run-initramfs.sh installs another set).
-GUEST_DEBS=${GUEST_DEBS:-"vhsm libcryptsetup-token-vhsm vhsm-snp-sim vhsm-dracut"}
+GUEST_DEBS=${GUEST_DEBS:-"vhsm libcryptsetup-token-vhsm vhsm-snp-sim vhsm-dracut vhsm-pkcs11"}
 SUITE=bookworm
 KERNEL_PKG=linux-image-cloud-amd64
 GUEST_PKGS=${GUEST_PKGS:-"systemd-sysv udev kmod cryptsetup keyutils e2fsprogs dracut-core libcurl4"}
@@ -36,6 +36,10 @@ CHECKS=(vhsmd-socket-attestation kek-wrap-unwrap dmcrypt-crypttab-data
 # LUKS2 token and key-socket volumes (tests/vm/luks-setup.sh, tests/vm/guest-luks.sh).
 . "$here/luks-setup.sh"
 CHECKS+=("${LUKS_CHECKS[@]}")
+# PKCS#11 volumes: systemd-cryptenroll and crypttab pkcs11-uri= (tests/vm/pkcs11-setup.sh,
+# tests/vm/guest-pkcs11.sh).
+. "$here/pkcs11-setup.sh"
+CHECKS+=("${P11_CHECKS[@]}")
 
 keep=0 rebuild=0
 for a in "$@"; do
@@ -440,7 +444,7 @@ boot() {
 		"${serial_args[@]}"
 		-kernel "$W/vmlinuz" -initrd "$W/initrd.img" -append "$cmdline")
 	local d
-	for d in root data bad kr shred result $LUKS_DISKS; do
+	for d in root data bad kr shred result $LUKS_DISKS $P11_DISKS; do
 		QEMU+=(-drive "file=$W/$d.img,format=raw,if=none,id=$d,cache=unsafe"
 			-device "virtio-blk-pci,drive=$d,serial=vhsm-$d")
 	done
@@ -554,6 +558,7 @@ finish() {
 ensure_cache
 make_disks
 install_guest
+p11_setup
 luks_setup
 boot 1
 if second_boot_wanted; then
