@@ -146,10 +146,14 @@ p11_setup() {
 	done
 
 	# The crypttab entries as an administrator writes them; p11off is nofail (stays locked).
-	cat >>"$r/etc/crypttab" <<-'EOF'
-		p11auto /dev/disk/by-id/virtio-vhsm-p11auto /etc/cryptsetup-keys.d/p11auto.pkcs11-key luks,headless=true,pkcs11-uri=pkcs11:token=vhsm;object=p11auto
-		p11uri /dev/disk/by-id/virtio-vhsm-p11uri none luks,headless=true,pkcs11-uri=auto
-		p11off /dev/disk/by-id/virtio-vhsm-p11off none luks,headless=true,nofail,pkcs11-uri=auto
+	# token-timeout=: how long systemd waits for the token, here for vhsmd's first start and
+	# attestation (over 60 s in a TCG guest on a loaded host; the default 30 s); the devices
+	# likewise (the default 90 s).
+	local o=headless=true,token-timeout=300,x-systemd.device-timeout=300s
+	cat >>"$r/etc/crypttab" <<-EOF
+		p11auto /dev/disk/by-id/virtio-vhsm-p11auto /etc/cryptsetup-keys.d/p11auto.pkcs11-key luks,$o,pkcs11-uri=pkcs11:token=vhsm;object=p11auto
+		p11uri /dev/disk/by-id/virtio-vhsm-p11uri none luks,$o,pkcs11-uri=auto
+		p11off /dev/disk/by-id/virtio-vhsm-p11off none luks,$o,nofail,pkcs11-uri=auto
 	EOF
 	cat >>"$r/etc/fstab" <<-'EOF'
 		/dev/mapper/p11auto /srv/p11auto ext4 ro,nofail,x-systemd.device-timeout=300s 0 0

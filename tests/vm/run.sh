@@ -429,7 +429,9 @@ boot() {
 		log "root image: $(elapsed $t)"
 	fi
 	cmdline="${ROOT_ARGS:-root=/dev/vda rw} console=ttyS0 panic=-1 systemd.show_status=1 systemd.log_color=0"
-	# -cpu max shows SVM; udev's kvm_amd stalls a TCG guest for over a minute.
+	# -cpu max shows SVM, and udev's load of kvm_amd stalls a TCG guest for a minute or more.
+	# no_timer_check: the kernel's early IO-APIC timer check panics a TCG guest at random on a
+	# loaded host ("IO-APIC + timer doesn't work!"); virtual machines usually skip it.
 	cmdline+=" modprobe.blacklist=kvm_amd,kvm_intel,kvm no_timer_check"
 	# BOOT_CONSOLE: a program that talks to the serial console (run-initramfs.sh types a
 	# passphrase), called as PROGRAM SOCKET; the console is then a unix socket, logged as usual.
