@@ -84,7 +84,10 @@ check_p11_recovery() {
 		return 1
 	fi
 	say "p11off: $(cat "$mnt/marker.txt") read back with the recovery passphrase"
-	umount "$mnt" && cryptsetup close p11off-rec || { why "cannot close p11off-rec"; return 1; }
+	if ! umount "$mnt" || ! cryptsetup close p11off-rec; then
+		why "cannot close p11off-rec"
+		return 1
+	fi
 }
 
 p11_checks() {
