@@ -73,17 +73,23 @@ settle() {
 
 # ---- 1. vhsmd is reached through its socket and attests on the simulated device ----
 check_vhsmd_socket() {
-	local st out pid uid
+	local st out pid uid i
 	st=$(systemctl is-active vhsmd.socket)
 	[ "$st" = active ] || { why "vhsmd.socket is $st"; return 1; }
 	# Nothing but the boot-time unlocks (the LUKS2 token's luks.unlock, systemd-cryptsetup's
 	# PKCS#11 key.decrypt, both journaled) talks to vhsmd during boot, so otherwise the first
 	# request below must start it.
+	# A boot-time unlock may still be starting it (attestation is slow in a loaded TCG guest):
+	# wait until it is up, then its record must be there.
 	st=$(systemctl is-active vhsmd.service)
-	if [ "$st" != inactive ] && ! journalctl -b -o cat --no-pager _SYSTEMD_UNIT=vhsmd.service \
-		VHSM_EVENT=luks.unlock VHSM_EVENT=key.decrypt | grep -q .; then
-		why "vhsmd.service is $st before the first request"
-		return 1
+	[ "$st" != activating ] || st=$(settle vhsmd.service 180)
+	if [ "$st" != inactive ]; then
+		for ((i = 0; i < 60; i++)); do
+			journalctl -b -o cat --no-pager _SYSTEMD_UNIT=vhsmd.service \
+				VHSM_EVENT=luks.unlock VHSM_EVENT=key.decrypt | grep -q . && break
+			sleep 1
+		done
+		[ "$i" -lt 60 ] || { why "vhsmd.service is $st before the first request"; return 1; }
 	fi
 	out=$(timeout 120 vhsmctl status 2>&1) || { why "vhsmctl status failed: $out"; return 1; }
 	say "vhsmctl status:"
