@@ -2,6 +2,10 @@
 # dracut module "vhsm": vhsmd, its socket and the LUKS2 token plugin in the initrd, so that
 # systemd-cryptsetup can unlock the root volume (or any volume attached in the initrd) through
 # a type "vhsm" token. See docs/boot-unlock.md, "Root volume: the initrd".
+# When a crypttab entry names pkcs11-uri= (a volume enrolled with systemd-cryptenroll
+# --pkcs11-token-uri), also systemd's PKCS#11 path: vhsm's PKCS#11 module and its p11-kit
+# registration, libp11-kit, systemd's token plugin, and the sealed key pair files the entries
+# name (docs/pkcs11.md, "Root volume").
 # dracut sources this file and sets $initdir, $moddir, $libdirs, $hostonly, $host_fs_types,
 # $dracutsysrootdir, $systemdsystemunitdir, $systemdsystemconfdir and $SYSTEMCTL.
 # shellcheck disable=SC2154
@@ -25,7 +29,8 @@ vhsm_has_token() {
 }
 
 # vhsm_needed: true when a LUKS volume the initrd opens (the root file system or another
-# host-only device, or a crypttab entry marked x-initrd.attach) carries a vhsm token.
+# host-only device, or a crypttab entry marked x-initrd.attach) carries a vhsm token, or when
+# a crypttab entry unlocks through vhsm's PKCS#11 token (pkcs11-uri=).
 vhsm_needed() {
     local dev _name _dev _rest
     for dev in "${!host_fs_types[@]}"; do
@@ -33,6 +38,7 @@ vhsm_needed() {
         vhsm_has_token "$dev" && return 0
     done
     [[ -f $dracutsysrootdir/etc/crypttab ]] || return 1
+    [[ $(vhsm_pkcs11_keypairs) ]] && return 0
     while read -r _name _dev _rest || [[ -n $_name ]]; do
         [[ -z $_name || $_name == \#* ]] && continue
         [[ $_rest == *x-initrd.attach* ]] || continue
@@ -44,6 +50,68 @@ vhsm_needed() {
         vhsm_has_token "$_dev" && return 0
     done < "$dracutsysrootdir"/etc/crypttab
     return 1
+}
+
+# vhsm_crypttab_pkcs11: "DEVICE URI" for each crypttab entry with a pkcs11-uri= option (one a
+# line; DEVICE as crypttab names it).
+vhsm_crypttab_pkcs11() {
+    local _name _dev _key _opts _o _v
+    [[ -f $dracutsysrootdir/etc/crypttab ]] || return 0
+    while read -r _name _dev _key _opts || [[ -n $_name ]]; do
+        [[ -z $_name || $_name == \#* ]] && continue
+        IFS=, read -r -a _v <<< "$_opts"
+        for _o in "${_v[@]}"; do
+            [[ $_o == pkcs11-uri=* ]] && echo "$_dev ${_o#pkcs11-uri=}"
+        done
+    done < "$dracutsysrootdir"/etc/crypttab
+}
+
+# vhsm_header_pkcs11_uri DEVICE: the URI of the systemd-pkcs11 token in DEVICE's LUKS2 header
+# (what pkcs11-uri=auto uses), when the device can be read here.
+vhsm_header_pkcs11_uri() {
+    local _dev=$1
+    case $_dev in
+        UUID=*) _dev=/dev/disk/by-uuid/${_dev#UUID=} ;;
+        PARTUUID=*) _dev=/dev/disk/by-partuuid/${_dev#PARTUUID=} ;;
+        LABEL=*) _dev=/dev/disk/by-label/${_dev#LABEL=} ;;
+    esac
+    [[ -e $_dev ]] || return 1
+    cryptsetup luksDump --dump-json-metadata "$_dev" 2> /dev/null \
+        | grep -o -E '"pkcs11-uri"[[:space:]]*:[[:space:]]*"[^"]*"' \
+        | sed -E 's/.*:[[:space:]]*"([^"]*)"/\1/' | head -n 1
+}
+
+# vhsm_pkcs11_keypairs: the names of the key pairs the initrd needs, one a line: the object=
+# of each vhsm URI in crypttab (for pkcs11-uri=auto, of the URI in the volume's header); "*"
+# (all of them) when that URI names no object or the header cannot be read here (a generic
+# image). URIs of another token (token=NAME other than vhsm) are not vhsm's.
+vhsm_pkcs11_keypairs() {
+    local _dev _uri _attr _obj _tok _a
+    while read -r _dev _uri; do
+        [[ $_uri ]] || continue
+        if [[ $_uri == auto ]]; then
+            _uri=$(vhsm_header_pkcs11_uri "$_dev") || _uri=''
+            if [[ -z $_uri ]]; then
+                echo '*'
+                continue
+            fi
+        fi
+        [[ $_uri == pkcs11:* ]] || continue
+        _obj='' _tok=vhsm
+        IFS=';' read -r -a _a <<< "${_uri#pkcs11:}"
+        for _attr in "${_a[@]}"; do
+            case $_attr in
+                object=*) _obj=${_attr#object=} ;;
+                token=*) _tok=${_attr#token=} ;;
+            esac
+        done
+        [[ $_tok == vhsm ]] || continue
+        if [[ $_obj =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]]; then
+            echo "$_obj"
+        else
+            echo '*'
+        fi
+    done < <(vhsm_crypttab_pkcs11)
 }
 
 # vhsm_unit_text: the installed vhsmd.service with the administrator's drop-ins.
@@ -146,6 +214,58 @@ ExecStart=$cmd
 EOT
 }
 
+# vhsm_install_pkcs11: when crypttab uses pkcs11-uri=, systemd-cryptsetup's PKCS#11 path:
+# systemd loads modules only through p11-kit, so the module's registration and libp11-kit come
+# with the module; dracut's own pkcs11 module installs neither the registrations nor
+# libcryptsetup-token-systemd-pkcs11.so. The key pairs the entries name come as their sealed
+# files into the initrd's state directory, where its vhsmd finds them: sealed with this CVM's
+# derived key like the tokens' KEK copies, so the initrd holds no usable private key; their
+# state (enabled, disabled) and ACL are those of the copy made now.
+vhsm_install_pkcs11() {
+    local names n f found=0
+    mapfile -t names < <(vhsm_pkcs11_keypairs | sort -u)
+    [[ ${#names[@]} -gt 0 ]] || return 0
+    inst_libdir_file "pkcs11/libvhsm-pkcs11.so"
+    inst_libdir_file "libp11-kit.so.0*"
+    inst_libdir_file "cryptsetup/libcryptsetup-token-systemd-pkcs11.so"
+    inst_multiple -o /usr/share/p11-kit/modules/vhsm.module /etc/pkcs11/modules/vhsm.module \
+        /etc/pkcs11/pkcs11.conf
+    if [[ ! -e $initdir/usr/share/p11-kit/modules/vhsm.module ]] \
+        && [[ ! -e $initdir/etc/pkcs11/modules/vhsm.module ]]; then
+        dfatal "vhsm: crypttab uses pkcs11-uri= but vhsm's p11-kit registration (vhsm.module, package vhsm-pkcs11) is not installed"
+        return 1
+    fi
+    for f in "$initdir"/usr/lib*/pkcs11/libvhsm-pkcs11.so "$initdir"/usr/lib/*/pkcs11/libvhsm-pkcs11.so; do
+        [[ -e $f ]] && found=1
+    done
+    [[ $found == 1 ]] || {
+        dfatal "vhsm: crypttab uses pkcs11-uri= but libvhsm-pkcs11.so is not installed"
+        return 1
+    }
+    found=0
+    for f in "$initdir"/usr/lib*/cryptsetup/libcryptsetup-token-systemd-pkcs11.so \
+        "$initdir"/usr/lib/*/cryptsetup/libcryptsetup-token-systemd-pkcs11.so; do
+        [[ -e $f ]] && found=1
+    done
+    [[ $found == 1 ]] || dwarn "vhsm: systemd's libcryptsetup-token-systemd-pkcs11.so not found; systemd-cryptsetup uses its built-in PKCS#11 code"
+    for n in "${names[@]}"; do
+        if [[ $n == '*' ]]; then
+            for f in "$dracutsysrootdir"/var/lib/vhsm/keypair/*.sealed; do
+                [[ -f $f ]] && inst_simple "${f#"$dracutsysrootdir"}"
+            done
+            continue
+        fi
+        f=/var/lib/vhsm/keypair/$n.sealed
+        if [[ ! -f $dracutsysrootdir$f ]]; then
+            dfatal "vhsm: crypttab names the PKCS#11 object $n but vhsmd holds no key pair $n ($f)"
+            return 1
+        fi
+        inst_simple "$f" || return 1
+    done
+    dinfo "vhsm: PKCS#11 key pairs in the initrd (sealed): ${names[*]}"
+    return 0
+}
+
 # called by dracut
 install() {
     local plugin f
@@ -191,12 +311,14 @@ install() {
     grep '^vhsm:' "$dracutsysrootdir"/etc/passwd >> "$initdir/etc/passwd"
     grep '^vhsm:' "$dracutsysrootdir"/etc/group >> "$initdir/etc/group"
 
-    # Policy and trust roots; no state directory (tokens are self-contained).
+    # Policy and trust roots; no state directory (tokens are self-contained) but the sealed
+    # key pairs of vhsm_install_pkcs11.
     for f in "$dracutsysrootdir"/etc/vhsm/*; do
         [[ -f $f ]] && inst_simple -H "${f#"$dracutsysrootdir"}"
     done
     inst_rules 60-vhsm-sev-guest.rules
 
+    vhsm_install_pkcs11 || return 1
     vhsm_install_simulator || return 1
     return 0
 }

@@ -3,7 +3,8 @@
 # install helpers replaced by functions that copy into a fake initrd: check() decides from
 # LUKS2 headers (image files with and without a vhsm token) and crypttab, install() copies
 # what the initrd needs, the simulator only when vhsmd is configured for it, and runs vhsmd
-# with --luks-standalone. The real dracut build and boot: make check-vm-initrd.
+# with --luks-standalone; for crypttab pkcs11-uri= entries, the PKCS#11 pieces and the sealed
+# key pairs they need. The real dracut build and boot: make check-vm-initrd.
 # The mocked helpers are called from the sourced module, which shellcheck cannot follow.
 # shellcheck disable=SC2317
 . "$(dirname "$0")/lib.sh"
@@ -125,7 +126,9 @@ in_module() {
 		inst_libdir_file() {
 			local d
 			echo "inst_libdir_file $*" >>"$calls"
-			for d in $libdirs; do [ -e "$SYSROOT$d/$1" ] && copy_in "$d/$1"; done
+			for d in $libdirs; do
+				for g in "$SYSROOT$d"/$1; do [ -e "$g" ] && copy_in "${g#"$SYSROOT"}"; done
+			done
 			return 0
 		}
 		inst_rules() { echo "inst_rules $*" >>"$calls"; copy_in "/lib/udev/rules.d/$1"; }
@@ -223,6 +226,75 @@ for sep in ' ' '='; do
 		fail "standalone ExecStart lost the simulator options ($sep)"
 done
 ok "install(): simulator module, state and ownership drop-in only when vhsmd runs on it, announced"
+
+# ---- PKCS#11: crypttab pkcs11-uri= brings the module, p11-kit, systemd's plugin, key pairs ----
+# p11_root: fake_root plus vhsm-pkcs11, libp11-kit, systemd's token plugin and three sealed key
+# pairs (their content is opaque to the module).
+p11_root() {
+	fake_root
+	mkdir -p "$SYSROOT$LIBDIR/pkcs11" "$SYSROOT/usr/share/p11-kit/modules" \
+		"$SYSROOT/var/lib/vhsm/keypair"
+	touch "$SYSROOT$LIBDIR/pkcs11/libvhsm-pkcs11.so" "$SYSROOT$LIBDIR/libp11-kit.so.0" \
+		"$SYSROOT$LIBDIR/libp11-kit.so.0.3.0" \
+		"$SYSROOT$LIBDIR/cryptsetup/libcryptsetup-token-systemd-pkcs11.so"
+	echo 'module: libvhsm-pkcs11.so' >"$SYSROOT/usr/share/p11-kit/modules/vhsm.module"
+	for k in k1 k2 k3; do echo "sealed $k" >"$SYSROOT/var/lib/vhsm/keypair/$k.sealed"; done
+}
+# keypairs_in_initrd: the sealed key pairs the fake initrd holds, sorted, on one line.
+keypairs_in_initrd() {
+	find "$I/var/lib/vhsm/keypair" -name '*.sealed' -printf '%f\n' 2>/dev/null | sort | tr '\n' ' '
+}
+# A LUKS2 image with a systemd-pkcs11 token naming object k2 (pkcs11-uri=auto reads it).
+luks_image "$WORK/p11.img"
+printf '{"type":"systemd-pkcs11","keyslots":[],"pkcs11-uri":"pkcs11:token=vhsm;object=k2","pkcs11-key":"AAAA"}' \
+	>"$WORK/tok.json"
+cryptsetup token import --disable-external-tokens --json-file "$WORK/tok.json" "$WORK/p11.img"
+
+p11_root
+printf 'root %s none luks,headless=true,pkcs11-uri=pkcs11:token=vhsm;object=k1\n' \
+	"$WORK/plain.img" >"$SYSROOT/etc/crypttab"
+expect_rc 0 check hostonly=yes
+expect_rc 0 install
+for f in "$LIBDIR/pkcs11/libvhsm-pkcs11.so" /usr/share/p11-kit/modules/vhsm.module \
+	"$LIBDIR/libp11-kit.so.0" "$LIBDIR/cryptsetup/libcryptsetup-token-systemd-pkcs11.so"; do
+	[ -e "$I$f" ] || fail "install (pkcs11-uri): $f not in the initrd"
+done
+[ "$(keypairs_in_initrd)" = "k1.sealed " ] || fail "object=k1: key pairs $(keypairs_in_initrd)"
+cmp -s "$I/var/lib/vhsm/keypair/k1.sealed" "$SYSROOT/var/lib/vhsm/keypair/k1.sealed" ||
+	fail "k1.sealed differs from the store's"
+# auto: the object of the URI in the volume's header; all key pairs when it cannot be read.
+printf 'data %s none luks,pkcs11-uri=auto\n' "$WORK/p11.img" >"$SYSROOT/etc/crypttab"
+expect_rc 0 install
+[ "$(keypairs_in_initrd)" = "k2.sealed " ] || fail "auto (header k2): key pairs $(keypairs_in_initrd)"
+printf 'data UUID=%s none luks,pkcs11-uri=auto\n' "$(cat /proc/sys/kernel/random/uuid)" \
+	>"$SYSROOT/etc/crypttab"
+expect_rc 0 install
+[ "$(keypairs_in_initrd)" = "k1.sealed k2.sealed k3.sealed " ] ||
+	fail "auto (no header): key pairs $(keypairs_in_initrd)"
+ok "install(), crypttab pkcs11-uri=: PKCS#11 module and registration, libp11-kit, systemd's token plugin, the named key pair (auto: the header's, or all)"
+
+# Another token's URI, or no pkcs11-uri: nothing of PKCS#11, no key pair.
+p11_root
+printf 'root %s none luks,pkcs11-uri=pkcs11:token=other;object=k1\nd %s /k luks\n' \
+	"$WORK/plain.img" "$WORK/plain.img" >"$SYSROOT/etc/crypttab"
+expect_rc 255 check hostonly=yes
+expect_rc 0 install
+[ ! -e "$I$LIBDIR/pkcs11/libvhsm-pkcs11.so" ] && [ ! -e "$I/var/lib/vhsm" ] ||
+	fail "PKCS#11 pieces for another token's URI"
+# Refusals: a key pair crypttab names that vhsmd does not hold; vhsm-pkcs11 not installed.
+printf 'root %s none luks,pkcs11-uri=pkcs11:token=vhsm;object=gone\n' "$WORK/plain.img" \
+	>"$SYSROOT/etc/crypttab"
+expect_rc 1 install
+grep -q 'dfatal vhsm: crypttab names the PKCS#11 object gone but vhsmd holds no key pair gone' \
+	"$WORK/calls" || fail "missing key pair not named"
+p11_root
+rm "$SYSROOT/usr/share/p11-kit/modules/vhsm.module"
+printf 'root %s none luks,pkcs11-uri=pkcs11:token=vhsm;object=k1\n' "$WORK/plain.img" \
+	>"$SYSROOT/etc/crypttab"
+expect_rc 1 install
+grep -q "dfatal vhsm: crypttab uses pkcs11-uri= but vhsm's p11-kit registration" "$WORK/calls" ||
+	fail "missing registration not named"
+ok "PKCS#11 in the initrd: not for another token; refused with the cause for a missing key pair or registration"
 
 # ---- install() refusals ----
 fake_root

@@ -83,8 +83,8 @@ luks_setup() {
 		locked /dev/disk/by-id/virtio-vhsm-locked none luks,headless=true,nofail
 	EOF
 	cat >>"$r/etc/fstab" <<-'EOF'
-		/dev/mapper/tokdata /srv/tok ext4 ro,nofail,x-systemd.device-timeout=120s 0 0
-		/dev/mapper/sockdata /srv/sock ext4 ro,nofail,x-systemd.device-timeout=120s 0 0
+		/dev/mapper/tokdata /srv/tok ext4 ro,nofail,x-systemd.device-timeout=300s 0 0
+		/dev/mapper/sockdata /srv/sock ext4 ro,nofail,x-systemd.device-timeout=300s 0 0
 	EOF
 	install -d "$r/srv/tok" "$r/srv/sock"
 	install -m 0444 "$W/luks-fs-tok/marker.txt" "$r/etc/vhsm-vm/tok.marker"

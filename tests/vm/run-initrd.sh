@@ -16,6 +16,18 @@ VHSM_VM_LIB=1
 . "$here/root-lib.sh"
 
 HOST_CHECKS=(initrd-content initrd-simulator-only-when-configured)
+# The second root scenario (boots 3 and 4): root enrolled with systemd-cryptenroll through the
+# PKCS#11 module (tests/vm/pkcs11-setup.sh, p11_root_image), checked on the serial log.
+HOST_CHECKS+=(initrd-pkcs11-root-unlock initrd-pkcs11-disabled-key-prompts
+	initrd-pkcs11-recovery-passphrase-opens)
+P11_ROOT=1
+ROOT_RECOVERY_PASS=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+# systemd-cryptsetup's passphrase prompt on the console (systemd-ask-password-console).
+P11_PROMPT='Please enter passphrase for disk'
+P11_REAL_ROOT='Welcome to Debian.*\(bookworm\)!'
+# The initrd gave up on the root disk after the default 90 s at load 20.
+P11_DEV_WAIT=x-systemd.device-timeout=600s
+
 CHECKS+=(initrd-root-token-unlock)
 # die() counts every check as failed.
 ALL_CHECKS=("${HOST_CHECKS[@]}" "${CHECKS[@]}")
@@ -89,7 +101,12 @@ check_initrd_content() {
 		'^etc/systemd/system/vhsmd\.service\.d/vhsm-vm\.conf$' \
 		'^etc/vhsm/sim-ark\.pem$' '^(usr/)?lib/udev/rules\.d/60-vhsm-sev-guest\.rules$' \
 		'^var/lib/vhsm-sim/cvm\.json$' '/vhsm/vhsm-snp-sim\.so$' \
-		"$unitdir_re/vhsmd\\.service\\.d/vhsm-initrd-sim\\.conf\$"
+		"$unitdir_re/vhsmd\\.service\\.d/vhsm-initrd-sim\\.conf\$" \
+		'^(usr/)?lib/x86_64-linux-gnu/pkcs11/libvhsm-pkcs11\.so$' \
+		'^usr/share/p11-kit/modules/vhsm\.module$' \
+		'^(usr/)?lib/x86_64-linux-gnu/libp11-kit\.so\.0' \
+		'^(usr/)?lib/x86_64-linux-gnu/cryptsetup/libcryptsetup-token-systemd-pkcs11\.so$' \
+		'^var/lib/vhsm/keypair/p11root\.sealed$'
 	# The initrd has no KEK store: its vhsmd must use the tokens' sealed copies, and must keep
 	# the simulator options of the installed drop-in.
 	exec=$(initrd_file "$INITRD_IN_GUEST" \
@@ -100,10 +117,12 @@ check_initrd_content() {
 	gr=$(initrd_file "$INITRD_IN_GUEST" etc/group)
 	grep -q '^vhsm:' <<<"$pw" || missing+=("user vhsm in etc/passwd")
 	grep -q '^vhsm:' <<<"$gr" || missing+=("group vhsm in etc/group")
-	# Nothing of the daemon's state: the tokens carry what the initrd needs.
-	if grep -qE '^var/lib/vhsm/.' <<<"$list"; then
-		missing+=("no state in var/lib/vhsm (found $(grep -E '^var/lib/vhsm/.' <<<"$list" |
-			head -n 3 | tr '\n' ' '))")
+	# Nothing of the daemon's state but the sealed key pairs crypttab's pkcs11-uri= needs: the
+	# tokens carry what the initrd needs.
+	if grep -E '^var/lib/vhsm/.' <<<"$list" |
+		grep -qvE '^var/lib/vhsm/keypair(/[A-Za-z0-9][A-Za-z0-9._-]*\.sealed)?$'; then
+		missing+=("no state in var/lib/vhsm but sealed key pairs (found $(grep -E \
+			'^var/lib/vhsm/.' <<<"$list" | head -n 3 | tr '\n' ' '))")
 	fi
 	grep -q 'SIMULATED SEV-SNP' "$W/dracut.log" || missing+=("the simulator announced by dracut")
 	if [ ${#missing[@]} -eq 0 ]; then
@@ -148,7 +167,11 @@ configure_initrd_guest() {
 	ROOT_UUID=$(cat /proc/sys/kernel/random/uuid)
 	sed -i 's|^/dev/vda / |/dev/mapper/root / |' "$r/etc/fstab"
 	grep -q '^/dev/mapper/root / ' "$r/etc/fstab" || die "cannot set the root in fstab"
-	printf 'root UUID=%s none luks,headless=true\n' "$ROOT_UUID" >>"$r/etc/crypttab"
+	# pkcs11-uri=auto: the dracut module carries the PKCS#11 pieces and the sealed key pairs
+	# (root's in the header it cannot read here: all of them). In the initrd, the kernel
+	# command line of each boot chooses: the vhsm token (boots 1, 2) or PKCS#11 (3, 4).
+	printf 'root UUID=%s none luks,headless=true,pkcs11-uri=auto\n' "$ROOT_UUID" \
+		>>"$r/etc/crypttab"
 	# Tells guest-check.sh to run initrd-root-token-unlock.
 	touch "$r/etc/vhsm-vm/root-in-initrd"
 	# Uncompressed: quicker to build, and the TCG guest need not decompress it.
@@ -158,9 +181,80 @@ configure_initrd_guest() {
 	log "dracut initrd ($(du -h "$W/initrd.img" | cut -f1)): $(elapsed $t)"
 }
 
+# p11_boot N WHAT: boots the PKCS#11 root scenario (boot N, root.img swapped for
+# p11root.img) until the real root's systemd starts; journald's messages go to the console, so
+# that the initrd's vhsmd and systemd-cryptsetup are on the serial log. The result disk of the
+# earlier boots is kept.
+p11_boot() {
+	local n=$1 args=$2 saved=$ROOT_ARGS
+	cp "$W/result.img" "$W/result-saved.img"
+	mv "$W/root.img" "$W/root-vhsm.img"
+	mv "$W/p11root.img" "$W/root.img"
+	ROOT_ARGS="root=/dev/mapper/root rw rd.luks.name=$ROOT_UUID=root"
+	ROOT_ARGS+=" rd.luks.options=$ROOT_UUID=$args,$P11_DEV_WAIT"
+	ROOT_ARGS+=" rd.shell=0 rd.emergency=poweroff systemd.journald.forward_to_console=1"
+	# The real root's systemd; the initrd's says "... (bookworm) dracut-059-4 (Initramfs)!".
+	BOOT_STOP_AT="$P11_REAL_ROOT" boot "$n"
+	ROOT_ARGS=$saved
+	mv "$W/root.img" "$W/p11root.img"
+	mv "$W/root-vhsm.img" "$W/root.img"
+	mv "$W/result-saved.img" "$W/result.img"
+}
+
+# The operator at the console of boot 4.
+type_p11_recovery() { "$here/console-type.py" "$1" "$P11_PROMPT" "$W/root-recovery.pass"; }
+
+# p11_root_boots: boot 3, the root volume's key pair enabled: unlocked in the initrd through
+# PKCS#11 with no prompt (headless, pkcs11-uri=auto); boot 4, the initrd's copy of the key pair
+# disabled (the sealed file after `vhsmctl key disable`, laid over the initrd as an extra cpio
+# archive, as a rebuilt initrd would carry it), booted as docs/pkcs11.md's recovery says
+# (pkcs11-uri= taken off the command line: systemd 252 still tries the volume's token through
+# its token plugin, and after a failed pkcs11-uri= unlock it does not prompt): vhsmd refuses,
+# systemd-cryptsetup asks for the passphrase and the recovery passphrase typed at the console
+# opens root.
+p11_root_boots() {
+	local s3=$W/serial-3.log s4=$W/serial-4.log d=$W/p11-overlay
+	p11_boot 3 "headless=true,pkcs11-uri=auto"
+	if grep -qE "$P11_REAL_ROOT" "$s3" &&
+		grep -qF 'vhsm key.decrypt p11root: ok' "$s3" &&
+		grep -qE 'Finished .*(systemd-cryptsetup@root|Cryptography Setup for root)' "$s3" &&
+		! grep -qF "$P11_PROMPT" "$s3"; then
+		host_pass initrd-pkcs11-root-unlock
+	else
+		host_fail initrd-pkcs11-root-unlock \
+			"root not unlocked through PKCS#11 in the initrd without a prompt (serial-3.log)"
+	fi
+
+	rm -rf "$d"
+	mkdir -p "$d/var/lib/vhsm/keypair"
+	install -m 0600 "$W/p11root-disabled.sealed" "$d/var/lib/vhsm/keypair/p11root.sealed"
+	cp "$W/initrd.img" "$W/initrd-ok.img"
+	(cd "$d" && echo var/lib/vhsm/keypair/p11root.sealed |
+		cpio -o -H newc -R 0:0 --quiet) >>"$W/initrd.img" ||
+		die "cannot lay the disabled key pair over the initrd"
+	BOOT_CONSOLE=type_p11_recovery p11_boot 4 "tries=3"
+	mv "$W/initrd-ok.img" "$W/initrd.img"
+	if grep -qE 'vhsm key\.decrypt p11root: refused.*disabled' "$s4" &&
+		grep -qF "$P11_PROMPT" "$s4"; then
+		host_pass initrd-pkcs11-disabled-key-prompts
+	else
+		host_fail initrd-pkcs11-disabled-key-prompts \
+			"no refusal of the disabled key pair and prompt on the console (serial-4.log)"
+	fi
+	if grep -q 'typed the passphrase at prompt 1' "$W/console-4.log" &&
+		grep -qE 'Finished .*(systemd-cryptsetup@root|Cryptography Setup for root)' "$s4" &&
+		grep -qE "$P11_REAL_ROOT" "$s4"; then
+		host_pass initrd-pkcs11-recovery-passphrase-opens
+	else
+		host_fail initrd-pkcs11-recovery-passphrase-opens \
+			"root not opened by the typed passphrase (serial-4.log, console-4.log)"
+	fi
+}
+
 ensure_cache
 make_disks
 install_guest
+p11_setup
 luks_setup
 configure_initrd_guest
 t_host=$SECONDS
@@ -169,10 +263,11 @@ check_sim_gating
 log "host-side initrd checks: $(elapsed $t_host)"
 rm -f "$W/rootfs$INITRD_IN_GUEST"
 enroll_root
+p11_root_image
 # headless: no password prompt when the token fails; rd.emergency=poweroff: a failed initrd
 # ends the VM at once instead of waiting for the timeout in an emergency shell.
 ROOT_ARGS="root=/dev/mapper/root rw rd.luks.name=$ROOT_UUID=root"
-ROOT_ARGS+=" rd.luks.options=$ROOT_UUID=headless=true rd.shell=0 rd.emergency=poweroff"
+ROOT_ARGS+=" rd.luks.options=$ROOT_UUID=headless=true,$P11_DEV_WAIT rd.shell=0 rd.emergency=poweroff"
 boot 1
 # The keyring checks reboot the guest once (tests/vm/guest-keyring.sh): root is unlocked in the
 # initrd again.
@@ -181,6 +276,7 @@ if second_boot_wanted; then
 else
 	log "the first boot left no phase marker: no second boot"
 fi
+p11_root_boots
 CHECKS=("${CHECKS_SAVED[@]}")
 ok=0
 hp=0
@@ -193,4 +289,4 @@ report || ok=$?
 [ "$hf" -eq 0 ] || ok=1
 read -r gp _ gf _ <<<"$RESULT_LINE"
 RESULT_LINE="$((gp + hp)) passed, $((gf + hf)) failed"
-finish "$ok" "serial.log, result.txt, dracut.log, enroll.log"
+finish "$ok" "serial*.log, console-4.log, result.txt, dracut.log, enroll.log, p11-enroll.log"

@@ -6,7 +6,7 @@
 #     --rebuild  rebuild the cached guest root file system and kernel
 # Environment: VHSM_BUILDDIR (set by make), VHSM_VM_CACHE (default /var/cache/vhsm-vm),
 # VHSM_VM_WORK (work directory; default a new /tmp/vhsm-vm.XXXXXX), VHSM_VM_TIMEOUT (seconds
-# for the boot, default 480), VHSM_VM_MIRROR (Debian mirror; default: the host's apt sources),
+# for the boot, default 1200), VHSM_VM_MIRROR (Debian mirror; default: the host's apt sources),
 # VHSM_VM_INSTALL (deb: the packages of make deb in VHSM_DEB_DIR, default $VHSM_BUILDDIR/deb,
 # installed with dpkg in the guest, the default; make: make install DESTDIR=).
 # Needs root (debootstrap, chroot, file ownership in the image) and scripts/install-deps.sh --vm.
@@ -17,11 +17,11 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 here=$top/tests/vm
 B=${VHSM_BUILDDIR:-$top/build}
 CACHE=${VHSM_VM_CACHE:-/var/cache/vhsm-vm}
-BOOT_TIMEOUT=${VHSM_VM_TIMEOUT:-480}
+BOOT_TIMEOUT=${VHSM_VM_TIMEOUT:-1200}
 INSTALL_MODE=${VHSM_VM_INSTALL:-deb}
 DEB_DIR=${VHSM_DEB_DIR:-$B/deb}
 # The packages a guest gets in deb mode (run-initramfs.sh installs another set).
-GUEST_DEBS=${GUEST_DEBS:-"vhsm libcryptsetup-token-vhsm vhsm-snp-sim vhsm-dracut"}
+GUEST_DEBS=${GUEST_DEBS:-"vhsm libcryptsetup-token-vhsm vhsm-snp-sim vhsm-dracut vhsm-pkcs11"}
 SUITE=bookworm
 KERNEL_PKG=linux-image-cloud-amd64
 GUEST_PKGS=${GUEST_PKGS:-"systemd-sysv udev kmod cryptsetup keyutils e2fsprogs dracut-core libcurl4"}
@@ -36,6 +36,10 @@ CHECKS=(vhsmd-socket-attestation kek-wrap-unwrap dmcrypt-crypttab-data
 # LUKS2 token and key-socket volumes (tests/vm/luks-setup.sh, tests/vm/guest-luks.sh).
 . "$here/luks-setup.sh"
 CHECKS+=("${LUKS_CHECKS[@]}")
+# PKCS#11 volumes: systemd-cryptenroll and crypttab pkcs11-uri= (tests/vm/pkcs11-setup.sh,
+# tests/vm/guest-pkcs11.sh).
+. "$here/pkcs11-setup.sh"
+CHECKS+=("${P11_CHECKS[@]}")
 
 keep=0 rebuild=0
 for a in "$@"; do
@@ -358,7 +362,7 @@ install_guest() {
 	EOF
 	# The data file system is made in the guest (vhsm-vm-mkfs-data.service), then mounted.
 	install -m 0644 "$here/vhsm-vm-mkfs-data.service" "$r/etc/systemd/system/"
-	local fsopts=nofail,x-systemd.device-timeout=90s
+	local fsopts=nofail,x-systemd.device-timeout=300s
 	fsopts+=,x-systemd.requires=vhsm-vm-mkfs-data.service
 	cat >"$r/etc/fstab" <<-EOF
 		/dev/vda / ext4 rw 0 0
@@ -426,7 +430,9 @@ boot() {
 	fi
 	cmdline="${ROOT_ARGS:-root=/dev/vda rw} console=ttyS0 panic=-1 systemd.show_status=1 systemd.log_color=0"
 	# -cpu max shows SVM, and udev's load of kvm_amd stalls a TCG guest for a minute or more.
-	cmdline+=" modprobe.blacklist=kvm_amd,kvm_intel,kvm"
+	# no_timer_check: the kernel's early IO-APIC timer check panics a TCG guest at random on a
+	# loaded host ("IO-APIC + timer doesn't work!"); virtual machines usually skip it.
+	cmdline+=" modprobe.blacklist=kvm_amd,kvm_intel,kvm no_timer_check"
 	# BOOT_CONSOLE: a program that talks to the serial console (run-initramfs.sh types a
 	# passphrase), called as PROGRAM SOCKET; the console is then a unix socket, logged as usual.
 	local serial_args=(-serial "file:$serial")
@@ -440,7 +446,7 @@ boot() {
 		"${serial_args[@]}"
 		-kernel "$W/vmlinuz" -initrd "$W/initrd.img" -append "$cmdline")
 	local d
-	for d in root data bad kr shred result $LUKS_DISKS; do
+	for d in root data bad kr shred result $LUKS_DISKS $P11_DISKS; do
 		QEMU+=(-drive "file=$W/$d.img,format=raw,if=none,id=$d,cache=unsafe"
 			-device "virtio-blk-pci,drive=$d,serial=vhsm-$d")
 	done
@@ -554,6 +560,7 @@ finish() {
 ensure_cache
 make_disks
 install_guest
+p11_setup
 luks_setup
 boot 1
 if second_boot_wanted; then
