@@ -427,6 +427,9 @@ boot() {
 	cmdline="${ROOT_ARGS:-root=/dev/vda rw} console=ttyS0 panic=-1 systemd.show_status=1 systemd.log_color=0"
 	# -cpu max shows SVM, and udev's load of kvm_amd stalls a TCG guest for a minute or more.
 	cmdline+=" modprobe.blacklist=kvm_amd,kvm_intel,kvm"
+	# The kernel's IO-APIC timer check counts ticks in a few host milliseconds: on a loaded
+	# host the TCG guest misses them and panics ("IO-APIC + timer doesn't work!").
+	cmdline+=" no_timer_check"
 	# BOOT_CONSOLE: a program that talks to the serial console (run-initramfs.sh types a
 	# passphrase), called as PROGRAM SOCKET; the console is then a unix socket, logged as usual.
 	local serial_args=(-serial "file:$serial")
