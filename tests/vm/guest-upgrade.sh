@@ -130,8 +130,9 @@ check_enroll() {
 		{ why "wrap: $(cat "$T/err")"; return 1; }
 	vhsmctl luks enroll "$DATA_DEV" --kek upkek --unlock-key-file /etc/vhsm-vm/data.key \
 		>"$T/out" 2>&1 || { why "luks enroll: $(cat "$T/out")"; return 1; }
-	# Opened at the next boot by the token (key "none").
-	echo "up $DATA_DEV none luks,headless=true" >>/etc/crypttab
+	# Opened at the next boot by the token (key "none"). The disk's by-id link can come
+	# later than systemd's default 90 s under a loaded host (udev is slow in TCG).
+	echo "up $DATA_DEV none luks,headless=true,x-systemd.device-timeout=600s" >>/etc/crypttab
 	unwrap_ok
 }
 
