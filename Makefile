@@ -258,6 +258,12 @@ check-vm-initrd: all deb
 check-vm-initramfs: all deb
 	$(Q)tests/vm/run-initramfs.sh
 
+# Version N (make deb) installed, upgraded to N+1 (the same tree rebuilt with a newer version)
+# in the running guest, rebooted, removed, reinstalled and purged.
+.PHONY: check-vm-upgrade
+check-vm-upgrade: all deb
+	$(Q)tests/vm/run-upgrade.sh
+
 # ---- fuzzing (clang + libFuzzer) ----
 FUZZ_CC ?= clang-14
 FUZZ_B := $(B)/fuzz

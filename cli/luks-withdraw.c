@@ -64,7 +64,7 @@ int luks_withdraw_copies_at(const char *path, const char *kek, char *why, size_t
 
 	if (r < 0) {
 		snprintf(why, whylen, "cannot open: %s", strerror(-r));
-		return r;
+		return -ENOTBLK;
 	}
 	r = crypt_load(cd, CRYPT_LUKS2, NULL);
 	if (r < 0) {

@@ -14,5 +14,5 @@
 int luks_withdraw_copies(struct crypt_device *cd, const char *kek, char *why, size_t whylen);
 
 /* As luks_withdraw_copies(), for the LUKS2 device or header file at path. -ENOTBLK when it
- * holds no LUKS2 header. */
+ * cannot be opened or holds no LUKS2 header (why says which). */
 int luks_withdraw_copies_at(const char *path, const char *kek, char *why, size_t whylen);

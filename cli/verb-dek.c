@@ -915,7 +915,8 @@ static int withdraw_crypttab(const struct crypttab_entry *e, void *userdata)
 	if (stat(e->device, &st) < 0)
 		return 0; /* kek volumes notes it; nothing to rewrite */
 	int r = luks_withdraw_copies_at(e->device, withdraw_kek, why, sizeof(why));
-	if (r != -ENOTBLK) /* plain dm-crypt, swap: no token to withdraw from */
+	/* Plain dm-crypt, swap, or a header this user cannot read (as kek volumes): skipped. */
+	if (r != -ENOTBLK)
 		(void)withdrawn_said(e->name, e->device, r, why);
 	return 0;
 }

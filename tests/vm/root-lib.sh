@@ -12,12 +12,34 @@ stop_enroll_daemon() {
 	ENROLL_PID=
 }
 
+# start_enroll_daemon: a vhsmd on this host, on the guest's simulated CVM, with the KEK store
+# that enrolls the root volume ($W/enroll-state, kept for later disables) on $W/enroll.sock.
+start_enroll_daemon() {
+	local sock=$W/enroll.sock policy=() i
+	mkdir -p "$W/enroll-state"
+	rm -f "$sock"
+	# The guest's policy, or the built-in default (not this host's /etc/vhsm/policy.json).
+	if [ -f "$W/rootfs/etc/vhsm/policy.json" ]; then
+		policy=(--policy "$W/rootfs/etc/vhsm/policy.json")
+	else
+		policy=(--policy "$top/docs/examples/policy-default.json")
+	fi
+	systemd-socket-activate --seqpacket -l "$sock" -E VHSMD_LOG_STDERR=1 \
+		-E VHSM_SNP_SIM_MODULE="$B/vhsm-snp-sim.so" -- "$B/vhsmd" \
+		--state-dir "$W/enroll-state" --snp-device "sim:$W/cvm.json" \
+		--trust-root "$W/cvm-certs/ark.pem" "${policy[@]}" --idle-timeout 0 \
+		>>"$W/enroll-daemon.log" 2>&1 &
+	ENROLL_PID=$!
+	for ((i = 0; i < 100; i++)); do [ -S "$sock" ] && break; sleep 0.1; done
+	[ -S "$sock" ] || die "enrollment vhsmd did not start ($W/enroll-daemon.log)"
+}
+
 # enroll_root: the guest's root file system, encrypted in place (LUKS2 offline encryption needs
 # no device-mapper), with a vhsm token enrolled by a vhsmd on this host that runs on the same
 # simulated CVM as the guest. The admin key stays on the host: in the guest, only the token
 # can open the volume.
 enroll_root() {
-	local t=$SECONDS sock=$W/enroll.sock ctl policy=() i
+	local t=$SECONDS ctl
 	truncate -s 1G "$W/root.img"
 	# Smaller than the disk by the room that reencrypt --encrypt takes for the header.
 	mkfs.ext4 -q -F -L vhsm-root -d "$W/rootfs" "$W/root.img" 992M >/dev/null ||
@@ -33,22 +55,8 @@ enroll_root() {
 	log "root image encrypted (LUKS2 $ROOT_UUID): $(elapsed $t)"
 
 	t=$SECONDS
-	mkdir -p "$W/enroll-state"
-	# The guest's policy, or the built-in default (not this host's /etc/vhsm/policy.json).
-	if [ -f "$W/rootfs/etc/vhsm/policy.json" ]; then
-		policy=(--policy "$W/rootfs/etc/vhsm/policy.json")
-	else
-		policy=(--policy "$top/docs/examples/policy-default.json")
-	fi
-	systemd-socket-activate --seqpacket -l "$sock" -E VHSMD_LOG_STDERR=1 \
-		-E VHSM_SNP_SIM_MODULE="$B/vhsm-snp-sim.so" -- "$B/vhsmd" \
-		--state-dir "$W/enroll-state" --snp-device "sim:$W/cvm.json" \
-		--trust-root "$W/cvm-certs/ark.pem" "${policy[@]}" --idle-timeout 0 \
-		>"$W/enroll-daemon.log" 2>&1 &
-	ENROLL_PID=$!
-	for ((i = 0; i < 100; i++)); do [ -S "$sock" ] && break; sleep 0.1; done
-	[ -S "$sock" ] || die "enrollment vhsmd did not start ($W/enroll-daemon.log)"
-	ctl=("$B/vhsmctl" --socket "$sock")
+	start_enroll_daemon
+	ctl=("$B/vhsmctl" --socket "$W/enroll.sock")
 	"${ctl[@]}" kek create rootkek >"$W/enroll.log" 2>&1 ||
 		die "kek create for the root volume failed ($W/enroll.log)"
 	"${ctl[@]}" luks enroll "$W/root.img" --kek rootkek --unlock-key-file "$W/root-admin.key" \

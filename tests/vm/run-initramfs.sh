@@ -6,8 +6,10 @@
 # Same environment as tests/vm/run.sh, whose functions it uses. Host side: update-initramfs in
 # the guest root puts vhsm in (simulator with its warning). Boots 1 (and 2): root opened by
 # vhsm with no prompt, then the usual check-vm checks plus initramfs-root-keyscript-unlock.
-# Boot 3, the negative control: an initrd whose policy refuses this CVM; the boot stops at the
-# passphrase prompt, the recovery passphrase typed on the serial console opens root.
+# Boot 3, the negative control: the root volume's KEK disabled in the store that enrolled it
+# (vhsmctl kek disable withdraws the token's sealed copy); the same initrd's vhsmd refuses, the
+# boot stops at the passphrase prompt, the recovery passphrase typed on the serial console
+# opens root.
 # The last line is "N passed, N failed"; exit status 0 only when every check passed.
 # See docs/vm-testing.md and docs/boot-unlock.md.
 set -euo pipefail
@@ -24,7 +26,8 @@ VHSM_VM_TIMEOUT=${VHSM_VM_TIMEOUT:-900}
 
 HOST_CHECKS=(initramfs-content initramfs-boot-without-prompt)
 CHECKS+=(initramfs-root-keyscript-unlock)
-NEG_CHECKS=(initramfs-refused-prompts initramfs-recovery-passphrase-opens)
+NEG_CHECKS=(initramfs-kek-disable-withdraws initramfs-disabled-kek-prompts
+	initramfs-recovery-passphrase-opens)
 ALL_CHECKS=("${HOST_CHECKS[@]}" "${CHECKS[@]}" "${NEG_CHECKS[@]}")
 CHECKS_SAVED=("${CHECKS[@]}")
 CHECKS=("${ALL_CHECKS[@]}")
@@ -49,8 +52,8 @@ mkinitramfs_in_guest() {
 }
 
 # configure_initramfs_guest: root from /dev/mapper/root, named in crypttab with the keyscript
-# (the LUKS UUID is chosen now, the volume made later from this root file system); the boot
-# initrd and the refusing one built by mkinitramfs in the guest root.
+# (the LUKS UUID is chosen now, the volume made later from this root file system); the initrd
+# built by mkinitramfs in the guest root.
 configure_initramfs_guest() {
 	local r=$W/rootfs t=$SECONDS
 	[ ! -e "$r/usr/bin/dracut" ] || die "dracut is installed in the initramfs-tools guest"
@@ -64,13 +67,6 @@ configure_initramfs_guest() {
 	mkinitramfs_in_guest /boot/vhsm-test-initrd.img "$W/initramfs.log" ||
 		{ tail -n 20 "$W/initramfs.log" >&2; die "mkinitramfs failed ($W/initramfs.log)"; }
 	mv "$r/boot/vhsm-test-initrd.img" "$W/initrd.img"
-	# The negative control: a policy that allows no measurement but an impossible one.
-	printf '{"version": 1, "measurements": ["%s"]}\n' "$(printf '00%.0s' $(seq 48))" \
-		>"$r/etc/vhsm/policy.json"
-	mkinitramfs_in_guest /boot/vhsm-refuse-initrd.img "$W/initramfs-refuse.log" ||
-		{ tail -n 20 "$W/initramfs-refuse.log" >&2; die "mkinitramfs (refusing) failed"; }
-	mv "$r/boot/vhsm-refuse-initrd.img" "$W/initrd-refuse.img"
-	rm "$r/etc/vhsm/policy.json"
 	log "initramfs-tools initrds ($(du -h "$W/initrd.img" | cut -f1)): $(elapsed $t)"
 }
 
@@ -103,20 +99,39 @@ check_initramfs_content() {
 # The operator at the console of boot 3.
 type_recovery() { "$here/console-type.py" "$1" "$PROMPT" "$W/root-recovery.pass"; }
 
-# boot_refused: boot 3 with the refusing initrd, the console scripted; stops once the real
-# root's systemd starts. Then the checks on its serial log.
-boot_refused() {
+# disable_root_kek: the store that enrolled the root volume disables its KEK, naming the
+# volume's header: vhsmctl withdraws the token's sealed copy, which the initrd would use.
+disable_root_kek() {
+	local rc=0
+	start_enroll_daemon
+	"$B/vhsmctl" --socket "$W/enroll.sock" kek disable rootkek --force --crypttab /dev/null \
+		"$W/root.img" >"$W/disable.log" 2>&1 || rc=$?
+	stop_enroll_daemon
+	cryptsetup token export --token-id 0 "$W/root.img" >"$W/root-token-disabled.json" 2>&1 || true
+	# (The exit status also counts this host's other active volumes, which are not ours.)
+	if grep -q 'sealed KEK copy withdrawn from 1 token' "$W/disable.log" &&
+		grep -q '"type":"vhsm"' "$W/root-token-disabled.json" &&
+		! grep -q '"sealed_kek"' "$W/root-token-disabled.json"; then
+		host_pass initramfs-kek-disable-withdraws
+	else
+		host_fail initramfs-kek-disable-withdraws \
+			"kek disable (exit $rc) left the sealed copy (disable.log, root-token-disabled.json)"
+	fi
+}
+
+# boot_disabled: boot 3 with the same initrd after the KEK's disable, the console scripted;
+# stops once the real root's systemd starts. Then the checks on its serial log.
+boot_disabled() {
 	local s=$W/serial-3.log
 	cp "$W/result.img" "$W/result-saved.img"
-	cp "$W/initrd.img" "$W/initrd-ok.img"
-	cp "$W/initrd-refuse.img" "$W/initrd.img"
 	BOOT_CONSOLE=type_recovery BOOT_STOP_AT='Welcome to .*Debian' boot 3
-	cp "$W/initrd-ok.img" "$W/initrd.img"
 	mv "$W/result-saved.img" "$W/result.img"
-	if grep -q 'vhsm: root: vhsmd did not release the key' "$s" && grep -qF "$PROMPT" "$s"; then
-		host_pass initramfs-refused-prompts
+	if grep -q 'sealed copy of KEK rootkek was withdrawn' "$s" &&
+		grep -q 'vhsm: root: vhsmd did not release the key' "$s" && grep -qF "$PROMPT" "$s"; then
+		host_pass initramfs-disabled-kek-prompts
 	else
-		host_fail initramfs-refused-prompts "no refusal and prompt on the console (serial-3.log)"
+		host_fail initramfs-disabled-kek-prompts \
+			"no refusal of the withdrawn copy and prompt on the console (serial-3.log)"
 	fi
 	if grep -q 'typed the passphrase at prompt 1' "$W/console-3.log" &&
 		grep -q 'root: set up successfully' "$s" && grep -qE 'Welcome to .*Debian' "$s"; then
@@ -147,7 +162,8 @@ if second_boot_wanted; then
 else
 	log "the first boot left no phase marker: no second boot"
 fi
-boot_refused
+disable_root_kek
+boot_disabled
 CHECKS=("${CHECKS_SAVED[@]}")
 ok=0
 hp=0
@@ -160,4 +176,4 @@ report || ok=$?
 [ "$hf" -eq 0 ] || ok=1
 read -r gp _ gf _ <<<"$RESULT_LINE"
 RESULT_LINE="$((gp + hp)) passed, $((gf + hf)) failed"
-finish "$ok" "serial*.log, console-3.log, result.txt, initramfs*.log, enroll.log"
+finish "$ok" "serial*.log, console-3.log, result.txt, initramfs*.log, enroll.log, disable.log"
