@@ -88,7 +88,7 @@ openssl x509 -in "$WORK/c1.pem" -noout -text >"$WORK/c1.txt"
 grep -q "TLS Web Client Authentication" "$WORK/c1.txt" || fail "no clientAuth"
 grep -q "CA:FALSE" "$WORK/c1.txt" || fail "not CA:FALSE"
 grep -q "Digital Signature" "$WORK/c1.txt" || fail "no digitalSignature"
-openssl x509 -in "$WORK/c1.pem" -noout -subject | grep -q "CN *= *cvm-a" || fail "subject"
+[ "$(openssl x509 -in "$WORK/c1.pem" -noout -subject)" = "subject=CN = cvm-a" ] || fail "subject"
 openssl verify -CAfile "$PKI/ca.pem" -purpose sslclient "$WORK/c1.pem" >/dev/null || fail "chain"
 S1=$(openssl x509 -in "$WORK/c1.pem" -noout -serial)
 expect_exit 0 sign "$WORK/e1.json" --policy "$WORK/pol-a.json" --nonce "$NONCE" "${CA[@]}" \
