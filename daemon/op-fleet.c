@@ -132,7 +132,7 @@ int op_fleet_enroll(struct op_ctx *c)
 	enum keypair_alg alg;
 	uint64_t flags = 0, expires;
 	size_t csr_len;
-	bool created;
+	bool created = false;
 	int r = vhsm_wire_get_str(c->req, VHSM_TAG_NAME, name, sizeof(name));
 
 	if ((r < 0 && r != -ENOENT) || (r >= 0 && !fleet_name_valid(name)))
