@@ -270,3 +270,10 @@ expect_out "fail +debug"
 expect_out "refused: .*debug"
 [ ! -e "$WORK/cx.pem" ] || fail "a certificate for a debug guest"
 ok "a debug guest's enrollment is refused, naming debug"
+
+# In the sanitizer build: nothing reported by either vhsmd (leaks are reported at exit).
+stop_daemon
+if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$WORK/daemon.log"; then
+	cat "$WORK/daemon.log" >&2
+	fail "sanitizer report from vhsmd"
+fi
