@@ -126,6 +126,10 @@ int fleet_identity_read(struct manager *m, struct fleet_identity *ret, char *why
 	return read_sealed(m, &blob, &len, &h, ret, why, whylen);
 }
 
+/* gcc 12's -fanalyzer reports the cleanup pointers below as uninitialised on early returns,
+ * although each is initialised at its declaration: the false positive op-byok.c describes. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-use-of-uninitialized-value"
 /* Seals der under id's metadata and writes the file through the manifest. */
 static int write_sealed(struct manager *m, const struct fleet_identity *id,
 			enum seal_profile profile, const uint8_t *der, size_t der_len,
@@ -202,10 +206,6 @@ int fleet_identity_create(struct manager *m, const char *name, enum keypair_alg 
 	return 0;
 }
 
-/* gcc 12's -fanalyzer reports the cleanup pointers below as uninitialised on early returns,
- * although each is initialised at its declaration: the false positive op-byok.c describes. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wanalyzer-use-of-uninitialized-value"
 /* Unseals the identity's private key (PKCS#8 DER in secmem). */
 static int unseal(struct manager *m, struct fleet_identity *ret_id, uint8_t **ret_der,
 		  size_t *ret_len, enum seal_profile *ret_profile, char *why, size_t whylen)
@@ -269,7 +269,6 @@ int fleet_identity_rename(struct manager *m, const char *name, char *why, size_t
 	strcpy(id.name, name);
 	return write_sealed(m, &id, profile, der, der_len, why, whylen);
 }
-#pragma GCC diagnostic pop
 
 int fleet_identity_cert_write(struct manager *m, const uint8_t *pem, size_t len)
 {
@@ -317,3 +316,4 @@ int fleet_identity_tls(struct manager *m, EVP_PKEY **ret_key, char *ret_cert_pat
 	*ret_key = TAKE_PTR(pkey);
 	return 0;
 }
+#pragma GCC diagnostic pop

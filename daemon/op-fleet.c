@@ -33,14 +33,16 @@ static int enroll_alg(struct op_ctx *c, enum keypair_alg *ret)
 {
 	char s[16];
 	int r = vhsm_wire_get_str(c->req, VHSM_TAG_KEY_ALG, s, sizeof(s));
+	enum keypair_alg a;
 
 	if (r == -ENOENT) {
 		*ret = _KEYPAIR_ALG_INVALID; /* the kept key's, or ec-p256 for a new one */
 		return 0;
 	}
-	*ret = r < 0 ? _KEYPAIR_ALG_INVALID : keypair_alg_from_string(s);
-	if (*ret != KEYPAIR_EC_P256 && *ret != KEYPAIR_RSA3072)
+	a = r < 0 ? _KEYPAIR_ALG_INVALID : keypair_alg_from_string(s);
+	if (a != KEYPAIR_EC_P256 && a != KEYPAIR_RSA3072)
 		return op_fail(c, -EINVAL, "the fleet key is ec-p256 or rsa3072");
+	*ret = a;
 	return 0;
 }
 
@@ -129,10 +131,10 @@ int op_fleet_enroll(struct op_ctx *c)
 	_cleanup_free_ uint8_t *csr = NULL;
 	struct fleet_identity id;
 	char name[FLEET_NAME_MAX + 1] = "";
-	enum keypair_alg alg;
+	enum keypair_alg alg = _KEYPAIR_ALG_INVALID;
 	uint64_t flags = 0, expires;
 	size_t csr_len;
-	bool created;
+	bool created = false;
 	int r = vhsm_wire_get_str(c->req, VHSM_TAG_NAME, name, sizeof(name));
 
 	if ((r < 0 && r != -ENOENT) || (r >= 0 && !fleet_name_valid(name)))
