@@ -112,7 +112,8 @@ PROGRAMS := $(B)/vhsmctl $(B)/vhsm-byok $(B)/vhsm-fleet $(B)/vhsm-snp-sim $(B)/v
 ifneq ($(DAEMON_SRCS),)
 PROGRAMS += $(B)/vhsmd
 endif
-TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup $(B)/test-p11-module-check $(B)/test-kmip-tool
+TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup $(B)/test-p11-module-check $(B)/test-kmip-tool \
+	$(B)/vhsmd-fleet-test
 
 .PHONY: demo
 # Keep intermediate objects (fuzz harness objects are built through a pattern chain).
@@ -166,6 +167,15 @@ $(B)/vhsm-fleet: $(FLEET_OBJS) $(B)/libvhsm.a
 $(B)/vhsmd: $(DAEMON_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJS) $(B)/libvhsm.a $(PKG_LIBS) -ldl
+
+# vhsmd for the fleet tests only (never installed): its fleet TLS identity is an unsealed PEM
+# key in the state directory, on the simulator only (tests/helpers/fleet-identity-test.c,
+# standing in for fleet_identity_tls() through the linker).
+FLEET_TEST_DAEMON_OBJS := $(DAEMON_OBJS) $(B)/tests/helpers/fleet-identity-test.o
+$(B)/vhsmd-fleet-test: $(FLEET_TEST_DAEMON_OBJS) $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -Wl,--wrap=fleet_identity_tls -o $@ $(FLEET_TEST_DAEMON_OBJS) \
+		$(B)/libvhsm.a $(PKG_LIBS) -ldl
 
 $(B)/vhsm-request-key: $(B)/kmod-helpers/vhsm-request-key.o $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")

@@ -18,6 +18,16 @@ free_port() {
 start_kmip() {
 	local name=$1 cert=${2:-server} db=${3:-$WORK/$1.db} port i
 	mkdir -p "$WORK/$name-policies"
+	# The fleet operation policy: CVM identities may Locate, read and Get keys created under
+	# it; only the key's owner (the administrator) may change their state.
+	cat >"$WORK/$name-policies/fleet.json" <<'POLICY'
+{"fleet": {"preset": {"SYMMETRIC_KEY": {
+	"GET": "ALLOW_ALL", "GET_ATTRIBUTES": "ALLOW_ALL", "GET_ATTRIBUTE_LIST": "ALLOW_ALL",
+	"LOCATE": "ALLOW_ALL", "CHECK": "ALLOW_ALL",
+	"ADD_ATTRIBUTE": "ALLOW_OWNER", "MODIFY_ATTRIBUTE": "ALLOW_OWNER",
+	"DELETE_ATTRIBUTE": "ALLOW_OWNER", "ACTIVATE": "ALLOW_OWNER", "REVOKE": "ALLOW_OWNER",
+	"DESTROY": "ALLOW_OWNER"}}}}
+POLICY
 	for i in 1 2 3; do
 		port=$(free_port)
 		cat >"$WORK/$name.conf" <<CONF
