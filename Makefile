@@ -309,7 +309,11 @@ $(B)/p11-bench: bench/pkcs11/p11-bench.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -pie $(ALL_LDFLAGS) -o $@ $< -ldl
 
-bench: all $(B)/vhsm-bench $(B)/p11-bench
+# The fleet rows (bench/fleet/run.sh, called by bench/run.sh): the daemon's KMIP pull.
+$(B)/fleet-bench: $(B)/bench/fleet/fleet-bench.o $(B)/daemon/fleet-sync.o $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+bench: all $(B)/vhsm-bench $(B)/p11-bench $(B)/fleet-bench
 	$(Q)bench/run.sh
 
 # ---- install ----
