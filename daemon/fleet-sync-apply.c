@@ -116,8 +116,9 @@ static int result_fail(struct fleet_kek_result *res, int r, const char *fmt, ...
 static int apply_one(struct manager *m, const char *local, const struct fleet_object **objs,
 		     size_t n, struct fleet_kek_result *res)
 {
+	_cleanup_secmem_ uint8_t *keys = NULL;
+	_cleanup_secmem_ uint8_t *nk = NULL;
 	_cleanup_free_ const struct fleet_object **chain = calloc(n ? n : 1, sizeof(*chain));
-	_cleanup_secmem_ uint8_t *keys = NULL, *nk = NULL;
 	const struct fleet_object *newest;
 	struct kek_meta meta = {};
 	struct seal_params p = {};
