@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "dek.h"
+#include "escape.h"
 #include "fleet.h"
 #include "journal.h"
 #include "secmem.h"
@@ -297,9 +298,13 @@ int fleet_apply(struct manager *m, const struct fleet_config *cfg, const struct 
 					if (nres < max) {
 						struct fleet_kek_result *res = &ret[nres++];
 						*res = (struct fleet_kek_result){};
-						snprintf(res->local, sizeof(res->local), "%.64s", local);
+						char esc[KMIP_MAX_TEXT * 4 + 1];
+						/* The key manager's text: escaped wherever it goes. */
+						text_escape(name, esc, sizeof(esc));
+						snprintf(res->local, sizeof(res->local), "%s%.*s", map->prefix,
+							 (int)(KEK_NAME_MAX - strlen(map->prefix)), esc);
 						(void)result_fail(res, -EINVAL, "'%s%s' is not a valid KEK "
-								  "name", map->prefix, name);
+								  "name", map->prefix, esc);
 					}
 					if (!first)
 						first = -EINVAL;

@@ -137,6 +137,10 @@ static int locate(struct session *s, const struct fleet_map *map, size_t mi)
 					 kmip_client_endpoint(s->client), KEK_KMIP_UID_MAX);
 		if (p->n >= FLEET_MAX_OBJECTS)
 			return pull_fail(p, -E2BIG, "more than %u objects mapped", FLEET_MAX_OBJECTS);
+		for (uint32_t i = 0; i < item.len; i++)
+			if (item.value[i] < 0x20 || item.value[i] == 0x7f)
+				return pull_fail(p, -EBADMSG, "%s: an object identifier with control "
+						 "characters", kmip_client_endpoint(s->client));
 		struct fleet_object *o = &p->objs[p->n++];
 		memcpy(o->uid, item.value, item.len);
 		o->uid[item.len] = 0;
