@@ -116,7 +116,7 @@ ifneq ($(DAEMON_SRCS),)
 PROGRAMS += $(B)/vhsmd
 endif
 TESTS := $(B)/test-unit $(FUZZ_TARGETS:%=$(B)/fuzz-replay-%) $(B)/test-p11-setup $(B)/test-p11-module-check $(B)/test-kmip-tool \
-	$(B)/test-tpm2-seal-tool
+	$(B)/test-tpm2-seal-tool $(B)/vhsmd-fleet-test
 
 .PHONY: demo
 # Keep intermediate objects (fuzz harness objects are built through a pattern chain).
@@ -170,6 +170,15 @@ $(B)/vhsm-fleet: $(FLEET_OBJS) $(B)/libvhsm.a
 $(B)/vhsmd: $(DAEMON_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJS) $(B)/libvhsm.a $(PKG_LIBS) $(TSS_LIBS) -ldl
+
+# vhsmd for the fleet tests only (never installed): its fleet TLS identity is an unsealed PEM
+# key in the state directory, on the simulator only (tests/helpers/fleet-identity-test.c,
+# standing in for fleet_identity_tls() through the linker).
+FLEET_TEST_DAEMON_OBJS := $(DAEMON_OBJS) $(B)/tests/helpers/fleet-identity-test.o
+$(B)/vhsmd-fleet-test: $(FLEET_TEST_DAEMON_OBJS) $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -Wl,--wrap=fleet_identity_tls -o $@ $(FLEET_TEST_DAEMON_OBJS) \
+		$(B)/libvhsm.a $(PKG_LIBS) $(TSS_LIBS) -ldl
 
 $(B)/vhsm-request-key: $(B)/kmod-helpers/vhsm-request-key.o $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
@@ -314,7 +323,11 @@ $(B)/p11-bench: bench/pkcs11/p11-bench.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -pie $(ALL_LDFLAGS) -o $@ $< -ldl
 
-bench: all $(B)/vhsm-bench $(B)/p11-bench
+# The fleet rows (bench/fleet/run.sh, called by bench/run.sh): the daemon's KMIP pull.
+$(B)/fleet-bench: $(B)/bench/fleet/fleet-bench.o $(B)/daemon/fleet-sync.o $(B)/libvhsm.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+bench: all $(B)/vhsm-bench $(B)/p11-bench $(B)/fleet-bench
 	$(Q)bench/run.sh
 
 # ---- install ----

@@ -94,6 +94,9 @@ timeout --kill-after=5 "$LIMIT" "$B/vhsm-bench" "${quick[@]}" --vectors "$vec" \
 # ---- fleet enrollment end to end per CVM (CSR + report + verify + sign + install) ----
 "$top/bench/fleet-enroll.sh" "$B" "$WORK" "$SOCK" "$WORK/certs/ark.pem" "${quick[@]}" || rc=1
 
+# ---- fleet: vhsm's KMIP pull against PyKMIP's client, same pykmip-server, same run ----
+"$top/bench/fleet/run.sh" "${quick[@]}" || echo "fleet: failed (see above)"
+
 # ---- LUKS2 unlock and keyring load: one median per way, same image, same run ----
 
 skipped() { echo "$1: skipped: $2"; }

@@ -178,6 +178,8 @@ static const struct verb verbs[] = {
 	{ "fleet", "install-cert", verb_fleet_install_cert, "install the fleet CA's certificate" },
 	{ "fleet", "show", verb_fleet_show, "the fleet identity and its certificate" },
 	{ "fleet", "check", verb_fleet_check, "mutual TLS and a KMIP Locate with the identity" },
+	{ "fleet", "sync", verb_fleet_sync, "sync KEKs with the key manager now and wait" },
+	{ "fleet", "status", verb_fleet_status, "the last syncs: result, KEKs, next attempt" },
 };
 
 static void help(void)

@@ -60,6 +60,8 @@ int verb_dek_load(int argc, char **argv);
 int verb_dek_drop(int argc, char **argv);
 int verb_dek_recover(int argc, char **argv);
 int verb_dek_purge(int argc, char **argv);
+int verb_fleet_sync(int argc, char **argv);
+int verb_fleet_status(int argc, char **argv);
 int verb_luks_enroll(int argc, char **argv);
 int verb_luks_list(int argc, char **argv);
 int verb_luks_remove(int argc, char **argv);

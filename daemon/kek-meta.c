@@ -68,9 +68,15 @@ int kek_meta_to_json(const struct kek_meta *meta, char **ret)
 		json_object_object_add(v, "version", json_object_new_int64(meta->versions[i].version));
 		json_object_object_add(v, "created",
 				       json_object_new_int64((int64_t)meta->versions[i].created));
+		if (meta->fleet)
+			json_object_object_add(v, "kmip_uid",
+					       json_object_new_string(meta->versions[i].kmip_uid));
 		json_object_array_add(vs, v);
 	}
 	json_object_object_add(o, "versions", vs);
+	/* Written only for pulled KEKs: a local KEK's metadata stays what it always was. */
+	if (meta->fleet)
+		json_object_object_add(o, "origin", json_object_new_string("fleet"));
 	r = acl_format(meta->acl, meta->n_acl, &acl);
 	if (r < 0) {
 		json_object_put(o);
@@ -87,9 +93,10 @@ int kek_meta_to_json(const struct kek_meta *meta, char **ret)
 /* The metadata's members as json_dispatch() leaves them; strings borrowed from the tree. */
 struct meta_json {
 	struct kek_meta m;
-	const char *state, *before, *acl;
+	const char *state, *before, *acl, *origin;
 	struct json_object *versions;
 	uint64_t version, created; /* one element of "versions" */
+	char kmip_uid[KEK_KMIP_UID_MAX + 1];
 };
 
 #define META_FIELD(n, t, fn, mem, lo, hi)                                                         \
@@ -111,11 +118,16 @@ static const struct json_field meta_table[] = {
 		   0),
 	META_FIELD("acl", json_type_string, json_dispatch_string, acl, 0, SEAL_META_MAX),
 	META_FIELD("versions", json_type_array, json_dispatch_borrow, versions, 0, 0),
+	/* Optional: "fleet" for a KEK pulled from the key manager; absent for a local one. */
+	{ "origin", json_type_string, json_dispatch_string, offsetof(struct meta_json, origin), 0,
+	  1, 16 },
 	{}
 };
 static const struct json_field version_table[] = {
 	META_FIELD("version", json_type_int, json_dispatch_uint64, version, 1, UINT32_MAX),
 	META_FIELD("created", json_type_int, json_dispatch_uint64, created, 0, INT64_MAX),
+	{ "kmip_uid", json_type_string, json_dispatch_strbuf, offsetof(struct meta_json, kmip_uid),
+	  0, 1, KEK_KMIP_UID_MAX },
 	{}
 };
 
@@ -129,6 +141,7 @@ static int parse_versions(struct meta_json *j, char *err, size_t errlen)
 		return json_fail(err, errlen, -EBADMSG, "versions: %zu entries, not 1..%u", n,
 				 KEK_MAX_VERSIONS);
 	for (size_t i = 0; i < n; i++) {
+		j->kmip_uid[0] = 0;
 		int r = json_dispatch(json_object_array_get_idx(j->versions, i),
 				      json_path(path, "versions", NULL, i), version_table, j, err,
 				      errlen);
@@ -139,6 +152,12 @@ static int parse_versions(struct meta_json *j, char *err, size_t errlen)
 					 i + 1);
 		j->m.versions[i].version = (uint32_t)j->version;
 		j->m.versions[i].created = j->created;
+		/* A pulled KEK names the key manager's object of every version, a local one none. */
+		if (!!j->kmip_uid[0] != j->m.fleet)
+			return json_fail(err, errlen, -EBADMSG, "%s.kmip_uid: %s", path,
+					 j->m.fleet ? "missing in a KEK from the key manager"
+						    : "only a KEK from the key manager has one");
+		memcpy(j->m.versions[i].kmip_uid, j->kmip_uid, sizeof(j->kmip_uid));
 	}
 	j->m.n_versions = (uint32_t)n;
 	return 0;
@@ -155,6 +174,9 @@ int kek_meta_parse(const char *json, size_t len, struct kek_meta *ret, char *err
 	r = json_parse(json, len, SEAL_META_MAX, "KEK metadata", &o, err, errlen);
 	if (r >= 0)
 		r = json_dispatch(o, NULL, meta_table, j, err, errlen);
+	if (r >= 0 && j->origin && strcmp(j->origin, "fleet") != 0)
+		r = json_fail(err, errlen, -EBADMSG, "origin: '%s' is not \"fleet\"", j->origin);
+	j->m.fleet = j->origin != NULL;
 	if (r >= 0)
 		r = parse_versions(j, err, errlen);
 	if (r < 0)

@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "clock.h"
 #include "fileio.h"
+#include "fleet.h"
 #include "journal.h"
 #include "keypair.h"
 #include "log.h"
@@ -48,6 +49,7 @@ static const char *arg_test_clock;
 static bool arg_debug;
 static const char *arg_luks_key_socket;
 static bool arg_luks_standalone;
+static const char *arg_fleet_config;
 
 static void debug_sink(void *userdata, const char *msg)
 {
@@ -87,6 +89,8 @@ static void help(void)
 	       "                         when not socket-activated\n"
 	       "  --luks-standalone      no KEK store in use (initrd): LUKS2 tokens unlock with\n"
 	       "                         their own sealed KEK copy\n"
+	       "  --fleet-config FILE    KEKs pulled from a KMIP key manager (default\n"
+	       "                         " FLEET_DEFAULT_CONFIG " if present; docs/fleet.md)\n"
 	       "  --debug                debug messages\n"
 	       "  -h, --help, --version\n");
 }
@@ -105,7 +109,7 @@ static int parse_argv(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_STATE, O_DEV, O_POLICY, O_TRUST, O_IDLE, O_INTERVAL, O_DEBUG,
 	       O_VERSION, O_KEYSOCK, O_STANDALONE, O_AUDIT_BYTES, O_AUDIT_AGE, O_FRESH, O_TEST_CLOCK,
-	       O_COLLATERAL, O_AUDIT_DURABILITY, O_TCTI };
+	       O_COLLATERAL, O_AUDIT_DURABILITY, O_TCTI, O_FLEET };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "state-dir", required_argument, NULL, O_STATE },
@@ -124,6 +128,7 @@ static int parse_argv(int argc, char **argv)
 		{ "debug", no_argument, NULL, O_DEBUG },
 		{ "luks-key-socket", required_argument, NULL, O_KEYSOCK },
 		{ "luks-standalone", no_argument, NULL, O_STANDALONE },
+		{ "fleet-config", required_argument, NULL, O_FLEET },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{}
@@ -191,6 +196,7 @@ static int parse_argv(int argc, char **argv)
 		case O_DEBUG: arg_debug = true; break;
 		case O_KEYSOCK: arg_luks_key_socket = optarg; break;
 		case O_STANDALONE: arg_luks_standalone = true; break;
+		case O_FLEET: arg_fleet_config = optarg; break;
 		case 'h': help(); return 0;
 		case O_VERSION: printf("vhsmd %s\n", VHSM_VERSION); return 0;
 		default: return -EINVAL;
@@ -280,6 +286,12 @@ static int setup(struct manager *m)
 	audit_set_retention(m->audit, (uint64_t)arg_audit_max_bytes,
 			    (uint64_t)arg_audit_max_age_days * 86400u);
 	audit_set_durability(m->audit, arg_audit_durability);
+	/* Not in the initrd (no network there; tokens unlock with their sealed copy). */
+	if (!arg_luks_standalone) {
+		r = fleet_setup(m, arg_fleet_config);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -312,6 +324,8 @@ static int run(int argc, char **argv)
 		return r;
 	/* The attestation first: the audit key is derived after vhsmd's first report. */
 	r = attest_now(m);
+	if (fleet_start(m) < 0)
+		log_msg(LOG_WARNING, "cannot start the fleet sync timer");
 	manager_status_attest(m);
 	if (r < 0)
 		log_msg(LOG_WARNING, "initial attestation failed (%s): nothing will be released "

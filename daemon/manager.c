@@ -23,6 +23,7 @@
 #include "attest.h"
 #include "audit.h"
 #include "journal.h"
+#include "fleet.h"
 #include "kek-file.h"
 #include "manifest.h"
 #include "limits.h"
@@ -108,6 +109,7 @@ struct manager *manager_free(struct manager *m)
 	if (!m)
 		return NULL;
 	m->idle_usec = 0; /* closing connections must not re-arm the idle timer */
+	m->fleet = fleet_free(m->fleet); /* joins a running sync before anything it uses goes */
 	while (m->conns)
 		conn_free(m->conns);
 	sd_event_source_unref(m->idle_source);

@@ -273,6 +273,9 @@ int op_kek_rotate(struct op_ctx *c)
 	if (meta.state != KEK_ENABLED)
 		return op_fail(c, -EKEYREVOKED, "KEK %s is %s", c->key,
 			       kek_state_to_string(meta.state));
+	if (meta.fleet)
+		return op_fail(c, -EPERM, "KEK %s comes from the key manager: rotate it there "
+			       "(vhsm-fleet rotate); the next sync adds the version", c->key);
 	if (meta.n_versions >= KEK_MAX_VERSIONS)
 		return op_fail(c, -EMSGSIZE, "KEK %s has the maximum of %u versions", c->key,
 			       KEK_MAX_VERSIONS);

@@ -92,6 +92,8 @@ static const struct op_desc {
 	  AUDIT_CHAIN },
 	{ VHSM_OP_FLEET_SHOW, "fleet.show", OP_ANYONE, op_fleet_show, AUDIT_JOURNAL },
 	{ VHSM_OP_FLEET_CHECK, "fleet.check", OP_ADMIN, op_fleet_check, AUDIT_JOURNAL },
+	{ VHSM_OP_FLEET_SYNC, "fleet.sync", OP_ADMIN, op_fleet_sync, AUDIT_CHAIN },
+	{ VHSM_OP_FLEET_STATUS, "fleet.status", OP_ADMIN, op_fleet_status, AUDIT_JOURNAL },
 };
 
 /* The audit record of a dispatched request: charged to the principal the request acts for. */

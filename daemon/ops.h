@@ -86,6 +86,9 @@ int op_fleet_check(struct op_ctx *c);
 int op_kek_unwrap_kwp(struct op_ctx *c);
 int op_kek_gcm_encrypt(struct op_ctx *c);
 int op_kek_gcm_decrypt(struct op_ctx *c);
+/* Fleet mode (fleet.c). */
+int op_fleet_sync(struct op_ctx *c);
+int op_fleet_status(struct op_ctx *c);
 
 /*
  * The status a handler's result r is answered with: -EAGAIN only when a limit declined the

@@ -16,6 +16,7 @@
 #include "attest.h"
 #include "kek-file.h"
 #include "log.h"
+#include "fleet.h"
 #include "secmem.h"
 #include "shield.h"
 #include "store-file.h"
@@ -229,6 +230,12 @@ int store_unseal(struct manager *m, const char *name, struct kek_meta *ret_meta,
 	r = kek_load(m, name, &k, why, whylen);
 	if (r < 0)
 		return r;
+	/* A KEK from the key manager may demand a recent sync before its first use. */
+	if (k.meta.fleet) {
+		r = fleet_use_allowed(m, name, why, whylen);
+		if (r < 0)
+			return r;
+	}
 	/* The KEK's own policy may demand a fresh attestation for every release. */
 	if (k.meta.attest_each_use) {
 		r = attest_require(m, true, why, whylen);

@@ -80,6 +80,8 @@ enum kek_state { KEK_ENABLED, KEK_DISABLED, KEK_DELETED, _KEK_STATE_MAX, _KEK_ST
 #define KEK_DEFAULT_RETENTION_DAYS 90u
 #define KEK_MIN_RETENTION_DAYS 7u
 #define KEK_MAX_RETENTION_DAYS 3650u
+/* A key manager's identifier of a KEK version pulled from it (fleet-sync.c). */
+#define KEK_KMIP_UID_MAX 64u
 
 enum acl_op {
 	ACL_OP_WRAP = 1u << 0,
@@ -111,10 +113,12 @@ struct kek_meta {
 	bool exportable;
 	bool imported;
 	bool attest_each_use; /* a fresh attestation before every use of this KEK */
+	bool fleet;           /* origin: pulled from the key manager (docs/fleet.md) */
 	uint32_t n_versions;
 	struct {
 		uint32_t version;
 		uint64_t created;
+		char kmip_uid[KEK_KMIP_UID_MAX + 1]; /* the key manager's object; "" for local */
 	} versions[KEK_MAX_VERSIONS];
 	size_t n_acl;
 	struct acl_entry acl[KEK_MAX_ACL];
@@ -189,4 +193,5 @@ struct manager {
 	struct audit *audit;
 	struct manifest *manifest; /* store manifest (manifest.c): made with state_fd */
 	uint64_t status_seq;       /* attest.seq last told to the service manager (manager.c) */
+	struct fleet *fleet;       /* fleet mode (fleet.h), or NULL when not configured */
 };

@@ -42,7 +42,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmip_client *, kmip_client_free);
 
 static const char *arg_servers[KMIP_CLIENT_MAX_ENDPOINTS];
 static size_t arg_n_servers;
-static const char *arg_ca, *arg_cert, *arg_key, *arg_group, *arg_name, *arg_key_file;
+static const char *arg_ca, *arg_cert, *arg_key, *arg_group, *arg_name, *arg_key_file, *arg_policy;
 static int arg_timeout_ms;
 static bool arg_json, arg_no_activate, arg_compromised;
 /* CRYPTO_secure_malloc_init(): 1 locked, 2 allocated but not locked, 0 failed. */
@@ -230,7 +230,7 @@ static int make_key(struct session *s, const char *name, const uint8_t *key,
 	int r;
 
 	request(s, &w, op);
-	kmip_put_aes_template(&w, KEK_BYTES * 8, name, arg_group, replaces);
+	kmip_put_aes_template(&w, KEK_BYTES * 8, name, arg_group, replaces, arg_policy);
 	if (key)
 		kmip_put_aes_key(&w, key, KEK_BYTES);
 	r = call(s, &w, op, &resp);
@@ -549,6 +549,9 @@ static void help(void)
 	       "  --key FILE             its private key\n"
 	       "  --timeout MS           per network step (default %d)\n"
 	       "  --group G              object group (create, register, list)\n"
+	       "  --policy P             the key manager's operation policy for new keys\n"
+	       "                         (create, register, rotate; it must let the CVMs'\n"
+	       "                         identities Locate, Get and GetAttributes)\n"
 	       "  --name N               filter for list\n"
 	       "  --no-activate          leave new keys pre-active\n"
 	       "  --compromised          revoke as compromised\n"
@@ -572,7 +575,7 @@ static int parse_timeout(const char *s)
 static int parse_args(int argc, char **argv)
 {
 	enum { O_SERVER = 0x100, O_CA, O_CERT, O_KEY, O_TIMEOUT, O_GROUP, O_NAME, O_KEYFILE,
-	       O_NOACT, O_COMP, O_JSON, O_VERSION };
+	       O_NOACT, O_COMP, O_JSON, O_VERSION, O_POLICY };
 	static const struct option opts[] = {
 		{ "server", required_argument, NULL, O_SERVER },
 		{ "ca", required_argument, NULL, O_CA },
@@ -580,6 +583,7 @@ static int parse_args(int argc, char **argv)
 		{ "key", required_argument, NULL, O_KEY },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "group", required_argument, NULL, O_GROUP },
+		{ "policy", required_argument, NULL, O_POLICY },
 		{ "name", required_argument, NULL, O_NAME },
 		{ "key-file", required_argument, NULL, O_KEYFILE },
 		{ "no-activate", no_argument, NULL, O_NOACT },
@@ -608,6 +612,7 @@ static int parse_args(int argc, char **argv)
 				return EXIT_USAGE;
 			break;
 		case O_GROUP: arg_group = optarg; break;
+		case O_POLICY: arg_policy = optarg; break;
 		case O_NAME: arg_name = optarg; break;
 		case O_KEYFILE: arg_key_file = optarg; break;
 		case O_NOACT: arg_no_activate = true; break;
@@ -618,7 +623,8 @@ static int parse_args(int argc, char **argv)
 		default: return EXIT_USAGE;
 		}
 	}
-	if ((arg_group && !name_ok(arg_group)) || (arg_name && !name_ok(arg_name)))
+	if ((arg_group && !name_ok(arg_group)) || (arg_name && !name_ok(arg_name)) ||
+	    (arg_policy && !name_ok(arg_policy)))
 		return EXIT_USAGE;
 	return EXIT_OK;
 }

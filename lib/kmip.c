@@ -58,6 +58,14 @@ void kmip_put_group_attribute(struct kmip_writer *w, const char *group)
 	kmip_put_end(w);
 }
 
+void kmip_put_attr_text(struct kmip_writer *w, const char *attr, const char *v)
+{
+	kmip_put_begin(w, KMIP_TAG_ATTRIBUTE);
+	put_attribute_name(w, attr);
+	kmip_put_text(w, KMIP_TAG_ATTRIBUTE_VALUE, v, strlen(v));
+	kmip_put_end(w);
+}
+
 void kmip_put_attr_int(struct kmip_writer *w, const char *attr, int32_t v)
 {
 	kmip_put_begin(w, KMIP_TAG_ATTRIBUTE);
@@ -97,7 +105,7 @@ void kmip_put_app_info_attribute(struct kmip_writer *w, const char *ns, const ch
 }
 
 void kmip_put_aes_template(struct kmip_writer *w, int32_t bits, const char *name,
-			   const char *group, const char *replaces)
+			   const char *group, const char *replaces, const char *policy)
 {
 	kmip_put_enum(w, KMIP_TAG_OBJECT_TYPE, KMIP_OBJECT_SYMMETRIC_KEY);
 	kmip_put_begin(w, KMIP_TAG_TEMPLATE_ATTRIBUTE);
@@ -111,6 +119,8 @@ void kmip_put_aes_template(struct kmip_writer *w, int32_t bits, const char *name
 		kmip_put_group_attribute(w, group);
 	if (replaces)
 		kmip_put_app_info_attribute(w, KMIP_VHSM_REPLACES_NAMESPACE, replaces);
+	if (policy)
+		kmip_put_attr_text(w, "Operation Policy Name", policy);
 	kmip_put_end(w);
 }
 

@@ -129,6 +129,7 @@ void kmip_put_name_attribute(struct kmip_writer *w, const char *name);
 /* An Attribute "Object Group" with value group. */
 void kmip_put_group_attribute(struct kmip_writer *w, const char *group);
 /* Attributes of the other value types, by attribute name ("Cryptographic Length", …). */
+void kmip_put_attr_text(struct kmip_writer *w, const char *attr, const char *v);
 void kmip_put_attr_int(struct kmip_writer *w, const char *attr, int32_t v);
 void kmip_put_attr_enum(struct kmip_writer *w, const char *attr, uint32_t v);
 /* An Attribute "Link" of link_type (KMIP_LINK_…) to the object uid. */
@@ -145,11 +146,12 @@ void kmip_put_app_info_attribute(struct kmip_writer *w, const char *ns, const ch
 /*
  * The attributes of an AES key of bits for encrypt/decrypt/wrap/unwrap named name, in group
  * (NULL: none), replacing the object replaces (NULL: none; recorded as Application Specific
- * Information, above): the template of Create and Register payloads, preceded by the Object
- * Type.
+ * Information, above), under the key manager's operation policy policy (NULL: its default;
+ * PyKMIP's default lets only the creator use a key, so CVMs need another): the template of
+ * Create and Register payloads, preceded by the Object Type.
  */
 void kmip_put_aes_template(struct kmip_writer *w, int32_t bits, const char *name,
-			   const char *group, const char *replaces);
+			   const char *group, const char *replaces, const char *policy);
 /* A raw AES key for Register: key[0..len) (len * 8 bits). */
 void kmip_put_aes_key(struct kmip_writer *w, const uint8_t *key, size_t len);
 /* Revoke's reason: KMIP_REVOKE_… (with a compromise date of now for a compromise). */

@@ -83,6 +83,9 @@ enum vhsm_op {
 	VHSM_OP_FLEET_INSTALL_CERT = 141, /* the fleet CA's certificate for the identity */
 	VHSM_OP_FLEET_SHOW = 142,         /* the identity and its certificate (JSON) */
 	VHSM_OP_FLEET_CHECK = 143,        /* a KMIP Locate over mutual TLS with the identity */
+	/* Fleet mode: KEKs pulled from the key manager (docs/fleet.md). */
+	VHSM_OP_FLEET_SYNC = 150,   /* admin: start a sync now; reply: JSON status */
+	VHSM_OP_FLEET_STATUS = 151, /* admin: reply: JSON status of the last syncs */
 	_VHSM_OP_MAX = 0x7fff,
 };
 #define VHSM_OP_REPLY_FLAG 0x8000u

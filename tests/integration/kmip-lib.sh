@@ -18,6 +18,16 @@ free_port() {
 start_kmip() {
 	local name=$1 cert=${2:-server} db=${3:-$WORK/$1.db} port i
 	mkdir -p "$WORK/$name-policies"
+	# The fleet operation policy: CVM identities may Locate, read and Get keys created under
+	# it; only the key's owner (the administrator) may change their state.
+	cat >"$WORK/$name-policies/fleet.json" <<'POLICY'
+{"fleet": {"preset": {"SYMMETRIC_KEY": {
+	"GET": "ALLOW_ALL", "GET_ATTRIBUTES": "ALLOW_ALL", "GET_ATTRIBUTE_LIST": "ALLOW_ALL",
+	"LOCATE": "ALLOW_ALL", "CHECK": "ALLOW_ALL",
+	"ADD_ATTRIBUTE": "ALLOW_OWNER", "MODIFY_ATTRIBUTE": "ALLOW_OWNER",
+	"DELETE_ATTRIBUTE": "ALLOW_OWNER", "ACTIVATE": "ALLOW_OWNER", "REVOKE": "ALLOW_OWNER",
+	"DESTROY": "ALLOW_OWNER"}}}}
+POLICY
 	for i in 1 2 3; do
 		port=$(free_port)
 		cat >"$WORK/$name.conf" <<CONF
@@ -73,3 +83,34 @@ fleet_as() {
 	"$FLEET" "${args[@]}" --ca "${FLEET_CA:-$PKI/ca.pem}" --cert "$PKI/$admin.pem" \
 		--key "$PKI/$admin.key" --timeout 20000 "$@"
 }
+
+# ---- vhsmd in fleet mode (test-fleet-sync*.sh) ----
+# The test daemon: its fleet TLS identity is an unsealed PEM key in the state directory
+# (simulator only), until attested enrollment provides the sealed one.
+FT=$B/vhsmd-fleet-test
+
+# start_cvm NAME CERT [CONF]: the test vhsmd for CVM NAME (make_cvm NAME first) with TLS
+# identity CERT and fleet configuration CONF (default $WORK/fleet.conf), socket $WORK/NAME.sock,
+# state $WORK/NAME-state, log $WORK/cvm-NAME.log; sets PID_NAME.
+start_cvm() {
+	local name=$1 cert=$2 conf=${3:-$WORK/fleet.conf}
+	mkdir -p "$WORK/$name-state/fleet-test-identity"
+	cp "$PKI/$cert.key" "$WORK/$name-state/fleet-test-identity/key.pem"
+	cp "$PKI/$cert.pem" "$WORK/$name-state/fleet-test-identity/cert.pem"
+	rm -f "$WORK/$name.sock"
+	systemd-socket-activate --seqpacket -l "$WORK/$name.sock" -E VHSMD_LOG_STDERR=1 \
+		-E VHSM_SNP_SIM_MODULE="$VHSM_SNP_SIM_MODULE" -E ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
+		-- "$FT" --state-dir "$WORK/$name-state" --snp-device "sim:$WORK/$name.json" \
+		--trust-root "$WORK/$name-certs/ark.pem" --idle-timeout 0 \
+		--fleet-config "$conf" >>"$WORK/cvm-$name.log" 2>&1 &
+	eval "PID_$name=$!"
+	on_exit "kill -9 $! 2>/dev/null"
+	wait_listening "$WORK/$name.sock" || fail "vhsmd $name did not start"
+}
+stop_cvm() {
+	local pid
+	eval "pid=\$PID_$1"
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+on() { local name=$1; shift; "$CTL" --socket "$WORK/$name.sock" "$@"; }

@@ -64,3 +64,6 @@ save("admin-no-eku", *leaf(fleet, "fleet-admin", [ExtendedKeyUsageOID.SERVER_AUT
 save("admin-other-ca", *leaf(other, "fleet-admin", [ExtendedKeyUsageOID.CLIENT_AUTH]))
 save("admin-expired", *leaf(fleet, "fleet-admin", [ExtendedKeyUsageOID.CLIENT_AUTH],
                             before=now - 10 * day, after=now - day))
+# CVM identities for the fleet sync tests (the certificate an enrolled CVM would hold).
+for cvm in ("cvm-a", "cvm-b", "cvm-fleet"):
+    save(cvm, *leaf(fleet, cvm, [ExtendedKeyUsageOID.CLIENT_AUTH]))

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vhsmctl fleet sync | status: KEKs pulled from the key manager by vhsmd (docs/fleet.md).
+ * sync starts a sync in vhsmd and waits for its result (vhsmd does the network part on a
+ * worker thread and keeps serving); status prints the last syncs' result.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "escape.h"
+#include "parse-util.h"
+#include "vhsmctl.h"
+
+#define SYNC_WAIT_DEFAULT_S 120u
+
+static void fmt_fleet(json_object *o)
+{
+	json_object *keks = NULL;
+	char when[64];
+	const char *err = cli_jstr(o, "last_error"), *ep = cli_jstr(o, "last_endpoint");
+	const char *res = cli_jstr(o, "last_result");
+
+	printf("fleet sync: %s", res ? res : "none yet");
+	if (ep)
+		printf(" (key manager %s)", ep);
+	printf("\n");
+	if (err) {
+		char esc[4096];
+		printf("last error: %s\n", text_escape(err, esc, sizeof(esc)));
+	}
+	if (cli_jint(o, "last_ok_at"))
+		printf("last successful sync: %s\n",
+		       cli_fmt_time(cli_jint(o, "last_ok_at"), when, sizeof(when)));
+	if (cli_jint(o, "failures"))
+		printf("consecutive failures: %" PRId64 ", next attempt in %" PRId64 " s\n",
+		       cli_jint(o, "failures"), cli_jint(o, "next_sync_in_s"));
+	else
+		printf("next sync in %" PRId64 " s (interval %" PRId64 " s)\n",
+		       cli_jint(o, "next_sync_in_s"), cli_jint(o, "sync_interval_s"));
+	if (!json_object_object_get_ex(o, "keks", &keks))
+		return;
+	for (size_t i = 0; i < json_object_array_length(keks); i++) {
+		json_object *k = json_object_array_get_idx(keks, i);
+		printf("  %-24s %-12s v%-3" PRId64 " ", cli_jstr(k, "local") ?: "?",
+		       cli_jstr(k, "kmip_state") ?: "?", cli_jint(k, "versions"));
+		char esc[640];
+		printf("%s\n", text_escape(cli_jstr(k, "action") ?: "", esc, sizeof(esc)));
+	}
+}
+
+static int status_call(uint16_t op, const char *what, json_object **ret)
+{
+	struct client_req req;
+	struct client_reply rep;
+	int r;
+
+	if (client_begin(&req, op) < 0)
+		return EXIT_ERROR;
+	r = client_call_checked(&req, what, &rep);
+	if (r != EXIT_OK)
+		return r;
+	*ret = client_parse_json(&rep);
+	client_reply_done(&rep);
+	if (!*ret) {
+		cli_error("%s: vhsmd's reply carries no status", what);
+		return EXIT_ERROR;
+	}
+	return EXIT_OK;
+}
+
+/* The exit status of the last sync's result: ok: 0; partial (the key manager answered, some
+ * KEKs could not be updated): 1; failed (no answer): 3; none yet: none_yet. */
+static int finish(json_object *o, int none_yet)
+{
+	const char *res = cli_jstr(o, "last_result");
+	int r = !res ? none_yet : strcmp(res, "ok") == 0 ? EXIT_OK
+		: strcmp(res, "partial") == 0 ? EXIT_REJECTED : EXIT_ERROR;
+
+	if (arg_json) {
+		cli_print_json_object(o);
+		cli_json_result_printed = true;
+	} else {
+		fmt_fleet(o);
+	}
+	json_object_put(o);
+	return r;
+}
+
+int verb_fleet_sync(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	uint32_t wait_s = SYNC_WAIT_DEFAULT_S;
+	json_object *o = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		if (c == 'j')
+			arg_json = true;
+		else if (c == 'w') {
+			if (parse_uint32(optarg, 0, 3600, &wait_s) < 0) {
+				cli_error("fleet sync: --wait wants 0..3600 seconds, got '%s'", optarg);
+				return EXIT_USAGE;
+			}
+		} else if (c == 'h') {
+			printf("Usage: vhsmctl fleet sync [--wait SEC] [--json]\n\n"
+			       "Makes vhsmd sync its KEKs with the key manager now and waits (at most\n"
+			       "SEC seconds, default %u; 0: do not wait) for the result: the KEKs\n"
+			       "pulled, rotated, disabled, shredded or deleted. Exit 0 when the sync\n"
+			       "succeeded, 1 when some KEKs could not be updated (each says why), 3\n"
+			       "when no key manager answered (the reason is printed).\n",
+			       SYNC_WAIT_DEFAULT_S);
+			return EXIT_OK;
+		} else
+			return EXIT_USAGE;
+	}
+	if (!cli_args_count(argc, 0, 0))
+		return EXIT_USAGE;
+	r = status_call(VHSM_OP_FLEET_SYNC, "fleet sync", &o);
+	if (r != EXIT_OK)
+		return r;
+	/* The sync asked for is counted in "started": its result is in once "completed" is
+	 * there too. */
+	int64_t want = cli_jint(o, "started");
+	struct timespec start, now, nap = { 0, 100 * 1000 * 1000 };
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (cli_jint(o, "completed") < want) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= (time_t)wait_s) {
+			if (wait_s)
+				cli_error("fleet sync: no result after %u s (vhsmd keeps trying; see "
+					  "vhsmctl fleet status)", wait_s);
+			json_object_put(o);
+			return wait_s ? EXIT_ERROR : EXIT_OK;
+		}
+		nanosleep(&nap, NULL);
+		json_object_put(o);
+		o = NULL;
+		r = status_call(VHSM_OP_FLEET_STATUS, "fleet status", &o);
+		if (r != EXIT_OK)
+			return r;
+	}
+	return finish(o, EXIT_ERROR);
+}
+
+int verb_fleet_status(int argc, char **argv)
+{
+	json_object *o = NULL;
+	int r = cli_simple_opts(argc, argv, "fleet status [--json]");
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (!cli_args_count(argc, 0, 0))
+		return EXIT_USAGE;
+	r = status_call(VHSM_OP_FLEET_STATUS, "fleet status", &o);
+	if (r != EXIT_OK)
+		return r;
+	return finish(o, EXIT_OK);
+}
