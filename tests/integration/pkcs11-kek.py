@@ -117,6 +117,26 @@ def sc_wrap_vhsm_key_refused():
         return name(e.value)
 
 
+def sc_unwrap_destroy_many():
+    # More unwrap + destroy cycles than the module has object slots (P11_OBJECTS_MAX 4096):
+    # destroyed session keys free their slot, and a destroyed key's handle stays invalid.
+    n, w = 4200, kek()
+    secret = secrets.token_bytes(32)
+    wrapped = bytes(S.wrapKey(w, session_key(secret), KWP))
+    t = [(PyKCS11.CKA_CLASS, PyKCS11.CKO_SECRET_KEY), (PyKCS11.CKA_KEY_TYPE, PyKCS11.CKK_AES),
+         (PyKCS11.CKA_TOKEN, False), (PyKCS11.CKA_SENSITIVE, False)]
+    first = last = None
+    for _ in range(n):
+        if last is not None:
+            S.destroyObject(last)
+        last = S.unwrapKey(w, wrapped, t, KWP)
+        first = first if first is not None else last
+    a = L.ckattrlist(1)
+    a[0].SetType(PyKCS11.CKA_VALUE)
+    stale = name(lib.lib.C_GetAttributeValue(S.session, first, a))
+    return "n=%d stale=%s %s" % (n, stale, "match" if value(last) == secret else "MISMATCH")
+
+
 def gcm(iv, aad):
     return PyKCS11.AES_GCM_Mechanism(iv, aad, 128)
 

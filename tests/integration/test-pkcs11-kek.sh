@@ -31,8 +31,9 @@ gcm_roundtrip len=116 match
 gcm_tampered CKR_ENCRYPTED_DATA_INVALID
 gcm_wrong_aad CKR_ENCRYPTED_DATA_INVALID
 gcm_bad_tag_bits CKR_MECHANISM_PARAM_INVALID
+unwrap_destroy_many n=4200 stale=CKR_OBJECT_HANDLE_INVALID match
 EOF2
-ok "KEK object; KWP wrap/unwrap and GCM round trips; tampering, templates and vhsm's own keys refused"
+ok "KEK object; KWP wrap/unwrap and GCM round trips; tampering, templates and vhsm's own keys refused; 4200 unwrap + destroy cycles, a destroyed key's handle invalid"
 
 # The KEK's ACL decides, per use, in vhsmd.
 NB=$(id -u nobody)
