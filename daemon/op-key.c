@@ -295,20 +295,42 @@ int op_key_get(struct op_ctx *c)
 
 /* ---- sign, decrypt ---- */
 
-/* Opens the named key pair for op: ACL (before and after the unseal), state and usage. */
+struct key_use_check {
+	struct op_ctx *c;
+	uint32_t op;
+	bool refused;
+};
+
+/* The ACL on the manifest-checked metadata, before anything is unsealed. */
+static int key_use_allowed(const struct keypair_meta *meta, void *userdata)
+{
+	struct key_use_check *k = userdata;
+
+	if (acl_entries_allow(meta->acl, meta->n_acl, k->c->peer, k->op))
+		return 0;
+	k->refused = true;
+	return -EPERM;
+}
+
+/*
+ * Opens the named key pair for op: one read of its file, checked against the manifest; the
+ * ACL before the gate and the unseal; then state and usage.
+ */
 static int key_use(struct op_ctx *c, uint32_t op, uint32_t usage, struct keypair_meta *meta,
 		   EVP_PKEY **ret_pkey)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
-	int r = key_meta(c, op, meta); /* refuses unauthorized callers before the firmware */
+	struct key_use_check k = { .c = c, .op = op };
+	int r = key_name(c);
 
 	if (r < 0)
 		return r;
-	r = keypair_store_open(c->m, c->key, meta, &pkey, c->why, sizeof(c->why));
+	r = keypair_store_open(c->m, c->key, key_use_allowed, &k, meta, &pkey, c->why,
+			       sizeof(c->why));
+	if (k.refused)
+		return key_refuse(c, c->key, op);
 	if (r < 0)
 		return key_not_read(c, r, c->key, op);
-	if (!acl_entries_allow(meta->acl, meta->n_acl, c->peer, op))
-		return key_refuse(c, c->key, op);
 	if (meta->state != KEK_ENABLED)
 		return op_fail(c, -EKEYREVOKED, "key pair %s is %s", c->key,
 			       meta->state == KEK_DISABLED ? "disabled" : "deleted");
