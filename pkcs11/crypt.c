@@ -39,6 +39,9 @@ static CK_RV op_init(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k
 		s->op_key = key;
 		s->op_mech = m->mechanism;
 		s->op_len = 0;
+		s->op_iv_out = kind == P11_OP_ENCRYPT && m->mechanism == CKM_AES_GCM
+				       ? ((const CK_GCM_PARAMS *)m->pParameter)->pIv
+				       : NULL;
 	}
 	p11_unlock();
 	p11_session_put(s);
@@ -79,7 +82,7 @@ static CK_RV op_key(struct p11_session *s, size_t in_len, char name[static 128],
 static CK_RV op_request(struct p11_session *s, const char *name, const uint8_t *in, size_t len,
 			CK_BYTE_PTR out, CK_ULONG_PTR outlen)
 {
-	const struct vhsm_wire_field *f;
+	const struct vhsm_wire_field *f, *iv = NULL;
 	struct vhsm_wire_builder *b;
 	struct vhsm_client *c = NULL;
 	uint16_t op = op_code(s);
@@ -103,12 +106,18 @@ static CK_RV op_request(struct p11_session *s, const char *name, const uint8_t *
 								       p11_rv_from_errno(r);
 	else if (!(f = vhsm_wire_get(&c->msg, VHSM_TAG_DATA)))
 		rv = CKR_DEVICE_ERROR;
+	else if (s->op_iv_out && !(iv = vhsm_wire_get(&c->msg, VHSM_TAG_GCM_IV)))
+		rv = CKR_DEVICE_ERROR;
+	else if (iv && iv->len != P11_GCM_IV_SIZE)
+		rv = CKR_DEVICE_ERROR;
 	else if (f->len > *outlen) {
 		*outlen = f->len;
 		rv = CKR_BUFFER_TOO_SMALL;
 	} else {
 		memcpy(out, f->value, f->len);
 		*outlen = f->len;
+		if (iv)
+			memcpy(s->op_iv_out, iv->value, iv->len);
 		rv = CKR_OK;
 	}
 	p11_conn_put(c);
