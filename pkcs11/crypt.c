@@ -210,6 +210,20 @@ static CK_RV update(CK_SESSION_HANDLE h, enum p11_op_kind kind, CK_BYTE_PTR in, 
 	return rv;
 }
 
+/* C_EncryptUpdate and C_DecryptUpdate: the input is collected, the output comes at Final. */
+static CK_RV update_no_output(CK_SESSION_HANDLE h, enum p11_op_kind kind, CK_BYTE_PTR in,
+			      CK_ULONG inlen, CK_ULONG_PTR outlen)
+{
+	CK_RV rv;
+
+	if (!outlen)
+		return p11_check_init() ?: CKR_ARGUMENTS_BAD;
+	rv = update(h, kind, in, inlen);
+	if (rv == CKR_OK)
+		*outlen = 0;
+	return rv;
+}
+
 static CK_RV final(CK_SESSION_HANDLE h, enum p11_op_kind kind, CK_BYTE_PTR out,
 		   CK_ULONG_PTR outlen)
 {
@@ -264,15 +278,8 @@ CK_RV vhsm_C_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYT
 CK_RV vhsm_C_DecryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
 			   CK_ULONG_PTR outlen)
 {
-	CK_RV rv;
-
 	(void)out;
-	if (!outlen)
-		return p11_check_init() ?: CKR_ARGUMENTS_BAD;
-	rv = update(h, P11_OP_DECRYPT, in, inlen);
-	if (rv == CKR_OK)
-		*outlen = 0;
-	return rv;
+	return update_no_output(h, P11_OP_DECRYPT, in, inlen, outlen);
 }
 
 CK_RV vhsm_C_DecryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR outlen)
@@ -294,15 +301,8 @@ CK_RV vhsm_C_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYT
 CK_RV vhsm_C_EncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
 			   CK_ULONG_PTR outlen)
 {
-	CK_RV rv;
-
 	(void)out;
-	if (!outlen)
-		return p11_check_init() ?: CKR_ARGUMENTS_BAD;
-	rv = update(h, P11_OP_ENCRYPT, in, inlen);
-	if (rv == CKR_OK)
-		*outlen = 0;
-	return rv;
+	return update_no_output(h, P11_OP_ENCRYPT, in, inlen, outlen);
 }
 
 CK_RV vhsm_C_EncryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR outlen)
