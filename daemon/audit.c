@@ -3,10 +3,11 @@
  * Audit trail: journald entries with a stable MESSAGE_ID per event type, and a hash-chained
  * append-only log in the state directory (format in audit.h and docs/audit.md).
  * Lifecycle operations and refusals are fdatasync'ed before the reply. Releases (successful
- * wrap, unwrap, rewrap and keyring requests) are written before the reply too, and made durable
- * as audit_durability says: by their own fdatasync before the reply ("sync"), or by the group
- * commit thread (audit-sync.h) shortly after it ("group"), so that a power loss can lose at most
- * the releases of one fdatasync's window.
+ * wrap, unwrap, rewrap, key pair sign and decrypt, the PKCS#11 KEK mechanisms and keyring
+ * requests) are written before the reply too, and made durable as audit_durability says: by
+ * their own fdatasync before the reply ("sync"), or by the group commit thread (audit-sync.h)
+ * shortly after it ("group"), so that a power loss can lose at most the releases of one
+ * fdatasync's window.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -171,11 +172,24 @@ static const char *message_id_of(const char *event)
 	return "00000000000000000000000000000000";
 }
 
-/* Routine data-plane successes: held in batches, journaled at most once a second. */
+/*
+ * The data plane: successful uses of a key that change no stored state (KEK wrap, unwrap and
+ * rewrap; key pair sign and decrypt; the PKCS#11 KEK mechanisms). Chained before the reply,
+ * durable as audit_durability says; held in batches, journaled at most once a second.
+ */
+static const char *const data_plane_events[] = {
+	"wrap", "unwrap", "rewrap", "key.sign", "key.decrypt", "kek.wrap-kwp", "kek.unwrap-kwp",
+	"kek.gcm-encrypt", "kek.gcm-decrypt",
+};
+
 static bool event_needs_sync(const char *event, int result)
 {
-	return result != 0 || (strcmp(event, "wrap") != 0 && strcmp(event, "unwrap") != 0 &&
-			       strcmp(event, "rewrap") != 0);
+	if (result != 0)
+		return true;
+	for (size_t i = 0; i < ELEMENTSOF(data_plane_events); i++)
+		if (strcmp(event, data_plane_events[i]) == 0)
+			return false;
+	return true;
 }
 
 /* Releases of key material: durable as audit_durability says (audit.h). */

@@ -5,10 +5,12 @@
  * so that an older file put back is refused. The seal label is "keypair:NAME", so a KEK or
  * another key pair's file renamed into place does not pass.
  *
- * Unsealed private keys are cached (EVP_PKEY, private parts in OpenSSL's secure heap) by name
- * and SHA-256 of the sealed file they came from: a use reads and checks the file (manifest,
- * metadata, state) every time, but asks the firmware for the sealing key only when the file
- * changed. The cache is emptied whenever the attestation gate refuses.
+ * Each key pair's parsed metadata and unsealed private key (EVP_PKEY, private parts in
+ * OpenSSL's secure heap) are cached by name and SHA-256 of the sealed file they came from: a
+ * use reads the file once and checks it against the store manifest every time, but parses the
+ * metadata only when the file's bytes changed and asks the firmware for the sealing key only
+ * when they changed since the last unseal. Every write and removal forgets the entry; the
+ * cache is emptied whenever the attestation gate refuses.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -21,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "algs.h"
 #include "attest.h"
 #include "fileio.h"
 #include "keypair.h"
@@ -35,8 +38,9 @@
 
 static struct keypair_cache_entry {
 	char name[KEK_NAME_MAX + 1];
-	uint8_t digest[32]; /* SHA-256 of the sealed file the key came from */
-	EVP_PKEY *pkey;
+	uint8_t digest[32];         /* SHA-256 of the sealed file both came from */
+	struct keypair_meta *meta;  /* its metadata, parsed and checked (NULL: free entry) */
+	EVP_PKEY *pkey;             /* its private key once unsealed, or NULL */
 } cache[KEYPAIR_CACHE_MAX];
 
 int keypair_secure_heap_init(void)
@@ -47,52 +51,65 @@ int keypair_secure_heap_init(void)
 	return r == 1 ? 1 : r == 2 ? 0 : -ENOMEM;
 }
 
+static void cache_drop(struct keypair_cache_entry *e)
+{
+	EVP_PKEY_free(e->pkey);
+	free(e->meta);
+	*e = (struct keypair_cache_entry){};
+}
+
 void keypair_cache_clear(void)
 {
-	for (size_t i = 0; i < KEYPAIR_CACHE_MAX; i++) {
-		EVP_PKEY_free(cache[i].pkey);
-		cache[i] = (struct keypair_cache_entry){};
-	}
+	for (size_t i = 0; i < KEYPAIR_CACHE_MAX; i++)
+		cache_drop(&cache[i]);
 }
 
 static struct keypair_cache_entry *cache_find(const char *name)
 {
 	for (size_t i = 0; i < KEYPAIR_CACHE_MAX; i++)
-		if (cache[i].pkey && strcmp(cache[i].name, name) == 0)
+		if (cache[i].meta && strcmp(cache[i].name, name) == 0)
 			return &cache[i];
 	return NULL;
+}
+
+/* name's entry when it came from the file whose SHA-256 is digest, else NULL. */
+static struct keypair_cache_entry *cache_match(const char *name, const uint8_t digest[static 32])
+{
+	struct keypair_cache_entry *e = cache_find(name);
+
+	return e && CRYPTO_memcmp(e->digest, digest, 32) == 0 ? e : NULL;
 }
 
 static void cache_forget(const char *name)
 {
 	struct keypair_cache_entry *e = cache_find(name);
 
-	if (e) {
-		EVP_PKEY_free(e->pkey);
-		*e = (struct keypair_cache_entry){};
-	}
+	if (e)
+		cache_drop(e);
 }
 
-/* Keeps a reference to pkey for name; a full cache drops its first entry. */
-static void cache_put(const char *name, const uint8_t digest[static 32], EVP_PKEY *pkey)
+/* Keeps a copy of meta for name's file (digest); a full cache drops its first entry. */
+static struct keypair_cache_entry *cache_put(const char *name, const uint8_t digest[static 32],
+					     const struct keypair_meta *meta)
 {
 	struct keypair_cache_entry *e = NULL;
+	struct keypair_meta *copy = malloc(sizeof(*copy));
 
 	cache_forget(name);
+	if (!copy)
+		return NULL;
 	for (size_t i = 0; !e && i < KEYPAIR_CACHE_MAX; i++)
-		if (!cache[i].pkey)
+		if (!cache[i].meta)
 			e = &cache[i];
 	if (!e) {
 		e = &cache[0];
-		EVP_PKEY_free(e->pkey);
+		cache_drop(e);
 	}
-	if (!EVP_PKEY_up_ref(pkey)) {
-		*e = (struct keypair_cache_entry){};
-		return;
-	}
+	*copy = *meta;
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	memcpy(e->digest, digest, 32);
-	e->pkey = pkey;
+	e->meta = copy;
+	return e;
 }
 
 static void keypair_path(struct manager *m, const char *name, char *buf, size_t len)
@@ -158,35 +175,106 @@ int keypair_store_list(struct manager *m, char ***ret_names)
 	return 0;
 }
 
-/* Reads name's sealed file and checks it against the manifest and its label and metadata. */
-static int read_file(struct manager *m, const char *name, uint8_t **ret_blob, size_t *ret_len,
-		     struct seal_header *ret_h, struct keypair_meta *ret_meta, char *why,
-		     size_t whylen)
+static int file_digest(const uint8_t *blob, size_t len, uint8_t out[static 32])
 {
-	_cleanup_free_ uint8_t *blob = NULL;
-	char path[4096], rel[KEK_NAME_MAX + 24], label[SEAL_LABEL_MAX + 1];
-	struct seal_header h;
-	size_t len;
-	int r;
+	unsigned int n = 0;
+	const EVP_MD *md = algs_sha256();
+
+	return md && EVP_Digest(blob, len, out, &n, md, NULL) && n == 32 ? 0 : -EIO;
+}
+
+/* Reads name's sealed file (at most SEAL_BLOB_MAX bytes). */
+static int read_blob(struct manager *m, const char *name, uint8_t **ret_blob, size_t *ret_len)
+{
+	char path[4096];
 
 	if (!store_name_valid(name))
 		return -EINVAL;
 	keypair_path(m, name, path, sizeof(path));
-	r = fileio_read_all(path, SEAL_BLOB_MAX, &blob, &len);
-	if (r < 0)
-		return r;
+	return fileio_read_all(path, SEAL_BLOB_MAX, ret_blob, ret_len);
+}
+
+/* Checks name's sealed file against the manifest and its label and metadata. */
+static int check_file(struct manager *m, const char *name, const uint8_t *blob, size_t len,
+		      struct seal_header *ret_h, struct keypair_meta *ret_meta, char *why,
+		      size_t whylen)
+{
+	char rel[KEK_NAME_MAX + 24], label[SEAL_LABEL_MAX + 1];
+	int r;
+
 	keypair_rel(name, rel, sizeof(rel));
 	r = manifest_check(m->manifest, rel, blob, len, why, whylen);
 	if (r < 0)
 		return r;
 	keypair_label(name, label, sizeof(label));
-	if (seal_parse_header(blob, len, &h) < 0 || strcmp(h.label, label) != 0 ||
-	    keypair_meta_parse((const char *)h.meta, h.meta_len, ret_meta, NULL, 0) < 0 ||
+	if (seal_parse_header(blob, len, ret_h) < 0 || strcmp(ret_h->label, label) != 0 ||
+	    keypair_meta_parse((const char *)ret_h->meta, ret_h->meta_len, ret_meta, NULL, 0) < 0 ||
 	    strcmp(ret_meta->name, name) != 0) {
 		snprintf(why, whylen, "sealed file of key pair %s is damaged", name);
 		return -EBADMSG;
 	}
-	*ret_h = h;
+	return 0;
+}
+
+/* Reads name's sealed file and checks it (check_file()). */
+static int read_file(struct manager *m, const char *name, uint8_t **ret_blob, size_t *ret_len,
+		     struct seal_header *ret_h, struct keypair_meta *ret_meta, char *why,
+		     size_t whylen)
+{
+	_cleanup_free_ uint8_t *blob = NULL;
+	size_t len;
+	int r = read_blob(m, name, &blob, &len);
+
+	if (r < 0)
+		return r;
+	r = check_file(m, name, blob, len, ret_h, ret_meta, why, whylen);
+	if (r < 0)
+		return r;
+	*ret_len = len;
+	*ret_blob = TAKE_PTR(blob);
+	return 0;
+}
+
+/*
+ * Reads name's sealed file once and checks it against the store manifest on every call;
+ * returns the cache entry of its exact bytes, whose metadata check_file() parsed and checked
+ * the first time those bytes were read (the same bytes give the same metadata). The file stays
+ * in *ret_blob for an unseal.
+ */
+static int read_cached(struct manager *m, const char *name, uint8_t **ret_blob, size_t *ret_len,
+		       struct keypair_cache_entry **ret_e, char *why, size_t whylen)
+{
+	_cleanup_free_ uint8_t *blob = NULL;
+	_cleanup_free_ struct keypair_meta *meta = NULL;
+	char rel[KEK_NAME_MAX + 24];
+	struct keypair_cache_entry *e;
+	struct seal_header h;
+	uint8_t digest[32];
+	size_t len;
+	int r = read_blob(m, name, &blob, &len);
+
+	if (r >= 0)
+		r = file_digest(blob, len, digest);
+	if (r < 0)
+		return r;
+	e = cache_match(name, digest);
+	if (e) {
+		keypair_rel(name, rel, sizeof(rel));
+		r = manifest_check(m->manifest, rel, blob, len, why, whylen);
+		if (r < 0)
+			return r;
+	} else {
+		meta = malloc(sizeof(*meta));
+		if (!meta)
+			return -ENOMEM;
+		r = check_file(m, name, blob, len, &h, meta, why, whylen);
+		if (r < 0)
+			return r;
+		e = cache_put(name, digest, meta);
+		if (!e)
+			return -ENOMEM;
+	}
+	*ret_e = e;
 	*ret_len = len;
 	*ret_blob = TAKE_PTR(blob);
 	return 0;
@@ -196,17 +284,13 @@ int keypair_store_read_meta(struct manager *m, const char *name, struct keypair_
 			    char *why, size_t whylen)
 {
 	_cleanup_free_ uint8_t *blob = NULL;
-	_cleanup_free_ struct keypair_meta *meta = malloc(sizeof(*meta));
-	struct seal_header h;
+	struct keypair_cache_entry *e;
 	size_t len;
-	int r;
+	int r = read_cached(m, name, &blob, &len, &e, why, whylen);
 
-	if (!meta)
-		return -ENOMEM;
-	r = read_file(m, name, &blob, &len, &h, meta, why, whylen);
 	if (r < 0)
 		return r;
-	*ret = *meta;
+	*ret = *e->meta;
 	return 0;
 }
 
@@ -326,58 +410,50 @@ int keypair_store_update(struct manager *m, const struct keypair_meta *meta, cha
 }
 #pragma GCC diagnostic pop
 
-static int file_digest(const uint8_t *blob, size_t len, uint8_t out[static 32])
-{
-	unsigned int n = 0;
-
-	return EVP_Digest(blob, len, out, &n, EVP_sha256(), NULL) && n == 32 ? 0 : -EIO;
-}
-
 /* gcc 12's -fanalyzer reports the cleanup pointers below as uninitialised on early returns,
  * although each is initialised at its declaration: the false positive op-byok.c describes. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wanalyzer-use-of-uninitialized-value"
-int keypair_store_open(struct manager *m, const char *name, struct keypair_meta *ret_meta,
-		       EVP_PKEY **ret_pkey, char *why, size_t whylen)
+int keypair_store_open(struct manager *m, const char *name,
+		       int (*check)(const struct keypair_meta *meta, void *userdata), void *userdata,
+		       struct keypair_meta *ret_meta, EVP_PKEY **ret_pkey, char *why, size_t whylen)
 {
 	_cleanup_free_ uint8_t *blob = NULL;
-	_cleanup_free_ struct keypair_meta *meta = malloc(sizeof(*meta));
 	_cleanup_secmem_ uint8_t *der = NULL;
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
 	struct keypair_cache_entry *e;
 	struct seal_header h;
-	uint8_t digest[32];
 	size_t len, der_len;
 	int r;
 
-	if (!meta)
-		return -ENOMEM;
+	r = read_cached(m, name, &blob, &len, &e, why, whylen);
+	if (r < 0)
+		return r;
+	r = check ? check(e->meta, userdata) : 0;
+	if (r < 0)
+		return r;
 	r = attest_require(m, false, why, whylen);
 	if (r < 0) {
 		keypair_cache_clear();
 		return r;
 	}
-	r = read_file(m, name, &blob, &len, &h, meta, why, whylen);
-	if (r < 0)
-		return r;
-	r = file_digest(blob, len, digest);
-	if (r < 0)
-		return r;
-	e = cache_find(name);
-	if (e && CRYPTO_memcmp(e->digest, digest, 32) == 0 && EVP_PKEY_up_ref(e->pkey)) {
-		pkey = e->pkey;
-	} else {
+	if (!e->pkey) {
+		/* The entry came from these bytes: the header parses as check_file() found. */
+		if (seal_parse_header(blob, len, &h) < 0)
+			return -EBADMSG;
 		r = unseal_der(m, &h, blob, len, &der, &der_len, why, whylen);
 		if (r < 0)
 			return r;
-		r = keypair_private_parse(der, der_len, &pkey);
+		r = keypair_private_parse(der, der_len, &e->pkey);
 		if (r < 0) {
 			snprintf(why, whylen, "sealed key pair %s holds no valid private key", name);
 			return r;
 		}
-		cache_put(name, digest, pkey);
 	}
-	*ret_meta = *meta;
+	if (!EVP_PKEY_up_ref(e->pkey))
+		return -ENOMEM;
+	pkey = e->pkey;
+	*ret_meta = *e->meta;
 	*ret_pkey = TAKE_PTR(pkey);
 	return 0;
 }

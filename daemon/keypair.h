@@ -96,13 +96,17 @@ int keypair_store_write(struct manager *m, const struct keypair_meta *meta,
 int keypair_store_update(struct manager *m, const struct keypair_meta *meta, char *why,
 			 size_t whylen);
 /*
- * Passes the attestation gate, reads and verifies name's file and returns its metadata and
- * private key (a new reference; the caller frees it with EVP_PKEY_free). Unsealed keys are
- * cached per file content, so a use costs no firmware request while the file is unchanged.
- * 0, -ENOENT, -EBADMSG, -EKEYREJECTED (why), -errno.
+ * Reads name's file once and verifies it against the store manifest, calls check (when not
+ * NULL) with its metadata before anything is unsealed (a negative return is returned as is),
+ * passes the attestation gate and returns the metadata and private key (a new reference; the
+ * caller frees it with EVP_PKEY_free). Parsed metadata and unsealed keys are cached per file
+ * content: while the file's bytes are unchanged a use parses nothing and costs no firmware
+ * request, but the manifest check and the gate run on every call. 0, -ENOENT, -EBADMSG,
+ * -EKEYREJECTED (why), check's error, -errno.
  */
-int keypair_store_open(struct manager *m, const char *name, struct keypair_meta *ret_meta,
-		       EVP_PKEY **ret_pkey, char *why, size_t whylen);
+int keypair_store_open(struct manager *m, const char *name,
+		       int (*check)(const struct keypair_meta *meta, void *userdata), void *userdata,
+		       struct keypair_meta *ret_meta, EVP_PKEY **ret_pkey, char *why, size_t whylen);
 /* Removes name's file durably (purge) and forgets its cached key. 0 or -errno. */
 int keypair_store_remove(struct manager *m, const char *name);
 /* Drops every cached private key (the gate closed; shutdown). */

@@ -6,9 +6,12 @@
  * dispatcher. The AES key is derived from the KEK version per mechanism (lib/p11-aes.h).
  * Encryption uses the newest version; decryption the requested one, or else tries each
  * version from the newest (both modes authenticate, so a wrong version only fails).
- * GCM encryption takes the caller's IV, so it is also a decryption: encrypting zeros under the
- * IV of someone else's ciphertext gives its keystream. It therefore needs wrap and unwrap.
+ * vhsmd chooses every GCM encryption's IV (96 bits from OpenSSL's DRBG, returned as GCM_IV):
+ * a caller's IV is refused, so no IV is used twice under a key by a caller's choice, and
+ * encryption gives no keystream of someone else's ciphertext. GCM encryption still needs wrap
+ * and unwrap, as when it took the caller's IV (docs/PROTOCOL.md).
  */
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,10 +67,13 @@ static int p11_kek_open(struct op_ctx *c, uint32_t op, bool also_unwrap, struct 
 	return 0;
 }
 
+#define GCM_IV_SIZE 12u /* the IV vhsmd chooses for an encryption */
+
 /* GCM parameters: ivLen u32, tagBits u32, IV, AAD. */
 struct gcm_param {
 	const uint8_t *iv, *aad;
 	size_t iv_len, aad_len, tag_len;
+	uint8_t chosen_iv[GCM_IV_SIZE]; /* encryption: vhsmd's IV, iv points here */
 };
 
 static uint32_t le32(const uint8_t *p)
@@ -75,7 +81,11 @@ static uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static int gcm_param(struct op_ctx *c, struct gcm_param *g)
+/*
+ * The request's GCM parameters. For an encryption the IV field must be 12 zero bytes (the
+ * place of the IV vhsmd chooses, as PKCS#11 passes it); any other IV is refused.
+ */
+static int gcm_param(struct op_ctx *c, bool encrypt, struct gcm_param *g)
 {
 	const struct vhsm_wire_field *f = vhsm_wire_get(c->req, VHSM_TAG_MECH_PARAM);
 	uint32_t iv_len, tag_bits;
@@ -91,6 +101,18 @@ static int gcm_param(struct op_ctx *c, struct gcm_param *g)
 		return op_fail(c, -EINVAL, "GCM tag of %u bits: 96..128 in steps of 8", tag_bits);
 	g->iv = f->value + 8;
 	g->iv_len = iv_len;
+	if (encrypt) {
+		uint8_t any = 0;
+		for (size_t i = 0; i < iv_len; i++)
+			any |= g->iv[i];
+		if (iv_len != GCM_IV_SIZE || any)
+			return op_fail(c, -EINVAL, "vhsmd chooses the GCM IV of an encryption: send "
+				       "ivLen 12 and 12 zero bytes (got %u bytes%s); it is returned "
+				       "in GCM_IV", iv_len, any ? ", not all zero" : "");
+		if (RAND_bytes(g->chosen_iv, sizeof(g->chosen_iv)) != 1)
+			return op_fail(c, -EIO, "no random GCM IV: the DRBG failed");
+		g->iv = g->chosen_iv;
+	}
 	g->aad = f->value + 8 + iv_len;
 	g->aad_len = f->len - 8 - iv_len;
 	g->tag_len = tag_bits / 8;
@@ -183,7 +205,7 @@ static int p11_op(struct op_ctx *c, uint16_t op)
 	if (gcm && data->len > VHSM_WIRE_MAX_DATA - 16)
 		return op_fail(c, -EMSGSIZE, "GCM data is at most %u bytes",
 			       VHSM_WIRE_MAX_DATA - 16);
-	if (gcm && (r = gcm_param(c, &g)) < 0)
+	if (gcm && (r = gcm_param(c, op == VHSM_OP_KEK_GCM_ENCRYPT, &g)) < 0)
 		return r;
 	out = secmem_alloc(data->len + 16);
 	if (!out)
@@ -205,6 +227,8 @@ static int p11_op(struct op_ctx *c, uint16_t op)
 	}
 	vhsm_wire_add_data(c->reply, VHSM_TAG_DATA, out, len);
 	vhsm_wire_add_u32(c->reply, VHSM_TAG_VERSION, c->version);
+	if (op == VHSM_OP_KEK_GCM_ENCRYPT)
+		vhsm_wire_add_data(c->reply, VHSM_TAG_GCM_IV, g.iv, g.iv_len);
 	return 0;
 }
 

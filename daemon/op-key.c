@@ -75,6 +75,21 @@ static int key_meta(struct op_ctx *c, uint32_t op, struct keypair_meta *ret)
 	return 0;
 }
 
+/* key_meta() into a new allocation (free()), the prologue of the handlers that read one. */
+static int key_meta_new(struct op_ctx *c, uint32_t op, struct keypair_meta **ret)
+{
+	_cleanup_free_ struct keypair_meta *meta = malloc(sizeof(*meta));
+	int r;
+
+	if (!meta)
+		return -ENOMEM;
+	r = key_meta(c, op, meta);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(meta);
+	return 0;
+}
+
 static int reply_json(struct op_ctx *c, const struct keypair_meta *meta)
 {
 	_cleanup_free_ char *json = NULL;
@@ -282,12 +297,9 @@ int op_key_list(struct op_ctx *c)
 
 int op_key_get(struct op_ctx *c)
 {
-	_cleanup_free_ struct keypair_meta *meta = malloc(sizeof(*meta));
-	int r;
+	_cleanup_free_ struct keypair_meta *meta = NULL;
+	int r = key_meta_new(c, KEY_ACL_ANY_USE, &meta);
 
-	if (!meta)
-		return -ENOMEM;
-	r = key_meta(c, KEY_ACL_ANY_USE, meta);
 	if (r < 0)
 		return r;
 	return reply_key(c, meta);
@@ -295,28 +307,21 @@ int op_key_get(struct op_ctx *c)
 
 /* ---- sign, decrypt ---- */
 
-/* Opens the named key pair for op: ACL (before and after the unseal), state and usage. */
-static int key_use(struct op_ctx *c, uint32_t op, uint32_t usage, struct keypair_meta *meta,
-		   EVP_PKEY **ret_pkey)
-{
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
-	int r = key_meta(c, op, meta); /* refuses unauthorized callers before the firmware */
+struct key_use_check {
+	struct op_ctx *c;
+	uint32_t op;
+	bool refused;
+};
 
-	if (r < 0)
-		return r;
-	r = keypair_store_open(c->m, c->key, meta, &pkey, c->why, sizeof(c->why));
-	if (r < 0)
-		return key_not_read(c, r, c->key, op);
-	if (!acl_entries_allow(meta->acl, meta->n_acl, c->peer, op))
-		return key_refuse(c, c->key, op);
-	if (meta->state != KEK_ENABLED)
-		return op_fail(c, -EKEYREVOKED, "key pair %s is %s", c->key,
-			       meta->state == KEK_DISABLED ? "disabled" : "deleted");
-	if (!(meta->usage & usage))
-		return op_fail(c, -EOPNOTSUPP, "key pair %s is not for %s", c->key,
-			       usage == KEYPAIR_USAGE_SIGN ? "signing" : "decryption");
-	*ret_pkey = TAKE_PTR(pkey);
-	return 0;
+/* The ACL on the manifest-checked metadata, before anything is unsealed. */
+static int key_use_allowed(const struct keypair_meta *meta, void *userdata)
+{
+	struct key_use_check *k = userdata;
+
+	if (acl_entries_allow(meta->acl, meta->n_acl, k->c->peer, k->op))
+		return 0;
+	k->refused = true;
+	return -EPERM;
 }
 
 static int key_op_args(struct op_ctx *c, struct keypair_op *op)
@@ -335,20 +340,51 @@ static int key_op_args(struct op_ctx *c, struct keypair_op *op)
 	return 0;
 }
 
-int op_key_sign(struct op_ctx *c)
+/*
+ * Opens the named key pair for op, the prologue of sign and decrypt: one read of its file,
+ * checked against the manifest; the ACL before the gate and the unseal; state and usage; then
+ * the request's mechanism and input into ret_op.
+ */
+static int key_use(struct op_ctx *c, uint32_t op, uint32_t usage, EVP_PKEY **ret_pkey,
+		   struct keypair_op *ret_op)
 {
 	_cleanup_free_ struct keypair_meta *meta = malloc(sizeof(*meta));
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
-	uint8_t sig[KEYPAIR_SIG_MAX];
-	struct keypair_op op;
-	size_t len;
+	struct key_use_check k = { .c = c, .op = op };
 	int r;
 
 	if (!meta)
 		return -ENOMEM;
-	r = key_use(c, KEYPAIR_ACL_SIGN, KEYPAIR_USAGE_SIGN, meta, &pkey);
-	if (r >= 0)
-		r = key_op_args(c, &op);
+	r = key_name(c);
+	if (r < 0)
+		return r;
+	r = keypair_store_open(c->m, c->key, key_use_allowed, &k, meta, &pkey, c->why,
+			       sizeof(c->why));
+	if (k.refused)
+		return key_refuse(c, c->key, op);
+	if (r < 0)
+		return key_not_read(c, r, c->key, op);
+	if (meta->state != KEK_ENABLED)
+		return op_fail(c, -EKEYREVOKED, "key pair %s is %s", c->key,
+			       meta->state == KEK_DISABLED ? "disabled" : "deleted");
+	if (!(meta->usage & usage))
+		return op_fail(c, -EOPNOTSUPP, "key pair %s is not for %s", c->key,
+			       usage == KEYPAIR_USAGE_SIGN ? "signing" : "decryption");
+	r = key_op_args(c, ret_op);
+	if (r < 0)
+		return r;
+	*ret_pkey = TAKE_PTR(pkey);
+	return 0;
+}
+
+int op_key_sign(struct op_ctx *c)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
+	uint8_t sig[KEYPAIR_SIG_MAX];
+	struct keypair_op op;
+	size_t len;
+	int r = key_use(c, KEYPAIR_ACL_SIGN, KEYPAIR_USAGE_SIGN, &pkey, &op);
+
 	if (r < 0)
 		return r;
 	r = keypair_sign(pkey, &op, sig, &len, c->why, sizeof(c->why));
@@ -361,18 +397,12 @@ int op_key_sign(struct op_ctx *c)
 
 int op_key_decrypt(struct op_ctx *c)
 {
-	_cleanup_free_ struct keypair_meta *meta = malloc(sizeof(*meta));
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
 	_cleanup_secmem_ uint8_t *out = NULL;
 	struct keypair_op op;
 	size_t len;
-	int r;
+	int r = key_use(c, KEYPAIR_ACL_DECRYPT, KEYPAIR_USAGE_DECRYPT, &pkey, &op);
 
-	if (!meta)
-		return -ENOMEM;
-	r = key_use(c, KEYPAIR_ACL_DECRYPT, KEYPAIR_USAGE_DECRYPT, meta, &pkey);
-	if (r >= 0)
-		r = key_op_args(c, &op);
 	if (r < 0)
 		return r;
 	out = secmem_alloc((size_t)EVP_PKEY_get_size(pkey));
@@ -407,12 +437,9 @@ static int key_commit(struct op_ctx *c, struct keypair_meta *meta)
 
 static int key_set_state(struct op_ctx *c, enum kek_state from, enum kek_state to)
 {
-	_cleanup_free_ struct keypair_meta *meta = malloc(sizeof(*meta));
-	int r;
+	_cleanup_free_ struct keypair_meta *meta = NULL;
+	int r = key_meta_new(c, KEYPAIR_ACL_ADMIN, &meta);
 
-	if (!meta)
-		return -ENOMEM;
-	r = key_meta(c, KEYPAIR_ACL_ADMIN, meta);
 	if (r < 0)
 		return r;
 	if (meta->state == KEK_DELETED)
@@ -436,13 +463,10 @@ int op_key_enable(struct op_ctx *c)
 
 int op_key_delete(struct op_ctx *c)
 {
-	_cleanup_free_ struct keypair_meta *meta = malloc(sizeof(*meta));
+	_cleanup_free_ struct keypair_meta *meta = NULL;
 	uint32_t days = 0;
-	int r;
+	int r = key_meta_new(c, KEYPAIR_ACL_ADMIN, &meta);
 
-	if (!meta)
-		return -ENOMEM;
-	r = key_meta(c, KEYPAIR_ACL_ADMIN, meta);
 	if (r < 0)
 		return r;
 	if (meta->state == KEK_DELETED)
@@ -466,12 +490,9 @@ int op_key_delete(struct op_ctx *c)
 
 int op_key_recover(struct op_ctx *c)
 {
-	_cleanup_free_ struct keypair_meta *meta = malloc(sizeof(*meta));
-	int r;
+	_cleanup_free_ struct keypair_meta *meta = NULL;
+	int r = key_meta_new(c, KEYPAIR_ACL_ADMIN, &meta);
 
-	if (!meta)
-		return -ENOMEM;
-	r = key_meta(c, KEYPAIR_ACL_ADMIN, meta);
 	if (r < 0)
 		return r;
 	if (meta->state != KEK_DELETED)
@@ -488,12 +509,9 @@ int op_key_recover(struct op_ctx *c)
 
 int op_key_purge(struct op_ctx *c)
 {
-	_cleanup_free_ struct keypair_meta *meta = malloc(sizeof(*meta));
-	int r;
+	_cleanup_free_ struct keypair_meta *meta = NULL;
+	int r = key_meta_new(c, KEYPAIR_ACL_ADMIN, &meta);
 
-	if (!meta)
-		return -ENOMEM;
-	r = key_meta(c, KEYPAIR_ACL_ADMIN, meta);
 	if (r < 0)
 		return r;
 	if (meta->state != KEK_DELETED)
@@ -517,13 +535,10 @@ int op_key_purge(struct op_ctx *c)
 
 int op_key_set_acl(struct op_ctx *c)
 {
-	_cleanup_free_ struct keypair_meta *meta = malloc(sizeof(*meta));
+	_cleanup_free_ struct keypair_meta *meta = NULL;
 	char acl[4096];
-	int r;
+	int r = key_meta_new(c, KEYPAIR_ACL_ADMIN, &meta);
 
-	if (!meta)
-		return -ENOMEM;
-	r = key_meta(c, KEYPAIR_ACL_ADMIN, meta);
 	if (r < 0)
 		return r;
 	r = vhsm_wire_get_str(c->req, VHSM_TAG_ACL, acl, sizeof(acl));
@@ -539,13 +554,10 @@ int op_key_set_acl(struct op_ctx *c)
 
 int op_key_set_cert(struct op_ctx *c)
 {
-	_cleanup_free_ struct keypair_meta *meta = malloc(sizeof(*meta));
+	_cleanup_free_ struct keypair_meta *meta = NULL;
 	const struct vhsm_wire_field *cert = vhsm_wire_get(c->req, VHSM_TAG_CERT);
-	int r;
+	int r = key_meta_new(c, KEYPAIR_ACL_ADMIN, &meta);
 
-	if (!meta)
-		return -ENOMEM;
-	r = key_meta(c, KEYPAIR_ACL_ADMIN, meta);
 	if (r < 0)
 		return r;
 	if (!cert || cert->len == 0)
@@ -569,17 +581,14 @@ int op_key_set_cert(struct op_ctx *c)
 #pragma GCC diagnostic ignored "-Wanalyzer-use-of-uninitialized-value"
 int op_key_attest(struct op_ctx *c)
 {
-	_cleanup_free_ struct keypair_meta *meta = malloc(sizeof(*meta));
+	_cleanup_free_ struct keypair_meta *meta = NULL;
 	const struct vhsm_wire_field *nonce = vhsm_wire_get(c->req, VHSM_TAG_NONCE);
 	uint8_t msg[KEY_ATTEST_MSG_MAX], report[SNP_REPORT_SIZE];
 	_cleanup_free_ uint8_t *certs = NULL;
 	size_t certs_len = 0;
 	struct timespec now;
-	int n, r;
+	int n, r = key_meta_new(c, KEY_ACL_ANY_USE, &meta);
 
-	if (!meta)
-		return -ENOMEM;
-	r = key_meta(c, KEY_ACL_ANY_USE, meta);
 	if (r < 0)
 		return r;
 	if (nonce && nonce->len == 0)

@@ -21,6 +21,7 @@ _Static_assert(VHSM_WIRE_MAX_MESSAGE <= INT32_MAX, "finish returns the length as
 #define WIRE_MECH_PARAM_MAX 1024u
 #define WIRE_CSR_MAX (8u * 1024u)  /* fleet-enroll.h FLEET_CSR_MAX */
 #define WIRE_PEM_MAX (16u * 1024u) /* fleet-enroll.h FLEET_CHAIN_MAX */
+#define WIRE_GCM_IV_MAX 12u
 
 static const struct tag_info {
 	bool known;
@@ -69,6 +70,7 @@ static const struct tag_info {
 	[VHSM_TAG_CHAIN] = { true, VHSM_WIRE_DATA, WIRE_PEM_MAX },
 	[VHSM_TAG_CA] = { true, VHSM_WIRE_DATA, WIRE_PEM_MAX },
 	[VHSM_TAG_ENDPOINT] = { true, VHSM_WIRE_STRING, 0 },
+	[VHSM_TAG_GCM_IV] = { true, VHSM_WIRE_DATA, WIRE_GCM_IV_MAX },
 };
 
 enum vhsm_wire_type vhsm_wire_tag_type(uint16_t tag)

@@ -39,6 +39,9 @@ static CK_RV op_init(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k
 		s->op_key = key;
 		s->op_mech = m->mechanism;
 		s->op_len = 0;
+		s->op_iv_out = kind == P11_OP_ENCRYPT && m->mechanism == CKM_AES_GCM
+				       ? ((const CK_GCM_PARAMS *)m->pParameter)->pIv
+				       : NULL;
 	}
 	p11_unlock();
 	p11_session_put(s);
@@ -79,7 +82,7 @@ static CK_RV op_key(struct p11_session *s, size_t in_len, char name[static 128],
 static CK_RV op_request(struct p11_session *s, const char *name, const uint8_t *in, size_t len,
 			CK_BYTE_PTR out, CK_ULONG_PTR outlen)
 {
-	const struct vhsm_wire_field *f;
+	const struct vhsm_wire_field *f, *iv = NULL;
 	struct vhsm_wire_builder *b;
 	struct vhsm_client *c = NULL;
 	uint16_t op = op_code(s);
@@ -103,12 +106,18 @@ static CK_RV op_request(struct p11_session *s, const char *name, const uint8_t *
 								       p11_rv_from_errno(r);
 	else if (!(f = vhsm_wire_get(&c->msg, VHSM_TAG_DATA)))
 		rv = CKR_DEVICE_ERROR;
+	else if (s->op_iv_out && !(iv = vhsm_wire_get(&c->msg, VHSM_TAG_GCM_IV)))
+		rv = CKR_DEVICE_ERROR;
+	else if (iv && iv->len != P11_GCM_IV_SIZE)
+		rv = CKR_DEVICE_ERROR;
 	else if (f->len > *outlen) {
 		*outlen = f->len;
 		rv = CKR_BUFFER_TOO_SMALL;
 	} else {
 		memcpy(out, f->value, f->len);
 		*outlen = f->len;
+		if (iv)
+			memcpy(s->op_iv_out, iv->value, iv->len);
 		rv = CKR_OK;
 	}
 	p11_conn_put(c);
@@ -201,6 +210,20 @@ static CK_RV update(CK_SESSION_HANDLE h, enum p11_op_kind kind, CK_BYTE_PTR in, 
 	return rv;
 }
 
+/* C_EncryptUpdate and C_DecryptUpdate: the input is collected, the output comes at Final. */
+static CK_RV update_no_output(CK_SESSION_HANDLE h, enum p11_op_kind kind, CK_BYTE_PTR in,
+			      CK_ULONG inlen, CK_ULONG_PTR outlen)
+{
+	CK_RV rv;
+
+	if (!outlen)
+		return p11_check_init() ?: CKR_ARGUMENTS_BAD;
+	rv = update(h, kind, in, inlen);
+	if (rv == CKR_OK)
+		*outlen = 0;
+	return rv;
+}
+
 static CK_RV final(CK_SESSION_HANDLE h, enum p11_op_kind kind, CK_BYTE_PTR out,
 		   CK_ULONG_PTR outlen)
 {
@@ -255,15 +278,8 @@ CK_RV vhsm_C_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYT
 CK_RV vhsm_C_DecryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
 			   CK_ULONG_PTR outlen)
 {
-	CK_RV rv;
-
 	(void)out;
-	if (!outlen)
-		return p11_check_init() ?: CKR_ARGUMENTS_BAD;
-	rv = update(h, P11_OP_DECRYPT, in, inlen);
-	if (rv == CKR_OK)
-		*outlen = 0;
-	return rv;
+	return update_no_output(h, P11_OP_DECRYPT, in, inlen, outlen);
 }
 
 CK_RV vhsm_C_DecryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR outlen)
@@ -285,15 +301,8 @@ CK_RV vhsm_C_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYT
 CK_RV vhsm_C_EncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
 			   CK_ULONG_PTR outlen)
 {
-	CK_RV rv;
-
 	(void)out;
-	if (!outlen)
-		return p11_check_init() ?: CKR_ARGUMENTS_BAD;
-	rv = update(h, P11_OP_ENCRYPT, in, inlen);
-	if (rv == CKR_OK)
-		*outlen = 0;
-	return rv;
+	return update_no_output(h, P11_OP_ENCRYPT, in, inlen, outlen);
 }
 
 CK_RV vhsm_C_EncryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR outlen)

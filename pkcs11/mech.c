@@ -134,7 +134,20 @@ static CK_RV param_oaep(const CK_MECHANISM *m, uint8_t *param, size_t *ret_len)
 	return CKR_OK;
 }
 
-static CK_RV param_gcm(const CK_MECHANISM *m, uint8_t *param, size_t *ret_len)
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	uint8_t any = 0;
+
+	for (size_t i = 0; i < len; i++)
+		any |= p[i];
+	return any == 0;
+}
+
+/*
+ * GCM: decryption takes the caller's IV; for encryption vhsmd chooses it, and pIv must be a
+ * 12-byte buffer of zeros, which receives that IV with the ciphertext (docs/pkcs11.md).
+ */
+static CK_RV param_gcm(const CK_MECHANISM *m, CK_FLAGS op, uint8_t *param, size_t *ret_len)
 {
 	const CK_GCM_PARAMS *p = m->pParameter;
 
@@ -142,6 +155,8 @@ static CK_RV param_gcm(const CK_MECHANISM *m, uint8_t *param, size_t *ret_len)
 	    p->ulIvLen > 256 || (p->ulTagBits != 96 && p->ulTagBits != 104 &&
 	    p->ulTagBits != 112 && p->ulTagBits != 120 && p->ulTagBits != 128) ||
 	    p->ulIvLen + p->ulAADLen > 1024 - 8 || (p->ulAADLen && !p->pAAD))
+		return CKR_MECHANISM_PARAM_INVALID;
+	if (op == CKF_ENCRYPT && (p->ulIvLen != P11_GCM_IV_SIZE || !all_zero(p->pIv, p->ulIvLen)))
 		return CKR_MECHANISM_PARAM_INVALID;
 	put_u32(param, p->ulIvLen);
 	put_u32(param + 4, p->ulTagBits);
@@ -199,7 +214,7 @@ CK_RV p11_mech_prepare(const CK_MECHANISM *m, CK_FLAGS op, const struct p11_obje
 	case CKM_RSA_PKCS_OAEP:
 		return param_oaep(m, param, ret_len);
 	case CKM_AES_GCM:
-		return param_gcm(m, param, ret_len);
+		return param_gcm(m, op, param, ret_len);
 	case CKM_AES_KEY_WRAP_PAD:
 		/* Only RFC 5649's default IV (no parameter) is offered. */
 		return m->pParameter || m->ulParameterLen ? CKR_MECHANISM_PARAM_INVALID : CKR_OK;

@@ -2,9 +2,11 @@
 /*
  * The object table: what vhsmd's KEY_LIST, KEY_GET and KEK_LIST show the caller, as PKCS#11
  * objects (a private key, a public key and a certificate per key pair, a secret key per KEK),
- * plus the session secret keys C_UnwrapKey made. Handles are the table's index + 1 and stay
- * the same object's while the module is initialised: a refresh updates entries in place by
- * (kind, name) and marks the ones vhsmd no longer lists as gone.
+ * plus the session secret keys C_UnwrapKey made. A handle is its slot's index + 1 plus
+ * P11_OBJECTS_MAX times the number of times the slot was reused, and stays the same object's
+ * while the module is initialised: a refresh updates entries in place by (kind, name) and marks
+ * the ones vhsmd no longer lists as gone; the slot of a destroyed session object is reused
+ * under a new handle, so a process may unwrap and destroy keys for as long as it runs.
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -21,6 +23,12 @@
 
 static struct p11_object **objects;
 static size_t n_objects;
+static size_t n_dropped; /* slots of destroyed session objects, free for reuse */
+
+static size_t slot_of(CK_OBJECT_HANDLE h)
+{
+	return (size_t)((h - 1) % P11_OBJECTS_MAX);
+}
 
 /* A fresh object, not yet in the table. */
 static struct p11_object *object_new(enum p11_obj_kind kind, const char *name)
@@ -243,6 +251,14 @@ static CK_OBJECT_HANDLE table_add(struct p11_object *o)
 {
 	struct p11_object **t;
 
+	for (size_t i = 0; n_dropped && i < n_objects; i++)
+		if (objects[i]->session && objects[i]->gone) {
+			o->handle = objects[i]->handle + P11_OBJECTS_MAX;
+			object_free(objects[i]);
+			objects[i] = o;
+			n_dropped--;
+			return o->handle;
+		}
 	if (n_objects >= P11_OBJECTS_MAX)
 		return 0;
 	t = realloc(objects, (n_objects + 1) * sizeof(*t));
@@ -265,7 +281,7 @@ static void table_publish(struct p11_object *o)
 		return;
 	}
 	o->handle = old->handle;
-	objects[old->handle - 1] = o;
+	objects[slot_of(old->handle)] = o;
 	object_free(old);
 }
 
@@ -335,9 +351,12 @@ CK_RV p11_objects_update(void)
 
 struct p11_object *p11_object_find(CK_OBJECT_HANDLE h)
 {
-	if (h == 0 || h > n_objects || objects[h - 1]->gone)
+	struct p11_object *o;
+
+	if (h == 0 || slot_of(h) >= n_objects)
 		return NULL;
-	return objects[h - 1];
+	o = objects[slot_of(h)];
+	return o->handle == h && !o->gone ? o : NULL;
 }
 
 CK_RV p11_objects_visible(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE **ret, size_t *ret_n)
@@ -390,6 +409,8 @@ CK_RV p11_object_add_secret(CK_SESSION_HANDLE session, uint8_t *secret, size_t l
 
 void p11_object_drop(struct p11_object *o)
 {
+	if (o->session && !o->gone)
+		n_dropped++;
 	o->gone = true;
 	if (o->secret)
 		o->secret = secmem_free(o->secret);
@@ -411,4 +432,5 @@ void p11_objects_free(bool abandon)
 		free(objects);
 	objects = NULL;
 	n_objects = 0;
+	n_dropped = 0;
 }

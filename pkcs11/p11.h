@@ -34,6 +34,7 @@
 #define P11_PROBE_TIMEOUT_MS 10000u
 /* Longest single-part input to sign, decrypt, wrap or encrypt (below the wire's DATA limit). */
 #define P11_DATA_MAX (32u * 1024u)
+#define P11_GCM_IV_SIZE 12u /* the AES-GCM IV vhsmd chooses for an encryption */
 
 /* ---- module.c: initialisation, locking, fork detection ---- */
 
@@ -120,6 +121,7 @@ struct p11_session {
 	size_t op_param_len;
 	uint8_t *op_buf; /* multi-part input, malloc'd (secmem for decrypt) */
 	size_t op_len;
+	CK_BYTE_PTR op_iv_out; /* AES-GCM encryption: the caller's pIv, gets vhsmd's IV */
 	CK_OBJECT_HANDLE *found; /* C_FindObjects results */
 	size_t n_found, found_pos;
 };

@@ -51,6 +51,7 @@ void p11_session_op_reset(struct p11_session *s)
 	s->op = P11_OP_NONE;
 	s->op_key = CK_INVALID_HANDLE;
 	s->op_param_len = 0;
+	s->op_iv_out = NULL;
 }
 
 static void session_free(struct p11_session *s)

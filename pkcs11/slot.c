@@ -44,6 +44,38 @@ static void pad(CK_UTF8CHAR *out, size_t n, const char *s)
 	memcpy(out, s, l < n ? l : n);
 }
 
+/* The checks every slot query starts with: initialised, an output, this module's one slot. */
+static CK_RV slot_args(CK_SLOT_ID slot, const void *out)
+{
+	CK_RV rv = p11_check_init();
+
+	if (rv != CKR_OK)
+		return rv;
+	if (!out)
+		return CKR_ARGUMENTS_BAD;
+	return slot == P11_SLOT_ID ? CKR_OK : CKR_SLOT_ID_INVALID;
+}
+
+/* A list answer (PKCS#11 2.40 §5.2): the length for a NULL list or a too small one. */
+static CK_RV list_out(const void *items, size_t n, size_t size, void *list, CK_ULONG_PTR count)
+{
+	if (list && *count < n) {
+		*count = n;
+		return CKR_BUFFER_TOO_SMALL;
+	}
+	if (list && n)
+		memcpy(list, items, n * size);
+	*count = n;
+	return CKR_OK;
+}
+
+/* What the slot and the token say alike: the manufacturer and versions 1.0. */
+static void fill_device(CK_UTF8CHAR manufacturer[static 32], CK_VERSION *hw, CK_VERSION *fw)
+{
+	pad(manufacturer, 32, P11_MANUFACTURER);
+	hw->major = fw->major = 1;
+}
+
 CK_RV vhsm_C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
 {
 	CK_RV rv = p11_check_init();
@@ -54,50 +86,34 @@ CK_RV vhsm_C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR cou
 	if (!count)
 		return CKR_ARGUMENTS_BAD;
 	n = !present || p11_daemon_present() ? 1 : 0;
-	if (list && *count < n) {
-		*count = n;
-		return CKR_BUFFER_TOO_SMALL;
-	}
-	if (list && n)
-		list[0] = P11_SLOT_ID;
-	*count = n;
-	return CKR_OK;
+	return list_out(&(CK_SLOT_ID){ P11_SLOT_ID }, n, sizeof(CK_SLOT_ID), list, count);
 }
 
 CK_RV vhsm_C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 {
-	CK_RV rv = p11_check_init();
+	CK_RV rv = slot_args(slot, info);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (!info)
-		return CKR_ARGUMENTS_BAD;
-	if (slot != P11_SLOT_ID)
-		return CKR_SLOT_ID_INVALID;
 	memset(info, 0, sizeof(*info));
 	pad(info->slotDescription, sizeof(info->slotDescription), "vhsmd (virtual HSM in the CVM)");
-	pad(info->manufacturerID, sizeof(info->manufacturerID), P11_MANUFACTURER);
+	fill_device(info->manufacturerID, &info->hardwareVersion, &info->firmwareVersion);
 	/* CKF_HW_SLOT: systemd-cryptenroll lists only such slots; vhsmd is the device. */
 	info->flags = CKF_HW_SLOT | (p11_daemon_present() ? CKF_TOKEN_PRESENT : 0);
-	info->hardwareVersion.major = info->firmwareVersion.major = 1;
 	return CKR_OK;
 }
 
 CK_RV vhsm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
-	CK_RV rv = p11_check_init();
+	CK_RV rv = slot_args(slot, info);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (!info)
-		return CKR_ARGUMENTS_BAD;
-	if (slot != P11_SLOT_ID)
-		return CKR_SLOT_ID_INVALID;
 	if (!p11_daemon_present())
 		return CKR_TOKEN_NOT_PRESENT; /* systemd then tries again later; never a failure */
 	memset(info, 0, sizeof(*info));
 	pad(info->label, sizeof(info->label), P11_TOKEN_LABEL);
-	pad(info->manufacturerID, sizeof(info->manufacturerID), P11_MANUFACTURER);
+	fill_device(info->manufacturerID, &info->hardwareVersion, &info->firmwareVersion);
 	pad(info->model, sizeof(info->model), P11_MODEL);
 	/* Stable across boots, so a stored PKCS#11 URI keeps matching. */
 	pad(info->serialNumber, sizeof(info->serialNumber), "1");
@@ -109,44 +125,26 @@ CK_RV vhsm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 	info->ulMinPinLen = 0;
 	info->ulTotalPublicMemory = info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
 	info->ulTotalPrivateMemory = info->ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
-	info->hardwareVersion.major = info->firmwareVersion.major = 1;
 	return CKR_OK;
 }
 
 CK_RV vhsm_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
 {
-	CK_RV rv = p11_check_init();
+	CK_RV rv = slot_args(slot, count);
 	const CK_MECHANISM_TYPE *m;
 	size_t n;
 
 	if (rv != CKR_OK)
 		return rv;
-	if (!count)
-		return CKR_ARGUMENTS_BAD;
-	if (slot != P11_SLOT_ID)
-		return CKR_SLOT_ID_INVALID;
 	m = p11_mech_list(&n);
-	if (list && *count < n) {
-		*count = n;
-		return CKR_BUFFER_TOO_SMALL;
-	}
-	if (list)
-		memcpy(list, m, n * sizeof(*m));
-	*count = n;
-	return CKR_OK;
+	return list_out(m, n, sizeof(*m), list, count);
 }
 
 CK_RV vhsm_C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
 {
-	CK_RV rv = p11_check_init();
+	CK_RV rv = slot_args(slot, info);
 
-	if (rv != CKR_OK)
-		return rv;
-	if (!info)
-		return CKR_ARGUMENTS_BAD;
-	if (slot != P11_SLOT_ID)
-		return CKR_SLOT_ID_INVALID;
-	return p11_mech_info(type, info);
+	return rv != CKR_OK ? rv : p11_mech_info(type, info);
 }
 
 /* The PIN is not checked (see the top of this file): any PIN, or none, logs in. */

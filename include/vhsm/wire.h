@@ -148,5 +148,6 @@ enum vhsm_tag {
 	VHSM_TAG_CHAIN = 82,     /* data (<= 16 KiB): PEM certificate chain, leaf first */
 	VHSM_TAG_CA = 83,        /* data (<= 16 KiB): PEM CA certificate(s) */
 	VHSM_TAG_ENDPOINT = 84,  /* string: KMIP endpoint "host:port" */
+	VHSM_TAG_GCM_IV = 95,    /* data (12): the GCM IV vhsmd chose (KEK_GCM_ENCRYPT reply) */
 	_VHSM_TAG_MAX,
 };

@@ -117,20 +117,76 @@ def sc_wrap_vhsm_key_refused():
         return name(e.value)
 
 
+def sc_unwrap_destroy_many():
+    # More unwrap + destroy cycles than the module has object slots (P11_OBJECTS_MAX 4096):
+    # destroyed session keys free their slot, and a destroyed key's handle stays invalid.
+    n, w = 4200, kek()
+    secret = secrets.token_bytes(32)
+    wrapped = bytes(S.wrapKey(w, session_key(secret), KWP))
+    t = [(PyKCS11.CKA_CLASS, PyKCS11.CKO_SECRET_KEY), (PyKCS11.CKA_KEY_TYPE, PyKCS11.CKK_AES),
+         (PyKCS11.CKA_TOKEN, False), (PyKCS11.CKA_SENSITIVE, False)]
+    first = last = None
+    for _ in range(n):
+        if last is not None:
+            S.destroyObject(last)
+        last = S.unwrapKey(w, wrapped, t, KWP)
+        first = first if first is not None else last
+    a = L.ckattrlist(1)
+    a[0].SetType(PyKCS11.CKA_VALUE)
+    stale = name(lib.lib.C_GetAttributeValue(S.session, first, a))
+    return "n=%d stale=%s %s" % (n, stale, "match" if value(last) == secret else "MISMATCH")
+
+
 def gcm(iv, aad):
     return PyKCS11.AES_GCM_Mechanism(iv, aad, 128)
 
 
+def gcm_encrypt(pt, aad):
+    # vhsmd chooses the IV: pIv is 12 zero bytes, and receives the IV with the ciphertext.
+    m = gcm(bytes(12), aad)
+    ct = bytes(S.encrypt(kek(), pt, m))
+    return bytes(m._source_iv), ct
+
+
 def sc_gcm_roundtrip():
-    iv, aad, pt = secrets.token_bytes(12), b"header", secrets.token_bytes(100)
-    ct = bytes(S.encrypt(kek(), pt, gcm(iv, aad)))
+    aad, pt = b"header", secrets.token_bytes(100)
+    iv, ct = gcm_encrypt(pt, aad)
     back = bytes(S.decrypt(kek(), ct, gcm(iv, aad)))
     return "len=%d %s" % (len(ct), "match" if back == pt else "MISMATCH")
 
 
+def sc_gcm_iv_chosen():
+    # The same plaintext encrypted 64 times: 64 distinct non-zero IVs (so 64 distinct
+    # ciphertexts), each of which decrypts under its own IV only.
+    n, pt = 64, b"the same plaintext every time"
+    out = [gcm_encrypt(pt, b"a") for _ in range(n)]
+    ivs = {iv for iv, _ in out}
+    cts = {ct for _, ct in out}
+    ok = all(bytes(S.decrypt(kek(), ct, gcm(iv, b"a"))) == pt for iv, ct in out[:4])
+    try:
+        S.decrypt(kek(), out[0][1], gcm(out[1][0], b"a"))
+        other = "CKR_OK"
+    except PyKCS11.PyKCS11Error as e:
+        other = name(e.value)
+    return "n=%d ivs=%d cts=%d zero=%s decrypt=%s other_iv=%s" % (
+        n, len(ivs), len(cts), bytes(12) in ivs, "ok" if ok else "FAILED", other)
+
+
+def sc_gcm_caller_iv_refused():
+    res = []
+    for iv in (secrets.token_bytes(12), bytes(16), bytes(8)):
+        try:
+            S.encrypt(kek(), b"x" * 16, gcm(iv, b""))
+            res.append("CKR_OK")
+        except PyKCS11.PyKCS11Error as e:
+            res.append(name(e.value))
+    return " ".join(res)
+
+
 def sc_gcm_tampered():
-    iv, pt = secrets.token_bytes(12), secrets.token_bytes(40)
-    ct = bytearray(S.encrypt(kek(), pt, gcm(iv, b"a")))
+    pt = secrets.token_bytes(40)
+    iv, ct = gcm_encrypt(pt, b"a")
+    ct = bytearray(ct)
     ct[-1] ^= 1
     try:
         S.decrypt(kek(), bytes(ct), gcm(iv, b"a"))
@@ -140,8 +196,8 @@ def sc_gcm_tampered():
 
 
 def sc_gcm_wrong_aad():
-    iv, pt = secrets.token_bytes(12), secrets.token_bytes(40)
-    ct = bytes(S.encrypt(kek(), pt, gcm(iv, b"a")))
+    pt = secrets.token_bytes(40)
+    iv, ct = gcm_encrypt(pt, b"a")
     try:
         S.decrypt(kek(), ct, gcm(iv, b"b"))
         return "CKR_OK"

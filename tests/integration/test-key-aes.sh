@@ -8,7 +8,7 @@ command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate n
 need_reachable "$(id -u nobody)"
 NB=$(id -u nobody)
 
-# A raw wire client: OP NAME [TAG:TYPE:VALUE]... -> "errno version data-hex message".
+# A raw wire client: OP NAME [TAG:TYPE:VALUE]... -> "errno version data-hex gcm-iv-hex message".
 cat >"$WORK/p11.py" <<'PY'
 import socket, struct, sys
 sock, op, name = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
@@ -20,15 +20,16 @@ for f in sys.argv[4:]:
     body += field(int(tag), struct.pack("<I", int(val)) if typ == "u32" else bytes.fromhex(val))
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(sock)
 s.send(struct.pack("<IHHII", 0x4d534856, 1, op, 7, 16 + len(body)) + body)
-r = s.recv(70000); off = 16; err = None; msg = b""; data = b""; ver = 0
+r = s.recv(70000); off = 16; err = None; msg = b""; data = b""; ver = 0; iv = b""
 while off + 8 <= len(r):
     tag, _, ln = struct.unpack("<HHI", r[off:off + 8]); v = r[off + 8:off + 8 + ln]
     if tag == 1: err = struct.unpack("<i", v)[0]
     if tag == 2: msg = v
     if tag == 4: ver = struct.unpack("<I", v)[0]
     if tag == 5: data = v
+    if tag == 95: iv = v
     off += 8 + ln + (4 - ln % 4) % 4
-print(err, ver, data.hex() or "-", msg.decode(errors="replace"))
+print(err, ver, data.hex() or "-", iv.hex() or "-", msg.decode(errors="replace"))
 PY
 p11() { /usr/bin/python3 "$WORK/p11.py" "$SOCK" "$@"; }
 nbp11() { as_user nobody /usr/bin/python3 "$WORK/p11.py" "$SOCK" "$@"; }
@@ -58,23 +59,42 @@ out=$(p11 129 tde "5:data:${w:0:78}")
 [ "$(field 1 "$out")" = 22 ] || fail "KWP blob of 39 bytes: $out"
 ok "KWP: wrap and unwrap through vhsmd; a tampered or malformed blob is refused"
 
-# ---- GCM ----
-iv=$(head -c 12 /dev/urandom | xxd -p); aad=$(printf 'table-7' | xxd -p)
+# ---- GCM: vhsmd chooses each encryption's IV (the request's IV is 12 zero bytes) ----
+Z=000000000000000000000000
+aad=$(printf 'table-7' | xxd -p)
 pt=$(head -c 100 /dev/urandom | xxd -p -c 200)
-out=$(p11 130 tde "5:data:$pt" "68:data:$(gcm_param 12 128 "$iv" "$aad")")
+out=$(p11 130 tde "5:data:$pt" "68:data:$(gcm_param 12 128 "$Z" "$aad")")
 [ "$(field 1 "$out")" = 0 ] || fail "gcm-encrypt: $out"
-ct=$(field 3 "$out")
+ct=$(field 3 "$out") iv=$(field 4 "$out")
+[ ${#iv} -eq 24 ] && [ "$iv" != "$Z" ] || fail "gcm-encrypt returned no 12-byte IV: $out"
 [ ${#ct} -eq $((2 * 116)) ] || fail "GCM output is not ciphertext || 16-byte tag"
 # the same AES-256-GCM with OpenSSL's key would differ: the key is derived, not the KEK
 out=$(p11 131 tde "5:data:$ct" "68:data:$(gcm_param 12 128 "$iv" "$aad")")
 [ "$(field 1 "$out")" = 0 ] && [ "$(field 3 "$out")" = "$pt" ] || fail "gcm-decrypt: $out"
 out=$(p11 131 tde "5:data:$ct" "68:data:$(gcm_param 12 128 "$iv" "$(printf 'table-8' | xxd -p)")")
 [ "$(field 1 "$out")" = 74 ] || fail "GCM with other AAD: $out"
-out=$(p11 130 tde "5:data:$pt" "68:data:$(gcm_param 12 64 "$iv" "")")
+out=$(p11 130 tde "5:data:$pt" "68:data:$(gcm_param 12 64 "$Z" "")")
 [ "$(field 1 "$out")" = 22 ] && [[ $out == *"96..128"* ]] || fail "64-bit tag accepted: $out"
 out=$(p11 130 tde "5:data:$pt")
 [ "$(field 1 "$out")" = 22 ] && [[ $out == *"MECH_PARAM"* ]] || fail "GCM without parameters: $out"
-ok "GCM: encrypt/decrypt with IV and AAD; other AAD, short tags and missing parameters refused"
+ok "GCM: encrypt (vhsmd's IV) / decrypt with IV and AAD; other AAD, short tags and missing parameters refused"
+
+# Two encryptions never share an IV: 40 encryptions of the same plaintext, 40 IVs.
+for i in $(seq 40); do
+	out=$(p11 130 tde "5:data:$pt" "68:data:$(gcm_param 12 128 "$Z" "")")
+	[ "$(field 1 "$out")" = 0 ] || fail "gcm-encrypt $i: $out"
+	echo "$(field 4 "$out") $(field 3 "$out")"
+done >"$WORK/ivs"
+[ "$(cut -d' ' -f1 "$WORK/ivs" | sort -u | wc -l)" = 40 ] || fail "an IV was used twice: $(sort "$WORK/ivs" | uniq -d -w24)"
+[ "$(cut -d' ' -f2 "$WORK/ivs" | sort -u | wc -l)" = 40 ] || fail "two ciphertexts of the same plaintext are equal"
+# A caller's IV, or an IV of another length, is refused (and nothing is encrypted).
+for p in "12 128 $(head -c 12 /dev/urandom | xxd -p) -" "16 128 ${Z}00000000 -" "8 128 0000000000000000 -"; do
+	read -r l t v _ <<<"$p"
+	out=$(p11 130 tde "5:data:$pt" "68:data:$(gcm_param "$l" "$t" "$v" "")")
+	[ "$(field 1 "$out")" = 22 ] && [ "$(field 3 "$out")" = - ] &&
+		[[ $out == *"vhsmd chooses the GCM IV"* ]] || fail "GCM IV ($l bytes, $v) accepted: $out"
+done
+ok "GCM: 40 encryptions, 40 distinct IVs; a caller's IV or another IV length refused with the cause"
 
 # ---- versions: after a rotation, old blobs still unwrap, new ones use the new version ----
 expect_exit 0 ctl kek rotate tde
@@ -105,13 +125,13 @@ out=$(nbp11 129 tde "5:data:$w")
 [ "$(field 1 "$out")" = 1 ] || fail "nobody with wrap only unwraps: $out"
 jq -se 'any(.event == "kek.unwrap-kwp" and .key == "tde" and .result == "ok")' "$STATE/audit.log" >/dev/null ||
 	fail "unwrap-kwp not audited"
-# GCM encryption with the caller's IV is a decryption: a uid that may only wrap encrypts zeros
-# under the IV of root's ciphertext and XORs. It must be refused; wrap and unwrap together work.
-iv=$(head -c 12 /dev/urandom | xxd -p)
+# GCM encryption under a chosen IV would be a decryption: encrypt zeros under the IV of root's
+# ciphertext and XOR. vhsmd refuses a caller's IV; a uid that may only wrap is refused GCM
+# encryption altogether; wrap and unwrap together encrypt under vhsmd's IV.
 secret=$(printf 'a record only unwrap may read' | xxd -p -c 200)
-out=$(p11 130 tde "5:data:$secret" "68:data:$(gcm_param 12 128 "$iv" "")")
+out=$(p11 130 tde "5:data:$secret" "68:data:$(gcm_param 12 128 "$Z" "")")
 [ "$(field 1 "$out")" = 0 ] || fail "gcm-encrypt of the secret: $out"
-ct=$(field 3 "$out")
+ct=$(field 3 "$out") iv=$(field 4 "$out")
 zeros=$(printf '%0*d' ${#secret} 0)
 out=$(nbp11 130 tde "5:data:$zeros" "68:data:$(gcm_param 12 128 "$iv" "")")
 if [ "$(field 1 "$out")" = 0 ]; then
@@ -128,8 +148,12 @@ tail -n 20 "$STATE/audit.log" | jq -se --argjson u "$NB" \
 	fail "refused gcm-encrypt not audited"
 expect_exit 0 ctl kek acl tde "uid:$NB:wrap,unwrap"
 out=$(nbp11 130 tde "5:data:$zeros" "68:data:$(gcm_param 12 128 "$iv" "")")
-[ "$(field 1 "$out")" = 0 ] || fail "nobody with wrap and unwrap cannot GCM-encrypt: $out"
-ok "GCM encryption (the caller's IV) needs unwrap as well as wrap: no keystream for a wrap-only uid"
+[ "$(field 1 "$out")" = 22 ] && [[ $out == *"vhsmd chooses the GCM IV"* ]] ||
+	fail "GCM encryption under the IV of another ciphertext: $out"
+out=$(nbp11 130 tde "5:data:$zeros" "68:data:$(gcm_param 12 128 "$Z" "")")
+[ "$(field 1 "$out")" = 0 ] && [ "$(field 4 "$out")" != "$iv" ] ||
+	fail "nobody with wrap and unwrap cannot GCM-encrypt: $out"
+ok "GCM encryption under another ciphertext's IV refused (no keystream); wrap-only uids refused GCM encryption"
 expect_exit 0 ctl kek disable tde
 out=$(p11 129 tde "5:data:$w")
 [ "$(field 1 "$out")" = 128 ] || fail "disabled KEK unwraps: $out"

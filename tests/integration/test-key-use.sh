@@ -142,6 +142,32 @@ tail -n 3 "$STATE/audit.log" | jq -se --argjson u "$NB" \
 	fail "the sign is not audited"
 ok "ACL: refused without it (audited), signs with sign, still no decrypt; uses are audited"
 
+# A use after a lifecycle change, with the key pair's unsealed key and metadata cached by the
+# uses before: the ACL change takes effect at once, and the older sealed file put back (which
+# still names nobody) is refused as rolled back, for nobody and for root.
+cp "$STATE/keypair/ec-p256.sealed" "$WORK/ec-old.sealed"
+as_user nobody "$CTL" --socket "$SOCK" key sign ec-p256 --mech ecdsa-sha256 <"$WORK/msg" >/dev/null ||
+	fail "nobody cannot sign with the ACL"
+expect_exit 0 ctl key acl ec-p256 ""
+cp "$STATE/keypair/ec-p256.sealed" "$WORK/ec-new.sealed"
+expect_exit 1 nb key sign ec-p256 --mech ecdsa-sha256 <"$WORK/msg"
+expect_out "uid $NB may not sign key pair ec-p256"
+cp "$WORK/ec-old.sealed" "$STATE/keypair/ec-p256.sealed"
+expect_exit 1 nb key sign ec-p256 --mech ecdsa-sha256 <"$WORK/msg"
+expect_out "uid $NB may not sign key pair ec-p256"
+expect_exit 1 ctl key sign ec-p256 --mech ecdsa-sha256 <"$WORK/msg"
+expect_out "rolled back|not the sealed file"
+expect_exit 1 ctl key acl ec-p256 "uid:$NB:sign"
+expect_out "rolled back"
+cp "$WORK/ec-new.sealed" "$STATE/keypair/ec-p256.sealed" # the current file back
+expect_exit 0 ctl key acl ec-p256 "uid:$NB:sign"
+as_user nobody "$CTL" --socket "$SOCK" key sign ec-p256 --mech ecdsa-sha256 <"$WORK/msg" >"$WORK/sig" ||
+	fail "nobody cannot sign with the ACL set again"
+rs_to_der "$WORK/sig" >"$WORK/sig.der"
+openssl dgst -sha256 -verify "$WORK/ec-p256.pem" -signature "$WORK/sig.der" "$WORK/msg" >/dev/null ||
+	fail "the signature after the rewrite does not verify"
+ok "a warm key pair: an ACL change applies at once; the older file put back is refused as rolled back (sign, acl) until the current one is back"
+
 expect_exit 0 ctl key disable ec-p256
 expect_exit 1 ctl key sign ec-p256 --mech ecdsa-sha256 <"$WORK/msg"
 expect_out "key pair ec-p256 is disabled"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # vhsm KEKs as PKCS#11 secret keys (tests/integration/pkcs11-kek.py, python3-pykcs11):
 # attributes, C_WrapKey/C_UnwrapKey with CKM_AES_KEY_WRAP_PAD of session keys, C_Encrypt/
-# C_Decrypt with CKM_AES_GCM, tampered input, templates the module refuses, vhsm's own keys
+# C_Decrypt with CKM_AES_GCM (vhsmd chooses each encryption's IV), tampered input, templates the module refuses, vhsm's own keys
 # never wrappable; the KEK's ACL (refusal audited) and a disabled KEK.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/pkcs11-lib.sh"
@@ -28,11 +28,14 @@ unwrapped_sensitive_by_default CKR_ATTRIBUTE_SENSITIVE
 unwrap_token_refused CKR_TEMPLATE_INCONSISTENT
 wrap_vhsm_key_refused CKR_KEY_NOT_WRAPPABLE
 gcm_roundtrip len=116 match
+gcm_iv_chosen n=64 ivs=64 cts=64 zero=False decrypt=ok other_iv=CKR_ENCRYPTED_DATA_INVALID
+gcm_caller_iv_refused CKR_MECHANISM_PARAM_INVALID CKR_MECHANISM_PARAM_INVALID CKR_MECHANISM_PARAM_INVALID
 gcm_tampered CKR_ENCRYPTED_DATA_INVALID
 gcm_wrong_aad CKR_ENCRYPTED_DATA_INVALID
 gcm_bad_tag_bits CKR_MECHANISM_PARAM_INVALID
+unwrap_destroy_many n=4200 stale=CKR_OBJECT_HANDLE_INVALID match
 EOF2
-ok "KEK object; KWP wrap/unwrap and GCM round trips; tampering, templates and vhsm's own keys refused"
+ok "KEK object; KWP wrap/unwrap and GCM round trips (vhsmd's IV, never repeated, returned in pIv; a caller's IV refused); tampering, templates and vhsm's own keys refused; 4200 unwrap + destroy cycles, a destroyed key's handle invalid"
 
 # The KEK's ACL decides, per use, in vhsmd.
 NB=$(id -u nobody)

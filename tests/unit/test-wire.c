@@ -216,6 +216,7 @@ TEST(wire_tag_types)
 		{ VHSM_TAG_CSR, VHSM_WIRE_DATA },       { VHSM_TAG_EXPIRES, VHSM_WIRE_U64 },
 		{ VHSM_TAG_CHAIN, VHSM_WIRE_DATA },     { VHSM_TAG_CA, VHSM_WIRE_DATA },
 		{ VHSM_TAG_ENDPOINT, VHSM_WIRE_STRING },
+		{ VHSM_TAG_GCM_IV, VHSM_WIRE_DATA },
 	};
 
 	ASSERT_EQ(ELEMENTSOF(want), known_tags());
@@ -606,6 +607,20 @@ TEST(wire_decode_fleet_tag_bounds)
 		raw_field(r, b[i].tag, v, b[i].max + 1);
 		ASSERT_EQ(raw_decode(r, NULL), -EMSGSIZE);
 	}
+}
+
+/* GCM_IV (the IV vhsmd chose) is DATA of at most 12 bytes. */
+TEST(wire_decode_gcm_iv_bound)
+{
+	static const uint8_t v[13];
+	struct raw *r = raw_begin();
+
+	ASSERT_EQ(vhsm_wire_tag_type(VHSM_TAG_GCM_IV), VHSM_WIRE_DATA);
+	raw_field(r, VHSM_TAG_GCM_IV, v, 12);
+	ASSERT_EQ(raw_decode(r, NULL), 0);
+	r = raw_begin();
+	raw_field(r, VHSM_TAG_GCM_IV, v, 13);
+	ASSERT_EQ(raw_decode(r, NULL), -EMSGSIZE);
 }
 
 TEST(wire_decode_too_many_fields)
