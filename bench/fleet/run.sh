@@ -18,7 +18,7 @@ command -v pykmip-server >/dev/null && "$PY" -c 'import kmip' 2>/dev/null ||
 WORK=$(mktemp -d /tmp/vhsm-fleet-bench.XXXXXX)
 SERVER_PID=
 cleanup() {
-	[ -z "$SERVER_PID" ] || kill -9 "$SERVER_PID" 2>/dev/null || true
+	[ -z "$SERVER_PID" ] || kill -9 -- "-$SERVER_PID" 2>/dev/null || true
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -44,7 +44,8 @@ enable_tls_client_auth=True
 logging_level=WARNING
 database_path=$WORK/server.db
 CONF
-pykmip-server -f "$WORK/server.conf" -l "$WORK/server.log" >/dev/null 2>&1 &
+# A session of its own: the server's policy monitor process dies with the group.
+setsid pykmip-server -f "$WORK/server.conf" -l "$WORK/server.log" >/dev/null 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 600); do
 	"$PY" -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1',$port)))" && break

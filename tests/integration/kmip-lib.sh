@@ -43,14 +43,16 @@ enable_tls_client_auth=True
 logging_level=INFO
 database_path=$db
 CONF
-		pykmip-server -f "$WORK/$name.conf" -l "$WORK/$name.log" >"$WORK/$name.out" 2>&1 &
+		# In a session of its own: pykmip-server starts a policy monitor process that outlives
+		# a kill of the server alone, so every kill below is of the whole process group.
+		setsid pykmip-server -f "$WORK/$name.conf" -l "$WORK/$name.log" >"$WORK/$name.out" 2>&1 &
 		eval "KMIP_PID_$name=$!"
-		on_exit "kill -9 $! 2>/dev/null"
+		on_exit "kill -9 -- -$! 2>/dev/null"
 		if wait_port "$port" "$!"; then
 			eval "KMIP_PORT_$name=$port"
 			return 0
 		fi
-		kill -9 "$!" 2>/dev/null || true
+		kill -9 -- "-$!" 2>/dev/null || true
 	done
 	cat "$WORK/$name.log" >&2 || true
 	fail "pykmip-server $name did not start"
@@ -71,7 +73,7 @@ wait_port() {
 stop_kmip() {
 	local pid
 	eval "pid=\$KMIP_PID_$1"
-	kill -9 "$pid" 2>/dev/null || true
+	kill -9 -- "-$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 }
 
