@@ -19,6 +19,7 @@
 #include "fileio.h"
 #include "json-cleanup.h"
 #include "lifecycle.h"
+#include "parse-util.h"
 #include "secmem.h"
 #include "vhsmctl.h"
 
@@ -349,12 +350,12 @@ static int key_crypt(int argc, char **argv, uint16_t op)
 		case O_MECH: o.mech = optarg; break;
 		case O_HASH: o.hash = optarg; break;
 		case O_SALT: {
-			char *e;
-			o.salt = strtol(optarg, &e, 10);
-			if (*e || e == optarg || o.salt < 0 || o.salt > 1024) {
+			int64_t v;
+			if (parse_int64(optarg, 0, 1024, &v) < 0) {
 				cli_error("%s: invalid --salt-len '%s'", arg_verb, optarg);
 				return EXIT_USAGE;
 			}
+			o.salt = (long)v;
 			break;
 		}
 		case O_LABEL: o.label = optarg; break;
