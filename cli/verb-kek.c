@@ -11,6 +11,7 @@
 
 #include "client.h"
 #include "json-cleanup.h"
+#include "lifecycle.h"
 #include "parse-util.h"
 #include "vhsmctl.h"
 
@@ -153,23 +154,6 @@ static int kek_simple(int argc, char **argv, uint16_t op, const char *usage,
 	return cli_call_and_print(&req, arg_verb, fmt);
 }
 
-int verb_kek_list(int argc, char **argv)
-{
-	struct client_req req;
-	int r = cli_simple_opts(argc, argv, "kek list [--json]");
-
-	if (r)
-		return r < 0 ? EXIT_OK : r;
-	if (!cli_args_count(argc, 0, 0))
-		return EXIT_USAGE;
-	if (client_begin(&req, VHSM_OP_KEK_LIST) < 0)
-		return EXIT_ERROR;
-	r = cli_call_and_print(&req, "kek list", fmt_kek_list);
-	if (r == EXIT_OK)
-		cli_note_filtered("KEKs");
-	return r;
-}
-
 int verb_kek_show(int argc, char **argv)
 {
 	return kek_simple(argc, argv, VHSM_OP_KEK_SHOW, "kek show NAME [--json]", fmt_kek_show);
@@ -187,14 +171,19 @@ enum kek_action {
 };
 
 /* What "already" means for an action the daemon answered with EALREADY. */
-static const char *const kek_already[] = {
-	[KEK_ENABLED] = "is already enabled",
-	[KEK_DELETED] = "is already deleted",
-	[KEK_RECOVERED] = "is not deleted: nothing to recover",
-};
+static const char *kek_already(int a)
+{
+	static const char *const already[] = {
+		[KEK_ENABLED] = "is already enabled",
+		[KEK_DELETED] = "is already deleted",
+		[KEK_RECOVERED] = "is not deleted: nothing to recover",
+	};
+
+	return a >= 0 && (size_t)a < ELEMENTSOF(already) ? already[a] : NULL;
+}
 
 /* The one line of text a lifecycle verb prints about what it did. */
-static void print_kek_action(enum kek_action a, const char *name, json_object *o)
+static void print_kek_action(int a, const char *name, json_object *o)
 {
 	json_object *k = NULL, *vs;
 	char t[32];
@@ -230,8 +219,8 @@ static void print_kek_action(enum kek_action a, const char *name, json_object *o
  * --json: the daemon's KEK object with "changed" added; {"name", "changed"} without one. A new
  * KEK adds "kek" (its name) and "version", and the options' warning, if any, as "warning".
  */
-static void print_kek_action_json(enum kek_action a, const char *name, json_object *o,
-				  bool changed, const char *warning)
+static void print_kek_action_json(int a, const char *name, json_object *o, bool changed,
+				  const char *warning)
 {
 	_cleanup_(json_object_putp) json_object *n = o ? NULL : json_object_new_object();
 	json_object *out = o ?: n;
@@ -251,67 +240,32 @@ static void print_kek_action_json(enum kek_action a, const char *name, json_obje
 							 JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
-/*
- * Sends a lifecycle request for KEK name (req always released) and prints its result: one line,
- * or with --json the KEK with "changed". A verb asked to reach a state the KEK is already in
- * (kek_already[]) succeeds with changed false. A warning about what the new KEK's options do
- * not protect is said once it exists: on stderr, or as the "warning" member. Returns an EXIT_*.
- */
-static int kek_lifecycle(struct client_req *req, enum kek_action a, const char *name,
-			 const char *warning)
+/* The lifecycle verbs that take only NAME (and kek acl), by action. */
+static const struct lifecycle_verb kek_verbs[] = {
+	[KEK_ROTATED] = { VHSM_OP_KEK_ROTATE, "kek rotate NAME [--json]" },
+	[KEK_RESEALED] = { VHSM_OP_KEK_RESEAL, "kek reseal NAME [--json]" },
+	[KEK_ENABLED] = { VHSM_OP_KEK_ENABLE, "kek enable NAME [--json]" },
+	[KEK_RECOVERED] = { VHSM_OP_KEK_RECOVER, "kek recover NAME [--json]" },
+	[KEK_PURGED] = { VHSM_OP_KEK_PURGE, "kek purge NAME [--json]" },
+	[KEK_ACL_SET] = { VHSM_OP_KEK_SET_ACL, "kek acl NAME [ACL]\n\n"
+						"Replaces the KEK's ACL (no ACL: admins only). "
+						"ACL: KIND:WHO:OPS[;...]" },
+};
+
+static const struct lifecycle_kind kek_kind = {
+	.noun = "KEK",
+	.plural = "KEKs",
+	.op_list = VHSM_OP_KEK_LIST,
+	.verbs = kek_verbs,
+	.already = kek_already,
+	.print_done = print_kek_action,
+	.print_json = print_kek_action_json,
+	.warn_action = KEK_CREATED,
+};
+
+int verb_kek_list(int argc, char **argv)
 {
-	_cleanup_(json_object_putp) json_object *o = NULL;
-	struct client_reply rep;
-	bool already;
-	int r = client_call(req, &rep);
-
-	client_req_done(req);
-	if (r < 0) {
-		client_reply_done(&rep);
-		return r == -EINVAL ? EXIT_USAGE : EXIT_ERROR;
-	}
-	already = rep.err == -EALREADY && a < ELEMENTSOF(kek_already) && kek_already[a];
-	if (rep.err && !already) {
-		r = client_refused(&rep, arg_verb);
-		client_reply_done(&rep);
-		return r;
-	}
-	o = already ? NULL : client_parse_json(&rep);
-	/* vhsmd's own warning about the new KEK (the provider owns the measurement) comes
-	 * first: it is about every KEK on this platform, the options' about this one. */
-	char daemon_warning[sizeof(rep.message)] = "";
-	if (!already && a == KEK_CREATED && rep.message[0])
-		snprintf(daemon_warning, sizeof(daemon_warning), "%s%s%s", cli_esc(rep.message),
-			 warning ? "; " : "", warning ? warning : "");
-	if (daemon_warning[0])
-		warning = daemon_warning;
-	client_reply_done(&rep);
-	if (arg_json)
-		print_kek_action_json(a, name, o, !already, warning);
-	else if (already)
-		printf("KEK %s %s\n", name, kek_already[a]);
-	else
-		print_kek_action(a, name, o);
-	if (warning && !arg_json)
-		fprintf(stderr, "vhsmctl: warning: %s\n", warning);
-	return EXIT_OK;
-}
-
-/* The lifecycle verbs that take only NAME. */
-static int kek_simple_action(int argc, char **argv, uint16_t op, enum kek_action a,
-			     const char *usage)
-{
-	struct client_req req;
-	int r = cli_simple_opts(argc, argv, usage);
-
-	if (r)
-		return r < 0 ? EXIT_OK : r;
-	if (!cli_args_count(argc, 1, 1))
-		return EXIT_USAGE;
-	if (client_begin(&req, op) < 0)
-		return EXIT_ERROR;
-	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
-	return kek_lifecycle(&req, a, argv[optind], NULL);
+	return lifecycle_list(&kek_kind, argc, argv, "kek list [--json]", fmt_kek_list);
 }
 
 int verb_kek_create(int argc, char **argv)
@@ -362,33 +316,29 @@ int verb_kek_create(int argc, char **argv)
 	kek_new_opts_add(&req, &o);
 	if (acl)
 		vhsm_wire_add_str(&req.b, VHSM_TAG_ACL, acl);
-	return kek_lifecycle(&req, KEK_CREATED, argv[optind], kek_new_opts_warning(&o));
+	return lifecycle_call(&kek_kind, &req, KEK_CREATED, argv[optind],
+			      kek_new_opts_warning(&o));
 }
 
 int verb_kek_rotate(int argc, char **argv)
 {
-	return kek_simple_action(argc, argv, VHSM_OP_KEK_ROTATE, KEK_ROTATED,
-				 "kek rotate NAME [--json]");
+	return lifecycle_simple(&kek_kind, argc, argv, KEK_ROTATED);
 }
 int verb_kek_reseal(int argc, char **argv)
 {
-	return kek_simple_action(argc, argv, VHSM_OP_KEK_RESEAL, KEK_RESEALED,
-				 "kek reseal NAME [--json]");
+	return lifecycle_simple(&kek_kind, argc, argv, KEK_RESEALED);
 }
 int verb_kek_enable(int argc, char **argv)
 {
-	return kek_simple_action(argc, argv, VHSM_OP_KEK_ENABLE, KEK_ENABLED,
-				 "kek enable NAME [--json]");
+	return lifecycle_simple(&kek_kind, argc, argv, KEK_ENABLED);
 }
 int verb_kek_recover(int argc, char **argv)
 {
-	return kek_simple_action(argc, argv, VHSM_OP_KEK_RECOVER, KEK_RECOVERED,
-				 "kek recover NAME [--json]");
+	return lifecycle_simple(&kek_kind, argc, argv, KEK_RECOVERED);
 }
 int verb_kek_purge(int argc, char **argv)
 {
-	return kek_simple_action(argc, argv, VHSM_OP_KEK_PURGE, KEK_PURGED,
-				 "kek purge NAME [--json]");
+	return lifecycle_simple(&kek_kind, argc, argv, KEK_PURGED);
 }
 
 int kek_state(const char *name, char *buf, size_t len)
@@ -475,23 +425,10 @@ int verb_kek_delete(int argc, char **argv)
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
 	if (days >= 0)
 		vhsm_wire_add_u32(&req.b, VHSM_TAG_DAYS, (uint32_t)days);
-	return kek_lifecycle(&req, KEK_DELETED, argv[optind], NULL);
+	return lifecycle_call(&kek_kind, &req, KEK_DELETED, argv[optind], NULL);
 }
 
 int verb_kek_acl(int argc, char **argv)
 {
-	struct client_req req;
-	int r = cli_simple_opts(argc, argv, "kek acl NAME [ACL]\n\n"
-			    "Replaces the KEK's ACL (no ACL: admins only). ACL: KIND:WHO:OPS[;...]");
-
-	if (r)
-		return r < 0 ? EXIT_OK : r;
-	if (!cli_args_count(argc, 1, 2))
-		return EXIT_USAGE;
-	if (client_begin(&req, VHSM_OP_KEK_SET_ACL) < 0)
-		return EXIT_ERROR;
-	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
-	if (optind + 1 < argc && argv[optind + 1][0])
-		vhsm_wire_add_str(&req.b, VHSM_TAG_ACL, argv[optind + 1]);
-	return kek_lifecycle(&req, KEK_ACL_SET, argv[optind], NULL);
+	return lifecycle_acl(&kek_kind, argc, argv, KEK_ACL_SET);
 }

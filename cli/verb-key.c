@@ -18,6 +18,8 @@
 #include "ct.h"
 #include "fileio.h"
 #include "json-cleanup.h"
+#include "lifecycle.h"
+#include "parse-util.h"
 #include "secmem.h"
 #include "vhsmctl.h"
 
@@ -198,23 +200,6 @@ int verb_key_create(int argc, char **argv)
 	return key_reply_print(&req, cert, pub);
 }
 
-int verb_key_list(int argc, char **argv)
-{
-	struct client_req req;
-	int r = cli_simple_opts(argc, argv, "key list [--json]");
-
-	if (r)
-		return r < 0 ? EXIT_OK : r;
-	if (!cli_args_count(argc, 0, 0))
-		return EXIT_USAGE;
-	if (client_begin(&req, VHSM_OP_KEY_LIST) < 0)
-		return EXIT_ERROR;
-	r = cli_call_and_print(&req, "key list", fmt_key_list);
-	if (r == EXIT_OK)
-		cli_note_filtered("key pairs");
-	return r;
-}
-
 int verb_key_show(int argc, char **argv)
 {
 	enum { O_CERT = 256, O_PUB, O_JSON };
@@ -365,12 +350,12 @@ static int key_crypt(int argc, char **argv, uint16_t op)
 		case O_MECH: o.mech = optarg; break;
 		case O_HASH: o.hash = optarg; break;
 		case O_SALT: {
-			char *e;
-			o.salt = strtol(optarg, &e, 10);
-			if (*e || e == optarg || o.salt < 0 || o.salt > 1024) {
+			int64_t v;
+			if (parse_int64(optarg, 0, 1024, &v) < 0) {
 				cli_error("%s: invalid --salt-len '%s'", arg_verb, optarg);
 				return EXIT_USAGE;
 			}
+			o.salt = (long)v;
 			break;
 		}
 		case O_LABEL: o.label = optarg; break;
@@ -438,84 +423,105 @@ int verb_key_decrypt(int argc, char **argv)
 
 /* ---- lifecycle ---- */
 
-/*
- * Sends a lifecycle request and prints one line, or the key pair's JSON with "changed" with
- * --json. A key pair already in the state asked for (already, non-NULL: what to say) is a
- * success with changed false, as for KEKs.
- */
-static int key_lifecycle(struct client_req *req, const char *name, const char *done,
-			 const char *already)
-{
-	_cleanup_(json_object_putp) json_object *o = NULL;
-	struct client_reply rep;
-	bool same;
-	int r = client_call(req, &rep);
+enum key_action {
+	KEY_DISABLED,
+	KEY_ENABLED,
+	KEY_DELETED,
+	KEY_RECOVERED,
+	KEY_PURGED,
+	KEY_ACL_SET,
+	KEY_CERT_STORED,
+	_KEY_ACTION_MAX,
+};
 
-	client_req_done(req);
-	if (r < 0) {
-		client_reply_done(&rep);
-		return r == -EINVAL ? EXIT_USAGE : EXIT_ERROR;
-	}
-	same = already && rep.err == -EALREADY;
-	if (rep.err && !same) {
-		r = client_refused(&rep, arg_verb);
-		client_reply_done(&rep);
-		return r;
-	}
-	o = same ? NULL : client_parse_json(&rep);
-	client_reply_done(&rep);
-	if (arg_json) {
-		if (!o)
-			o = json_object_new_object();
-		if (o && !json_object_object_get_ex(o, "name", NULL))
-			json_object_object_add(o, "name", json_object_new_string(name));
-		if (o)
-			json_object_object_add(o, "changed", json_object_new_boolean(!same));
-		cli_print_json_object(o);
-	} else {
-		printf("key pair %s %s\n", cli_esc(name), same ? already : done);
-	}
-	return EXIT_OK;
+/* What a done action prints after "key pair NAME", and what EALREADY means (NULL: a refusal). */
+static const char *const key_done[_KEY_ACTION_MAX] = {
+	[KEY_DISABLED] = "disabled",
+	[KEY_ENABLED] = "enabled",
+	[KEY_DELETED] = "deleted (key recover undoes this)",
+	[KEY_RECOVERED] = "recovered",
+	[KEY_PURGED] = "purged: destroyed for good",
+	[KEY_ACL_SET] = "ACL set",
+	[KEY_CERT_STORED] = "certificate stored",
+};
+static const char *const key_already_text[_KEY_ACTION_MAX] = {
+	[KEY_DISABLED] = "is already disabled",
+	[KEY_ENABLED] = "is already enabled",
+	[KEY_DELETED] = "is already deleted",
+	[KEY_RECOVERED] = "is not deleted: nothing to recover",
+};
+
+static const char *key_already(int a)
+{
+	return a >= 0 && a < _KEY_ACTION_MAX ? key_already_text[a] : NULL;
 }
 
-static int key_simple(int argc, char **argv, uint16_t op, const char *usage, const char *done,
-		      const char *already)
+static void print_key_action(int a, const char *name, json_object *o)
 {
-	struct client_req req;
-	int r = cli_simple_opts(argc, argv, usage);
+	(void)o;
+	printf("key pair %s %s\n", cli_esc(name), key_done[a]);
+}
 
-	if (r)
-		return r < 0 ? EXIT_OK : r;
-	if (!cli_args_count(argc, 1, 1))
-		return EXIT_USAGE;
-	if (client_begin(&req, op) < 0)
-		return EXIT_ERROR;
-	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
-	return key_lifecycle(&req, argv[optind], done, already);
+/* --json: the key pair's JSON (or {} when nothing changed) with "name" and "changed". */
+static void print_key_action_json(int a, const char *name, json_object *o, bool changed,
+				  const char *warning)
+{
+	_cleanup_(json_object_putp) json_object *n = o ? NULL : json_object_new_object();
+	json_object *out = o ?: n;
+
+	(void)a;
+	(void)warning;
+	if (out && !json_object_object_get_ex(out, "name", NULL))
+		json_object_object_add(out, "name", json_object_new_string(name));
+	if (out)
+		json_object_object_add(out, "changed", json_object_new_boolean(changed));
+	cli_print_json_object(out);
+}
+
+/* The lifecycle verbs that take only NAME (and key acl), by action. */
+static const struct lifecycle_verb key_verbs[_KEY_ACTION_MAX] = {
+	[KEY_DISABLED] = { VHSM_OP_KEY_DISABLE, "key disable NAME [--json]" },
+	[KEY_ENABLED] = { VHSM_OP_KEY_ENABLE, "key enable NAME [--json]" },
+	[KEY_RECOVERED] = { VHSM_OP_KEY_RECOVER, "key recover NAME [--json]" },
+	[KEY_PURGED] = { VHSM_OP_KEY_PURGE, "key purge NAME [--json]" },
+	[KEY_ACL_SET] = { VHSM_OP_KEY_SET_ACL,
+			  "key acl NAME [ACL] [--json]   (no ACL: admins only)" },
+};
+
+static const struct lifecycle_kind key_kind = {
+	.noun = "key pair",
+	.plural = "key pairs",
+	.op_list = VHSM_OP_KEY_LIST,
+	.verbs = key_verbs,
+	.already = key_already,
+	.print_done = print_key_action,
+	.print_json = print_key_action_json,
+	.warn_action = -1,
+};
+
+int verb_key_list(int argc, char **argv)
+{
+	return lifecycle_list(&key_kind, argc, argv, "key list [--json]", fmt_key_list);
 }
 
 int verb_key_disable(int argc, char **argv)
 {
-	return key_simple(argc, argv, VHSM_OP_KEY_DISABLE, "key disable NAME [--json]", "disabled",
-			  "is already disabled");
+	return lifecycle_simple(&key_kind, argc, argv, KEY_DISABLED);
 }
 
 int verb_key_enable(int argc, char **argv)
 {
-	return key_simple(argc, argv, VHSM_OP_KEY_ENABLE, "key enable NAME [--json]", "enabled",
-			  "is already enabled");
+	return lifecycle_simple(&key_kind, argc, argv, KEY_ENABLED);
 }
 
 int verb_key_recover(int argc, char **argv)
 {
-	return key_simple(argc, argv, VHSM_OP_KEY_RECOVER, "key recover NAME [--json]",
-			  "recovered", "is not deleted: nothing to recover");
+	return lifecycle_simple(&key_kind, argc, argv, KEY_RECOVERED);
 }
 
 int verb_key_purge(int argc, char **argv)
 {
-	return key_simple(argc, argv, VHSM_OP_KEY_PURGE, "key purge NAME [--json]",
-			  "purged: destroyed for good", NULL);
+	return lifecycle_simple(&key_kind, argc, argv, KEY_PURGED);
 }
 
 int verb_key_delete(int argc, char **argv)
@@ -554,25 +560,12 @@ int verb_key_delete(int argc, char **argv)
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
 	if (days >= 0)
 		vhsm_wire_add_u32(&req.b, VHSM_TAG_DAYS, (uint32_t)days);
-	return key_lifecycle(&req, argv[optind], "deleted (key recover undoes this)",
-			     "is already deleted");
+	return lifecycle_call(&key_kind, &req, KEY_DELETED, argv[optind], NULL);
 }
 
 int verb_key_acl(int argc, char **argv)
 {
-	struct client_req req;
-	int r = cli_simple_opts(argc, argv, "key acl NAME [ACL] [--json]   (no ACL: admins only)");
-
-	if (r)
-		return r < 0 ? EXIT_OK : r;
-	if (!cli_args_count(argc, 1, 2))
-		return EXIT_USAGE;
-	if (client_begin(&req, VHSM_OP_KEY_SET_ACL) < 0)
-		return EXIT_ERROR;
-	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
-	if (argc - optind == 2 && argv[optind + 1][0])
-		vhsm_wire_add_str(&req.b, VHSM_TAG_ACL, argv[optind + 1]);
-	return key_lifecycle(&req, argv[optind], "ACL set", NULL);
+	return lifecycle_acl(&key_kind, argc, argv, KEY_ACL_SET);
 }
 
 /* A certificate file, PEM or DER, as DER (malloc'ed). 0 or EXIT_* (said). */
@@ -630,7 +623,7 @@ int verb_key_cert(int argc, char **argv)
 		return EXIT_ERROR;
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
 	vhsm_wire_add_data(&req.b, VHSM_TAG_CERT, cert, len);
-	return key_lifecycle(&req, argv[optind], "certificate stored", NULL);
+	return lifecycle_call(&key_kind, &req, KEY_CERT_STORED, argv[optind], NULL);
 }
 
 /* ---- attest ---- */

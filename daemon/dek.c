@@ -107,6 +107,11 @@ static int dek_parse(const char *text, size_t len, const char *name, struct dek_
 	return 0;
 }
 
+/* gcc 12's -fanalyzer reports the cleanup pointer below as uninitialised on the paths through
+ * dek_revoke_for_kek(), although it is initialised at its declaration: the false positive
+ * op-byok.c describes. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-use-of-uninitialized-value"
 int dek_read(const struct dek_store *s, const char *name, struct dek *ret)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
@@ -136,6 +141,7 @@ int dek_read(const struct dek_store *s, const char *name, struct dek *ret)
 	*ret = j->d;
 	return 0;
 }
+#pragma GCC diagnostic pop
 
 json_object *dek_meta_json(const struct dek *d)
 {
@@ -318,6 +324,11 @@ static bool confirm_key(int32_t serial, const char *desc)
 	       k.perm == KEYRING_DEK_PERM;
 }
 
+/* gcc 12's -fanalyzer reports the cleanup pointer below as uninitialised on the paths through
+ * dek_revoke_for_kek(), although it is initialised at its declaration: the false positive
+ * op-byok.c describes. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-use-of-uninitialized-value"
 /* Calls fn for each key of DEK name that vhsmd handed out, as /proc/keys lists them; stops
  * early when fn returns false. Returns 0 or -errno. */
 static int for_each_key(const char *name, bool (*fn)(const struct keyring_proc_key *k, void *u),
@@ -345,6 +356,7 @@ static int for_each_key(const char *name, bool (*fn)(const struct keyring_proc_k
 	fclose(f);
 	return 0;
 }
+#pragma GCC diagnostic pop
 
 struct find_state {
 	struct dek_key *out;

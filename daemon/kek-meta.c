@@ -35,6 +35,39 @@ static enum kek_state kek_state_from_string(const char *s)
 	return _KEK_STATE_INVALID;
 }
 
+int json_dispatch_kek_state(struct json_object *v, const char *path, const struct json_field *f,
+			    void *p, char *err, size_t errlen)
+{
+	struct json_field sf = *f;
+	enum kek_state st;
+	const char *s;
+	int r;
+
+	sf.offset = 0;
+	sf.min = 1;
+	sf.max = 32;
+	r = json_dispatch_string(v, path, &sf, (void *)&s, err, errlen);
+	if (r < 0)
+		return r;
+	st = kek_state_from_string(s);
+	if (st < 0)
+		return json_fail(err, errlen, -EBADMSG, "%s: unknown state", path);
+	*(enum kek_state *)p = st;
+	return 0;
+}
+
+void key_lifecycle_to_json(json_object *o, const struct key_lifecycle *l)
+{
+	json_object_object_add(o, "state", json_object_new_string(kek_state_to_string(l->state)));
+	json_object_object_add(o, "state_before_delete",
+			       json_object_new_string(kek_state_to_string(l->state_before_delete)));
+	json_object_object_add(o, "created", json_object_new_int64((int64_t)l->created));
+	json_object_object_add(o, "updated", json_object_new_int64((int64_t)l->updated));
+	json_object_object_add(o, "deleted_at", json_object_new_int64((int64_t)l->deleted_at));
+	json_object_object_add(o, "retention_days", json_object_new_int64(l->retention_days));
+	json_object_object_add(o, "purge_protection", json_object_new_boolean(l->purge_protection));
+}
+
 bool store_name_valid(const char *name)
 {
 	return text_key_name_valid(name);
@@ -52,14 +85,7 @@ int kek_meta_to_json(const struct kek_meta *meta, char **ret)
 		return -ENOMEM;
 	}
 	json_object_object_add(o, "name", json_object_new_string(meta->name));
-	json_object_object_add(o, "state", json_object_new_string(kek_state_to_string(meta->state)));
-	json_object_object_add(o, "state_before_delete",
-			       json_object_new_string(kek_state_to_string(meta->state_before_delete)));
-	json_object_object_add(o, "created", json_object_new_int64((int64_t)meta->created));
-	json_object_object_add(o, "updated", json_object_new_int64((int64_t)meta->updated));
-	json_object_object_add(o, "deleted_at", json_object_new_int64((int64_t)meta->deleted_at));
-	json_object_object_add(o, "retention_days", json_object_new_int64(meta->retention_days));
-	json_object_object_add(o, "purge_protection", json_object_new_boolean(meta->purge_protection));
+	key_lifecycle_to_json(o, &meta->life);
 	json_object_object_add(o, "exportable", json_object_new_boolean(meta->exportable));
 	json_object_object_add(o, "imported", json_object_new_boolean(meta->imported));
 	json_object_object_add(o, "attest_each_use", json_object_new_boolean(meta->attest_each_use));
@@ -93,7 +119,7 @@ int kek_meta_to_json(const struct kek_meta *meta, char **ret)
 /* The metadata's members as json_dispatch() leaves them; strings borrowed from the tree. */
 struct meta_json {
 	struct kek_meta m;
-	const char *state, *before, *acl, *origin;
+	const char *acl, *origin;
 	struct json_object *versions;
 	uint64_t version, created; /* one element of "versions" */
 	char kmip_uid[KEK_KMIP_UID_MAX + 1];
@@ -103,15 +129,7 @@ struct meta_json {
 	{ n, t, fn, offsetof(struct meta_json, mem), JSON_MANDATORY, lo, hi }
 static const struct json_field meta_table[] = {
 	META_FIELD("name", json_type_string, json_dispatch_key_name, m.name, 0, 0),
-	META_FIELD("state", json_type_string, json_dispatch_string, state, 1, 32),
-	META_FIELD("state_before_delete", json_type_string, json_dispatch_string, before, 1, 32),
-	META_FIELD("created", json_type_int, json_dispatch_uint64, m.created, 0, INT64_MAX),
-	META_FIELD("updated", json_type_int, json_dispatch_uint64, m.updated, 0, INT64_MAX),
-	META_FIELD("deleted_at", json_type_int, json_dispatch_uint64, m.deleted_at, 0, INT64_MAX),
-	META_FIELD("retention_days", json_type_int, json_dispatch_uint32, m.retention_days,
-		   KEK_MIN_RETENTION_DAYS, KEK_MAX_RETENTION_DAYS),
-	META_FIELD("purge_protection", json_type_boolean, json_dispatch_bool, m.purge_protection, 0,
-		   0),
+	KEY_LIFECYCLE_JSON_FIELDS(struct meta_json, m.life),
 	META_FIELD("exportable", json_type_boolean, json_dispatch_bool, m.exportable, 0, 0),
 	META_FIELD("imported", json_type_boolean, json_dispatch_bool, m.imported, 0, 0),
 	META_FIELD("attest_each_use", json_type_boolean, json_dispatch_bool, m.attest_each_use, 0,
@@ -181,11 +199,6 @@ int kek_meta_parse(const char *json, size_t len, struct kek_meta *ret, char *err
 		r = parse_versions(j, err, errlen);
 	if (r < 0)
 		return r;
-	j->m.state = kek_state_from_string(j->state);
-	j->m.state_before_delete = kek_state_from_string(j->before);
-	if (j->m.state < 0 || j->m.state_before_delete < 0)
-		return json_fail(err, errlen, -EBADMSG, "%s: unknown state",
-				 j->m.state < 0 ? "state" : "state_before_delete");
 	if (acl_parse(j->acl, j->m.acl, &j->m.n_acl) < 0)
 		return json_fail(err, errlen, -EBADMSG, "acl: not a valid access list");
 	*ret = j->m;

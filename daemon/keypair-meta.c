@@ -22,12 +22,6 @@ static const char *const alg_names[_KEYPAIR_ALG_MAX] = {
 	[KEYPAIR_EC_P384] = "ec-p384",
 };
 
-static const char *const state_names[_KEK_STATE_MAX] = {
-	[KEK_ENABLED] = "enabled",
-	[KEK_DISABLED] = "disabled",
-	[KEK_DELETED] = "deleted",
-};
-
 const char *keypair_alg_to_string(enum keypair_alg a)
 {
 	return a >= 0 && a < _KEYPAIR_ALG_MAX ? alg_names[a] : "invalid";
@@ -44,14 +38,6 @@ enum keypair_alg keypair_alg_from_string(const char *s)
 bool keypair_alg_is_rsa(enum keypair_alg a)
 {
 	return a == KEYPAIR_RSA2048 || a == KEYPAIR_RSA3072 || a == KEYPAIR_RSA4096;
-}
-
-static enum kek_state state_from_string(const char *s)
-{
-	for (int i = 0; i < _KEK_STATE_MAX; i++)
-		if (strcmp(s, state_names[i]) == 0)
-			return i;
-	return _KEK_STATE_INVALID;
 }
 
 static json_object *b64_string(const uint8_t *p, size_t n)
@@ -92,14 +78,7 @@ int keypair_meta_to_json(const struct keypair_meta *meta, bool full, char **ret)
 	json_object_object_add(o, "id", json_object_new_string(id));
 	json_object_object_add(o, "alg", json_object_new_string(keypair_alg_to_string(meta->alg)));
 	json_object_object_add(o, "usage", usage_array(meta->usage));
-	json_object_object_add(o, "state", json_object_new_string(state_names[meta->state]));
-	json_object_object_add(o, "state_before_delete",
-			       json_object_new_string(state_names[meta->state_before_delete]));
-	json_object_object_add(o, "created", json_object_new_int64((int64_t)meta->created));
-	json_object_object_add(o, "updated", json_object_new_int64((int64_t)meta->updated));
-	json_object_object_add(o, "deleted_at", json_object_new_int64((int64_t)meta->deleted_at));
-	json_object_object_add(o, "retention_days", json_object_new_int64(meta->retention_days));
-	json_object_object_add(o, "purge_protection", json_object_new_boolean(meta->purge_protection));
+	key_lifecycle_to_json(o, &meta->life);
 	json_object_object_add(o, "acl", json_object_new_string(acl));
 	if (full) {
 		json_object_object_add(o, "spki", b64_string(meta->spki, meta->spki_len));
@@ -112,7 +91,7 @@ int keypair_meta_to_json(const struct keypair_meta *meta, bool full, char **ret)
 
 struct meta_json {
 	struct keypair_meta m;
-	const char *id, *alg, *state, *before, *acl, *spki, *cert;
+	const char *id, *alg, *acl, *spki, *cert;
 	struct json_object *usage;
 };
 
@@ -124,15 +103,7 @@ static const struct json_field meta_table[] = {
 		   2 * KEYPAIR_ID_SIZE),
 	META_FIELD("alg", json_type_string, json_dispatch_string, alg, 1, 32),
 	META_FIELD("usage", json_type_array, json_dispatch_borrow, usage, 0, 0),
-	META_FIELD("state", json_type_string, json_dispatch_string, state, 1, 32),
-	META_FIELD("state_before_delete", json_type_string, json_dispatch_string, before, 1, 32),
-	META_FIELD("created", json_type_int, json_dispatch_uint64, m.created, 0, INT64_MAX),
-	META_FIELD("updated", json_type_int, json_dispatch_uint64, m.updated, 0, INT64_MAX),
-	META_FIELD("deleted_at", json_type_int, json_dispatch_uint64, m.deleted_at, 0, INT64_MAX),
-	META_FIELD("retention_days", json_type_int, json_dispatch_uint32, m.retention_days,
-		   KEK_MIN_RETENTION_DAYS, KEK_MAX_RETENTION_DAYS),
-	META_FIELD("purge_protection", json_type_boolean, json_dispatch_bool, m.purge_protection, 0,
-		   0),
+	KEY_LIFECYCLE_JSON_FIELDS(struct meta_json, m.life),
 	META_FIELD("acl", json_type_string, json_dispatch_string, acl, 0, SEAL_META_MAX),
 	META_FIELD("spki", json_type_string, json_dispatch_string, spki, 4,
 		   CT_BASE64_LEN(KEYPAIR_SPKI_MAX)),
@@ -197,13 +168,8 @@ int keypair_meta_parse(const char *json, size_t len, struct keypair_meta *ret, c
 	if (r < 0)
 		return r;
 	j->m.alg = keypair_alg_from_string(j->alg);
-	j->m.state = state_from_string(j->state);
-	j->m.state_before_delete = state_from_string(j->before);
 	if (j->m.alg < 0)
 		return json_fail(err, errlen, -EBADMSG, "alg: unknown algorithm");
-	if (j->m.state < 0 || j->m.state_before_delete < 0)
-		return json_fail(err, errlen, -EBADMSG, "%s: unknown state",
-				 j->m.state < 0 ? "state" : "state_before_delete");
 	if ((j->m.usage & KEYPAIR_USAGE_DECRYPT) && !keypair_alg_is_rsa(j->m.alg))
 		return json_fail(err, errlen, -EBADMSG, "usage: decrypt needs an RSA key");
 	if (acl_parse_key(j->acl, j->m.acl, &j->m.n_acl) < 0)

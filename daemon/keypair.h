@@ -40,13 +40,7 @@ struct keypair_meta {
 	char name[KEK_NAME_MAX + 1];
 	enum keypair_alg alg;
 	uint32_t usage; /* KEYPAIR_USAGE_* */
-	enum kek_state state;
-	enum kek_state state_before_delete;
-	uint64_t created;
-	uint64_t updated;
-	uint64_t deleted_at;
-	uint32_t retention_days;
-	bool purge_protection;
+	KEY_LIFECYCLE_GROUP;
 	uint8_t id[KEYPAIR_ID_SIZE];
 	size_t spki_len;
 	uint8_t spki[KEYPAIR_SPKI_MAX];

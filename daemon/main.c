@@ -312,7 +312,7 @@ static int run(int argc, char **argv)
 	 * wiped, locked pages for them rather than mapping and unmapping each time. */
 	(void)secmem_pool_enable(VHSMD_SECMEM_POOL);
 	if (keypair_secure_heap_init() <= 0)
-		log_msg(4, "OpenSSL's secure heap for key pairs is not locked in memory");
+		log_msg(LOG_WARNING, "OpenSSL's secure heap for key pairs is not locked in memory");
 	r = manager_new(&m);
 	if (r < 0)
 		return r;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
@@ -17,7 +18,7 @@
 #include "clock.h"
 #include "ct.h"
 #include "fileio.h"
-#include "json-cleanup.h"
+#include "json.h"
 #include "manifest.h"
 #include "secmem.h"
 #include "text.h"
@@ -141,22 +142,34 @@ static json_object *anchor_json(const struct manifest *mf)
 	return j;
 }
 
-/* Takes the anchor of the verified manifest when it is of this boot. */
+/* The clock anchor's members as json_dispatch() leaves them (UINT64_MAX: absent). */
+struct anchor_json {
+	const char *boot_id;
+	uint64_t wall, boot;
+};
+static const struct json_field anchor_table[] = {
+	{ "boot_id", json_type_string, json_dispatch_string,
+	  offsetof(struct anchor_json, boot_id), 0, 1, 64 },
+	{ "wall", json_type_int, json_dispatch_uint64, offsetof(struct anchor_json, wall), 0, 0,
+	  INT64_MAX },
+	{ "boot", json_type_int, json_dispatch_uint64, offsetof(struct anchor_json, boot), 0, 0,
+	  INT64_MAX },
+	{}
+};
+
+/* Takes the anchor of the verified manifest (o: its "clock", may be NULL) when it is of this
+ * boot. An anchor that is absent, partial or of another boot leaves the one held. */
 static void anchor_parse(struct manifest *mf, json_object *o)
 {
-	json_object *j, *id, *w, *b;
+	struct anchor_json a = { .wall = UINT64_MAX, .boot = UINT64_MAX };
 	char cur[40];
 
 	boot_id(cur);
 	mf->anchor_stale = true;
-	if (!json_object_object_get_ex(o, "clock", &j) ||
-	    !json_object_object_get_ex(j, "boot_id", &id) ||
-	    !json_object_object_get_ex(j, "wall", &w) || !json_object_is_type(w, json_type_int) ||
-	    !json_object_object_get_ex(j, "boot", &b) || !json_object_is_type(b, json_type_int) ||
-	    !cur[0] || strcmp(json_object_get_string(id), cur) != 0)
+	if (!o || json_dispatch(o, "clock", anchor_table, &a, NULL, 0) < 0 || !a.boot_id ||
+	    a.wall == UINT64_MAX || a.boot == UINT64_MAX || !cur[0] || strcmp(a.boot_id, cur) != 0)
 		return;
-	clock_anchor_merge(mf->env.clock_boot, (uint64_t)json_object_get_int64(w),
-			   (uint64_t)json_object_get_int64(b));
+	clock_anchor_merge(mf->env.clock_boot, a.wall, a.boot);
 	mf->anchor_stale = false;
 }
 
@@ -198,39 +211,71 @@ static int manifest_write(struct manifest *mf)
 	return fileio_write_atomic_at(mf->env.dir_fd, manifest_file, text, strlen(text), 0600);
 }
 
-static bool jstr_hex(json_object *o, const char *k, char *out, size_t hexlen, bool empty_ok)
-{
-	json_object *v;
-	const char *s;
+/* One entry's members as json_dispatch() leaves them (strings borrowed from the tree). */
+struct entry_json {
+	const char *file, *sha256, *prev;
+	uint64_t gen;
+	bool pending, removing;
+};
+#define ENTRY_FIELD(n, t, fn, mem, flags, lo, hi)                                                 \
+	{ n, t, fn, offsetof(struct entry_json, mem), flags, lo, hi }
+static const struct json_field entry_table[] = {
+	ENTRY_FIELD("file", json_type_string, json_dispatch_string, file, JSON_MANDATORY, 1,
+		    KEK_NAME_MAX + 23),
+	ENTRY_FIELD("gen", json_type_int, json_dispatch_uint64, gen, JSON_MANDATORY, 0, INT64_MAX),
+	ENTRY_FIELD("sha256", json_type_string, json_dispatch_string, sha256, JSON_MANDATORY, 0,
+		    DIGEST_HEX),
+	ENTRY_FIELD("pending", json_type_boolean, json_dispatch_bool, pending, 0, 0, 0),
+	ENTRY_FIELD("removing", json_type_boolean, json_dispatch_bool, removing, 0, 0, 0),
+	ENTRY_FIELD("prev", json_type_string, json_dispatch_string, prev, 0, 0, DIGEST_HEX),
+	{}
+};
 
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return false;
-	s = json_object_get_string(v);
-	if (!(strlen(s) == hexlen || (empty_ok && s[0] == 0)) ||
-	    strspn(s, "0123456789abcdef") != strlen(s))
-		return false;
-	strcpy(out, s);
-	return true;
+/* A SHA-256 as the manifest writes it: 64 lowercase hex digits, or "" (no file). */
+static bool digest_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	return (n == DIGEST_HEX || n == 0) && strspn(s, "0123456789abcdef") == n;
 }
 
-/* Parses one entry of the verified manifest. */
-static int entry_parse(struct manifest *mf, json_object *j)
+/* Parses entry i (j) of the verified manifest. */
+static int entry_parse(struct manifest *mf, json_object *j, size_t i)
 {
-	json_object *f, *g, *p, *rm;
+	struct entry_json ej = {};
+	char path[JSON_PATH_MAX];
 	struct entry *e;
 
-	if (!json_object_object_get_ex(j, "file", &f) || !json_object_is_type(f, json_type_string) ||
-	    !json_object_object_get_ex(j, "gen", &g) || !json_object_is_type(g, json_type_int) ||
-	    !(e = entry_add(mf, json_object_get_string(f))))
+	if (json_dispatch(j, json_path(path, "files", NULL, i), entry_table, &ej, NULL, 0) < 0 ||
+	    !digest_valid(ej.sha256) || (ej.pending && (!ej.prev || !digest_valid(ej.prev))) ||
+	    !(e = entry_add(mf, ej.file)))
 		return -EBADMSG;
-	e->gen = (uint64_t)json_object_get_int64(g);
-	e->pending = json_object_object_get_ex(j, "pending", &p) && json_object_get_boolean(p);
-	e->removing = json_object_object_get_ex(j, "removing", &rm) && json_object_get_boolean(rm);
-	if (!jstr_hex(j, "sha256", e->digest, DIGEST_HEX, true) ||
-	    (e->pending && !jstr_hex(j, "prev", e->prev, DIGEST_HEX, true)))
-		return -EBADMSG;
+	e->gen = ej.gen;
+	e->pending = ej.pending;
+	e->removing = ej.removing;
+	strcpy(e->digest, ej.sha256);
+	if (ej.pending)
+		strcpy(e->prev, ej.prev);
 	return 0;
 }
+
+/* The manifest's members as json_dispatch() leaves them (borrowed from the tree). */
+struct manifest_json {
+	const char *kid;
+	int64_t format;
+	json_object *files, *clock;
+};
+static const struct json_field manifest_table[] = {
+	{ "format", json_type_int, json_dispatch_int64, offsetof(struct manifest_json, format),
+	  JSON_MANDATORY, INT32_MIN, INT32_MAX },
+	{ "kid", json_type_string, json_dispatch_string, offsetof(struct manifest_json, kid),
+	  JSON_MANDATORY, 1, 128 },
+	{ "files", json_type_array, json_dispatch_borrow, offsetof(struct manifest_json, files),
+	  JSON_MANDATORY, 0, 0 },
+	{ "clock", json_type_object, json_dispatch_borrow, offsetof(struct manifest_json, clock),
+	  0, 0, 0 },
+	{}
+};
 
 /*
  * Reads and verifies the manifest: 0, -ENOENT (none), -EXDEV (made under another key: another
@@ -240,7 +285,7 @@ static int manifest_read(struct manifest *mf)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_(json_object_putp) json_object *o = NULL;
-	json_object *arr, *kid, *fmt;
+	struct manifest_json mj = {};
 	char mac[65];
 	size_t len;
 	char *nl;
@@ -254,28 +299,28 @@ static int manifest_read(struct manifest *mf)
 	if (!nl || (uint8_t *)nl + 1 + 64 + 1 != buf + len || buf[len - 1] != '\n')
 		return -EKEYREJECTED;
 	*nl = 0;
-	if (!(o = json_tokener_parse((const char *)buf)) ||
-	    !json_object_object_get_ex(o, "kid", &kid) || !json_object_is_type(kid, json_type_string))
+	/* Strict and bounded before anything is believed; the members are trusted only once the
+	 * MAC over the whole text verifies. */
+	if (json_parse((const char *)buf, (size_t)(nl - (char *)buf), MANIFEST_FILE_MAX,
+		       "store manifest", &o, NULL, 0) < 0 ||
+	    json_dispatch(o, NULL, manifest_table, &mj, NULL, 0) < 0)
 		return -EKEYREJECTED;
-	if (strcmp(json_object_get_string(kid), mf->kid) != 0)
+	if (strcmp(mj.kid, mf->kid) != 0)
 		return -EXDEV;
 	r = audit_key_mac(mf->key, (const char *)buf, strlen((const char *)buf), mac);
 	if (r < 0)
 		return r;
 	if (!ct_memeq(mac, nl + 1, 64) || strlen((const char *)buf) != (size_t)(nl - (char *)buf))
 		return -EKEYREJECTED;
-	if (!json_object_object_get_ex(o, "files", &arr) || !json_object_is_type(arr, json_type_array) ||
-	    !json_object_object_get_ex(o, "format", &fmt) || !json_object_is_type(fmt, json_type_int))
+	if (mj.format < 1 || mj.format > MANIFEST_FORMAT)
 		return -EBADMSG;
-	mf->format = json_object_get_int(fmt);
-	if (mf->format < 1 || mf->format > MANIFEST_FORMAT)
-		return -EBADMSG;
-	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		r = entry_parse(mf, json_object_array_get_idx(arr, i));
+	mf->format = (int)mj.format;
+	for (size_t i = 0; i < json_object_array_length(mj.files); i++) {
+		r = entry_parse(mf, json_object_array_get_idx(mj.files, i), i);
 		if (r < 0)
 			return r;
 	}
-	anchor_parse(mf, o);
+	anchor_parse(mf, mj.clock);
 	return 0;
 }
 
@@ -355,7 +400,7 @@ static int manifest_upgrade(struct manifest *mf)
 	if (mf->format >= MANIFEST_FORMAT)
 		return mf->anchor_stale ? manifest_write(mf) : 0; /* this boot's first anchor */
 	sd_journal_send("MESSAGE=vhsm store manifest: format %d; recording the DEK registry and "
-			"volume files as they are now", mf->format, "PRIORITY=5", NULL);
+			"volume files as they are now", mf->format, "PRIORITY=%d", LOG_NOTICE, NULL);
 	r = manifest_adopt_dir(mf, "dek", ".dek");
 	if (r >= 0)
 		r = manifest_adopt_dir(mf, "volumes", ".json");
@@ -426,7 +471,7 @@ static int manifest_load(struct manifest *mf)
 		sd_journal_send("MESSAGE=vhsm store manifest: %s; recording the %s sealed files as "
 				"they are now", r == -ENOENT ? "none yet" :
 				"made by another launch image", "current",
-				"PRIORITY=%d", r == -ENOENT ? 5 : 4, NULL);
+				"PRIORITY=%d", r == -ENOENT ? LOG_NOTICE : LOG_WARNING, NULL);
 		mf->n = 0;
 		r = manifest_adopt(mf);
 	} else if (r == 0) {
@@ -452,7 +497,7 @@ int manifest_check(struct manifest *mf, const char *rel, const uint8_t *blob, si
 	if (r == -EKEYREJECTED || r == -EBADMSG) {
 		snprintf(why, whylen, "the store manifest does not verify (edited or replaced): "
 			 "sealed files are not used");
-		sd_journal_send("MESSAGE=vhsm store manifest: %s", why, "PRIORITY=3", NULL);
+		sd_journal_send("MESSAGE=vhsm store manifest: %s", why, "PRIORITY=%d", LOG_ERR, NULL);
 		return -EKEYREJECTED;
 	}
 	if (r <= 0)
@@ -467,8 +512,8 @@ int manifest_check(struct manifest *mf, const char *rel, const uint8_t *blob, si
 	snprintf(why, whylen, "%s is not the sealed file this CVM wrote last: refused as rolled "
 		 "back, replaced or modified (the store manifest %s)", rel,
 		 e ? "names another generation" : "does not list it: deleted or purged");
-	sd_journal_send("MESSAGE=vhsm store: %s", why, "PRIORITY=3", "VHSM_EVENT=store.rollback",
-			"VHSM_FILE=%s", rel, NULL);
+	sd_journal_send("MESSAGE=vhsm store: %s", why, "PRIORITY=%d", LOG_ERR,
+			"VHSM_EVENT=store.rollback", "VHSM_FILE=%s", rel, NULL);
 	return -EKEYREJECTED;
 }
 

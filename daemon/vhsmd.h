@@ -101,15 +101,31 @@ struct acl_entry {
 	uint32_t ops;         /* enum acl_op mask */
 };
 
+/* The lifecycle KEKs and key pairs share; kek-meta.c writes and reads it as JSON. */
+#define KEY_LIFECYCLE_MEMBERS                                                                     \
+	enum kek_state state;                                                                     \
+	enum kek_state state_before_delete;                                                       \
+	uint64_t created; /* seconds since the epoch */                                           \
+	uint64_t updated;                                                                         \
+	uint64_t deleted_at; /* 0 unless deleted */                                               \
+	uint32_t retention_days;                                                                  \
+	bool purge_protection;
+struct key_lifecycle {
+	KEY_LIFECYCLE_MEMBERS
+};
+/* The members by name (meta.state) and as one struct (meta.life), as the kernel's
+ * struct_group() does. */
+#define KEY_LIFECYCLE_GROUP                                                                       \
+	union {                                                                                   \
+		struct {                                                                          \
+			KEY_LIFECYCLE_MEMBERS                                                     \
+		};                                                                                \
+		struct key_lifecycle life;                                                        \
+	}
+
 struct kek_meta {
 	char name[KEK_NAME_MAX + 1];
-	enum kek_state state;
-	enum kek_state state_before_delete;
-	uint64_t created;     /* seconds since the epoch */
-	uint64_t updated;
-	uint64_t deleted_at;  /* 0 unless deleted */
-	uint32_t retention_days;
-	bool purge_protection;
+	KEY_LIFECYCLE_GROUP;
 	bool exportable;
 	bool imported;
 	bool attest_each_use; /* a fresh attestation before every use of this KEK */

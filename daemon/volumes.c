@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The volumes each KEK unlocked, kept for kek disable --shred (see volumes.h). */
 #include <dirent.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fileio.h"
-#include "json-cleanup.h"
+#include "json.h"
 #include "log.h"
 #include "manifest.h"
 #include "volumes.h"
@@ -40,22 +42,18 @@ static bool uuid_valid(const char *u)
 static int record_read(struct manager *m, const char *uuid, json_object **ret)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	char path[4200], rel[64], why[256];
+	char rel[64], why[256];
 	json_object *o;
 	size_t len;
 	int r, k;
 
-	snprintf(path, sizeof(path), "%s/volumes/%s.json", m->state_dir, uuid);
-	snprintf(rel, sizeof(rel), "volumes/%s.json", uuid);
-	r = fileio_read_all(path, VOLUME_FILE_MAX, &buf, &len);
+	snprintf(rel, sizeof(rel), "volumes/%s.json", uuid); /* uuid_valid(): it fits */
+	r = fileio_read_all_at(m->state_fd, rel, VOLUME_FILE_MAX, &buf, &len);
 	if (r < 0)
 		return r == -EMSGSIZE ? -EBADMSG : r;
 	k = manifest_check(m->manifest, rel, buf, len, why, sizeof(why));
-	o = json_tokener_parse((const char *)buf);
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
+	if (json_parse((const char *)buf, len, VOLUME_FILE_MAX, "volume record", &o, NULL, 0) < 0)
 		return -EBADMSG;
-	}
 	*ret = o;
 	return k == -EKEYREJECTED ? k : 0;
 }
@@ -75,18 +73,16 @@ static bool record_has_kek(json_object *o, const char *kek)
 
 static int record_write(struct manager *m, const char *uuid, const char *text)
 {
-	char path[4200], rel[64];
+	char rel[64];
 	int r;
 
-	snprintf(path, sizeof(path), "%s/volumes", m->state_dir);
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+	if (mkdirat(m->state_fd, "volumes", 0700) < 0 && errno != EEXIST)
 		return negative_errno();
-	snprintf(path, sizeof(path), "%s/volumes/%s.json", m->state_dir, uuid);
-	snprintf(rel, sizeof(rel), "volumes/%s.json", uuid);
+	snprintf(rel, sizeof(rel), "volumes/%s.json", uuid); /* uuid_valid(): it fits */
 	r = manifest_begin(m->manifest, rel, (const uint8_t *)text, strlen(text));
 	if (r < 0)
 		return r;
-	r = fileio_write_atomic(path, text, strlen(text), 0600);
+	r = fileio_write_atomic_at(m->state_fd, rel, text, strlen(text), 0600);
 	if (r >= 0 && manifest_commit(m->manifest, rel) < 0)
 		vhsm_log_debug("volumes: cannot commit the manifest entry of %s", rel);
 	return r;
@@ -153,14 +149,16 @@ static void list_one(struct manager *m, const char *uuid, const char *kek, json_
 int volumes_of_kek_json(struct manager *m, const char *kek, char **ret_text)
 {
 	_cleanup_(json_object_putp) json_object *arr = json_object_new_array();
-	char path[4200], uuid[UUID_LEN + 1];
+	char uuid[UUID_LEN + 1];
 	struct dirent *de;
-	DIR *d;
+	DIR *d = NULL;
+	int fd;
 
 	if (!arr)
 		return -ENOMEM;
-	snprintf(path, sizeof(path), "%s/volumes", m->state_dir);
-	d = opendir(path);
+	fd = openat(m->state_fd, "volumes", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && !(d = fdopendir(fd)))
+		close(fd);
 	while (d && (de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		if (n != UUID_LEN + 5 || strcmp(de->d_name + UUID_LEN, ".json") != 0)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "parse-util.h"
 #include "snp-abi.h"
 #include "tsm-report.h"
 
@@ -102,18 +103,14 @@ static int tsm_write_attr(int dfd, const char *name, const void *data, size_t le
 
 static int tsm_read_generation(int dfd, uint64_t *ret)
 {
-	char buf[TSM_SMALL_ATTR], *end;
-	unsigned long long v;
+	char buf[TSM_SMALL_ATTR];
+	uint64_t v;
 	int r;
 
 	r = tsm_read_text(dfd, "generation", buf);
 	if (r < 0)
 		return r;
-	if (buf[0] < '0' || buf[0] > '9')
-		return -EBADMSG;
-	errno = 0;
-	v = strtoull(buf, &end, 10);
-	if (errno != 0 || *end != '\0')
+	if (parse_uint64_full(buf, 10, PARSE_NEWLINE, 0, UINT64_MAX, &v) < 0)
 		return -EBADMSG;
 	*ret = v;
 	return 0;

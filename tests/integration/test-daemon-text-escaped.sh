@@ -6,33 +6,13 @@
 # without it is not retried by the clients.
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || skip "needs root (unshare -m, bind mount over the plugin directory)"
-for c in cryptsetup unshare python3 /usr/bin/python3 readelf; do
-	command -v $c >/dev/null || skip "$c not installed"
-done
-TOKDIR=$(pkg-config --variable=libdir libcryptsetup)/cryptsetup
-[ -d "$TOKDIR" ] || skip "no libcryptsetup token directory $TOKDIR"
-PLUGIN=$B/token/libcryptsetup-token-vhsm.so
-[ -f "$PLUGIN" ] || fail "$PLUGIN not built"
-mkdir -p "$WORK/plugins"
-cp "$PLUGIN" "$WORK/plugins/"
-PRELOAD=
-if readelf -d "$PLUGIN" | grep -q libasan; then
-	PRELOAD=$(gcc -print-file-name=libasan.so)
-	export ASAN_OPTIONS=detect_leaks=0
-fi
-printf '%s\n' '#!/bin/sh' \
-	"exec unshare -m sh -c 'mount --make-rprivate / && mount --bind \"\$1\" \"\$2\" && shift 2 && LD_PRELOAD=\"$PRELOAD\" exec \"\$@\"' ns \"$WORK/plugins\" \"$TOKDIR\" \"\$@\"" \
-	>"$WORK/ns"
-chmod +x "$WORK/ns"
-ns() { "$WORK/ns" "$@"; }
+. "$(dirname "$0")/luks-lib.sh"
+plugin_ns_setup python3 /usr/bin/python3
 
 # A volume with a vhsm token, enrolled with the real vhsmd.
 IMG=$WORK/vol.img
 printf 'admin passphrase' >"$WORK/adm.key"
-truncate -s 24M "$IMG"
-cryptsetup luksFormat --type luks2 -q --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
-	--key-file "$WORK/adm.key" "$IMG"
+luks_format "$IMG" "$WORK/adm.key"
 make_cvm a genoa
 start_daemon a
 expect_exit 0 ctl kek create disk-kek

@@ -6,39 +6,15 @@
 # and the crypttab key socket.
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || skip "needs root (unshare -m, bind mount over the plugin directory)"
-for c in cryptsetup unshare keyctl systemd-cryptenroll python3 /usr/bin/python3 readelf; do
-	command -v $c >/dev/null || skip "$c not installed"
-done
-TOKDIR=$(pkg-config --variable=libdir libcryptsetup)/cryptsetup
-[ -d "$TOKDIR" ] || skip "no libcryptsetup token directory $TOKDIR"
-PLUGIN=$B/token/libcryptsetup-token-vhsm.so
-[ -f "$PLUGIN" ] || fail "$PLUGIN not built"
-
-# The plugin directory seen by cryptsetup in the private mount namespace: ours only.
-mkdir -p "$WORK/plugins"
-cp "$PLUGIN" "$WORK/plugins/"
-# ASan builds: an unsanitized cryptsetup needs the runtime preloaded to load the plugin.
-PRELOAD=
-if readelf -d "$PLUGIN" | grep -q libasan; then
-	PRELOAD=$(gcc -print-file-name=libasan.so)
-	export ASAN_OPTIONS=detect_leaks=0
-fi
+. "$(dirname "$0")/luks-lib.sh"
+plugin_ns_setup keyctl systemd-cryptenroll python3 /usr/bin/python3
 # One deadline covers the plugin's wait for the socket and the reply: generous for a loaded
 # machine; the no-daemon cases below set short ones.
 export VHSM_TOKEN_SOCKET=$SOCK VHSM_TOKEN_TIMEOUT=60
-# $WORK/ns CMD...: runs CMD with our plugin directory bind-mounted over libcryptsetup's.
-printf '%s\n' '#!/bin/sh' \
-	"exec unshare -m sh -c 'mount --make-rprivate / && mount --bind \"\$1\" \"\$2\" && shift 2 && LD_PRELOAD=\"$PRELOAD\" exec \"\$@\"' ns \"$WORK/plugins\" \"$TOKDIR\" \"\$@\"" \
-	>"$WORK/ns"
-chmod +x "$WORK/ns"
-ns() { "$WORK/ns" "$@"; }
 
 IMG=$WORK/vol.img
 printf 'admin passphrase' >"$WORK/adm.key"
-truncate -s 24M "$IMG"
-cryptsetup luksFormat --type luks2 -q --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
-	--key-file "$WORK/adm.key" "$IMG"
+luks_format "$IMG" "$WORK/adm.key"
 
 make_cvm a genoa --measurement "$(printf 'a1%.0s' $(seq 48))"
 start_daemon a --luks-key-socket "$WORK/luks-key.sock"
@@ -326,9 +302,7 @@ not_out 'Key slot 1 unlocked'
 cryptsetup token remove --token-id 5 "$IMG"
 # The wrapped secret is bound to the UUID: a well-formed copy on another volume is refused.
 IMG2=$WORK/other.img
-truncate -s 24M "$IMG2"
-cryptsetup luksFormat --type luks2 -q --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
-	--key-file "$WORK/adm.key" "$IMG2"
+luks_format "$IMG2" "$WORK/adm.key"
 cryptsetup luksAddKey -q --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
 	--key-file "$WORK/adm.key" "$IMG2" "$WORK/pass"
 ns cryptsetup token import --json-file "$WORK/tok.json" --token-id 0 "$IMG2"

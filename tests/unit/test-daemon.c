@@ -165,6 +165,11 @@ TEST(daemon_kek_meta_names_the_member)
 	} edits[] = {
 		{ "\"db-kek\"", "\"../etc\"", "name: invalid name '../etc': names are" },
 		{ "\"disabled\"", "\"gone\"", "state: unknown state" },
+		{ "\"state_before_delete\":\"enabled\"", "\"state_before_delete\":\"Enabled\"",
+		  "state_before_delete: unknown state" },
+		{ "\"state_before_delete\":\"enabled\"", "\"state_before_delete\":\"\"",
+		  "state_before_delete: " },
+		{ "\"state\":\"disabled\"", "\"state\":1", "state: expected a string" },
 		{ "\"retention_days\":30", "\"retention_days\":\"30\"",
 		  "retention_days: expected an integer" },
 		{ "\"version\":2", "\"version\":3", "versions[1].version: 2 expected" },
