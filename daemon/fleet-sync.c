@@ -71,37 +71,6 @@ static void request(struct session *s, struct kmip_writer *w, enum kmip_operatio
 	kmip_request_begin(w, 1, 2, op);
 }
 
-static void attr_text(const struct kmip_item *v, char *out, size_t len)
-{
-	out[0] = 0;
-	if (v->type == KMIP_TYPE_TEXT_STRING && v->len < len) {
-		memcpy(out, v->value, v->len);
-		out[v->len] = 0;
-	}
-}
-
-/* The object a key replaces: a Replaced Object link, or vhsm's Application Specific
- * Information where the key manager keeps no links (kmip.h). */
-static void read_replaces(const struct kmip_item *payload, char *out, size_t len)
-{
-	struct kmip_item v;
-	char ns[KMIP_MAX_TEXT + 1];
-	uint32_t type;
-
-	for (unsigned i = 0; kmip_get_attribute(payload, "Link", i, &v) == 0; i++)
-		if (kmip_get_enum(&v, KMIP_TAG_LINK_TYPE, &type) == 0 &&
-		    type == KMIP_LINK_REPLACED_OBJECT &&
-		    kmip_get_text(&v, KMIP_TAG_LINKED_OBJECT_IDENTIFIER, out, len) == 0)
-			return;
-	for (unsigned i = 0;
-	     kmip_get_attribute(payload, "Application Specific Information", i, &v) == 0; i++)
-		if (kmip_get_text(&v, KMIP_TAG_APPLICATION_NAMESPACE, ns, sizeof(ns)) == 0 &&
-		    strcmp(ns, KMIP_VHSM_REPLACES_NAMESPACE) == 0 &&
-		    kmip_get_text(&v, KMIP_TAG_APPLICATION_DATA, out, len) == 0)
-			return;
-	out[0] = 0;
-}
-
 static int locate(struct session *s, const struct fleet_map *map, size_t mi)
 {
 	struct kmip_writer w;
@@ -182,12 +151,12 @@ static int get_attributes(struct session *s, struct fleet_object *o)
 				 kmip_client_endpoint(s->client), o->uid);
 	if (kmip_get_attribute(&resp.payload, "Name", 0, &v) == 0 &&
 	    kmip_find(&v, KMIP_TAG_NAME_VALUE, KMIP_TYPE_TEXT_STRING, &v) == 0)
-		attr_text(&v, o->name, sizeof(o->name));
+		kmip_attr_text(&v, o->name, sizeof(o->name));
 	if (kmip_get_attribute(&resp.payload, "Cryptographic Algorithm", 0, &v) == 0)
 		(void)kmip_item_enum(&v, &o->alg);
 	if (kmip_get_attribute(&resp.payload, "Cryptographic Length", 0, &v) == 0)
 		(void)kmip_item_int(&v, &o->bits);
-	read_replaces(&resp.payload, o->replaces, sizeof(o->replaces));
+	kmip_get_replaced_object(&resp.payload, o->replaces, sizeof(o->replaces));
 	return 0;
 }
 

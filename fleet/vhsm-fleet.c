@@ -303,36 +303,6 @@ struct object {
 	int64_t initial;
 };
 
-static void attr_text(const struct kmip_item *v, char *out, size_t len)
-{
-	out[0] = 0;
-	if (v->type == KMIP_TYPE_TEXT_STRING && v->len < len) {
-		memcpy(out, v->value, v->len);
-		out[v->len] = 0;
-	}
-}
-
-/* The object a key replaces: a Replaced Object link, or vhsm's Application Specific
- * Information where the key manager does not keep links (lib/kmip.h). */
-static void read_replaces(const struct kmip_item *payload, char *out, size_t len)
-{
-	struct kmip_item v;
-	char ns[KMIP_MAX_TEXT + 1];
-	uint32_t type;
-
-	for (unsigned i = 0; kmip_get_attribute(payload, "Link", i, &v) == 0; i++)
-		if (kmip_get_enum(&v, KMIP_TAG_LINK_TYPE, &type) == 0 &&
-		    type == KMIP_LINK_REPLACED_OBJECT &&
-		    kmip_get_text(&v, KMIP_TAG_LINKED_OBJECT_IDENTIFIER, out, len) == 0)
-			return;
-	for (unsigned i = 0;
-	     kmip_get_attribute(payload, "Application Specific Information", i, &v) == 0; i++)
-		if (kmip_get_text(&v, KMIP_TAG_APPLICATION_NAMESPACE, ns, sizeof(ns)) == 0 &&
-		    strcmp(ns, KMIP_VHSM_REPLACES_NAMESPACE) == 0 &&
-		    kmip_get_text(&v, KMIP_TAG_APPLICATION_DATA, out, len) == 0)
-			return;
-	out[0] = 0;
-}
 
 static int get_object(struct session *s, const char *uid, struct object *ret)
 {
@@ -357,16 +327,16 @@ static int get_object(struct session *s, const char *uid, struct object *ret)
 	snprintf(o.uid, sizeof(o.uid), "%s", uid);
 	if (kmip_get_attribute(&resp.payload, "Name", 0, &v) == 0 &&
 	    kmip_find(&v, KMIP_TAG_NAME_VALUE, KMIP_TYPE_TEXT_STRING, &v) == 0)
-		attr_text(&v, o.name, sizeof(o.name));
+		kmip_attr_text(&v, o.name, sizeof(o.name));
 	if (kmip_get_attribute(&resp.payload, "State", 0, &v) == 0)
 		(void)kmip_item_enum(&v, &o.state);
 	if (kmip_get_attribute(&resp.payload, "Object Group", 0, &v) == 0)
-		attr_text(&v, o.group, sizeof(o.group));
+		kmip_attr_text(&v, o.group, sizeof(o.group));
 	if (kmip_get_attribute(&resp.payload, "Cryptographic Length", 0, &v) == 0)
 		(void)kmip_item_int(&v, &o.bits);
 	if (kmip_get_attribute(&resp.payload, "Initial Date", 0, &v) == 0)
 		(void)kmip_item_long(&v, &o.initial);
-	read_replaces(&resp.payload, o.replaces, sizeof(o.replaces));
+	kmip_get_replaced_object(&resp.payload, o.replaces, sizeof(o.replaces));
 	*ret = o;
 	return 0;
 }

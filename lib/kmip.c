@@ -294,6 +294,35 @@ int kmip_get_attribute(const struct kmip_item *payload, const char *attr, unsign
 	return -ENOENT;
 }
 
+void kmip_attr_text(const struct kmip_item *v, char *out, size_t len)
+{
+	out[0] = 0;
+	if (v->type == KMIP_TYPE_TEXT_STRING && v->len < len) {
+		memcpy(out, v->value, v->len);
+		out[v->len] = 0;
+	}
+}
+
+void kmip_get_replaced_object(const struct kmip_item *payload, char *out, size_t len)
+{
+	struct kmip_item v;
+	char ns[KMIP_MAX_TEXT + 1];
+	uint32_t type;
+
+	for (unsigned i = 0; kmip_get_attribute(payload, "Link", i, &v) == 0; i++)
+		if (kmip_get_enum(&v, KMIP_TAG_LINK_TYPE, &type) == 0 &&
+		    type == KMIP_LINK_REPLACED_OBJECT &&
+		    kmip_get_text(&v, KMIP_TAG_LINKED_OBJECT_IDENTIFIER, out, len) == 0)
+			return;
+	for (unsigned i = 0;
+	     kmip_get_attribute(payload, "Application Specific Information", i, &v) == 0; i++)
+		if (kmip_get_text(&v, KMIP_TAG_APPLICATION_NAMESPACE, ns, sizeof(ns)) == 0 &&
+		    strcmp(ns, KMIP_VHSM_REPLACES_NAMESPACE) == 0 &&
+		    kmip_get_text(&v, KMIP_TAG_APPLICATION_DATA, out, len) == 0)
+			return;
+	out[0] = 0;
+}
+
 const char *kmip_state_to_string(uint32_t state)
 {
 	static const char *const names[] = {

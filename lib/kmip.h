@@ -195,5 +195,14 @@ int kmip_get_symmetric_key(const struct kmip_item *payload, uint32_t *ret_alg, i
  */
 int kmip_get_attribute(const struct kmip_item *payload, const char *attr, unsigned index,
 		       struct kmip_item *ret) _wur_;
+/* An attribute value's text into out[0..len) (NUL-terminated); empty when the value is not a
+ * Text String or does not fit. */
+void kmip_attr_text(const struct kmip_item *v, char *out, size_t len);
+
+/* The identifier of the object a key replaces, from a GetAttributes payload: its Replaced
+ * Object link, or vhsm's Application Specific Information (namespace "vhsm-replaces") where
+ * the key manager keeps no links. Empty when it names none. */
+void kmip_get_replaced_object(const struct kmip_item *payload, char *out, size_t len);
+
 /* Name and state text for printing ("active", "pre-active", …; "unknown" otherwise). */
 const char *kmip_state_to_string(uint32_t state);
