@@ -48,7 +48,7 @@ CONF
 		setsid pykmip-server -f "$WORK/$name.conf" -l "$WORK/$name.log" >"$WORK/$name.out" 2>&1 &
 		eval "KMIP_PID_$name=$!"
 		on_exit "kill -9 -- -$! 2>/dev/null"
-		if wait_port "$port" "$!"; then
+		if wait_port "$port" "$!" && wait_policy "$WORK/$name.log"; then
 			eval "KMIP_PORT_$name=$port"
 			return 0
 		fi
@@ -67,6 +67,19 @@ wait_port() {
 		"$PY" -c "import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(('127.0.0.1',$1)))" && return 0
 		sleep 0.1
 	done
+	return 1
+}
+
+# wait_policy LOG: until the server's policy monitor has loaded the fleet operation policy
+# (bounded). It runs in a process of its own and loads the policy files after the port opens;
+# a request under --policy fleet before that is refused ("Could not locate object").
+wait_policy() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		grep -q "Loading policy: fleet" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "pykmip-server: the fleet operation policy was not loaded within 60 s" >&2
 	return 1
 }
 
