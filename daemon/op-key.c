@@ -381,7 +381,7 @@ int op_key_sign(struct op_ctx *c)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
 	uint8_t sig[KEYPAIR_SIG_MAX];
-	struct keypair_op op;
+	struct keypair_op op = {};
 	size_t len;
 	int r = key_use(c, KEYPAIR_ACL_SIGN, KEYPAIR_USAGE_SIGN, &pkey, &op);
 
@@ -399,7 +399,7 @@ int op_key_decrypt(struct op_ctx *c)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
 	_cleanup_secmem_ uint8_t *out = NULL;
-	struct keypair_op op;
+	struct keypair_op op = {};
 	size_t len;
 	int r = key_use(c, KEYPAIR_ACL_DECRYPT, KEYPAIR_USAGE_DECRYPT, &pkey, &op);
 

@@ -13,7 +13,7 @@
 # The last line is "N passed, N failed"; exit status 0 only when every check passed.
 # See docs/vm-testing.md and docs/boot-unlock.md.
 set -euo pipefail
-GUEST_PKGS="systemd-sysv udev kmod cryptsetup cryptsetup-initramfs busybox keyutils e2fsprogs libcurl4"
+GUEST_PKGS="systemd-sysv udev kmod cryptsetup cryptsetup-initramfs busybox keyutils e2fsprogs libcurl4 libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-mu0"
 GUEST_DEBS="vhsm libcryptsetup-token-vhsm vhsm-snp-sim vhsm-initramfs-tools"
 VHSM_VM_LIB=1
 # The busybox initrd and the full check-vm suite after it: the first boot ran past 480 s (the

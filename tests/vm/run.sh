@@ -24,7 +24,7 @@ DEB_DIR=${VHSM_DEB_DIR:-$B/deb}
 GUEST_DEBS=${GUEST_DEBS:-"vhsm libcryptsetup-token-vhsm vhsm-snp-sim vhsm-dracut vhsm-pkcs11"}
 SUITE=bookworm
 KERNEL_PKG=linux-image-cloud-amd64
-GUEST_PKGS=${GUEST_PKGS:-"systemd-sysv udev kmod cryptsetup keyutils e2fsprogs dracut-core libcurl4"}
+GUEST_PKGS=${GUEST_PKGS:-"systemd-sysv udev kmod cryptsetup keyutils e2fsprogs dracut-core libcurl4 libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-mu0"}
 # Bump when the way the cached root file system is built changes.
 CACHE_RECIPE=1
 # The checks guest-check.sh must report, in order; a missing one counts as failed.
