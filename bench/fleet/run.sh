@@ -41,7 +41,7 @@ ca_path=$PKI/ca.pem
 auth_suite=TLS1.2
 policy_path=$WORK/policies
 enable_tls_client_auth=True
-logging_level=WARNING
+logging_level=INFO
 database_path=$WORK/server.db
 CONF
 # A session of its own: the server's policy monitor process dies with the group.
@@ -49,6 +49,12 @@ setsid pykmip-server -f "$WORK/server.conf" -l "$WORK/server.log" >/dev/null 2>&
 SERVER_PID=$!
 for _ in $(seq 600); do
 	"$PY" -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1',$port)))" && break
+	sleep 0.1
+done
+# Ready once the policy monitor (a process of its own) has loaded the fleet policy: a create
+# under it before that is refused (INFO logging above is for this line).
+for _ in $(seq 600); do
+	grep -q "Loading policy: fleet" "$WORK/server.log" 2>/dev/null && break
 	sleep 0.1
 done
 fleet() {
