@@ -107,15 +107,15 @@ if grep -q "deb-systemd-invoke .*'vhsmd-luks-key.socket'" "$post"; then fail "ke
 grep -B3 "deb-systemd-helper enable 'vhsmd-luks-key.socket'" "$post" | grep -q 'was-enabled' ||
 	fail "key socket enabled without the administrator"
 grep -qx 'activate-noawait update-initramfs' "$WORK/ctl/triggers" || fail "no initramfs trigger"
-# The key socket the administrator enabled follows upgrades (restarted only when enabled, on
+# The key socket the administrator enabled is started again after upgrades and reinstalls (only when enabled, on
 # upgrade or reinstall: "$2" set) and is stopped on remove (make check-vm-upgrade runs them).
-grep -B2 'deb-systemd-invoke restart vhsmd-luks-key.socket' "$post" | grep -q 'is-enabled vhsmd-luks-key.socket' ||
-	fail "postinst restarts the key socket without checking that the administrator enabled it"
-grep -B2 'deb-systemd-invoke restart vhsmd-luks-key.socket' "$post" | grep -q '"$1" = "configure" \] && \[ -n "$2" \]' ||
-	fail "postinst restarts the key socket on a first install"
+grep -B2 'deb-systemd-invoke start vhsmd-luks-key.socket' "$post" | grep -q 'is-enabled vhsmd-luks-key.socket' ||
+	fail "postinst starts the key socket without checking that the administrator enabled it"
+grep -B2 'deb-systemd-invoke start vhsmd-luks-key.socket' "$post" | grep -q '"$1" = "configure" \] && \[ -n "$2" \]' ||
+	fail "postinst starts the key socket on a first install"
 grep -B2 'deb-systemd-invoke stop vhsmd-luks-key.socket' "$WORK/ctl/prerm" | grep -q '"$1" = remove' ||
 	fail "prerm does not stop the key socket on remove"
-ok "postinst: user before tmpfiles, vhsmd.socket enabled and started, key socket left to the admin (restarted on upgrade when enabled, stopped on remove); initramfs trigger"
+ok "postinst: user before tmpfiles, vhsmd.socket enabled and started, key socket left to the admin (started again on upgrade when enabled, stopped on remove); initramfs trigger"
 
 # The purge script against a scratch root (DPKG_ROOT), with the state directory filled.
 R=$WORK/dpkgroot
