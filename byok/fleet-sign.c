@@ -82,16 +82,6 @@ static void enrollment_done(struct enrollment *e)
 	*e = (struct enrollment){};
 }
 
-static int b64(const char *s, uint8_t *out, size_t cap, size_t *ret_len)
-{
-	int n = ct_base64_decode(out, cap, s, strlen(s));
-
-	if (n < 0)
-		return n;
-	*ret_len = (size_t)n;
-	return 0;
-}
-
 static int load(const char *path, struct enrollment *e)
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
@@ -125,8 +115,9 @@ static int load(const char *path, struct enrollment *e)
 	if (!e->csr || !e->certs)
 		return EXIT_ERROR;
 	if (nl % 2 || ct_hex_decode(e->nonce, e->nonce_len, f.nonce, nl) < 0 ||
-	    b64(f.report, e->report, sizeof(e->report), &rl) < 0 || rl != SNP_REPORT_SIZE ||
-	    b64(f.certs, e->certs, strlen(f.certs) + 1, &e->certs_len) < 0) {
+	    ct_base64_decode_str(f.report, e->report, sizeof(e->report), &rl) < 0 ||
+	    rl != SNP_REPORT_SIZE ||
+	    ct_base64_decode_str(f.certs, e->certs, strlen(f.certs) + 1, &e->certs_len) < 0) {
 		err("%s: a member is not valid hex or base64, or the report is not %u bytes", path,
 		    SNP_REPORT_SIZE);
 		return EXIT_REJECTED;

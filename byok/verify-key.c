@@ -56,16 +56,6 @@ struct key_evidence {
 	size_t certs_len;
 };
 
-static int b64(const char *s, uint8_t *out, size_t cap, size_t *ret_len)
-{
-	int n = ct_base64_decode(out, cap, s, strlen(s));
-
-	if (n < 0)
-		return n;
-	*ret_len = (size_t)n;
-	return 0;
-}
-
 static int load(const char *path, struct key_evidence *e)
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
@@ -95,9 +85,10 @@ static int load(const char *path, struct key_evidence *e)
 	if (!e->certs)
 		return EXIT_ERROR;
 	if (strlen(f.nonce) % 2 || ct_hex_decode(e->nonce, e->nonce_len, f.nonce, strlen(f.nonce)) < 0 ||
-	    b64(f.spki, e->spki, sizeof(e->spki), &e->spki_len) < 0 ||
-	    b64(f.report, e->report, sizeof(e->report), &rl) < 0 || rl != SNP_REPORT_SIZE ||
-	    b64(f.certs, e->certs, strlen(f.certs) + 1, &e->certs_len) < 0) {
+	    ct_base64_decode_str(f.spki, e->spki, sizeof(e->spki), &e->spki_len) < 0 ||
+	    ct_base64_decode_str(f.report, e->report, sizeof(e->report), &rl) < 0 ||
+	    rl != SNP_REPORT_SIZE ||
+	    ct_base64_decode_str(f.certs, e->certs, strlen(f.certs) + 1, &e->certs_len) < 0) {
 		err("%s: a member is not valid hex or base64, or the report is not %u bytes", path,
 		    SNP_REPORT_SIZE);
 		return EXIT_REJECTED;

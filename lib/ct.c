@@ -200,3 +200,13 @@ int ct_base64_decode_full(uint8_t *out, size_t outcap, const char *in, size_t in
 	}
 	return (int)n;
 }
+
+int ct_base64_decode_str(const char *s, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	int n = ct_base64_decode(out, cap, s, strlen(s));
+
+	if (n < 0)
+		return n;
+	*ret_len = (size_t)n;
+	return 0;
+}

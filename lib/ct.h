@@ -46,6 +46,10 @@ void ct_base64_encode(char *out, const uint8_t *in, size_t n);
  */
 int ct_base64_decode(uint8_t *out, size_t outcap, const char *in, size_t inlen) _wur_;
 
+/* ct_base64_decode() of the NUL-terminated string s: 0 and the decoded length in *ret_len
+ * (set only on success), or its -errno. */
+int ct_base64_decode_str(const char *s, uint8_t *out, size_t cap, size_t *ret_len) _wur_;
+
 /*
  * The URL-safe alphabet (RFC 4648 section 5: '-' '_') without padding, as Azure Key Vault's
  * BYOK files carry it: writes the text and a NUL to out (CT_BASE64_LEN(n) + 1 bytes are
