@@ -41,6 +41,20 @@
 #define AUDIT_FILE_MAX (AUDIT_SEGMENT_MAX + 1024u * 1024u)
 #define HASH_HEX 64u
 
+/* Escaped copies of what a record quotes from callers, the only form that is ever written. */
+#define AUDIT_KEY_ESCAPED_MAX 257u
+#define AUDIT_REASON_ESCAPED_MAX 1025u
+
+#define AUDIT_JOURNAL_WINDOWS 64u
+
+/* One journal quiet window: until when successes of (event, key) are in the chain only. */
+struct journal_window {
+	uint64_t until;                /* monotonic microseconds; 0: free */
+	uint64_t skipped;              /* successes left out of the journal since its last entry */
+	char event[24];
+	char key[AUDIT_KEY_ESCAPED_MAX];
+};
+
 struct audit {
 	int fd;
 	char *path;
@@ -61,9 +75,10 @@ struct audit {
 	uint64_t disk_bytes;           /* the older segments' size */
 	uint64_t first_seq;
 	bool alert;
-	/* Routine successes (see audit_log) journaled at most once per AUDIT_JOURNAL_QUIET_USEC. */
-	uint64_t journal_quiet_until;
-	uint64_t journal_skipped;
+	/* Routine successes (see journal_skip) journaled at most once per AUDIT_JOURNAL_QUIET_USEC
+	 * per event and key; keys beyond the table share the catch-all window. */
+	struct journal_window quiet[AUDIT_JOURNAL_WINDOWS];
+	struct journal_window quiet_rest;
 	/* audit_hold(): routine records are collected here and written by one write(). */
 	bool holding;
 	char *held;
@@ -1165,13 +1180,42 @@ static int audit_apply_retention(struct audit *a)
 }
 
 /*
- * A successful wrap, unwrap or rewrap that is in the chain goes to the journal only if none did
- * in the last second; the next journal entry counts the ones in between (VHSM_CHAIN_ONLY), so
- * the journal shows the activity and audit.log has every record. Returns true to skip.
+ * The window of (event, key): its own, else a free one or one that expired with nothing left
+ * to count, else the catch-all window (so that the journal stays bounded with many keys).
+ */
+static struct journal_window *journal_window(struct audit *a, const char *event, const char *key,
+					     uint64_t now)
+{
+	struct journal_window *spare = NULL;
+
+	key = key ? key : "";
+	if (strlen(event) >= sizeof(a->quiet[0].event) || strlen(key) >= sizeof(a->quiet[0].key))
+		return &a->quiet_rest;
+	for (size_t i = 0; i < AUDIT_JOURNAL_WINDOWS; i++) {
+		struct journal_window *w = &a->quiet[i];
+		if (w->until && strcmp(w->event, event) == 0 && strcmp(w->key, key) == 0)
+			return w;
+		if (!spare && (w->until == 0 || (w->until <= now && w->skipped == 0)))
+			spare = w;
+	}
+	if (!spare)
+		return &a->quiet_rest;
+	*spare = (struct journal_window){};
+	strcpy(spare->event, event);
+	strcpy(spare->key, key);
+	return spare;
+}
+
+/*
+ * A successful data-plane use that is in the chain goes to the journal only if none of the
+ * same event and key did in the last second; the next journal entry of that event and key
+ * counts the ones in between (VHSM_CHAIN_ONLY), so the journal shows each key's activity and
+ * audit.log has every record. Returns true to skip.
  */
 static bool journal_skip(struct audit *a, const struct audit_record *rec, bool chained,
 			 uint64_t *ret_skipped)
 {
+	struct journal_window *w;
 	struct timespec ts;
 	uint64_t now;
 
@@ -1181,19 +1225,16 @@ static bool journal_skip(struct audit *a, const struct audit_record *rec, bool c
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
 		return false;
 	now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-	if (now < a->journal_quiet_until) {
-		a->journal_skipped += rec->count > 1 ? rec->count : 1;
+	w = journal_window(a, rec->event, rec->key, now);
+	if (now < w->until) {
+		w->skipped += rec->count > 1 ? rec->count : 1;
 		return true;
 	}
-	a->journal_quiet_until = now + AUDIT_JOURNAL_QUIET_USEC;
-	*ret_skipped = a->journal_skipped;
-	a->journal_skipped = 0;
+	w->until = now + AUDIT_JOURNAL_QUIET_USEC;
+	*ret_skipped = w->skipped;
+	w->skipped = 0;
 	return false;
 }
-
-/* Escaped copies of what a record quotes from callers, the only form that is ever written. */
-#define AUDIT_KEY_ESCAPED_MAX 257u
-#define AUDIT_REASON_ESCAPED_MAX 1025u
 
 static const char *escaped(const char *s, char *buf, size_t len)
 {
