@@ -23,7 +23,8 @@ struct http_fetch_opts {
  * counted in *ret_len) on HTTP 200; -EBUSY for HTTP 429 (KDS rate limit); -ENOENT for 404;
  * -EPROTO for another HTTP status (in *ret_status when not NULL, also on failure);
  * -EMSGSIZE past max_bytes; -ETIMEDOUT; -EHOSTUNREACH when the server cannot be reached;
- * -EINVAL for a URL that is not http(s); -EIO otherwise. why (may be NULL) gets a one-line
+ * -EINVAL for a URL that is not http(s); -ENOPKG when libcurl cannot be loaded (it is loaded
+ * at the first call, not linked); -EIO otherwise. why (may be NULL) gets a one-line
  * reason on failure.
  */
 int http_fetch(const char *url, const struct http_fetch_opts *o, uint8_t **ret_body,
