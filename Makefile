@@ -60,6 +60,9 @@ CURL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl)
 # The TPM software stack (ESAPI) only for what reads the vTPM (vhsmctl, vhsmd, the simulator's
 # HCL mode, the unit tests that link vhsmd's modules).
 TSS_LIBS := $(shell $(PKG_CONFIG) --libs tss2-esys tss2-tctildr tss2-mu)
+# vhsmctl loads libcryptsetup and libdevmapper when a volume verb needs them
+# (cli/dl-cryptsetup.c): not linked, so that other verbs do not pay for loading them.
+CLI_LIBS := $(shell $(PKG_CONFIG) --libs $(filter-out libcryptsetup devmapper,$(PKGS)))
 
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wvla -Wimplicit-fallthrough -Wcast-qual -Wwrite-strings -Wundef
@@ -157,7 +160,7 @@ $(B)/libvhsm.a: $(LIB_OBJS)
 
 $(B)/vhsmctl: $(CLI_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(B)/libvhsm.a $(PKG_LIBS) $(TSS_LIBS) -ldl
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(B)/libvhsm.a $(CLI_LIBS) $(TSS_LIBS) -ldl
 
 $(B)/vhsm-byok: $(BYOK_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
