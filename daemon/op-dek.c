@@ -445,7 +445,14 @@ int op_dek_purge(struct op_ctx *c)
 	return 0;
 }
 
-/* The identity the kernel named for a request-key upcall, with its groups from NSS. */
+/*
+ * The identity the kernel named for a request-key upcall, with its groups from NSS, looked up
+ * at every request (never cached: a changed group membership applies to the next request).
+ * Supplementary groups only decide whether an ACL's gid entry or the admin group admits a
+ * caller, and an administrator is admitted by every ACL (acl_entries_allow()): root and the
+ * admin group as primary group need no lookup, which spares the common upcall (root's) the
+ * reading of passwd and group through NSS.
+ */
 static void requester_peer(struct manager *m, uid_t uid, gid_t gid, struct peer *ret)
 {
 	struct peer p = { .uid = uid, .gid = gid };
@@ -454,12 +461,12 @@ static void requester_peer(struct manager *m, uid_t uid, gid_t gid, struct peer 
 	gid_t groups[ELEMENTSOF(p.groups)];
 	int n = (int)ELEMENTSOF(groups);
 
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res &&
+	p.admin = uid == 0 || (m->admin_gid != (gid_t)-1 && gid == m->admin_gid);
+	if (!p.admin && getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res &&
 	    getgrouplist(res->pw_name, gid, groups, &n) >= 0 && n > 0) {
 		p.n_groups = (size_t)n;
 		memcpy(p.groups, groups, (size_t)n * sizeof(gid_t));
 	}
-	p.admin = uid == 0 || (m->admin_gid != (gid_t)-1 && gid == m->admin_gid);
 	for (size_t i = 0; i < p.n_groups; i++)
 		if (m->admin_gid != (gid_t)-1 && p.groups[i] == m->admin_gid)
 			p.admin = true;
