@@ -321,6 +321,14 @@ EOS
 		printf "requestkey_floor_added_ms: %.2f ms (min %.2f, max %.2f, %d pairs; the same" \
 			" upcall with keyctl instantiate as handler, alternating with the above)\n", \
 			m, d[1], d[NR], NR }'
+	# What vhsm adds to any upcall: per sample, vhsm's added time minus the floor's, both of the
+	# same round of the loop (vhsm-request-key's work and vhsmd's against one keyctl exec).
+	tail -n +2 "$WORK/requestkey.out" | awk '{ print ($1 - $2) - ($3 - $4) }' | sort -n | awk '
+		{ d[NR] = $1 / 1000 } END {
+		m = NR % 2 ? d[(NR + 1) / 2] : (d[NR / 2] + d[NR / 2 + 1]) / 2
+		printf "requestkey_added_over_floor_ms: %.2f ms (min %.2f, max %.2f, %d samples;" \
+			" requestkey_upcall_added minus requestkey_floor_added of the same round)\n", \
+			m, d[1], d[NR], NR }'
 }
 
 if [ "$rc" -eq 0 ]; then
