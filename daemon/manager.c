@@ -30,6 +30,7 @@
 #include "luks-keysock.h"
 #include "log.h"
 #include "manager.h"
+#include "peer-unit.h"
 #include "policy-file.h"
 #include "ops.h"
 #include "secmem.h"
@@ -282,7 +283,6 @@ static int peer_identify(struct manager *m, int fd, struct peer *ret)
 {
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
-	_cleanup_free_ char *unit = NULL;
 	struct peer p = {};
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0 || len != sizeof(uc))
@@ -290,9 +290,10 @@ static int peer_identify(struct manager *m, int fd, struct peer *ret)
 	p.pid = uc.pid;
 	p.uid = uc.uid;
 	p.gid = uc.gid;
-	/* The unit name is advisory for ACLs naming units: taken from the peer's cgroup. */
-	if (sd_peer_get_unit(fd, &unit) >= 0 && strlen(unit) < sizeof(p.unit))
-		strcpy(p.unit, unit);
+	/* The unit name is advisory for ACLs naming units: taken from the peer's cgroup
+	 * (peer-unit.h: sd_pid_get_unit()'s answer with one read of /proc/PID/cgroup). */
+	if (peer_unit_get(p.pid, p.unit, sizeof(p.unit)) < 0)
+		p.unit[0] = '\0';
 	/* Supplementary groups as the kernel recorded them at connect time (no /proc race). */
 	socklen_t glen = 0;
 	_cleanup_free_ gid_t *groups = NULL;
