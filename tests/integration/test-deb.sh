@@ -84,6 +84,11 @@ dep() { dpkg-deb -f "$(deb "$1" "$2")" Depends; }
 for l in libcryptsetup12 libssl3 libjson-c5 libsystemd0 libkeyutils1 libdevmapper1.02.1 systemd; do
 	dep vhsm "$A" | grep -qw -- "$l" || fail "vhsm does not depend on $l: $(dep vhsm "$A")"
 done
+# Loaded with dlopen, so listed by hand: libcryptsetup and libdevmapper above (vhsmctl's volume
+# verbs), libcurl for fetching collateral.
+rec=$(dpkg-deb -f "$(deb vhsm "$A")" Recommends)
+grep -qw libcurl4 <<<"$rec" || fail "vhsm does not recommend libcurl4: $rec"
+dep vhsm-byok "$A" | grep -qw libcurl4 || fail "vhsm-byok does not depend on libcurl4"
 dep libcryptsetup-token-vhsm "$A" | grep -qw libcryptsetup12 || fail "plugin: $(dep libcryptsetup-token-vhsm "$A")"
 # The customer tool runs outside any CVM: no daemon, no systemd, no cryptsetup.
 if dep vhsm-byok "$A" | grep -Eqw 'vhsm|systemd|libcryptsetup12'; then
@@ -91,8 +96,10 @@ if dep vhsm-byok "$A" | grep -Eqw 'vhsm|systemd|libcryptsetup12'; then
 fi
 dep vhsm-initramfs-tools all | grep -qw cryptsetup-initramfs || fail "initramfs-tools package deps"
 dep vhsm-dracut all | grep -qw dracut-core || fail "dracut package deps"
-dpkg-deb -f "$(deb vhsm-snp-sim "$A")" Description | grep -q 'NOT for production' ||
-	fail "the simulator package is not marked as test-only"
+# Read whole before grep: grep -q leaves at its first match, and under pipefail the writer's
+# SIGPIPE (a long description still being written) would fail the check on a loaded machine.
+desc=$(dpkg-deb -f "$(deb vhsm-snp-sim "$A")" Description)
+grep -q 'NOT for production' <<<"$desc" || fail "the simulator package is not marked as test-only"
 ok "dependencies: \${shlibs:Depends} per package; vhsm-byok needs no CVM side; simulator marked test-only"
 
 # ---- maintainer scripts ----
