@@ -17,21 +17,32 @@
 
 #define SYNC_WAIT_DEFAULT_S 120u
 
+/* A member's text, or NULL when it is absent, null or empty (vhsmd sends null for "none"):
+ * unescaped, so print it through text_escape(). */
+static const char *jtext(json_object *o, const char *k)
+{
+	json_object *v;
+	const char *s;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	return s && s[0] ? s : NULL;
+}
+
 static void fmt_fleet(json_object *o)
 {
 	json_object *keks = NULL;
-	char when[64];
-	const char *err = cli_jstr(o, "last_error"), *ep = cli_jstr(o, "last_endpoint");
-	const char *res = cli_jstr(o, "last_result");
+	char when[64], esc[4096];
+	const char *err = jtext(o, "last_error"), *ep = jtext(o, "last_endpoint");
+	const char *res = jtext(o, "last_result");
 
-	printf("fleet sync: %s", res ? res : "none yet");
+	printf("fleet sync: %s", res ? text_escape(res, esc, sizeof(esc)) : "none yet");
 	if (ep)
-		printf(" (key manager %s)", ep);
+		printf(" (key manager %s)", text_escape(ep, esc, sizeof(esc)));
 	printf("\n");
-	if (err) {
-		char esc[4096];
+	if (err)
 		printf("last error: %s\n", text_escape(err, esc, sizeof(esc)));
-	}
 	if (cli_jint(o, "last_ok_at"))
 		printf("last successful sync: %s\n",
 		       cli_fmt_time(cli_jint(o, "last_ok_at"), when, sizeof(when)));
@@ -45,10 +56,12 @@ static void fmt_fleet(json_object *o)
 		return;
 	for (size_t i = 0; i < json_object_array_length(keks); i++) {
 		json_object *k = json_object_array_get_idx(keks, i);
-		printf("  %-24s %-12s v%-3" PRId64 " ", cli_jstr(k, "local") ?: "?",
-		       cli_jstr(k, "kmip_state") ?: "?", cli_jint(k, "versions"));
-		char esc[640];
-		printf("%s\n", text_escape(cli_jstr(k, "action") ?: "", esc, sizeof(esc)));
+		char state[64];
+		printf("  %-24s %-12s v%-3" PRId64 " ",
+		       text_escape(jtext(k, "local") ?: "?", esc, sizeof(esc)),
+		       text_escape(jtext(k, "kmip_state") ?: "?", state, sizeof(state)),
+		       cli_jint(k, "versions"));
+		printf("%s\n", text_escape(jtext(k, "action") ?: "", esc, sizeof(esc)));
 	}
 }
 
@@ -76,7 +89,7 @@ static int status_call(uint16_t op, const char *what, json_object **ret)
  * KEKs could not be updated): 1; failed (no answer): 3; none yet: none_yet. */
 static int finish(json_object *o, int none_yet)
 {
-	const char *res = cli_jstr(o, "last_result");
+	const char *res = jtext(o, "last_result");
 	int r = !res ? none_yet : strcmp(res, "ok") == 0 ? EXIT_OK
 		: strcmp(res, "partial") == 0 ? EXIT_REJECTED : EXIT_ERROR;
 
