@@ -7,11 +7,14 @@
 # sharing the database; the key manager down: local use goes on, sync fails with a clear
 # message and retries with backoff; require_fresh_sync_s refuses a first use without a fresh
 # sync; a bad configuration names the member at fault.
-# The fleet TLS identity is the test daemon's (vhsmd-fleet-test: an unsealed PEM key in the
-# state directory, simulator only) until attested enrollment provides the sealed one.
+# The daemons are the production vhsmd and their fleet TLS identities come from attested
+# enrollment (vhsmctl fleet enroll, vhsm-byok fleet-sign, vhsmctl fleet install-cert): the
+# client key is sealed in each CVM. Refusals with that identity: a removed certificate, the
+# certificate of another key, a certificate the key manager finds expired, and one vhsmd's own
+# clock finds expired.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kmip-lib.sh"
-[ -x "$FT" ] || fail "missing $FT (make all)"
+[ -x "$B/vhsmd" ] && [ -x "$BYOK" ] || fail "missing vhsmd or vhsm-byok (make all)"
 
 M=$(printf 'ab%.0s' $(seq 48))
 make_cvm a genoa --measurement "$M"
@@ -94,8 +97,16 @@ expect_exit 0 adm --policy fleet --no-activate create later-kek
 later1=$(awk '{print $2}' "$WORK/out")
 expect_exit 0 adm --policy fleet --group fleet-grp create web
 
-start_cvm a cvm-a
-start_cvm b cvm-b
+# Attested enrollment of both CVMs (vhsmd not yet in fleet mode), then vhsmd in fleet mode.
+printf '{"version":1,"measurements":["%s"]}\n' "$M" >"$WORK/customer-policy.json"
+for c in a b; do
+	start_cvm "$c" enrolled none
+	enroll_cvm "$c" "cvm-$c" "$WORK/customer-policy.json"
+	stop_cvm "$c"
+	[ ! -e "$WORK/$c-state/fleet-test-identity" ] || fail "a test identity in $c's state"
+	[ -s "$WORK/$c-state/fleet/identity.sealed" ] || fail "no sealed fleet identity on $c"
+	start_cvm "$c" enrolled
+done
 # The first sync runs when vhsmd starts.
 first_sync() {
 	local i
@@ -173,6 +184,82 @@ else
 	echo "# LUKS2 through B's token not tested: needs root, cryptsetup, unshare and an unsanitized token plugin"
 fi
 
+# ---- the enrolled identity's refusals (a third CVM, c, on a clock of its own) ----
+make_cvm c genoa --measurement "$M"
+date +%s >"$WORK/c.now"
+CVM_ARGS=(--test-clock "$WORK/c.now")
+start_cvm c enrolled
+enroll_cvm c cvm-c "$WORK/customer-policy.json"
+# csync WANT-EXIT [WANT-MESSAGE]: a sync on c with that exit status (1: not started, 3: the
+# key manager not reached) and that message (ERE) in its output; no endpoint is named as the
+# one that answered when none did.
+csync() {
+	local rc=0
+	on c fleet sync >"$WORK/sync.out" 2>"$WORK/sync.err" || rc=$?
+	[ "$rc" -eq "$1" ] && { [ -z "${2:-}" ] || cat "$WORK/sync.out" "$WORK/sync.err" | grep -qE "$2"; } &&
+		! grep -q "key manager (null)" "$WORK/sync.out" ||
+		fail "fleet sync on c: exit $rc, not $1${2:+ with '$2'}: $(cat "$WORK/sync.out" "$WORK/sync.err")"
+}
+csync 0
+on c unwrap <"$WORK/w1" | cmp -s - "$WORK/dek" || fail "a's wrapped key does not unwrap on c"
+cp "$WORK/c-state/fleet/identity.pem" "$WORK/c-good.pem"
+
+# The certificate removed: nothing is sent, the sync names what is missing.
+rm "$WORK/c-state/fleet/identity.pem"
+csync 1 'no usable fleet TLS identity: .*cvm-c has no certificate installed \(vhsmctl fleet install-cert\)'
+
+# Another key's certificate (same CN, same CA, clientAuth) put in place of c's: refused before
+# the key is unsealed or a connection is made; install-cert refuses it too.
+openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/c-other.key" 2>/dev/null
+openssl req -new -key "$WORK/c-other.key" -subj /CN=cvm-c -out "$WORK/c-other.csr"
+openssl x509 -req -in "$WORK/c-other.csr" -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" -CAcreateserial \
+	-days 1 -extfile <(echo extendedKeyUsage=clientAuth) -out "$WORK/c-other.pem" 2>/dev/null
+expect_exit 1 on c fleet install-cert "$WORK/c-other.pem" --ca "$PKI/ca.pem"
+expect_out "another public key"
+cp "$WORK/c-other.pem" "$WORK/c-state/fleet/identity.pem"
+csync 1 'the installed fleet certificate \(fleet/identity.pem\) is not for the sealed key of cvm-c'
+cmp -s "$WORK/c-good.pem" "$WORK/c-state/fleet/identity.pem" && fail "certificate restored by itself?"
+cp "$WORK/c-good.pem" "$WORK/c-state/fleet/identity.pem"
+csync 0
+
+# A certificate for c's key that expires in a few seconds, installed while valid: once it has
+# expired, the key manager refuses the handshake (vhsmd's clock, held still, still finds it
+# valid, so the refusal is the server's).
+python3 - "$WORK/c-enroll.json" "$PKI" "$WORK/c-short.pem" <<'PY'
+import datetime, json, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
+csr = x509.load_pem_x509_csr(json.load(open(sys.argv[1]))["csr"].encode())
+ca = x509.load_pem_x509_certificate(open(sys.argv[2] + "/ca.pem", "rb").read())
+key = serialization.load_pem_private_key(open(sys.argv[2] + "/ca.key", "rb").read(), None)
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder().subject_name(csr.subject).issuer_name(ca.subject)
+        .public_key(csr.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(seconds=3))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(key, hashes.SHA256()))
+open(sys.argv[3], "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+PY
+expect_exit 0 on c fleet install-cert "$WORK/c-short.pem" --ca "$PKI/ca.pem"
+end=$(date -d "$(openssl x509 -in "$WORK/c-short.pem" -noout -enddate | cut -d= -f2)" +%s)
+while [ "$(date +%s)" -le "$end" ]; do sleep 0.5; done
+csync 3 "$KA: TLS handshake failed: .*alert certificate expired"
+expect_exit 0 on c fleet install-cert "$WORK/c-fleet.pem"
+csync 0
+
+# vhsmd's clock past the certificate's end: refused before any connection.
+echo $(($(date +%s) + 3 * 86400)) >"$WORK/c.now"
+csync 1 'the fleet certificate has expired: enroll again'
+on c --json fleet status >"$WORK/st.json" || true
+jq -e '.last_result == "failed" and (.last_error | test("has expired"))' "$WORK/st.json" >/dev/null ||
+	fail "status after an expired identity: $(cat "$WORK/st.json")"
+stop_cvm c
+CVM_ARGS=()
+ok "the enrolled identity: a removed certificate, another key's certificate, a certificate the key manager finds expired and one vhsmd's clock finds expired are each refused by name; the right certificate put back syncs again"
+
 # ---- rotation ----
 expect_exit 1 on a kek rotate db
 expect_out 'comes from the key manager: rotate it there'
@@ -237,12 +324,12 @@ fi
 # require_fresh_sync_s: a first use waits for a fresh sync.
 fleet_conf "$WORK/fresh.conf" '"require_fresh_sync_s": 600'
 stop_cvm b
-start_cvm b cvm-b "$WORK/fresh.conf"
+start_cvm b enrolled "$WORK/fresh.conf"
 on b fleet sync >/dev/null || true
 on b unwrap <"$WORK/wg" | cmp -s - "$WORK/dek" || fail "fresh sync: unwrap refused after a sync"
 stop_kmip b
 stop_cvm b
-start_cvm b cvm-b "$WORK/fresh.conf"
+start_cvm b enrolled "$WORK/fresh.conf"
 expect_exit 3 on b fleet sync
 expect_out "no key manager reachable: $KA: Connection refused; $KB: Connection refused"
 expect_exit 1 on b unwrap <"$WORK/wg"
@@ -250,7 +337,7 @@ expect_out 'no sync within require_fresh_sync_s=600 s has succeeded since vhsmd 
 ok "require_fresh_sync_s: first use after a start refused until a sync succeeds"
 
 stop_cvm b
-start_cvm b cvm-b
+start_cvm b enrolled
 on b unwrap <"$WORK/wg" | cmp -s - "$WORK/dek" || fail "offline unwrap"
 expect_exit 3 on b fleet sync
 expect_out "no key manager reachable: $KA: Connection refused; $KB: Connection refused"
