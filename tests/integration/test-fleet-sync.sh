@@ -2,8 +2,9 @@
 # vhsmd pulls KEKs from a real pykmip-server and keeps them in sync (docs/fleet.md): two
 # simulated CVMs (different chips, same measurement) pull one KEK, a key wrapped on A unwraps
 # on B; rotation adds a version (old wrapped keys still unwrap, rewrap moves to the new one);
-# Pre-Active is not pulled, Deactivated disables, Compromised disables and shreds, Destroyed
-# soft-deletes; a local KEK of the same name is never overwritten; failover to a second server
+# Pre-Active is not pulled, Deactivated disables, Compromised disables and shreds (a DEK key
+# loaded through request-key is revoked), Destroyed soft-deletes; a rolled-back copy is
+# rewritten from the key manager; a local KEK of the same name is never overwritten; failover to a second server
 # sharing the database; the key manager down: local use goes on, sync fails with a clear
 # message and retries with backoff; require_fresh_sync_s refuses a first use without a fresh
 # sync; a bad configuration names the member at fault.
@@ -263,6 +264,8 @@ ok "the enrolled identity: a removed certificate, another key's certificate, a c
 # ---- rotation ----
 expect_exit 1 on a kek rotate db
 expect_out 'comes from the key manager: rotate it there'
+cp "$WORK/a-state/kek/db.sealed" "$WORK/db-v1.sealed"
+cp "$WORK/a-state/kek/mine.sealed" "$WORK/mine-1.sealed"
 expect_exit 0 adm --policy fleet rotate db-kek
 id2=$(awk '{print $2}' "$WORK/out")
 sync_ok a
@@ -279,7 +282,58 @@ sync_ok a
 	fail "a second sync refetched: $(cat "$WORK/sync.json")"
 ok "rotation on the key manager: a new version; v1-wrapped keys unwrap, rewrap moves them, the other CVM follows; local rotation of a fleet KEK refused; held keys are not fetched again"
 
+# Rolled-back local copies (files from before the rotations put back while vhsmd is stopped):
+# the store manifest refuses them; the sync at start rewrites the fleet KEK db from the key
+# manager (both versions again) and leaves the local KEK "mine" alone.
+on a kek rotate mine >/dev/null || fail "rotate mine"
+stop_cvm a
+cp "$WORK/a-state/kek/mine.sealed" "$WORK/mine-2.sealed"
+cp "$WORK/db-v1.sealed" "$WORK/a-state/kek/db.sealed"
+cp "$WORK/mine-1.sealed" "$WORK/a-state/kek/mine.sealed"
+start_cvm a enrolled
+first_sync a
+[ "$(action db)" = "local copy rolled back or replaced: rewritten from the key manager (2 version(s))" ] ||
+	fail "db rolled back: $(action db)"
+action mine | grep -q "rolled back" || fail "mine: $(action mine)"
+# db's two versions, and mine-kek's key: the origin of a refused file is not known before
+# the sync (the key is dropped unused, in locked memory).
+jq -e '.keys_fetched == 3' "$WORK/sync.json" >/dev/null || fail "rollback: $(cat "$WORK/sync.json")"
+on a --json kek show db >"$WORK/show.json"
+jq -e --arg a "$id1" --arg b "$id2" '[.kek.versions[].kmip_uid] == [$a, $b] and
+	[.kek.versions[].version] == [1, 2] and .kek.state == "enabled"' "$WORK/show.json" \
+	>/dev/null || fail "rebuilt db: $(cat "$WORK/show.json")"
+on a unwrap <"$WORK/w2" | cmp -s - "$WORK/dek" || fail "v2-wrapped key after the rebuild"
+on a unwrap <"$WORK/w1" | cmp -s - "$WORK/dek" || fail "v1-wrapped key after the rebuild"
+cmp -s "$WORK/mine-1.sealed" "$WORK/a-state/kek/mine.sealed" || fail "a local KEK was rewritten by the sync"
+expect_exit 1 on a kek show mine
+expect_out "rolled back"
+cp "$WORK/mine-2.sealed" "$WORK/a-state/kek/mine.sealed"
+ok "a rolled-back copy of a fleet KEK is rewritten from the key manager at the next sync (versions as before, wrapped keys unwrap); a rolled-back local KEK is left alone"
+
 # ---- state mapping ----
+# DEKs of app and db loaded into a keyring of this test through the real request-key upcall
+# (vhsm-request-key asking a's vhsmd), so that a compromise's revocation can be seen.
+P=fl$$x$RANDOM # unique per run: DEK names (keyring descriptions are global) and the .conf
+if [ "$(id -u)" -eq 0 ] && command -v keyctl >/dev/null && [ -r /proc/keys ] &&
+	[ -x /sbin/request-key ] && [ -d /etc/request-key.d ]; then
+	rk=/etc/request-key.d/vhsm-test-$P.conf
+	on_exit "rm -f $rk"
+	printf 'create\tlogon\tvhsm:%s-*\t*\t%s --socket %s %%k %%u %%g %%S\n' "$P" \
+		"$B/vhsm-request-key" "$WORK/a.sock" >"$rk"
+	ring=$(keyctl newring "$P-ring" @u) || fail "keyctl newring"
+	on_exit "keyctl unlink $ring @u >/dev/null 2>&1"
+	for k in app db; do
+		on a dek create "$P-$k" --kek "$k" >/dev/null || fail "dek create $P-$k"
+		on a --json dek load "$P-$k" --keyring "$ring" >"$WORK/load.json" 2>"$WORK/err" ||
+			fail "dek load $P-$k: $(cat "$WORK/err")"
+		eval "key_$k=$(jq -r .serial "$WORK/load.json")"
+	done
+	KEYS=1
+else
+	echo "# keyring revocation not tested: needs root, keyctl and request-key"
+fi
+# key_flags SERIAL: the key's flags in /proc/keys ("I--..." valid, "IR..." revoked)
+key_flags() { awk -v s="$(printf %08x "$1")" '$1 == s {print $2}' /proc/keys; }
 expect_exit 0 adm activate "$later1"
 expect_exit 0 adm revoke "$id2"
 expect_exit 0 adm revoke --compromised "$app1"
@@ -291,9 +345,22 @@ sync_ok a
 [ "$(action db)" = "disabled (was enabled)" ] || fail "db deactivated: $(action db)"
 action app | grep -q '^compromised: disabled and shredded' || fail "app: $(action app)"
 jq -e '.keks[] | select(.local == "app") | .shred' "$WORK/sync.json" >/dev/null || fail "app shred flag"
-# The shred is kek disable --shred's (dek_revoke_for_kek; its keyring revocation is proven
-# by test-keyring.sh): here no DEK key of app is in a keyring.
-action app | grep -q '(0 keyring key(s) revoked)' || fail "app: $(action app)"
+if [ -n "${KEYS:-}" ]; then
+	# Compromised: the key of app's DEK is revoked; keyctl says so. Deactivated (db): disabled,
+	# its loaded key left as it is.
+	action app | grep -q '(1 keyring key(s) revoked)' || fail "app: $(action app)"
+	[[ $(key_flags "$key_app") == IR* ]] || fail "app's DEK key not revoked: $(key_flags "$key_app")"
+	out=$(keyctl describe "$key_app" 2>&1) && fail "keyctl describes a revoked key: $out"
+	grep -q "revoked" <<<"$out" || fail "keyctl describe: $out"
+	[[ $(key_flags "$key_db") == I-* ]] || fail "db's key revoked by a deactivation: $(key_flags "$key_db")"
+	expect_exit 1 on a dek load "$P-app" --keyring "$ring"
+	# The root step that suspends the volumes (docs/fleet.md) runs on a compromised fleet KEK:
+	# nothing left to revoke, no volume on this machine.
+	expect_exit 0 on a kek disable app --shred --crypttab /dev/null
+	expect_out "^0 DEK key\(s\) revoked"
+else
+	action app | grep -q '(0 keyring key(s) revoked)' || fail "app: $(action app)"
+fi
 [ "$(action tmp)" = "deleted (was enabled)" ] || fail "tmp: $(action tmp)"
 expect_exit 1 on a wrap --kek db <"$WORK/dek"
 expect_out 'disabled'
@@ -309,6 +376,17 @@ on a kek enable db >/dev/null || fail "local enable"
 sync_ok a
 [ "$(action db)" = "disabled (was enabled)" ] || fail "db not corrected: $(action db)"
 ok "a local copy that disagrees with the key manager is corrected at the next sync"
+
+# A Deactivated KEK compromised later: already disabled locally, its loaded keys are revoked
+# at the next sync all the same.
+expect_exit 0 adm revoke --compromised "$id2"
+sync_ok a
+action db | grep -q '^compromised: disabled and shredded' || fail "db: $(action db)"
+if [ -n "${KEYS:-}" ]; then
+	action db | grep -q '(1 keyring key(s) revoked)' || fail "db: $(action db)"
+	[[ $(key_flags "$key_db") == IR* ]] || fail "db's DEK key not revoked: $(key_flags "$key_db")"
+fi
+ok "Compromised${KEYS:+ (a DEK key loaded by request-key revoked, keyctl shows it)}, also for a KEK already disabled by a deactivation"
 
 # ---- failover and the key manager down ----
 stop_kmip a
