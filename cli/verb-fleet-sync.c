@@ -2,7 +2,8 @@
 /*
  * vhsmctl fleet sync | status: KEKs pulled from the key manager by vhsmd (docs/fleet.md).
  * sync starts a sync in vhsmd and waits for its result (vhsmd does the network part on a
- * worker thread and keeps serving); status prints the last syncs' result.
+ * worker thread and keeps serving); status prints the last syncs' result; shred (root, started
+ * by vhsmd-fleet-shred.path) suspends the volumes of the KEKs the last sync found compromised.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -177,4 +178,56 @@ int verb_fleet_status(int argc, char **argv)
 	if (r != EXIT_OK)
 		return r;
 	return finish(o, EXIT_OK);
+}
+
+/*
+ * vhsmctl fleet shred: for each KEK the last sync marked "shred" (compromised on the key
+ * manager), what vhsmd cannot do without device-mapper rights, through the same code as
+ * `kek disable NAME --shred`: its DEK keys revoked again, the sealed copies withdrawn from the
+ * tokens, its LUKS2 volumes suspended and its plain dm-crypt mappings key-wiped. With --json,
+ * one kek disable object per KEK, one a line.
+ */
+int verb_fleet_shred(int argc, char **argv)
+{
+	json_object *o = NULL, *keks = NULL;
+	unsigned n = 0;
+	int r = cli_simple_opts_what(argc, argv, "fleet shred [--json]",
+				     "Suspends the volumes of the KEKs vhsmd's last fleet sync found compromised\n"
+				     "on the key manager (kek disable NAME --shred for each): run as root, by\n"
+				     "vhsmd-fleet-shred.path when vhsmd records a newly compromised KEK.\n");
+	int worst = EXIT_OK;
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (!cli_args_count(argc, 0, 0))
+		return EXIT_USAGE;
+	r = status_call(VHSM_OP_FLEET_STATUS, "fleet shred", &o);
+	if (r != EXIT_OK)
+		return r;
+	if (json_object_object_get_ex(o, "keks", &keks) && json_object_is_type(keks, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(keks); i++) {
+			json_object *k = json_object_array_get_idx(keks, i), *sh;
+			const char *name = jtext(k, "local");
+			if (!name || !json_object_object_get_ex(k, "shred", &sh) ||
+			    !json_object_get_boolean(sh))
+				continue;
+			char verb[] = "kek disable", nm[256], shred[] = "--shred", json[] = "--json";
+			char *args[] = { verb, nm, shred, arg_json ? json : NULL, NULL };
+			if (snprintf(nm, sizeof(nm), "%s", name) >= (int)sizeof(nm))
+				continue; /* no KEK name is that long */
+			if (!arg_json)
+				printf("KEK %s is compromised on the key manager: shredding\n", name);
+			fflush(stdout);
+			optind = 0; /* a fresh getopt scan of kek disable's arguments */
+			r = verb_kek_disable(arg_json ? 4 : 3, args);
+			if (r != EXIT_OK && worst == EXIT_OK)
+				worst = r;
+			n++;
+		}
+	}
+	json_object_put(o);
+	if (!arg_json)
+		printf("%u compromised KEK(s) shredded\n", n);
+	cli_json_result_printed = true;
+	return worst;
 }

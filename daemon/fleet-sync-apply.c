@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "clock.h"
 #include "dek.h"
@@ -319,6 +320,40 @@ static int apply_one(struct manager *m, const char *local, const struct fleet_ob
 	return 0;
 }
 
+/*
+ * <state>/fleet/shred: the KEKs this sync found compromised, one name a line. vhsmd has no
+ * device-mapper rights; the root unit vhsmd-fleet-shred.path watches this file and runs
+ * `vhsmctl fleet shred`, which suspends their volumes (docs/fleet.md). Rewritten only when the
+ * set changes, so that the unit runs once per newly compromised KEK. Logs a failure.
+ */
+static void record_shreds(struct manager *m, const struct fleet_kek_result *res, size_t n)
+{
+	_cleanup_free_ char *want = calloc(n + 1, KEK_NAME_MAX + 2);
+	_cleanup_free_ uint8_t *have = NULL;
+	size_t len = 0, have_len = 0;
+	int r;
+
+	if (!want)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (res[i].shred)
+			len += (size_t)sprintf(want + len, "%s\n", res[i].local);
+	r = fileio_read_all_at(m->state_fd, FLEET_SHRED_FILE, (n + 1) * (KEK_NAME_MAX + 2), &have,
+			       &have_len);
+	if (r == -ENOENT && len == 0)
+		return;
+	if (r >= 0 && have_len == len && memcmp(have, want, len) == 0)
+		return;
+	/* fleet/ exists once an identity is enrolled; made here for a test identity. */
+	if (mkdirat(m->state_fd, "fleet", 0700) < 0 && errno != EEXIST)
+		vhsm_log_debug("fleet sync: cannot make %s/fleet: %m", m->state_dir);
+	r = fileio_write_atomic_at(m->state_fd, FLEET_SHRED_FILE, want, len, 0600);
+	if (r < 0)
+		log_msg(LOG_ERR, "fleet sync: cannot write %s/%s (the volumes of compromised KEKs "
+			"are not suspended by vhsmd-fleet-shred.path): %s", m->state_dir,
+			FLEET_SHRED_FILE, strerror(-r));
+}
+
 int fleet_apply(struct manager *m, const struct fleet_config *cfg, const struct fleet_pull *p,
 		struct fleet_kek_result *ret, size_t max, size_t *ret_n)
 {
@@ -380,6 +415,7 @@ int fleet_apply(struct manager *m, const struct fleet_config *cfg, const struct 
 				first = r;
 		}
 	}
+	record_shreds(m, ret, nres);
 	*ret_n = nres;
 	return first;
 }

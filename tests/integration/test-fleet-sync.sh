@@ -354,14 +354,32 @@ if [ -n "${KEYS:-}" ]; then
 	grep -q "revoked" <<<"$out" || fail "keyctl describe: $out"
 	[[ $(key_flags "$key_db") == I-* ]] || fail "db's key revoked by a deactivation: $(key_flags "$key_db")"
 	expect_exit 1 on a dek load "$P-app" --keyring "$ring"
-	# The root step that suspends the volumes (docs/fleet.md) runs on a compromised fleet KEK:
-	# nothing left to revoke, no volume on this machine.
-	expect_exit 0 on a kek disable app --shred --crypttab /dev/null
-	expect_out "^0 DEK key\(s\) revoked"
 else
 	action app | grep -q '(0 keyring key(s) revoked)' || fail "app: $(action app)"
 fi
 [ "$(action tmp)" = "deleted (was enabled)" ] || fail "tmp: $(action tmp)"
+# The request to suspend app's volumes: vhsmd records it for the root unit
+# (vhsmd-fleet-shred.path), which runs vhsmctl fleet shred: kek disable --shred's code for app
+# (no volume on this machine; the suspension itself is the VM tier's
+# keyring-shred-revokes-and-suspends).
+[ "$(cat "$WORK/a-state/fleet/shred")" = app ] || fail "shred record: $(cat "$WORK/a-state/fleet/shred")"
+ino=$(stat -c %i "$WORK/a-state/fleet/shred")
+sync_ok a
+[ "$(stat -c %i "$WORK/a-state/fleet/shred")" = "$ino" ] || fail "shred record rewritten unchanged"
+chmod 0666 "$WORK/a.sock"
+expect_exit 1 as_user nobody "$CTL" --socket "$WORK/a.sock" fleet shred
+expect_out 'requires root or the vhsm group'
+expect_exit 2 on a fleet shred extra
+expect_exit 0 on a fleet shred --help
+expect_out "Usage: vhsmctl fleet shred"
+expect_exit 0 on a fleet shred
+expect_out "^KEK app is compromised on the key manager: shredding"
+expect_out "^0 DEK key\(s\) revoked"
+expect_out "^1 compromised KEK\(s\) shredded"
+not_out "KEK (db|tmp|later)"
+expect_exit 0 on a --json fleet shred
+jq -e -s 'length == 1 and .[0].name == "app" and .[0].revoked == 0' "$WORK/out" >/dev/null ||
+	fail "fleet shred --json: $(cat "$WORK/out")"
 expect_exit 1 on a wrap --kek db <"$WORK/dek"
 expect_out 'disabled'
 expect_exit 1 on a unwrap <"$WORK/wapp"
@@ -369,7 +387,7 @@ expect_out 'disabled'
 on a --json kek show tmp >"$WORK/show.json"
 jq -e '.kek.state == "deleted" and .kek.retention_days == 90' "$WORK/show.json" >/dev/null ||
 	fail "tmp: $(cat "$WORK/show.json")"
-ok "state mapping: Pre-Active then activated → pulled; Deactivated → disabled; Compromised → disabled and shredded; Destroyed → soft-deleted (recoverable within the retention)"
+ok "state mapping: Pre-Active then activated → pulled; Deactivated → disabled; Compromised → disabled and shredded, recorded for the root unit, vhsmctl fleet shred runs kek disable --shred on it; Destroyed → soft-deleted (recoverable within the retention)"
 
 # A local change the key manager does not know is corrected at the next sync.
 on a kek enable db >/dev/null || fail "local enable"
@@ -382,6 +400,9 @@ ok "a local copy that disagrees with the key manager is corrected at the next sy
 expect_exit 0 adm revoke --compromised "$id2"
 sync_ok a
 action db | grep -q '^compromised: disabled and shredded' || fail "db: $(action db)"
+[ "$(cat "$WORK/a-state/fleet/shred")" = "$(printf 'db\napp')" ] ||
+	[ "$(cat "$WORK/a-state/fleet/shred")" = "$(printf 'app\ndb')" ] ||
+	fail "shred record: $(cat "$WORK/a-state/fleet/shred")"
 if [ -n "${KEYS:-}" ]; then
 	action db | grep -q '(1 keyring key(s) revoked)' || fail "db: $(action db)"
 	[[ $(key_flags "$key_db") == IR* ]] || fail "db's DEK key not revoked: $(key_flags "$key_db")"
