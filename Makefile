@@ -368,6 +368,10 @@ install: programs
 	sed 's|^ExecStart=/usr/sbin/vhsmd|ExecStart=$(SBINDIR)/vhsmd|' systemd/vhsmd.service \
 		>$(DESTDIR)$(SYSTEMDUNITDIR)/vhsmd.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/vhsmd.service
+	install -m 0644 systemd/vhsmd-fleet-shred.path $(DESTDIR)$(SYSTEMDUNITDIR)/
+	sed 's|^ExecStart=/usr/bin/vhsmctl|ExecStart=$(BINDIR)/vhsmctl|' systemd/vhsmd-fleet-shred.service \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/vhsmd-fleet-shred.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/vhsmd-fleet-shred.service
 	install -d $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0644 shell-completion/bash/vhsmctl $(DESTDIR)$(BASHCOMPDIR)/vhsmctl
 	install -m 0644 systemd/vhsm.sysusers $(DESTDIR)$(SYSUSERSDIR)/vhsm.conf

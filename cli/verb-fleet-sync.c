@@ -2,7 +2,8 @@
 /*
  * vhsmctl fleet sync | status: KEKs pulled from the key manager by vhsmd (docs/fleet.md).
  * sync starts a sync in vhsmd and waits for its result (vhsmd does the network part on a
- * worker thread and keeps serving); status prints the last syncs' result.
+ * worker thread and keeps serving); status prints the last syncs' result; shred (root, started
+ * by vhsmd-fleet-shred.path) suspends the volumes of the KEKs the last sync found compromised.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -17,21 +18,32 @@
 
 #define SYNC_WAIT_DEFAULT_S 120u
 
+/* A member's text, or NULL when it is absent, null or empty (vhsmd sends null for "none"):
+ * unescaped, so print it through text_escape(). */
+static const char *jtext(json_object *o, const char *k)
+{
+	json_object *v;
+	const char *s;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	return s && s[0] ? s : NULL;
+}
+
 static void fmt_fleet(json_object *o)
 {
 	json_object *keks = NULL;
-	char when[64];
-	const char *err = cli_jstr(o, "last_error"), *ep = cli_jstr(o, "last_endpoint");
-	const char *res = cli_jstr(o, "last_result");
+	char when[64], esc[4096];
+	const char *err = jtext(o, "last_error"), *ep = jtext(o, "last_endpoint");
+	const char *res = jtext(o, "last_result");
 
-	printf("fleet sync: %s", res ? res : "none yet");
+	printf("fleet sync: %s", res ? text_escape(res, esc, sizeof(esc)) : "none yet");
 	if (ep)
-		printf(" (key manager %s)", ep);
+		printf(" (key manager %s)", text_escape(ep, esc, sizeof(esc)));
 	printf("\n");
-	if (err) {
-		char esc[4096];
+	if (err)
 		printf("last error: %s\n", text_escape(err, esc, sizeof(esc)));
-	}
 	if (cli_jint(o, "last_ok_at"))
 		printf("last successful sync: %s\n",
 		       cli_fmt_time(cli_jint(o, "last_ok_at"), when, sizeof(when)));
@@ -45,10 +57,12 @@ static void fmt_fleet(json_object *o)
 		return;
 	for (size_t i = 0; i < json_object_array_length(keks); i++) {
 		json_object *k = json_object_array_get_idx(keks, i);
-		printf("  %-24s %-12s v%-3" PRId64 " ", cli_jstr(k, "local") ?: "?",
-		       cli_jstr(k, "kmip_state") ?: "?", cli_jint(k, "versions"));
-		char esc[640];
-		printf("%s\n", text_escape(cli_jstr(k, "action") ?: "", esc, sizeof(esc)));
+		char state[64];
+		printf("  %-24s %-12s v%-3" PRId64 " ",
+		       text_escape(jtext(k, "local") ?: "?", esc, sizeof(esc)),
+		       text_escape(jtext(k, "kmip_state") ?: "?", state, sizeof(state)),
+		       cli_jint(k, "versions"));
+		printf("%s\n", text_escape(jtext(k, "action") ?: "", esc, sizeof(esc)));
 	}
 }
 
@@ -76,7 +90,7 @@ static int status_call(uint16_t op, const char *what, json_object **ret)
  * KEKs could not be updated): 1; failed (no answer): 3; none yet: none_yet. */
 static int finish(json_object *o, int none_yet)
 {
-	const char *res = cli_jstr(o, "last_result");
+	const char *res = jtext(o, "last_result");
 	int r = !res ? none_yet : strcmp(res, "ok") == 0 ? EXIT_OK
 		: strcmp(res, "partial") == 0 ? EXIT_REJECTED : EXIT_ERROR;
 
@@ -164,4 +178,56 @@ int verb_fleet_status(int argc, char **argv)
 	if (r != EXIT_OK)
 		return r;
 	return finish(o, EXIT_OK);
+}
+
+/*
+ * vhsmctl fleet shred: for each KEK the last sync marked "shred" (compromised on the key
+ * manager), what vhsmd cannot do without device-mapper rights, through the same code as
+ * `kek disable NAME --shred`: its DEK keys revoked again, the sealed copies withdrawn from the
+ * tokens, its LUKS2 volumes suspended and its plain dm-crypt mappings key-wiped. With --json,
+ * one kek disable object per KEK, one a line.
+ */
+int verb_fleet_shred(int argc, char **argv)
+{
+	json_object *o = NULL, *keks = NULL;
+	unsigned n = 0;
+	int r = cli_simple_opts_what(argc, argv, "fleet shred [--json]",
+				     "Suspends the volumes of the KEKs vhsmd's last fleet sync found compromised\n"
+				     "on the key manager (kek disable NAME --shred for each): run as root, by\n"
+				     "vhsmd-fleet-shred.path when vhsmd records a newly compromised KEK.\n");
+	int worst = EXIT_OK;
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (!cli_args_count(argc, 0, 0))
+		return EXIT_USAGE;
+	r = status_call(VHSM_OP_FLEET_STATUS, "fleet shred", &o);
+	if (r != EXIT_OK)
+		return r;
+	if (json_object_object_get_ex(o, "keks", &keks) && json_object_is_type(keks, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(keks); i++) {
+			json_object *k = json_object_array_get_idx(keks, i), *sh;
+			const char *name = jtext(k, "local");
+			if (!name || !json_object_object_get_ex(k, "shred", &sh) ||
+			    !json_object_get_boolean(sh))
+				continue;
+			char verb[] = "kek disable", nm[256], shred[] = "--shred", json[] = "--json";
+			char *args[] = { verb, nm, shred, arg_json ? json : NULL, NULL };
+			if (snprintf(nm, sizeof(nm), "%s", name) >= (int)sizeof(nm))
+				continue; /* no KEK name is that long */
+			if (!arg_json)
+				printf("KEK %s is compromised on the key manager: shredding\n", name);
+			fflush(stdout);
+			optind = 0; /* a fresh getopt scan of kek disable's arguments */
+			r = verb_kek_disable(arg_json ? 4 : 3, args);
+			if (r != EXIT_OK && worst == EXIT_OK)
+				worst = r;
+			n++;
+		}
+	}
+	json_object_put(o);
+	if (!arg_json)
+		printf("%u compromised KEK(s) shredded\n", n);
+	cli_json_result_printed = true;
+	return worst;
 }

@@ -180,6 +180,7 @@ static const struct verb verbs[] = {
 	{ "fleet", "check", verb_fleet_check, "mutual TLS and a KMIP Locate with the identity" },
 	{ "fleet", "sync", verb_fleet_sync, "sync KEKs with the key manager now and wait" },
 	{ "fleet", "status", verb_fleet_status, "the last syncs: result, KEKs, next attempt" },
+	{ "fleet", "shred", verb_fleet_shred, "suspend the volumes of compromised fleet KEKs (root)" },
 };
 
 static void help(void)

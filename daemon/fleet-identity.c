@@ -282,36 +282,60 @@ int fleet_identity_cert_read(struct manager *m, uint8_t **ret, size_t *ret_len)
 	return fileio_read_all_at(m->state_fd, FLEET_IDENTITY_CERT, FLEET_CHAIN_MAX, ret, ret_len);
 }
 
-int fleet_identity_tls(struct manager *m, EVP_PKEY **ret_key, char *ret_cert_path, size_t len)
+int fleet_identity_tls(struct manager *m, EVP_PKEY **ret_key, char *ret_cert_path, size_t len,
+		       char *why, size_t whylen)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
 	_cleanup_free_ uint8_t *pem = NULL;
 	struct fleet_identity id;
 	struct fleet_cert_info info;
-	char why[512], path[4096];
+	char path[4096], date[32];
 	size_t pem_len;
-	int n, r = fleet_identity_read(m, &id, why, sizeof(why));
+	int n, r = fleet_identity_read(m, &id, why, whylen);
 
+	if (r == -ENOKEY)
+		snprintf(why, whylen, "no fleet identity enrolled (vhsmctl fleet enroll)");
 	if (r < 0)
 		return r;
 	r = fleet_identity_cert_read(m, &pem, &pem_len);
-	if (r == -ENOENT)
-		return -ENOKEY; /* enrolled, but no certificate installed yet */
-	if (r < 0)
+	if (r == -ENOENT) {
+		snprintf(why, whylen, "no fleet identity enrolled: the key of %s has no certificate "
+			 "installed (vhsmctl fleet install-cert)", id.name);
+		return -ENOKEY;
+	}
+	if (r < 0) {
+		snprintf(why, whylen, "cannot read the fleet certificate %s: %s",
+			 FLEET_IDENTITY_CERT, strerror(-r));
 		return r;
+	}
 	/* The chain was verified at installation; here: still this key's, still valid. */
-	if (fleet_cert_info(pem, pem_len, clock_latest(m), &info) < 0)
+	if (fleet_cert_info(pem, pem_len, clock_latest(m), &info) < 0) {
+		snprintf(why, whylen, "the fleet certificate %s is not a PEM certificate chain "
+			 "(install the certificate again)", FLEET_IDENTITY_CERT);
 		return -EBADMSG;
-	if (clock_latest(m) >= info.not_after)
+	}
+	if (clock_latest(m) >= info.not_after) {
+		snprintf(why, whylen, "the fleet certificate has expired: enroll again (a fresh "
+			 "attestation) and install the new certificate (expired %s)",
+			 clock_iso(info.not_after, date));
 		return -EKEYEXPIRED;
-	r = fleet_identity_open(m, &id, &pkey, why, sizeof(why));
+	}
+	/* A certificate file replaced behind install-cert's back: another key's is refused here,
+	 * before the key is unsealed or any connection is made. */
+	if (fleet_cert_key_matches(pem, pem_len, id.spki, id.spki_len) < 0) {
+		snprintf(why, whylen, "the installed fleet certificate (%s) is not for the sealed "
+			 "key of %s: install the certificate issued for its enrollment, or enroll "
+			 "again", FLEET_IDENTITY_CERT, id.name);
+		return -EKEYREJECTED;
+	}
+	r = fleet_identity_open(m, &id, &pkey, why, whylen);
 	if (r < 0)
 		return r;
-	if (fleet_cert_key_matches(pem, pem_len, id.spki, id.spki_len) < 0)
-		return -EKEYREJECTED;
 	n = snprintf(path, sizeof(path), "%s/%s", m->state_dir, FLEET_IDENTITY_CERT);
-	if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(path))
+	if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(path)) {
+		snprintf(why, whylen, "the state directory's path is too long");
 		return -ENAMETOOLONG;
+	}
 	strcpy(ret_cert_path, path);
 	*ret_key = TAKE_PTR(pkey);
 	return 0;

@@ -36,12 +36,15 @@ struct fleet_identity {
 /*
  * The enrolled fleet identity for TLS: the sealed private key (secure heap; caller frees) and
  * the path of the installed certificate chain PEM (in the state directory). -ENOKEY: none
- * enrolled; -EKEYEXPIRED: the certificate has expired (renewal needs a fresh enrollment).
- * Other -errno: the key could not be unsealed (the attestation gate is closed: -EKEYREJECTED),
- * the certificate is not this key's (-EKEYREJECTED) or a file could not be read;
- * -ENAMETOOLONG when len is too small for the path. Outputs set only on success. Does not log.
+ * enrolled, or no certificate installed; -EKEYEXPIRED: the certificate has expired at vhsmd's
+ * clock (renewal needs a fresh enrollment); -EKEYREJECTED: the installed certificate is not
+ * the sealed key's, or the key could not be unsealed (the attestation gate is closed); other
+ * -errno: a file could not be read or is damaged; -ENAMETOOLONG when len is too small for the
+ * path. On failure why says which, naming what the administrator can do. Outputs set only on
+ * success. Does not log.
  */
-int fleet_identity_tls(struct manager *m, EVP_PKEY **ret_key, char *ret_cert_path, size_t len);
+int fleet_identity_tls(struct manager *m, EVP_PKEY **ret_key, char *ret_cert_path, size_t len,
+		       char *why, size_t whylen);
 
 /*
  * The identity's public metadata, checked against the store manifest but not unsealed. 0,

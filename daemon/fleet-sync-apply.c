@@ -8,8 +8,9 @@
  *   the newest one decides the state: Active → enabled, Deactivated → disabled,
  *   Destroyed or gone → soft-deleted (the local retention applies); a Compromised object
  *   anywhere → disabled and shredded (its DEKs' keys revoked in the kernel keyring).
- * A local copy that differs (rolled back, re-enabled, a version missing) is rewritten to that
- * state; a local KEK that did not come from the key manager is never overwritten. Every write
+ * A local copy that differs (re-enabled, a version missing) is rewritten to that state; one
+ * the store manifest refuses as rolled back or replaced is rebuilt from the key manager when
+ * it still unseals on this CVM as a KEK of origin fleet (rolled_back_fleet_kek()); a local KEK that did not come from the key manager is never overwritten. Every write
  * is the store's atomic, durable write: a crash leaves the old or the new file.
  */
 #include <errno.h>
@@ -17,14 +18,49 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "clock.h"
 #include "dek.h"
 #include "escape.h"
+#include "fileio.h"
 #include "fleet.h"
 #include "journal.h"
+#include "kek-meta.h"
 #include "secmem.h"
+#include "store-file.h"
+#include "store-seal.h"
 #include "store.h"
+
+/*
+ * Whether the file of KEK name, which the store manifest refused (an older file put back, or
+ * another in its place), is a KEK of origin fleet sealed on this CVM: its metadata is believed
+ * only once the file unseals here (the seal authenticates it), so that a forged or foreign
+ * file never gets a local KEK's name overwritten. 1 yes, 0 no, or -errno.
+ */
+static int rolled_back_fleet_kek(struct manager *m, const char *name)
+{
+	_cleanup_free_ uint8_t *blob = NULL;
+	_cleanup_secmem_ uint8_t *pt = NULL;
+	struct seal_header h;
+	struct kek_meta meta;
+	char rel[STORE_REL_MAX], why[256];
+	size_t len, pt_len;
+	int r = store_rel("kek", name, ".sealed", rel);
+
+	if (r < 0)
+		return r;
+	r = fileio_read_all_at(m->state_fd, rel, SEAL_BLOB_MAX, &blob, &len);
+	if (r < 0)
+		return r;
+	if (seal_parse_header(blob, len, &h) < 0 ||
+	    kek_meta_from_json((const char *)h.meta, h.meta_len, &meta) < 0 ||
+	    strcmp(meta.name, name) != 0 || strcmp(h.label, name) != 0)
+		return 0;
+	r = store_unseal_now(m, &h, blob, len, "the refused local copy", &pt, &pt_len, why,
+			     sizeof(why));
+	return r < 0 ? 0 : meta.fleet;
+}
 
 enum desired { WANT_PENDING, WANT_ENABLED, WANT_DISABLED, WANT_SHRED, WANT_DELETED };
 
@@ -125,7 +161,7 @@ static int apply_one(struct manager *m, const char *local, const struct fleet_ob
 	struct seal_params p = {};
 	struct seal_binding b = {};
 	char why[512] = "";
-	bool create = false, changed = false, shred = false;
+	bool create = false, changed = false, shred = false, rebuilt = false;
 	uint32_t added = 0;
 	int r;
 
@@ -143,6 +179,12 @@ static int apply_one(struct manager *m, const char *local, const struct fleet_ob
 	}
 
 	r = store_read_meta(m, local, &meta, &p);
+	if (r == -EKEYREJECTED && rolled_back_fleet_kek(m, local) > 0) {
+		/* Rebuilt as a new pull would make it, over the refused file: the versions are the
+		 * key manager's objects in chain order, numbered as on every other CVM. */
+		rebuilt = true;
+		r = -ENOENT;
+	}
 	if (r == -ENOENT) {
 		if (want == WANT_PENDING || want == WANT_DELETED || want == WANT_SHRED) {
 			snprintf(res->action, sizeof(res->action), "%s",
@@ -158,6 +200,10 @@ static int apply_one(struct manager *m, const char *local, const struct fleet_ob
 		meta.created = meta.updated = clock_wall(m);
 		meta.retention_days = KEK_DEFAULT_RETENTION_DAYS;
 		meta.fleet = true;
+	} else if (r == -EKEYREJECTED) {
+		return result_fail(res, r, "the local copy is refused as rolled back or replaced "
+				   "(store manifest) and is no fleet KEK sealed on this CVM: left "
+				   "alone (put its current file back)");
 	} else if (r < 0) {
 		return result_fail(res, r, "cannot read the local KEK: %s", strerror(-r));
 	} else if (!meta.fleet) {
@@ -212,7 +258,10 @@ static int apply_one(struct manager *m, const char *local, const struct fleet_ob
 	case WANT_DISABLED:
 	case WANT_SHRED:
 		meta.state = KEK_DISABLED;
-		shred = want == WANT_SHRED && before != KEK_DISABLED;
+		/* At every sync that finds it compromised, also when it was disabled already (a
+		 * Deactivated key compromised later): disabling revokes no keyring key, and
+		 * revoking again is harmless. */
+		shred = want == WANT_SHRED;
 		break;
 	case WANT_DELETED:
 		if (meta.state != KEK_DELETED) {
@@ -229,8 +278,8 @@ static int apply_one(struct manager *m, const char *local, const struct fleet_ob
 	changed = create || added || meta.state != before;
 	if (changed) {
 		meta.updated = clock_wall(m);
-		r = store_write(m, &meta, create ? SEAL_PROFILE_STRICT : p.profile, nk, create, NULL,
-				why, sizeof(why));
+		r = store_write(m, &meta, create ? SEAL_PROFILE_STRICT : p.profile, nk,
+				create && !rebuilt, NULL, why, sizeof(why));
 		if (r < 0)
 			return result_fail(res, r, "cannot seal the KEK: %s", why[0] ? why : strerror(-r));
 	}
@@ -244,10 +293,16 @@ static int apply_one(struct manager *m, const char *local, const struct fleet_ob
 					   r < 0 ? strerror(-r) : "some keyring keys could not be revoked");
 		snprintf(res->action, sizeof(res->action), "compromised: disabled and shredded (%d "
 			 "keyring key(s) revoked)", r);
+		if (changed || r > 0)
+			log_msg(LOG_NOTICE, "fleet sync: KEK %s: %s", local, res->action);
 		return 0;
 	}
 	res->shred = want == WANT_SHRED;
-	if (create)
+	if (rebuilt)
+		snprintf(res->action, sizeof(res->action), "local copy rolled back or replaced: "
+			 "rewritten from the key manager (%u version(s))%s", meta.n_versions,
+			 meta.state == KEK_DISABLED ? ", disabled" : "");
+	else if (create)
 		snprintf(res->action, sizeof(res->action), "pulled (%u version(s))%s",
 			 meta.n_versions, meta.state == KEK_DISABLED ? ", disabled" : "");
 	else if (added)
@@ -263,6 +318,40 @@ static int apply_one(struct manager *m, const char *local, const struct fleet_ob
 	if (changed)
 		log_msg(LOG_NOTICE, "fleet sync: KEK %s: %s", local, res->action);
 	return 0;
+}
+
+/*
+ * <state>/fleet/shred: the KEKs this sync found compromised, one name a line. vhsmd has no
+ * device-mapper rights; the root unit vhsmd-fleet-shred.path watches this file and runs
+ * `vhsmctl fleet shred`, which suspends their volumes (docs/fleet.md). Rewritten only when the
+ * set changes, so that the unit runs once per newly compromised KEK. Logs a failure.
+ */
+static void record_shreds(struct manager *m, const struct fleet_kek_result *res, size_t n)
+{
+	_cleanup_free_ char *want = calloc(n + 1, KEK_NAME_MAX + 2);
+	_cleanup_free_ uint8_t *have = NULL;
+	size_t len = 0, have_len = 0;
+	int r;
+
+	if (!want)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (res[i].shred)
+			len += (size_t)sprintf(want + len, "%s\n", res[i].local);
+	r = fileio_read_all_at(m->state_fd, FLEET_SHRED_FILE, (n + 1) * (KEK_NAME_MAX + 2), &have,
+			       &have_len);
+	if (r == -ENOENT && len == 0)
+		return;
+	if (r >= 0 && have_len == len && memcmp(have, want, len) == 0)
+		return;
+	/* fleet/ exists once an identity is enrolled; made here for a test identity. */
+	if (mkdirat(m->state_fd, "fleet", 0700) < 0 && errno != EEXIST)
+		vhsm_log_debug("fleet sync: cannot make %s/fleet: %m", m->state_dir);
+	r = fileio_write_atomic_at(m->state_fd, FLEET_SHRED_FILE, want, len, 0600);
+	if (r < 0)
+		log_msg(LOG_ERR, "fleet sync: cannot write %s/%s (the volumes of compromised KEKs "
+			"are not suspended by vhsmd-fleet-shred.path): %s", m->state_dir,
+			FLEET_SHRED_FILE, strerror(-r));
 }
 
 int fleet_apply(struct manager *m, const struct fleet_config *cfg, const struct fleet_pull *p,
@@ -326,6 +415,7 @@ int fleet_apply(struct manager *m, const struct fleet_config *cfg, const struct 
 				first = r;
 		}
 	}
+	record_shreds(m, ret, nres);
 	*ret_n = nres;
 	return first;
 }

@@ -401,16 +401,15 @@ static int worker_done(sd_event_source *s, int fd, uint32_t revents, void *userd
 static int sync_start(struct manager *m, char *why, size_t whylen)
 {
 	struct fleet *f = m->fleet;
+	char idwhy[480];
 	int r;
 
 	if (f->running)
 		return 0;
-	r = fleet_identity_tls(m, &f->key, f->cert_path, sizeof(f->cert_path));
+	r = fleet_identity_tls(m, &f->key, f->cert_path, sizeof(f->cert_path), idwhy,
+			       sizeof(idwhy));
 	if (r < 0) {
-		snprintf(why, whylen, "no fleet TLS identity: %s",
-			 r == -ENOKEY ? "none enrolled (vhsmctl fleet enroll)"
-			 : r == -EKEYEXPIRED ? "the certificate has expired (enroll again)"
-					     : strerror(-r));
+		snprintf(why, whylen, "no usable fleet TLS identity: %s", idwhy);
 		f->started++;
 		sync_finished(m, r, why);
 		return r;

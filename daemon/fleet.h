@@ -92,6 +92,9 @@ struct fleet_pull *fleet_pull_run(const struct fleet_config *cfg, EVP_PKEY *key,
 struct fleet_pull *fleet_pull_free(struct fleet_pull *p);
 
 /* ---- applying a result (fleet-sync-apply.c) ---- */
+/* The KEKs the last sync found compromised, for the root unit that suspends their volumes. */
+#define FLEET_SHRED_FILE "fleet/shred"
+
 struct fleet_kek_result {
 	char local[KEK_NAME_MAX + 1];
 	char uid[KEK_KMIP_UID_MAX + 1]; /* the newest object */
@@ -99,7 +102,7 @@ struct fleet_kek_result {
 	uint32_t versions;              /* local versions after the sync */
 	char action[160];               /* "pulled", "rotated", "disabled", … or the error */
 	bool error;
-	bool shred;                     /* compromised: volumes to suspend (vhsmctl) */
+	bool shred;                     /* compromised: volumes to suspend (vhsmctl fleet shred) */
 };
 
 /*

@@ -373,7 +373,8 @@ static int manifest_adopt_dir(struct manifest *mf, const char *dir, const char *
 	return r;
 }
 
-/* Adds every sealed KEK, exchange key and key pair file as it is now (a new manifest: trust on first use). */
+/* Adds every sealed KEK, exchange key, key pair and fleet identity file as it is now (a new
+ * manifest: trust on first use). */
 static int manifest_adopt(struct manifest *mf)
 {
 	int r = manifest_adopt_dir(mf, "kek", ".sealed");
@@ -382,6 +383,8 @@ static int manifest_adopt(struct manifest *mf)
 		r = manifest_adopt_dir(mf, "exchange", ".sealed");
 	if (r >= 0)
 		r = manifest_adopt_dir(mf, "keypair", ".sealed");
+	if (r >= 0)
+		r = manifest_adopt_dir(mf, "fleet", ".sealed");
 	if (r >= 0)
 		r = manifest_adopt_dir(mf, "dek", ".dek");
 	if (r >= 0)

@@ -328,15 +328,9 @@ int op_fleet_check(struct op_ctx *c)
 
 	if (r < 0 || !ca || ca->len == 0)
 		return op_fail(c, -EINVAL, "an endpoint (host:port) and the server CA are required");
-	r = fleet_identity_tls(c->m, &key, cert, sizeof(cert));
-	if (r == -ENOKEY)
-		return op_fail(c, r, "no fleet identity enrolled (no key, or no certificate "
-			       "installed): vhsmctl fleet enroll, then install-cert");
-	if (r == -EKEYEXPIRED)
-		return op_fail(c, r, "the fleet certificate has expired: enroll again (a fresh "
-			       "attestation) and install the new certificate");
+	r = fleet_identity_tls(c->m, &key, cert, sizeof(cert), c->why, sizeof(c->why));
 	if (r < 0)
-		return op_fail(c, r, "the fleet identity cannot be used: %s", strerror(-r));
+		return r;
 	fd = ca_memfd(c, ca, ca_path, sizeof(ca_path));
 	if (fd < 0)
 		return fd;

@@ -69,20 +69,42 @@ for i in $(seq 100); do fleet --group bench100 create "k$i"; done
 server_cpu() {
 	awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) * 1000 / hz }' "/proc/$SERVER_PID/stat"
 }
-# row NAME CMD...: runs CMD (prints "ms cpu_ms ops"), prints the rows.
+# row NAME CMD...: runs CMD (prints "ms cpu_ms ops"), prints the rows; leaves the wall time,
+# the client's and the server's CPU per operation in ROW_MS, ROW_CPU, ROW_SRV.
 row() {
-	local name=$1 s0 s1 out; shift
+	local name=$1 s0 s1 out ms cpu ops; shift
 	s0=$(server_cpu)
 	out=$("$@")
 	s1=$(server_cpu)
 	read -r ms cpu ops <<<"$out"
+	ROW_MS=$ms ROW_CPU=$cpu
+	ROW_SRV=$(awk -v a="$s0" -v b="$s1" -v n="$ops" 'BEGIN { printf "%.3f", (b - a) / n }')
 	echo "$name: $ms ms/op"
-	echo "${name}_cpu: $cpu ms/op (server $(awk -v a="$s0" -v b="$s1" -v n="$ops" 'BEGIN { printf "%.3f", (b - a) / n }') ms/op)"
+	echo "${name}_cpu: $cpu ms/op (server $ROW_SRV ms/op)"
+}
+# pair NAME VHSM-CMD -- PYKMIP-CMD: the two clients back to back (the same server, the same
+# load), then the paired ratio of their wall times and what each operation's wall time
+# consists of: the client's CPU, the server's CPU, and the rest (waiting: network round trips,
+# and on a loaded machine the run queue).
+pair() {
+	local name=$1 args=() vm vc vs pm pc ps; shift
+	while [ "$1" != -- ]; do args+=("$1"); shift; done
+	shift
+	row "${name}_vhsm" "${args[@]}"
+	vm=$ROW_MS vc=$ROW_CPU vs=$ROW_SRV
+	row "${name}_pykmip" "$@"
+	pm=$ROW_MS pc=$ROW_CPU ps=$ROW_SRV
+	awk -v vm="$vm" -v vc="$vc" -v vs="$vs" -v pm="$pm" -v pc="$pc" -v ps="$ps" -v n="$name" 'BEGIN {
+		printf "%s_speedup: %.2fx (PyKMIP wall / vhsm wall; client CPU %.1f%% of the server CPU)\n",
+			n, pm / vm, 100 * vc / vs
+		printf "%s_parts: vhsm %.1f = client %.1f + server %.1f + wait %.1f ms; PyKMIP %.1f = client %.1f + server %.1f + wait %.1f ms\n",
+			n, vm, vc, vs, vm - vc - vs, pm, pc, ps, pm - pc - ps
+	}'
 }
 vh=(--server "127.0.0.1:$port" --ca "$PKI/ca.pem" --cert "$PKI/cvm-a.pem" --key "$PKI/cvm-a.key")
-row fleet_pull_cold_vhsm "$B/fleet-bench" "${vh[@]}" --name bench-kek --mode cold --reps "$REPS"
-row fleet_pull_cold_pykmip "$PY" "$top/bench/fleet/pykmip-bench.py" "$PKI" "$port" cold "$REPS" bench-kek
-row fleet_pull_warm_vhsm "$B/fleet-bench" "${vh[@]}" --name bench-kek --mode warm --reps $((REPS * 3))
-row fleet_pull_warm_pykmip "$PY" "$top/bench/fleet/pykmip-bench.py" "$PKI" "$port" warm $((REPS * 3)) bench-kek
-row fleet_sync100_vhsm "$B/fleet-bench" "${vh[@]}" --group bench100 --mode sync --reps 1
-row fleet_sync100_pykmip "$PY" "$top/bench/fleet/pykmip-bench.py" "$PKI" "$port" sync 1 bench100
+pair fleet_pull_cold "$B/fleet-bench" "${vh[@]}" --name bench-kek --mode cold --reps "$REPS" -- \
+	"$PY" "$top/bench/fleet/pykmip-bench.py" "$PKI" "$port" cold "$REPS" bench-kek
+pair fleet_pull_warm "$B/fleet-bench" "${vh[@]}" --name bench-kek --mode warm --reps $((REPS * 3)) -- \
+	"$PY" "$top/bench/fleet/pykmip-bench.py" "$PKI" "$port" warm $((REPS * 3)) bench-kek
+pair fleet_sync100 "$B/fleet-bench" "${vh[@]}" --group bench100 --mode sync --reps 1 -- \
+	"$PY" "$top/bench/fleet/pykmip-bench.py" "$PKI" "$port" sync 1 bench100

@@ -20,9 +20,9 @@
 #include "snp-dev.h"
 
 int __wrap_fleet_identity_tls(struct manager *m, EVP_PKEY **ret_key, char *ret_cert_path,
-			      size_t len);
+			      size_t len, char *why, size_t whylen);
 int __wrap_fleet_identity_tls(struct manager *m, EVP_PKEY **ret_key, char *ret_cert_path,
-			      size_t len)
+			      size_t len, char *why, size_t whylen)
 {
 	_cleanup_(BIO_freep) BIO *bio = NULL;
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
@@ -30,6 +30,7 @@ int __wrap_fleet_identity_tls(struct manager *m, EVP_PKEY **ret_key, char *ret_c
 	size_t n = 0;
 	int fd, r;
 
+	snprintf(why, whylen, "no test identity in fleet-test-identity/ (simulator only)");
 	if (!m->dev || !snp_dev_is_simulated(m->dev))
 		return -ENOKEY;
 	fd = openat(m->state_fd, "fleet-test-identity/key.pem", O_RDONLY | O_CLOEXEC);

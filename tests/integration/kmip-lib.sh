@@ -100,27 +100,58 @@ fleet_as() {
 }
 
 # ---- vhsmd in fleet mode (test-fleet-sync*.sh) ----
-# The test daemon: its fleet TLS identity is an unsealed PEM key in the state directory
-# (simulator only), until attested enrollment provides the sealed one.
+# Two ways to give a CVM its fleet TLS identity:
+# - "enrolled": the production vhsmd with the identity of attested enrollment (enroll_cvm:
+#   vhsmctl fleet enroll, vhsm-byok fleet-sign, vhsmctl fleet install-cert), the key sealed;
+# - a PKI certificate name (cvm-a, cvm-fleet, ...): vhsmd-fleet-test, whose identity is that
+#   unsealed PEM key copied into the state directory (simulator only); for the tests that
+#   start many daemons or kill them in a loop, where 50 enrollments would only add time.
 FT=$B/vhsmd-fleet-test
+BYOK=$B/vhsm-byok
+CVM_ARGS=() # extra vhsmd options of the next start_cvm (e.g. --test-clock FILE)
 
-# start_cvm NAME CERT [CONF]: the test vhsmd for CVM NAME (make_cvm NAME first) with TLS
-# identity CERT and fleet configuration CONF (default $WORK/fleet.conf), socket $WORK/NAME.sock,
-# state $WORK/NAME-state, log $WORK/cvm-NAME.log; sets PID_NAME.
+# start_cvm NAME IDENTITY [CONF]: vhsmd for CVM NAME (make_cvm NAME first) with IDENTITY
+# ("enrolled" or a PKI certificate, above) and fleet configuration CONF (default
+# $WORK/fleet.conf; "none": not in fleet mode), socket $WORK/NAME.sock, state
+# $WORK/NAME-state, log $WORK/cvm-NAME.log; sets PID_NAME.
 start_cvm() {
-	local name=$1 cert=$2 conf=${3:-$WORK/fleet.conf}
-	mkdir -p "$WORK/$name-state/fleet-test-identity"
-	cp "$PKI/$cert.key" "$WORK/$name-state/fleet-test-identity/key.pem"
-	cp "$PKI/$cert.pem" "$WORK/$name-state/fleet-test-identity/cert.pem"
+	local name=$1 cert=$2 conf=${3:-$WORK/fleet.conf} bin=$FT fc=()
+	mkdir -p "$WORK/$name-state"
+	if [ "$cert" = enrolled ]; then
+		bin=$B/vhsmd
+	else
+		mkdir -p "$WORK/$name-state/fleet-test-identity"
+		cp "$PKI/$cert.key" "$WORK/$name-state/fleet-test-identity/key.pem"
+		cp "$PKI/$cert.pem" "$WORK/$name-state/fleet-test-identity/cert.pem"
+	fi
+	[ "$conf" = none ] || fc=(--fleet-config "$conf")
 	rm -f "$WORK/$name.sock"
 	systemd-socket-activate --seqpacket -l "$WORK/$name.sock" -E VHSMD_LOG_STDERR=1 \
 		-E VHSM_SNP_SIM_MODULE="$VHSM_SNP_SIM_MODULE" -E ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
-		-- "$FT" --state-dir "$WORK/$name-state" --snp-device "sim:$WORK/$name.json" \
+		-- "$bin" --state-dir "$WORK/$name-state" --snp-device "sim:$WORK/$name.json" \
 		--trust-root "$WORK/$name-certs/ark.pem" --idle-timeout 0 \
-		--fleet-config "$conf" >>"$WORK/cvm-$name.log" 2>&1 &
+		"${fc[@]}" "${CVM_ARGS[@]}" >>"$WORK/cvm-$name.log" 2>&1 &
 	eval "PID_$name=$!"
 	on_exit "kill -9 $! 2>/dev/null"
 	wait_listening "$WORK/$name.sock" || fail "vhsmd $name did not start"
+}
+
+# enroll_cvm NAME CN POLICY: attested enrollment of CVM NAME's vhsmd (running, socket
+# $WORK/NAME.sock) as CN: vhsmctl fleet enroll with a nonce, vhsm-byok fleet-sign by the test
+# fleet CA under the customer policy POLICY, vhsmctl fleet install-cert. The bundle is
+# $WORK/NAME-enroll.json, the certificate $WORK/NAME-fleet.pem.
+enroll_cvm() {
+	local name=$1 cn=$2 policy=$3 nonce
+	nonce=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+	chmod 0600 "$PKI/ca.key"
+	on "$name" fleet enroll --name "$cn" --nonce "$nonce" --out "$WORK/$name-enroll.json" \
+		>"$WORK/out" 2>&1 || fail "fleet enroll on $name: $(cat "$WORK/out")"
+	"$BYOK" fleet-sign "$WORK/$name-enroll.json" --policy "$policy" --nonce "$nonce" \
+		--ca-cert "$PKI/ca.pem" --ca-key "$PKI/ca.key" --trust-root "$WORK/$name-certs/ark.pem" \
+		--allow-test-root --out "$WORK/$name-fleet.pem" >"$WORK/out" 2>&1 ||
+		fail "fleet-sign for $name: $(cat "$WORK/out")"
+	on "$name" fleet install-cert "$WORK/$name-fleet.pem" >"$WORK/out" 2>&1 ||
+		fail "fleet install-cert on $name: $(cat "$WORK/out")"
 }
 stop_cvm() {
 	local pid

@@ -207,6 +207,17 @@ expect_exit 1 ctl fleet check --endpoint "$EP" --server-ca "$PKI/other-ca.pem"
 expect_exit 1 as_user nobody "$CTL" --socket "$SOCK" fleet check --endpoint "$EP" --server-ca "$PKI/ca.pem"
 ok "fleet check: a KMIP Locate over mutual TLS with the enrolled identity (and not with a wrong server CA)"
 
+# A new store manifest (none on disk: trust on first use) adopts the sealed identity as it
+# adopts KEKs; a manifest that did not list it would refuse it as "deleted or purged".
+stop_daemon
+rm "$STATE/store.manifest"
+start_daemon a --test-clock "$WORK/now"
+expect_exit 0 ctl fleet check --endpoint "$EP" --server-ca "$PKI/ca.pem"
+grep -q "identity.sealed" "$STATE/store.manifest" || fail "the identity is not adopted"
+expect_exit 0 ctl fleet show
+expect_out "renewal due: no"
+ok "a new store manifest adopts the sealed fleet identity; it still opens mutual TLS"
+
 # ---- renewal keeps the key; --new-key replaces it and the old certificate ----
 K1=$(spki "$WORK/e1.json")
 expect_exit 0 ctl fleet enroll --out "$WORK/e2.json"

@@ -2,16 +2,20 @@
 # vhsmd pulls KEKs from a real pykmip-server and keeps them in sync (docs/fleet.md): two
 # simulated CVMs (different chips, same measurement) pull one KEK, a key wrapped on A unwraps
 # on B; rotation adds a version (old wrapped keys still unwrap, rewrap moves to the new one);
-# Pre-Active is not pulled, Deactivated disables, Compromised disables and shreds, Destroyed
-# soft-deletes; a local KEK of the same name is never overwritten; failover to a second server
+# Pre-Active is not pulled, Deactivated disables, Compromised disables and shreds (a DEK key
+# loaded through request-key is revoked), Destroyed soft-deletes; a rolled-back copy is
+# rewritten from the key manager; a local KEK of the same name is never overwritten; failover to a second server
 # sharing the database; the key manager down: local use goes on, sync fails with a clear
 # message and retries with backoff; require_fresh_sync_s refuses a first use without a fresh
 # sync; a bad configuration names the member at fault.
-# The fleet TLS identity is the test daemon's (vhsmd-fleet-test: an unsealed PEM key in the
-# state directory, simulator only) until attested enrollment provides the sealed one.
+# The daemons are the production vhsmd and their fleet TLS identities come from attested
+# enrollment (vhsmctl fleet enroll, vhsm-byok fleet-sign, vhsmctl fleet install-cert): the
+# client key is sealed in each CVM. Refusals with that identity: a removed certificate, the
+# certificate of another key, a certificate the key manager finds expired, and one vhsmd's own
+# clock finds expired.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kmip-lib.sh"
-[ -x "$FT" ] || fail "missing $FT (make all)"
+[ -x "$B/vhsmd" ] && [ -x "$BYOK" ] || fail "missing vhsmd or vhsm-byok (make all)"
 
 M=$(printf 'ab%.0s' $(seq 48))
 make_cvm a genoa --measurement "$M"
@@ -94,8 +98,16 @@ expect_exit 0 adm --policy fleet --no-activate create later-kek
 later1=$(awk '{print $2}' "$WORK/out")
 expect_exit 0 adm --policy fleet --group fleet-grp create web
 
-start_cvm a cvm-a
-start_cvm b cvm-b
+# Attested enrollment of both CVMs (vhsmd not yet in fleet mode), then vhsmd in fleet mode.
+printf '{"version":1,"measurements":["%s"]}\n' "$M" >"$WORK/customer-policy.json"
+for c in a b; do
+	start_cvm "$c" enrolled none
+	enroll_cvm "$c" "cvm-$c" "$WORK/customer-policy.json"
+	stop_cvm "$c"
+	[ ! -e "$WORK/$c-state/fleet-test-identity" ] || fail "a test identity in $c's state"
+	[ -s "$WORK/$c-state/fleet/identity.sealed" ] || fail "no sealed fleet identity on $c"
+	start_cvm "$c" enrolled
+done
 # The first sync runs when vhsmd starts.
 first_sync() {
 	local i
@@ -173,9 +185,87 @@ else
 	echo "# LUKS2 through B's token not tested: needs root, cryptsetup, unshare and an unsanitized token plugin"
 fi
 
+# ---- the enrolled identity's refusals (a third CVM, c, on a clock of its own) ----
+make_cvm c genoa --measurement "$M"
+date +%s >"$WORK/c.now"
+CVM_ARGS=(--test-clock "$WORK/c.now")
+start_cvm c enrolled
+enroll_cvm c cvm-c "$WORK/customer-policy.json"
+# csync WANT-EXIT [WANT-MESSAGE]: a sync on c with that exit status (1: not started, 3: the
+# key manager not reached) and that message (ERE) in its output; no endpoint is named as the
+# one that answered when none did.
+csync() {
+	local rc=0
+	on c fleet sync >"$WORK/sync.out" 2>"$WORK/sync.err" || rc=$?
+	[ "$rc" -eq "$1" ] && { [ -z "${2:-}" ] || cat "$WORK/sync.out" "$WORK/sync.err" | grep -qE "$2"; } &&
+		! grep -q "key manager (null)" "$WORK/sync.out" ||
+		fail "fleet sync on c: exit $rc, not $1${2:+ with '$2'}: $(cat "$WORK/sync.out" "$WORK/sync.err")"
+}
+csync 0
+on c unwrap <"$WORK/w1" | cmp -s - "$WORK/dek" || fail "a's wrapped key does not unwrap on c"
+cp "$WORK/c-state/fleet/identity.pem" "$WORK/c-good.pem"
+
+# The certificate removed: nothing is sent, the sync names what is missing.
+rm "$WORK/c-state/fleet/identity.pem"
+csync 1 'no usable fleet TLS identity: .*cvm-c has no certificate installed \(vhsmctl fleet install-cert\)'
+
+# Another key's certificate (same CN, same CA, clientAuth) put in place of c's: refused before
+# the key is unsealed or a connection is made; install-cert refuses it too.
+openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/c-other.key" 2>/dev/null
+openssl req -new -key "$WORK/c-other.key" -subj /CN=cvm-c -out "$WORK/c-other.csr"
+openssl x509 -req -in "$WORK/c-other.csr" -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" -CAcreateserial \
+	-days 1 -extfile <(echo extendedKeyUsage=clientAuth) -out "$WORK/c-other.pem" 2>/dev/null
+expect_exit 1 on c fleet install-cert "$WORK/c-other.pem" --ca "$PKI/ca.pem"
+expect_out "another public key"
+cp "$WORK/c-other.pem" "$WORK/c-state/fleet/identity.pem"
+csync 1 'the installed fleet certificate \(fleet/identity.pem\) is not for the sealed key of cvm-c'
+cmp -s "$WORK/c-good.pem" "$WORK/c-state/fleet/identity.pem" && fail "certificate restored by itself?"
+cp "$WORK/c-good.pem" "$WORK/c-state/fleet/identity.pem"
+csync 0
+
+# A certificate for c's key that expires in a few seconds, installed while valid: once it has
+# expired, the key manager refuses the handshake (vhsmd's clock, held still, still finds it
+# valid, so the refusal is the server's).
+python3 - "$WORK/c-enroll.json" "$PKI" "$WORK/c-short.pem" <<'PY'
+import datetime, json, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
+csr = x509.load_pem_x509_csr(json.load(open(sys.argv[1]))["csr"].encode())
+ca = x509.load_pem_x509_certificate(open(sys.argv[2] + "/ca.pem", "rb").read())
+key = serialization.load_pem_private_key(open(sys.argv[2] + "/ca.key", "rb").read(), None)
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder().subject_name(csr.subject).issuer_name(ca.subject)
+        .public_key(csr.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(seconds=3))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(key, hashes.SHA256()))
+open(sys.argv[3], "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+PY
+expect_exit 0 on c fleet install-cert "$WORK/c-short.pem" --ca "$PKI/ca.pem"
+end=$(date -d "$(openssl x509 -in "$WORK/c-short.pem" -noout -enddate | cut -d= -f2)" +%s)
+while [ "$(date +%s)" -le "$end" ]; do sleep 0.5; done
+csync 3 "$KA: TLS handshake failed: .*alert certificate expired"
+expect_exit 0 on c fleet install-cert "$WORK/c-fleet.pem"
+csync 0
+
+# vhsmd's clock past the certificate's end: refused before any connection.
+echo $(($(date +%s) + 3 * 86400)) >"$WORK/c.now"
+csync 1 'the fleet certificate has expired: enroll again'
+on c --json fleet status >"$WORK/st.json" || true
+jq -e '.last_result == "failed" and (.last_error | test("has expired"))' "$WORK/st.json" >/dev/null ||
+	fail "status after an expired identity: $(cat "$WORK/st.json")"
+stop_cvm c
+CVM_ARGS=()
+ok "the enrolled identity: a removed certificate, another key's certificate, a certificate the key manager finds expired and one vhsmd's clock finds expired are each refused by name; the right certificate put back syncs again"
+
 # ---- rotation ----
 expect_exit 1 on a kek rotate db
 expect_out 'comes from the key manager: rotate it there'
+cp "$WORK/a-state/kek/db.sealed" "$WORK/db-v1.sealed"
+cp "$WORK/a-state/kek/mine.sealed" "$WORK/mine-1.sealed"
 expect_exit 0 adm --policy fleet rotate db-kek
 id2=$(awk '{print $2}' "$WORK/out")
 sync_ok a
@@ -192,7 +282,58 @@ sync_ok a
 	fail "a second sync refetched: $(cat "$WORK/sync.json")"
 ok "rotation on the key manager: a new version; v1-wrapped keys unwrap, rewrap moves them, the other CVM follows; local rotation of a fleet KEK refused; held keys are not fetched again"
 
+# Rolled-back local copies (files from before the rotations put back while vhsmd is stopped):
+# the store manifest refuses them; the sync at start rewrites the fleet KEK db from the key
+# manager (both versions again) and leaves the local KEK "mine" alone.
+on a kek rotate mine >/dev/null || fail "rotate mine"
+stop_cvm a
+cp "$WORK/a-state/kek/mine.sealed" "$WORK/mine-2.sealed"
+cp "$WORK/db-v1.sealed" "$WORK/a-state/kek/db.sealed"
+cp "$WORK/mine-1.sealed" "$WORK/a-state/kek/mine.sealed"
+start_cvm a enrolled
+first_sync a
+[ "$(action db)" = "local copy rolled back or replaced: rewritten from the key manager (2 version(s))" ] ||
+	fail "db rolled back: $(action db)"
+action mine | grep -q "rolled back" || fail "mine: $(action mine)"
+# db's two versions, and mine-kek's key: the origin of a refused file is not known before
+# the sync (the key is dropped unused, in locked memory).
+jq -e '.keys_fetched == 3' "$WORK/sync.json" >/dev/null || fail "rollback: $(cat "$WORK/sync.json")"
+on a --json kek show db >"$WORK/show.json"
+jq -e --arg a "$id1" --arg b "$id2" '[.kek.versions[].kmip_uid] == [$a, $b] and
+	[.kek.versions[].version] == [1, 2] and .kek.state == "enabled"' "$WORK/show.json" \
+	>/dev/null || fail "rebuilt db: $(cat "$WORK/show.json")"
+on a unwrap <"$WORK/w2" | cmp -s - "$WORK/dek" || fail "v2-wrapped key after the rebuild"
+on a unwrap <"$WORK/w1" | cmp -s - "$WORK/dek" || fail "v1-wrapped key after the rebuild"
+cmp -s "$WORK/mine-1.sealed" "$WORK/a-state/kek/mine.sealed" || fail "a local KEK was rewritten by the sync"
+expect_exit 1 on a kek show mine
+expect_out "rolled back"
+cp "$WORK/mine-2.sealed" "$WORK/a-state/kek/mine.sealed"
+ok "a rolled-back copy of a fleet KEK is rewritten from the key manager at the next sync (versions as before, wrapped keys unwrap); a rolled-back local KEK is left alone"
+
 # ---- state mapping ----
+# DEKs of app and db loaded into a keyring of this test through the real request-key upcall
+# (vhsm-request-key asking a's vhsmd), so that a compromise's revocation can be seen.
+P=fl$$x$RANDOM # unique per run: DEK names (keyring descriptions are global) and the .conf
+if [ "$(id -u)" -eq 0 ] && command -v keyctl >/dev/null && [ -r /proc/keys ] &&
+	[ -x /sbin/request-key ] && [ -d /etc/request-key.d ]; then
+	rk=/etc/request-key.d/vhsm-test-$P.conf
+	on_exit "rm -f $rk"
+	printf 'create\tlogon\tvhsm:%s-*\t*\t%s --socket %s %%k %%u %%g %%S\n' "$P" \
+		"$B/vhsm-request-key" "$WORK/a.sock" >"$rk"
+	ring=$(keyctl newring "$P-ring" @u) || fail "keyctl newring"
+	on_exit "keyctl unlink $ring @u >/dev/null 2>&1"
+	for k in app db; do
+		on a dek create "$P-$k" --kek "$k" >/dev/null || fail "dek create $P-$k"
+		on a --json dek load "$P-$k" --keyring "$ring" >"$WORK/load.json" 2>"$WORK/err" ||
+			fail "dek load $P-$k: $(cat "$WORK/err")"
+		eval "key_$k=$(jq -r .serial "$WORK/load.json")"
+	done
+	KEYS=1
+else
+	echo "# keyring revocation not tested: needs root, keyctl and request-key"
+fi
+# key_flags SERIAL: the key's flags in /proc/keys ("I--..." valid, "IR..." revoked)
+key_flags() { awk -v s="$(printf %08x "$1")" '$1 == s {print $2}' /proc/keys; }
 expect_exit 0 adm activate "$later1"
 expect_exit 0 adm revoke "$id2"
 expect_exit 0 adm revoke --compromised "$app1"
@@ -204,10 +345,41 @@ sync_ok a
 [ "$(action db)" = "disabled (was enabled)" ] || fail "db deactivated: $(action db)"
 action app | grep -q '^compromised: disabled and shredded' || fail "app: $(action app)"
 jq -e '.keks[] | select(.local == "app") | .shred' "$WORK/sync.json" >/dev/null || fail "app shred flag"
-# The shred is kek disable --shred's (dek_revoke_for_kek; its keyring revocation is proven
-# by test-keyring.sh): here no DEK key of app is in a keyring.
-action app | grep -q '(0 keyring key(s) revoked)' || fail "app: $(action app)"
+if [ -n "${KEYS:-}" ]; then
+	# Compromised: the key of app's DEK is revoked; keyctl says so. Deactivated (db): disabled,
+	# its loaded key left as it is.
+	action app | grep -q '(1 keyring key(s) revoked)' || fail "app: $(action app)"
+	[[ $(key_flags "$key_app") == IR* ]] || fail "app's DEK key not revoked: $(key_flags "$key_app")"
+	out=$(keyctl describe "$key_app" 2>&1) && fail "keyctl describes a revoked key: $out"
+	grep -q "revoked" <<<"$out" || fail "keyctl describe: $out"
+	[[ $(key_flags "$key_db") == I-* ]] || fail "db's key revoked by a deactivation: $(key_flags "$key_db")"
+	expect_exit 1 on a dek load "$P-app" --keyring "$ring"
+else
+	action app | grep -q '(0 keyring key(s) revoked)' || fail "app: $(action app)"
+fi
 [ "$(action tmp)" = "deleted (was enabled)" ] || fail "tmp: $(action tmp)"
+# The request to suspend app's volumes: vhsmd records it for the root unit
+# (vhsmd-fleet-shred.path), which runs vhsmctl fleet shred: kek disable --shred's code for app
+# (no volume on this machine; the suspension itself is the VM tier's
+# keyring-shred-revokes-and-suspends).
+[ "$(cat "$WORK/a-state/fleet/shred")" = app ] || fail "shred record: $(cat "$WORK/a-state/fleet/shred")"
+ino=$(stat -c %i "$WORK/a-state/fleet/shred")
+sync_ok a
+[ "$(stat -c %i "$WORK/a-state/fleet/shred")" = "$ino" ] || fail "shred record rewritten unchanged"
+chmod 0666 "$WORK/a.sock"
+expect_exit 1 as_user nobody "$CTL" --socket "$WORK/a.sock" fleet shred
+expect_out 'requires root or the vhsm group'
+expect_exit 2 on a fleet shred extra
+expect_exit 0 on a fleet shred --help
+expect_out "Usage: vhsmctl fleet shred"
+expect_exit 0 on a fleet shred
+expect_out "^KEK app is compromised on the key manager: shredding"
+expect_out "^0 DEK key\(s\) revoked"
+expect_out "^1 compromised KEK\(s\) shredded"
+not_out "KEK (db|tmp|later)"
+expect_exit 0 on a --json fleet shred
+jq -e -s 'length == 1 and .[0].name == "app" and .[0].revoked == 0' "$WORK/out" >/dev/null ||
+	fail "fleet shred --json: $(cat "$WORK/out")"
 expect_exit 1 on a wrap --kek db <"$WORK/dek"
 expect_out 'disabled'
 expect_exit 1 on a unwrap <"$WORK/wapp"
@@ -215,13 +387,27 @@ expect_out 'disabled'
 on a --json kek show tmp >"$WORK/show.json"
 jq -e '.kek.state == "deleted" and .kek.retention_days == 90' "$WORK/show.json" >/dev/null ||
 	fail "tmp: $(cat "$WORK/show.json")"
-ok "state mapping: Pre-Active then activated → pulled; Deactivated → disabled; Compromised → disabled and shredded; Destroyed → soft-deleted (recoverable within the retention)"
+ok "state mapping: Pre-Active then activated → pulled; Deactivated → disabled; Compromised → disabled and shredded, recorded for the root unit, vhsmctl fleet shred runs kek disable --shred on it; Destroyed → soft-deleted (recoverable within the retention)"
 
 # A local change the key manager does not know is corrected at the next sync.
 on a kek enable db >/dev/null || fail "local enable"
 sync_ok a
 [ "$(action db)" = "disabled (was enabled)" ] || fail "db not corrected: $(action db)"
 ok "a local copy that disagrees with the key manager is corrected at the next sync"
+
+# A Deactivated KEK compromised later: already disabled locally, its loaded keys are revoked
+# at the next sync all the same.
+expect_exit 0 adm revoke --compromised "$id2"
+sync_ok a
+action db | grep -q '^compromised: disabled and shredded' || fail "db: $(action db)"
+[ "$(cat "$WORK/a-state/fleet/shred")" = "$(printf 'db\napp')" ] ||
+	[ "$(cat "$WORK/a-state/fleet/shred")" = "$(printf 'app\ndb')" ] ||
+	fail "shred record: $(cat "$WORK/a-state/fleet/shred")"
+if [ -n "${KEYS:-}" ]; then
+	action db | grep -q '(1 keyring key(s) revoked)' || fail "db: $(action db)"
+	[[ $(key_flags "$key_db") == IR* ]] || fail "db's DEK key not revoked: $(key_flags "$key_db")"
+fi
+ok "Compromised${KEYS:+ (a DEK key loaded by request-key revoked, keyctl shows it)}, also for a KEK already disabled by a deactivation"
 
 # ---- failover and the key manager down ----
 stop_kmip a
@@ -237,12 +423,12 @@ fi
 # require_fresh_sync_s: a first use waits for a fresh sync.
 fleet_conf "$WORK/fresh.conf" '"require_fresh_sync_s": 600'
 stop_cvm b
-start_cvm b cvm-b "$WORK/fresh.conf"
+start_cvm b enrolled "$WORK/fresh.conf"
 on b fleet sync >/dev/null || true
 on b unwrap <"$WORK/wg" | cmp -s - "$WORK/dek" || fail "fresh sync: unwrap refused after a sync"
 stop_kmip b
 stop_cvm b
-start_cvm b cvm-b "$WORK/fresh.conf"
+start_cvm b enrolled "$WORK/fresh.conf"
 expect_exit 3 on b fleet sync
 expect_out "no key manager reachable: $KA: Connection refused; $KB: Connection refused"
 expect_exit 1 on b unwrap <"$WORK/wg"
@@ -250,7 +436,7 @@ expect_out 'no sync within require_fresh_sync_s=600 s has succeeded since vhsmd 
 ok "require_fresh_sync_s: first use after a start refused until a sync succeeds"
 
 stop_cvm b
-start_cvm b cvm-b
+start_cvm b enrolled
 on b unwrap <"$WORK/wg" | cmp -s - "$WORK/dek" || fail "offline unwrap"
 expect_exit 3 on b fleet sync
 expect_out "no key manager reachable: $KA: Connection refused; $KB: Connection refused"

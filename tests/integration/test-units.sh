@@ -51,5 +51,19 @@ systemd-tmpfiles --root="$d" --create "$d/usr/lib/tmpfiles.d/vhsm.conf" >/dev/nu
 for m in "$top"/docs/man/*.[0-9]; do
 	mandoc -T lint -W warning "$m" || fail "man page $m"
 done
-ok "install layout, sysusers, tmpfiles, man pages"
+# Fleet mode: the root path unit that suspends the volumes of compromised fleet KEKs watches the
+# file vhsmd writes in its state directory and runs the installed vhsmctl (docs/fleet.md).
+for u in vhsmd-fleet-shred.path vhsmd-fleet-shred.service; do
+	f=$(find "$d" -name "$u")
+	[ -n "$f" ] || fail "$u not installed"
+	grep -q '^Documentation=man:' "$f" || fail "$u: no Documentation="
+	# Offline: everything parses; only the installed vhsmctl is missing outside the scratch root.
+	out=$(systemd-analyze verify --man=no "$top/systemd/$u" 2>&1 | grep -v 'vhsmctl is not executable') &&
+		fail "$u: $out"
+done
+grep -q '^PathChanged=/var/lib/vhsm/fleet/shred$' "$(find "$d" -name vhsmd-fleet-shred.path)" ||
+	fail "vhsmd-fleet-shred.path does not watch the state directory's fleet/shred"
+grep -q "^ExecStart=/usr/bin/vhsmctl fleet shred$" "$(find "$d" -name vhsmd-fleet-shred.service)" &&
+	[ -x "$d/usr/bin/vhsmctl" ] || fail "vhsmd-fleet-shred.service does not run the installed vhsmctl"
+ok "install layout, sysusers, tmpfiles, man pages, the fleet shred path unit"
 echo "$_checks checks passed"
