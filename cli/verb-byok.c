@@ -187,7 +187,7 @@ int verb_kek_import(int argc, char **argv)
 		switch (c) {
 		case O_BYOK: byok = optarg; break;
 		case 'h':
-			printf("Usage: vhsmctl kek import NAME --byok FILE [--profile strict|author]\n"
+			printf("Usage: vhsmctl kek import NAME --byok FILE [--profile strict|author|vtpm]\n"
 			       "         [--exportable] [--purge-protection] [--retention-days N]\n"
 			       "         [--attest-each-use]\n\n"
 			       "Imports a KEK from a BYOK file made by vhsm-byok wrap (or rewrap, for a\n"

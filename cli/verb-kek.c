@@ -293,7 +293,7 @@ int verb_kek_create(int argc, char **argv)
 		case O_ACL: acl = optarg; break;
 		case O_JSON: arg_json = true; break;
 		case 'h':
-			printf("Usage: vhsmctl kek create NAME [--profile strict|author] [--exportable]\n"
+			printf("Usage: vhsmctl kek create NAME [--profile strict|author|vtpm] [--exportable]\n"
 			       "         [--purge-protection] [--retention-days N] [--acl ACL]\n"
 			       "         [--attest-each-use]\n\n"
 			       "Generates a new AES-256 KEK inside vhsmd and seals it to this CVM.\n"
@@ -301,7 +301,9 @@ int verb_kek_create(int argc, char **argv)
 			       "Profiles: strict (measurement; default) or author (family/image ID:\n"
 			       "survives re-measured updates, but protects only against another chip:\n"
 			       "any image on this chip claiming those IDs derives the key without\n"
-			       "vhsmd's attestation gate; see docs/sealing.md).\n"
+			       "vhsmd's attestation gate; see docs/sealing.md), or vtpm (Azure\n"
+			       "paravisor CVMs: sealed by the vTPM to PCR 7; needs an HCL report whose\n"
+			       "claims say tpm-persisted: true; see docs/platforms.md).\n"
 			       "ACL: KIND:WHO:OPS[;...], KIND uid|gid|user|group|unit,\n"
 			       "OPS wrap,unwrap,rewrap,read,admin,all (see vhsmctl(1)).\n");
 			return EXIT_OK;

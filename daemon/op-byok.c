@@ -287,7 +287,7 @@ static int import_flags(struct op_ctx *c, struct kek_meta *meta, enum seal_profi
 		return op_fail(c, -EINVAL, "unknown flags 0x%llx", (unsigned long long)flags);
 	*prof = seal_profile_from_string(profile);
 	if (*prof < 0)
-		return op_fail(c, -EINVAL, "unknown sealing profile '%s' (strict, author)", profile);
+		return op_fail(c, -EINVAL, "unknown sealing profile '%s' (strict, author, vtpm)", profile);
 	if (days < KEK_MIN_RETENTION_DAYS || days > KEK_MAX_RETENTION_DAYS)
 		return op_fail(c, -EINVAL, "retention must be %u..%u days", KEK_MIN_RETENTION_DAYS,
 			       KEK_MAX_RETENTION_DAYS);

@@ -127,16 +127,18 @@ int op_kek_create(struct op_ctx *c)
 		return op_fail(c, -EINVAL, "unknown flags 0x%llx", (unsigned long long)flags);
 	prof = seal_profile_from_string(profile);
 	if (prof < 0)
-		return op_fail(c, -EINVAL, "unknown sealing profile '%s' (strict, author)", profile);
+		return op_fail(c, -EINVAL, "unknown sealing profile '%s' (strict, author, vtpm)", profile);
 	if (days < KEK_MIN_RETENTION_DAYS || days > KEK_MAX_RETENTION_DAYS)
 		return op_fail(c, -EINVAL, "retention must be %u..%u days", KEK_MIN_RETENTION_DAYS,
 			       KEK_MAX_RETENTION_DAYS);
-	/* Every profile seals to the derived key: where the provider owns the measurement it
-	 * can derive it too. The policy decides between a warning and a refusal. */
+	/* strict and author seal to the derived key: where the provider owns the measurement it
+	 * can derive it too. The policy decides between a warning and a refusal. The vtpm
+	 * profile's key is the vTPM's, which no launch measurement derives. */
 	struct snp_policy_pins pins = {};
 	if (c->m->policy)
 		snp_policy_get_pins(c->m->policy, &pins);
-	bool provider = pins.measurement_owner == SNP_MEASUREMENT_OWNER_PROVIDER;
+	bool provider = pins.measurement_owner == SNP_MEASUREMENT_OWNER_PROVIDER &&
+			!seal_profile_uses_tpm(prof);
 	if (provider && pins.refuse_provider_measured_seal)
 		return op_fail(c, -EKEYREJECTED, "refused by the policy (provider_measured_sealing: "
 			       "refuse): %s", PLATFORM_PROVIDER_SEAL_WARNING);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Sealing for the store (store-seal.h). The sealing key is derived by the firmware
- * (MSG_KEY_REQ) from the blob's parameters and lives in secure memory for one call.
+ * (MSG_KEY_REQ) from the blob's parameters and lives in secure memory for one call; the vtpm
+ * profile's comes from the vTPM instead (seal-vtpm.c). Everything else is one path.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "seal-vtpm.h"
 #include "secmem.h"
 #include "store-seal.h"
 
@@ -31,13 +33,32 @@ static int derive_key(struct manager *m, const struct seal_params *p, uint8_t *k
 	return r == -EREMOTEIO ? -EKEYREJECTED : r;
 }
 
+/* Seals with the firmware's derived key for params (profiles strict and author). */
+static int seal_derived(struct manager *m, const struct seal_params *params,
+			const struct seal_binding *binding, const char *label, const void *meta,
+			size_t meta_len, const uint8_t *pt, size_t pt_len, const char *what,
+			uint8_t **ret_blob, size_t *ret_len, char *why, size_t whylen)
+{
+	_cleanup_secmem_ uint8_t *dkey = secmem_alloc(32);
+	int r;
+
+	if (!dkey)
+		return -ENOMEM;
+	r = derive_key(m, params, dkey, why, whylen);
+	if (r < 0)
+		return r;
+	r = seal_blob(dkey, params, binding, label, meta, meta_len, pt, pt_len, ret_blob, ret_len);
+	if (r < 0)
+		snprintf(why, whylen, "sealing %s failed: %s", what, strerror(-r));
+	return r;
+}
+
 int store_seal_now(struct manager *m, enum seal_profile profile, const char *label,
 		   const void *meta, size_t meta_len, const uint8_t *pt, size_t pt_len,
 		   const char *what, struct seal_params *ret_params,
 		   struct seal_binding *ret_binding, uint8_t **ret_blob, size_t *ret_len,
 		   char *why, size_t whylen)
 {
-	_cleanup_secmem_ uint8_t *dkey = NULL;
 	struct seal_params params;
 	struct seal_binding binding;
 	uint8_t *blob;
@@ -46,17 +67,14 @@ int store_seal_now(struct manager *m, enum seal_profile profile, const char *lab
 
 	seal_params_from_report(profile, &m->attest.report, &params);
 	seal_binding_from_report(&m->attest.report, m->policy_digest, &binding);
-	dkey = secmem_alloc(32);
-	if (!dkey)
-		return -ENOMEM;
-	r = derive_key(m, &params, dkey, why, whylen);
+	if (seal_profile_uses_tpm(profile))
+		r = seal_vtpm_seal(m, &params, &binding, label, meta, meta_len, pt, pt_len, what,
+				   &blob, &len, why, whylen);
+	else
+		r = seal_derived(m, &params, &binding, label, meta, meta_len, pt, pt_len, what,
+				 &blob, &len, why, whylen);
 	if (r < 0)
 		return r;
-	r = seal_blob(dkey, &params, &binding, label, meta, meta_len, pt, pt_len, &blob, &len);
-	if (r < 0) {
-		snprintf(why, whylen, "sealing %s failed: %s", what, strerror(-r));
-		return r;
-	}
 	*ret_params = params;
 	*ret_binding = binding;
 	*ret_blob = blob;
@@ -71,6 +89,8 @@ int store_unseal_now(struct manager *m, const struct seal_header *h, const uint8
 	_cleanup_secmem_ uint8_t *dkey = NULL;
 	int r;
 
+	if (seal_profile_uses_tpm(h->params.profile))
+		return seal_vtpm_unseal(m, h, blob, len, what, ret_pt, ret_len, why, whylen);
 	dkey = secmem_alloc(32);
 	if (!dkey)
 		return -ENOMEM;

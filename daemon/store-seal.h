@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Sealing for the store's files (store-seal.c): seal at the current attested state and
- * unseal with this CVM's derived key. Used by the KEK files, exchange keys and sealed copies;
+ * unseal with this CVM's derived key, or with the vTPM for the vtpm profile (seal-vtpm.h),
+ * chosen by the profile in the blob's header. Used by the KEK files, exchange keys and sealed copies;
  * the caller has passed the attestation gate.
  */
 #pragma once
@@ -10,8 +11,9 @@
 
 /*
  * Seals pt under profile at the current attested state: fills the blob's parameters and
- * binding and returns a malloc'ed blob, or -errno with why filled ("sealing WHAT failed", or
- * the firmware's refusal of the sealing key). Outputs are set only on success.
+ * binding and returns a malloc'ed blob, or -errno with why filled ("sealing WHAT failed", the
+ * firmware's refusal of the sealing key, or for vtpm -EOPNOTSUPP/-EKEYREJECTED when the
+ * platform cannot seal to its vTPM). Outputs are set only on success.
  */
 int store_seal_now(struct manager *m, enum seal_profile profile, const char *label,
 		   const void *meta, size_t meta_len, const uint8_t *pt, size_t pt_len,
@@ -20,7 +22,7 @@ int store_seal_now(struct manager *m, enum seal_profile profile, const char *lab
 		   char *why, size_t whylen);
 
 /*
- * Unseals blob (header h, already parsed) with this CVM's derived key: 0 with the plaintext
+ * Unseals blob (header h, already parsed) with this CVM's derived key or vTPM: 0 with the plaintext
  * in fresh secmem, or -EKEYREJECTED with why explaining which sealed field differs (or, with
  * no valid report, "WHAT does not unseal"), -ENOMEM or the device's -errno. Outputs are set
  * only on success.

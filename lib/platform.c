@@ -61,8 +61,8 @@ static void protection_hw(const struct platform_facts *f, char *buf, size_t len)
 		snprintf(buf, len, "no SEV-SNP guest interface%s: no derived key here, so nothing can "
 			 "be sealed to this CVM with it; use a fleet key manager", f->hcl_report ?
 			 " (Azure paravisor CVM: its vTPM, inside the TEE, attests through the HCL "
-			 "report, vhsmctl attestation hcl; sealing KEKs to the vTPM is not "
-			 "implemented yet)" : f->vtpm ?
+			 "report, vhsmctl attestation hcl; vhsmd's vtpm sealing profile needs vhsmd, "
+			 "which does not run without an SNP report path yet)" : f->vtpm ?
 			 " (a paravisor such as Azure's hides SNP; this vTPM holds no HCL report)" :
 			 "");
 	else if (f->owner == SNP_MEASUREMENT_OWNER_PROVIDER)

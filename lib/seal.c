@@ -6,7 +6,7 @@
  *
  *   0x000   8  magic "VHSMSEAL"
  *   0x008   2  format (1)
- *   0x00A   1  profile (0 strict, 1 author)
+ *   0x00A   1  profile (0 strict, 1 author, 2 vtpm)
  *   0x00B   4  vmpl            \
  *   0x00F   4  guest_svn        > MSG_KEY_REQ parameters
  *   0x013   8  tcb_version     /  (the pinned TCB)
@@ -20,10 +20,12 @@
  *   0x0B4   L  label
  *   +L      4  M (0..SEAL_META_MAX)
  *   +4      M  meta
- *   +M     32  salt
+ *   vtpm only:  +M  2  T (1..SEAL_TPM_OBJECT_MAX)
+ *               +2  T  the TPM object sealing the key (lib/tpm2-seal's blob)
+ *   +M (+2+T) 32  salt
  *   +32    12  nonce
  *   +12     4  ciphertext length C (1..SEAL_PLAINTEXT_MAX)
- *   = header_len = 0xE8 + L + M: everything above is the GCM AAD and part of the HKDF info
+ *   = header_len = 0xE8 + L + M (+ 2 + T): everything above is the GCM AAD and part of the HKDF info
  *   then C bytes of ciphertext and a 16-byte tag; the blob is exactly header_len + C + 16.
  */
 #include <inttypes.h>
@@ -79,13 +81,19 @@ _Static_assert(SEAL_HEADER_FIXED == 0xe8, "fixed header size");
 _Static_assert(SEAL_KEY_LEN == AEAD_GCM_KEY_SIZE && SEAL_NONCE_LEN == AEAD_GCM_NONCE_SIZE &&
 		       SEAL_TAG_LEN == AEAD_GCM_TAG_SIZE,
 	       "the format's sizes are AES-256-GCM's");
-_Static_assert(SEAL_HEADER_FIXED + SEAL_LABEL_MAX + SEAL_META_MAX + SEAL_PLAINTEXT_MAX +
-			       SEAL_TAG_LEN <= SEAL_BLOB_MAX,
+_Static_assert(SEAL_HEADER_FIXED + SEAL_LABEL_MAX + SEAL_META_MAX + 2u + SEAL_TPM_OBJECT_MAX +
+			       SEAL_PLAINTEXT_MAX + SEAL_TAG_LEN <= SEAL_BLOB_MAX,
 	       "largest blob fits SEAL_BLOB_MAX");
+
+static uint16_t seal_le16_get(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
 
 static const char *const seal_profile_names[_SEAL_PROFILE_MAX] = {
 	[SEAL_PROFILE_STRICT] = "strict",
 	[SEAL_PROFILE_AUTHOR] = "author",
+	[SEAL_PROFILE_VTPM] = "vtpm",
 };
 
 const char *seal_profile_to_string(enum seal_profile p)
@@ -118,6 +126,11 @@ uint64_t seal_profile_field_select(enum seal_profile p)
 	default:
 		return 0;
 	}
+}
+
+bool seal_profile_uses_tpm(enum seal_profile p)
+{
+	return p == SEAL_PROFILE_VTPM;
 }
 
 void seal_params_from_report(enum seal_profile p, const struct snp_report *r,
@@ -228,6 +241,17 @@ static int seal_header_parse(const uint8_t *blob, size_t len, struct seal_header
 		return -EBADMSG;
 	h.meta = h.meta_len ? blob + off : NULL;
 	off += h.meta_len;
+	if (seal_profile_uses_tpm(h.params.profile)) {
+		if (len < off + 2u)
+			return -EBADMSG;
+		h.tpm_object_len = seal_le16_get(blob + off);
+		off += 2;
+		if (h.tpm_object_len == 0 || h.tpm_object_len > SEAL_TPM_OBJECT_MAX ||
+		    len < off + h.tpm_object_len + SEAL_TAIL_LEN)
+			return -EBADMSG;
+		h.tpm_object = blob + off;
+		off += h.tpm_object_len;
+	}
 
 	h.header_len = off + SEAL_TAIL_LEN;
 	h.ciphertext_len = le32_get(blob + h.header_len - 4);
@@ -248,10 +272,20 @@ int seal_parse_header(const uint8_t *blob, size_t len, struct seal_header *ret)
 	return seal_header_parse(blob, len, ret, NULL, NULL);
 }
 
+/* What goes into a header besides the parameters and binding. */
+struct seal_parts {
+	const char *label;
+	size_t label_len;
+	const uint8_t *meta;
+	size_t meta_len;
+	const uint8_t *tpm_obj; /* vtpm only */
+	size_t tpm_obj_len;
+	size_t pt_len;
+};
+
 /* Writes the header (with a fresh salt and nonce) into h, which has room for header_len. */
 static int seal_header_build(uint8_t *h, const struct seal_params *p, const struct seal_binding *b,
-			     const char *label, size_t label_len, const uint8_t *meta,
-			     size_t meta_len, size_t pt_len)
+			     const struct seal_parts *x)
 {
 	size_t off;
 
@@ -268,18 +302,24 @@ static int seal_header_build(uint8_t *h, const struct seal_params *p, const stru
 	memcpy(h + SEAL_OFF_CHIP_HASH, b->chip_id_sha256, 32);
 	le64_put(h + SEAL_OFF_GUEST_POLICY, b->guest_policy);
 	memcpy(h + SEAL_OFF_POLICY_DIGEST, b->policy_digest, 32);
-	h[SEAL_OFF_LABEL_LEN] = (uint8_t)label_len;
-	memcpy(h + SEAL_OFF_LABEL, label, label_len);
-	off = SEAL_OFF_LABEL + label_len;
-	le32_put(h + off, (uint32_t)meta_len);
+	h[SEAL_OFF_LABEL_LEN] = (uint8_t)x->label_len;
+	memcpy(h + SEAL_OFF_LABEL, x->label, x->label_len);
+	off = SEAL_OFF_LABEL + x->label_len;
+	le32_put(h + off, (uint32_t)x->meta_len);
 	off += 4;
-	if (meta_len)
-		memcpy(h + off, meta, meta_len);
-	off += meta_len;
+	if (x->meta_len)
+		memcpy(h + off, x->meta, x->meta_len);
+	off += x->meta_len;
+	if (x->tpm_obj_len) {
+		h[off] = (uint8_t)x->tpm_obj_len;
+		h[off + 1] = (uint8_t)(x->tpm_obj_len >> 8);
+		memcpy(h + off + 2, x->tpm_obj, x->tpm_obj_len);
+		off += 2 + x->tpm_obj_len;
+	}
 	if (RAND_bytes(h + off, SEAL_SALT_LEN + SEAL_NONCE_LEN) != 1)
 		return vhsm_log_openssl(-EIO, "RAND_bytes");
 	off += SEAL_SALT_LEN + SEAL_NONCE_LEN;
-	le32_put(h + off, (uint32_t)pt_len);
+	le32_put(h + off, (uint32_t)x->pt_len);
 	return 0;
 }
 
@@ -301,49 +341,53 @@ static int seal_derive_key(const uint8_t derived_key[static 32], const uint8_t *
 			   ret, SEAL_KEY_LEN);
 }
 
-/* Checks seal_blob()'s inputs. Returns 0, -EINVAL or -EMSGSIZE; *ret_label_len on success. */
+/* Checks seal_blob()'s inputs and fills x->label_len. Returns 0, -EINVAL or -EMSGSIZE. */
 static int seal_check_args(const struct seal_params *p, const struct seal_binding *b,
-			   const char *label, const uint8_t *meta, size_t meta_len,
-			   const uint8_t *pt, size_t pt_len, size_t *ret_label_len)
+			   const uint8_t *pt, struct seal_parts *x)
 {
 	size_t label_len;
 
-	if (!p || !b || !label || (!meta && meta_len > 0) || !pt || pt_len == 0)
+	if (!p || !b || !x->label || (!x->meta && x->meta_len > 0) || !pt || x->pt_len == 0)
 		return -EINVAL;
 	if (p->profile < 0 || p->profile >= _SEAL_PROFILE_MAX || p->vmpl > SEAL_VMPL_MAX)
 		return -EINVAL;
-	if (meta_len > SEAL_META_MAX || pt_len > SEAL_PLAINTEXT_MAX)
+	/* The vtpm profile, and only it, carries the TPM object: never a blob without it. */
+	if (seal_profile_uses_tpm(p->profile) != (x->tpm_obj_len > 0) ||
+	    (x->tpm_obj_len && !x->tpm_obj))
+		return -EINVAL;
+	if (x->meta_len > SEAL_META_MAX || x->pt_len > SEAL_PLAINTEXT_MAX ||
+	    x->tpm_obj_len > SEAL_TPM_OBJECT_MAX)
 		return -EMSGSIZE;
-	label_len = strnlen(label, SEAL_LABEL_MAX + 1);
+	label_len = strnlen(x->label, SEAL_LABEL_MAX + 1);
 	if (label_len > SEAL_LABEL_MAX)
 		return -EMSGSIZE;
-	if (!text_name_valid((const uint8_t *)label, label_len, SEAL_LABEL_MAX))
+	if (!text_name_valid((const uint8_t *)x->label, label_len, SEAL_LABEL_MAX))
 		return -EINVAL;
-	*ret_label_len = label_len;
+	x->label_len = label_len;
 	return 0;
 }
 
-int seal_blob(const uint8_t derived_key[static 32], const struct seal_params *p,
-	      const struct seal_binding *b, const char *label, const uint8_t *meta,
-	      size_t meta_len, const uint8_t *pt, size_t pt_len, uint8_t **ret_blob,
-	      size_t *ret_len)
+static int seal_blob_parts(const uint8_t derived_key[static 32], const struct seal_params *p,
+			   const struct seal_binding *b, struct seal_parts *x, const uint8_t *pt,
+			   uint8_t **ret_blob, size_t *ret_len)
 {
 	_cleanup_free_ uint8_t *blob = NULL;
 	const uint8_t *salt = NULL, *nonce = NULL;
 	uint8_t key[SEAL_KEY_LEN];
 	CLEANUP_ERASE(key);
 	struct seal_header h;
-	size_t label_len, total;
+	size_t total, pt_len = x->pt_len;
 	int r;
 
-	r = seal_check_args(p, b, label, meta, meta_len, pt, pt_len, &label_len);
+	r = seal_check_args(p, b, pt, x);
 	if (r < 0)
 		return r;
-	total = SEAL_HEADER_FIXED + label_len + meta_len + pt_len + SEAL_TAG_LEN;
+	total = SEAL_HEADER_FIXED + x->label_len + x->meta_len +
+		(x->tpm_obj_len ? 2u + x->tpm_obj_len : 0u) + pt_len + SEAL_TAG_LEN;
 	blob = malloc(total);
 	if (!blob)
 		return -ENOMEM;
-	r = seal_header_build(blob, p, b, label, label_len, meta, meta_len, pt_len);
+	r = seal_header_build(blob, p, b, x);
 	/* Reading our own header back yields exactly the offsets unseal_blob() will use. */
 	if (r >= 0)
 		r = seal_header_parse(blob, total, &h, &salt, &nonce);
@@ -358,6 +402,30 @@ int seal_blob(const uint8_t derived_key[static 32], const struct seal_params *p,
 	*ret_blob = TAKE_PTR(blob);
 	*ret_len = total;
 	return 0;
+}
+
+int seal_blob(const uint8_t derived_key[static 32], const struct seal_params *p,
+	      const struct seal_binding *b, const char *label, const uint8_t *meta,
+	      size_t meta_len, const uint8_t *pt, size_t pt_len, uint8_t **ret_blob,
+	      size_t *ret_len)
+{
+	struct seal_parts x = { .label = label, .meta = meta, .meta_len = meta_len,
+				.pt_len = pt_len };
+
+	return seal_blob_parts(derived_key, p, b, &x, pt, ret_blob, ret_len);
+}
+
+int seal_blob_vtpm(const uint8_t key[static 32], const struct seal_params *p,
+		   const struct seal_binding *b, const uint8_t *tpm_obj, size_t obj_len,
+		   const char *label, const uint8_t *meta, size_t meta_len, const uint8_t *pt,
+		   size_t pt_len, uint8_t **ret_blob, size_t *ret_len)
+{
+	struct seal_parts x = { .label = label, .meta = meta, .meta_len = meta_len,
+				.tpm_obj = tpm_obj, .tpm_obj_len = obj_len, .pt_len = pt_len };
+
+	if (!tpm_obj || obj_len == 0)
+		return -EINVAL;
+	return seal_blob_parts(key, p, b, &x, pt, ret_blob, ret_len);
 }
 
 int unseal_blob(const uint8_t derived_key[static 32], const uint8_t *blob, size_t len,
@@ -499,6 +567,11 @@ int seal_explain_failure(const struct seal_header *h, const struct snp_report *c
 	if (!buf || len == 0)
 		return 0;
 	buf[0] = '\0';
+	/* The vTPM's refusals are explained where it answers (the daemon's vtpm sealing). */
+	if (seal_profile_uses_tpm(h->params.profile)) {
+		seal_why_add(&w, "the sealed blob was modified (its vTPM object unsealed)");
+		return 0;
+	}
 	if (sha256(current->chip_id, sizeof(current->chip_id), chip_hash) >= 0 &&
 	    memcmp(chip_hash, h->binding.chip_id_sha256, sizeof(chip_hash)) != 0)
 		seal_why_add(&w, "sealed on another chip (host change): restore from escrow");

@@ -14,6 +14,11 @@
  * Profiles: "strict" = MEASUREMENT|POLICY|GUEST_SVN|TCB_VERSION; "author" = FAMILY_ID|
  * IMAGE_ID|POLICY|GUEST_SVN|TCB_VERSION (survives re-measured updates by the same ID-block
  * author). Both pin the TCB at seal time; re-sealing at a newer TCB makes a rollback fail.
+ * "vtpm" (Azure paravisor CVMs, no derived key): the key that takes the derived key's place is
+ * 32 random bytes sealed by the vTPM (lib/tpm2-seal: under the SRK, policy on PCR 7), and that
+ * TPM object is part of the authenticated header; the KEY_REQ parameters are recorded but
+ * unused. The same HKDF and AES-GCM then seal the plaintext, so the store's format, labels and
+ * metadata are one for every profile.
  * Library code; never logs. The caller obtains the derived key (snp-dev) and keeps it in
  * secmem.
  */
@@ -30,13 +35,17 @@
 enum seal_profile {
 	SEAL_PROFILE_STRICT,
 	SEAL_PROFILE_AUTHOR,
+	SEAL_PROFILE_VTPM,
 	_SEAL_PROFILE_MAX,
 	_SEAL_PROFILE_INVALID = -EINVAL,
 };
 
-const char *seal_profile_to_string(enum seal_profile p); /* "strict" / "author" */
+const char *seal_profile_to_string(enum seal_profile p); /* "strict" / "author" / "vtpm" */
 enum seal_profile seal_profile_from_string(const char *s);
+/* The KEY_REQ fields the profile binds (0 for vtpm, which derives no key). */
 uint64_t seal_profile_field_select(enum seal_profile p);
+/* Whether the profile's key comes from the SNP firmware (strict, author) or the vTPM. */
+bool seal_profile_uses_tpm(enum seal_profile p);
 
 /* Parameters of the MSG_KEY_REQ a blob was sealed with. */
 struct seal_params {
@@ -67,6 +76,7 @@ void seal_binding_from_report(const struct snp_report *r, const uint8_t policy_d
 #define SEAL_LABEL_MAX 255u
 #define SEAL_META_MAX (16u * 1024u)
 #define SEAL_PLAINTEXT_MAX (16u * 1024u)
+#define SEAL_TPM_OBJECT_MAX 1024u /* lib/tpm2-seal's TPM2_SEAL_BLOB_MAX */
 #define SEAL_BLOB_MAX (64u * 1024u)
 
 struct seal_header {
@@ -76,6 +86,8 @@ struct seal_header {
 	char label[SEAL_LABEL_MAX + 1];
 	const uint8_t *meta;          /* points into the parsed blob */
 	size_t meta_len;
+	const uint8_t *tpm_object;    /* vtpm: the sealed TPM object (into the blob), else NULL */
+	size_t tpm_object_len;
 	size_t header_len;            /* bytes covered as AAD */
 	size_t ciphertext_len;
 };
@@ -89,6 +101,16 @@ int seal_blob(const uint8_t derived_key[static 32], const struct seal_params *p,
 	      const struct seal_binding *b, const char *label, const uint8_t *meta,
 	      size_t meta_len, const uint8_t *pt, size_t pt_len, uint8_t **ret_blob,
 	      size_t *ret_len) _wur_;
+
+/*
+ * seal_blob() for the vtpm profile: key is the secret the TPM object tpm_obj[0..obj_len)
+ * (1..SEAL_TPM_OBJECT_MAX bytes) seals, and the object goes into the authenticated header.
+ * p->profile must be SEAL_PROFILE_VTPM (and seal_blob() refuses it: -EINVAL).
+ */
+int seal_blob_vtpm(const uint8_t key[static 32], const struct seal_params *p,
+		   const struct seal_binding *b, const uint8_t *tpm_obj, size_t obj_len,
+		   const char *label, const uint8_t *meta, size_t meta_len, const uint8_t *pt,
+		   size_t pt_len, uint8_t **ret_blob, size_t *ret_len) _wur_;
 
 /*
  * Parses the public header of a blob without decrypting (pure; fuzzed). Returns 0, -EBADMSG

@@ -30,6 +30,8 @@ grep -q '^WatchdogSec=' "$top/systemd/vhsmd.service" || fail "watchdog"
 # systemctl reload vhsmd re-reads the policy file (SIGHUP) instead of failing "not supported".
 grep -q '^ExecReload=/bin/kill -HUP \$MAINPID' "$top/systemd/vhsmd.service" || fail "ExecReload"
 grep -q '^DeviceAllow=/dev/sev-guest' "$top/systemd/vhsmd.service" || fail "DeviceAllow"
+grep -qx 'DeviceAllow=/dev/tpmrm0 rw' "$top/systemd/vhsmd.service" || fail "DeviceAllow tpmrm0"
+grep -qx 'm vhsm tss' "$top/systemd/vhsm.sysusers" || fail "vhsm is not in group tss"
 ! grep -q '^PrivateDevices=yes' "$top/systemd/vhsmd.service" || fail "PrivateDevices hides /dev/sev-guest"
 ok "early-boot ordering, notify, watchdog, device policy"
 
@@ -44,6 +46,7 @@ make -s -C "$top" install DESTDIR="$d" BUILDDIR="$B" >/dev/null || fail "make in
 systemd-sysusers --root="$d" "$d/usr/lib/sysusers.d/vhsm.conf" >/dev/null 2>&1 ||
 	fail "sysusers.d file does not apply"
 grep -q '^vhsm:' "$d/etc/passwd" && grep -q '^vhsm:' "$d/etc/group" || fail "no vhsm user/group"
+grep -Eq '^tss:x:[0-9]+:(.*,)?vhsm(,|$)' "$d/etc/group" || fail "vhsm is not a member of tss"
 systemd-tmpfiles --root="$d" --create "$d/usr/lib/tmpfiles.d/vhsm.conf" >/dev/null 2>&1 ||
 	fail "tmpfiles.d file does not apply"
 [ "$(stat -c %a "$d/var/lib/vhsm")" = 700 ] || fail "state dir mode"

@@ -93,7 +93,8 @@ TEST(platform_protection_sentences)
 	az.hcl_report = true;
 	ASSERT_TRUE(strstr(say(&az), "Azure paravisor CVM") != NULL);
 	ASSERT_TRUE(strstr(say(&az), "vhsmctl attestation hcl") != NULL);
-	ASSERT_TRUE(strstr(say(&az), "not implemented yet") != NULL);
+	ASSERT_TRUE(strstr(say(&az), "vtpm sealing profile") != NULL);
+	ASSERT_TRUE(strstr(say(&az), "does not run without an SNP report path") != NULL);
 	/* The simulator protects nothing, and says what hardware would give. */
 	struct platform_facts sim = { .simulated = true, .sysfs_vmpl = -1,
 				      .owner = SNP_MEASUREMENT_OWNER_PROVIDER };

@@ -464,6 +464,87 @@ TEST(seal_profiles)
 	ASSERT_EQ(kr.field_select, 0x37);
 }
 
+/* A vtpm blob of the 64-byte secret under dkey_a (standing in for the key the TPM object
+ * seals), with a 100-byte stand-in TPM object. */
+static const uint8_t tpm_obj[100] = { 0x56, 0x54, 0x50, 0x53, 1, 0, 0x80 };
+
+static int make_vtpm_blob(uint8_t **ret, size_t *ret_len)
+{
+	struct seal_params p;
+	struct seal_binding b;
+
+	test_inputs(SEAL_PROFILE_VTPM, &p, &b);
+	return seal_blob_vtpm(dkey_a, &p, &b, tpm_obj, sizeof(tpm_obj), "kek-1", meta,
+			      sizeof(meta), secret, 64, ret, ret_len);
+}
+
+TEST(seal_vtpm_profile_and_object)
+{
+	struct seal_params p, strict;
+	struct seal_binding b;
+	struct seal_header h;
+	uint8_t *blob = NULL, *x = NULL;
+	size_t len, xl;
+
+	ASSERT_STREQ(seal_profile_to_string(SEAL_PROFILE_VTPM), "vtpm");
+	ASSERT_EQ(seal_profile_from_string("vtpm"), SEAL_PROFILE_VTPM);
+	ASSERT_TRUE(seal_profile_uses_tpm(SEAL_PROFILE_VTPM));
+	ASSERT_FALSE(seal_profile_uses_tpm(SEAL_PROFILE_STRICT));
+	ASSERT_EQ(seal_profile_field_select(SEAL_PROFILE_VTPM), 0);
+	test_inputs(SEAL_PROFILE_VTPM, &p, &b);
+	test_inputs(SEAL_PROFILE_STRICT, &strict, &b);
+	/* No vtpm blob without its TPM object, and no TPM object in another profile's blob. */
+	ASSERT_EQ(seal_blob(dkey_a, &p, &b, "k", NULL, 0, secret, 32, &x, &xl), -EINVAL);
+	ASSERT_EQ(seal_blob_vtpm(dkey_a, &strict, &b, tpm_obj, sizeof(tpm_obj), "k", NULL, 0,
+				 secret, 32, &x, &xl), -EINVAL);
+	ASSERT_EQ(seal_blob_vtpm(dkey_a, &p, &b, tpm_obj, 0, "k", NULL, 0, secret, 32, &x, &xl),
+		  -EINVAL);
+	ASSERT_TRUE(x == NULL);
+
+	ASSERT_OK(make_vtpm_blob(&blob, &len));
+	ASSERT_OK(seal_parse_header(blob, len, &h));
+	ASSERT_EQ(h.params.profile, SEAL_PROFILE_VTPM);
+	ASSERT_EQ(h.tpm_object_len, sizeof(tpm_obj));
+	ASSERT_TRUE(memcmp(h.tpm_object, tpm_obj, sizeof(tpm_obj)) == 0);
+	ASSERT_EQ(h.header_len, 0xe8u + 5 + sizeof(meta) + 2 + sizeof(tpm_obj));
+	ASSERT_EQ(len, h.header_len + 64 + 16);
+	ASSERT_EQ(unseal_check(dkey_a, blob, len, secret, 64), 0);
+	ASSERT_EQ(unseal_check(dkey_b, blob, len, secret, 64), -EKEYREJECTED);
+	free(blob);
+}
+
+TEST(seal_vtpm_every_byte_and_profile_change_refused)
+{
+	uint8_t *blob = NULL;
+	struct seal_header h;
+	size_t len, obj_off;
+	int bad = -1, bad_r = 0;
+
+	ASSERT_OK(make_vtpm_blob(&blob, &len));
+	ASSERT_OK(seal_parse_header(blob, len, &h));
+	obj_off = (size_t)(h.tpm_object - blob);
+	for (size_t i = 0; i < len && bad < 0; i++) {
+		blob[i] ^= 0x01;
+		int r = unseal_check(dkey_a, blob, len, secret, 64);
+		blob[i] ^= 0x01;
+		if (r != -EKEYREJECTED && r != -EBADMSG)
+			bad = (int)i, bad_r = r;
+		/* The TPM object is authenticated: changing it is caught by the tag. */
+		if (i >= obj_off && i < obj_off + h.tpm_object_len && r != -EKEYREJECTED)
+			bad = (int)i, bad_r = r;
+	}
+	if (bad >= 0)
+		test_fail(__FILE__, __LINE__, "modified byte %d: unseal returned %d", bad, bad_r);
+	ASSERT_EQ(bad, -1);
+	/* The profile byte turned to strict or author: never the plaintext, whatever key. */
+	for (uint8_t prof = 0; prof < 2; prof++) {
+		blob[0x0a] = prof;
+		ASSERT_TRUE(unseal_check(dkey_a, blob, len, secret, 64) < 0);
+		ASSERT_TRUE(unseal_check(dkey_b, blob, len, secret, 64) < 0);
+	}
+	free(blob);
+}
+
 TEST(seal_params_and_binding_from_report)
 {
 	struct snp_report r = test_report();
