@@ -31,6 +31,7 @@
 #include "manifest.h"
 #include "secmem.h"
 #include "store.h"
+#include "store-file.h"
 #include "store-seal.h"
 #include "openssl-util.h"
 
@@ -112,14 +113,10 @@ static struct keypair_cache_entry *cache_put(const char *name, const uint8_t dig
 	return e;
 }
 
-static void keypair_path(struct manager *m, const char *name, char *buf, size_t len)
+/* "keypair/NAME.sealed", relative to the state directory: -EINVAL for an invalid name. */
+static int keypair_rel(const char *name, char buf[static STORE_REL_MAX])
 {
-	snprintf(buf, len, "%s/keypair/%s.sealed", m->state_dir, name);
-}
-
-static void keypair_rel(const char *name, char *buf, size_t len)
-{
-	snprintf(buf, len, "keypair/%s.sealed", name);
+	return store_rel("keypair", name, ".sealed", buf);
 }
 
 static void keypair_label(const char *name, char *buf, size_t len)
@@ -129,14 +126,17 @@ static void keypair_label(const char *name, char *buf, size_t len)
 
 int keypair_store_list(struct manager *m, char ***ret_names)
 {
-	char path[4096];
 	char **v = NULL;
 	size_t n = 0;
 	struct dirent *de;
-	DIR *d;
+	DIR *d = NULL;
+	int fd = openat(m->state_fd, "keypair", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	snprintf(path, sizeof(path), "%s/keypair", m->state_dir);
-	d = opendir(path);
+	if (fd >= 0 && !(d = fdopendir(fd))) {
+		int r = negative_errno();
+		close(fd);
+		return r;
+	}
 	if (!d && errno != ENOENT)
 		return negative_errno();
 	v = calloc(1, sizeof(char *));
@@ -186,12 +186,11 @@ static int file_digest(const uint8_t *blob, size_t len, uint8_t out[static 32])
 /* Reads name's sealed file (at most SEAL_BLOB_MAX bytes). */
 static int read_blob(struct manager *m, const char *name, uint8_t **ret_blob, size_t *ret_len)
 {
-	char path[4096];
+	char rel[STORE_REL_MAX];
 
-	if (!store_name_valid(name))
+	if (keypair_rel(name, rel) < 0)
 		return -EINVAL;
-	keypair_path(m, name, path, sizeof(path));
-	return fileio_read_all(path, SEAL_BLOB_MAX, ret_blob, ret_len);
+	return fileio_read_all_at(m->state_fd, rel, SEAL_BLOB_MAX, ret_blob, ret_len);
 }
 
 /* Checks name's sealed file against the manifest and its label and metadata. */
@@ -199,10 +198,11 @@ static int check_file(struct manager *m, const char *name, const uint8_t *blob, 
 		      struct seal_header *ret_h, struct keypair_meta *ret_meta, char *why,
 		      size_t whylen)
 {
-	char rel[KEK_NAME_MAX + 24], label[SEAL_LABEL_MAX + 1];
+	char rel[STORE_REL_MAX], label[SEAL_LABEL_MAX + 1];
 	int r;
 
-	keypair_rel(name, rel, sizeof(rel));
+	if (keypair_rel(name, rel) < 0)
+		return -EINVAL;
 	r = manifest_check(m->manifest, rel, blob, len, why, whylen);
 	if (r < 0)
 		return r;
@@ -250,7 +250,7 @@ static int read_cached(struct manager *m, const char *name, uint8_t **ret_blob, 
 {
 	_cleanup_free_ uint8_t *blob = NULL;
 	_cleanup_free_ struct keypair_meta *meta = NULL;
-	char rel[KEK_NAME_MAX + 24];
+	char rel[STORE_REL_MAX];
 	struct keypair_cache_entry *e;
 	struct seal_header h;
 	uint8_t digest[32];
@@ -263,7 +263,8 @@ static int read_cached(struct manager *m, const char *name, uint8_t **ret_blob, 
 		return r;
 	e = cache_match(name, digest);
 	if (e) {
-		keypair_rel(name, rel, sizeof(rel));
+		if (keypair_rel(name, rel) < 0)
+			return -EINVAL;
 		r = manifest_check(m->manifest, rel, blob, len, why, whylen);
 		if (r < 0)
 			return r;
@@ -321,35 +322,26 @@ static int seal_meta(struct manager *m, const struct keypair_meta *meta,
 static int write_blob(struct manager *m, const char *name, const uint8_t *blob, size_t len,
 		      bool create, char *why, size_t whylen)
 {
-	char path[4096], rel[KEK_NAME_MAX + 24];
+	char rel[STORE_REL_MAX], what[KEK_NAME_MAX + 16];
 	int r;
 
-	snprintf(path, sizeof(path), "%s/keypair", m->state_dir);
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+	if (keypair_rel(name, rel) < 0)
+		return -EINVAL;
+	if (mkdirat(m->state_fd, "keypair", 0700) < 0 && errno != EEXIST)
 		return negative_errno();
-	keypair_path(m, name, path, sizeof(path));
-	keypair_rel(name, rel, sizeof(rel));
-	if (create && access(path, F_OK) == 0) {
+	r = create ? store_file_exists(m, rel) : 0;
+	if (r < 0)
+		return r;
+	if (r > 0) {
 		snprintf(why, whylen, "key pair %s already exists", name);
 		return -EEXIST;
 	}
-	r = manifest_begin(m->manifest, rel, blob, len);
-	if (r < 0) {
-		snprintf(why, whylen, "cannot update the store manifest: %s", strerror(-r));
-		return r;
-	}
-	r = create ? fileio_create_atomic(path, blob, len, 0600)
-		   : fileio_write_atomic(path, blob, len, 0600);
+	snprintf(what, sizeof(what), "key pair %s", name);
+	r = store_file_write(m, rel, blob, len, create, what, why, whylen);
 	cache_forget(name);
-	if (r < 0) {
-		snprintf(why, whylen, r == -EEXIST ? "key pair %s already exists"
-						   : "cannot write key pair %s: %s",
-			 name, strerror(-r));
-		return r;
-	}
-	if (manifest_commit(m->manifest, rel) < 0)
-		vhsm_log_debug("store: cannot commit the manifest entry of %s", rel);
-	return 0;
+	if (r == -EEXIST)
+		snprintf(why, whylen, "key pair %s already exists", name);
+	return r;
 }
 
 int keypair_store_write(struct manager *m, const struct keypair_meta *meta,
@@ -466,23 +458,10 @@ int keypair_store_open(struct manager *m, const char *name,
 
 int keypair_store_remove(struct manager *m, const char *name)
 {
-	char path[4096], rel[KEK_NAME_MAX + 24];
-	int r;
+	char rel[STORE_REL_MAX];
 
-	if (!store_name_valid(name))
+	if (keypair_rel(name, rel) < 0)
 		return -EINVAL;
-	keypair_path(m, name, path, sizeof(path));
-	keypair_rel(name, rel, sizeof(rel));
 	cache_forget(name);
-	r = manifest_begin(m->manifest, rel, NULL, 0);
-	if (r < 0)
-		return r;
-	if (unlink(path) < 0)
-		return negative_errno();
-	r = fileio_fsync_parent(path);
-	if (r < 0)
-		return r;
-	if (manifest_commit(m->manifest, rel) < 0)
-		vhsm_log_debug("store: cannot commit the manifest entry of %s", rel);
-	return 0;
+	return store_file_remove(m, rel);
 }
