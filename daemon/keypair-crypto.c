@@ -11,6 +11,7 @@
 #include <openssl/rsa.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "keypair-crypto.h"
@@ -263,6 +264,25 @@ static int oaep_setup(EVP_PKEY_CTX *ctx, const struct keypair_op *op, char *why,
 	return 0;
 }
 
+struct keypair_kept {
+	EVP_PKEY_CTX *raw; /* decrypt-initialised, RSA_NO_PADDING */
+	uint8_t *ir_key;   /* RSA_IR_KEY_SIZE bytes of secure memory */
+};
+
+struct keypair_kept *keypair_kept_new(void)
+{
+	return calloc(1, sizeof(struct keypair_kept));
+}
+
+void keypair_kept_free(struct keypair_kept *kept)
+{
+	if (!kept)
+		return;
+	EVP_PKEY_CTX_free(kept->raw);
+	secmem_free(kept->ir_key);
+	free(kept);
+}
+
 /* The implicit-rejection key: SHA-256 of d as k big-endian bytes. */
 static int ir_key(EVP_PKEY *k, size_t klen, uint8_t key[static RSA_IR_KEY_SIZE])
 {
@@ -284,28 +304,83 @@ static int ir_key(EVP_PKEY *k, size_t klen, uint8_t key[static RSA_IR_KEY_SIZE])
 	return rsa_ir_key(be, klen, key);
 }
 
-static int decrypt_pkcs1(EVP_PKEY *k, EVP_PKEY_CTX *pc, const struct keypair_op *op,
+/* A context for the raw RSA private operation with k. */
+static int raw_ctx(EVP_PKEY *k, EVP_PKEY_CTX **ret)
+{
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(k, NULL);
+
+	if (!pc || EVP_PKEY_decrypt_init(pc) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_NO_PADDING) <= 0)
+		return vhsm_log_openssl(-EIO, "RSA set-up");
+	*ret = TAKE_PTR(pc);
+	return 0;
+}
+
+/* kept's context and key for k, made now when it has none yet. */
+static int kept_fill(EVP_PKEY *k, size_t klen, struct keypair_kept *kept)
+{
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *pc = NULL;
+	_cleanup_secmem_ uint8_t *key = NULL;
+	int r;
+
+	if (kept->raw && kept->ir_key)
+		return 0;
+	key = secmem_alloc(RSA_IR_KEY_SIZE);
+	if (!key)
+		return -ENOMEM;
+	r = raw_ctx(k, &pc);
+	if (r >= 0)
+		r = ir_key(k, klen, key);
+	if (r < 0)
+		return r;
+	EVP_PKEY_CTX_free(kept->raw);
+	secmem_free(kept->ir_key);
+	kept->raw = TAKE_PTR(pc);
+	kept->ir_key = TAKE_PTR(key);
+	return 0;
+}
+
+/* CKM_RSA_PKCS: the raw RSA operation, then the constant-time decoding with implicit rejection
+ * (rsa-ir.h), with kept's context and key or, without kept, ones made for this call. */
+static int decrypt_pkcs1(EVP_PKEY *k, struct keypair_kept *kept, const struct keypair_op *op,
 			 uint8_t *out, size_t *ret_len)
 {
 	size_t klen = (size_t)EVP_PKEY_get_size(k), len = klen;
 	_cleanup_secmem_ uint8_t *em = secmem_alloc(klen);
-	_cleanup_secmem_ uint8_t *key = secmem_alloc(RSA_IR_KEY_SIZE);
+	_cleanup_secmem_ uint8_t *own_key = NULL;
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *own = NULL;
+	EVP_PKEY_CTX *pc;
+	const uint8_t *key;
+	int r;
 
-	if (!em || !key)
+	if (!em)
 		return -ENOMEM;
-	if (EVP_PKEY_CTX_set_rsa_padding(pc, RSA_NO_PADDING) <= 0)
-		return vhsm_log_openssl(-EIO, "RSA set-up");
+	if (kept) {
+		r = kept_fill(k, klen, kept);
+		if (r < 0)
+			return r;
+		pc = kept->raw;
+		key = kept->ir_key;
+	} else {
+		own_key = secmem_alloc(RSA_IR_KEY_SIZE);
+		if (!own_key)
+			return -ENOMEM;
+		r = raw_ctx(k, &own);
+		if (r >= 0)
+			r = ir_key(k, klen, own_key);
+		if (r < 0)
+			return r;
+		pc = own;
+		key = own_key;
+	}
 	/* Fails only for a ciphertext >= n: public information. */
 	if (EVP_PKEY_decrypt(pc, em, &len, op->in, op->in_len) <= 0 || len != klen)
 		return vhsm_log_openssl(-EBADMSG, "RSA decryption");
-	int r = ir_key(k, klen, key);
-	if (r < 0)
-		return r;
 	return rsa_ir_unpad(em, op->in, klen, key, out, ret_len);
 }
 
-int keypair_decrypt(EVP_PKEY *k, const struct keypair_op *op, uint8_t *out, size_t *ret_len,
-		    char *why, size_t whylen)
+int keypair_decrypt(EVP_PKEY *k, struct keypair_kept *kept, const struct keypair_op *op,
+		    uint8_t *out, size_t *ret_len, char *why, size_t whylen)
 {
 	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *pc = NULL;
 	size_t klen = (size_t)EVP_PKEY_get_size(k), len = klen;
@@ -325,15 +400,15 @@ int keypair_decrypt(EVP_PKEY *k, const struct keypair_op *op, uint8_t *out, size
 		snprintf(why, whylen, "CKM_RSA_PKCS takes no parameters");
 		return -EINVAL;
 	}
-	pc = EVP_PKEY_CTX_new(k, NULL);
-	if (!pc || EVP_PKEY_decrypt_init(pc) <= 0)
-		return vhsm_log_openssl(-EIO, "decrypt init");
 	if (op->mech == KEYPAIR_CKM_RSA_PKCS) {
-		r = decrypt_pkcs1(k, pc, op, out, ret_len);
+		r = decrypt_pkcs1(k, kept, op, out, ret_len);
 		if (r == -EBADMSG)
 			snprintf(why, whylen, "the ciphertext is not below the modulus");
 		return r;
 	}
+	pc = EVP_PKEY_CTX_new(k, NULL);
+	if (!pc || EVP_PKEY_decrypt_init(pc) <= 0)
+		return vhsm_log_openssl(-EIO, "decrypt init");
 	r = oaep_setup(pc, op, why, whylen);
 	if (r < 0)
 		return r;

@@ -45,10 +45,25 @@ struct keypair_op {
 int keypair_sign(EVP_PKEY *k, const struct keypair_op *op, uint8_t *out, size_t *ret_len,
 		 char *why, size_t whylen) _wur_;
 /*
+ * What keypair_decrypt() keeps for one private key between calls, so that a CKM_RSA_PKCS
+ * decryption costs the RSA operation and the implicit-rejection decoding only: a context set up
+ * for the raw RSA operation and the implicit-rejection key (SHA-256 of d, in secure memory),
+ * both made at the key's first such decryption. The key-pair cache (keypair-file.c) holds one
+ * per cached private key and frees it with the key; it is not for concurrent use.
+ */
+struct keypair_kept;
+
+/* A new, empty keypair_kept, or NULL (out of memory). */
+struct keypair_kept *keypair_kept_new(void);
+/* Frees kept (NULL is fine), wiping the implicit-rejection key. */
+void keypair_kept_free(struct keypair_kept *kept);
+
+/*
  * Decrypts op->in (exactly the modulus size) with RSA key k under CKM_RSA_PKCS (implicit
  * rejection: a bad padding yields a synthetic message, never an error) or CKM_RSA_PKCS_OAEP
  * into out (secret memory of the modulus size). Returns 0, -EOPNOTSUPP, -EINVAL, -EMSGSIZE,
  * -EBADMSG (OAEP failed, or a ciphertext not below the modulus), -EIO; why says which.
+ * kept (NULL: nothing kept) must belong to k: CKM_RSA_PKCS uses and fills it.
  */
-int keypair_decrypt(EVP_PKEY *k, const struct keypair_op *op, uint8_t *out, size_t *ret_len,
-		    char *why, size_t whylen) _wur_;
+int keypair_decrypt(EVP_PKEY *k, struct keypair_kept *kept, const struct keypair_op *op,
+		    uint8_t *out, size_t *ret_len, char *why, size_t whylen) _wur_;

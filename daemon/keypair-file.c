@@ -6,7 +6,7 @@
  * another key pair's file renamed into place does not pass.
  *
  * Each key pair's parsed metadata and unsealed private key (EVP_PKEY, private parts in
- * OpenSSL's secure heap) are cached by name and SHA-256 of the sealed file they came from: a
+ * OpenSSL's secure heap, with what keypair_decrypt() keeps for it) are cached by name and SHA-256 of the sealed file they came from: a
  * use reads the file once and checks it against the store manifest every time, but parses the
  * metadata only when the file's bytes changed and asks the firmware for the sealing key only
  * when they changed since the last unseal. Every write and removal forgets the entry; the
@@ -27,6 +27,7 @@
 #include "attest.h"
 #include "fileio.h"
 #include "keypair.h"
+#include "keypair-crypto.h"
 #include "log.h"
 #include "manifest.h"
 #include "secmem.h"
@@ -42,6 +43,7 @@ static struct keypair_cache_entry {
 	uint8_t digest[32];         /* SHA-256 of the sealed file both came from */
 	struct keypair_meta *meta;  /* its metadata, parsed and checked (NULL: free entry) */
 	EVP_PKEY *pkey;             /* its private key once unsealed, or NULL */
+	struct keypair_kept *kept;  /* keypair_decrypt()'s state for pkey, with pkey */
 } cache[KEYPAIR_CACHE_MAX];
 
 int keypair_secure_heap_init(void)
@@ -54,6 +56,7 @@ int keypair_secure_heap_init(void)
 
 static void cache_drop(struct keypair_cache_entry *e)
 {
+	keypair_kept_free(e->kept);
 	EVP_PKEY_free(e->pkey);
 	free(e->meta);
 	*e = (struct keypair_cache_entry){};
@@ -413,7 +416,8 @@ int keypair_store_update(struct manager *m, const struct keypair_meta *meta, cha
 #pragma GCC diagnostic ignored "-Wanalyzer-use-of-uninitialized-value"
 int keypair_store_open(struct manager *m, const char *name,
 		       int (*check)(const struct keypair_meta *meta, void *userdata), void *userdata,
-		       struct keypair_meta *ret_meta, EVP_PKEY **ret_pkey, char *why, size_t whylen)
+		       struct keypair_meta *ret_meta, EVP_PKEY **ret_pkey,
+		       struct keypair_kept **ret_kept, char *why, size_t whylen)
 {
 	_cleanup_free_ uint8_t *blob = NULL;
 	_cleanup_secmem_ uint8_t *der = NULL;
@@ -447,11 +451,15 @@ int keypair_store_open(struct manager *m, const char *name,
 			return r;
 		}
 	}
+	if (!e->kept && !(e->kept = keypair_kept_new()))
+		return -ENOMEM;
 	if (!EVP_PKEY_up_ref(e->pkey))
 		return -ENOMEM;
 	pkey = e->pkey;
 	*ret_meta = *e->meta;
 	*ret_pkey = TAKE_PTR(pkey);
+	if (ret_kept)
+		*ret_kept = e->kept;
 	return 0;
 }
 #pragma GCC diagnostic pop

@@ -108,6 +108,26 @@ cmp -s "$WORK/pt1" "$WORK/secret" && fail "synthetic message equals the secret"
 [ "$(stat -c %s "$WORK/pt1")" -le 245 ] || fail "synthetic message longer than k-11"
 ok "PKCS#1 v1.5 with a wrong padding: a deterministic synthetic message, no error (implicit rejection)"
 
+# vhsmd keeps the raw RSA context and the implicit-rejection key with the cached private key:
+# after a wrong padding the same key still decrypts a good ciphertext, OAEP (a context of its
+# own per call) still works with the key whose PKCS#1 state is kept, and a fresh vhsmd, which
+# derives the key again, gives the same synthetic message as the kept key did.
+ctl key decrypt rsa2048 --mech rsa-pkcs <"$WORK/ct" >"$WORK/pt" || fail "decrypt after a bad padding"
+cmp -s "$WORK/pt" "$WORK/secret" || fail "the kept state decrypts to other data"
+openssl pkeyutl -encrypt -pubin -inkey "$WORK/rsa3072.pem" -in "$WORK/secret" -out "$WORK/ct3"
+ctl key decrypt rsa3072 --mech rsa-pkcs <"$WORK/ct3" >"$WORK/pt" || fail "rsa3072 rsa-pkcs"
+cmp -s "$WORK/pt" "$WORK/secret" || fail "rsa3072 rsa-pkcs decrypts to other data"
+openssl pkeyutl -encrypt -pubin -inkey "$WORK/rsa3072.pem" -in "$WORK/secret" -out "$WORK/ct3o" \
+	-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256
+ctl key decrypt rsa3072 --mech rsa-pkcs-oaep --hash sha256 <"$WORK/ct3o" >"$WORK/pt" ||
+	fail "OAEP after PKCS#1 v1.5 with the same key"
+cmp -s "$WORK/pt" "$WORK/secret" || fail "OAEP after PKCS#1 v1.5 decrypts to other data"
+stop_daemon
+start_daemon cvm
+ctl key decrypt rsa2048 --mech rsa-pkcs <"$WORK/ct.bad" >"$WORK/pt3" || fail "decrypt after restart"
+cmp -s "$WORK/pt1" "$WORK/pt3" || fail "a fresh vhsmd gives another synthetic message than the kept key"
+ok "kept decryption state: good after bad, OAEP beside PKCS#1, the same synthetic message after a restart"
+
 # ---- refusals ----
 expect_exit 3 ctl key sign ec-p256 --mech sha256-rsa-pkcs <"$WORK/msg"
 expect_out "cannot sign with an EC key"
