@@ -18,10 +18,11 @@
  *   pkcs11_OP_ops_per_s_NAME: median of NAME's samples (ops/s)
  *   pkcs11_OP_vhsm_vs_NAME: RATIO x (min, max, pairs; what)   (FIRST / NAME)
  *   pkcs11_OP_cpu_us_per_op_NAME: CPU time per operation over all of NAME's samples: this
- *     process, plus for the first target the server at the other end of $VHSM_SOCKET
- *     (SO_PEERCRED, all its threads' /proc/PID/task/TID/schedstat run time); not printed for
- *     a target whose work runs in a process this one cannot see (p11-kit server's child);
- *   pkcs11_OP_server_cpu_us_per_op_FIRST: the server's part of that.
+ *     process, plus the server's: for the first target the one listening on $VHSM_SOCKET
+ *     (vhsmd), for p11-kit-client.so the children of the one listening on
+ *     $P11_KIT_SERVER_ADDRESS (SO_PEERCRED; the run time of all their threads,
+ *     /proc/PID/task/TID/schedstat); not printed when the server is not found;
+ *   pkcs11_OP_server_cpu_us_per_op_NAME: the server's part of that.
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -56,6 +57,7 @@ struct target {
 	CK_ULONG in_len;
 	EVP_PKEY_CTX *floor;         /* the floor's kept context */
 	pid_t server;                /* the process doing the work elsewhere (vhsmd), or 0 */
+	bool children;               /* ... in the server's child processes (p11-kit server) */
 	bool cpu_known;              /* all of its work is in this process or server */
 	struct samples rates;
 	double ops, cpu_ns, server_ns;
@@ -263,10 +265,9 @@ static void setup_floor(struct target *t)
 		die(t, "OpenSSL set-up", 0);
 }
 
-/* The pid of the server listening on $VHSM_SOCKET (vhsmd), or 0. */
-static pid_t vhsm_server(void)
+/* The pid of the server listening on the unix socket path (type SOCK_*), or 0. */
+static pid_t socket_server(const char *path, int type)
 {
-	const char *path = getenv("VHSM_SOCKET");
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct ucred uc = {};
 	socklen_t len = sizeof(uc);
@@ -275,7 +276,7 @@ static pid_t vhsm_server(void)
 	if (!path || strlen(path) >= sizeof(sa.sun_path))
 		return 0;
 	memcpy(sa.sun_path, path, strlen(path));
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
@@ -286,7 +287,7 @@ static pid_t vhsm_server(void)
 }
 
 /* Run time of every thread of pid (ns, /proc/PID/task/TID/schedstat), or 0. */
-static double server_cpu_ns(pid_t pid)
+static double process_cpu_ns(pid_t pid)
 {
 	char path[64];
 	double sum = 0;
@@ -318,6 +319,26 @@ static double server_cpu_ns(pid_t pid)
 	return sum;
 }
 
+/* The server's run time: its own, and with children that of its child processes too (p11-kit
+ * server forks one per client connection). */
+static double server_cpu_ns(const struct target *t)
+{
+	char path[64];
+	double sum = process_cpu_ns(t->server);
+	FILE *fp;
+	int child;
+
+	if (!t->children || t->server <= 0)
+		return sum;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)t->server, (int)t->server);
+	fp = fopen(path, "re");
+	while (fp && fscanf(fp, "%d", &child) == 1)
+		sum += process_cpu_ns(child);
+	if (fp)
+		fclose(fp);
+	return sum;
+}
+
 static double cpu_ns(void)
 {
 	struct timespec ts;
@@ -330,7 +351,7 @@ static double cpu_ns(void)
 static int sample(void *ctx, double *ret)
 {
 	struct target *t = ctx;
-	double c0 = cpu_ns(), s0 = server_cpu_ns(t->server), secs, s1;
+	double c0 = cpu_ns(), s0 = server_cpu_ns(t), secs, s1;
 	uint64_t t0 = now_ns(), stop = t0 + (uint64_t)(slice * 1e9);
 	unsigned long n = 0;
 
@@ -339,7 +360,7 @@ static int sample(void *ctx, double *ret)
 		n++;
 	} while (now_ns() < stop);
 	secs = (double)(now_ns() - t0) / 1e9;
-	s1 = server_cpu_ns(t->server);
+	s1 = server_cpu_ns(t);
 	t->cpu_ns += cpu_ns() - c0 + s1 - s0;
 	t->server_ns += s1 - s0;
 	t->ops += (double)n;
@@ -390,9 +411,19 @@ static void add_target(const char *spec, const char *label)
 		die(t, "TARGET: NAME=MODULE:TOKEN-LABEL:PIN-FILE[:CIPHERTEXT-FILE]", 0);
 	open_token(t, f[0], f[1], f[2]);
 	/* The first target is vhsm: its work is in this process and in vhsmd. p11-kit server
-	 * forks a child per client, out of sight here; SoftHSM2 works in this process. */
-	t->server = n_targets == 0 ? vhsm_server() : 0;
-	t->cpu_known = n_targets == 0 ? t->server > 0 : strstr(f[0], "p11-kit-client") == NULL;
+	 * forks a child per client connection; SoftHSM2 works in this process. */
+	if (n_targets == 0) {
+		t->server = socket_server(getenv("VHSM_SOCKET"), SOCK_SEQPACKET);
+		t->cpu_known = t->server > 0;
+	} else if (strstr(f[0], "p11-kit-client")) {
+		const char *a = getenv("P11_KIT_SERVER_ADDRESS");
+		t->server = a && strncmp(a, "unix:path=", 10) == 0
+				    ? socket_server(a + 10, SOCK_STREAM) : 0;
+		t->children = true;
+		t->cpu_known = t->server > 0;
+	} else {
+		t->cpu_known = true;
+	}
 	setup_p11(t, label, f[3]);
 	n_targets++;
 	free(s);
@@ -466,9 +497,10 @@ int main(int argc, char **argv)
 		if (targets[k].cpu_known && targets[k].ops > 0)
 			print_row("cpu_us_per_op", targets[k].name,
 				  targets[k].cpu_ns / targets[k].ops / 1000.0, "us");
-	if (targets[0].server > 0 && targets[0].ops > 0)
-		print_row("server_cpu_us_per_op", targets[0].name,
-			  targets[0].server_ns / targets[0].ops / 1000.0, "us");
+	for (unsigned k = 0; k < n_targets; k++)
+		if (targets[k].server > 0 && targets[k].ops > 0)
+			print_row("server_cpu_us_per_op", targets[k].name,
+				  targets[k].server_ns / targets[k].ops / 1000.0, "us");
 	for (unsigned k = 0; k < n_targets; k++) {
 		samples_done(&targets[k].rates);
 		EVP_PKEY_CTX_free(targets[k].floor);
