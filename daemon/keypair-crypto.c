@@ -95,6 +95,30 @@ static bool mech_is_rsa_sign(uint32_t mech)
 	       mech_is_pss(mech);
 }
 
+struct keypair_kept {
+	EVP_PKEY_CTX *raw;  /* decrypt-initialised, RSA_NO_PADDING */
+	uint8_t *ir_key;    /* RSA_IR_KEY_SIZE bytes of secure memory */
+	EVP_PKEY_CTX *sign; /* sign-initialised for sign_mech with sign_param */
+	uint32_t sign_mech;
+	uint8_t sign_param[12];
+	size_t sign_param_len;
+};
+
+struct keypair_kept *keypair_kept_new(void)
+{
+	return calloc(1, sizeof(struct keypair_kept));
+}
+
+void keypair_kept_free(struct keypair_kept *kept)
+{
+	if (!kept)
+		return;
+	EVP_PKEY_CTX_free(kept->raw);
+	secmem_free(kept->ir_key);
+	EVP_PKEY_CTX_free(kept->sign);
+	free(kept);
+}
+
 /* PSS parameters: hashAlg, mgf, sLen (and, for combined mechanisms, hashAlg = the mech's). */
 static int pss_params(const struct keypair_op *op, const EVP_MD **ret_md, const EVP_MD **ret_mgf,
 		      int *ret_slen, char *why, size_t whylen)
@@ -185,8 +209,17 @@ static int sign_check(const struct keypair_op *op, bool rsa, size_t k, char *why
 	return 0;
 }
 
-int keypair_sign(EVP_PKEY *k, const struct keypair_op *op, uint8_t *out, size_t *ret_len,
-		 char *why, size_t whylen)
+/* kept's signing context when it was set up for op's mechanism and parameters, else NULL. */
+static EVP_PKEY_CTX *kept_sign(const struct keypair_kept *kept, const struct keypair_op *op)
+{
+	if (!kept->sign || kept->sign_mech != op->mech || kept->sign_param_len != op->param_len ||
+	    (op->param_len && memcmp(kept->sign_param, op->param, op->param_len) != 0))
+		return NULL;
+	return kept->sign;
+}
+
+int keypair_sign(EVP_PKEY *k, struct keypair_kept *kept, const struct keypair_op *op,
+		 uint8_t *out, size_t *ret_len, char *why, size_t whylen)
 {
 	bool rsa = EVP_PKEY_is_a(k, "RSA");
 	size_t k_len = (size_t)EVP_PKEY_get_size(k), len = KEYPAIR_SIG_MAX;
@@ -207,12 +240,17 @@ int keypair_sign(EVP_PKEY *k, const struct keypair_op *op, uint8_t *out, size_t 
 		if (EVP_DigestSign(mc, sig, &len, op->in, op->in_len) <= 0)
 			return vhsm_log_openssl(-EIO, "sign");
 	} else {
-		_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(k, NULL);
-		if (!pc || EVP_PKEY_sign_init(pc) <= 0)
-			return vhsm_log_openssl(-EIO, "sign init");
-		r = rsa ? rsa_sign_setup(pc, op, why, whylen) : 0;
-		if (r < 0)
-			return r;
+		_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *own = NULL;
+		EVP_PKEY_CTX *pc = kept ? kept_sign(kept, op) : NULL;
+		if (!pc) {
+			own = EVP_PKEY_CTX_new(k, NULL);
+			if (!own || EVP_PKEY_sign_init(own) <= 0)
+				return vhsm_log_openssl(-EIO, "sign init");
+			r = rsa ? rsa_sign_setup(own, op, why, whylen) : 0;
+			if (r < 0)
+				return r;
+			pc = own;
+		}
 		if (op->mech == KEYPAIR_CKM_RSA_PKCS_PSS &&
 		    op->in_len != (size_t)EVP_MD_get_size(hash_md(le32(op->param)))) {
 			snprintf(why, whylen, "CKM_RSA_PKCS_PSS: the hash is %zu bytes, hashAlg "
@@ -221,6 +259,15 @@ int keypair_sign(EVP_PKEY *k, const struct keypair_op *op, uint8_t *out, size_t 
 		}
 		if (EVP_PKEY_sign(pc, sig, &len, op->in, op->in_len) <= 0)
 			return vhsm_log_openssl(-EIO, "sign");
+		if (own && kept && op->param_len <= sizeof(kept->sign_param)) {
+			/* Set up and used once: kept for the next call with these parameters. */
+			EVP_PKEY_CTX_free(kept->sign);
+			kept->sign = TAKE_PTR(own);
+			kept->sign_mech = op->mech;
+			kept->sign_param_len = op->param_len;
+			if (op->param_len)
+				memcpy(kept->sign_param, op->param, op->param_len);
+		}
 	}
 	if (!rsa)
 		return ecdsa_raw(k, sig, len, out, ret_len);
@@ -262,25 +309,6 @@ static int oaep_setup(EVP_PKEY_CTX *ctx, const struct keypair_op *op, char *why,
 		}
 	}
 	return 0;
-}
-
-struct keypair_kept {
-	EVP_PKEY_CTX *raw; /* decrypt-initialised, RSA_NO_PADDING */
-	uint8_t *ir_key;   /* RSA_IR_KEY_SIZE bytes of secure memory */
-};
-
-struct keypair_kept *keypair_kept_new(void)
-{
-	return calloc(1, sizeof(struct keypair_kept));
-}
-
-void keypair_kept_free(struct keypair_kept *kept)
-{
-	if (!kept)
-		return;
-	EVP_PKEY_CTX_free(kept->raw);
-	secmem_free(kept->ir_key);
-	free(kept);
 }
 
 /* The implicit-rejection key: SHA-256 of d as k big-endian bytes. */

@@ -6,7 +6,8 @@
  * another key pair's file renamed into place does not pass.
  *
  * Each key pair's parsed metadata and unsealed private key (EVP_PKEY, private parts in
- * OpenSSL's secure heap, with what keypair_decrypt() keeps for it) are cached by name and SHA-256 of the sealed file they came from: a
+ * OpenSSL's secure heap, with what keypair_sign() and keypair_decrypt() keep for it) are
+ * cached by name and SHA-256 of the sealed file they came from: a
  * use reads the file once and checks it against the store manifest every time, but parses the
  * metadata only when the file's bytes changed and asks the firmware for the sealing key only
  * when they changed since the last unseal. Every write and removal forgets the entry; the
@@ -43,7 +44,7 @@ static struct keypair_cache_entry {
 	uint8_t digest[32];         /* SHA-256 of the sealed file both came from */
 	struct keypair_meta *meta;  /* its metadata, parsed and checked (NULL: free entry) */
 	EVP_PKEY *pkey;             /* its private key once unsealed, or NULL */
-	struct keypair_kept *kept;  /* keypair_decrypt()'s state for pkey, with pkey */
+	struct keypair_kept *kept;  /* keypair_sign()/keypair_decrypt() state for pkey */
 } cache[KEYPAIR_CACHE_MAX];
 
 int keypair_secure_heap_init(void)

@@ -96,9 +96,9 @@ int keypair_store_update(struct manager *m, const struct keypair_meta *meta, cha
  * caller frees it with EVP_PKEY_free). Parsed metadata and unsealed keys are cached per file
  * content: while the file's bytes are unchanged a use parses nothing and costs no firmware
  * request, but the manifest check and the gate run on every call. *ret_kept (when not NULL)
- * is the cache's keypair_decrypt() state for that key: valid until the next call into this
- * store, for the caller's decryption only. 0, -ENOENT, -EBADMSG, -EKEYREJECTED (why), check's
- * error, -errno.
+ * is the cache's keypair_sign()/keypair_decrypt() state for that key: valid until the next
+ * call into this store, for the caller's operation only. 0, -ENOENT, -EBADMSG, -EKEYREJECTED
+ * (why), check's error, -errno.
  */
 struct keypair_kept;
 int keypair_store_open(struct manager *m, const char *name,

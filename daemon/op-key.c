@@ -344,7 +344,7 @@ static int key_op_args(struct op_ctx *c, struct keypair_op *op)
  * Opens the named key pair for op, the prologue of sign and decrypt: one read of its file,
  * checked against the manifest; the ACL before the gate and the unseal; state and usage; then
  * the request's mechanism and input into ret_op, and (ret_kept not NULL) the key's kept
- * decryption state (keypair_store_open).
+ * signing and decryption state (keypair_store_open).
  */
 static int key_use(struct op_ctx *c, uint32_t op, uint32_t usage, EVP_PKEY **ret_pkey,
 		   struct keypair_kept **ret_kept, struct keypair_op *ret_op)
@@ -384,14 +384,15 @@ static int key_use(struct op_ctx *c, uint32_t op, uint32_t usage, EVP_PKEY **ret
 int op_key_sign(struct op_ctx *c)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
+	struct keypair_kept *kept = NULL;
 	uint8_t sig[KEYPAIR_SIG_MAX];
 	struct keypair_op op = {};
 	size_t len;
-	int r = key_use(c, KEYPAIR_ACL_SIGN, KEYPAIR_USAGE_SIGN, &pkey, NULL, &op);
+	int r = key_use(c, KEYPAIR_ACL_SIGN, KEYPAIR_USAGE_SIGN, &pkey, &kept, &op);
 
 	if (r < 0)
 		return r;
-	r = keypair_sign(pkey, &op, sig, &len, c->why, sizeof(c->why));
+	r = keypair_sign(pkey, kept, &op, sig, &len, c->why, sizeof(c->why));
 	if (r < 0)
 		return c->why[0] ? r : op_fail(c, r, "signing failed");
 	snprintf(c->why, sizeof(c->why), "mechanism 0x%x", op.mech);

@@ -50,6 +50,33 @@ openssl dgst -sha256 -verify "$WORK/rsa3072.pem" -signature "$WORK/sig" "$WORK/m
 	fail "a signature of other data verifies"
 ok "RSA: PKCS#1 v1.5 and PSS, combined SHA-2 and over a hash or DigestInfo, verify with OpenSSL"
 
+# vhsmd keeps the signing context of a key's last mechanism over a hash: a change of mechanism
+# or of the PSS parameters between calls must take effect (each signature verifies with its
+# own salt length and not with the one before), and the first parameters again must too.
+prev=
+for salt in 32 0 20 rsa-pkcs 32 32; do
+	if [ $salt = rsa-pkcs ]; then
+		ctl key sign rsa3072 --mech rsa-pkcs <"$WORK/di" >"$WORK/sig" || fail "rsa-pkcs (kept)"
+		openssl dgst -sha256 -verify "$WORK/rsa3072.pem" -signature "$WORK/sig" "$WORK/msg" \
+			>/dev/null || fail "rsa-pkcs after PSS does not verify"
+		prev=
+		continue
+	fi
+	ctl key sign rsa3072 --mech rsa-pkcs-pss --hash sha256 --salt-len $salt <"$WORK/msg.sha256" \
+		>"$WORK/sig" || fail "rsa-pkcs-pss salt $salt"
+	openssl pkeyutl -verify -pubin -inkey "$WORK/rsa3072.pem" -in "$WORK/msg.sha256" \
+		-sigfile "$WORK/sig" -pkeyopt rsa_padding_mode:pss -pkeyopt digest:sha256 \
+		-pkeyopt rsa_pss_saltlen:$salt >/dev/null || fail "PSS salt $salt (after ${prev:-none})"
+	if [ -n "$prev" ] && [ "$prev" != $salt ]; then
+		openssl pkeyutl -verify -pubin -inkey "$WORK/rsa3072.pem" -in "$WORK/msg.sha256" \
+			-sigfile "$WORK/sig" -pkeyopt rsa_padding_mode:pss -pkeyopt digest:sha256 \
+			-pkeyopt rsa_pss_saltlen:$prev >/dev/null 2>&1 &&
+			fail "a PSS signature asked with salt $salt has the salt length $prev of the call before"
+	fi
+	prev=$salt
+done
+ok "kept signing context: PSS salt lengths 32, 0, 20, PKCS#1 v1.5, 32 again, each as asked"
+
 # ---- ECDSA: r || s ----
 rs_to_der() {
 	python3 -c '
