@@ -71,8 +71,11 @@ static unsigned n_targets;
 
 static _Noreturn void die(const struct target *t, const char *what, CK_RV rv)
 {
-	fprintf(stderr, "p11-bench: %s: %s: CKR 0x%lx\n", t ? t->name : "-", what,
-		(unsigned long)rv);
+	if (rv)
+		fprintf(stderr, "p11-bench: %s: %s: CKR 0x%lx\n", t ? t->name : "-", what,
+			(unsigned long)rv);
+	else
+		fprintf(stderr, "p11-bench: %s: %s\n", t ? t->name : "-", what);
 	exit(1);
 }
 
