@@ -321,10 +321,12 @@ $(B)/vhsm-bench: $(BENCH_OBJS) $(B)/libvhsm.a
 		-ldl -lpthread -lm
 
 # The PKCS#11 rows (bench/pkcs11/run.sh, called by bench/run.sh): one op against any module.
-$(B)/p11-bench: bench/pkcs11/p11-bench.c
+# It links the harness (paired samples) and OpenSSL (the floor row).
+$(B)/p11-bench: bench/pkcs11/p11-bench.c $(B)/bench/harness.o
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -pie $(ALL_LDFLAGS) -o $@ $< -ldl
+	$(Q)$(CC) $(ALL_CFLAGS) $(P11_CFLAGS) -pie $(ALL_LDFLAGS) -o $@ $< $(B)/bench/harness.o \
+		$(PKG_LIBS) -ldl -lm
 
 # The fleet rows (bench/fleet/run.sh, called by bench/run.sh): the daemon's KMIP pull.
 $(B)/fleet-bench: $(B)/bench/fleet/fleet-bench.o $(B)/daemon/fleet-sync.o $(B)/libvhsm.a

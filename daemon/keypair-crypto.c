@@ -11,6 +11,7 @@
 #include <openssl/rsa.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "keypair-crypto.h"
@@ -92,6 +93,30 @@ static bool mech_is_rsa_sign(uint32_t mech)
 	return mech == KEYPAIR_CKM_RSA_PKCS || mech == KEYPAIR_CKM_SHA256_RSA_PKCS ||
 	       mech == KEYPAIR_CKM_SHA384_RSA_PKCS || mech == KEYPAIR_CKM_SHA512_RSA_PKCS ||
 	       mech_is_pss(mech);
+}
+
+struct keypair_kept {
+	EVP_PKEY_CTX *raw;  /* decrypt-initialised, RSA_NO_PADDING */
+	uint8_t *ir_key;    /* RSA_IR_KEY_SIZE bytes of secure memory */
+	EVP_PKEY_CTX *sign; /* sign-initialised for sign_mech with sign_param */
+	uint32_t sign_mech;
+	uint8_t sign_param[12];
+	size_t sign_param_len;
+};
+
+struct keypair_kept *keypair_kept_new(void)
+{
+	return calloc(1, sizeof(struct keypair_kept));
+}
+
+void keypair_kept_free(struct keypair_kept *kept)
+{
+	if (!kept)
+		return;
+	EVP_PKEY_CTX_free(kept->raw);
+	secmem_free(kept->ir_key);
+	EVP_PKEY_CTX_free(kept->sign);
+	free(kept);
 }
 
 /* PSS parameters: hashAlg, mgf, sLen (and, for combined mechanisms, hashAlg = the mech's). */
@@ -184,8 +209,17 @@ static int sign_check(const struct keypair_op *op, bool rsa, size_t k, char *why
 	return 0;
 }
 
-int keypair_sign(EVP_PKEY *k, const struct keypair_op *op, uint8_t *out, size_t *ret_len,
-		 char *why, size_t whylen)
+/* kept's signing context when it was set up for op's mechanism and parameters, else NULL. */
+static EVP_PKEY_CTX *kept_sign(const struct keypair_kept *kept, const struct keypair_op *op)
+{
+	if (!kept->sign || kept->sign_mech != op->mech || kept->sign_param_len != op->param_len ||
+	    (op->param_len && memcmp(kept->sign_param, op->param, op->param_len) != 0))
+		return NULL;
+	return kept->sign;
+}
+
+int keypair_sign(EVP_PKEY *k, struct keypair_kept *kept, const struct keypair_op *op,
+		 uint8_t *out, size_t *ret_len, char *why, size_t whylen)
 {
 	bool rsa = EVP_PKEY_is_a(k, "RSA");
 	size_t k_len = (size_t)EVP_PKEY_get_size(k), len = KEYPAIR_SIG_MAX;
@@ -206,12 +240,17 @@ int keypair_sign(EVP_PKEY *k, const struct keypair_op *op, uint8_t *out, size_t 
 		if (EVP_DigestSign(mc, sig, &len, op->in, op->in_len) <= 0)
 			return vhsm_log_openssl(-EIO, "sign");
 	} else {
-		_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(k, NULL);
-		if (!pc || EVP_PKEY_sign_init(pc) <= 0)
-			return vhsm_log_openssl(-EIO, "sign init");
-		r = rsa ? rsa_sign_setup(pc, op, why, whylen) : 0;
-		if (r < 0)
-			return r;
+		_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *own = NULL;
+		EVP_PKEY_CTX *pc = kept ? kept_sign(kept, op) : NULL;
+		if (!pc) {
+			own = EVP_PKEY_CTX_new(k, NULL);
+			if (!own || EVP_PKEY_sign_init(own) <= 0)
+				return vhsm_log_openssl(-EIO, "sign init");
+			r = rsa ? rsa_sign_setup(own, op, why, whylen) : 0;
+			if (r < 0)
+				return r;
+			pc = own;
+		}
 		if (op->mech == KEYPAIR_CKM_RSA_PKCS_PSS &&
 		    op->in_len != (size_t)EVP_MD_get_size(hash_md(le32(op->param)))) {
 			snprintf(why, whylen, "CKM_RSA_PKCS_PSS: the hash is %zu bytes, hashAlg "
@@ -220,6 +259,15 @@ int keypair_sign(EVP_PKEY *k, const struct keypair_op *op, uint8_t *out, size_t 
 		}
 		if (EVP_PKEY_sign(pc, sig, &len, op->in, op->in_len) <= 0)
 			return vhsm_log_openssl(-EIO, "sign");
+		if (own && kept && op->param_len <= sizeof(kept->sign_param)) {
+			/* Set up and used once: kept for the next call with these parameters. */
+			EVP_PKEY_CTX_free(kept->sign);
+			kept->sign = TAKE_PTR(own);
+			kept->sign_mech = op->mech;
+			kept->sign_param_len = op->param_len;
+			if (op->param_len)
+				memcpy(kept->sign_param, op->param, op->param_len);
+		}
 	}
 	if (!rsa)
 		return ecdsa_raw(k, sig, len, out, ret_len);
@@ -284,28 +332,83 @@ static int ir_key(EVP_PKEY *k, size_t klen, uint8_t key[static RSA_IR_KEY_SIZE])
 	return rsa_ir_key(be, klen, key);
 }
 
-static int decrypt_pkcs1(EVP_PKEY *k, EVP_PKEY_CTX *pc, const struct keypair_op *op,
+/* A context for the raw RSA private operation with k. */
+static int raw_ctx(EVP_PKEY *k, EVP_PKEY_CTX **ret)
+{
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(k, NULL);
+
+	if (!pc || EVP_PKEY_decrypt_init(pc) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_NO_PADDING) <= 0)
+		return vhsm_log_openssl(-EIO, "RSA set-up");
+	*ret = TAKE_PTR(pc);
+	return 0;
+}
+
+/* kept's context and key for k, made now when it has none yet. */
+static int kept_fill(EVP_PKEY *k, size_t klen, struct keypair_kept *kept)
+{
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *pc = NULL;
+	_cleanup_secmem_ uint8_t *key = NULL;
+	int r;
+
+	if (kept->raw && kept->ir_key)
+		return 0;
+	key = secmem_alloc(RSA_IR_KEY_SIZE);
+	if (!key)
+		return -ENOMEM;
+	r = raw_ctx(k, &pc);
+	if (r >= 0)
+		r = ir_key(k, klen, key);
+	if (r < 0)
+		return r;
+	EVP_PKEY_CTX_free(kept->raw);
+	secmem_free(kept->ir_key);
+	kept->raw = TAKE_PTR(pc);
+	kept->ir_key = TAKE_PTR(key);
+	return 0;
+}
+
+/* CKM_RSA_PKCS: the raw RSA operation, then the constant-time decoding with implicit rejection
+ * (rsa-ir.h), with kept's context and key or, without kept, ones made for this call. */
+static int decrypt_pkcs1(EVP_PKEY *k, struct keypair_kept *kept, const struct keypair_op *op,
 			 uint8_t *out, size_t *ret_len)
 {
 	size_t klen = (size_t)EVP_PKEY_get_size(k), len = klen;
 	_cleanup_secmem_ uint8_t *em = secmem_alloc(klen);
-	_cleanup_secmem_ uint8_t *key = secmem_alloc(RSA_IR_KEY_SIZE);
+	_cleanup_secmem_ uint8_t *own_key = NULL;
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *own = NULL;
+	EVP_PKEY_CTX *pc;
+	const uint8_t *key;
+	int r;
 
-	if (!em || !key)
+	if (!em)
 		return -ENOMEM;
-	if (EVP_PKEY_CTX_set_rsa_padding(pc, RSA_NO_PADDING) <= 0)
-		return vhsm_log_openssl(-EIO, "RSA set-up");
+	if (kept) {
+		r = kept_fill(k, klen, kept);
+		if (r < 0)
+			return r;
+		pc = kept->raw;
+		key = kept->ir_key;
+	} else {
+		own_key = secmem_alloc(RSA_IR_KEY_SIZE);
+		if (!own_key)
+			return -ENOMEM;
+		r = raw_ctx(k, &own);
+		if (r >= 0)
+			r = ir_key(k, klen, own_key);
+		if (r < 0)
+			return r;
+		pc = own;
+		key = own_key;
+	}
 	/* Fails only for a ciphertext >= n: public information. */
 	if (EVP_PKEY_decrypt(pc, em, &len, op->in, op->in_len) <= 0 || len != klen)
 		return vhsm_log_openssl(-EBADMSG, "RSA decryption");
-	int r = ir_key(k, klen, key);
-	if (r < 0)
-		return r;
 	return rsa_ir_unpad(em, op->in, klen, key, out, ret_len);
 }
 
-int keypair_decrypt(EVP_PKEY *k, const struct keypair_op *op, uint8_t *out, size_t *ret_len,
-		    char *why, size_t whylen)
+int keypair_decrypt(EVP_PKEY *k, struct keypair_kept *kept, const struct keypair_op *op,
+		    uint8_t *out, size_t *ret_len, char *why, size_t whylen)
 {
 	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *pc = NULL;
 	size_t klen = (size_t)EVP_PKEY_get_size(k), len = klen;
@@ -325,15 +428,15 @@ int keypair_decrypt(EVP_PKEY *k, const struct keypair_op *op, uint8_t *out, size
 		snprintf(why, whylen, "CKM_RSA_PKCS takes no parameters");
 		return -EINVAL;
 	}
-	pc = EVP_PKEY_CTX_new(k, NULL);
-	if (!pc || EVP_PKEY_decrypt_init(pc) <= 0)
-		return vhsm_log_openssl(-EIO, "decrypt init");
 	if (op->mech == KEYPAIR_CKM_RSA_PKCS) {
-		r = decrypt_pkcs1(k, pc, op, out, ret_len);
+		r = decrypt_pkcs1(k, kept, op, out, ret_len);
 		if (r == -EBADMSG)
 			snprintf(why, whylen, "the ciphertext is not below the modulus");
 		return r;
 	}
+	pc = EVP_PKEY_CTX_new(k, NULL);
+	if (!pc || EVP_PKEY_decrypt_init(pc) <= 0)
+		return vhsm_log_openssl(-EIO, "decrypt init");
 	r = oaep_setup(pc, op, why, whylen);
 	if (r < 0)
 		return r;

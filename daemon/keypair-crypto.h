@@ -38,17 +38,36 @@ struct keypair_op {
 };
 
 /*
+ * What keypair_decrypt() and keypair_sign() keep for one private key between calls, so that
+ * an operation costs the private-key operation (and for CKM_RSA_PKCS decryption the
+ * implicit-rejection decoding) only: a context set up for the raw RSA operation and the
+ * implicit-rejection key (SHA-256 of d, in secure memory), both made at the key's first such
+ * decryption, and the signing context of the last mechanism over a hash and its parameters.
+ * The key-pair cache (keypair-file.c) holds one per cached private key and frees it with the
+ * key; it is not for concurrent use.
+ */
+struct keypair_kept;
+
+/* A new, empty keypair_kept, or NULL (out of memory). */
+struct keypair_kept *keypair_kept_new(void);
+/* Frees kept (NULL is fine), wiping the implicit-rejection key. */
+void keypair_kept_free(struct keypair_kept *kept);
+
+/*
  * Signs op->in with k under op->mech into out (KEYPAIR_SIG_MAX bytes). ECDSA signatures are
  * r || s (PKCS#11), not DER. Returns 0, -EOPNOTSUPP (mechanism not for this key type),
- * -EINVAL (bad parameters), -EMSGSIZE (input too long), -EIO; why says which.
+ * -EINVAL (bad parameters), -EMSGSIZE (input too long), -EIO; why says which. kept (NULL:
+ * nothing kept) must belong to k: the mechanisms over a hash (CKM_RSA_PKCS, CKM_RSA_PKCS_PSS,
+ * CKM_ECDSA) reuse its signing context while the mechanism and parameters are the same.
  */
-int keypair_sign(EVP_PKEY *k, const struct keypair_op *op, uint8_t *out, size_t *ret_len,
-		 char *why, size_t whylen) _wur_;
+int keypair_sign(EVP_PKEY *k, struct keypair_kept *kept, const struct keypair_op *op,
+		 uint8_t *out, size_t *ret_len, char *why, size_t whylen) _wur_;
 /*
  * Decrypts op->in (exactly the modulus size) with RSA key k under CKM_RSA_PKCS (implicit
  * rejection: a bad padding yields a synthetic message, never an error) or CKM_RSA_PKCS_OAEP
  * into out (secret memory of the modulus size). Returns 0, -EOPNOTSUPP, -EINVAL, -EMSGSIZE,
  * -EBADMSG (OAEP failed, or a ciphertext not below the modulus), -EIO; why says which.
+ * kept (NULL: nothing kept) must belong to k: CKM_RSA_PKCS uses and fills it.
  */
-int keypair_decrypt(EVP_PKEY *k, const struct keypair_op *op, uint8_t *out, size_t *ret_len,
-		    char *why, size_t whylen) _wur_;
+int keypair_decrypt(EVP_PKEY *k, struct keypair_kept *kept, const struct keypair_op *op,
+		    uint8_t *out, size_t *ret_len, char *why, size_t whylen) _wur_;

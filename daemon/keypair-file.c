@@ -6,7 +6,8 @@
  * another key pair's file renamed into place does not pass.
  *
  * Each key pair's parsed metadata and unsealed private key (EVP_PKEY, private parts in
- * OpenSSL's secure heap) are cached by name and SHA-256 of the sealed file they came from: a
+ * OpenSSL's secure heap, with what keypair_sign() and keypair_decrypt() keep for it) are
+ * cached by name and SHA-256 of the sealed file they came from: a
  * use reads the file once and checks it against the store manifest every time, but parses the
  * metadata only when the file's bytes changed and asks the firmware for the sealing key only
  * when they changed since the last unseal. Every write and removal forgets the entry; the
@@ -27,10 +28,12 @@
 #include "attest.h"
 #include "fileio.h"
 #include "keypair.h"
+#include "keypair-crypto.h"
 #include "log.h"
 #include "manifest.h"
 #include "secmem.h"
 #include "store.h"
+#include "store-file.h"
 #include "store-seal.h"
 #include "openssl-util.h"
 
@@ -41,6 +44,7 @@ static struct keypair_cache_entry {
 	uint8_t digest[32];         /* SHA-256 of the sealed file both came from */
 	struct keypair_meta *meta;  /* its metadata, parsed and checked (NULL: free entry) */
 	EVP_PKEY *pkey;             /* its private key once unsealed, or NULL */
+	struct keypair_kept *kept;  /* keypair_sign()/keypair_decrypt() state for pkey */
 } cache[KEYPAIR_CACHE_MAX];
 
 int keypair_secure_heap_init(void)
@@ -53,6 +57,7 @@ int keypair_secure_heap_init(void)
 
 static void cache_drop(struct keypair_cache_entry *e)
 {
+	keypair_kept_free(e->kept);
 	EVP_PKEY_free(e->pkey);
 	free(e->meta);
 	*e = (struct keypair_cache_entry){};
@@ -112,14 +117,10 @@ static struct keypair_cache_entry *cache_put(const char *name, const uint8_t dig
 	return e;
 }
 
-static void keypair_path(struct manager *m, const char *name, char *buf, size_t len)
+/* "keypair/NAME.sealed", relative to the state directory: -EINVAL for an invalid name. */
+static int keypair_rel(const char *name, char buf[static STORE_REL_MAX])
 {
-	snprintf(buf, len, "%s/keypair/%s.sealed", m->state_dir, name);
-}
-
-static void keypair_rel(const char *name, char *buf, size_t len)
-{
-	snprintf(buf, len, "keypair/%s.sealed", name);
+	return store_rel("keypair", name, ".sealed", buf);
 }
 
 static void keypair_label(const char *name, char *buf, size_t len)
@@ -129,14 +130,17 @@ static void keypair_label(const char *name, char *buf, size_t len)
 
 int keypair_store_list(struct manager *m, char ***ret_names)
 {
-	char path[4096];
 	char **v = NULL;
 	size_t n = 0;
 	struct dirent *de;
-	DIR *d;
+	DIR *d = NULL;
+	int fd = openat(m->state_fd, "keypair", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	snprintf(path, sizeof(path), "%s/keypair", m->state_dir);
-	d = opendir(path);
+	if (fd >= 0 && !(d = fdopendir(fd))) {
+		int r = negative_errno();
+		close(fd);
+		return r;
+	}
 	if (!d && errno != ENOENT)
 		return negative_errno();
 	v = calloc(1, sizeof(char *));
@@ -186,12 +190,11 @@ static int file_digest(const uint8_t *blob, size_t len, uint8_t out[static 32])
 /* Reads name's sealed file (at most SEAL_BLOB_MAX bytes). */
 static int read_blob(struct manager *m, const char *name, uint8_t **ret_blob, size_t *ret_len)
 {
-	char path[4096];
+	char rel[STORE_REL_MAX];
 
-	if (!store_name_valid(name))
+	if (keypair_rel(name, rel) < 0)
 		return -EINVAL;
-	keypair_path(m, name, path, sizeof(path));
-	return fileio_read_all(path, SEAL_BLOB_MAX, ret_blob, ret_len);
+	return fileio_read_all_at(m->state_fd, rel, SEAL_BLOB_MAX, ret_blob, ret_len);
 }
 
 /* Checks name's sealed file against the manifest and its label and metadata. */
@@ -199,10 +202,11 @@ static int check_file(struct manager *m, const char *name, const uint8_t *blob, 
 		      struct seal_header *ret_h, struct keypair_meta *ret_meta, char *why,
 		      size_t whylen)
 {
-	char rel[KEK_NAME_MAX + 24], label[SEAL_LABEL_MAX + 1];
+	char rel[STORE_REL_MAX], label[SEAL_LABEL_MAX + 1];
 	int r;
 
-	keypair_rel(name, rel, sizeof(rel));
+	if (keypair_rel(name, rel) < 0)
+		return -EINVAL;
 	r = manifest_check(m->manifest, rel, blob, len, why, whylen);
 	if (r < 0)
 		return r;
@@ -250,7 +254,7 @@ static int read_cached(struct manager *m, const char *name, uint8_t **ret_blob, 
 {
 	_cleanup_free_ uint8_t *blob = NULL;
 	_cleanup_free_ struct keypair_meta *meta = NULL;
-	char rel[KEK_NAME_MAX + 24];
+	char rel[STORE_REL_MAX];
 	struct keypair_cache_entry *e;
 	struct seal_header h;
 	uint8_t digest[32];
@@ -263,7 +267,8 @@ static int read_cached(struct manager *m, const char *name, uint8_t **ret_blob, 
 		return r;
 	e = cache_match(name, digest);
 	if (e) {
-		keypair_rel(name, rel, sizeof(rel));
+		if (keypair_rel(name, rel) < 0)
+			return -EINVAL;
 		r = manifest_check(m->manifest, rel, blob, len, why, whylen);
 		if (r < 0)
 			return r;
@@ -321,35 +326,26 @@ static int seal_meta(struct manager *m, const struct keypair_meta *meta,
 static int write_blob(struct manager *m, const char *name, const uint8_t *blob, size_t len,
 		      bool create, char *why, size_t whylen)
 {
-	char path[4096], rel[KEK_NAME_MAX + 24];
+	char rel[STORE_REL_MAX], what[KEK_NAME_MAX + 16];
 	int r;
 
-	snprintf(path, sizeof(path), "%s/keypair", m->state_dir);
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+	if (keypair_rel(name, rel) < 0)
+		return -EINVAL;
+	if (mkdirat(m->state_fd, "keypair", 0700) < 0 && errno != EEXIST)
 		return negative_errno();
-	keypair_path(m, name, path, sizeof(path));
-	keypair_rel(name, rel, sizeof(rel));
-	if (create && access(path, F_OK) == 0) {
+	r = create ? store_file_exists(m, rel) : 0;
+	if (r < 0)
+		return r;
+	if (r > 0) {
 		snprintf(why, whylen, "key pair %s already exists", name);
 		return -EEXIST;
 	}
-	r = manifest_begin(m->manifest, rel, blob, len);
-	if (r < 0) {
-		snprintf(why, whylen, "cannot update the store manifest: %s", strerror(-r));
-		return r;
-	}
-	r = create ? fileio_create_atomic(path, blob, len, 0600)
-		   : fileio_write_atomic(path, blob, len, 0600);
+	snprintf(what, sizeof(what), "key pair %s", name);
+	r = store_file_write(m, rel, blob, len, create, what, why, whylen);
 	cache_forget(name);
-	if (r < 0) {
-		snprintf(why, whylen, r == -EEXIST ? "key pair %s already exists"
-						   : "cannot write key pair %s: %s",
-			 name, strerror(-r));
-		return r;
-	}
-	if (manifest_commit(m->manifest, rel) < 0)
-		vhsm_log_debug("store: cannot commit the manifest entry of %s", rel);
-	return 0;
+	if (r == -EEXIST)
+		snprintf(why, whylen, "key pair %s already exists", name);
+	return r;
 }
 
 int keypair_store_write(struct manager *m, const struct keypair_meta *meta,
@@ -421,7 +417,8 @@ int keypair_store_update(struct manager *m, const struct keypair_meta *meta, cha
 #pragma GCC diagnostic ignored "-Wanalyzer-use-of-uninitialized-value"
 int keypair_store_open(struct manager *m, const char *name,
 		       int (*check)(const struct keypair_meta *meta, void *userdata), void *userdata,
-		       struct keypair_meta *ret_meta, EVP_PKEY **ret_pkey, char *why, size_t whylen)
+		       struct keypair_meta *ret_meta, EVP_PKEY **ret_pkey,
+		       struct keypair_kept **ret_kept, char *why, size_t whylen)
 {
 	_cleanup_free_ uint8_t *blob = NULL;
 	_cleanup_secmem_ uint8_t *der = NULL;
@@ -455,34 +452,25 @@ int keypair_store_open(struct manager *m, const char *name,
 			return r;
 		}
 	}
+	if (!e->kept && !(e->kept = keypair_kept_new()))
+		return -ENOMEM;
 	if (!EVP_PKEY_up_ref(e->pkey))
 		return -ENOMEM;
 	pkey = e->pkey;
 	*ret_meta = *e->meta;
 	*ret_pkey = TAKE_PTR(pkey);
+	if (ret_kept)
+		*ret_kept = e->kept;
 	return 0;
 }
 #pragma GCC diagnostic pop
 
 int keypair_store_remove(struct manager *m, const char *name)
 {
-	char path[4096], rel[KEK_NAME_MAX + 24];
-	int r;
+	char rel[STORE_REL_MAX];
 
-	if (!store_name_valid(name))
+	if (keypair_rel(name, rel) < 0)
 		return -EINVAL;
-	keypair_path(m, name, path, sizeof(path));
-	keypair_rel(name, rel, sizeof(rel));
 	cache_forget(name);
-	r = manifest_begin(m->manifest, rel, NULL, 0);
-	if (r < 0)
-		return r;
-	if (unlink(path) < 0)
-		return negative_errno();
-	r = fileio_fsync_parent(path);
-	if (r < 0)
-		return r;
-	if (manifest_commit(m->manifest, rel) < 0)
-		vhsm_log_debug("store: cannot commit the manifest entry of %s", rel);
-	return 0;
+	return store_file_remove(m, rel);
 }

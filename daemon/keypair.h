@@ -95,12 +95,16 @@ int keypair_store_update(struct manager *m, const struct keypair_meta *meta, cha
  * passes the attestation gate and returns the metadata and private key (a new reference; the
  * caller frees it with EVP_PKEY_free). Parsed metadata and unsealed keys are cached per file
  * content: while the file's bytes are unchanged a use parses nothing and costs no firmware
- * request, but the manifest check and the gate run on every call. 0, -ENOENT, -EBADMSG,
- * -EKEYREJECTED (why), check's error, -errno.
+ * request, but the manifest check and the gate run on every call. *ret_kept (when not NULL)
+ * is the cache's keypair_sign()/keypair_decrypt() state for that key: valid until the next
+ * call into this store, for the caller's operation only. 0, -ENOENT, -EBADMSG, -EKEYREJECTED
+ * (why), check's error, -errno.
  */
+struct keypair_kept;
 int keypair_store_open(struct manager *m, const char *name,
 		       int (*check)(const struct keypair_meta *meta, void *userdata), void *userdata,
-		       struct keypair_meta *ret_meta, EVP_PKEY **ret_pkey, char *why, size_t whylen);
+		       struct keypair_meta *ret_meta, EVP_PKEY **ret_pkey,
+		       struct keypair_kept **ret_kept, char *why, size_t whylen);
 /* Removes name's file durably (purge) and forgets its cached key. 0 or -errno. */
 int keypair_store_remove(struct manager *m, const char *name);
 /* Drops every cached private key (the gate closed; shutdown). */

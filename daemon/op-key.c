@@ -343,14 +343,16 @@ static int key_op_args(struct op_ctx *c, struct keypair_op *op)
 /*
  * Opens the named key pair for op, the prologue of sign and decrypt: one read of its file,
  * checked against the manifest; the ACL before the gate and the unseal; state and usage; then
- * the request's mechanism and input into ret_op.
+ * the request's mechanism and input into ret_op, and (ret_kept not NULL) the key's kept
+ * signing and decryption state (keypair_store_open).
  */
 static int key_use(struct op_ctx *c, uint32_t op, uint32_t usage, EVP_PKEY **ret_pkey,
-		   struct keypair_op *ret_op)
+		   struct keypair_kept **ret_kept, struct keypair_op *ret_op)
 {
 	_cleanup_free_ struct keypair_meta *meta = malloc(sizeof(*meta));
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
 	struct key_use_check k = { .c = c, .op = op };
+	struct keypair_kept *kept = NULL;
 	int r;
 
 	if (!meta)
@@ -358,7 +360,7 @@ static int key_use(struct op_ctx *c, uint32_t op, uint32_t usage, EVP_PKEY **ret
 	r = key_name(c);
 	if (r < 0)
 		return r;
-	r = keypair_store_open(c->m, c->key, key_use_allowed, &k, meta, &pkey, c->why,
+	r = keypair_store_open(c->m, c->key, key_use_allowed, &k, meta, &pkey, &kept, c->why,
 			       sizeof(c->why));
 	if (k.refused)
 		return key_refuse(c, c->key, op);
@@ -373,6 +375,8 @@ static int key_use(struct op_ctx *c, uint32_t op, uint32_t usage, EVP_PKEY **ret
 	r = key_op_args(c, ret_op);
 	if (r < 0)
 		return r;
+	if (ret_kept)
+		*ret_kept = kept;
 	*ret_pkey = TAKE_PTR(pkey);
 	return 0;
 }
@@ -380,14 +384,15 @@ static int key_use(struct op_ctx *c, uint32_t op, uint32_t usage, EVP_PKEY **ret
 int op_key_sign(struct op_ctx *c)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
+	struct keypair_kept *kept = NULL;
 	uint8_t sig[KEYPAIR_SIG_MAX];
 	struct keypair_op op = {};
 	size_t len;
-	int r = key_use(c, KEYPAIR_ACL_SIGN, KEYPAIR_USAGE_SIGN, &pkey, &op);
+	int r = key_use(c, KEYPAIR_ACL_SIGN, KEYPAIR_USAGE_SIGN, &pkey, &kept, &op);
 
 	if (r < 0)
 		return r;
-	r = keypair_sign(pkey, &op, sig, &len, c->why, sizeof(c->why));
+	r = keypair_sign(pkey, kept, &op, sig, &len, c->why, sizeof(c->why));
 	if (r < 0)
 		return c->why[0] ? r : op_fail(c, r, "signing failed");
 	snprintf(c->why, sizeof(c->why), "mechanism 0x%x", op.mech);
@@ -399,16 +404,17 @@ int op_key_decrypt(struct op_ctx *c)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
 	_cleanup_secmem_ uint8_t *out = NULL;
+	struct keypair_kept *kept = NULL;
 	struct keypair_op op = {};
 	size_t len;
-	int r = key_use(c, KEYPAIR_ACL_DECRYPT, KEYPAIR_USAGE_DECRYPT, &pkey, &op);
+	int r = key_use(c, KEYPAIR_ACL_DECRYPT, KEYPAIR_USAGE_DECRYPT, &pkey, &kept, &op);
 
 	if (r < 0)
 		return r;
 	out = secmem_alloc((size_t)EVP_PKEY_get_size(pkey));
 	if (!out)
 		return -ENOMEM;
-	r = keypair_decrypt(pkey, &op, out, &len, c->why, sizeof(c->why));
+	r = keypair_decrypt(pkey, kept, &op, out, &len, c->why, sizeof(c->why));
 	if (r < 0)
 		return c->why[0] ? r : op_fail(c, r, "decryption failed");
 	snprintf(c->why, sizeof(c->why), "mechanism 0x%x", op.mech);

@@ -50,6 +50,33 @@ openssl dgst -sha256 -verify "$WORK/rsa3072.pem" -signature "$WORK/sig" "$WORK/m
 	fail "a signature of other data verifies"
 ok "RSA: PKCS#1 v1.5 and PSS, combined SHA-2 and over a hash or DigestInfo, verify with OpenSSL"
 
+# vhsmd keeps the signing context of a key's last mechanism over a hash: a change of mechanism
+# or of the PSS parameters between calls must take effect (each signature verifies with its
+# own salt length and not with the one before), and the first parameters again must too.
+prev=
+for salt in 32 0 20 rsa-pkcs 32 32; do
+	if [ $salt = rsa-pkcs ]; then
+		ctl key sign rsa3072 --mech rsa-pkcs <"$WORK/di" >"$WORK/sig" || fail "rsa-pkcs (kept)"
+		openssl dgst -sha256 -verify "$WORK/rsa3072.pem" -signature "$WORK/sig" "$WORK/msg" \
+			>/dev/null || fail "rsa-pkcs after PSS does not verify"
+		prev=
+		continue
+	fi
+	ctl key sign rsa3072 --mech rsa-pkcs-pss --hash sha256 --salt-len $salt <"$WORK/msg.sha256" \
+		>"$WORK/sig" || fail "rsa-pkcs-pss salt $salt"
+	openssl pkeyutl -verify -pubin -inkey "$WORK/rsa3072.pem" -in "$WORK/msg.sha256" \
+		-sigfile "$WORK/sig" -pkeyopt rsa_padding_mode:pss -pkeyopt digest:sha256 \
+		-pkeyopt rsa_pss_saltlen:$salt >/dev/null || fail "PSS salt $salt (after ${prev:-none})"
+	if [ -n "$prev" ] && [ "$prev" != $salt ]; then
+		openssl pkeyutl -verify -pubin -inkey "$WORK/rsa3072.pem" -in "$WORK/msg.sha256" \
+			-sigfile "$WORK/sig" -pkeyopt rsa_padding_mode:pss -pkeyopt digest:sha256 \
+			-pkeyopt rsa_pss_saltlen:$prev >/dev/null 2>&1 &&
+			fail "a PSS signature asked with salt $salt has the salt length $prev of the call before"
+	fi
+	prev=$salt
+done
+ok "kept signing context: PSS salt lengths 32, 0, 20, PKCS#1 v1.5, 32 again, each as asked"
+
 # ---- ECDSA: r || s ----
 rs_to_der() {
 	python3 -c '
@@ -107,6 +134,26 @@ cmp -s "$WORK/pt1" "$WORK/pt2" || fail "the synthetic message is not determinist
 cmp -s "$WORK/pt1" "$WORK/secret" && fail "synthetic message equals the secret"
 [ "$(stat -c %s "$WORK/pt1")" -le 245 ] || fail "synthetic message longer than k-11"
 ok "PKCS#1 v1.5 with a wrong padding: a deterministic synthetic message, no error (implicit rejection)"
+
+# vhsmd keeps the raw RSA context and the implicit-rejection key with the cached private key:
+# after a wrong padding the same key still decrypts a good ciphertext, OAEP (a context of its
+# own per call) still works with the key whose PKCS#1 state is kept, and a fresh vhsmd, which
+# derives the key again, gives the same synthetic message as the kept key did.
+ctl key decrypt rsa2048 --mech rsa-pkcs <"$WORK/ct" >"$WORK/pt" || fail "decrypt after a bad padding"
+cmp -s "$WORK/pt" "$WORK/secret" || fail "the kept state decrypts to other data"
+openssl pkeyutl -encrypt -pubin -inkey "$WORK/rsa3072.pem" -in "$WORK/secret" -out "$WORK/ct3"
+ctl key decrypt rsa3072 --mech rsa-pkcs <"$WORK/ct3" >"$WORK/pt" || fail "rsa3072 rsa-pkcs"
+cmp -s "$WORK/pt" "$WORK/secret" || fail "rsa3072 rsa-pkcs decrypts to other data"
+openssl pkeyutl -encrypt -pubin -inkey "$WORK/rsa3072.pem" -in "$WORK/secret" -out "$WORK/ct3o" \
+	-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256
+ctl key decrypt rsa3072 --mech rsa-pkcs-oaep --hash sha256 <"$WORK/ct3o" >"$WORK/pt" ||
+	fail "OAEP after PKCS#1 v1.5 with the same key"
+cmp -s "$WORK/pt" "$WORK/secret" || fail "OAEP after PKCS#1 v1.5 decrypts to other data"
+stop_daemon
+start_daemon cvm
+ctl key decrypt rsa2048 --mech rsa-pkcs <"$WORK/ct.bad" >"$WORK/pt3" || fail "decrypt after restart"
+cmp -s "$WORK/pt1" "$WORK/pt3" || fail "a fresh vhsmd gives another synthetic message than the kept key"
+ok "kept decryption state: good after bad, OAEP beside PKCS#1, the same synthetic message after a restart"
 
 # ---- refusals ----
 expect_exit 3 ctl key sign ec-p256 --mech sha256-rsa-pkcs <"$WORK/msg"
