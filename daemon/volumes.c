@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The volumes each KEK unlocked, kept for kek disable --shred (see volumes.h). */
-#include <dirent.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -8,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dir-util.h"
 #include "fileio.h"
 #include "json.h"
 #include "log.h"
@@ -146,32 +146,38 @@ static void list_one(struct manager *m, const char *uuid, const char *kek, json_
 	json_object_array_add(arr, e);
 }
 
+struct kek_walk {
+	struct manager *m;
+	const char *kek;
+	json_object *arr;
+};
+
+/* Lists one volumes/UUID.json record when it names the walk's KEK. */
+static int list_entry(const char *entry, size_t stem_len, void *userdata)
+{
+	const struct kek_walk *w = userdata;
+	char uuid[UUID_LEN + 1];
+
+	if (stem_len != UUID_LEN)
+		return 0;
+	memcpy(uuid, entry, UUID_LEN);
+	uuid[UUID_LEN] = 0;
+	if (uuid_valid(uuid))
+		list_one(w->m, uuid, w->kek, w->arr);
+	return 0;
+}
+
 int volumes_of_kek_json(struct manager *m, const char *kek, char **ret_text)
 {
 	_cleanup_(json_object_putp) json_object *arr = json_object_new_array();
-	char uuid[UUID_LEN + 1];
-	struct dirent *de;
-	DIR *d = NULL;
-	int fd;
+	struct kek_walk w = { .m = m, .kek = kek, .arr = arr };
+	int r;
 
 	if (!arr)
 		return -ENOMEM;
-	fd = openat(m->state_fd, "volumes", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0 && !(d = fdopendir(fd)))
-		close(fd);
-	while (d && (de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-		if (n != UUID_LEN + 5 || strcmp(de->d_name + UUID_LEN, ".json") != 0)
-			continue;
-		memcpy(uuid, de->d_name, UUID_LEN);
-		uuid[UUID_LEN] = 0;
-		if (uuid_valid(uuid))
-			list_one(m, uuid, kek, arr);
-	}
-	if (d)
-		closedir(d);
-	else if (errno != ENOENT)
-		return negative_errno();
+	r = dir_for_each_suffix(m->state_fd, "volumes", ".json", UUID_LEN, list_entry, &w);
+	if (r < 0 && r != -ENOENT)
+		return r;
 	char *t = strdup(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
 	if (!t)
 		return -ENOMEM;
