@@ -295,6 +295,9 @@ TEST(daemon_audit_chain)
 	ASSERT_EQ(run_sh("ls @/audit.log.broken.* >/dev/null", dir), 0);
 	ASSERT_EQ(run_sh("head -n 1 @/audit.log | grep -q '\"event\":\"audit.reset\".*previous log kept'",
 			 dir), 0);
+	/* the reset record names the kept log by its full path */
+	ASSERT_EQ(run_sh("head -n 1 @/audit.log | grep -qF 'previous log kept as @/audit.log.broken.'",
+			 dir), 0);
 }
 
 /* Each record is parsed strictly before its hash is checked: the reason names the member. */
@@ -370,6 +373,9 @@ TEST(daemon_audit_rotation)
 	ASSERT_OK(audit_verify_file(path, &n, why, sizeof(why)));
 	ASSERT_GT(n, 30);
 	ASSERT_EQ(run_sh("head -n 1 @/audit.log | grep -q '\"event\":\"audit.rotated\"'", dir), 0);
+	/* the rotated record names the previous segment by its full path */
+	ASSERT_EQ(run_sh("head -n 1 @/audit.log | grep -qE '\"reason\":\"@/audit.log.[0-9]+\"'", dir),
+		  0);
 	ASSERT_EQ(run_sh("test $(ls @/audit.log.* | wc -l) -ge 2", dir), 0);
 	for (uint64_t s = 1; s < n; s++) {
 		snprintf(seg, sizeof(seg), "%s.%llu", path, (unsigned long long)s);
