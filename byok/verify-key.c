@@ -18,6 +18,7 @@
 #include "fileio.h"
 #include "json.h"
 #include "keyattest.h"
+#include "openssl-util.h"
 #include "out.h"
 #include "snp-abi.h"
 #include "verify-key.h"
@@ -115,8 +116,7 @@ static int expected_spki(const char *path, uint8_t **ret, size_t *ret_len)
 	BIO_free(b);
 	if (!x && !k) {
 		const uint8_t *p = buf;
-		x = d2i_X509(NULL, &p, (long)len);
-		p = buf;
+		x = openssl_x509_from_der(buf, len, KEY_ATTEST_FILE_MAX);
 		if (!x)
 			k = d2i_PUBKEY(NULL, &p, (long)len);
 	}

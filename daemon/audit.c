@@ -55,9 +55,15 @@ struct journal_window {
 	char key[AUDIT_KEY_ESCAPED_MAX];
 };
 
+/* The chain's file names inside the state directory (audit.log.N, audit.log.broken.T). */
+#define AUDIT_LOG_NAME "audit.log"
+#define AUDIT_NAME_MAX 48u
+
 struct audit {
 	int fd;
-	char *path;
+	int dir_fd;                    /* the state directory: every file opened relative to it */
+	char *dir;                     /* its path, for messages and records only */
+	char *path;                    /* <dir>/audit.log, for messages and records only */
 	uint64_t seq;
 	uint64_t size;
 	uint64_t segment_max;
@@ -404,31 +410,12 @@ static int bad(struct chain_state *st, char *why, size_t whylen, const char *wha
 	return -EBADMSG;
 }
 
-static const char *jget_str(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v)
-		       : NULL;
-}
-
-static bool jget_u64(json_object *o, const char *k, uint64_t *ret)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) < 0)
-		return false;
-	*ret = (uint64_t)json_object_get_int64(v);
-	return true;
-}
-
 /* The key context of a record: its "kid" switches it; its MAC is checked under our key. */
-static int check_keying(struct chain_state *st, json_object *o, uint64_t s,
+static int check_keying(struct chain_state *st, const struct record_json *j,
 			const char hash[HASH_HEX + 1], const char *mac, char *why, size_t whylen)
 {
-	const char *kid = jget_str(o, "kid");
+	const char *kid = j->kid;
+	uint64_t s = j->seq;
 	char calc[HASH_HEX + 1];
 
 	if (kid) {
@@ -469,13 +456,15 @@ static int check_record(struct chain_state *st, const char *record, const char *
 	uint64_t s;
 	int r;
 
+	/* The strict layer checks every member's type and bounds (record_table): seq >= 1,
+	 * prev and first_prev HASH_HEX long, kid AUDIT_KID_HEX long. */
 	if (record_parse(record, &o, &j, err, sizeof(err)) < 0) {
 		snprintf(w, sizeof(w), "not a valid record (%s)", err);
 		return bad(st, why, whylen, w);
 	}
-	if (!jget_u64(o, "seq", &s) || !(p = jget_str(o, "prev")) || strlen(p) != HASH_HEX)
-		return bad(st, why, whylen, "not a valid record");
-	ev = jget_str(o, "event");
+	s = j.seq;
+	p = j.prev;
+	ev = j.event;
 	if (!st->started) {
 		/* A walk starts at the first record or at the start of a later segment. */
 		if (s == 1 ? strspn(p, "0") != HASH_HEX
@@ -500,14 +489,14 @@ static int check_record(struct chain_state *st, const char *record, const char *
 		return r;
 	if (strcmp(calc, hash) != 0)
 		return bad(st, why, whylen, "hash mismatch (record edited)");
-	r = check_keying(st, o, s, hash, mac, why, whylen);
+	r = check_keying(st, &j, hash, mac, why, whylen);
 	if (r < 0)
 		return r;
 	if (ev && strcmp(ev, "audit.pruned") == 0) {
-		const char *fp = jget_str(o, "first_prev");
-		if (!jget_u64(o, "first_seq", &st->pruned_first) || !fp || strlen(fp) != HASH_HEX)
+		if (j.first_seq == 0 || !j.first_prev)
 			return bad(st, why, whylen, "invalid pruning record");
-		memcpy(st->pruned_prev, fp, HASH_HEX + 1);
+		st->pruned_first = j.first_seq;
+		memcpy(st->pruned_prev, j.first_prev, HASH_HEX + 1);
 		st->pruned_seq = s;
 	}
 	if (ev && strcmp(ev, "audit.reset") == 0)
@@ -517,8 +506,10 @@ static int check_record(struct chain_state *st, const char *record, const char *
 	return 0;
 }
 
-/* Walks the records of one segment file. */
-static int walk_file(struct chain_state *st, const char *path, char *why, size_t whylen)
+/* Walks the records of the segment file name (relative to dir_fd; dir names it in messages,
+ * NULL when name says it all). */
+static int walk_file(struct chain_state *st, int dir_fd, const char *dir, const char *name,
+		     char *why, size_t whylen)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	char hash[HASH_HEX + 1], mac[HASH_HEX + 1];
@@ -526,9 +517,10 @@ static int walk_file(struct chain_state *st, const char *path, char *why, size_t
 	size_t len;
 	int r;
 
-	r = fileio_read_all(path, AUDIT_FILE_MAX, &buf, &len);
+	r = fileio_read_all_at(dir_fd, name, AUDIT_FILE_MAX, &buf, &len);
 	if (r < 0) {
-		snprintf(why, whylen, "cannot read %s: %s", path, strerror(-r));
+		snprintf(why, whylen, "cannot read %s%s%s: %s", dir ? dir : "", dir ? "/" : "",
+			 name, strerror(-r));
 		return r;
 	}
 	st->line = 0;
@@ -549,7 +541,7 @@ static int walk_file(struct chain_state *st, const char *path, char *why, size_t
 int audit_verify_file(const char *path, uint64_t *ret_records, char *why, size_t whylen)
 {
 	struct chain_state st = {};
-	int r = walk_file(&st, path, why, whylen);
+	int r = walk_file(&st, AT_FDCWD, NULL, path, why, whylen);
 
 	if (r < 0)
 		return r;
@@ -557,13 +549,16 @@ int audit_verify_file(const char *path, uint64_t *ret_records, char *why, size_t
 	return 0;
 }
 
-/* Parses a segment's first record (without verifying it). */
-static int first_record(const char *path, json_object **ret)
+/*
+ * Parses the first record of segment name in dir_fd (without verifying it) into *ret, whose
+ * strings are borrowed from *ret_o (the caller puts it).
+ */
+static int first_record(int dir_fd, const char *name, json_object **ret_o,
+			struct record_json *ret)
 {
 	char line[AUDIT_LINE_MAX + 256], record[AUDIT_LINE_MAX + 2], h[HASH_HEX + 1],
-		m[HASH_HEX + 1];
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	json_object *o;
+		m[HASH_HEX + 1], err[JSON_ERR_MAX];
+	_cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	ssize_t n;
 	char *nl;
 
@@ -577,52 +572,52 @@ static int first_record(const char *path, json_object **ret)
 	if (!nl)
 		return -ENODATA;
 	*nl = 0;
-	char err[JSON_ERR_MAX];
-	struct record_json j;
 	if (split_line(line, (size_t)(nl - line), record, sizeof(record), h, m) < 0 ||
-	    record_parse(record, &o, &j, err, sizeof(err)) < 0)
+	    record_parse(record, ret_o, ret, err, sizeof(err)) < 0)
 		return -EBADMSG;
-	*ret = o;
 	return 0;
 }
 
 /* The seq and prev of a segment's first record: the pruning anchor. */
-static int walk_first(struct chain_state *st, const char *path)
+static int walk_first(struct chain_state *st, int dir_fd, const char *name)
 {
 	_cleanup_(json_object_putp) json_object *o = NULL;
-	const char *p;
-	int r = first_record(path, &o);
+	struct record_json j;
+	int r = first_record(dir_fd, name, &o, &j);
 
 	if (r < 0)
 		return r;
-	if (!jget_u64(o, "seq", &st->first_seq) || !(p = jget_str(o, "prev")) ||
-	    strlen(p) != HASH_HEX)
-		return -EBADMSG;
-	memcpy(st->first_prev, p, HASH_HEX + 1);
+	st->first_seq = j.seq;
+	memcpy(st->first_prev, j.prev, HASH_HEX + 1); /* HASH_HEX long (record_table) */
 	return 0;
 }
 
 /* The seq and event of a segment's first record. */
-static int segment_start(const char *path, uint64_t *ret_seq, bool *ret_rotated)
+static int segment_start(int dir_fd, const char *name, uint64_t *ret_seq, bool *ret_rotated)
 {
 	_cleanup_(json_object_putp) json_object *o = NULL;
-	const char *ev;
-	int r = first_record(path, &o);
+	struct record_json j;
+	int r = first_record(dir_fd, name, &o, &j);
 
 	if (r < 0)
 		return r;
-	if (!jget_u64(o, "seq", ret_seq))
-		return -EBADMSG;
-	ev = jget_str(o, "event");
-	*ret_rotated = ev && strcmp(ev, "audit.rotated") == 0;
+	*ret_seq = j.seq;
+	*ret_rotated = strcmp(j.event, "audit.rotated") == 0;
 	return 0;
 }
 
 #define AUDIT_SEGMENTS_MAX 4096u
 
-/* One segment of the chain on disk: path, first seq, size and mtime. */
+/* The name of the segment that ends at record last: audit.log.<last>. */
+static void segment_name(uint64_t last, char ret[static AUDIT_NAME_MAX])
+{
+	/* "audit.log." and 20 digits at most: always fits */
+	(void)snprintf(ret, AUDIT_NAME_MAX, AUDIT_LOG_NAME ".%" PRIu64, last);
+}
+
+/* One segment of the chain on disk: file name, first seq, size and mtime. */
 struct segment {
-	char path[4200];
+	char name[AUDIT_NAME_MAX];
 	uint64_t first;
 	uint64_t size;
 	time_t mtime;
@@ -633,7 +628,7 @@ struct segment {
  * "audit.rotated" start (a segment ending at seq N is audit.log.N). Stops at seq 1, at a
  * reset, or at a segment that is gone (pruned or deleted: the verification decides).
  */
-static int segments_list(const char *path, struct segment **ret, size_t *ret_n)
+static int segments_list(int dir_fd, struct segment **ret, size_t *ret_n)
 {
 	_cleanup_free_ struct segment *v = calloc(AUDIT_SEGMENTS_MAX, sizeof(*v));
 	size_t n = 0;
@@ -641,19 +636,19 @@ static int segments_list(const char *path, struct segment **ret, size_t *ret_n)
 
 	if (!v)
 		return -ENOMEM;
-	snprintf(v[0].path, sizeof(v[0].path), "%s", path);
+	strcpy(v[0].name, AUDIT_LOG_NAME);
 	for (;;) {
 		struct segment *g = &v[n];
 		bool rotated = false;
-		if (stat(g->path, &sb) < 0)
+		if (fstatat(dir_fd, g->name, &sb, 0) < 0)
 			break;
 		g->size = (uint64_t)sb.st_size;
 		g->mtime = sb.st_mtime;
 		n++;
-		if (segment_start(g->path, &g->first, &rotated) < 0 || !rotated || g->first <= 1 ||
-		    n == AUDIT_SEGMENTS_MAX)
+		if (segment_start(dir_fd, g->name, &g->first, &rotated) < 0 || !rotated ||
+		    g->first <= 1 || n == AUDIT_SEGMENTS_MAX)
 			break;
-		snprintf(v[n].path, sizeof(v[n].path), "%s.%" PRIu64, path, g->first - 1);
+		segment_name(g->first - 1, v[n].name);
 	}
 	/* oldest first */
 	for (size_t i = 0; i < n / 2; i++) {
@@ -673,13 +668,12 @@ static int audit_walk_all(const struct audit *a, struct chain_state *st, char *w
 	size_t n = 0;
 	int r;
 
-	r = segments_list(a->path, &segs, &n);
+	r = segments_list(a->dir_fd, &segs, &n);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
-		const char *base = strrchr(segs[i].path, '/');
-		st->file = i + 1 < n ? (base ? base + 1 : segs[i].path) : NULL;
-		r = walk_file(st, segs[i].path, why, whylen);
+		st->file = i + 1 < n ? segs[i].name : NULL;
+		r = walk_file(st, a->dir_fd, a->dir, segs[i].name, why, whylen);
 		if (r < 0)
 			return r;
 	}
@@ -734,7 +728,8 @@ static int audit_open_fd(struct audit *a)
 {
 	struct stat st;
 
-	a->fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	a->fd = openat(a->dir_fd, AUDIT_LOG_NAME, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+							   O_NOFOLLOW, 0600);
 	if (a->fd < 0)
 		return negative_errno();
 	a->size = fstat(a->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
@@ -748,12 +743,11 @@ static int audit_append(struct audit *a, const struct audit_record *rec, bool sy
 static void marker_read(const struct audit *a, char ret[AUDIT_KID_HEX + 1])
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	char path[4200];
 	size_t len = 0;
 
 	ret[0] = 0;
-	snprintf(path, sizeof(path), "%s.kid", a->path);
-	if (fileio_read_all(path, 64, &buf, &len) == 0 && len >= AUDIT_KID_HEX) {
+	if (fileio_read_all_at(a->dir_fd, AUDIT_LOG_NAME ".kid", 64, &buf, &len) == 0 &&
+	    len >= AUDIT_KID_HEX) {
 		memcpy(ret, buf, AUDIT_KID_HEX);
 		ret[AUDIT_KID_HEX] = 0;
 	}
@@ -761,11 +755,10 @@ static void marker_read(const struct audit *a, char ret[AUDIT_KID_HEX + 1])
 
 static int marker_write(const struct audit *a)
 {
-	char path[4200], text[AUDIT_KID_HEX + 2];
+	char text[AUDIT_KID_HEX + 2];
 
-	snprintf(path, sizeof(path), "%s.kid", a->path);
 	snprintf(text, sizeof(text), "%s\n", a->kid);
-	return fileio_write_atomic(path, text, strlen(text), 0600);
+	return fileio_write_atomic_at(a->dir_fd, AUDIT_LOG_NAME ".kid", text, strlen(text), 0600);
 }
 
 /*
@@ -777,7 +770,7 @@ static int audit_resume(struct audit *a, bool *ret_unkeyed, char *why, size_t wh
 {
 	struct chain_state st = { .key = a->key, .kid = a->kid };
 	char marker[AUDIT_KID_HEX + 1];
-	int r = walk_file(&st, a->path, why, whylen);
+	int r = walk_file(&st, a->dir_fd, a->dir, AUDIT_LOG_NAME, why, whylen);
 
 	if (r < 0)
 		return r;
@@ -801,9 +794,14 @@ static int audit_resume(struct audit *a, bool *ret_unkeyed, char *why, size_t wh
 /* Keeps a log that does not verify as evidence; the new chain's first record names it. */
 static int audit_set_aside(struct audit *a, char *moved, size_t movedlen)
 {
-	snprintf(moved, movedlen, "%s.broken.%ld", a->path, (long)time(NULL));
-	if (rename(a->path, moved) < 0)
+	char name[AUDIT_NAME_MAX];
+	long now = (long)time(NULL);
+
+	/* "audit.log.broken." and a long's 20 characters at most: always fits */
+	(void)snprintf(name, sizeof(name), AUDIT_LOG_NAME ".broken.%ld", now);
+	if (renameat(a->dir_fd, AUDIT_LOG_NAME, a->dir_fd, name) < 0)
 		return negative_errno();
+	snprintf(moved, movedlen, "%s/%s", a->dir, name);
 	memset(a->prev, '0', HASH_HEX);
 	a->seq = 0;
 	return 0;
@@ -894,19 +892,25 @@ int audit_open(struct manager *m, struct audit **ret)
 	if (!a)
 		return -ENOMEM;
 	a->fd = -EBADF;
+	a->dir_fd = -EBADF;
 	a->dev = m->dev;
 	a->attest = &m->attest;
 	a->segment_max = AUDIT_SEGMENT_MAX;
 	a->budget = AUDIT_BUDGET_DEFAULT;
-	a->path = text_printf("%s/audit.log", m->state_dir);
-	if (!a->path)
+	a->dir = strdup(m->state_dir);
+	a->path = text_printf("%s/" AUDIT_LOG_NAME, m->state_dir);
+	if (!a->dir || !a->path)
 		return -ENOMEM;
+	/* Its own fd (not manager's): readable, so that fsync() after pruning works on it. */
+	a->dir_fd = open(m->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (a->dir_fd < 0)
+		return negative_errno();
 	memset(a->prev, '0', HASH_HEX);
 	if (a->dev) {
 		/* Keyed: taken over at the first record after vhsmd's first report; whether the
 		 * log can be written is known now. */
-		_cleanup_close_ int fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-						       O_NOFOLLOW, 0600);
+		_cleanup_close_ int fd = openat(a->dir_fd, AUDIT_LOG_NAME, O_WRONLY | O_APPEND |
+						 O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0)
 			return negative_errno();
 		a->key_error = -ENOKEY;
@@ -931,6 +935,9 @@ struct audit *audit_free(struct audit *a)
 		audit_sync_free(a->sync);
 		if (a->fd >= 0)
 			close(a->fd);
+		if (a->dir_fd >= 0)
+			close(a->dir_fd);
+		free(a->dir);
 		free(a->path);
 		free(a->held);
 		secmem_free(a->key);
@@ -1065,14 +1072,18 @@ chained:
 /* Starts a new segment once the current one is full (see audit.h). */
 static int audit_rotate(struct audit *a)
 {
-	char old[4200], hash[HASH_HEX + 1];
+	char name[AUDIT_NAME_MAX], hash[HASH_HEX + 1];
+	_cleanup_free_ char *old = NULL;
 	int r;
 
 	r = audit_flush_held(a);
 	if (r < 0)
 		return r;
-	snprintf(old, sizeof(old), "%s.%llu", a->path, (unsigned long long)a->seq);
-	if (fdatasync(a->fd) < 0 || rename(a->path, old) < 0)
+	segment_name(a->seq, name);
+	old = text_printf("%s/%s", a->dir, name); /* the record names the full path */
+	if (!old)
+		return -ENOMEM;
+	if (fdatasync(a->fd) < 0 || renameat(a->dir_fd, AUDIT_LOG_NAME, a->dir_fd, name) < 0)
 		return negative_errno();
 	audit_synced(a);
 	close(a->fd);
@@ -1128,7 +1139,7 @@ static int audit_apply_retention(struct audit *a)
 	size_t n = 0, k;
 	int r;
 
-	r = segments_list(a->path, &segs, &n);
+	r = segments_list(a->dir_fd, &segs, &n);
 	if (r < 0 || n == 0)
 		return r;
 	for (size_t i = 0; i < n; i++)
@@ -1139,7 +1150,7 @@ static int audit_apply_retention(struct audit *a)
 		char reason[256], hash[HASH_HEX + 1];
 		uint64_t freed = 0;
 		/* the anchor: the first record of the first segment kept */
-		if (walk_first(&st, segs[k].path) < 0)
+		if (walk_first(&st, a->dir_fd, segs[k].name) < 0)
 			return -EBADMSG;
 		for (size_t i = 0; i < k; i++)
 			freed += segs[i].size;
@@ -1153,9 +1164,9 @@ static int audit_apply_retention(struct audit *a)
 		if (r < 0)
 			return r;
 		for (size_t i = 0; i < k; i++)
-			if (unlink(segs[i].path) < 0)
-				vhsm_log_debug("audit: cannot prune %s: %m", segs[i].path);
-		if (fileio_fsync_parent(a->path) < 0)
+			if (unlinkat(a->dir_fd, segs[i].name, 0) < 0)
+				vhsm_log_debug("audit: cannot prune %s/%s: %m", a->dir, segs[i].name);
+		if (fsync(a->dir_fd) < 0)
 			vhsm_log_debug("audit: cannot sync the state directory after pruning");
 		total -= freed;
 		sd_journal_send("MESSAGE=vhsm audit.pruned: %s", reason,

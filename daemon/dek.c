@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The DEK registry on disk and the DEKs' keys in the kernel keyring (see dek.h). */
-#include <dirent.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <keyutils.h>
@@ -12,6 +11,7 @@
 #include "acl.h"
 #include "ct.h"
 #include "dek.h"
+#include "dir-util.h"
 #include "fileio.h"
 #include "json.h"
 #include "keyring.h"
@@ -243,51 +243,49 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The dek/ directory for reading, or NULL (none yet, or unreadable: no DEKs listed). */
-static DIR *dek_dir_open(int dir_fd)
-{
-	int fd = openat(dir_fd, "dek", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+struct dek_names {
+	char **v;
+	size_t n;
+	int r; /* -ENOMEM once the list could not grow */
+};
 
-	if (fd >= 0 && !d)
-		close(fd);
-	return d;
+/* Adds one dek/NAME.dek entry's NAME, when valid, to the list. */
+static int dek_list_one(const char *entry, size_t stem_len, void *userdata)
+{
+	struct dek_names *l = userdata;
+	char *name = strndup(entry, stem_len);
+	char **nv;
+
+	if (!name || !store_name_valid(name)) {
+		free(name);
+		return 0;
+	}
+	nv = realloc(l->v, (l->n + 2) * sizeof(char *));
+	if (!nv) {
+		free(name);
+		return l->r = -ENOMEM;
+	}
+	l->v = nv;
+	l->v[l->n++] = name;
+	l->v[l->n] = NULL;
+	return 0;
 }
 
 int dek_list_names(const struct dek_store *s, char ***ret)
 {
-	char **v = calloc(1, sizeof(char *));
-	size_t n = 0;
-	DIR *dir;
-	struct dirent *de;
+	struct dek_names l = { .v = calloc(1, sizeof(char *)) };
+	int r;
 
-	if (!v)
+	if (!l.v)
 		return -ENOMEM;
-	dir = dek_dir_open(s->dir_fd);
-	while (dir && (de = readdir(dir))) {
-		size_t l = strlen(de->d_name);
-		if (l <= 4 || strcmp(de->d_name + l - 4, ".dek") != 0)
-			continue;
-		char *name = strndup(de->d_name, l - 4);
-		if (!name || !store_name_valid(name)) {
-			free(name);
-			continue;
-		}
-		char **nv = realloc(v, (n + 2) * sizeof(char *));
-		if (!nv) {
-			free(name);
-			closedir(dir);
-			strv_free(v);
-			return -ENOMEM;
-		}
-		v = nv;
-		v[n++] = name;
-		v[n] = NULL;
+	/* No dek/ directory yet, or an unreadable one: no DEKs listed. */
+	r = dir_for_each_suffix(s->dir_fd, "dek", ".dek", SIZE_MAX, dek_list_one, &l);
+	if (r < 0 && l.r < 0) {
+		strv_free(l.v);
+		return l.r;
 	}
-	if (dir)
-		closedir(dir);
-	qsort(v, n, sizeof(char *), cmp_str);
-	*ret = v;
+	qsort(l.v, l.n, sizeof(char *), cmp_str);
+	*ret = l.v;
 	return 0;
 }
 

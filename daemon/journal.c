@@ -5,6 +5,7 @@
  * daemons do: a stderr connected to the journal (JOURNAL_STREAM) or journald's socket.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "journal.h"
+#include "parse-util.h"
 
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
 
@@ -19,14 +21,14 @@
 static bool stderr_is_journal(void)
 {
 	const char *e = getenv("JOURNAL_STREAM");
-	unsigned long long dev, ino;
+	uint64_t dev, ino;
 	struct stat st;
 
-	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+	if (!e || parse_uint64_pair(e, ':', &dev, &ino) < 0)
 		return false;
 	if (fstat(STDERR_FILENO, &st) < 0)
 		return false;
-	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+	return (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino;
 }
 
 bool journal_reachable(void)

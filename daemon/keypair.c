@@ -201,13 +201,12 @@ int keypair_make_cert(struct keypair_meta *meta, EVP_PKEY *pkey, uint64_t now,
 int keypair_cert_matches(const struct keypair_meta *meta, const uint8_t *cert, size_t len,
 			 char *why, size_t whylen)
 {
-	_cleanup_(X509_freep) X509 *x = NULL;
-	const uint8_t *p = cert;
+	_cleanup_(X509_freep) X509 *x = openssl_x509_from_der(cert, len, INT32_MAX);
 	uint8_t spki[KEYPAIR_SPKI_MAX], *q = spki;
 	EVP_PKEY *pub;
 	int n;
 
-	if (len > INT32_MAX || !(x = d2i_X509(NULL, &p, (long)len)) || p != cert + len) {
+	if (!x) {
 		(void)vhsm_log_openssl(-EBADMSG, "certificate decoding");
 		snprintf(why, whylen, "not a DER X.509 certificate (%zu bytes)", len);
 		return -EBADMSG;

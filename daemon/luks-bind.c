@@ -11,7 +11,6 @@
  * The key socket (luks-keysock.c) answers from these files; LUKS_BIND, LUKS_UNBIND and
  * LUKS_REWRAP (op-luks.c) write them.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "ct.h"
+#include "dir-util.h"
 #include "fileio.h"
 #include "json.h"
 #include "kek-meta.h"
@@ -143,42 +143,45 @@ int luks_binding_read(struct manager *m, const char *volume, struct luks_binding
 	return r;
 }
 
+struct binding_walk {
+	struct manager *m;
+	const char *uuid;
+	int (*fn)(struct manager *m, const char *volume, const void *userdata);
+	const void *userdata;
+	unsigned n;
+};
+
+/* Calls the walk's fn for luks/VOLUME.json when it binds the walk's UUID. */
+static int binding_one(const char *entry, size_t stem_len, void *userdata)
+{
+	struct binding_walk *w = userdata;
+	char volume[KEK_NAME_MAX + 1];
+	struct luks_binding b;
+	int r;
+
+	snprintf(volume, sizeof(volume), "%.*s", (int)stem_len, entry);
+	if (luks_binding_read(w->m, volume, &b) < 0 || strcmp(b.uuid, w->uuid) != 0)
+		return 0;
+	r = w->fn(w->m, volume, w->userdata);
+	if (r >= 0)
+		w->n++;
+	return r < 0 ? r : 0;
+}
+
 /* Calls fn for every bound volume whose UUID is uuid; stops at the first error. */
 static int bindings_of(struct manager *m, const char *uuid,
 		       int (*fn)(struct manager *m, const char *volume, const void *userdata),
 		       const void *userdata, unsigned *ret_n)
 {
-	struct dirent *de;
-	struct luks_binding b;
-	DIR *d;
-	int fd, r = 0;
+	struct binding_walk w = { .m = m, .uuid = uuid, .fn = fn, .userdata = userdata };
+	int r;
 
 	*ret_n = 0;
 	r = binding_dir(m);
 	if (r < 0)
 		return r;
-	fd = openat(m->state_fd, "luks", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
-	d = fdopendir(fd);
-	if (!d) {
-		r = negative_errno();
-		close(fd);
-		return r;
-	}
-	while (r >= 0 && (de = readdir(d))) {
-		size_t l = strlen(de->d_name);
-		char volume[KEK_NAME_MAX + 1];
-		if (l <= 5 || l - 5 > KEK_NAME_MAX || strcmp(de->d_name + l - 5, ".json") != 0)
-			continue;
-		snprintf(volume, sizeof(volume), "%.*s", (int)(l - 5), de->d_name);
-		if (luks_binding_read(m, volume, &b) < 0 || strcmp(b.uuid, uuid) != 0)
-			continue;
-		r = fn(m, volume, userdata);
-		if (r >= 0)
-			(*ret_n)++;
-	}
-	closedir(d);
+	r = dir_for_each_suffix(m->state_fd, "luks", ".json", KEK_NAME_MAX, binding_one, &w);
+	*ret_n = w.n;
 	return r;
 }
 

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The store manifest: generation and digest of every sealed KEK, exchange key and DEK file (see
  * manifest.h). */
-#include <dirent.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
@@ -17,6 +16,7 @@
 #include "audit-key.h"
 #include "clock.h"
 #include "ct.h"
+#include "dir-util.h"
 #include "fileio.h"
 #include "json.h"
 #include "manifest.h"
@@ -337,40 +337,38 @@ static int file_digest(const struct manifest *mf, const char *rel, char out[DIGE
 	return sha256_hex(buf, len, out);
 }
 
+struct adopt_walk {
+	struct manifest *mf;
+	const char *dir;
+};
+
+/* Adds one DIR/NAME<suffix> file (unless hidden or listed already) as it is now. */
+static int adopt_one(const char *entry, size_t stem_len, void *userdata)
+{
+	const struct adopt_walk *w = userdata;
+	char rel[KEK_NAME_MAX + 24];
+	struct entry *e;
+
+	(void)stem_len;
+	if (entry[0] == '.')
+		return 0;
+	if ((size_t)snprintf(rel, sizeof(rel), "%s/%s", w->dir, entry) >= sizeof(rel) ||
+	    entry_find(w->mf, rel))
+		return 0;
+	e = entry_add(w->mf, rel);
+	if (!e)
+		return -E2BIG;
+	e->gen = 1;
+	return file_digest(w->mf, rel, e->digest);
+}
+
 /* Adds every DIR/NAME<suffix> file (not listed yet) as it is now. */
 static int manifest_adopt_dir(struct manifest *mf, const char *dir, const char *suffix)
 {
-	size_t sl = strlen(suffix);
-	char rel[KEK_NAME_MAX + 24];
-	struct dirent *de;
-	DIR *d;
-	int fd, r = 0;
+	struct adopt_walk w = { .mf = mf, .dir = dir };
+	int r = dir_for_each_suffix(mf->env.dir_fd, dir, suffix, KEK_NAME_MAX, adopt_one, &w);
 
-	fd = openat(mf->env.dir_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : negative_errno();
-	d = fdopendir(fd);
-	if (!d) {
-		r = negative_errno();
-		close(fd);
-		return r;
-	}
-	while (r >= 0 && (de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-		struct entry *e;
-		if (n <= sl || strcmp(de->d_name + n - sl, suffix) != 0 || de->d_name[0] == '.' ||
-		    n - sl > KEK_NAME_MAX)
-			continue;
-		if ((size_t)snprintf(rel, sizeof(rel), "%s/%s", dir, de->d_name) >= sizeof(rel) ||
-		    entry_find(mf, rel))
-			continue;
-		e = entry_add(mf, rel);
-		r = e ? file_digest(mf, rel, e->digest) : -E2BIG;
-		if (e)
-			e->gen = 1;
-	}
-	closedir(d);
-	return r;
+	return r == -ENOENT ? 0 : r;
 }
 
 /* Adds every sealed KEK, exchange key, key pair and fleet identity file as it is now (a new

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dir-util.h"
 #include "fileio.h"
 #include "kek-meta.h"
 #include "log.h"
@@ -19,31 +20,24 @@
 
 /* Temporaries of writes a crash interrupted (".NAME.tmp.*"): the target is intact (the
  * rename never happened), so they are only litter. */
-static void remove_stale_temporaries(int dir_fd)
+static void remove_stale_temporaries(DIR *d)
 {
-	DIR *d = fdopendir(dir_fd);
 	struct dirent *de;
 
-	if (!d) {
-		close(dir_fd);
-		return;
-	}
 	while ((de = readdir(d)))
 		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp."))
 			(void)unlinkat(dirfd(d), de->d_name, 0);
-	closedir(d);
 }
 
 /* Creates <state>/dir (0700) and clears its stale temporaries. */
 static int store_subdir_open(struct manager *m, const char *dir)
 {
-	int fd;
+	_cleanup_(closedirp) DIR *d = NULL;
 
 	if (mkdirat(m->state_fd, dir, 0700) < 0 && errno != EEXIST)
 		return negative_errno();
-	fd = openat(m->state_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0)
-		remove_stale_temporaries(fd);
+	if (dir_open_at(m->state_fd, dir, &d) >= 0)
+		remove_stale_temporaries(d);
 	return 0;
 }
 

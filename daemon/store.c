@@ -6,14 +6,14 @@
  * milliseconds and is rate-limited by the host, so after the first unseal a KEK is kept in the
  * shield (shield.h) and served from there.
  */
-#include <dirent.h>
-#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "attest.h"
+#include "dir-util.h"
 #include "kek-file.h"
 #include "log.h"
 #include "fleet.h"
@@ -59,61 +59,48 @@ static int strv_push(char ***v, size_t *n, char *name)
 	return 0;
 }
 
+struct name_list {
+	char **v;
+	size_t n;
+};
+
 /*
- * The KEK names in the open directory d (closed here): 0 with a sorted array, or -ENOMEM.
+ * Adds one <state>/kek/NAME.sealed entry's NAME, when valid, to the list. 0 or -ENOMEM.
  * gcc 12's -fanalyzer loses each name once strv_push() has stored it through realloc() and
  * reports it leaked; strv_push() owns it from the call (freed there on failure, else by
  * strv_free() or the caller). A false positive of that release, suppressed here only.
  */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
-static int list_names(DIR *d, char ***ret_names)
+static int list_one(const char *entry, size_t stem_len, void *userdata)
 {
-	struct dirent *de;
-	char **v = NULL;
-	size_t n = 0;
-	int r = 0;
+	struct name_list *l = userdata;
+	char *name = strndup(entry, stem_len);
 
-	while (r >= 0 && (de = readdir(d))) {
-		size_t l = strlen(de->d_name);
-		if (l <= 7 || strcmp(de->d_name + l - 7, ".sealed") != 0)
-			continue;
-		char *name = strndup(de->d_name, l - 7);
-		if (!name)
-			r = -ENOMEM;
-		else if (!store_name_valid(name))
-			free(name);
-		else
-			r = strv_push(&v, &n, name);
+	if (!name)
+		return -ENOMEM;
+	if (!store_name_valid(name)) {
+		free(name);
+		return 0;
 	}
-	closedir(d);
-	if (r >= 0 && !v && !(v = calloc(1, sizeof(char *))))
-		r = -ENOMEM;
-	if (r < 0) {
-		strv_free(v);
-		return r;
-	}
-	qsort(v, n, sizeof(char *), cmp_str);
-	*ret_names = v;
-	return 0;
+	return strv_push(&l->v, &l->n, name);
 }
 #pragma GCC diagnostic pop
 
 int store_list(struct manager *m, char ***ret_names)
 {
-	DIR *d;
-	int fd;
+	struct name_list l = {};
+	int r = dir_for_each_suffix(m->state_fd, "kek", ".sealed", SIZE_MAX, list_one, &l);
 
-	fd = openat(m->state_fd, "kek", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
-	d = fdopendir(fd);
-	if (!d) {
-		int r = negative_errno();
-		close(fd);
+	if (r >= 0 && !l.v && !(l.v = calloc(1, sizeof(char *))))
+		r = -ENOMEM;
+	if (r < 0) {
+		strv_free(l.v);
 		return r;
 	}
-	return list_names(d, ret_names);
+	qsort(l.v, l.n, sizeof(char *), cmp_str);
+	*ret_names = l.v;
+	return 0;
 }
 
 /* Reads a KEK's sealed file and checks it against the store manifest (-EKEYREJECTED). */

@@ -149,12 +149,11 @@ static int pending_add(struct import *im, enum snp_product p, const char *file,
  * VLEK comes from the host with every report; guests cannot fetch one). */
 static int import_cert(struct import *im, const uint8_t *der, size_t len)
 {
-	const unsigned char *q = der;
-	_cleanup_(X509_freep) X509 *x = d2i_X509(NULL, &q, (long)len);
+	_cleanup_(X509_freep) X509 *x = openssl_x509_from_der(der, len, COLLATERAL_FILE_MAX);
 	char cn[64];
 	enum snp_product p;
 
-	if (!x || q != der + len)
+	if (!x)
 		return import_fail(im, -EBADMSG, "a certificate does not parse");
 	subject_cn(x, cn, sizeof(cn));
 	if (strcmp(cn, "SEV-VCEK") == 0) {
@@ -498,7 +497,7 @@ static void entry_detail(const uint8_t *der, size_t len, struct collateral_entry
 			 sk_X509_REVOKED_num(X509_CRL_get_REVOKED(c)));
 		return;
 	}
-	_cleanup_(X509_freep) X509 *x = d2i_X509(NULL, &q, (long)len);
+	_cleanup_(X509_freep) X509 *x = openssl_x509_from_der(der, len, COLLATERAL_FILE_MAX);
 	if (!x) {
 		snprintf(e->detail, sizeof(e->detail), "damaged: does not parse");
 		return;

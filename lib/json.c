@@ -535,3 +535,47 @@ int json_dispatch_unused(struct json_object *v, const char *path, const struct j
 	(void)v, (void)path, (void)f, (void)p, (void)err, (void)errlen;
 	return 0;
 }
+
+/* ---- typed getters without a table ---- */
+
+int json_member(struct json_object *o, const char *path, const char *name, enum json_type type,
+		struct json_object **ret, char *err, size_t errlen)
+{
+	char p[JSON_PATH_MAX];
+	struct json_object *v;
+
+	if (!name || !ret)
+		return -EINVAL;
+	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, name, &v))
+		return -ENOENT;
+	if (type != json_type_null && !json_object_is_type(v, type))
+		return json_fail(err, errlen, -EBADMSG, "%s: %s", json_path(p, path, name, 0),
+				 type_expected(type));
+	*ret = v;
+	return 0;
+}
+
+int json_member_string(struct json_object *o, const char *path, const char *name, size_t max,
+		       const char **ret, size_t *ret_len, char *err, size_t errlen)
+{
+	const struct json_field f = { .name = name, .type = json_type_string,
+				      .max = max > INT64_MAX ? INT64_MAX : (int64_t)max };
+	char p[JSON_PATH_MAX];
+	struct json_object *v;
+	const char *s;
+	size_t n;
+	int r;
+
+	if (!ret)
+		return -EINVAL;
+	r = json_member(o, path, name, json_type_string, &v, err, errlen);
+	if (r < 0)
+		return r;
+	r = string_check(v, json_path(p, path, name, 0), &f, &s, &n, err, errlen);
+	if (r < 0)
+		return r;
+	*ret = s;
+	if (ret_len)
+		*ret_len = n;
+	return 0;
+}

@@ -122,3 +122,20 @@ int json_fail(char *err, size_t errlen, int r, const char *fmt, ...) _printf_(4,
 /* Writes "<path>.<name>" or "<path>[<i>]" (name NULL) into out[JSON_PATH_MAX], shortened. */
 const char *json_path(char out[static JSON_PATH_MAX], const char *path, const char *name,
 		      size_t i);
+
+/*
+ * Typed getters for the few documents whose other members are not ours to know, so that a
+ * table cannot list them: another token type's members in a LUKS2 token, the entries of a
+ * daemon listing that grows with the daemon. o's member name, borrowed from o: returns 0 and
+ * sets *ret; -ENOENT when o is not an object or has no such member (err untouched); -EBADMSG
+ * with err naming the member ("<path>.<name>: expected a string") when it has another type.
+ */
+int json_member(struct json_object *o, const char *path, const char *name, enum json_type type,
+		struct json_object **ret, char *err, size_t errlen) _wur_;
+
+/*
+ * A string member, as json_member(), also refused (-EBADMSG, named) when it holds a NUL byte
+ * or is longer than max bytes (0: no limit). *ret borrowed from o; ret_len may be NULL.
+ */
+int json_member_string(struct json_object *o, const char *path, const char *name, size_t max,
+		       const char **ret, size_t *ret_len, char *err, size_t errlen) _wur_;

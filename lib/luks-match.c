@@ -13,17 +13,6 @@
 /* The size libcryptsetup allows for a whole LUKS2 JSON area is larger; one token is small. */
 #define LUKS_MATCH_TOKEN_MAX (64u * 1024u)
 
-/* A string member's value, or NULL when it is absent or not a string. */
-static const char *member_string(struct json_object *o, const char *key, size_t *ret_len)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	*ret_len = (size_t)json_object_get_string_len(v);
-	return json_object_get_string(v);
-}
-
 int luks_token_kek(const char *json, size_t len, char *out, size_t outlen)
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
@@ -34,13 +23,12 @@ int luks_token_kek(const char *json, size_t len, char *out, size_t outlen)
 	 * members are looked up by name, since another type's members are not ours to know. */
 	if (json_parse(json, len, LUKS_MATCH_TOKEN_MAX, "token", &o, NULL, 0) < 0)
 		return -EBADMSG;
-	s = member_string(o, "type", &n);
-	if (!s)
+	if (json_member_string(o, "token", "type", 0, &s, &n, NULL, 0) < 0)
 		return -EBADMSG;
 	if (n != 4 || memcmp(s, "vhsm", 4) != 0)
 		return -ENOENT;
-	s = member_string(o, "kek", &n);
-	if (!s || !text_key_name_valid_n(s, n) || n >= outlen)
+	if (json_member_string(o, "token", "kek", 0, &s, &n, NULL, 0) < 0 ||
+	    !text_key_name_valid_n(s, n) || n >= outlen)
 		return -EBADMSG;
 	memcpy(out, s, n + 1);
 	return 0;

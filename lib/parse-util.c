@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "parse-util.h"
 
@@ -44,6 +45,49 @@ int parse_uint64_full(const char *s, unsigned base, unsigned flags, uint64_t min
 	if (errno != 0)
 		return -EINVAL;
 	*ret_value = v;
+	return 0;
+}
+
+/* The n bytes at s as one decimal number, every byte a digit; overflow is -ERANGE. */
+static int parse_decimal_span(const char *s, size_t n, uint64_t *ret_value)
+{
+	uint64_t v = 0;
+
+	if (n == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned d;
+
+		if (!is_digit(s[i]))
+			return -EINVAL;
+		d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*ret_value = v;
+	return 0;
+}
+
+int parse_uint64_pair(const char *s, char sep, uint64_t *ret_first, uint64_t *ret_second)
+{
+	const char *m;
+	uint64_t a, b;
+	int r;
+
+	if (!s || !ret_first || !ret_second || sep == '\0' || is_digit(sep))
+		return -EINVAL;
+	m = strchr(s, sep);
+	if (!m)
+		return -EINVAL;
+	r = parse_decimal_span(s, (size_t)(m - s), &a);
+	if (r < 0)
+		return r;
+	r = parse_decimal_span(m + 1, strlen(m + 1), &b);
+	if (r < 0)
+		return r;
+	*ret_first = a;
+	*ret_second = b;
 	return 0;
 }
 

@@ -24,6 +24,14 @@ int parse_uint64_full(const char *s, unsigned base, unsigned flags, uint64_t min
 		      uint64_t *ret_value) _wur_;
 
 /*
+ * Parses s as two decimal unsigned integers separated by exactly one sep, each the whole of its
+ * part as parse_uint64() wants it (systemd's "DEV:INODE" in JOURNAL_STREAM). Returns 0 and sets
+ * *ret_first and *ret_second, -EINVAL when s is not such a pair, or -ERANGE when a part is over
+ * UINT64_MAX. Outputs untouched on failure.
+ */
+int parse_uint64_pair(const char *s, char sep, uint64_t *ret_first, uint64_t *ret_second) _wur_;
+
+/*
  * Value of the hexadecimal digit c (either case), or -EINVAL. Not constant time: for public
  * text (JSON escapes, measurements, URIs); secrets go through ct_hex_decode().
  */

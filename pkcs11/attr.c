@@ -127,8 +127,9 @@ static int val_ec_point(struct attr_val *v, const struct p11_object *o)
 /* CKA_SUBJECT, CKA_ISSUER, CKA_SERIAL_NUMBER of the certificate (empty without one). */
 static int val_cert_field(struct attr_val *v, const struct p11_object *o, CK_ATTRIBUTE_TYPE t)
 {
-	const unsigned char *p = o->cert;
-	_cleanup_(X509_freep) X509 *x = o->cert ? d2i_X509(NULL, &p, (long)o->cert_len) : NULL;
+	_cleanup_(X509_freep) X509 *x = o->cert ? openssl_x509_from_der(o->cert, o->cert_len,
+									SIZE_MAX)
+						: NULL;
 	uint8_t *der = NULL;
 	int len;
 

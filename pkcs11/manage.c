@@ -6,10 +6,12 @@
  * key's admin permission.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <string.h>
 
+#include "openssl-util.h"
 #include "p11.h"
 #include "secmem.h"
 #include "text.h"
@@ -75,17 +77,14 @@ static CK_RV handle_of(struct p11_session *s, enum p11_obj_kind kind, const char
 static CK_RV cert_owner(struct p11_session *s, const uint8_t *der, size_t len, char *name)
 {
 	_cleanup_free_ CK_OBJECT_HANDLE *all = NULL;
-	const unsigned char *p = der;
-	X509 *x = d2i_X509(NULL, &p, (long)len);
+	X509 *x = openssl_x509_from_der(der, len, SIZE_MAX);
 	uint8_t *spki = NULL;
 	int spki_len;
 	size_t n = 0;
 	CK_RV rv = CKR_ATTRIBUTE_VALUE_INVALID;
 
-	if (!x || p != der + len) {
-		X509_free(x);
+	if (!x)
 		return CKR_ATTRIBUTE_VALUE_INVALID;
-	}
 	spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &spki);
 	X509_free(x);
 	if (spki_len <= 0)

@@ -73,18 +73,18 @@ static json_object *parse_array(const struct vhsm_wire_msg *m)
 	memcpy(buf + sizeof(pre) - 1 + f->len, post, sizeof(post));
 	if (json_parse(buf, sizeof(pre) - 1 + f->len + sizeof(post) - 1, VHSM_WIRE_MAX_TEXT + 8,
 		       "listing", &o, NULL, 0) < 0 ||
-	    !json_object_object_get_ex(o, "v", &v) || !json_object_is_type(v, json_type_array))
+	    json_member(o, NULL, "v", json_type_array, &v, NULL, 0) < 0)
 		return NULL;
 	return json_object_get(v);
 }
 
+/* A listing entry's string member (lib/json's typed getter), or NULL: the daemon's listings
+ * grow members the module does not know, so a table cannot list them. */
 static const char *member_str(json_object *o, const char *name)
 {
-	json_object *v;
+	const char *s;
 
-	if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
+	return json_member_string(o, NULL, name, 0, &s, NULL, NULL, 0) < 0 ? NULL : s;
 }
 
 /* "rsa3072" → RSA 3072 bits; "ec-p256" → EC 256. */
@@ -113,7 +113,7 @@ static void parse_usage(json_object *e, struct p11_object *o)
 {
 	json_object *u;
 
-	if (!json_object_object_get_ex(e, "usage", &u) || !json_object_is_type(u, json_type_array))
+	if (json_member(e, NULL, "usage", json_type_array, &u, NULL, 0) < 0)
 		return;
 	for (size_t i = 0; i < json_object_array_length(u); i++) {
 		const char *s = json_object_get_string(json_object_array_get_idx(u, i));
@@ -216,7 +216,7 @@ static int list_keks(struct vhsm_client *c, struct p11_object ***list, size_t *n
 		json_object *k, *e = json_object_array_get_idx(a, i);
 		const char *name, *state;
 		struct p11_object *o;
-		if (!json_object_object_get_ex(e, "kek", &k))
+		if (json_member(e, NULL, "kek", json_type_object, &k, NULL, 0) < 0)
 			continue;
 		name = member_str(k, "name");
 		state = member_str(k, "state");

@@ -381,63 +381,21 @@ int sim_state_save(const struct sim_state *s, const char *path, bool create)
 
 /* ---- JSON parsing ---- */
 
-static const char *const state_keys[] = {
-	"format", "product", "chip_secret", "chip_id", "measurement", "policy", "family_id",
-	"image_id", "host_data", "id_key_digest", "author_key_digest", "author_key_en",
-	"guest_svn", "vmpck_vmpl", "current_tcb", "committed_tcb", "launch_tcb", "reported_tcb",
-	"firmware_current", "firmware_committed", "platform_info", "cpuid_family", "cpuid_model",
-	"cpuid_stepping", "report_version", "launch_mit_vector", "current_mit_vector",
-	"report_id", "report_id_ma", "ark_key", "ark_cert", "ask_key", "ask_cert", "faults",
-	"host_certs", NULL,
-};
-static const char *const tcb_keys[] = { "fmc", "bl", "tee", "snp", "ucode", NULL };
-static const char *const fw_keys[] = { "major", "minor", "build", NULL };
-static const char *const fault_keys[] = {
-	"busy_count", "vmpck_disabled", "fail_status", "transport_error", NULL,
-};
+/*
+ * The state file through the strict JSON layer (lib/json): one table per object, every member
+ * typed and bounded, unknown members refused with their path named. The handlers below turn
+ * the file's encodings (hex, "0x" numbers, PEM, product names) into the state's fields.
+ */
 
-static bool key_known(const char *key, const char *const *known)
+/* uint8_t[f->max]: exactly f->max bytes as hex. */
+static int dispatch_hex(struct json_object *v, const char *path, const struct json_field *f,
+			void *p, char *err, size_t errlen)
 {
-	for (; *known; known++)
-		if (strcmp(key, *known) == 0)
-			return true;
-	return false;
-}
-
-static int check_keys(struct json_object *o, const char *const *known)
-{
-	json_object_object_foreach(o, key, val) {
-		(void)val;
-		if (!key_known(key, known)) {
-			vhsm_log_debug("sim: state: unknown key \"%.64s\"", key);
-			return -EBADMSG;
-		}
-	}
+	if (ct_hex_decode(p, (size_t)f->max, json_object_get_string(v),
+			  (size_t)json_object_get_string_len(v)) < 0)
+		return json_fail(err, errlen, -EBADMSG, "%s: is not %" PRId64 " bytes of hex", path,
+				 f->max);
 	return 0;
-}
-
-static struct json_object *get_typed(struct json_object *o, const char *key, json_type type)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, type)) {
-		vhsm_log_debug("sim: state: \"%s\" missing or of the wrong type", key);
-		return NULL;
-	}
-	return v;
-}
-
-static int get_hex(struct json_object *o, const char *key, uint8_t *out, size_t n)
-{
-	struct json_object *v = get_typed(o, key, json_type_string);
-	int r;
-
-	if (!v)
-		return -EBADMSG;
-	r = ct_hex_decode(out, n, json_object_get_string(v), (size_t)json_object_get_string_len(v));
-	if (r < 0)
-		vhsm_log_debug("sim: state: \"%s\" is not %zu bytes of hex", key, n);
-	return r < 0 ? -EBADMSG : 0;
 }
 
 /* Strict "0x" followed by 1-16 hex digits. */
@@ -465,254 +423,197 @@ static int parse_u64hex(const char *s, size_t len, uint64_t *ret)
 	return 0;
 }
 
-static int get_u64hex(struct json_object *o, const char *key, uint64_t *ret)
+/* uint64_t written as "0x..." (a u64 does not survive JSON readers that use doubles). */
+static int dispatch_u64hex(struct json_object *v, const char *path, const struct json_field *f,
+			   void *p, char *err, size_t errlen)
 {
-	struct json_object *v = get_typed(o, key, json_type_string);
-
-	if (!v)
-		return -EBADMSG;
-	if (parse_u64hex(json_object_get_string(v), (size_t)json_object_get_string_len(v), ret) <
-	    0) {
-		vhsm_log_debug("sim: state: \"%s\" is not a 0x-prefixed 64-bit hex number", key);
-		return -EBADMSG;
-	}
+	(void)f;
+	if (parse_u64hex(json_object_get_string(v), (size_t)json_object_get_string_len(v), p) < 0)
+		return json_fail(err, errlen, -EBADMSG,
+				 "%s: is not a 0x-prefixed 64-bit hex number", path);
 	return 0;
 }
 
-static int get_uint(struct json_object *o, const char *key, uint32_t max, uint32_t *ret)
+/* uint8_t in min..max. */
+static int dispatch_u8(struct json_object *v, const char *path, const struct json_field *f,
+		       void *p, char *err, size_t errlen)
 {
-	struct json_object *v = get_typed(o, key, json_type_int);
-	int64_t i;
+	uint32_t x;
+	int r = json_dispatch_uint32(v, path, f, &x, err, errlen);
 
-	if (!v)
-		return -EBADMSG;
-	errno = 0;
-	i = json_object_get_int64(v);
-	if (errno != 0 || i < 0 || (uint64_t)i > max) {
-		vhsm_log_debug("sim: state: \"%s\" out of range 0..%" PRIu32, key, max);
-		return -EBADMSG;
-	}
-	*ret = (uint32_t)i;
+	if (r < 0)
+		return r;
+	*(uint8_t *)p = (uint8_t)x;
 	return 0;
 }
 
-static int get_u8(struct json_object *o, const char *key, uint8_t *ret)
+/* char *: a PEM block of at most SIM_PEM_MAX bytes, copied (the state owns it). */
+static int dispatch_pem(struct json_object *v, const char *path, const struct json_field *f,
+			void *p, char *err, size_t errlen)
 {
-	uint32_t v;
-	int r = get_uint(o, key, UINT8_MAX, &v);
+	const char *s = json_object_get_string(v);
+	size_t len = (size_t)json_object_get_string_len(v);
+	char **ret = p;
 
-	if (r >= 0)
-		*ret = (uint8_t)v;
-	return r;
-}
-
-static int get_bool(struct json_object *o, const char *key, bool *ret)
-{
-	struct json_object *v = get_typed(o, key, json_type_boolean);
-
-	if (!v)
-		return -EBADMSG;
-	*ret = json_object_get_boolean(v);
-	return 0;
-}
-
-static int get_tcb(struct json_object *o, const char *key, struct snp_tcb *ret)
-{
-	struct json_object *t = get_typed(o, key, json_type_object);
-	int r;
-
-	if (!t)
-		return -EBADMSG;
-	r = check_keys(t, tcb_keys);
-	if (r >= 0)
-		r = get_u8(t, "fmc", &ret->fmc);
-	if (r >= 0)
-		r = get_u8(t, "bl", &ret->bootloader);
-	if (r >= 0)
-		r = get_u8(t, "tee", &ret->tee);
-	if (r >= 0)
-		r = get_u8(t, "snp", &ret->snp);
-	if (r >= 0)
-		r = get_u8(t, "ucode", &ret->microcode);
-	return r;
-}
-
-static int get_fw(struct json_object *o, const char *key, struct sim_fw_version *ret)
-{
-	struct json_object *t = get_typed(o, key, json_type_object);
-	int r;
-
-	if (!t)
-		return -EBADMSG;
-	r = check_keys(t, fw_keys);
-	if (r >= 0)
-		r = get_u8(t, "major", &ret->major);
-	if (r >= 0)
-		r = get_u8(t, "minor", &ret->minor);
-	if (r >= 0)
-		r = get_u8(t, "build", &ret->build);
-	return r;
-}
-
-static int get_pem(struct json_object *o, const char *key, char **ret)
-{
-	struct json_object *v = get_typed(o, key, json_type_string);
-	const char *s;
-	size_t len;
-
-	if (!v)
-		return -EBADMSG;
-	s = json_object_get_string(v);
-	len = (size_t)json_object_get_string_len(v);
-	if (len == 0 || len > SIM_PEM_MAX || strlen(s) != len ||
-	    strncmp(s, "-----BEGIN ", 11) != 0) {
-		vhsm_log_debug("sim: state: \"%s\" is not a PEM block", key);
-		return -EBADMSG;
-	}
+	(void)f;
+	if (len == 0 || len > SIM_PEM_MAX || strlen(s) != len || strncmp(s, "-----BEGIN ", 11) != 0)
+		return json_fail(err, errlen, -EBADMSG, "%s: is not a PEM block", path);
+	free(*ret);
 	*ret = strndup(s, len);
 	return *ret ? 0 : -ENOMEM;
 }
 
-static int get_faults(struct json_object *o, struct sim_faults *f)
-{
-	struct json_object *t = get_typed(o, "faults", json_type_object);
-	int r;
+#define TCB_U8(n, m) { n, json_type_int, dispatch_u8, offsetof(struct snp_tcb, m), JSON_MANDATORY, 0, UINT8_MAX }
+static const struct json_field tcb_table[] = {
+	TCB_U8("fmc", fmc), TCB_U8("bl", bootloader), TCB_U8("tee", tee), TCB_U8("snp", snp),
+	TCB_U8("ucode", microcode), {}
+};
 
-	if (!t)
-		return -EBADMSG;
-	r = check_keys(t, fault_keys);
+#define FW_U8(n, m) { n, json_type_int, dispatch_u8, offsetof(struct sim_fw_version, m), JSON_MANDATORY, 0, UINT8_MAX }
+static const struct json_field fw_table[] = {
+	FW_U8("major", major), FW_U8("minor", minor), FW_U8("build", build), {}
+};
+
+/* "fail_status": also marks it set. */
+static int dispatch_fail_status(struct json_object *v, const char *path,
+				const struct json_field *f, void *p, char *err, size_t errlen)
+{
+	struct sim_faults *faults = p;
+	int r = json_dispatch_uint32(v, path, f, &faults->fail_status, err, errlen);
+
 	if (r >= 0)
-		r = get_uint(t, "busy_count", INT32_MAX, &f->busy_count);
-	if (r >= 0)
-		r = get_bool(t, "vmpck_disabled", &f->vmpck_disabled);
-	if (r >= 0)
-		r = get_bool(t, "transport_error", &f->transport_error);
-	if (r >= 0 && json_object_object_get_ex(t, "fail_status", NULL)) {
-		r = get_uint(t, "fail_status", UINT32_MAX, &f->fail_status);
-		f->fail_status_set = true;
-	}
+		faults->fail_status_set = true;
 	return r;
 }
 
-static int get_product(struct json_object *o, enum snp_product *ret)
-{
-	struct json_object *v = get_typed(o, "product", json_type_string);
-	enum snp_product p;
+#define FAULT(n, t, fn, m, fl, lo, hi) { n, t, fn, offsetof(struct sim_faults, m), fl, lo, hi }
+static const struct json_field faults_table[] = {
+	FAULT("busy_count", json_type_int, json_dispatch_uint32, busy_count, JSON_MANDATORY, 0,
+	      INT32_MAX),
+	FAULT("vmpck_disabled", json_type_boolean, json_dispatch_bool, vmpck_disabled,
+	      JSON_MANDATORY, 0, 0),
+	FAULT("transport_error", json_type_boolean, json_dispatch_bool, transport_error,
+	      JSON_MANDATORY, 0, 0),
+	{ "fail_status", json_type_int, dispatch_fail_status, 0, 0, 0, UINT32_MAX },
+	{}
+};
 
-	if (!v)
-		return -EBADMSG;
-	p = snp_product_from_string(json_object_get_string(v));
-	if (p < 0)
-		return -EBADMSG;
-	*ret = p;
+static int dispatch_tcb(struct json_object *v, const char *path, const struct json_field *f,
+			void *p, char *err, size_t errlen)
+{
+	(void)f;
+	return json_dispatch(v, path, tcb_table, p, err, errlen);
+}
+
+static int dispatch_fw(struct json_object *v, const char *path, const struct json_field *f,
+		       void *p, char *err, size_t errlen)
+{
+	(void)f;
+	return json_dispatch(v, path, fw_table, p, err, errlen);
+}
+
+static int dispatch_faults(struct json_object *v, const char *path, const struct json_field *f,
+			   void *p, char *err, size_t errlen)
+{
+	(void)f;
+	return json_dispatch(v, path, faults_table, p, err, errlen);
+}
+
+/* "reported_tcb": also marks it set (else REPORTED_TCB = COMMITTED_TCB). */
+static int dispatch_reported_tcb(struct json_object *v, const char *path,
+				 const struct json_field *f, void *p, char *err, size_t errlen)
+{
+	struct sim_state *s = p;
+	int r = dispatch_tcb(v, path, f, &s->reported_tcb, err, errlen);
+
+	if (r >= 0)
+		s->reported_tcb_set = true;
+	return r;
+}
+
+/* "format": only SIM_STATE_FORMAT is read. */
+static int dispatch_format(struct json_object *v, const char *path, const struct json_field *f,
+			   void *p, char *err, size_t errlen)
+{
+	uint32_t format;
+	int r = json_dispatch_uint32(v, path, f, &format, err, errlen);
+
+	(void)p;
+	if (r >= 0 && format != SIM_STATE_FORMAT)
+		r = json_fail(err, errlen, -EBADMSG, "%s: state format %" PRIu32
+			      " is not supported", path, format);
+	return r;
+}
+
+static int dispatch_product(struct json_object *v, const char *path, const struct json_field *f,
+			    void *p, char *err, size_t errlen)
+{
+	enum snp_product prod = snp_product_from_string(json_object_get_string(v));
+
+	(void)f;
+	if (prod < 0)
+		return json_fail(err, errlen, -EBADMSG, "%s: unknown product", path);
+	*(enum snp_product *)p = prod;
 	return 0;
 }
 
-static int get_header(struct json_object *o, struct sim_state *s)
+/* "host_certs": "none" is the only value (the host sends an empty certificate table). */
+static int dispatch_host_certs(struct json_object *v, const char *path,
+			       const struct json_field *f, void *p, char *err, size_t errlen)
 {
-	uint32_t format = 0;
-	int r;
-
-	r = check_keys(o, state_keys);
-	if (r >= 0)
-		r = get_uint(o, "format", UINT32_MAX, &format);
-	if (r >= 0 && format != SIM_STATE_FORMAT) {
-		vhsm_log_debug("sim: state format %" PRIu32 " is not supported", format);
-		r = -EBADMSG;
-	}
-	if (r >= 0)
-		r = get_product(o, &s->product);
-	return r;
+	(void)f;
+	if (strcmp(json_object_get_string(v), "none") != 0)
+		return json_fail(err, errlen, -EBADMSG, "%s: expected \"none\"", path);
+	*(bool *)p = true;
+	return 0;
 }
 
-static int get_launch(struct json_object *o, struct sim_state *s)
-{
-	int r;
-
-	r = get_hex(o, "chip_secret", s->chip_secret, sizeof(s->chip_secret));
-	if (r >= 0)
-		r = get_hex(o, "chip_id", s->chip_id, sizeof(s->chip_id));
-	if (r >= 0)
-		r = get_hex(o, "measurement", s->measurement, sizeof(s->measurement));
-	if (r >= 0)
-		r = get_u64hex(o, "policy", &s->policy);
-	if (r >= 0)
-		r = get_hex(o, "family_id", s->family_id, sizeof(s->family_id));
-	if (r >= 0)
-		r = get_hex(o, "image_id", s->image_id, sizeof(s->image_id));
-	if (r >= 0)
-		r = get_hex(o, "host_data", s->host_data, sizeof(s->host_data));
-	if (r >= 0)
-		r = get_hex(o, "id_key_digest", s->id_key_digest, sizeof(s->id_key_digest));
-	if (r >= 0)
-		r = get_hex(o, "author_key_digest", s->author_key_digest,
-			    sizeof(s->author_key_digest));
-	if (r >= 0)
-		r = get_bool(o, "author_key_en", &s->author_key_en);
-	if (r >= 0)
-		r = get_uint(o, "guest_svn", UINT32_MAX, &s->guest_svn);
-	if (r >= 0)
-		r = get_uint(o, "vmpck_vmpl", SIM_VMPL_MAX, &s->vmpck_vmpl);
-	if (r >= 0 && json_object_object_get_ex(o, "host_certs", NULL)) {
-		struct json_object *v = get_typed(o, "host_certs", json_type_string);
-		if (!v || strcmp(json_object_get_string(v), "none") != 0)
-			return -EBADMSG;
-		s->host_certs_none = true;
-	}
-	return r;
-}
-
-static int get_platform(struct json_object *o, struct sim_state *s)
-{
-	int r;
-
-	r = get_tcb(o, "current_tcb", &s->current_tcb);
-	if (r >= 0)
-		r = get_tcb(o, "committed_tcb", &s->committed_tcb);
-	if (r >= 0)
-		r = get_tcb(o, "launch_tcb", &s->launch_tcb);
-	if (r >= 0 && json_object_object_get_ex(o, "reported_tcb", NULL)) {
-		r = get_tcb(o, "reported_tcb", &s->reported_tcb);
-		s->reported_tcb_set = true;
-	}
-	if (r >= 0)
-		r = get_fw(o, "firmware_current", &s->fw_current);
-	if (r >= 0)
-		r = get_fw(o, "firmware_committed", &s->fw_committed);
-	if (r >= 0)
-		r = get_u64hex(o, "platform_info", &s->platform_info);
-	if (r >= 0)
-		r = get_u8(o, "cpuid_family", &s->cpuid_fam);
-	if (r >= 0)
-		r = get_u8(o, "cpuid_model", &s->cpuid_mod);
-	if (r >= 0)
-		r = get_u8(o, "cpuid_stepping", &s->cpuid_step);
-	if (r >= 0)
-		r = get_uint(o, "report_version", UINT32_MAX, &s->report_version);
-	if (r >= 0)
-		r = get_u64hex(o, "launch_mit_vector", &s->launch_mit_vector);
-	if (r >= 0)
-		r = get_u64hex(o, "current_mit_vector", &s->current_mit_vector);
-	if (r >= 0)
-		r = get_hex(o, "report_id", s->report_id, sizeof(s->report_id));
-	if (r >= 0)
-		r = get_hex(o, "report_id_ma", s->report_id_ma, sizeof(s->report_id_ma));
-	return r;
-}
-
-static int get_ca(struct json_object *o, struct sim_state *s)
-{
-	int r;
-
-	r = get_pem(o, "ark_key", &s->ark_key_pem);
-	if (r >= 0)
-		r = get_pem(o, "ark_cert", &s->ark_cert_pem);
-	if (r >= 0)
-		r = get_pem(o, "ask_key", &s->ask_key_pem);
-	if (r >= 0)
-		r = get_pem(o, "ask_cert", &s->ask_cert_pem);
-	return r;
-}
+#define ST(n, t, fn, m, lo, hi) { n, t, fn, offsetof(struct sim_state, m), JSON_MANDATORY, lo, hi }
+#define ST_HEX(n, m) ST(n, json_type_string, dispatch_hex, m, 0, sizeof(((struct sim_state *)0)->m))
+#define ST_U64HEX(n, m) ST(n, json_type_string, dispatch_u64hex, m, 0, 0)
+#define ST_U8(n, m) ST(n, json_type_int, dispatch_u8, m, 0, UINT8_MAX)
+#define ST_U32(n, m, hi) ST(n, json_type_int, json_dispatch_uint32, m, 0, hi)
+#define ST_OBJ(n, fn, m) ST(n, json_type_object, fn, m, 0, 0)
+#define ST_PEM(n, m) ST(n, json_type_string, dispatch_pem, m, 0, 0)
+static const struct json_field state_table[] = {
+	{ "format", json_type_int, dispatch_format, 0, JSON_MANDATORY, 0, UINT32_MAX },
+	ST("product", json_type_string, dispatch_product, product, 0, 0),
+	ST_HEX("chip_secret", chip_secret),
+	ST_HEX("chip_id", chip_id),
+	ST_HEX("measurement", measurement),
+	ST_U64HEX("policy", policy),
+	ST_HEX("family_id", family_id),
+	ST_HEX("image_id", image_id),
+	ST_HEX("host_data", host_data),
+	ST_HEX("id_key_digest", id_key_digest),
+	ST_HEX("author_key_digest", author_key_digest),
+	ST("author_key_en", json_type_boolean, json_dispatch_bool, author_key_en, 0, 0),
+	ST_U32("guest_svn", guest_svn, UINT32_MAX),
+	ST_U32("vmpck_vmpl", vmpck_vmpl, SIM_VMPL_MAX),
+	{ "host_certs", json_type_string, dispatch_host_certs,
+	  offsetof(struct sim_state, host_certs_none), 0, 0, 0 },
+	ST_OBJ("current_tcb", dispatch_tcb, current_tcb),
+	ST_OBJ("committed_tcb", dispatch_tcb, committed_tcb),
+	ST_OBJ("launch_tcb", dispatch_tcb, launch_tcb),
+	{ "reported_tcb", json_type_object, dispatch_reported_tcb, 0, 0, 0, 0 },
+	ST_OBJ("firmware_current", dispatch_fw, fw_current),
+	ST_OBJ("firmware_committed", dispatch_fw, fw_committed),
+	ST_U64HEX("platform_info", platform_info),
+	ST_U8("cpuid_family", cpuid_fam),
+	ST_U8("cpuid_model", cpuid_mod),
+	ST_U8("cpuid_stepping", cpuid_step),
+	ST_U32("report_version", report_version, UINT32_MAX),
+	ST_U64HEX("launch_mit_vector", launch_mit_vector),
+	ST_U64HEX("current_mit_vector", current_mit_vector),
+	ST_HEX("report_id", report_id),
+	ST_HEX("report_id_ma", report_id_ma),
+	ST_PEM("ark_key", ark_key_pem),
+	ST_PEM("ark_cert", ark_cert_pem),
+	ST_PEM("ask_key", ask_key_pem),
+	ST_PEM("ask_cert", ask_cert_pem),
+	ST_OBJ("faults", dispatch_faults, faults),
+	{}
+};
 
 static int parse_json(const char *text, size_t len, struct json_object **ret)
 {
@@ -728,6 +629,7 @@ int sim_state_from_json(const char *text, size_t len, struct sim_state **ret)
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	_cleanup_(sim_state_freep) struct sim_state *s = NULL;
+	char err[JSON_ERR_MAX] = "";
 	int r;
 
 	if (!text || !ret)
@@ -740,17 +642,12 @@ int sim_state_from_json(const char *text, size_t len, struct sim_state **ret)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	r = get_header(o, s);
-	if (r >= 0)
-		r = get_launch(o, s);
-	if (r >= 0)
-		r = get_platform(o, s);
-	if (r >= 0)
-		r = get_ca(o, s);
-	if (r >= 0)
-		r = get_faults(o, &s->faults);
-	if (r < 0)
+	/* Into s, which frees any PEM copied before a later member failed. */
+	r = json_dispatch(o, NULL, state_table, s, err, sizeof(err));
+	if (r < 0) {
+		vhsm_log_debug("sim: state: %s", err);
 		return r;
+	}
 	if (sim_state_validate(s) < 0) {
 		vhsm_log_debug("sim: state: inconsistent values");
 		return -EBADMSG;

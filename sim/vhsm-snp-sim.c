@@ -19,6 +19,7 @@
 #include "fileio.h"
 #include "hcl-mode.h"
 #include "json-cleanup.h"
+#include "openssl-util.h"
 #include "parse-util.h"
 #include "seal.h"
 #include "secmem.h"
@@ -716,7 +717,6 @@ static int write_cert_from_table(const char *dir, const char *name, const struct
 				 enum snp_cert_kind kind, bool pem)
 {
 	const struct certtable_entry *e = certtable_find(t, kind);
-	const uint8_t *p;
 	X509 *x;
 	int r;
 
@@ -726,8 +726,7 @@ static int write_cert_from_table(const char *dir, const char *name, const struct
 	}
 	if (!pem)
 		return write_file(dir, name, e->data, e->len);
-	p = e->data;
-	x = d2i_X509(NULL, &p, (long)e->len);
+	x = openssl_x509_from_der(e->data, e->len, SIZE_MAX);
 	if (!x) {
 		ERR_clear_error();
 		err_msg("the %s in the certificate table is malformed",

@@ -80,8 +80,16 @@ printf '{"keks":["other"],"uuid":"%s"}' "$IMG_UUID" >"$STATE/volumes/$IMG_UUID.j
 printf '{"keks":["disk-kek"],"uuid":"%s","volume":"x"}' "$IMG_UUID" >"$STATE/volumes/$IMG_UUID.json"
 [ "$(unlocked disk-kek)" = "[[\"$IMG_UUID\",\"x\",false]]" ] ||
 	fail "a record the manifest does not know is not marked: $(unlocked disk-kek)"
+# A record whose members have the wrong types is refused whole (it once crashed vhsmd).
+for rec in '{"keks":[null],"uuid":"%s"}' '{"keks":["disk-kek"],"uuid":"%s","volume":7}' \
+	'{"keks":"disk-kek","uuid":"%s"}' '{"keks":["disk-kek"],"uuid":"%s","extra":1}'; do
+	printf "$rec" "$IMG_UUID" >"$STATE/volumes/$IMG_UUID.json"
+	[ "$(unlocked disk-kek)" = "[]" ] || fail "a malformed record is listed ($rec): $(unlocked disk-kek)"
+done
 cp "$WORK/vol-record" "$STATE/volumes/$IMG_UUID.json"
-ok "the unlock is recorded under the KEK (kek show unlocked_volumes); an edited record is marked unverified"
+[ "$(unlocked disk-kek)" = "[[\"$IMG_UUID\",null,true]]" ] ||
+	fail "the restored record is not listed: $(unlocked disk-kek)"
+ok "the unlock is recorded under the KEK (kek show unlocked_volumes); an edited record is marked unverified, a malformed one refused"
 
 # The socket: $VHSM_TOKEN_SOCKET, else $VHSM_SOCKET (as every client), else the default.
 expect_exit 0 env -u VHSM_TOKEN_SOCKET VHSM_SOCKET="$SOCK" "$WORK/ns" cryptsetup open \

@@ -19,7 +19,7 @@ run_daemon() {
 }
 
 run_daemon --debug
-expect_out 'debug: sim: state: unknown key "bogus_member"'
+expect_out 'debug: sim: state: bogus_member: unknown member'
 expect_out "debug: sim: cannot load $WORK/bad\.json: Bad message"
 expect_out "cannot open SNP device sim:$WORK/bad\.json: Bad message"
 ok "--debug: the module's messages at start-up appear with vhsmd's"
@@ -38,7 +38,7 @@ mv "$WORK/cvm.json.new" "$WORK/cvm.json"
 expect_exit 0 ctl attestation report --nonce 00112234 --out "$WORK/r2.bin"
 grep -q "debug: sim: $WORK/cvm\.json changed but cannot be loaded (Bad message); keeping the old state" \
 	"$WORK/daemon.log" || { cat "$WORK/daemon.log" >&2; fail "no module message from a request"; }
-grep -q 'debug: sim: state: unknown key "bogus_member"' "$WORK/daemon.log" ||
+grep -q 'debug: sim: state: bogus_member: unknown member' "$WORK/daemon.log" ||
 	{ cat "$WORK/daemon.log" >&2; fail "the module's parser message is missing"; }
 ok "--debug: the module's messages during requests appear with vhsmd's"
 stop_daemon

@@ -13,6 +13,7 @@
 #include "../../daemon/ops.h"
 #include "../../daemon/store.h"
 #include "json.h"
+#include "kek-meta-edits.h"
 #include "test.h"
 
 TEST(daemon_acl_parse_valid)
@@ -160,9 +161,7 @@ TEST(daemon_kek_meta_rejects)
 
 TEST(daemon_kek_meta_names_the_member)
 {
-	static const struct {
-		const char *from, *to, *err;
-	} edits[] = {
+	static const struct kek_meta_edit edits[] = {
 		{ "\"db-kek\"", "\"../etc\"", "name: invalid name '../etc': names are" },
 		{ "\"disabled\"", "\"gone\"", "state: unknown state" },
 		{ "\"state_before_delete\":\"enabled\"", "\"state_before_delete\":\"Enabled\"",
@@ -183,25 +182,10 @@ TEST(daemon_kek_meta_names_the_member)
 		{ "\"versions\":[", "\"versions\":[{},", "versions[0].version: missing" },
 		{ "\"updated\"", "\"updated\":", "truncated or malformed JSON at offset" },
 	};
-	struct kek_meta m, back;
-	char *json = NULL, buf[4096], err[JSON_ERR_MAX];
+	struct kek_meta m;
 
 	sample_meta(&m);
-	ASSERT_OK(kek_meta_to_json(&m, &json));
-	for (size_t i = 0; i < ELEMENTSOF(edits); i++) {
-		const char *p = strstr(json, edits[i].from);
-		ASSERT_TRUE(p != NULL);
-		snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(p - json), json, edits[i].to,
-			 p + strlen(edits[i].from));
-		err[0] = 0;
-		if (kek_meta_parse(buf, strlen(buf), &back, err, sizeof(err)) != -EBADMSG ||
-		    strncmp(err, edits[i].err, strlen(edits[i].err)) != 0) {
-			test_fail(__FILE__, __LINE__, "edit %zu: \"%s\", expected \"%s\"", i, err,
-				  edits[i].err);
-			break;
-		}
-	}
-	free(json);
+	test_kek_meta_edits(__FILE__, __LINE__, &m, edits, ELEMENTSOF(edits));
 }
 
 TEST(daemon_store_name_valid)
@@ -295,6 +279,9 @@ TEST(daemon_audit_chain)
 	ASSERT_EQ(run_sh("ls @/audit.log.broken.* >/dev/null", dir), 0);
 	ASSERT_EQ(run_sh("head -n 1 @/audit.log | grep -q '\"event\":\"audit.reset\".*previous log kept'",
 			 dir), 0);
+	/* the reset record names the kept log by its full path */
+	ASSERT_EQ(run_sh("head -n 1 @/audit.log | grep -qF 'previous log kept as @/audit.log.broken.'",
+			 dir), 0);
 }
 
 /* Each record is parsed strictly before its hash is checked: the reason names the member. */
@@ -370,6 +357,9 @@ TEST(daemon_audit_rotation)
 	ASSERT_OK(audit_verify_file(path, &n, why, sizeof(why)));
 	ASSERT_GT(n, 30);
 	ASSERT_EQ(run_sh("head -n 1 @/audit.log | grep -q '\"event\":\"audit.rotated\"'", dir), 0);
+	/* the rotated record names the previous segment by its full path */
+	ASSERT_EQ(run_sh("head -n 1 @/audit.log | grep -qE '\"reason\":\"@/audit.log.[0-9]+\"'", dir),
+		  0);
 	ASSERT_EQ(run_sh("test $(ls @/audit.log.* | wc -l) -ge 2", dir), 0);
 	for (uint64_t s = 1; s < n; s++) {
 		snprintf(seg, sizeof(seg), "%s.%llu", path, (unsigned long long)s);

@@ -6,6 +6,7 @@
 #include "../../daemon/fleet.h"
 #include "../../daemon/kek-meta.h"
 #include "json.h"
+#include "kek-meta-edits.h"
 #include "test.h"
 
 TEST(fleet_config_parse_valid)
@@ -135,31 +136,14 @@ TEST(fleet_kek_meta_roundtrip)
 
 TEST(fleet_kek_meta_marks_are_strict)
 {
-	static const struct {
-		const char *from, *to, *err;
-	} edits[] = {
+	static const struct kek_meta_edit edits[] = {
 		{ "\"origin\":\"fleet\"", "\"origin\":\"cloud\"", "origin: 'cloud' is not" },
 		{ "\"kmip_uid\":\"23\"", "\"kmip_uid\":\"\"", "versions[1].kmip_uid:" },
 		{ ",\"kmip_uid\":\"23\"", "", "versions[1].kmip_uid: missing in a KEK from" },
 		{ ",\"origin\":\"fleet\"", "", "versions[0].kmip_uid: only a KEK from" },
 	};
-	struct kek_meta m, back;
-	char *json = NULL, buf[4096], err[JSON_ERR_MAX];
+	struct kek_meta m;
 
 	fleet_meta(&m);
-	ASSERT_OK(kek_meta_to_json(&m, &json));
-	for (size_t i = 0; i < ELEMENTSOF(edits); i++) {
-		const char *p = strstr(json, edits[i].from);
-		ASSERT_TRUE(p != NULL);
-		snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(p - json), json, edits[i].to,
-			 p + strlen(edits[i].from));
-		err[0] = 0;
-		if (kek_meta_parse(buf, strlen(buf), &back, err, sizeof(err)) != -EBADMSG ||
-		    strncmp(err, edits[i].err, strlen(edits[i].err)) != 0) {
-			test_fail(__FILE__, __LINE__, "edit %zu: \"%s\", expected \"%s\" in %s", i,
-				  err, edits[i].err, buf);
-			break;
-		}
-	}
-	free(json);
+	test_kek_meta_edits(__FILE__, __LINE__, &m, edits, ELEMENTSOF(edits));
 }

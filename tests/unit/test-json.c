@@ -176,3 +176,43 @@ TEST(json_dispatch_refusals)
 		}
 	}
 }
+
+TEST(json_member_typed_getters)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	char err[JSON_ERR_MAX] = "";
+	struct json_object *v = NULL;
+	const char *s = "untouched";
+	size_t n = 99;
+	static const char doc[] = "{\"type\":\"vhsm\",\"n\":3,\"nul\":\"a\\u0000b\",\"long\":\"abcdef\","
+				  "\"other\":{\"x\":1}}";
+
+	ASSERT_EQ(json_parse(doc, strlen(doc), 4096, "doc", &o, err, sizeof(err)), 0);
+	ASSERT_EQ(json_member_string(o, NULL, "type", 0, &s, &n, err, sizeof(err)), 0);
+	ASSERT_STREQ(s, "vhsm");
+	ASSERT_EQ(n, 4);
+	ASSERT_EQ(json_member_string(o, "", "long", 6, &s, NULL, err, sizeof(err)), 0);
+	ASSERT_STREQ(s, "abcdef");
+	ASSERT_EQ(json_member(o, NULL, "other", json_type_object, &v, err, sizeof(err)), 0);
+	ASSERT_TRUE(json_object_is_type(v, json_type_object));
+
+	/* refusals name the member and leave the outputs alone */
+	s = "untouched";
+	n = 99;
+	ASSERT_EQ(json_member_string(o, NULL, "n", 0, &s, &n, err, sizeof(err)), -EBADMSG);
+	ASSERT_STREQ(err, "n: expected a string");
+	ASSERT_EQ(json_member_string(o, "token", "n", 0, &s, &n, err, sizeof(err)), -EBADMSG);
+	ASSERT_STREQ(err, "token.n: expected a string");
+	ASSERT_EQ(json_member_string(o, NULL, "nul", 0, &s, &n, err, sizeof(err)), -EBADMSG);
+	ASSERT_STREQ(err, "nul: contains a NUL character");
+	ASSERT_EQ(json_member_string(o, NULL, "long", 5, &s, &n, err, sizeof(err)), -EBADMSG);
+	ASSERT_STREQ(err, "long: longer than 5 bytes");
+	ASSERT_EQ(json_member(o, NULL, "type", json_type_int, &v, err, sizeof(err)), -EBADMSG);
+	ASSERT_STREQ(err, "type: expected an integer");
+	err[0] = 0;
+	ASSERT_EQ(json_member_string(o, NULL, "absent", 0, &s, &n, err, sizeof(err)), -ENOENT);
+	ASSERT_EQ(json_member_string(NULL, NULL, "type", 0, &s, &n, err, sizeof(err)), -ENOENT);
+	ASSERT_STREQ(err, "");
+	ASSERT_STREQ(s, "untouched");
+	ASSERT_EQ(n, 99);
+}

@@ -96,3 +96,38 @@ TEST(parse_hex_digit_both_cases_only)
 		ASSERT_EQ(parse_hex_digit((char)c), -EINVAL);
 	}
 }
+
+TEST(parse_uint64_pair_whole_pair_only)
+{
+	uint64_t a = 7, b = 9;
+
+	ASSERT_EQ(parse_uint64_pair("8:12345", ':', &a, &b), 0);
+	ASSERT_EQ(a, 8);
+	ASSERT_EQ(b, 12345);
+	ASSERT_EQ(parse_uint64_pair("0:18446744073709551615", ':', &a, &b), 0);
+	ASSERT_EQ(a, 0);
+	ASSERT_TRUE(b == UINT64_MAX);
+	ASSERT_EQ(parse_uint64_pair("0000000000000000000000001:2", ':', &a, &b), 0);
+	ASSERT_EQ(a, 1);
+	ASSERT_EQ(b, 2);
+
+	a = 7;
+	b = 9;
+	ASSERT_EQ(parse_uint64_pair("18446744073709551616:1", ':', &a, &b), -ERANGE);
+	ASSERT_EQ(parse_uint64_pair("1:18446744073709551616", ':', &a, &b), -ERANGE);
+	ASSERT_EQ(parse_uint64_pair("", ':', &a, &b), -EINVAL);
+	ASSERT_EQ(parse_uint64_pair("12", ':', &a, &b), -EINVAL);
+	ASSERT_EQ(parse_uint64_pair(":12", ':', &a, &b), -EINVAL);
+	ASSERT_EQ(parse_uint64_pair("12:", ':', &a, &b), -EINVAL);
+	ASSERT_EQ(parse_uint64_pair("1:2:3", ':', &a, &b), -EINVAL);
+	ASSERT_EQ(parse_uint64_pair(" 1:2", ':', &a, &b), -EINVAL);
+	ASSERT_EQ(parse_uint64_pair("1: 2", ':', &a, &b), -EINVAL);
+	ASSERT_EQ(parse_uint64_pair("-1:2", ':', &a, &b), -EINVAL);
+	ASSERT_EQ(parse_uint64_pair("1:+2", ':', &a, &b), -EINVAL);
+	ASSERT_EQ(parse_uint64_pair("1:2x", ':', &a, &b), -EINVAL);
+	ASSERT_EQ(parse_uint64_pair("1;2", ':', &a, &b), -EINVAL);
+	ASSERT_EQ(parse_uint64_pair("1:2", '\0', &a, &b), -EINVAL);
+	ASSERT_EQ(parse_uint64_pair(NULL, ':', &a, &b), -EINVAL);
+	ASSERT_EQ(a, 7);
+	ASSERT_EQ(b, 9);
+}
