@@ -171,3 +171,11 @@ int clock_check_purge(struct manager *m, uint64_t until, char *why, size_t whyle
 		 clock_iso(until + jump, b));
 	return -EPERM;
 }
+
+uint64_t clock_mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}

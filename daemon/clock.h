@@ -36,6 +36,9 @@ uint64_t clock_latest(struct manager *m);
 /* Raises the high-water mark to t (an authenticated timestamp: sealed metadata). */
 void clock_observe(struct manager *m, uint64_t t);
 
+/* Microseconds of CLOCK_MONOTONIC (intervals within this run: timers, freshness). */
+uint64_t clock_mono_usec(void);
+
 /* Seconds of CLOCK_BOOTTIME (or the test clock's BOOT). */
 uint64_t clock_boottime(struct manager *m);
 

@@ -52,7 +52,6 @@ struct fleet {
 	uint64_t started;              /* syncs started */
 	uint64_t completed;            /* syncs finished, successful or not */
 	uint64_t last_at, last_ok_at;  /* wall clock */
-	uint64_t last_ok_mono;         /* CLOCK_MONOTONIC µs, 0 when none since start */
 	uint64_t next_mono;
 	unsigned failures;             /* consecutive */
 	int last_result;
@@ -60,8 +59,7 @@ struct fleet {
 	char last_error[1200];
 	char last_endpoint[128];
 	unsigned last_gets;
-	bool fresh_ok;                 /* require_fresh_sync_s passed once */
-	bool applying;
+	struct fleet_fresh fresh;      /* the require_fresh_sync_s gate the store asks */
 	size_t n_results;
 	struct fleet_kek_result results[FLEET_MAX_RESULTS];
 };
@@ -242,14 +240,6 @@ struct fleet_config *fleet_config_free(struct fleet_config *c)
 
 /* ---- the worker ---- */
 
-static uint64_t now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void *worker(void *userdata)
 {
 	struct fleet *f = userdata;
@@ -349,7 +339,7 @@ static void sync_finished(struct manager *m, int r, const char *error)
 		f->last_error[0] = 0;
 		f->failures = 0;
 		f->last_ok_at = f->last_at;
-		f->last_ok_mono = now_mono();
+		f->fresh.last_ok_mono = clock_mono_usec();
 		delay = f->cfg->interval_s;
 	}
 	(void)arm_timer(m, delay);
@@ -380,9 +370,9 @@ static int worker_done(sd_event_source *s, int fd, uint32_t revents, void *userd
 	if (p->result < 0) {
 		sync_finished(m, p->result, p->error);
 	} else {
-		f->applying = true;
+		f->fresh.applying = true;
 		r = fleet_apply(m, f->cfg, p, f->results, FLEET_MAX_RESULTS, &f->n_results);
-		f->applying = false;
+		f->fresh.applying = false;
 		/* The key manager answered: its states are known, retrying soon would not help
 		 * a KEK that cannot be updated (a name taken by a local KEK); it is reported. */
 		f->last_kek_errors = 0;
@@ -443,11 +433,23 @@ static int timer_handler(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* A use of a fleet KEK found no fresh sync (fleet_fresh_check): start one unless one runs. */
+static int kick_handler(sd_event_source *s, void *userdata)
+{
+	struct manager *m = userdata;
+	char why[512];
+
+	(void)s;
+	if (sync_start(m, why, sizeof(why)) < 0 && !m->fleet->running)
+		log_msg(LOG_WARNING, "fleet sync not started: %s", why);
+	return 0;
+}
+
 static int arm_timer(struct manager *m, uint64_t delay_s)
 {
 	struct fleet *f = m->fleet;
 
-	f->next_mono = now_mono() + delay_s * 1000000u;
+	f->next_mono = clock_mono_usec() + delay_s * 1000000u;
 	f->timer = sd_event_source_disable_unref(f->timer);
 	return sd_event_add_time(m->event, &f->timer, CLOCK_MONOTONIC, f->next_mono, 100000,
 				 timer_handler, m);
@@ -480,7 +482,10 @@ int fleet_setup(struct manager *m, const char *path)
 		fleet_config_free(f->cfg);
 		return -ENOMEM;
 	}
+	f->fresh.require_s = f->cfg->require_fresh_s;
+	f->fresh.last_error = f->last_error;
 	m->fleet = TAKE_PTR(f);
+	m->fleet_fresh = &m->fleet->fresh;
 	/* The sync timer runs only while vhsmd does: fleet mode keeps it running. */
 	if (m->idle_usec) {
 		m->idle_usec = 0;
@@ -503,6 +508,12 @@ int fleet_start(struct manager *m)
 	r = sd_event_add_io(m->event, &f->efd_source, f->efd, EPOLLIN, worker_done, m);
 	if (r < 0)
 		return r;
+	r = sd_event_add_defer(m->event, &f->fresh.kick, kick_handler, m);
+	if (r < 0)
+		return r;
+	r = sd_event_source_set_enabled(f->fresh.kick, SD_EVENT_OFF);
+	if (r < 0)
+		return r;
 	return arm_timer(m, 0);
 }
 
@@ -517,32 +528,13 @@ struct fleet *fleet_free(struct fleet *f)
 	worker_inputs_free(f);
 	sd_event_source_disable_unref(f->timer);
 	sd_event_source_disable_unref(f->efd_source);
+	sd_event_source_disable_unref(f->fresh.kick);
 	if (f->efd >= 0)
 		close(f->efd);
 	fleet_config_free(f->cfg);
 	free(f->path);
 	free(f);
 	return NULL;
-}
-
-int fleet_use_allowed(struct manager *m, const char *kek, char *why, size_t whylen)
-{
-	struct fleet *f = m->fleet;
-	char ignored[256];
-
-	if (!f || !f->cfg->require_fresh_s || f->fresh_ok || f->applying)
-		return 0;
-	if (f->last_ok_mono &&
-	    now_mono() - f->last_ok_mono <= (uint64_t)f->cfg->require_fresh_s * 1000000u) {
-		f->fresh_ok = true;
-		return 0;
-	}
-	(void)sync_start(m, ignored, sizeof(ignored));
-	snprintf(why, whylen, "KEK %s is from the key manager and no sync within "
-		 "require_fresh_sync_s=%u s has succeeded since vhsmd started%s%s", kek,
-		 f->cfg->require_fresh_s, f->last_error[0] ? ": " : " (one is running)",
-		 f->last_error);
-	return -EKEYREJECTED;
 }
 
 /* ---- requests ---- */
@@ -552,7 +544,7 @@ static json_object *status_json(struct manager *m)
 	struct fleet *f = m->fleet;
 	json_object *o = json_object_new_object(), *eps = json_object_new_array(),
 		    *keks = json_object_new_array();
-	uint64_t mono = now_mono();
+	uint64_t mono = clock_mono_usec();
 
 	json_object_object_add(o, "configured", json_object_new_boolean(true));
 	json_object_object_add(o, "config", json_object_new_string(f->path));

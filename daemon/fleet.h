@@ -14,6 +14,7 @@
 
 #include "kmip-client.h"
 #include "kmip.h"
+#include "fleet-fresh.h"
 #include "vhsmd.h"
 
 #define FLEET_DEFAULT_CONFIG "/etc/vhsm/fleet.conf"
@@ -124,10 +125,3 @@ int fleet_setup(struct manager *m, const char *path);
 int fleet_start(struct manager *m);
 /* Stops the worker (joined) and frees. Accepts NULL; returns NULL. */
 struct fleet *fleet_free(struct fleet *f);
-/*
- * The gate of require_fresh_sync_s for a KEK pulled from the key manager: 0 when the option is
- * off, when a sync succeeded within it since vhsmd started (once, then the gate stays open),
- * or while a sync applies its result; else -EKEYREJECTED with why. Starts a sync if none
- * runs.
- */
-int fleet_use_allowed(struct manager *m, const char *kek, char *why, size_t whylen);

@@ -13,7 +13,6 @@
  * when they changed since the last unseal. Every write and removal forgets the entry; the
  * cache is emptied whenever the attestation gate refuses.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -130,53 +129,7 @@ static void keypair_label(const char *name, char *buf, size_t len)
 
 int keypair_store_list(struct manager *m, char ***ret_names)
 {
-	char **v = NULL;
-	size_t n = 0;
-	struct dirent *de;
-	DIR *d = NULL;
-	int fd = openat(m->state_fd, "keypair", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0 && !(d = fdopendir(fd))) {
-		int r = negative_errno();
-		close(fd);
-		return r;
-	}
-	if (!d && errno != ENOENT)
-		return negative_errno();
-	v = calloc(1, sizeof(char *));
-	while (v && d && (de = readdir(d))) {
-		size_t l = strlen(de->d_name);
-		char **nv;
-		if (l <= 7 || strcmp(de->d_name + l - 7, ".sealed") != 0 || de->d_name[0] == '.')
-			continue;
-		nv = realloc(v, (n + 2) * sizeof(char *));
-		if (!nv)
-			break;
-		v = nv;
-		v[n] = strndup(de->d_name, l - 7);
-		if (!v[n])
-			break;
-		if (!store_name_valid(v[n])) {
-			free(v[n]);
-			continue;
-		}
-		v[++n] = NULL;
-	}
-	if (d)
-		closedir(d);
-	if (!v || (n && !v[n - 1])) {
-		strv_free(v);
-		return -ENOMEM;
-	}
-	v[n] = NULL;
-	for (size_t i = 1; i < n; i++) /* insertion sort: a few dozen names */
-		for (size_t k = i; k > 0 && strcmp(v[k - 1], v[k]) > 0; k--) {
-			char *t = v[k];
-			v[k] = v[k - 1];
-			v[k - 1] = t;
-		}
-	*ret_names = v;
-	return 0;
+	return store_list_dir(m, "keypair", true, ret_names);
 }
 
 static int file_digest(const uint8_t *blob, size_t len, uint8_t out[static 32])

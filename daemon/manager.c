@@ -110,6 +110,7 @@ struct manager *manager_free(struct manager *m)
 	if (!m)
 		return NULL;
 	m->idle_usec = 0; /* closing connections must not re-arm the idle timer */
+	m->fleet_fresh = NULL;
 	m->fleet = fleet_free(m->fleet); /* joins a running sync before anything it uses goes */
 	while (m->conns)
 		conn_free(m->conns);

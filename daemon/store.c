@@ -16,7 +16,7 @@
 #include "dir-util.h"
 #include "kek-file.h"
 #include "log.h"
-#include "fleet.h"
+#include "fleet-fresh.h"
 #include "secmem.h"
 #include "shield.h"
 #include "store-file.h"
@@ -65,7 +65,7 @@ struct name_list {
 };
 
 /*
- * Adds one <state>/kek/NAME.sealed entry's NAME, when valid, to the list. 0 or -ENOMEM.
+ * Adds one <state>/DIR/NAME.sealed entry's NAME, when valid, to the list. 0 or -ENOMEM.
  * gcc 12's -fanalyzer loses each name once strv_push() has stored it through realloc() and
  * reports it leaked; strv_push() owns it from the call (freed there on failure, else by
  * strv_free() or the caller). A false positive of that release, suppressed here only.
@@ -87,11 +87,13 @@ static int list_one(const char *entry, size_t stem_len, void *userdata)
 }
 #pragma GCC diagnostic pop
 
-int store_list(struct manager *m, char ***ret_names)
+int store_list_dir(struct manager *m, const char *dir, bool missing_ok, char ***ret_names)
 {
 	struct name_list l = {};
-	int r = dir_for_each_suffix(m->state_fd, "kek", ".sealed", SIZE_MAX, list_one, &l);
+	int r = dir_for_each_suffix(m->state_fd, dir, ".sealed", SIZE_MAX, list_one, &l);
 
+	if (r == -ENOENT && missing_ok)
+		r = 0;
 	if (r >= 0 && !l.v && !(l.v = calloc(1, sizeof(char *))))
 		r = -ENOMEM;
 	if (r < 0) {
@@ -101,6 +103,11 @@ int store_list(struct manager *m, char ***ret_names)
 	qsort(l.v, l.n, sizeof(char *), cmp_str);
 	*ret_names = l.v;
 	return 0;
+}
+
+int store_list(struct manager *m, char ***ret_names)
+{
+	return store_list_dir(m, "kek", false, ret_names);
 }
 
 /* Reads a KEK's sealed file and checks it against the store manifest (-EKEYREJECTED). */
@@ -219,7 +226,7 @@ int store_unseal(struct manager *m, const char *name, struct kek_meta *ret_meta,
 		return r;
 	/* A KEK from the key manager may demand a recent sync before its first use. */
 	if (k.meta.fleet) {
-		r = fleet_use_allowed(m, name, why, whylen);
+		r = fleet_fresh_check(m->fleet_fresh, name, why, whylen);
 		if (r < 0)
 			return r;
 	}

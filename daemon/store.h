@@ -18,6 +18,11 @@
 int store_open(struct manager *m);
 /* Sorted list of KEK names (malloc'ed array of malloc'ed strings, NULL-terminated). */
 int store_list(struct manager *m, char ***ret_names);
+/*
+ * Sorted list of the valid NAMEs of <state>/DIR/NAME.sealed (as store_list); a missing DIR is an
+ * empty list when missing_ok, else -ENOENT.
+ */
+int store_list_dir(struct manager *m, const char *dir, bool missing_ok, char ***ret_names);
 void strv_free(char **v);
 /*
  * Reads the public, authenticated-but-not-yet-verified metadata (for listings). Returns 0,

@@ -210,4 +210,5 @@ struct manager {
 	struct manifest *manifest; /* store manifest (manifest.c): made with state_fd */
 	uint64_t status_seq;       /* attest.seq last told to the service manager (manager.c) */
 	struct fleet *fleet;       /* fleet mode (fleet.h), or NULL when not configured */
+	struct fleet_fresh *fleet_fresh; /* its require_fresh_sync_s gate (in *fleet), or NULL */
 };
