@@ -136,6 +136,7 @@ struct manager *manager_free(struct manager *m)
 	audit_free(m->audit);
 	manifest_free(m->manifest);
 	limits_free(m->limits);
+	sd_event_source_unref(m->policy_watch);
 	sd_event_unref(m->event);
 	free(m->socket_path);
 	free(m->state_dir);
@@ -607,6 +608,7 @@ int manager_start(struct manager *m, const char *socket_arg, const char *key_soc
 	r = manager_listen(m, socket_arg, key_socket_arg);
 	if (r < 0)
 		return r;
+	policy_file_watch(m);
 	r = sd_event_add_io(m->event, NULL, m->listen_fd, EPOLLIN, accept_handler, m);
 	if (r >= 0 && m->luks_key_fd >= 0)
 		r = sd_event_add_io(m->event, NULL, m->luks_key_fd, EPOLLIN, key_accept_handler, m);

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The policy file: load, fail closed on error, notice changes. See policy-file.h. */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "ct.h"
 #include "fileio.h"
 #include "journal.h"
+#include "log.h"
 #include "policy-file.h"
 
 static void file_id_from_stat(const struct stat *st, struct policy_file_id *ret)
@@ -136,11 +139,90 @@ int policy_file_load(struct manager *m)
 	return r;
 }
 
+static void policy_watch_drop(struct manager *m)
+{
+	m->policy_watch = sd_event_source_disable_unref(m->policy_watch);
+}
+
+static int policy_watch_handler(sd_event_source *s, const struct inotify_event *ev, void *userdata)
+{
+	struct manager *m = userdata;
+	const char *base = strrchr(m->policy_path, '/') + 1;
+
+	(void)s;
+	/* Lost events, or the directory itself gone or moved: the watch says nothing any more,
+	 * so every request goes back to a stat of its own. */
+	if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
+		policy_watch_drop(m);
+		m->policy_touched = true;
+	} else if (ev->len > 0 && strcmp(ev->name, base) == 0) {
+		m->policy_touched = true;
+	}
+	return 0;
+}
+
+/* Whether the watch on path's directory tells every change of path: an absolute path whose
+ * directory has no symbolic link in it and which is not a symbolic link itself (the watch
+ * would see the link, not what it points to). */
+static bool policy_watchable(const char *path, char *dir, size_t dirlen)
+{
+	_cleanup_free_ char *real = NULL;
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (path[0] != '/' || !slash || slash[1] == '\0' || (size_t)(slash - path) >= dirlen)
+		return false;
+	if (slash == path)
+		snprintf(dir, dirlen, "/");
+	else
+		snprintf(dir, dirlen, "%.*s", (int)(slash - path), path);
+	real = realpath(dir, NULL);
+	if (!real || strcmp(real, dir) != 0)
+		return false;
+	return !(lstat(path, &st) == 0 && S_ISLNK(st.st_mode));
+}
+
+void policy_file_watch(struct manager *m)
+{
+	char dir[PATH_MAX];
+	int r;
+
+	if (!policy_watchable(m->policy_path, dir, sizeof(dir))) {
+		vhsm_log_debug("policy %s: not watched, checked at every request", m->policy_path);
+		return;
+	}
+	r = sd_event_add_inotify(m->event, &m->policy_watch, dir,
+				 IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE |
+					 IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF |
+					 IN_MOVE_SELF | IN_ONLYDIR,
+				 policy_watch_handler, m);
+	/* Before any request that is ready in the same wake-up: an edit made before a request was
+	 * sent is seen by that request. */
+	if (r >= 0)
+		r = sd_event_source_set_priority(m->policy_watch, SD_EVENT_PRIORITY_IMPORTANT);
+	if (r < 0) {
+		vhsm_log_debug("policy %s: no inotify watch (%s), checked at every request",
+			       m->policy_path, strerror(-r));
+		policy_watch_drop(m);
+	}
+	/* A change between the load and the watch is caught by the first request's stat. */
+	m->policy_touched = true;
+}
+
 int policy_file_refresh(struct manager *m)
 {
 	struct policy_file_id id = {};
 	struct stat st;
+	uint64_t now = 0;
 
+	if (m->policy_watch && sd_event_now(m->event, CLOCK_MONOTONIC, &now) >= 0 &&
+	    !m->policy_touched && now - m->policy_stat_usec < POLICY_RECHECK_USEC)
+		return m->policy ? 0 : -EBADMSG;
+	/* Cleared before the stat: a change after it sets it again. */
+	m->policy_touched = false;
+	m->policy_stat_usec = now;
+	if (m->policy_watch && lstat(m->policy_path, &st) == 0 && S_ISLNK(st.st_mode))
+		policy_watch_drop(m); /* replaced by a link: the watch no longer sees its target */
 	if (stat(m->policy_path, &st) == 0)
 		file_id_from_stat(&st, &id);
 	if (file_id_equal(&id, &m->policy_id))
