@@ -147,7 +147,7 @@ static void policy_watch_drop(struct manager *m)
 static int policy_watch_handler(sd_event_source *s, const struct inotify_event *ev, void *userdata)
 {
 	struct manager *m = userdata;
-	const char *base = strrchr(m->policy_path, '/') + 1;
+	const char *name = m->policy_path + m->policy_watch_off;
 
 	(void)s;
 	/* Lost events, or the directory itself gone or moved: the watch says nothing any more,
@@ -155,39 +155,64 @@ static int policy_watch_handler(sd_event_source *s, const struct inotify_event *
 	if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
 		policy_watch_drop(m);
 		m->policy_touched = true;
-	} else if (ev->len > 0 && strcmp(ev->name, base) == 0) {
+	} else if (ev->len > 0 && strncmp(ev->name, name, m->policy_watch_len) == 0 &&
+		   ev->name[m->policy_watch_len] == '\0') {
 		m->policy_touched = true;
 	}
 	return 0;
 }
 
-/* Whether the watch on path's directory tells every change of path: an absolute path whose
- * directory has no symbolic link in it and which is not a symbolic link itself (the watch
- * would see the link, not what it points to). */
-static bool policy_watchable(const char *path, char *dir, size_t dirlen)
+/* The directory path[0..end) ("/" for end 0) exists, is one, and has no symbolic link in it. */
+static bool real_dir(const char *path, size_t end, char *dir, size_t dirlen)
 {
 	_cleanup_free_ char *real = NULL;
-	const char *slash = strrchr(path, '/');
 	struct stat st;
 
-	if (path[0] != '/' || !slash || slash[1] == '\0' || (size_t)(slash - path) >= dirlen)
+	if (end >= dirlen)
 		return false;
-	if (slash == path)
-		snprintf(dir, dirlen, "/");
-	else
-		snprintf(dir, dirlen, "%.*s", (int)(slash - path), path);
+	snprintf(dir, dirlen, "%.*s", end ? (int)end : 1, path);
 	real = realpath(dir, NULL);
-	if (!real || strcmp(real, dir) != 0)
+	return real && strcmp(real, dir) == 0 && stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * The directory to watch for path: its own, or while that does not exist its deepest existing
+ * ancestor, where the creation of the next component is what the watch waits for. Sets dir
+ * and the watched name's offset and length in path. False when no watch can tell every change
+ * of path: a relative path, a symbolic link in the directories, or path itself a link (the
+ * watch would see the link, not what it points to).
+ */
+static bool policy_watchable(const char *path, char *dir, size_t dirlen, size_t *ret_off,
+			     size_t *ret_len)
+{
+	size_t n = strlen(path), end, name_end = n;
+	struct stat st;
+
+	if (path[0] != '/' || path[n - 1] == '/' || strstr(path, "//") || strstr(path, "/./") ||
+	    strstr(path, "/../"))
 		return false;
-	return !(lstat(path, &st) == 0 && S_ISLNK(st.st_mode));
+	end = (size_t)(strrchr(path, '/') - path);
+	while (!real_dir(path, end, dir, dirlen)) {
+		if (end == 0 || lstat(dir, &st) == 0)
+			return false; /* "/" itself, or there but a link or not a directory */
+		name_end = end;
+		while (path[--end] != '/')
+			;
+	}
+	if (name_end == n && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+		return false;
+	*ret_off = end + 1;
+	*ret_len = name_end - end - 1;
+	return true;
 }
 
 void policy_file_watch(struct manager *m)
 {
 	char dir[PATH_MAX];
+	size_t off, len;
 	int r;
 
-	if (!policy_watchable(m->policy_path, dir, sizeof(dir))) {
+	if (!policy_watchable(m->policy_path, dir, sizeof(dir), &off, &len)) {
 		vhsm_log_debug("policy %s: not watched, checked at every request", m->policy_path);
 		return;
 	}
@@ -204,7 +229,11 @@ void policy_file_watch(struct manager *m)
 		vhsm_log_debug("policy %s: no inotify watch (%s), checked at every request",
 			       m->policy_path, strerror(-r));
 		policy_watch_drop(m);
+		return;
 	}
+	m->policy_watch_off = off;
+	m->policy_watch_len = len;
+	vhsm_log_debug("policy %s: watched in %s", m->policy_path, dir);
 	/* A change between the load and the watch is caught by the first request's stat. */
 	m->policy_touched = true;
 }
@@ -218,6 +247,12 @@ int policy_file_refresh(struct manager *m)
 	if (m->policy_watch && sd_event_now(m->event, CLOCK_MONOTONIC, &now) >= 0 &&
 	    !m->policy_touched && now - m->policy_stat_usec < POLICY_RECHECK_USEC)
 		return m->policy ? 0 : -EBADMSG;
+	/* A watch on an ancestor (the file's directory did not exist) is aimed again first: the
+	 * directories on the way may have been created. */
+	if (m->policy_watch && m->policy_watch_off + m->policy_watch_len != strlen(m->policy_path)) {
+		policy_watch_drop(m);
+		policy_file_watch(m);
+	}
 	/* Cleared before the stat: a change after it sets it again. */
 	m->policy_touched = false;
 	m->policy_stat_usec = now;

@@ -154,3 +154,23 @@ echo "$good" >"$P"
 expect_exit 0 ctl unwrap --context pol <"$WORK/w1"
 stop_daemon
 ok "started with a missing or broken file: up, refusing, then serving once it is fixed"
+
+# A --policy file whose directories do not exist yet: created, it is seen by the next request.
+D=$WORK/etc-new/vhsm
+start_daemon cvm --policy "$D/policy.json"
+expect_exit 1 ctl unwrap --context pol <"$WORK/w1"
+expect_out "policy file invalid: $D/policy.json: cannot open: No such file or directory"
+mkdir -p "$D"
+expect_exit 1 ctl unwrap --context pol <"$WORK/w1"
+echo "$good" >"$D/policy.json"
+expect_exit 0 ctl unwrap --context pol <"$WORK/w1"
+echo "$typo" >"$D/policy.json"
+expect_exit 1 ctl unwrap --context pol <"$WORK/w1"
+expect_out "policy file invalid: $D/policy.json: $typo_err"
+rm -rf "$WORK/etc-new"
+expect_exit 1 ctl unwrap --context pol <"$WORK/w1"
+expect_out "policy file invalid: $D/policy.json: cannot open: No such file or directory"
+mkdir -p "$D" && echo "$good" >"$D/policy.json"
+expect_exit 0 ctl unwrap --context pol <"$WORK/w1"
+stop_daemon
+ok "a policy file in directories created (and removed) later is seen by the next request"
