@@ -573,7 +573,9 @@ static int manager_event_setup(struct manager *m)
 	sigset_t ss;
 	int r;
 
-	r = sd_event_default(&m->event);
+	/* A loop of our own, not the thread's default one: sd-event checks a default loop's
+	 * thread with a gettid(2) at every iteration, a system call per request. */
+	r = sd_event_new(&m->event);
 	if (r < 0)
 		return r;
 	r = sd_event_set_signal_exit(m->event, true);
