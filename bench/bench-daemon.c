@@ -593,6 +593,92 @@ static int pair_unwrap_echo(struct load_input *in)
 	return 0;
 }
 
+/*
+ * The same comparison interleaved request by request: one client with two kept connections
+ * sends one UNWRAP to vhsmd and the same request to the echo server, alternately (the side that
+ * goes first alternates too), for one sample's time, timing every round trip. Each side's rate
+ * is its requests over the time its own round trips took, so both are measured over the same
+ * moments: on a shared machine a stall of a few hundred microseconds (a client or server woken
+ * on a busy CPU) hits both sides alike instead of one whole sample of one side, which is what
+ * made the whole-sample pairs above swing from 0.01 to 10.
+ */
+struct interleaved {
+	struct load_input *in;
+	double echo_rate; /* of the last sample, handed to the pair's second side */
+};
+
+static int interleaved_once(struct conn *c, const struct load_input *in, bool echo,
+			    uint64_t *acc_ns, char *err, size_t errlen)
+{
+	uint64_t t0 = now_ns();
+	int r = conn_unwrap(c, in, echo, err, errlen);
+
+	*acc_ns += now_ns() - t0;
+	return r;
+}
+
+static int sample_interleaved(void *ctx, double *ret)
+{
+	struct interleaved *x = ctx;
+	struct conn cd = {}, ce = {};
+	uint64_t deadline, unwrap_ns = 0, echo_ns = 0, n = 0;
+	char err[256] = "";
+	int r;
+
+	r = conn_open(&cd, 1u << 24, false);
+	if (r >= 0)
+		r = conn_open(&ce, 2u << 24, true);
+	if (r < 0) {
+		bench_fail("interleaved: cannot connect: %s", strerror(-r));
+		conn_close(&cd);
+		conn_close(&ce);
+		return r;
+	}
+	deadline = now_ns() + (uint64_t)(pair_seconds() * NSEC_PER_SEC);
+	while (r >= 0 && now_ns() < deadline) {
+		bool echo_first = n % 2;
+
+		r = interleaved_once(echo_first ? &ce : &cd, x->in, echo_first,
+				     echo_first ? &echo_ns : &unwrap_ns, err, sizeof(err));
+		if (r >= 0)
+			r = interleaved_once(echo_first ? &cd : &ce, x->in, !echo_first,
+					     echo_first ? &unwrap_ns : &echo_ns, err, sizeof(err));
+		n++;
+	}
+	conn_close(&cd);
+	conn_close(&ce);
+	if (r < 0) {
+		bench_fail("interleaved unwrap/echo: %s", err);
+		return r;
+	}
+	*ret = (double)n * NSEC_PER_SEC / (double)unwrap_ns;
+	x->echo_rate = (double)n * NSEC_PER_SEC / (double)echo_ns;
+	return 0;
+}
+
+/* The pair's second side: the echo rate the same interleaved sample measured. */
+static int sample_interleaved_echo(void *ctx, double *ret)
+{
+	*ret = ((struct interleaved *)ctx)->echo_rate;
+	return 0;
+}
+
+static int pair_unwrap_echo_interleaved(struct load_input *in)
+{
+	struct interleaved x = { .in = in };
+	struct paired p;
+	char what[200];
+	int r = paired_run(pair_count(), sample_interleaved, &x, sample_interleaved_echo, &x, &p);
+
+	if (r < 0)
+		return r;
+	snprintf(what, sizeof(what),
+		 "unwrap %.0f, echo %.0f ops/s over the same moments, requests alternating; "
+		 "target >= 0.8", p.a_median, p.b_median);
+	result_ratio("unwrap_1c_vs_ipc_echo_interleaved_ratio", &p, what);
+	return 0;
+}
+
 /* UNWRAP_BATCH against SoftHSM2's C_UnwrapKey (target >= 10), and the cost per item against
  * the floor. */
 static int pair_batch_softhsm2(struct load_input *in)
@@ -737,6 +823,8 @@ static int run_rows(struct load_input *in)
 		r = run_echo(in, seconds);
 	if (r >= 0)
 		r = pair_unwrap_echo(in);
+	if (r >= 0)
+		r = pair_unwrap_echo_interleaved(in);
 	if (r >= 0 && D->softhsm2)
 		r = pair_batch_softhsm2(in);
 	if (r >= 0)

@@ -5,8 +5,6 @@
  * '/' and every other byte as is. A string ends at its first NUL, as json_object_new_string's.
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "audit-record.h"
@@ -80,13 +78,22 @@ static void put_str(struct out *o, const char *name, const char *v)
 	put_escaped(o, v);
 }
 
+/* v in decimal as "%" PRId64 prints it, without printf's format parsing (six numbers a
+ * record, one record per release). */
 static void put_int(struct out *o, const char *name, int64_t v)
 {
-	char b[24];
-	int n = snprintf(b, sizeof(b), "%" PRId64, v);
+	char b[20];
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	size_t n = sizeof(b);
 
+	do {
+		b[--n] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
 	put_name(o, name);
-	put(o, b, (size_t)n);
+	if (v < 0)
+		put(o, "-", 1);
+	put(o, b + n, sizeof(b) - n);
 }
 
 int audit_record_format(const struct audit_record *rec, const struct audit_record_chain *ch,

@@ -6,7 +6,9 @@
  * the old file cannot pull a descriptor out from under a running fdatasync. A sync starts
  * at once when the previous one began at least AUDIT_SYNC_WINDOW_USEC ago, otherwise at that
  * point: under a steady load the records of one window share one sync, so that a stream of
- * single unwraps costs at most 1 s / window syncs a second instead of one per record.
+ * single unwraps costs at most 1 s / window syncs a second instead of one per record. The
+ * event loop wakes the thread only when it sleeps, and it sleeps only after a whole window
+ * without records, so a stream of records costs the event loop no wake-up each.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,17 +55,33 @@ static bool before(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
+/*
+ * Waits (lock held) until there is work or the thread must stop. It first lingers until the
+ * current window ends without asking to be woken: under a stream of records the next one
+ * is written meanwhile and found there at the window's end, when it would have been synced
+ * anyway, instead of costing the event loop a futex wake-up and a context switch per record.
+ * Only a window without records puts the thread to sleep until the next request wakes it.
+ */
+static void wait_for_work(struct audit_sync *s)
+{
+	struct timespec end = window_end(s);
+
+	if (!s->stop && sync_idle(s))
+		pthread_cond_timedwait(&s->wake, &s->lock, &end);
+	while (!s->stop && sync_idle(s)) {
+		s->idle = true;
+		pthread_cond_wait(&s->wake, &s->lock);
+		s->idle = false;
+	}
+}
+
 static void *sync_main(void *p)
 {
 	struct audit_sync *s = p;
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		while (!s->stop && sync_idle(s)) {
-			s->idle = true;
-			pthread_cond_wait(&s->wake, &s->lock);
-			s->idle = false;
-		}
+		wait_for_work(s);
 		if (sync_idle(s))
 			break; /* stopping, nothing (more) to sync */
 		struct timespec now, end = window_end(s);
@@ -198,7 +216,9 @@ int audit_sync_take_error(struct audit_sync *s)
 	pthread_mutex_lock(&s->lock);
 	r = s->error;
 	s->error = 0;
-	if (s->want > s->durable)
+	/* A thread stopped by an error waits for a wake-up; without one there is nothing to do
+	 * here (a request wakes a sleeping thread itself). */
+	if (r != 0 && s->want > s->durable)
 		pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 	return r;

@@ -138,6 +138,7 @@ struct manager *manager_free(struct manager *m)
 	audit_free(m->audit);
 	manifest_free(m->manifest);
 	limits_free(m->limits);
+	sd_event_source_unref(m->policy_watch);
 	sd_event_unref(m->event);
 	free(m->socket_path);
 	free(m->state_dir);
@@ -574,7 +575,9 @@ static int manager_event_setup(struct manager *m)
 	sigset_t ss;
 	int r;
 
-	r = sd_event_default(&m->event);
+	/* A loop of our own, not the thread's default one: sd-event checks a default loop's
+	 * thread with a gettid(2) at every iteration, a system call per request. */
+	r = sd_event_new(&m->event);
 	if (r < 0)
 		return r;
 	r = sd_event_set_signal_exit(m->event, true);
@@ -609,6 +612,7 @@ int manager_start(struct manager *m, const char *socket_arg, const char *key_soc
 	r = manager_listen(m, socket_arg, key_socket_arg);
 	if (r < 0)
 		return r;
+	policy_file_watch(m);
 	r = sd_event_add_io(m->event, NULL, m->listen_fd, EPOLLIN, accept_handler, m);
 	if (r >= 0 && m->luks_key_fd >= 0)
 		r = sd_event_add_io(m->event, NULL, m->luks_key_fd, EPOLLIN, key_accept_handler, m);

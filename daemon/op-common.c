@@ -128,16 +128,20 @@ int kek_not_found(struct op_ctx *c, int r, const char *name, uint32_t op)
  * (throttling can end in a VMPCK lockout). The metadata read here is not yet authenticated;
  * the ACL is checked again on the unsealed, authenticated copy.
  */
-int kek_precheck(struct op_ctx *c, const char *name, uint32_t op)
+static int kek_precheck_file(struct op_ctx *c, const char *name, uint32_t op)
 {
 	struct kek_meta meta;
-	int r;
+	int r = store_read_meta(c->m, name, &meta, NULL);
 
-	if (c->peer->admin)
-		return 0;
-	r = store_read_meta(c->m, name, &meta, NULL);
 	/* Absent, damaged or not permitted: one answer, so names are no oracle. */
 	if (r < 0 || !acl_allows(&meta, c->peer, op))
 		return kek_refuse(c, name, op);
 	return 0;
+}
+
+int kek_precheck(struct op_ctx *c, const char *name, uint32_t op)
+{
+	/* The metadata (about 6 KiB, zeroed on entry by the hardening flags) lives in a function
+	 * of its own that administrators, who skip the check, never enter. */
+	return c->peer->admin ? 0 : kek_precheck_file(c, name, op);
 }

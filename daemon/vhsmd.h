@@ -180,6 +180,10 @@ struct manager {
 	uint8_t policy_digest[32]; /* of the policy in force (zero while invalid) */
 	char policy_error[POLICY_ERR_MAX + 64]; /* "" or why the file is invalid */
 	struct policy_file_id policy_id; /* the file as last read, to notice changes */
+	sd_event_source *policy_watch; /* inotify on policy_path's directory, or NULL */
+	size_t policy_watch_off, policy_watch_len; /* the watched name in policy_path */
+	bool policy_touched;           /* the watch saw the file change since the last stat */
+	uint64_t policy_stat_usec;     /* CLOCK_MONOTONIC of the last stat of the file */
 	uint8_t *trust_roots[VHSMD_MAX_TRUST_ROOTS];
 	size_t trust_root_lens[VHSMD_MAX_TRUST_ROOTS];
 	size_t n_trust_roots;

@@ -83,6 +83,24 @@ expect_exit 0 ctl status
 [ "$DAEMON_PID" = "$pid" ] && kill -0 "$pid" || fail "the daemon was restarted"
 ok "fixed file picked up on the next request without a restart"
 
+# vhsmd watches the file's directory instead of a stat per request: an edit is seen by the
+# very next request however soon it comes, in place or by rename, again and again.
+for i in 1 2 3 4 5; do
+	echo "$typo" >"$P"
+	expect_exit 1 ctl unwrap --context pol <"$WORK/w1"
+	expect_out "policy file invalid: $P: $typo_err"
+	echo "$good" >"$P.tmp" && mv "$P.tmp" "$P"
+	expect_exit 0 ctl unwrap --context pol <"$WORK/w1"
+done
+echo "$typo" >"$P.tmp" && mv "$P.tmp" "$P"
+expect_exit 1 ctl unwrap --context pol <"$WORK/w1"
+rm "$P"
+expect_exit 1 ctl unwrap --context pol <"$WORK/w1"
+expect_out "policy file invalid: $P: cannot open: No such file or directory"
+echo "$good" >"$P"
+expect_exit 0 ctl unwrap --context pol <"$WORK/w1"
+ok "every edit (in place, rename, removal) is seen by the next request"
+
 # SIGHUP (ExecReload) reloads at once, before any request: break it, reload, see it logged.
 echo "$typo" >"$P"
 n=$(grep -c "policy file invalid" "$WORK/daemon.log")
@@ -136,3 +154,23 @@ echo "$good" >"$P"
 expect_exit 0 ctl unwrap --context pol <"$WORK/w1"
 stop_daemon
 ok "started with a missing or broken file: up, refusing, then serving once it is fixed"
+
+# A --policy file whose directories do not exist yet: created, it is seen by the next request.
+D=$WORK/etc-new/vhsm
+start_daemon cvm --policy "$D/policy.json"
+expect_exit 1 ctl unwrap --context pol <"$WORK/w1"
+expect_out "policy file invalid: $D/policy.json: cannot open: No such file or directory"
+mkdir -p "$D"
+expect_exit 1 ctl unwrap --context pol <"$WORK/w1"
+echo "$good" >"$D/policy.json"
+expect_exit 0 ctl unwrap --context pol <"$WORK/w1"
+echo "$typo" >"$D/policy.json"
+expect_exit 1 ctl unwrap --context pol <"$WORK/w1"
+expect_out "policy file invalid: $D/policy.json: $typo_err"
+rm -rf "$WORK/etc-new"
+expect_exit 1 ctl unwrap --context pol <"$WORK/w1"
+expect_out "policy file invalid: $D/policy.json: cannot open: No such file or directory"
+mkdir -p "$D" && echo "$good" >"$D/policy.json"
+expect_exit 0 ctl unwrap --context pol <"$WORK/w1"
+stop_daemon
+ok "a policy file in directories created (and removed) later is seen by the next request"

@@ -479,4 +479,17 @@ TEST(daemon_audit_record_format_equals_json_c)
 			ASSERT_EQ(audit_record_format(&rec, &ch, out, strlen(want) + 1), (int)strlen(want));
 			free(want);
 		}
+	/* The extremes of the integers: the most negative, zero. */
+	struct audit_record rec = { .event = "unwrap", .peer = &bare, .reason = "x" };
+	int64_t times[] = { INT64_MIN, INT64_MIN + 1, 0, 9, 10, -10 };
+
+	for (size_t i = 0; i < ELEMENTSOF(times); i++) {
+		struct audit_record_chain ch = { .seq = 0, .time = times[i], .prev = prev };
+		char *want = ref_record(&rec, &ch);
+
+		ASSERT_TRUE(want != NULL);
+		ASSERT_EQ(audit_record_format(&rec, &ch, out, sizeof(out)), (int)strlen(want));
+		ASSERT_STREQ(out, want);
+		free(want);
+	}
 }
