@@ -131,6 +131,15 @@ median_of() {
 		m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.2f\n", m / 1000 }'
 }
 
+# spread_row NAME TEXT: reads microsecond values, one a line, and prints "NAME: MEDIAN ms (min
+# MIN, max MAX, N TEXT)" in ms.
+spread_row() {
+	sort -n | awk -v name="$1" -v text="$2" '
+		{ d[NR] = $1 / 1000 } END {
+		m = NR % 2 ? d[(NR + 1) / 2] : (d[NR / 2] + d[NR / 2 + 1]) / 2
+		printf "%s: %.2f ms (min %.2f, max %.2f, %d %s)\n", name, m, d[1], d[NR], NR, text }'
+}
+
 # result_ms NAME CMD...: prints "NAME: MEDIAN ms", or fails the run when CMD fails.
 result_ms() {
 	local name=$1 m; shift
@@ -310,25 +319,17 @@ EOS
 	read -r m w <"$WORK/requestkey.out"
 	echo "requestkey_load_ms_median: $m ms"
 	echo "requestkey_cached_ms_median: $w ms"
-	tail -n +2 "$WORK/requestkey.out" | awk '{ print $1 - $2 }' | sort -n | awk '
-		{ d[NR] = $1 / 1000 } END {
-		m = NR % 2 ? d[(NR + 1) / 2] : (d[NR / 2] + d[NR / 2 + 1]) / 2
-		printf "requestkey_upcall_added_ms: %.2f ms (min %.2f, max %.2f, %d pairs;" \
-			" cold minus cached, alternating; target <= 2)\n", m, d[1], d[NR], NR }'
-	tail -n +2 "$WORK/requestkey.out" | awk '{ print $3 - $4 }' | sort -n | awk '
-		{ d[NR] = $1 / 1000 } END {
-		m = NR % 2 ? d[(NR + 1) / 2] : (d[NR / 2] + d[NR / 2 + 1]) / 2
-		printf "requestkey_floor_added_ms: %.2f ms (min %.2f, max %.2f, %d pairs; the same" \
-			" upcall with keyctl instantiate as handler, alternating with the above)\n", \
-			m, d[1], d[NR], NR }'
+	tail -n +2 "$WORK/requestkey.out" | awk '{ print $1 - $2 }' |
+		spread_row requestkey_upcall_added_ms \
+			"pairs; cold minus cached, alternating; target <= 2"
+	tail -n +2 "$WORK/requestkey.out" | awk '{ print $3 - $4 }' |
+		spread_row requestkey_floor_added_ms \
+			"pairs; the same upcall with keyctl instantiate as handler, alternating with the above"
 	# What vhsm adds to any upcall: per sample, vhsm's added time minus the floor's, both of the
 	# same round of the loop (vhsm-request-key's work and vhsmd's against one keyctl exec).
-	tail -n +2 "$WORK/requestkey.out" | awk '{ print ($1 - $2) - ($3 - $4) }' | sort -n | awk '
-		{ d[NR] = $1 / 1000 } END {
-		m = NR % 2 ? d[(NR + 1) / 2] : (d[NR / 2] + d[NR / 2 + 1]) / 2
-		printf "requestkey_added_over_floor_ms: %.2f ms (min %.2f, max %.2f, %d samples;" \
-			" requestkey_upcall_added minus requestkey_floor_added of the same round)\n", \
-			m, d[1], d[NR], NR }'
+	tail -n +2 "$WORK/requestkey.out" | awk '{ print ($1 - $2) - ($3 - $4) }' |
+		spread_row requestkey_added_over_floor_ms \
+			"samples; requestkey_upcall_added minus requestkey_floor_added of the same round"
 }
 
 if [ "$rc" -eq 0 ]; then

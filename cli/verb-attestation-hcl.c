@@ -20,13 +20,13 @@
 #include "hcl-attest.h"
 #include "hcl-report.h"
 #include "json-cleanup.h"
+#include "tpm2-hcl.h"
 #include "tpm2-nv.h"
 #include "vhsmctl.h"
 
 #define MAX_TRUST_ROOTS 4
 #define WAIT_DEFAULT_SEC 10
 #define WAIT_MAX_SEC 300
-#define POLL_MS 100
 
 struct hcl_inputs {
 	const char *tcti, *file, *collateral_dir;
@@ -143,64 +143,6 @@ static int parse_args(int argc, char **argv, struct hcl_inputs *in)
 	return EXIT_OK;
 }
 
-static int read_report(struct tpm2 *t, uint8_t **ret, size_t *ret_len)
-{
-	int r = tpm2_nv_read(t, TPM2_HCL_REPORT_INDEX, ret, ret_len);
-
-	if (r == -ENOENT)
-		cli_error("the vTPM has no HCL report (NV index 0x%08x is not defined): not an "
-			  "Azure paravisor CVM", TPM2_HCL_REPORT_INDEX);
-	else if (r < 0)
-		cli_error("cannot read NV index 0x%08x: %s", TPM2_HCL_REPORT_INDEX, strerror(-r));
-	return r;
-}
-
-/* Whether buf is an HCL report whose claims carry user data equal to nonce. */
-static bool carries(const uint8_t *buf, size_t len, const uint8_t *nonce)
-{
-	struct hcl_report h;
-	struct hcl_claims c;
-
-	return hcl_report_parse(buf, len, &h) == 0 &&
-	       hcl_claims_parse(h.claims, h.claims_len, &c, NULL, 0) == 0 && c.have_user_data &&
-	       memcmp(c.user_data, nonce, HCL_USER_DATA_SIZE) == 0;
-}
-
-/*
- * Writes nonce to the user-data index and reads the report until it carries the nonce or
- * wait_sec passed (the paravisor regenerates it asynchronously). The last report read is
- * returned either way; the verification decides.
- */
-static int fresh_report(struct tpm2 *t, const uint8_t *nonce, long wait_sec, uint8_t **ret,
-			size_t *ret_len)
-{
-	struct timespec start, now;
-	const struct timespec poll = { .tv_nsec = POLL_MS * 1000000L };
-	int r = tpm2_nv_write(t, TPM2_HCL_USER_DATA_INDEX, nonce, HCL_USER_DATA_SIZE);
-
-	if (r < 0) {
-		cli_error("cannot write the nonce to NV index 0x%08x: %s", TPM2_HCL_USER_DATA_INDEX,
-			  strerror(-r));
-		return r;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		uint8_t *buf = NULL;
-		size_t len = 0;
-		r = read_report(t, &buf, &len);
-		if (r < 0)
-			return r;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (carries(buf, len, nonce) || now.tv_sec - start.tv_sec >= wait_sec) {
-			*ret = buf;
-			*ret_len = len;
-			return 0;
-		}
-		free(buf);
-		nanosleep(&poll, NULL);
-	}
-}
-
 static const char *persisted_name(enum hcl_tpm_persisted p)
 {
 	return p == HCL_TPM_PERSISTED_YES ? "yes" : p == HCL_TPM_PERSISTED_NO ? "no" : "unknown";
@@ -303,6 +245,7 @@ static int run(struct hcl_inputs *in)
 	_cleanup_(tpm2_closep) struct tpm2 *t = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
 	uint8_t ak[HCL_AK_SPKI_MAX], nonce[HCL_USER_DATA_SIZE];
+	char why[256];
 	size_t len = 0;
 	int ak_len = -1, r;
 
@@ -324,12 +267,16 @@ static int run(struct hcl_inputs *in)
 				cli_error("cannot draw a nonce");
 				return EXIT_ERROR;
 			}
-			r = fresh_report(t, nonce, in->wait_sec ?: WAIT_DEFAULT_SEC, &buf, &len);
+			r = tpm2_hcl_read_fresh(t, nonce,
+						(uint64_t)(in->wait_sec ?: WAIT_DEFAULT_SEC) * 1000u,
+						&buf, &len, why, sizeof(why));
 		} else {
-			r = read_report(t, &buf, &len);
+			r = tpm2_hcl_read(t, &buf, &len, why, sizeof(why));
 		}
-		if (r < 0)
+		if (r < 0) {
+			cli_error("%s", why);
 			return EXIT_ERROR;
+		}
 		ak_len = tpm2_public_spki(t, TPM2_HCL_AK_HANDLE, ak, sizeof(ak));
 		if (ak_len < 0) {
 			cli_error("cannot read the vTPM's attestation key at 0x%08x: %s",

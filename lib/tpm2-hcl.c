@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Whether the vTPM holds an Azure HCL report (see tpm2-hcl.h). */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hcl-report.h"
 #include "tpm2-hcl.h"
@@ -62,4 +65,67 @@ void tpm2_hcl_probe(const char *tcti, struct tpm2_hcl_probe *ret)
 		set(ret, TPM2_HCL_NO_TPM, why);
 	} else
 		probe_report(t, ret);
+}
+
+int tpm2_hcl_read(struct tpm2 *t, uint8_t **ret, size_t *ret_len, char *why, size_t whylen)
+{
+	int r = tpm2_nv_read(t, TPM2_HCL_REPORT_INDEX, ret, ret_len);
+
+	if (r == -ENOENT)
+		snprintf(why, whylen, "the vTPM holds no HCL report (NV index 0x%08x is not "
+			 "defined): not an Azure paravisor CVM", TPM2_HCL_REPORT_INDEX);
+	else if (r < 0)
+		snprintf(why, whylen, "cannot read the HCL report at NV index 0x%08x: %s",
+			 TPM2_HCL_REPORT_INDEX, strerror(-r));
+	return r;
+}
+
+/* Whether buf's claims carry nonce as their user data. */
+static bool carries(const uint8_t *buf, size_t len, const uint8_t *nonce)
+{
+	struct hcl_report h;
+	struct hcl_claims c;
+
+	return hcl_report_parse(buf, len, &h) == 0 &&
+	       hcl_claims_parse(h.claims, h.claims_len, &c, NULL, 0) == 0 && c.have_user_data &&
+	       memcmp(c.user_data, nonce, HCL_USER_DATA_SIZE) == 0;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+#define TPM2_HCL_POLL_MS 50u
+
+int tpm2_hcl_read_fresh(struct tpm2 *t, const uint8_t nonce[static HCL_USER_DATA_SIZE],
+			uint64_t wait_ms, uint8_t **ret, size_t *ret_len, char *why,
+			size_t whylen)
+{
+	const struct timespec poll = { .tv_nsec = TPM2_HCL_POLL_MS * 1000000L };
+	uint64_t start = mono_ms();
+	int r = tpm2_nv_write(t, TPM2_HCL_USER_DATA_INDEX, nonce, HCL_USER_DATA_SIZE);
+
+	if (r < 0) {
+		snprintf(why, whylen, "cannot write the nonce to NV index 0x%08x: %s",
+			 TPM2_HCL_USER_DATA_INDEX, strerror(-r));
+		return r;
+	}
+	for (;;) {
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		r = tpm2_hcl_read(t, &buf, &len, why, whylen);
+		if (r < 0)
+			return r;
+		if (carries(buf, len, nonce) || mono_ms() - start >= wait_ms) {
+			*ret = buf;
+			*ret_len = len;
+			return 0;
+		}
+		free(buf);
+		nanosleep(&poll, NULL);
+	}
 }

@@ -9,8 +9,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hcl-attest.h"
+#include "tpm2-nv.h"
 
 enum tpm2_hcl_state {
 	TPM2_HCL_NO_TPM,    /* no TPM answers at the TCTI */
@@ -31,3 +33,19 @@ const char *tpm2_hcl_state_to_string(enum tpm2_hcl_state s);
 
 /* Probes the TPM at tcti (NULL: TPM2_TCTI_DEFAULT). Always fills *ret. */
 void tpm2_hcl_probe(const char *tcti, struct tpm2_hcl_probe *ret);
+
+/*
+ * Reads the HCL report (NV 0x01400001) into *ret (malloc'ed). Returns 0, -ENOENT when the index
+ * is not defined (not an Azure paravisor CVM), or another -errno; why names the cause.
+ */
+int tpm2_hcl_read(struct tpm2 *t, uint8_t **ret, size_t *ret_len, char *why, size_t whylen);
+
+/*
+ * Writes nonce to the user-data index (NV 0x01400002) and reads the report until its claims
+ * carry the nonce or wait_ms passed (the paravisor regenerates it asynchronously). The last
+ * report read is handed out either way: the verification refuses a stale one. 0 or -errno with
+ * why.
+ */
+int tpm2_hcl_read_fresh(struct tpm2 *t, const uint8_t nonce[static HCL_USER_DATA_SIZE],
+			uint64_t wait_ms, uint8_t **ret, size_t *ret_len, char *why,
+			size_t whylen);
