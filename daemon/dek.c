@@ -281,8 +281,9 @@ int dek_list_names(const struct dek_store *s, char ***ret)
 	/* No dek/ directory yet, or an unreadable one: no DEKs listed. */
 	r = dir_for_each_suffix(s->dir_fd, "dek", ".dek", SIZE_MAX, dek_list_one, &l);
 	if (r < 0 && l.r < 0) {
+		r = l.r;
 		strv_free(l.v);
-		return l.r;
+		return r;
 	}
 	qsort(l.v, l.n, sizeof(char *), cmp_str);
 	*ret = l.v;

@@ -42,6 +42,8 @@ int dir_for_each_suffix(int dir_fd, const char *path, const char *suffix, size_t
 	r = dir_open_at(dir_fd, path, &d);
 	if (r < 0)
 		return r;
+	if (!d) /* dir_open_at() sets it on success; said for the analyzer */
+		return -EIO;
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 
