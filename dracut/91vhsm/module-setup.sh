@@ -214,6 +214,19 @@ ExecStart=$cmd
 EOT
 }
 
+# vhsm_inst_lib_deps FILE...: the shared libraries the image's FILEs need. dracut resolves
+# dependencies lazily for executable files only, and shared libraries (mode 0644) such as
+# libp11-kit.so.0, which needs libffi, would otherwise not load in the initrd.
+vhsm_inst_lib_deps() {
+    local f l
+    for f in "$@"; do
+        while read -r l; do
+            [[ -e $initdir$l ]] || inst_library "$l" || return 1
+        done < <(ldd "$dracutsysrootdir$f" 2> /dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 }')
+    done
+    return 0
+}
+
 # vhsm_install_pkcs11: when crypttab uses pkcs11-uri=, systemd-cryptsetup's PKCS#11 path:
 # systemd loads modules only through p11-kit, so the module's registration and libp11-kit come
 # with the module; dracut's own pkcs11 module installs neither the registrations nor
@@ -248,6 +261,16 @@ vhsm_install_pkcs11() {
         [[ -e $f ]] && found=1
     done
     [[ $found == 1 ]] || dwarn "vhsm: systemd's libcryptsetup-token-systemd-pkcs11.so not found; systemd-cryptsetup uses its built-in PKCS#11 code"
+    for f in "$initdir"/usr/lib*/pkcs11/libvhsm-pkcs11.so "$initdir"/usr/lib/*/pkcs11/libvhsm-pkcs11.so \
+        "$initdir"/usr/lib*/libp11-kit.so.0 "$initdir"/usr/lib/*/libp11-kit.so.0 \
+        "$initdir"/usr/lib*/cryptsetup/libcryptsetup-token-systemd-pkcs11.so \
+        "$initdir"/usr/lib/*/cryptsetup/libcryptsetup-token-systemd-pkcs11.so; do
+        [[ -e $f ]] || continue
+        vhsm_inst_lib_deps "${f#"$initdir"}" || {
+            dfatal "vhsm: cannot install the libraries ${f#"$initdir"} needs"
+            return 1
+        }
+    done
     for n in "${names[@]}"; do
         if [[ $n == '*' ]]; then
             for f in "$dracutsysrootdir"/var/lib/vhsm/keypair/*.sealed; do

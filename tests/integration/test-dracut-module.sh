@@ -131,6 +131,7 @@ in_module() {
 			done
 			return 0
 		}
+		inst_library() { echo "inst_library $*" >>"$calls"; }
 		inst_rules() { echo "inst_rules $*" >>"$calls"; copy_in "/lib/udev/rules.d/$1"; }
 		instmods() { echo "instmods $*" >>"$calls"; }
 		mock_systemctl() { echo "systemctl $*" >>"$calls"; }
@@ -234,9 +235,11 @@ p11_root() {
 	fake_root
 	mkdir -p "$SYSROOT$LIBDIR/pkcs11" "$SYSROOT/usr/share/p11-kit/modules" \
 		"$SYSROOT/var/lib/vhsm/keypair"
-	touch "$SYSROOT$LIBDIR/pkcs11/libvhsm-pkcs11.so" "$SYSROOT$LIBDIR/libp11-kit.so.0" \
-		"$SYSROOT$LIBDIR/libp11-kit.so.0.3.0" \
+	touch "$SYSROOT$LIBDIR/pkcs11/libvhsm-pkcs11.so" \
 		"$SYSROOT$LIBDIR/cryptsetup/libcryptsetup-token-systemd-pkcs11.so"
+	# The real libp11-kit: its own dependency (libffi) must come along.
+	cp /usr/lib/x86_64-linux-gnu/libp11-kit.so.0 "$SYSROOT$LIBDIR/libp11-kit.so.0.3.0"
+	ln -sf libp11-kit.so.0.3.0 "$SYSROOT$LIBDIR/libp11-kit.so.0"
 	echo 'module: libvhsm-pkcs11.so' >"$SYSROOT/usr/share/p11-kit/modules/vhsm.module"
 	for k in k1 k2 k3; do echo "sealed $k" >"$SYSROOT/var/lib/vhsm/keypair/$k.sealed"; done
 }
@@ -262,6 +265,9 @@ done
 [ "$(keypairs_in_initrd)" = "k1.sealed " ] || fail "object=k1: key pairs $(keypairs_in_initrd)"
 cmp -s "$I/var/lib/vhsm/keypair/k1.sealed" "$SYSROOT/var/lib/vhsm/keypair/k1.sealed" ||
 	fail "k1.sealed differs from the store's"
+# A shared library's dependencies are not resolved by dracut (only executables' are).
+grep -qE '^inst_library /.*/libffi\.so\.8$' "$WORK/calls" ||
+	fail "libp11-kit's libffi not installed: $(grep inst_library "$WORK/calls" | tr '\n' ' ')"
 # auto: the object of the URI in the volume's header; all key pairs when it cannot be read.
 printf 'data %s none luks,pkcs11-uri=auto\n' "$WORK/p11.img" >"$SYSROOT/etc/crypttab"
 expect_rc 0 install

@@ -105,6 +105,7 @@ check_initrd_content() {
 		'^(usr/)?lib/x86_64-linux-gnu/pkcs11/libvhsm-pkcs11\.so$' \
 		'^usr/share/p11-kit/modules/vhsm\.module$' \
 		'^(usr/)?lib/x86_64-linux-gnu/libp11-kit\.so\.0' \
+		'^(usr/)?lib/x86_64-linux-gnu/libffi\.so\.8' \
 		'^(usr/)?lib/x86_64-linux-gnu/cryptsetup/libcryptsetup-token-systemd-pkcs11\.so$' \
 		'^var/lib/vhsm/keypair/p11root\.sealed$'
 	# The initrd has no KEK store: its vhsmd must use the tokens' sealed copies, and must keep
