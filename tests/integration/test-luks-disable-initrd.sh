@@ -8,36 +8,15 @@
 # deciding on the real system; kek enable + luks rewrap puts a copy back. Another KEK's token
 # and a file without a LUKS2 header are left alone, named in the error.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/luks-lib.sh"
 
-[ "$(id -u)" -eq 0 ] || skip "needs root (unshare -m, bind mount over the plugin directory)"
-for c in cryptsetup unshare python3 readelf pkg-config; do
-	command -v $c >/dev/null || skip "$c not installed"
-done
-TOKDIR=$(pkg-config --variable=libdir libcryptsetup)/cryptsetup
-[ -d "$TOKDIR" ] || skip "no libcryptsetup token directory $TOKDIR"
-PLUGIN=$B/token/libcryptsetup-token-vhsm.so
-[ -f "$PLUGIN" ] || fail "$PLUGIN not built"
-
-# cryptsetup with our plugin directory bind-mounted over libcryptsetup's (as test-luks.sh).
-mkdir -p "$WORK/plugins"
-cp "$PLUGIN" "$WORK/plugins/"
-PRELOAD=
-if readelf -d "$PLUGIN" | grep -q libasan; then
-	PRELOAD=$(gcc -print-file-name=libasan.so)
-	export ASAN_OPTIONS=detect_leaks=0
-fi
+# cryptsetup with our plugin directory bind-mounted over libcryptsetup's (luks-lib.sh).
+plugin_ns_setup python3 pkg-config
 export VHSM_TOKEN_SOCKET=$SOCK VHSM_TOKEN_TIMEOUT=60
-printf '%s\n' '#!/bin/sh' \
-	"exec unshare -m sh -c 'mount --make-rprivate / && mount --bind \"\$1\" \"\$2\" && shift 2 && LD_PRELOAD=\"$PRELOAD\" exec \"\$@\"' ns \"$WORK/plugins\" \"$TOKDIR\" \"\$@\"" \
-	>"$WORK/ns"
-chmod +x "$WORK/ns"
-ns() { "$WORK/ns" "$@"; }
 
 printf 'admin passphrase' >"$WORK/adm.key"
 for v in vol other; do
-	truncate -s 20M "$WORK/$v.img"
-	cryptsetup luksFormat --type luks2 -q --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
-		--key-file "$WORK/adm.key" "$WORK/$v.img"
+	luks_format "$WORK/$v.img" "$WORK/adm.key"
 done
 # The test's own crypttab (empty): the host's must not be read or rewritten.
 : >"$WORK/crypttab"
