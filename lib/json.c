@@ -579,3 +579,45 @@ int json_member_string(struct json_object *o, const char *path, const char *name
 		*ret_len = n;
 	return 0;
 }
+
+int json_member_int64(struct json_object *o, const char *path, const char *name, int64_t min,
+		      int64_t max, int64_t *ret, char *err, size_t errlen)
+{
+	char p[JSON_PATH_MAX];
+	struct json_object *v;
+	int64_t x;
+	int r;
+
+	if (!ret || min > max)
+		return -EINVAL;
+	r = json_member(o, path, name, json_type_int, &v, err, errlen);
+	if (r < 0)
+		return r;
+	r = int_check(v, json_path(p, path, name, 0), min, max, &x, err, errlen);
+	if (r < 0)
+		return r;
+	*ret = x;
+	return 0;
+}
+
+int json_member_bool(struct json_object *o, const char *path, const char *name, bool *ret,
+		     char *err, size_t errlen)
+{
+	struct json_object *v;
+	int r;
+
+	if (!ret)
+		return -EINVAL;
+	r = json_member(o, path, name, json_type_boolean, &v, err, errlen);
+	if (r < 0)
+		return r;
+	*ret = json_object_get_boolean(v);
+	return 0;
+}
+
+bool json_member_present(struct json_object *o, const char *name)
+{
+	struct json_object *v;
+
+	return name && json_member(o, NULL, name, json_type_null, &v, NULL, 0) == 0;
+}

@@ -139,3 +139,14 @@ int json_member(struct json_object *o, const char *path, const char *name, enum 
  */
 int json_member_string(struct json_object *o, const char *path, const char *name, size_t max,
 		       const char **ret, size_t *ret_len, char *err, size_t errlen) _wur_;
+
+/* An integer member in min..max, as json_member(); -EBADMSG (named) out of range. */
+int json_member_int64(struct json_object *o, const char *path, const char *name, int64_t min,
+		      int64_t max, int64_t *ret, char *err, size_t errlen) _wur_;
+
+/* A boolean member, as json_member(). */
+int json_member_bool(struct json_object *o, const char *path, const char *name, bool *ret,
+		     char *err, size_t errlen) _wur_;
+
+/* Whether o is an object with a member name of any type (JSON null included). */
+bool json_member_present(struct json_object *o, const char *name);

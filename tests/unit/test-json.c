@@ -216,3 +216,49 @@ TEST(json_member_typed_getters)
 	ASSERT_STREQ(s, "untouched");
 	ASSERT_EQ(n, 99);
 }
+
+TEST(json_member_int64_bool_present)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	char err[JSON_ERR_MAX] = "";
+	int64_t x = 7;
+	bool b = false;
+	static const char doc[] = "{\"n\":-3,\"big\":18446744073709551615,\"t\":true,"
+				  "\"f\":false,\"s\":\"1\",\"z\":null}";
+
+	ASSERT_EQ(json_parse(doc, strlen(doc), 4096, "doc", &o, err, sizeof(err)), 0);
+	ASSERT_EQ(json_member_int64(o, NULL, "n", INT64_MIN, INT64_MAX, &x, err, sizeof(err)), 0);
+	ASSERT_EQ(x, -3);
+	ASSERT_EQ(json_member_bool(o, NULL, "t", &b, err, sizeof(err)), 0);
+	ASSERT_TRUE(b);
+	ASSERT_EQ(json_member_bool(o, NULL, "f", &b, err, sizeof(err)), 0);
+	ASSERT_FALSE(b);
+	ASSERT_TRUE(json_member_present(o, "z"));
+	ASSERT_TRUE(json_member_present(o, "s"));
+	ASSERT_FALSE(json_member_present(o, "absent"));
+	ASSERT_FALSE(json_member_present(NULL, "n"));
+
+	/* refusals name the member and leave the outputs alone */
+	x = 7;
+	b = true;
+	ASSERT_EQ(json_member_int64(o, NULL, "n", 0, 10, &x, err, sizeof(err)), -EBADMSG);
+	ASSERT_STREQ(err, "n: -3 is out of range 0..10");
+	ASSERT_EQ(json_member_int64(o, "st", "big", INT64_MIN, INT64_MAX, &x, err, sizeof(err)),
+		  -EBADMSG);
+	ASSERT_TRUE(strncmp(err, "st.big: 18446744073709551615 is out of range", 44) == 0);
+	ASSERT_EQ(json_member_int64(o, NULL, "s", INT64_MIN, INT64_MAX, &x, err, sizeof(err)),
+		  -EBADMSG);
+	ASSERT_STREQ(err, "s: expected an integer");
+	ASSERT_EQ(json_member_int64(o, NULL, "t", INT64_MIN, INT64_MAX, &x, err, sizeof(err)),
+		  -EBADMSG);
+	ASSERT_EQ(json_member_bool(o, "a", "n", &b, err, sizeof(err)), -EBADMSG);
+	ASSERT_STREQ(err, "a.n: expected true or false");
+	ASSERT_EQ(json_member_bool(o, NULL, "z", &b, err, sizeof(err)), -EBADMSG);
+	err[0] = 0;
+	ASSERT_EQ(json_member_int64(o, NULL, "absent", 0, 1, &x, err, sizeof(err)), -ENOENT);
+	ASSERT_EQ(json_member_bool(NULL, NULL, "t", &b, err, sizeof(err)), -ENOENT);
+	ASSERT_STREQ(err, "");
+	ASSERT_EQ(x, 7);
+	ASSERT_TRUE(b);
+	ASSERT_EQ(json_member_int64(o, NULL, "n", 1, 0, &x, err, sizeof(err)), -EINVAL);
+}
