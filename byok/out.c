@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "escape.h"
+#include "json.h"
 #include "out.h"
 
 static json_object *out_obj;
@@ -38,7 +39,7 @@ static void append(const char *array, json_object *val)
 		json_object_put(val);
 		return;
 	}
-	if (!json_object_object_get_ex(out_obj, array, &a)) {
+	if (json_member(out_obj, NULL, array, json_type_array, &a, NULL, 0) < 0) {
 		a = json_object_new_array();
 		json_object_object_add(out_obj, array, a);
 	}

@@ -132,7 +132,7 @@ static json_object *parse_json_array(const uint8_t *text, size_t len)
 	memcpy(buf + sizeof(pre) - 1 + len, post, sizeof(post));
 	if (json_parse(buf, sizeof(pre) - 1 + len + sizeof(post) - 1, VHSM_WIRE_MAX_TEXT + 8,
 		       "reply", &o, NULL, 0) < 0 ||
-	    !json_object_object_get_ex(o, "v", &v) || !json_object_is_type(v, json_type_array))
+	    json_member(o, NULL, "v", json_type_array, &v, NULL, 0) < 0)
 		return NULL;
 	return json_object_get(v);
 }

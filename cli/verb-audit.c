@@ -13,7 +13,7 @@ static void fmt_audit(json_object *o)
 
 	printf("audit log: records %" PRId64 "..%" PRId64 ", hash chain intact\n", first,
 	       cli_jint(o, "records"));
-	if (cli_jint(o, "pruned"))
+	if (cli_jbool(o, "pruned"))
 		printf("records before %" PRId64 " were pruned by the retention policy (the chain "
 		       "verifies from the recorded anchor)\n", first);
 	if (keyed > first)

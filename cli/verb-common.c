@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "json.h"
 #include "vhsmctl.h"
 
 /* Runs a request that returns JSON, printing it (pretty with --json, else via fmt). */
@@ -32,17 +33,24 @@ int cli_call_and_print(struct client_req *req, const char *what,
 
 const char *cli_jstr(json_object *o, const char *k)
 {
-	json_object *v;
+	const char *s;
 
 	/* Daemon-provided text reaches the terminal escaped. */
-	return json_object_object_get_ex(o, k, &v) ? cli_esc(json_object_get_string(v)) : "";
+	return json_member_string(o, NULL, k, 0, &s, NULL, NULL, 0) == 0 ? cli_esc(s) : "";
 }
 
 int64_t cli_jint(json_object *o, const char *k)
 {
-	json_object *v;
+	int64_t x;
 
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+	return json_member_int64(o, NULL, k, INT64_MIN, INT64_MAX, &x, NULL, 0) == 0 ? x : 0;
+}
+
+bool cli_jbool(json_object *o, const char *k)
+{
+	bool b;
+
+	return json_member_bool(o, NULL, k, &b, NULL, 0) == 0 && b;
 }
 
 const char *cli_fmt_time(int64_t t, char *buf, size_t len)

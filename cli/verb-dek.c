@@ -21,6 +21,7 @@
 #include "client.h"
 #include "crypttab.h"
 #include "json-cleanup.h"
+#include "json.h"
 #include "keyring.h"
 #include "luks-match.h"
 #include "luks-withdraw.h"
@@ -130,47 +131,59 @@ int verb_dek_create(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* An integer member as decimal text in buf[24], "-" when absent or not an integer. */
+static const char *member_int_text(json_object *o, const char *k, char buf[static 24])
+{
+	int64_t x;
+
+	if (json_member_int64(o, NULL, k, INT64_MIN, INT64_MAX, &x, NULL, 0) < 0)
+		return "-";
+	snprintf(buf, 24, "%" PRId64, x);
+	return buf;
+}
+
+static void fmt_dek_loaded(json_object *o)
+{
+	json_object *keys = NULL;
+
+	if (json_member(o, NULL, "loaded", json_type_array, &keys, NULL, 0) < 0 ||
+	    json_object_array_length(keys) == 0)
+		printf(" no");
+	for (size_t k = 0; keys && k < json_object_array_length(keys); k++) {
+		json_object *e = json_object_array_get_idx(keys, k);
+		char ring[24], uid[24];
+		printf(" %" PRId64 " %s %s %s", cli_jint(e, "serial"),
+		       member_int_text(e, "keyring", ring), member_int_text(e, "uid", uid),
+		       cli_jstr(e, "expiry"));
+	}
+}
+
 static void fmt_dek_list(json_object *arr)
 {
 	printf("%-24s %-16s %4s %7s  %s\n", "NAME", "KEK", "SIZE", "TIMEOUT", "LOADED (serial keyring uid expiry)");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		json_object *o = json_object_array_get_idx(arr, i), *v, *keys;
-		const char *name = json_object_object_get_ex(o, "name", &v)
-					   ? cli_esc(json_object_get_string(v)) : "?";
+		json_object *o = json_object_array_get_idx(arr, i);
+		const char *name = json_member_present(o, "name") ? cli_jstr(o, "name") : "?";
+		int64_t purge_after;
 		/* A damaged registry file has only a name and a state. */
-		if (!json_object_object_get_ex(o, "kek", NULL) &&
-		    json_object_object_get_ex(o, "state", &v)) {
-			printf("%-24s %s\n", name, cli_esc(json_object_get_string(v)));
+		if (!json_member_present(o, "kek") && json_member_present(o, "state")) {
+			printf("%-24s %s\n", name, cli_jstr(o, "state"));
 			continue;
 		}
-		json_object_object_get_ex(o, "kek", &v);
-		printf("%-24s %-16s", name, cli_esc(json_object_get_string(v)));
-		json_object_object_get_ex(o, "size", &v);
-		printf(" %4" PRId64, json_object_get_int64(v));
-		json_object_object_get_ex(o, "timeout", &v);
-		printf(" %7" PRId64 " ", json_object_get_int64(v));
-		if (json_object_object_get_ex(o, "purge_after", &v)) {
+		printf("%-24s %-16s", name, cli_jstr(o, "kek"));
+		printf(" %4" PRId64, cli_jint(o, "size"));
+		printf(" %7" PRId64 " ", cli_jint(o, "timeout"));
+		if (json_member_int64(o, NULL, "purge_after", INT64_MIN, INT64_MAX, &purge_after,
+				      NULL, 0) == 0) {
 			char t[32];
-			time_t tt = (time_t)json_object_get_int64(v);
+			time_t tt = (time_t)purge_after;
 			struct tm tm;
 			if (!gmtime_r(&tt, &tm) || !strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm))
 				snprintf(t, sizeof(t), "?");
 			printf(" deleted, recoverable until %s\n", t);
 			continue;
 		}
-		if (!json_object_object_get_ex(o, "loaded", &keys) || json_object_array_length(keys) == 0)
-			printf(" no");
-		for (size_t k = 0; keys && k < json_object_array_length(keys); k++) {
-			json_object *e = json_object_array_get_idx(keys, k), *s, *ring, *uid, *exp;
-			json_object_object_get_ex(e, "serial", &s);
-			json_object_object_get_ex(e, "keyring", &ring);
-			json_object_object_get_ex(e, "uid", &uid);
-			json_object_object_get_ex(e, "expiry", &exp);
-			printf(" %" PRId64 " %s %s %s", json_object_get_int64(s),
-			       ring ? cli_esc(json_object_get_string(ring)) : "-",
-			       uid ? cli_esc(json_object_get_string(uid)) : "-",
-			       cli_esc(json_object_get_string(exp)));
-		}
+		fmt_dek_loaded(o);
 		putchar('\n');
 	}
 }
@@ -436,16 +449,16 @@ static char **recorded_volumes(const char *kek)
 	client_req_done(&req);
 	o = client_parse_json(&rep);
 	client_reply_done(&rep);
-	if (!o || !json_object_object_get_ex(o, "unlocked_volumes", &a) ||
-	    !json_object_is_type(a, json_type_array))
+	if (json_member(o, NULL, "unlocked_volumes", json_type_array, &a, NULL, 0) < 0)
 		return v;
 	for (size_t i = 0; i < json_object_array_length(a) && n < VOLUMES_RECORDED_MAX; i++) {
-		json_object *u;
+		const char *u;
 		char hex[33];
 		size_t k = 0;
-		if (!json_object_object_get_ex(json_object_array_get_idx(a, i), "uuid", &u))
+		if (json_member_string(json_object_array_get_idx(a, i), NULL, "uuid", 0, &u, NULL,
+				       NULL, 0) < 0)
 			continue;
-		for (const char *p = json_object_get_string(u); p && *p && k < 32; p++)
+		for (const char *p = u; *p && k < 32; p++)
 			if (*p != '-')
 				hex[k++] = (char)tolower((unsigned char)*p);
 		hex[k] = 0;
@@ -618,17 +631,19 @@ static char **deks_of_kek(const char *kek)
 
 	if (!v || client_begin(&req, VHSM_OP_DEK_LIST) < 0 || client_call_checked(&req, "dek list", &rep) != EXIT_OK)
 		return v;
-	json_object *arr = client_parse_json(&rep), *o, *k, *name;
+	json_object *arr = client_parse_json(&rep), *o;
 	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+		const char *k, *name;
 		o = json_object_array_get_idx(arr, i);
-		if (!json_object_object_get_ex(o, "kek", &k) || !json_object_object_get_ex(o, "name", &name) ||
-		    strcmp(json_object_get_string(k), kek) != 0)
+		if (json_member_string(o, NULL, "kek", 0, &k, NULL, NULL, 0) < 0 ||
+		    json_member_string(o, NULL, "name", 0, &name, NULL, NULL, 0) < 0 ||
+		    strcmp(k, kek) != 0)
 			continue;
 		char **nv = realloc(v, (n + 2) * sizeof(char *));
 		if (!nv)
 			break;
 		v = nv;
-		v[n] = strdup(json_object_get_string(name));
+		v[n] = strdup(name);
 		if (!v[n])
 			break;
 		v[++n] = NULL;

@@ -13,6 +13,7 @@
 
 #include "client.h"
 #include "escape.h"
+#include "json.h"
 #include "parse-util.h"
 #include "vhsmctl.h"
 
@@ -22,13 +23,11 @@
  * unescaped, so print it through text_escape(). */
 static const char *jtext(json_object *o, const char *k)
 {
-	json_object *v;
 	const char *s;
 
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+	if (json_member_string(o, NULL, k, 0, &s, NULL, NULL, 0) < 0)
 		return NULL;
-	s = json_object_get_string(v);
-	return s && s[0] ? s : NULL;
+	return s[0] ? s : NULL;
 }
 
 static void fmt_fleet(json_object *o)
@@ -53,7 +52,7 @@ static void fmt_fleet(json_object *o)
 	else
 		printf("next sync in %" PRId64 " s (interval %" PRId64 " s)\n",
 		       cli_jint(o, "next_sync_in_s"), cli_jint(o, "sync_interval_s"));
-	if (!json_object_object_get_ex(o, "keks", &keks))
+	if (json_member(o, NULL, "keks", json_type_array, &keks, NULL, 0) < 0)
 		return;
 	for (size_t i = 0; i < json_object_array_length(keks); i++) {
 		json_object *k = json_object_array_get_idx(keks, i);
@@ -204,12 +203,11 @@ int verb_fleet_shred(int argc, char **argv)
 	r = status_call(VHSM_OP_FLEET_STATUS, "fleet shred", &o);
 	if (r != EXIT_OK)
 		return r;
-	if (json_object_object_get_ex(o, "keks", &keks) && json_object_is_type(keks, json_type_array)) {
+	if (json_member(o, NULL, "keks", json_type_array, &keks, NULL, 0) == 0) {
 		for (size_t i = 0; i < json_object_array_length(keks); i++) {
-			json_object *k = json_object_array_get_idx(keks, i), *sh;
+			json_object *k = json_object_array_get_idx(keks, i);
 			const char *name = jtext(k, "local");
-			if (!name || !json_object_object_get_ex(k, "shred", &sh) ||
-			    !json_object_get_boolean(sh))
+			if (!name || !cli_jbool(k, "shred"))
 				continue;
 			char verb[] = "kek disable", nm[256], shred[] = "--shred", json[] = "--json";
 			char *args[] = { verb, nm, shred, arg_json ? json : NULL, NULL };

@@ -15,6 +15,7 @@
 #include "ct.h"
 #include "fileio.h"
 #include "json-cleanup.h"
+#include "json.h"
 #include "fleet-enroll.h"
 #include "vhsmctl.h"
 
@@ -179,16 +180,18 @@ int verb_fleet_enroll(int argc, char **argv)
 	char t[32];
 	printf("fleet identity %s (%s, %s): enrollment bundle %s, to be signed before %s\n",
 	       cli_jstr(info, "name"), cli_jstr(info, "key_alg"),
-	       json_object_get_boolean(json_object_object_get(info, "new_key")) ? "new key"
-										: "key kept",
+	       cli_jbool(info, "new_key") ? "new key" : "key kept",
 	       out, cli_fmt_time(cli_jint(info, "expires"), t, sizeof(t)));
 	return EXIT_OK;
 }
 
 static void print_identity(json_object *o)
 {
-	json_object *cert = json_object_object_get(o, "certificate");
+	json_object *cert;
 	char a[32], b[32];
+
+	if (json_member(o, NULL, "certificate", json_type_object, &cert, NULL, 0) < 0)
+		cert = NULL;
 
 	printf("name:        %s\n", cli_jstr(o, "name"));
 	printf("key:         %s (sha256 of the public key %s)\n", cli_jstr(o, "key_alg"),
@@ -202,9 +205,9 @@ static void print_identity(json_object *o)
 	printf("serial:      %s\n", cli_jstr(cert, "serial"));
 	printf("valid:       %s .. %s%s\n", cli_fmt_time(cli_jint(cert, "not_before"), a, sizeof(a)),
 	       cli_fmt_time(cli_jint(cert, "not_after"), b, sizeof(b)),
-	       json_object_get_boolean(json_object_object_get(cert, "expired")) ? " (expired)" : "");
+	       cli_jbool(cert, "expired") ? " (expired)" : "");
 	printf("renewal due: %s\n",
-	       json_object_get_boolean(json_object_object_get(o, "renewal_due"))
+	       cli_jbool(o, "renewal_due")
 		       ? "yes (enroll again: a fresh attestation)"
 		       : "no");
 }

@@ -11,6 +11,7 @@
 
 #include "client.h"
 #include "json-cleanup.h"
+#include "json.h"
 #include "lifecycle.h"
 #include "parse-util.h"
 #include "vhsmctl.h"
@@ -20,12 +21,13 @@ static void fmt_kek_line(json_object *e)
 	json_object *k, *vs;
 	char t[32];
 
-	if (!json_object_object_get_ex(e, "kek", &k))
+	if (json_member(e, NULL, "kek", json_type_object, &k, NULL, 0) < 0)
 		return;
-	size_t nv = json_object_object_get_ex(k, "versions", &vs) ? json_object_array_length(vs) : 0;
+	size_t nv = json_member(k, NULL, "versions", json_type_array, &vs, NULL, 0) == 0
+			    ? json_object_array_length(vs) : 0;
 	printf("%-24s %-9s %4zu  %-7s %-20s %s\n", cli_jstr(k, "name"), cli_jstr(k, "state"), nv,
 	       cli_jstr(e, "profile"), cli_fmt_time(cli_jint(k, "created"), t, sizeof(t)),
-	       cli_jint(k, "purge_protection") ? "yes" : "no");
+	       cli_jbool(k, "purge_protection") ? "yes" : "no");
 }
 
 static void fmt_kek_list(json_object *o)
@@ -41,7 +43,7 @@ static void fmt_kek_show(json_object *o)
 	json_object *k, *vs;
 	char t[32];
 
-	if (!json_object_object_get_ex(o, "kek", &k))
+	if (json_member(o, NULL, "kek", json_type_object, &k, NULL, 0) < 0)
 		return;
 	printf("name:             %s\n", cli_jstr(k, "name"));
 	printf("state:            %s\n", cli_jstr(k, "state"));
@@ -56,15 +58,15 @@ static void fmt_kek_show(json_object *o)
 				    t, sizeof(t)));
 	}
 	printf("retention:        %" PRId64 " days\n", cli_jint(k, "retention_days"));
-	printf("purge protection: %s\n", cli_jint(k, "purge_protection") ? "on" : "off");
-	printf("exportable:       %s\n", cli_jint(k, "exportable") ? "yes" : "no");
-	printf("attestation:      %s\n", cli_jint(k, "attest_each_use") ? "fresh for every use"
+	printf("purge protection: %s\n", cli_jbool(k, "purge_protection") ? "on" : "off");
+	printf("exportable:       %s\n", cli_jbool(k, "exportable") ? "yes" : "no");
+	printf("attestation:      %s\n", cli_jbool(k, "attest_each_use") ? "fresh for every use"
 									: "gate (interval)");
 	printf("sealed under policy sha256 %.16s...%s\n", cli_jstr(o, "policy_digest"),
 	       strcmp(cli_jstr(o, "policy_digest"), cli_jstr(o, "current_policy_digest")) == 0
 		       ? "" : " (differs from the policy in force; reseal to update)");
 	printf("acl:              %s\n", cli_jstr(k, "acl")[0] ? cli_jstr(k, "acl") : "(admins only)");
-	if (json_object_object_get_ex(k, "versions", &vs))
+	if (json_member(k, NULL, "versions", json_type_array, &vs, NULL, 0) == 0)
 		for (size_t i = 0; i < json_object_array_length(vs); i++) {
 			json_object *v = json_object_array_get_idx(vs, i);
 			printf("version %-8" PRId64 " created %s\n", cli_jint(v, "version"),
@@ -189,9 +191,10 @@ static void print_kek_action(int a, const char *name, json_object *o)
 	char t[32];
 	size_t nv;
 
-	if (o)
-		(void)json_object_object_get_ex(o, "kek", &k);
-	nv = k && json_object_object_get_ex(k, "versions", &vs) ? json_object_array_length(vs) : 0;
+	if (json_member(o, NULL, "kek", json_type_object, &k, NULL, 0) < 0)
+		k = NULL;
+	nv = json_member(k, NULL, "versions", json_type_array, &vs, NULL, 0) == 0
+		     ? json_object_array_length(vs) : 0;
 	switch (a) {
 	case KEK_CREATED: printf("KEK %s created (version 1)\n", name); break;
 	case KEK_ROTATED: printf("KEK %s rotated: version %zu wraps from now on\n", name, nv); break;
@@ -367,7 +370,7 @@ int kek_state(const char *name, char *buf, size_t len)
 	}
 	o = client_parse_json(&rep);
 	client_reply_done(&rep);
-	if (!o || !json_object_object_get_ex(o, "kek", &k))
+	if (json_member(o, NULL, "kek", json_type_object, &k, NULL, 0) < 0)
 		return -EBADMSG;
 	snprintf(buf, len, "%s", cli_jstr(k, "state"));
 	return 0;

@@ -18,6 +18,7 @@
 #include "ct.h"
 #include "fileio.h"
 #include "json-cleanup.h"
+#include "json.h"
 #include "lifecycle.h"
 #include "parse-util.h"
 #include "secmem.h"
@@ -32,7 +33,7 @@ static void fmt_key_line(json_object *k)
 	json_object *u;
 	char t[32], usage[32] = "";
 
-	if (json_object_object_get_ex(k, "usage", &u))
+	if (json_member(k, NULL, "usage", json_type_array, &u, NULL, 0) == 0)
 		for (size_t i = 0; i < json_object_array_length(u); i++)
 			snprintf(usage + strlen(usage), sizeof(usage) - strlen(usage), "%s%s",
 				 i ? "," : "", cli_esc(json_object_get_string(
@@ -66,7 +67,7 @@ static void fmt_key_show(json_object *k)
 		       cli_fmt_time(cli_jint(k, "deleted_at") + cli_jint(k, "retention_days") * 86400,
 				    t, sizeof(t)));
 	printf("retention:        %" PRId64 " days\n", cli_jint(k, "retention_days"));
-	printf("purge protection: %s\n", cli_jint(k, "purge_protection") ? "on" : "off");
+	printf("purge protection: %s\n", cli_jbool(k, "purge_protection") ? "on" : "off");
 	printf("acl:              %s\n", cli_jstr(k, "acl")[0] ? cli_jstr(k, "acl") : "(admins only)");
 }
 
@@ -471,7 +472,7 @@ static void print_key_action_json(int a, const char *name, json_object *o, bool 
 
 	(void)a;
 	(void)warning;
-	if (out && !json_object_object_get_ex(out, "name", NULL))
+	if (out && !json_member_present(out, "name"))
 		json_object_object_add(out, "name", json_object_new_string(name));
 	if (out)
 		json_object_object_add(out, "changed", json_object_new_boolean(changed));

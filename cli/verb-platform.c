@@ -4,24 +4,31 @@
  * ID, vTPM and its Azure HCL report, where certificates come from) and what the sealing
  * protects against here, as vhsmd sees it (lib/platform, lib/tpm2-hcl; docs/platforms.md).
  */
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "client.h"
 #include "json-cleanup.h"
+#include "json.h"
 #include "vhsmctl.h"
 
 /* A JSON member as text: the string, the integer, yes/no, or "unknown" for null/absent. */
 static const char *member_text(json_object *o, const char *k, char *buf, size_t len)
 {
-	json_object *v;
+	const char *s;
+	int64_t x;
+	bool b;
 
-	if (!json_object_object_get_ex(o, k, &v) || !v)
+	if (json_member_bool(o, NULL, k, &b, NULL, 0) == 0)
+		return b ? "yes" : "no";
+	if (json_member_int64(o, NULL, k, INT64_MIN, INT64_MAX, &x, NULL, 0) == 0)
+		snprintf(buf, len, "%" PRId64, x);
+	else if (json_member_string(o, NULL, k, 0, &s, NULL, NULL, 0) == 0)
+		snprintf(buf, len, "%s", s);
+	else
 		return "unknown";
-	if (json_object_is_type(v, json_type_boolean))
-		return json_object_get_boolean(v) ? "yes" : "no";
-	snprintf(buf, len, "%s", json_object_get_string(v));
 	return cli_esc(buf);
 }
 
@@ -31,7 +38,7 @@ static void print_hcl(json_object *p)
 	char a[256], b[256], c[256];
 	json_object *h;
 
-	if (!json_object_object_get_ex(p, "hcl_report", &h) || !h) {
+	if (json_member(p, NULL, "hcl_report", json_type_object, &h, NULL, 0) < 0) {
 		printf("HCL report:        not probed (no vTPM configured in vhsmd)\n");
 		return;
 	}
@@ -78,7 +85,7 @@ int verb_platform(int argc, char **argv)
 		return r;
 	_cleanup_(json_object_putp) json_object *o = client_parse_json(&rep);
 	client_reply_done(&rep);
-	if (!o || !json_object_object_get_ex(o, "platform", &p) || !p) {
+	if (json_member(o, NULL, "platform", json_type_object, &p, NULL, 0) < 0) {
 		cli_error("platform: vhsmd's status has no platform description");
 		return EXIT_ERROR;
 	}

@@ -12,6 +12,7 @@
 #include "client.h"
 #include "fileio.h"
 #include "json-cleanup.h"
+#include "json.h"
 #include "policy.h"
 #include "vhsmctl.h"
 
@@ -88,29 +89,32 @@ int verb_policy_check(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* A string member as the daemon sent it (policy show prints it unescaped), "" when absent. */
+static const char *member_raw(json_object *o, const char *k)
+{
+	const char *s;
+
+	return json_member_string(o, NULL, k, 0, &s, NULL, NULL, 0) == 0 ? s : "";
+}
+
 static void show_text(json_object *o)
 {
-	json_object *v, *eff = NULL;
-	bool valid = json_object_object_get_ex(o, "policy_valid", &v) &&
-		     json_object_get_boolean(v);
-	const char *src = json_object_object_get_ex(o, "policy_source", &v)
-				  ? json_object_get_string(v) : "";
-	const char *file = json_object_object_get_ex(o, "policy_file", &v)
-				   ? json_object_get_string(v) : "";
+	json_object *eff = NULL;
+	const char *src = member_raw(o, "policy_source"), *file = member_raw(o, "policy_file");
 
-	if (!valid) {
+	if (!cli_jbool(o, "policy_valid")) {
 		printf("policy file %s is INVALID: nothing is released\n", file);
-		if (json_object_object_get_ex(o, "policy_error", &v))
-			printf("error: %s\n", json_object_get_string(v));
+		if (json_member_present(o, "policy_error"))
+			printf("error: %s\n", member_raw(o, "policy_error"));
 		return;
 	}
 	if (strcmp(src, "file") == 0)
 		printf("policy in force: file %s\n", file);
 	else
 		printf("policy in force: %s (%s does not exist)\n", src, file);
-	if (json_object_object_get_ex(o, "policy_digest", &v))
-		printf("sha256: %s\n", json_object_get_string(v));
-	if (json_object_object_get_ex(o, "policy_effective", &eff) && eff)
+	if (json_member_present(o, "policy_digest"))
+		printf("sha256: %s\n", member_raw(o, "policy_digest"));
+	if (json_member(o, NULL, "policy_effective", json_type_object, &eff, NULL, 0) == 0)
 		print_json(eff);
 }
 
@@ -139,14 +143,14 @@ int verb_policy_show(int argc, char **argv)
 		return r;
 	_cleanup_(json_object_putp) json_object *o = client_parse_json(&rep);
 	client_reply_done(&rep);
-	if (!o || !json_object_object_get_ex(o, "policy_valid", NULL)) {
+	if (!json_member_present(o, "policy_valid")) {
 		cli_error("policy show: the daemon did not report its policy");
 		return EXIT_ERROR;
 	}
 	_cleanup_(json_object_putp) json_object *out = json_object_new_object();
 	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
-		json_object *v = NULL;
-		if (json_object_object_get_ex(o, keys[i], &v))
+		json_object *v;
+		if (json_member(o, NULL, keys[i], json_type_null, &v, NULL, 0) == 0)
 			json_object_object_add(out, keys[i] + strlen("policy_"), json_object_get(v));
 	}
 	if (arg_json) {
@@ -154,7 +158,5 @@ int verb_policy_show(int argc, char **argv)
 		cli_json_result_printed = true;
 	} else
 		show_text(o);
-	json_object *v;
-	return json_object_object_get_ex(o, "policy_valid", &v) && json_object_get_boolean(v)
-		       ? EXIT_OK : EXIT_REJECTED;
+	return cli_jbool(o, "policy_valid") ? EXIT_OK : EXIT_REJECTED;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "client.h"
+#include "json.h"
 #include "vhsmctl.h"
 
 static void fmt_status_attestation(json_object *o)
@@ -12,21 +13,22 @@ static void fmt_status_attestation(json_object *o)
 	json_object *a, *f;
 	char t[32];
 
-	if (!json_object_object_get_ex(o, "attestation", &a))
+	if (json_member(o, NULL, "attestation", json_type_object, &a, NULL, 0) < 0)
 		return;
-	if (!cli_jint(a, "done")) {
+	if (!cli_jbool(a, "done")) {
 		printf("attestation: not yet run\n");
 		return;
 	}
-	printf("attestation: %s at %s\n", cli_jint(a, "passed") ? "PASSED" : "FAILED",
+	printf("attestation: %s at %s\n", cli_jbool(a, "passed") ? "PASSED" : "FAILED",
 	       cli_fmt_time(cli_jint(a, "time"), t, sizeof(t)));
 	/* Each failed check or rule with the value seen and the value required. */
-	if (json_object_object_get_ex(a, "findings", &f) && json_object_array_length(f) > 0)
+	if (json_member(a, NULL, "findings", json_type_array, &f, NULL, 0) == 0 &&
+	    json_object_array_length(f) > 0)
 		for (size_t i = 0; i < json_object_array_length(f); i++) {
 			json_object *e = json_object_array_get_idx(f, i);
 			printf("  fail  %-28s %s\n", cli_jstr(e, "check"), cli_jstr(e, "detail"));
 		}
-	else if (!cli_jint(a, "passed"))
+	else if (!cli_jbool(a, "passed"))
 		printf("  failing: %s %s\n", cli_jstr(a, "failures"), cli_jstr(a, "error"));
 	if (cli_jstr(a, "product")[0])
 		printf("  %s, measurement %.24s..., reported TCB %s\n", cli_jstr(a, "product"),
@@ -38,15 +40,16 @@ static void fmt_status_attestation(json_object *o)
 static void fmt_status(json_object *o)
 {
 	json_object *a, *d;
+	int64_t keks;
 
 	printf("vhsmd %s, device %s%s%s\n", cli_jstr(o, "version"), cli_jstr(o, "device"),
-	       cli_jint(o, "simulated") ? " (SIMULATED: not AMD hardware)" : "",
-	       cli_jint(o, "locked_out") ? " (LOCKED OUT: VMPCK disabled, reboot the VM)" : "");
+	       cli_jbool(o, "simulated") ? " (SIMULATED: not AMD hardware)" : "",
+	       cli_jbool(o, "locked_out") ? " (LOCKED OUT: VMPCK disabled, reboot the VM)" : "");
 	printf("state dir %s, ", cli_jstr(o, "state_dir"));
-	if (json_object_object_get_ex(o, "keks", &a)) /* administrators only */
-		printf("%" PRId64 " KEKs, ", cli_jint(o, "keks"));
+	if (json_member_int64(o, NULL, "keks", INT64_MIN, INT64_MAX, &keks, NULL, 0) == 0)
+		printf("%" PRId64 " KEKs, ", keks); /* administrators only */
 	printf("%" PRId64 " requests served\n", cli_jint(o, "requests"));
-	if (cli_jint(o, "policy_valid"))
+	if (cli_jbool(o, "policy_valid"))
 		printf("policy %s (sha256 %.16s...)\n", cli_jstr(o, "policy"),
 		       cli_jstr(o, "policy_digest"));
 	else
@@ -55,20 +58,20 @@ static void fmt_status(json_object *o)
 	if (cli_jint(o, "store_rollbacks"))
 		printf("STORE ROLLBACK: %" PRId64 " sealed file(s) refused as rolled back or replaced "
 		       "(see the journal)\n", cli_jint(o, "store_rollbacks"));
-	if (json_object_object_get_ex(o, "audit", &a))
+	if (json_member(o, NULL, "audit", json_type_object, &a, NULL, 0) == 0)
 		printf("audit log: %" PRId64 " of %" PRId64 " bytes, records %" PRId64 "..%" PRId64
 		       "%s%s; durability %s, synced to %" PRId64 "\n", cli_jint(a, "bytes"),
 		       cli_jint(a, "budget"), cli_jint(a, "first_seq"), cli_jint(a, "seq"),
-		       !cli_jint(a, "open") ? ", NOT OPEN (no audit key yet)"
-		       : cli_jint(a, "keyed") ? ", keyed" : ", UNKEYED",
-		       cli_jint(a, "alert") ? " (ALERT: near the budget, oldest segments are pruned)"
+		       !cli_jbool(a, "open") ? ", NOT OPEN (no audit key yet)"
+		       : cli_jbool(a, "keyed") ? ", keyed" : ", UNKEYED",
+		       cli_jbool(a, "alert") ? " (ALERT: near the budget, oldest segments are pruned)"
 					    : "",
 		       cli_esc(cli_jstr(a, "durability")), cli_jint(a, "durable_seq"));
 	fmt_status_attestation(o);
-	if (json_object_object_get_ex(o, "platform", &a) && a)
+	if (json_member(o, NULL, "platform", json_type_object, &a, NULL, 0) == 0)
 		printf("platform: %s; %s\n", cli_esc(cli_jstr(a, "report_path")),
 		       cli_esc(cli_jstr(a, "protection")));
-	if (json_object_object_get_ex(o, "damaged_keks", &d))
+	if (json_member(o, NULL, "damaged_keks", json_type_array, &d, NULL, 0) == 0)
 		for (size_t i = 0; i < json_object_array_length(d); i++)
 			printf("DAMAGED KEK %s: %s\n", cli_jstr(json_object_array_get_idx(d, i), "name"),
 			       cli_jstr(json_object_array_get_idx(d, i), "error"));
@@ -79,8 +82,9 @@ static bool status_gate_open(json_object *o)
 {
 	json_object *a;
 
-	return o && cli_jint(o, "policy_valid") && json_object_object_get_ex(o, "attestation", &a) &&
-	       cli_jint(a, "passed");
+	return cli_jbool(o, "policy_valid") &&
+	       json_member(o, NULL, "attestation", json_type_object, &a, NULL, 0) == 0 &&
+	       cli_jbool(a, "passed");
 }
 
 int verb_status(int argc, char **argv)

@@ -123,9 +123,13 @@ struct json_object;
 int cli_call_and_print(struct client_req *req, const char *what,
 		       void (*fmt)(struct json_object *o));
 
-/* A string or integer member of a JSON reply; "" or 0 when absent. */
+/*
+ * A string (escaped for the terminal), integer or boolean member of a JSON reply, read through
+ * lib/json's typed getters: "", 0 or false when absent or of another type.
+ */
 const char *cli_jstr(struct json_object *o, const char *k);
 int64_t cli_jint(struct json_object *o, const char *k);
+bool cli_jbool(struct json_object *o, const char *k);
 
 /* Prints o (not a secret) pretty on stdout, as every --json result is. NULL: nothing. */
 void cli_print_json_object(struct json_object *o);
