@@ -251,7 +251,8 @@ static int import_pem(struct import *im, const uint8_t *buf, size_t len)
 static int import_thim(struct import *im, const uint8_t *buf, size_t len)
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
-	struct json_object *v;
+	const char *pem;
+	size_t pem_len;
 	char jerr[JSON_ERR_MAX];
 	static const char *const members[] = { "vcekCert", "certificateChain" };
 	int r;
@@ -261,14 +262,12 @@ static int import_thim(struct import *im, const uint8_t *buf, size_t len)
 	if (r < 0)
 		return import_fail(im, r, jerr);
 	for (size_t i = 0; i < ELEMENTSOF(members); i++) {
-		if (!json_object_object_get_ex(o, members[i], &v) ||
-		    !json_object_is_type(v, json_type_string)) {
+		if (json_member_string(o, NULL, members[i], 0, &pem, &pem_len, NULL, 0) < 0) {
 			snprintf(jerr, sizeof(jerr), "THIM collateral: %s: a PEM string expected",
 				 members[i]);
 			return import_fail(im, -EBADMSG, jerr);
 		}
-		r = import_pem(im, (const uint8_t *)json_object_get_string(v),
-			       (size_t)json_object_get_string_len(v));
+		r = import_pem(im, (const uint8_t *)pem, pem_len);
 		if (r < 0)
 			return r;
 	}

@@ -40,13 +40,12 @@ static int fail(char *err, size_t errlen, const char *msg)
 /* A base64url JWK member (no padding) decoded into out; returns the length or -EBADMSG. */
 static int jwk_bytes(json_object *jwk, const char *name, uint8_t *out, size_t cap)
 {
-	json_object *v;
+	const char *s;
+	size_t len;
 
-	if (!json_object_object_get_ex(jwk, name, &v) || !json_object_is_type(v, json_type_string))
+	if (json_member_string(jwk, NULL, name, 0, &s, &len, NULL, 0) < 0)
 		return -EBADMSG;
-	int n = ct_base64_decode_full(out, cap, json_object_get_string(v),
-				      (size_t)json_object_get_string_len(v),
-				      CT_BASE64_URL_TOO | CT_BASE64_PAD_OPTIONAL);
+	int n = ct_base64_decode_full(out, cap, s, len, CT_BASE64_URL_TOO | CT_BASE64_PAD_OPTIONAL);
 	return n <= 0 ? -EBADMSG : n;
 }
 
@@ -65,23 +64,20 @@ static int rsa_spki(const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_l
 /* The "HCLAkPub" JWK among "keys". */
 static int parse_ak(json_object *root, struct hcl_claims *c, char *err, size_t errlen)
 {
-	json_object *keys, *v;
+	json_object *keys;
 	uint8_t n[RSA_MODULUS_MAX], e[8];
 
-	if (!json_object_object_get_ex(root, "keys", &keys) ||
-	    !json_object_is_type(keys, json_type_array))
+	if (json_member(root, NULL, "keys", json_type_array, &keys, NULL, 0) < 0)
 		return fail(err, errlen, "the claims have no \"keys\" array");
 	size_t nk = json_object_array_length(keys);
 	for (size_t i = 0; i < nk; i++) {
 		json_object *k = json_object_array_get_idx(keys, i);
-		if (!json_object_is_type(k, json_type_object) ||
-		    !json_object_object_get_ex(k, "kid", &v) ||
-		    !json_object_is_type(v, json_type_string) ||
-		    strcmp(json_object_get_string(v), "HCLAkPub") != 0)
+		const char *kid, *kty;
+		if (json_member_string(k, NULL, "kid", 0, &kid, NULL, NULL, 0) < 0 ||
+		    strcmp(kid, "HCLAkPub") != 0)
 			continue;
-		if (!json_object_object_get_ex(k, "kty", &v) ||
-		    !json_object_is_type(v, json_type_string) ||
-		    strcmp(json_object_get_string(v), "RSA") != 0)
+		if (json_member_string(k, NULL, "kty", 0, &kty, NULL, NULL, 0) < 0 ||
+		    strcmp(kty, "RSA") != 0)
 			return fail(err, errlen, "the claims' HCLAkPub is not an RSA key");
 		int nl = jwk_bytes(k, "n", n, sizeof(n)), el = jwk_bytes(k, "e", e, sizeof(e));
 		if (nl < 256 || el < 1 || rsa_spki(n, (size_t)nl, e, (size_t)el, c) < 0)
@@ -96,22 +92,24 @@ static int parse_ak(json_object *root, struct hcl_claims *c, char *err, size_t e
 /* A boolean member of vm-configuration: 1, 0, -1 when absent, -EBADMSG when not boolean. */
 static int vm_bool(json_object *vm, const char *name)
 {
-	json_object *v;
+	bool b;
+	int r = json_member_bool(vm, NULL, name, &b, NULL, 0);
 
-	if (!json_object_object_get_ex(vm, name, &v))
+	if (r == -ENOENT)
 		return -1;
-	if (!json_object_is_type(v, json_type_boolean))
+	if (r < 0)
 		return -EBADMSG;
-	return json_object_get_boolean(v) ? 1 : 0;
+	return b ? 1 : 0;
 }
 
 static int parse_vm_configuration(json_object *root, struct hcl_claims *c, char *err,
 				  size_t errlen)
 {
-	json_object *vm, *v;
+	json_object *vm;
+	const char *id;
+	int r;
 
-	if (!json_object_object_get_ex(root, "vm-configuration", &vm) ||
-	    !json_object_is_type(vm, json_type_object))
+	if (json_member(root, NULL, "vm-configuration", json_type_object, &vm, NULL, 0) < 0)
 		return fail(err, errlen, "the claims have no \"vm-configuration\" object");
 	int persisted = vm_bool(vm, "tpm-persisted");
 	c->secure_boot = vm_bool(vm, "secure-boot");
@@ -120,12 +118,12 @@ static int parse_vm_configuration(json_object *root, struct hcl_claims *c, char 
 		return fail(err, errlen, "a \"vm-configuration\" flag is not a boolean");
 	c->tpm_persisted = persisted < 0 ? HCL_TPM_PERSISTED_UNKNOWN :
 			   persisted ? HCL_TPM_PERSISTED_YES : HCL_TPM_PERSISTED_NO;
-	if (json_object_object_get_ex(vm, "vmUniqueId", &v)) {
-		if (!json_object_is_type(v, json_type_string) ||
-		    (size_t)json_object_get_string_len(v) >= sizeof(c->vm_unique_id))
-			return fail(err, errlen, "\"vmUniqueId\" is not a short string");
-		snprintf(c->vm_unique_id, sizeof(c->vm_unique_id), "%s", json_object_get_string(v));
-	}
+	r = json_member_string(vm, NULL, "vmUniqueId", sizeof(c->vm_unique_id) - 1, &id, NULL,
+			       NULL, 0);
+	if (r < 0 && r != -ENOENT)
+		return fail(err, errlen, "\"vmUniqueId\" is not a short string");
+	if (r == 0)
+		snprintf(c->vm_unique_id, sizeof(c->vm_unique_id), "%s", id);
 	return 0;
 }
 
@@ -134,7 +132,8 @@ int hcl_claims_parse(const char *claims, size_t len, struct hcl_claims *ret, cha
 {
 	_cleanup_(json_object_putp) json_object *root = NULL;
 	struct hcl_claims c = { .secure_boot = -1, .tpm_enabled = -1 };
-	json_object *v;
+	const char *ud;
+	size_t ud_len;
 	char jerr[JSON_ERR_MAX];
 	int r;
 
@@ -148,10 +147,9 @@ int hcl_claims_parse(const char *claims, size_t len, struct hcl_claims *ret, cha
 	r = parse_vm_configuration(root, &c, err, errlen);
 	if (r < 0)
 		return r;
-	if (json_object_object_get_ex(root, "user-data", &v)) {
-		if (!json_object_is_type(v, json_type_string) ||
-		    ct_hex_decode(c.user_data, sizeof(c.user_data), json_object_get_string(v),
-				  (size_t)json_object_get_string_len(v)) < 0)
+	r = json_member_string(root, NULL, "user-data", 0, &ud, &ud_len, NULL, 0);
+	if (r != -ENOENT) {
+		if (r < 0 || ct_hex_decode(c.user_data, sizeof(c.user_data), ud, ud_len) < 0)
 			return fail(err, errlen, "\"user-data\" is not 128 hex digits");
 		c.have_user_data = true;
 	}
