@@ -17,6 +17,7 @@
 #include "policy.h"
 #include "snp-report.h"
 #include "snp-verify.h"
+#include "text.h"
 #include "vhsmctl.h"
 
 #define MAX_TRUST_ROOTS 8
@@ -59,13 +60,16 @@ static int load_cert(const char *path, enum amd_cert_role role, uint8_t **slot, 
 static int load_from_dir(const char *dir, const char *const *names, enum amd_cert_role role,
 			 uint8_t **slot, size_t *len)
 {
-	char path[4096];
 	struct stat st;
 
 	if (*slot)
 		return 0;
 	for (; *names; names++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, *names);
+		_cleanup_free_ char *path = text_printf("%s/%s", dir, *names);
+		if (!path) {
+			cli_error("%s: %s", dir, strerror(ENOMEM));
+			return -ENOMEM;
+		}
 		if (stat(path, &st) == 0)
 			return load_cert(path, role, slot, len);
 	}
@@ -131,7 +135,6 @@ static int load_certs(const char *spec, struct verify_inputs *in)
 	/* The report says which key signed it: take that leaf and its intermediate first. */
 	bool vlek = report_signing_key(in) == SNP_SIGNING_KEY_VLEK;
 	struct stat st;
-	char p[4096];
 	int r;
 
 	if (stat(spec, &st) < 0) {
@@ -147,7 +150,11 @@ static int load_certs(const char *spec, struct verify_inputs *in)
 		return r;
 	if (!in->vek) {
 		for (const char *const *t = tables; *t; t++) {
-			snprintf(p, sizeof(p), "%s/%s", spec, *t);
+			_cleanup_free_ char *p = text_printf("%s/%s", spec, *t);
+			if (!p) {
+				cli_error("%s: %s", spec, strerror(ENOMEM));
+				return -ENOMEM;
+			}
 			if (stat(p, &st) == 0)
 				return load_certtable_file(p, in);
 		}

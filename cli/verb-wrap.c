@@ -3,6 +3,7 @@
  * vhsmctl wrap|unwrap|rewrap (stdin -> stdout) and unwrap-batch (files -> a directory).
  * Key material moves only through stdin/stdout, files of mode 0600 and secure memory, never argv.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,14 +164,20 @@ static void batch_result(json_object *results, unsigned i, const char *file, con
 	json_object_array_add(results, o);
 }
 
-/* The key of the i-th FILE goes to DIR/<i>.key; a refused item has no file. */
-static int batch_write_key(const char *dir, unsigned i, const uint8_t *key, size_t len)
+/* The key of the i-th FILE goes to DIR/<i>.key, relative to DIR's fd (*dir_fd, opened at the
+ * first key); a refused item has no file. */
+static int batch_write_key(int *dir_fd, const char *dir, unsigned i, const uint8_t *key,
+			   size_t len)
 {
-	char path[4096];
+	char name[16];
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%u.key", dir, i) >= sizeof(path))
-		return -ENAMETOOLONG;
-	return fileio_write_atomic(path, key, len, 0600);
+	if (*dir_fd < 0) {
+		*dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (*dir_fd < 0)
+			return negative_errno();
+	}
+	snprintf(name, sizeof(name), "%u.key", i);
+	return fileio_write_atomic_at(*dir_fd, name, key, len, 0600);
 }
 
 int verb_unwrap_batch(int argc, char **argv)
@@ -185,6 +192,7 @@ int verb_unwrap_batch(int argc, char **argv)
 	};
 	_cleanup_(json_object_putp) json_object *results = NULL;
 	_cleanup_secmem_ uint8_t *items = NULL;
+	_cleanup_close_ int dir_fd = -EBADF;
 	const char *ctx = "", *dir = NULL;
 	struct vhsm_batch_cursor cur;
 	struct client_req req;
@@ -263,7 +271,7 @@ int verb_unwrap_batch(int argc, char **argv)
 		if (e < 0) {
 			batch_result(results, i, file, strerror(-e));
 			ret = EXIT_REJECTED;
-		} else if ((r = batch_write_key(dir, i, pt, len)) < 0) {
+		} else if ((r = batch_write_key(&dir_fd, dir, i, pt, len)) < 0) {
 			cli_error("unwrap-batch: writing key %u to %s: %s", i, dir, strerror(-r));
 			ret = EXIT_ERROR;
 		} else

@@ -289,7 +289,7 @@ int fleet_identity_tls(struct manager *m, EVP_PKEY **ret_key, char *ret_cert_pat
 	_cleanup_free_ uint8_t *pem = NULL;
 	struct fleet_identity id;
 	struct fleet_cert_info info;
-	char path[4096], date[32];
+	char date[32];
 	size_t pem_len;
 	int n, r = fleet_identity_read(m, &id, why, whylen);
 
@@ -331,12 +331,15 @@ int fleet_identity_tls(struct manager *m, EVP_PKEY **ret_key, char *ret_cert_pat
 	r = fleet_identity_open(m, &id, &pkey, why, whylen);
 	if (r < 0)
 		return r;
-	n = snprintf(path, sizeof(path), "%s/%s", m->state_dir, FLEET_IDENTITY_CERT);
-	if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(path)) {
-		snprintf(why, whylen, "the state directory's path is too long");
+	/* The TLS client opens the certificate by name: through the state directory's fd, as
+	 * every other state file, so it is the file just checked against the key whatever
+	 * happens to the state directory's path meanwhile. */
+	n = snprintf(NULL, 0, "/proc/self/fd/%d/%s", m->state_fd, FLEET_IDENTITY_CERT);
+	if (n < 0 || (size_t)n >= len) {
+		snprintf(why, whylen, "no room for the fleet certificate's path");
 		return -ENAMETOOLONG;
 	}
-	strcpy(ret_cert_path, path);
+	snprintf(ret_cert_path, len, "/proc/self/fd/%d/%s", m->state_fd, FLEET_IDENTITY_CERT);
 	*ret_key = TAKE_PTR(pkey);
 	return 0;
 }

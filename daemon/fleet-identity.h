@@ -35,7 +35,8 @@ struct fleet_identity {
 
 /*
  * The enrolled fleet identity for TLS: the sealed private key (secure heap; caller frees) and
- * the path of the installed certificate chain PEM (in the state directory). -ENOKEY: none
+ * the path of the installed certificate chain PEM, through the state directory's fd
+ * ("/proc/self/fd/N/fleet/identity.pem": valid while m's state fd is open). -ENOKEY: none
  * enrolled, or no certificate installed; -EKEYEXPIRED: the certificate has expired at vhsmd's
  * clock (renewal needs a fresh enrollment); -EKEYREJECTED: the installed certificate is not
  * the sealed key's, or the key could not be unsealed (the attestation gate is closed); other

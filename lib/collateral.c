@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -18,6 +19,7 @@
 #include "certtable.h"
 #include "collateral.h"
 #include "ct.h"
+#include "dir-util.h"
 #include "fileio.h"
 #include "json-cleanup.h"
 #include "json.h"
@@ -319,25 +321,32 @@ static int import_detect(struct import *im, const uint8_t *buf, size_t len)
 	return import_fail(im, -EBADMSG, "not a certificate, CRL, THIM JSON or certificate table");
 }
 
-static int mkdir_p2(const char *dir, const char *sub, char *path, size_t n)
+/* The cache directory as an fd, for every file in it to be opened relative to it. */
+static int cache_dir_open(const char *dir)
 {
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return negative_errno();
-	snprintf(path, n, "%s/%s", dir, sub);
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
-		return negative_errno();
-	return 0;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	return fd < 0 ? negative_errno() : fd;
+}
+
+/* "<product>/<file>" into rel[COLLATERAL_REL_MAX]: -ENAMETOOLONG when it does not fit. */
+#define COLLATERAL_REL_MAX 256u
+static int entry_path(char rel[static COLLATERAL_REL_MAX], enum snp_product p, const char *file)
+{
+	int n = snprintf(rel, COLLATERAL_REL_MAX, "%s/%s", snp_product_to_string(p), file);
+
+	return n < 0 || (size_t)n >= COLLATERAL_REL_MAX ? -ENAMETOOLONG : 0;
 }
 
 /* Whether the CRL cached at path was issued after the DER CRL der: an older CRL (a replayed
  * one that still lacks a revocation) never replaces a newer one. */
-static bool crl_cached_newer(const char *path, const uint8_t *der, size_t len)
+static bool crl_cached_newer(int dfd, const char *rel, const uint8_t *der, size_t len)
 {
 	_cleanup_free_ uint8_t *old = NULL;
 	size_t old_len = 0;
 	int day = 0, sec = 0;
 
-	if (fileio_read_all(path, COLLATERAL_FILE_MAX, &old, &old_len) < 0)
+	if (fileio_read_all_at(dfd, rel, COLLATERAL_FILE_MAX, &old, &old_len) < 0)
 		return false;
 	const unsigned char *q = old, *q2 = der;
 	_cleanup_(X509_CRL_freep) X509_CRL *a = d2i_X509_CRL(NULL, &q, (long)old_len);
@@ -352,19 +361,25 @@ static bool crl_cached_newer(const char *path, const uint8_t *der, size_t len)
 /* Writes the pending entries. A CRL replaces a cached one only when it is not older. */
 static int import_commit(const char *dir, struct import *im)
 {
-	char path[4096];
+	_cleanup_close_ int dfd = -EBADF;
+	char rel[COLLATERAL_REL_MAX];
 	int r;
 
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return negative_errno();
+	dfd = cache_dir_open(dir);
+	if (dfd < 0)
+		return dfd;
 	for (size_t i = 0; i < im->n; i++) {
 		const struct pending *e = &im->p[i];
-		r = mkdir_p2(dir, snp_product_to_string(e->product), path, sizeof(path));
+		if (mkdirat(dfd, snp_product_to_string(e->product), 0755) < 0 && errno != EEXIST)
+			return negative_errno();
+		r = entry_path(rel, e->product, e->file);
 		if (r < 0)
 			return r;
-		snprintf(path, sizeof(path), "%s/%s/%s", dir, snp_product_to_string(e->product),
-			 e->file);
-		if (strcmp(e->file, "crl.der") == 0 && crl_cached_newer(path, e->der, e->len))
+		if (strcmp(e->file, "crl.der") == 0 && crl_cached_newer(dfd, rel, e->der, e->len))
 			continue;
-		r = fileio_write_atomic(path, e->der, e->len, 0644);
+		r = fileio_write_atomic_at(dfd, rel, e->der, e->len, 0644);
 		if (r < 0)
 			return r;
 	}
@@ -430,38 +445,40 @@ void collateral_done(struct collateral *c)
 	*c = (struct collateral){};
 }
 
-/* Reads <dir>/<product>/<file> when it exists; a missing file leaves *ret NULL. */
-static int read_entry(const char *dir, enum snp_product p, const char *file, uint8_t **ret,
+/* Reads <product>/<file> under the cache dfd when it exists; a missing file leaves *ret NULL. */
+static int read_entry(int dfd, enum snp_product p, const char *file, uint8_t **ret,
 		      size_t *ret_len)
 {
-	char path[4096];
-	int r;
+	char rel[COLLATERAL_REL_MAX];
+	int r = entry_path(rel, p, file);
 
-	snprintf(path, sizeof(path), "%s/%s/%s", dir, snp_product_to_string(p), file);
-	r = fileio_read_all(path, COLLATERAL_FILE_MAX, ret, ret_len);
+	if (r < 0)
+		return r;
+	r = fileio_read_all_at(dfd, rel, COLLATERAL_FILE_MAX, ret, ret_len);
 	return r == -ENOENT ? 0 : r;
 }
 
 int collateral_lookup(const char *dir, const struct collateral_id *id, bool want_vcek, bool vlek,
 		      struct collateral *ret)
 {
+	_cleanup_close_ int dfd = -EBADF;
 	struct collateral c = {};
-	struct stat st;
 	char file[200];
 	int r;
 
 	if (!dir || !id || !ret || !snp_product_to_string(id->product))
 		return -EINVAL;
-	if (stat(dir, &st) < 0)
-		return negative_errno();
+	dfd = cache_dir_open(dir);
+	if (dfd < 0)
+		return dfd;
 	vcek_file_name(id, file);
-	r = want_vcek ? read_entry(dir, id->product, file, &c.vek, &c.vek_len) : 0;
+	r = want_vcek ? read_entry(dfd, id->product, file, &c.vek, &c.vek_len) : 0;
 	if (r >= 0)
-		r = read_entry(dir, id->product, vlek ? "asvk.der" : "ask.der", &c.ask, &c.ask_len);
+		r = read_entry(dfd, id->product, vlek ? "asvk.der" : "ask.der", &c.ask, &c.ask_len);
 	if (r >= 0)
-		r = read_entry(dir, id->product, "ark.der", &c.ark, &c.ark_len);
+		r = read_entry(dfd, id->product, "ark.der", &c.ark, &c.ark_len);
 	if (r >= 0)
-		r = read_entry(dir, id->product, "crl.der", &c.crl, &c.crl_len);
+		r = read_entry(dfd, id->product, "crl.der", &c.crl, &c.crl_len);
 	if (r < 0) {
 		collateral_done(&c);
 		return r;
@@ -532,19 +549,17 @@ static const char *kind_of(const char *file)
 
 #define LIST_MAX 1024u
 
-static int list_product(const char *dir, enum snp_product p,
+static int list_product(int dfd, enum snp_product p,
 			int (*fn)(const struct collateral_entry *, void *), void *userdata)
 {
-	char path[4096];
 	char *names[LIST_MAX];
 	size_t n = 0;
 	struct dirent *de;
-	int r = 0;
+	DIR *d;
+	int r = dir_open_at(dfd, snp_product_to_string(p), &d);
 
-	snprintf(path, sizeof(path), "%s/%s", dir, snp_product_to_string(p));
-	DIR *d = opendir(path);
-	if (!d)
-		return errno == ENOENT ? 0 : negative_errno();
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
 	while (n < LIST_MAX && (de = readdir(d)))
 		if (kind_of(de->d_name) && !strchr(de->d_name, '/') &&
 		    (names[n] = strdup(de->d_name)))
@@ -556,7 +571,7 @@ static int list_product(const char *dir, enum snp_product p,
 		size_t len = 0;
 		struct collateral_entry e = { .product = p, .kind = kind_of(names[i]),
 					      .file = names[i] };
-		if (r >= 0 && read_entry(dir, p, names[i], &der, &len) >= 0 && der) {
+		if (r >= 0 && read_entry(dfd, p, names[i], &der, &len) >= 0 && der) {
 			entry_detail(der, len, &e);
 			r = fn(&e, userdata);
 		}
@@ -568,15 +583,16 @@ static int list_product(const char *dir, enum snp_product p,
 int collateral_list(const char *dir, int (*fn)(const struct collateral_entry *e, void *userdata),
 		    void *userdata)
 {
-	struct stat st;
+	_cleanup_close_ int dfd = -EBADF;
 	int r;
 
 	if (!dir || !fn)
 		return -EINVAL;
-	if (stat(dir, &st) < 0)
-		return negative_errno();
+	dfd = cache_dir_open(dir);
+	if (dfd < 0)
+		return dfd;
 	for (int p = 0; p < _SNP_PRODUCT_MAX; p++) {
-		r = list_product(dir, (enum snp_product)p, fn, userdata);
+		r = list_product(dfd, (enum snp_product)p, fn, userdata);
 		if (r < 0)
 			return r;
 	}
