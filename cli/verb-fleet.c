@@ -13,21 +13,12 @@
 
 #include "client.h"
 #include "ct.h"
+#include "evidence.h"
 #include "fileio.h"
 #include "json-cleanup.h"
 #include "json.h"
 #include "fleet-enroll.h"
 #include "vhsmctl.h"
-
-static json_object *b64(const struct vhsm_wire_field *f)
-{
-	_cleanup_free_ char *s = f ? malloc(CT_BASE64_LEN(f->len) + 1) : NULL;
-
-	if (!s)
-		return json_object_new_string("");
-	ct_base64_encode(s, f->value, f->len);
-	return json_object_new_string(s);
-}
 
 /* The CSR as PEM text (malloc'ed), or NULL. */
 static char *csr_pem(const struct vhsm_wire_field *f)
@@ -51,7 +42,6 @@ static int write_bundle(const struct client_reply *rep, const char *nonce_hex, c
 	_cleanup_(json_object_putp) json_object *info = client_parse_json(rep);
 	_cleanup_free_ char *csr = csr_pem(vhsm_wire_get(&rep->msg, VHSM_TAG_CSR));
 	uint64_t expires = 0;
-	const char *s;
 
 	if (!o || !info || !csr || vhsm_wire_get_u64(&rep->msg, VHSM_TAG_EXPIRES, &expires) < 0) {
 		cli_error("fleet enroll: vhsmd's reply lacks the CSR, expiry or description");
@@ -63,14 +53,12 @@ static int write_bundle(const struct client_reply *rep, const char *nonce_hex, c
 	json_object_object_add(o, "nonce", json_object_new_string(nonce_hex ? nonce_hex : ""));
 	json_object_object_add(o, "expires", json_object_new_int64((int64_t)expires));
 	json_object_object_add(o, "csr", json_object_new_string(csr));
-	json_object_object_add(o, "report", b64(vhsm_wire_get(&rep->msg, VHSM_TAG_REPORT)));
-	json_object_object_add(o, "certs", b64(vhsm_wire_get(&rep->msg, VHSM_TAG_CERTS)));
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-						      JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (fileio_write_atomic(out, s, strlen(s), 0644) < 0) {
-		cli_error("fleet enroll: cannot write %s", out);
+	json_object_object_add(o, "report",
+			       cli_json_base64(vhsm_wire_get(&rep->msg, VHSM_TAG_REPORT)));
+	json_object_object_add(o, "certs",
+			       cli_json_base64(vhsm_wire_get(&rep->msg, VHSM_TAG_CERTS)));
+	if (cli_write_json_file(o, "fleet enroll", out) != EXIT_OK)
 		return EXIT_ERROR;
-	}
 	*ret_info = TAKE_PTR(info);
 	return EXIT_OK;
 }
@@ -87,20 +75,7 @@ static void enroll_help(void)
 	       "fleet install-cert. --new-key replaces the key (the old certificate is removed).\n");
 }
 
-static int parse_nonce(const char *hex, uint8_t nonce[static FLEET_ENROLL_NONCE_MAX],
-		       size_t *ret_len)
-{
-	size_t l = strlen(hex);
-
-	if (l == 0 || l % 2 || l > 2 * FLEET_ENROLL_NONCE_MAX ||
-	    ct_hex_decode(nonce, l / 2, hex, l) < 0) {
-		cli_error("fleet enroll: --nonce: 1 to %u bytes in hex expected",
-			  FLEET_ENROLL_NONCE_MAX);
-		return EXIT_USAGE;
-	}
-	*ret_len = l / 2;
-	return EXIT_OK;
-}
+_Static_assert(FLEET_ENROLL_NONCE_MAX == CLI_NONCE_MAX, "fleet enroll's nonce is --nonce's");
 
 int verb_fleet_enroll(int argc, char **argv)
 {
@@ -151,7 +126,7 @@ int verb_fleet_enroll(int argc, char **argv)
 		cli_error("fleet enroll: --key-alg: ec-p256 or rsa3072");
 		return EXIT_USAGE;
 	}
-	if (nonce_hex && parse_nonce(nonce_hex, nonce, &nonce_len) != EXIT_OK)
+	if (nonce_hex && cli_parse_nonce("fleet enroll", nonce_hex, nonce, &nonce_len) != EXIT_OK)
 		return EXIT_USAGE;
 	if (client_begin(&req, VHSM_OP_FLEET_ENROLL) < 0)
 		return EXIT_ERROR;

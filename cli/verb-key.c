@@ -16,6 +16,7 @@
 
 #include "client.h"
 #include "ct.h"
+#include "evidence.h"
 #include "fileio.h"
 #include "json-cleanup.h"
 #include "json.h"
@@ -629,39 +630,25 @@ int verb_key_cert(int argc, char **argv)
 
 /* ---- attest ---- */
 
-static json_object *b64(const struct vhsm_wire_field *f)
-{
-	_cleanup_free_ char *s = f ? malloc(CT_BASE64_LEN(f->len) + 1) : NULL;
-
-	if (!s)
-		return json_object_new_string("");
-	ct_base64_encode(s, f->value, f->len);
-	return json_object_new_string(s);
-}
-
 /* The key attestation file (docs/pkcs11.md): what vhsm-byok verify-key checks. */
 static int write_attestation(const struct client_reply *rep, const char *name,
 			     const uint8_t *nonce, size_t nonce_len, const char *out)
 {
 	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
 	_cleanup_free_ char *nhex = cli_hex(nonce, nonce_len);
-	const char *s;
 
 	if (!o || !nhex)
 		return EXIT_ERROR;
 	json_object_object_add(o, "format", json_object_new_string("vhsm-key-attestation-v1"));
 	json_object_object_add(o, "name", json_object_new_string(name));
 	json_object_object_add(o, "nonce", json_object_new_string(nhex));
-	json_object_object_add(o, "spki", b64(vhsm_wire_get(&rep->msg, VHSM_TAG_PUBKEY)));
-	json_object_object_add(o, "report", b64(vhsm_wire_get(&rep->msg, VHSM_TAG_REPORT)));
-	json_object_object_add(o, "certs", b64(vhsm_wire_get(&rep->msg, VHSM_TAG_CERTS)));
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-						      JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (fileio_write_atomic(out, s, strlen(s), 0644) < 0) {
-		cli_error("key attest: cannot write %s", out);
-		return EXIT_ERROR;
-	}
-	return EXIT_OK;
+	json_object_object_add(o, "spki",
+			       cli_json_base64(vhsm_wire_get(&rep->msg, VHSM_TAG_PUBKEY)));
+	json_object_object_add(o, "report",
+			       cli_json_base64(vhsm_wire_get(&rep->msg, VHSM_TAG_REPORT)));
+	json_object_object_add(o, "certs",
+			       cli_json_base64(vhsm_wire_get(&rep->msg, VHSM_TAG_CERTS)));
+	return cli_write_json_file(o, "key attest", out);
 }
 
 int verb_key_attest(int argc, char **argv)
@@ -675,7 +662,7 @@ int verb_key_attest(int argc, char **argv)
 		{}
 	};
 	const char *nonce_hex = NULL, *out = NULL;
-	uint8_t nonce[64];
+	uint8_t nonce[CLI_NONCE_MAX];
 	size_t nonce_len = 0;
 	struct client_req req;
 	struct client_reply rep;
@@ -701,14 +688,8 @@ int verb_key_attest(int argc, char **argv)
 		cli_error("key attest: --out FILE is required");
 		return EXIT_USAGE;
 	}
-	if (nonce_hex) {
-		size_t l = strlen(nonce_hex);
-		if (l == 0 || l % 2 || l > 128 || ct_hex_decode(nonce, l / 2, nonce_hex, l) < 0) {
-			cli_error("key attest: --nonce: 1 to 64 bytes in hex expected");
-			return EXIT_USAGE;
-		}
-		nonce_len = l / 2;
-	}
+	if (nonce_hex && cli_parse_nonce("key attest", nonce_hex, nonce, &nonce_len) != EXIT_OK)
+		return EXIT_USAGE;
 	if (client_begin(&req, VHSM_OP_KEY_ATTEST) < 0)
 		return EXIT_ERROR;
 	vhsm_wire_add_str(&req.b, VHSM_TAG_NAME, argv[optind]);
