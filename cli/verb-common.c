@@ -31,6 +31,15 @@ int cli_call_and_print(struct client_req *req, const char *what,
 	return EXIT_OK;
 }
 
+int cli_call_status(const char *what, struct client_reply *ret_rep)
+{
+	struct client_req req;
+
+	if (client_begin(&req, VHSM_OP_STATUS) < 0)
+		return EXIT_ERROR;
+	return client_call_checked(&req, what, ret_rep);
+}
+
 const char *cli_jstr(json_object *o, const char *k)
 {
 	const char *s;

@@ -69,7 +69,6 @@ static void print_platform(json_object *p)
 
 int verb_platform(int argc, char **argv)
 {
-	struct client_req req;
 	struct client_reply rep;
 	json_object *p;
 	int r = cli_simple_opts(argc, argv, "platform [--json]");
@@ -78,9 +77,7 @@ int verb_platform(int argc, char **argv)
 		return r < 0 ? EXIT_OK : r;
 	if (!cli_args_count(argc, 0, 0))
 		return EXIT_USAGE;
-	if (client_begin(&req, VHSM_OP_STATUS) < 0)
-		return EXIT_ERROR;
-	r = client_call_checked(&req, "platform", &rep);
+	r = cli_call_status("platform", &rep);
 	if (r != EXIT_OK)
 		return r;
 	_cleanup_(json_object_putp) json_object *o = client_parse_json(&rep);

@@ -122,7 +122,6 @@ int verb_policy_show(int argc, char **argv)
 {
 	static const char *const keys[] = { "policy_file", "policy_source", "policy_valid",
 					    "policy_error", "policy_digest", "policy_effective" };
-	struct client_req req;
 	struct client_reply rep;
 	static const char what[] =
 		"Prints the attestation policy vhsmd has in force and where it came\n"
@@ -136,9 +135,7 @@ int verb_policy_show(int argc, char **argv)
 		cli_error("policy show: unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (client_begin(&req, VHSM_OP_STATUS) < 0)
-		return EXIT_ERROR;
-	r = client_call_checked(&req, "policy show", &rep);
+	r = cli_call_status("policy show", &rep);
 	if (r != EXIT_OK)
 		return r;
 	_cleanup_(json_object_putp) json_object *o = client_parse_json(&rep);

@@ -89,7 +89,6 @@ static bool status_gate_open(json_object *o)
 
 int verb_status(int argc, char **argv)
 {
-	struct client_req req;
 	struct client_reply rep;
 	int r = cli_simple_opts(argc, argv, "status [--json]");
 
@@ -97,9 +96,7 @@ int verb_status(int argc, char **argv)
 		return r < 0 ? EXIT_OK : r;
 	if (!cli_args_count(argc, 0, 0))
 		return EXIT_USAGE;
-	if (client_begin(&req, VHSM_OP_STATUS) < 0)
-		return EXIT_ERROR;
-	r = client_call_checked(&req, "status", &rep);
+	r = cli_call_status("status", &rep);
 	if (r != EXIT_OK)
 		return r;
 	json_object *o = client_parse_json(&rep);

@@ -124,6 +124,14 @@ int cli_call_and_print(struct client_req *req, const char *what,
 		       void (*fmt)(struct json_object *o));
 
 /*
+ * Sends vhsmd a STATUS request (status, platform, policy show) and receives the reply into
+ * *ret_rep: EXIT_OK (the caller client_reply_done()s it), or the failure's EXIT_* after
+ * printing it as "<what>: ...".
+ */
+struct client_reply;
+int cli_call_status(const char *what, struct client_reply *ret_rep);
+
+/*
  * A string (escaped for the terminal), integer or boolean member of a JSON reply, read through
  * lib/json's typed getters: "", 0 or false when absent or of another type.
  */
