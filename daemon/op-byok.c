@@ -41,15 +41,6 @@ static int optional(int r)
 	return r == -ENOENT ? 0 : r;
 }
 
-static int op_get_kek_name(struct op_ctx *c)
-{
-	int r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
-
-	if (r < 0)
-		return r;
-	return op_check_name(c, "KEK", c->key);
-}
-
 static bool kek_exists(struct op_ctx *c)
 {
 	struct kek_meta meta;
@@ -151,7 +142,7 @@ int op_kek_export_exchange_key(struct op_ctx *c)
 	size_t der_len = 0;
 	int r;
 
-	r = op_get_kek_name(c);
+	r = op_kek_name(c);
 	if (r < 0)
 		return r;
 	if (kek_exists(c))
@@ -410,7 +401,7 @@ int op_kek_import(struct op_ctx *c)
 	size_t pt_len;
 	int r;
 
-	if ((r = op_get_kek_name(c)) < 0 || (r = import_flags(c, &meta, &prof)) < 0 ||
+	if ((r = op_kek_name(c)) < 0 || (r = import_flags(c, &meta, &prof)) < 0 ||
 	    (r = import_parse(c, &f)) < 0)
 		return r;
 	if (kek_exists(c))
@@ -540,7 +531,7 @@ int op_kek_backup(struct op_ctx *c)
 	size_t set_len;
 	int r;
 
-	r = op_get_kek_name(c);
+	r = op_kek_name(c);
 	if (r < 0)
 		return r;
 	r = store_unseal(c->m, c->key, &meta, &p, &b, &keys, c->why, sizeof(c->why));

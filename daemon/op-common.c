@@ -1,19 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What request handlers share: failing with a reason, names from the request, the audit of
- * refusals (capped per principal) and the KEK access checks made before any firmware request.
+ * refusals (capped per principal), the KEK access checks made before any firmware request and
+ * the reply carrying a fresh report (attestation report, key attest, fleet enroll).
  * The request table (ops.c) calls the handlers; handlers call only this, never back into it.
  */
 #include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "acl.h"
+#include "attest.h"
 #include "audit.h"
 #include "limits.h"
 #include "ops.h"
+#include "snp-report.h"
 #include "store.h"
 #include "text.h"
 
@@ -33,6 +37,68 @@ static bool refusal_chain(struct manager *m, const struct peer *p, unsigned *ret
 		return true;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return limits_refusal_chain(m->limits, p, (uint64_t)ts.tv_sec / 60, ret_suppressed);
+}
+
+int op_reply_list(struct op_ctx *c, char *const *names,
+		  char *(*entry)(struct op_ctx *c, const char *name, bool first))
+{
+	size_t cap = 4096, len = 1;
+	_cleanup_free_ char *buf = malloc(cap);
+
+	if (!buf)
+		return -ENOMEM;
+	buf[0] = '[';
+	for (char *const *n = names; *n; n++) {
+		_cleanup_free_ char *e = entry(c, *n, len == 1);
+		size_t el;
+		if (!e)
+			return -ENOMEM;
+		el = strlen(e);
+		if (len + el + 2 > VHSM_WIRE_MAX_TEXT)
+			return op_fail(c, -E2BIG, "listing too large");
+		if (len + el + 2 > cap) {
+			char *nb = realloc(buf, cap = len + el + 4096);
+			if (!nb)
+				return -ENOMEM;
+			buf = nb;
+		}
+		memcpy(buf + len, e, el);
+		len += el;
+	}
+	memcpy(buf + len, "]", 2);
+	vhsm_wire_add_str(c->reply, VHSM_TAG_JSON, buf);
+	return 0;
+}
+
+int op_kek_name(struct op_ctx *c)
+{
+	int r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
+
+	if (r < 0)
+		return r;
+	return op_check_name(c, "KEK", c->key);
+}
+
+int op_reply_report(struct op_ctx *c, const uint8_t *data, size_t len)
+{
+	uint8_t report[SNP_REPORT_SIZE];
+	_cleanup_free_ uint8_t *certs = NULL;
+	size_t certs_len = 0;
+	struct timespec now;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	r = limits_take_report(c->m->limits, c->peer,
+			       (uint64_t)now.tv_sec * 1000000ULL + (uint64_t)now.tv_nsec / 1000ULL,
+			       c->why, sizeof(c->why));
+	if (r < 0)
+		return r;
+	r = attest_report_for(c->m, data, len, report, &certs, &certs_len);
+	if (r < 0)
+		return op_fail(c, r, "report request failed: %s", strerror(-r));
+	vhsm_wire_add_data(c->reply, VHSM_TAG_REPORT, report, sizeof(report));
+	vhsm_wire_add_data(c->reply, VHSM_TAG_CERTS, certs, certs_len);
+	return 0;
 }
 
 int op_audit_record(struct manager *m, struct audit_record *rec)

@@ -100,28 +100,13 @@ static int enroll_reply_json(struct op_ctx *c, const struct fleet_identity *id, 
 static int enroll_report(struct op_ctx *c, const struct fleet_identity *id, uint64_t expires)
 {
 	const struct vhsm_wire_field *nonce = vhsm_wire_get(c->req, VHSM_TAG_NONCE);
-	uint8_t msg[FLEET_ENROLL_MSG_MAX], report[SNP_REPORT_SIZE];
-	_cleanup_free_ uint8_t *certs = NULL;
-	size_t certs_len = 0;
-	struct timespec now;
-	int n, r;
+	uint8_t msg[FLEET_ENROLL_MSG_MAX];
+	int n = fleet_enroll_message(id->spki, id->spki_len, nonce ? nonce->value : NULL,
+				     nonce ? nonce->len : 0, expires, msg);
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	r = limits_take_report(c->m->limits, c->peer,
-			       (uint64_t)now.tv_sec * 1000000ULL + (uint64_t)now.tv_nsec / 1000ULL,
-			       c->why, sizeof(c->why));
-	if (r < 0)
-		return r;
-	n = fleet_enroll_message(id->spki, id->spki_len, nonce ? nonce->value : NULL,
-				 nonce ? nonce->len : 0, expires, msg);
 	if (n < 0)
 		return op_fail(c, n, "enrollment message: %s", strerror(-n));
-	r = attest_report_for(c->m, msg, (size_t)n, report, &certs, &certs_len);
-	if (r < 0)
-		return op_fail(c, r, "report request failed: %s", strerror(-r));
-	vhsm_wire_add_data(c->reply, VHSM_TAG_REPORT, report, sizeof(report));
-	vhsm_wire_add_data(c->reply, VHSM_TAG_CERTS, certs, certs_len);
-	return 0;
+	return op_reply_report(c, msg, (size_t)n);
 }
 
 int op_fleet_enroll(struct op_ctx *c)

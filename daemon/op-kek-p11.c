@@ -36,11 +36,8 @@ static int p11_kek_open(struct op_ctx *c, uint32_t op, bool also_unwrap, struct 
 			uint8_t **keys)
 {
 	struct seal_params p;
-	int r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
+	int r = op_kek_name(c);
 
-	if (r < 0)
-		return r;
-	r = op_check_name(c, "KEK", c->key);
 	if (r < 0)
 		return r;
 	r = kek_precheck(c, c->key, op);

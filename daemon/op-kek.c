@@ -46,12 +46,8 @@ static int kek_open(struct op_ctx *c, uint32_t op, struct kek_meta *ret_meta,
 	struct kek_meta meta = {};
 	struct seal_params params = {};
 	struct seal_binding b = {};
+	int r = op_kek_name(c);
 
-	int r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
-
-	if (r < 0)
-		return r;
-	r = op_check_name(c, "KEK", c->key);
 	if (r < 0)
 		return r;
 	r = kek_precheck(c, c->key, op);
@@ -110,10 +106,7 @@ int op_kek_create(struct op_ctx *c)
 	enum seal_profile prof;
 	int r;
 
-	r = op_get_name(c, VHSM_TAG_NAME, c->key, sizeof(c->key));
-	if (r < 0)
-		return r;
-	r = op_check_name(c, "KEK", c->key);
+	r = op_kek_name(c);
 	if (r < 0)
 		return r;
 	/* Optional fields: absent is fine, present and invalid is an error (never a silent
@@ -170,59 +163,37 @@ int op_kek_create(struct op_ctx *c)
 	return 0;
 }
 
+/* One KEK's entry in the listing: its metadata and profile, a damaged marker, or "" when the
+ * caller may not see it. NULL on ENOMEM. */
+static char *kek_list_entry(struct op_ctx *c, const char *name, bool first)
+{
+	struct kek_meta meta = {};
+	struct seal_params p = {};
+	char *json, *e;
+
+	if (store_read_meta(c->m, name, &meta, &p) < 0)
+		return text_printf("%s{\"kek\":{\"name\":\"%s\",\"state\":\"damaged\"}}",
+				   first ? "" : ",", name);
+	if (!c->peer->admin && !acl_allows(&meta, c->peer, ACL_OP_READ))
+		return strdup(""); /* not visible to this caller */
+	if (kek_meta_to_json(&meta, &json) < 0)
+		return NULL;
+	e = text_printf("%s{\"kek\":%s,\"profile\":\"%s\"}", first ? "" : ",", json,
+			seal_profile_to_string(p.profile));
+	free(json);
+	return e;
+}
+
 int op_kek_list(struct op_ctx *c)
 {
 	char **names = NULL;
-	size_t cap = 4096, len = 0;
-	_cleanup_free_ char *buf = malloc(cap);
-	int r;
+	int r = store_list(c->m, &names);
 
-	if (!buf)
-		return -ENOMEM;
-	r = store_list(c->m, &names);
 	if (r < 0)
 		return op_fail(c, r, "cannot list the KEK store: %s", strerror(-r));
-	len = (size_t)snprintf(buf, cap, "[");
-	for (char **n = names; *n; n++) {
-		struct kek_meta meta = {};
-		struct seal_params p = {};
-		_cleanup_free_ char *json = NULL, *entry = NULL;
-		r = store_read_meta(c->m, *n, &meta, &p);
-		if (r < 0) {
-			entry = text_printf("%s{\"kek\":{\"name\":\"%s\",\"state\":\"damaged\"}}",
-					    len > 1 ? "," : "", *n);
-			if (!entry)
-				goto oom;
-		} else if (c->peer->admin || acl_allows(&meta, c->peer, ACL_OP_READ)) {
-			if (kek_meta_to_json(&meta, &json) < 0 ||
-			    !(entry = text_printf("%s{\"kek\":%s,\"profile\":\"%s\"}",
-						  len > 1 ? "," : "", json,
-						  seal_profile_to_string(p.profile))))
-				goto oom;
-		} else {
-			continue; /* not visible to this caller */
-		}
-		size_t el = strlen(entry);
-		if (len + el + 2 > VHSM_WIRE_MAX_TEXT) {
-			strv_free(names);
-			return op_fail(c, -E2BIG, "listing too large");
-		}
-		if (len + el + 2 > cap) {
-			char *nb = realloc(buf, cap = len + el + 4096);
-			if (!nb)
-				goto oom;
-			buf = nb;
-		}
-		memcpy(buf + len, entry, el + 1);
-		len += el;
-	}
+	r = op_reply_list(c, names, kek_list_entry);
 	strv_free(names);
-	memcpy(buf + len, "]", 2);
-	vhsm_wire_add_str(c->reply, VHSM_TAG_JSON, buf);
-	return 0;
-oom:
-	strv_free(names);
-	return -ENOMEM;
+	return r;
 }
 
 int op_kek_show(struct op_ctx *c)

@@ -258,41 +258,13 @@ static char *list_entry(struct op_ctx *c, const char *name, bool first)
 int op_key_list(struct op_ctx *c)
 {
 	char **names = NULL;
-	size_t cap = 4096, len = 1;
-	_cleanup_free_ char *buf = malloc(cap);
-	int r;
+	int r = keypair_store_list(c->m, &names);
 
-	if (!buf)
-		return -ENOMEM;
-	r = keypair_store_list(c->m, &names);
 	if (r < 0)
 		return op_fail(c, r, "cannot list the key pairs: %s", strerror(-r));
-	buf[0] = '[';
-	for (char **n = names; *n && r >= 0; n++) {
-		_cleanup_free_ char *e = list_entry(c, *n, len == 1);
-		size_t el = e ? strlen(e) : 0;
-		if (!e)
-			r = -ENOMEM;
-		else if (len + el + 2 > VHSM_WIRE_MAX_TEXT)
-			r = op_fail(c, -E2BIG, "listing too large");
-		else if (len + el + 2 > cap) {
-			char *nb = realloc(buf, cap = len + el + 4096);
-			if (!nb)
-				r = -ENOMEM;
-			else
-				buf = nb;
-		}
-		if (r >= 0) {
-			memcpy(buf + len, e, el);
-			len += el;
-		}
-	}
+	r = op_reply_list(c, names, list_entry);
 	strv_free(names);
-	if (r < 0)
-		return r;
-	memcpy(buf + len, "]", 2);
-	vhsm_wire_add_str(c->reply, VHSM_TAG_JSON, buf);
-	return 0;
+	return r;
 }
 
 int op_key_get(struct op_ctx *c)
@@ -589,10 +561,7 @@ int op_key_attest(struct op_ctx *c)
 {
 	_cleanup_free_ struct keypair_meta *meta = NULL;
 	const struct vhsm_wire_field *nonce = vhsm_wire_get(c->req, VHSM_TAG_NONCE);
-	uint8_t msg[KEY_ATTEST_MSG_MAX], report[SNP_REPORT_SIZE];
-	_cleanup_free_ uint8_t *certs = NULL;
-	size_t certs_len = 0;
-	struct timespec now;
+	uint8_t msg[KEY_ATTEST_MSG_MAX];
 	int n, r = key_meta_new(c, KEY_ACL_ANY_USE, &meta);
 
 	if (r < 0)
@@ -603,21 +572,13 @@ int op_key_attest(struct op_ctx *c)
 	r = attest_require(c->m, false, c->why, sizeof(c->why));
 	if (r < 0)
 		return r;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	r = limits_take_report(c->m->limits, c->peer,
-			       (uint64_t)now.tv_sec * 1000000ULL + (uint64_t)now.tv_nsec / 1000ULL,
-			       c->why, sizeof(c->why));
-	if (r < 0)
-		return r;
 	n = key_attest_message(meta->spki, meta->spki_len, nonce ? nonce->value : NULL,
 			       nonce ? nonce->len : 0, msg);
 	if (n < 0)
 		return op_fail(c, n, "key attestation message: %s", strerror(-n));
-	r = attest_report_for(c->m, msg, (size_t)n, report, &certs, &certs_len);
+	r = op_reply_report(c, msg, (size_t)n);
 	if (r < 0)
-		return op_fail(c, r, "report request failed: %s", strerror(-r));
-	vhsm_wire_add_data(c->reply, VHSM_TAG_REPORT, report, sizeof(report));
-	vhsm_wire_add_data(c->reply, VHSM_TAG_CERTS, certs, certs_len);
+		return r;
 	vhsm_wire_add_data(c->reply, VHSM_TAG_PUBKEY, meta->spki, meta->spki_len);
 	return reply_json(c, meta);
 }

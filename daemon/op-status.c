@@ -267,28 +267,12 @@ int op_status(struct op_ctx *c)
 int op_attest_report(struct op_ctx *c)
 {
 	const struct vhsm_wire_field *nonce = vhsm_wire_get(c->req, VHSM_TAG_NONCE);
-	uint8_t report[SNP_REPORT_SIZE];
-	_cleanup_free_ uint8_t *certs = NULL;
-	size_t certs_len = 0;
-	int r;
 
 	if (!nonce || nonce->len == 0 || nonce->len > 64)
 		return op_fail(c, -EINVAL, "a nonce of 1..64 bytes is required");
 	/* Each report is a guest request, and the host throttles those: non-administrators
 	 * draw from their own and the global budget (limits.h). */
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	r = limits_take_report(c->m->limits, c->peer,
-			       (uint64_t)now.tv_sec * 1000000ULL + (uint64_t)now.tv_nsec / 1000ULL,
-			       c->why, sizeof(c->why));
-	if (r < 0)
-		return r;
-	r = attest_report_for(c->m, nonce->value, nonce->len, report, &certs, &certs_len);
-	if (r < 0)
-		return op_fail(c, r, "report request failed: %s", strerror(-r));
-	vhsm_wire_add_data(c->reply, VHSM_TAG_REPORT, report, sizeof(report));
-	vhsm_wire_add_data(c->reply, VHSM_TAG_CERTS, certs, certs_len);
-	return 0;
+	return op_reply_report(c, nonce->value, nonce->len);
 }
 
 int op_audit_verify(struct op_ctx *c)

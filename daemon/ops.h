@@ -122,6 +122,21 @@ int op_fail(struct op_ctx *c, int r, const char *fmt, ...) _printf_(3, 4);
  * c->key holds name it is emptied, so that the audit record names no invalid key.
  */
 int op_check_name(struct op_ctx *c, const char *kind, const char *name);
+/*
+ * Replies with the JSON array of entry(c, name, first) for each of names (NULL-terminated):
+ * each entry a malloc'ed text that starts with "," unless first, "" to leave a name out, NULL
+ * on ENOMEM. 0, -ENOMEM, or -E2BIG ("listing too large") past VHSM_WIRE_MAX_TEXT.
+ */
+int op_reply_list(struct op_ctx *c, char *const *names,
+		  char *(*entry)(struct op_ctx *c, const char *name, bool first));
+/* The request's KEK name (VHSM_TAG_NAME) into c->key, checked as op_check_name() does. */
+int op_kek_name(struct op_ctx *c);
+/*
+ * Adds to c's reply a fresh report whose REPORT_DATA binds data[0..len) (VHSM_TAG_REPORT) and
+ * the host's certificates (VHSM_TAG_CERTS), after taking one report from the caller's budget
+ * (limits.h: the host throttles guest requests). 0, or -errno with the reason in c->why.
+ */
+int op_reply_report(struct op_ctx *c, const uint8_t *data, size_t len);
 /* Records rec, capping refusals of unprivileged callers as op_audit() says; may set
  * rec->journal_only. Returns audit_log()'s result. */
 struct audit_record;
