@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "ct.h"
+#include "evidence.h"
 #include "fileio.h"
 #include "fleet-enroll.h"
 #include "fleet-sign.h"
@@ -66,71 +67,41 @@ static const struct json_field bundle_table[] = {
 
 struct enrollment {
 	char name[FLEET_NAME_MAX + 1];
-	uint8_t nonce[FLEET_ENROLL_NONCE_MAX];
-	size_t nonce_len;
 	uint64_t expires;
 	char *csr;        /* PEM, malloc */
-	uint8_t report[SNP_REPORT_SIZE];
-	uint8_t *certs;   /* malloc */
-	size_t certs_len;
+	struct evidence ev;
 };
+
+_Static_assert(FLEET_ENROLL_NONCE_MAX <= EVIDENCE_NONCE_MAX, "the bundle's nonce fits");
 
 static void enrollment_done(struct enrollment *e)
 {
 	free(e->csr);
-	free(e->certs);
+	evidence_done(&e->ev);
 	*e = (struct enrollment){};
 }
 
 static int load(const char *path, struct enrollment *e)
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
-	_cleanup_free_ uint8_t *buf = NULL;
 	struct bundle_json f = {};
-	char e_json[JSON_ERR_MAX] = "";
-	size_t len, rl, nl;
-	int r = fileio_read_all(path, BUNDLE_MAX, &buf, &len);
+	int r = evidence_parse(path, BUNDLE_MAX, "an enrollment bundle", bundle_table, &f,
+			       &f.format, "vhsm-fleet-enrollment-v1", &o);
 
-	if (r < 0) {
-		err("%s: %s", path, strerror(-r));
-		return EXIT_ERROR;
-	}
-	r = json_parse((const char *)buf, len, BUNDLE_MAX, "an enrollment bundle", &o, e_json,
-		       sizeof(e_json));
-	if (r >= 0)
-		r = json_dispatch(o, NULL, bundle_table, &f, e_json, sizeof(e_json));
-	if (r >= 0 && strcmp(f.format, "vhsm-fleet-enrollment-v1") != 0)
-		r = json_fail(e_json, sizeof(e_json), -EBADMSG,
-			      "format: not vhsm-fleet-enrollment-v1");
-	if (r < 0) {
-		err("%s: %s", path, e_json);
-		return EXIT_REJECTED;
-	}
+	if (r != EXIT_OK)
+		return r;
 	snprintf(e->name, sizeof(e->name), "%s", f.name);
 	e->expires = (uint64_t)f.expires;
-	nl = strlen(f.nonce);
-	e->nonce_len = nl / 2;
 	e->csr = strdup(f.csr);
-	e->certs = malloc(strlen(f.certs) + 1);
-	if (!e->csr || !e->certs)
+	if (!e->csr)
 		return EXIT_ERROR;
-	if (nl % 2 || ct_hex_decode(e->nonce, e->nonce_len, f.nonce, nl) < 0 ||
-	    ct_base64_decode_str(f.report, e->report, sizeof(e->report), &rl) < 0 ||
-	    rl != SNP_REPORT_SIZE ||
-	    ct_base64_decode_str(f.certs, e->certs, strlen(f.certs) + 1, &e->certs_len) < 0) {
-		err("%s: a member is not valid hex or base64, or the report is not %u bytes", path,
-		    SNP_REPORT_SIZE);
-		return EXIT_REJECTED;
-	}
-	return EXIT_OK;
+	return evidence_decode(path, f.nonce, f.report, f.certs, &e->ev);
 }
 
 /* Freshness: the expiry is not passed (and not implausibly far), the nonce is the one given. */
 static bool check_fresh(const struct byok_verify_opts *o, const struct enrollment *e,
 			uint64_t now)
 {
-	uint8_t want[FLEET_ENROLL_NONCE_MAX];
-	size_t l = o->nonce ? strlen(o->nonce) / 2 : 0;
 	char t[32];
 	bool c;
 
@@ -143,8 +114,7 @@ static bool check_fresh(const struct byok_verify_opts *o, const struct enrollmen
 		out_check("warn", "nonce", "no --nonce: freshness rests on the expiry alone");
 		return c;
 	}
-	bool n = l == e->nonce_len && ct_hex_decode(want, l, o->nonce, strlen(o->nonce)) == 0 &&
-		 CRYPTO_memcmp(want, e->nonce, l) == 0;
+	bool n = evidence_nonce_is(&e->ev, o->nonce);
 	out_check(n ? "pass" : "fail", "nonce", n ? "the enrollment binds the given nonce"
 		  : "stale report: the enrollment's nonce is not the one given (replayed?)");
 	return c && n;
@@ -173,7 +143,7 @@ static bool check_binding(const struct enrollment *e, const uint8_t *spki, size_
 {
 	uint8_t want[64];
 	bool c = spki && vr->report_parsed &&
-		 fleet_enroll_report_data(spki, spki_len, e->nonce, e->nonce_len, e->expires,
+		 fleet_enroll_report_data(spki, spki_len, e->ev.nonce, e->ev.nonce_len, e->expires,
 					  want) == 0 &&
 		 CRYPTO_memcmp(want, vr->report.report_data, 64) == 0;
 
@@ -357,7 +327,7 @@ static bool check_all(const struct byok_verify_opts *o, const struct enrollment 
 	struct snp_verify_result vr = {};
 	uint64_t now = (uint64_t)time(NULL);
 	bool pin = verify_pinning(o, pol);
-	bool ev = verify_evidence(o, e->report, sizeof(e->report), e->certs, e->certs_len, pol, "",
+	bool ev = verify_evidence(o, e->ev.report, sizeof(e->ev.report), e->ev.certs, e->ev.certs_len, pol, "",
 				  &vr);
 	bool fresh = check_fresh(o, e, now);
 	bool csr = check_csr(e, req, spki, spki_len);

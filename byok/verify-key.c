@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ct.h"
+#include "evidence.h"
 #include "fileio.h"
 #include "json.h"
 #include "keyattest.h"
@@ -48,48 +49,27 @@ static const struct json_field key_file_table[] = {
 
 struct key_evidence {
 	char name[256];
-	uint8_t nonce[KEY_ATTEST_NONCE_MAX];
-	size_t nonce_len;
 	uint8_t spki[4096];
 	size_t spki_len;
-	uint8_t report[SNP_REPORT_SIZE];
-	uint8_t *certs; /* malloc */
-	size_t certs_len;
+	struct evidence ev;
 };
+
+_Static_assert(KEY_ATTEST_NONCE_MAX <= EVIDENCE_NONCE_MAX, "the attestation's nonce fits");
 
 static int load(const char *path, struct key_evidence *e)
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
-	_cleanup_free_ uint8_t *buf = NULL;
 	struct key_file f = {};
-	char e_json[JSON_ERR_MAX] = "";
-	size_t len, rl;
-	int r = fileio_read_all(path, KEY_ATTEST_FILE_MAX, &buf, &len);
+	int r = evidence_parse(path, KEY_ATTEST_FILE_MAX, "a key attestation", key_file_table, &f,
+			       &f.format, "vhsm-key-attestation-v1", &o);
 
-	if (r < 0) {
-		err("%s: %s", path, strerror(-r));
-		return EXIT_ERROR;
-	}
-	r = json_parse((const char *)buf, len, KEY_ATTEST_FILE_MAX, "a key attestation", &o,
-		       e_json, sizeof(e_json));
-	if (r >= 0)
-		r = json_dispatch(o, NULL, key_file_table, &f, e_json, sizeof(e_json));
-	if (r >= 0 && strcmp(f.format, "vhsm-key-attestation-v1") != 0)
-		r = json_fail(e_json, sizeof(e_json), -EBADMSG, "format: not vhsm-key-attestation-v1");
-	if (r < 0) {
-		err("%s: %s", path, e_json);
-		return EXIT_REJECTED;
-	}
+	if (r != EXIT_OK)
+		return r;
 	snprintf(e->name, sizeof(e->name), "%s", f.name);
-	e->nonce_len = strlen(f.nonce) / 2;
-	e->certs = malloc(strlen(f.certs) + 1);
-	if (!e->certs)
-		return EXIT_ERROR;
-	if (strlen(f.nonce) % 2 || ct_hex_decode(e->nonce, e->nonce_len, f.nonce, strlen(f.nonce)) < 0 ||
-	    ct_base64_decode_str(f.spki, e->spki, sizeof(e->spki), &e->spki_len) < 0 ||
-	    ct_base64_decode_str(f.report, e->report, sizeof(e->report), &rl) < 0 ||
-	    rl != SNP_REPORT_SIZE ||
-	    ct_base64_decode_str(f.certs, e->certs, strlen(f.certs) + 1, &e->certs_len) < 0) {
+	r = evidence_decode(path, f.nonce, f.report, f.certs, &e->ev);
+	if (r != EXIT_OK)
+		return r;
+	if (ct_base64_decode_str(f.spki, e->spki, sizeof(e->spki), &e->spki_len) < 0) {
 		err("%s: a member is not valid hex or base64, or the report is not %u bytes", path,
 		    SNP_REPORT_SIZE);
 		return EXIT_REJECTED;
@@ -137,7 +117,7 @@ static bool check_binding(const struct key_evidence *e, const struct snp_verify_
 {
 	uint8_t want[64];
 	bool c = vr->report_parsed &&
-		 key_attest_report_data(e->spki, e->spki_len, e->nonce, e->nonce_len, want) == 0 &&
+		 key_attest_report_data(e->spki, e->spki_len, e->ev.nonce, e->ev.nonce_len, want) == 0 &&
 		 CRYPTO_memcmp(want, vr->report.report_data, 64) == 0;
 
 	out_check(c ? "pass" : "fail", "key_binding", c
@@ -148,16 +128,13 @@ static bool check_binding(const struct key_evidence *e, const struct snp_verify_
 
 static bool check_nonce(const struct byok_verify_opts *o, const struct key_evidence *e)
 {
-	uint8_t want[KEY_ATTEST_NONCE_MAX];
-	size_t l = o->nonce ? strlen(o->nonce) / 2 : 0;
 	bool c;
 
 	if (!o->nonce) {
 		out_check("warn", "freshness", "no --nonce: the report may be an old one, replayed");
 		return true;
 	}
-	c = l == e->nonce_len && ct_hex_decode(want, l, o->nonce, strlen(o->nonce)) == 0 &&
-	    CRYPTO_memcmp(want, e->nonce, l) == 0;
+	c = evidence_nonce_is(&e->ev, o->nonce);
 	out_check(c ? "pass" : "fail", "freshness", c ? "the report binds the given nonce"
 						   : "the attestation's nonce is not the one given");
 	return c;
@@ -202,23 +179,24 @@ int verify_key_attestation(const struct byok_verify_opts *o, const char *path,
 	}
 	r = load(path, e);
 	if (r != EXIT_OK) {
-		free(e->certs);
+		evidence_done(&e->ev);
 		return r;
 	}
 	r = verify_load_policy(o->policy, &pol);
 	if (r != EXIT_OK) {
-		free(e->certs);
+		evidence_done(&e->ev);
 		return r;
 	}
 	EVP_Digest(e->spki, e->spki_len, fp, &n, EVP_sha256(), NULL);
 	ct_hex_encode(hex, fp, sizeof(fp));
 	out_say("key pair %s, public key sha256 %s", e->name, hex);
 	ok = verify_pinning(o, pol);
-	ok &= verify_evidence(o, e->report, sizeof(e->report), e->certs, e->certs_len, pol, "", &vr);
+	ok &= verify_evidence(o, e->ev.report, sizeof(e->ev.report), e->ev.certs, e->ev.certs_len,
+			      pol, "", &vr);
 	ok &= check_binding(e, &vr);
 	ok &= check_nonce(o, e);
 	ok &= check_expected(expect_key, e);
-	free(e->certs);
+	evidence_done(&e->ev);
 	if (!ok) {
 		err("refused: %s does not prove that the key was made in a CVM the policy accepts",
 		    path);
