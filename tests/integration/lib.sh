@@ -65,6 +65,25 @@ make_cvm() {
 	"$SIM" certs "$WORK/$name.json" "$WORK/$name-certs" >/dev/null
 }
 
+# test_clock_init: a clock the test controls for vhsmd --test-clock "$WORK/now" (simulator
+# only): the file holds "WALL BOOT", the wall clock and CLOCK_BOOTTIME, from T0 and B0 (DAY is
+# its seconds). Defines at SECONDS: the wall clock at T0 + SECONDS, the boot-time clock running
+# on as real time would (only forwards: when the wall clock goes back it moves by a second);
+# jump SECONDS: the wall clock moved there while the boot-time clock saw 1 s.
+test_clock_init() {
+	DAY=86400
+	T0=1900000000
+	B0=1000
+	BOOT=$B0
+	echo "$T0 $B0" >"$WORK/now"
+	at() {
+		local b=$((B0 + $1))
+		[ "$b" -gt "$BOOT" ] && BOOT=$b || BOOT=$((BOOT + 1))
+		echo "$((T0 + $1)) $BOOT" >"$WORK/now"
+	}
+	jump() { BOOT=$((BOOT + 1)); echo "$((T0 + $1)) $BOOT" >"$WORK/now"; }
+}
+
 # start_daemon CVM [vhsmd options]: vhsmd under systemd-socket-activate on $SOCK.
 start_daemon() {
 	local cvm=$1; shift

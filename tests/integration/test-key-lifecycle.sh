@@ -6,20 +6,8 @@ source "$(dirname "$0")/lib.sh"
 command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
 
 make_cvm cvm genoa
-DAY=86400
-T0=1900000000
-B0=1000
-BOOT=$B0
-echo "$T0 $B0" >"$WORK/now"
+test_clock_init # at, jump
 start_daemon cvm --test-clock "$WORK/now"
-# at SECONDS: the wall clock at T0 + SECONDS, the boot-time clock running on as real time would
-# (only forwards). jump SECONDS: the wall clock moved there while the boot-time clock saw 1 s.
-at() {
-	local b=$((B0 + $1))
-	[ "$b" -gt "$BOOT" ] && BOOT=$b || BOOT=$((BOOT + 1))
-	echo "$((T0 + $1)) $BOOT" >"$WORK/now"
-}
-jump() { BOOT=$((BOOT + 1)); echo "$((T0 + $1)) $BOOT" >"$WORK/now"; }
 
 expect_exit 0 ctl key create prot --alg ec-p256 --usage sign --purge-protection --retention-days 7
 expect_exit 0 ctl key create soft --alg rsa2048 --usage sign,decrypt --retention-days 7 \
