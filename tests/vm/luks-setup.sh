@@ -13,17 +13,24 @@ LUKS_CHECKS=(luks-token-crypttab-mounted luks-keysocket-crypttab-mounted
 	luks-disabled-kek-stays-locked luks-vhsmctl-unlock-dm luks-dependents-need-force
 	luks-shred-without-header-token)
 
-# luks_volume NAME: $W/NAME.img, LUKS2 over ext4 holding marker.txt; admin key $W/NAME-adm.key.
-luks_volume() {
-	local n=$1 d=$W/luks-fs-$1
+# luks_image NAME KEYFILE FSDIR: $W/NAME.img, LUKS2 whose only keyslot is KEYFILE over an ext4
+# file system made from FSDIR, which gets a random marker.txt first (also used by
+# tests/vm/pkcs11-setup.sh).
+luks_image() {
+	local n=$1 key=$2 d=$3
 	mkdir -p "$d"
 	echo "vhsm-vm-$n-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')" >"$d/marker.txt"
-	head -c 32 /dev/urandom >"$W/$n-adm.key"
 	truncate -s 48M "$W/$n.img"
 	mkfs.ext4 -q -F -L "vhsm-$n" -d "$d" "$W/$n.img" 32M || die "mkfs.ext4 $n.img failed"
 	cryptsetup reencrypt --encrypt --type luks2 --reduce-device-size 16M -q \
-		--pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$W/$n-adm.key" \
+		--pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$key" \
 		"$W/$n.img" >/dev/null || die "offline LUKS2 encryption of $n.img failed"
+}
+
+# luks_volume NAME: $W/NAME.img, LUKS2 over ext4 holding marker.txt; admin key $W/NAME-adm.key.
+luks_volume() {
+	head -c 32 /dev/urandom >"$W/$1-adm.key"
+	luks_image "$1" "$W/$1-adm.key" "$W/luks-fs-$1"
 }
 
 # luks_host_daemon: vhsmd on $W/cvm.json (the guest's CVM) with the store in $W/vhsm-state.
@@ -36,6 +43,15 @@ luks_host_daemon() {
 	local i
 	for i in $(seq 100); do [ -S "$W/host-vhsmd.sock" ] && return 0; sleep 0.1; done
 	die "host vhsmd did not start ($W/host-vhsmd.log)"
+}
+
+# luks_stop_daemon: stops the host vhsmd of luks_host_daemon, when it runs.
+luks_stop_daemon() {
+	[ -n "${LUKS_DPID:-}" ] || return 0
+	kill -TERM "$LUKS_DPID" 2>/dev/null || true
+	wait "$LUKS_DPID" 2>/dev/null || true
+	LUKS_DPID=
+	rm -f "$W/host-vhsmd.sock"
 }
 
 luks_setup() {
@@ -52,12 +68,11 @@ luks_setup() {
 				--unlock-key-file "$W/locked-adm.key" &&
 			"${ctl[@]}" kek disable offkek
 	} >"$W/luks-enroll.log" 2>&1 || {
-		kill "$LUKS_DPID"; wait "$LUKS_DPID" 2>/dev/null
+		luks_stop_daemon
 		tail -n 20 "$W/luks-enroll.log" >&2
 		die "LUKS enrollment on the host failed ($W/luks-enroll.log)"
 	}
-	kill -TERM "$LUKS_DPID"
-	wait "$LUKS_DPID" 2>/dev/null || true
+	luks_stop_daemon
 	# Preconditions (no dm needed): the admin keys still open their volumes.
 	for n in tok sock locked; do
 		cryptsetup open --test-passphrase --key-file "$W/$n-adm.key" "$W/$n.img" ||

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# make check-vm, PKCS#11 part (sourced by tests/vm/run.sh; uses its W, B, top, here, log, die).
+# make check-vm, PKCS#11 part (sourced by tests/vm/run.sh; uses its W, B, top, here, log, die,
+# and luks-setup.sh's luks_image, luks_host_daemon and luks_stop_daemon).
 # Three LUKS2 data volumes enrolled on the host with systemd-cryptenroll through vhsm's PKCS#11
 # module, against a vhsmd on the guest's own simulated CVM state whose store (with the key pairs)
 # is then copied into the guest (luks_setup copies $W/vhsm-state), each opened at boot by
@@ -34,16 +35,9 @@ fi
 # p11_volume NAME: $W/NAME.img, LUKS2 over ext4 holding marker.txt, whose only keyslot is the
 # ASCII passphrase in $W/NAME.pass (the recovery passphrase).
 p11_volume() {
-	local n=$1 d=$W/p11-fs-$1
-	mkdir -p "$d"
-	echo "vhsm-vm-$n-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')" >"$d/marker.txt"
-	printf 'recovery-%s' "$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')" >"$W/$n.pass"
-	chmod 0400 "$W/$n.pass"
-	truncate -s 48M "$W/$n.img"
-	mkfs.ext4 -q -F -L "vhsm-$n" -d "$d" "$W/$n.img" 32M || die "mkfs.ext4 $n.img failed"
-	cryptsetup reencrypt --encrypt --type luks2 --reduce-device-size 16M -q \
-		--pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$W/$n.pass" \
-		"$W/$n.img" >/dev/null || die "offline LUKS2 encryption of $n.img failed"
+	printf 'recovery-%s' "$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')" >"$W/$1.pass"
+	chmod 0400 "$W/$1.pass"
+	luks_image "$1" "$W/$1.pass" "$W/p11-fs-$1"
 }
 
 # p11_ns CMD...: CMD in a mount namespace whose p11-kit module directory holds only the built
@@ -66,18 +60,9 @@ p11_enroll() {
 		p11_die "no systemd-pkcs11 token in $n.img after enrollment"
 }
 
-# p11_stop_daemon: stops the host vhsmd of luks_host_daemon, when it runs.
-p11_stop_daemon() {
-	[ -n "${LUKS_DPID:-}" ] || return 0
-	kill -TERM "$LUKS_DPID" 2>/dev/null || true
-	wait "$LUKS_DPID" 2>/dev/null || true
-	LUKS_DPID=
-	rm -f "$W/host-vhsmd.sock"
-}
-
 # p11_die MESSAGE: die, after stopping the host vhsmd.
 p11_die() {
-	p11_stop_daemon
+	luks_stop_daemon
 	die "$@"
 }
 
@@ -139,7 +124,7 @@ p11_setup() {
 		"${ctl[@]}" key create p11root --alg rsa2048 --usage decrypt >>"$W/p11-enroll.log" 2>&1 ||
 			p11_die "key create p11root failed ($W/p11-enroll.log)"
 	fi
-	p11_stop_daemon
+	luks_stop_daemon
 	for n in $P11_DISKS; do
 		cryptsetup open --test-passphrase --key-file "$W/$n.pass" "$W/$n.img" ||
 			die "$n.pass does not open $n.img"
@@ -202,7 +187,7 @@ p11_root_image() {
 	"${ctl[@]}" key disable p11root >>"$W/p11-enroll.log" 2>&1 ||
 		p11_die "key disable p11root failed ($W/p11-enroll.log)"
 	cp "$W/vhsm-state/keypair/p11root.sealed" "$W/p11root-disabled.sealed"
-	p11_stop_daemon
+	luks_stop_daemon
 	cryptsetup luksDump --dump-json-metadata "$W/p11root.img" |
 		jq -e '[.tokens[] | select(.type == "vhsm")] | length == 0' >/dev/null ||
 		die "p11root.img still has a vhsm token"
