@@ -46,28 +46,34 @@ static void append(const char *array, json_object *val)
 	json_object_array_add(a, val);
 }
 
-void out_err(const char *fmt, ...)
+/* One line on stderr ("vhsm-byok: <prefix><message>", escaped) and an entry of array. */
+static void say_stderr(const char *prefix, const char *array, const char *fmt, va_list ap)
+	_printf_(3, 0);
+static void say_stderr(const char *prefix, const char *array, const char *fmt, va_list ap)
 {
 	char msg[TEXT_ESCAPE_MAX];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "vhsm-byok: %s%s\n", prefix, ESCAPED(msg));
+	append(array, json_object_new_string(msg));
+}
+
+void out_err(const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	say_stderr("", "errors", fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "vhsm-byok: %s\n", ESCAPED(msg));
-	append("errors", json_object_new_string(msg));
 }
 
 void out_warn(const char *fmt, ...)
 {
-	char msg[TEXT_ESCAPE_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	say_stderr("WARNING: ", "warnings", fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "vhsm-byok: WARNING: %s\n", ESCAPED(msg));
-	append("warnings", json_object_new_string(msg));
 }
 
 void out_check(const char *state, const char *name, const char *fmt, ...)
