@@ -35,6 +35,17 @@ cmp -s "$WORK/out1/3.key" "$WORK/dek1" || fail "item 3 is not dek1"
 	fail "audit records: $(tail -n 3 "$STATE/audit.log")"
 ok "three items under two KEKs, alternating, unwrap: one chained unwrap record each"
 
+# The keys go into --out-dir itself: a missing directory or a file in its place is named, and
+# no key is written anywhere else (not through a path the directory's name would build).
+expect_exit 3 ctl unwrap-batch --out-dir "$WORK/absent" --context vol "$WORK/w1"
+expect_out "writing key 1 to $WORK/absent: No such file or directory"
+[ ! -e "$WORK/absent" ] || fail "unwrap-batch created its missing --out-dir"
+: >"$WORK/plain"
+expect_exit 3 ctl unwrap-batch --out-dir "$WORK/plain" --context vol "$WORK/w1"
+expect_out "writing key 1 to $WORK/plain: Not a directory"
+[ ! -s "$WORK/plain" ] || fail "a key was written into the file given as --out-dir"
+ok "a missing --out-dir or a file in its place: refused by name, no key written"
+
 # Consecutive releases under the same KEK version share one record that counts them.
 mkdir -p "$WORK/out1b"
 before=$(records)
