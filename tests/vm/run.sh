@@ -346,6 +346,7 @@ install_guest() {
 
 	# The check and its unit.
 	install -D -m 0755 "$here/guest-check.sh" "$r/usr/local/lib/vhsm-vm/guest-check.sh"
+	install -m 0644 "$here/guest-lib.sh" "$r/usr/local/lib/vhsm-vm/guest-lib.sh"
 	install -m 0644 "$here/guest-keyring.sh" "$r/usr/local/lib/vhsm-vm/guest-keyring.sh"
 	install -m 0644 "$here/vhsm-vm-check.service" "$r/etc/systemd/system/"
 	systemctl --root="$r" enable vhsm-vm-check.service >/dev/null 2>&1 ||
