@@ -30,6 +30,10 @@ P11_CHECKS_FILE=/usr/local/lib/vhsm-vm/guest-pkcs11.sh
 # T, say, why, run_check (tests/vm/guest-lib.sh).
 # shellcheck source=tests/vm/guest-lib.sh
 . /usr/local/lib/vhsm-vm/guest-lib.sh
+# Fleet mode checks (tests/vm/guest-fleet.sh), when installed (make check-vm only).
+FLEET_CHECKS_FILE=/usr/local/lib/vhsm-vm/guest-fleet.sh
+# shellcheck source=tests/vm/guest-fleet.sh
+[ -f "$FLEET_CHECKS_FILE" ] && . "$FLEET_CHECKS_FILE"
 
 # settle UNIT SECONDS: prints the unit's state once it is active or failed, or inactive with
 # no job queued for it, or whatever it is when the time is up. Ordering alone is not enough:
@@ -265,6 +269,7 @@ declare -F p11_checks >/dev/null && p11_checks
 [ ! -e /etc/vhsm-vm/root-in-initrd ] || run_check initrd-root-token-unlock check_initrd_root
 [ ! -e /etc/vhsm-vm/root-in-initramfs ] ||
 	run_check initramfs-root-keyscript-unlock check_initramfs_root
+declare -F fleet_checks >/dev/null && fleet_checks
 run_check no-unexpected-failed-units check_failed_units
 
 if [ "$nfailed" -eq 0 ]; then
