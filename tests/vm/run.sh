@@ -1,6 +1,8 @@
 #!/bin/bash
 # make check-vm: boots a Debian 12 guest (systemd as PID 1) under QEMU/TCG with vhsm installed on
 # the SNP simulator and two crypttab volumes, runs tests/vm/guest-check.sh in it and reports.
+# Fleet mode's key manager and signer run on the host, reached over QEMU's user network
+# (tests/vm/fleet-setup.sh).
 #   tests/vm/run.sh [--keep] [--rebuild]
 #     --keep     keep the work directory (rootfs, images, logs) even when the checks pass
 #     --rebuild  rebuild the cached guest root file system and kernel
@@ -50,7 +52,7 @@ for a in "$@"; do
 	case $a in
 	--keep) keep=1 ;;
 	--rebuild) rebuild=1 ;;
-	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument $a" >&2; exit 2 ;;
 	esac
 done
