@@ -207,6 +207,8 @@ check_fleet_compromised() {
 	done
 	k=$(cat "$T/fdek.serial")
 	[[ $(key_flags "$k") == IR* ]] || { why "fdek's key $k: $(key_flags "$k")"; return 1; }
+	out=$(keyctl describe "$k" 2>&1) && { why "keyctl describes the revoked key: $out"; return 1; }
+	grep -q revoked <<<"$out" || { why "keyctl describe $k: $out"; return 1; }
 	# The KEK refuses unwraps and new keyring keys.
 	out=$(vhsmctl unwrap --context vm-fleet <"$T/fsecret.db" 2>&1) && { why "vmdb still unwraps"; return 1; }
 	grep -q disabled <<<"$out" || { why "unwrap under vmdb: $out"; return 1; }
