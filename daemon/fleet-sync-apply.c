@@ -360,13 +360,63 @@ static void record_shreds(struct manager *m, const struct fleet_kek_result *res,
 }
 #pragma GCC diagnostic pop
 
+/* The local KEK name of object name under group mapping map: true when it is a valid one. */
+static bool group_local(const struct fleet_map *map, const char *name, char local[KEK_NAME_MAX + 1])
+{
+	return snprintf(local, KEK_NAME_MAX + 1, "%s%s", map->prefix, name) <= (int)KEK_NAME_MAX &&
+	       store_name_valid(local);
+}
+
+/* The results fleet_apply() reports for p: one per name mapping, one per distinct valid name
+ * of a group mapping and one per object whose name makes no valid KEK name. */
+static size_t results_needed(const struct fleet_config *cfg, const struct fleet_pull *p)
+{
+	size_t need = 0;
+
+	for (size_t mi = 0; mi < cfg->n_maps; mi++) {
+		if (cfg->maps[mi].name[0]) {
+			need++;
+			continue;
+		}
+		for (size_t i = 0; i < p->n; i++) {
+			char local[KEK_NAME_MAX + 1];
+			bool seen = false;
+			if (p->objs[i].map != mi)
+				continue;
+			if (group_local(&cfg->maps[mi], p->objs[i].name, local))
+				for (size_t j = 0; j < i && !seen; j++)
+					seen = p->objs[j].map == mi &&
+					       strcmp(p->objs[j].name, p->objs[i].name) == 0;
+			need += !seen;
+		}
+	}
+	return need;
+}
+
+/* A result for an object of a group mapping whose name makes no valid KEK name. */
+static void result_bad_name(struct fleet_kek_result *res, const struct fleet_map *map,
+			    const char *name)
+{
+	char esc[KMIP_MAX_TEXT * 4 + 1];
+
+	*res = (struct fleet_kek_result){};
+	/* The key manager's text: escaped wherever it goes. */
+	text_escape(name, esc, sizeof(esc));
+	snprintf(res->local, sizeof(res->local), "%s%.*s", map->prefix,
+		 (int)(KEK_NAME_MAX - strlen(map->prefix)), esc);
+	(void)result_fail(res, -EINVAL, "'%s%s' is not a valid KEK name", map->prefix, esc);
+}
+
 int fleet_apply(struct manager *m, const struct fleet_config *cfg, const struct fleet_pull *p,
 		struct fleet_kek_result *ret, size_t max, size_t *ret_n)
 {
-	_cleanup_free_ const struct fleet_object **objs = calloc(p->n ? p->n : 1, sizeof(*objs));
+	_cleanup_free_ const struct fleet_object **objs = NULL;
 	size_t nres = 0;
-	int first = 0;
 
+	/* Checked before the store is touched: a sync applies all of a pull or none of it. */
+	if (results_needed(cfg, p) > max)
+		return -E2BIG;
+	objs = calloc(p->n ? p->n : 1, sizeof(*objs));
 	if (!objs)
 		return -ENOMEM;
 	for (size_t mi = 0; mi < cfg->n_maps; mi++) {
@@ -387,22 +437,9 @@ int fleet_apply(struct manager *m, const struct fleet_config *cfg, const struct 
 				if (done[start] || p->objs[start].map != mi)
 					continue;
 				name = p->objs[start].name;
-				if (snprintf(local, sizeof(local), "%s%s", map->prefix, name) >=
-					    (int)sizeof(local) || !store_name_valid(local)) {
+				if (!group_local(map, name, local)) {
 					done[start] = true;
-					if (nres < max) {
-						struct fleet_kek_result *res = &ret[nres++];
-						*res = (struct fleet_kek_result){};
-						char esc[KMIP_MAX_TEXT * 4 + 1];
-						/* The key manager's text: escaped wherever it goes. */
-						text_escape(name, esc, sizeof(esc));
-						snprintf(res->local, sizeof(res->local), "%s%.*s", map->prefix,
-							 (int)(KEK_NAME_MAX - strlen(map->prefix)), esc);
-						(void)result_fail(res, -EINVAL, "'%s%s' is not a valid KEK "
-								  "name", map->prefix, esc);
-					}
-					if (!first)
-						first = -EINVAL;
+					result_bad_name(&ret[nres++], map, name);
 					continue;
 				}
 			}
@@ -412,16 +449,15 @@ int fleet_apply(struct manager *m, const struct fleet_config *cfg, const struct 
 					objs[n++] = &p->objs[i];
 					done[i] = true;
 				}
-			if (nres >= max)
-				return first ? first : -E2BIG;
 			struct fleet_kek_result *res = &ret[nres++];
 			*res = (struct fleet_kek_result){};
 			int r = apply_one(m, local, objs, n, res);
-			if (r < 0 && !first)
-				first = r;
+			/* Every failure is the KEK's result (out of memory is not said there yet). */
+			if (r < 0 && !res->error)
+				(void)result_fail(res, r, "%s", strerror(-r));
 		}
 	}
 	record_shreds(m, ret, nres);
 	*ret_n = nres;
-	return first;
+	return 0;
 }

@@ -373,15 +373,26 @@ static int worker_done(sd_event_source *s, int fd, uint32_t revents, void *userd
 		f->fresh.applying = true;
 		r = fleet_apply(m, f->cfg, p, f->results, FLEET_MAX_RESULTS, &f->n_results);
 		f->fresh.applying = false;
-		/* The key manager answered: its states are known, retrying soon would not help
-		 * a KEK that cannot be updated (a name taken by a local KEK); it is reported. */
 		f->last_kek_errors = 0;
-		for (size_t i = 0; i < f->n_results; i++)
-			f->last_kek_errors += f->results[i].error;
-		if (r < 0 && !f->last_kek_errors)
-			sync_finished(m, r, "the KEK store could not be updated");
-		else
+		if (r < 0) {
+			/* Nothing applied: no KEK's result from an earlier sync may pass for this
+			 * one's. */
+			char why[160];
+			f->n_results = 0;
+			if (r == -E2BIG)
+				snprintf(why, sizeof(why), "the key manager maps more local KEKs than "
+					 "one sync applies (%u): nothing applied", FLEET_MAX_RESULTS);
+			else
+				snprintf(why, sizeof(why), "nothing applied: %s", strerror(-r));
+			sync_finished(m, r, why);
+		} else {
+			/* The key manager answered: its states are known, retrying soon would not
+			 * help a KEK that cannot be updated (a name taken by a local KEK); it is
+			 * reported. */
+			for (size_t i = 0; i < f->n_results; i++)
+				f->last_kek_errors += f->results[i].error;
 			sync_finished(m, 0, "");
+		}
 	}
 	fleet_pull_free(p);
 	return 0;

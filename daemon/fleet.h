@@ -108,8 +108,10 @@ struct fleet_kek_result {
 
 /*
  * Applies a successful pull to the KEK store (event loop): new KEKs and versions sealed,
- * states mapped (docs/fleet.md). Fills ret[0..max) and *ret_n. Returns 0 or the first
- * error's -errno (every mapped KEK is tried).
+ * states mapped (docs/fleet.md), <state>/fleet/shred rewritten. Every mapped KEK is tried; a
+ * KEK that cannot be updated says why in its result (error set) and logs it. Returns 0 with
+ * one result per local KEK in ret[0..*ret_n); or, with nothing applied and ret[] and *ret_n
+ * untouched, -E2BIG when the pull maps more local KEKs than max, -ENOMEM.
  */
 int fleet_apply(struct manager *m, const struct fleet_config *cfg, const struct fleet_pull *p,
 		struct fleet_kek_result *ret, size_t max, size_t *ret_n);

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests of fleet mode's pure parts: the configuration and the fleet marks in KEK metadata. */
+/* Unit tests of fleet mode's pure parts: the configuration, the fleet marks in KEK metadata, and
+ * what fleet_apply() reports and leaves alone. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../daemon/fleet.h"
 #include "../../daemon/kek-meta.h"
@@ -146,4 +149,84 @@ TEST(fleet_kek_meta_marks_are_strict)
 
 	fleet_meta(&m);
 	test_kek_meta_edits(__FILE__, __LINE__, &m, edits, ELEMENTSOF(edits));
+}
+
+/* A pull of the test mapping: "a" by name (no object left), group "g" with names x (two
+ * objects), y, and one that makes no valid KEK name; all destroyed, none held locally, so that
+ * fleet_apply() writes no KEK. */
+static const char apply_conf[] = "{\"endpoints\": [\"h:1\"], \"ca\": \"/c\", \"keks\": "
+				 "[{\"local\": \"a\", \"name\": \"a-kek\"}, "
+				 "{\"group\": \"g\", \"prefix\": \"g-\"}]}";
+
+static void apply_pull(struct fleet_pull *p, struct fleet_object objs[4])
+{
+	static const char *const names[4] = { "x", "y", "x", "bad/name" };
+
+	*p = (struct fleet_pull){ .n = 4, .objs = objs };
+	for (size_t i = 0; i < 4; i++) {
+		objs[i] = (struct fleet_object){ .state = KMIP_STATE_DESTROYED, .map = 1 };
+		snprintf(objs[i].uid, sizeof(objs[i].uid), "%zu", i + 1);
+		snprintf(objs[i].name, sizeof(objs[i].name), "%s", names[i]);
+	}
+}
+
+TEST(fleet_apply_reports_every_local_kek)
+{
+	struct fleet_config *c = NULL;
+	struct fleet_object objs[4];
+	struct fleet_pull p;
+	struct fleet_kek_result res[4];
+	char err[JSON_ERR_MAX] = "", state[512];
+	size_t n = 99;
+
+	snprintf(state, sizeof(state), "%s", test_tmpdir());
+	struct manager m = { .state_dir = state, .state_fd = open(state, O_PATH | O_DIRECTORY) };
+	ASSERT_TRUE(m.state_fd >= 0);
+	ASSERT_OK(fleet_config_parse(apply_conf, strlen(apply_conf), &c, err, sizeof(err)));
+	apply_pull(&p, objs);
+
+	/* Exactly as many results as the pull needs: all reported, the bad name as an error. */
+	ASSERT_OK(fleet_apply(&m, c, &p, res, 4, &n));
+	ASSERT_EQ(n, 4);
+	ASSERT_STREQ(res[0].local, "a");
+	ASSERT_STREQ(res[0].action, "absent on the key manager");
+	ASSERT_STREQ(res[1].local, "g-x");
+	ASSERT_STREQ(res[2].local, "g-y");
+	ASSERT_STREQ(res[3].local, "g-bad/name");
+	ASSERT_TRUE(res[3].error);
+	ASSERT_TRUE(strstr(res[3].action, "is not a valid KEK name") != NULL);
+	for (size_t i = 0; i < 3; i++)
+		ASSERT_FALSE(res[i].error);
+	/* Nothing compromised: no record for the root unit. */
+	ASSERT_TRUE(faccessat(m.state_fd, FLEET_SHRED_FILE, F_OK, 0) < 0);
+	fleet_config_free(c);
+	close(m.state_fd);
+}
+
+/* More local KEKs than results: refused before anything is applied or reported, the outputs
+ * untouched (they used to hold the first results with *ret_n left as it was). */
+TEST(fleet_apply_too_many_keks_applies_nothing)
+{
+	struct fleet_config *c = NULL;
+	struct fleet_object objs[4];
+	struct fleet_pull p;
+	struct fleet_kek_result res[4], zero = {};
+	char err[JSON_ERR_MAX] = "", state[512];
+	size_t n = 99;
+
+	snprintf(state, sizeof(state), "%s", test_tmpdir());
+	struct manager m = { .state_dir = state, .state_fd = open(state, O_PATH | O_DIRECTORY) };
+	ASSERT_TRUE(m.state_fd >= 0);
+	ASSERT_OK(fleet_config_parse(apply_conf, strlen(apply_conf), &c, err, sizeof(err)));
+	apply_pull(&p, objs);
+
+	memset(res, 0, sizeof(res));
+	for (size_t max = 0; max < 4; max++) {
+		ASSERT_EQ(fleet_apply(&m, c, &p, res, max, &n), -E2BIG);
+		ASSERT_EQ(n, 99);
+		for (size_t i = 0; i < 4; i++)
+			ASSERT_TRUE(memcmp(&res[i], &zero, sizeof(zero)) == 0);
+	}
+	fleet_config_free(c);
+	close(m.state_fd);
 }

@@ -27,33 +27,13 @@ P11_CHECKS_FILE=/usr/local/lib/vhsm-vm/guest-pkcs11.sh
 # shellcheck source=tests/vm/guest-pkcs11.sh
 [ -f "$P11_CHECKS_FILE" ] && . "$P11_CHECKS_FILE"
 
-T=/run/vhsm-vm
-mkdir -p "$T" && chmod 0700 "$T"
-WHY=$T/why
-results=()
-n=0
-nfailed=0
-first_failure=
-
-say() { printf 'VHSM-VM: %s\n' "$*"; }
-# why REASON: records why the running check fails; use as `cond || { why ...; return 1; }`.
-why() { printf '%s' "$*" | tr '\n' ' ' | cut -c1-300 >"$WHY"; }
-
-run_check() {
-	local name=$1 fn=$2 line
-	n=$((n + 1))
-	: >"$WHY"
-	if "$fn"; then
-		line="ok $n - $name"
-	else
-		[ -s "$WHY" ] || echo "no reason recorded" >"$WHY"
-		line="not ok $n - $name: $(cat "$WHY")"
-		nfailed=$((nfailed + 1))
-		[ -n "$first_failure" ] || first_failure="$name: $(cat "$WHY")"
-	fi
-	results+=("$line")
-	say "$line"
-}
+# T, say, why, run_check (tests/vm/guest-lib.sh).
+# shellcheck source=tests/vm/guest-lib.sh
+. /usr/local/lib/vhsm-vm/guest-lib.sh
+# Fleet mode checks (tests/vm/guest-fleet.sh), when installed (make check-vm only).
+FLEET_CHECKS_FILE=/usr/local/lib/vhsm-vm/guest-fleet.sh
+# shellcheck source=tests/vm/guest-fleet.sh
+[ -f "$FLEET_CHECKS_FILE" ] && . "$FLEET_CHECKS_FILE"
 
 # settle UNIT SECONDS: prints the unit's state once it is active or failed, or inactive with
 # no job queued for it, or whatever it is when the time is up. Ordering alone is not enough:
@@ -289,6 +269,7 @@ declare -F p11_checks >/dev/null && p11_checks
 [ ! -e /etc/vhsm-vm/root-in-initrd ] || run_check initrd-root-token-unlock check_initrd_root
 [ ! -e /etc/vhsm-vm/root-in-initramfs ] ||
 	run_check initramfs-root-keyscript-unlock check_initramfs_root
+declare -F fleet_checks >/dev/null && fleet_checks
 run_check no-unexpected-failed-units check_failed_units
 
 if [ "$nfailed" -eq 0 ]; then

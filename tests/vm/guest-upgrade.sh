@@ -29,33 +29,12 @@ DEBS=(vhsm libcryptsetup-token-vhsm vhsm-snp-sim)
 # shellcheck disable=SC1091
 . /etc/vhsm-vm/upgrade.env
 
-T=/run/vhsm-vm
-mkdir -p "$T" && chmod 0700 "$T"
-WHY=$T/why
-results=()
-n=0
-nfailed=0
-first_failure=
-say() { printf 'VHSM-VM: %s\n' "$*"; }
-why() { printf '%s' "$*" | tr '\n' ' ' | cut -c1-300 >"$WHY"; }
-run_check() {
-	local name=$1 fn=$2 line
-	n=$((n + 1))
-	: >"$WHY"
-	if "$fn"; then
-		line="ok $n - $name"
-	else
-		[ -s "$WHY" ] || echo "no reason recorded" >"$WHY"
-		line="not ok $n - $name: $(cat "$WHY")"
-		nfailed=$((nfailed + 1))
-		[ -n "$first_failure" ] || first_failure="$name: $(cat "$WHY")"
-	fi
-	results+=("$line")
-	say "$line"
-	# Each result goes to the disk at once: a boot cut short by the host's timeout still
-	# tells which checks ran (the verdict line says it was not finished).
-	write_result "FAIL the checks did not finish (last: $name)"
-}
+# T, say, why, run_check (tests/vm/guest-lib.sh).
+# shellcheck source=tests/vm/guest-lib.sh
+. /usr/local/lib/vhsm-vm/guest-lib.sh
+# Each result goes to the disk at once: a boot cut short by the host's timeout still tells
+# which checks ran (the verdict line says it was not finished).
+guest_check_recorded() { write_result "FAIL the checks did not finish (last: $1)"; }
 # write_result VERDICT: the verdict line and the results so far to this boot's block.
 write_result() {
 	{

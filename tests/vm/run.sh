@@ -1,6 +1,8 @@
 #!/bin/bash
 # make check-vm: boots a Debian 12 guest (systemd as PID 1) under QEMU/TCG with vhsm installed on
 # the SNP simulator and two crypttab volumes, runs tests/vm/guest-check.sh in it and reports.
+# Fleet mode's key manager and signer run on the host, reached over QEMU's user network
+# (tests/vm/fleet-setup.sh).
 #   tests/vm/run.sh [--keep] [--rebuild]
 #     --keep     keep the work directory (rootfs, images, logs) even when the checks pass
 #     --rebuild  rebuild the cached guest root file system and kernel
@@ -40,13 +42,17 @@ CHECKS+=("${LUKS_CHECKS[@]}")
 # tests/vm/guest-pkcs11.sh).
 . "$here/pkcs11-setup.sh"
 CHECKS+=("${P11_CHECKS[@]}")
+# Fleet mode end to end: a key manager and the customer's signer on the host, reached over
+# QEMU's user network (tests/vm/fleet-setup.sh, tests/vm/guest-fleet.sh); this tier only.
+. "$here/fleet-setup.sh"
+[ "${VHSM_VM_LIB:-0}" = 1 ] || CHECKS+=("${FLEET_CHECKS[@]}")
 
 keep=0 rebuild=0
 for a in "$@"; do
 	case $a in
 	--keep) keep=1 ;;
 	--rebuild) rebuild=1 ;;
-	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument $a" >&2; exit 2 ;;
 	esac
 done
@@ -118,6 +124,7 @@ chroot_umount() {
 
 BUILD_TMP=
 on_exit() {
+	fleet_stop
 	[ -n "$BUILD_TMP" ] || return 0
 	chroot_umount "$BUILD_TMP"
 	safe_rm "$BUILD_TMP"
@@ -298,10 +305,15 @@ install_guest() {
 		install_debs "$r" $GUEST_DEBS
 		[ -L "$r/etc/systemd/system/sockets.target.wants/vhsmd.socket" ] ||
 			die "the vhsm package did not enable vhsmd.socket"
+		[ -L "$r/etc/systemd/system/multi-user.target.wants/vhsmd-fleet-shred.path" ] ||
+			die "the vhsm package did not enable vhsmd-fleet-shred.path"
 		;;
 	make)
 		make -C "$top" install DESTDIR="$r" WITH_SIM=1 BUILDDIR="$B" >"$W/install.log" 2>&1 ||
 			{ tail -n 20 "$W/install.log" >&2; die "make install failed ($W/install.log)"; }
+		# As the package does (debian/rules).
+		systemctl --root="$r" enable vhsmd-fleet-shred.path >/dev/null 2>&1 ||
+			die "cannot enable vhsmd-fleet-shred.path"
 		;;
 	*) die "VHSM_VM_INSTALL=$INSTALL_MODE: expected deb or make" ;;
 	esac
@@ -346,6 +358,7 @@ install_guest() {
 
 	# The check and its unit.
 	install -D -m 0755 "$here/guest-check.sh" "$r/usr/local/lib/vhsm-vm/guest-check.sh"
+	install -m 0644 "$here/guest-lib.sh" "$r/usr/local/lib/vhsm-vm/guest-lib.sh"
 	install -m 0644 "$here/guest-keyring.sh" "$r/usr/local/lib/vhsm-vm/guest-keyring.sh"
 	install -m 0644 "$here/vhsm-vm-check.service" "$r/etc/systemd/system/"
 	systemctl --root="$r" enable vhsm-vm-check.service >/dev/null 2>&1 ||
@@ -442,11 +455,11 @@ boot() {
 	fi
 	QEMU=(timeout --kill-after=10 "$BOOT_TIMEOUT" qemu-system-x86_64
 		-accel tcg -cpu max -smp 2 -m 1024
-		-nodefaults -no-reboot -display none -nic none -device virtio-rng-pci
+		-nodefaults -no-reboot -display none -nic "${BOOT_NIC:-none}" -device virtio-rng-pci
 		"${serial_args[@]}"
 		-kernel "$W/vmlinuz" -initrd "$W/initrd.img" -append "$cmdline")
 	local d
-	for d in root data bad kr shred result $LUKS_DISKS $P11_DISKS; do
+	for d in root data bad kr shred result $LUKS_DISKS $P11_DISKS ${FLEET_BOOT_DISKS:-}; do
 		QEMU+=(-drive "file=$W/$d.img,format=raw,if=none,id=$d,cache=unsafe"
 			-device "virtio-blk-pci,drive=$d,serial=vhsm-$d")
 	done
@@ -562,6 +575,7 @@ make_disks
 install_guest
 p11_setup
 luks_setup
+fleet_setup
 boot 1
 if second_boot_wanted; then
 	boot 2
