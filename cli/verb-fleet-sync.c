@@ -13,6 +13,7 @@
 
 #include "client.h"
 #include "escape.h"
+#include "fleet-status.h"
 #include "json.h"
 #include "parse-util.h"
 #include "vhsmctl.h"
@@ -65,7 +66,7 @@ static void fmt_fleet(json_object *o)
 	}
 }
 
-static int status_call(uint16_t op, const char *what, json_object **ret)
+int cli_fleet_status(uint16_t op, const char *what, json_object **ret)
 {
 	struct client_req req;
 	struct client_reply rep;
@@ -137,7 +138,7 @@ int verb_fleet_sync(int argc, char **argv)
 	}
 	if (!cli_args_count(argc, 0, 0))
 		return EXIT_USAGE;
-	r = status_call(VHSM_OP_FLEET_SYNC, "fleet sync", &o);
+	r = cli_fleet_status(VHSM_OP_FLEET_SYNC, "fleet sync", &o);
 	if (r != EXIT_OK)
 		return r;
 	/* The sync asked for is counted in "started": its result is in once "completed" is
@@ -157,7 +158,7 @@ int verb_fleet_sync(int argc, char **argv)
 		nanosleep(&nap, NULL);
 		json_object_put(o);
 		o = NULL;
-		r = status_call(VHSM_OP_FLEET_STATUS, "fleet status", &o);
+		r = cli_fleet_status(VHSM_OP_FLEET_STATUS, "fleet status", &o);
 		if (r != EXIT_OK)
 			return r;
 	}
@@ -173,7 +174,7 @@ int verb_fleet_status(int argc, char **argv)
 		return r < 0 ? EXIT_OK : r;
 	if (!cli_args_count(argc, 0, 0))
 		return EXIT_USAGE;
-	r = status_call(VHSM_OP_FLEET_STATUS, "fleet status", &o);
+	r = cli_fleet_status(VHSM_OP_FLEET_STATUS, "fleet status", &o);
 	if (r != EXIT_OK)
 		return r;
 	return finish(o, EXIT_OK);
@@ -200,7 +201,7 @@ int verb_fleet_shred(int argc, char **argv)
 		return r < 0 ? EXIT_OK : r;
 	if (!cli_args_count(argc, 0, 0))
 		return EXIT_USAGE;
-	r = status_call(VHSM_OP_FLEET_STATUS, "fleet shred", &o);
+	r = cli_fleet_status(VHSM_OP_FLEET_STATUS, "fleet shred", &o);
 	if (r != EXIT_OK)
 		return r;
 	if (json_member(o, NULL, "keks", json_type_array, &keks, NULL, 0) == 0) {

@@ -181,6 +181,8 @@ static const struct verb verbs[] = {
 	{ "fleet", "sync", verb_fleet_sync, "sync KEKs with the key manager now and wait" },
 	{ "fleet", "status", verb_fleet_status, "the last syncs: result, KEKs, next attempt" },
 	{ "fleet", "shred", verb_fleet_shred, "suspend the volumes of compromised fleet KEKs (root)" },
+	{ "fleet", "network", verb_fleet_network,
+	  "the vhsmd.service drop-in that lets vhsmd reach the key managers" },
 };
 
 static void help(void)

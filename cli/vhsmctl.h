@@ -63,6 +63,7 @@ int verb_dek_purge(int argc, char **argv);
 int verb_fleet_sync(int argc, char **argv);
 int verb_fleet_shred(int argc, char **argv);
 int verb_fleet_status(int argc, char **argv);
+int verb_fleet_network(int argc, char **argv);
 int verb_luks_enroll(int argc, char **argv);
 int verb_luks_list(int argc, char **argv);
 int verb_luks_remove(int argc, char **argv);

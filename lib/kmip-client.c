@@ -323,6 +323,19 @@ static void client_close(struct kmip_client *c)
 	ERR_clear_error();
 }
 
+/*
+ * What a refused socket or connect most likely means: the process's sandbox denies the network
+ * (vhsmd.service: RestrictAddressFamilies=AF_UNIX fails socket() with EAFNOSUPPORT,
+ * IPAddressDeny= fails connect() with EPERM), which `vhsmctl fleet network` opens.
+ */
+static const char *sandbox_hint(int r)
+{
+	if (r != -EAFNOSUPPORT && r != -EPERM)
+		return "";
+	return " (this process may not use the network: vhsmd.service keeps vhsmd off it until "
+	       "the drop-in of `vhsmctl fleet network --install` allows the key managers)";
+}
+
 static int try_endpoint(struct kmip_client *c, const char *s, char *why, size_t whylen)
 {
 	struct endpoint ep;
@@ -337,7 +350,7 @@ static int try_endpoint(struct kmip_client *c, const char *s, char *why, size_t 
 	c->fd = connect_tcp(&ep, c->deadline_ms);
 	if (c->fd < 0) {
 		r = c->fd;
-		why_add(why, whylen, "%s: %s", s, strerror(-r));
+		why_add(why, whylen, "%s: %s%s", s, strerror(-r), sandbox_hint(r));
 		return r;
 	}
 	r = tls_handshake(c, &ep, why, whylen);

@@ -103,6 +103,10 @@ printf '{"version":1,"measurements":["%s"]}\n' "$M" >"$WORK/customer-policy.json
 for c in a b; do
 	start_cvm "$c" enrolled none
 	enroll_cvm "$c" "cvm-$c" "$WORK/customer-policy.json"
+	if [ "$c" = a ]; then
+		expect_exit 1 on a fleet network
+		expect_out 'fleet network: .*fleet mode is not configured'
+	fi
 	stop_cvm "$c"
 	[ ! -e "$WORK/$c-state/fleet-test-identity" ] || fail "a test identity in $c's state"
 	[ -s "$WORK/$c-state/fleet/identity.sealed" ] || fail "no sealed fleet identity on $c"
@@ -146,6 +150,25 @@ jq -e '.kek.origin == null and (.kek.versions[0] | has("kmip_uid") | not)' "$WOR
 	>/dev/null || fail "local KEK touched: $(cat "$WORK/show.json")"
 expect_exit 1 on a kek show later
 ok "pull: Active keys sealed as KEKs of origin fleet with the key manager's identifier; a Pre-Active one not pulled; a local KEK of a mapped name left alone"
+
+# The vhsmd.service drop-in for the configured endpoints: their one address allowed, nothing
+# else; the same text written by --output; --json carries it.
+expect_exit 0 on a fleet network
+grep -qx 'IPAddressAllow=127.0.0.1' "$WORK/out" || fail "fleet network: $(cat "$WORK/out")"
+grep -qx 'PrivateNetwork=no' "$WORK/out" && grep -qx '\[Service\]' "$WORK/out" &&
+	grep -qx 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' "$WORK/out" ||
+	fail "fleet network: $(cat "$WORK/out")"
+! grep -q '^IPAddressDeny' "$WORK/out" || fail "the drop-in must keep the unit's IPAddressDeny=any"
+grep -q "$KA, $KB" "$WORK/out" || fail "fleet network names the endpoints: $(cat "$WORK/out")"
+cp "$WORK/out" "$WORK/dropin.expected"
+expect_exit 0 on a fleet network --output "$WORK/dropin.conf"
+cmp -s "$WORK/dropin.conf" "$WORK/dropin.expected" || fail "--output wrote another text"
+expect_exit 0 on a --json fleet network
+jq -e --rawfile t "$WORK/dropin.expected" '.dropin == $t and .endpoints == ["'"$KA"'", "'"$KB"'"]' \
+	"$WORK/out" >/dev/null || fail "fleet network --json: $(cat "$WORK/out")"
+expect_exit 2 on a fleet network --install --output "$WORK/x.conf"
+[ ! -e "$WORK/x.conf" ] || fail "a refused command line wrote a drop-in"
+ok "fleet network: the vhsmd.service drop-in allows the key managers' addresses only (printed, --output, --json); refused without fleet mode and for a bad command line"
 
 sync_ok b
 head -c 32 /dev/urandom >"$WORK/dek"

@@ -86,7 +86,8 @@ check_fleet_enroll_pull() {
 	out=$(vhsmctl fleet install-cert "$T/fleet-cert.pem" 2>&1) || { why "install-cert: $out"; return 1; }
 
 	# Fleet mode. The shipped unit keeps vhsmd off the network: the sync fails, naming the
-	# endpoint, until the administrator's drop-in of docs/fleet.md opens it.
+	# endpoint and the sandbox, until the drop-in of `vhsmctl fleet network --install` opens it
+	# to the key manager's address.
 	cat >/etc/vhsm/fleet.conf <<-EOF
 		{"endpoints": ["$FLEET_KMIP"], "ca": "/etc/vhsm/fleet-ca.pem", "sync_interval_s": 3600,
 		 "timeout_ms": 60000,
@@ -94,16 +95,12 @@ check_fleet_enroll_pull() {
 	EOF
 	systemctl restart vhsmd.service || { why "vhsmd did not restart in fleet mode"; return 1; }
 	fleet_sync && { why "a sync reached the key manager from the sandbox without network"; return 1; }
-	grep -q "^last error: no key manager reachable: $FLEET_KMIP: " "$T/sync.out" ||
+	grep -q "^last error: no key manager reachable: $FLEET_KMIP: .*may not use the network.*vhsmctl fleet network --install" "$T/sync.out" ||
 		{ why "sandboxed sync: $(sync_said)"; return 1; }
 	say "fleet: sync with the shipped sandbox: $(grep '^last error' "$T/sync.out")"
-	install -d /etc/systemd/system/vhsmd.service.d
-	cat >/etc/systemd/system/vhsmd.service.d/fleet-network.conf <<-EOF
-		[Service]
-		PrivateNetwork=no
-		RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
-		IPAddressAllow=$FLEET_HOST
-	EOF
+	out=$(vhsmctl fleet network --install 2>&1) || { why "fleet network --install: $out"; return 1; }
+	grep -qx "IPAddressAllow=$FLEET_HOST" /etc/systemd/system/vhsmd.service.d/50-vhsm-fleet-network.conf ||
+		{ why "the drop-in: $(cat /etc/systemd/system/vhsmd.service.d/50-vhsm-fleet-network.conf)"; return 1; }
 	systemctl daemon-reload
 	systemctl restart vhsmd.service || { why "vhsmd did not restart with the network drop-in"; return 1; }
 	fleet_sync || { why "fleet sync: $(sync_said)"; return 1; }
