@@ -131,7 +131,8 @@ kr_race_round() {
 		[ "$k" = refused ] && exit 0
 		keyctl print $k >/dev/null 2>&1 && echo READABLE-print
 		keyctl pipe $k >/dev/null 2>&1 && echo READABLE-pipe
-		echo "describe=$(keyctl rdescribe $k)"
+		echo "describe=$(keyctl rdescribe $k 2>&1)"
+		echo "proc=$(awk -v s=$(printf %08x $k) "\$1 == s" /proc/keys)"
 		echo "expiry=$(awk -v s=$(printf %08x $k) "\$1 == s {print \$4}" /proc/keys)"
 		keyctl unlink $k @u >/dev/null 2>&1' 2>&1
 }
@@ -152,7 +153,7 @@ check_keyring_requester_race() {
 		exp=$(sed -n 's/^expiry=//p' <<<"$out")
 		[[ $desc =~ ^logon\;0\;([0-9]+)\;19212100\;vhsm:vmrace$ ]] &&
 			[ "${BASH_REMATCH[1]}" != "$KR_RACE_UID" ] ||
-			{ why "round $i: key not vhsm's after the race: $desc"; return 1; }
+			{ why "round $i: key not vhsm's after the race: $(tr '\n' ' ' <<<"$out")"; return 1; }
 		[[ $exp =~ ^[0-9]+[smh]$ ]] || { why "round $i: timeout lost in the race: '$exp'"; return 1; }
 		served=$((served + 1))
 	done
