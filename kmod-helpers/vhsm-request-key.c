@@ -83,11 +83,18 @@ static void fds_safe(void)
  * permission, so it could clear the timeout or strip our permissions; doing all of this
  * before the payload exists means such a race leaves at worst a key we reject, never a DEK
  * key without its timeout or that nobody but the requester can revoke.
+ * The group is set twice: between the chown and the setperm the requester still has the
+ * possessor's setattr, with which the kernel lets any possessor move the key into one of its
+ * own groups (keyctl_chown_key asks for setattr, not ownership, to change the group); the
+ * group's setattr in KEYRING_DEK_PERM would then be the requester's. After the setperm no
+ * possessor has setattr, so the second chown puts vhsmd's group back for good, and the
+ * timeout set after it stays.
  */
 static int instantiate(const struct outcome *o)
 {
 	if (keyctl_chown(o->key, KEYRING_DEK_OWNER, o->gid) < 0 ||
 	    keyctl_setperm(o->key, KEYRING_DEK_PERM) < 0 ||
+	    keyctl_chown(o->key, KEYRING_DEK_OWNER, o->gid) < 0 ||
 	    keyctl_set_timeout(o->key, o->timeout) < 0 ||
 	    keyctl_instantiate(o->key, o->payload, o->len, 0) < 0)
 		return negative_errno();
