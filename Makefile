@@ -315,10 +315,14 @@ BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_OBJS := $(BENCH_SRCS:%.c=$(B)/%.o)
 # The PKCS#11 peer benchmark uses p11-kit's pkcs11.h (no link: the module is dlopen'ed).
 $(BENCH_OBJS): CFLAGS += $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
-$(B)/vhsm-bench: $(BENCH_OBJS) $(B)/libvhsm.a
+# The single UNWRAP's floor (bench/bench-unwrap-floor.c) runs vhsmd's own shield, ACL, audit
+# record and audit MAC code.
+BENCH_DAEMON_OBJS := $(addprefix $(B)/daemon/,shield.o acl.o audit-record.o audit-key.o \
+	peer-unit.o)
+$(B)/vhsm-bench: $(BENCH_OBJS) $(BENCH_DAEMON_OBJS) $(B)/libvhsm.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(BENCH_OBJS) $(B)/libvhsm.a $(PKG_LIBS) \
-		-ldl -lpthread -lm
+	$(Q)$(CC) -pie $(ALL_LDFLAGS) -o $@ $(BENCH_OBJS) $(BENCH_DAEMON_OBJS) $(B)/libvhsm.a \
+		$(PKG_LIBS) -ldl -lpthread -lm
 
 # The PKCS#11 rows (bench/pkcs11/run.sh, called by bench/run.sh): one op against any module.
 # It links the harness (paired samples) and OpenSSL (the floor row).

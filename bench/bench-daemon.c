@@ -48,8 +48,9 @@ struct conn {
 /* What the daemon rows run against (bench_daemon_run's argument). */
 static const struct bench_daemon *D;
 
-/* The echo server's socket (see echo_start). */
+/* The echo server's socket and process (see echo_start). */
 static char echo_socket[4096 + 8];
+static pid_t echo_pid;
 
 /* Opens c's connection (to the echo server with echo, else to vhsmd) before any clock
  * starts; request ids from id_base + 1. */
@@ -323,6 +324,8 @@ static int load_run(const struct load_input *in, bool batch, bool echo, unsigned
 	return 0;
 }
 
+static int process_cpu_us(pid_t pid, double *ret);
+
 /* ---- the round-trip floor: the same requests to a server that only echoes them ---- */
 
 static void echo_serve(int lfd)
@@ -402,20 +405,30 @@ static void echo_stop(const char *path, pid_t pid)
 	(void)unlink(path);
 }
 
-/* ipc_echo_ops_per_s_{1,2}c: the UNWRAP requests of the unwrap rows, echoed (see above). */
+/* ipc_echo_ops_per_s_{1,2}c: the UNWRAP requests of the unwrap rows, echoed (see above), and
+ * the echo server's CPU time per request in the 1-client run (as the daemon's below). */
 static int run_echo(const struct load_input *in, double seconds)
 {
 	static const unsigned clients[] = { 1, 2 };
 	char name[64];
-	double ops;
+	double ops, c0 = 0, c1 = 0;
+	uint64_t t0;
 	int r = 0;
 
 	for (unsigned i = 0; r >= 0 && i < ELEMENTSOF(clients); i++) {
-		r = load_run(in, false, true, clients[i], seconds, NULL, &ops);
+		t0 = now_ns();
+		r = process_cpu_us(echo_pid, &c0);
+		if (r >= 0)
+			r = load_run(in, false, true, clients[i], seconds, NULL, &ops);
+		if (r >= 0)
+			r = process_cpu_us(echo_pid, &c1);
 		if (r < 0)
 			break;
 		snprintf(name, sizeof(name), "ipc_echo_ops_per_s_%uc", clients[i]);
 		result(name, ops, "ops/s");
+		if (clients[i] == 1)
+			result("ipc_echo_server_cpu_us_per_request",
+			       (c1 - c0) / (ops * (double)(now_ns() - t0) / NSEC_PER_SEC), "us");
 	}
 	return r;
 }
@@ -578,19 +591,78 @@ static int sample_cli_version(void *ctx, double *ret)
 	return sample_time(cli_version_once, ctx, ret);
 }
 
-/* Single UNWRAP against the echo ceiling (target >= 0.8). */
+/*
+ * The echo side of the single UNWRAP's pairs, followed at once by a sample of the floor
+ * (bench/bench-unwrap-floor.c) when there is one: the pair's echo round trip rt and the
+ * floor's work per request w give rt / (rt + w), the ratio a server that did exactly the
+ * floor's work on top of an echo would reach in that moment.
+ */
+struct echo_floor {
+	struct load_input *in;
+	struct samples ratio, rt, work; /* per pair */
+};
+
+static int sample_echo_floor(void *ctx, double *ret)
+{
+	struct echo_floor *x = ctx;
+	double ops, w;
+	int r = sample_echo(x->in, &ops);
+
+	if (r < 0 || !D->unwrap_floor) {
+		if (r >= 0)
+			*ret = ops;
+		return r;
+	}
+	if (!(ops > 0.0))
+		return -EDOM;
+	r = unwrap_floor_sample(D->unwrap_floor, pair_seconds(), &w);
+	if (r >= 0)
+		r = samples_push(&x->rt, 1e6 / ops);
+	if (r >= 0)
+		r = samples_push(&x->work, w);
+	if (r >= 0)
+		r = samples_push(&x->ratio, 1e6 / ops / (1e6 / ops + w));
+	if (r >= 0)
+		*ret = ops;
+	return r;
+}
+
+/* unwrap_1c_floor_vs_ipc_echo_ratio from the pairs' echo samples and floor samples. */
+static void result_floor_ratio(struct echo_floor *x, unsigned pairs)
+{
+	struct paired p = { .n = pairs };
+	char what[200];
+
+	p.ratio_median = samples_median(&x->ratio); /* sorted from here on */
+	p.ratio_min = x->ratio.v[0];
+	p.ratio_max = x->ratio.v[x->ratio.n - 1];
+	snprintf(what, sizeof(what),
+		 "echo round trip %.2f us + floor %.2f us per request, medians; the most a "
+		 "server doing that work can reach: 0.8 is reachable only where this is >= 0.8",
+		 samples_median(&x->rt), samples_median(&x->work));
+	result_ratio("unwrap_1c_floor_vs_ipc_echo_ratio", &p, what);
+}
+
+/* Single UNWRAP against the echo ceiling (target >= 0.8), and the floor against the same
+ * echo samples. */
 static int pair_unwrap_echo(struct load_input *in)
 {
+	struct echo_floor x = { .in = in };
 	struct paired p;
 	char what[160];
-	int r = paired_run(pair_count(), sample_unwrap, in, sample_echo, in, &p);
+	int r = paired_run(pair_count(), sample_unwrap, in, sample_echo_floor, &x, &p);
 
-	if (r < 0)
-		return r;
-	snprintf(what, sizeof(what), "unwrap %.0f, echo %.0f ops/s; target >= 0.8", p.a_median,
-		 p.b_median);
-	result_ratio("unwrap_1c_vs_ipc_echo_ratio", &p, what);
-	return 0;
+	if (r >= 0) {
+		snprintf(what, sizeof(what), "unwrap %.0f, echo %.0f ops/s; target >= 0.8",
+			 p.a_median, p.b_median);
+		result_ratio("unwrap_1c_vs_ipc_echo_ratio", &p, what);
+		if (D->unwrap_floor)
+			result_floor_ratio(&x, p.n);
+	}
+	samples_done(&x.ratio);
+	samples_done(&x.rt);
+	samples_done(&x.work);
+	return r;
 }
 
 /*
@@ -714,15 +786,15 @@ static int pair_cli(struct load_input *in)
 	return 0;
 }
 
-/* The CPU time (user + system) the daemon has used so far, in us, or -errno. */
-static int daemon_cpu_us(double *ret)
+/* The CPU time (user + system) process pid has used so far, in us, or -errno. */
+static int process_cpu_us(pid_t pid, double *ret)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long ut, st;
 	_cleanup_close_ int fd = -EBADF;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)D->daemon_pid);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return negative_errno();
@@ -746,14 +818,14 @@ static int load_run_cpu(const struct load_input *in, bool batch, double seconds,
 {
 	double c0 = 0, c1 = 0;
 	uint64_t t0 = now_ns();
-	int r = D->daemon_pid > 0 ? daemon_cpu_us(&c0) : 0;
+	int r = D->daemon_pid > 0 ? process_cpu_us(D->daemon_pid, &c0) : 0;
 
 	if (r >= 0)
 		r = load_run(in, batch, false, 1, seconds, lat, ret_ops_per_s);
 	if (r >= 0 && D->daemon_pid > 0) {
 		double items = *ret_ops_per_s * (double)(now_ns() - t0) / NSEC_PER_SEC;
 
-		r = daemon_cpu_us(&c1);
+		r = process_cpu_us(D->daemon_pid, &c1);
 		if (r >= 0)
 			result(name_cpu, (c1 - c0) / items, "us");
 	}
@@ -812,6 +884,7 @@ static int run_load_rows(struct load_input *in, double seconds)
 static int run_rows(struct load_input *in)
 {
 	const double seconds = arg_quick ? 0.5 : 3.0;
+	double floor_us;
 	int r = 0;
 
 	/* Warm-up: the first use attests and unseals the KEK (a firmware key request). */
@@ -821,6 +894,8 @@ static int run_rows(struct load_input *in)
 		r = run_load_rows(in, seconds);
 	if (r >= 0)
 		r = run_echo(in, seconds);
+	if (r >= 0 && D->unwrap_floor)
+		r = unwrap_floor_rows(D->unwrap_floor, &floor_us);
 	if (r >= 0)
 		r = pair_unwrap_echo(in);
 	if (r >= 0)
@@ -837,7 +912,6 @@ static int run_rows(struct load_input *in)
 int bench_daemon_run(const struct bench_daemon *d)
 {
 	struct load_input in = {};
-	pid_t echo_pid;
 	int r;
 
 	D = d;

@@ -34,6 +34,27 @@ struct bench_p11 *bench_softhsm2_close(struct bench_p11 *p);
  * unwrap_key(): floor_* rows. Returns 0 and the sum per unwrap in us, or -errno (logged). */
 int bench_floor(double *ret_item_us) _wur_;
 
+/*
+ * The floor of one single UNWRAP (bench/bench-unwrap-floor.c): in this process, the work vhsmd
+ * must do for one request beyond what the echo server does, through the cheapest correct path
+ * (the project's own wire codec, name rule, ACL, shield, unwrap, audit record and MAC), with
+ * the audit record written to an unlinked file in dir (put it on the state directory's file
+ * system). unwrap_floor_new() sets it up for a DEK wrapped under context and checks that a
+ * modified blob and a wrong context are refused: 0 and the floor, or -errno (logged).
+ */
+struct unwrap_floor;
+int unwrap_floor_new(const char *dir, const char *context, struct unwrap_floor **ret) _wur_;
+/* Accepts NULL; returns NULL. */
+struct unwrap_floor *unwrap_floor_free(struct unwrap_floor *f);
+/* One request's work (a bench_fn: 0, or -errno logged). */
+int unwrap_floor_request(void *f);
+/* The unwrap_floor_* rows (the parts and the whole, micro-benchmarks): 0 and the whole's
+ * median in us, or -errno (logged). */
+int unwrap_floor_rows(struct unwrap_floor *f, double *ret_us) _wur_;
+/* Requests back to back for `seconds`: 0 and the wall time per request in us, or -errno
+ * (logged). */
+int unwrap_floor_sample(struct unwrap_floor *f, double seconds, double *ret_us) _wur_;
+
 /* What the daemon benchmarks need (bench/bench-daemon.c). */
 struct bench_daemon {
 	const char *socket;  /* running vhsmd */
@@ -43,6 +64,7 @@ struct bench_daemon {
 	const char *vhsmctl; /* vhsmctl binary for the CLI rows, or NULL */
 	struct bench_p11 *softhsm2; /* the peer for the paired ratio, or NULL */
 	double floor_item_us;       /* bench_floor()'s sum, or 0 */
+	struct unwrap_floor *unwrap_floor; /* paired with the echo rows, or NULL */
 	int daemon_pid;             /* vhsmd's pid for its CPU time, or 0 */
 };
 

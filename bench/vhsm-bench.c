@@ -45,6 +45,7 @@ static const char *arg_tpm2_device;
 static const char *arg_load;      /* --load: only this daemon load (profiling) */
 static double arg_seconds = 10.0;
 static int arg_daemon_pid;        /* vhsmd's pid: its CPU time per unwrap */
+static const char *arg_floor_dir; /* the single UNWRAP floor's audit file goes here */
 
 /* ---- report verification and policy ---- */
 
@@ -351,6 +352,9 @@ static void help(void)
 	       "                    --dek the DEK itself\n"
 	       "  --vhsmctl PATH    also time `vhsmctl unwrap` (process spawn included)\n"
 	       "  --daemon-pid PID  that daemon's pid: also its CPU time per unwrap\n"
+	       "  --floor-dir DIR   the single UNWRAP floor writes its audit records to a file\n"
+	       "                    here (use the daemon's state file system; default: the\n"
+	       "                    directory of --wrapped)\n"
 	       "  --softhsm2 PATH   also time SoftHSM2's C_UnwrapKey (SOFTHSM2_CONF set)\n"
 	       "  --token-open IMAGE --token-type TYPE [--tpm2-device DEV]\n"
 	       "                    only check that a TYPE token opens IMAGE (exit 0), as\n"
@@ -358,13 +362,15 @@ static void help(void)
 	       "  --load unwrap|batch [--seconds N]\n"
 	       "                    only that load on --socket, one client, N s (default 10):\n"
 	       "                    for profiling vhsmd\n"
+	       "  --load floor [--seconds N] [--floor-dir DIR] [--context S]\n"
+	       "                    only the single UNWRAP's floor, in this process, N s\n"
 	       "  --quick           few iterations, 0.5 s daemon runs (smoke test)\n");
 }
 
 static int parse_argv(int argc, char **argv)
 {
 	enum { O_VEC = 256, O_SIM, O_SOCK, O_WRAPPED, O_DEK, O_CTX, O_CTL, O_QUICK, O_P11, O_LUKS, O_TTYPE,
-	       O_TPM2, O_LOAD, O_SECONDS, O_PID };
+	       O_TPM2, O_LOAD, O_SECONDS, O_PID, O_FLOOR_DIR };
 	static const struct option opts[] = {
 		{ "vectors", required_argument, NULL, O_VEC },
 		{ "sim-state", required_argument, NULL, O_SIM },
@@ -381,6 +387,7 @@ static int parse_argv(int argc, char **argv)
 		{ "load", required_argument, NULL, O_LOAD },
 		{ "seconds", required_argument, NULL, O_SECONDS },
 		{ "daemon-pid", required_argument, NULL, O_PID },
+		{ "floor-dir", required_argument, NULL, O_FLOOR_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -402,6 +409,7 @@ static int parse_argv(int argc, char **argv)
 		case O_TTYPE: arg_token_type = optarg; break;
 		case O_TPM2: arg_tpm2_device = optarg; break;
 		case O_LOAD: arg_load = optarg; break;
+		case O_FLOOR_DIR: arg_floor_dir = optarg; break;
 		case O_PID:
 			arg_daemon_pid = (int)strtol(optarg, &end, 10);
 			if (*end || arg_daemon_pid <= 0) {
@@ -422,11 +430,30 @@ static int parse_argv(int argc, char **argv)
 	}
 	if (optind < argc || (arg_socket && (!arg_wrapped || !arg_dek)) ||
 	    (!arg_socket && arg_vhsmctl) || (arg_sim_state && !arg_vectors) ||
-	    !arg_luks_image != !arg_token_type || (arg_load && !arg_socket)) {
+	    !arg_luks_image != !arg_token_type ||
+	    (arg_load && !arg_socket && strcmp(arg_load, "floor") != 0) ||
+	    (arg_floor_dir && !arg_socket && !arg_load)) {
 		fprintf(stderr, "vhsm-bench: invalid arguments (see --help)\n");
 		return -EINVAL;
 	}
 	return 1;
+}
+
+/* The single UNWRAP's floor in --floor-dir, or else beside --wrapped. */
+static int unwrap_floor_open(struct unwrap_floor **ret)
+{
+	const char *slash = arg_wrapped ? strrchr(arg_wrapped, '/') : NULL;
+	_cleanup_free_ char *dir = NULL;
+
+	if (arg_floor_dir)
+		return unwrap_floor_new(arg_floor_dir, arg_context, ret);
+	if (!slash)
+		return unwrap_floor_new(".", arg_context, ret);
+	/* "/x" is in "/". */
+	dir = strndup(arg_wrapped, slash == arg_wrapped ? 1 : (size_t)(slash - arg_wrapped));
+	if (!dir)
+		return -ENOMEM;
+	return unwrap_floor_new(dir, arg_context, ret);
 }
 
 static int run_all(void)
@@ -440,6 +467,8 @@ static int run_all(void)
 		r = run_micro();
 	if (r >= 0)
 		r = bench_floor(&d.floor_item_us);
+	if (r >= 0 && arg_socket)
+		r = unwrap_floor_open(&d.unwrap_floor);
 	if (r >= 0 && arg_softhsm2)
 		r = bench_softhsm2_open(arg_softhsm2, &d.softhsm2);
 	if (r >= 0 && arg_socket)
@@ -452,6 +481,22 @@ static int run_all(void)
 			result("softhsm2_unwrap_ops_per_s", ops, "ops/s");
 	}
 	bench_softhsm2_close(d.softhsm2);
+	unwrap_floor_free(d.unwrap_floor);
+	return r;
+}
+
+/* --load floor: only the single UNWRAP's floor, for profiling it. */
+static int run_floor_load(void)
+{
+	struct unwrap_floor *f = NULL;
+	double us;
+	int r = unwrap_floor_open(&f);
+
+	if (r >= 0)
+		r = unwrap_floor_sample(f, arg_seconds, &us);
+	if (r >= 0)
+		result("unwrap_floor_request_us_mean", us, "us");
+	unwrap_floor_free(f);
 	return r;
 }
 
@@ -463,6 +508,8 @@ int main(int argc, char **argv)
 		return r < 0 ? 2 : 0;
 	if (arg_luks_image)
 		return bench_luks_token_open(arg_luks_image, arg_token_type, arg_tpm2_device) < 0;
+	if (arg_load && strcmp(arg_load, "floor") == 0)
+		return run_floor_load() < 0;
 	if (arg_load) {
 		struct bench_daemon d = { .socket = arg_socket, .wrapped = arg_wrapped,
 					  .dek = arg_dek, .context = arg_context };
