@@ -593,9 +593,10 @@ static int sample_cli_version(void *ctx, double *ret)
 
 /*
  * The echo side of the single UNWRAP's pairs, followed at once by a sample of the floor
- * (bench/bench-unwrap-floor.c) when there is one: the pair's echo round trip rt and the
- * floor's work per request w give rt / (rt + w), the ratio a server that did exactly the
- * floor's work on top of an echo would reach in that moment.
+ * (bench/bench-unwrap-floor.c) when there is one: the pair's echo round trip rt (wall time)
+ * and the floor's CPU time per request w give rt / (rt + w), the ratio a server that did
+ * exactly the floor's work on top of an echo would reach in that moment (at best: it would
+ * also have to be scheduled at once for its work after every wake-up).
  */
 struct echo_floor {
 	struct load_input *in;
@@ -637,8 +638,8 @@ static void result_floor_ratio(struct echo_floor *x, unsigned pairs)
 	p.ratio_min = x->ratio.v[0];
 	p.ratio_max = x->ratio.v[x->ratio.n - 1];
 	snprintf(what, sizeof(what),
-		 "echo round trip %.2f us + floor %.2f us per request, medians; the most a "
-		 "server doing that work can reach: 0.8 is reachable only where this is >= 0.8",
+		 "echo round trip %.2f us + floor %.2f us of CPU per request, medians; the most "
+		 "a server doing that work can reach: 0.8 is reachable only where this is >= 0.8",
 		 samples_median(&x->rt), samples_median(&x->work));
 	result_ratio("unwrap_1c_floor_vs_ipc_echo_ratio", &p, what);
 }

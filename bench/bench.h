@@ -51,8 +51,12 @@ int unwrap_floor_request(void *f);
 /* The unwrap_floor_* rows (the parts and the whole, micro-benchmarks): 0 and the whole's
  * median in us, or -errno (logged). */
 int unwrap_floor_rows(struct unwrap_floor *f, double *ret_us) _wur_;
-/* Requests back to back for `seconds`: 0 and the wall time per request in us, or -errno
- * (logged). */
+/*
+ * Requests back to back for `seconds` of wall time: 0 and this thread's CPU time (user +
+ * system) per request in us, or -errno (logged). CPU time, not wall time: on a busy machine
+ * a loop that never sleeps is time-sliced with the other runnable processes, which a daemon's
+ * burst of work right after a wake-up mostly is not.
+ */
 int unwrap_floor_sample(struct unwrap_floor *f, double seconds, double *ret_us) _wur_;
 
 /* What the daemon benchmarks need (bench/bench-daemon.c). */

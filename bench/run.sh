@@ -83,7 +83,7 @@ rc=0
 timeout --kill-after=5 "$LIMIT" "$B/vhsm-bench" "${quick[@]}" --vectors "$vec" \
 	--sim-state "$WORK/cvm.json" --socket "$SOCK" --wrapped "$WORK/dek.wrapped" \
 	--dek "$WORK/dek" --context bench-volume --vhsmctl "$B/vhsmctl" --daemon-pid "$DAEMON_PID" \
-	"${softhsm2_args[@]}" ||
+	--floor-dir "$WORK" "${softhsm2_args[@]}" ||
 	rc=$?
 [ ${#softhsm2_args[@]} -gt 0 ] ||
 	echo "softhsm2_unwrap_ops_per_s: skipped: $SOFTHSM2_MODULE missing (apt install softhsm2)"

@@ -495,7 +495,7 @@ static int run_floor_load(void)
 	if (r >= 0)
 		r = unwrap_floor_sample(f, arg_seconds, &us);
 	if (r >= 0)
-		result("unwrap_floor_request_us_mean", us, "us");
+		result("unwrap_floor_request_cpu_us_mean", us, "us");
 	unwrap_floor_free(f);
 	return r;
 }
