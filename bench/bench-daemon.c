@@ -614,8 +614,10 @@ static int sample_echo_floor(void *ctx, double *ret)
 			*ret = ops;
 		return r;
 	}
-	if (!(ops > 0.0))
+	if (!(ops > 0.0)) {
+		bench_fail("echo: no round trip in a sample");
 		return -EDOM;
+	}
 	r = unwrap_floor_sample(D->unwrap_floor, pair_seconds(), &w);
 	if (r >= 0)
 		r = samples_push(&x->rt, 1e6 / ops);
