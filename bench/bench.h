@@ -48,8 +48,8 @@ int unwrap_floor_new(const char *dir, const char *context, struct unwrap_floor *
 struct unwrap_floor *unwrap_floor_free(struct unwrap_floor *f);
 /* One request's work (a bench_fn: 0, or -errno logged). */
 int unwrap_floor_request(void *f);
-/* The unwrap_floor_* rows (the parts and the whole, micro-benchmarks): 0 and the whole's
- * median in us, or -errno (logged). */
+/* The unwrap_floor_* rows (the parts and the whole, micro-benchmarks): 0 and, when ret_us is
+ * not NULL, the whole's median in us; or -errno (logged). */
 int unwrap_floor_rows(struct unwrap_floor *f, double *ret_us) _wur_;
 /*
  * Requests back to back for `seconds` of wall time: 0 and this thread's CPU time (user +
