@@ -1,8 +1,87 @@
 # shellcheck shell=bash
 # Shared by the VM tiers whose root file system is on LUKS2 (run-initrd.sh: dracut,
-# run-initramfs.sh: initramfs-tools); sourced after run.sh.
+# run-initramfs.sh: initramfs-tools); sourced after run.sh. Their common frame: host-side
+# check results, the check list, the initrd built in a chroot of the guest root, the root
+# volume named in crypttab and enrolled by a vhsmd on this host, boots that keep the result
+# disk, the operator at the console and the final count.
 # ROOT_RECOVERY_PASS: when set, enroll_root also adds a keyslot with this passphrase (ASCII, to
 # be typed at a prompt), besides the binary admin key that stays on the host.
+
+# Host-side checks (the initrd's content, the serial log of a boot) as "PASS vm/NAME" or
+# "FAIL vm/NAME: reason", counted with the guest's by root_tier_finish.
+host_results=()
+host_pass() { host_results+=("PASS vm/$1"); }
+host_fail() { host_results+=("FAIL vm/$1: $2"); }
+
+# root_tier_init HOST_CHECK... [-- LATE_CHECK...]: the tier's check list. The guest reports
+# $CHECKS; the host the HOST_CHECKs (listed first) and the LATE_CHECKs (last). Until
+# root_tier_finish, CHECKS holds them all, so that die() counts every one as failed. Sets the
+# exit trap (chroot mounts, the enrollment daemon, run.sh's own).
+root_tier_init() {
+	local early=() late=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do early+=("$1"); shift; done
+	[ $# -eq 0 ] || shift
+	late=("$@")
+	CHECKS_SAVED=("${CHECKS[@]}")
+	CHECKS=("${early[@]}" "${CHECKS[@]}" "${late[@]}")
+	trap 'chroot_umount "$W/rootfs"; stop_enroll_daemon; on_exit' EXIT
+}
+
+# root_tier_finish LOGS: prints the host's and the guest's results, the counting line last;
+# exits 0 only when every check passed. LOGS names what a failure keeps (finish in run.sh).
+root_tier_finish() {
+	local ok=0 hp=0 hf=0 l gp gf
+	CHECKS=("${CHECKS_SAVED[@]}")
+	for l in "${host_results[@]}"; do
+		echo "$l"
+		case $l in PASS*) hp=$((hp + 1)) ;; *) hf=$((hf + 1)) ;; esac
+	done
+	report || ok=$?
+	[ "$hf" -eq 0 ] || ok=1
+	read -r gp _ gf _ <<<"$RESULT_LINE"
+	RESULT_LINE="$((gp + hp)) passed, $((gf + hf)) failed"
+	finish "$ok" "$1"
+}
+
+# guest_kernel: the version of the guest's kernel (from the cache's manifest).
+guest_kernel() { sed -n 's/^kernel //p' "$W/manifest"; }
+
+# chroot_build SECONDS LOG COMMAND...: runs COMMAND in a chroot of the guest root file system
+# (proc, sys and dev mounted for it), bounded by SECONDS, its output in LOG; returns its status.
+chroot_build() {
+	local secs=$1 log=$2 rc=0
+	shift 2
+	chroot_mount "$W/rootfs"
+	timeout --kill-after=10 "$secs" chroot "$W/rootfs" "$@" >"$log" 2>&1 || rc=$?
+	chroot_umount "$W/rootfs"
+	return "$rc"
+}
+
+# root_in_crypttab OPTIONS MARKER: root from /dev/mapper/root, named in the guest's crypttab as
+# an administrator would, with OPTIONS (the LUKS UUID is chosen now, in ROOT_UUID; the volume
+# is made later from this root file system by enroll_root); /etc/vhsm-vm/MARKER tells
+# guest-check.sh which root check to run.
+root_in_crypttab() {
+	local r=$W/rootfs
+	ROOT_UUID=$(cat /proc/sys/kernel/random/uuid)
+	sed -i 's|^/dev/vda / |/dev/mapper/root / |' "$r/etc/fstab"
+	grep -q '^/dev/mapper/root / ' "$r/etc/fstab" || die "cannot set the root in fstab"
+	printf 'root UUID=%s none %s\n' "$ROOT_UUID" "$1" >>"$r/etc/crypttab"
+	touch "$r/etc/vhsm-vm/$2"
+}
+
+# boot_aside N: boot N (run.sh's boot, with its BOOT_* settings) with the result disk of the
+# earlier boots kept aside: a boot that is only read on the serial log.
+boot_aside() {
+	cp "$W/result.img" "$W/result-saved.img"
+	boot "$1"
+	mv "$W/result-saved.img" "$W/result.img"
+}
+
+# type_recovery SOCKET: the operator at the console (BOOT_CONSOLE=type_recovery), who types
+# the recovery passphrase each time RECOVERY_PROMPT appears.
+# shellcheck disable=SC2154 # $here comes from run.sh
+type_recovery() { "$here/console-type.py" "$1" "$RECOVERY_PROMPT" "$W/root-recovery.pass"; }
 
 ENROLL_PID=
 stop_enroll_daemon() {
