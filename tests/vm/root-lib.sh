@@ -6,6 +6,11 @@
 # disk, the operator at the console and the final count.
 # ROOT_RECOVERY_PASS: when set, enroll_root also adds a keyslot with this passphrase (ASCII, to
 # be typed at a prompt), besides the binary admin key that stays on the host.
+# ROOT_KEK_PROFILE: the sealing profile of the root volume's KEK (default vtpm: sealed by the
+# guest's TPM, tests/vm/vtpm-lib.sh; strict: the derived key of the simulated CVM).
+ROOT_KEK_PROFILE=${ROOT_KEK_PROFILE:-vtpm}
+# shellcheck source=tests/vm/vtpm-lib.sh disable=SC2154 # $here comes from run.sh
+. "$here/vtpm-lib.sh"
 
 # Host-side checks (the initrd's content, the serial log of a boot) as "PASS vm/NAME" or
 # "FAIL vm/NAME: reason", counted with the guest's by root_tier_finish.
@@ -16,7 +21,7 @@ host_fail() { host_results+=("FAIL vm/$1: $2"); }
 # root_tier_init HOST_CHECK... [-- LATE_CHECK...]: the tier's check list. The guest reports
 # $CHECKS; the host the HOST_CHECKs (listed first) and the LATE_CHECKs (last). Until
 # root_tier_finish, CHECKS holds them all, so that die() counts every one as failed. Sets the
-# exit trap (chroot mounts, the enrollment daemon, run.sh's own).
+# exit trap (chroot mounts, the enrollment daemon, the software TPM, run.sh's own).
 root_tier_init() {
 	local early=() late=()
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do early+=("$1"); shift; done
@@ -24,7 +29,7 @@ root_tier_init() {
 	late=("$@")
 	CHECKS_SAVED=("${CHECKS[@]}")
 	CHECKS=("${early[@]}" "${CHECKS[@]}" "${late[@]}")
-	trap 'chroot_umount "$W/rootfs"; stop_enroll_daemon; on_exit' EXIT
+	trap 'chroot_umount "$W/rootfs"; stop_enroll_daemon; vtpm_stop; on_exit' EXIT
 }
 
 # root_tier_finish LOGS: prints the host's and the guest's results, the counting line last;
@@ -70,11 +75,11 @@ root_in_crypttab() {
 	touch "$r/etc/vhsm-vm/$2"
 }
 
-# boot_aside N: boot N (run.sh's boot, with its BOOT_* settings) with the result disk of the
-# earlier boots kept aside: a boot that is only read on the serial log.
+# boot_aside N [STATE]: boot N (vtpm_boot, with run.sh's BOOT_* settings) with the result disk
+# of the earlier boots kept aside: a boot that is only read on the serial log.
 boot_aside() {
 	cp "$W/result.img" "$W/result-saved.img"
-	boot "$1"
+	vtpm_boot "$@"
 	mv "$W/result-saved.img" "$W/result.img"
 }
 
@@ -85,18 +90,41 @@ type_recovery() { "$here/console-type.py" "$1" "$RECOVERY_PROMPT" "$W/root-recov
 
 ENROLL_PID=
 stop_enroll_daemon() {
-	[ -n "$ENROLL_PID" ] || return 0
-	kill -TERM "$ENROLL_PID" 2>/dev/null || true
-	wait "$ENROLL_PID" 2>/dev/null || true
-	ENROLL_PID=
+	if [ -n "$ENROLL_PID" ]; then
+		kill -TERM "$ENROLL_PID" 2>/dev/null || true
+		wait "$ENROLL_PID" 2>/dev/null || true
+		ENROLL_PID=
+	fi
+	vtpm_stop
+}
+
+# enroll_vtpm: the guest's TPM for the enrollment vhsmd (host mode), holding the HCL report
+# the vtpm profile checks before it seals (written by the simulator for the guest's simulated
+# CVM, once), and that CVM's certificates in the store's collateral directory. Prints the
+# daemon's --tcti option.
+enroll_vtpm() {
+	vtpm_start "$W/tpm" host
+	if [ ! -e "$W/tpm-hcl.done" ]; then
+		"$B/vhsm-snp-sim" hcl "$W/cvm.json" --tcti "$(vtpm_tcti)" >>"$W/enroll-daemon.log" 2>&1 ||
+			die "vhsm-snp-sim hcl: no HCL report in the guest's TPM ($W/enroll-daemon.log)"
+		"$B/vhsmctl" collateral import --dir "$W/enroll-state/collateral" \
+			"$W"/cvm-certs/*.pem >>"$W/enroll-daemon.log" 2>&1 ||
+			die "collateral import for the enrollment vhsmd failed ($W/enroll-daemon.log)"
+		touch "$W/tpm-hcl.done"
+	fi
 }
 
 # start_enroll_daemon: a vhsmd on this host, on the guest's simulated CVM, with the KEK store
-# that enrolls the root volume ($W/enroll-state, kept for later disables) on $W/enroll.sock.
+# that enrolls the root volume ($W/enroll-state, kept for later disables) on $W/enroll.sock;
+# with ROOT_KEK_PROFILE=vtpm, also on the guest's TPM (stopped with the daemon).
 start_enroll_daemon() {
-	local sock=$W/enroll.sock policy=() i
+	local sock=$W/enroll.sock policy=() tcti=() i
 	mkdir -p "$W/enroll-state"
 	rm -f "$sock"
+	if [ "$ROOT_KEK_PROFILE" = vtpm ]; then
+		enroll_vtpm
+		tcti=(--tcti "$(vtpm_tcti)")
+	fi
 	# The guest's policy, or the built-in default (not this host's /etc/vhsm/policy.json).
 	if [ -f "$W/rootfs/etc/vhsm/policy.json" ]; then
 		policy=(--policy "$W/rootfs/etc/vhsm/policy.json")
@@ -106,7 +134,8 @@ start_enroll_daemon() {
 	systemd-socket-activate --seqpacket -l "$sock" -E VHSMD_LOG_STDERR=1 \
 		-E VHSM_SNP_SIM_MODULE="$B/vhsm-snp-sim.so" -- "$B/vhsmd" \
 		--state-dir "$W/enroll-state" --snp-device "sim:$W/cvm.json" \
-		--trust-root "$W/cvm-certs/ark.pem" "${policy[@]}" --idle-timeout 0 \
+		--trust-root "$W/cvm-certs/ark.pem" "${policy[@]}" ${tcti[@]+"${tcti[@]}"} \
+		--idle-timeout 0 \
 		>>"$W/enroll-daemon.log" 2>&1 &
 	ENROLL_PID=$!
 	for ((i = 0; i < 100; i++)); do [ -S "$sock" ] && break; sleep 0.1; done
@@ -136,7 +165,7 @@ enroll_root() {
 	t=$SECONDS
 	start_enroll_daemon
 	ctl=("$B/vhsmctl" --socket "$W/enroll.sock")
-	"${ctl[@]}" kek create rootkek >"$W/enroll.log" 2>&1 ||
+	"${ctl[@]}" kek create rootkek --profile "$ROOT_KEK_PROFILE" >"$W/enroll.log" 2>&1 ||
 		die "kek create for the root volume failed ($W/enroll.log)"
 	"${ctl[@]}" luks enroll "$W/root.img" --kek rootkek --unlock-key-file "$W/root-admin.key" \
 		>>"$W/enroll.log" 2>&1 ||

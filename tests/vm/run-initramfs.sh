@@ -6,6 +6,8 @@
 # Same environment as tests/vm/run.sh, whose functions it uses. Host side: update-initramfs in
 # the guest root puts vhsm in (simulator with its warning). Boots 1 (and 2): root opened by
 # vhsm with no prompt, then the usual check-vm checks plus initramfs-root-keyscript-unlock.
+# The guest's TPM is swtpm and the root volume's KEK is vtpm (tests/vm/vtpm-lib.sh); boot 4 has
+# another TPM and must stop at the passphrase prompt with the vTPM's refusal.
 # Boot 3, the negative control: the root volume's KEK disabled in the store that enrolled it
 # (vhsmctl kek disable withdraws the token's sealed copy); the same initrd's vhsmd refuses, the
 # boot stops at the passphrase prompt, the recovery passphrase typed on the serial console
@@ -26,7 +28,7 @@ VHSM_VM_TIMEOUT=${VHSM_VM_TIMEOUT:-900}
 
 CHECKS+=(initramfs-root-keyscript-unlock)
 root_tier_init initramfs-content initramfs-boot-without-prompt -- \
-	initramfs-kek-disable-withdraws initramfs-disabled-kek-prompts \
+	initramfs-vtpm-other-tpm-prompts initramfs-kek-disable-withdraws initramfs-disabled-kek-prompts \
 	initramfs-recovery-passphrase-opens
 RECOVERY_PROMPT="Please unlock disk root: "
 ROOT_RECOVERY_PASS=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -117,6 +119,23 @@ boot_disabled() {
 	fi
 }
 
+# vtpm_other_tpm_boot: boot 4, before the KEK's disable: the root volume (its KEK sealed by the
+# guest's TPM) with another TPM (a new swtpm state: other seeds, so another storage root key).
+# The initramfs's vhsmd cannot unseal the token's KEK copy and says why; the keyscript falls
+# back to the passphrase prompt. Stopped at the prompt.
+vtpm_other_tpm_boot() {
+	local s=$W/serial-4.log
+	BOOT_STOP_AT="$RECOVERY_PROMPT" boot_aside 4 "$W/tpm-other"
+	if grep -qF 'vTPM refuses the sealed object of' "$s" &&
+		grep -q 'vhsm: root: vhsmd did not release the key' "$s" &&
+		grep -qF "$RECOVERY_PROMPT" "$s" && ! grep -q 'root: set up successfully' "$s"; then
+		host_pass initramfs-vtpm-other-tpm-prompts
+	else
+		host_fail initramfs-vtpm-other-tpm-prompts \
+			"no refusal by the other TPM and prompt on the console, or root opened (serial-4.log)"
+	fi
+}
+
 ensure_cache
 make_disks
 install_guest
@@ -125,7 +144,7 @@ configure_initramfs_guest
 check_initramfs_content
 enroll_root
 ROOT_ARGS="root=/dev/mapper/root rw"
-boot 1
+vtpm_boot 1
 # Headless: the keyscript's prompt never appeared on the console of the first boot.
 if grep -q 'root: set up successfully' "$W/serial.log" && ! grep -qF "$RECOVERY_PROMPT" "$W/serial.log"; then
 	host_pass initramfs-boot-without-prompt
@@ -133,10 +152,11 @@ else
 	host_fail initramfs-boot-without-prompt "a prompt, or root not set up (serial.log)"
 fi
 if second_boot_wanted; then
-	boot 2
+	vtpm_boot 2
 else
 	log "the first boot left no phase marker: no second boot"
 fi
+vtpm_other_tpm_boot
 disable_root_kek
 boot_disabled
 root_tier_finish "serial*.log, console-3.log, result.txt, initramfs*.log, enroll.log, disable.log"

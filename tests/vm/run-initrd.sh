@@ -5,7 +5,9 @@
 # Same environment as tests/vm/run.sh, whose functions it uses. Needs root and a build with the
 # token plugin. Host-side checks (the initrd's content, the simulator only when configured),
 # then the guest: systemd in the initrd unlocks root through the token, and the usual check-vm
-# checks run on the booted system plus initrd-root-token-unlock.
+# checks run on the booted system plus initrd-root-token-unlock. The guest's TPM is swtpm and
+# the root volume's KEK is vtpm (tests/vm/vtpm-lib.sh); boot 5 has another TPM and must stop
+# at the passphrase prompt with the vTPM's refusal.
 # The last line is "N passed, N failed"; exit status 0 only when every check passed.
 # See docs/vm-testing.md and docs/boot-unlock.md.
 set -euo pipefail
@@ -27,7 +29,8 @@ P11_DEV_WAIT=x-systemd.device-timeout=600s
 
 CHECKS+=(initrd-root-token-unlock)
 root_tier_init initrd-content initrd-simulator-only-when-configured initrd-pkcs11-root-unlock \
-	initrd-pkcs11-disabled-key-prompts initrd-pkcs11-recovery-passphrase-opens
+	initrd-pkcs11-disabled-key-prompts initrd-pkcs11-recovery-passphrase-opens \
+	initrd-vtpm-other-tpm-prompts
 DRACUT_TIMEOUT=600
 # Modules a generic image would add that this guest does not need (saves build time).
 DRACUT_OMIT="plymouth network kernel-modules-extra nvdimm overlay-root lunmask resume virtiofs"
@@ -91,7 +94,9 @@ check_initrd_content() {
 		'^(usr/)?lib/x86_64-linux-gnu/libp11-kit\.so\.0' \
 		'^(usr/)?lib/x86_64-linux-gnu/libffi\.so\.8' \
 		'^(usr/)?lib/x86_64-linux-gnu/cryptsetup/libcryptsetup-token-systemd-pkcs11\.so$' \
-		'^var/lib/vhsm/keypair/p11root\.sealed$'
+		'^var/lib/vhsm/keypair/p11root\.sealed$' \
+		'^(usr/)?lib/x86_64-linux-gnu/libtss2-tcti-device\.so\.0' \
+		'^(usr/)?lib/udev/rules\.d/60-tpm-udev\.rules$'
 	# The initrd has no KEK store: its vhsmd must use the tokens' sealed copies, and must keep
 	# the simulator options of the installed drop-in.
 	exec=$(initrd_file "$INITRD_IN_GUEST" \
@@ -102,6 +107,8 @@ check_initrd_content() {
 	gr=$(initrd_file "$INITRD_IN_GUEST" etc/group)
 	grep -q '^vhsm:' <<<"$pw" || missing+=("user vhsm in etc/passwd")
 	grep -q '^vhsm:' <<<"$gr" || missing+=("group vhsm in etc/group")
+	grep -qE '^tss:.*:([^:]*,)?vhsm(,[^:]*)?$' <<<"$gr" || missing+=("group tss with vhsm in etc/group")
+	grep -q '^tss:' <<<"$pw" || missing+=("user tss in etc/passwd")
 	# Nothing of the daemon's state but the sealed key pairs crypttab's pkcs11-uri= needs: the
 	# tokens carry what the initrd needs.
 	if grep -E '^var/lib/vhsm/.' <<<"$list" |
@@ -226,6 +233,26 @@ p11_root_boots() {
 	fi
 }
 
+# vtpm_other_tpm_boot: boot 5, the root volume (its KEK sealed by the guest's TPM) with another
+# TPM (a new swtpm state: other seeds, so another storage root key), not headless: vhsmd in
+# the initrd cannot unseal the token's KEK copy and says why, systemd-cryptsetup falls back to
+# the passphrase prompt. Stopped at the prompt.
+vtpm_other_tpm_boot() {
+	local s=$W/serial-5.log saved=$ROOT_ARGS
+	ROOT_ARGS="root=/dev/mapper/root rw rd.luks.name=$ROOT_UUID=root"
+	ROOT_ARGS+=" rd.luks.options=$ROOT_UUID=$P11_DEV_WAIT rd.shell=0 rd.emergency=poweroff"
+	ROOT_ARGS+=" systemd.journald.forward_to_console=1"
+	BOOT_STOP_AT="$RECOVERY_PROMPT" boot_aside 5 "$W/tpm-other"
+	ROOT_ARGS=$saved
+	if grep -qF 'vTPM refuses the sealed object of' "$s" && grep -qF "$RECOVERY_PROMPT" "$s" &&
+		! grep -qE 'Finished .*(systemd-cryptsetup@root|Cryptography Setup for root)' "$s"; then
+		host_pass initrd-vtpm-other-tpm-prompts
+	else
+		host_fail initrd-vtpm-other-tpm-prompts \
+			"no refusal by the other TPM and prompt on the console, or root opened (serial-5.log)"
+	fi
+}
+
 ensure_cache
 make_disks
 install_guest
@@ -243,13 +270,14 @@ p11_root_image
 # ends the VM at once instead of waiting for the timeout in an emergency shell.
 ROOT_ARGS="root=/dev/mapper/root rw rd.luks.name=$ROOT_UUID=root"
 ROOT_ARGS+=" rd.luks.options=$ROOT_UUID=headless=true,$P11_DEV_WAIT rd.shell=0 rd.emergency=poweroff"
-boot 1
+vtpm_boot 1
 # The keyring checks reboot the guest once (tests/vm/guest-keyring.sh): root is unlocked in the
 # initrd again.
 if second_boot_wanted; then
-	boot 2
+	vtpm_boot 2
 else
 	log "the first boot left no phase marker: no second boot"
 fi
 p11_root_boots
+vtpm_other_tpm_boot
 root_tier_finish "serial*.log, console-4.log, result.txt, dracut.log, enroll.log, p11-enroll.log"
