@@ -9,6 +9,10 @@
 # ROOT_KEK_PROFILE: the sealing profile of the root volume's KEK (default vtpm: sealed by the
 # guest's TPM, tests/vm/vtpm-lib.sh; strict: the derived key of the simulated CVM).
 ROOT_KEK_PROFILE=${ROOT_KEK_PROFILE:-vtpm}
+case $ROOT_KEK_PROFILE in
+vtpm | strict) ;;
+*) die "ROOT_KEK_PROFILE=$ROOT_KEK_PROFILE: expected vtpm or strict" ;;
+esac
 # shellcheck source=tests/vm/vtpm-lib.sh disable=SC2154 # $here comes from run.sh
 . "$here/vtpm-lib.sh"
 

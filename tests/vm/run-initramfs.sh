@@ -27,8 +27,11 @@ VHSM_VM_TIMEOUT=${VHSM_VM_TIMEOUT:-900}
 . "$here/root-lib.sh"
 
 CHECKS+=(initramfs-root-keyscript-unlock)
-root_tier_init initramfs-content initramfs-boot-without-prompt -- \
-	initramfs-vtpm-other-tpm-prompts initramfs-kek-disable-withdraws initramfs-disabled-kek-prompts \
+# Another TPM must refuse the root volume's KEK only when the TPM sealed it.
+other_tpm=()
+[ "$ROOT_KEK_PROFILE" != vtpm ] || other_tpm=(initramfs-vtpm-other-tpm-prompts)
+root_tier_init initramfs-content initramfs-boot-without-prompt -- "${other_tpm[@]}" \
+	initramfs-kek-disable-withdraws initramfs-disabled-kek-prompts \
 	initramfs-recovery-passphrase-opens
 RECOVERY_PROMPT="Please unlock disk root: "
 ROOT_RECOVERY_PASS=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -156,7 +159,7 @@ if second_boot_wanted; then
 else
 	log "the first boot left no phase marker: no second boot"
 fi
-vtpm_other_tpm_boot
+[ "$ROOT_KEK_PROFILE" != vtpm ] || vtpm_other_tpm_boot
 disable_root_kek
 boot_disabled
 root_tier_finish "serial*.log, console-3.log, result.txt, initramfs*.log, enroll.log, disable.log"

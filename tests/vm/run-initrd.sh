@@ -28,9 +28,11 @@ P11_REAL_ROOT='Welcome to Debian.*\(bookworm\)!'
 P11_DEV_WAIT=x-systemd.device-timeout=600s
 
 CHECKS+=(initrd-root-token-unlock)
+# Another TPM must refuse the root volume's KEK only when the TPM sealed it.
+other_tpm=()
+[ "$ROOT_KEK_PROFILE" != vtpm ] || other_tpm=(initrd-vtpm-other-tpm-prompts)
 root_tier_init initrd-content initrd-simulator-only-when-configured initrd-pkcs11-root-unlock \
-	initrd-pkcs11-disabled-key-prompts initrd-pkcs11-recovery-passphrase-opens \
-	initrd-vtpm-other-tpm-prompts
+	initrd-pkcs11-disabled-key-prompts initrd-pkcs11-recovery-passphrase-opens "${other_tpm[@]}"
 DRACUT_TIMEOUT=600
 # Modules a generic image would add that this guest does not need (saves build time).
 DRACUT_OMIT="plymouth network kernel-modules-extra nvdimm overlay-root lunmask resume virtiofs"
@@ -279,5 +281,5 @@ else
 	log "the first boot left no phase marker: no second boot"
 fi
 p11_root_boots
-vtpm_other_tpm_boot
+[ "$ROOT_KEK_PROFILE" != vtpm ] || vtpm_other_tpm_boot
 root_tier_finish "serial*.log, console-4.log, result.txt, dracut.log, enroll.log, p11-enroll.log"
