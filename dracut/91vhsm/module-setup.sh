@@ -155,6 +155,9 @@ depends() {
 installkernel() {
     # The SEV-SNP guest driver (/dev/sev-guest); absent from kernels built without it.
     hostonly='' instmods sev-guest
+    # The TPM drivers (/dev/tpmrm0, the vTPM that unseals vtpm-profile KEKs); built into
+    # many kernels (Debian's cloud kernel), modules in others.
+    hostonly='' instmods tpm_tis tpm_crb
     return 0
 }
 
@@ -289,6 +292,39 @@ vhsm_install_pkcs11() {
     return 0
 }
 
+# vhsm_install_tpm: what vhsmd needs to reach the vTPM in the initrd, where vtpm-profile KEKs
+# (sealed by the vTPM, PCR 7) are unsealed: the TCTI module libtss2-tctildr loads with dlopen
+# (dracut only follows linked libraries), the udev rule that gives /dev/tpmrm0 to user and
+# group tss, and those with their members (vhsm, whose sysusers.d entry adds it to tss).
+# Always, and cheap (one small library, one rule): the token's sealed KEK copy does not say
+# its profile, and a host-only image made before the first vtpm KEK must still open it. A
+# system without them gets a warning, not a failure: KEKs of the other profiles still unlock.
+vhsm_install_tpm() {
+    local tss_g f found=
+    inst_libdir_file "libtss2-tcti-device.so.0*"
+    for f in "$initdir"/usr/lib*/libtss2-tcti-device.so.0 "$initdir"/usr/lib/*/libtss2-tcti-device.so.0 \
+        "$initdir"/lib*/libtss2-tcti-device.so.0 "$initdir"/lib/*/libtss2-tcti-device.so.0; do
+        [[ -e $f ]] && found=${f#"$initdir"}
+    done
+    if [[ -z $found ]]; then
+        dwarn "vhsm: libtss2-tcti-device.so.0 (package libtss2-tcti-device0) is not installed: vtpm-profile KEKs cannot unlock in this initrd"
+        return 0
+    fi
+    # A shared library: dracut does not resolve its dependencies (libtss2-mu).
+    vhsm_inst_lib_deps "$found" || dwarn "vhsm: cannot install the libraries $found needs"
+    inst_rules 60-tpm-udev.rules
+    tss_g=$(grep '^tss:' "$dracutsysrootdir"/etc/group)
+    if [[ -z $tss_g ]] || ! grep -q '^tss:' "$dracutsysrootdir"/etc/passwd; then
+        dwarn "vhsm: no user or group tss (package tpm-udev): vhsmd cannot open /dev/tpmrm0 in this initrd, vtpm-profile KEKs cannot unlock"
+        return 0
+    fi
+    [[ ,${tss_g##*:}, == *,vhsm,* ]] \
+        || dwarn "vhsm: user vhsm is not in group tss (systemd-sysusers vhsm.conf): vhsmd cannot open /dev/tpmrm0 in this initrd, vtpm-profile KEKs cannot unlock"
+    grep -q '^tss:' "$initdir/etc/passwd" || grep '^tss:' "$dracutsysrootdir"/etc/passwd >> "$initdir/etc/passwd"
+    grep -q '^tss:' "$initdir/etc/group" || echo "$tss_g" >> "$initdir/etc/group"
+    return 0
+}
+
 # called by dracut
 install() {
     local plugin f
@@ -341,6 +377,7 @@ install() {
     done
     inst_rules 60-vhsm-sev-guest.rules
 
+    vhsm_install_tpm
     vhsm_install_pkcs11 || return 1
     vhsm_install_simulator || return 1
     return 0

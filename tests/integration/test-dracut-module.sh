@@ -47,7 +47,15 @@ fake_root() {
 	cp "$top/udev/60-vhsm-sev-guest.rules" "$SYSROOT/lib/udev/rules.d/"
 	printf 'root:x:0:0::/root:/bin/sh\nvhsm:x:990:990::/var/lib/vhsm:/usr/sbin/nologin\n' \
 		>"$SYSROOT/etc/passwd"
-	printf 'root:x:0:\nvhsm:x:990:\n' >"$SYSROOT/etc/group"
+	printf 'tss:x:100:105:TPM software stack:/var/lib/tpm:/bin/false\n' >>"$SYSROOT/etc/passwd"
+	printf 'root:x:0:\nvhsm:x:990:\ntss:x:105:vhsm\n' >"$SYSROOT/etc/group"
+	# The vTPM's pieces (tpm-udev, libtss2-tcti-device0): the real TCTI module, whose own
+	# dependency (libtss2-mu) must come along.
+	echo 'KERNEL=="tpmrm[0-9]*", MODE="0660", OWNER="tss", GROUP="tss"' \
+		>"$SYSROOT/lib/udev/rules.d/60-tpm-udev.rules"
+	cp /usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0 \
+		"$SYSROOT$LIBDIR/libtss2-tcti-device.so.0.0.0"
+	ln -sf libtss2-tcti-device.so.0.0.0 "$SYSROOT$LIBDIR/libtss2-tcti-device.so.0"
 }
 
 # sim_dropin FORM: vhsmd on the simulator, with "--snp-device sim:" or "--snp-device=sim:".
@@ -210,6 +218,37 @@ if grep -q 'vhsmd-luks-key' <(grep '^systemctl' "$WORK/calls"); then
 	fail "vhsmd-luks-key.socket enabled in the initrd"
 fi
 ok "install(): daemon, plugin, units and initrd drop-ins, user and group, /etc/vhsm, udev rule; no simulator"
+
+# ---- the vTPM (vtpm-profile KEKs unseal in the initrd): always, warnings when it cannot work ----
+[ -e "$I$LIBDIR/libtss2-tcti-device.so.0" ] || fail "TCTI module libtss2-tcti-device not installed"
+grep -qE '^inst_library /.*/libtss2-mu\.so\.0$' "$WORK/calls" ||
+	fail "the TCTI module's libtss2-mu not installed: $(grep inst_library "$WORK/calls" | tr '\n' ' ')"
+[ -e "$I/lib/udev/rules.d/60-tpm-udev.rules" ] || fail "tpm-udev rule for /dev/tpmrm0 not installed"
+grep -qx 'tss:x:105:vhsm' "$I/etc/group" || fail "group tss with member vhsm not in the initrd"
+grep -q '^tss:x:100:105:' "$I/etc/passwd" || fail "user tss not in the initrd"
+if grep -q 'dwarn' "$WORK/calls"; then fail "warnings with every vTPM piece present: $(grep dwarn "$WORK/calls")"; fi
+expect_rc 0 installkernel
+grep -qx 'instmods tpm_tis tpm_crb' "$WORK/calls" || fail "no TPM drivers: $(grep instmods "$WORK/calls")"
+ok "install(): the vTPM's TCTI module with its library, tpm-udev's rule, user and group tss with vhsm; installkernel(): tpm_tis, tpm_crb"
+
+fake_root
+rm "$SYSROOT$LIBDIR"/libtss2-tcti-device.so.0*
+expect_rc 0 install
+grep -q 'dwarn vhsm: libtss2-tcti-device.so.0 (package libtss2-tcti-device0) is not installed: vtpm-profile KEKs cannot unlock' \
+	"$WORK/calls" || fail "missing TCTI module not named: $(cat "$WORK/calls")"
+[ -e "$I/usr/sbin/vhsmd" ] || fail "no daemon without the TCTI module"
+fake_root
+sed -i 's/^tss:x:105:vhsm$/tss:x:105:/' "$SYSROOT/etc/group"
+expect_rc 0 install
+grep -q 'dwarn vhsm: user vhsm is not in group tss' "$WORK/calls" ||
+	fail "vhsm outside group tss not named: $(grep dwarn "$WORK/calls")"
+fake_root
+sed -i '/^tss:/d' "$SYSROOT/etc/group"
+expect_rc 0 install
+grep -q 'dwarn vhsm: no user or group tss (package tpm-udev)' "$WORK/calls" ||
+	fail "missing group tss not named: $(grep dwarn "$WORK/calls")"
+if grep -q '^tss:' "$I/etc/group" "$I/etc/passwd"; then fail "tss written without a group tss"; fi
+ok "install() without the TCTI module, group tss or vhsm in it: the initrd is still made, the warning names the cause"
 
 # ---- install() with the simulator, both option spellings ----
 for sep in ' ' '='; do

@@ -114,6 +114,10 @@ for f in usr/sbin/vhsmd usr/bin/vhsmctl usr/lib/vhsm/setpriv lib/cryptsetup/askp
 	has "$f" || fail "$f not in the initramfs"
 done
 ls "$X"/usr/lib/*/libcryptsetup.so.12 >/dev/null 2>&1 || fail "vhsmctl's libcryptsetup not copied"
+# The vTPM's TCTI module (vtpm-profile KEKs), which libtss2-tctildr loads with dlopen, and its
+# own library.
+ls "$X"/usr/lib/*/libtss2-tcti-device.so.0 >/dev/null 2>&1 || fail "TCTI module libtss2-tcti-device not copied"
+ls "$X"/usr/lib/*/libtss2-mu.so.0 >/dev/null 2>&1 || fail "libtss2-mu (the TCTI module's) not copied"
 grep -qx 'VHSM_UID=990' "$X/conf/vhsm.conf" && grep -qx 'VHSM_GID=991' "$X/conf/vhsm.conf" ||
 	fail "vhsm ids: $(cat "$X/conf/vhsm.conf")"
 grep -qx "VHSMD_ARGS=''" "$X/conf/vhsm.conf" || fail "daemon args: $(cat "$X/conf/vhsm.conf")"
@@ -124,7 +128,7 @@ grep -qx "VHSM_SIM_STATE=''" "$X/conf/vhsm.conf" || fail "simulator configured w
 # The keyscript path needs no token plugin in the initramfs (cryptsetup would try it first).
 ! ls "$X"/usr/lib/*/cryptsetup/libcryptsetup-token-vhsm.so >/dev/null 2>&1 || fail "plugin copied"
 if grep -q 'SIMULATED' "$WORK/mkinitramfs.log"; then fail "simulator announced without one"; fi
-ok "hook: vhsmd, vhsmctl and libraries, setpriv, askpass, keyscript, boot scripts, /etc/vhsm, vhsm ids; no state, no simulator, no plugin"
+ok "hook: vhsmd, vhsmctl and libraries, the vTPM's TCTI module, setpriv, askpass, keyscript, boot scripts, /etc/vhsm, vhsm ids; no state, no simulator, no plugin"
 
 # ---- refusals ----
 fake_root

@@ -1,23 +1,134 @@
 # shellcheck shell=bash
 # Shared by the VM tiers whose root file system is on LUKS2 (run-initrd.sh: dracut,
-# run-initramfs.sh: initramfs-tools); sourced after run.sh.
+# run-initramfs.sh: initramfs-tools); sourced after run.sh. Their common frame: host-side
+# check results, the check list, the initrd built in a chroot of the guest root, the root
+# volume named in crypttab and enrolled by a vhsmd on this host, boots that keep the result
+# disk, the operator at the console and the final count.
 # ROOT_RECOVERY_PASS: when set, enroll_root also adds a keyslot with this passphrase (ASCII, to
 # be typed at a prompt), besides the binary admin key that stays on the host.
+# ROOT_KEK_PROFILE: the sealing profile of the root volume's KEK (default vtpm: sealed by the
+# guest's TPM, tests/vm/vtpm-lib.sh; strict: the derived key of the simulated CVM).
+ROOT_KEK_PROFILE=${ROOT_KEK_PROFILE:-vtpm}
+case $ROOT_KEK_PROFILE in
+vtpm | strict) ;;
+*) die "ROOT_KEK_PROFILE=$ROOT_KEK_PROFILE: expected vtpm or strict" ;;
+esac
+# shellcheck source=tests/vm/vtpm-lib.sh disable=SC2154 # $here comes from run.sh
+. "$here/vtpm-lib.sh"
+
+# Host-side checks (the initrd's content, the serial log of a boot) as "PASS vm/NAME" or
+# "FAIL vm/NAME: reason", counted with the guest's by root_tier_finish.
+host_results=()
+host_pass() { host_results+=("PASS vm/$1"); }
+host_fail() { host_results+=("FAIL vm/$1: $2"); }
+
+# root_tier_init HOST_CHECK... [-- LATE_CHECK...]: the tier's check list. The guest reports
+# $CHECKS; the host the HOST_CHECKs (listed first) and the LATE_CHECKs (last). Until
+# root_tier_finish, CHECKS holds them all, so that die() counts every one as failed. Sets the
+# exit trap (chroot mounts, the enrollment daemon, the software TPM, run.sh's own).
+root_tier_init() {
+	local early=() late=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do early+=("$1"); shift; done
+	[ $# -eq 0 ] || shift
+	late=("$@")
+	CHECKS_SAVED=("${CHECKS[@]}")
+	CHECKS=("${early[@]}" "${CHECKS[@]}" "${late[@]}")
+	trap 'chroot_umount "$W/rootfs"; stop_enroll_daemon; vtpm_stop; on_exit' EXIT
+}
+
+# root_tier_finish LOGS: prints the host's and the guest's results, the counting line last;
+# exits 0 only when every check passed. LOGS names what a failure keeps (finish in run.sh).
+root_tier_finish() {
+	local ok=0 hp=0 hf=0 l gp gf
+	CHECKS=("${CHECKS_SAVED[@]}")
+	for l in "${host_results[@]}"; do
+		echo "$l"
+		case $l in PASS*) hp=$((hp + 1)) ;; *) hf=$((hf + 1)) ;; esac
+	done
+	report || ok=$?
+	[ "$hf" -eq 0 ] || ok=1
+	read -r gp _ gf _ <<<"$RESULT_LINE"
+	RESULT_LINE="$((gp + hp)) passed, $((gf + hf)) failed"
+	finish "$ok" "$1"
+}
+
+# guest_kernel: the version of the guest's kernel (from the cache's manifest).
+guest_kernel() { sed -n 's/^kernel //p' "$W/manifest"; }
+
+# chroot_build SECONDS LOG COMMAND...: runs COMMAND in a chroot of the guest root file system
+# (proc, sys and dev mounted for it), bounded by SECONDS, its output in LOG; returns its status.
+chroot_build() {
+	local secs=$1 log=$2 rc=0
+	shift 2
+	chroot_mount "$W/rootfs"
+	timeout --kill-after=10 "$secs" chroot "$W/rootfs" "$@" >"$log" 2>&1 || rc=$?
+	chroot_umount "$W/rootfs"
+	return "$rc"
+}
+
+# root_in_crypttab OPTIONS MARKER: root from /dev/mapper/root, named in the guest's crypttab as
+# an administrator would, with OPTIONS (the LUKS UUID is chosen now, in ROOT_UUID; the volume
+# is made later from this root file system by enroll_root); /etc/vhsm-vm/MARKER tells
+# guest-check.sh which root check to run.
+root_in_crypttab() {
+	local r=$W/rootfs
+	ROOT_UUID=$(cat /proc/sys/kernel/random/uuid)
+	sed -i 's|^/dev/vda / |/dev/mapper/root / |' "$r/etc/fstab"
+	grep -q '^/dev/mapper/root / ' "$r/etc/fstab" || die "cannot set the root in fstab"
+	printf 'root UUID=%s none %s\n' "$ROOT_UUID" "$1" >>"$r/etc/crypttab"
+	touch "$r/etc/vhsm-vm/$2"
+}
+
+# boot_aside N [STATE]: boot N (vtpm_boot, with run.sh's BOOT_* settings) with the result disk
+# of the earlier boots kept aside: a boot that is only read on the serial log.
+boot_aside() {
+	cp "$W/result.img" "$W/result-saved.img"
+	vtpm_boot "$@"
+	mv "$W/result-saved.img" "$W/result.img"
+}
+
+# type_recovery SOCKET: the operator at the console (BOOT_CONSOLE=type_recovery), who types
+# the recovery passphrase each time RECOVERY_PROMPT appears.
+# shellcheck disable=SC2154 # $here comes from run.sh
+type_recovery() { "$here/console-type.py" "$1" "$RECOVERY_PROMPT" "$W/root-recovery.pass"; }
 
 ENROLL_PID=
 stop_enroll_daemon() {
-	[ -n "$ENROLL_PID" ] || return 0
-	kill -TERM "$ENROLL_PID" 2>/dev/null || true
-	wait "$ENROLL_PID" 2>/dev/null || true
-	ENROLL_PID=
+	if [ -n "$ENROLL_PID" ]; then
+		kill -TERM "$ENROLL_PID" 2>/dev/null || true
+		wait "$ENROLL_PID" 2>/dev/null || true
+		ENROLL_PID=
+	fi
+	vtpm_stop
+}
+
+# enroll_vtpm: the guest's TPM for the enrollment vhsmd (host mode), holding the HCL report
+# the vtpm profile checks before it seals (written by the simulator for the guest's simulated
+# CVM, once), and that CVM's certificates in the store's collateral directory. Prints the
+# daemon's --tcti option.
+enroll_vtpm() {
+	vtpm_start "$W/tpm" host
+	if [ ! -e "$W/tpm-hcl.done" ]; then
+		"$B/vhsm-snp-sim" hcl "$W/cvm.json" --tcti "$(vtpm_tcti)" >>"$W/enroll-daemon.log" 2>&1 ||
+			die "vhsm-snp-sim hcl: no HCL report in the guest's TPM ($W/enroll-daemon.log)"
+		"$B/vhsmctl" collateral import --dir "$W/enroll-state/collateral" \
+			"$W"/cvm-certs/*.pem >>"$W/enroll-daemon.log" 2>&1 ||
+			die "collateral import for the enrollment vhsmd failed ($W/enroll-daemon.log)"
+		touch "$W/tpm-hcl.done"
+	fi
 }
 
 # start_enroll_daemon: a vhsmd on this host, on the guest's simulated CVM, with the KEK store
-# that enrolls the root volume ($W/enroll-state, kept for later disables) on $W/enroll.sock.
+# that enrolls the root volume ($W/enroll-state, kept for later disables) on $W/enroll.sock;
+# with ROOT_KEK_PROFILE=vtpm, also on the guest's TPM (stopped with the daemon).
 start_enroll_daemon() {
-	local sock=$W/enroll.sock policy=() i
+	local sock=$W/enroll.sock policy=() tcti=() i
 	mkdir -p "$W/enroll-state"
 	rm -f "$sock"
+	if [ "$ROOT_KEK_PROFILE" = vtpm ]; then
+		enroll_vtpm
+		tcti=(--tcti "$(vtpm_tcti)")
+	fi
 	# The guest's policy, or the built-in default (not this host's /etc/vhsm/policy.json).
 	if [ -f "$W/rootfs/etc/vhsm/policy.json" ]; then
 		policy=(--policy "$W/rootfs/etc/vhsm/policy.json")
@@ -27,7 +138,8 @@ start_enroll_daemon() {
 	systemd-socket-activate --seqpacket -l "$sock" -E VHSMD_LOG_STDERR=1 \
 		-E VHSM_SNP_SIM_MODULE="$B/vhsm-snp-sim.so" -- "$B/vhsmd" \
 		--state-dir "$W/enroll-state" --snp-device "sim:$W/cvm.json" \
-		--trust-root "$W/cvm-certs/ark.pem" "${policy[@]}" --idle-timeout 0 \
+		--trust-root "$W/cvm-certs/ark.pem" "${policy[@]}" ${tcti[@]+"${tcti[@]}"} \
+		--idle-timeout 0 \
 		>>"$W/enroll-daemon.log" 2>&1 &
 	ENROLL_PID=$!
 	for ((i = 0; i < 100; i++)); do [ -S "$sock" ] && break; sleep 0.1; done
@@ -57,7 +169,7 @@ enroll_root() {
 	t=$SECONDS
 	start_enroll_daemon
 	ctl=("$B/vhsmctl" --socket "$W/enroll.sock")
-	"${ctl[@]}" kek create rootkek >"$W/enroll.log" 2>&1 ||
+	"${ctl[@]}" kek create rootkek --profile "$ROOT_KEK_PROFILE" >"$W/enroll.log" 2>&1 ||
 		die "kek create for the root volume failed ($W/enroll.log)"
 	"${ctl[@]}" luks enroll "$W/root.img" --kek rootkek --unlock-key-file "$W/root-admin.key" \
 		>>"$W/enroll.log" 2>&1 ||

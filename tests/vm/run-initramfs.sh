@@ -6,6 +6,8 @@
 # Same environment as tests/vm/run.sh, whose functions it uses. Host side: update-initramfs in
 # the guest root puts vhsm in (simulator with its warning). Boots 1 (and 2): root opened by
 # vhsm with no prompt, then the usual check-vm checks plus initramfs-root-keyscript-unlock.
+# The guest's TPM is swtpm and the root volume's KEK is vtpm (tests/vm/vtpm-lib.sh); boot 4 has
+# another TPM and must stop at the passphrase prompt with the vTPM's refusal.
 # Boot 3, the negative control: the root volume's KEK disabled in the store that enrolled it
 # (vhsmctl kek disable withdraws the token's sealed copy); the same initrd's vhsmd refuses, the
 # boot stops at the passphrase prompt, the recovery passphrase typed on the serial console
@@ -24,31 +26,19 @@ VHSM_VM_TIMEOUT=${VHSM_VM_TIMEOUT:-900}
 # shellcheck source=tests/vm/root-lib.sh
 . "$here/root-lib.sh"
 
-HOST_CHECKS=(initramfs-content initramfs-boot-without-prompt)
 CHECKS+=(initramfs-root-keyscript-unlock)
-NEG_CHECKS=(initramfs-kek-disable-withdraws initramfs-disabled-kek-prompts
-	initramfs-recovery-passphrase-opens)
-ALL_CHECKS=("${HOST_CHECKS[@]}" "${CHECKS[@]}" "${NEG_CHECKS[@]}")
-CHECKS_SAVED=("${CHECKS[@]}")
-CHECKS=("${ALL_CHECKS[@]}")
-PROMPT="Please unlock disk root: "
+# Another TPM must refuse the root volume's KEK only when the TPM sealed it.
+other_tpm=()
+[ "$ROOT_KEK_PROFILE" != vtpm ] || other_tpm=(initramfs-vtpm-other-tpm-prompts)
+root_tier_init initramfs-content initramfs-boot-without-prompt -- "${other_tpm[@]}" \
+	initramfs-kek-disable-withdraws initramfs-disabled-kek-prompts \
+	initramfs-recovery-passphrase-opens
+RECOVERY_PROMPT="Please unlock disk root: "
 ROOT_RECOVERY_PASS=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-
-trap 'chroot_umount "$W/rootfs"; stop_enroll_daemon; on_exit' EXIT
-
-host_results=()
-host_pass() { host_results+=("PASS vm/$1"); }
-host_fail() { host_results+=("FAIL vm/$1: $2"); }
 
 # mkinitramfs_in_guest OUT LOG: an initramfs for the guest's kernel, made in the guest root.
 mkinitramfs_in_guest() {
-	local out=$1 log=$2 rc=0 kv
-	kv=$(sed -n 's/^kernel //p' "$W/manifest")
-	chroot_mount "$W/rootfs"
-	timeout --kill-after=10 600 chroot "$W/rootfs" mkinitramfs -o "$out" "$kv" >"$log" 2>&1 ||
-		rc=$?
-	chroot_umount "$W/rootfs"
-	return "$rc"
+	chroot_build 600 "$2" mkinitramfs -o "$1" "$(guest_kernel)"
 }
 
 # configure_initramfs_guest: root from /dev/mapper/root, named in crypttab with the keyscript
@@ -57,13 +47,8 @@ mkinitramfs_in_guest() {
 configure_initramfs_guest() {
 	local r=$W/rootfs t=$SECONDS
 	[ ! -e "$r/usr/bin/dracut" ] || die "dracut is installed in the initramfs-tools guest"
-	ROOT_UUID=$(cat /proc/sys/kernel/random/uuid)
-	sed -i 's|^/dev/vda / |/dev/mapper/root / |' "$r/etc/fstab"
-	grep -q '^/dev/mapper/root / ' "$r/etc/fstab" || die "cannot set the root in fstab"
-	printf 'root UUID=%s none luks,initramfs,keyscript=decrypt_vhsm\n' "$ROOT_UUID" \
-		>>"$r/etc/crypttab"
-	# Tells guest-check.sh to run initramfs-root-keyscript-unlock.
-	touch "$r/etc/vhsm-vm/root-in-initramfs"
+	# root-in-initramfs: guest-check.sh runs initramfs-root-keyscript-unlock.
+	root_in_crypttab luks,initramfs,keyscript=decrypt_vhsm root-in-initramfs
 	mkinitramfs_in_guest /boot/vhsm-test-initrd.img "$W/initramfs.log" ||
 		{ tail -n 20 "$W/initramfs.log" >&2; die "mkinitramfs failed ($W/initramfs.log)"; }
 	mv "$r/boot/vhsm-test-initrd.img" "$W/initrd.img"
@@ -96,9 +81,6 @@ check_initramfs_content() {
 	fi
 }
 
-# The operator at the console of boot 3.
-type_recovery() { "$here/console-type.py" "$1" "$PROMPT" "$W/root-recovery.pass"; }
-
 # disable_root_kek: the store that enrolled the root volume disables its KEK, naming the
 # volume's header: vhsmctl withdraws the token's sealed copy, which the initrd would use.
 disable_root_kek() {
@@ -123,11 +105,9 @@ disable_root_kek() {
 # stops once the real root's systemd starts. Then the checks on its serial log.
 boot_disabled() {
 	local s=$W/serial-3.log
-	cp "$W/result.img" "$W/result-saved.img"
-	BOOT_CONSOLE=type_recovery BOOT_STOP_AT='Welcome to .*Debian' boot 3
-	mv "$W/result-saved.img" "$W/result.img"
+	BOOT_CONSOLE=type_recovery BOOT_STOP_AT='Welcome to .*Debian' boot_aside 3
 	if grep -q 'sealed copy of KEK rootkek was withdrawn' "$s" &&
-		grep -q 'vhsm: root: vhsmd did not release the key' "$s" && grep -qF "$PROMPT" "$s"; then
+		grep -q 'vhsm: root: vhsmd did not release the key' "$s" && grep -qF "$RECOVERY_PROMPT" "$s"; then
 		host_pass initramfs-disabled-kek-prompts
 	else
 		host_fail initramfs-disabled-kek-prompts \
@@ -142,6 +122,23 @@ boot_disabled() {
 	fi
 }
 
+# vtpm_other_tpm_boot: boot 4, before the KEK's disable: the root volume (its KEK sealed by the
+# guest's TPM) with another TPM (a new swtpm state: other seeds, so another storage root key).
+# The initramfs's vhsmd cannot unseal the token's KEK copy and says why; the keyscript falls
+# back to the passphrase prompt. Stopped at the prompt.
+vtpm_other_tpm_boot() {
+	local s=$W/serial-4.log
+	BOOT_STOP_AT="$RECOVERY_PROMPT" boot_aside 4 "$W/tpm-other"
+	if grep -qF 'vTPM refuses the sealed object of' "$s" &&
+		grep -q 'vhsm: root: vhsmd did not release the key' "$s" &&
+		grep -qF "$RECOVERY_PROMPT" "$s" && ! grep -q 'root: set up successfully' "$s"; then
+		host_pass initramfs-vtpm-other-tpm-prompts
+	else
+		host_fail initramfs-vtpm-other-tpm-prompts \
+			"no refusal by the other TPM and prompt on the console, or root opened (serial-4.log)"
+	fi
+}
+
 ensure_cache
 make_disks
 install_guest
@@ -150,30 +147,19 @@ configure_initramfs_guest
 check_initramfs_content
 enroll_root
 ROOT_ARGS="root=/dev/mapper/root rw"
-boot 1
+vtpm_boot 1
 # Headless: the keyscript's prompt never appeared on the console of the first boot.
-if grep -q 'root: set up successfully' "$W/serial.log" && ! grep -qF "$PROMPT" "$W/serial.log"; then
+if grep -q 'root: set up successfully' "$W/serial.log" && ! grep -qF "$RECOVERY_PROMPT" "$W/serial.log"; then
 	host_pass initramfs-boot-without-prompt
 else
 	host_fail initramfs-boot-without-prompt "a prompt, or root not set up (serial.log)"
 fi
 if second_boot_wanted; then
-	boot 2
+	vtpm_boot 2
 else
 	log "the first boot left no phase marker: no second boot"
 fi
+[ "$ROOT_KEK_PROFILE" != vtpm ] || vtpm_other_tpm_boot
 disable_root_kek
 boot_disabled
-CHECKS=("${CHECKS_SAVED[@]}")
-ok=0
-hp=0
-hf=0
-for l in "${host_results[@]}"; do
-	echo "$l"
-	case $l in PASS*) hp=$((hp + 1)) ;; *) hf=$((hf + 1)) ;; esac
-done
-report || ok=$?
-[ "$hf" -eq 0 ] || ok=1
-read -r gp _ gf _ <<<"$RESULT_LINE"
-RESULT_LINE="$((gp + hp)) passed, $((gf + hf)) failed"
-finish "$ok" "serial*.log, console-3.log, result.txt, initramfs*.log, enroll.log, disable.log"
+root_tier_finish "serial*.log, console-3.log, result.txt, initramfs*.log, enroll.log, disable.log"

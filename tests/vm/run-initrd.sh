@@ -5,7 +5,9 @@
 # Same environment as tests/vm/run.sh, whose functions it uses. Needs root and a build with the
 # token plugin. Host-side checks (the initrd's content, the simulator only when configured),
 # then the guest: systemd in the initrd unlocks root through the token, and the usual check-vm
-# checks run on the booted system plus initrd-root-token-unlock.
+# checks run on the booted system plus initrd-root-token-unlock. The guest's TPM is swtpm and
+# the root volume's KEK is vtpm (tests/vm/vtpm-lib.sh); boot 5 has another TPM and must stop
+# at the passphrase prompt with the vTPM's refusal.
 # The last line is "N passed, N failed"; exit status 0 only when every check passed.
 # See docs/vm-testing.md and docs/boot-unlock.md.
 set -euo pipefail
@@ -15,24 +17,22 @@ VHSM_VM_LIB=1
 # shellcheck source=tests/vm/root-lib.sh
 . "$here/root-lib.sh"
 
-HOST_CHECKS=(initrd-content initrd-simulator-only-when-configured)
 # The second root scenario (boots 3 and 4): root enrolled with systemd-cryptenroll through the
 # PKCS#11 module (tests/vm/pkcs11-setup.sh, p11_root_image), checked on the serial log.
-HOST_CHECKS+=(initrd-pkcs11-root-unlock initrd-pkcs11-disabled-key-prompts
-	initrd-pkcs11-recovery-passphrase-opens)
 P11_ROOT=1
 ROOT_RECOVERY_PASS=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 # systemd-cryptsetup's passphrase prompt on the console (systemd-ask-password-console).
-P11_PROMPT='Please enter passphrase for disk'
+RECOVERY_PROMPT='Please enter passphrase for disk'
 P11_REAL_ROOT='Welcome to Debian.*\(bookworm\)!'
 # The initrd gave up on the root disk after the default 90 s at load 20.
 P11_DEV_WAIT=x-systemd.device-timeout=600s
 
 CHECKS+=(initrd-root-token-unlock)
-# die() counts every check as failed.
-ALL_CHECKS=("${HOST_CHECKS[@]}" "${CHECKS[@]}")
-CHECKS_SAVED=("${CHECKS[@]}")
-CHECKS=("${ALL_CHECKS[@]}")
+# Another TPM must refuse the root volume's KEK only when the TPM sealed it.
+other_tpm=()
+[ "$ROOT_KEK_PROFILE" != vtpm ] || other_tpm=(initrd-vtpm-other-tpm-prompts)
+root_tier_init initrd-content initrd-simulator-only-when-configured initrd-pkcs11-root-unlock \
+	initrd-pkcs11-disabled-key-prompts initrd-pkcs11-recovery-passphrase-opens "${other_tpm[@]}"
 DRACUT_TIMEOUT=600
 # Modules a generic image would add that this guest does not need (saves build time).
 DRACUT_OMIT="plymouth network kernel-modules-extra nvdimm overlay-root lunmask resume virtiofs"
@@ -40,25 +40,14 @@ DRACUT_OMIT+=" usrmount terminfo qemu-net"
 SIM_DROPIN=etc/systemd/system/vhsmd.service.d/vhsm-vm.conf
 INITRD_IN_GUEST=/boot/vhsm-test-initrd.img
 
-trap 'chroot_umount "$W/rootfs"; stop_enroll_daemon; on_exit' EXIT
-
-host_results=()
-host_pass() { host_results+=("PASS vm/$1"); }
-host_fail() { host_results+=("FAIL vm/$1: $2"); }
-
 # dracut_in_guest OUT LOG [dracut options]: builds an initrd for the guest's kernel inside the
 # guest root file system (chroot; the guest is bookworm with dracut-core from the cache).
 # Generic (not host-only): in a chroot, dracut's host-only detection would see this machine.
 dracut_in_guest() {
-	local out=$1 log=$2 rc=0 kv
+	local out=$1 log=$2
 	shift 2
-	kv=$(sed -n 's/^kernel //p' "$W/manifest")
-	chroot_mount "$W/rootfs"
-	timeout --kill-after=10 "$DRACUT_TIMEOUT" chroot "$W/rootfs" dracut --force --no-hostonly \
-		--no-hostonly-cmdline --kver "$kv" --omit "$DRACUT_OMIT" "$@" "$out" \
-		>"$log" 2>&1 || rc=$?
-	chroot_umount "$W/rootfs"
-	return "$rc"
+	chroot_build "$DRACUT_TIMEOUT" "$log" dracut --force --no-hostonly --no-hostonly-cmdline \
+		--kver "$(guest_kernel)" --omit "$DRACUT_OMIT" "$@" "$out"
 }
 
 # initrd_list IMG: the file list of an initrd in the guest root file system.
@@ -107,7 +96,9 @@ check_initrd_content() {
 		'^(usr/)?lib/x86_64-linux-gnu/libp11-kit\.so\.0' \
 		'^(usr/)?lib/x86_64-linux-gnu/libffi\.so\.8' \
 		'^(usr/)?lib/x86_64-linux-gnu/cryptsetup/libcryptsetup-token-systemd-pkcs11\.so$' \
-		'^var/lib/vhsm/keypair/p11root\.sealed$'
+		'^var/lib/vhsm/keypair/p11root\.sealed$' \
+		'^(usr/)?lib/x86_64-linux-gnu/libtss2-tcti-device\.so\.0' \
+		'^(usr/)?lib/udev/rules\.d/60-tpm-udev\.rules$'
 	# The initrd has no KEK store: its vhsmd must use the tokens' sealed copies, and must keep
 	# the simulator options of the installed drop-in.
 	exec=$(initrd_file "$INITRD_IN_GUEST" \
@@ -118,6 +109,8 @@ check_initrd_content() {
 	gr=$(initrd_file "$INITRD_IN_GUEST" etc/group)
 	grep -q '^vhsm:' <<<"$pw" || missing+=("user vhsm in etc/passwd")
 	grep -q '^vhsm:' <<<"$gr" || missing+=("group vhsm in etc/group")
+	grep -qE '^tss:.*:([^:]*,)?vhsm(,[^:]*)?$' <<<"$gr" || missing+=("group tss with vhsm in etc/group")
+	grep -q '^tss:' <<<"$pw" || missing+=("user tss in etc/passwd")
 	# Nothing of the daemon's state but the sealed key pairs crypttab's pkcs11-uri= needs: the
 	# tokens carry what the initrd needs.
 	if grep -E '^var/lib/vhsm/.' <<<"$list" |
@@ -165,16 +158,11 @@ check_sim_gating() {
 # the initrd built by dracut.
 configure_initrd_guest() {
 	local r=$W/rootfs t=$SECONDS
-	ROOT_UUID=$(cat /proc/sys/kernel/random/uuid)
-	sed -i 's|^/dev/vda / |/dev/mapper/root / |' "$r/etc/fstab"
-	grep -q '^/dev/mapper/root / ' "$r/etc/fstab" || die "cannot set the root in fstab"
 	# pkcs11-uri=auto: the dracut module carries the PKCS#11 pieces and the sealed key pairs
 	# (root's in the header it cannot read here: all of them). In the initrd, the kernel
 	# command line of each boot chooses: the vhsm token (boots 1, 2) or PKCS#11 (3, 4).
-	printf 'root UUID=%s none luks,headless=true,pkcs11-uri=auto\n' "$ROOT_UUID" \
-		>>"$r/etc/crypttab"
-	# Tells guest-check.sh to run initrd-root-token-unlock.
-	touch "$r/etc/vhsm-vm/root-in-initrd"
+	# root-in-initrd: guest-check.sh runs initrd-root-token-unlock.
+	root_in_crypttab luks,headless=true,pkcs11-uri=auto root-in-initrd
 	# Uncompressed: quicker to build, and the TCG guest need not decompress it.
 	dracut_in_guest "$INITRD_IN_GUEST" "$W/dracut.log" --add vhsm --no-compress ||
 		{ tail -n 20 "$W/dracut.log" >&2; die "dracut failed ($W/dracut.log)"; }
@@ -188,22 +176,17 @@ configure_initrd_guest() {
 # earlier boots is kept.
 p11_boot() {
 	local n=$1 args=$2 saved=$ROOT_ARGS
-	cp "$W/result.img" "$W/result-saved.img"
 	mv "$W/root.img" "$W/root-vhsm.img"
 	mv "$W/p11root.img" "$W/root.img"
 	ROOT_ARGS="root=/dev/mapper/root rw rd.luks.name=$ROOT_UUID=root"
 	ROOT_ARGS+=" rd.luks.options=$ROOT_UUID=$args,$P11_DEV_WAIT"
 	ROOT_ARGS+=" rd.shell=0 rd.emergency=poweroff systemd.journald.forward_to_console=1"
 	# The real root's systemd; the initrd's says "... (bookworm) dracut-059-4 (Initramfs)!".
-	BOOT_STOP_AT="$P11_REAL_ROOT" boot "$n"
+	BOOT_STOP_AT="$P11_REAL_ROOT" boot_aside "$n"
 	ROOT_ARGS=$saved
 	mv "$W/root.img" "$W/p11root.img"
 	mv "$W/root-vhsm.img" "$W/root.img"
-	mv "$W/result-saved.img" "$W/result.img"
 }
-
-# The operator at the console of boot 4.
-type_p11_recovery() { "$here/console-type.py" "$1" "$P11_PROMPT" "$W/root-recovery.pass"; }
 
 # p11_root_boots: boot 3, the root volume's key pair enabled: unlocked in the initrd through
 # PKCS#11 with no prompt (headless, pkcs11-uri=auto); boot 4, the initrd's copy of the key pair
@@ -219,7 +202,7 @@ p11_root_boots() {
 	if grep -qE "$P11_REAL_ROOT" "$s3" &&
 		grep -qF 'vhsm key.decrypt p11root: ok' "$s3" &&
 		grep -qE 'Finished .*(systemd-cryptsetup@root|Cryptography Setup for root)' "$s3" &&
-		! grep -qF "$P11_PROMPT" "$s3"; then
+		! grep -qF "$RECOVERY_PROMPT" "$s3"; then
 		host_pass initrd-pkcs11-root-unlock
 	else
 		host_fail initrd-pkcs11-root-unlock \
@@ -233,10 +216,10 @@ p11_root_boots() {
 	(cd "$d" && echo var/lib/vhsm/keypair/p11root.sealed |
 		cpio -o -H newc -R 0:0 --quiet) >>"$W/initrd.img" ||
 		die "cannot lay the disabled key pair over the initrd"
-	BOOT_CONSOLE=type_p11_recovery p11_boot 4 "tries=3"
+	BOOT_CONSOLE=type_recovery p11_boot 4 "tries=3"
 	mv "$W/initrd-ok.img" "$W/initrd.img"
 	if grep -qE 'vhsm key\.decrypt p11root: refused.*disabled' "$s4" &&
-		grep -qF "$P11_PROMPT" "$s4"; then
+		grep -qF "$RECOVERY_PROMPT" "$s4"; then
 		host_pass initrd-pkcs11-disabled-key-prompts
 	else
 		host_fail initrd-pkcs11-disabled-key-prompts \
@@ -249,6 +232,26 @@ p11_root_boots() {
 	else
 		host_fail initrd-pkcs11-recovery-passphrase-opens \
 			"root not opened by the typed passphrase (serial-4.log, console-4.log)"
+	fi
+}
+
+# vtpm_other_tpm_boot: boot 5, the root volume (its KEK sealed by the guest's TPM) with another
+# TPM (a new swtpm state: other seeds, so another storage root key), not headless: vhsmd in
+# the initrd cannot unseal the token's KEK copy and says why, systemd-cryptsetup falls back to
+# the passphrase prompt. Stopped at the prompt.
+vtpm_other_tpm_boot() {
+	local s=$W/serial-5.log saved=$ROOT_ARGS
+	ROOT_ARGS="root=/dev/mapper/root rw rd.luks.name=$ROOT_UUID=root"
+	ROOT_ARGS+=" rd.luks.options=$ROOT_UUID=$P11_DEV_WAIT rd.shell=0 rd.emergency=poweroff"
+	ROOT_ARGS+=" systemd.journald.forward_to_console=1"
+	BOOT_STOP_AT="$RECOVERY_PROMPT" boot_aside 5 "$W/tpm-other"
+	ROOT_ARGS=$saved
+	if grep -qF 'vTPM refuses the sealed object of' "$s" && grep -qF "$RECOVERY_PROMPT" "$s" &&
+		! grep -qE 'Finished .*(systemd-cryptsetup@root|Cryptography Setup for root)' "$s"; then
+		host_pass initrd-vtpm-other-tpm-prompts
+	else
+		host_fail initrd-vtpm-other-tpm-prompts \
+			"no refusal by the other TPM and prompt on the console, or root opened (serial-5.log)"
 	fi
 }
 
@@ -269,25 +272,14 @@ p11_root_image
 # ends the VM at once instead of waiting for the timeout in an emergency shell.
 ROOT_ARGS="root=/dev/mapper/root rw rd.luks.name=$ROOT_UUID=root"
 ROOT_ARGS+=" rd.luks.options=$ROOT_UUID=headless=true,$P11_DEV_WAIT rd.shell=0 rd.emergency=poweroff"
-boot 1
+vtpm_boot 1
 # The keyring checks reboot the guest once (tests/vm/guest-keyring.sh): root is unlocked in the
 # initrd again.
 if second_boot_wanted; then
-	boot 2
+	vtpm_boot 2
 else
 	log "the first boot left no phase marker: no second boot"
 fi
 p11_root_boots
-CHECKS=("${CHECKS_SAVED[@]}")
-ok=0
-hp=0
-hf=0
-for l in "${host_results[@]}"; do
-	echo "$l"
-	case $l in PASS*) hp=$((hp + 1)) ;; *) hf=$((hf + 1)) ;; esac
-done
-report || ok=$?
-[ "$hf" -eq 0 ] || ok=1
-read -r gp _ gf _ <<<"$RESULT_LINE"
-RESULT_LINE="$((gp + hp)) passed, $((gf + hf)) failed"
-finish "$ok" "serial*.log, console-4.log, result.txt, dracut.log, enroll.log, p11-enroll.log"
+[ "$ROOT_KEK_PROFILE" != vtpm ] || vtpm_other_tpm_boot
+root_tier_finish "serial*.log, console-4.log, result.txt, dracut.log, enroll.log, p11-enroll.log"

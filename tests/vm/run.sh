@@ -458,6 +458,8 @@ boot() {
 		-nodefaults -no-reboot -display none -nic "${BOOT_NIC:-none}" -device virtio-rng-pci
 		"${serial_args[@]}"
 		-kernel "$W/vmlinuz" -initrd "$W/initrd.img" -append "$cmdline")
+	# BOOT_QEMU_ARGS: devices a tier adds (tests/vm/vtpm-lib.sh: the guest's TPM).
+	QEMU+=(${BOOT_QEMU_ARGS[@]+"${BOOT_QEMU_ARGS[@]}"})
 	local d
 	for d in root data bad kr shred result $LUKS_DISKS $P11_DISKS ${FLEET_BOOT_DISKS:-}; do
 		QEMU+=(-drive "file=$W/$d.img,format=raw,if=none,id=$d,cache=unsafe"
