@@ -39,8 +39,7 @@ static void append_reason(char *buf, size_t len, const char *what)
 		snprintf(buf + used, len - used, "%s%s", used ? "," : "", what);
 }
 
-/* Records a failed check or rule: its name in failures, and what was seen vs required. */
-static void add_finding(struct attest_state *a, const char *check, const char *detail)
+void attest_add_finding(struct attest_state *a, const char *check, const char *detail)
 {
 	append_reason(a->failures, sizeof(a->failures), check);
 	if (a->n_findings >= ELEMENTSOF(a->findings))
@@ -101,13 +100,12 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 {
 	struct certtable t = {};
 	struct snp_verify_result vr;
-	struct snp_policy_result pr = {};
 	struct snp_policy_pins pins;
 	const struct certtable_entry *vek, *ask, *ark;
 	_cleanup_(collateral_done) struct collateral cached = {};
 
 	if (certtable_parse(certs, certs_len, &t) < 0) {
-		add_finding(a, "certificate_table", "the host's certificate table is malformed");
+		attest_add_finding(a, "certificate_table", "the host's certificate table is malformed");
 		return;
 	}
 	/* The report names the key that signed it; a host may offer both a VCEK and a VLEK. */
@@ -123,7 +121,7 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 	collateral_complete_evidence(m->collateral_dir, report, &ev, &cached, a->collateral,
 			       sizeof(a->collateral));
 	if (!ev.vek) {
-		add_finding(a, "no_vcek", "no VCEK or VLEK for the report's signing key in the "
+		attest_add_finding(a, "no_vcek", "no VCEK or VLEK for the report's signing key in the "
 			    "host's certificate table or the collateral cache (vhsmctl collateral "
 			    "fetch)");
 		return;
@@ -139,24 +137,32 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 	int r = snp_verify(&ev, &vo, &vr);
 	for (int c = 0; c < _SNP_CHECK_MAX; c++)
 		if (vr.state[c] == SNP_CHECK_FAIL)
-			add_finding(a, snp_check_name(c), vr.detail[c]);
-	if (vr.report_parsed) {
-		a->report = vr.report;
-		a->report_valid = true;
-		a->product = vr.product;
-		/* An unknown product fails the policy's "product" rule (and the verifier). */
-		if (snp_policy_eval(m->policy, &vr.report, vr.product, &pr) < 0)
-			for (size_t i = 0; i < pr.n; i++)
-				add_finding(a, pr.v[i].rule, pr.v[i].detail);
-	}
-	a->ok = r == 0 && pr.n == 0 && vr.report_parsed;
+			attest_add_finding(a, snp_check_name(c), vr.detail[c]);
+	if (vr.report_parsed)
+		attest_apply_policy(m, &vr.report, vr.product, a);
+	a->ok = r == 0 && a->n_findings == 0 && vr.report_parsed;
+}
+
+bool attest_apply_policy(struct manager *m, const struct snp_report *report,
+			 enum snp_product product, struct attest_state *a)
+{
+	struct snp_policy_result pr = {};
+
+	a->report = *report;
+	a->report_valid = true;
+	a->product = product;
+	/* An unknown product fails the policy's "product" rule (and the verifier). */
+	if (snp_policy_eval(m->policy, report, product, &pr) < 0)
+		for (size_t i = 0; i < pr.n; i++)
+			attest_add_finding(a, pr.v[i].rule, pr.v[i].detail);
+	return pr.n == 0;
 }
 
 /* Without a valid policy there is nothing to evaluate a report against: refuse, and say why. */
 static int attest_no_policy(struct manager *m, struct attest_state *a)
 {
 	snprintf(a->error, sizeof(a->error), "policy file invalid: %s", m->policy_error);
-	add_finding(a, "policy", a->error);
+	attest_add_finding(a, "policy", a->error);
 	a->no_policy = true;
 	m->attest = *a;
 	struct audit_record rec = {
@@ -166,12 +172,42 @@ static int attest_no_policy(struct manager *m, struct attest_state *a)
 	return -EKEYREJECTED;
 }
 
+/* The gate on SNP: an extended report for a random nonce from the device, verified. */
+static int attest_snp(struct manager *m, struct attest_state *a)
+{
+	uint8_t nonce[32], report[SNP_REPORT_SIZE] = {};
+	_cleanup_free_ uint8_t *certs = NULL;
+	struct snp_status st = {};
+	size_t certs_len = 0;
+	uint8_t want[64];
+	unsigned int wl = 0;
+	int r;
+
+	snprintf(a->source, sizeof(a->source), "snp-report");
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
+		snprintf(a->error, sizeof(a->error), "random number generator failed");
+		attest_add_finding(a, "device", a->error);
+		return vhsm_log_openssl(-EIO, "RAND_bytes");
+	}
+	r = report_request(m, nonce, sizeof(nonce), report, &certs, &certs_len, &st);
+	if (r < 0) {
+		describe_device_error(m, r, &st, a->error, sizeof(a->error));
+		attest_add_finding(a, "device", a->error);
+		return r;
+	}
+	attest_evaluate(m, report, certs, certs_len, a);
+	/* The report must answer our nonce, or it may be a replayed or swapped one. */
+	if (!EVP_Digest(nonce, sizeof(nonce), want, &wl, EVP_sha512(), NULL) || wl != 64 ||
+	    CRYPTO_memcmp(want, report + SNP_R_REPORT_DATA, 64) != 0) {
+		a->ok = false;
+		attest_add_finding(a, "report_data", "REPORT_DATA does not answer this request's nonce");
+	}
+	return 0;
+}
+
 int attest_now(struct manager *m)
 {
 	struct attest_state a = { .done = true, .product = _SNP_PRODUCT_INVALID };
-	uint8_t nonce[32], report[SNP_REPORT_SIZE] = {};
-	_cleanup_free_ uint8_t *certs = NULL;
-	size_t certs_len = 0;
 	int r;
 
 	a.at_usec = now_usec(CLOCK_REALTIME);
@@ -180,24 +216,7 @@ int attest_now(struct manager *m)
 	a.seq = m->attest.seq + 1;
 	if (!m->policy)
 		return attest_no_policy(m, &a);
-	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
-		return vhsm_log_openssl(-EIO, "RAND_bytes");
-	struct snp_status st = {};
-	r = report_request(m, nonce, sizeof(nonce), report, &certs, &certs_len, &st);
-	if (r < 0) {
-		describe_device_error(m, r, &st, a.error, sizeof(a.error));
-		add_finding(&a, "device", a.error);
-	} else {
-		attest_evaluate(m, report, certs, certs_len, &a);
-		/* The report must answer our nonce, or it may be a replayed or swapped one. */
-		uint8_t want[64];
-		unsigned int wl = 0;
-		if (!EVP_Digest(nonce, sizeof(nonce), want, &wl, EVP_sha512(), NULL) || wl != 64 ||
-		    CRYPTO_memcmp(want, report + SNP_R_REPORT_DATA, 64) != 0) {
-			a.ok = false;
-			add_finding(&a, "report_data", "REPORT_DATA does not answer this request's nonce");
-		}
-	}
+	r = m->root ? attest_vtpm(m, &a) : attest_snp(m, &a);
 	m->attest = a;
 	struct audit_record rec = {
 		.event = "attestation",
@@ -205,7 +224,7 @@ int attest_now(struct manager *m)
 		.reason = a.ok ? NULL : a.error[0] ? a.error : a.failures,
 	};
 	(void)audit_log(m->audit, &rec);
-	if (r < 0)
+	if (r < 0 && r != -EKEYREJECTED)
 		return r;
 	return a.ok ? 0 : -EKEYREJECTED;
 }

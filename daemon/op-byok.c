@@ -29,6 +29,7 @@
 #include "seal.h"
 #include "secmem.h"
 #include "store-exchange.h"
+#include "store-seal.h"
 #include "store.h"
 #include "text.h"
 
@@ -279,6 +280,8 @@ static int import_flags(struct op_ctx *c, struct kek_meta *meta, enum seal_profi
 	*prof = seal_profile_from_string(profile);
 	if (*prof < 0)
 		return op_fail(c, -EINVAL, "unknown sealing profile '%s' (strict, author, vtpm)", profile);
+	if (store_profile_allowed(c->m, *prof, c->why, sizeof(c->why)) < 0)
+		return -EOPNOTSUPP;
 	if (days < KEK_MIN_RETENTION_DAYS || days > KEK_MAX_RETENTION_DAYS)
 		return op_fail(c, -EINVAL, "retention must be %u..%u days", KEK_MIN_RETENTION_DAYS,
 			       KEK_MAX_RETENTION_DAYS);

@@ -22,6 +22,7 @@
 #include "limits.h"
 #include "ops.h"
 #include "secmem.h"
+#include "store-seal.h"
 #include "store.h"
 #include "text.h"
 #include "openssl-util.h"
@@ -148,7 +149,10 @@ static int create_args(struct op_ctx *c, struct create_args *a, struct keypair_m
 		return op_fail(c, -EINVAL, "%s keys cannot decrypt (RSA only)", alg);
 	a->profile = seal_profile_from_string(profile);
 	if (a->profile < 0)
-		return op_fail(c, -EINVAL, "unknown sealing profile '%s' (strict, author)", profile);
+		return op_fail(c, -EINVAL, "unknown sealing profile '%s' (strict, author, vtpm)", profile);
+	r = store_profile_allowed(c->m, a->profile, c->why, sizeof(c->why));
+	if (r < 0)
+		return r;
 	if (a->days < KEK_MIN_RETENTION_DAYS || a->days > KEK_MAX_RETENTION_DAYS)
 		return op_fail(c, -EINVAL, "retention must be %u..%u days", KEK_MIN_RETENTION_DAYS,
 			       KEK_MAX_RETENTION_DAYS);
