@@ -77,6 +77,8 @@ int attest_report_for(struct manager *m, const uint8_t *nonce, size_t nonce_len,
 {
 	struct snp_status st = {};
 
+	if (m->root)
+		return -EOPNOTSUPP; /* the vtpm platform has no SNP report for a caller's data */
 	return report_request(m, nonce, nonce_len, report, ret_certs, ret_certs_len, &st);
 }
 

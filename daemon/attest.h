@@ -38,7 +38,8 @@ bool attest_apply_policy(struct manager *m, const struct snp_report *report,
  */
 int attest_vtpm(struct manager *m, struct attest_state *a);
 
-/* A report for a caller's nonce (REPORT_DATA = SHA-512(nonce)) with the host's certificates. */
+/* A report for a caller's nonce (REPORT_DATA = SHA-512(nonce)) with the host's certificates;
+ * -EOPNOTSUPP on the vtpm platform (no SNP report over a caller's data there). */
 int attest_report_for(struct manager *m, const uint8_t *nonce, size_t nonce_len,
 		      uint8_t report[static SNP_REPORT_SIZE], uint8_t **ret_certs,
 		      size_t *ret_certs_len);

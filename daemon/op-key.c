@@ -222,10 +222,15 @@ int op_key_create(struct op_ctx *c)
 		r = keypair_set_public(meta, pkey);
 	if (r < 0)
 		return op_fail(c, r, "key pair generation failed");
-	r = create_binding(c, meta, binding);
-	if (r < 0)
-		return r;
-	r = keypair_make_cert(meta, pkey, meta->created, binding, sizeof(binding));
+	/* On the vtpm platform no SNP report can bind the key (KEY_ATTEST says why): the
+	 * certificate carries no binding extension. */
+	if (!c->m->root) {
+		r = create_binding(c, meta, binding);
+		if (r < 0)
+			return r;
+	}
+	r = keypair_make_cert(meta, pkey, meta->created, c->m->root ? NULL : binding,
+			      sizeof(binding));
 	if (r >= 0)
 		r = keypair_private_der(pkey, &der, &der_len);
 	if (r < 0)
@@ -572,6 +577,11 @@ int op_key_attest(struct op_ctx *c)
 		return r;
 	if (nonce && nonce->len == 0)
 		return op_fail(c, -EINVAL, "the nonce must be 1..64 bytes");
+	if (c->m->root)
+		return op_fail(c, -EOPNOTSUPP, "key attestation is not supported on the vtpm "
+			       "platform: it needs an SNP report whose REPORT_DATA binds the key, "
+			       "and this CVM's only report is the vTPM's HCL report, which binds "
+			       "the vTPM's claims");
 	/* Only a CVM that passes its own gate attests keys (its report would pass nowhere). */
 	r = attest_require(c->m, false, c->why, sizeof(c->why));
 	if (r < 0)

@@ -99,6 +99,25 @@ expect_exit 3 ctl kek create s-default
 expect_out 'strict sealing profile is not supported on the vtpm platform'
 ok "vtpm KEKs create, wrap, unwrap and rotate; strict and author (and the default) refused"
 
+# A PKCS#11 key pair with the vtpm profile: created, signs, its certificate without the SNP
+# binding (no SNP report can bind it here), key attestation refused with the reason.
+printf 'signed on the vtpm platform' >"$WORK/msg"
+expect_exit 0 ctl key create kp --alg rsa2048 --usage sign --profile vtpm \
+	--pubkey-out "$WORK/kp.der" --cert-out "$WORK/kp.crt"
+ctl key sign kp --mech sha256-rsa-pkcs <"$WORK/msg" >"$WORK/kp.sig" || fail "key sign"
+openssl dgst -sha256 -verify "$WORK/kp.der" -keyform DER -signature "$WORK/kp.sig" \
+	"$WORK/msg" >/dev/null || fail "the signature does not verify"
+# The sealed file's profile byte (offset 10, as a KEK's): 2 = vtpm.
+[ "$(od -An -tu1 -j10 -N1 "$STATE/keypair/kp.sealed" | tr -d ' ')" = 2 ] || fail "not sealed vtpm"
+openssl x509 -inform DER -in "$WORK/kp.crt" -noout -text >"$WORK/kp.txt" || fail "certificate"
+grep -q '2.25.247258542550561428092271538759213504148.1' "$WORK/kp.txt" &&
+	fail "a binding extension without an SNP report"
+expect_exit 3 ctl key attest kp --out "$WORK/kp.att"
+expect_out 'key attestation is not supported on the vtpm platform'
+expect_exit 3 ctl key create ks --alg ec-p256 --usage sign --profile strict
+expect_out 'strict sealing profile is not supported on the vtpm platform'
+ok "key create --profile vtpm: signs, no SNP binding; key attest and strict refused"
+
 if [ "$(id -u)" = 0 ]; then
 	expect_exit 0 ctl dek create d1 --kek k --size 32
 	expect_exit 0 "$HELPER" --debug --socket "$SOCK" --description vhsm:d1 77 0 0 -3
@@ -130,6 +149,9 @@ expect_exit 0 ctl --json status
 cmp -s "$root" "$WORK/root.good" || fail "the root was replaced at a restart"
 ctl unwrap <"$WORK/w2" | cmp -s - "$dek" || fail "unwrap after restart"
 ctl unwrap <"$WORK/w3" | cmp -s - "$dek" || fail "unwrap k2 after restart"
+ctl key sign kp --mech sha256-rsa-pkcs <"$WORK/msg" >"$WORK/kp.sig2" || fail "sign after restart"
+openssl dgst -sha256 -verify "$WORK/kp.der" -keyform DER -signature "$WORK/kp.sig2" \
+	"$WORK/msg" >/dev/null || fail "the signature after the restart does not verify"
 if [ -n "$HAVE_LUKS" ]; then
 	expect_exit 0 ns cryptsetup open --test-passphrase --token-only "$WORK/vol.img"
 fi
@@ -147,7 +169,7 @@ expect_out 'not the sealed file this CVM wrote last: refused as rolled'
 stop_daemon
 restore() { rm -rf "$STATE"; cp -a "$WORK/state.good" "$STATE"; }
 restore
-ok "restart: same root, KEKs unseal, the audit chain verifies, the manifest refuses a rollback"
+ok "restart: same root, KEKs and the key pair unseal, the audit chain verifies, the manifest refuses a rollback"
 
 # ---- refusals of the root ----
 # unwrap_refused PATTERN: the gate is closed and the refusal names the cause.
