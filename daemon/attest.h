@@ -38,6 +38,10 @@ bool attest_apply_policy(struct manager *m, const struct snp_report *report,
  */
 int attest_vtpm(struct manager *m, struct attest_state *a);
 
+/* What a failed report request for a caller's data (r) means, for the reply: on the vtpm
+ * platform that there is no such report there, else strerror(-r). */
+const char *attest_report_error(const struct manager *m, int r);
+
 /* A report for a caller's nonce (REPORT_DATA = SHA-512(nonce)) with the host's certificates;
  * -EOPNOTSUPP on the vtpm platform (no SNP report over a caller's data there). */
 int attest_report_for(struct manager *m, const uint8_t *nonce, size_t nonce_len,

@@ -87,7 +87,7 @@ static int bundle_report(struct op_ctx *c, struct byok_bundle *b)
 	r = snp_dev_get_ext_report(c->m->dev, data, 0, b->report, &b->certs, &b->certs_len, &st);
 	if (r < 0)
 		return op_fail(c, r, "attestation report request failed: %s (status 0x%x)",
-			       strerror(-r), st.msg_status);
+			       attest_report_error(c->m, r), st.msg_status);
 	if (b->certs_len > BYOK_CERTS_MAX)
 		return op_fail(c, -EMSGSIZE, "the host's certificate table is %zu bytes (at most "
 			       "%u fit a bundle)", b->certs_len, BYOK_CERTS_MAX);
@@ -511,7 +511,7 @@ static int backup_evidence(struct op_ctx *c, struct byok_file *f)
 	r = snp_dev_get_ext_report(c->m->dev, data, 0, f->report, &f->certs, &f->certs_len, &st);
 	if (r < 0)
 		return op_fail(c, r, "attestation report for the backup failed: %s (status 0x%x)",
-			       strerror(-r), st.msg_status);
+			       attest_report_error(c->m, r), st.msg_status);
 	if (f->certs_len > BYOK_CERTS_MAX)
 		return op_fail(c, -EMSGSIZE, "the host's certificate table is %zu bytes (at most "
 			       "%u fit a backup)", f->certs_len, BYOK_CERTS_MAX);

@@ -116,7 +116,11 @@ expect_exit 3 ctl key attest kp --out "$WORK/kp.att"
 expect_out 'key attestation is not supported on the vtpm platform'
 expect_exit 3 ctl key create ks --alg ec-p256 --usage sign --profile strict
 expect_out 'strict sealing profile is not supported on the vtpm platform'
-ok "key create --profile vtpm: signs, no SNP binding; key attest and strict refused"
+# BYOK's exchange key needs an SNP report over it: refused with the reason, nothing written.
+expect_exit 3 ctl kek export-exchange-key kb --out "$WORK/xb.json"
+expect_out 'not supported on the vtpm platform: its only report is the vTPM.s HCL report'
+[ ! -e "$WORK/xb.json" ] && [ ! -e "$STATE/exchange/kb.sealed" ] || fail "a bundle or exchange key was written"
+ok "key create --profile vtpm: signs, no SNP binding; key attest, BYOK export and strict refused"
 
 if [ "$(id -u)" = 0 ]; then
 	expect_exit 0 ctl dek create d1 --kek k --size 32
