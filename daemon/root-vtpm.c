@@ -20,7 +20,7 @@
 #define ROOT_FORMAT 1u
 #define ROOT_HEADER 9u /* magic, format */
 #define ROOT_FILE_MAX (ROOT_HEADER + TPM2_SEAL_BLOB_MAX)
-#define ROOT_SECRET_SIZE 32u
+#define ROOT_SECRET_SIZE ROOT_VTPM_SECRET_SIZE
 
 /* The HKDF salt: names the construction, so that no other use of the secret collides. */
 static const char root_salt[] = "vhsm-platform-root-v1";
@@ -79,6 +79,21 @@ static int root_unseal(struct root_vtpm *root, struct tpm2 *t, uint8_t **ret_sec
 	return 0;
 }
 
+int root_vtpm_kdf(const uint8_t secret[static ROOT_VTPM_SECRET_SIZE],
+		  const struct snp_derived_key_req *req, uint8_t ret_key[static 32])
+{
+	uint8_t key[32];
+	CLEANUP_ERASE(key);
+	int r = hkdf_sha256(secret, ROOT_VTPM_SECRET_SIZE, (const uint8_t *)root_salt,
+			    sizeof(root_salt) - 1, (const uint8_t *)req, sizeof(*req), key,
+			    sizeof(key));
+
+	if (r < 0)
+		return r;
+	memcpy(ret_key, key, sizeof(key));
+	return 0;
+}
+
 /* MSG_KEY_REQ answered from the root: HKDF(root, salt, the request's 32 bytes). */
 static int root_derive(struct root_vtpm *root, const struct snp_derived_key_req *req,
 		       struct snp_derived_key_resp *resp)
@@ -102,9 +117,7 @@ static int root_derive(struct root_vtpm *root, const struct snp_derived_key_req 
 	r = root_unseal(root, t, &secret);
 	if (r < 0)
 		return r;
-	r = hkdf_sha256(secret, ROOT_SECRET_SIZE, (const uint8_t *)root_salt,
-			sizeof(root_salt) - 1, (const uint8_t *)req, sizeof(*req), resp->key,
-			sizeof(resp->key));
+	r = root_vtpm_kdf(secret, req, resp->key);
 	if (r < 0)
 		return r;
 	resp->status = SNP_FW_SUCCESS;
@@ -183,11 +196,7 @@ static int dir_has_entries(int dfd, const char *name)
 	return found;
 }
 
-/*
- * Whether the state directory holds something sealed or keyed under a root: 1 with the first
- * such entry's name in what, else 0. Fails closed: anything not known to be key-free counts.
- */
-static int store_has_data(int dfd, char *what, size_t whatlen)
+int root_vtpm_store_has_data(int dfd, char *what, size_t whatlen)
 {
 	static const char *const free_names[] = { ROOT_VTPM_FILE, "collateral", "clock" };
 	static const char *const dirs[] = { "kek", "exchange", "keypair" };
@@ -287,7 +296,7 @@ static int root_read(struct root_vtpm *root, int dfd, uint8_t **ret, size_t *ret
 static int root_create_if_empty(struct root_vtpm *root, struct tpm2 *t, int dfd)
 {
 	char what[256];
-	int r = store_has_data(dfd, what, sizeof(what));
+	int r = root_vtpm_store_has_data(dfd, what, sizeof(what));
 
 	if (r < 0) {
 		snprintf(root->error, sizeof(root->error), "cannot read the state directory %.200s: %s",

@@ -27,6 +27,7 @@ struct tpm2;
 struct root_vtpm;
 
 #define ROOT_VTPM_FILE "platform-root.vtpm"
+#define ROOT_VTPM_SECRET_SIZE 32u
 #define ROOT_VTPM_DEVICE_PREFIX "vtpm:"
 
 /*
@@ -46,6 +47,22 @@ int root_vtpm_open(const char *tcti, const char *state_dir, struct snp_dev **ret
  * Until it succeeded, key requests fail with -ENOKEY. Does not log.
  */
 int root_vtpm_ensure(struct root_vtpm *root, struct tpm2 *t, char *why, size_t whylen) _wur_;
+
+/*
+ * The key for one MSG_KEY_REQ: HKDF-SHA256(secret, salt "vhsm-platform-root-v1", info = the
+ * request's 32 bytes as the firmware receives them). Writes ret_key only on success; 0 or
+ * -EIO. Pure; does not log.
+ */
+int root_vtpm_kdf(const uint8_t secret[static ROOT_VTPM_SECRET_SIZE],
+		  const struct snp_derived_key_req *req, uint8_t ret_key[static 32]) _wur_;
+
+/*
+ * Whether the state directory dfd holds anything sealed or keyed under a root: 1 with the
+ * first such entry's name in what, 0 when it holds only key-free entries (the root file, the
+ * collateral cache, the clock, empty kek/, exchange/ and keypair/ directories, an empty
+ * audit.log, temporary files of atomic writes), or -errno. Fails closed: anything else counts.
+ */
+int root_vtpm_store_has_data(int dfd, char *what, size_t whatlen) _wur_;
 
 /* Why the last key request or root_vtpm_ensure() failed ("" when none did). */
 const char *root_vtpm_error(const struct root_vtpm *root);
