@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The attestation gate on the vtpm platform: fresh HCL reports (attest.h, attest_vtpm). */
+/* The attestation gate on the vtpm platform: fresh HCL reports (attest-vtpm.h). */
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "attest-hcl.h"
-#include "attest.h"
+#include "attest-state.h"
+#include "attest-vtpm.h"
 #include "journal.h"
 #include "root-vtpm.h"
 #include "tpm2-nv.h"

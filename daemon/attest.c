@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "attest-state.h"
+#include "attest-vtpm.h"
 #include "attest.h"
 #include "collateral.h"
 #include "amd-cert.h"
@@ -29,24 +31,6 @@ static uint64_t now_usec(clockid_t c)
 
 	clock_gettime(c, &ts);
 	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
-}
-
-static void append_reason(char *buf, size_t len, const char *what)
-{
-	size_t used = strlen(buf);
-
-	if (used + 2 < len)
-		snprintf(buf + used, len - used, "%s%s", used ? "," : "", what);
-}
-
-void attest_add_finding(struct attest_state *a, const char *check, const char *detail)
-{
-	append_reason(a->failures, sizeof(a->failures), check);
-	if (a->n_findings >= ELEMENTSOF(a->findings))
-		return;
-	struct attest_finding *f = &a->findings[a->n_findings++];
-	snprintf(f->check, sizeof(f->check), "%s", check);
-	snprintf(f->detail, sizeof(f->detail), "%s", detail);
 }
 
 static int report_request(struct manager *m, const uint8_t *nonce, size_t nonce_len,
@@ -151,21 +135,6 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 	if (vr.report_parsed)
 		attest_apply_policy(m, &vr.report, vr.product, a);
 	a->ok = r == 0 && a->n_findings == 0 && vr.report_parsed;
-}
-
-bool attest_apply_policy(struct manager *m, const struct snp_report *report,
-			 enum snp_product product, struct attest_state *a)
-{
-	struct snp_policy_result pr = {};
-
-	a->report = *report;
-	a->report_valid = true;
-	a->product = product;
-	/* An unknown product fails the policy's "product" rule (and the verifier). */
-	if (snp_policy_eval(m->policy, report, product, &pr) < 0)
-		for (size_t i = 0; i < pr.n; i++)
-			attest_add_finding(a, pr.v[i].rule, pr.v[i].detail);
-	return pr.n == 0;
 }
 
 /* Without a valid policy there is nothing to evaluate a report against: refuse, and say why. */

@@ -20,24 +20,6 @@ int attest_now(struct manager *m);
  */
 int attest_require(struct manager *m, bool fresh, char *why, size_t whylen);
 
-/* Records a failed check or rule in a: its name in failures, and what was seen vs required. */
-void attest_add_finding(struct attest_state *a, const char *check, const char *detail);
-
-/* Records report as the last one in a and applies the policy to it: false when a rule failed
- * (each one a finding). */
-bool attest_apply_policy(struct manager *m, const struct snp_report *report,
-			 enum snp_product product, struct attest_state *a);
-
-/*
- * The gate on the vtpm platform (attest-vtpm.c, m->root set): a fresh HCL report from the
- * vTPM for a random nonce, verified whole (claims binding, the SNP report and its chain, this
- * vTPM's AK, the nonce answered, tpm-persisted true), the policy applied to the SNP report in
- * it, then the platform root made usable (created at the first pass on an empty store).
- * Fills *a (a->ok, findings). Returns 0 when it passed, -EKEYREJECTED, or -errno when no
- * report could be read (a->error says why). Does not log.
- */
-int attest_vtpm(struct manager *m, struct attest_state *a);
-
 /* What a failed report request for a caller's data (r) means, for the reply: on the vtpm
  * platform that there is no such report there, else strerror(-r). */
 const char *attest_report_error(const struct manager *m, int r);
