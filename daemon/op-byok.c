@@ -267,10 +267,11 @@ static int import_exchange_key(struct op_ctx *c, const struct byok_file *f, EVP_
 
 static int import_flags(struct op_ctx *c, struct kek_meta *meta, enum seal_profile *prof)
 {
-	char profile[16] = "strict";
+	char profile[16];
 	uint64_t flags = 0;
 	uint32_t days = KEK_DEFAULT_RETENTION_DAYS;
 
+	snprintf(profile, sizeof(profile), "%s", store_profile_default(c->m));
 	if (optional(vhsm_wire_get_str(c->req, VHSM_TAG_PROFILE, profile, sizeof(profile))) < 0 ||
 	    optional(vhsm_wire_get_u64(c->req, VHSM_TAG_FLAGS, &flags)) < 0 ||
 	    optional(vhsm_wire_get_u32(c->req, VHSM_TAG_DAYS, &days)) < 0)

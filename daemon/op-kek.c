@@ -101,12 +101,13 @@ int op_kek_create(struct op_ctx *c)
 {
 	_cleanup_secmem_ uint8_t *key = NULL;
 	struct kek_meta meta = {};
-	char profile[16] = "strict", acl[4096] = "";
+	char profile[16], acl[4096] = "";
 	uint64_t flags = 0;
 	uint32_t days = KEK_DEFAULT_RETENTION_DAYS;
 	enum seal_profile prof;
 	int r;
 
+	snprintf(profile, sizeof(profile), "%s", store_profile_default(c->m));
 	r = op_kek_name(c);
 	if (r < 0)
 		return r;

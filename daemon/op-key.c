@@ -127,9 +127,10 @@ static int optional(int r)
 
 static int create_args(struct op_ctx *c, struct create_args *a, struct keypair_meta *meta)
 {
-	char alg[32], profile[16] = "strict";
+	char alg[32], profile[16];
 	int r;
 
+	snprintf(profile, sizeof(profile), "%s", store_profile_default(c->m));
 	r = vhsm_wire_get_str(c->req, VHSM_TAG_KEY_ALG, alg, sizeof(alg));
 	if (r < 0 || (a->alg = keypair_alg_from_string(alg)) < 0)
 		return op_fail(c, -EINVAL, "KEY_ALG is required: rsa2048, rsa3072, rsa4096, "

@@ -70,6 +70,11 @@ int store_profile_allowed(const struct manager *m, enum seal_profile profile, ch
 	return -EOPNOTSUPP;
 }
 
+const char *store_profile_default(const struct manager *m)
+{
+	return m->root ? "vtpm" : "strict";
+}
+
 int store_seal_now(struct manager *m, enum seal_profile profile, const char *label,
 		   const void *meta, size_t meta_len, const uint8_t *pt, size_t pt_len,
 		   const char *what, struct seal_params *ret_params,

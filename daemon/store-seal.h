@@ -18,6 +18,10 @@
 int store_profile_allowed(const struct manager *m, enum seal_profile profile, char *why,
 			  size_t whylen);
 
+/* The profile a new key gets when the caller names none: "strict", or on the vtpm platform
+ * "vtpm" (the only one there). */
+const char *store_profile_default(const struct manager *m);
+
 /*
  * Seals pt under profile at the current attested state: fills the blob's parameters and
  * binding and returns a malloc'ed blob, or -errno with why filled ("sealing WHAT failed", the
