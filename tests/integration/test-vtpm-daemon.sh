@@ -238,6 +238,17 @@ expect_out 'is missing but the store is not empty'
 [ ! -e "$root" ] || fail "a new root was made over a non-empty store"
 stop_daemon
 restore
+# A root file that is not one, or whose sealed object is cut short: refused, not replaced.
+printf 'not a root file' >"$root"
+vd tpm-a
+unwrap_refused 'platform root .* is not a vhsm root file'
+stop_daemon
+head -c 100 "$WORK/root.good" >"$root"
+vd tpm-a
+unwrap_refused 'platform root .* is damaged'
+stop_daemon
+[ "$(head -c 100 "$WORK/root.good" | cmp - "$root" && echo same)" = same ] || fail "root replaced"
+restore
 # The same for a store holding only a sealed exchange key, and a leftover temporary file of an
 # interrupted root creation in an empty store: ignored, the root is made.
 mv "$STATE" "$WORK/state.a"
