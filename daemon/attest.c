@@ -99,7 +99,8 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 	_cleanup_(collateral_done) struct collateral cached = {};
 
 	if (certtable_parse(certs, certs_len, &t) < 0) {
-		attest_add_finding(a, "certificate_table", "the host's certificate table is malformed");
+		attest_add_finding(a, "certificate_table",
+				   "the host's certificate table is malformed");
 		return;
 	}
 	/* The report names the key that signed it; a host may offer both a VCEK and a VLEK. */
@@ -115,9 +116,9 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 	collateral_complete_evidence(m->collateral_dir, report, &ev, &cached, a->collateral,
 			       sizeof(a->collateral));
 	if (!ev.vek) {
-		attest_add_finding(a, "no_vcek", "no VCEK or VLEK for the report's signing key in the "
-			    "host's certificate table or the collateral cache (vhsmctl collateral "
-			    "fetch)");
+		attest_add_finding(a, "no_vcek", "no VCEK or VLEK for the report's signing key in "
+				   "the host's certificate table or the collateral cache (vhsmctl "
+				   "collateral fetch)");
 		return;
 	}
 	snp_policy_get_pins(m->policy, &pins);
@@ -179,7 +180,8 @@ static int attest_snp(struct manager *m, struct attest_state *a)
 	if (!EVP_Digest(nonce, sizeof(nonce), want, &wl, EVP_sha512(), NULL) || wl != 64 ||
 	    CRYPTO_memcmp(want, report + SNP_R_REPORT_DATA, 64) != 0) {
 		a->ok = false;
-		attest_add_finding(a, "report_data", "REPORT_DATA does not answer this request's nonce");
+		attest_add_finding(a, "report_data",
+				   "REPORT_DATA does not answer this request's nonce");
 	}
 	return 0;
 }

@@ -151,7 +151,8 @@ static int parse_argv(int argc, char **argv)
 		case O_PLATFORM:
 			if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "snp") != 0 &&
 			    strcmp(optarg, "vtpm") != 0) {
-				log_msg(LOG_ERR, "invalid --platform '%s' (auto, snp or vtpm)", optarg);
+				log_msg(LOG_ERR, "invalid --platform '%s' (auto, snp or vtpm)",
+					optarg);
 				return -EINVAL;
 			}
 			arg_platform = optarg;

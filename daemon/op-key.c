@@ -150,7 +150,8 @@ static int create_args(struct op_ctx *c, struct create_args *a, struct keypair_m
 		return op_fail(c, -EINVAL, "%s keys cannot decrypt (RSA only)", alg);
 	a->profile = seal_profile_from_string(profile);
 	if (a->profile < 0)
-		return op_fail(c, -EINVAL, "unknown sealing profile '%s' (strict, author, vtpm)", profile);
+		return op_fail(c, -EINVAL, "unknown sealing profile '%s' (strict, author, vtpm)",
+			       profile);
 	r = store_profile_allowed(c->m, a->profile, c->why, sizeof(c->why));
 	if (r < 0)
 		return r;

@@ -2,6 +2,7 @@
 /* The platform root on a vTPM platform (root-vtpm.h). */
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,16 @@ static struct root_vtpm *root_free(struct root_vtpm *root)
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct root_vtpm *, root_free);
 
+/* Records why the root cannot be used, for the gate's refusal and root_vtpm_error(). */
+static void _printf_(2, 3) root_say(struct root_vtpm *root, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(root->error, sizeof(root->error), fmt, ap);
+	va_end(ap);
+}
+
 static void root_close(void *ctx)
 {
 	root_free(ctx);
@@ -59,20 +70,19 @@ static int root_unseal(struct root_vtpm *root, struct tpm2 *t, uint8_t **ret_sec
 	int r = tpm2_unseal(t, root->blob + ROOT_HEADER, root->blob_len - ROOT_HEADER, &s, &len);
 
 	if (r == -EKEYREJECTED || (r == 0 && len != ROOT_SECRET_SIZE)) {
-		snprintf(root->error, sizeof(root->error), "the platform root %.200s/" ROOT_VTPM_FILE
-			 " does not unseal with this vTPM: it was sealed by another vTPM (another "
-			 "CVM's file, or this vTPM's state was reset), or PCR 7 (the Secure Boot "
-			 "policy) changed since it was sealed", root->state_dir);
+		root_say(root, "the platform root %.200s/" ROOT_VTPM_FILE " does not unseal with "
+			 "this vTPM: it was sealed by another vTPM (another CVM's file, or this "
+			 "vTPM's state was reset), or PCR 7 (the Secure Boot policy) changed since "
+			 "it was sealed", root->state_dir);
 		return -EKEYREJECTED;
 	}
 	if (r == -EBADMSG) {
-		snprintf(root->error, sizeof(root->error), "the platform root %.200s/" ROOT_VTPM_FILE
-			 " is damaged (its vTPM object is malformed)", root->state_dir);
+		root_say(root, "the platform root %.200s/" ROOT_VTPM_FILE " is damaged (its vTPM "
+			 "object is malformed)", root->state_dir);
 		return r;
 	}
 	if (r < 0) {
-		snprintf(root->error, sizeof(root->error), "the vTPM cannot unseal the platform "
-			 "root: %s", strerror(-r));
+		root_say(root, "the vTPM cannot unseal the platform root: %s", strerror(-r));
 		return r;
 	}
 	*ret_secret = TAKE_PTR(s);
@@ -109,14 +119,13 @@ static int root_derive(struct root_vtpm *root, const struct snp_derived_key_req 
 
 	if (!root->blob) {
 		if (!root->error[0])
-			snprintf(root->error, sizeof(root->error), "the platform root is not loaded "
-				 "(no attestation has passed yet)");
+			root_say(root, "the platform root is not loaded (no attestation has passed "
+				 "yet)");
 		return -ENOKEY;
 	}
 	r = tpm2_open(root->tcti, &t);
 	if (r < 0) {
-		snprintf(root->error, sizeof(root->error), "no vTPM answers at %.200s: %s", root->tcti,
-			 strerror(-r));
+		root_say(root, "no vTPM answers at %.200s: %s", root->tcti, strerror(-r));
 		return r;
 	}
 	r = root_unseal(root, t, &secret);
@@ -249,14 +258,13 @@ static int root_create(struct root_vtpm *root, struct tpm2 *t, int dfd)
 	if (!secret)
 		return -ENOMEM;
 	if (RAND_priv_bytes(secret, ROOT_SECRET_SIZE) != 1) {
-		snprintf(root->error, sizeof(root->error), "random number generator failed");
+		root_say(root, "random number generator failed");
 		return -EIO;
 	}
 	r = tpm2_seal(t, TPM2_SEAL_PCRS_DEFAULT, secret, ROOT_SECRET_SIZE, &obj, &obj_len);
 	if (r < 0) {
-		snprintf(root->error, sizeof(root->error), "the vTPM cannot seal the platform root: "
-			 "%s%s", strerror(-r), r == -EACCES ? " (the owner hierarchy has a password)" :
-			 "");
+		root_say(root, "the vTPM cannot seal the platform root: %s%s", strerror(-r),
+			 r == -EACCES ? " (the owner hierarchy has a password)" : "");
 		return r;
 	}
 	file = malloc(ROOT_HEADER + obj_len);
@@ -269,8 +277,8 @@ static int root_create(struct root_vtpm *root, struct tpm2 *t, int dfd)
 	if (r == -EEXIST)
 		return 0; /* made meanwhile (by another instance): that one is read next */
 	if (r < 0) {
-		snprintf(root->error, sizeof(root->error), "cannot write the platform root %.200s/"
-			 ROOT_VTPM_FILE ": %s", root->state_dir, strerror(-r));
+		root_say(root, "cannot write the platform root %.200s/" ROOT_VTPM_FILE ": %s",
+			 root->state_dir, strerror(-r));
 		return r;
 	}
 	root->created = true;
@@ -288,8 +296,8 @@ static int root_read(struct root_vtpm *root, int dfd, uint8_t **ret, size_t *ret
 		return r;
 	if (r < 0 || len <= ROOT_HEADER || memcmp(buf, ROOT_MAGIC, 8) != 0 ||
 	    buf[8] != ROOT_FORMAT) {
-		snprintf(root->error, sizeof(root->error), "the platform root %.200s/" ROOT_VTPM_FILE
-			 " %s", root->state_dir, r < 0 ? strerror(-r) : "is not a vhsm root file");
+		root_say(root, "the platform root %.200s/" ROOT_VTPM_FILE " %s", root->state_dir,
+			 r < 0 ? strerror(-r) : "is not a vhsm root file");
 		return r < 0 && r != -EMSGSIZE && r != -EFBIG ? r : -EBADMSG;
 	}
 	*ret = TAKE_PTR(buf);
@@ -304,15 +312,15 @@ static int root_create_if_empty(struct root_vtpm *root, struct tpm2 *t, int dfd)
 	int r = root_vtpm_store_has_data(dfd, what, sizeof(what));
 
 	if (r < 0) {
-		snprintf(root->error, sizeof(root->error), "cannot read the state directory %.200s: %s",
-			 root->state_dir, strerror(-r));
+		root_say(root, "cannot read the state directory %.200s: %s", root->state_dir,
+			 strerror(-r));
 		return r;
 	}
 	if (r > 0) {
-		snprintf(root->error, sizeof(root->error), "the platform root %.200s/" ROOT_VTPM_FILE
-			 " is missing but the store is not empty (it holds %.40s): a new root "
-			 "would open nothing sealed under the old one, so none is made; restore the "
-			 "file", root->state_dir, what);
+		root_say(root, "the platform root %.200s/" ROOT_VTPM_FILE " is missing but the "
+			 "store is not empty (it holds %.40s): a new root would open nothing "
+			 "sealed under the old one, so none is made; restore the file",
+			 root->state_dir, what);
 		return -ENOKEY;
 	}
 	return root_create(root, t, dfd);
@@ -329,8 +337,8 @@ int root_vtpm_ensure(struct root_vtpm *root, struct tpm2 *t, char *why, size_t w
 	root->error[0] = 0;
 	if (dfd < 0) {
 		r = negative_errno();
-		snprintf(root->error, sizeof(root->error), "cannot open the state directory %.200s: %s",
-			 root->state_dir, strerror(-r));
+		root_say(root, "cannot open the state directory %.200s: %s", root->state_dir,
+			 strerror(-r));
 		goto fail;
 	}
 	r = root_read(root, dfd, &buf, &len);
@@ -339,8 +347,7 @@ int root_vtpm_ensure(struct root_vtpm *root, struct tpm2 *t, char *why, size_t w
 		if (r >= 0)
 			r = root_read(root, dfd, &buf, &len);
 		if (r == -ENOENT)
-			snprintf(root->error, sizeof(root->error), "the platform root vanished "
-				 "while it was made");
+			root_say(root, "the platform root vanished while it was made");
 	}
 	if (r < 0)
 		goto fail;

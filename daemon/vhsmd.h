@@ -176,7 +176,7 @@ struct manager {
 	char *collateral_dir; /* AMD certificates and CRLs cached (lib/collateral), or NULL */
 	char *tcti;           /* the vTPM (lib/tpm2-nv TCTI string), or NULL: none */
 	struct snp_dev *dev;
-	struct root_vtpm *root; /* the vtpm platform's root (root-vtpm.h), owned by dev; NULL on SNP */
+	struct root_vtpm *root; /* the vtpm platform's root (root-vtpm.h), owned by dev, or NULL */
 	char *policy_path;   /* the policy file watched: --policy or the default path */
 	bool policy_required; /* --policy given: a missing file is an error, not the default */
 	bool policy_from_file; /* the policy in force was read from policy_path */

@@ -60,10 +60,11 @@ static void protection_hw(const struct platform_facts *f, char *buf, size_t len)
 	uint32_t vmpl = f->have_report ? f->vmpl : f->sysfs_vmpl > 0 ? (uint32_t)f->sysfs_vmpl : 0;
 
 	if (f->vtpm_root)
-		snprintf(buf, len, "vtpm platform root: keys are sealed to this vTPM (inside the "
-			 "paravisor's TEE) and its PCR 7; protects against disk theft and another VM "
-			 "or a reset vTPM; the paravisor, and so the provider who measures it, can "
-			 "unseal them; use a fleet key manager as the durable root");
+		snprintf(buf, len, "vtpm platform root: keys are sealed to this vTPM (inside "
+			 "the paravisor's TEE) and its PCR 7; protects against disk theft, the host "
+			 "outside the paravisor and other VMs; the paravisor, and so the provider who "
+			 "measures it, can unseal them, and a reset of the vTPM loses them: use a "
+			 "fleet key manager as the durable root");
 	else if (!f->simulated && !f->sev_guest && !f->configfs_tsm)
 		snprintf(buf, len, "no SEV-SNP guest interface%s: no derived key here, so nothing can "
 			 "be sealed to this CVM with it; use a fleet key manager", f->hcl_report ?

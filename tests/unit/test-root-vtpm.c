@@ -23,7 +23,8 @@ static void openssl_hkdf(const uint8_t *ikm, const struct snp_derived_key_req *r
 	ASSERT_TRUE(c != NULL);
 	ASSERT_EQ(EVP_PKEY_derive_init(c), 1);
 	ASSERT_EQ(EVP_PKEY_CTX_set_hkdf_md(c, EVP_sha256()), 1);
-	ASSERT_EQ(EVP_PKEY_CTX_set1_hkdf_salt(c, (const unsigned char *)salt, sizeof(salt) - 1), 1);
+	ASSERT_EQ(EVP_PKEY_CTX_set1_hkdf_salt(c, (const unsigned char *)salt, sizeof(salt) - 1),
+		  1);
 	ASSERT_EQ(EVP_PKEY_CTX_set1_hkdf_key(c, ikm, ROOT_VTPM_SECRET_SIZE), 1);
 	ASSERT_EQ(EVP_PKEY_CTX_add1_hkdf_info(c, (const unsigned char *)req, sizeof(*req)), 1);
 	ASSERT_EQ(EVP_PKEY_derive(c, out, &len), 1);
@@ -35,8 +36,11 @@ TEST(root_vtpm_kdf_is_hkdf_over_the_request)
 {
 	uint8_t secret[ROOT_VTPM_SECRET_SIZE], a[32], b[32], want[32];
 	struct snp_derived_key_req req = {
-		.root_key_select = 0, .guest_field_select = SNP_FIELD_MEASUREMENT | SNP_FIELD_POLICY,
-		.vmpl = 0, .guest_svn = 3, .tcb_version = 0xdb18000000000004ull,
+		.root_key_select = 0,
+		.guest_field_select = SNP_FIELD_MEASUREMENT | SNP_FIELD_POLICY,
+		.vmpl = 0,
+		.guest_svn = 3,
+		.tcb_version = 0xdb18000000000004ull,
 	};
 
 	for (size_t i = 0; i < sizeof(secret); i++)
