@@ -171,7 +171,7 @@ int verb_key_create(int argc, char **argv)
 		case 'h':
 			printf("Usage: vhsmctl key create NAME --alg ALG --usage sign[,decrypt]\n"
 			       "         [--acl ACL] [--purge-protection] [--retention-days N]\n"
-			       "         [--profile strict|author] [--cert-out FILE] [--pubkey-out FILE]\n"
+			       "         [--profile strict|author|vtpm] [--cert-out FILE] [--pubkey-out FILE]\n"
 			       "         [--json]\n\n"
 			       "Generates a key pair inside vhsmd, sealed to this CVM and never\n"
 			       "extractable. ALG: rsa2048 rsa3072 rsa4096 ec-p256 ec-p384 (decrypt:\n"

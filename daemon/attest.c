@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "attest-state.h"
+#include "attest-vtpm.h"
 #include "attest.h"
 #include "collateral.h"
 #include "amd-cert.h"
@@ -29,25 +31,6 @@ static uint64_t now_usec(clockid_t c)
 
 	clock_gettime(c, &ts);
 	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
-}
-
-static void append_reason(char *buf, size_t len, const char *what)
-{
-	size_t used = strlen(buf);
-
-	if (used + 2 < len)
-		snprintf(buf + used, len - used, "%s%s", used ? "," : "", what);
-}
-
-/* Records a failed check or rule: its name in failures, and what was seen vs required. */
-static void add_finding(struct attest_state *a, const char *check, const char *detail)
-{
-	append_reason(a->failures, sizeof(a->failures), check);
-	if (a->n_findings >= ELEMENTSOF(a->findings))
-		return;
-	struct attest_finding *f = &a->findings[a->n_findings++];
-	snprintf(f->check, sizeof(f->check), "%s", check);
-	snprintf(f->detail, sizeof(f->detail), "%s", detail);
 }
 
 static int report_request(struct manager *m, const uint8_t *nonce, size_t nonce_len,
@@ -72,12 +55,22 @@ static int report_request(struct manager *m, const uint8_t *nonce, size_t nonce_
 	return r;
 }
 
+const char *attest_report_error(const struct manager *m, int r)
+{
+	if (m->root && r == -EOPNOTSUPP)
+		return "not supported on the vtpm platform: its only report is the vTPM's HCL "
+		       "report, which binds the vTPM's claims, not a request's data";
+	return strerror(-r);
+}
+
 int attest_report_for(struct manager *m, const uint8_t *nonce, size_t nonce_len,
 		      uint8_t report[static SNP_REPORT_SIZE], uint8_t **ret_certs,
 		      size_t *ret_certs_len)
 {
 	struct snp_status st = {};
 
+	if (m->root)
+		return -EOPNOTSUPP; /* the vtpm platform has no SNP report for a caller's data */
 	return report_request(m, nonce, nonce_len, report, ret_certs, ret_certs_len, &st);
 }
 
@@ -101,13 +94,13 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 {
 	struct certtable t = {};
 	struct snp_verify_result vr;
-	struct snp_policy_result pr = {};
 	struct snp_policy_pins pins;
 	const struct certtable_entry *vek, *ask, *ark;
 	_cleanup_(collateral_done) struct collateral cached = {};
 
 	if (certtable_parse(certs, certs_len, &t) < 0) {
-		add_finding(a, "certificate_table", "the host's certificate table is malformed");
+		attest_add_finding(a, "certificate_table",
+				   "the host's certificate table is malformed");
 		return;
 	}
 	/* The report names the key that signed it; a host may offer both a VCEK and a VLEK. */
@@ -123,9 +116,9 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 	collateral_complete_evidence(m->collateral_dir, report, &ev, &cached, a->collateral,
 			       sizeof(a->collateral));
 	if (!ev.vek) {
-		add_finding(a, "no_vcek", "no VCEK or VLEK for the report's signing key in the "
-			    "host's certificate table or the collateral cache (vhsmctl collateral "
-			    "fetch)");
+		attest_add_finding(a, "no_vcek", "no VCEK or VLEK for the report's signing key in "
+				   "the host's certificate table or the collateral cache (vhsmctl "
+				   "collateral fetch)");
 		return;
 	}
 	snp_policy_get_pins(m->policy, &pins);
@@ -139,24 +132,17 @@ static void attest_evaluate(struct manager *m, const uint8_t *report, const uint
 	int r = snp_verify(&ev, &vo, &vr);
 	for (int c = 0; c < _SNP_CHECK_MAX; c++)
 		if (vr.state[c] == SNP_CHECK_FAIL)
-			add_finding(a, snp_check_name(c), vr.detail[c]);
-	if (vr.report_parsed) {
-		a->report = vr.report;
-		a->report_valid = true;
-		a->product = vr.product;
-		/* An unknown product fails the policy's "product" rule (and the verifier). */
-		if (snp_policy_eval(m->policy, &vr.report, vr.product, &pr) < 0)
-			for (size_t i = 0; i < pr.n; i++)
-				add_finding(a, pr.v[i].rule, pr.v[i].detail);
-	}
-	a->ok = r == 0 && pr.n == 0 && vr.report_parsed;
+			attest_add_finding(a, snp_check_name(c), vr.detail[c]);
+	if (vr.report_parsed)
+		attest_apply_policy(m, &vr.report, vr.product, a);
+	a->ok = r == 0 && a->n_findings == 0 && vr.report_parsed;
 }
 
 /* Without a valid policy there is nothing to evaluate a report against: refuse, and say why. */
 static int attest_no_policy(struct manager *m, struct attest_state *a)
 {
 	snprintf(a->error, sizeof(a->error), "policy file invalid: %s", m->policy_error);
-	add_finding(a, "policy", a->error);
+	attest_add_finding(a, "policy", a->error);
 	a->no_policy = true;
 	m->attest = *a;
 	struct audit_record rec = {
@@ -166,12 +152,43 @@ static int attest_no_policy(struct manager *m, struct attest_state *a)
 	return -EKEYREJECTED;
 }
 
+/* The gate on SNP: an extended report for a random nonce from the device, verified. */
+static int attest_snp(struct manager *m, struct attest_state *a)
+{
+	uint8_t nonce[32], report[SNP_REPORT_SIZE] = {};
+	_cleanup_free_ uint8_t *certs = NULL;
+	struct snp_status st = {};
+	size_t certs_len = 0;
+	uint8_t want[64];
+	unsigned int wl = 0;
+	int r;
+
+	snprintf(a->source, sizeof(a->source), "snp-report");
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
+		snprintf(a->error, sizeof(a->error), "random number generator failed");
+		attest_add_finding(a, "device", a->error);
+		return vhsm_log_openssl(-EIO, "RAND_bytes");
+	}
+	r = report_request(m, nonce, sizeof(nonce), report, &certs, &certs_len, &st);
+	if (r < 0) {
+		describe_device_error(m, r, &st, a->error, sizeof(a->error));
+		attest_add_finding(a, "device", a->error);
+		return r;
+	}
+	attest_evaluate(m, report, certs, certs_len, a);
+	/* The report must answer our nonce, or it may be a replayed or swapped one. */
+	if (!EVP_Digest(nonce, sizeof(nonce), want, &wl, EVP_sha512(), NULL) || wl != 64 ||
+	    CRYPTO_memcmp(want, report + SNP_R_REPORT_DATA, 64) != 0) {
+		a->ok = false;
+		attest_add_finding(a, "report_data",
+				   "REPORT_DATA does not answer this request's nonce");
+	}
+	return 0;
+}
+
 int attest_now(struct manager *m)
 {
 	struct attest_state a = { .done = true, .product = _SNP_PRODUCT_INVALID };
-	uint8_t nonce[32], report[SNP_REPORT_SIZE] = {};
-	_cleanup_free_ uint8_t *certs = NULL;
-	size_t certs_len = 0;
 	int r;
 
 	a.at_usec = now_usec(CLOCK_REALTIME);
@@ -180,24 +197,7 @@ int attest_now(struct manager *m)
 	a.seq = m->attest.seq + 1;
 	if (!m->policy)
 		return attest_no_policy(m, &a);
-	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
-		return vhsm_log_openssl(-EIO, "RAND_bytes");
-	struct snp_status st = {};
-	r = report_request(m, nonce, sizeof(nonce), report, &certs, &certs_len, &st);
-	if (r < 0) {
-		describe_device_error(m, r, &st, a.error, sizeof(a.error));
-		add_finding(&a, "device", a.error);
-	} else {
-		attest_evaluate(m, report, certs, certs_len, &a);
-		/* The report must answer our nonce, or it may be a replayed or swapped one. */
-		uint8_t want[64];
-		unsigned int wl = 0;
-		if (!EVP_Digest(nonce, sizeof(nonce), want, &wl, EVP_sha512(), NULL) || wl != 64 ||
-		    CRYPTO_memcmp(want, report + SNP_R_REPORT_DATA, 64) != 0) {
-			a.ok = false;
-			add_finding(&a, "report_data", "REPORT_DATA does not answer this request's nonce");
-		}
-	}
+	r = m->root ? attest_vtpm(m, &a) : attest_snp(m, &a);
 	m->attest = a;
 	struct audit_record rec = {
 		.event = "attestation",
@@ -205,7 +205,7 @@ int attest_now(struct manager *m)
 		.reason = a.ok ? NULL : a.error[0] ? a.error : a.failures,
 	};
 	(void)audit_log(m->audit, &rec);
-	if (r < 0)
+	if (r < 0 && r != -EKEYREJECTED)
 		return r;
 	return a.ok ? 0 : -EKEYREJECTED;
 }

@@ -25,6 +25,7 @@
 #include "manager.h"
 #include "parse-util.h"
 #include "policy-file.h"
+#include "root-vtpm.h"
 #include "secmem.h"
 #include "store.h"
 #include "text.h"
@@ -33,7 +34,8 @@
 
 static const char *arg_socket;
 static const char *arg_state_dir = VHSMD_DEFAULT_STATE_DIR;
-static const char *arg_device = VHSMD_DEFAULT_DEVICE;
+static const char *arg_device;
+static const char *arg_platform = "auto";
 static const char *arg_policy;
 static const char *arg_collateral_dir;
 static const char *arg_tcti;
@@ -65,6 +67,11 @@ static void help(void)
 	       "  --socket PATH          listen on PATH when not socket-activated\n"
 	       "                         (default " VHSMD_DEFAULT_SOCKET ")\n"
 	       "  --state-dir DIR        sealed KEKs and audit log (default " VHSMD_DEFAULT_STATE_DIR ")\n"
+	       "  --platform P           snp (an SNP guest device), vtpm (no SNP device: keys\n"
+	       "                         from a root sealed to the vTPM, attestation from its\n"
+	       "                         Azure HCL report) or auto (default: snp when\n"
+	       "                         --snp-device is given or /dev/sev-guest exists, else\n"
+	       "                         vtpm when --tcti is given or /dev/tpmrm0 exists)\n"
 	       "  --snp-device SPEC      /dev/sev-guest (default) or sim:FILE (simulator)\n"
 	       "  --policy FILE          attestation policy (default " VHSMD_DEFAULT_POLICY
 	       " if present,\n"
@@ -72,8 +79,8 @@ static void help(void)
 	       "  --trust-root PEM       also trust this ARK (simulator); repeatable\n"
 	       "  --collateral-dir DIR   cached AMD certificates and CRLs (vhsmctl collateral\n"
 	       "                         fetch; default STATE-DIR/collateral)\n"
-	       "  --tcti TCTI            the vTPM whose Azure HCL report the platform description\n"
-	       "                         reports (default " TPM2_TCTI_DEFAULT " when present)\n"
+	       "  --tcti TCTI            the vTPM: vtpm sealing profile, HCL report, and on the\n"
+	       "                         vtpm platform the root (default " TPM2_TCTI_DEFAULT ")\n"
 	       "  --idle-timeout SEC     exit after SEC idle seconds (0 = never; default 60)\n"
 	       "  --attest-interval SEC  re-attest after SEC seconds (default 3600)\n"
 	       "  --audit-max-bytes N    disk budget of the audit log; the oldest segments are\n"
@@ -109,11 +116,12 @@ static int parse_argv(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_STATE, O_DEV, O_POLICY, O_TRUST, O_IDLE, O_INTERVAL, O_DEBUG,
 	       O_VERSION, O_KEYSOCK, O_STANDALONE, O_AUDIT_BYTES, O_AUDIT_AGE, O_FRESH, O_TEST_CLOCK,
-	       O_COLLATERAL, O_AUDIT_DURABILITY, O_TCTI, O_FLEET };
+	       O_COLLATERAL, O_AUDIT_DURABILITY, O_TCTI, O_FLEET, O_PLATFORM };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "state-dir", required_argument, NULL, O_STATE },
 		{ "snp-device", required_argument, NULL, O_DEV },
+		{ "platform", required_argument, NULL, O_PLATFORM },
 		{ "policy", required_argument, NULL, O_POLICY },
 		{ "trust-root", required_argument, NULL, O_TRUST },
 		{ "collateral-dir", required_argument, NULL, O_COLLATERAL },
@@ -140,6 +148,15 @@ static int parse_argv(int argc, char **argv)
 		case O_SOCKET: arg_socket = optarg; break;
 		case O_STATE: arg_state_dir = optarg; break;
 		case O_DEV: arg_device = optarg; break;
+		case O_PLATFORM:
+			if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "snp") != 0 &&
+			    strcmp(optarg, "vtpm") != 0) {
+				log_msg(LOG_ERR, "invalid --platform '%s' (auto, snp or vtpm)",
+					optarg);
+				return -EINVAL;
+			}
+			arg_platform = optarg;
+			break;
 		case O_POLICY: arg_policy = optarg; break;
 		case O_COLLATERAL: arg_collateral_dir = optarg; break;
 		case O_TCTI: arg_tcti = optarg; break;
@@ -206,7 +223,50 @@ static int parse_argv(int argc, char **argv)
 		log_msg(LOG_ERR, "unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
+	if (arg_device && strcmp(arg_platform, "vtpm") == 0) {
+		log_msg(LOG_ERR, "--platform vtpm uses no SNP device: drop --snp-device");
+		return -EINVAL;
+	}
 	return 1;
+}
+
+/* The platform --platform names, or the one auto finds (see help()). */
+static bool platform_is_vtpm(void)
+{
+	if (strcmp(arg_platform, "auto") != 0)
+		return strcmp(arg_platform, "vtpm") == 0;
+	if (arg_device || access(VHSMD_DEFAULT_DEVICE, F_OK) == 0)
+		return false;
+	return arg_tcti || access("/dev/tpmrm0", F_OK) == 0;
+}
+
+/* The SNP guest device, or on the vtpm platform the root that answers its key requests. */
+static int open_device(struct manager *m, bool vtpm)
+{
+	const char *device = arg_device ?: VHSMD_DEFAULT_DEVICE;
+	int r;
+
+	if (vtpm) {
+		r = root_vtpm_open(m->tcti, m->state_dir, &m->dev, &m->root);
+		if (r < 0)
+			return r;
+		log_msg(LOG_INFO, "vtpm platform: no SNP guest device; keys come from the platform "
+			"root sealed to the vTPM at %s, attestation from its Azure HCL report",
+			m->tcti);
+		return 0;
+	}
+	r = snp_dev_open(device, &m->dev);
+	if (r < 0) {
+		log_msg(LOG_ERR, "cannot open SNP device %s: %s%s", device, strerror(-r),
+			r == -ENOPKG ? " (the simulator module is not installed)" :
+			r == -ENOENT && !arg_device ? " (and no vTPM for --platform vtpm: "
+			"/dev/tpmrm0 is absent and no --tcti was given)" : "");
+		return r;
+	}
+	if (snp_dev_is_simulated(m->dev))
+		log_msg(LOG_WARNING, "SIMULATED SNP device %s: evidence is not AMD-signed; for "
+			"tests and development only", device);
+	return 0;
 }
 
 static int setup(struct manager *m)
@@ -217,21 +277,24 @@ static int setup(struct manager *m)
 	m->luks_standalone = arg_luks_standalone;
 	m->attest_interval_usec = (uint64_t)arg_interval * 1000000ULL;
 	m->attest_fresh_usec = (uint64_t)arg_fresh_ms * 1000ULL;
+	bool vtpm = platform_is_vtpm();
+
 	m->state_dir = strdup(arg_state_dir);
-	m->device_spec = strdup(arg_device);
-	m->collateral_dir = arg_collateral_dir ? strdup(arg_collateral_dir) :
-						 text_printf("%s/collateral", arg_state_dir);
-	if (!m->state_dir || !m->device_spec || !m->collateral_dir)
-		return -ENOMEM;
 	/* The vTPM, when one is configured or the kernel's resource manager exists. */
-	if (arg_tcti || access("/dev/tpmrm0", F_OK) == 0) {
+	if (vtpm || arg_tcti || access("/dev/tpmrm0", F_OK) == 0) {
 		m->tcti = strdup(arg_tcti ?: TPM2_TCTI_DEFAULT);
 		if (!m->tcti)
 			return -ENOMEM;
 	}
+	m->device_spec = vtpm ? text_printf(ROOT_VTPM_DEVICE_PREFIX "%s", m->tcti) :
+				strdup(arg_device ?: VHSMD_DEFAULT_DEVICE);
+	m->collateral_dir = arg_collateral_dir ? strdup(arg_collateral_dir) :
+						 text_printf("%s/collateral", arg_state_dir);
+	if (!m->state_dir || !m->device_spec || !m->collateral_dir)
+		return -ENOMEM;
 	if (arg_test_clock) {
 		/* A clock the caller controls would let it move purge protection: tests only. */
-		if (strncmp(arg_device, "sim:", 4) != 0) {
+		if (!arg_device || strncmp(arg_device, "sim:", 4) != 0) {
 			log_msg(LOG_ERR,
 				"--test-clock is for tests on the simulator (sim:FILE) only");
 			return -EINVAL;
@@ -256,15 +319,9 @@ static int setup(struct manager *m)
 		}
 		m->n_trust_roots++;
 	}
-	r = snp_dev_open(arg_device, &m->dev);
-	if (r < 0) {
-		log_msg(LOG_ERR, "cannot open SNP device %s: %s%s", arg_device, strerror(-r),
-			r == -ENOPKG ? " (the simulator module is not installed)" : "");
+	r = open_device(m, vtpm);
+	if (r < 0)
 		return r;
-	}
-	if (snp_dev_is_simulated(m->dev))
-		log_msg(LOG_WARNING, "SIMULATED SNP device %s: evidence is not AMD-signed; for "
-			"tests and development only", arg_device);
 	r = store_open(m);
 	if (r < 0) {
 		log_msg(LOG_ERR, "cannot open state directory %s: %s", arg_state_dir, strerror(-r));

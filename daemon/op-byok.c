@@ -29,6 +29,7 @@
 #include "seal.h"
 #include "secmem.h"
 #include "store-exchange.h"
+#include "store-seal.h"
 #include "store.h"
 #include "text.h"
 
@@ -86,7 +87,7 @@ static int bundle_report(struct op_ctx *c, struct byok_bundle *b)
 	r = snp_dev_get_ext_report(c->m->dev, data, 0, b->report, &b->certs, &b->certs_len, &st);
 	if (r < 0)
 		return op_fail(c, r, "attestation report request failed: %s (status 0x%x)",
-			       strerror(-r), st.msg_status);
+			       attest_report_error(c->m, r), st.msg_status);
 	if (b->certs_len > BYOK_CERTS_MAX)
 		return op_fail(c, -EMSGSIZE, "the host's certificate table is %zu bytes (at most "
 			       "%u fit a bundle)", b->certs_len, BYOK_CERTS_MAX);
@@ -266,10 +267,11 @@ static int import_exchange_key(struct op_ctx *c, const struct byok_file *f, EVP_
 
 static int import_flags(struct op_ctx *c, struct kek_meta *meta, enum seal_profile *prof)
 {
-	char profile[16] = "strict";
+	char profile[16];
 	uint64_t flags = 0;
 	uint32_t days = KEK_DEFAULT_RETENTION_DAYS;
 
+	snprintf(profile, sizeof(profile), "%s", store_profile_default(c->m));
 	if (optional(vhsm_wire_get_str(c->req, VHSM_TAG_PROFILE, profile, sizeof(profile))) < 0 ||
 	    optional(vhsm_wire_get_u64(c->req, VHSM_TAG_FLAGS, &flags)) < 0 ||
 	    optional(vhsm_wire_get_u32(c->req, VHSM_TAG_DAYS, &days)) < 0)
@@ -279,6 +281,8 @@ static int import_flags(struct op_ctx *c, struct kek_meta *meta, enum seal_profi
 	*prof = seal_profile_from_string(profile);
 	if (*prof < 0)
 		return op_fail(c, -EINVAL, "unknown sealing profile '%s' (strict, author, vtpm)", profile);
+	if (store_profile_allowed(c->m, *prof, c->why, sizeof(c->why)) < 0)
+		return -EOPNOTSUPP;
 	if (days < KEK_MIN_RETENTION_DAYS || days > KEK_MAX_RETENTION_DAYS)
 		return op_fail(c, -EINVAL, "retention must be %u..%u days", KEK_MIN_RETENTION_DAYS,
 			       KEK_MAX_RETENTION_DAYS);
@@ -508,7 +512,7 @@ static int backup_evidence(struct op_ctx *c, struct byok_file *f)
 	r = snp_dev_get_ext_report(c->m->dev, data, 0, f->report, &f->certs, &f->certs_len, &st);
 	if (r < 0)
 		return op_fail(c, r, "attestation report for the backup failed: %s (status 0x%x)",
-			       strerror(-r), st.msg_status);
+			       attest_report_error(c->m, r), st.msg_status);
 	if (f->certs_len > BYOK_CERTS_MAX)
 		return op_fail(c, -EMSGSIZE, "the host's certificate table is %zu bytes (at most "
 			       "%u fit a backup)", f->certs_len, BYOK_CERTS_MAX);

@@ -95,7 +95,7 @@ int op_reply_report(struct op_ctx *c, const uint8_t *data, size_t len)
 		return r;
 	r = attest_report_for(c->m, data, len, report, &certs, &certs_len);
 	if (r < 0)
-		return op_fail(c, r, "report request failed: %s", strerror(-r));
+		return op_fail(c, r, "report request failed: %s", attest_report_error(c->m, r));
 	vhsm_wire_add_data(c->reply, VHSM_TAG_REPORT, report, sizeof(report));
 	vhsm_wire_add_data(c->reply, VHSM_TAG_CERTS, certs, certs_len);
 	return 0;

@@ -19,6 +19,7 @@
 #include "ops.h"
 #include "platform.h"
 #include "secmem.h"
+#include "store-seal.h"
 #include "store.h"
 #include "text.h"
 #include "volumes.h"
@@ -100,12 +101,13 @@ int op_kek_create(struct op_ctx *c)
 {
 	_cleanup_secmem_ uint8_t *key = NULL;
 	struct kek_meta meta = {};
-	char profile[16] = "strict", acl[4096] = "";
+	char profile[16], acl[4096] = "";
 	uint64_t flags = 0;
 	uint32_t days = KEK_DEFAULT_RETENTION_DAYS;
 	enum seal_profile prof;
 	int r;
 
+	snprintf(profile, sizeof(profile), "%s", store_profile_default(c->m));
 	r = op_kek_name(c);
 	if (r < 0)
 		return r;
@@ -121,6 +123,9 @@ int op_kek_create(struct op_ctx *c)
 	prof = seal_profile_from_string(profile);
 	if (prof < 0)
 		return op_fail(c, -EINVAL, "unknown sealing profile '%s' (strict, author, vtpm)", profile);
+	r = store_profile_allowed(c->m, prof, c->why, sizeof(c->why));
+	if (r < 0)
+		return r;
 	if (days < KEK_MIN_RETENTION_DAYS || days > KEK_MAX_RETENTION_DAYS)
 		return op_fail(c, -EINVAL, "retention must be %u..%u days", KEK_MIN_RETENTION_DAYS,
 			       KEK_MAX_RETENTION_DAYS);

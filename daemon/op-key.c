@@ -22,6 +22,7 @@
 #include "limits.h"
 #include "ops.h"
 #include "secmem.h"
+#include "store-seal.h"
 #include "store.h"
 #include "text.h"
 #include "openssl-util.h"
@@ -126,9 +127,10 @@ static int optional(int r)
 
 static int create_args(struct op_ctx *c, struct create_args *a, struct keypair_meta *meta)
 {
-	char alg[32], profile[16] = "strict";
+	char alg[32], profile[16];
 	int r;
 
+	snprintf(profile, sizeof(profile), "%s", store_profile_default(c->m));
 	r = vhsm_wire_get_str(c->req, VHSM_TAG_KEY_ALG, alg, sizeof(alg));
 	if (r < 0 || (a->alg = keypair_alg_from_string(alg)) < 0)
 		return op_fail(c, -EINVAL, "KEY_ALG is required: rsa2048, rsa3072, rsa4096, "
@@ -148,7 +150,11 @@ static int create_args(struct op_ctx *c, struct create_args *a, struct keypair_m
 		return op_fail(c, -EINVAL, "%s keys cannot decrypt (RSA only)", alg);
 	a->profile = seal_profile_from_string(profile);
 	if (a->profile < 0)
-		return op_fail(c, -EINVAL, "unknown sealing profile '%s' (strict, author)", profile);
+		return op_fail(c, -EINVAL, "unknown sealing profile '%s' (strict, author, vtpm)",
+			       profile);
+	r = store_profile_allowed(c->m, a->profile, c->why, sizeof(c->why));
+	if (r < 0)
+		return r;
 	if (a->days < KEK_MIN_RETENTION_DAYS || a->days > KEK_MAX_RETENTION_DAYS)
 		return op_fail(c, -EINVAL, "retention must be %u..%u days", KEK_MIN_RETENTION_DAYS,
 			       KEK_MAX_RETENTION_DAYS);
@@ -218,10 +224,15 @@ int op_key_create(struct op_ctx *c)
 		r = keypair_set_public(meta, pkey);
 	if (r < 0)
 		return op_fail(c, r, "key pair generation failed");
-	r = create_binding(c, meta, binding);
-	if (r < 0)
-		return r;
-	r = keypair_make_cert(meta, pkey, meta->created, binding, sizeof(binding));
+	/* On the vtpm platform no SNP report can bind the key (KEY_ATTEST says why): the
+	 * certificate carries no binding extension. */
+	if (!c->m->root) {
+		r = create_binding(c, meta, binding);
+		if (r < 0)
+			return r;
+	}
+	r = keypair_make_cert(meta, pkey, meta->created, c->m->root ? NULL : binding,
+			      sizeof(binding));
 	if (r >= 0)
 		r = keypair_private_der(pkey, &der, &der_len);
 	if (r < 0)
@@ -568,6 +579,11 @@ int op_key_attest(struct op_ctx *c)
 		return r;
 	if (nonce && nonce->len == 0)
 		return op_fail(c, -EINVAL, "the nonce must be 1..64 bytes");
+	if (c->m->root)
+		return op_fail(c, -EOPNOTSUPP, "key attestation is not supported on the vtpm "
+			       "platform: it needs an SNP report whose REPORT_DATA binds the key, "
+			       "and this CVM's only report is the vTPM's HCL report, which binds "
+			       "the vTPM's claims");
 	/* Only a CVM that passes its own gate attests keys (its report would pass nowhere). */
 	r = attest_require(c->m, false, c->why, sizeof(c->why));
 	if (r < 0)

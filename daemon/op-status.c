@@ -38,6 +38,7 @@ static json_object *attest_json(const struct attest_state *a)
 	json_object_object_add(o, "failures", json_object_new_string(a->failures));
 	json_object_object_add(o, "error", json_object_new_string(a->error));
 	json_object_object_add(o, "collateral", json_object_new_string(a->collateral));
+	json_object_object_add(o, "source", json_object_new_string(a->source));
 	json_object *f = json_object_new_array();
 	for (size_t i = 0; f && i < a->n_findings; i++) {
 		json_object *e = json_object_new_object();
@@ -91,7 +92,8 @@ static json_object *hcl_json(const char *tcti, const struct tpm2_hcl_probe *p)
 /* What this CVM offers and what sealing protects against here (lib/platform). */
 static json_object *platform_json(const struct manager *m)
 {
-	struct platform_facts f = { .simulated = snp_dev_is_simulated(m->dev) };
+	struct platform_facts f = { .simulated = snp_dev_is_simulated(m->dev),
+				    .vtpm_root = m->root != NULL };
 	struct snp_policy_pins pins = {};
 	json_object *o = json_object_new_object();
 	char sentence[512];
@@ -116,6 +118,7 @@ static json_object *platform_json(const struct manager *m)
 	if (!o)
 		return NULL;
 	json_object_object_add(o, "report_path", json_object_new_string(platform_report_path(&f)));
+	json_object_object_add(o, "platform", json_object_new_string(m->root ? "vtpm" : "snp"));
 	json_object_object_add(o, "sev_guest", json_object_new_boolean(f.sev_guest));
 	json_object_object_add(o, "configfs_tsm", json_object_new_boolean(f.configfs_tsm));
 	json_object_object_add(o, "vtpm", json_object_new_boolean(f.vtpm));

@@ -2,11 +2,13 @@
 /*
  * Sealing for the store (store-seal.h). The sealing key is derived by the firmware
  * (MSG_KEY_REQ) from the blob's parameters and lives in secure memory for one call; the vtpm
- * profile's comes from the vTPM instead (seal-vtpm.c). Everything else is one path.
+ * profile's comes from the vTPM instead (seal-vtpm.c). On the vtpm platform the "firmware" is
+ * the platform root (root-vtpm.c), behind the same device call. Everything else is one path.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "root-vtpm.h"
 #include "seal-vtpm.h"
 #include "secmem.h"
 #include "store-seal.h"
@@ -28,6 +30,9 @@ static int derive_key(struct manager *m, const struct seal_params *p, uint8_t *k
 		snprintf(why, whylen, "firmware refused the sealing key (status %s): the TCB or "
 			 "guest SVN the key was sealed at is above this CVM's (rollback?)",
 			 snp_fw_status_name(st.msg_status));
+	else if (r < 0 && m->root)
+		snprintf(why, whylen, "the platform root gives no key: %s",
+			 root_vtpm_error(m->root)[0] ? root_vtpm_error(m->root) : strerror(-r));
 	else if (r < 0)
 		snprintf(why, whylen, "derived key request failed: %s", strerror(-r));
 	return r == -EREMOTEIO ? -EKEYREJECTED : r;
@@ -51,6 +56,23 @@ static int seal_derived(struct manager *m, const struct seal_params *params,
 	if (r < 0)
 		snprintf(why, whylen, "sealing %s failed: %s", what, strerror(-r));
 	return r;
+}
+
+int store_profile_allowed(const struct manager *m, enum seal_profile profile, char *why,
+			  size_t whylen)
+{
+	if (!m->root || seal_profile_uses_tpm(profile))
+		return 0;
+	snprintf(why, whylen, "the %s sealing profile is not supported on the vtpm platform: it "
+		 "seals with the SNP firmware's derived key, and this CVM has no SNP guest device "
+		 "(vhsmd runs with its vTPM's platform root); use --profile vtpm",
+		 seal_profile_to_string(profile));
+	return -EOPNOTSUPP;
+}
+
+const char *store_profile_default(const struct manager *m)
+{
+	return m->root ? "vtpm" : "strict";
 }
 
 int store_seal_now(struct manager *m, enum seal_profile profile, const char *label,

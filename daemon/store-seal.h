@@ -10,6 +10,19 @@
 #include "vhsmd.h"
 
 /*
+ * Whether a caller may choose profile for a new key here: on the vtpm platform (m->root) the
+ * derived-key profiles strict and author are refused (-EOPNOTSUPP, with why naming vtpm as the
+ * one to use): there is no SNP firmware to derive their keys, and the root that stands in for
+ * it serves vhsmd's own keys only. 0 otherwise.
+ */
+int store_profile_allowed(const struct manager *m, enum seal_profile profile, char *why,
+			  size_t whylen);
+
+/* The profile a new key gets when the caller names none: "strict", or on the vtpm platform
+ * "vtpm" (the only one there). */
+const char *store_profile_default(const struct manager *m);
+
+/*
  * Seals pt under profile at the current attested state: fills the blob's parameters and
  * binding and returns a malloc'ed blob, or -errno with why filled ("sealing WHAT failed", the
  * firmware's refusal of the sealing key, or for vtpm -EOPNOTSUPP/-EKEYREJECTED when the

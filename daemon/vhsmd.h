@@ -14,6 +14,8 @@
 #include "policy.h"
 #include "seal.h"
 #include "snp-dev.h"
+
+struct root_vtpm;
 #include "snp-report.h"
 #include "snp-verify.h"
 #include "vhsm/wire.h"
@@ -54,6 +56,7 @@ struct attest_state {
 	char failures[512];       /* comma-separated failed checks and policy rules */
 	char error[512];          /* device error or invalid policy: why no report was evaluated */
 	char collateral[192];     /* where the certificates and the CRL came from */
+	char source[16];          /* "snp-report" (the SNP device) or "hcl-report" (the vTPM) */
 	size_t n_findings;        /* each failed check or rule with its reported vs required value */
 	struct attest_finding {
 		char check[40];   /* verifier check or policy rule name */
@@ -173,6 +176,7 @@ struct manager {
 	char *collateral_dir; /* AMD certificates and CRLs cached (lib/collateral), or NULL */
 	char *tcti;           /* the vTPM (lib/tpm2-nv TCTI string), or NULL: none */
 	struct snp_dev *dev;
+	struct root_vtpm *root; /* the vtpm platform's root (root-vtpm.h), owned by dev, or NULL */
 	char *policy_path;   /* the policy file watched: --policy or the default path */
 	bool policy_required; /* --policy given: a missing file is an error, not the default */
 	bool policy_from_file; /* the policy in force was read from policy_path */

@@ -43,6 +43,8 @@ void platform_probe(const char *root, struct platform_facts *f)
 
 const char *platform_report_path(const struct platform_facts *f)
 {
+	if (f->vtpm_root)
+		return "vtpm HCL report (NV 0x01400001)";
 	if (f->simulated)
 		return "simulator";
 	if (f->configfs_tsm)
@@ -57,12 +59,17 @@ static void protection_hw(const struct platform_facts *f, char *buf, size_t len)
 {
 	uint32_t vmpl = f->have_report ? f->vmpl : f->sysfs_vmpl > 0 ? (uint32_t)f->sysfs_vmpl : 0;
 
-	if (!f->simulated && !f->sev_guest && !f->configfs_tsm)
+	if (f->vtpm_root)
+		snprintf(buf, len, "vtpm platform root: keys are sealed to this vTPM (inside "
+			 "the paravisor's TEE) and its PCR 7; protects against disk theft, the host "
+			 "outside the paravisor and other VMs; the paravisor, and so the provider who "
+			 "measures it, can unseal them, and a reset of the vTPM loses them: use a "
+			 "fleet key manager as the durable root");
+	else if (!f->simulated && !f->sev_guest && !f->configfs_tsm)
 		snprintf(buf, len, "no SEV-SNP guest interface%s: no derived key here, so nothing can "
 			 "be sealed to this CVM with it; use a fleet key manager", f->hcl_report ?
 			 " (Azure paravisor CVM: its vTPM, inside the TEE, attests through the HCL "
-			 "report, vhsmctl attestation hcl; vhsmd's vtpm sealing profile needs vhsmd, "
-			 "which does not run without an SNP report path yet)" : f->vtpm ?
+			 "report; run vhsmd with --platform vtpm)" : f->vtpm ?
 			 " (a paravisor such as Azure's hides SNP; this vTPM holds no HCL report)" :
 			 "");
 	else if (f->owner == SNP_MEASUREMENT_OWNER_PROVIDER)

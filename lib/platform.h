@@ -23,6 +23,7 @@ struct platform_facts {
 	int sysfs_vmpl;           /* <root>/sys/devices/system/cpu/sev/vmpl, -1 when absent */
 	/* from vhsmd (status) */
 	bool simulated;           /* the daemon uses the simulator */
+	bool vtpm_root;           /* vhsmd runs on the vtpm platform (its root, HCL reports) */
 	bool have_report;         /* the fields below come from a report */
 	uint32_t vmpl;            /* the report's VMPL */
 	bool vlek;                /* signed by a VLEK (the provider's key) */
@@ -33,7 +34,8 @@ struct platform_facts {
 /* Fills the probed members of *f from the tree below root ("" or "/" for the real one). */
 void platform_probe(const char *root, struct platform_facts *f);
 
-/* "configfs-tsm", "ioctl (/dev/sev-guest)", "simulator" or "none". */
+/* "configfs-tsm", "ioctl (/dev/sev-guest)", "simulator", "vtpm HCL report (NV 0x01400001)"
+ * or "none". */
 const char *platform_report_path(const struct platform_facts *f);
 
 /*

@@ -94,14 +94,26 @@ ctl unwrap <"$WORK/wb" | cmp -s - "$dek" || fail "unwrap under the imported KEK"
 ok "BYOK import with --profile vtpm"
 expect_exit 0 ctl kek create k2 --profile vtpm
 ctl wrap --kek k2 <"$dek" >"$WORK/w3" || fail "wrap k2"
+# A PKCS#11 key pair with the vtpm profile, attested by the SNP report as any other.
+printf 'signed with a vtpm key pair' >"$WORK/msg"
+expect_exit 0 ctl key create kp --alg ec-p256 --usage sign --profile vtpm \
+	--pubkey-out "$WORK/kp.der"
+ctl key sign kp --mech ecdsa-sha256 <"$WORK/msg" >"$WORK/kp.sig" || fail "key sign"
+# The sealed file's profile byte (offset 10, as a KEK's): 2 = vtpm.
+[ "$(od -An -tu1 -j10 -N1 "$STATE/keypair/kp.sealed" | tr -d ' ')" = 2 ] || fail "not sealed vtpm"
+expect_exit 0 ctl key attest kp --nonce 0011 --out "$WORK/kp.att"
+expect_exit 1 ctl key create kq --alg ec-p256 --usage sign --profile tpm
+expect_out "unknown sealing profile 'tpm' \(strict, author, vtpm\)"
+ok "key create --profile vtpm: signs and attests"
 stop_daemon
 cp -a "$STATE" "$WORK/state.good"
 
 # A restart unseals from the files through the vTPM.
 vtpm_daemon tpm-a
 ctl unwrap <"$WORK/w2" | cmp -s - "$dek" || fail "unwrap after restart"
+ctl key sign kp --mech ecdsa-sha256 <"$WORK/msg" >"$WORK/kp.sig2" || fail "key sign after restart"
 stop_daemon
-ok "vtpm KEKs unseal after a restart"
+ok "vtpm KEKs and key pairs unseal after a restart"
 
 # ---- another TPM, PCR 7 ----
 "$SIM" hcl "$WORK/a.json" --tcti "$(tcti tpm-b)" >/dev/null || fail "HCL report on tpm-b"

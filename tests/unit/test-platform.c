@@ -89,12 +89,18 @@ TEST(platform_protection_sentences)
 	ASSERT_TRUE(strstr(say(&az), "no derived key") != NULL);
 	ASSERT_TRUE(strstr(say(&az), "paravisor") != NULL);
 	ASSERT_TRUE(strstr(say(&az), "holds no HCL report") != NULL);
-	/* ... with the HCL report in it: the vTPM attests, sealing to it is not there yet. */
+	/* ... with the HCL report in it, vhsmd on the SNP platform: use the vtpm platform. */
 	az.hcl_report = true;
 	ASSERT_TRUE(strstr(say(&az), "Azure paravisor CVM") != NULL);
-	ASSERT_TRUE(strstr(say(&az), "vhsmctl attestation hcl") != NULL);
-	ASSERT_TRUE(strstr(say(&az), "vtpm sealing profile") != NULL);
-	ASSERT_TRUE(strstr(say(&az), "does not run without an SNP report path") != NULL);
+	ASSERT_TRUE(strstr(say(&az), "--platform vtpm") != NULL);
+	ASSERT_STREQ(platform_report_path(&az), "none");
+	/* ... and vhsmd on the vtpm platform: the root, what it protects and from whom not. */
+	az.vtpm_root = true;
+	ASSERT_TRUE(strncmp(say(&az), "vtpm platform root", 18) == 0);
+	ASSERT_TRUE(strstr(say(&az), "PCR 7") != NULL);
+	ASSERT_TRUE(strstr(say(&az), "the provider who measures it, can unseal") != NULL);
+	ASSERT_TRUE(strstr(say(&az), "no derived key") == NULL);
+	ASSERT_STREQ(platform_report_path(&az), "vtpm HCL report (NV 0x01400001)");
 	/* The simulator protects nothing, and says what hardware would give. */
 	struct platform_facts sim = { .simulated = true, .sysfs_vmpl = -1,
 				      .owner = SNP_MEASUREMENT_OWNER_PROVIDER };
