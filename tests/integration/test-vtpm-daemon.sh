@@ -33,16 +33,19 @@ watch_start() {
 	WATCH_PID=$!
 	on_exit "kill $WATCH_PID 2>/dev/null"
 	# The first report is written before the loop starts: wait until it is whole (its
-	# claims bound by the SNP report's REPORT_DATA).
+	# claims bound by the SNP report's REPORT_DATA). The bound is generous (a sanitizer build
+	# on a loaded machine is slow); a paravisor that exits ends the wait at once.
 	local i
-	for i in $(seq 200); do
+	for i in $(seq 1200); do
 		"$CTL" --json attestation hcl --tcti "$(tcti "$t")" --collateral-dir "$WORK/cache" \
 			--trust-root "$WORK/a-certs/ark.pem" 2>/dev/null | jq -e 2>/dev/null \
 			'.checks[] | select(.name == "snp_report") | .result == "pass"' >/dev/null &&
 			return 0
-		sleep 0.05
+		kill -0 "$WATCH_PID" 2>/dev/null ||
+			fail "the paravisor stand-in for $t exited: $(tail -5 "$WORK/watch.log")"
+		sleep 0.1
 	done
-	fail "no HCL report appeared in $t"
+	fail "no HCL report appeared in $t: $(tail -5 "$WORK/watch.log")"
 }
 watch_stop() { [ -z "$WATCH_PID" ] || { kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null; WATCH_PID=; }; }
 
