@@ -36,3 +36,12 @@ luks_format() {
 	cryptsetup luksFormat --type luks2 -q --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
 		--key-file "$2" "$1"
 }
+
+# luks_token_image IMG SOCK: plugin_ns_setup, the token plugin pointed at vhsmd's SOCK, and IMG
+# a new LUKS2 image whose keyslot 0 holds the admin passphrase of $WORK/adm.key.
+luks_token_image() {
+	plugin_ns_setup
+	export VHSM_TOKEN_SOCKET=$2 VHSM_TOKEN_TIMEOUT=60
+	printf 'admin passphrase' >"$WORK/adm.key"
+	luks_format "$1" "$WORK/adm.key"
+}

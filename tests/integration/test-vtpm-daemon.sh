@@ -139,10 +139,7 @@ fi
 
 if [ "$(id -u)" = 0 ] && command -v cryptsetup >/dev/null && command -v unshare >/dev/null; then
 	source "$(dirname "$0")/luks-lib.sh"
-	plugin_ns_setup
-	export VHSM_TOKEN_SOCKET=$SOCK VHSM_TOKEN_TIMEOUT=60
-	printf 'admin passphrase' >"$WORK/adm.key"
-	luks_format "$WORK/vol.img" "$WORK/adm.key"
+	luks_token_image "$WORK/vol.img" "$SOCK"
 	expect_exit 0 ctl luks enroll "$WORK/vol.img" --kek k --unlock-key-file "$WORK/adm.key"
 	expect_exit 0 ns cryptsetup open --test-passphrase --token-only -v "$WORK/vol.img"
 	HAVE_LUKS=1

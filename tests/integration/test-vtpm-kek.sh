@@ -184,10 +184,7 @@ ok "swapped file, spliced vTPM object and a downgraded profile byte: refused"
 # ---- a LUKS2 image through the token, with a vtpm KEK ----
 if [ "$(id -u)" = 0 ] && command -v cryptsetup >/dev/null && command -v unshare >/dev/null; then
 	source "$(dirname "$0")/luks-lib.sh"
-	plugin_ns_setup
-	export VHSM_TOKEN_SOCKET=$SOCK VHSM_TOKEN_TIMEOUT=60
-	printf 'admin passphrase' >"$WORK/adm.key"
-	luks_format "$WORK/vol.img" "$WORK/adm.key"
+	luks_token_image "$WORK/vol.img" "$SOCK"
 	vtpm_daemon tpm-a
 	expect_exit 0 ctl luks enroll "$WORK/vol.img" --kek k --unlock-key-file "$WORK/adm.key"
 	expect_exit 0 ctl luks list "$WORK/vol.img"
