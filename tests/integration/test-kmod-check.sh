@@ -28,6 +28,18 @@ expect_out '^missing sev-guest +no /dev/sev-guest'
 expect_out 'fix: run in an SEV-SNP CVM'
 ok "all present but /dev/sev-guest: exit 1, names the fix"
 
+# A paravisor CVM: no /dev/sev-guest, but the vTPM's resource manager (vhsmd's vtpm platform).
+if mknod "$R/dev/tpmrm0" c 10 224 2>/dev/null; then
+	expect_exit 0 "$CHECK" --root "$R"
+	expect_out '^ok +sev-guest +no /dev/sev-guest, but a vTPM \(/dev/tpmrm0\): vhsmd runs on the vtpm platform'
+	rm "$R/dev/tpmrm0"
+	: >"$R/dev/tpmrm0"
+	expect_exit 1 "$CHECK" --root "$R"
+	expect_out '^missing sev-guest +no /dev/sev-guest'
+	rm "$R/dev/tpmrm0"
+	ok "no /dev/sev-guest but a vTPM: the vtpm platform, exit 0; a regular file named tpmrm0 is no vTPM"
+fi
+
 if mknod "$R/dev/sev-guest" c 10 123 2>/dev/null; then
 	chmod 0600 "$R/dev/sev-guest"
 	expect_exit 1 "$CHECK" --root "$R"
