@@ -22,6 +22,7 @@
 #include "fleet-status.h"
 #include "json-cleanup.h"
 #include "json.h"
+#include "kmip-endpoint.h"
 #include "macro.h"
 #include "vhsmctl.h"
 #include "vhsm/wire.h"
@@ -46,28 +47,6 @@ static int allow_add(struct allow *a, const char *addr)
 	if (a->n == ALLOW_MAX)
 		return -E2BIG;
 	snprintf(a->addr[a->n++], sizeof(a->addr[0]), "%s", addr);
-	return 0;
-}
-
-/* The host of "host:port" or "[address]:port" (fleet.conf's endpoint syntax) into host[]. */
-static int endpoint_host(const char *ep, char *host, size_t size)
-{
-	const char *end;
-
-	if (ep[0] == '[') {
-		end = strchr(ep, ']');
-		if (!end || end[1] != ':')
-			return -EINVAL;
-		ep++;
-	} else {
-		end = strrchr(ep, ':');
-		if (!end)
-			return -EINVAL;
-	}
-	if (end == ep || (size_t)(end - ep) >= size)
-		return -EINVAL;
-	memcpy(host, ep, (size_t)(end - ep));
-	host[end - ep] = 0;
 	return 0;
 }
 
@@ -138,8 +117,8 @@ static int dropin_text(json_object *eps, json_object *resolvers, char **ret, cha
 	struct allow a = {};
 	_cleanup_free_ char *text = NULL;
 	size_t size = 0, n = json_object_array_length(eps);
+	struct kmip_endpoint ep;
 	FILE *f;
-	char host[256];
 	int r;
 
 	if (n == 0 || n > ENDPOINTS_MAX) {
@@ -147,12 +126,12 @@ static int dropin_text(json_object *eps, json_object *resolvers, char **ret, cha
 		return -EBADMSG;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const char *ep = json_object_get_string(json_object_array_get_idx(eps, i));
-		if (!ep || endpoint_host(ep, host, sizeof(host)) < 0) {
+		const char *s = json_object_get_string(json_object_array_get_idx(eps, i));
+		if (!s || kmip_endpoint_parse(s, &ep) < 0) {
 			snprintf(why, whylen, "vhsmd's fleet status has a bad endpoint");
 			return -EBADMSG;
 		}
-		r = allow_host(&a, host, why, whylen);
+		r = allow_host(&a, ep.host, why, whylen);
 		if (r < 0)
 			return r;
 	}

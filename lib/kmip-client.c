@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "kmip-client.h"
+#include "kmip-endpoint.h"
 #include "kmip-ttlv.h"
 #include "kmip.h"
 #include "parse-util.h"
@@ -29,12 +30,6 @@ struct kmip_client {
 	int timeout_ms;
 	uint64_t deadline_ms;
 	char endpoint[300];
-};
-
-struct endpoint {
-	char host[256];
-	char port[6];
-	bool is_ip;
 };
 
 /*
@@ -114,39 +109,6 @@ static const char *openssl_reason(char *buf, size_t len)
 	return buf;
 }
 
-static int parse_endpoint(const char *s, struct endpoint *ret)
-{
-	struct endpoint ep = {};
-	const char *host = s, *colon;
-	size_t hlen;
-	unsigned char addr[sizeof(struct in6_addr)];
-	uint32_t port;
-
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-
-		if (!close || close[1] != ':')
-			return -EINVAL;
-		host = s + 1;
-		hlen = (size_t)(close - host);
-		colon = close + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -EINVAL;
-		hlen = (size_t)(colon - s);
-	}
-	if (hlen == 0 || hlen >= sizeof(ep.host))
-		return -EINVAL;
-	memcpy(ep.host, host, hlen);
-	if (parse_uint32(colon + 1, 1, 65535, &port) < 0)
-		return -EINVAL;
-	snprintf(ep.port, sizeof(ep.port), "%" PRIu32, port);
-	ep.is_ip = inet_pton(AF_INET, ep.host, addr) == 1 || inet_pton(AF_INET6, ep.host, addr) == 1;
-	*ret = ep;
-	return 0;
-}
-
 static int wait_fd(int fd, short events, uint64_t deadline)
 {
 	struct pollfd pfd = { .fd = fd, .events = events };
@@ -195,7 +157,7 @@ fail:
 	return r;
 }
 
-static int connect_tcp(const struct endpoint *ep, uint64_t deadline)
+static int connect_tcp(const struct kmip_endpoint *ep, uint64_t deadline)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
 	struct addrinfo *res = NULL;
@@ -271,7 +233,7 @@ static int server_eku_ok(struct kmip_client *c, char *why, size_t whylen)
 	return -EKEYREJECTED;
 }
 
-static int tls_handshake(struct kmip_client *c, const struct endpoint *ep, char *why,
+static int tls_handshake(struct kmip_client *c, const struct kmip_endpoint *ep, char *why,
 			 size_t whylen)
 {
 	X509_VERIFY_PARAM *vp;
@@ -338,8 +300,8 @@ static const char *sandbox_hint(int r)
 
 static int try_endpoint(struct kmip_client *c, const char *s, char *why, size_t whylen)
 {
-	struct endpoint ep;
-	int r = parse_endpoint(s, &ep);
+	struct kmip_endpoint ep;
+	int r = kmip_endpoint_parse(s, &ep);
 
 	if (r < 0) {
 		why_add(why, whylen, "bad endpoint '%.64s': want host:port or [address]:port", s);
