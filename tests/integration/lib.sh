@@ -100,6 +100,25 @@ start_daemon() {
 	chmod 0666 "$SOCK" # as the unit's SocketMode=0666: authorization is per request
 }
 
+# make_crl CVM OUT.der [CERT]: the ARK's CRL (RSA-PSS like AMD's), signed with CVM's simulated
+# ARK key, revoking CERT when given.
+make_crl() {
+	local d=$WORK/ca.$RANDOM
+	jq -r .ark_key "$WORK/$1.json" >"$d.ark.key" || fail "no ARK key in $1.json"
+	mkdir -p "$d"; : >"$d/index.txt"; echo 01 >"$d/crlnumber"
+	printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index.txt\ncrlnumber = %s/crlnumber\ndefault_md = sha384\ndefault_crl_days = 30\n' \
+		"$d" "$d" >"$d/ca.cnf"
+	if [ -n "${3:-}" ]; then
+		openssl ca -batch -config "$d/ca.cnf" -keyfile "$d.ark.key" \
+			-cert "$WORK/$1-certs/ark.pem" -revoke "$3" >/dev/null 2>&1 ||
+			fail "openssl ca -revoke"
+	fi
+	openssl ca -batch -config "$d/ca.cnf" -keyfile "$d.ark.key" -cert "$WORK/$1-certs/ark.pem" \
+		-gencrl -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:48 -out "$2.pem" \
+		>/dev/null 2>&1 || fail "openssl ca -gencrl"
+	openssl crl -in "$2.pem" -outform DER -out "$2"
+}
+
 # wait_listening PATH: until a unix socket at PATH listens (at most 10 s). The path exists from
 # bind() on, but connect() is refused until listen(): on a loaded machine the socket activator
 # can be preempted between the two, so the file alone is no sign of a listening socket.

@@ -47,25 +47,8 @@ mkdir -p "$KDS/vcek/v1/Genoa" "$KDS/bad/vcek/v1/Genoa" "$KDS/busy/vcek/v1/Genoa"
 cat "$WORK/a-certs/ask.pem" "$WORK/a-certs/ark.pem" >"$KDS/vcek/v1/Genoa/cert_chain"
 cp "$WORK/a-certs/vcek.der" "$KDS/vcek/v1/Genoa/$HWID"
 
-# The ARK's CRLs (RSA-PSS like AMD's), made with the simulator's ARK key.
-jq -r .ark_key "$WORK/a.json" >"$WORK/ark.key"
-mkcrl() { # mkcrl OUT.der [CERT-TO-REVOKE]
-	local d=$WORK/ca.$RANDOM
-	mkdir -p "$d"; : >"$d/index.txt"; echo 01 >"$d/crlnumber"
-	printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index.txt\ncrlnumber = %s/crlnumber\ndefault_md = sha384\ndefault_crl_days = 30\n' \
-		"$d" "$d" >"$d/ca.cnf"
-	if [ -n "${2:-}" ]; then
-		openssl ca -batch -config "$d/ca.cnf" -keyfile "$WORK/ark.key" \
-			-cert "$WORK/a-certs/ark.pem" -revoke "$2" >/dev/null 2>&1 ||
-			fail "openssl ca -revoke"
-	fi
-	openssl ca -batch -config "$d/ca.cnf" -keyfile "$WORK/ark.key" -cert "$WORK/a-certs/ark.pem" \
-		-gencrl -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:48 -out "$1.pem" \
-		>/dev/null 2>&1 || fail "openssl ca -gencrl"
-	openssl crl -in "$1.pem" -outform DER -out "$1"
-}
-mkcrl "$KDS/vcek/v1/Genoa/crl"
-mkcrl "$WORK/crl-revoked.der" "$WORK/a-certs/ask.pem"
+make_crl a "$KDS/vcek/v1/Genoa/crl"
+make_crl a "$WORK/crl-revoked.der" "$WORK/a-certs/ask.pem"
 
 # Another chip's VCEK under this chip's hwID, HTTP 429, and a body past the size cap.
 make_cvm other genoa

@@ -16,12 +16,6 @@ check() { jq -r --arg n "$1" '.checks[] | select(.name == $n) | .result' "$WORK/
 expect_check() {
 	[ "$(check "$1")" = "$2" ] || { cat "$WORK/out" >&2; fail "check $1 is not $2"; }
 }
-watch_start() {
-	"$SIM" hcl "$WORK/$1.json" --tcti "$(tcti "$2")" --watch >>"$WORK/watch.log" 2>&1 &
-	WATCH_PID=$!
-	on_exit "kill $WATCH_PID 2>/dev/null"
-}
-watch_stop() { kill "$WATCH_PID" && wait "$WATCH_PID" || true; }
 
 # Two simulated CVMs on two chips of one product (one simulated AMD root), each with its vTPM.
 make_cvm a milan

@@ -24,3 +24,46 @@ swtpm_stop() {
 	rm -f "$WORK/$1.pid" "$WORK/$1.sock" "$WORK/$1.sock.ctrl"
 }
 tcti() { echo "swtpm:path=$WORK/$1.sock"; }
+
+# On a machine with /dev/sev-guest, auto would pick it: the platform is named there instead.
+PLATFORM=()
+[ ! -e /dev/sev-guest ] || PLATFORM=(--platform vtpm)
+
+# The paravisor of CVM $1 on vTPM $2: rewrites the HCL report whenever the user data changes.
+watch_start() {
+	local cvm=$1 t=$2; shift 2
+	"$SIM" hcl "$WORK/$cvm.json" --tcti "$(tcti "$t")" --watch "$@" >>"$WORK/watch.log" 2>&1 &
+	WATCH_PID=$!
+	on_exit "kill $WATCH_PID 2>/dev/null"
+	# The first report is written before the loop starts: wait until it is whole (its
+	# claims bound by the SNP report's REPORT_DATA). The bound is generous (a sanitizer build
+	# on a loaded machine is slow); a paravisor that exits ends the wait at once.
+	local i
+	for i in $(seq 1200); do
+		"$CTL" --json attestation hcl --tcti "$(tcti "$t")" --collateral-dir "$WORK/cache" \
+			--trust-root "$WORK/a-certs/ark.pem" 2>/dev/null | jq -e 2>/dev/null \
+			'.checks[] | select(.name == "snp_report") | .result == "pass"' >/dev/null &&
+			return 0
+		kill -0 "$WATCH_PID" 2>/dev/null ||
+			fail "the paravisor stand-in for $t exited: $(tail -5 "$WORK/watch.log")"
+		sleep 0.1
+	done
+	fail "no HCL report appeared in $t: $(tail -5 "$WORK/watch.log")"
+}
+watch_stop() { [ -z "$WATCH_PID" ] || { kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null; WATCH_PID=; }; }
+
+# vd TPM [options]: vhsmd with no SNP device, on the vTPM TPM (the platform found by auto
+# unless an option names it), under systemd-socket-activate as start_daemon does.
+vd() {
+	local t=$1; shift
+	mkdir -p "$STATE"
+	rm -f "$SOCK"
+	systemd-socket-activate --seqpacket -l "$SOCK" -E VHSMD_LOG_STDERR=1 \
+		-E ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
+		-- "$DAEMON" --state-dir "$STATE" --tcti "$(tcti "$t")" \
+		--trust-root "$WORK/a-certs/ark.pem" --idle-timeout 0 ${PLATFORM[@]+"${PLATFORM[@]}"} \
+		"$@" >>"$WORK/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	wait_listening "$SOCK" || { cat "$WORK/daemon.log" >&2; fail "daemon socket did not appear"; }
+	chmod 0666 "$SOCK"
+}
