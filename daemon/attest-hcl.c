@@ -6,6 +6,7 @@
 
 #include "attest-hcl.h"
 #include "hcl-report.h"
+#include "policy.h"
 #include "tpm2-hcl.h"
 #include "tpm2-nv.h"
 
@@ -29,12 +30,17 @@ int attest_hcl_verify(struct manager *m, struct tpm2 *t, const uint8_t *nonce,
 			 strerror(ak_len < 0 ? -ak_len : EIO));
 		return ak_len < 0 ? ak_len : -EIO;
 	}
+	struct snp_policy_pins pins = {};
+	if (m->policy)
+		snp_policy_get_pins(m->policy, &pins);
+	/* The ARK's CRL comes from the collateral cache (hcl_verify); the policy may require it. */
 	const struct hcl_verify_opts o = {
 		.collateral_dir = m->collateral_dir,
 		.snp = {
 			.trust_roots = (const uint8_t *const *)m->trust_roots,
 			.trust_root_lens = m->trust_root_lens,
 			.n_trust_roots = m->n_trust_roots,
+			.require_crl = pins.require_crl,
 		},
 		.expect_ak_spki = ak,
 		.expect_ak_spki_len = (size_t)ak_len,

@@ -207,8 +207,15 @@ int hcl_verify(const uint8_t *buf, size_t len, const struct hcl_verify_opts *o,
 	}
 	r = snp_verify(&ev, &vo, &ret->snp);
 	if (r == -EKEYREJECTED) {
-		snprintf(err, sizeof(err), "the SNP report does not verify: %s failed",
-			 snp_verify_first_failure(&ret->snp) ?: "a check");
+		int c = 0;
+		while (c < _SNP_CHECK_MAX && ret->snp.state[c] != SNP_CHECK_FAIL)
+			c++;
+		if (c == _SNP_CHECK_MAX)
+			snprintf(err, sizeof(err), "the SNP report does not verify");
+		else
+			snprintf(err, sizeof(err), "the SNP report does not verify: %s failed%s%.180s",
+				 snp_check_name(c), ret->snp.detail[c][0] ? ": " : "",
+				 ret->snp.detail[c]);
 		return reject(ret, HCL_CHECK_SNP, r, err);
 	}
 	if (r < 0)
