@@ -165,6 +165,13 @@ static char *ak_fingerprint(const struct hcl_claims *c)
 	return cli_hex(d, n);
 }
 
+/* The claims' user-data (the 64 bytes the report binds for vhsmd's evidence), hex; NULL when
+ * absent. */
+static char *user_data_hex(const struct hcl_claims *c)
+{
+	return c->have_user_data ? cli_hex(c->user_data, sizeof(c->user_data)) : NULL;
+}
+
 /* Which optional checks were asked for. */
 struct hcl_asked {
 	bool ak, nonce, persisted;
@@ -184,6 +191,7 @@ static void print_text(const struct hcl_verify_result *res, const struct hcl_ask
 {
 	bool claims = res->passed[HCL_CHECK_CLAIMS];
 	_cleanup_free_ char *fp = claims ? ak_fingerprint(&res->claims) : NULL;
+	_cleanup_free_ char *ud = claims ? user_data_hex(&res->claims) : NULL;
 
 	printf("HCL report: %s (version %u)\n", source, res->version);
 	for (int c = 0; c < _HCL_CHECK_MAX; c++)
@@ -197,6 +205,7 @@ static void print_text(const struct hcl_verify_result *res, const struct hcl_ask
 		       persisted_name(res->claims.tpm_persisted), tri(res->claims.secure_boot),
 		       tri(res->claims.tpm_enabled),
 		       res->claims.vm_unique_id[0] ? cli_esc(res->claims.vm_unique_id) : "none");
+		printf("user-data: %s\n", ud ? ud : "none");
 	}
 	printf("result: %s\n", res->failed < 0 ? "VERIFIED" : "REJECTED");
 }
@@ -208,6 +217,7 @@ static void print_json(const struct hcl_verify_result *res, const struct hcl_ask
 	json_object *checks = json_object_new_array();
 	bool claims = res->passed[HCL_CHECK_CLAIMS];
 	_cleanup_free_ char *fp = claims ? ak_fingerprint(&res->claims) : NULL;
+	_cleanup_free_ char *ud = claims ? user_data_hex(&res->claims) : NULL;
 
 	json_object_object_add(o, "verified", json_object_new_boolean(res->failed < 0));
 	json_object_object_add(o, "source", json_object_new_string(source));
@@ -234,6 +244,7 @@ static void print_json(const struct hcl_verify_result *res, const struct hcl_ask
 				       json_object_new_string(tri(res->claims.tpm_enabled)));
 		json_object_object_add(cl, "vm_unique_id",
 				       json_object_new_string(res->claims.vm_unique_id));
+		json_object_object_add(cl, "user_data", json_object_new_string(ud ? ud : ""));
 		json_object_object_add(o, "claims", cl);
 	}
 	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |

@@ -23,4 +23,19 @@ int attest_hcl_verify(struct manager *m, struct tpm2 *t, const uint8_t *nonce,
 		      bool require_persisted, struct hcl_verify_result *ret, char *why,
 		      size_t whylen);
 
+/*
+ * This vTPM's attestation key (0x81000003) as DER SubjectPublicKeyInfo into ak. Returns its
+ * length, or -errno with why naming the cause.
+ */
+int attest_hcl_read_ak(struct tpm2 *t, uint8_t ak[static HCL_AK_SPKI_MAX], char *why,
+		       size_t whylen);
+
+/*
+ * The verification of attest_hcl_verify() over an HCL report already read (buf[0..len)),
+ * against ak (this vTPM's AK) and nonce (or NULL). Same returns, *ret and why.
+ */
+int attest_hcl_check(struct manager *m, const uint8_t *buf, size_t len, const uint8_t *ak,
+		     size_t ak_len, const uint8_t *nonce, bool require_persisted,
+		     struct hcl_verify_result *ret, char *why, size_t whylen);
+
 #define ATTEST_HCL_WAIT_MS 10000u

@@ -55,25 +55,6 @@ static int report_request(struct manager *m, const uint8_t *nonce, size_t nonce_
 	return r;
 }
 
-const char *attest_report_error(const struct manager *m, int r)
-{
-	if (m->root && r == -EOPNOTSUPP)
-		return "not supported on the vtpm platform: its only report is the vTPM's HCL "
-		       "report, which binds the vTPM's claims, not a request's data";
-	return strerror(-r);
-}
-
-int attest_report_for(struct manager *m, const uint8_t *nonce, size_t nonce_len,
-		      uint8_t report[static SNP_REPORT_SIZE], uint8_t **ret_certs,
-		      size_t *ret_certs_len)
-{
-	struct snp_status st = {};
-
-	if (m->root)
-		return -EOPNOTSUPP; /* the vtpm platform has no SNP report for a caller's data */
-	return report_request(m, nonce, nonce_len, report, ret_certs, ret_certs_len, &st);
-}
-
 /* What an operator needs to act on a failed report request: errno, firmware status, lockout. */
 static void describe_device_error(struct manager *m, int r, const struct snp_status *st,
 				  char *buf, size_t len)

@@ -19,13 +19,3 @@ int attest_now(struct manager *m);
  * budget in why (no report requested), or -errno from the device.
  */
 int attest_require(struct manager *m, bool fresh, char *why, size_t whylen);
-
-/* What a failed report request for a caller's data (r) means, for the reply: on the vtpm
- * platform that there is no such report there, else strerror(-r). */
-const char *attest_report_error(const struct manager *m, int r);
-
-/* A report for a caller's nonce (REPORT_DATA = SHA-512(nonce)) with the host's certificates;
- * -EOPNOTSUPP on the vtpm platform (no SNP report over a caller's data there). */
-int attest_report_for(struct manager *m, const uint8_t *nonce, size_t nonce_len,
-		      uint8_t report[static SNP_REPORT_SIZE], uint8_t **ret_certs,
-		      size_t *ret_certs_len);

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "acl.h"
+#include "attest-evidence.h"
 #include "attest.h"
 #include "byok.h"
 #include "clock.h"
@@ -70,27 +71,30 @@ static int private_der(EVP_PKEY *k, uint8_t **ret, size_t *ret_len)
 	return 0;
 }
 
-/* A fresh report whose REPORT_DATA binds the exchange key (byok_report_data). */
+/*
+ * Fresh evidence whose binding data is the exchange key's (byok_report_data): REPORT_DATA of
+ * an SNP report, or the user-data of an HCL report on the vtpm platform.
+ */
 static int bundle_report(struct op_ctx *c, struct byok_bundle *b)
 {
-	uint8_t data[64];
-	struct snp_status st = {};
+	struct attest_evidence e = {};
+	uint8_t data[ATTEST_EVIDENCE_DATA_SIZE];
+	char why[512] = "";
 	int r;
 
 	r = byok_report_data(b->spki, b->spki_len, b->nonce, b->expires, b->kek, data);
 	if (r < 0)
 		return op_fail(c, r, "cannot compute REPORT_DATA");
-	b->report = malloc(SNP_REPORT_SIZE);
-	if (!b->report)
-		return -ENOMEM;
-	b->report_len = SNP_REPORT_SIZE;
-	r = snp_dev_get_ext_report(c->m->dev, data, 0, b->report, &b->certs, &b->certs_len, &st);
+	r = attest_evidence_for(c->m, data, true, &e, why, sizeof(why));
 	if (r < 0)
-		return op_fail(c, r, "attestation report request failed: %s (status 0x%x)",
-			       attest_report_error(c->m, r), st.msg_status);
+		return op_fail(c, r, "no evidence for the exchange key: %s", why);
+	b->report = TAKE_PTR(e.report);
+	b->report_len = e.report_len;
+	b->certs = TAKE_PTR(e.certs);
+	b->certs_len = e.certs_len;
 	if (b->certs_len > BYOK_CERTS_MAX)
-		return op_fail(c, -EMSGSIZE, "the host's certificate table is %zu bytes (at most "
-			       "%u fit a bundle)", b->certs_len, BYOK_CERTS_MAX);
+		return op_fail(c, -EMSGSIZE, "the certificate table is %zu bytes (at most %u fit a "
+			       "bundle)", b->certs_len, BYOK_CERTS_MAX);
 	return 0;
 }
 
@@ -491,31 +495,31 @@ static int backup_pubkey(struct op_ctx *c, EVP_PKEY **ret, char *kid)
 #pragma GCC diagnostic pop
 
 /*
- * Authenticates the backup end to end: a fresh report whose REPORT_DATA binds the ciphertext,
+ * Authenticates the backup end to end: fresh evidence (attest-evidence.h) binding the ciphertext,
  * the customer's key (kid) and the KEK name. vhsm-byok rewrap verifies it against the
  * customer's policy, so a file made by anyone else with the customer's public key (which
  * is not secret) is refused.
  */
 static int backup_evidence(struct op_ctx *c, struct byok_file *f)
 {
-	struct snp_status st = {};
-	uint8_t data[64];
+	struct attest_evidence e = {};
+	uint8_t data[ATTEST_EVIDENCE_DATA_SIZE];
+	char why[512] = "";
 	int r;
 
 	r = byok_backup_report_data(f->ciphertext, f->ciphertext_len, f->kid, f->kek, data);
 	if (r < 0)
 		return op_fail(c, r, "cannot compute the backup's REPORT_DATA");
-	f->report = malloc(SNP_REPORT_SIZE);
-	if (!f->report)
-		return -ENOMEM;
-	f->report_len = SNP_REPORT_SIZE;
-	r = snp_dev_get_ext_report(c->m->dev, data, 0, f->report, &f->certs, &f->certs_len, &st);
+	r = attest_evidence_for(c->m, data, true, &e, why, sizeof(why));
 	if (r < 0)
-		return op_fail(c, r, "attestation report for the backup failed: %s (status 0x%x)",
-			       attest_report_error(c->m, r), st.msg_status);
+		return op_fail(c, r, "no evidence for the backup: %s", why);
+	f->report = TAKE_PTR(e.report);
+	f->report_len = e.report_len;
+	f->certs = TAKE_PTR(e.certs);
+	f->certs_len = e.certs_len;
 	if (f->certs_len > BYOK_CERTS_MAX)
-		return op_fail(c, -EMSGSIZE, "the host's certificate table is %zu bytes (at most "
-			       "%u fit a backup)", f->certs_len, BYOK_CERTS_MAX);
+		return op_fail(c, -EMSGSIZE, "the certificate table is %zu bytes (at most %u fit a "
+			       "backup)", f->certs_len, BYOK_CERTS_MAX);
 	return 0;
 }
 

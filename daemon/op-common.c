@@ -13,11 +13,11 @@
 #include <time.h>
 
 #include "acl.h"
+#include "attest-evidence.h"
 #include "attest.h"
 #include "audit.h"
 #include "limits.h"
 #include "ops.h"
-#include "snp-report.h"
 #include "store.h"
 #include "text.h"
 
@@ -79,12 +79,11 @@ int op_kek_name(struct op_ctx *c)
 	return op_check_name(c, "KEK", c->key);
 }
 
-int op_reply_report(struct op_ctx *c, const uint8_t *data, size_t len)
+int op_reply_report(struct op_ctx *c, const uint8_t *data, size_t len, bool gated)
 {
-	uint8_t report[SNP_REPORT_SIZE];
-	_cleanup_free_ uint8_t *certs = NULL;
-	size_t certs_len = 0;
+	_cleanup_(attest_evidence_done) struct attest_evidence e = {};
 	struct timespec now;
+	char why[512] = "";
 	int r;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -93,11 +92,11 @@ int op_reply_report(struct op_ctx *c, const uint8_t *data, size_t len)
 			       c->why, sizeof(c->why));
 	if (r < 0)
 		return r;
-	r = attest_report_for(c->m, data, len, report, &certs, &certs_len);
+	r = attest_evidence_for_message(c->m, data, len, gated, &e, why, sizeof(why));
 	if (r < 0)
-		return op_fail(c, r, "report request failed: %s", attest_report_error(c->m, r));
-	vhsm_wire_add_data(c->reply, VHSM_TAG_REPORT, report, sizeof(report));
-	vhsm_wire_add_data(c->reply, VHSM_TAG_CERTS, certs, certs_len);
+		return op_fail(c, r, "report request failed: %s", why);
+	vhsm_wire_add_data(c->reply, VHSM_TAG_REPORT, e.report, e.report_len);
+	vhsm_wire_add_data(c->reply, VHSM_TAG_CERTS, e.certs, e.certs_len);
 	return 0;
 }
 

@@ -106,7 +106,7 @@ static int enroll_report(struct op_ctx *c, const struct fleet_identity *id, uint
 
 	if (n < 0)
 		return op_fail(c, n, "enrollment message: %s", strerror(-n));
-	return op_reply_report(c, msg, (size_t)n);
+	return op_reply_report(c, msg, (size_t)n, true);
 }
 
 int op_fleet_enroll(struct op_ctx *c)

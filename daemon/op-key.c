@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "acl.h"
+#include "attest-evidence.h"
 #include "attest.h"
 #include "clock.h"
 #include "ct.h"
@@ -165,22 +166,25 @@ static int create_args(struct op_ctx *c, struct create_args *a, struct keypair_m
 	return 0;
 }
 
-/* The report binding the new public key (empty nonce), as the certificate extension. */
+/* The report binding the new public key (empty nonce), as the certificate extension: an SNP
+ * report only (the extension holds exactly one; `key attest` gives HCL evidence). */
 static int create_binding(struct op_ctx *c, const struct keypair_meta *meta,
 			  uint8_t binding[static KEY_ATTEST_BINDING_SIZE])
 {
-	uint8_t msg[KEY_ATTEST_MSG_MAX], report[SNP_REPORT_SIZE];
-	_cleanup_free_ uint8_t *certs = NULL;
-	size_t certs_len = 0;
+	_cleanup_(attest_evidence_done) struct attest_evidence e = {};
+	uint8_t msg[KEY_ATTEST_MSG_MAX];
+	char why[512] = "";
 	int n = key_attest_message(meta->spki, meta->spki_len, NULL, 0, msg), r;
 
 	if (n < 0)
 		return n;
-	r = attest_report_for(c->m, msg, (size_t)n, report, &certs, &certs_len);
+	r = attest_evidence_for_message(c->m, msg, (size_t)n, true, &e, why, sizeof(why));
 	if (r < 0)
-		return op_fail(c, r, "report request for the key attestation failed: %s",
-			       strerror(-r));
-	return key_attest_binding_encode(meta->spki, meta->spki_len, report, binding);
+		return op_fail(c, r, "report request for the key attestation failed: %s", why);
+	if (e.report_len != SNP_REPORT_SIZE)
+		return op_fail(c, -EMSGSIZE, "the key attestation extension holds an SNP report "
+			       "only");
+	return key_attest_binding_encode(meta->spki, meta->spki_len, e.report, binding);
 }
 
 int op_key_create(struct op_ctx *c)
@@ -224,8 +228,8 @@ int op_key_create(struct op_ctx *c)
 		r = keypair_set_public(meta, pkey);
 	if (r < 0)
 		return op_fail(c, r, "key pair generation failed");
-	/* On the vtpm platform no SNP report can bind the key (KEY_ATTEST says why): the
-	 * certificate carries no binding extension. */
+	/* On the vtpm platform the fixed-size extension cannot hold an HCL report: the
+	 * certificate carries no binding, and KEY_ATTEST gives HCL evidence for the key. */
 	if (!c->m->root) {
 		r = create_binding(c, meta, binding);
 		if (r < 0)
@@ -579,11 +583,6 @@ int op_key_attest(struct op_ctx *c)
 		return r;
 	if (nonce && nonce->len == 0)
 		return op_fail(c, -EINVAL, "the nonce must be 1..64 bytes");
-	if (c->m->root)
-		return op_fail(c, -EOPNOTSUPP, "key attestation is not supported on the vtpm "
-			       "platform: it needs an SNP report whose REPORT_DATA binds the key, "
-			       "and this CVM's only report is the vTPM's HCL report, which binds "
-			       "the vTPM's claims");
 	/* Only a CVM that passes its own gate attests keys (its report would pass nowhere). */
 	r = attest_require(c->m, false, c->why, sizeof(c->why));
 	if (r < 0)
@@ -592,7 +591,7 @@ int op_key_attest(struct op_ctx *c)
 			       nonce ? nonce->len : 0, msg);
 	if (n < 0)
 		return op_fail(c, n, "key attestation message: %s", strerror(-n));
-	r = op_reply_report(c, msg, (size_t)n);
+	r = op_reply_report(c, msg, (size_t)n, true);
 	if (r < 0)
 		return r;
 	vhsm_wire_add_data(c->reply, VHSM_TAG_PUBKEY, meta->spki, meta->spki_len);

@@ -275,7 +275,7 @@ int op_attest_report(struct op_ctx *c)
 		return op_fail(c, -EINVAL, "a nonce of 1..64 bytes is required");
 	/* Each report is a guest request, and the host throttles those: non-administrators
 	 * draw from their own and the global budget (limits.h). */
-	return op_reply_report(c, nonce->value, nonce->len);
+	return op_reply_report(c, nonce->value, nonce->len, false);
 }
 
 int op_audit_verify(struct op_ctx *c)

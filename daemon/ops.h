@@ -132,11 +132,13 @@ int op_reply_list(struct op_ctx *c, char *const *names,
 /* The request's KEK name (VHSM_TAG_NAME) into c->key, checked as op_check_name() does. */
 int op_kek_name(struct op_ctx *c);
 /*
- * Adds to c's reply a fresh report whose REPORT_DATA binds data[0..len) (VHSM_TAG_REPORT) and
- * the host's certificates (VHSM_TAG_CERTS), after taking one report from the caller's budget
- * (limits.h: the host throttles guest requests). 0, or -errno with the reason in c->why.
+ * Adds to c's reply fresh evidence binding SHA-512(data[0..len)) (attest-evidence.h): an SNP
+ * report or, on the vtpm platform, an HCL report (VHSM_TAG_REPORT), and its certificate table
+ * (VHSM_TAG_CERTS), after taking one report from the caller's budget (limits.h: the host
+ * throttles guest requests). gated: the caller passed the attestation gate (an HCL report is
+ * then verified whole). 0, or -errno with the reason in c->why.
  */
-int op_reply_report(struct op_ctx *c, const uint8_t *data, size_t len);
+int op_reply_report(struct op_ctx *c, const uint8_t *data, size_t len, bool gated);
 /* Records rec, capping refusals of unprivileged callers as op_audit() says; may set
  * rec->journal_only. Returns audit_log()'s result. */
 struct audit_record;

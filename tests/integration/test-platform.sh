@@ -51,6 +51,20 @@ expect_exit 0 ctl kek create kv2
 ctl wrap --kek kv2 <"$WORK/dek" >"$WORK/dek.kv2" || fail "wrap at VMPL 2"
 ctl unwrap <"$WORK/dek.kv2" >"$WORK/dek.out" || fail "unwrap at VMPL 2"
 cmp -s "$WORK/dek" "$WORK/dek.out" || fail "unwrap at VMPL 2 returned other bytes"
+# Evidence at VMPL 2 too: a BYOK exchange key and a backup carry reports at the running VMPL
+# (a request for VMPL 0 is refused by the firmware of a guest at VMPL 2), and vhsm-byok
+# accepts them under a policy for VMPL 2.
+expect_exit 0 ctl kek export-exchange-key kx --out "$WORK/x-vmpl2.json"
+expect_exit 0 "$B/vhsm-byok" verify "$WORK/x-vmpl2.json" --policy "$WORK/pol-vmpl2.json" \
+	--trust-root "$WORK/a-certs/ark.pem"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$WORK/cust.key" 2>/dev/null
+openssl pkey -in "$WORK/cust.key" -pubout -out "$WORK/cust.pub"
+expect_exit 0 ctl kek create kb2 --exportable
+expect_exit 0 ctl kek backup kb2 --to "$WORK/cust.pub" --out "$WORK/b-vmpl2.json"
+for f in "$WORK/x-vmpl2.json:.report" "$WORK/b-vmpl2.json:.vhsm.report"; do
+	jq -r "${f#*:}" "${f%%:*}" | base64 -d >"$WORK/rep.bin" || fail "no report in ${f%%:*}"
+	[ "$(od -An -tu4 -j48 -N4 "$WORK/rep.bin" | tr -d ' ')" = 2 ] || fail "${f%%:*}: not VMPL 2"
+done
 # A KEK sealed at VMPL 0 cannot be unsealed by a guest at VMPL 2.
 expect_exit 1 ctl unwrap <"$WORK/dek.k1" >/dev/null
 expect_out 'sealed at VMPL 0, this guest runs at VMPL 2'
@@ -64,7 +78,7 @@ start_daemon a --policy "$WORK/pol-tenant.json"
 ctl unwrap <"$WORK/dek.k1" >"$WORK/dek.out" || fail "unwrap at VMPL 0 after the VMPL 2 run"
 cmp -s "$WORK/dek" "$WORK/dek.out" || fail "unwrap at VMPL 0 returned other bytes"
 stop_daemon
-ok "at VMPL 2: reports and keys at VMPL 2, the policy's vmpl rule, no VMPL 0 key"
+ok "at VMPL 2: reports (gate, BYOK exchange key, backup) and keys at VMPL 2, the policy's vmpl rule, no VMPL 0 key"
 
 # The provider owns the measurement (AWS, GCP): a warning, or a refusal by policy.
 start_daemon a --policy "$WORK/pol-prov.json"

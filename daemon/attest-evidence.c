@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Evidence over 64 bytes of binding data, on either platform (attest-evidence.h). */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attest-evidence.h"
+#include "attest-hcl.h"
+#include "certtable.h"
+#include "collateral.h"
+#include "hcl-report.h"
+#include "log.h"
+#include "snp-report.h"
+#include "tpm2-hcl.h"
+#include "tpm2-nv.h"
+#include "wire.h"
+
+void attest_evidence_done(struct attest_evidence *e)
+{
+	if (!e)
+		return;
+	free(e->report);
+	free(e->certs);
+	*e = (struct attest_evidence){};
+}
+
+/* What an operator needs to act on a failed report request: errno, firmware status, lockout. */
+static void snp_failure(const struct manager *m, int r, const struct snp_status *st, char *why,
+			size_t whylen)
+{
+	int n = snprintf(why, whylen, "the SNP report request failed: %s", strerror(-r));
+
+	if (st->msg_status && n >= 0 && (size_t)n < whylen)
+		n += snprintf(why + n, whylen - (size_t)n, " (firmware status %s, 0x%x)",
+			      snp_fw_status_name(st->msg_status), st->msg_status);
+	if (snp_dev_locked_out(m->dev) && n >= 0 && (size_t)n < whylen)
+		snprintf(why + n, whylen - (size_t)n, "; the guest driver disabled the VMPCK: no "
+			 "request works until the VM reboots");
+}
+
+/* An extended report at the VMPL this guest runs at: the firmware refuses a more privileged
+ * one (an SVSM guest runs at VMPL 2), and a verifier's "vmpl" rule checks the report's. */
+static int evidence_snp(struct manager *m, const uint8_t data[static ATTEST_EVIDENCE_DATA_SIZE],
+			struct attest_evidence *ret, char *why, size_t whylen)
+{
+	_cleanup_free_ uint8_t *report = malloc(SNP_REPORT_SIZE), *certs = NULL;
+	struct snp_status st = {};
+	size_t certs_len = 0;
+	int r;
+
+	if (!report)
+		return -ENOMEM;
+	m->n_reports++;
+	r = snp_dev_get_ext_report(m->dev, data, snp_dev_running_vmpl(m->dev), report, &certs,
+				   &certs_len, &st);
+	if (r < 0) {
+		snp_failure(m, r, &st, why, whylen);
+		return r;
+	}
+	*ret = (struct attest_evidence){ .report = TAKE_PTR(report), .report_len = SNP_REPORT_SIZE,
+					 .certs = TAKE_PTR(certs), .certs_len = certs_len };
+	return 0;
+}
+
+/*
+ * Whether the HCL report buf is this vTPM's answer to data: the layout, the claims bound by
+ * REPORT_DATA, the claims' AK this vTPM's and their user-data data. A report whose user-data
+ * is another (the paravisor did not regenerate it in time) gives -ETIMEDOUT.
+ */
+static int hcl_answers(const struct manager *m, const uint8_t *buf, size_t len, const uint8_t *ak,
+		       size_t ak_len, const uint8_t data[static ATTEST_EVIDENCE_DATA_SIZE],
+		       char *why, size_t whylen)
+{
+	struct hcl_report h;
+	struct hcl_claims c;
+	char err[160] = "";
+
+	if (hcl_report_parse(buf, len, &h) < 0 || hcl_report_check_binding(&h) < 0 ||
+	    hcl_claims_parse(h.claims, h.claims_len, &c, err, sizeof(err)) < 0) {
+		snprintf(why, whylen, "the vTPM's HCL report (NV 0x%08x) is malformed or its claims "
+			 "are not bound by its SNP report%s%s", TPM2_HCL_REPORT_INDEX,
+			 err[0] ? ": " : "", err);
+		return -EBADMSG;
+	}
+	if (!c.have_user_data ||
+	    CRYPTO_memcmp(c.user_data, data, ATTEST_EVIDENCE_DATA_SIZE) != 0) {
+		snprintf(why, whylen, "the vTPM at %s gave no HCL report for this request within "
+			 "%u s: the paravisor did not answer the user data written to NV 0x%08x",
+			 m->tcti, ATTEST_HCL_WAIT_MS / 1000u, TPM2_HCL_USER_DATA_INDEX);
+		return -ETIMEDOUT;
+	}
+	if (c.ak_spki_len != ak_len || memcmp(c.ak_spki, ak, ak_len) != 0) {
+		snprintf(why, whylen, "the vTPM's HCL report names another attestation key than "
+			 "this vTPM's (0x%08x)", TPM2_HCL_AK_HANDLE);
+		return -EKEYREJECTED;
+	}
+	return 0;
+}
+
+/* The certificate table for the HCL report's SNP report, from the collateral cache: Azure
+ * hosts give none. Missing certificates stay missing, for the verifier to name. */
+static int hcl_certs(const struct manager *m, const uint8_t *buf, size_t len, uint8_t **ret,
+		     size_t *ret_len)
+{
+	_cleanup_(collateral_done) struct collateral hold = {};
+	struct hcl_report h;
+	enum snp_cert_kind kinds[3];
+	const uint8_t *ders[3];
+	size_t lens[3], n = 0;
+	char summary[192];
+
+	if (hcl_report_parse(buf, len, &h) < 0)
+		return -EBADMSG;
+	struct snp_evidence ev = { .report = h.snp_report, .report_len = SNP_REPORT_SIZE };
+	collateral_complete_evidence(m->collateral_dir, h.snp_report, &ev, &hold, summary,
+				     sizeof(summary));
+	if (ev.vek) {
+		bool vlek = snp_report_raw_signing_key(h.snp_report, SNP_REPORT_SIZE) ==
+			    SNP_SIGNING_KEY_VLEK;
+		kinds[n] = vlek ? SNP_CERT_VLEK : SNP_CERT_VCEK;
+		ders[n] = ev.vek;
+		lens[n++] = ev.vek_len;
+	}
+	if (ev.ask) {
+		kinds[n] = SNP_CERT_ASK;
+		ders[n] = ev.ask;
+		lens[n++] = ev.ask_len;
+	}
+	if (ev.ark) {
+		kinds[n] = SNP_CERT_ARK;
+		ders[n] = ev.ark;
+		lens[n++] = ev.ark_len;
+	}
+	return certtable_build(kinds, ders, lens, n, ret, ret_len);
+}
+
+/* A fresh HCL report whose claims' user-data is data, checked before it leaves. */
+static int evidence_vtpm(struct manager *m, const uint8_t data[static ATTEST_EVIDENCE_DATA_SIZE],
+			 bool gated, struct attest_evidence *ret, char *why, size_t whylen)
+{
+	_cleanup_(tpm2_closep) struct tpm2 *t = NULL;
+	_cleanup_free_ uint8_t *buf = NULL, *certs = NULL;
+	struct hcl_verify_result res = { .failed = -1 };
+	uint8_t ak[HCL_AK_SPKI_MAX];
+	size_t len = 0, certs_len = 0;
+	int ak_len, r;
+
+	r = tpm2_open(m->tcti, &t);
+	if (r < 0) {
+		snprintf(why, whylen, "no vTPM answers at %s: %s", m->tcti, strerror(-r));
+		return r;
+	}
+	ak_len = attest_hcl_read_ak(t, ak, why, whylen);
+	if (ak_len < 0)
+		return ak_len;
+	m->n_reports++;
+	r = tpm2_hcl_read_fresh(t, data, ATTEST_HCL_WAIT_MS, &buf, &len, why, whylen);
+	if (r < 0)
+		return r;
+	r = hcl_answers(m, buf, len, ak, (size_t)ak_len, data, why, whylen);
+	if (r >= 0 && gated)
+		r = attest_hcl_check(m, buf, len, ak, (size_t)ak_len, data, true, &res, why, whylen);
+	if (r < 0)
+		return r;
+	if (len > VHSM_WIRE_MAX_DATA || len > HCL_REPORT_MAX) {
+		snprintf(why, whylen, "the vTPM's HCL report is %zu bytes (at most %u fit a reply)",
+			 len, VHSM_WIRE_MAX_DATA);
+		return -EMSGSIZE;
+	}
+	r = hcl_certs(m, buf, len, &certs, &certs_len);
+	if (r < 0) {
+		snprintf(why, whylen, "cannot build the certificate table from the collateral "
+			 "cache: %s", strerror(-r));
+		return r;
+	}
+	*ret = (struct attest_evidence){ .report = TAKE_PTR(buf), .report_len = len,
+					 .certs = TAKE_PTR(certs), .certs_len = certs_len };
+	return 0;
+}
+
+int attest_evidence_for(struct manager *m, const uint8_t data[static ATTEST_EVIDENCE_DATA_SIZE],
+			bool gated, struct attest_evidence *ret, char *why, size_t whylen)
+{
+	if (m->root)
+		return evidence_vtpm(m, data, gated, ret, why, whylen);
+	return evidence_snp(m, data, ret, why, whylen);
+}
+
+int attest_evidence_for_message(struct manager *m, const uint8_t *msg, size_t len, bool gated,
+				struct attest_evidence *ret, char *why, size_t whylen)
+{
+	uint8_t data[ATTEST_EVIDENCE_DATA_SIZE];
+	unsigned int dlen = 0;
+
+	/* SHA-512 fills the 64 bytes exactly. */
+	if (!EVP_Digest(msg, len, data, &dlen, EVP_sha512(), NULL) || dlen != sizeof(data)) {
+		snprintf(why, whylen, "SHA-512 failed");
+		return vhsm_log_openssl(-EIO, "SHA-512");
+	}
+	return attest_evidence_for(m, data, gated, ret, why, whylen);
+}
