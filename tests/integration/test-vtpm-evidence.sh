@@ -111,6 +111,24 @@ vd
 expect_exit 0 ctl --json status
 [ "$(jq -r .attestation.passed "$WORK/out")" = true ] || fail "gate: $(cat "$WORK/out")"
 
+# ---- the AK digest a customer pins: platform and status, text and JSON ----
+"$CTL" --json attestation hcl --tcti "$(tcti tpm-a)" --collateral-dir "$WORK/cache" \
+	--trust-root "$WORK/a-certs/ark.pem" >"$WORK/hcl-tpm.json" || fail "attestation hcl --tcti"
+AK=$(jq -r .claims.ak_sha256 "$WORK/hcl-tpm.json")
+[ "$(jq -r '.checks[] | select(.name == "ak_match") | .result' "$WORK/hcl-tpm.json")" = pass ] ||
+	fail "the claims' AK is not the vTPM's: $(cat "$WORK/hcl-tpm.json")"
+[[ $AK =~ ^[0-9a-f]{64}$ ]] || fail "no AK digest: $AK"
+expect_exit 0 ctl --json platform
+[ "$(jq -r .vtpm_ak_sha256 "$WORK/out")" = "$AK" ] || fail "platform --json: $(cat "$WORK/out")"
+expect_exit 0 ctl --json status
+[ "$(jq -r .platform.vtpm_ak_sha256 "$WORK/out")" = "$AK" ] || fail "status --json"
+expect_exit 0 ctl platform
+expect_out "^vTPM AK \(SHA-256\): $AK\$"
+expect_out 'give it to the customer for their policy.s "vtpm_ak_digests"'
+expect_exit 0 ctl status
+expect_out "^vTPM AK \(SHA-256\): $AK\$"
+ok "platform and status show the vTPM AK's SHA-256 (the claims' AK, this vTPM's) to pin"
+
 # ---- ATTESTATION_REPORT: the HCL report over SHA-512(nonce), fresh each time ----
 N1=$(printf '11%.0s' $(seq 32)) N2=$(printf '22%.0s' $(seq 32))
 expect_exit 0 ctl attestation report --nonce "$N1" --out "$WORK/r1" --certs-out "$WORK/c1"
