@@ -16,7 +16,6 @@ swtpm_start tpm-a
 "$CTL" collateral import --dir "$WORK/cache" "$WORK"/a-certs/*.pem >/dev/null ||
 	fail "collateral import"
 mkdir -p "$STATE"
-cp -a "$WORK/cache" "$STATE/collateral"
 
 # The paravisor of CVM a on vTPM tpm-a: rewrites the HCL report whenever the user data changes.
 watch_start() {
@@ -106,10 +105,51 @@ print(hashlib.sha512(msg).hexdigest())
 PY
 }
 
+# ---- collateral fetch on the vtpm platform: chip and TCB from the SNP report in the HCL report ----
+# vhsmd starts with an empty collateral cache: the gate fails (no VCEK), reports still come.
 watch_start
+vd
+expect_exit 1 ctl --json status
+[ "$(jq -r .attestation.passed "$WORK/out")" = false ] || fail "a gate without a VCEK passed"
+expect_exit 0 ctl attestation report --out "$WORK/r0"
+[ "$(head -c 4 "$WORK/r0")" = HCLA ] || fail "not an HCL report"
+HWID=$(xxd -p -s $((0x20 + 0x1A0)) -l 64 "$WORK/r0" | tr -d '\n')
+[ "$HWID" = "$(jq -r .chip_id "$WORK/a.json")" ] || fail "the inner report's chip id is not the CVM's"
+KDS=$WORK/kds
+mkdir -p "$KDS/vcek/v1/Milan" "$WORK/ca"
+cat "$WORK/a-certs/ask.pem" "$WORK/a-certs/ark.pem" >"$KDS/vcek/v1/Milan/cert_chain"
+cp "$WORK/a-certs/vcek.der" "$KDS/vcek/v1/Milan/$HWID"
+# The ARK's CRL (RSA-PSS like AMD's), made with the simulator's ARK key.
+jq -r .ark_key "$WORK/a.json" >"$WORK/ark.key"
+: >"$WORK/ca/index.txt"; echo 01 >"$WORK/ca/crlnumber"
+printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index.txt\ncrlnumber = %s/crlnumber\ndefault_md = sha384\ndefault_crl_days = 30\n' \
+	"$WORK/ca" "$WORK/ca" >"$WORK/ca/ca.cnf"
+openssl ca -batch -config "$WORK/ca/ca.cnf" -keyfile "$WORK/ark.key" -cert "$WORK/a-certs/ark.pem" \
+	-gencrl -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:48 -out "$WORK/crl.pem" \
+	>/dev/null 2>&1 || fail "openssl ca -gencrl"
+openssl crl -in "$WORK/crl.pem" -outform DER -out "$KDS/vcek/v1/Milan/crl"
+python3 "$top/tests/integration/kds-server.py" "$KDS" "$WORK/port" "$WORK/kds.log" &
+SERVER=$!
+on_exit "kill $SERVER 2>/dev/null"
+for _ in $(seq 200); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+[ -s "$WORK/port" ] || fail "the KDS stand-in did not start"
+expect_exit 0 ctl collateral fetch --dir "$STATE/collateral" --kds-url "http://127.0.0.1:$(cat "$WORK/port")"
+expect_out '1 VCEK, 1 ASK, 0 ASVK, 1 ARK, 1 CRL'
+grep -q "^/vcek/v1/Milan/$HWID?blSPL=[0-9]*&teeSPL=[0-9]*&snpSPL=[0-9]*&ucodeSPL=[0-9]* " \
+	"$WORK/kds.log" || { cat "$WORK/kds.log" >&2; fail "VCEK URL"; }
+# An HCL report file works as --report too; a file that is neither report is refused.
+expect_exit 0 ctl collateral fetch --dir "$WORK/cache2" --report "$WORK/r0" \
+	--kds-url "http://127.0.0.1:$(cat "$WORK/port")"
+expect_out '1 VCEK, 1 ASK, 0 ASVK, 1 ARK, 1 CRL'
+kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+printf 'HCLA but not one' >"$WORK/bad.rep"
+expect_exit 2 ctl collateral fetch --dir "$WORK/cache2" --report "$WORK/bad.rep"
+expect_out 'neither a 1184-byte SNP report nor an Azure HCL report'
+stop_daemon
 vd
 expect_exit 0 ctl --json status
 [ "$(jq -r .attestation.passed "$WORK/out")" = true ] || fail "gate: $(cat "$WORK/out")"
+ok "collateral fetch on the vtpm platform: the VCEK for the chip and TCB of the HCL report's SNP report"
 
 # ---- the AK digest a customer pins: platform and status, text and JSON ----
 "$CTL" --json attestation hcl --tcti "$(tcti tpm-a)" --collateral-dir "$WORK/cache" \
