@@ -17,22 +17,23 @@ swtpm_start tpm-a
 	fail "collateral import"
 mkdir -p "$STATE"
 
-# The paravisor of CVM a on vTPM tpm-a: rewrites the HCL report whenever the user data changes.
+# The paravisor of CVM a on vTPM tpm-a (simulator hcl options in $@): rewrites the HCL report
+# whenever the user data changes.
 watch_start() {
-	"$SIM" hcl "$WORK/a.json" --tcti "$(tcti tpm-a)" --watch >>"$WORK/watch.log" 2>&1 &
+	"$SIM" hcl "$WORK/a.json" --tcti "$(tcti tpm-a)" --watch "$@" >>"$WORK/watch.log" 2>&1 &
 	WATCH_PID=$!
 	on_exit "kill $WATCH_PID 2>/dev/null"
 	local i
 	for i in $(seq 1200); do
 		"$CTL" --json attestation hcl --tcti "$(tcti tpm-a)" --collateral-dir "$WORK/cache" \
-			--trust-root "$WORK/a-certs/ark.pem" 2>/dev/null | jq -e 2>/dev/null \
-			'.checks[] | select(.name == "snp_report") | .result == "pass"' >/dev/null &&
-			return 0
+			--trust-root "$WORK/a-certs/ark.pem" >"$WORK/wait.json" 2>&1 || true
+		jq -e '.checks[] | select(.name == "snp_report") | .result == "pass"' \
+			"$WORK/wait.json" >/dev/null 2>&1 && return 0
 		kill -0 "$WATCH_PID" 2>/dev/null ||
 			fail "the paravisor stand-in exited: $(tail -5 "$WORK/watch.log")"
 		sleep 0.1
 	done
-	fail "no HCL report appeared: $(tail -5 "$WORK/watch.log")"
+	fail "no HCL report appeared: $(tail -5 "$WORK/watch.log") $(cat "$WORK/wait.json")"
 }
 watch_stop() { [ -z "$WATCH_PID" ] || { kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null; WATCH_PID=; }; }
 vd() {
@@ -171,7 +172,8 @@ ok "platform and status show the vTPM AK's SHA-256 (the claims' AK, this vTPM's)
 
 # ---- ATTESTATION_REPORT: the HCL report over SHA-512(nonce), fresh each time ----
 N1=$(printf '11%.0s' $(seq 32)) N2=$(printf '22%.0s' $(seq 32))
-expect_exit 0 ctl attestation report --nonce "$N1" --out "$WORK/r1" --certs-out "$WORK/c1"
+expect_exit 0 ctl --json attestation report --nonce "$N1" --out "$WORK/r1" --certs-out "$WORK/c1"
+[ "$(jq -r .format "$WORK/out")" = hcl ] || fail "attestation report --json: $(cat "$WORK/out")"
 [ "$(hcl_check "$WORK/r1")" = "$(d nonce "$N1")" ] || fail "report 1: user-data is not SHA-512(nonce)"
 certs_check "$WORK/c1"
 expect_exit 0 ctl attestation report --nonce "$N2" --out "$WORK/r2"
@@ -236,6 +238,20 @@ expect_exit 3 ctl kek backup kx --to "$WORK/cust.pub" --out "$WORK/bkt.json"
 expect_out "no evidence for the backup: .*gave no HCL report"
 [ ! -e "$WORK/bkt.json" ] || fail "a backup was written without evidence"
 ok "a silent paravisor: a timeout naming the vTPM; no bundle, exchange key, report or backup left"
+
+# ---- a paravisor whose claims name another AK (another VM's report): refused, nothing written ----
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/other.key" 2>/dev/null
+openssl pkey -in "$WORK/other.key" -pubout -out "$WORK/other.pub"
+watch_start --ak-pub "$WORK/other.pub"
+expect_exit 1 ctl attestation report --nonce "$N1" --out "$WORK/ro"
+expect_out "names another attestation key than this vTPM.s"
+[ ! -e "$WORK/ro" ] || fail "a report naming another AK was written"
+# Behind the gate (passed before, still fresh) the evidence is checked on its own too.
+expect_exit 1 ctl key attest kp --out "$WORK/kao.json"
+expect_out "names another attestation key"
+[ ! -e "$WORK/kao.json" ] || fail "a key attestation naming another AK was written"
+watch_stop
+ok "an HCL report whose claims name another AK: no evidence, nothing written"
 
 stop_daemon
 echo "$_checks checks passed"
