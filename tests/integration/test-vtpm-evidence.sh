@@ -3,8 +3,10 @@
 # ATTESTATION_REPORT, KEY_ATTEST, FLEET_ENROLL, a BYOK exchange key and a BYOK backup carry is
 # the vTPM's Azure HCL report, fresh for the request, whose claims' user-data is the binding D
 # of that use (recomputed here from the file), with a certificate table built from vhsmd's
-# collateral cache. A second request gets a fresh report. Refusals: a paravisor that does not
-# answer gives a timeout naming the vTPM, and no exchange key is left without evidence.
+# collateral cache. A second request gets a fresh report. Also: collateral fetch takes the chip
+# and TCB from the SNP report inside, and platform/status show the AK digest a customer pins.
+# Refusals: a paravisor that does not answer gives a timeout naming the vTPM, and no exchange
+# key is left without evidence; a report naming another AK gives no evidence.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/vtpm-lib.sh"
 command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
@@ -16,35 +18,6 @@ swtpm_start tpm-a
 "$CTL" collateral import --dir "$WORK/cache" "$WORK"/a-certs/*.pem >/dev/null ||
 	fail "collateral import"
 mkdir -p "$STATE"
-
-# The paravisor of CVM a on vTPM tpm-a (simulator hcl options in $@): rewrites the HCL report
-# whenever the user data changes.
-watch_start() {
-	"$SIM" hcl "$WORK/a.json" --tcti "$(tcti tpm-a)" --watch "$@" >>"$WORK/watch.log" 2>&1 &
-	WATCH_PID=$!
-	on_exit "kill $WATCH_PID 2>/dev/null"
-	local i
-	for i in $(seq 1200); do
-		"$CTL" --json attestation hcl --tcti "$(tcti tpm-a)" --collateral-dir "$WORK/cache" \
-			--trust-root "$WORK/a-certs/ark.pem" >"$WORK/wait.json" 2>&1 || true
-		jq -e '.checks[] | select(.name == "snp_report") | .result == "pass"' \
-			"$WORK/wait.json" >/dev/null 2>&1 && return 0
-		kill -0 "$WATCH_PID" 2>/dev/null ||
-			fail "the paravisor stand-in exited: $(tail -5 "$WORK/watch.log")"
-		sleep 0.1
-	done
-	fail "no HCL report appeared: $(tail -5 "$WORK/watch.log") $(cat "$WORK/wait.json")"
-}
-watch_stop() { [ -z "$WATCH_PID" ] || { kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null; WATCH_PID=; }; }
-vd() {
-	rm -f "$SOCK"
-	systemd-socket-activate --seqpacket -l "$SOCK" -E VHSMD_LOG_STDERR=1 \
-		-E ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
-		-- "$DAEMON" --state-dir "$STATE" --tcti "$(tcti tpm-a)" --platform vtpm \
-		--trust-root "$WORK/a-certs/ark.pem" --idle-timeout 0 >>"$WORK/daemon.log" 2>&1 &
-	DAEMON_PID=$!
-	wait_listening "$SOCK" || { cat "$WORK/daemon.log" >&2; fail "daemon socket did not appear"; }
-}
 
 # hcl_check FILE: the HCL report in FILE verifies whole (layout, claims binding, the SNP report
 # and its chain from the cache); prints the claims' user-data.
@@ -108,8 +81,8 @@ PY
 
 # ---- collateral fetch on the vtpm platform: chip and TCB from the SNP report in the HCL report ----
 # vhsmd starts with an empty collateral cache: the gate fails (no VCEK), reports still come.
-watch_start
-vd
+watch_start a tpm-a
+vd tpm-a --platform vtpm
 expect_exit 1 ctl --json status
 [ "$(jq -r .attestation.passed "$WORK/out")" = false ] || fail "a gate without a VCEK passed"
 expect_exit 0 ctl attestation report --out "$WORK/r0"
@@ -117,18 +90,10 @@ expect_exit 0 ctl attestation report --out "$WORK/r0"
 HWID=$(xxd -p -s $((0x20 + 0x1A0)) -l 64 "$WORK/r0" | tr -d '\n')
 [ "$HWID" = "$(jq -r .chip_id "$WORK/a.json")" ] || fail "the inner report's chip id is not the CVM's"
 KDS=$WORK/kds
-mkdir -p "$KDS/vcek/v1/Milan" "$WORK/ca"
+mkdir -p "$KDS/vcek/v1/Milan"
 cat "$WORK/a-certs/ask.pem" "$WORK/a-certs/ark.pem" >"$KDS/vcek/v1/Milan/cert_chain"
 cp "$WORK/a-certs/vcek.der" "$KDS/vcek/v1/Milan/$HWID"
-# The ARK's CRL (RSA-PSS like AMD's), made with the simulator's ARK key.
-jq -r .ark_key "$WORK/a.json" >"$WORK/ark.key"
-: >"$WORK/ca/index.txt"; echo 01 >"$WORK/ca/crlnumber"
-printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index.txt\ncrlnumber = %s/crlnumber\ndefault_md = sha384\ndefault_crl_days = 30\n' \
-	"$WORK/ca" "$WORK/ca" >"$WORK/ca/ca.cnf"
-openssl ca -batch -config "$WORK/ca/ca.cnf" -keyfile "$WORK/ark.key" -cert "$WORK/a-certs/ark.pem" \
-	-gencrl -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:48 -out "$WORK/crl.pem" \
-	>/dev/null 2>&1 || fail "openssl ca -gencrl"
-openssl crl -in "$WORK/crl.pem" -outform DER -out "$KDS/vcek/v1/Milan/crl"
+make_crl a "$KDS/vcek/v1/Milan/crl"
 python3 "$top/tests/integration/kds-server.py" "$KDS" "$WORK/port" "$WORK/kds.log" &
 SERVER=$!
 on_exit "kill $SERVER 2>/dev/null"
@@ -147,7 +112,7 @@ printf 'HCLA but not one' >"$WORK/bad.rep"
 expect_exit 2 ctl collateral fetch --dir "$WORK/cache2" --report "$WORK/bad.rep"
 expect_out 'neither a 1184-byte SNP report nor an Azure HCL report'
 stop_daemon
-vd
+vd tpm-a --platform vtpm
 expect_exit 0 ctl --json status
 [ "$(jq -r .attestation.passed "$WORK/out")" = true ] || fail "gate: $(cat "$WORK/out")"
 ok "collateral fetch on the vtpm platform: the VCEK for the chip and TCB of the HCL report's SNP report"
@@ -242,7 +207,7 @@ ok "a silent paravisor: a timeout naming the vTPM; no bundle, exchange key, repo
 # ---- a paravisor whose claims name another AK (another VM's report): refused, nothing written ----
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/other.key" 2>/dev/null
 openssl pkey -in "$WORK/other.key" -pubout -out "$WORK/other.pub"
-watch_start --ak-pub "$WORK/other.pub"
+watch_start a tpm-a --ak-pub "$WORK/other.pub"
 expect_exit 1 ctl attestation report --nonce "$N1" --out "$WORK/ro"
 expect_out "names another attestation key than this vTPM.s"
 [ ! -e "$WORK/ro" ] || fail "a report naming another AK was written"
