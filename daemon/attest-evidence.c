@@ -45,11 +45,13 @@ static void snp_failure(const struct manager *m, int r, const struct snp_status 
 static int evidence_snp(struct manager *m, const uint8_t data[static ATTEST_EVIDENCE_DATA_SIZE],
 			struct attest_evidence *ret, char *why, size_t whylen)
 {
-	_cleanup_free_ uint8_t *report = malloc(SNP_REPORT_SIZE), *certs = NULL;
+	_cleanup_free_ uint8_t *report = NULL;
+	uint8_t *certs = NULL; /* set by the device layer only on success, then handed out */
 	struct snp_status st = {};
 	size_t certs_len = 0;
 	int r;
 
+	report = malloc(SNP_REPORT_SIZE);
 	if (!report)
 		return -ENOMEM;
 	m->n_reports++;
@@ -60,7 +62,7 @@ static int evidence_snp(struct manager *m, const uint8_t data[static ATTEST_EVID
 		return r;
 	}
 	*ret = (struct attest_evidence){ .report = TAKE_PTR(report), .report_len = SNP_REPORT_SIZE,
-					 .certs = TAKE_PTR(certs), .certs_len = certs_len };
+					 .certs = certs, .certs_len = certs_len };
 	return 0;
 }
 
