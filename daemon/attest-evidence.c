@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Evidence over 64 bytes of binding data, on either platform (attest-evidence.h). */
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,8 +7,7 @@
 
 #include "attest-evidence.h"
 #include "attest-hcl.h"
-#include "certtable.h"
-#include "collateral.h"
+#include "hcl-evidence.h"
 #include "hcl-report.h"
 #include "log.h"
 #include "snp-report.h"
@@ -66,78 +64,6 @@ static int evidence_snp(struct manager *m, const uint8_t data[static ATTEST_EVID
 	return 0;
 }
 
-/*
- * Whether the HCL report buf is this vTPM's answer to data: the layout, the claims bound by
- * REPORT_DATA, the claims' AK this vTPM's and their user-data data. A report whose user-data
- * is another (the paravisor did not regenerate it in time) gives -ETIMEDOUT.
- */
-static int hcl_answers(const struct manager *m, const uint8_t *buf, size_t len, const uint8_t *ak,
-		       size_t ak_len, const uint8_t data[static ATTEST_EVIDENCE_DATA_SIZE],
-		       char *why, size_t whylen)
-{
-	struct hcl_report h;
-	struct hcl_claims c;
-	char err[160] = "";
-
-	if (hcl_report_parse(buf, len, &h) < 0 || hcl_report_check_binding(&h) < 0 ||
-	    hcl_claims_parse(h.claims, h.claims_len, &c, err, sizeof(err)) < 0) {
-		snprintf(why, whylen, "the vTPM's HCL report (NV 0x%08x) is malformed or its "
-			 "claims are not bound by its SNP report%s%s", TPM2_HCL_REPORT_INDEX,
-			 err[0] ? ": " : "", err);
-		return -EBADMSG;
-	}
-	if (!c.have_user_data ||
-	    CRYPTO_memcmp(c.user_data, data, ATTEST_EVIDENCE_DATA_SIZE) != 0) {
-		snprintf(why, whylen, "the vTPM at %s gave no HCL report for this request within "
-			 "%u s: the paravisor did not answer the user data written to NV 0x%08x",
-			 m->tcti, ATTEST_HCL_WAIT_MS / 1000u, TPM2_HCL_USER_DATA_INDEX);
-		return -ETIMEDOUT;
-	}
-	if (c.ak_spki_len != ak_len || memcmp(c.ak_spki, ak, ak_len) != 0) {
-		snprintf(why, whylen, "the vTPM's HCL report names another attestation key than "
-			 "this vTPM's (0x%08x)", TPM2_HCL_AK_HANDLE);
-		return -EKEYREJECTED;
-	}
-	return 0;
-}
-
-/* The certificate table for the HCL report's SNP report, from the collateral cache: Azure
- * hosts give none. Missing certificates stay missing, for the verifier to name. */
-static int hcl_certs(const struct manager *m, const uint8_t *buf, size_t len, uint8_t **ret,
-		     size_t *ret_len)
-{
-	_cleanup_(collateral_done) struct collateral hold = {};
-	struct hcl_report h;
-	enum snp_cert_kind kinds[3];
-	const uint8_t *ders[3];
-	size_t lens[3], n = 0;
-	char summary[192];
-
-	if (hcl_report_parse(buf, len, &h) < 0)
-		return -EBADMSG;
-	struct snp_evidence ev = { .report = h.snp_report, .report_len = SNP_REPORT_SIZE };
-	collateral_complete_evidence(m->collateral_dir, h.snp_report, &ev, &hold, summary,
-				     sizeof(summary));
-	if (ev.vek) {
-		bool vlek = snp_report_raw_signing_key(h.snp_report, SNP_REPORT_SIZE) ==
-			    SNP_SIGNING_KEY_VLEK;
-		kinds[n] = vlek ? SNP_CERT_VLEK : SNP_CERT_VCEK;
-		ders[n] = ev.vek;
-		lens[n++] = ev.vek_len;
-	}
-	if (ev.ask) {
-		kinds[n] = SNP_CERT_ASK;
-		ders[n] = ev.ask;
-		lens[n++] = ev.ask_len;
-	}
-	if (ev.ark) {
-		kinds[n] = SNP_CERT_ARK;
-		ders[n] = ev.ark;
-		lens[n++] = ev.ark_len;
-	}
-	return certtable_build(kinds, ders, lens, n, ret, ret_len);
-}
-
 /* A fresh HCL report whose claims' user-data is data, checked before it leaves. */
 static int evidence_vtpm(struct manager *m, const uint8_t data[static ATTEST_EVIDENCE_DATA_SIZE],
 			 bool gated, struct attest_evidence *ret, char *why, size_t whylen)
@@ -161,7 +87,13 @@ static int evidence_vtpm(struct manager *m, const uint8_t data[static ATTEST_EVI
 	r = tpm2_hcl_read_fresh(t, data, ATTEST_HCL_WAIT_MS, &buf, &len, why, whylen);
 	if (r < 0)
 		return r;
-	r = hcl_answers(m, buf, len, ak, (size_t)ak_len, data, why, whylen);
+	r = hcl_evidence_check(buf, len, ak, (size_t)ak_len, data, why, whylen);
+	if (r == -ESTALE) {
+		snprintf(why, whylen, "the vTPM at %s gave no HCL report for this request within "
+			 "%u s: the paravisor did not answer the user data written to NV 0x%08x",
+			 m->tcti, ATTEST_HCL_WAIT_MS / 1000u, TPM2_HCL_USER_DATA_INDEX);
+		r = -ETIMEDOUT;
+	}
 	if (r >= 0 && gated)
 		r = attest_hcl_check(m, buf, len, ak, (size_t)ak_len, data, true, &res, why,
 				     whylen);
@@ -172,7 +104,7 @@ static int evidence_vtpm(struct manager *m, const uint8_t data[static ATTEST_EVI
 			 len, VHSM_WIRE_MAX_DATA);
 		return -EMSGSIZE;
 	}
-	r = hcl_certs(m, buf, len, &certs, &certs_len);
+	r = hcl_evidence_certs(m->collateral_dir, buf, len, &certs, &certs_len);
 	if (r < 0) {
 		snprintf(why, whylen, "cannot build the certificate table from the collateral "
 			 "cache: %s", strerror(-r));
