@@ -6,6 +6,9 @@
 # attestation, backup, fleet enrollment), and vhsm-byok verifies them: accepted only when the
 # policy pins the VM's vTPM attestation key; refused without that pin, for another AK, for a
 # report made for other evidence, for altered claims and for another paravisor's measurement.
+# Then end to end: vhsmd on the vtpm platform makes the evidence (bundle, key attestation,
+# enrollment, backup), vhsm-byok verifies it with the AK the admin reads inside the CVM, and
+# the wrapped keys import and work.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/vtpm-lib.sh"
 command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
@@ -287,3 +290,98 @@ expect_exit 0 "$BYOK" "${SIGN[@]}" --policy "$WORK/pol-c.json" --out "$WORK/e1.p
 expect_out "pass +binding"
 openssl x509 -in "$WORK/e1.pem" -noout -subject | grep -q "cvm-a" || fail "certificate subject"
 ok "fleet-sign: HCL enrollment signed with the AK pinned, refused without"
+
+# ---- end to end: vhsmd on the vtpm platform makes the evidence ----
+stop_daemon
+rm -rf "$STATE"
+# vtpm_daemon TPM: a fresh vhsmd on the vtpm platform whose paravisor (chip a) reports into TPM;
+# AKD is the vTPM AK's digest as the admin inside the CVM reads it.
+vtpm_daemon() {
+	watch_stop
+	[ -z "$DAEMON_PID" ] || stop_daemon
+	rm -rf "$STATE"
+	mkdir -p "$STATE"
+	cp -a "$WORK/cache" "$STATE/collateral"
+	swtpm_start "$1"
+	watch_start a "$1"
+	vd "$1"
+	# What the admin inside the CVM reads from the vTPM and hands to the customer.
+	"$CTL" --json attestation hcl --tcti "$(tcti "$1")" --collateral-dir "$WORK/cache" \
+		--trust-root "$WORK/a-certs/ark.pem" >"$WORK/admin.json" 2>/dev/null ||
+		fail "vhsmctl attestation hcl on $1: $(cat "$WORK/admin.json")"
+	AKD=$(jq -r .claims.ak_sha256 "$WORK/admin.json")
+}
+WATCH_PID=
+vtpm_daemon tpm-v
+AKV=$AKD
+[[ $AKV =~ ^[0-9a-f]{64}$ ]] || fail "no AK digest for tpm-v: $AKV"
+pol pol-v "$M1" "$AKV"
+expect_exit 0 ctl kek export-exchange-key ek1 --nonce "$NONCE" --out "$WORK/vb1.json"
+[ "$(jq -r .report "$WORK/vb1.json" | base64 -d | head -c 4)" = HCLA ] ||
+	fail "the vtpm platform's bundle carries no HCL report"
+expect_exit 1 "$BYOK" wrap --bundle "$WORK/vb1.json" --policy "$WORK/pol-snp.json" "${TR[@]}" \
+	--nonce "$NONCE" --key-file "$WORK/kek1" --out "$WORK/ek1.byok"
+expect_out "verify sha256 $AKV out of band"
+[ ! -e "$WORK/ek1.byok" ] || fail "wrapped for an unpinned vTPM"
+expect_exit 1 "$BYOK" wrap --bundle "$WORK/vb1.json" --policy "$WORK/pol-hcl.json" "${TR[@]}" \
+	--nonce "$NONCE" --key-file "$WORK/kek1" --out "$WORK/ek1.byok"
+expect_out "fail +vtpm_ak"
+[ ! -e "$WORK/ek1.byok" ] || fail "wrapped for another VM's pinned AK"
+jexit 0 "$BYOK" verify --json "$WORK/vb1.json" --policy "$WORK/pol-v.json" "${TR[@]}" \
+	--nonce "$NONCE"
+for c in hcl_parse claims_binding user_data report_sig vtpm_ak report_data nonce; do
+	expect_check "$c" pass
+done
+[ "$(jq -r .instance.vtpm_ak_sha256 "$WORK/out")" = "$AKV" ] || fail "instance AK"
+expect_exit 0 "$BYOK" wrap --bundle "$WORK/vb1.json" --policy "$WORK/pol-v.json" "${TR[@]}" \
+	--nonce "$NONCE" --key-file "$WORK/kek1" --out "$WORK/ek1.byok"
+expect_exit 0 ctl kek import ek1 --byok "$WORK/ek1.byok"
+ctl wrap --kek ek1 <"$WORK/dek" >"$WORK/vw1" || fail "wrap with the imported KEK"
+ctl unwrap <"$WORK/vw1" | cmp -s - "$WORK/dek" || fail "unwrap with the imported KEK"
+ok "vtpm platform end to end: the bundle's HCL report verified with the AK pin; wrap, import, use"
+
+expect_exit 0 ctl key create vk --alg ec-p256 --usage sign --pubkey-out "$WORK/vk.der"
+expect_exit 0 ctl key attest vk --nonce "$KN" --out "$WORK/vatt.json"
+[ "$(jq -r .report "$WORK/vatt.json" | base64 -d | head -c 4)" = HCLA ] ||
+	fail "the vtpm platform's key attestation carries no HCL report"
+jexit 0 "$BYOK" verify-key --json "$WORK/vatt.json" --policy "$WORK/pol-v.json" "${TR[@]}" \
+	--nonce "$KN" --expect-key "$WORK/vk.der"
+for c in claims_binding vtpm_ak key_binding freshness key_match; do expect_check "$c" pass; done
+expect_exit 1 "$BYOK" verify-key "$WORK/vatt.json" --policy "$WORK/pol-snp.json" "${TR[@]}" \
+	--nonce "$KN"
+expect_out "fail +vtpm_ak"
+ok "vtpm platform end to end: key attest verified by verify-key with the AK pin, refused without"
+
+expect_exit 0 ctl fleet enroll --name cvm-v --out "$WORK/ve1.json"
+VSIGN=(fleet-sign "$WORK/ve1.json" --ca-cert "$WORK/ca.pem" --ca-key "$WORK/ca.key" "${TR[@]}")
+expect_exit 1 "$BYOK" "${VSIGN[@]}" --policy "$WORK/pol-snp.json" --out "$WORK/ve1.pem"
+expect_out "fail +vtpm_ak"
+[ ! -e "$WORK/ve1.pem" ] || fail "signed an enrollment of an unpinned vTPM"
+expect_exit 0 "$BYOK" "${VSIGN[@]}" --policy "$WORK/pol-v.json" --out "$WORK/ve1.pem"
+ok "vtpm platform end to end: fleet enrollment signed with the AK pin, refused without"
+
+expect_exit 0 ctl kek create vesc --exportable
+ctl wrap --kek vesc <"$WORK/dek" >"$WORK/w-vesc" || fail "wrap vesc"
+expect_exit 0 ctl kek backup vesc --to "$WORK/cust.pub" --out "$WORK/vesc.bak"
+[ "$(jq -r .vhsm.report "$WORK/vesc.bak" | base64 -d | head -c 4)" = HCLA ] ||
+	fail "the vtpm platform's backup carries no HCL report"
+# Restored into another CVM on the vtpm platform: another vTPM, another AK.
+vtpm_daemon tpm-w
+AKW=$AKD
+[ "$AKW" != "$AKV" ] || fail "two vTPMs share an AK"
+pol pol-w "$M1" "$AKW"
+expect_exit 0 ctl kek export-exchange-key vesc --out "$WORK/vb2.json"
+VREWRAP=(rewrap --backup "$WORK/vesc.bak" --private-key "$WORK/cust.pem" --bundle "$WORK/vb2.json"
+	"${TR[@]}")
+expect_exit 1 "$BYOK" "${VREWRAP[@]}" --policy "$WORK/pol-v.json" --out "$WORK/vesc.byok"
+expect_out "fail +vtpm_ak"
+[ ! -e "$WORK/vesc.byok" ] || fail "rewrapped for a bundle of an unpinned vTPM"
+expect_exit 1 "$BYOK" "${VREWRAP[@]}" --policy "$WORK/pol-w.json" --out "$WORK/vesc.byok"
+expect_out "fail +backup.vtpm_ak"
+[ ! -e "$WORK/vesc.byok" ] || fail "rewrapped a backup of an unpinned vTPM"
+expect_exit 0 "$BYOK" "${VREWRAP[@]}" --policy "$WORK/pol-w.json" \
+	--backup-policy "$WORK/pol-v.json" --out "$WORK/vesc.byok"
+expect_out "pass +backup_binding"
+expect_exit 0 ctl kek import vesc --byok "$WORK/vesc.byok"
+ctl unwrap <"$WORK/w-vesc" | cmp -s - "$WORK/dek" || fail "the DEK does not unwrap after restore"
+ok "vtpm platform end to end: backup rewrapped into another vTPM CVM with both AKs pinned only"
