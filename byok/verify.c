@@ -213,8 +213,9 @@ static bool check_vtpm_ak(const struct snp_policy *pol, const struct report_evid
 	out_check("fail", name, "the policy pins no vTPM AK (vtpm_ak_digests): any CVM with this "
 		  "paravisor could make this evidence");
 	err("refused: %sHCL evidence binds no particular VM unless the policy pins its vTPM "
-	    "attestation key: verify sha256 %s out of band (vhsmctl platform inside the CVM shows "
-	    "it as vtpm_ak_sha256) and add it to the policy's \"vtpm_ak_digests\"", prefix, hex);
+	    "attestation key: verify sha256 %s out of band (inside the CVM, vhsmctl platform shows "
+	    "it as vtpm_ak_sha256, vhsmctl attestation hcl as ak_sha256) and add it to the "
+	    "policy's \"vtpm_ak_digests\"", prefix, hex);
 	return false;
 }
 
