@@ -42,19 +42,25 @@ int evidence_parse(const char *path, size_t max, const char *what,
 int evidence_decode(const char *path, const char *nonce, const char *report, const char *certs,
 		    struct evidence *e)
 {
-	size_t nl = strlen(nonce), rl;
+	size_t nl = strlen(nonce), rl = strlen(report), cl = strlen(certs);
+	const char *bad = NULL;
 
 	e->nonce_len = nl / 2;
-	e->certs = malloc(strlen(certs) + 1);
-	if (!e->certs)
+	e->report = malloc(rl + 1);
+	e->certs = malloc(cl + 1);
+	if (!e->report || !e->certs)
 		return EXIT_ERROR;
 	if (nl % 2 || e->nonce_len > sizeof(e->nonce) ||
-	    ct_hex_decode(e->nonce, e->nonce_len, nonce, nl) < 0 ||
-	    ct_base64_decode_str(report, e->report, sizeof(e->report), &rl) < 0 ||
-	    rl != SNP_REPORT_SIZE ||
-	    ct_base64_decode_str(certs, e->certs, strlen(certs) + 1, &e->certs_len) < 0) {
-		out_err("%s: a member is not valid hex or base64, or the report is not %u bytes",
-			path, SNP_REPORT_SIZE);
+	    ct_hex_decode(e->nonce, e->nonce_len, nonce, nl) < 0)
+		bad = "nonce: not hex of at most 64 bytes";
+	else if (rl > EVIDENCE_REPORT_B64_MAX ||
+		 ct_base64_decode_str(report, e->report, rl + 1, &e->report_len) < 0 ||
+		 e->report_len == 0)
+		bad = "report: not base64 of a report";
+	else if (ct_base64_decode_str(certs, e->certs, cl + 1, &e->certs_len) < 0)
+		bad = "certs: not base64";
+	if (bad) {
+		out_err("%s: %s", path, bad);
 		return EXIT_REJECTED;
 	}
 	return EXIT_OK;
@@ -71,6 +77,7 @@ bool evidence_nonce_is(const struct evidence *e, const char *hex)
 
 void evidence_done(struct evidence *e)
 {
+	free(e->report);
 	free(e->certs);
 	*e = (struct evidence){};
 }

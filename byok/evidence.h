@@ -13,16 +13,21 @@
 #include <stdint.h>
 
 #include "json.h"
-#include "snp-abi.h"
+#include "report-evidence.h"
 
 /* The largest nonce either file binds (lib/fleet-enroll, lib/keyattest). */
 #define EVIDENCE_NONCE_MAX 64u
+/* The "report" member's base64: an SNP report or an HCL report (lib/report-evidence). */
+#define EVIDENCE_REPORT_B64_MAX (4u * ((REPORT_EVIDENCE_MAX + 2u) / 3u))
+/* A whole file: the report's and the certificates' base64 (48 KiB) and a little more. */
+#define EVIDENCE_FILE_MAX (160u * 1024u)
 
 struct evidence {
 	uint8_t nonce[EVIDENCE_NONCE_MAX];
 	size_t nonce_len;
-	uint8_t report[SNP_REPORT_SIZE];
-	uint8_t *certs; /* malloc; evidence_done() frees */
+	uint8_t *report; /* an SNP or HCL report (malloc; evidence_done() frees) */
+	size_t report_len;
+	uint8_t *certs;  /* malloc; evidence_done() frees */
 	size_t certs_len;
 };
 
@@ -37,10 +42,10 @@ int evidence_parse(const char *path, size_t max, const char *what,
 		   const char *want, struct json_object **ret_o);
 
 /*
- * Decodes the nonce (hex), report (base64, exactly SNP_REPORT_SIZE bytes) and certs (base64)
- * members into e (e->certs allocated here, also on failure: evidence_done()). Returns EXIT_OK;
- * EXIT_REJECTED after "PATH: a member is not valid hex or base64, or the report is not N
- * bytes"; EXIT_ERROR on ENOMEM.
+ * Decodes the nonce (hex), report (base64 of an SNP report or an HCL report: lib/report-evidence
+ * opens it later) and certs (base64) members into e (e->report and e->certs allocated here,
+ * also on failure: evidence_done()). Returns EXIT_OK; EXIT_REJECTED after "PATH: <member>:
+ * <reason>"; EXIT_ERROR on ENOMEM.
  */
 int evidence_decode(const char *path, const char *nonce, const char *report, const char *certs,
 		    struct evidence *e);
@@ -48,5 +53,5 @@ int evidence_decode(const char *path, const char *nonce, const char *report, con
 /* Whether hex (the verifier's --nonce) decodes to e's nonce; constant time in the nonce. */
 bool evidence_nonce_is(const struct evidence *e, const char *hex);
 
-/* Frees e->certs and empties e. */
+/* Frees e->report and e->certs and empties e. */
 void evidence_done(struct evidence *e);

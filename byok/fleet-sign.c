@@ -33,7 +33,7 @@
 #include "snp-abi.h"
 
 #define err(...) out_err(__VA_ARGS__)
-#define BUNDLE_MAX (64u * 1024u)
+#define BUNDLE_MAX EVIDENCE_FILE_MAX
 #define CA_FILE_MAX (64u * 1024u)
 /* A certificate is valid from a little before now: the relying party's clock may lag. */
 #define FLEET_SIGN_BACKDATE_SEC 300
@@ -59,7 +59,7 @@ static const struct json_field bundle_table[] = {
 	{ "csr", json_type_string, json_dispatch_string, offsetof(struct bundle_json, csr),
 	  JSON_MANDATORY, 1, 2 * FLEET_CSR_MAX },
 	{ "report", json_type_string, json_dispatch_string, offsetof(struct bundle_json, report),
-	  JSON_MANDATORY, 4, 8192 },
+	  JSON_MANDATORY, 4, EVIDENCE_REPORT_B64_MAX },
 	{ "certs", json_type_string, json_dispatch_string, offsetof(struct bundle_json, certs),
 	  JSON_MANDATORY, 0, 48 * 1024 },
 	{}
@@ -139,24 +139,26 @@ static bool check_csr(const struct enrollment *e, X509_REQ **ret, uint8_t **ret_
 }
 
 static bool check_binding(const struct enrollment *e, const uint8_t *spki, size_t spki_len,
-			  const struct snp_verify_result *vr)
+			  const struct verify_result *res)
 {
 	uint8_t want[64];
-	bool c = spki && vr->report_parsed &&
+	bool c = spki &&
 		 fleet_enroll_report_data(spki, spki_len, e->ev.nonce, e->ev.nonce_len, e->expires,
 					  want) == 0 &&
-		 CRYPTO_memcmp(want, vr->report.report_data, 64) == 0;
+		 verify_binds(res, want);
 
 	out_check(c ? "pass" : "fail", "binding", c
-		  ? "REPORT_DATA binds the CSR's public key, the nonce and the expiry"
-		  : "the report does not bind this CSR (its key, nonce or expiry was substituted)");
+		  ? "%s binds the CSR's public key, the nonce and the expiry"
+		  : "the report does not bind this CSR (its key, nonce or expiry was substituted)",
+		  res->hcl ? "the HCL claims' user-data" : "REPORT_DATA");
 	return c;
 }
 
 /* "debug, measurement": the failed verifier checks and policy rules, for the refusal. */
-static void failed_names(const struct snp_verify_result *vr, const struct snp_policy *pol,
+static void failed_names(const struct verify_result *res, const struct snp_policy *pol,
 			 char *buf, size_t len)
 {
+	const struct snp_verify_result *vr = &res->vr;
 	struct snp_policy_result pr = {};
 	size_t off = 0;
 
@@ -169,6 +171,9 @@ static void failed_names(const struct snp_verify_result *vr, const struct snp_po
 		(void)snp_policy_eval(pol, &vr->report, vr->product, &pr);
 	for (size_t i = 0; i < pr.n && off < len; i++)
 		off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", pr.v[i].rule);
+	if (res->hcl && !snp_policy_allows_vtpm_ak(pol, res->ak_sha256) && off < len)
+		off += (size_t)snprintf(buf + off, len - off, "%svtpm_ak (the policy does not pin "
+					"this VM's vTPM attestation key)", off ? ", " : "");
 }
 
 /* The CA key: a regular file only we (or root) can read, into OpenSSL's secure heap. */
@@ -324,17 +329,17 @@ static bool check_all(const struct byok_verify_opts *o, const struct enrollment 
 		      const struct snp_policy *pol, X509_REQ **req, uint8_t **spki,
 		      size_t *spki_len, char *why, size_t whylen)
 {
-	struct snp_verify_result vr = {};
+	struct verify_result res = {};
 	uint64_t now = (uint64_t)time(NULL);
 	bool pin = verify_pinning(o, pol);
-	bool ev = verify_evidence(o, e->ev.report, sizeof(e->ev.report), e->ev.certs, e->ev.certs_len, pol, "",
-				  &vr);
+	bool ev = verify_evidence(o, e->ev.report, e->ev.report_len, e->ev.certs, e->ev.certs_len,
+				  pol, "", &res);
 	bool fresh = check_fresh(o, e, now);
 	bool csr = check_csr(e, req, spki, spki_len);
-	bool bind = check_binding(e, *spki, *spki_len, &vr);
+	bool bind = check_binding(e, *spki, *spki_len, &res);
 	size_t off;
 
-	failed_names(&vr, pol, why, whylen);
+	failed_names(&res, pol, why, whylen);
 	off = strlen(why);
 #define NAME(c, s) if (!(c) && off < whylen) \
 		off += (size_t)snprintf(why + off, whylen - off, "%s%s", off ? ", " : "", s)

@@ -25,7 +25,7 @@
 #include "verify-key.h"
 
 #define err(...) out_err(__VA_ARGS__)
-#define KEY_ATTEST_FILE_MAX (64u * 1024u)
+#define KEY_ATTEST_FILE_MAX EVIDENCE_FILE_MAX
 
 struct key_file {
 	const char *format, *name, *nonce, *spki, *report, *certs;
@@ -41,7 +41,7 @@ static const struct json_field key_file_table[] = {
 	{ "spki", json_type_string, json_dispatch_string, offsetof(struct key_file, spki),
 	  JSON_MANDATORY, 4, 8192 },
 	{ "report", json_type_string, json_dispatch_string, offsetof(struct key_file, report),
-	  JSON_MANDATORY, 4, 8192 },
+	  JSON_MANDATORY, 4, EVIDENCE_REPORT_B64_MAX },
 	{ "certs", json_type_string, json_dispatch_string, offsetof(struct key_file, certs),
 	  JSON_MANDATORY, 0, 48 * 1024 },
 	{}
@@ -70,8 +70,7 @@ static int load(const char *path, struct key_evidence *e)
 	if (r != EXIT_OK)
 		return r;
 	if (ct_base64_decode_str(f.spki, e->spki, sizeof(e->spki), &e->spki_len) < 0) {
-		err("%s: a member is not valid hex or base64, or the report is not %u bytes", path,
-		    SNP_REPORT_SIZE);
+		err("%s: spki: not base64 of at most %zu bytes", path, sizeof(e->spki));
 		return EXIT_REJECTED;
 	}
 	return EXIT_OK;
@@ -113,16 +112,16 @@ static int expected_spki(const char *path, uint8_t **ret, size_t *ret_len)
 	return 0;
 }
 
-static bool check_binding(const struct key_evidence *e, const struct snp_verify_result *vr)
+static bool check_binding(const struct key_evidence *e, const struct verify_result *res)
 {
 	uint8_t want[64];
-	bool c = vr->report_parsed &&
-		 key_attest_report_data(e->spki, e->spki_len, e->ev.nonce, e->ev.nonce_len, want) == 0 &&
-		 CRYPTO_memcmp(want, vr->report.report_data, 64) == 0;
+	bool c = key_attest_report_data(e->spki, e->spki_len, e->ev.nonce, e->ev.nonce_len,
+					want) == 0 && verify_binds(res, want);
 
-	out_check(c ? "pass" : "fail", "key_binding", c
-		  ? "REPORT_DATA binds this public key and nonce"
-		  : "REPORT_DATA does not bind this public key and nonce (substituted or modified)");
+	out_check(c ? "pass" : "fail", "key_binding", "%s %s",
+		  res->hcl ? "the HCL claims' user-data" : "REPORT_DATA", c
+		  ? "binds this public key and nonce"
+		  : "does not bind this public key and nonce (substituted or modified)");
 	return c;
 }
 
@@ -164,7 +163,7 @@ int verify_key_attestation(const struct byok_verify_opts *o, const char *path,
 {
 	_cleanup_(snp_policy_freep) struct snp_policy *pol = NULL;
 	_cleanup_free_ struct key_evidence *e = calloc(1, sizeof(*e));
-	struct snp_verify_result vr = {};
+	struct verify_result res = {};
 	uint8_t fp[32];
 	char hex[65];
 	unsigned int n;
@@ -191,9 +190,9 @@ int verify_key_attestation(const struct byok_verify_opts *o, const char *path,
 	ct_hex_encode(hex, fp, sizeof(fp));
 	out_say("key pair %s, public key sha256 %s", e->name, hex);
 	ok = verify_pinning(o, pol);
-	ok &= verify_evidence(o, e->ev.report, sizeof(e->ev.report), e->ev.certs, e->ev.certs_len,
-			      pol, "", &vr);
-	ok &= check_binding(e, &vr);
+	ok &= verify_evidence(o, e->ev.report, e->ev.report_len, e->ev.certs, e->ev.certs_len,
+			      pol, "", &res);
+	ok &= check_binding(e, &res);
 	ok &= check_nonce(o, e);
 	ok &= check_expected(expect_key, e);
 	evidence_done(&e->ev);

@@ -17,6 +17,7 @@
 #include "ct.h"
 #include "fileio.h"
 #include "out.h"
+#include "report-evidence.h"
 #include "verify.h"
 
 #define err(...) out_err(__VA_ARGS__)
@@ -103,8 +104,11 @@ bool verify_pinning(const struct byok_verify_opts *o, const struct snp_policy *p
 	return true;
 }
 
-/* The VMPL vhsmd runs at: 0, or the policy's "vmpl" on SVSM/paravisor platforms. */
-static bool check_vmpl(const struct snp_policy *pol, const struct snp_verify_result *vr)
+/*
+ * The VMPL of the report: vhsmd's, 0 or the policy's "vmpl" on an SVSM. An HCL report is the
+ * paravisor's, made at its VMPL (0) on the guest's behalf.
+ */
+static bool check_vmpl(const struct snp_policy *pol, const struct snp_verify_result *vr, bool hcl)
 {
 	struct snp_policy_pins p;
 	uint32_t want;
@@ -113,9 +117,11 @@ static bool check_vmpl(const struct snp_policy *pol, const struct snp_verify_res
 	snp_policy_get_pins(pol, &p);
 	want = p.has_vmpl ? p.vmpl : 0;
 	c = vr->report_parsed && vr->report.vmpl == want;
-	out_check(c ? "pass" : "fail", "vmpl", "report from VMPL %u, vhsmd runs at VMPL %u%s",
-		  vr->report_parsed ? vr->report.vmpl : 0, want,
-		  p.has_vmpl ? " (policy \"vmpl\")" : " (default; set \"vmpl\" for an SVSM)");
+	out_check(c ? "pass" : "fail", "vmpl", "report from VMPL %u, %s VMPL %u%s",
+		  vr->report_parsed ? vr->report.vmpl : 0,
+		  hcl ? "the paravisor reports at" : "vhsmd runs at", want,
+		  p.has_vmpl ? " (policy \"vmpl\")" : hcl ? " (default)"
+			     : " (default; set \"vmpl\" for an SVSM)");
 	return c;
 }
 
@@ -142,14 +148,85 @@ static bool check_test_root(const struct byok_verify_opts *o, const struct snp_v
 	return true;
 }
 
-/* Report, chain (from the certificate table), policy, VMPL and root for one piece of evidence. */
-bool verify_evidence(const struct byok_verify_opts *o, const uint8_t *report, size_t report_len,
-		     const uint8_t *certs, size_t certs_len, const struct snp_policy *pol,
-		     const char *prefix, struct snp_verify_result *vr)
+/*
+ * The report member opened (lib/report-evidence): an SNP report, or an HCL report whose
+ * layout, claims binding and user data are printed as checks. False (and a failed check)
+ * when it does not open.
+ */
+static bool open_report(const uint8_t *report, size_t report_len, const char *prefix,
+			struct report_evidence *re)
+{
+	struct report_evidence_error e = {};
+	char name[48];
+	bool hcl = report_len >= 4 && memcmp(report, "HCLA", 4) == 0;
+	int r = report_evidence_open(report, report_len, re, &e);
+
+	/* Every HCL step before the failed one (all of them on success) passed. */
+	for (int s = REPORT_EVIDENCE_HCL_PARSE; hcl && s < _REPORT_EVIDENCE_STEP_MAX; s++) {
+		if (r < 0 && (int)e.step == s)
+			break;
+		snprintf(name, sizeof(name), "%s%s", prefix, report_evidence_step_name(s));
+		out_check("pass", name, "%s", s == REPORT_EVIDENCE_HCL_PARSE ? "an Azure HCL report"
+			  : s == REPORT_EVIDENCE_CLAIMS ? "the claims name a vTPM AK"
+			  : s == REPORT_EVIDENCE_BINDING ? "REPORT_DATA is the hash of the claims"
+			  : "the claims' user-data is the evidence's binding");
+	}
+	if (r >= 0)
+		return true;
+	snprintf(name, sizeof(name), "%s%s", prefix, report_evidence_step_name(e.step));
+	out_check("fail", name, "%s", e.detail);
+	return false;
+}
+
+/*
+ * An HCL report's SNP report is the paravisor's: its MEASUREMENT is the provider's code, the
+ * same for every CVM with that paravisor. What ties the evidence to one VM is the vTPM's AK in
+ * the claims, which the policy must pin ("vtpm_ak_digests"); refused without, whatever the
+ * command (verify says the same as wrap: the evidence binds no particular VM).
+ */
+static bool check_vtpm_ak(const struct snp_policy *pol, const struct report_evidence *re,
+			  const char *prefix)
+{
+	struct snp_policy_pins p;
+	char hex[65], name[48];
+
+	ct_hex_encode(hex, re->ak_sha256, sizeof(re->ak_sha256));
+	snprintf(name, sizeof(name), "%sparavisor", prefix);
+	out_check("note", name, "an HCL report: MEASUREMENT is the provider's paravisor, not the "
+		  "guest OS; the vTPM AK in the claims identifies the VM");
+	snprintf(name, sizeof(name), "%svtpm_instance", prefix);
+	out_check("note", name, "vTPM AK sha256 %s vmUniqueId %s", hex,
+		  re->claims.vm_unique_id[0] ? re->claims.vm_unique_id : "(none)");
+	snprintf(name, sizeof(name), "%svtpm_ak", prefix);
+	snp_policy_get_pins(pol, &p);
+	if (snp_policy_allows_vtpm_ak(pol, re->ak_sha256)) {
+		out_check("pass", name, "the policy's vtpm_ak_digests lists this VM's vTPM AK");
+		return true;
+	}
+	if (p.vtpm_ak) {
+		out_check("fail", name, "the claims' vTPM AK (sha256 %s) is not in the policy's "
+			  "vtpm_ak_digests: evidence of another VM", hex);
+		err("refused: %sthe HCL evidence comes from a VM whose vTPM AK (sha256 %s) the "
+		    "policy's vtpm_ak_digests does not list", prefix, hex);
+		return false;
+	}
+	out_check("fail", name, "the policy pins no vTPM AK (vtpm_ak_digests): any CVM with this "
+		  "paravisor could make this evidence");
+	err("refused: %sHCL evidence binds no particular VM unless the policy pins its vTPM "
+	    "attestation key: verify sha256 %s out of band (inside the CVM, vhsmctl platform shows "
+	    "it as vtpm_ak_sha256, vhsmctl attestation hcl as ak_sha256) and add it to the "
+	    "policy's \"vtpm_ak_digests\"", prefix, hex);
+	return false;
+}
+
+/* The AMD chain (from the certificate table, completed by the collateral cache) of one SNP
+ * report, every verifier check printed. */
+static bool check_chain(const struct byok_verify_opts *o, const uint8_t *report,
+			const uint8_t *certs, size_t certs_len, const char *prefix,
+			struct snp_verify_result *vr)
 {
 	struct certtable t = {};
 	const struct certtable_entry *vek = NULL, *ask = NULL, *ark = NULL;
-	struct snp_policy_result pr = {};
 	char name[48];
 	bool ok;
 
@@ -157,10 +234,10 @@ bool verify_evidence(const struct byok_verify_opts *o, const uint8_t *report, si
 		out_check("fail", "certificates", "%sno valid certificate table", prefix);
 		return false;
 	}
-	amd_cert_pick_from_table(&t, snp_report_raw_signing_key(report, report_len), &vek, &ask,
-				 &ark);
+	amd_cert_pick_from_table(&t, snp_report_raw_signing_key(report, SNP_REPORT_SIZE), &vek,
+				 &ask, &ark);
 	struct snp_evidence ev = {
-		.report = report, .report_len = report_len,
+		.report = report, .report_len = SNP_REPORT_SIZE,
 		.vek = vek ? vek->data : NULL, .vek_len = vek ? vek->len : 0,
 		.ask = ask ? ask->data : NULL, .ask_len = ask ? ask->len : 0,
 		.ark = ark ? ark->data : NULL, .ark_len = ark ? ark->len : 0,
@@ -168,7 +245,7 @@ bool verify_evidence(const struct byok_verify_opts *o, const uint8_t *report, si
 	/* The customer's own cache (vhsm-byok fetch-collateral) supplies what the bundle lacks
 	 * and the ARK's CRL, unless --crl names one. */
 	_cleanup_(collateral_done) struct collateral cached = {};
-	if (o->collateral_dir && report_len == SNP_REPORT_SIZE) {
+	if (o->collateral_dir) {
 		char summary[192];
 		collateral_complete_evidence(o->collateral_dir, report, &ev, &cached, summary,
 					     sizeof(summary));
@@ -192,6 +269,22 @@ bool verify_evidence(const struct byok_verify_opts *o, const uint8_t *report, si
 		snprintf(name, sizeof(name), "%s%s", prefix, snp_check_name(c));
 		out_check(state_name(vr->state[c]), name, "%s", vr->detail[c]);
 	}
+	return ok;
+}
+
+bool verify_evidence(const struct byok_verify_opts *o, const uint8_t *report, size_t report_len,
+		     const uint8_t *certs, size_t certs_len, const struct snp_policy *pol,
+		     const char *prefix, struct verify_result *ret)
+{
+	struct snp_verify_result *vr = &ret->vr;
+	struct snp_policy_result pr = {};
+	struct report_evidence re;
+	bool ok;
+
+	*ret = (struct verify_result){};
+	if (!open_report(report, report_len, prefix, &re))
+		return false;
+	ok = check_chain(o, re.snp_report, certs, certs_len, prefix, vr);
 	ok &= check_test_root(o, vr, prefix);
 	if (!vr->report_parsed)
 		return false;
@@ -205,39 +298,64 @@ bool verify_evidence(const struct byok_verify_opts *o, const uint8_t *report, si
 	ct_hex_encode(hex, d, sizeof(d));
 	out_check(pr.n ? "fail" : "pass", "policy", "%s%s (sha256 %.16s...)", prefix,
 		  pr.n ? "violated" : "satisfied", hex);
-	ok &= check_vmpl(pol, vr);
+	ok &= check_vmpl(pol, vr, re.hcl);
+	if (re.hcl)
+		ok &= check_vtpm_ak(pol, &re, prefix);
+	ret->opened = true;
+	ret->hcl = re.hcl;
+	memcpy(ret->bound, re.bound, sizeof(ret->bound));
+	memcpy(ret->ak_sha256, re.ak_sha256, sizeof(ret->ak_sha256));
+	snprintf(ret->vm_unique_id, sizeof(ret->vm_unique_id), "%s", re.claims.vm_unique_id);
 	return ok;
 }
 
-/* What identifies this CVM instance, for pinning (chip_ids, host_data) on first contact. */
-static void report_instance(const struct snp_report *r)
+bool verify_binds(const struct verify_result *r, const uint8_t want[static 64])
 {
-	char chip[2 * sizeof(r->chip_id) + 1], host[2 * sizeof(r->host_data) + 1];
+	return r->opened && r->vr.report_parsed && CRYPTO_memcmp(want, r->bound, 64) == 0;
+}
+
+/*
+ * What identifies this CVM instance, for pinning on first contact: chip_id and host_data
+ * (chip_ids, host_data); for HCL evidence also the vTPM AK digest (vtpm_ak_digests) and the
+ * VM's vmUniqueId.
+ */
+static void report_instance(const struct verify_result *res)
+{
+	const struct snp_report *r = &res->vr.report;
+	char chip[2 * sizeof(r->chip_id) + 1], host[2 * sizeof(r->host_data) + 1], ak[65];
 	json_object *o = json_object_new_object();
 
 	ct_hex_encode(chip, r->chip_id, sizeof(r->chip_id));
 	ct_hex_encode(host, r->host_data, sizeof(r->host_data));
+	ct_hex_encode(ak, res->ak_sha256, sizeof(res->ak_sha256));
 	out_check("note", "instance", "chip_id %.32s... host_data %s", chip, host);
 	if (o) {
 		json_object_object_add(o, "chip_id", json_object_new_string(chip));
 		json_object_object_add(o, "host_data", json_object_new_string(host));
+		json_object_object_add(o, "evidence", json_object_new_string(res->hcl ? "hcl"
+										      : "snp"));
+		if (res->hcl) {
+			json_object_object_add(o, "vtpm_ak_sha256", json_object_new_string(ak));
+			json_object_object_add(o, "vm_unique_id",
+					       json_object_new_string(res->vm_unique_id));
+		}
 	}
 	out_set("instance", o);
 }
 
 /* The binding part: REPORT_DATA, kid, key type and size, lifetime, nonce, KEK name. */
 static bool verify_binding(const struct byok_verify_opts *o, const struct byok_bundle *b,
-			   const struct snp_verify_result *vr, EVP_PKEY *pub)
+			   const struct verify_result *res, EVP_PKEY *pub)
 {
 	char kid[BYOK_KID_MAX + 1] = "", t1[32], t2[32];
 	uint8_t want[64];
 	uint64_t now = (uint64_t)time(NULL);
 	bool ok = true, c;
 
-	c = vr->report_parsed &&
-	    byok_report_data(b->spki, b->spki_len, b->nonce, b->expires, b->kek, want) == 0 &&
-	    CRYPTO_memcmp(want, vr->report.report_data, 64) == 0;
-	out_check(c ? "pass" : "fail", "report_data",
+	c = byok_report_data(b->spki, b->spki_len, b->nonce, b->expires, b->kek, want) == 0 &&
+	    verify_binds(res, want);
+	out_check(c ? "pass" : "fail", "report_data", "%s %s",
+		  res->hcl ? "the HCL claims' user-data" : "REPORT_DATA",
 		  c ? "binds the public key, nonce, expiry and KEK name"
 		    : "does not bind this public key, nonce, expiry and KEK name");
 	ok &= c;
@@ -289,7 +407,7 @@ int verify_bundle(const struct byok_verify_opts *o, struct verified *v)
 {
 	_cleanup_(snp_policy_freep) struct snp_policy *pol = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
-	struct snp_verify_result vr = {};
+	struct verify_result res = {};
 	char e[160] = "";
 	size_t len;
 	int r;
@@ -319,11 +437,11 @@ int verify_bundle(const struct byok_verify_opts *o, struct verified *v)
 		v->pub = NULL; /* reported by the "key" check */
 	bool ok = verify_pinning(o, pol);
 	ok &= verify_evidence(o, v->b.report, v->b.report_len, v->b.certs, v->b.certs_len, pol, "",
-			      &vr);
-	v->test_root = vr.trusted_by_extra_root;
-	if (vr.report_parsed)
-		report_instance(&vr.report);
-	ok &= verify_binding(o, &v->b, &vr, v->pub);
+			      &res);
+	v->test_root = res.vr.trusted_by_extra_root;
+	if (res.opened)
+		report_instance(&res);
+	ok &= verify_binding(o, &v->b, &res, v->pub);
 	out_say("result: %s", ok ? "VERIFIED" : "REJECTED");
 	if (!ok)
 		err("the exchange key's evidence does not verify: nothing was wrapped");

@@ -54,14 +54,31 @@ int verify_load_policy(const char *path, struct snp_policy **ret);
  */
 bool verify_pinning(const struct byok_verify_opts *o, const struct snp_policy *pol);
 
+/* One piece of evidence verified: the inner SNP report's checks and what the evidence binds. */
+struct verify_result {
+	struct snp_verify_result vr; /* the SNP report's checks (an HCL report's inner one) */
+	bool opened;                 /* the report member opened and parsed: bound is valid */
+	bool hcl;                    /* an HCL report (the vtpm platform) */
+	uint8_t bound[64];           /* REPORT_DATA, or the HCL claims' user-data */
+	uint8_t ak_sha256[32];       /* HCL: SHA-256 of the claims' vTPM AK */
+	char vm_unique_id[64];       /* HCL: the claims' vmUniqueId, "" when absent */
+};
+
 /*
- * Verifies one report with its GHCB certificate table: the verifier's checks (with the CRL),
- * the root (a --trust-root needs allow_test_root when giving a key), the policy and the VMPL.
- * Check names get prefix (e.g. "backup."). True when all passed; *vr always filled.
+ * Verifies one report member (an SNP report or an HCL report, lib/report-evidence) with its
+ * GHCB certificate table: for HCL the layout, claims binding and user data; then on the SNP
+ * report the verifier's checks (with the CRL), the root (a --trust-root needs
+ * allow_test_root when giving a key), the policy and the VMPL; for HCL the policy's
+ * vtpm_ak_digests must list the claims' AK (refused otherwise, verifying or giving). Check
+ * names get prefix (e.g. "backup."). True when all passed; *ret always filled (zeroed first).
+ * The caller checks its binding with verify_binds().
  */
 bool verify_evidence(const struct byok_verify_opts *o, const uint8_t *report, size_t report_len,
 		     const uint8_t *certs, size_t certs_len, const struct snp_policy *pol,
-		     const char *prefix, struct snp_verify_result *vr);
+		     const char *prefix, struct verify_result *ret);
+
+/* Whether the verified evidence binds want (the caller's 64-byte binding); constant time. */
+bool verify_binds(const struct verify_result *r, const uint8_t want[static 64]);
 
 /*
  * Loads o->bundle and verifies all of it (pinning, evidence, binding, lifetime, nonce, name).

@@ -33,6 +33,7 @@
 #include "policy.h"
 #include "secmem.h"
 #include "collateral.h"
+#include "report-evidence.h"
 #include "snp-report.h"
 #include "snp-verify.h"
 #include "fleet-sign.h"
@@ -258,7 +259,7 @@ static int load_private_key(EVP_PKEY **ret)
 static int verify_backup_evidence(const struct byok_file *f)
 {
 	_cleanup_(snp_policy_freep) struct snp_policy *pol = NULL;
-	struct snp_verify_result vr = {};
+	struct verify_result res = {};
 	const char *path = arg_backup_policy ? arg_backup_policy : arg_policy;
 	uint8_t want[64];
 	bool ok, c;
@@ -282,10 +283,10 @@ static int verify_backup_evidence(const struct byok_file *f)
 	out_say("backup %s (policy %s)", arg_backup, path);
 	ok = verify_pinning(&arg_verify, pol);
 	ok &= verify_evidence(&arg_verify, f->report, f->report_len, f->certs, f->certs_len, pol,
-			      "backup.", &vr);
-	c = vr.report_parsed && f->kek[0] &&
+			      "backup.", &res);
+	c = f->kek[0] &&
 	    byok_backup_report_data(f->ciphertext, f->ciphertext_len, f->kid, f->kek, want) == 0 &&
-	    CRYPTO_memcmp(want, vr.report.report_data, 64) == 0;
+	    verify_binds(&res, want);
 	out_check(c ? "pass" : "fail", "backup_binding", c
 		  ? "the report binds this backup's ciphertext, escrow key and KEK name"
 		  : "the report does not bind this backup (substituted or modified)");
@@ -417,6 +418,7 @@ static int verb_fetch_collateral(int argc, char **argv)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	struct byok_bundle b = {};
+	struct report_evidence re;
 	struct snp_report rp;
 	struct collateral_id id;
 	struct collateral_added a = {};
@@ -434,8 +436,9 @@ static int verb_fetch_collateral(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	r = byok_bundle_parse((const char *)buf, len, &b, why, sizeof(why));
-	if (r >= 0 && (b.report_len != SNP_REPORT_SIZE ||
-		       snp_report_parse(b.report, b.report_len, &rp) < 0))
+	/* An HCL report's inner SNP report names the chip and TCB. */
+	if (r >= 0 && (report_evidence_open(b.report, b.report_len, &re, NULL) < 0 ||
+		       snp_report_parse(re.snp_report, SNP_REPORT_SIZE, &rp) < 0))
 		r = -EBADMSG, snprintf(why, sizeof(why), "the bundle's report does not parse");
 	p = r >= 0 ? snp_report_product_from_cpuid(&rp) : -EINVAL;
 	if (r >= 0 && p < 0)
@@ -443,7 +446,7 @@ static int verb_fetch_collateral(int argc, char **argv)
 				       "(version 2): import the chain with vhsmctl collateral import");
 	if (r >= 0)
 		r = collateral_id_from_report(&rp, p, &id);
-	bool vlek = r >= 0 && snp_report_raw_signing_key(b.report, b.report_len) ==
+	bool vlek = r >= 0 && snp_report_raw_signing_key(re.snp_report, SNP_REPORT_SIZE) ==
 				      SNP_SIGNING_KEY_VLEK;
 	byok_bundle_done(&b);
 	if (r < 0) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "byok.h"
+#include "hcl-report.h"
 #include "json.h"
 #include "ct.h"
 #include "log.h"
@@ -101,6 +102,8 @@ static int get_b64(const char *s, const char *k, size_t max, bool required, uint
 	return r;
 }
 
+_Static_assert(BYOK_REPORT_MAX == HCL_REPORT_MAX, "a report member holds an HCL report");
+
 /* A string member holding base64 of at most max bytes: bounded before decoding. */
 #define B64_FIELD(n, st, m, max, fl)                                                              \
 	{ n, json_type_string, json_dispatch_string, offsetof(st, m), fl, 1, 4 * ((max) / 3 + 2) }
@@ -179,7 +182,7 @@ static const struct json_field bundle_table[] = {
 	BUNDLE_FIELD("nonce", json_type_string, json_dispatch_string, nonce, JSON_MANDATORY, 1,
 		     2 * BYOK_NONCE_SIZE),
 	B64_FIELD("public_key", struct bundle_json, public_key, BYOK_SPKI_MAX, JSON_MANDATORY),
-	B64_FIELD("report", struct bundle_json, report, 4096, JSON_MANDATORY),
+	B64_FIELD("report", struct bundle_json, report, BYOK_REPORT_MAX, JSON_MANDATORY),
 	B64_FIELD("certificates", struct bundle_json, certificates, BYOK_CERTS_MAX, 0),
 	{}
 };
@@ -220,7 +223,8 @@ int byok_bundle_parse(const char *json, size_t len, struct byok_bundle *ret, cha
 		r = get_b64(j.public_key, "public_key", BYOK_SPKI_MAX, true, &b.spki, &b.spki_len,
 			    err, errlen);
 	if (r >= 0)
-		r = get_b64(j.report, "report", 4096, true, &b.report, &b.report_len, err, errlen);
+		r = get_b64(j.report, "report", BYOK_REPORT_MAX, true, &b.report, &b.report_len,
+			    err, errlen);
 	if (r >= 0)
 		r = get_b64(j.certificates, "certificates", BYOK_CERTS_MAX, false, &b.certs,
 			    &b.certs_len, err, errlen);
@@ -388,7 +392,7 @@ static const struct json_field file_header_table[] = {
 static const struct json_field file_vhsm_table[] = {
 	FILE_FIELD("kind", json_type_string, json_dispatch_string, kind, JSON_MANDATORY, 1, 16),
 	FILE_FIELD("kek", json_type_string, json_dispatch_key_name, kek, 0, 0, 0),
-	B64_FIELD("report", struct file_json, report, 4096, 0),
+	B64_FIELD("report", struct file_json, report, BYOK_REPORT_MAX, 0),
 	B64_FIELD("certificates", struct file_json, certificates, BYOK_CERTS_MAX, 0),
 	{}
 };
@@ -426,8 +430,8 @@ static int file_evidence(const struct file_json *j, struct byok_file *f, char *e
 		return fail(err, errlen, "vhsm.certificates", "present without vhsm.report");
 	if (j->report && f->kind != BYOK_KIND_BACKUP)
 		return fail(err, errlen, "vhsm.report", "only a backup carries a report");
-	r = get_b64(j->report, "vhsm.report", 4096, false, &f->report, &f->report_len, err,
-		    errlen);
+	r = get_b64(j->report, "vhsm.report", BYOK_REPORT_MAX, false, &f->report, &f->report_len,
+		    err, errlen);
 	if (r >= 0)
 		r = get_b64(j->certificates, "vhsm.certificates", BYOK_CERTS_MAX, false, &f->certs,
 			    &f->certs_len, err, errlen);

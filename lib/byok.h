@@ -25,7 +25,11 @@
 #define BYOK_SPKI_MAX 2048u
 #define BYOK_CERTS_MAX (24u * 1024u)
 #define BYOK_CIPHERTEXT_MAX (8u * 1024u)
-#define BYOK_JSON_MAX (48u * 1024u)
+/* A "report" member: an SNP report (1184 bytes) or, on the vtpm platform, an Azure HCL report
+ * (lib/report-evidence.h, at most HCL_REPORT_MAX bytes). */
+#define BYOK_REPORT_MAX (64u * 1024u)
+/* A bundle or BYOK file: the report's base64 (~88 KiB) and certificates' (~33 KiB) and more. */
+#define BYOK_JSON_MAX (160u * 1024u)
 #define BYOK_AES_KEY_SIZE 32u
 #define BYOK_REPORT_DATA_LABEL "vhsm-exchange-key-v1"
 #define BYOK_BACKUP_REPORT_DATA_LABEL "vhsm-backup-v1"
@@ -49,7 +53,7 @@ struct byok_bundle {
 	uint8_t nonce[BYOK_NONCE_SIZE];
 	uint8_t *spki;               /* DER SubjectPublicKeyInfo (malloc) */
 	size_t spki_len;
-	uint8_t *report;             /* raw ATTESTATION_REPORT (malloc) */
+	uint8_t *report;             /* SNP or HCL report (malloc; lib/report-evidence opens it) */
 	size_t report_len;
 	uint8_t *certs;              /* GHCB certificate table (malloc), may be NULL */
 	size_t certs_len;

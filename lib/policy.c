@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -31,6 +32,8 @@ enum policy_list_kind {
 	POLICY_LIST_FAMILY_ID,
 	POLICY_LIST_IMAGE_ID,
 	POLICY_LIST_CHIP_ID,
+	_POLICY_LIST_REPORT_MAX, /* the lists above are report fields; those below are not */
+	POLICY_LIST_VTPM_AK = _POLICY_LIST_REPORT_MAX,
 	_POLICY_LIST_MAX,
 };
 
@@ -91,6 +94,9 @@ static const struct list_info {
 				   offsetof(struct snp_report, image_id) },
 	[POLICY_LIST_CHIP_ID] = { "chip_ids", "chip_id", "CHIP_ID", 64,
 				  offsetof(struct snp_report, chip_id) },
+	/* SHA-256 of the vTPM attestation key (DER SubjectPublicKeyInfo) an HCL report's claims
+	 * name: no report field, checked by the verifier of HCL evidence (vhsm-byok). */
+	[POLICY_LIST_VTPM_AK] = { "vtpm_ak_digests", "vtpm_ak", "the claims' AK SHA-256", 32, 0 },
 };
 
 /* TCB components in canonical (digest) order: Turin's byte order, microcode last. */
@@ -457,6 +463,7 @@ static const struct member {
 	{ "measurement_owner", MEMBER_MEASUREMENT_OWNER, 0, 0 },
 	{ "require_crl", MEMBER_BOOL, offsetof(struct snp_policy, require_crl), 0 },
 	{ "provider_measured_sealing", MEMBER_PROVIDER_SEALING, 0, 0 },
+	{ "vtpm_ak_digests", MEMBER_LIST, 0, POLICY_LIST_VTPM_AK },
 };
 
 static int parse_member(struct snp_policy *p, const struct member *m, struct json_object *v,
@@ -590,7 +597,18 @@ void snp_policy_get_pins(const struct snp_policy *p, struct snp_policy_pins *ret
 		.measurement_owner = p->measurement_owner,
 		.require_crl = p->require_crl,
 		.refuse_provider_measured_seal = p->refuse_provider_measured_seal,
+		.vtpm_ak = p->lists[POLICY_LIST_VTPM_AK].n > 0,
 	};
+}
+
+bool snp_policy_allows_vtpm_ak(const struct snp_policy *p, const uint8_t ak_sha256[static 32])
+{
+	const struct policy_list *l = &p->lists[POLICY_LIST_VTPM_AK];
+
+	for (size_t i = 0; i < l->n; i++)
+		if (CRYPTO_memcmp(l->items + i * 32, ak_sha256, 32) == 0)
+			return true;
+	return false;
 }
 
 struct snp_policy *snp_policy_free(struct snp_policy *p)
@@ -621,7 +639,9 @@ struct snp_policy *snp_policy_free(struct snp_policy *p)
  *   and only when measurement_owner is "provider": the bytes "measurement_owner=provider"
  *   (so that every policy without the member keeps the digest it had before the member
  *   existed); likewise "require_crl" when require_crl is true and
- *   "provider_measured_sealing=refuse" when that member is "refuse".
+ *   "provider_measured_sealing=refuse" when that member is "refuse";
+ *   and only when "vtpm_ak_digests" is present: the bytes "vtpm_ak_digests", u32 count, then
+ *   the entries (32 bytes each) in ascending byte order.
  * An absent member and the member at its default are the same policy and serialise alike.
  */
 #define POLICY_DIGEST_TAG "vhsm-policy"
@@ -656,6 +676,19 @@ static size_t policy_fixed_serialise(const struct snp_policy *p, uint8_t *buf)
 	return (size_t)(q - buf);
 }
 
+/* The vTPM AK pins, only when there are any (older policies keep their digest). */
+static int digest_vtpm_ak(EVP_MD_CTX *ctx, const struct policy_list *l)
+{
+	uint8_t cnt[4];
+
+	if (l->n == 0)
+		return 1;
+	le32_put(cnt, (uint32_t)l->n);
+	return EVP_DigestUpdate(ctx, "vtpm_ak_digests", 15) &&
+	       EVP_DigestUpdate(ctx, cnt, sizeof(cnt)) &&
+	       EVP_DigestUpdate(ctx, l->items, l->n * list_info[POLICY_LIST_VTPM_AK].size);
+}
+
 void snp_policy_digest(const struct snp_policy *p, uint8_t out[static 32])
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -665,7 +698,7 @@ void snp_policy_digest(const struct snp_policy *p, uint8_t out[static 32])
 
 	ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
 	     EVP_DigestUpdate(ctx, buf, policy_fixed_serialise(p, buf));
-	for (size_t k = 0; ok && k < _POLICY_LIST_MAX; k++) {
+	for (size_t k = 0; ok && k < _POLICY_LIST_REPORT_MAX; k++) {
 		uint8_t cnt[4];
 
 		le32_put(cnt, (uint32_t)p->lists[k].n);
@@ -683,6 +716,7 @@ void snp_policy_digest(const struct snp_policy *p, uint8_t out[static 32])
 		ok = ok && EVP_DigestUpdate(ctx, "require_crl", 11);
 	if (p->refuse_provider_measured_seal)
 		ok = ok && EVP_DigestUpdate(ctx, "provider_measured_sealing=refuse", 32);
+	ok = ok && digest_vtpm_ak(ctx, &p->lists[POLICY_LIST_VTPM_AK]);
 	ok = ok && EVP_DigestFinal_ex(ctx, out, &n) &&
 	     n == 32;
 	EVP_MD_CTX_free(ctx);
@@ -795,7 +829,7 @@ static void eval_values(const struct snp_policy *p, const struct snp_report *r,
 {
 	char hex[2 * HEX_MAX_BYTES + 1];
 
-	for (size_t k = 0; k < _POLICY_LIST_MAX; k++) {
+	for (size_t k = 0; k < _POLICY_LIST_REPORT_MAX; k++) {
 		const struct list_info *li = &list_info[k];
 		const uint8_t *v = (const uint8_t *)r + li->report_off;
 

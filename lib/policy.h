@@ -33,6 +33,10 @@
  *                                              CRL (a revoking CRL always fails it)
  *     "provider_measured_sealing": "warn"      or "refuse": kek create with the derived-key
  *                                              profile where measurement_owner is "provider"
+ *     "vtpm_ak_digests": ["<64 hex>", ...]     SHA-256 of the DER SubjectPublicKeyInfo of the
+ *                                              vTPM attestation keys (an HCL report's claims'
+ *                                              "HCLAkPub") whose HCL evidence vhsm-byok accepts
+ *                                              (no report rule: snp_policy_allows_vtpm_ak)
  *   }
  */
 #pragma once
@@ -122,7 +126,15 @@ struct snp_policy_pins {
 	enum snp_measurement_owner measurement_owner;
 	bool require_crl;                   /* "require_crl": true */
 	bool refuse_provider_measured_seal; /* "provider_measured_sealing": "refuse" */
+	bool vtpm_ak;                       /* "vtpm_ak_digests" non-empty */
 };
 
 /* Fills *ret from p. Never fails. */
 void snp_policy_get_pins(const struct snp_policy *p, struct snp_policy_pins *ret);
+
+/*
+ * Whether p's "vtpm_ak_digests" lists ak_sha256, the SHA-256 of an HCL report's vTPM
+ * attestation key (DER SubjectPublicKeyInfo). False when the policy lists none: an HCL report
+ * is then bound to no particular VM. Never fails.
+ */
+bool snp_policy_allows_vtpm_ak(const struct snp_policy *p, const uint8_t ak_sha256[static 32]);

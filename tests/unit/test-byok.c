@@ -449,3 +449,47 @@ TEST(byok_backup_evidence_members_and_binding)
 	ASSERT_MEMEQ(d1, d2, 64);
 	ASSERT_EQ(byok_backup_report_data(ct, 0, "vhsm-bk-00ff", "esc", d2), -EINVAL);
 }
+
+/* A report member holds an SNP report or a whole HCL report (up to BYOK_REPORT_MAX bytes, with
+ * its certificates still within the file limit); one byte more is refused, naming the member. */
+TEST(byok_report_member_admits_hcl_reports)
+{
+	static uint8_t spki_buf[16] = { 0x30 }, certs[BYOK_CERTS_MAX], ct[BYOK_CIPHERTEXT_MAX];
+	_cleanup_free_ uint8_t *rep = calloc(1, BYOK_REPORT_MAX + 1);
+	struct byok_bundle b = { .kid = "vhsm-xk-00", .kek = "k1", .created = 10, .expires = 20,
+				 .spki = spki_buf, .spki_len = sizeof(spki_buf), .report = rep,
+				 .report_len = BYOK_REPORT_MAX, .certs = certs,
+				 .certs_len = sizeof(certs) };
+	struct byok_file f = { .kid = "vhsm-bk-00ff", .enc = BYOK_ENC_RSA_AES_KEY_WRAP_256,
+			       .kind = BYOK_KIND_BACKUP, .kek = "esc", .ciphertext = ct,
+			       .ciphertext_len = sizeof(ct), .report = rep,
+			       .report_len = BYOK_REPORT_MAX, .certs = certs,
+			       .certs_len = sizeof(certs) };
+	struct byok_bundle c = {};
+	struct byok_file g = {};
+	char err[160] = "";
+
+	ASSERT_TRUE(rep != NULL);
+	memcpy(rep, "HCLA", 4);
+	_cleanup_free_ char *json = NULL, *fjson = NULL, *big = NULL, *fbig = NULL;
+	ASSERT_OK(byok_bundle_format(&b, &json));
+	ASSERT_TRUE(strlen(json) <= BYOK_JSON_MAX);
+	ASSERT_OK(byok_bundle_parse(json, strlen(json), &c, err, sizeof(err)));
+	ASSERT_EQ(c.report_len, BYOK_REPORT_MAX);
+	ASSERT_MEMEQ(c.report, rep, 4);
+	byok_bundle_done(&c);
+	ASSERT_OK(byok_file_format(&f, "unit", &fjson));
+	ASSERT_TRUE(strlen(fjson) <= BYOK_JSON_MAX);
+	ASSERT_OK(byok_file_parse(fjson, strlen(fjson), &g, err, sizeof(err)));
+	ASSERT_EQ(g.report_len, BYOK_REPORT_MAX);
+	byok_file_done(&g);
+
+	b.report_len = f.report_len = BYOK_REPORT_MAX + 1;
+	b.certs_len = f.certs_len = 16;
+	ASSERT_OK(byok_bundle_format(&b, &big));
+	ASSERT_EQ(byok_bundle_parse(big, strlen(big), &c, err, sizeof(err)), -EBADMSG);
+	ASSERT_TRUE(strstr(err, "report") != NULL);
+	ASSERT_OK(byok_file_format(&f, "unit", &fbig));
+	ASSERT_EQ(byok_file_parse(fbig, strlen(fbig), &g, err, sizeof(err)), -EBADMSG);
+	ASSERT_TRUE(strstr(err, "vhsm.report") != NULL);
+}

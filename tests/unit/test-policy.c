@@ -977,6 +977,81 @@ static void roundtrip(const char *json)
 	ASSERT_MEMEQ(dp, dq, 32);
 }
 
+#define AK_11 "1111111111111111111111111111111111111111111111111111111111111111"
+#define AK_22 "2222222222222222222222222222222222222222222222222222222222222222"
+
+TEST(policy_vtpm_ak_digests)
+{
+	_cleanup_(snp_policy_freep) struct snp_policy *p = NULL, *d = NULL;
+	struct snp_policy_pins pins;
+	uint8_t ak[32], d0[32], d1[32], d2[32], d3[32];
+	/* {"vtpm_ak_digests": [AK_22, AK_11]}, recomputed independently from docs/policy.md */
+	static const uint8_t pinned[32] = {
+		0xb5, 0xe7, 0x64, 0xbc, 0x1a, 0xa8, 0x4b, 0xa7, 0x3c, 0xf0, 0xc4, 0xdc, 0xc3, 0x19,
+		0xb3, 0xd4, 0x7f, 0xd0, 0x04, 0x45, 0xee, 0x3b, 0xc6, 0x6a, 0x49, 0x6e, 0x8b, 0xeb,
+		0xb2, 0x48, 0x35, 0x04,
+	};
+
+	ASSERT_EQ(parse("{}", &d), 0);
+	snp_policy_get_pins(d, &pins);
+	ASSERT_FALSE(pins.vtpm_ak);
+	memset(ak, 0x11, sizeof(ak));
+	ASSERT_FALSE(snp_policy_allows_vtpm_ak(d, ak));
+	ASSERT_EQ(parse("{\"vtpm_ak_digests\":[\"" AK_22 "\",\"" AK_11 "\"]}", &p), 0);
+	snp_policy_get_pins(p, &pins);
+	ASSERT_TRUE(pins.vtpm_ak);
+	ASSERT_FALSE(pins.measurement || pins.id_key || pins.author_key || pins.chip_id);
+	ASSERT_TRUE(snp_policy_allows_vtpm_ak(p, ak));
+	memset(ak, 0x22, sizeof(ak));
+	ASSERT_TRUE(snp_policy_allows_vtpm_ak(p, ak));
+	ak[31] ^= 0x01;
+	ASSERT_FALSE(snp_policy_allows_vtpm_ak(p, ak));
+
+	/* No report rule: any report passes what the member alone asks. */
+	size_t len = 0;
+	_cleanup_free_ uint8_t *buf = test_read_file(test_vector("milan-v2-trustee/report.bin"),
+						     &len);
+	struct snp_report r;
+	struct snp_policy_result res;
+	ASSERT_EQ(snp_report_parse(buf, len, &r), 0);
+	ASSERT_EQ(snp_policy_eval(p, &r, SNP_PRODUCT_MILAN, &res), 0);
+
+	/* In the digest, order-independent; without it, policies keep their digest. */
+	snp_policy_digest(p, d0);
+	ASSERT_MEMEQ(d0, pinned, 32);
+	digest_of("{\"vtpm_ak_digests\":[\"" AK_11 "\",\"" AK_22 "\"]}", d1);
+	ASSERT_MEMEQ(d0, d1, 32);
+	digest_of("{\"vtpm_ak_digests\":[\"" AK_11 "\"]}", d2);
+	ASSERT_MEMNE(d1, d2, 32);
+	snp_policy_digest(d, d3);
+	ASSERT_MEMNE(d2, d3, 32);
+	/* The same bytes as a host_data pin are another policy. */
+	digest_of("{\"host_data\":[\"" AK_11 "\"]}", d1);
+	ASSERT_MEMNE(d1, d2, 32);
+	roundtrip("{\"vtpm_ak_digests\":[\"" AK_22 "\",\"" AK_11 "\"],\"measurements\":[\""
+		  M_GENOA "\"]}");
+
+	/* Strict: wrong length, not hex, not a list, empty, duplicates. */
+	static const struct { const char *json, *why; } bad[] = {
+		{ "{\"vtpm_ak_digests\":[\"11\"]}", "vtpm_ak_digests[0]" },
+		{ "{\"vtpm_ak_digests\":[\"" AK_11 "00\"]}", "vtpm_ak_digests[0]" },
+		{ "{\"vtpm_ak_digests\":[\"" AK_11 "\",\"zz" AK_11 "\"]}", "vtpm_ak_digests[1]" },
+		{ "{\"vtpm_ak_digests\":\"" AK_11 "\"}", "64-digit hex" },
+		{ "{\"vtpm_ak_digests\":[]}", "empty list" },
+		{ "{\"vtpm_ak_digests\":[\"" AK_11 "\",\"" AK_11 "\"]}", "duplicate" },
+		{ "{\"vtpm_ak_digests\":[1]}", "vtpm_ak_digests[0]" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		struct snp_policy *q = NULL;
+		char err[POLICY_ERR_MAX] = "";
+
+		if (snp_policy_parse(bad[i].json, strlen(bad[i].json), &q, err, sizeof(err)) !=
+			    -EBADMSG || !strstr(err, bad[i].why) || q)
+			test_fail(__FILE__, __LINE__, "bad %zu: '%s'", i, err);
+		snp_policy_free(q);
+	}
+}
+
 TEST(policy_to_json_roundtrip)
 {
 	_cleanup_(snp_policy_freep) struct snp_policy *d = NULL;
