@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vhsmctl attestation report: a fresh report from vhsmd for a nonce, with the host's certificates. */
+/*
+ * vhsmctl attestation report: fresh evidence from vhsmd for a nonce (an SNP report, or on the
+ * vtpm platform an Azure HCL report), with its certificate table.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,8 +38,11 @@ int verb_attestation_report(int argc, char **argv)
 		case 'h':
 			printf("Usage: vhsmctl attestation report [--nonce HEX] --out FILE "
 			       "[--certs-out FILE]\n\n"
-			       "Asks vhsmd for a fresh report with REPORT_DATA = SHA-512(nonce)\n"
-			       "(random nonce if none is given) and the host's certificate table.\n");
+			       "Asks vhsmd for a fresh report binding SHA-512(nonce) (random nonce if\n"
+			       "none is given) and its certificate table: an SNP report whose\n"
+			       "REPORT_DATA it is (check it with attestation verify), or on the vtpm\n"
+			       "platform the HCL report whose claims' user-data it is (attestation hcl\n"
+			       "--file).\n");
 			return EXIT_OK;
 		default: return EXIT_USAGE;
 		}
@@ -72,6 +78,8 @@ int verb_attestation_report(int argc, char **argv)
 	const struct vhsm_wire_field *rf = vhsm_wire_get(&rep.msg, VHSM_TAG_REPORT);
 	const struct vhsm_wire_field *cf = vhsm_wire_get(&rep.msg, VHSM_TAG_CERTS);
 	ret = EXIT_OK;
+	/* On the vtpm platform the evidence is the HCL report ("HCLA"), else an SNP report. */
+	const char *format = rf && rf->len >= 4 && memcmp(rf->value, "HCLA", 4) == 0 ? "hcl" : "snp";
 	if (!rf || fileio_write_atomic(out, rf->value, rf->len, 0644) < 0 ||
 	    (certs_out && cf && fileio_write_atomic(certs_out, cf->value, cf->len, 0644) < 0)) {
 		cli_error("attestation report: cannot write the output");
@@ -83,6 +91,7 @@ int verb_attestation_report(int argc, char **argv)
 
 		if (o) {
 			json_object_object_add(o, "report", json_object_new_string(out));
+			json_object_object_add(o, "format", json_object_new_string(format));
 			json_object_object_add(o, "certs", json_object_new_string(
 								   certs_out && cf ? certs_out : ""));
 		}

@@ -121,8 +121,9 @@ int verb_kek_export_exchange_key(int argc, char **argv)
 			       "[--nonce HEX] [--ttl SECONDS]\n\n"
 			       "Generates an RSA-3072 exchange key inside vhsmd for importing KEK NAME\n"
 			       "(import only, single use, expires after --ttl, default 3600 s) and\n"
-			       "writes its evidence bundle: the public key, a fresh attestation report\n"
-			       "binding it (REPORT_DATA, see docs/byok.md) and the certificate chain.\n"
+			       "writes its evidence bundle: the public key, fresh evidence binding it\n"
+			       "(an SNP report, or on the vtpm platform an HCL report; docs/byok.md)\n"
+			       "and the certificate table.\n"
 			       "--nonce: 32 bytes in hex from the customer (default: random).\n"
 			       "Verify and wrap with vhsm-byok(1); import with kek import.\n");
 			return EXIT_OK;

@@ -11,6 +11,7 @@
 #include "client.h"
 #include "collateral.h"
 #include "fileio.h"
+#include "hcl-report.h"
 #include "json-cleanup.h"
 #include "snp-report.h"
 #include "vhsmctl.h"
@@ -161,6 +162,22 @@ int verb_collateral_import(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* The SNP report in evidence: an SNP report itself, or the one inside an Azure HCL report
+ * (what vhsmd gives on the vtpm platform). 0, or -EBADMSG when buf is neither. */
+static int snp_report_of(const uint8_t *buf, size_t len, uint8_t ret[static SNP_REPORT_SIZE])
+{
+	struct hcl_report h;
+
+	if (len == SNP_REPORT_SIZE) {
+		memcpy(ret, buf, SNP_REPORT_SIZE);
+		return 0;
+	}
+	if (hcl_report_parse(buf, len, &h) < 0)
+		return -EBADMSG;
+	memcpy(ret, h.snp_report, SNP_REPORT_SIZE);
+	return 0;
+}
+
 /* A report (and its certificate table) from vhsmd, for the id to fetch by. */
 static int report_from_daemon(uint8_t report[static SNP_REPORT_SIZE], uint8_t **ret_certs,
 			      size_t *ret_certs_len)
@@ -179,15 +196,14 @@ static int report_from_daemon(uint8_t report[static SNP_REPORT_SIZE], uint8_t **
 	const struct vhsm_wire_field *rf = vhsm_wire_get(&rep.msg, VHSM_TAG_REPORT);
 	const struct vhsm_wire_field *cf = vhsm_wire_get(&rep.msg, VHSM_TAG_CERTS);
 	ret = EXIT_ERROR;
-	if (rf && rf->len == SNP_REPORT_SIZE) {
-		memcpy(report, rf->value, SNP_REPORT_SIZE);
+	if (rf && snp_report_of(rf->value, rf->len, report) == 0) {
 		*ret_certs = cf && cf->len ? malloc(cf->len) : NULL;
 		*ret_certs_len = *ret_certs ? cf->len : 0;
 		if (*ret_certs)
 			memcpy(*ret_certs, cf->value, cf->len);
 		ret = EXIT_OK;
 	} else {
-		cli_error("collateral fetch: vhsmd's reply has no report");
+		cli_error("collateral fetch: vhsmd's reply has no SNP or HCL report");
 	}
 	client_reply_done(&rep);
 	return ret;
@@ -232,13 +248,13 @@ static int fetch_run(const struct fetch_args *fa)
 	int r;
 
 	if (fa->report) {
-		r = fileio_read_all(fa->report, SNP_REPORT_SIZE + 1, &raw, &len);
-		if (r < 0 || len != SNP_REPORT_SIZE) {
+		r = fileio_read_all(fa->report, HCL_REPORT_MAX, &raw, &len);
+		if (r < 0 || snp_report_of(raw, len, report) < 0) {
 			cli_error("collateral fetch: --report %s: %s", cli_esc(fa->report),
-				  r < 0 ? strerror(-r) : "not a 1184-byte report");
+				  r < 0 ? strerror(-r) :
+				  "neither a 1184-byte SNP report nor an Azure HCL report");
 			return EXIT_USAGE;
 		}
-		memcpy(report, raw, SNP_REPORT_SIZE);
 	} else if ((r = report_from_daemon(report, &certs, &certs_len)) != EXIT_OK) {
 		return r;
 	}
@@ -303,8 +319,10 @@ int verb_collateral_fetch(int argc, char **argv)
 			       "Caches what verifies this CVM's reports: the host's certificate table,\n"
 			       "then the chain, the ARK's CRL and the VCEK for this chip and TCB from\n"
 			       "AMD KDS (default " COLLATERAL_KDS_DEFAULT "), or Azure THIM JSON.\n"
-			       "Without --report, vhsmd is asked for a report. Needs the network once;\n"
-			       "vhsmd then reads the cache at every attestation.\n");
+			       "Without --report, vhsmd is asked for a report (on the vtpm platform an\n"
+			       "HCL report: the chip and TCB come from the SNP report inside it);\n"
+			       "--report takes an SNP report or an HCL report file. Needs the network\n"
+			       "once; vhsmd then reads the cache at every attestation.\n");
 			return EXIT_OK;
 		default:
 			if (dir_opt(c))

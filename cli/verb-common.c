@@ -141,6 +141,17 @@ void cli_note_filtered(const char *what)
 			  "%s your ACL entries let you see", what);
 }
 
+void cli_print_vtpm_ak(json_object *p, const char *label)
+{
+	const char *ak;
+
+	if (json_member_string(p, NULL, "vtpm_ak_sha256", 64, &ak, NULL, NULL, 0) < 0)
+		return;
+	printf("%s%s\n", label, cli_esc(ak));
+	printf("%*s(give it to the customer for their policy's \"vtpm_ak_digests\": it names "
+	       "this VM's evidence)\n", (int)strlen(label), "");
+}
+
 void cli_print_json_object(json_object *o)
 {
 	if (o)

@@ -69,10 +69,11 @@ static void enroll_help(void)
 	       "                            [--new-key] --out FILE [--json]\n\n"
 	       "Makes vhsmd's fleet TLS key (sealed, never exported) on first use, or keeps it,\n"
 	       "and writes an enrollment bundle: a certificate request for CN, and a fresh\n"
-	       "SEV-SNP report binding the request's public key, the nonce (1..64 bytes, from\n"
-	       "the fleet CA's operator) and an expiry, with the host's certificates. The fleet\n"
-	       "CA signs it with vhsm-byok fleet-sign; install the certificate with vhsmctl\n"
-	       "fleet install-cert. --new-key replaces the key (the old certificate is removed).\n");
+	       "report (SEV-SNP, or HCL on the vtpm platform) binding the request's public\n"
+	       "key, the nonce (1..64 bytes, from the fleet CA's operator) and an expiry,\n"
+	       "with its certificates. The fleet CA signs it with vhsm-byok fleet-sign;\n"
+	       "install the certificate with vhsmctl fleet install-cert. --new-key replaces\n"
+	       "the key (the old certificate is removed).\n");
 }
 
 _Static_assert(FLEET_ENROLL_NONCE_MAX == CLI_NONCE_MAX, "fleet enroll's nonce is --nonce's");

@@ -177,7 +177,8 @@ int verb_key_create(int argc, char **argv)
 			       "extractable. ALG: rsa2048 rsa3072 rsa4096 ec-p256 ec-p384 (decrypt:\n"
 			       "RSA only). ACL: KIND:WHO:OPS[;...], OPS from sign decrypt read admin all.\n"
 			       "The self-signed certificate (DER) and public key (DER SPKI) can be\n"
-			       "written to files.\n");
+			       "written to files. The certificate carries an SNP report binding the key,\n"
+			       "except on the vtpm platform: there use key attest for its evidence.\n");
 			return EXIT_OK;
 		default: return EXIT_USAGE;
 		}
@@ -675,9 +676,9 @@ int verb_key_attest(int argc, char **argv)
 		case 'j': arg_json = true; break;
 		case 'h':
 			printf("Usage: vhsmctl key attest NAME [--nonce HEX] --out FILE [--json]\n\n"
-			       "A fresh SEV-SNP report whose REPORT_DATA binds the key pair's public key\n"
-			       "(and the nonce, 1..64 bytes), with the host's certificates, as a JSON\n"
-			       "file for vhsm-byok verify-key on another machine.\n");
+			       "A fresh report (SEV-SNP, or HCL on the vtpm platform) binding the key\n"
+			       "pair's public key (and the nonce, 1..64 bytes), with its certificates,\n"
+			       "as a JSON file for vhsm-byok verify-key on another machine.\n");
 			return EXIT_OK;
 		default: return EXIT_USAGE;
 		}

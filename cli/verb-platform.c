@@ -62,6 +62,7 @@ static void print_platform(json_object *p)
 	       member_text(p, "chip_key_masked", c, sizeof(c)));
 	printf("vTPM:              %s (/dev/tpmrm0)\n", member_text(p, "vtpm", a, sizeof(a)));
 	print_hcl(p);
+	cli_print_vtpm_ak(p, "vTPM AK (SHA-256): ");
 	printf("certificates:      %s\n", member_text(p, "certificates", a, sizeof(a)));
 	printf("measurement owner: %s (policy)\n", member_text(p, "measurement_owner", a, sizeof(a)));
 	printf("protection:        %s\n", member_text(p, "protection", a, sizeof(a)));

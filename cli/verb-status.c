@@ -68,9 +68,11 @@ static void fmt_status(json_object *o)
 					    : "",
 		       cli_esc(cli_jstr(a, "durability")), cli_jint(a, "durable_seq"));
 	fmt_status_attestation(o);
-	if (json_member(o, NULL, "platform", json_type_object, &a, NULL, 0) == 0)
+	if (json_member(o, NULL, "platform", json_type_object, &a, NULL, 0) == 0) {
 		printf("platform: %s; %s\n", cli_esc(cli_jstr(a, "report_path")),
 		       cli_esc(cli_jstr(a, "protection")));
+		cli_print_vtpm_ak(a, "vTPM AK (SHA-256): ");
+	}
 	if (json_member(o, NULL, "damaged_keks", json_type_array, &d, NULL, 0) == 0)
 		for (size_t i = 0; i < json_object_array_length(d); i++)
 			printf("DAMAGED KEK %s: %s\n", cli_jstr(json_object_array_get_idx(d, i), "name"),

@@ -142,6 +142,12 @@ bool cli_jbool(struct json_object *o, const char *k);
 
 /* Prints o (not a secret) pretty on stdout, as every --json result is. NULL: nothing. */
 void cli_print_json_object(struct json_object *o);
+/*
+ * vhsmd's platform description p: on the vtpm platform, label then the SHA-256 of the vTPM's
+ * AK ("vtpm_ak_sha256"), and a line telling the admin to hand it to the customer for their
+ * policy's "vtpm_ak_digests". Prints nothing elsewhere.
+ */
+void cli_print_vtpm_ak(struct json_object *p, const char *label);
 
 /* Formats seconds since the epoch as ISO 8601 UTC into buf; "-" for 0 or an invalid time. */
 const char *cli_fmt_time(int64_t t, char *buf, size_t len);

@@ -79,8 +79,8 @@ static int hcl_answers(const struct manager *m, const uint8_t *buf, size_t len, 
 
 	if (hcl_report_parse(buf, len, &h) < 0 || hcl_report_check_binding(&h) < 0 ||
 	    hcl_claims_parse(h.claims, h.claims_len, &c, err, sizeof(err)) < 0) {
-		snprintf(why, whylen, "the vTPM's HCL report (NV 0x%08x) is malformed or its claims "
-			 "are not bound by its SNP report%s%s", TPM2_HCL_REPORT_INDEX,
+		snprintf(why, whylen, "the vTPM's HCL report (NV 0x%08x) is malformed or its "
+			 "claims are not bound by its SNP report%s%s", TPM2_HCL_REPORT_INDEX,
 			 err[0] ? ": " : "", err);
 		return -EBADMSG;
 	}
@@ -161,7 +161,8 @@ static int evidence_vtpm(struct manager *m, const uint8_t data[static ATTEST_EVI
 		return r;
 	r = hcl_answers(m, buf, len, ak, (size_t)ak_len, data, why, whylen);
 	if (r >= 0 && gated)
-		r = attest_hcl_check(m, buf, len, ak, (size_t)ak_len, data, true, &res, why, whylen);
+		r = attest_hcl_check(m, buf, len, ak, (size_t)ak_len, data, true, &res, why,
+				     whylen);
 	if (r < 0)
 		return r;
 	if (len > VHSM_WIRE_MAX_DATA || len > HCL_REPORT_MAX) {

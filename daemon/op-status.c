@@ -123,6 +123,10 @@ static json_object *platform_json(const struct manager *m)
 	json_object_object_add(o, "configfs_tsm", json_object_new_boolean(f.configfs_tsm));
 	json_object_object_add(o, "vtpm", json_object_new_boolean(f.vtpm));
 	json_object_object_add(o, "hcl_report", hcl_json(m->tcti, &hcl));
+	/* On the vtpm platform evidence is an HCL report, which any CVM with the same paravisor
+	 * can make: the customer's policy pins this VM's vTPM AK by this digest. */
+	json_object_object_add(o, "vtpm_ak_sha256", m->root && hcl.state == TPM2_HCL_PRESENT ?
+				json_object_new_string(hcl.ak_sha256) : NULL);
 	json_object_object_add(o, "sysfs_vmpl", f.sysfs_vmpl >= 0 ?
 				json_object_new_int64(f.sysfs_vmpl) : NULL);
 	json_object_object_add(o, "vmpl", f.have_report ? json_object_new_int64(f.vmpl) : NULL);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Whether the vTPM holds an Azure HCL report (see tpm2-hcl.h). */
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "ct.h"
 #include "hcl-report.h"
 #include "tpm2-hcl.h"
 #include "tpm2-nv.h"
@@ -34,6 +36,8 @@ static void probe_report(struct tpm2 *t, struct tpm2_hcl_probe *ret)
 	struct hcl_report h;
 	struct hcl_claims c;
 	char err[160];
+	uint8_t d[32];
+	unsigned int dl = 0;
 	size_t len = 0;
 	int r = tpm2_nv_read(t, TPM2_HCL_REPORT_INDEX, &buf, &len);
 
@@ -48,8 +52,12 @@ static void probe_report(struct tpm2 *t, struct tpm2_hcl_probe *ret)
 		set(ret, TPM2_HCL_MALFORMED, err);
 	} else if (hcl_report_check_binding(&h) < 0) {
 		set(ret, TPM2_HCL_MALFORMED, "REPORT_DATA does not bind the claims");
+	} else if (!EVP_Digest(c.ak_spki, c.ak_spki_len, d, &dl, EVP_sha256(), NULL) ||
+		   dl != sizeof(d)) {
+		set(ret, TPM2_HCL_MALFORMED, "cannot hash the claims' attestation key");
 	} else {
 		ret->tpm_persisted = c.tpm_persisted;
+		ct_hex_encode(ret->ak_sha256, d, sizeof(d));
 		set(ret, TPM2_HCL_PRESENT, "");
 	}
 }

@@ -25,6 +25,9 @@ enum tpm2_hcl_state {
 struct tpm2_hcl_probe {
 	enum tpm2_hcl_state state;
 	enum hcl_tpm_persisted tpm_persisted; /* when PRESENT */
+	/* When PRESENT: SHA-256 of the claims' AK (DER SubjectPublicKeyInfo), hex: what a
+	 * customer's policy pins as "vtpm_ak_digests" (the gate checks it is this vTPM's AK). */
+	char ak_sha256[65];
 	char detail[160];                      /* one phrase on why not PRESENT */
 };
 

@@ -25,10 +25,12 @@ expect_out '^signer: +vcek, CHIP_ID masked: no'
 expect_out '^certificates: +VCEK from the host.s certificate table'
 expect_out '^measurement owner: +tenant'
 expect_out '^protection: +SIMULATOR: nothing is protected .*the host and other tenants'
+not_out 'vTPM AK'
 expect_exit 0 ctl --json platform
 jq -e '.report_path == "simulator" and .vmpl == 0 and .signer == "vcek" and
        .chip_id_masked == false and .measurement_owner == "tenant" and
-       (.protection | startswith("SIMULATOR"))' "$WORK/out" >/dev/null || fail "platform --json"
+       .vtpm_ak_sha256 == null and (.protection | startswith("SIMULATOR"))' "$WORK/out" \
+	>/dev/null || fail "platform --json"
 expect_exit 0 ctl status
 expect_out '^platform: simulator; SIMULATOR: nothing is protected'
 expect_exit 0 ctl kek create k1

@@ -3,8 +3,10 @@
 # ATTESTATION_REPORT, KEY_ATTEST, FLEET_ENROLL, a BYOK exchange key and a BYOK backup carry is
 # the vTPM's Azure HCL report, fresh for the request, whose claims' user-data is the binding D
 # of that use (recomputed here from the file), with a certificate table built from vhsmd's
-# collateral cache. A second request gets a fresh report. Refusals: a paravisor that does not
-# answer gives a timeout naming the vTPM, and no exchange key is left without evidence.
+# collateral cache. A second request gets a fresh report. Also: collateral fetch takes the chip
+# and TCB from the SNP report inside, and platform/status show the AK digest a customer pins.
+# Refusals: a paravisor that does not answer gives a timeout naming the vTPM, and no exchange
+# key is left without evidence; a report naming another AK gives no evidence.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/vtpm-lib.sh"
 command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
@@ -16,35 +18,6 @@ swtpm_start tpm-a
 "$CTL" collateral import --dir "$WORK/cache" "$WORK"/a-certs/*.pem >/dev/null ||
 	fail "collateral import"
 mkdir -p "$STATE"
-cp -a "$WORK/cache" "$STATE/collateral"
-
-# The paravisor of CVM a on vTPM tpm-a: rewrites the HCL report whenever the user data changes.
-watch_start() {
-	"$SIM" hcl "$WORK/a.json" --tcti "$(tcti tpm-a)" --watch >>"$WORK/watch.log" 2>&1 &
-	WATCH_PID=$!
-	on_exit "kill $WATCH_PID 2>/dev/null"
-	local i
-	for i in $(seq 1200); do
-		"$CTL" --json attestation hcl --tcti "$(tcti tpm-a)" --collateral-dir "$WORK/cache" \
-			--trust-root "$WORK/a-certs/ark.pem" 2>/dev/null | jq -e 2>/dev/null \
-			'.checks[] | select(.name == "snp_report") | .result == "pass"' >/dev/null &&
-			return 0
-		kill -0 "$WATCH_PID" 2>/dev/null ||
-			fail "the paravisor stand-in exited: $(tail -5 "$WORK/watch.log")"
-		sleep 0.1
-	done
-	fail "no HCL report appeared: $(tail -5 "$WORK/watch.log")"
-}
-watch_stop() { [ -z "$WATCH_PID" ] || { kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null; WATCH_PID=; }; }
-vd() {
-	rm -f "$SOCK"
-	systemd-socket-activate --seqpacket -l "$SOCK" -E VHSMD_LOG_STDERR=1 \
-		-E ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
-		-- "$DAEMON" --state-dir "$STATE" --tcti "$(tcti tpm-a)" --platform vtpm \
-		--trust-root "$WORK/a-certs/ark.pem" --idle-timeout 0 >>"$WORK/daemon.log" 2>&1 &
-	DAEMON_PID=$!
-	wait_listening "$SOCK" || { cat "$WORK/daemon.log" >&2; fail "daemon socket did not appear"; }
-}
 
 # hcl_check FILE: the HCL report in FILE verifies whole (layout, claims binding, the SNP report
 # and its chain from the cache); prints the claims' user-data.
@@ -106,14 +79,66 @@ print(hashlib.sha512(msg).hexdigest())
 PY
 }
 
-watch_start
-vd
+# ---- collateral fetch on the vtpm platform: chip and TCB from the SNP report in the HCL report ----
+# vhsmd starts with an empty collateral cache: the gate fails (no VCEK), reports still come.
+watch_start a tpm-a
+vd tpm-a --platform vtpm
+expect_exit 1 ctl --json status
+[ "$(jq -r .attestation.passed "$WORK/out")" = false ] || fail "a gate without a VCEK passed"
+expect_exit 0 ctl attestation report --out "$WORK/r0"
+[ "$(head -c 4 "$WORK/r0")" = HCLA ] || fail "not an HCL report"
+HWID=$(xxd -p -s $((0x20 + 0x1A0)) -l 64 "$WORK/r0" | tr -d '\n')
+[ "$HWID" = "$(jq -r .chip_id "$WORK/a.json")" ] || fail "the inner report's chip id is not the CVM's"
+KDS=$WORK/kds
+mkdir -p "$KDS/vcek/v1/Milan"
+cat "$WORK/a-certs/ask.pem" "$WORK/a-certs/ark.pem" >"$KDS/vcek/v1/Milan/cert_chain"
+cp "$WORK/a-certs/vcek.der" "$KDS/vcek/v1/Milan/$HWID"
+make_crl a "$KDS/vcek/v1/Milan/crl"
+python3 "$top/tests/integration/kds-server.py" "$KDS" "$WORK/port" "$WORK/kds.log" &
+SERVER=$!
+on_exit "kill $SERVER 2>/dev/null"
+for _ in $(seq 200); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+[ -s "$WORK/port" ] || fail "the KDS stand-in did not start"
+expect_exit 0 ctl collateral fetch --dir "$STATE/collateral" --kds-url "http://127.0.0.1:$(cat "$WORK/port")"
+expect_out '1 VCEK, 1 ASK, 0 ASVK, 1 ARK, 1 CRL'
+grep -q "^/vcek/v1/Milan/$HWID?blSPL=[0-9]*&teeSPL=[0-9]*&snpSPL=[0-9]*&ucodeSPL=[0-9]* " \
+	"$WORK/kds.log" || { cat "$WORK/kds.log" >&2; fail "VCEK URL"; }
+# An HCL report file works as --report too; a file that is neither report is refused.
+expect_exit 0 ctl collateral fetch --dir "$WORK/cache2" --report "$WORK/r0" \
+	--kds-url "http://127.0.0.1:$(cat "$WORK/port")"
+expect_out '1 VCEK, 1 ASK, 0 ASVK, 1 ARK, 1 CRL'
+kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+printf 'HCLA but not one' >"$WORK/bad.rep"
+expect_exit 2 ctl collateral fetch --dir "$WORK/cache2" --report "$WORK/bad.rep"
+expect_out 'neither a 1184-byte SNP report nor an Azure HCL report'
+stop_daemon
+vd tpm-a --platform vtpm
 expect_exit 0 ctl --json status
 [ "$(jq -r .attestation.passed "$WORK/out")" = true ] || fail "gate: $(cat "$WORK/out")"
+ok "collateral fetch on the vtpm platform: the VCEK for the chip and TCB of the HCL report's SNP report"
+
+# ---- the AK digest a customer pins: platform and status, text and JSON ----
+"$CTL" --json attestation hcl --tcti "$(tcti tpm-a)" --collateral-dir "$WORK/cache" \
+	--trust-root "$WORK/a-certs/ark.pem" >"$WORK/hcl-tpm.json" || fail "attestation hcl --tcti"
+AK=$(jq -r .claims.ak_sha256 "$WORK/hcl-tpm.json")
+[ "$(jq -r '.checks[] | select(.name == "ak_match") | .result' "$WORK/hcl-tpm.json")" = pass ] ||
+	fail "the claims' AK is not the vTPM's: $(cat "$WORK/hcl-tpm.json")"
+[[ $AK =~ ^[0-9a-f]{64}$ ]] || fail "no AK digest: $AK"
+expect_exit 0 ctl --json platform
+[ "$(jq -r .vtpm_ak_sha256 "$WORK/out")" = "$AK" ] || fail "platform --json: $(cat "$WORK/out")"
+expect_exit 0 ctl --json status
+[ "$(jq -r .platform.vtpm_ak_sha256 "$WORK/out")" = "$AK" ] || fail "status --json"
+expect_exit 0 ctl platform
+expect_out "^vTPM AK \(SHA-256\): $AK\$"
+expect_out 'give it to the customer for their policy.s "vtpm_ak_digests"'
+expect_exit 0 ctl status
+expect_out "^vTPM AK \(SHA-256\): $AK\$"
+ok "platform and status show the vTPM AK's SHA-256 (the claims' AK, this vTPM's) to pin"
 
 # ---- ATTESTATION_REPORT: the HCL report over SHA-512(nonce), fresh each time ----
 N1=$(printf '11%.0s' $(seq 32)) N2=$(printf '22%.0s' $(seq 32))
-expect_exit 0 ctl attestation report --nonce "$N1" --out "$WORK/r1" --certs-out "$WORK/c1"
+expect_exit 0 ctl --json attestation report --nonce "$N1" --out "$WORK/r1" --certs-out "$WORK/c1"
+[ "$(jq -r .format "$WORK/out")" = hcl ] || fail "attestation report --json: $(cat "$WORK/out")"
 [ "$(hcl_check "$WORK/r1")" = "$(d nonce "$N1")" ] || fail "report 1: user-data is not SHA-512(nonce)"
 certs_check "$WORK/c1"
 expect_exit 0 ctl attestation report --nonce "$N2" --out "$WORK/r2"
@@ -178,6 +203,20 @@ expect_exit 3 ctl kek backup kx --to "$WORK/cust.pub" --out "$WORK/bkt.json"
 expect_out "no evidence for the backup: .*gave no HCL report"
 [ ! -e "$WORK/bkt.json" ] || fail "a backup was written without evidence"
 ok "a silent paravisor: a timeout naming the vTPM; no bundle, exchange key, report or backup left"
+
+# ---- a paravisor whose claims name another AK (another VM's report): refused, nothing written ----
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/other.key" 2>/dev/null
+openssl pkey -in "$WORK/other.key" -pubout -out "$WORK/other.pub"
+watch_start a tpm-a --ak-pub "$WORK/other.pub"
+expect_exit 1 ctl attestation report --nonce "$N1" --out "$WORK/ro"
+expect_out "names another attestation key than this vTPM.s"
+[ ! -e "$WORK/ro" ] || fail "a report naming another AK was written"
+# Behind the gate (passed before, still fresh) the evidence is checked on its own too.
+expect_exit 1 ctl key attest kp --out "$WORK/kao.json"
+expect_out "names another attestation key"
+[ ! -e "$WORK/kao.json" ] || fail "a key attestation naming another AK was written"
+watch_stop
+ok "an HCL report whose claims name another AK: no evidence, nothing written"
 
 stop_daemon
 echo "$_checks checks passed"
