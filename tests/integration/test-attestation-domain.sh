@@ -53,7 +53,8 @@ EXP=$(($(date +%s) + 3600))
 FMSG=$(python3 - "$WORK/nb/own.der" "$EXP" <<'PY'
 import hashlib, sys
 spki = open(sys.argv[1], "rb").read()
-m = b"vhsm-fleet-enroll-v1\0" + hashlib.sha256(spki).digest() + b"\0" + int(sys.argv[2]).to_bytes(8, "big")
+m = (b"vhsm-fleet-enroll-v1\0" + hashlib.sha256(spki).digest() + b"\0" +
+     int(sys.argv[2]).to_bytes(8, "big"))
 print(m.hex())
 PY
 )
