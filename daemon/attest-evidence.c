@@ -7,6 +7,7 @@
 
 #include "attest-evidence.h"
 #include "attest-hcl.h"
+#include "clock.h"
 #include "hcl-evidence.h"
 #include "hcl-report.h"
 #include "log.h"
@@ -64,6 +65,23 @@ static int evidence_snp(struct manager *m, const uint8_t data[static ATTEST_EVID
 	return 0;
 }
 
+/* After a wait for the paravisor ran out, a non-administrator's request in the next minute is
+ * refused at once: vhsmd serves one request at a time, and the report budgets count
+ * requests, not the time each holds vhsmd (one every 10 s would keep it busy for everyone). */
+#define EVIDENCE_HCL_QUIET_USEC (60ull * 1000000ull)
+
+static bool hcl_quiet(const struct manager *m, char *why, size_t whylen)
+{
+	if ((m->request_peer && !m->request_peer->admin) &&
+	    clock_mono_usec() < m->hcl_quiet_until_usec) {
+		snprintf(why, whylen, "the paravisor gave no HCL report within %u s to a request "
+			 "in the last minute: vhsmd does not wait for it again for a "
+			 "non-administrator until a minute after that", ATTEST_HCL_WAIT_MS / 1000u);
+		return true;
+	}
+	return false;
+}
+
 /* A fresh HCL report whose claims' user-data is data, checked before it leaves. */
 static int evidence_vtpm(struct manager *m, const uint8_t data[static ATTEST_EVIDENCE_DATA_SIZE],
 			 bool gated, struct attest_evidence *ret, char *why, size_t whylen)
@@ -75,6 +93,8 @@ static int evidence_vtpm(struct manager *m, const uint8_t data[static ATTEST_EVI
 	size_t len = 0, certs_len = 0;
 	int ak_len, r;
 
+	if (hcl_quiet(m, why, whylen))
+		return -ETIMEDOUT;
 	r = tpm2_open(m->tcti, &t);
 	if (r < 0) {
 		snprintf(why, whylen, "no vTPM answers at %s: %s", m->tcti, strerror(-r));
@@ -93,6 +113,9 @@ static int evidence_vtpm(struct manager *m, const uint8_t data[static ATTEST_EVI
 			 "%u s: the paravisor did not answer the user data written to NV 0x%08x",
 			 m->tcti, ATTEST_HCL_WAIT_MS / 1000u, TPM2_HCL_USER_DATA_INDEX);
 		r = -ETIMEDOUT;
+		m->hcl_quiet_until_usec = clock_mono_usec() + EVIDENCE_HCL_QUIET_USEC;
+	} else if (r >= 0) {
+		m->hcl_quiet_until_usec = 0;
 	}
 	if (r >= 0 && gated)
 		r = attest_hcl_check(m, buf, len, ak, (size_t)ak_len, data, true, &res, why,

@@ -277,6 +277,12 @@ int op_attest_report(struct op_ctx *c)
 
 	if (!nonce || nonce->len == 0 || nonce->len > 64)
 		return op_fail(c, -EINVAL, "a nonce of 1..64 bytes is required");
+	/* The report binds SHA-512(nonce), and vhsmd's own bindings are SHA-512 of messages
+	 * starting with a "vhsm-" label, some short enough to be a nonce (a key attestation is
+	 * 51 bytes, a fleet enrollment 62): that namespace is reserved to vhsmd. */
+	if (nonce->len >= 5 && memcmp(nonce->value, "vhsm-", 5) == 0)
+		return op_fail(c, -EINVAL, "a nonce starting with \"vhsm-\" is reserved for "
+			       "vhsmd's own bindings (key attestation, fleet enrollment, BYOK)");
 	/* Each report is a guest request, and the host throttles those: non-administrators
 	 * draw from their own and the global budget (limits.h). */
 	return op_reply_report(c, nonce->value, nonce->len, false);

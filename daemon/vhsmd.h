@@ -208,6 +208,7 @@ struct manager {
 	uint8_t *batch;          /* secmem VHSM_WIRE_MAX_DATA: UNWRAP_BATCH reply items */
 	uint64_t n_requests;
 	uint64_t n_reports;               /* firmware report requests since start */
+	uint64_t hcl_quiet_until_usec;    /* a paravisor wait ran out: none again until then */
 	uint64_t request_seq;             /* advanced for every request (both sockets) */
 	const struct peer *request_peer;  /* the caller of the request being served, or NULL */
 	struct limits *limits;            /* per-principal and global limits (limits.c) */
