@@ -9,26 +9,30 @@
 #include "collateral.h"
 #include "hcl-evidence.h"
 #include "hcl-report.h"
+#include "report-evidence.h"
 #include "snp-report.h"
 
 int hcl_evidence_check(const uint8_t *buf, size_t len, const uint8_t *ak, size_t ak_len,
 		       const uint8_t data[static HCL_USER_DATA_SIZE], char *why, size_t whylen)
 {
-	struct hcl_report h;
-	struct hcl_claims c;
-	char err[160] = "";
+	struct report_evidence e;
+	struct report_evidence_error err = {};
+	int r = report_evidence_open(buf, len, &e, &err);
 
-	if (hcl_report_parse(buf, len, &h) < 0 || hcl_report_check_binding(&h) < 0 ||
-	    hcl_claims_parse(h.claims, h.claims_len, &c, err, sizeof(err)) < 0) {
-		snprintf(why, whylen, "the HCL report is malformed or its claims are not bound by "
-			 "its SNP report%s%s", err[0] ? ": " : "", err);
-		return -EBADMSG;
-	}
-	if (!c.have_user_data || CRYPTO_memcmp(c.user_data, data, HCL_USER_DATA_SIZE) != 0) {
+	/* Opened as a verifier opens it (report-evidence.h): the same checks on both sides. */
+	if (r == -ENOMEM || r == -EIO)
+		return r;
+	if ((r < 0 && err.step == REPORT_EVIDENCE_USER_DATA) ||
+	    (r == 0 && e.hcl && CRYPTO_memcmp(e.bound, data, HCL_USER_DATA_SIZE) != 0)) {
 		snprintf(why, whylen, "the HCL report's user-data is not this request's");
 		return -ESTALE;
 	}
-	if (c.ak_spki_len != ak_len || CRYPTO_memcmp(c.ak_spki, ak, ak_len) != 0) {
+	if (r < 0 || !e.hcl) {
+		snprintf(why, whylen, "the HCL report is malformed or its claims are not bound by "
+			 "its SNP report: %s", r < 0 ? err.detail : "an SNP report alone");
+		return -EBADMSG;
+	}
+	if (e.claims.ak_spki_len != ak_len || CRYPTO_memcmp(e.claims.ak_spki, ak, ak_len) != 0) {
 		snprintf(why, whylen, "the HCL report names another attestation key than this "
 			 "vTPM's");
 		return -EKEYREJECTED;
