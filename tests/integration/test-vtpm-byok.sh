@@ -131,6 +131,18 @@ ctl wrap --kek k1 <"$WORK/dek" >"$WORK/w1" || fail "wrap with the imported KEK"
 ctl unwrap <"$WORK/w1" | cmp -s - "$WORK/dek" || fail "unwrap with the imported KEK"
 ok "HCL evidence with the vTPM AK pinned: verify, wrap, import, wrap/unwrap"
 
+# A host that gives no certificates (an empty table): the customer's collateral cache supplies
+# the VCEK of the chip inside the HCL report.
+jq --arg c "$(head -c 24 /dev/zero | base64 -w0)" '.certificates = $c' "$WORK/hb1.json" \
+	>"$WORK/hb1-nocerts.json"
+expect_exit 1 "$BYOK" verify "$WORK/hb1-nocerts.json" --policy "$WORK/pol-hcl.json" "${TR[@]}"
+expect_out "fail +certificates +no VCEK/VLEK in the certificate table"
+jexit 0 "$BYOK" verify --json "$WORK/hb1-nocerts.json" --policy "$WORK/pol-hcl.json" "${TR[@]}" \
+	--collateral-dir "$WORK/cache"
+expect_check report_sig pass
+expect_check vtpm_ak pass
+ok "the collateral cache supplies the VCEK for the HCL report's chip"
+
 # Another VM's AK pinned (or only another's): refused.
 OTHER=$(printf '%064d' 7)
 pol pol-other "$M1" "$OTHER"
