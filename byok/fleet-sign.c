@@ -331,9 +331,9 @@ static bool check_all(const struct byok_verify_opts *o, const struct enrollment 
 {
 	struct verify_result res = {};
 	uint64_t now = (uint64_t)time(NULL);
-	bool pin = verify_pinning(o, pol);
 	bool ev = verify_evidence(o, e->ev.report, e->ev.report_len, e->ev.certs, e->ev.certs_len,
 				  pol, "", &res);
+	bool pin = !res.opened || res.pinned;
 	bool fresh = check_fresh(o, e, now);
 	bool csr = check_csr(e, req, spki, spki_len);
 	bool bind = check_binding(e, *spki, *spki_len, &res);

@@ -70,14 +70,26 @@ int verify_load_policy(const char *path, struct snp_policy **ret)
  * Without a pinned measurement (or ID/author key digest) any SNP guest, running anyone's
  * code, can bind its own key; where the provider owns the measurement, pinning it pins only
  * the provider's firmware. wrap/rewrap refuse unless --accept-any-guest; verify warns.
+ * HCL evidence (hcl) always carries the provider's paravisor's measurement, whatever the
+ * policy's measurement_owner says: pinning it refuses another paravisor, the guest's code is
+ * not measured there, and the VM is named by the vTPM AK pin (check_vtpm_ak).
  */
-bool verify_pinning(const struct byok_verify_opts *o, const struct snp_policy *pol)
+static bool verify_pinning(const struct byok_verify_opts *o, const struct snp_policy *pol,
+			   bool hcl)
 {
 	struct snp_policy_pins p;
 	const char *why;
 
 	snp_policy_get_pins(pol, &p);
-	if (p.measurement_owner == SNP_MEASUREMENT_OWNER_PROVIDER)
+	if (hcl && p.measurement) {
+		out_check("pass", "pinning", "the policy pins the paravisor's measurement; the "
+			  "guest's code is not measured on this platform: the vTPM AK pin names the VM");
+		return true;
+	}
+	if (hcl)
+		why = "the policy pins no paravisor measurement (measurements): any paravisor's "
+		      "HCL evidence would pass";
+	else if (p.measurement_owner == SNP_MEASUREMENT_OWNER_PROVIDER)
 		why = "measurement_owner is \"provider\": MEASUREMENT and the ID/author keys pin "
 		      "the provider's firmware, not the code that runs in it";
 	else if (!p.measurement && !p.id_key && !p.author_key)
@@ -284,7 +296,9 @@ bool verify_evidence(const struct byok_verify_opts *o, const uint8_t *report, si
 	*ret = (struct verify_result){};
 	if (!open_report(report, report_len, prefix, &re))
 		return false;
-	ok = check_chain(o, re.snp_report, certs, certs_len, prefix, vr);
+	ret->pinned = verify_pinning(o, pol, re.hcl);
+	ok = ret->pinned;
+	ok &= check_chain(o, re.snp_report, certs, certs_len, prefix, vr);
 	ok &= check_test_root(o, vr, prefix);
 	if (!vr->report_parsed)
 		return false;
@@ -435,8 +449,7 @@ int verify_bundle(const struct byok_verify_opts *o, struct verified *v)
 	bundle_json(&v->b);
 	if (byok_pubkey_load(v->b.spki, v->b.spki_len, &v->pub) < 0)
 		v->pub = NULL; /* reported by the "key" check */
-	bool ok = verify_pinning(o, pol);
-	ok &= verify_evidence(o, v->b.report, v->b.report_len, v->b.certs, v->b.certs_len, pol, "",
+	bool ok = verify_evidence(o, v->b.report, v->b.report_len, v->b.certs, v->b.certs_len, pol, "",
 			      &res);
 	v->test_root = res.vr.trusted_by_extra_root;
 	if (res.opened)

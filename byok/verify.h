@@ -48,16 +48,11 @@ const char *verify_iso_time(uint64_t t, char buf[static 32]);
 /* Reads and parses a policy file; EXIT_OK with *ret, or EXIT_ERROR after saying why. */
 int verify_load_policy(const char *path, struct snp_policy **ret);
 
-/*
- * The "pinning" check: true when the policy pins the guest's code in a tenant-owned
- * measurement, or when only verifying (a warning), or with accept_any_guest (a loud warning).
- */
-bool verify_pinning(const struct byok_verify_opts *o, const struct snp_policy *pol);
-
 /* One piece of evidence verified: the inner SNP report's checks and what the evidence binds. */
 struct verify_result {
 	struct snp_verify_result vr; /* the SNP report's checks (an HCL report's inner one) */
 	bool opened;                 /* the report member opened and parsed: bound is valid */
+	bool pinned;                 /* the "pinning" check passed (or only warned) */
 	bool hcl;                    /* an HCL report (the vtpm platform) */
 	uint8_t bound[64];           /* REPORT_DATA, or the HCL claims' user-data */
 	uint8_t ak_sha256[32];       /* HCL: SHA-256 of the claims' vTPM AK */
@@ -66,7 +61,9 @@ struct verify_result {
 
 /*
  * Verifies one report member (an SNP report or an HCL report, lib/report-evidence) with its
- * GHCB certificate table: for HCL the layout, claims binding and user data; then on the SNP
+ * GHCB certificate table: for HCL the layout, claims binding and user data; the "pinning"
+ * check (the policy pins the guest's code in a tenant-owned measurement, or for HCL the
+ * paravisor's; only a warning when verifying, a loud one with accept_any_guest); then on the SNP
  * report the verifier's checks (with the CRL), the root (a --trust-root needs
  * allow_test_root when giving a key), the policy and the VMPL; for HCL the policy's
  * vtpm_ak_digests must list the claims' AK (refused otherwise, verifying or giving). Check

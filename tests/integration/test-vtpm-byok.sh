@@ -143,6 +143,20 @@ expect_check report_sig pass
 expect_check vtpm_ak pass
 ok "the collateral cache supplies the VCEK for the HCL report's chip"
 
+# The measurement inside an HCL report is always the provider's paravisor: a policy that says
+# so (measurement_owner "provider") is not refused for it, the AK pin names the VM; a policy
+# pinning no paravisor measurement is refused (pinning) unless --accept-any-guest.
+jq '. + {measurement_owner: "provider"}' "$WORK/pol-hcl.json" >"$WORK/pol-hcl-provider.json"
+jexit 0 "$BYOK" verify --json "$WORK/hb1.json" --policy "$WORK/pol-hcl-provider.json" \
+	"${TR[@]}" --nonce "$NONCE"
+expect_check pinning pass
+jq -n --arg ak "$AK" '{version: 1, vtpm_ak_digests: [$ak]}' >"$WORK/pol-ak-only.json"
+expect_exit 1 "$BYOK" wrap --bundle "$WORK/hb1.json" --policy "$WORK/pol-ak-only.json" \
+	"${TR[@]}" --key-file "$WORK/kek1" --out "$WORK/k1-akonly.byok"
+expect_out "fail +pinning +the policy pins no paravisor measurement"
+[ ! -e "$WORK/k1-akonly.byok" ] || fail "wrapped without a pinned paravisor measurement"
+ok "HCL evidence: a provider-owned measurement is what it is; no paravisor measurement pinned: refused"
+
 # Another VM's AK pinned (or only another's): refused.
 OTHER=$(printf '%064d' 7)
 pol pol-other "$M1" "$OTHER"
