@@ -7,7 +7,8 @@
 # state. Then the unpacked initramfs runs in a chroot: local-top/vhsm starts vhsmd (user vhsm,
 # --luks-standalone, no state), decrypt_vhsm gives the enrolled volume's secret without a
 # prompt, falls back to the passphrase prompt for a volume of another CVM and on a retry, and
-# init-bottom/vhsm stops vhsmd. The real boot: make check-vm-initrd (tests/vm/run-initramfs.sh).
+# init-bottom/vhsm stops vhsmd and keeps its audit log. On the vtpm platform the installed
+# state's platform root and collateral cache go in. The real boot: make check-vm-initrd (tests/vm/run-initramfs.sh).
 . "$(dirname "$0")/lib.sh"
 
 for c in mkinitramfs unmkinitramfs cryptsetup unshare chroot systemd-socket-activate; do
@@ -130,6 +131,44 @@ grep -qx "VHSM_SIM_STATE=''" "$X/conf/vhsm.conf" || fail "simulator configured w
 if grep -q 'SIMULATED' "$WORK/mkinitramfs.log"; then fail "simulator announced without one"; fi
 ok "hook: vhsmd, vhsmctl and libraries, the vTPM's TCTI module, setpriv, askpass, keyscript, boot scripts, /etc/vhsm, vhsm ids; no state, no simulator, no plugin"
 
+# ---- the vtpm platform: the installed state's platform root and collateral cache go in ----
+# (vtpm_state DIR: a platform root and a collateral file in the system root's DIR; their
+# content is opaque to the hook.)
+vtpm_state() {
+	mkdir -p "$ROOT$1/collateral/genoa" "$ROOT$1/kek"
+	echo root >"$ROOT$1/platform-root.vtpm"
+	echo vcek >"$ROOT$1/collateral/genoa/vcek-test.der"
+	echo sealed >"$ROOT$1/kek/k.sealed"
+	: >"$ROOT$1/collateral/.tmp-partial"
+}
+fake_root
+vtpm_state /var/lib/vhsm
+mkinitrd "testvol $WORK/vol.img none luks,initramfs,keyscript=decrypt_vhsm" ||
+	{ cat "$WORK/mkinitramfs.log"; fail "mkinitramfs (vtpm platform)"; }
+cmp -s "$X/var/lib/vhsm/platform-root.vtpm" "$ROOT/var/lib/vhsm/platform-root.vtpm" ||
+	fail "platform root not copied"
+cmp -s "$X/var/lib/vhsm/collateral/genoa/vcek-test.der" \
+	"$ROOT/var/lib/vhsm/collateral/genoa/vcek-test.der" || fail "collateral not copied"
+found=$(cd "$X/var/lib/vhsm" && find . -type f | sort | tr '\n' ' ')
+[ "$found" = "./collateral/genoa/vcek-test.der ./platform-root.vtpm " ] ||
+	fail "state in the image beyond the platform root and collateral: $found"
+if grep -q 'W: vhsm: vtpm platform' "$WORK/mkinitramfs.log"; then fail "warned with a cache"; fi
+# A state directory named by the installed ExecStart=; no cache: a warning naming the command.
+fake_root
+vtpm_state /srv/vhsm-state
+rm -r "$ROOT/srv/vhsm-state/collateral"
+mkdir -p "$ROOT/etc/systemd/system/vhsmd.service.d"
+printf '%s\n' '[Service]' 'ExecStart=' 'ExecStart=/usr/sbin/vhsmd --state-dir=/srv/vhsm-state' \
+	>"$ROOT/etc/systemd/system/vhsmd.service.d/state.conf"
+mkinitrd "testvol $WORK/vol.img none luks,initramfs,keyscript=decrypt_vhsm" ||
+	{ cat "$WORK/mkinitramfs.log"; fail "mkinitramfs (vtpm platform, --state-dir)"; }
+cmp -s "$X/var/lib/vhsm/platform-root.vtpm" "$ROOT/srv/vhsm-state/platform-root.vtpm" ||
+	fail "platform root of --state-dir not copied"
+! has var/lib/vhsm/collateral || fail "a collateral cache from nowhere"
+grep -q 'W: vhsm: vtpm platform (/srv/vhsm-state/platform-root.vtpm) but no collateral cache in /srv/vhsm-state/collateral: .*run vhsmctl collateral fetch .*update-initramfs -u' \
+	"$WORK/mkinitramfs.log" || { cat "$WORK/mkinitramfs.log"; fail "missing cache not named"; }
+ok "hook, vtpm platform: the platform root and collateral cache of the installed state directory (--state-dir too), nothing else of it; no cache: a warning naming the fix"
+
 # ---- refusals ----
 fake_root
 sed -i '/^vhsm:/d' "$ROOT/etc/passwd"
@@ -200,13 +239,17 @@ grep -qx 'Please unlock disk testvol: ' /askpass.prompts && r retry-prompt ok ||
 /scripts/init-bottom/vhsm
 kill -0 "$pid" 2>/dev/null && r stopped fail || r stopped ok
 [ ! -e /run/vhsm-initramfs ] && r cleaned ok || r cleaned fail
+# The audit log of the initramfs's vhsmd outlives it: the release and the refusal are there.
+grep -qE '"event": ?"luks\.unlock".*"result": ?"ok"' /run/vhsm/initramfs-audit.log &&
+	grep -qE '"event": ?"luks\.unlock".*"result": ?"refused"' /run/vhsm/initramfs-audit.log &&
+	r audit-kept ok || r audit-kept "fail:$(head -c 300 /run/vhsm/initramfs-audit.log)"
 EOT
 chmod 0755 "$X/boot-test.sh"
 unshare -m -p -f sh -c 'mount --make-rprivate / && mount -t proc proc "$1/proc" &&
 	mount --bind /dev "$1/dev" && mount -t tmpfs tmpfs "$1/run" &&
 	chroot "$1" /boot-test.sh' sh "$X" >"$WORK/boot.log" 2>&1 ||
 	{ cat "$WORK/boot.log"; fail "the initramfs run failed"; }
-want="socket daemon-user vhsm-unlock no-prompt fallback-unlock fallback-prompt retry-unlock retry-prompt stopped cleaned"
+want="socket daemon-user vhsm-unlock no-prompt fallback-unlock fallback-prompt retry-unlock retry-prompt stopped cleaned audit-kept"
 for w in $want; do
 	grep -qx "$w ok" "$X/results" || {
 		cat "$X/results" "$WORK/boot.log" "$X/keyscript.log" "$X/vhsmd.log" >&2
@@ -215,4 +258,4 @@ for w in $want; do
 done
 grep -q 'vhsm: othervol: vhsmd did not release the key' "$X/keyscript.log" ||
 	{ cat "$X/keyscript.log"; fail "the fallback does not say why"; }
-ok "initramfs: vhsmd as user vhsm; vol of this CVM opened with no prompt; another CVM's vol and a retry go to the prompt and the recovery passphrase opens them; vhsmd stopped and cleaned up"
+ok "initramfs: vhsmd as user vhsm; vol of this CVM opened with no prompt; another CVM's vol and a retry go to the prompt and the recovery passphrase opens them; vhsmd stopped and cleaned up, its audit log kept"
