@@ -7,9 +7,14 @@
 # state. Then the unpacked initramfs runs in a chroot: local-top/vhsm starts vhsmd (user vhsm,
 # --luks-standalone, no state), decrypt_vhsm gives the enrolled volume's secret without a
 # prompt, falls back to the passphrase prompt for a volume of another CVM and on a retry, and
-# init-bottom/vhsm stops vhsmd and keeps its audit log. On the vtpm platform the installed
-# state's platform root and collateral cache go in. The real boot: make check-vm-initrd (tests/vm/run-initramfs.sh).
+# init-bottom/vhsm stops vhsmd and keeps its audit log. On vhsmd's vtpm platform (swtpm and
+# the simulator's hcl --watch on this host for the vTPM and its paravisor) the installed
+# state's platform root and collateral cache go in, the unpacked initramfs finds the platform
+# and opens a vtpm volume with no prompt, and without the cache says why and prompts. The real
+# boot: make check-vm-initramfs (tests/vm/run-initramfs.sh).
 . "$(dirname "$0")/lib.sh"
+# The vtpm platform part: swtpm and the TPM tools.
+. "$(dirname "$0")/vtpm-lib.sh"
 
 for c in mkinitramfs unmkinitramfs cryptsetup unshare chroot systemd-socket-activate; do
 	command -v "$c" >/dev/null || skip "$c not installed (initramfs-tools, cryptsetup-initramfs)"
@@ -259,3 +264,127 @@ done
 grep -q 'vhsm: othervol: vhsmd did not release the key' "$X/keyscript.log" ||
 	{ cat "$X/keyscript.log"; fail "the fallback does not say why"; }
 ok "initramfs: vhsmd as user vhsm; vol of this CVM opened with no prompt; another CVM's vol and a retry go to the prompt and the recovery passphrase opens them; vhsmd stopped and cleaned up, its audit log kept"
+
+# ---- the unpacked initramfs on the vtpm platform: no SNP device, a vTPM and its paravisor ----
+# A software TPM stands in for the vTPM and the simulator's `hcl --watch` (on this host) for
+# the paravisor, answering the nonces of CVM a. A vhsmd on that vTPM makes the platform root
+# and enrolls vtpm.img under a vtpm KEK; the image gets the root and the collateral cache of
+# its state directory (nothing else of it) and finds the platform by itself (--tcti names the
+# vTPM). Then, in the chroot: no prompt; without the cache, the prompt and the cause.
+VT=$WORK/vt
+VSTATE=$WORK/vstate
+# vt_start SOCKET: the TPM (its state in $VT) on SOCKET, control channel SOCKET.ctrl; PCRs
+# reset as at a power-on. vt_stop ends it (the state is saved).
+VT_PID=
+vt_start() {
+	mkdir -p "$VT"
+	swtpm socket --tpm2 --server type=unixio,path="$1" --ctrl type=unixio,path="$1.ctrl" \
+		--tpmstate dir="$VT" --flags startup-clear,not-need-init >>"$WORK/vt.log" 2>&1 &
+	VT_PID=$!
+	on_exit "kill $VT_PID 2>/dev/null"
+	wait_listening "$1" || fail "swtpm on $1 did not start"
+	chmod 0666 "$1" "$1.ctrl"
+}
+vt_stop() { [ -z "$VT_PID" ] || { kill "$VT_PID"; wait "$VT_PID" 2>/dev/null; VT_PID=; }; }
+# paravisor_start SOCKET: the stand-in for CVM a on the TPM at SOCKET.
+PV_PID=
+paravisor_start() {
+	"$SIM" hcl "$WORK/a.json" --tcti "swtpm:path=$1" --watch >>"$WORK/pv.log" 2>&1 &
+	PV_PID=$!
+	on_exit "kill $PV_PID 2>/dev/null"
+}
+paravisor_stop() { [ -z "$PV_PID" ] || { kill "$PV_PID"; wait "$PV_PID" 2>/dev/null; PV_PID=; }; }
+
+luks_image "$WORK/vtpm.img"
+vt_start "$WORK/vt.sock"
+paravisor_start "$WORK/vt.sock"
+mkdir -p "$VSTATE"
+"$CTL" collateral import --dir "$VSTATE/collateral" "$WORK"/a-certs/*.pem >/dev/null ||
+	fail "collateral import"
+rm -f "$SOCK"
+systemd-socket-activate --seqpacket -l "$SOCK" -- "$DAEMON" --platform vtpm --state-dir "$VSTATE" \
+	--tcti "swtpm:path=$WORK/vt.sock" --trust-root "$WORK/a-certs/ark.pem" --idle-timeout 0 \
+	>>"$WORK/daemon.log" 2>&1 &
+DAEMON_PID=$!
+wait_listening "$SOCK" || fail "vhsmd (vtpm platform) did not start"
+for i in $(seq 30); do ctl status >/dev/null 2>&1 && break; sleep 1; done
+expect_exit 0 ctl kek create vkek --profile vtpm
+expect_exit 0 ctl luks enroll "$WORK/vtpm.img" --kek vkek --unlock-key-file "$WORK/recovery.key"
+stop_daemon
+paravisor_stop
+vt_stop
+[ -s "$VSTATE/platform-root.vtpm" ] && [ -s "$VSTATE/kek/vkek.sealed" ] || fail "no root or KEK"
+
+fake_root
+mkdir -p "$ROOT/var/lib/vhsm" "$ROOT/etc/systemd/system/vhsmd.service.d"
+cp -a "$VSTATE/." "$ROOT/var/lib/vhsm/"
+printf '%s\n' '[Service]' 'ExecStart=' \
+	'ExecStart=/usr/sbin/vhsmd --tcti swtpm:path=/tpm.sock --trust-root /etc/vhsm/ark.pem' \
+	>"$ROOT/etc/systemd/system/vhsmd.service.d/vtpm.conf"
+X=$WORK/x
+mkinitrd "vtpmvol /vtpm.img none luks,initramfs,keyscript=decrypt_vhsm" ||
+	{ cat "$WORK/mkinitramfs.log"; fail "mkinitramfs (vtpm platform)"; }
+found=$(cd "$X/var/lib/vhsm" && find . -type f | grep -v '^./collateral/' | sort | tr '\n' ' ')
+[ "$found" = "./platform-root.vtpm " ] || fail "state in the image: $found"
+ls "$X"/var/lib/vhsm/collateral/genoa/vcek-*.der >/dev/null 2>&1 || fail "no VCEK in the image"
+# The chroot reaches the TPM through the swtpm TCTI (a test image: the hook copies the device's).
+cp -L /usr/lib/x86_64-linux-gnu/libtss2-tcti-swtpm.so.0 "$X/usr/lib/x86_64-linux-gnu/"
+mkdir -p "$X/proc" "$X/dev" "$X/run"
+cp "$WORK/vtpm.img" "$WORK/recovery.key" "$X/"
+cat >"$X/lib/cryptsetup/askpass" <<'EOT'
+#!/bin/sh
+echo "$1" >>/askpass.prompts
+cat /recovery.key
+EOT
+chmod 0755 "$X/lib/cryptsetup/askpass"
+cat >"$X/boot-test.sh" <<'EOT'
+#!/bin/sh
+# local-top, the keyscript and init-bottom on the vtpm platform; $1 names the run.
+r() { echo "$1 $2" >>/results; }
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+rm -f /askpass.prompts /results
+/scripts/local-top/vhsm 2>/localtop.log
+CRYPTTAB_NAME=vtpmvol CRYPTTAB_SOURCE=/vtpm.img CRYPTTAB_TRIED=0 CRYPTTAB_KEY=none \
+	/lib/cryptsetup/scripts/decrypt_vhsm none 2>/keyscript.log |
+	cryptsetup open --test-passphrase --disable-external-tokens --key-file - /vtpm.img &&
+	r unlock ok || r unlock fail
+[ ! -e /askpass.prompts ] && r no-prompt ok || r no-prompt fail
+cp /run/vhsm-initramfs/vhsmd.log /vhsmd.log 2>/dev/null
+/scripts/init-bottom/vhsm
+EOT
+chmod 0755 "$X/boot-test.sh"
+# vtpm_chroot: boot-test.sh in the chroot, the TPM and the paravisor up for it.
+vtpm_chroot() {
+	vt_start "$X/tpm.sock"
+	paravisor_start "$X/tpm.sock"
+	unshare -m -p -f sh -c 'mount --make-rprivate / && mount -t proc proc "$1/proc" &&
+		mount --bind /dev "$1/dev" && mount -t tmpfs tmpfs "$1/run" &&
+		chroot "$1" /boot-test.sh' sh "$X" >"$WORK/boot.log" 2>&1 ||
+		{ cat "$WORK/boot.log"; fail "the initramfs run (vtpm platform) failed"; }
+	paravisor_stop
+	vt_stop
+}
+vtpm_chroot
+for w in unlock no-prompt; do
+	grep -qx "$w ok" "$X/results" ||
+		{ cat "$X/results" "$X/localtop.log" "$X/keyscript.log" "$X/vhsmd.log" >&2; fail "vtpm platform: $w"; }
+done
+grep -q 'no /dev/sev-guest: vhsmd runs on the vtpm platform' "$X/localtop.log" ||
+	fail "local-top does not name the platform: $(cat "$X/localtop.log")"
+grep -q 'vtpm platform: no SNP guest device' "$X/vhsmd.log" || fail "vhsmd not on the vtpm platform"
+if grep -q 'no collateral cache\|no platform root' "$X/localtop.log"; then
+	fail "local-top says something is missing: $(cat "$X/localtop.log")"
+fi
+ok "initramfs on the vtpm platform: the platform found, root and cache from the image, the vtpm volume opened with no prompt"
+
+# The image without the cache: the gate cannot verify the HCL report; the console says why.
+rm -r "$X/var/lib/vhsm/collateral"
+vtpm_chroot
+grep -qx 'unlock ok' "$X/results" || fail "the recovery passphrase did not open the volume"
+grep -qx 'no-prompt fail' "$X/results" || fail "no prompt without the collateral cache"
+grep -q 'no collateral cache in the initramfs: .*vhsmctl collateral fetch .*update-initramfs -u' \
+	"$X/localtop.log" || fail "missing cache not named at boot: $(cat "$X/localtop.log")"
+grep -q 'no VCEK for the report.s chip' "$X/keyscript.log" ||
+	fail "the keyscript does not show the gate's cause: $(cat "$X/keyscript.log")"
+grep -q 'update-initramfs -u' "$X/keyscript.log" || fail "no rebuild hint: $(cat "$X/keyscript.log")"
+ok "initramfs on the vtpm platform without the collateral cache: the cause and the fix on the console, the prompt"
