@@ -5,7 +5,9 @@
 # When a crypttab entry names pkcs11-uri= (a volume enrolled with systemd-cryptenroll
 # --pkcs11-token-uri), also systemd's PKCS#11 path: vhsm's PKCS#11 module and its p11-kit
 # registration, libp11-kit, systemd's token plugin, and the sealed key pair files the entries
-# name (docs/pkcs11.md, "Root volume").
+# name (docs/pkcs11.md, "Root volume"). For vhsmd's vtpm platform (no /dev/sev-guest), the
+# installed state's platform root and collateral cache (docs/boot-unlock.md, "The vtpm
+# platform in the initrd").
 # dracut sources this file and sets $initdir, $moddir, $libdirs, $hostonly, $host_fs_types,
 # $dracutsysrootdir, $systemdsystemunitdir, $systemdsystemconfdir and $SYSTEMCTL.
 # shellcheck disable=SC2154
