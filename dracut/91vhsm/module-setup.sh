@@ -5,7 +5,9 @@
 # When a crypttab entry names pkcs11-uri= (a volume enrolled with systemd-cryptenroll
 # --pkcs11-token-uri), also systemd's PKCS#11 path: vhsm's PKCS#11 module and its p11-kit
 # registration, libp11-kit, systemd's token plugin, and the sealed key pair files the entries
-# name (docs/pkcs11.md, "Root volume").
+# name (docs/pkcs11.md, "Root volume"). For vhsmd's vtpm platform (no /dev/sev-guest), the
+# installed state's platform root and collateral cache (docs/boot-unlock.md, "The vtpm
+# platform in the initrd").
 # dracut sources this file and sets $initdir, $moddir, $libdirs, $hostonly, $host_fs_types,
 # $dracutsysrootdir, $systemdsystemunitdir, $systemdsystemconfdir and $SYSTEMCTL.
 # shellcheck disable=SC2154
@@ -120,6 +122,24 @@ vhsm_unit_text() {
         "$dracutsysrootdir$systemdsystemconfdir"/vhsmd.service.d/*.conf 2> /dev/null
 }
 
+# vhsm_exec_start: the installed daemon's command line (unit and drop-ins, the last
+# ExecStart= wins).
+vhsm_exec_start() {
+    vhsm_unit_text | sed -n -E 's/^[[:space:]]*ExecStart=[[:space:]]*(.+)$/\1/p' | tail -n 1
+}
+
+# vhsm_exec_option NAME: the value of the last --NAME VALUE (or --NAME=VALUE) in it.
+vhsm_exec_option() {
+    sed -n -E "s/.*[[:space:]]--$1[= ]([^[:space:]]+).*/\1/p" <<< " $(vhsm_exec_start) "
+}
+
+# vhsm_state_dir: the installed daemon's state directory (--state-dir, default /var/lib/vhsm).
+vhsm_state_dir() {
+    local d
+    d=$(vhsm_exec_option state-dir)
+    echo "${d:-/var/lib/vhsm}"
+}
+
 # vhsm_sim_state: prints the simulator state file when the installed daemon is configured
 # for the SNP simulator (ExecStart with --snp-device sim:FILE or --snp-device=sim:FILE).
 vhsm_sim_state() {
@@ -202,7 +222,7 @@ EOT
 # after the administrator's so that it is applied last.
 vhsm_install_standalone() {
     local cmd
-    cmd=$(vhsm_unit_text | sed -n -E 's/^[[:space:]]*ExecStart=[[:space:]]*(.+)$/\1/p' | tail -n 1)
+    cmd=$(vhsm_exec_start)
     [[ $cmd == */vhsmd* ]] || {
         dfatal "vhsm: cannot find vhsmd's ExecStart= in the installed vhsmd.service"
         return 1
@@ -238,7 +258,7 @@ vhsm_inst_lib_deps() {
 # derived key like the tokens' KEK copies, so the initrd holds no usable private key; their
 # state (enabled, disabled) and ACL are those of the copy made now.
 vhsm_install_pkcs11() {
-    local names n f found=0
+    local names n f found=0 sd
     mapfile -t names < <(vhsm_pkcs11_keypairs | sort -u)
     [[ ${#names[@]} -gt 0 ]] || return 0
     inst_libdir_file "pkcs11/libvhsm-pkcs11.so"
@@ -274,14 +294,15 @@ vhsm_install_pkcs11() {
             return 1
         }
     done
+    sd=$(vhsm_state_dir)
     for n in "${names[@]}"; do
         if [[ $n == '*' ]]; then
-            for f in "$dracutsysrootdir"/var/lib/vhsm/keypair/*.sealed; do
+            for f in "$dracutsysrootdir$sd"/keypair/*.sealed; do
                 [[ -f $f ]] && inst_simple "${f#"$dracutsysrootdir"}"
             done
             continue
         fi
-        f=/var/lib/vhsm/keypair/$n.sealed
+        f=$sd/keypair/$n.sealed
         if [[ ! -f $dracutsysrootdir$f ]]; then
             dfatal "vhsm: crypttab names the PKCS#11 object $n but vhsmd holds no key pair $n ($f)"
             return 1
@@ -322,6 +343,35 @@ vhsm_install_tpm() {
         || dwarn "vhsm: user vhsm is not in group tss (systemd-sysusers vhsm.conf): vhsmd cannot open /dev/tpmrm0 in this initrd, vtpm-profile KEKs cannot unlock"
     grep -q '^tss:' "$initdir/etc/passwd" || grep '^tss:' "$dracutsysrootdir"/etc/passwd >> "$initdir/etc/passwd"
     grep -q '^tss:' "$initdir/etc/group" || echo "$tss_g" >> "$initdir/etc/group"
+    return 0
+}
+
+# vhsm_install_platform_state: what vhsmd needs in the initrd on its vtpm platform (an Azure
+# paravisor CVM, which has no /dev/sev-guest: docs/platforms.md), at the paths the installed
+# daemon uses: the platform root its own keys come from (STATE/platform-root.vtpm, sealed to
+# this vTPM's PCR 7, so the initrd holds no usable secret; without it the initrd's vhsmd would
+# make a root of its own, and refuses to while the state holds sealed key pairs), and the
+# collateral cache (--collateral-dir, default STATE/collateral), which holds the VCEK that
+# verifies the vTPM's HCL report: Azure hosts give no certificates and the initrd has no
+# network. The cache also serves SNP hosts that give none (bare metal). The state directory
+# is vhsmd.service's StateDirectory=, so systemd gives the copies to user vhsm at start.
+vhsm_install_platform_state() {
+    local sd col f n=0
+    sd=$(vhsm_state_dir)
+    col=$(vhsm_exec_option collateral-dir)
+    col=${col:-$sd/collateral}
+    if [[ -d $dracutsysrootdir$col ]]; then
+        while IFS= read -r -d '' f; do
+            inst_simple "${f#"$dracutsysrootdir"}" || return 1
+            n=$((n + 1))
+        done < <(find "$dracutsysrootdir$col" -type f ! -name '.*' -print0)
+    fi
+    [[ -f $dracutsysrootdir$sd/platform-root.vtpm ]] || return 0
+    inst_simple "$sd/platform-root.vtpm" || return 1
+    if [[ $n -eq 0 ]]; then
+        dwarn "vhsm: vtpm platform ($sd/platform-root.vtpm) but no collateral cache in $col: the initrd's vhsmd cannot verify the vTPM's HCL report; run vhsmctl collateral fetch (or collateral import of Azure's THIM JSON), then rebuild the initrd"
+    fi
+    dinfo "vhsm: vtpm platform: the platform root and $n collateral file(s) in the initrd"
     return 0
 }
 
@@ -370,14 +420,16 @@ install() {
     grep '^vhsm:' "$dracutsysrootdir"/etc/passwd >> "$initdir/etc/passwd"
     grep '^vhsm:' "$dracutsysrootdir"/etc/group >> "$initdir/etc/group"
 
-    # Policy and trust roots; no state directory (tokens are self-contained) but the sealed
-    # key pairs of vhsm_install_pkcs11.
+    # Policy and trust roots; of the state directory (tokens are self-contained) only the
+    # platform root and collateral of vhsm_install_platform_state and the sealed key pairs of
+    # vhsm_install_pkcs11.
     for f in "$dracutsysrootdir"/etc/vhsm/*; do
         [[ -f $f ]] && inst_simple -H "${f#"$dracutsysrootdir"}"
     done
     inst_rules 60-vhsm-sev-guest.rules
 
     vhsm_install_tpm
+    vhsm_install_platform_state || return 1
     vhsm_install_pkcs11 || return 1
     vhsm_install_simulator || return 1
     return 0

@@ -250,6 +250,56 @@ grep -q 'dwarn vhsm: no user or group tss (package tpm-udev)' "$WORK/calls" ||
 if grep -q '^tss:' "$I/etc/group" "$I/etc/passwd"; then fail "tss written without a group tss"; fi
 ok "install() without the TCTI module, group tss or vhsm in it: the initrd is still made, the warning names the cause"
 
+# ---- the vtpm platform: the installed state's platform root and collateral cache ----
+# vtpm_state DIR: a platform root, a collateral file and a KEK in the system root's DIR (their
+# content is opaque to the module); a temporary file of an interrupted write in the cache.
+vtpm_state() {
+	mkdir -p "$SYSROOT$1/collateral/genoa" "$SYSROOT$1/kek"
+	echo root >"$SYSROOT$1/platform-root.vtpm"
+	echo vcek >"$SYSROOT$1/collateral/genoa/vcek-test.der"
+	echo sealed >"$SYSROOT$1/kek/k.sealed"
+	: >"$SYSROOT$1/collateral/.tmp-partial"
+}
+# state_in_initrd DIR: the files below DIR in the fake initrd, sorted, on one line.
+state_in_initrd() { (cd "$I$1" 2>/dev/null && find . -type f | sort | tr '\n' ' '); }
+fake_root
+vtpm_state /var/lib/vhsm
+expect_rc 0 install
+[ "$(state_in_initrd /var/lib/vhsm)" = "./collateral/genoa/vcek-test.der ./platform-root.vtpm " ] ||
+	fail "vtpm state in the initrd: $(state_in_initrd /var/lib/vhsm)"
+cmp -s "$I/var/lib/vhsm/platform-root.vtpm" "$SYSROOT/var/lib/vhsm/platform-root.vtpm" ||
+	fail "platform root differs"
+if grep -q 'dwarn' "$WORK/calls"; then fail "warnings with a cache: $(grep dwarn "$WORK/calls")"; fi
+# The state and cache directories the installed ExecStart= names (both spellings).
+fake_root
+vtpm_state /srv/st
+mkdir -p "$SYSROOT/srv/cache/milan"
+echo vcek >"$SYSROOT/srv/cache/milan/vcek-m.der"
+printf '%s\n' '[Service]' 'ExecStart=' \
+	'ExecStart=/usr/sbin/vhsmd --state-dir /srv/st --collateral-dir=/srv/cache' \
+	>"$SYSROOT$CONFDIR/vhsmd.service.d/state.conf"
+expect_rc 0 install
+[ "$(state_in_initrd /srv/st)" = "./platform-root.vtpm " ] ||
+	fail "--state-dir: $(state_in_initrd /srv/st)"
+[ "$(state_in_initrd /srv/cache)" = "./milan/vcek-m.der " ] ||
+	fail "--collateral-dir: $(state_in_initrd /srv/cache)"
+[ ! -e "$I/var/lib/vhsm" ] || fail "the default state directory filled as well"
+grep -qx 'ExecStart=/usr/sbin/vhsmd --state-dir /srv/st --collateral-dir=/srv/cache --luks-standalone' \
+	"$I$UNITDIR/vhsmd.service.d/zz-vhsm-initrd-standalone.conf" || fail "standalone ExecStart"
+# A platform root without a cache: built, with a warning naming the fix.
+fake_root
+vtpm_state /var/lib/vhsm
+rm -r "$SYSROOT/var/lib/vhsm/collateral"
+expect_rc 0 install
+[ -e "$I/var/lib/vhsm/platform-root.vtpm" ] || fail "platform root not installed without a cache"
+grep -q 'dwarn vhsm: vtpm platform (/var/lib/vhsm/platform-root.vtpm) but no collateral cache in /var/lib/vhsm/collateral: .*run vhsmctl collateral fetch .*rebuild the initrd' \
+	"$WORK/calls" || fail "missing cache not named: $(grep dwarn "$WORK/calls")"
+# The daemon's messages reach the console in the initrd (the reason above a prompt).
+grep -qx 'StandardError=journal+console' "$I$UNITDIR/vhsmd.service.d/vhsm-initrd.conf" &&
+	grep -qx 'Environment=VHSMD_LOG_STDERR=1' "$I$UNITDIR/vhsmd.service.d/vhsm-initrd.conf" ||
+	fail "vhsmd's messages not on the console in the initrd"
+ok "install(), vtpm platform: platform root and collateral cache of the installed state (--state-dir, --collateral-dir), nothing else of it; no cache: a warning naming the fix; vhsmd's messages on the console"
+
 # ---- install() with the simulator, both option spellings ----
 for sep in ' ' '='; do
 	fake_root

@@ -255,6 +255,41 @@ check_initrd_root() {
 }
 
 say "guest check starting (uptime $(cut -d' ' -f1 /proc/uptime) s)"
+# write_result: the verdict and each check's line to the result disk and the console.
+write_result() {
+	local overall
+	if [ "$nfailed" -eq 0 ]; then
+		overall=PASS
+	else
+		overall="FAIL $first_failure"
+		# Diagnostics for the serial log (kept by run.sh on failure).
+		{
+			systemctl list-units --failed --all --no-legend --plain
+			systemctl list-jobs --no-legend
+			journalctl -b --no-pager -o short-monotonic -n 150 \
+				-u vhsmd.socket -u vhsmd.service -u 'systemd-cryptsetup@*' \
+				-u srv-data.mount -u vhsm-vm-mkfs-data.service -u vhsmd-luks-key.socket \
+				-u vhsm-vm-paravisor.service
+			journalctl -b --no-pager -o short-monotonic -p err -n 40
+		} 2>&1 | sed 's/^/VHSM-VM-DIAG: /'
+	fi
+	{
+		echo "$overall"
+		printf '%s\n' "${results[@]}"
+	} >"$T/result"
+	say "uptime $(cut -d' ' -f1 /proc/uptime) s"
+	echo "VHSM-VM-RESULT $overall"
+	# conv=sync pads the block with NULs; the host strips them.
+	dd if="$T/result" of="$RESULT_DEV" bs=64K count=1 conv=sync,fsync status=none || exit 1
+	exit 0
+}
+# A boot of vhsmd's vtpm platform (tests/vm/root-lib.sh) runs only its own checks.
+if grep -qw 'vhsm_vm.platform=vtpm' /proc/cmdline; then
+	# shellcheck source=tests/vm/guest-vtpm.sh
+	. /usr/local/lib/vhsm-vm/guest-vtpm.sh
+	vtpm_platform_checks
+	write_result
+fi
 # Kernel keyring checks; on the second boot this runs only those and exits.
 source /usr/local/lib/vhsm-vm/guest-keyring.sh
 run_check vhsmd-socket-attestation check_vhsmd_socket
@@ -271,27 +306,4 @@ declare -F p11_checks >/dev/null && p11_checks
 	run_check initramfs-root-keyscript-unlock check_initramfs_root
 declare -F fleet_checks >/dev/null && fleet_checks
 run_check no-unexpected-failed-units check_failed_units
-
-if [ "$nfailed" -eq 0 ]; then
-	overall=PASS
-else
-	overall="FAIL $first_failure"
-	# Diagnostics for the serial log (kept by run.sh on failure).
-	{
-		systemctl list-units --failed --all --no-legend --plain
-		systemctl list-jobs --no-legend
-		journalctl -b --no-pager -o short-monotonic -n 150 \
-			-u vhsmd.socket -u vhsmd.service -u 'systemd-cryptsetup@*' \
-			-u srv-data.mount -u vhsm-vm-mkfs-data.service -u vhsmd-luks-key.socket
-		journalctl -b --no-pager -o short-monotonic -p err -n 40
-	} 2>&1 | sed 's/^/VHSM-VM-DIAG: /'
-fi
-{
-	echo "$overall"
-	printf '%s\n' "${results[@]}"
-} >"$T/result"
-say "uptime $(cut -d' ' -f1 /proc/uptime) s"
-echo "VHSM-VM-RESULT $overall"
-# conv=sync pads the block with NULs; the host strips them.
-dd if="$T/result" of="$RESULT_DEV" bs=64K count=1 conv=sync,fsync status=none || exit 1
-exit 0
+write_result

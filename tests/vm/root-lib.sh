@@ -188,3 +188,139 @@ enroll_root() {
 	log "root volume enrolled: $(elapsed $t)"
 }
 
+
+# ---- vhsmd's vtpm platform: the guest as an Azure paravisor CVM (no SNP device) ----
+# On these boots (kernel command line vhsm_vm.platform=vtpm) the initrd's vhsmd and the booted
+# system's run with no SNP device: they find the guest's TPM, their keys come from the platform
+# root sealed to it, their gate reads fresh HCL reports that the paravisor's stand-in
+# (tests/vm/paravisor, test-only: added to the initrd by the tier's own test hook or module,
+# never by vhsm's) writes for the guest's simulated chip. The initrd carries the platform root,
+# the collateral cache and a policy pinning the guest's measurement, as the production
+# integrations copy them from the installed daemon's configuration.
+VTPM_DIR=/usr/local/lib/vhsm-vm
+VTPM_STATE=/var/lib/vhsm-vtpm
+VTPM_DROPIN=etc/systemd/system/vhsmd.service.d/vhsm-vm-vtpm.conf
+# The tests' drop-in that puts the installed vhsmd on the simulator (tests/vm/run.sh).
+SIM_DROPIN=etc/systemd/system/vhsmd.service.d/vhsm-vm.conf
+VTPM_GUEST_CHECKS=(vtpm-platform-root-unlock vtpm-platform-release-audited vtpm-platform-system-vhsmd)
+
+# vtpm_platform_guest: the guest root's part: the stand-in with the guest's simulated CVM and
+# a copy of it with another launch measurement, its unit (enabled, conditioned on the command
+# line), the generator that puts the booted system's vhsmd on the vtpm platform on those boots,
+# the guest-side checks, and $VTPM_STATE with the platform root and collateral cache made on
+# the guest's TPM (vtpm_platform_root). Writes $W/vtpm-policy.json, the guest's policy with
+# its measurement pinned.
+vtpm_platform_guest() {
+	local r=$W/rootfs p=$here/paravisor m uid gid t=$SECONDS
+	m=$("$B/vhsm-snp-sim" show "$W/cvm.json" | sed -n 's/^measurement: *//p')
+	[ "${#m}" -eq 96 ] || die "no launch measurement of the guest's simulated CVM"
+	printf '{\n\t"version": 1,\n\t"allow_debug": false,\n\t"measurements": ["%s"]\n}\n' "$m" \
+		>"$W/vtpm-policy.json"
+	cp "$W/cvm.json" "$W/cvm-other.json"
+	"$B/vhsm-snp-sim" set "$W/cvm-other.json" --measurement "$(printf 'b2%.0s' $(seq 48))" \
+		>/dev/null || die "cannot give the stand-in's second CVM another measurement"
+	install -D -m 0755 "$p/paravisor.sh" "$r$VTPM_DIR/paravisor.sh"
+	install -m 0600 "$W/cvm.json" "$r$VTPM_DIR/cvm.json"
+	install -m 0600 "$W/cvm-other.json" "$r$VTPM_DIR/cvm-other.json"
+	ln -sf /usr/bin/vhsm-snp-sim "$r$VTPM_DIR/vhsm-snp-sim"
+	install -m 0644 "$p/vhsmd-vtpm.conf" "$here/guest-vtpm.sh" "$r$VTPM_DIR/"
+	install -m 0644 "$p/vhsm-vm-paravisor.service" "$r/etc/systemd/system/"
+	systemctl --root="$r" enable vhsm-vm-paravisor.service >/dev/null 2>&1 ||
+		die "cannot enable vhsm-vm-paravisor.service"
+	install -D -m 0755 "$p/vhsm-vm-vtpm.generator" "$r/etc/systemd/system-generators/vhsm-vm-vtpm"
+	vtpm_platform_root "$W/vtpm-state" "$W/vtpm-policy.json"
+	uid=$(awk -F: '$1 == "vhsm" { print $3 }' "$r/etc/passwd")
+	gid=$(awk -F: '$1 == "vhsm" { print $3 }' "$r/etc/group")
+	rm -rf "$r$VTPM_STATE"
+	cp -a "$W/vtpm-state" "$r$VTPM_STATE"
+	chown -R "$uid:$gid" "$r$VTPM_STATE"
+	chmod 0700 "$r$VTPM_STATE"
+	log "vtpm platform: stand-in, platform root and collateral in the guest: $(elapsed $t)"
+}
+
+# vtpm_build_initrd BUILD...: runs BUILD (the tier's initrd build, in the guest root) with the
+# installed configuration of a CVM without an SNP device: vhsmd's drop-in without the
+# simulator (the tests' vhsm-vm.conf set aside, vhsmd-vtpm.conf in its place) and the policy
+# pinning the guest's measurement in /etc/vhsm; restored afterwards, so that the root image
+# keeps the configuration of the other boots. Returns BUILD's status.
+vtpm_build_initrd() {
+	local r=$W/rootfs rc=0
+	mv "$r/$SIM_DROPIN" "$W/sim-dropin.conf"
+	install -m 0644 "$here/paravisor/vhsmd-vtpm.conf" "$r/$VTPM_DROPIN"
+	install -m 0644 "$W/vtpm-policy.json" "$r/etc/vhsm/policy.json"
+	"$@" || rc=$?
+	rm -f "$r/$VTPM_DROPIN" "$r/etc/vhsm/policy.json"
+	mv "$W/sim-dropin.conf" "$r/$SIM_DROPIN"
+	return "$rc"
+}
+
+# vtpm_boot_with_initrd COMMAND...: runs COMMAND (a boot) with the vtpm initrd
+# ($W/initrd-vtpm.img) in place of the tier's.
+vtpm_boot_with_initrd() {
+	mv "$W/initrd.img" "$W/initrd-tier.img"
+	cp "$W/initrd-vtpm.img" "$W/initrd.img"
+	"$@"
+	mv "$W/initrd-tier.img" "$W/initrd.img"
+}
+
+# vtpm_platform_boots TIER OK_ARGS PROMPT_ARGS OPENED_RE: the tier's three boots on the vtpm
+# platform (boots 6, 7 and 8), ROOT_ARGS OK_ARGS (headless) or PROMPT_ARGS (not headless);
+# OPENED_RE matches the serial log when root was opened. Host checks TIER-vtpm-...:
+#   boot 6, the stand-in answering: root opens with no prompt, and the guest's own checks
+#     ($VTPM_GUEST_CHECKS, its result disk read here) pass;
+#   boot 7, the stand-in's reports from another launch measurement: the policy refuses, the
+#     boot stops at the passphrase prompt with the cause on the console;
+#   boot 8, no stand-in: nobody answers the nonce, the gate refuses the stale report (user_data)
+#     and the boot stops at the prompt with the cause on the console.
+vtpm_platform_boots() {
+	local tier=$1 ok_args=$2 prompt_args=$3 opened=$4 s text name line found saved=$ROOT_ARGS
+	s=$W/serial-6.log
+	cp "$W/result.img" "$W/result-saved.img"
+	truncate -s 0 "$W/result.img"
+	truncate -s 1M "$W/result.img"
+	ROOT_ARGS="$ok_args vhsm_vm.platform=vtpm"
+	# A prompt is a failure here: end the boot there instead of waiting for the timeout.
+	BOOT_STOP_AT="$RECOVERY_PROMPT" vtpm_boot_with_initrd vtpm_boot 6
+	text=$(head -c 65536 "$W/result.img" | tr -d '\000')
+	printf '%s\n' "$text" >"$W/result-6.txt"
+	mv "$W/result-saved.img" "$W/result.img"
+	for name in "${VTPM_GUEST_CHECKS[@]}"; do
+		found=0
+		while IFS= read -r line; do
+			if [[ $line =~ ^ok\ [0-9]+\ -\ $name$ ]]; then
+				found=1
+				host_pass "$tier-$name"
+			elif [[ $line =~ ^not\ ok\ [0-9]+\ -\ $name:\ (.*)$ ]]; then
+				found=1
+				host_fail "$tier-$name" "${BASH_REMATCH[1]} (serial-6.log)"
+			fi
+		done <<<"$text"
+		[ "$found" = 1 ] || host_fail "$tier-$name" "not reported by the guest (serial-6.log)"
+	done
+	if grep -qE "$opened" "$s" && ! grep -qF "$RECOVERY_PROMPT" "$s"; then
+		host_pass "$tier-vtpm-platform-no-prompt"
+	else
+		host_fail "$tier-vtpm-platform-no-prompt" "a prompt, or root not opened (serial-6.log)"
+	fi
+
+	vtpm_refused_boot "$tier" 7 other-measurement "$prompt_args" "$opened" \
+		'attestation failed.*measurement' wrong-measurement-prompts
+	vtpm_refused_boot "$tier" 8 none "$prompt_args" "$opened" \
+		'attestation failed.*user_data' no-paravisor-prompts
+	ROOT_ARGS=$saved
+}
+
+# vtpm_refused_boot TIER N MODE PROMPT_ARGS OPENED_RE CAUSE_RE CHECK: boot N with the stand-in
+# in MODE (vhsm_vm.paravisor=), stopped at the passphrase prompt; passes when vhsmd ran on the
+# vtpm platform, the console shows CAUSE_RE and the prompt, and root was not opened.
+vtpm_refused_boot() {
+	local tier=$1 n=$2 mode=$3 s=$W/serial-$2.log
+	ROOT_ARGS="$4 vhsm_vm.platform=vtpm vhsm_vm.paravisor=$mode"
+	BOOT_STOP_AT="$RECOVERY_PROMPT" vtpm_boot_with_initrd boot_aside "$n"
+	if grep -qE 'vhsmd runs on the vtpm platform|vtpm platform: no SNP guest device' "$s" &&
+		grep -qE "$6" "$s" && grep -qF "$RECOVERY_PROMPT" "$s" && ! grep -qE "$5" "$s"; then
+		host_pass "$tier-vtpm-$7"
+	else
+		host_fail "$tier-vtpm-$7" "no vtpm platform, no /$6/ and prompt on the console, or root opened (serial-$n.log)"
+	fi
+}

@@ -6,8 +6,11 @@
 # Same environment as tests/vm/run.sh, whose functions it uses. Host side: update-initramfs in
 # the guest root puts vhsm in (simulator with its warning). Boots 1 (and 2): root opened by
 # vhsm with no prompt, then the usual check-vm checks plus initramfs-root-keyscript-unlock.
-# The guest's TPM is swtpm and the root volume's KEK is vtpm (tests/vm/vtpm-lib.sh); boot 4 has
-# another TPM and must stop at the passphrase prompt with the vTPM's refusal.
+# The guest's TPM is swtpm and the root volume's KEK is vtpm (tests/vm/vtpm-lib.sh). Boots 6-8
+# are on vhsmd's vtpm platform (no SNP device, the paravisor's stand-in answering;
+# tests/vm/root-lib.sh) with a second initramfs built from that configuration: root opens with
+# no prompt and the booted system's vhsmd is on that platform; a report of another
+# measurement, or none fresh, stops at the passphrase prompt with the cause on the console.
 # Boot 3, the negative control: the root volume's KEK disabled in the store that enrolled it
 # (vhsmctl kek disable withdraws the token's sealed copy); the same initrd's vhsmd refuses, the
 # boot stops at the passphrase prompt, the recovery passphrase typed on the serial console
@@ -27,11 +30,15 @@ VHSM_VM_TIMEOUT=${VHSM_VM_TIMEOUT:-900}
 . "$here/root-lib.sh"
 
 CHECKS+=(initramfs-root-keyscript-unlock)
-# Another TPM must refuse the root volume's KEK only when the TPM sealed it.
-other_tpm=()
-[ "$ROOT_KEK_PROFILE" != vtpm ] || other_tpm=(initramfs-vtpm-other-tpm-prompts)
-root_tier_init initramfs-content initramfs-boot-without-prompt -- "${other_tpm[@]}" \
-	initramfs-kek-disable-withdraws initramfs-disabled-kek-prompts \
+# The vtpm platform's boots (6-8) need the root volume's KEK sealed by the guest's TPM.
+vtpm_checks=()
+[ "$ROOT_KEK_PROFILE" != vtpm ] || vtpm_checks=("${VTPM_GUEST_CHECKS[@]/#/initramfs-}"
+	initramfs-vtpm-platform-no-prompt initramfs-vtpm-wrong-measurement-prompts
+	initramfs-vtpm-no-paravisor-prompts)
+vtpm_early=()
+[ "$ROOT_KEK_PROFILE" != vtpm ] || vtpm_early=(initramfs-vtpm-platform-content)
+root_tier_init initramfs-content "${vtpm_early[@]}" initramfs-boot-without-prompt -- \
+	"${vtpm_checks[@]}" initramfs-kek-disable-withdraws initramfs-disabled-kek-prompts \
 	initramfs-recovery-passphrase-opens
 RECOVERY_PROMPT="Please unlock disk root: "
 ROOT_RECOVERY_PASS=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -122,20 +129,56 @@ boot_disabled() {
 	fi
 }
 
-# vtpm_other_tpm_boot: boot 4, before the KEK's disable: the root volume (its KEK sealed by the
-# guest's TPM) with another TPM (a new swtpm state: other seeds, so another storage root key).
-# The initramfs's vhsmd cannot unseal the token's KEK copy and says why; the keyscript falls
-# back to the passphrase prompt. Stopped at the prompt.
-vtpm_other_tpm_boot() {
-	local s=$W/serial-4.log
-	BOOT_STOP_AT="$RECOVERY_PROMPT" boot_aside 4 "$W/tpm-other"
-	if grep -qF 'vTPM refuses the sealed object of' "$s" &&
-		grep -q 'vhsm: root: vhsmd did not release the key' "$s" &&
-		grep -qF "$RECOVERY_PROMPT" "$s" && ! grep -q 'root: set up successfully' "$s"; then
-		host_pass initramfs-vtpm-other-tpm-prompts
+# vtpm_initramfs: the initramfs of boots 6-8, built as on a CVM without an SNP device
+# (vtpm_build_initrd), with the tests' own hook and boot scripts for the paravisor's stand-in
+# (tests/vm/paravisor; local-top's name sorts before vhsm's).
+vtpm_initramfs() {
+	local r=$W/rootfs p=$here/paravisor t=$SECONDS
+	install -D -m 0755 "$p/initramfs-hook" "$r/etc/initramfs-tools/hooks/vhsm-vm-paravisor"
+	install -D -m 0755 "$p/initramfs-local-top" \
+		"$r/etc/initramfs-tools/scripts/local-top/paravisor-vhsm-vm"
+	install -D -m 0755 "$p/initramfs-init-bottom" \
+		"$r/etc/initramfs-tools/scripts/init-bottom/vhsm-vm-paravisor"
+	vtpm_build_initrd mkinitramfs_in_guest /boot/vhsm-test-initrd-vtpm.img \
+		"$W/initramfs-vtpm.log" ||
+		{ tail -n 20 "$W/initramfs-vtpm.log" >&2; die "mkinitramfs (vtpm) failed ($W/initramfs-vtpm.log)"; }
+	mv "$r/boot/vhsm-test-initrd-vtpm.img" "$W/initrd-vtpm.img"
+	log "initramfs for the vtpm platform: $(elapsed $t)"
+}
+
+# check_vtpm_initramfs: what the vtpm initramfs holds for vhsmd on that platform: the platform
+# root (the installed one) and collateral cache in var/lib/vhsm (nothing else of the state),
+# the policy, vhsmd's arguments without an SNP device, no simulator of vhsm's hook; the
+# stand-in only under the tests' own path.
+check_vtpm_initramfs() {
+	local list missing=() x=$W/initrd-vtpm-x m
+	list=$(lsinitramfs "$W/initrd-vtpm.img" 2>/dev/null)
+	for re in '^var/lib/vhsm/platform-root\.vtpm$' '^var/lib/vhsm/collateral/.*vcek.*\.der$' \
+		'^etc/vhsm/policy\.json$' '^usr/local/lib/vhsm-vm/paravisor\.sh$'; do
+		grep -qE "$re" <<<"$list" || missing+=("$re")
+	done
+	if grep -E '^var/lib/vhsm/.' <<<"$list" |
+		grep -qvE '^var/lib/vhsm/(platform-root\.vtpm|collateral(/.*)?)$'; then
+		missing+=("nothing of the state but the root and the cache")
+	fi
+	grep -v '^usr/local/lib/vhsm-vm/' <<<"$list" | grep -qE 'vhsm-snp-sim|^var/lib/vhsm-sim' &&
+		missing+=("no simulator of vhsm's hook")
+	grep -q 'SIMULATED' "$W/initramfs-vtpm.log" && missing+=("no simulator warning")
+	mkdir -p "$x"
+	unmkinitramfs "$W/initrd-vtpm.img" "$x" 2>/dev/null || true
+	[ ! -d "$x/main" ] || x=$x/main
+	grep -qx "VHSMD_ARGS='--state-dir $VTPM_STATE --trust-root /etc/vhsm/sim-ark.pem'" \
+		"$x/conf/vhsm.conf" ||
+		missing+=("vhsmd's arguments without an SNP device (got: $(grep ARGS "$x/conf/vhsm.conf"))")
+	cmp -s "$x/var/lib/vhsm/platform-root.vtpm" "$W/vtpm-state/platform-root.vtpm" ||
+		missing+=("the installed platform root itself")
+	m=$(grep -o '"measurements": \["[0-9a-f]*"\]' "$W/vtpm-policy.json")
+	grep -qF "$m" "$x/etc/vhsm/policy.json" || missing+=("the policy pinning the measurement")
+	rm -rf "$W/initrd-vtpm-x"
+	if [ ${#missing[@]} -eq 0 ]; then
+		host_pass initramfs-vtpm-platform-content
 	else
-		host_fail initramfs-vtpm-other-tpm-prompts \
-			"no refusal by the other TPM and prompt on the console, or root opened (serial-4.log)"
+		host_fail initramfs-vtpm-platform-content "missing: ${missing[*]}"
 	fi
 }
 
@@ -145,6 +188,11 @@ install_guest
 luks_setup
 configure_initramfs_guest
 check_initramfs_content
+if [ "$ROOT_KEK_PROFILE" = vtpm ]; then
+	vtpm_platform_guest
+	vtpm_initramfs
+	check_vtpm_initramfs
+fi
 enroll_root
 ROOT_ARGS="root=/dev/mapper/root rw"
 vtpm_boot 1
@@ -159,7 +207,8 @@ if second_boot_wanted; then
 else
 	log "the first boot left no phase marker: no second boot"
 fi
-[ "$ROOT_KEK_PROFILE" != vtpm ] || vtpm_other_tpm_boot
+[ "$ROOT_KEK_PROFILE" != vtpm ] ||
+	vtpm_platform_boots initramfs "$ROOT_ARGS" "$ROOT_ARGS" 'root: set up successfully'
 disable_root_kek
 boot_disabled
 root_tier_finish "serial*.log, console-3.log, result.txt, initramfs*.log, enroll.log, disable.log"

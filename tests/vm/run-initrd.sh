@@ -6,8 +6,11 @@
 # token plugin. Host-side checks (the initrd's content, the simulator only when configured),
 # then the guest: systemd in the initrd unlocks root through the token, and the usual check-vm
 # checks run on the booted system plus initrd-root-token-unlock. The guest's TPM is swtpm and
-# the root volume's KEK is vtpm (tests/vm/vtpm-lib.sh); boot 5 has another TPM and must stop
-# at the passphrase prompt with the vTPM's refusal.
+# the root volume's KEK is vtpm (tests/vm/vtpm-lib.sh). Boots 6-8 are on vhsmd's vtpm platform
+# (no SNP device, the paravisor's stand-in answering; tests/vm/root-lib.sh) with a second
+# initrd built from that configuration: root opens with no prompt and the booted system's
+# vhsmd is on that platform; a report of another measurement, or none fresh, stops at the
+# passphrase prompt with the cause on the console.
 # The last line is "N passed, N failed"; exit status 0 only when every check passed.
 # See docs/vm-testing.md and docs/boot-unlock.md.
 set -euo pipefail
@@ -28,17 +31,20 @@ P11_REAL_ROOT='Welcome to Debian.*\(bookworm\)!'
 P11_DEV_WAIT=x-systemd.device-timeout=600s
 
 CHECKS+=(initrd-root-token-unlock)
-# Another TPM must refuse the root volume's KEK only when the TPM sealed it.
-other_tpm=()
-[ "$ROOT_KEK_PROFILE" != vtpm ] || other_tpm=(initrd-vtpm-other-tpm-prompts)
+# The vtpm platform's boots (6-8) need the root volume's KEK sealed by the guest's TPM.
+vtpm_checks=()
+[ "$ROOT_KEK_PROFILE" != vtpm ] || vtpm_checks=(initrd-vtpm-platform-content
+	"${VTPM_GUEST_CHECKS[@]/#/initrd-}" initrd-vtpm-platform-no-prompt
+	initrd-vtpm-wrong-measurement-prompts initrd-vtpm-no-paravisor-prompts)
 root_tier_init initrd-content initrd-simulator-only-when-configured initrd-pkcs11-root-unlock \
-	initrd-pkcs11-disabled-key-prompts initrd-pkcs11-recovery-passphrase-opens "${other_tpm[@]}"
+	initrd-pkcs11-disabled-key-prompts initrd-pkcs11-recovery-passphrase-opens \
+	"${vtpm_checks[@]}"
 DRACUT_TIMEOUT=600
 # Modules a generic image would add that this guest does not need (saves build time).
 DRACUT_OMIT="plymouth network kernel-modules-extra nvdimm overlay-root lunmask resume virtiofs"
 DRACUT_OMIT+=" usrmount terminfo qemu-net"
-SIM_DROPIN=etc/systemd/system/vhsmd.service.d/vhsm-vm.conf
 INITRD_IN_GUEST=/boot/vhsm-test-initrd.img
+VTPM_INITRD_IN_GUEST=/boot/vhsm-test-initrd-vtpm.img
 
 # dracut_in_guest OUT LOG [dracut options]: builds an initrd for the guest's kernel inside the
 # guest root file system (chroot; the guest is bookworm with dracut-core from the cache).
@@ -126,30 +132,77 @@ check_initrd_content() {
 	fi
 }
 
-# check_sim_gating: without the simulator drop-in the module still installs the daemon and the
-# plugin but neither the simulator nor its state, and says nothing about it.
+# check_sim_gating: without the simulator drop-in (the vtpm initrd's configuration) the module
+# still installs the daemon and the plugin but neither the simulator nor its state, and says
+# nothing about it. The tests' own module puts the paravisor's stand-in, which signs with the
+# simulator, under usr/local/lib/vhsm-vm: not the module's, so not counted.
 check_sim_gating() {
-	local list missing=() found=() img=/tmp/vhsm-nosim-initrd.img
-	mv "$W/rootfs/$SIM_DROPIN" "$W/sim-dropin.conf"
-	if ! dracut_in_guest "$img" "$W/dracut-nosim.log" --add vhsm --no-compress \
-		--no-kernel; then
-		mv "$W/sim-dropin.conf" "$W/rootfs/$SIM_DROPIN"
-		host_fail initrd-simulator-only-when-configured "dracut failed ($W/dracut-nosim.log)"
-		return
-	fi
-	mv "$W/sim-dropin.conf" "$W/rootfs/$SIM_DROPIN"
-	list=$(initrd_list "$img")
-	rm -f "$W/rootfs$img"
+	local list missing=() found=()
+	list=$(grep -v '^usr/local/lib/vhsm-vm/' "$W/initrd-vtpm.list")
 	need_in "$list" '^(usr/)?s?bin/vhsmd$' "$plugin_re"
 	grep -E 'vhsm-snp-sim|^var/lib/vhsm-sim|vhsm-initrd-sim\.conf' <<<"$list" >"$W/nosim.found" ||
 		true
 	mapfile -t found <"$W/nosim.found"
-	grep -q 'SIMULATED' "$W/dracut-nosim.log" && found+=("dracut announced a simulator")
+	grep -q 'SIMULATED' "$W/dracut-vtpm.log" && found+=("dracut announced a simulator")
 	if [ ${#missing[@]} -eq 0 ] && [ ${#found[@]} -eq 0 ]; then
 		host_pass initrd-simulator-only-when-configured
 	else
 		host_fail initrd-simulator-only-when-configured \
 			"missing: ${missing[*]:-none}; unexpected: ${found[*]:-none}"
+	fi
+}
+
+# vtpm_initrd: the initrd of boots 6-8, built as on a CVM without an SNP device
+# (vtpm_build_initrd), with the tests' module vhsm-vm-paravisor (the stand-in) added.
+vtpm_initrd() {
+	local r=$W/rootfs t=$SECONDS
+	install -D -m 0755 "$here/paravisor/dracut-module-setup.sh" \
+		"$r/usr/lib/dracut/modules.d/99vhsm-vm-paravisor/module-setup.sh"
+	vtpm_build_initrd dracut_in_guest "$VTPM_INITRD_IN_GUEST" "$W/dracut-vtpm.log" \
+		--add "vhsm vhsm-vm-paravisor" --no-compress ||
+		{ tail -n 20 "$W/dracut-vtpm.log" >&2; die "dracut (vtpm) failed ($W/dracut-vtpm.log)"; }
+	initrd_list "$VTPM_INITRD_IN_GUEST" >"$W/initrd-vtpm.list"
+	initrd_file "$VTPM_INITRD_IN_GUEST" "$(grep -E \
+		"$unitdir_re/vhsmd\\.service\\.d/zz-vhsm-initrd-standalone\\.conf\$" "$W/initrd-vtpm.list")" \
+		>"$W/initrd-vtpm.exec"
+	initrd_file "$VTPM_INITRD_IN_GUEST" etc/vhsm/policy.json >"$W/initrd-vtpm.policy"
+	initrd_file "$VTPM_INITRD_IN_GUEST" "${VTPM_STATE#/}/platform-root.vtpm" >"$W/initrd-vtpm.root"
+	initrd_file "$VTPM_INITRD_IN_GUEST" "$(grep -E \
+		"$unitdir_re/vhsmd\\.service\\.d/vhsm-initrd\\.conf\$" "$W/initrd-vtpm.list")" \
+		>"$W/initrd-vtpm.dropin"
+	mv "$r$VTPM_INITRD_IN_GUEST" "$W/initrd-vtpm.img"
+	log "dracut initrd for the vtpm platform: $(elapsed $t)"
+}
+
+# check_vtpm_initrd: what the vtpm initrd holds for vhsmd on that platform: the platform root
+# and collateral cache of the installed state directory (nothing else of it), the policy,
+# vhsmd without an SNP device, the vTPM's TCTI module and udev rule, vhsmd's messages on the
+# console; the stand-in only under the tests' own path.
+check_vtpm_initrd() {
+	local list missing=() m
+	list=$(cat "$W/initrd-vtpm.list")
+	need_in "$list" "^${VTPM_STATE#/}/platform-root\\.vtpm\$" \
+		"^${VTPM_STATE#/}/collateral/.*vcek.*\\.der\$" '^etc/vhsm/policy\.json$' \
+		'^(usr/)?lib/x86_64-linux-gnu/libtss2-tcti-device\.so\.0' \
+		'^(usr/)?lib/udev/rules\.d/60-tpm-udev\.rules$' \
+		'^usr/local/lib/vhsm-vm/paravisor\.sh$' '^usr/local/lib/vhsm-vm/cvm\.json$' \
+		"$wantsdir_re/sysinit\\.target\\.wants/vhsm-vm-paravisor\\.service\$"
+	if grep -E "^${VTPM_STATE#/}/." <<<"$list" |
+		grep -qvE "^${VTPM_STATE#/}/(platform-root\\.vtpm|collateral(/.*)?)\$"; then
+		missing+=("nothing of $VTPM_STATE but the root and the cache")
+	fi
+	cmp -s "$W/vtpm-state/platform-root.vtpm" "$W/initrd-vtpm.root" ||
+		missing+=("the installed platform root itself")
+	grep -qxE "ExecStart=/usr/sbin/vhsmd --state-dir $VTPM_STATE --trust-root /etc/vhsm/sim-ark.pem --luks-standalone" \
+		"$W/initrd-vtpm.exec" || missing+=("ExecStart without an SNP device (got: $(tr '\n' ' ' <"$W/initrd-vtpm.exec"))")
+	m=$(grep -o '"measurements": \["[0-9a-f]*"\]' "$W/vtpm-policy.json")
+	grep -qF "$m" "$W/initrd-vtpm.policy" || missing+=("the policy pinning the measurement")
+	grep -qx 'StandardError=journal+console' "$W/initrd-vtpm.dropin" ||
+		missing+=("vhsmd's messages on the console")
+	if [ ${#missing[@]} -eq 0 ]; then
+		host_pass initrd-vtpm-platform-content
+	else
+		host_fail initrd-vtpm-platform-content "missing: ${missing[*]}"
 	fi
 }
 
@@ -235,26 +288,6 @@ p11_root_boots() {
 	fi
 }
 
-# vtpm_other_tpm_boot: boot 5, the root volume (its KEK sealed by the guest's TPM) with another
-# TPM (a new swtpm state: other seeds, so another storage root key), not headless: vhsmd in
-# the initrd cannot unseal the token's KEK copy and says why, systemd-cryptsetup falls back to
-# the passphrase prompt. Stopped at the prompt.
-vtpm_other_tpm_boot() {
-	local s=$W/serial-5.log saved=$ROOT_ARGS
-	ROOT_ARGS="root=/dev/mapper/root rw rd.luks.name=$ROOT_UUID=root"
-	ROOT_ARGS+=" rd.luks.options=$ROOT_UUID=$P11_DEV_WAIT rd.shell=0 rd.emergency=poweroff"
-	ROOT_ARGS+=" systemd.journald.forward_to_console=1"
-	BOOT_STOP_AT="$RECOVERY_PROMPT" boot_aside 5 "$W/tpm-other"
-	ROOT_ARGS=$saved
-	if grep -qF 'vTPM refuses the sealed object of' "$s" && grep -qF "$RECOVERY_PROMPT" "$s" &&
-		! grep -qE 'Finished .*(systemd-cryptsetup@root|Cryptography Setup for root)' "$s"; then
-		host_pass initrd-vtpm-other-tpm-prompts
-	else
-		host_fail initrd-vtpm-other-tpm-prompts \
-			"no refusal by the other TPM and prompt on the console, or root opened (serial-5.log)"
-	fi
-}
-
 ensure_cache
 make_disks
 install_guest
@@ -263,9 +296,14 @@ luks_setup
 configure_initrd_guest
 t_host=$SECONDS
 check_initrd_content
-check_sim_gating
 log "host-side initrd checks: $(elapsed $t_host)"
 rm -f "$W/rootfs$INITRD_IN_GUEST"
+if [ "$ROOT_KEK_PROFILE" = vtpm ]; then
+	vtpm_platform_guest
+	vtpm_initrd
+	check_vtpm_initrd
+fi
+check_sim_gating
 enroll_root
 p11_root_image
 # headless: no password prompt when the token fails; rd.emergency=poweroff: a failed initrd
@@ -281,5 +319,12 @@ else
 	log "the first boot left no phase marker: no second boot"
 fi
 p11_root_boots
-[ "$ROOT_KEK_PROFILE" != vtpm ] || vtpm_other_tpm_boot
+if [ "$ROOT_KEK_PROFILE" = vtpm ]; then
+	vtpm_ok="root=/dev/mapper/root rw rd.luks.name=$ROOT_UUID=root"
+	vtpm_ok+=" rd.luks.options=$ROOT_UUID=headless=true,$P11_DEV_WAIT rd.shell=0 rd.emergency=poweroff"
+	vtpm_prompt="root=/dev/mapper/root rw rd.luks.name=$ROOT_UUID=root"
+	vtpm_prompt+=" rd.luks.options=$ROOT_UUID=$P11_DEV_WAIT rd.shell=0 rd.emergency=poweroff"
+	vtpm_platform_boots initrd "$vtpm_ok" "$vtpm_prompt" \
+		'Finished .*(systemd-cryptsetup@root|Cryptography Setup for root)'
+fi
 root_tier_finish "serial*.log, console-4.log, result.txt, dracut.log, enroll.log, p11-enroll.log"

@@ -75,3 +75,40 @@ vtpm_boot() {
 	BOOT_QEMU_ARGS=()
 	vtpm_stop
 }
+
+# vtpm_platform_root STATE POLICY: vhsmd's platform root for the guest's TPM, made as vhsmd
+# makes it on a CVM without an SNP device: a vhsmd on this host with --platform vtpm on the
+# guest's TPM (host mode: PCR 7 as the guest's firmware leaves it), the simulator in the
+# paravisor's place answering its nonces for the guest's simulated chip, the chip's collateral
+# cache in STATE and the guest's POLICY; the root appears at the first attestation that passes.
+# STATE keeps only what an initrd takes from a booted CVM: platform-root.vtpm and collateral/.
+# Needs the guest's TPM state (enroll_vtpm). Dies when no root is made.
+vtpm_platform_root() {
+	local st=$1 policy=$2 sock=$W/vtpm-root.sock log=$W/vtpm-root.log wpid dpid i
+	mkdir -p "$W/enroll-state"
+	enroll_vtpm
+	mkdir -p "$st"
+	"$B/vhsmctl" collateral import --dir "$st/collateral" "$W"/cvm-certs/*.pem >>"$log" 2>&1 ||
+		die "collateral import for the guest's vtpm state failed ($log)"
+	"$B/vhsm-snp-sim" hcl "$W/cvm.json" --tcti "$(vtpm_tcti)" --watch >>"$log" 2>&1 &
+	wpid=$!
+	rm -f "$sock"
+	systemd-socket-activate --seqpacket -l "$sock" -E VHSMD_LOG_STDERR=1 -- "$B/vhsmd" \
+		--platform vtpm --state-dir "$st" --tcti "$(vtpm_tcti)" \
+		--trust-root "$W/cvm-certs/ark.pem" --policy "$policy" --idle-timeout 0 >>"$log" 2>&1 &
+	dpid=$!
+	for ((i = 0; i < 100; i++)); do [ -S "$sock" ] && break; sleep 0.1; done
+	# The stand-in's first report may come after vhsmd's first nonce: ask until the gate passes
+	# (each attempt waits for a fresh report; a failed one is retried after a pause).
+	for ((i = 0; i < 30; i++)); do
+		"$B/vhsmctl" --socket "$sock" status >>"$log" 2>&1 && [ -s "$st/platform-root.vtpm" ] &&
+			break
+		sleep 2
+	done
+	kill -TERM "$dpid" "$wpid" 2>/dev/null || true
+	wait "$dpid" "$wpid" 2>/dev/null || true
+	vtpm_stop
+	[ -s "$st/platform-root.vtpm" ] || die "no platform root made on the guest's TPM ($log)"
+	find "$st" -mindepth 1 -maxdepth 1 ! -name platform-root.vtpm ! -name collateral \
+		-exec rm -rf {} +
+}
