@@ -6,7 +6,7 @@
 # Same environment as tests/vm/run.sh, whose functions it uses. Host side: update-initramfs in
 # the guest root puts vhsm in (simulator with its warning). Boots 1 (and 2): root opened by
 # vhsm with no prompt, then the usual check-vm checks plus initramfs-root-keyscript-unlock.
-# The guest's TPM is swtpm and the root volume's KEK is vtpm (tests/vm/vtpm-lib.sh). Boots 6-8
+# The guest's TPM is swtpm and the root volume's KEK is vtpm (tests/vm/vtpm-lib.sh). Boots 6-7
 # are on vhsmd's vtpm platform (no SNP device, the paravisor's stand-in answering;
 # tests/vm/root-lib.sh) with a second initramfs built from that configuration: root opens with
 # no prompt and the booted system's vhsmd is on that platform; a report of another
@@ -30,11 +30,10 @@ VHSM_VM_TIMEOUT=${VHSM_VM_TIMEOUT:-900}
 . "$here/root-lib.sh"
 
 CHECKS+=(initramfs-root-keyscript-unlock)
-# The vtpm platform's boots (6-8) need the root volume's KEK sealed by the guest's TPM.
+# The vtpm platform's boots (6-7) need the root volume's KEK sealed by the guest's TPM.
 vtpm_checks=()
 [ "$ROOT_KEK_PROFILE" != vtpm ] || vtpm_checks=("${VTPM_GUEST_CHECKS[@]/#/initramfs-}"
-	initramfs-vtpm-platform-no-prompt initramfs-vtpm-wrong-measurement-prompts
-	initramfs-vtpm-no-paravisor-prompts)
+	initramfs-vtpm-platform-no-prompt initramfs-vtpm-no-paravisor-prompts)
 vtpm_early=()
 [ "$ROOT_KEK_PROFILE" != vtpm ] || vtpm_early=(initramfs-vtpm-platform-content)
 root_tier_init initramfs-content "${vtpm_early[@]}" initramfs-boot-without-prompt -- \
@@ -129,7 +128,7 @@ boot_disabled() {
 	fi
 }
 
-# vtpm_initramfs: the initramfs of boots 6-8, built as on a CVM without an SNP device
+# vtpm_initramfs: the initramfs of boots 6-7, built as on a CVM without an SNP device
 # (vtpm_build_initrd), with the tests' own hook and boot scripts for the paravisor's stand-in
 # (tests/vm/paravisor; local-top's name sorts before vhsm's).
 vtpm_initramfs() {
@@ -208,7 +207,8 @@ else
 	log "the first boot left no phase marker: no second boot"
 fi
 [ "$ROOT_KEK_PROFILE" != vtpm ] ||
-	vtpm_platform_boots initramfs "$ROOT_ARGS" "$ROOT_ARGS" 'root: set up successfully'
+	vtpm_platform_boots initramfs "$ROOT_ARGS" "$ROOT_ARGS" 'root: set up successfully' \
+		no-paravisor
 disable_root_kek
 boot_disabled
 root_tier_finish "serial*.log, console-3.log, result.txt, initramfs*.log, enroll.log, disable.log"

@@ -6,7 +6,7 @@
 # token plugin. Host-side checks (the initrd's content, the simulator only when configured),
 # then the guest: systemd in the initrd unlocks root through the token, and the usual check-vm
 # checks run on the booted system plus initrd-root-token-unlock. The guest's TPM is swtpm and
-# the root volume's KEK is vtpm (tests/vm/vtpm-lib.sh). Boots 6-8 are on vhsmd's vtpm platform
+# the root volume's KEK is vtpm (tests/vm/vtpm-lib.sh). Boots 6-7 are on vhsmd's vtpm platform
 # (no SNP device, the paravisor's stand-in answering; tests/vm/root-lib.sh) with a second
 # initrd built from that configuration: root opens with no prompt and the booted system's
 # vhsmd is on that platform; a report of another measurement, or none fresh, stops at the
@@ -31,11 +31,11 @@ P11_REAL_ROOT='Welcome to Debian.*\(bookworm\)!'
 P11_DEV_WAIT=x-systemd.device-timeout=600s
 
 CHECKS+=(initrd-root-token-unlock)
-# The vtpm platform's boots (6-8) need the root volume's KEK sealed by the guest's TPM.
+# The vtpm platform's boots (6-7) need the root volume's KEK sealed by the guest's TPM.
 vtpm_checks=()
 [ "$ROOT_KEK_PROFILE" != vtpm ] || vtpm_checks=(initrd-vtpm-platform-content
 	"${VTPM_GUEST_CHECKS[@]/#/initrd-}" initrd-vtpm-platform-no-prompt
-	initrd-vtpm-wrong-measurement-prompts initrd-vtpm-no-paravisor-prompts)
+	initrd-vtpm-wrong-measurement-prompts)
 root_tier_init initrd-content initrd-simulator-only-when-configured initrd-pkcs11-root-unlock \
 	initrd-pkcs11-disabled-key-prompts initrd-pkcs11-recovery-passphrase-opens \
 	"${vtpm_checks[@]}"
@@ -152,7 +152,7 @@ check_sim_gating() {
 	fi
 }
 
-# vtpm_initrd: the initrd of boots 6-8, built as on a CVM without an SNP device
+# vtpm_initrd: the initrd of boots 6-7, built as on a CVM without an SNP device
 # (vtpm_build_initrd), with the tests' module vhsm-vm-paravisor (the stand-in) added.
 vtpm_initrd() {
 	local r=$W/rootfs t=$SECONDS
@@ -325,6 +325,6 @@ if [ "$ROOT_KEK_PROFILE" = vtpm ]; then
 	vtpm_prompt="root=/dev/mapper/root rw rd.luks.name=$ROOT_UUID=root"
 	vtpm_prompt+=" rd.luks.options=$ROOT_UUID=$P11_DEV_WAIT rd.shell=0 rd.emergency=poweroff"
 	vtpm_platform_boots initrd "$vtpm_ok" "$vtpm_prompt" \
-		'Finished .*(systemd-cryptsetup@root|Cryptography Setup for root)'
+		'Finished .*(systemd-cryptsetup@root|Cryptography Setup for root)' wrong-measurement
 fi
 root_tier_finish "serial*.log, console-4.log, result.txt, dracut.log, enroll.log, p11-enroll.log"
