@@ -206,17 +206,22 @@ grep -qx "VHSMD_ARGS='--snp-device sim:/var/lib/vhsm-sim/cvm.json --trust-root /
 	"$X/conf/vhsm.conf" || fail "daemon args: $(cat "$X/conf/vhsm.conf")"
 ok "hook: simulator module and state only when vhsmd runs on it, with a loud warning"
 
-# ---- the unpacked initramfs at work (chroot, private mount and pid namespaces) ----
-mkdir -p "$X/proc" "$X/dev" "$X/run" # made by init at boot
-cp "$WORK/vol.img" "$WORK/other.img" "$X/"
-cp "$WORK/recovery.key" "$X/recovery.key"
-# The console prompt, scripted: records its prompt and "types" the recovery passphrase.
-cat >"$X/lib/cryptsetup/askpass" <<'EOT'
+# scripted_askpass: the console prompt in the unpacked image $X, scripted: records its prompt
+# and "types" the recovery passphrase.
+scripted_askpass() {
+	cat >"$X/lib/cryptsetup/askpass" <<'EOT'
 #!/bin/sh
 echo "$1" >>/askpass.prompts
 cat /recovery.key
 EOT
-chmod 0755 "$X/lib/cryptsetup/askpass"
+	chmod 0755 "$X/lib/cryptsetup/askpass"
+}
+
+# ---- the unpacked initramfs at work (chroot, private mount and pid namespaces) ----
+mkdir -p "$X/proc" "$X/dev" "$X/run" # made by init at boot
+cp "$WORK/vol.img" "$WORK/other.img" "$X/"
+cp "$WORK/recovery.key" "$X/recovery.key"
+scripted_askpass
 cat >"$X/boot-test.sh" <<'EOT'
 #!/bin/sh
 # Runs in the initramfs: what init's local-top, cryptroot and init-bottom phases do for vhsm.
@@ -331,12 +336,7 @@ ls "$X"/var/lib/vhsm/collateral/genoa/vcek-*.der >/dev/null 2>&1 || fail "no VCE
 cp -L /usr/lib/x86_64-linux-gnu/libtss2-tcti-swtpm.so.0 "$X/usr/lib/x86_64-linux-gnu/"
 mkdir -p "$X/proc" "$X/dev" "$X/run"
 cp "$WORK/vtpm.img" "$WORK/recovery.key" "$X/"
-cat >"$X/lib/cryptsetup/askpass" <<'EOT'
-#!/bin/sh
-echo "$1" >>/askpass.prompts
-cat /recovery.key
-EOT
-chmod 0755 "$X/lib/cryptsetup/askpass"
+scripted_askpass
 cat >"$X/boot-test.sh" <<'EOT'
 #!/bin/sh
 # local-top, the keyscript and init-bottom on the vtpm platform; $1 names the run.
