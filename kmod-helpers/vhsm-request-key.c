@@ -13,6 +13,7 @@
  * finish(). --debug takes the description and callout from the command line, touches no
  * key and prints the outcome (for tests).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <keyutils.h>
@@ -90,6 +91,23 @@ static void fds_safe(void)
  * possessor has setattr, so the second chown puts vhsmd's group back for good, and the
  * timeout set after it stays.
  */
+/* Whether /proc/keys shows an expiry for key: 1, 0 ("perm"), or -errno (-ENOENT: not seen). */
+static int key_has_expiry(key_serial_t key)
+{
+	FILE *f = fopen("/proc/keys", "re");
+	struct keyring_proc_key k;
+	char line[1024];
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (r == -ENOENT && fgets(line, sizeof(line), f))
+		if (keyring_proc_parse_line(line, &k) == 0 && k.serial == key)
+			r = strcmp(k.expiry, "perm") != 0;
+	fclose(f);
+	return r;
+}
+
 static int instantiate(const struct outcome *o)
 {
 	if (keyctl_chown(o->key, KEYRING_DEK_OWNER, o->gid) < 0 ||
@@ -98,6 +116,16 @@ static int instantiate(const struct outcome *o)
 	    keyctl_set_timeout(o->key, o->timeout) < 0 ||
 	    keyctl_instantiate(o->key, o->payload, o->len, 0) < 0)
 		return negative_errno();
+	if (o->timeout == 0)
+		return 0;
+	/* The kernel checks a set_timeout's permission before it locks the key: a requester's
+	 * call that passed the check before our setperm can still clear the timeout after ours.
+	 * Set it again as the owner, and if the key still has none, revoke it: a race may end in
+	 * a refused key, never in a DEK key that outlives its timeout. */
+	if (keyctl_set_timeout(o->key, o->timeout) == 0 && key_has_expiry(o->key) == 1)
+		return 0;
+	(void)keyctl_revoke(o->key);
+	log_msg(LOG_WARNING, "key %d: its timeout was cleared while it was made: revoked", o->key);
 	return 0;
 }
 

@@ -93,6 +93,9 @@ ok "helper: bad argv (exit 2), requester identity only from root, dead daemon re
 # kek disable --shred: every loaded key of the KEK's DEKs is revoked by (unprivileged) vhsmd
 rootkey=$(keyctl request2 logon "vhsm:$P-small" '' @u) || fail "root @u request"
 diskkey=$(keyctl request2 logon "vhsm:$P-disk" '' @u) || fail "root @u request of $P-disk"
+# The helper's check of the timeout after instantiating leaves a served key alone: it expires.
+exp=$(awk -v s="$(printf %08x "$diskkey")" '$1 == s {print $2, $4}' /proc/keys)
+[[ $exp =~ ^I-+Q?-*\ [0-9]+[smhdw]$ ]] || fail "the upcalled key is not live with a timeout: $exp"
 expect_exit 2 ctl kek disable --shred
 expect_exit 2 ctl kek disable "$P-kek" --shred --bogus
 expect_exit 1 as_user nobody "$CTL" --socket "$SOCK" kek disable "$P-kek" --shred
