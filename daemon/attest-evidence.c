@@ -7,6 +7,7 @@
 
 #include "attest-evidence.h"
 #include "attest-hcl.h"
+#include "attest-state.h"
 #include "clock.h"
 #include "hcl-evidence.h"
 #include "hcl-report.h"
@@ -23,20 +24,6 @@ void attest_evidence_done(struct attest_evidence *e)
 	free(e->report);
 	free(e->certs);
 	*e = (struct attest_evidence){};
-}
-
-/* What an operator needs to act on a failed report request: errno, firmware status, lockout. */
-static void snp_failure(const struct manager *m, int r, const struct snp_status *st, char *why,
-			size_t whylen)
-{
-	int n = snprintf(why, whylen, "the SNP report request failed: %s", strerror(-r));
-
-	if (st->msg_status && n >= 0 && (size_t)n < whylen)
-		n += snprintf(why + n, whylen - (size_t)n, " (firmware status %s, 0x%x)",
-			      snp_fw_status_name(st->msg_status), st->msg_status);
-	if (snp_dev_locked_out(m->dev) && n >= 0 && (size_t)n < whylen)
-		snprintf(why + n, whylen - (size_t)n, "; the guest driver disabled the VMPCK: no "
-			 "request works until the VM reboots");
 }
 
 /* An extended report at the VMPL this guest runs at: the firmware refuses a more privileged
@@ -57,7 +44,8 @@ static int evidence_snp(struct manager *m, const uint8_t data[static ATTEST_EVID
 	r = snp_dev_get_ext_report(m->dev, data, snp_dev_running_vmpl(m->dev), report, &certs,
 				   &certs_len, &st);
 	if (r < 0) {
-		snp_failure(m, r, &st, why, whylen);
+		attest_describe_device_error(m, "the SNP report request failed", r, &st, why,
+					     whylen);
 		return r;
 	}
 	*ret = (struct attest_evidence){ .report = TAKE_PTR(report), .report_len = SNP_REPORT_SIZE,

@@ -37,3 +37,16 @@ bool attest_apply_policy(const struct manager *m, const struct snp_report *repor
 			attest_add_finding(a, pr.v[i].rule, pr.v[i].detail);
 	return pr.n == 0;
 }
+
+void attest_describe_device_error(const struct manager *m, const char *what, int r,
+				  const struct snp_status *st, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s: %s", what, strerror(-r));
+
+	if (st->msg_status && n >= 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, " (firmware status %s, 0x%x)",
+			      snp_fw_status_name(st->msg_status), st->msg_status);
+	if (snp_dev_locked_out(m->dev) && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n,
+			 "; the guest driver disabled the VMPCK: no request works until the VM reboots");
+}

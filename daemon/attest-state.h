@@ -17,3 +17,8 @@ void attest_add_finding(struct attest_state *a, const char *check, const char *d
  * (each one a finding). */
 bool attest_apply_policy(const struct manager *m, const struct snp_report *report,
 			 enum snp_product product, struct attest_state *a);
+
+/* What an operator needs to act on a failed SNP report request (what: its leading words, e.g.
+ * "report request failed"): errno, firmware status, and the VMPCK lockout. */
+void attest_describe_device_error(const struct manager *m, const char *what, int r,
+				  const struct snp_status *st, char *buf, size_t len);

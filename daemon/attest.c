@@ -55,20 +55,6 @@ static int report_request(struct manager *m, const uint8_t *nonce, size_t nonce_
 	return r;
 }
 
-/* What an operator needs to act on a failed report request: errno, firmware status, lockout. */
-static void describe_device_error(struct manager *m, int r, const struct snp_status *st,
-				  char *buf, size_t len)
-{
-	int n = snprintf(buf, len, "report request failed: %s", strerror(-r));
-
-	if (st->msg_status && n >= 0 && (size_t)n < len)
-		n += snprintf(buf + n, len - (size_t)n, " (firmware status %s, 0x%x)",
-			      snp_fw_status_name(st->msg_status), st->msg_status);
-	if (snp_dev_locked_out(m->dev) && n >= 0 && (size_t)n < len)
-		snprintf(buf + n, len - (size_t)n,
-			 "; the guest driver disabled the VMPCK: no request works until the VM reboots");
-}
-
 /* Verifies report + certificate table (+ configured extra roots) and evaluates the policy. */
 static void attest_evaluate(struct manager *m, const uint8_t *report, const uint8_t *certs,
 			    size_t certs_len, struct attest_state *a)
@@ -152,7 +138,8 @@ static int attest_snp(struct manager *m, struct attest_state *a)
 	}
 	r = report_request(m, nonce, sizeof(nonce), report, &certs, &certs_len, &st);
 	if (r < 0) {
-		describe_device_error(m, r, &st, a->error, sizeof(a->error));
+		attest_describe_device_error(m, "report request failed", r, &st, a->error,
+					     sizeof(a->error));
 		attest_add_finding(a, "device", a->error);
 		return r;
 	}
